@@ -1,0 +1,174 @@
+/*
+ * action.c — the registry of action descriptors and the per-start context
+ * (the engine's half of include/runbook/action.h).
+ *
+ * Owns: the list of built-in descriptors and the rb_action_ctx_t lifetime.
+ * It never knows what an action does; it only enforces the ABI's "done
+ * exactly once" contract.
+ */
+#include "action_host.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const rb_action_t rb_action_exec;
+extern const rb_action_t rb_action_sleep;
+extern const rb_action_t rb_action_log;
+
+static const rb_action_t *const builtins[] = {
+    &rb_action_exec,
+    &rb_action_sleep,
+    &rb_action_log,
+    NULL,
+};
+
+#define RB_DEFAULT_OUTPUT_CAP (64 * 1024)
+
+struct rb_action_ctx {
+    uv_loop_t *loop;
+    const rb_action_t *action;
+    char *base_dir;
+    size_t cap;
+    rb_action_done_cb done;
+    void *arg;
+    void *data;
+    int started;
+    int finished;
+    int cancelled;
+};
+
+const rb_action_t *rb__action_find(const char *name)
+{
+    for (size_t i = 0; builtins[i]; i++)
+        if (strcmp(builtins[i]->name, name) == 0)
+            return builtins[i];
+    return NULL;
+}
+
+const rb_action_t *const *rb__action_list(void)
+{
+    return builtins;
+}
+
+int rb__edit_distance(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 64 || lb > 64)
+        return 99;
+    int prev[65], cur[65];
+    for (size_t j = 0; j <= lb; j++)
+        prev[j] = (int)j;
+    for (size_t i = 1; i <= la; i++) {
+        cur[0] = (int)i;
+        for (size_t j = 1; j <= lb; j++) {
+            int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+            int del = prev[j] + 1, ins = cur[j - 1] + 1;
+            cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+        memcpy(prev, cur, sizeof(int) * (lb + 1));
+    }
+    return prev[lb];
+}
+
+const char *rb__action_suggest(const char *name)
+{
+    const char *best = NULL;
+    int best_d = 3;
+    for (size_t i = 0; builtins[i]; i++) {
+        int d = rb__edit_distance(name, builtins[i]->name);
+        if (d < best_d) {
+            best_d = d;
+            best = builtins[i]->name;
+        }
+    }
+    return best;
+}
+
+rb_action_ctx_t *rb__action_ctx_new(uv_loop_t *loop, const rb_action_t *a, const char *base_dir,
+                                    size_t cap, rb_action_done_cb done, void *arg)
+{
+    rb_action_ctx_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->loop = loop;
+    c->action = a;
+    c->base_dir = strdup(base_dir ? base_dir : ".");
+    c->cap = cap ? cap : RB_DEFAULT_OUTPUT_CAP;
+    c->done = done;
+    c->arg = arg;
+    if (!c->base_dir) {
+        free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void rb__action_ctx_free(rb_action_ctx_t *ctx)
+{
+    if (!ctx)
+        return;
+    free(ctx->base_dir);
+    free(ctx);
+}
+
+int rb__action_start(rb_action_ctx_t *ctx, const json_t *with)
+{
+    ctx->started = 1;
+    ctx->finished = 0;
+    ctx->cancelled = 0;
+    int rc = ctx->action->start(ctx, with);
+    if (rc < 0)
+        ctx->started = 0;
+    return rc;
+}
+
+void rb__action_cancel(rb_action_ctx_t *ctx)
+{
+    if (!ctx->started || ctx->finished || ctx->cancelled)
+        return;
+    ctx->cancelled = 1;
+    if (ctx->action->cancel)
+        ctx->action->cancel(ctx);
+}
+
+int rb__action_cancelled(const rb_action_ctx_t *ctx)
+{
+    return ctx->cancelled;
+}
+
+uv_loop_t *rb_action_loop(rb_action_ctx_t *ctx) { return ctx->loop; }
+void rb_action_set_data(rb_action_ctx_t *ctx, void *data) { ctx->data = data; }
+void *rb_action_data(rb_action_ctx_t *ctx) { return ctx->data; }
+const char *rb_action_base_dir(rb_action_ctx_t *ctx) { return ctx->base_dir; }
+size_t rb_action_output_cap(rb_action_ctx_t *ctx) { return ctx->cap; }
+
+void rb_action_log(rb_action_ctx_t *ctx, const char *level, const char *message)
+{
+    /* The run installs no log sink yet: the terminal gets the line. */
+    fprintf(stderr, "[%s] %s: %s\n", ctx->action->name, level ? level : "info", message);
+}
+
+void rb_action_done(rb_action_ctx_t *ctx, json_t *result)
+{
+    if (ctx->finished) {
+        /* A second report breaks the ABI contract; keep the first. */
+        fprintf(stderr, "runbook: action %s reported twice; ignoring the second result\n",
+                ctx->action->name);
+        json_decref(result);
+        return;
+    }
+    ctx->finished = 1;
+    if (!result || !json_is_object(result)) {
+        json_decref(result);
+        result = json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "error", "error",
+                           "action reported no result object");
+    }
+    json_t *ok = json_object_get(result, "ok");
+    if (!json_is_boolean(ok))
+        json_object_set_new(result, "ok", json_false());
+    if (!json_is_string(json_object_get(result, "status")))
+        json_object_set_new(result, "status",
+                            json_string(json_is_true(json_object_get(result, "ok")) ? "ok" : "failed"));
+    ctx->done(ctx, result, ctx->arg);
+}

@@ -1,0 +1,44 @@
+/*
+ * action_host.h — the engine's side of the action ABI: the registry of
+ * action descriptors and the context one running action is given.
+ * Implemented in engine/action.c. Loop thread only.
+ */
+#ifndef RB_ACTION_HOST_H
+#define RB_ACTION_HOST_H
+
+#include <runbook/action.h>
+
+/* Called once per started action with its result (stolen by the callee). */
+typedef void (*rb_action_done_cb)(rb_action_ctx_t *ctx, json_t *result, void *arg);
+
+/* The descriptor registered under name, or NULL. */
+const rb_action_t *rb__action_find(const char *name);
+
+/* Every registered descriptor, NULL-terminated. */
+const rb_action_t *const *rb__action_list(void);
+
+/* The closest registered name within a small edit distance, or NULL. */
+const char *rb__action_suggest(const char *name);
+
+/* A context for one start of action a. base_dir is copied. cap 0 = default
+ * (64 KiB). done is called exactly once with the result after a successful
+ * rb__action_start. */
+rb_action_ctx_t *rb__action_ctx_new(uv_loop_t *loop, const rb_action_t *a, const char *base_dir,
+                                    size_t cap, rb_action_done_cb done, void *arg);
+/* Frees the context; only when no start is in flight (after done). */
+void rb__action_ctx_free(rb_action_ctx_t *ctx);
+
+/* Starts the action (with borrowed). 0, or a negative error and then done is
+ * never called. */
+int rb__action_start(rb_action_ctx_t *ctx, const json_t *with);
+
+/* Asks a started action to stop; done still comes, once. */
+void rb__action_cancel(rb_action_ctx_t *ctx);
+
+/* 1 once cancel was asked. */
+int rb__action_cancelled(const rb_action_ctx_t *ctx);
+
+/* Levenshtein distance, capped: used for "did you mean" everywhere. */
+int rb__edit_distance(const char *a, const char *b);
+
+#endif

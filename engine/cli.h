@@ -1,0 +1,27 @@
+/*
+ * cli.h — the subcommands of the `runbook` command line (DESIGN §8).
+ * engine/main.c dispatches argv[1] to one of these; each parses its own
+ * options with getopt_long, answers --help, and returns the process exit
+ * code: 0 success, 1 the run failed (or was not resolved), 2 invalid input
+ * or usage (with a diagnostic on stderr).
+ */
+#ifndef RB_CLI_H
+#define RB_CLI_H
+
+#define RB_EXIT_OK     0
+#define RB_EXIT_FAILED 1
+#define RB_EXIT_USAGE  2
+
+/* argv[0] is the subcommand's name ("validate"); options follow. */
+int rb_cli_validate(int argc, char **argv);
+int rb_cli_run(int argc, char **argv);
+int rb_cli_runs(int argc, char **argv);
+int rb_cli_show(int argc, char **argv);
+
+/* The default journal path when --db is not given: $RUNBOOK_DB or ./runbook.db */
+const char *rb_cli_default_db(void);
+
+/* 1 when colors may be used on the stream (a TTY and no NO_COLOR). */
+int rb_cli_color(int fd);
+
+#endif

@@ -1,0 +1,84 @@
+/*
+ * util.c — small shared helpers with no better home: error text and
+ * durations. Owns no state.
+ */
+#include <runbook/runbook.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+const char *rb_strerror(int err)
+{
+    switch (err) {
+    case 0: return "success";
+    case RB_EINVAL: return "invalid input";
+    case RB_ENOMEM: return "out of memory";
+    case RB_EIO: return "I/O error";
+    case RB_ENOTFOUND: return "not found";
+    case RB_EJOURNAL: return "journal error";
+    case RB_EABI: return "action module ABI mismatch";
+    case RB_ECANCELED: return "cancelled";
+    case RB_ETOOBIG: return "input too large";
+    case RB_EEXPR: return "expression evaluation failed";
+    default:
+        if (err < 0 && err > -4096)
+            return strerror(-err);
+        return "unknown error";
+    }
+}
+
+int rb_duration_parse(const char *s, uint64_t *out_ms)
+{
+    if (!s || !*s)
+        return RB_EINVAL;
+    uint64_t total = 0;
+    const char *p = s;
+    int bare = 1;
+    while (*p) {
+        if (!isdigit((unsigned char)*p))
+            return RB_EINVAL;
+        uint64_t n = 0;
+        while (isdigit((unsigned char)*p)) {
+            if (n > UINT64_MAX / 10 / 86400000ull)
+                return RB_EINVAL;
+            n = n * 10 + (uint64_t)(*p++ - '0');
+        }
+        uint64_t unit;
+        if (p[0] == 'm' && p[1] == 's') { unit = 1; p += 2; }
+        else if (*p == 's') { unit = 1000; p++; }
+        else if (*p == 'm') { unit = 60000; p++; }
+        else if (*p == 'h') { unit = 3600000; p++; }
+        else if (*p == 'd') { unit = 86400000; p++; }
+        else if (*p == '\0' && bare && p != s) { unit = 1000; }
+        else return RB_EINVAL;
+        bare = 0;
+        total += n * unit;
+        if (total > 366ull * 86400000ull)
+            return RB_EINVAL; /* over a year is a typo, not a timeout */
+    }
+    *out_ms = total;
+    return 0;
+}
+
+char *rb_duration_format(uint64_t ms, char *buf, size_t len)
+{
+    if (len == 0)
+        return buf;
+    if (ms < 1000) {
+        snprintf(buf, len, "%llums", (unsigned long long)ms);
+        return buf;
+    }
+    if (ms < 60000 && ms % 1000) {
+        snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+        return buf;
+    }
+    uint64_t s = ms / 1000, h = s / 3600, m = (s % 3600) / 60, sec = s % 60;
+    size_t o = 0;
+    buf[0] = '\0';
+    if (h && o < len) o += (size_t)snprintf(buf + o, len - o, "%lluh", (unsigned long long)h);
+    if (m && o < len) o += (size_t)snprintf(buf + o, len - o, "%llum", (unsigned long long)m);
+    if ((sec || (!h && !m)) && o < len) snprintf(buf + o, len - o, "%llus", (unsigned long long)sec);
+    return buf;
+}

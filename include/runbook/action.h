@@ -1,0 +1,117 @@
+/*
+ * action.h — the action module ABI (versioned). Built-in actions and external
+ * .so modules use exactly this interface; the core never knows an action by
+ * name.
+ *
+ * An action is one descriptor (rb_action_t). The engine:
+ *   1. at load time checks every `with:` against the descriptor's parameter
+ *      map (types, required, unknown keys) and then calls validate();
+ *   2. at run time renders the templates in `with:`, then calls start() on the
+ *      loop thread with the rendered object;
+ *   3. owns the step's timer: on timeout or abort it calls cancel().
+ *
+ * Contract (as in libuv): start() returns 0 for "started" and the action then
+ * calls rb_action_done() exactly once, on the loop thread, possibly after
+ * cancel(). If start() returns a negative error, rb_action_done() is never
+ * called. Work off the loop goes through uv_queue_work or a thread that hands
+ * back with uv_async_send.
+ *
+ * An external module exports one symbol, RB_ACTION_ENTRY_SYMBOL, returning a
+ * NULL-terminated array of descriptors. The loader checks abi_version and
+ * struct_size before it trusts any other field.
+ */
+#ifndef RUNBOOK_ACTION_H
+#define RUNBOOK_ACTION_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "runbook.h"
+
+#define RB_ACTION_ABI_VERSION 1
+#define RB_ACTION_ENTRY_SYMBOL "rb_action_module_entry"
+
+/* Flags. An action with side effects has its intent made durable in the
+ * journal before it starts, and is skipped by --dry-run. */
+#define RB_ACTION_SIDE_EFFECTS 0x1u
+#define RB_ACTION_READ_ONLY    0x2u
+
+typedef enum rb_param_type {
+    RB_PARAM_STRING = 1, /* a string (templates allowed) */
+    RB_PARAM_INT,        /* an integer, or a template that renders to one */
+    RB_PARAM_BOOL,       /* a boolean */
+    RB_PARAM_DURATION,   /* "30s", "5m", …, or an integer of seconds */
+    RB_PARAM_STRINGS,    /* a list of strings */
+    RB_PARAM_MAP,        /* an object of string values */
+    RB_PARAM_ANY         /* any JSON value */
+} rb_param_type_t;
+
+/* One entry of an action's parameter map. The map is the one source for
+ * load-time checks, `runbook actions`, docs/actions.md and the schema. */
+typedef struct rb_action_param {
+    const char *name;
+    rb_param_type_t type;
+    int required;              /* non-zero: must be given */
+    const char *default_value; /* JSON text of the default, or NULL */
+    const char *description;
+} rb_action_param_t;
+
+typedef struct rb_action_ctx rb_action_ctx_t; /* opaque, owned by the engine */
+
+typedef struct rb_action {
+    uint32_t abi_version; /* RB_ACTION_ABI_VERSION */
+    uint32_t struct_size; /* sizeof(rb_action_t) */
+    const char *name;     /* [a-z0-9_]+, unique */
+    const char *summary;  /* one line for `runbook actions` */
+    uint32_t flags;       /* RB_ACTION_* */
+    const rb_action_param_t *params; /* terminated by an entry with name NULL */
+
+    /* Optional extra load-time check of `with` (as written: strings may still
+     * hold unrendered {{ }} templates). Returns 0, or a negative error with a
+     * message in msg and, where it applies, *key set to the offending key.
+     * Any thread; must not touch the loop. */
+    int (*validate)(const json_t *with, char *msg, size_t msglen, const char **key);
+
+    /* Starts the action with the rendered `with` (borrowed: copy what must
+     * outlive the call). Loop thread. Returns 0 or a negative error. */
+    int (*start)(rb_action_ctx_t *ctx, const json_t *with);
+
+    /* Asks a started action to stop (timeout, abort). It must still call
+     * rb_action_done() once, soon. Loop thread. May be NULL for actions that
+     * always finish promptly. */
+    void (*cancel)(rb_action_ctx_t *ctx);
+} rb_action_t;
+
+/* Signature of the entry symbol of an external module. */
+typedef const rb_action_t *const *(*rb_action_entry_fn)(void);
+
+/* --- services the engine gives an action (loop thread only) --- */
+
+/* The loop the action must schedule its work on. */
+uv_loop_t *rb_action_loop(rb_action_ctx_t *ctx);
+
+/* One pointer of action-private state, set in start(). */
+void rb_action_set_data(rb_action_ctx_t *ctx, void *data);
+void *rb_action_data(rb_action_ctx_t *ctx);
+
+/* The directory relative paths are resolved against (the runbook's folder). */
+const char *rb_action_base_dir(rb_action_ctx_t *ctx);
+
+/* Cap in bytes for each captured output (stdout, stderr, body). */
+size_t rb_action_output_cap(rb_action_ctx_t *ctx);
+
+/* Writes a line to the run's log (and the journal). level: "debug", "info",
+ * "warn", "error". */
+void rb_action_log(rb_action_ctx_t *ctx, const char *level, const char *message);
+
+/*
+ * Reports the result, exactly once. Steals `result`, which must be an object
+ * holding at least "ok" (boolean); the action adds its own fields (exec:
+ * exit_code, signal, stdout, stderr, …). "status" defaults to "ok"/"failed"
+ * from "ok". May be called from within start() only if start() then returns 0.
+ */
+void rb_action_done(rb_action_ctx_t *ctx, json_t *result);
+
+#endif

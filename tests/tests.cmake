@@ -1,0 +1,42 @@
+# Tests. Every tests/unit/test_<name>.c is a cmocka program registered as
+# `unit.<name>`; every tests/e2e/<name>.sh drives the real binary and is
+# registered as `e2e.<name>`. Helper binaries for tests live in tests/helpers.
+if(NOT CMOCKA_FOUND)
+  message(WARNING "cmocka not found: unit tests are not built (run `make deps`)")
+else()
+  file(GLOB RB_UNIT_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/unit/test_*.c)
+  foreach(src ${RB_UNIT_TESTS})
+    get_filename_component(stem ${src} NAME_WE)
+    string(REGEX REPLACE "^test_" "" name ${stem})
+    add_executable(${stem} ${src})
+    target_link_libraries(${stem} PRIVATE runbook_core PkgConfig::CMOCKA)
+    add_test(NAME unit.${name} COMMAND ${stem})
+    set_tests_properties(unit.${name} PROPERTIES
+      ENVIRONMENT "RB_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}" TIMEOUT 300)
+  endforeach()
+endif()
+
+file(GLOB RB_E2E_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/e2e/*.sh)
+foreach(script ${RB_E2E_TESTS})
+  get_filename_component(name ${script} NAME_WE)
+  if(name MATCHES "^lib")
+    continue()
+  endif()
+  add_test(NAME e2e.${name} COMMAND sh ${script})
+  set_tests_properties(e2e.${name} PROPERTIES
+    ENVIRONMENT "RUNBOOK=$<TARGET_FILE:runbook>;DEMO_TARGET=$<TARGET_FILE:demo-target>;RB_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR};RB_BUILD_DIR=${CMAKE_BINARY_DIR}"
+    TIMEOUT 600)
+endforeach()
+
+# Fuzz targets (clang + libFuzzer) are built only on request: -DRB_FUZZ=ON.
+option(RB_FUZZ "Build libFuzzer targets (needs clang)" OFF)
+if(RB_FUZZ)
+  file(GLOB RB_FUZZ_TARGETS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/fuzz/fuzz_*.c)
+  foreach(src ${RB_FUZZ_TARGETS})
+    get_filename_component(stem ${src} NAME_WE)
+    add_executable(${stem} ${src})
+    target_compile_options(${stem} PRIVATE -fsanitize=fuzzer)
+    target_link_options(${stem} PRIVATE -fsanitize=fuzzer)
+    target_link_libraries(${stem} PRIVATE runbook_core)
+  endforeach()
+endif()
