@@ -56,6 +56,11 @@ int rb_journal_run_status(rb_journal_t *j, int64_t run_id, const char *status, i
 /* Commits everything appended so far: durable when it returns 0. */
 int rb_journal_sync(rb_journal_t *j);
 
+/* The one-line reason for the last failure on j ("<path>: appending an
+ * event: database is locked by another process"), for the user; "" when
+ * nothing has failed. Valid until the next call on j. */
+const char *rb_journal_errmsg(const rb_journal_t *j);
+
 /* Reading. Each returns a new reference in *out. */
 
 /* The newest runs first, at most limit (0: all): an array of objects

@@ -1,0 +1,480 @@
+/*
+ * test_journal.c — unit tests of engine/journal.c: creating and reopening
+ * the file, versions and their SHA-256, runs and event sequence numbers,
+ * durability at sync, the append-only triggers, and the errors an operator
+ * sees for a file that is not a journal, read-only or locked.
+ *
+ * Tests may use SQLite directly (to inspect or tamper with the file as
+ * another process would); production code outside journal.c never does.
+ * Each test gets its own temporary directory and removes it.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "journal.h"
+#include <runbook/runbook.h>
+
+#include <dirent.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct {
+    char dir[64];
+    char db[128];
+} fx_t;
+
+static int fx_setup(void **state)
+{
+    fx_t *fx = calloc(1, sizeof *fx);
+    assert_non_null(fx);
+    snprintf(fx->dir, sizeof fx->dir, "/tmp/rb-test-journal-XXXXXX");
+    assert_non_null(mkdtemp(fx->dir));
+    snprintf(fx->db, sizeof fx->db, "%s/runbook.db", fx->dir);
+    *state = fx;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fx_t *fx = *state;
+    DIR *d = opendir(fx->dir);
+    if (d) {
+        struct dirent *e;
+        char p[512];
+        while ((e = readdir(d))) {
+            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+                continue;
+            snprintf(p, sizeof p, "%s/%s", fx->dir, e->d_name);
+            unlink(p);
+        }
+        closedir(d);
+    }
+    rmdir(fx->dir);
+    free(fx);
+    return 0;
+}
+
+static rb_journal_t *open_ok(const char *path, int flags)
+{
+    rb_journal_t *j = NULL;
+    char err[512];
+    int rc = rb_journal_open(path, flags, &j, err, sizeof err);
+    if (rc != 0)
+        fail_msg("rb_journal_open(%s): %d: %s", path, rc, err);
+    assert_non_null(j);
+    return j;
+}
+
+/* One integer from a query on a separate connection, as another process
+ * would see the file. */
+static int64_t sql_int(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    int64_t v = -1;
+    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+    if (sqlite3_step(st) == SQLITE_ROW)
+        v = sqlite3_column_int64(st, 0);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return v;
+}
+
+static int64_t new_run(rb_journal_t *j, const char *name)
+{
+    char sha[65];
+    const char *src = "apiVersion: runbook/v1\nname: x\n";
+    assert_int_equal(rb_journal_put_version(j, name, "runbooks/x.yaml", src, strlen(src), sha), 0);
+    json_t *params = json_pack("{s:s}", "instance", "10.0.0.1");
+    int64_t id = 0;
+    assert_int_equal(rb_journal_run_create(j, name, sha, params, "cli", &id), 0);
+    json_decref(params);
+    assert_true(id > 0);
+    return id;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+static void test_open_creates_schema(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = open_ok(fx->db, 0);
+    assert_string_equal(rb_journal_errmsg(j), "");
+    rb_journal_close(j);
+
+    assert_int_equal(access(fx->db, F_OK), 0);
+    assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 1);
+    assert_int_equal(sql_int(fx->db, "PRAGMA application_id"), 0x52554e42);
+    assert_int_equal(sql_int(fx->db,
+                             "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
+                             " ('versions', 'runs', 'events', 'alerts')"),
+                     4);
+    /* WAL is a property of the file: another connection sees it. */
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "wal");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+
+    /* Reopening an existing journal changes nothing. */
+    j = open_ok(fx->db, 0);
+    rb_journal_close(j);
+    assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 1);
+    rb_journal_close(NULL);
+}
+
+static void test_version_sha256_idempotent(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = open_ok(fx->db, 0);
+    char a[65], b[65];
+    assert_int_equal(rb_journal_put_version(j, "demo", "demo.yaml", "hello", 5, a), 0);
+    /* sha256("hello"), as sha256sum prints it */
+    assert_string_equal(a, "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824");
+    assert_int_equal(rb_journal_put_version(j, "demo", "elsewhere.yaml", "hello", 5, b), 0);
+    assert_string_equal(a, b);
+    /* The empty text has a digest too. */
+    assert_int_equal(rb_journal_put_version(j, "empty", NULL, "", 0, b), 0);
+    assert_string_equal(b, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+
+    char *src = NULL;
+    size_t len = 0;
+    assert_int_equal(rb_journal_get_version(j, a, &src, &len), 0);
+    assert_int_equal(len, 5);
+    assert_string_equal(src, "hello");
+    free(src);
+    assert_int_equal(rb_journal_get_version(j, "00", &src, &len), RB_ENOTFOUND);
+    assert_null(src);
+
+    assert_int_equal(rb_journal_sync(j), 0);
+    rb_journal_close(j);
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM versions"), 2);
+}
+
+static void test_events_seq(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = open_ok(fx->db, 0);
+    int64_t r1 = new_run(j, "node-crash");
+    int64_t r2 = new_run(j, "disk-full");
+    assert_int_equal(r1, 1);
+    assert_int_equal(r2, 2);
+
+    json_t *d = json_pack("{s:s}", "action", "exec");
+    assert_int_equal(rb_journal_event(j, r1, "run_started", NULL, 0, NULL), 0);
+    assert_int_equal(rb_journal_event(j, r2, "run_started", NULL, 0, NULL), 0);
+    assert_int_equal(rb_journal_event(j, r1, "step_started", "restart", 0, d), 0);
+    assert_int_equal(rb_journal_event(j, r1, "attempt_started", "restart", 1, NULL), 0);
+    json_decref(d);
+    assert_int_equal(rb_journal_event(j, r1, "", NULL, 0, NULL), RB_EINVAL);
+    assert_int_equal(rb_journal_sync(j), 0);
+
+    json_t *run = NULL;
+    assert_int_equal(rb_journal_run_get(j, r1, &run), 0);
+    json_t *ev = json_object_get(run, "events");
+    assert_int_equal(json_array_size(ev), 3);
+    int64_t prev_mono = 0;
+    for (size_t i = 0; i < 3; i++) {
+        json_t *e = json_array_get(ev, i);
+        assert_int_equal(json_integer_value(json_object_get(e, "seq")), (json_int_t)i + 1);
+        assert_true(json_integer_value(json_object_get(e, "wall_ms")) > 1600000000000LL);
+        int64_t mono = json_integer_value(json_object_get(e, "mono_ns"));
+        assert_true(mono >= prev_mono);
+        prev_mono = mono;
+    }
+    json_t *e1 = json_array_get(ev, 0), *e2 = json_array_get(ev, 1), *e3 = json_array_get(ev, 2);
+    assert_string_equal(json_string_value(json_object_get(e1, "type")), "run_started");
+    assert_true(json_is_null(json_object_get(e1, "step")));
+    assert_true(json_is_object(json_object_get(e1, "data")));
+    assert_int_equal(json_object_size(json_object_get(e1, "data")), 0);
+    assert_string_equal(json_string_value(json_object_get(e2, "step")), "restart");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(e2, "data"), "action")), "exec");
+    assert_int_equal(json_integer_value(json_object_get(e3, "attempt")), 1);
+    json_decref(run);
+    rb_journal_close(j);
+
+    /* Another process (here: another handle, after the first closed) goes
+     * on with the same run where the file says it stopped. */
+    j = open_ok(fx->db, 0);
+    assert_int_equal(rb_journal_event(j, r1, "step_finished", "restart", 1, NULL), 0);
+    assert_int_equal(rb_journal_event(j, r2, "run_finished", NULL, 0, NULL), 0);
+    rb_journal_close(j);
+    assert_int_equal(sql_int(fx->db, "SELECT max(seq) FROM events WHERE run_id = 1"), 4);
+    assert_int_equal(sql_int(fx->db, "SELECT max(seq) FROM events WHERE run_id = 2"), 2);
+
+    /* Two handles taking turns on one run: no seq is taken twice. */
+    rb_journal_t *a = open_ok(fx->db, 0), *b = open_ok(fx->db, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(rb_journal_event(a, r1, "log", NULL, 0, NULL), 0);
+        assert_int_equal(rb_journal_sync(a), 0);
+        assert_int_equal(rb_journal_event(b, r1, "log", NULL, 0, NULL), 0);
+        assert_int_equal(rb_journal_sync(b), 0);
+    }
+    rb_journal_close(a);
+    rb_journal_close(b);
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM events WHERE run_id = 1"), 10);
+    assert_int_equal(sql_int(fx->db, "SELECT max(seq) FROM events WHERE run_id = 1"), 10);
+
+    /* An event for a run that does not exist is refused (foreign key). */
+    j = open_ok(fx->db, 0);
+    assert_int_equal(rb_journal_event(j, 999, "log", NULL, 0, NULL), RB_EJOURNAL);
+    assert_non_null(strstr(rb_journal_errmsg(j), "FOREIGN KEY"));
+    rb_journal_close(j);
+}
+
+static void test_durable_at_sync(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = open_ok(fx->db, 0);
+    int64_t r = new_run(j, "node-crash");
+    assert_int_equal(rb_journal_sync(j), 0);
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM runs"), 1);
+
+    /* Appends share one transaction: nobody else sees them before sync. */
+    assert_int_equal(rb_journal_event(j, r, "run_started", NULL, 0, NULL), 0);
+    assert_int_equal(rb_journal_event(j, r, "step_started", "a", 0, NULL), 0);
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM events"), 0);
+    assert_int_equal(rb_journal_sync(j), 0);
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM events"), 2);
+    assert_int_equal(rb_journal_sync(j), 0); /* nothing pending: fine */
+
+    /* Close commits what is pending; reopening shows it. */
+    assert_int_equal(rb_journal_event(j, r, "step_finished", "a", 1, NULL), 0);
+    rb_journal_close(j);
+    j = open_ok(fx->db, RB_JOURNAL_READONLY);
+    json_t *run = NULL;
+    assert_int_equal(rb_journal_run_get(j, r, &run), 0);
+    assert_int_equal(json_array_size(json_object_get(run, "events")), 3);
+    json_decref(run);
+    rb_journal_close(j);
+}
+
+static void test_events_append_only(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = open_ok(fx->db, 0);
+    int64_t r = new_run(j, "node-crash");
+    assert_int_equal(rb_journal_event(j, r, "run_started", NULL, 0, NULL), 0);
+    rb_journal_close(j);
+
+    sqlite3 *db;
+    char *msg = NULL;
+    assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+    assert_int_not_equal(sqlite3_exec(db, "UPDATE events SET type = 'x'", NULL, NULL, &msg),
+                         SQLITE_OK);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "events are append-only"));
+    sqlite3_free(msg);
+    msg = NULL;
+    assert_int_not_equal(sqlite3_exec(db, "DELETE FROM events", NULL, NULL, &msg), SQLITE_OK);
+    assert_non_null(msg);
+    assert_non_null(strstr(msg, "events are append-only"));
+    sqlite3_free(msg);
+    msg = NULL;
+    /* The version a run was started from cannot change under it either. */
+    assert_int_not_equal(sqlite3_exec(db, "UPDATE versions SET source = 'x'", NULL, NULL, &msg),
+                         SQLITE_OK);
+    sqlite3_free(msg);
+    sqlite3_close(db);
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM events WHERE type = 'run_started'"), 1);
+}
+
+static void test_not_a_database(void **state)
+{
+    fx_t *fx = *state;
+    FILE *f = fopen(fx->db, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 100; i++)
+        fputs("this is a text file, not a journal\n", f);
+    fclose(f);
+
+    rb_journal_t *j = NULL;
+    char err[512] = "";
+    assert_int_equal(rb_journal_open(fx->db, 0, &j, err, sizeof err), RB_EJOURNAL);
+    assert_null(j);
+    assert_non_null(strstr(err, "not a database"));
+    assert_non_null(strstr(err, fx->db));
+    assert_null(strchr(err, '\n'));
+}
+
+static void test_foreign_sqlite_database(void **state)
+{
+    fx_t *fx = *state;
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE accounts(id)", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+
+    rb_journal_t *j = NULL;
+    char err[512] = "";
+    assert_int_equal(rb_journal_open(fx->db, 0, &j, err, sizeof err), RB_EJOURNAL);
+    assert_non_null(strstr(err, "not a runbook journal"));
+    /* and it was left as it was */
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM sqlite_master"), 1);
+}
+
+static void test_readonly(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = NULL;
+    char err[512] = "";
+
+    /* Read-only never creates a file. */
+    assert_int_equal(rb_journal_open(fx->db, RB_JOURNAL_READONLY, &j, err, sizeof err),
+                     RB_EJOURNAL);
+    assert_non_null(strstr(err, "unable to open"));
+    assert_int_not_equal(access(fx->db, F_OK), 0);
+
+    j = open_ok(fx->db, 0);
+    new_run(j, "node-crash");
+    rb_journal_close(j);
+
+    j = open_ok(fx->db, RB_JOURNAL_READONLY);
+    json_t *runs = NULL;
+    assert_int_equal(rb_journal_runs(j, 0, &runs), 0);
+    assert_int_equal(json_array_size(runs), 1);
+    json_decref(runs);
+    assert_int_equal(rb_journal_event(j, 1, "log", NULL, 0, NULL), RB_EJOURNAL);
+    assert_non_null(strstr(rb_journal_errmsg(j), "readonly"));
+    int64_t id;
+    assert_int_equal(rb_journal_run_create(j, "x", NULL, NULL, "cli", &id), RB_EJOURNAL);
+    assert_int_equal(rb_journal_run_status(j, 1, "failed", 1), RB_EJOURNAL);
+    rb_journal_close(j);
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM events"), 0);
+}
+
+static void test_locked(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = NULL;
+    char err[512] = "";
+    sqlite3 *other;
+
+    /* A file that another process holds exclusively before it is a journal:
+     * the header cannot even be read. */
+    assert_int_equal(sqlite3_open(fx->db, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE; CREATE TABLE t(x);", NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(rb_journal_open(fx->db, 0, &j, err, sizeof err), RB_EJOURNAL);
+    assert_null(j);
+    assert_non_null(strstr(err, "locked"));
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+
+    /* A journal (WAL) whose write lock another process holds: reading
+     * works, the first append fails once the busy timeout runs out. */
+    j = open_ok(fx->db, 0);
+    int64_t r = new_run(j, "node-crash");
+    rb_journal_close(j);
+    assert_int_equal(sqlite3_open(fx->db, &other), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(other, "BEGIN EXCLUSIVE", NULL, NULL, NULL), SQLITE_OK);
+    j = open_ok(fx->db, 0);
+    json_t *runs = NULL;
+    assert_int_equal(rb_journal_runs(j, 0, &runs), 0);
+    json_decref(runs);
+    assert_int_equal(rb_journal_event(j, r, "log", NULL, 0, NULL), RB_EJOURNAL);
+    assert_non_null(strstr(rb_journal_errmsg(j), "locked"));
+    assert_non_null(strstr(rb_journal_errmsg(j), fx->db));
+    sqlite3_exec(other, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_close(other);
+    /* Once the other process lets go, the same handle writes again. */
+    assert_int_equal(rb_journal_event(j, r, "log", NULL, 0, NULL), 0);
+    assert_int_equal(rb_journal_sync(j), 0);
+    rb_journal_close(j);
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM events"), 1);
+}
+
+static void test_runs_and_run_get_shape(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = open_ok(fx->db, 0);
+    int64_t r1 = new_run(j, "node-crash");
+    int64_t r2 = new_run(j, "disk-full");
+    assert_int_equal(rb_journal_run_status(j, r1, "succeeded", 1), 0);
+    assert_int_equal(rb_journal_run_status(j, 77, "failed", 1), RB_ENOTFOUND);
+    assert_int_equal(rb_journal_sync(j), 0);
+
+    json_t *runs = NULL;
+    assert_int_equal(rb_journal_runs(j, 0, &runs), 0);
+    assert_true(json_is_array(runs));
+    assert_int_equal(json_array_size(runs), 2);
+    json_t *newest = json_array_get(runs, 0), *oldest = json_array_get(runs, 1);
+    assert_int_equal(json_integer_value(json_object_get(newest, "id")), r2);
+    assert_string_equal(json_string_value(json_object_get(newest, "runbook")), "disk-full");
+    assert_string_equal(json_string_value(json_object_get(newest, "status")), "running");
+    assert_string_equal(json_string_value(json_object_get(newest, "trigger")), "cli");
+    assert_int_equal(strlen(json_string_value(json_object_get(newest, "sha256"))), 64);
+    assert_true(json_is_integer(json_object_get(newest, "started_at")));
+    assert_true(json_is_null(json_object_get(newest, "ended_at")));
+    assert_string_equal(json_string_value(json_object_get(oldest, "status")), "succeeded");
+    assert_true(json_integer_value(json_object_get(oldest, "ended_at")) >=
+                json_integer_value(json_object_get(oldest, "started_at")));
+    assert_null(json_object_get(newest, "params")); /* the listing stays small */
+    json_decref(runs);
+
+    assert_int_equal(rb_journal_runs(j, 1, &runs), 0);
+    assert_int_equal(json_array_size(runs), 1);
+    json_decref(runs);
+
+    json_t *run = NULL;
+    assert_int_equal(rb_journal_run_get(j, r1, &run), 0);
+    const char *keys[] = { "id", "runbook", "sha256", "status", "trigger",
+                           "params", "started_at", "ended_at", "events" };
+    for (size_t i = 0; i < sizeof keys / sizeof *keys; i++)
+        assert_non_null(json_object_get(run, keys[i]));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(run, "params"), "instance")),
+        "10.0.0.1");
+    assert_true(json_is_array(json_object_get(run, "events")));
+    assert_int_equal(json_array_size(json_object_get(run, "events")), 0);
+    json_decref(run);
+
+    run = (json_t *)1;
+    assert_int_equal(rb_journal_run_get(j, 42, &run), RB_ENOTFOUND);
+    assert_null(run);
+    rb_journal_close(j);
+}
+
+static void test_open_bad_path(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = NULL;
+    char err[512] = "", path[256];
+    snprintf(path, sizeof path, "%s/no/such/dir/runbook.db", fx->dir);
+    assert_int_equal(rb_journal_open(path, 0, &j, err, sizeof err), RB_EJOURNAL);
+    assert_null(j);
+    assert_non_null(strstr(err, path));
+    assert_non_null(strstr(err, "unable to open"));
+    assert_int_equal(rb_journal_open("", 0, &j, err, sizeof err), RB_EINVAL);
+}
+
+int main(void)
+{
+#define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
+    const struct CMUnitTest tests[] = {
+        T(test_open_creates_schema),
+        T(test_version_sha256_idempotent),
+        T(test_events_seq),
+        T(test_durable_at_sync),
+        T(test_events_append_only),
+        T(test_not_a_database),
+        T(test_foreign_sqlite_database),
+        T(test_readonly),
+        T(test_locked),
+        T(test_runs_and_run_get_shape),
+        T(test_open_bad_path),
+    };
+#undef T
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
