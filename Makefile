@@ -3,14 +3,34 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
-CMAKE_FLAGS ?=
+# CI builds treat warnings as errors.
+CMAKE_FLAGS ?= $(if $(CI),-DRB_WERROR=ON,)
 
 .PHONY: all deps build build-asan demo test test-normal test-asan bench clean
 
 all: build
 
+# Debian packages the build, the demo and the tests need. `make deps`
+# installs only the missing ones: as root, through sudo otherwise, and
+# prints the exact command when it can do neither.
+DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
+           libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
+           libcmocka-dev sqlite3 curl nodejs npm
+
 deps:
-	@sh tools/deps.sh
+	@missing=""; \
+	for p in $(DEB_PKGS); do \
+	  case $$p in nodejs) command -v node >/dev/null 2>&1 && continue ;; \
+	              npm) command -v npm >/dev/null 2>&1 && continue ;; esac; \
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
+	done; \
+	[ -z "$$missing" ] && exit 0; \
+	cmd="apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends$$missing"; \
+	echo "deps: installing:$$missing"; \
+	if [ "$$(id -u)" = 0 ]; then sh -c "$$cmd"; \
+	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo sh -c "$$cmd"; \
+	else echo "deps: packages are missing and this user cannot install them; as root run:" >&2; \
+	     echo "  $$cmd" >&2; exit 1; fi
 
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null

@@ -14,12 +14,12 @@
 
 extern const rb_action_t rb_action_exec;
 extern const rb_action_t rb_action_sleep;
-extern const rb_action_t rb_action_log;
+extern const rb_action_t rb_action_log_desc;
 
 static const rb_action_t *const builtins[] = {
     &rb_action_exec,
     &rb_action_sleep,
-    &rb_action_log,
+    &rb_action_log_desc,
     NULL,
 };
 

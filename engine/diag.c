@@ -2,6 +2,7 @@
  * diag.c — collects and prints diagnostics (see diag.h). Owns the list of
  * diagnostics of one validation; prints nothing unless asked.
  */
+#define _GNU_SOURCE /* asprintf, strndup */
 #include "diag.h"
 
 #include <stdarg.h>

@@ -16,7 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
-#include <regex.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,13 +197,19 @@ static rb_mark_t to_mark(yaml_mark_t m, int style)
     return (rb_mark_t){(uint32_t)m.line + 1, (uint32_t)m.column + 1, (uint8_t)style};
 }
 
-static void fail(builder_t *b, rb_mark_t at, const char *fmt, const char *arg)
+static void fail(builder_t *b, rb_mark_t at, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(builder_t *b, rb_mark_t at, const char *fmt, ...)
 {
     if (b->failed)
         return;
     b->failed = 1;
     char msg[512];
-    snprintf(msg, sizeof(msg), fmt, arg ? arg : "");
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
     rb_diag_add(b->diags, RB_DIAG_ERROR, b->doc->name, at, "%s", msg);
 }
 
@@ -265,7 +271,7 @@ static int add_anchor(builder_t *b, const char *name, json_t *node, size_t nodes
 static void attach(builder_t *b, json_t *node, rb_mark_t vm, int is_scalar_key_ok)
 {
     if (!node) {
-        fail(b, vm, "out of memory", NULL);
+        fail(b, vm, "out of memory");
         return;
     }
     if (b->depth == 0) {
@@ -276,7 +282,7 @@ static void attach(builder_t *b, json_t *node, rb_mark_t vm, int is_scalar_key_o
     frame_t *f = &b->stack[b->depth - 1];
     if (!f->is_map) {
         if (json_array_append_new(f->node, node) < 0) {
-            fail(b, vm, "out of memory", NULL);
+            fail(b, vm, "out of memory");
             return;
         }
         mark_put(b->doc, f->node, NULL, f->nitems++, vm, vm);
@@ -286,7 +292,7 @@ static void attach(builder_t *b, json_t *node, rb_mark_t vm, int is_scalar_key_o
         /* A key is expected: only scalars (strings) may be keys. */
         if (!is_scalar_key_ok) {
             json_decref(node);
-            fail(b, vm, "mapping keys must be plain strings", NULL);
+            fail(b, vm, "mapping keys must be plain strings");
             return;
         }
         const char *k = json_is_string(node) ? json_string_value(node) : NULL;
@@ -299,13 +305,13 @@ static void attach(builder_t *b, json_t *node, rb_mark_t vm, int is_scalar_key_o
                 k = json_is_true(node) ? "true" : "false";
             } else {
                 json_decref(node);
-                fail(b, vm, "mapping keys must be plain strings", NULL);
+                fail(b, vm, "mapping keys must be plain strings");
                 return;
             }
         }
         if (json_is_string(node) && strlen(k) != json_string_length(node)) {
             json_decref(node);
-            fail(b, vm, "a mapping key contains a NUL byte", NULL);
+            fail(b, vm, "a mapping key contains a NUL byte");
             return;
         }
         if (json_object_get(f->node, k)) {
@@ -341,7 +347,7 @@ static void on_event(builder_t *b, yaml_event_t *ev)
         }
         rb_mark_t vm = to_mark(ev->start_mark, style);
         if (++b->nodes > RB_DOC_MAX_NODES) {
-            fail(b, vm, "document has too many nodes (more than 200000)", NULL);
+            fail(b, vm, "document has too many nodes (more than %u)", RB_DOC_MAX_NODES);
             return;
         }
         const char *v = (const char *)ev->data.scalar.value;
@@ -353,12 +359,12 @@ static void on_event(builder_t *b, yaml_event_t *ev)
         else
             node = resolve_plain(v, len);
         if (!node) {
-            fail(b, vm, "string is not valid UTF-8", NULL);
+            fail(b, vm, "string is not valid UTF-8");
             return;
         }
         if (ev->data.scalar.anchor && add_anchor(b, (const char *)ev->data.scalar.anchor, node, 1) < 0) {
             json_decref(node);
-            fail(b, vm, "out of memory", NULL);
+            fail(b, vm, "out of memory");
             return;
         }
         attach(b, node, vm, 1);
@@ -369,20 +375,20 @@ static void on_event(builder_t *b, yaml_event_t *ev)
         int is_map = ev->type == YAML_MAPPING_START_EVENT;
         rb_mark_t vm = to_mark(ev->start_mark, RB_STYLE_PLAIN);
         if (b->depth >= RB_DOC_MAX_DEPTH) {
-            fail(b, vm, "nesting is deeper than %s levels", "128");
+            fail(b, vm, "nesting is deeper than %u levels", RB_DOC_MAX_DEPTH);
             return;
         }
         if (b->depth > 0 && b->stack[b->depth - 1].is_map && !b->stack[b->depth - 1].key) {
-            fail(b, vm, "mapping keys must be plain strings", NULL);
+            fail(b, vm, "mapping keys must be plain strings");
             return;
         }
         if (++b->nodes > RB_DOC_MAX_NODES) {
-            fail(b, vm, "document has too many nodes (more than 200000)", NULL);
+            fail(b, vm, "document has too many nodes (more than %u)", RB_DOC_MAX_NODES);
             return;
         }
         json_t *node = is_map ? json_object() : json_array();
         if (!node) {
-            fail(b, vm, "out of memory", NULL);
+            fail(b, vm, "out of memory");
             return;
         }
         /* Attach now so marks of children can key on the container. */
@@ -408,7 +414,7 @@ static void on_event(builder_t *b, yaml_event_t *ev)
         frame_t *f = &b->stack[--b->depth];
         if (f->anchor) {
             if (add_anchor(b, f->anchor, f->node, b->nodes - f->start_nodes) < 0)
-                fail(b, to_mark(ev->start_mark, 0), "out of memory", NULL);
+                fail(b, to_mark(ev->start_mark, 0), "out of memory");
             free(f->anchor);
         }
         free(f->key);
@@ -549,7 +555,7 @@ int rb_doc_load_string(const char *name, const char *text, size_t len, rb_diags_
         }
         if (ev.type == YAML_DOCUMENT_START_EVENT && ++docs > 1)
             fail(b, to_mark(ev.start_mark, 0),
-                 "more than one YAML document in the file (one runbook per file)", NULL);
+                 "more than one YAML document in the file (one runbook per file)");
         done = ev.type == YAML_STREAM_END_EVENT;
         on_event(b, &ev);
         yaml_event_delete(&ev);

@@ -1,0 +1,167 @@
+/*
+ * cli_validate.c — `runbook validate PATH…`: loads every runbook file given
+ * (directories are searched for *.yaml / *.yml) and prints compiler-style
+ * diagnostics. Owns nothing past the call.
+ */
+#define _GNU_SOURCE /* asprintf, strndup */
+#include "cli.h"
+#include "diag.h"
+#include "runbook.h"
+
+#include <dirent.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void help(FILE *f)
+{
+    fprintf(f,
+            "usage: runbook validate [--format text|json] [--quiet] PATH...\n\n"
+            "Checks runbook files (a directory: every *.yaml and *.yml below it) and prints\n"
+            "each problem as FILE:LINE:COL: error: MESSAGE.\n\n"
+            "  --format text|json  diagnostics as text on stderr (default) or JSON on stdout\n"
+            "  -q, --quiet         print nothing when everything is valid\n"
+            "  -h, --help          this text\n\n"
+            "exit codes: 0 all valid, 2 some file is invalid or cannot be read.\n");
+}
+
+typedef struct vstate {
+    rb_diags_t *d;
+    json_t *files;
+    size_t nfiles, nbad;
+    char **names; /* runbook names seen, for duplicates across files */
+    char **paths;
+    size_t nnames;
+} vstate_t;
+
+static int is_yaml(const char *n)
+{
+    size_t l = strlen(n);
+    return (l > 5 && !strcmp(n + l - 5, ".yaml")) || (l > 4 && !strcmp(n + l - 4, ".yml"));
+}
+
+static void check_file(vstate_t *v, const char *path)
+{
+    rb_runbook_t *rb = NULL;
+    size_t before = rb_diags_errors(v->d);
+    int rc = rb_runbook_load(path, v->d, &rb);
+    if (rc == 0 && rb) {
+        const char *nm = rb_runbook_name(rb);
+        for (size_t i = 0; i < v->nnames; i++)
+            if (!strcmp(v->names[i], nm)) {
+                rb_diag_add(v->d, RB_DIAG_ERROR, path, (rb_mark_t){1, 1, 0},
+                            "runbook name \"%s\" is also used by %s", nm, v->paths[i]);
+                break;
+            }
+        char **nn = realloc(v->names, (v->nnames + 1) * sizeof(char *));
+        if (nn)
+            v->names = nn;
+        char **np = nn ? realloc(v->paths, (v->nnames + 1) * sizeof(char *)) : NULL;
+        if (np) {
+            v->paths = np;
+            v->names[v->nnames] = strdup(nm);
+            v->paths[v->nnames] = strdup(path);
+            v->nnames++;
+        }
+    }
+    int valid = rb_diags_errors(v->d) == before;
+    v->nfiles++;
+    v->nbad += !valid;
+    json_array_append_new(v->files, json_pack("{s:s,s:b}", "file", path, "valid", valid));
+    rb_runbook_free(rb);
+}
+
+static void walk(vstate_t *v, const char *path, int top)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        rb_diag_add(v->d, RB_DIAG_ERROR, path, (rb_mark_t){0, 0, 0}, "no such file or directory");
+        v->nfiles++;
+        v->nbad++;
+        return;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+        if (top || is_yaml(path))
+            check_file(v, path);
+        return;
+    }
+    struct dirent **ents;
+    int n = scandir(path, &ents, NULL, alphasort);
+    if (n < 0) {
+        rb_diag_add(v->d, RB_DIAG_ERROR, path, (rb_mark_t){0, 0, 0}, "cannot read directory");
+        v->nbad++;
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        const char *nm = ents[i]->d_name;
+        if (nm[0] != '.' && strcmp(nm, "node_modules")) {
+            char *child;
+            if (asprintf(&child, "%s/%s", path, nm) >= 0) {
+                struct stat cs;
+                if (stat(child, &cs) == 0 && (S_ISDIR(cs.st_mode) || is_yaml(nm)))
+                    walk(v, child, 0);
+                free(child);
+            }
+        }
+        free(ents[i]);
+    }
+    free(ents);
+}
+
+int rb_cli_validate(int argc, char **argv)
+{
+    static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
+                                         {"quiet", no_argument, NULL, 'q'},
+                                         {"help", no_argument, NULL, 'h'},
+                                         {NULL, 0, NULL, 0}};
+    int json = 0, quiet = 0, c;
+    optind = 0;
+    while ((c = getopt_long(argc, argv, "f:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'f':
+            if (!strcmp(optarg, "json"))
+                json = 1;
+            else if (strcmp(optarg, "text")) {
+                fprintf(stderr, "runbook validate: --format must be text or json\n");
+                return RB_EXIT_USAGE;
+            }
+            break;
+        case 'q': quiet = 1; break;
+        case 'h': help(stdout); return RB_EXIT_OK;
+        default: help(stderr); return RB_EXIT_USAGE;
+        }
+    }
+    if (optind >= argc) {
+        fprintf(stderr, "runbook validate: give at least one file or directory\n");
+        help(stderr);
+        return RB_EXIT_USAGE;
+    }
+    vstate_t v = {rb_diags_new(), json_array(), 0, 0, NULL, NULL, 0};
+    for (int i = optind; i < argc; i++)
+        walk(&v, argv[i], 1);
+    size_t errs = rb_diags_errors(v.d);
+    if (json) {
+        json_t *out = json_pack("{s:o,s:o,s:b}", "files", v.files, "diagnostics", rb_diags_json(v.d),
+                                "valid", errs == 0);
+        json_dumpf(out, stdout, JSON_INDENT(2));
+        fputc('\n', stdout);
+        json_decref(out);
+    } else {
+        rb_diags_print(v.d, stderr, rb_cli_color(2));
+        if (!quiet || errs)
+            fprintf(errs ? stderr : stdout, "%zu file%s checked: %zu valid, %zu invalid (%zu error%s)\n",
+                    v.nfiles, v.nfiles == 1 ? "" : "s", v.nfiles - v.nbad, v.nbad, errs,
+                    errs == 1 ? "" : "s");
+        json_decref(v.files);
+    }
+    for (size_t i = 0; i < v.nnames; i++) {
+        free(v.names[i]);
+        free(v.paths[i]);
+    }
+    free(v.names);
+    free(v.paths);
+    rb_diags_free(v.d);
+    return errs || v.nbad ? RB_EXIT_USAGE : RB_EXIT_OK;
+}

@@ -1,0 +1,63 @@
+/*
+ * run.h — one run of a runbook: the state machine on the uv loop (DESIGN §2).
+ *
+ * A run renders each step's parameters, starts its action, owns the step's
+ * timer (timeout, retry delay), decides retries, verify and on_failure, and
+ * writes every transition to the journal. Loop thread only.
+ */
+#ifndef RB_RUN_H
+#define RB_RUN_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "journal.h"
+#include "runbook.h"
+
+typedef struct rb_run rb_run_t;
+
+typedef struct rb_run_opts {
+    const json_t *params; /* object of given parameters (borrowed); may be NULL */
+    const json_t *alert;  /* the alert that started the run (borrowed); may be NULL */
+    const char *trigger;  /* "cli", "webhook", … */
+    int dry_run;          /* skip actions with side effects */
+} rb_run_opts_t;
+
+/* Told of every event the run journals (after it is appended), for live
+ * progress. data is borrowed for the call. */
+typedef void (*rb_run_event_cb)(rb_run_t *run, const char *type, const char *step, int attempt,
+                                const json_t *data, void *arg);
+/* Called once when the run has finished (any status). */
+typedef void (*rb_run_done_cb)(rb_run_t *run, void *arg);
+
+/*
+ * Creates a run: resolves parameters (given, then defaults, then required
+ * check) and records the runbook version and the run in the journal. rb and
+ * j are borrowed and must outlive the run. On a parameter problem returns
+ * RB_EINVAL with a message in err.
+ */
+int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const rb_run_opts_t *o,
+               rb_run_t **out, char *err, size_t errlen);
+
+/* Starts the run; done is called once when it ends. */
+int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg);
+
+/* Asks the run to stop: the current action is cancelled, the run ends
+ * "cancelled". */
+void rb_run_cancel(rb_run_t *r);
+
+int64_t rb_run_id(const rb_run_t *r);
+/* "pending", "running", "succeeded", "failed", "cancelled". */
+const char *rb_run_status(const rb_run_t *r);
+/* The error that ended a failed run, or NULL. */
+const char *rb_run_error(const rb_run_t *r);
+/* The expression context (params, steps, …); borrowed. */
+const json_t *rb_run_context(const rb_run_t *r);
+uint64_t rb_run_duration_ms(const rb_run_t *r);
+
+/* Frees a run that has finished (or never started); closes its handles and
+ * frees it from their close callbacks. */
+void rb_run_free(rb_run_t *r);
+
+#endif

@@ -1,0 +1,92 @@
+/*
+ * runbook.h — a compiled runbook: what load → validate → compile produces
+ * and what a run executes. Expressions and templates are compiled once here;
+ * a run never parses text.
+ *
+ * The struct layouts below are internal to the engine (run.c reads them);
+ * the public embedding API only ever sees rb_runbook_t as a handle.
+ */
+#ifndef RB_RUNBOOK_H
+#define RB_RUNBOOK_H
+
+#include <runbook/action.h>
+
+#include "diag.h"
+#include "expr.h"
+
+typedef struct rb_runbook rb_runbook_t;
+
+/* A `with:` value tree whose strings are compiled templates. */
+typedef struct rb_tvalue rb_tvalue_t;
+
+typedef struct rb_retry {
+    uint32_t attempts;     /* ≥ 1 */
+    uint64_t delay_ms;
+    double backoff;        /* ≥ 1 */
+    uint64_t max_delay_ms; /* 0 = none */
+    rb_expr_t *until;      /* NULL = retry while not ok */
+} rb_retry_t;
+
+/* One action invocation: a step's, a verify's, an undo's, a check's. */
+typedef struct rb_invoke {
+    const rb_action_t *action;
+    rb_tvalue_t *with;
+    uint64_t timeout_ms; /* 0 = none */
+    rb_retry_t retry;
+    rb_expr_t *expect;   /* NULL = the action's own ok */
+} rb_invoke_t;
+
+typedef enum {
+    RB_ONFAIL_ABORT = 0,
+    RB_ONFAIL_CONTINUE,
+    RB_ONFAIL_ROLLBACK,
+    RB_ONFAIL_GOTO
+} rb_onfail_t;
+
+typedef struct rb_step {
+    char *name;
+    rb_invoke_t inv;
+    rb_expr_t *when;
+    rb_invoke_t *verify; /* NULL when none */
+    rb_invoke_t *undo;   /* NULL when none */
+    int idempotent;
+    rb_onfail_t on_failure;
+    size_t goto_idx;
+} rb_step_t;
+
+typedef struct rb_param {
+    char *name;
+    rb_tmpl_t *def;  /* NULL = no default (a literal default is a literal template) */
+    json_t *def_lit; /* the default when it is not a string */
+    int required;
+    int secret;
+} rb_param_t;
+
+/*
+ * Reads, validates and compiles the runbook at path. Diagnostics go to d.
+ * Returns 0 and *out, or RB_EINVAL when the file has errors (see d), or
+ * another negative code. Any thread (touches no loop).
+ */
+int rb_runbook_load(const char *path, rb_diags_t *d, rb_runbook_t **out);
+void rb_runbook_free(rb_runbook_t *rb);
+
+const char *rb_runbook_name(const rb_runbook_t *rb);
+const char *rb_runbook_path(const rb_runbook_t *rb);
+const char *rb_runbook_dir(const rb_runbook_t *rb);    /* folder of the file */
+const char *rb_runbook_source(const rb_runbook_t *rb, size_t *len);
+
+size_t rb_runbook_nsteps(const rb_runbook_t *rb);
+const rb_step_t *rb_runbook_step(const rb_runbook_t *rb, size_t i);
+size_t rb_runbook_nparams(const rb_runbook_t *rb);
+const rb_param_t *rb_runbook_param(const rb_runbook_t *rb, size_t i);
+
+/* Keys of the format that this engine version validates but cannot run yet
+ * (detect, confirm, severity, validate, notify, escalate, approval, foreach,
+ * undo …): the first one present, or NULL. A run refuses such a runbook
+ * rather than skip a part of it silently. */
+const char *rb_runbook_unsupported(const rb_runbook_t *rb);
+
+/* Renders a `with` tree against ctx. Returns a new object, or NULL with err. */
+json_t *rb_tvalue_render(const rb_tvalue_t *tv, const json_t *ctx, char *err, size_t errlen);
+
+#endif

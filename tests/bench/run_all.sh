@@ -1,0 +1,6 @@
+#!/bin/sh
+# Runs every benchmark and prints its figures (`make bench`).
+set -eu
+dir=$(cd "$(dirname "$0")" && pwd)
+sh "$dir/validate.sh" "${1:-build}"
+sh "$dir/steps.sh" "${1:-build}" 1000
