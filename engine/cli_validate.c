@@ -98,7 +98,8 @@ static void walk(vstate_t *v, const char *path, int top)
         const char *nm = ents[i]->d_name;
         if (nm[0] != '.' && strcmp(nm, "node_modules")) {
             char *child;
-            if (asprintf(&child, "%s/%s", path, nm) >= 0) {
+            size_t pl = strlen(path);
+            if (asprintf(&child, "%s%s%s", path, pl && path[pl - 1] == '/' ? "" : "/", nm) >= 0) {
                 struct stat cs;
                 if (stat(child, &cs) == 0 && (S_ISDIR(cs.st_mode) || is_yaml(nm)))
                     walk(v, child, 0);

@@ -108,7 +108,8 @@ static rb_diag_t *sorted(const rb_diags_t *d)
     rb_diag_t *s = malloc((d->n ? d->n : 1) * sizeof(*s));
     if (!s)
         return NULL;
-    memcpy(s, d->v, d->n * sizeof(*s));
+    if (d->n)
+        memcpy(s, d->v, d->n * sizeof(*s));
     qsort(s, d->n, sizeof(*s), cmp_diag);
     return s;
 }

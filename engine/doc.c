@@ -503,7 +503,12 @@ static void yaml_problem(builder_t *b, yaml_parser_t *p)
     char msg[512];
     if (tab)
         snprintf(msg, sizeof(msg), "YAML: tab character in indentation (YAML indents with spaces only)");
-    else if (p->context)
+    else if (p->context && p->problem_mark.index + 1 >= b->doc->len) {
+        /* Ran off the end (an unclosed quote or bracket): the place to
+         * look is where the unfinished thing started. */
+        at = to_mark(p->context_mark, 0);
+        snprintf(msg, sizeof(msg), "YAML: %s (it starts here and is never closed)", p->context);
+    } else if (p->context)
         snprintf(msg, sizeof(msg), "YAML: %s %s (line %zu)", p->problem ? p->problem : "syntax error",
                  p->context, (size_t)p->context_mark.line + 1);
     else

@@ -126,8 +126,8 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
     r->status = "pending";
     uv_timer_init(loop, &r->timer);
     r->timer.data = r;
-    r->ctx = json_pack("{s:o,s:O,s:o,s:o,s:o,s:o}", "params", json_object(), "alert",
-                       o && o->alert ? o->alert : json_object(), "steps", json_object(), "checks",
+    r->ctx = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "params", json_object(), "alert",
+                       o && o->alert ? json_deep_copy(o->alert) : json_object(), "steps", json_object(), "checks",
                        json_object(), "run", json_object(), "env", json_object());
     r->steps = json_object_get(r->ctx, "steps");
     json_t *params = json_object_get(r->ctx, "params");
