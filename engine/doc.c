@@ -145,16 +145,19 @@ rb_mark_t rb_doc_offset_mark(const rb_doc_t *doc, rb_mark_t m, size_t offset)
     if (!m.line)
         return r;
     if (m.style == RB_STYLE_LITERAL || m.style == RB_STYLE_FOLDED) {
-        /* Content starts on the next line, indented; walk the source lines. */
+        /* Content starts on the next line at the block's indentation (that
+         * of its first line); walk the source lines. */
         uint32_t line = m.line + 1;
-        size_t left = offset;
+        size_t left = offset, indent = 0;
+        if (line <= doc->nlines) {
+            size_t s0 = doc->line_starts[line - 1];
+            while (s0 + indent < doc->len && doc->text[s0 + indent] == ' ')
+                indent++;
+        }
         while (line <= doc->nlines) {
             size_t s = doc->line_starts[line - 1];
             size_t e = line < doc->nlines ? doc->line_starts[line] : doc->len;
-            size_t indent = 0;
-            while (s + indent < e && doc->text[s + indent] == ' ')
-                indent++;
-            size_t content = e - s - indent; /* includes the newline */
+            size_t content = e - s > indent ? e - s - indent : 1; /* includes the newline */
             if (left < content || line == doc->nlines) {
                 r.line = line;
                 r.col = (uint32_t)(indent + left + 1);

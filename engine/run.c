@@ -79,9 +79,10 @@ static int emit(rb_run_t *r, const char *type, const char *step, int attempt, co
 
 static void journal_failed(rb_run_t *r, int rc)
 {
-    char msg[160];
+    char msg[512];
+    const char *why = rb_journal_errmsg(r->j);
     snprintf(msg, sizeof(msg), "the journal refused a write (%s); stopping before anything "
-                               "else runs", rb_strerror(rc));
+                               "else runs", why && *why ? why : rb_strerror(rc));
     r->status = "failed";
     free(r->error);
     r->error = strdup(msg);

@@ -195,6 +195,10 @@ static int tvalue_build(compiler_t *c, rb_tvalue_t *tv, const json_t *v, rb_mark
         }
         tv->kind = TV_TMPL;
         tv->flags = flags;
+        if ((flags & RB_TMPL_SHELL_QUOTE) && rb_tmpl_shell_check(tv->t, &e) < 0) {
+            ERR(c, rb_doc_offset_mark(c->doc, m, e.offset), "shell command: %s", e.msg);
+            return -1;
+        }
         c->sc = sc;
         c->at = m;
         rb_tmpl_refs(tv->t, on_ref, c);
