@@ -463,12 +463,18 @@ static void on_action_done(rb_action_ctx_t *actx, json_t *res, void *arg)
         json_object_set_new(res, "status", json_string("timeout"));
         json_object_set_new(res, "error", json_string(msg));
     }
-    /* expect and until see the attempt's result as `result`. */
     int ok = json_is_true(json_object_get(res, "ok"));
     char e[200] = "";
-    json_object_set(r->ctx, "result", res);
+    /* expect and until see the result as `result` and its fields as names
+     * of their own (`status == 200`); the run's names take precedence. */
+    json_t *ectx = NULL;
+    if ((r->inv->expect || r->inv->retry.until) && !r->cancelling) {
+        ectx = json_copy(r->ctx);
+        json_object_set(ectx, "result", res);
+        json_object_update_missing(ectx, res);
+    }
     if (r->inv->expect && !r->timed_out && !r->cancelling) {
-        int t = rb_expr_test(r->inv->expect, r->ctx, e, sizeof(e));
+        int t = rb_expr_test(r->inv->expect, ectx, e, sizeof(e));
         ok = t > 0;
         json_object_set_new(res, "ok", json_boolean(ok));
         if (t < 0)
@@ -480,10 +486,10 @@ static void on_action_done(rb_action_ctx_t *actx, json_t *res, void *arg)
     }
     int again = !ok;
     if (r->inv->retry.until && !r->cancelling) {
-        int t = rb_expr_test(r->inv->retry.until, r->ctx, e, sizeof(e));
+        int t = rb_expr_test(r->inv->retry.until, ectx, e, sizeof(e));
         again = t <= 0;
     }
-    json_object_del(r->ctx, "result");
+    json_decref(ectx);
     json_t *d = json_pack("{s:O}", "result", res);
     json_object_set_new(d, "phase", json_string(r->phase == PH_MAIN ? "main" : "verify"));
     int rc = emit(r, "attempt_finished", s->name, (int)r->attempt, d);

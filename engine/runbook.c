@@ -58,6 +58,7 @@ typedef struct scope {
     const char *self;    /* this step's own name, visible in until/expect/verify */
     int checks;          /* 0: none, 1: detect checks, 2: detect + validate checks */
     int params;          /* params visible */
+    int result;          /* expect / until: the result's fields are names too */
 } scope_t;
 
 typedef struct compiler {
@@ -88,6 +89,8 @@ static void on_ref(const char *root, const char *first, size_t offset, void *arg
     int known = 0;
     for (size_t i = 0; roots[i]; i++)
         known |= !strcmp(roots[i], root);
+    if (!known && c->sc->result)
+        return; /* a field of the action's result: `status == 200` */
     if (!known) {
         const char *best = NULL;
         int bd = 3;
@@ -281,6 +284,8 @@ static void compile_invoke(compiler_t *c, rb_invoke_t *inv, const json_t *obj, c
                            const scope_t *self_sc)
 {
     memset(inv, 0, sizeof(*inv));
+    scope_t res_sc = *self_sc;
+    res_sc.result = 1;
     inv->retry.attempts = 1;
     inv->retry.backoff = 1.0;
     const json_t *act = json_object_get(obj, "action"), *run = json_object_get(obj, "run");
@@ -339,9 +344,9 @@ static void compile_invoke(compiler_t *c, rb_invoke_t *inv, const json_t *obj, c
             else
                 ERR(c, rb_doc_val_mark(c->doc, r, "backoff"), "\"backoff\" must be from 1 to 10");
         }
-        inv->retry.until = keep_expr(c, r, "until", self_sc);
+        inv->retry.until = keep_expr(c, r, "until", &res_sc);
     }
-    inv->expect = keep_expr(c, obj, "expect", self_sc);
+    inv->expect = keep_expr(c, obj, "expect", &res_sc);
 }
 
 static void invoke_clear(rb_invoke_t *inv)
@@ -394,7 +399,7 @@ static void compile_params(compiler_t *c, const json_t *root)
         const json_t *def = json_object_get(p, "default");
         if (json_is_string(def)) {
             /* A default may use the alert, env and params declared before it. */
-            scope_t sc = {0, NULL, 0, 1};
+            scope_t sc = {0, NULL, 0, 1, 0};
             rb_expr_error_t e;
             rb_mark_t dm = rb_doc_val_mark(c->doc, p, "default");
             rp->def = rb_tmpl_compile(json_string_value(def), json_string_length(def), &e);
@@ -445,7 +450,7 @@ static void compile_steps(compiler_t *c, const json_t *steps)
     for (size_t i = 0; i < n; i++) {
         const json_t *o = json_array_get(steps, i);
         rb_step_t *s = &rb->steps[i];
-        scope_t sc = {i, NULL, 1, 1}, self = {i, s->name, 1, 1};
+        scope_t sc = {i, NULL, 1, 1, 0}, self = {i, s->name, 1, 1, 0};
         compile_invoke(c, &s->inv, o, &sc, &self);
         s->when = keep_expr(c, o, "when", &sc);
         s->idempotent = json_is_true(json_object_get(o, "idempotent"));
@@ -512,13 +517,13 @@ static void compile_root(compiler_t *c)
     const json_t *det = json_object_get(root, "detect"), *val = json_object_get(root, "validate");
     rb->checks = calloc(json_array_size(det) + json_array_size(val) + 1, sizeof(rb_check_t));
     /* names of both lists are known before any expression is checked */
-    scope_t det_sc = {0, NULL, 0, 1};
+    scope_t det_sc = {0, NULL, 0, 1, 0};
     compile_checks(c, det, &det_sc);
     c->ncheck_detect = rb->nchecks;
     compile_steps(c, json_object_get(root, "steps"));
-    scope_t pre = {0, NULL, 1, 1}, post = {SIZE_MAX, NULL, 2, 1};
+    scope_t pre = {0, NULL, 1, 1, 0}, post = {SIZE_MAX, NULL, 2, 1, 0};
     size_t before_val = rb->nchecks;
-    scope_t val_sc = {SIZE_MAX, NULL, 1, 1};
+    scope_t val_sc = {SIZE_MAX, NULL, 1, 1, 0};
     compile_checks(c, val, &val_sc);
     (void)before_val;
     push_expr(rb, keep_expr(c, root, "confirm", &pre));

@@ -17,8 +17,12 @@
 
 typedef enum {
     T_ANY, T_STRING, T_BOOL, T_INT, T_NUMBER, T_DURATION, T_EXPR, T_TMPL, T_RUN, T_LIST,
-    T_MAP, T_OBJ, T_FOREACH, T_NAME, T_ONFAIL, T_ACTION, T_WITH
+    T_MAP, T_OBJ, T_FOREACH, T_NAME, T_ONFAIL, T_ACTION, T_WITH, T_POSINT, T_ONTIMEOUT, T_EVENT
 } vtype_t;
+
+static const char *const on_timeout_values[] = {"fail", "continue", NULL};
+static const char *const event_values[] = {"declared", "severity", "step_failed", "escalated",
+                                           "resolved", "failed", "not_confirmed", NULL};
 
 typedef struct shape shape_t;
 typedef struct keyspec {
@@ -41,7 +45,9 @@ static const shape_t s_str = {T_STRING, 0, 0, 0, 0}, s_bool = {T_BOOL, 0, 0, 0, 
                      s_tmpl = {T_TMPL, 0, 0, 0, 0}, s_run = {T_RUN, 0, 0, 0, 0},
                      s_any = {T_ANY, 0, 0, 0, 0}, s_name = {T_NAME, 0, 0, 0, 0},
                      s_onfail = {T_ONFAIL, 0, 0, 0, 0}, s_action = {T_ACTION, 0, 0, 0, 0},
-                     s_with = {T_WITH, 0, 0, 0, 0}, s_foreach = {T_FOREACH, 0, 0, 0, 0};
+                     s_with = {T_WITH, 0, 0, 0, 0}, s_foreach = {T_FOREACH, 0, 0, 0, 0},
+                     s_posint = {T_POSINT, 0, 0, 0, 0}, s_ontimeout = {T_ONTIMEOUT, 0, 0, 0, 0},
+                     s_event = {T_EVENT, 0, 0, 0, 0};
 
 static const keyspec_t k_retry[] = {
     {"attempts", 0, &s_int}, {"delay", 0, &s_dur}, {"backoff", 0, &s_num},
@@ -58,7 +64,7 @@ static const keyspec_t k_undo[] = {INVOKE_KEYS, {"timeout", 0, &s_dur}, {NULL, 0
 static const shape_t s_undo = {T_OBJ, "undo", k_undo, NULL, 1};
 
 static const keyspec_t k_approval[] = {
-    {"when", 0, &s_expr}, {"timeout", 0, &s_dur}, {"on_timeout", 0, &s_str}, {NULL, 0, NULL}};
+    {"when", 0, &s_expr}, {"timeout", 0, &s_dur}, {"on_timeout", 0, &s_ontimeout}, {NULL, 0, NULL}};
 static const shape_t s_approval = {T_OBJ, "approval", k_approval, NULL, 0};
 
 static const keyspec_t k_step[] = {
@@ -66,7 +72,7 @@ static const keyspec_t k_step[] = {
     {"when", 0, &s_expr}, {"timeout", 0, &s_dur}, {"retry", 0, &s_retry},
     {"verify", 0, &s_verify}, {"idempotent", 0, &s_bool}, {"on_failure", 0, &s_onfail},
     {"approval", 0, &s_approval}, {"undo", 0, &s_undo}, {"foreach", 0, &s_foreach},
-    {"max_parallel", 0, &s_int}, {"expect", 0, &s_expr}, {NULL, 0, NULL}};
+    {"max_parallel", 0, &s_posint}, {"expect", 0, &s_expr}, {NULL, 0, NULL}};
 static const shape_t s_step = {T_OBJ, "step", k_step, NULL, 1};
 
 static const keyspec_t k_check[] = {
@@ -88,7 +94,7 @@ static const keyspec_t k_sev[] = {{"level", 1, &s_str}, {"when", 0, &s_expr}, {N
 static const shape_t s_sev = {T_OBJ, "severity rule", k_sev, NULL, 0};
 
 static const keyspec_t k_notify[] = {
-    {"on", 1, &(const shape_t){T_LIST, NULL, NULL, &s_str, 0}}, INVOKE_KEYS,
+    {"on", 1, &(const shape_t){T_LIST, NULL, NULL, &s_event, 0}}, INVOKE_KEYS,
     {"when", 0, &s_expr}, {NULL, 0, NULL}};
 static const shape_t s_notify = {T_OBJ, "notify rule", k_notify, NULL, 1};
 
@@ -161,6 +167,9 @@ static const char *type_want(vtype_t t)
     case T_EXPR: return "an expression (a string)";
     case T_BOOL: return "a boolean (true or false)";
     case T_INT: return "an integer";
+    case T_POSINT: return "a whole number of at least 1";
+    case T_ONTIMEOUT: return "fail or continue";
+    case T_EVENT: return "a run event";
     case T_NUMBER: return "a number";
     case T_DURATION: return "a duration (like 30s, 5m or 1h30m)";
     case T_RUN: return "a command (a list of strings, or one string for /bin/sh)";
@@ -296,6 +305,16 @@ static void check_object(walk_t *w, const json_t *obj, rb_mark_t m, const shape_
     for (const keyspec_t *s = sh->keys; s->key; s++)
         if (s->required && !json_object_get(obj, s->key))
             ERR(w, m, "missing required key \"%s\" in %s", s->key, sh->what);
+    /* Lists and maps that must not be empty: a runbook with no steps does
+     * nothing, and an empty matcher would match every alert. */
+    static const char *const non_empty[] = {"steps", "match", NULL};
+    for (size_t i = 0; non_empty[i]; i++) {
+        const json_t *x = json_object_get(obj, non_empty[i]);
+        if ((json_is_array(x) && json_array_size(x) == 0) ||
+            (json_is_object(x) && json_object_size(x) == 0))
+            ERR(w, rb_doc_val_mark(w->doc, obj, non_empty[i]), "\"%s\" must not be empty%s",
+                non_empty[i], i == 1 ? " (it would match every alert)" : "");
+    }
     if (!sh->invocation)
         return;
     const json_t *act = json_object_get(obj, "action"), *run = json_object_get(obj, "run");
@@ -330,6 +349,32 @@ static void check_value(walk_t *w, const char *key, const json_t *v, rb_mark_t m
     case T_STRING: case T_TMPL: case T_EXPR: case T_ACTION: okt = json_is_string(v); break;
     case T_BOOL: okt = json_is_boolean(v); break;
     case T_INT: okt = json_is_integer(v); break;
+    case T_POSINT:
+        okt = json_is_integer(v);
+        if (okt && json_integer_value(v) < 1) {
+            ERR(w, m, "\"%s\" must be %s, got %lld", key, type_want(sh->type),
+                (long long)json_integer_value(v));
+            return;
+        }
+        break;
+    case T_ONTIMEOUT:
+    case T_EVENT:
+        okt = json_is_string(v);
+        if (okt) {
+            const char *const *vals = sh->type == T_EVENT ? event_values : on_timeout_values;
+            size_t i = 0;
+            while (vals[i] && strcmp(vals[i], json_string_value(v)))
+                i++;
+            if (!vals[i]) {
+                char list[160] = "";
+                for (size_t k = 0; vals[k]; k++)
+                    snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? ", " : "",
+                             vals[k]);
+                ERR(w, m, "invalid %s \"%s\": use one of %s",
+                    sh->type == T_EVENT ? "event" : "on_timeout", json_string_value(v), list);
+            }
+        }
+        break;
     case T_NUMBER: okt = json_is_number(v); break;
     case T_DURATION:
         if (json_is_string(v) || json_is_integer(v)) {
@@ -346,8 +391,11 @@ static void check_value(walk_t *w, const char *key, const json_t *v, rb_mark_t m
         okt = 0;
         break;
     case T_RUN:
-        if (json_is_string(v))
+        if (json_is_string(v)) {
+            if (!json_string_value(v)[strspn(json_string_value(v), " \t\n")])
+                ERR(w, m, "\"run\" must not be an empty command");
             return;
+        }
         okt = json_is_array(v) && json_array_size(v) > 0;
         if (json_is_array(v) && json_array_size(v) == 0) {
             ERR(w, m, "\"run\" must not be an empty list");
@@ -365,14 +413,15 @@ static void check_value(walk_t *w, const char *key, const json_t *v, rb_mark_t m
         if (okt) {
             const char *s = json_string_value(v);
             size_t n = strlen(s);
-            int good = n > 0 && n <= 64;
+            int good = n > 0 && n <= 64 && s[0] != '-';
             for (size_t i = 0; good && i < n; i++) {
                 char c = s[i];
                 good = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '_' ||
                        (c >= 'A' && c <= 'Z');
             }
             if (!good)
-                ERR(w, m, "invalid name \"%s\": use letters, digits, '-' and '_' (at most 64)", s);
+                ERR(w, m, "invalid name \"%s\": use letters, digits, '-' and '_', not starting "
+                          "with '-' (at most 64)", s);
         }
         break;
     case T_ONFAIL:

@@ -275,6 +275,24 @@ static void test_expect_and_verify(void **state)
     rb_runbook_free(rb);
 }
 
+static void test_expect_sees_result_fields_as_names(void **state)
+{
+    fixture_t *f = *state;
+    /* DESIGN's form: `expect: "status == 200"` names the result's fields */
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\nsteps:\n"
+                               "  - { name: three, run: [sh, -c, 'exit 3'], expect: 'exit_code == 3' }\n"
+                               "  - { name: out, run: [echo, hi], expect: 'stdout == \"nope\\n\"',"
+                               " on_failure: continue }\n");
+    const char *st;
+    json_t *ctx = run_it(f, rb, NULL, &st, NULL);
+    assert_string_equal(st, "succeeded");
+    assert_true(json_is_true(json_object_get(step(ctx, "three"), "ok")));
+    assert_string_equal(json_string_value(json_object_get(step(ctx, "three"), "status")), "ok");
+    assert_false(json_is_true(json_object_get(step(ctx, "out"), "ok")));
+    json_decref(ctx);
+    rb_runbook_free(rb);
+}
+
 static void test_hostile_params_stay_data(void **state)
 {
     fixture_t *f = *state;
@@ -333,6 +351,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_timeout_kills_and_fails, setup, teardown),
         cmocka_unit_test_setup_teardown(test_when_continue_and_goto, setup, teardown),
         cmocka_unit_test_setup_teardown(test_expect_and_verify, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_expect_sees_result_fields_as_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_hostile_params_stay_data, setup, teardown),
         cmocka_unit_test_setup_teardown(test_param_errors, setup, teardown),
     };
