@@ -32,6 +32,8 @@ struct rb_action_ctx {
     size_t cap;
     rb_action_done_cb done;
     void *arg;
+    rb_action_log_cb log;
+    void *log_arg;
     void *data;
     int started;
     int finished;
@@ -143,10 +145,18 @@ void *rb_action_data(rb_action_ctx_t *ctx) { return ctx->data; }
 const char *rb_action_base_dir(rb_action_ctx_t *ctx) { return ctx->base_dir; }
 size_t rb_action_output_cap(rb_action_ctx_t *ctx) { return ctx->cap; }
 
+void rb__action_ctx_set_log(rb_action_ctx_t *ctx, rb_action_log_cb cb, void *arg)
+{
+    ctx->log = cb;
+    ctx->log_arg = arg;
+}
+
 void rb_action_log(rb_action_ctx_t *ctx, const char *level, const char *message)
 {
-    /* The run installs no log sink yet: the terminal gets the line. */
-    fprintf(stderr, "[%s] %s: %s\n", ctx->action->name, level ? level : "info", message);
+    if (ctx->log)
+        ctx->log(ctx, level ? level : "info", message ? message : "", ctx->log_arg);
+    else
+        fprintf(stderr, "[%s] %s: %s\n", ctx->action->name, level ? level : "info", message);
 }
 
 void rb_action_done(rb_action_ctx_t *ctx, json_t *result)

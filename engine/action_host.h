@@ -28,6 +28,11 @@ rb_action_ctx_t *rb__action_ctx_new(uv_loop_t *loop, const rb_action_t *a, const
 /* Frees the context; only when no start is in flight (after done). */
 void rb__action_ctx_free(rb_action_ctx_t *ctx);
 
+/* Where rb_action_log() lines of this context go (default: stderr). */
+typedef void (*rb_action_log_cb)(rb_action_ctx_t *ctx, const char *level, const char *message,
+                                 void *arg);
+void rb__action_ctx_set_log(rb_action_ctx_t *ctx, rb_action_log_cb cb, void *arg);
+
 /* Starts the action (with borrowed). 0, or a negative error and then done is
  * never called. */
 int rb__action_start(rb_action_ctx_t *ctx, const json_t *with);

@@ -1,7 +1,8 @@
 /*
  * cli_run.c — `runbook run NAME|FILE`: loads a runbook, opens the journal,
- * runs it on a uv loop and shows its progress; exits 0 when the run
- * succeeded, 1 when it failed, 2 on invalid input.
+ * runs it on a uv loop and shows its progress; exits 0 when the run was
+ * resolved, 1 when it failed or was cancelled, 2 on invalid input, 3 when
+ * the failure was not confirmed (nothing was done).
  *
  * Owns: the loop of one CLI run, its signal handlers and the progress
  * printer. The run itself lives in run.c.
@@ -20,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void help(FILE *f)
 {
@@ -32,17 +34,26 @@ static void help(FILE *f)
             "                         body whose first alert is used) for {{ alert.* }}\n"
             "      --db FILE          journal file (default $RUNBOOK_DB or ./runbook.db)\n"
             "      --dir DIR          where to look up runbooks by NAME\n"
-            "      --dry-run          do not start actions with side effects\n"
+            "      --dry-run          do not start actions with side effects (a drill)\n"
+            "  -y, --yes              approve every step that asks for approval\n"
             "      --format text|json progress as text on stderr (default) or JSON lines on stdout\n"
             "  -q, --quiet            print only the summary\n"
             "  -h, --help             this text\n\n"
-            "exit codes: 0 the run succeeded, 1 it failed or was cancelled,\n"
-            "            2 invalid runbook, parameter or usage.\n");
+            "exit codes: 0 resolved, 1 failed or cancelled, 2 invalid runbook, parameter\n"
+            "            or usage, 3 not confirmed (the checks found nothing to do).\n");
 }
 
 typedef struct cli_run {
-    int json, quiet, color;
+    int json, quiet, color, yes;
     uv_signal_t sigint, sigterm;
+    uv_tty_t tty;
+    int tty_open;
+    uv_timer_t later; /* answers an approval on the next turn of the loop */
+    int later_open;
+    int later_approve;
+    const char *later_who;
+    char answer[16];
+    size_t answer_len;
     rb_run_t *run;
     size_t nsteps, nok, nfailed, nskipped;
 } cli_run_t;
@@ -112,10 +123,78 @@ static void print_result_line(const cli_run_t *c, const json_t *res)
     (void)c;
 }
 
+/* ---- approvals: --yes, a question on the terminal, or the declared timeout ---- */
+
+static void on_later(uv_timer_t *t)
+{
+    cli_run_t *c = t->data;
+    rb_run_approve(c->run, NULL, c->later_approve, c->later_who);
+}
+
+/* Approves or denies on the next turn of the loop: the run is in the
+ * middle of journaling its request when the observer hears of it. */
+static void answer_later(cli_run_t *c, int approve, const char *who)
+{
+    c->later_approve = approve;
+    c->later_who = who;
+    uv_timer_start(&c->later, on_later, 0, 0);
+}
+
+static void on_tty_alloc(uv_handle_t *h, size_t n, uv_buf_t *b)
+{
+    static char buf[256];
+    b->base = buf;
+    b->len = sizeof(buf);
+}
+
+static void on_tty_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
+{
+    cli_run_t *c = s->data;
+    int done = n < 0;
+    for (ssize_t i = 0; i < n && !done; i++) {
+        if (b->base[i] == '\n')
+            done = 1;
+        else if (c->answer_len + 1 < sizeof(c->answer))
+            c->answer[c->answer_len++] = b->base[i];
+    }
+    if (!done)
+        return;
+    c->answer[c->answer_len] = 0;
+    uv_read_stop(s);
+    uv_close((uv_handle_t *)s, NULL);
+    c->tty_open = 0;
+    int yes = c->answer[0] == 'y' || c->answer[0] == 'Y';
+    rb_run_approve(c->run, NULL, yes, yes ? "operator at the terminal" : "operator at the terminal (no)");
+}
+
+static void ask_approval(cli_run_t *c, const char *step, const json_t *data)
+{
+    if (c->yes) {
+        answer_later(c, 1, "--yes");
+        return;
+    }
+    if (!c->json && !c->tty_open && isatty(0) && uv_tty_init(c->later.loop, &c->tty, 0, 1) == 0) {
+        c->tty_open = 1;
+        c->tty.data = c;
+        c->answer_len = 0;
+        fprintf(stderr, "  approve step %s? [y/N] ", step);
+        uv_read_start((uv_stream_t *)&c->tty, on_tty_alloc, on_tty_read);
+        return;
+    }
+    if (json_integer_value(json_object_get(data, "timeout_ms")) > 0) {
+        if (!c->json)
+            fprintf(stderr, "  no terminal to ask and no --yes: waiting for the approval timeout\n");
+        return;
+    }
+    answer_later(c, 0, "nobody: no terminal to ask and no --yes given");
+}
+
 static void on_event(rb_run_t *run, const char *type, const char *step, int attempt,
                      const json_t *data, void *arg)
 {
     cli_run_t *c = arg;
+    if (!strcmp(type, "approval_requested"))
+        ask_approval(c, step, data);
     if (c->json) {
         json_t *line = json_pack("{s:I,s:s,s:s?,s:i,s:O}", "run", (json_int_t)rb_run_id(run), "type",
                                  type, "step", step, "attempt", attempt, "data", data);
@@ -127,7 +206,54 @@ static void on_event(rb_run_t *run, const char *type, const char *step, int atte
     }
     if (c->quiet)
         return;
-    if (!strcmp(type, "step_started")) {
+    if (!strcmp(type, "log")) {
+        const char *lv = json_string_value(json_object_get(data, "level"));
+        int loud = lv && (!strcmp(lv, "warn") || !strcmp(lv, "error"));
+        if (lv && strcmp(lv, "debug"))
+            fprintf(stderr, "    %s%s%s: %s%s\n", C(c, loud ? "\033[33m" : "\033[2m"), lv,
+                    step ? "" : "", json_string_value(json_object_get(data, "message")), C(c, "\033[0m"));
+    } else if (!strcmp(type, "check_finished")) {
+        const json_t *res = json_object_get(data, "result");
+        int ok = json_is_true(json_object_get(data, "ok"));
+        fprintf(stderr, "  %s%s%s %s check %s", C(c, ok ? "\033[32m" : "\033[33m"), ok ? "✔" : "✘",
+                C(c, "\033[0m"), json_string_value(json_object_get(data, "phase")), step);
+        if (!ok)
+            print_result_line(c, res);
+        fputc('\n', stderr);
+    } else if (!strcmp(type, "confirm")) {
+        int yes = json_is_true(json_object_get(data, "confirmed"));
+        fprintf(stderr, "%s%s%s\n", C(c, yes ? "\033[1;31m" : "\033[32m"),
+                yes ? "confirmed: the failure is real" : "not confirmed: nothing to do",
+                C(c, "\033[0m"));
+    } else if (!strcmp(type, "severity_assigned")) {
+        char a[32], b[32];
+        fprintf(stderr, "%sseverity %s%s (respond within %s, resolve within %s)\n", C(c, "\033[1m"),
+                json_string_value(json_object_get(data, "level")), C(c, "\033[0m"),
+                rb_duration_format((uint64_t)json_integer_value(json_object_get(data, "respond_ms")), a, sizeof(a)),
+                rb_duration_format((uint64_t)json_integer_value(json_object_get(data, "resolve_ms")), b, sizeof(b)));
+    } else if (!strcmp(type, "phase_started")) {
+        fprintf(stderr, "%s%s%s (%lld checks)\n", C(c, "\033[36m"),
+                !strcmp(json_string_value(json_object_get(data, "phase")), "detect") ? "detect" : "validate",
+                C(c, "\033[0m"), (long long)json_integer_value(json_object_get(data, "checks")));
+    } else if (!strcmp(type, "approval_requested")) {
+        fprintf(stderr, "%s? step %s needs approval%s\n", C(c, "\033[1;33m"), step, C(c, "\033[0m"));
+    } else if (!strcmp(type, "approval_granted") || !strcmp(type, "approval_denied") ||
+               !strcmp(type, "approval_timeout")) {
+        fprintf(stderr, "  %s: %s\n", type, json_string_value(json_object_get(data, "by"))
+                                                ? json_string_value(json_object_get(data, "by")) : "");
+    } else if (!strcmp(type, "rollback_started")) {
+        fprintf(stderr, "%s↶ rolling back %lld step(s)%s\n", C(c, "\033[33m"),
+                (long long)json_integer_value(json_object_get(data, "undo_steps")), C(c, "\033[0m"));
+    } else if (!strcmp(type, "undo_finished")) {
+        int ok = json_is_true(json_object_get(data, "ok"));
+        fprintf(stderr, "  undo %s: %s\n", step, ok ? "ok" : "failed");
+    } else if (!strcmp(type, "escalated")) {
+        fprintf(stderr, "%s⚑ escalated (level %lld)%s\n", C(c, "\033[1;31m"),
+                (long long)json_integer_value(json_object_get(data, "level")), C(c, "\033[0m"));
+    } else if (!strcmp(type, "notification_sent")) {
+        int ok = json_is_true(json_object_get(json_object_get(data, "result"), "ok"));
+        fprintf(stderr, "  notify %s: %s\n", step, ok ? "sent" : "failed");
+    } else if (!strcmp(type, "step_started")) {
         fprintf(stderr, "%s▶%s %s%s%s (%s)\n", C(c, "\033[36m"), C(c, "\033[0m"), C(c, "\033[1m"), step,
                 C(c, "\033[0m"), json_string_value(json_object_get(data, "action")));
     } else if (!strcmp(type, "attempt_finished")) {
@@ -191,10 +317,17 @@ static void on_done(rb_run_t *run, void *arg)
     cli_run_t *c = arg;
     uv_close((uv_handle_t *)&c->sigint, NULL);
     uv_close((uv_handle_t *)&c->sigterm, NULL);
+    uv_close((uv_handle_t *)&c->later, NULL);
+    if (c->tty_open) {
+        uv_read_stop((uv_stream_t *)&c->tty);
+        uv_close((uv_handle_t *)&c->tty, NULL);
+        c->tty_open = 0;
+        fputc('\n', stderr);
+    }
     if (c->json)
         return;
     const char *st = rb_run_status(run);
-    int ok = !strcmp(st, "succeeded");
+    int ok = !strcmp(st, "resolved") || !strcmp(st, "not_confirmed");
     fprintf(stderr, "%srun %lld %s%s in %.2fs — %zu step%s: %zu ok, %zu failed, %zu skipped\n",
             C(c, ok ? "\033[1;32m" : "\033[1;31m"), (long long)rb_run_id(run), st, C(c, "\033[0m"),
             (double)rb_run_duration_ms(run) / 1000.0, c->nsteps, c->nsteps == 1 ? "" : "s", c->nok,
@@ -259,6 +392,7 @@ int rb_cli_run(int argc, char **argv)
         {"db", required_argument, NULL, 'D'},    {"dir", required_argument, NULL, 'd'},
         {"dry-run", no_argument, NULL, 'n'},     {"format", required_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
+        {"yes", no_argument, NULL, 'y'},
         {NULL, 0, NULL, 0}};
     cli_run_t c;
     memset(&c, 0, sizeof(c));
@@ -266,7 +400,7 @@ int rb_cli_run(int argc, char **argv)
     const char *db = rb_cli_default_db(), *dir = NULL;
     int dry = 0, opt, rc = RB_EXIT_USAGE;
     optind = 0;
-    while ((opt = getopt_long(argc, argv, "+p:qh", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, "+p:qhy", opts, NULL)) != -1) {
         switch (opt) {
         case 'p':
             if (add_param(params, optarg) < 0)
@@ -289,6 +423,7 @@ int rb_cli_run(int argc, char **argv)
             }
             break;
         case 'q': c.quiet = 1; break;
+        case 'y': c.yes = 1; break;
         case 'h':
             help(stdout);
             rc = RB_EXIT_OK;
@@ -325,12 +460,6 @@ int rb_cli_run(int argc, char **argv)
     }
     rb_diags_free(d);
     free(path);
-    if (rb_runbook_unsupported(rb)) {
-        fprintf(stderr, "runbook run: %s uses \"%s\", which this engine version validates but does "
-                        "not run yet; nothing was run\n", rb_runbook_path(rb), rb_runbook_unsupported(rb));
-        rb_runbook_free(rb);
-        goto out;
-    }
     char err[512] = "";
     rb_journal_t *j = NULL;
     if (rb_journal_open(db, 0, &j, err, sizeof(err)) < 0) {
@@ -345,6 +474,8 @@ int rb_cli_run(int argc, char **argv)
         fprintf(stderr, "runbook run: %s\n", err);
     } else {
         c.color = !c.json && rb_cli_color(2);
+        uv_timer_init(&loop, &c.later);
+        c.later.data = &c;
         uv_signal_init(&loop, &c.sigint);
         uv_signal_init(&loop, &c.sigterm);
         c.sigint.data = c.sigterm.data = &c;
@@ -355,7 +486,9 @@ int rb_cli_run(int argc, char **argv)
                     C(&c, "\033[0m"), rb_runbook_name(rb), rb_runbook_path(rb), dry ? " — dry run" : "");
         rb_run_start(c.run, on_event, on_done, &c);
         uv_run(&loop, UV_RUN_DEFAULT);
-        rc = !strcmp(rb_run_status(c.run), "succeeded") ? RB_EXIT_OK : RB_EXIT_FAILED;
+        const char *st = rb_run_status(c.run);
+        rc = !strcmp(st, "resolved") ? RB_EXIT_OK
+             : !strcmp(st, "not_confirmed") ? RB_EXIT_NOT_CONFIRMED : RB_EXIT_FAILED;
         rb_run_free(c.run);
         uv_run(&loop, UV_RUN_DEFAULT);
     }

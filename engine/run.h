@@ -43,12 +43,20 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
 /* Starts the run; done is called once when it ends. */
 int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg);
 
+/* Answers the approval the run is waiting for on step (NULL: whichever
+ * step waits). who is journaled. RB_ENOTFOUND when nothing waits. */
+int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who);
+
+/* The step waiting for approval, or NULL. */
+const char *rb_run_waiting_step(const rb_run_t *r);
+
 /* Asks the run to stop: the current action is cancelled, the run ends
  * "cancelled". */
 void rb_run_cancel(rb_run_t *r);
 
 int64_t rb_run_id(const rb_run_t *r);
-/* "pending", "running", "succeeded", "failed", "cancelled". */
+/* "pending", "running", "waiting_approval", then one of "resolved",
+ * "failed", "not_confirmed", "cancelled". */
 const char *rb_run_status(const rb_run_t *r);
 /* The error that ended a failed run, or NULL. */
 const char *rb_run_error(const rb_run_t *r);

@@ -31,11 +31,6 @@ struct rb_tvalue {
     rb_tvalue_t *kids;
 };
 
-typedef struct rb_check {
-    char *name;
-    rb_invoke_t inv;
-} rb_check_t;
-
 struct rb_runbook {
     char *name, *path, *dir;
     rb_doc_t *doc;
@@ -44,12 +39,15 @@ struct rb_runbook {
     rb_step_t *steps;
     size_t nsteps;
     rb_check_t *checks; /* detect, then validate */
-    size_t nchecks;
-    rb_expr_t **exprs; /* every other compiled expression (confirm, severity, …) */
-    size_t nexprs;
-    rb_tvalue_t **tvals;
-    size_t ntvals;
-    const char *unsupported;
+    size_t nchecks, ndetect;
+    rb_expr_t *confirm;
+    rb_severity_rule_t *sev;
+    size_t nsev;
+    rb_notify_rule_t *notify;
+    size_t nnotify;
+    rb_escalation_t *esc;
+    size_t nesc;
+    json_t *levels; /* the `levels` mapping as written, or NULL */
 };
 
 /* Where references may point, for one expression being checked. */
@@ -79,7 +77,7 @@ typedef struct compiler {
     } while (0)
 
 static const char *const roots[] = {"alert", "params", "checks", "steps", "item",
-                                    "run",   "env",    "result", NULL};
+                                    "run",   "env",    "result", "event", NULL};
 
 static void on_ref(const char *root, const char *first, size_t offset, void *arg)
 {
@@ -105,7 +103,7 @@ static void on_ref(const char *root, const char *first, size_t offset, void *arg
             ERR(c, m, "expression: unknown name \"%s\" (did you mean \"%s\"?)", root, best);
         else
             ERR(c, m, "expression: unknown name \"%s\" (names are alert, params, checks, steps, "
-                      "item, run, env, result)", root);
+                      "item, run, env, result, event)", root);
         return;
     }
     if (!first)
@@ -356,25 +354,6 @@ static void invoke_clear(rb_invoke_t *inv)
     rb_expr_free(inv->expect);
 }
 
-static void push_expr(rb_runbook_t *rb, rb_expr_t *e)
-{
-    if (!e)
-        return;
-    rb_expr_t **n = realloc(rb->exprs, (rb->nexprs + 1) * sizeof(*n));
-    if (!n) {
-        rb_expr_free(e);
-        return;
-    }
-    rb->exprs = n;
-    rb->exprs[rb->nexprs++] = e;
-}
-
-static void note_unsupported(rb_runbook_t *rb, const char *what)
-{
-    if (!rb->unsupported)
-        rb->unsupported = what;
-}
-
 static void compile_params(compiler_t *c, const json_t *root)
 {
     rb_runbook_t *rb = c->rb;
@@ -463,23 +442,27 @@ static void compile_steps(compiler_t *c, const json_t *steps)
         if (json_is_object(u)) {
             s->undo = calloc(1, sizeof(rb_invoke_t));
             compile_invoke(c, s->undo, u, &self, &self);
-            note_unsupported(rb, "undo");
         }
-        if (json_object_get(o, "approval")) {
-            const json_t *ap = json_object_get(o, "approval");
-            push_expr(rb, keep_expr(c, ap, "when", &sc));
-            note_unsupported(rb, "approval");
+        const json_t *ap = json_object_get(o, "approval");
+        if (json_is_object(ap)) {
+            s->approval = calloc(1, sizeof(rb_approval_t));
+            s->approval->when = keep_expr(c, ap, "when", &sc);
+            uint64_t ms;
+            if (json_object_get(ap, "timeout") && rb__duration_value(json_object_get(ap, "timeout"), &ms) == 0)
+                s->approval->timeout_ms = ms;
+            const char *ot = json_string_value(json_object_get(ap, "on_timeout"));
+            s->approval->on_timeout_continue = ot && !strcmp(ot, "continue");
         }
-        if (json_object_get(o, "foreach")) {
-            const json_t *fe = json_object_get(o, "foreach");
-            if (json_is_string(fe)) {
-                rb_tvalue_t *tv = calloc(1, sizeof(*tv));
-                tvalue_build(c, tv, fe, rb_doc_val_mark(c->doc, o, "foreach"), 0, &sc);
-                rb->tvals = realloc(rb->tvals, (rb->ntvals + 1) * sizeof(*rb->tvals));
-                rb->tvals[rb->ntvals++] = tv;
-            }
-            note_unsupported(rb, "foreach");
+        const json_t *fe = json_object_get(o, "foreach");
+        if (fe) {
+            s->foreach = calloc(1, sizeof(rb_tvalue_t));
+            tvalue_build(c, s->foreach, fe, rb_doc_val_mark(c->doc, o, "foreach"), 0, &sc);
+            if (json_is_string(fe) && !strstr(json_string_value(fe), "{{"))
+                ERR(c, rb_doc_val_mark(c->doc, o, "foreach"),
+                    "\"foreach\" must be a list or a {{ expression }} giving one");
         }
+        const json_t *mp = json_object_get(o, "max_parallel");
+        s->max_parallel = json_is_integer(mp) ? (uint32_t)json_integer_value(mp) : 4;
         const json_t *of = json_object_get(o, "on_failure");
         if (json_is_string(of)) {
             const char *f = json_string_value(of);
@@ -488,7 +471,6 @@ static void compile_steps(compiler_t *c, const json_t *steps)
                 s->on_failure = RB_ONFAIL_CONTINUE;
             } else if (!strcmp(f, "rollback")) {
                 s->on_failure = RB_ONFAIL_ROLLBACK;
-                note_unsupported(rb, "on_failure: rollback");
             } else if (!strncmp(f, "goto:", 5)) {
                 const char *t = f + 5;
                 while (*t == ' ')
@@ -520,32 +502,87 @@ static void compile_root(compiler_t *c)
     scope_t det_sc = {0, NULL, 0, 1, 0};
     compile_checks(c, det, &det_sc);
     c->ncheck_detect = rb->nchecks;
+    rb->ndetect = rb->nchecks;
     compile_steps(c, json_object_get(root, "steps"));
     scope_t pre = {0, NULL, 1, 1, 0}, post = {SIZE_MAX, NULL, 2, 1, 0};
-    size_t before_val = rb->nchecks;
     scope_t val_sc = {SIZE_MAX, NULL, 1, 1, 0};
     compile_checks(c, val, &val_sc);
-    (void)before_val;
-    push_expr(rb, keep_expr(c, root, "confirm", &pre));
+    rb->confirm = keep_expr(c, root, "confirm", &pre);
     const json_t *sev = json_object_get(root, "severity");
-    for (size_t i = 0; i < json_array_size(sev); i++)
-        push_expr(rb, keep_expr(c, json_array_get(sev, i), "when", &pre));
-    const char *lists[] = {"notify", "escalate"};
-    for (size_t l = 0; l < 2; l++) {
-        const json_t *ls = json_object_get(root, lists[l]);
-        for (size_t i = 0; i < json_array_size(ls); i++) {
-            const json_t *o = json_array_get(ls, i);
-            rb_invoke_t inv;
-            compile_invoke(c, &inv, o, &post, &post);
-            invoke_clear(&inv);
-            push_expr(rb, keep_expr(c, o, "when", &post));
-            push_expr(rb, keep_expr(c, o, "unless", &post));
-        }
+    rb->sev = calloc(json_array_size(sev) + 1, sizeof(rb_severity_rule_t));
+    for (size_t i = 0; i < json_array_size(sev); i++) {
+        const json_t *o = json_array_get(sev, i);
+        rb_severity_rule_t *sr = &rb->sev[rb->nsev++];
+        sr->level = strdup(json_string_value(json_object_get(o, "level")));
+        sr->when = keep_expr(c, o, "when", &pre);
     }
-    static const char *later[] = {"detect", "confirm", "severity", "validate", "notify", "escalate"};
-    for (size_t i = 0; i < sizeof(later) / sizeof(*later); i++)
-        if (json_object_get(root, later[i]))
-            note_unsupported(rb, later[i]);
+    const json_t *nt = json_object_get(root, "notify");
+    rb->notify = calloc(json_array_size(nt) + 1, sizeof(rb_notify_rule_t));
+    for (size_t i = 0; i < json_array_size(nt); i++) {
+        const json_t *o = json_array_get(nt, i);
+        rb_notify_rule_t *nr = &rb->notify[rb->nnotify++];
+        const json_t *on = json_object_get(o, "on");
+        for (size_t k = 0; k < json_array_size(on); k++)
+            nr->events |= rb_runbook_event_bit(json_string_value(json_array_get(on, k)));
+        compile_invoke(c, &nr->inv, o, &post, &post);
+        nr->when = keep_expr(c, o, "when", &post);
+    }
+    const json_t *es = json_object_get(root, "escalate");
+    rb->esc = calloc(json_array_size(es) + 1, sizeof(rb_escalation_t));
+    for (size_t i = 0; i < json_array_size(es); i++) {
+        const json_t *o = json_array_get(es, i);
+        rb_escalation_t *e = &rb->esc[rb->nesc++];
+        rb__duration_value(json_object_get(o, "after"), &e->after_ms);
+        compile_invoke(c, &e->inv, o, &post, &post);
+        e->unless = keep_expr(c, o, "unless", &post);
+    }
+    const json_t *lv = json_object_get(root, "levels");
+    if (json_is_object(lv))
+        rb->levels = json_incref((json_t *)lv);
+    /* a severity rule naming a level with no targets is a typo */
+    for (size_t i = 0; i < rb->nsev; i++) {
+        uint64_t a = 0, b = 0;
+        rb_runbook_level_targets(rb, rb->sev[i].level, &a, &b);
+        if (!a && !b)
+            rb_diag_add(c->d, RB_DIAG_WARNING, rb_doc_name(c->doc),
+                        rb_doc_val_mark(c->doc, json_array_get(sev, i), "level"),
+                        "level \"%s\" has no respond/resolve targets (add it under levels:)",
+                        rb->sev[i].level);
+    }
+}
+
+uint32_t rb_runbook_event_bit(const char *name)
+{
+    static const char *const names[] = {"declared", "severity", "step_failed", "escalated",
+                                        "resolved", "failed", "not_confirmed", NULL};
+    for (uint32_t i = 0; name && names[i]; i++)
+        if (!strcmp(names[i], name))
+            return 1u << i;
+    return 0;
+}
+
+void rb_runbook_level_targets(const rb_runbook_t *rb, const char *level, uint64_t *respond_ms,
+                              uint64_t *resolve_ms)
+{
+    static const struct { const char *name; uint64_t respond, resolve; } table[] = {
+        {"P1", 15 * 60000ull, 2 * 3600000ull},
+        {"P2", 30 * 60000ull, 4 * 3600000ull},
+        {"P3", 2 * 3600000ull, 24 * 3600000ull},
+        {"P4", 24 * 3600000ull, 72 * 3600000ull},
+    };
+    *respond_ms = *resolve_ms = 0;
+    if (!level)
+        return;
+    const json_t *l = rb->levels ? json_object_get(rb->levels, level) : NULL;
+    for (size_t i = 0; i < sizeof(table) / sizeof(*table); i++)
+        if (!strcmp(table[i].name, level)) {
+            *respond_ms = table[i].respond;
+            *resolve_ms = table[i].resolve;
+        }
+    if (json_is_object(l)) {
+        rb__duration_value(json_object_get(l, "respond"), respond_ms);
+        rb__duration_value(json_object_get(l, "resolve"), resolve_ms);
+    }
 }
 
 int rb_runbook_load(const char *path, rb_diags_t *d, rb_runbook_t **out)
@@ -594,6 +631,10 @@ void rb_runbook_free(rb_runbook_t *rb)
             invoke_clear(s->undo);
         free(s->verify);
         free(s->undo);
+        if (s->approval)
+            rb_expr_free(s->approval->when);
+        free(s->approval);
+        tvalue_free(s->foreach);
     }
     free(rb->steps);
     for (size_t i = 0; i < rb->nchecks; i++) {
@@ -607,12 +648,23 @@ void rb_runbook_free(rb_runbook_t *rb)
         json_decref(rb->params[i].def_lit);
     }
     free(rb->params);
-    for (size_t i = 0; i < rb->nexprs; i++)
-        rb_expr_free(rb->exprs[i]);
-    free(rb->exprs);
-    for (size_t i = 0; i < rb->ntvals; i++)
-        tvalue_free(rb->tvals[i]);
-    free(rb->tvals);
+    rb_expr_free(rb->confirm);
+    for (size_t i = 0; i < rb->nsev; i++) {
+        free(rb->sev[i].level);
+        rb_expr_free(rb->sev[i].when);
+    }
+    free(rb->sev);
+    for (size_t i = 0; i < rb->nnotify; i++) {
+        invoke_clear(&rb->notify[i].inv);
+        rb_expr_free(rb->notify[i].when);
+    }
+    free(rb->notify);
+    for (size_t i = 0; i < rb->nesc; i++) {
+        invoke_clear(&rb->esc[i].inv);
+        rb_expr_free(rb->esc[i].unless);
+    }
+    free(rb->esc);
+    json_decref(rb->levels);
     rb_doc_free(rb->doc);
     free(rb->name);
     free(rb->path);
@@ -628,4 +680,21 @@ size_t rb_runbook_nsteps(const rb_runbook_t *rb) { return rb->nsteps; }
 const rb_step_t *rb_runbook_step(const rb_runbook_t *rb, size_t i) { return &rb->steps[i]; }
 size_t rb_runbook_nparams(const rb_runbook_t *rb) { return rb->nparams; }
 const rb_param_t *rb_runbook_param(const rb_runbook_t *rb, size_t i) { return &rb->params[i]; }
-const char *rb_runbook_unsupported(const rb_runbook_t *rb) { return rb->unsupported; }
+
+size_t rb_runbook_nchecks(const rb_runbook_t *rb, int which)
+{
+    return which ? rb->nchecks - rb->ndetect : rb->ndetect;
+}
+
+const rb_check_t *rb_runbook_check(const rb_runbook_t *rb, int which, size_t i)
+{
+    return &rb->checks[which ? rb->ndetect + i : i];
+}
+
+const rb_expr_t *rb_runbook_confirm(const rb_runbook_t *rb) { return rb->confirm; }
+size_t rb_runbook_nseverity(const rb_runbook_t *rb) { return rb->nsev; }
+const rb_severity_rule_t *rb_runbook_severity(const rb_runbook_t *rb, size_t i) { return &rb->sev[i]; }
+size_t rb_runbook_nnotify(const rb_runbook_t *rb) { return rb->nnotify; }
+const rb_notify_rule_t *rb_runbook_notify(const rb_runbook_t *rb, size_t i) { return &rb->notify[i]; }
+size_t rb_runbook_nescalate(const rb_runbook_t *rb) { return rb->nesc; }
+const rb_escalation_t *rb_runbook_escalation(const rb_runbook_t *rb, size_t i) { return &rb->esc[i]; }

@@ -43,16 +43,60 @@ typedef enum {
     RB_ONFAIL_GOTO
 } rb_onfail_t;
 
+typedef struct rb_approval {
+    rb_expr_t *when;     /* NULL = always asked */
+    uint64_t timeout_ms; /* 0 = wait forever */
+    int on_timeout_continue; /* else the step fails */
+} rb_approval_t;
+
 typedef struct rb_step {
     char *name;
     rb_invoke_t inv;
     rb_expr_t *when;
     rb_invoke_t *verify; /* NULL when none */
     rb_invoke_t *undo;   /* NULL when none */
+    rb_approval_t *approval; /* NULL when none */
+    rb_tvalue_t *foreach;    /* NULL when none; renders to a list */
+    uint32_t max_parallel;
     int idempotent;
     rb_onfail_t on_failure;
     size_t goto_idx;
 } rb_step_t;
+
+/* A check of `detect` or `validate`. */
+typedef struct rb_check {
+    char *name;
+    rb_invoke_t inv;
+} rb_check_t;
+
+typedef struct rb_severity_rule {
+    char *level;
+    rb_expr_t *when; /* NULL = always */
+} rb_severity_rule_t;
+
+/* Run events a notification can be sent on (bits). */
+#define RB_EV_DECLARED      0x01u
+#define RB_EV_SEVERITY      0x02u
+#define RB_EV_STEP_FAILED   0x04u
+#define RB_EV_ESCALATED     0x08u
+#define RB_EV_RESOLVED      0x10u
+#define RB_EV_FAILED        0x20u
+#define RB_EV_NOT_CONFIRMED 0x40u
+
+typedef struct rb_notify_rule {
+    uint32_t events;
+    rb_expr_t *when;
+    rb_invoke_t inv;
+} rb_notify_rule_t;
+
+typedef struct rb_escalation {
+    uint64_t after_ms;
+    rb_expr_t *unless;
+    rb_invoke_t inv;
+} rb_escalation_t;
+
+/* The run event bit for a name ("declared" …), or 0. */
+uint32_t rb_runbook_event_bit(const char *name);
 
 typedef struct rb_param {
     char *name;
@@ -80,11 +124,21 @@ const rb_step_t *rb_runbook_step(const rb_runbook_t *rb, size_t i);
 size_t rb_runbook_nparams(const rb_runbook_t *rb);
 const rb_param_t *rb_runbook_param(const rb_runbook_t *rb, size_t i);
 
-/* Keys of the format that this engine version validates but cannot run yet
- * (detect, confirm, severity, validate, notify, escalate, approval, foreach,
- * undo …): the first one present, or NULL. A run refuses such a runbook
- * rather than skip a part of it silently. */
-const char *rb_runbook_unsupported(const rb_runbook_t *rb);
+/* The checks of `detect` (which 0) or `validate` (which 1). */
+size_t rb_runbook_nchecks(const rb_runbook_t *rb, int which);
+const rb_check_t *rb_runbook_check(const rb_runbook_t *rb, int which, size_t i);
+const rb_expr_t *rb_runbook_confirm(const rb_runbook_t *rb); /* NULL = confirmed */
+size_t rb_runbook_nseverity(const rb_runbook_t *rb);
+const rb_severity_rule_t *rb_runbook_severity(const rb_runbook_t *rb, size_t i);
+size_t rb_runbook_nnotify(const rb_runbook_t *rb);
+const rb_notify_rule_t *rb_runbook_notify(const rb_runbook_t *rb, size_t i);
+size_t rb_runbook_nescalate(const rb_runbook_t *rb);
+const rb_escalation_t *rb_runbook_escalation(const rb_runbook_t *rb, size_t i);
+/* The respond / resolve targets of a level: the runbook's `levels`, else
+ * the seeds' table (P1 15m/2h, P2 30m/4h, P3 2h/24h, P4 24h/72h). 0 when
+ * the level is unknown. */
+void rb_runbook_level_targets(const rb_runbook_t *rb, const char *level, uint64_t *respond_ms,
+                              uint64_t *resolve_ms);
 
 /* Renders a `with` tree against ctx. Returns a new object, or NULL with err. */
 json_t *rb_tvalue_render(const rb_tvalue_t *tv, const json_t *ctx, char *err, size_t errlen);

@@ -10,116 +10,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "diag.h"
-#include "journal.h"
-#include "run.h"
-#include "runbook.h"
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-typedef struct fixture {
-    char dir[64];
-    char path[128];
-    rb_journal_t *j;
-    int done_calls;
-    int events;
-} fixture_t;
-
-static int setup(void **state)
-{
-    fixture_t *f = calloc(1, sizeof(*f));
-    strcpy(f->dir, "/tmp/rb-test-run-XXXXXX");
-    assert_non_null(mkdtemp(f->dir));
-    char db[128], err[256];
-    snprintf(db, sizeof(db), "%s/j.db", f->dir);
-    assert_int_equal(rb_journal_open(db, 0, &f->j, err, sizeof(err)), 0);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fixture_t *f = *state;
-    rb_journal_close(f->j);
-    char cmd[160];
-    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
-    assert_int_equal(system(cmd), 0);
-    free(f);
-    return 0;
-}
-
-static rb_runbook_t *load(fixture_t *f, const char *yaml)
-{
-    snprintf(f->path, sizeof(f->path), "%s/rb.yaml", f->dir);
-    FILE *fp = fopen(f->path, "w");
-    assert_non_null(fp);
-    fputs(yaml, fp);
-    fclose(fp);
-    rb_diags_t *d = rb_diags_new();
-    rb_runbook_t *rb = NULL;
-    int rc = rb_runbook_load(f->path, d, &rb);
-    if (rc != 0)
-        rb_diags_print(d, stderr, 0);
-    rb_diags_free(d);
-    assert_int_equal(rc, 0);
-    return rb;
-}
-
-static void on_done(rb_run_t *r, void *arg) { ((fixture_t *)arg)->done_calls++; }
-static void on_ev(rb_run_t *r, const char *t, const char *s, int a, const json_t *d, void *arg)
-{
-    ((fixture_t *)arg)->events++;
-}
-
-/* Runs rb to the end; returns the final context (a new reference) and the
- * status in *status (static string). */
-static json_t *run_it(fixture_t *f, rb_runbook_t *rb, json_t *params, const char **status,
-                      int64_t *id)
-{
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    rb_run_opts_t o = {params, NULL, "test", 0};
-    rb_run_t *r = NULL;
-    char err[256] = "";
-    int rc = rb_run_new(&loop, rb, f->j, &o, &r, err, sizeof(err));
-    if (rc)
-        fprintf(stderr, "rb_run_new: %s\n", err);
-    assert_int_equal(rc, 0);
-    f->done_calls = 0;
-    assert_int_equal(rb_run_start(r, on_ev, on_done, f), 0);
-    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
-    assert_int_equal(f->done_calls, 1);
-    *status = rb_run_status(r);
-    if (id)
-        *id = rb_run_id(r);
-    json_t *ctx = json_deep_copy(rb_run_context(r));
-    rb_run_free(r);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
-    return ctx;
-}
-
-static const json_t *step(const json_t *ctx, const char *name)
-{
-    return json_object_get(json_object_get(ctx, "steps"), name);
-}
-
-static void count_events(fixture_t *f, int64_t id, const char *type, int want)
-{
-    json_t *run = NULL;
-    assert_int_equal(rb_journal_run_get(f->j, id, &run), 0);
-    json_t *evs = json_object_get(run, "events");
-    int n = 0;
-    size_t i;
-    json_t *e;
-    json_array_foreach(evs, i, e) n += !strcmp(json_string_value(json_object_get(e, "type")), type);
-    json_decref(run);
-    assert_int_equal(n, want);
-}
+#include "run_fixture.h"
 
 static void test_steps_pass_results_on(void **state)
 {
@@ -132,7 +23,7 @@ static void test_steps_pass_results_on(void **state)
     const char *st;
     int64_t id;
     json_t *ctx = run_it(f, rb, NULL, &st, &id);
-    assert_string_equal(st, "succeeded");
+    assert_string_equal(st, "resolved");
     assert_string_equal(json_string_value(json_object_get(step(ctx, "b"), "stdout")), "hello world!");
     assert_int_equal(json_integer_value(json_object_get(step(ctx, "a"), "exit_code")), 0);
     assert_true(json_is_true(json_object_get(step(ctx, "b"), "ok")));
@@ -142,10 +33,16 @@ static void test_steps_pass_results_on(void **state)
     count_events(f, id, "run_finished", 1);
     json_t *run = NULL;
     assert_int_equal(rb_journal_run_get(f->j, id, &run), 0);
-    assert_string_equal(json_string_value(json_object_get(run, "status")), "succeeded");
+    assert_string_equal(json_string_value(json_object_get(run, "status")), "resolved");
     /* the rendered argv is journaled with the step's intent */
-    json_t *ev = json_array_get(json_object_get(run, "events"), 1);
-    assert_string_equal(json_string_value(json_object_get(ev, "type")), "step_started");
+    json_t *ev = NULL, *x;
+    size_t k;
+    json_array_foreach(json_object_get(run, "events"), k, x) {
+        if (!ev && !strcmp(json_string_value(json_object_get(x, "type")), "step_started"))
+            ev = x;
+    }
+    assert_non_null(ev);
+    assert_string_equal(json_string_value(json_object_get(ev, "step")), "a");
     json_t *argv = json_object_get(json_object_get(json_object_get(ev, "data"), "with"), "argv");
     assert_string_equal(json_string_value(json_array_get(argv, 2)), "world");
     json_decref(run);
@@ -165,7 +62,7 @@ static void test_retry_until_success(void **state)
     const char *st;
     int64_t id;
     json_t *ctx = run_it(f, rb, NULL, &st, &id);
-    assert_string_equal(st, "succeeded");
+    assert_string_equal(st, "resolved");
     assert_int_equal(json_integer_value(json_object_get(step(ctx, "flaky"), "attempt")), 3);
     count_events(f, id, "step_retry", 2);
     count_events(f, id, "attempt_started", 3);
@@ -202,7 +99,7 @@ static void test_until_demands_retry(void **state)
                                "    retry: { attempts: 10, delay: 1ms, until: \"int(result.stdout) >= 4\" }\n");
     const char *st;
     json_t *ctx = run_it(f, rb, NULL, &st, NULL);
-    assert_string_equal(st, "succeeded");
+    assert_string_equal(st, "resolved");
     assert_int_equal(json_integer_value(json_object_get(step(ctx, "count"), "attempt")), 4);
     json_decref(ctx);
     rb_runbook_free(rb);
@@ -236,7 +133,7 @@ static void test_when_continue_and_goto(void **state)
                                "  - { name: recover, run: [touch, c] }\n");
     const char *st;
     json_t *ctx = run_it(f, rb, NULL, &st, NULL);
-    assert_string_equal(st, "succeeded");
+    assert_string_equal(st, "resolved");
     assert_string_equal(json_string_value(json_object_get(step(ctx, "only-if-ok"), "status")), "skipped");
     assert_null(step(ctx, "jumped-over"));
     assert_true(json_is_true(json_object_get(step(ctx, "recover"), "ok")));
@@ -264,7 +161,7 @@ static void test_expect_and_verify(void **state)
     const char *st;
     int64_t id;
     json_t *ctx = run_it(f, rb, NULL, &st, &id);
-    assert_string_equal(st, "succeeded");
+    assert_string_equal(st, "resolved");
     assert_false(json_is_true(json_object_get(step(ctx, "e"), "ok")));
     assert_int_equal(json_integer_value(json_object_get(json_object_get(step(ctx, "e"), "json"), "height")), 12);
     assert_false(json_is_true(json_object_get(step(ctx, "v"), "ok")));
@@ -285,7 +182,7 @@ static void test_expect_sees_result_fields_as_names(void **state)
                                " on_failure: continue }\n");
     const char *st;
     json_t *ctx = run_it(f, rb, NULL, &st, NULL);
-    assert_string_equal(st, "succeeded");
+    assert_string_equal(st, "resolved");
     assert_true(json_is_true(json_object_get(step(ctx, "three"), "ok")));
     assert_string_equal(json_string_value(json_object_get(step(ctx, "three"), "status")), "ok");
     assert_false(json_is_true(json_object_get(step(ctx, "out"), "ok")));
@@ -304,7 +201,7 @@ static void test_hostile_params_stay_data(void **state)
     json_t *params = json_pack("{s:s}", "x", hostile);
     const char *st;
     json_t *ctx = run_it(f, rb, params, &st, NULL);
-    assert_string_equal(st, "succeeded");
+    assert_string_equal(st, "resolved");
     assert_string_equal(json_string_value(json_object_get(step(ctx, "shell"), "stdout")), hostile);
     assert_string_equal(json_string_value(json_object_get(step(ctx, "argv"), "stdout")), hostile);
     for (int i = 1; i <= 3; i++) {

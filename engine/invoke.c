@@ -1,0 +1,287 @@
+/*
+ * invoke.c — one action invocation, attempt after attempt (see invoke.h).
+ *
+ * Owns: the invocation's timer (its timeout and its retry delay never
+ * overlap), the action context in flight and the rendered parameters.
+ * Decides nothing about the run: it reports the final result and leaves
+ * on_failure, verify and what comes next to run.c.
+ */
+#include "invoke.h"
+
+#include "action_host.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rb_invoker {
+    uv_loop_t *loop;
+    char *base_dir;
+    int dry_run;
+    uv_timer_t timer;
+    const rb_invoke_t *inv;
+    json_t *ctx;
+    json_t *with;
+    const char *phase;
+    rb_invoker_hooks_t hooks;
+    void *arg;
+    void *data;
+    rb_action_ctx_t *actx;
+    int attempt;
+    int busy;
+    int waiting; /* the timer holds a retry delay */
+    int timed_out;
+    int cancelled;
+    uint64_t attempt_t0;
+};
+
+static void attempt_begin(rb_invoker_t *iv);
+
+rb_invoker_t *rb__invoker_new(uv_loop_t *loop, const char *base_dir, int dry_run)
+{
+    rb_invoker_t *iv = calloc(1, sizeof(*iv));
+    if (!iv)
+        return NULL;
+    iv->loop = loop;
+    iv->base_dir = strdup(base_dir ? base_dir : ".");
+    iv->dry_run = dry_run;
+    uv_timer_init(loop, &iv->timer);
+    iv->timer.data = iv;
+    return iv;
+}
+
+static void on_close(uv_handle_t *h)
+{
+    rb_invoker_t *iv = h->data;
+    free(iv->base_dir);
+    free(iv);
+}
+
+void rb__invoker_free(rb_invoker_t *iv)
+{
+    if (!iv)
+        return;
+    json_decref(iv->ctx);
+    json_decref(iv->with);
+    iv->ctx = iv->with = NULL;
+    uv_close((uv_handle_t *)&iv->timer, on_close);
+}
+
+void rb__invoker_set_data(rb_invoker_t *iv, void *data) { iv->data = data; }
+void *rb__invoker_data(const rb_invoker_t *iv) { return iv->data; }
+const json_t *rb__invoker_with(const rb_invoker_t *iv) { return iv->with; }
+int rb__invoker_attempts(const rb_invoker_t *iv) { return iv->attempt; }
+int rb__invoker_busy(const rb_invoker_t *iv) { return iv->busy; }
+
+static void finish(rb_invoker_t *iv, json_t *res)
+{
+    iv->busy = 0;
+    iv->hooks.done(iv, res, iv->arg);
+}
+
+static json_t *error_result(const char *status, const char *msg)
+{
+    return json_pack("{s:b,s:s,s:s}", "ok", 0, "status", status, "error", msg);
+}
+
+int rb__invoker_start(rb_invoker_t *iv, const rb_invoke_t *inv, json_t *ctx, const char *phase,
+                      const rb_invoker_hooks_t *hooks, void *arg)
+{
+    iv->inv = inv;
+    json_decref(iv->ctx);
+    iv->ctx = json_incref(ctx);
+    iv->phase = phase;
+    iv->hooks = *hooks;
+    iv->arg = arg;
+    iv->attempt = 0;
+    iv->cancelled = 0;
+    iv->busy = 1;
+    json_decref(iv->with);
+    char e[256] = "";
+    iv->with = rb_tvalue_render(inv->with, ctx, e, sizeof(e));
+    if (!iv->with) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "cannot render parameters: %s", e);
+        finish(iv, error_result("error", msg));
+        return 0;
+    }
+    attempt_begin(iv);
+    return 0;
+}
+
+static void on_action_done(rb_action_ctx_t *actx, json_t *res, void *arg);
+
+static void on_timer(uv_timer_t *t)
+{
+    rb_invoker_t *iv = t->data;
+    if (iv->waiting) {
+        iv->waiting = 0;
+        attempt_begin(iv);
+        return;
+    }
+    if (iv->actx) {
+        iv->timed_out = 1;
+        rb__action_cancel(iv->actx);
+    }
+}
+
+/* An action's log line becomes a journaled "log" event of the invocation. */
+static void on_action_log(rb_action_ctx_t *ctx, const char *level, const char *message, void *arg)
+{
+    rb_invoker_t *iv = arg;
+    json_t *d = json_pack("{s:s,s:s,s:s,s:s}", "level", level, "message", message, "action",
+                          iv->inv->action->name, "phase", iv->phase);
+    iv->hooks.event(iv, "log", iv->attempt, d, iv->arg);
+    json_decref(d);
+}
+
+static void attempt_begin(rb_invoker_t *iv)
+{
+    const rb_invoke_t *inv = iv->inv;
+    iv->attempt++;
+    iv->timed_out = 0;
+    iv->attempt_t0 = uv_now(iv->loop);
+    json_t *d = json_pack("{s:i,s:i,s:s}", "attempt", iv->attempt, "of", (int)inv->retry.attempts,
+                          "phase", iv->phase);
+    int rc = iv->hooks.event(iv, "attempt_started", iv->attempt, d, iv->arg);
+    json_decref(d);
+    if (rc < 0) {
+        finish(iv, error_result("error", "the journal refused the attempt's record"));
+        return;
+    }
+    if (iv->dry_run && (inv->action->flags & RB_ACTION_SIDE_EFFECTS)) {
+        on_action_done(NULL, json_pack("{s:b,s:s}", "ok", 1, "status", "dry_run"), iv);
+        return;
+    }
+    iv->actx = rb__action_ctx_new(iv->loop, inv->action, iv->base_dir, 0, on_action_done, iv);
+    if (!iv->actx) {
+        finish(iv, error_result("error", "out of memory"));
+        return;
+    }
+    rb__action_ctx_set_log(iv->actx, on_action_log, iv);
+    rc = rb__action_start(iv->actx, iv->with);
+    if (rc < 0) {
+        rb__action_ctx_free(iv->actx);
+        iv->actx = NULL;
+        char msg[200];
+        snprintf(msg, sizeof(msg), "action %s did not start: %s", inv->action->name, rb_strerror(rc));
+        on_action_done(NULL, error_result("error", msg), iv);
+        return;
+    }
+    if (inv->timeout_ms && iv->actx)
+        uv_timer_start(&iv->timer, on_timer, inv->timeout_ms, 0);
+}
+
+static uint64_t retry_delay(const rb_retry_t *rt, int attempt)
+{
+    double d = (double)rt->delay_ms;
+    for (int i = 1; i < attempt; i++)
+        d *= rt->backoff;
+    if (rt->max_delay_ms && d > (double)rt->max_delay_ms)
+        d = (double)rt->max_delay_ms;
+    if (d > 86400000.0)
+        d = 86400000.0;
+    return (uint64_t)d;
+}
+
+/* Adds the fields every result has, and `json` parsed from stdout. */
+static void decorate(rb_invoker_t *iv, json_t *res)
+{
+    json_object_set_new(res, "duration_ms", json_integer((json_int_t)(uv_now(iv->loop) - iv->attempt_t0)));
+    const char *out = json_string_value(json_object_get(res, "stdout"));
+    if (out && !json_object_get(res, "json")) {
+        const char *p = out + strspn(out, " \t\r\n");
+        if (*p == '{' || *p == '[') {
+            json_t *x = json_loads(out, JSON_DECODE_ANY, NULL);
+            if (x)
+                json_object_set_new(res, "json", x);
+        }
+    }
+}
+
+static void on_action_done(rb_action_ctx_t *actx, json_t *res, void *arg)
+{
+    rb_invoker_t *iv = arg;
+    const rb_invoke_t *inv = iv->inv;
+    uv_timer_stop(&iv->timer);
+    if (actx) {
+        rb__action_ctx_free(actx);
+        iv->actx = NULL;
+    }
+    decorate(iv, res);
+    if (iv->timed_out) {
+        char msg[96], dur[32];
+        snprintf(msg, sizeof(msg), "timed out after %s", rb_duration_format(inv->timeout_ms, dur, sizeof(dur)));
+        json_object_set_new(res, "ok", json_false());
+        json_object_set_new(res, "status", json_string("timeout"));
+        json_object_set_new(res, "error", json_string(msg));
+    }
+    int ok = json_is_true(json_object_get(res, "ok"));
+    char e[200] = "";
+    /* expect and until see the result as `result` and its fields as names
+     * of their own (`status == 200`); the run's names take precedence. */
+    json_t *ectx = NULL;
+    if ((inv->expect || inv->retry.until) && !iv->cancelled) {
+        ectx = json_copy(iv->ctx);
+        json_object_set(ectx, "result", res);
+        json_object_update_missing(ectx, res);
+    }
+    if (inv->expect && !iv->timed_out && !iv->cancelled) {
+        int t = rb_expr_test(inv->expect, ectx, e, sizeof(e));
+        ok = t > 0;
+        json_object_set_new(res, "ok", json_boolean(ok));
+        if (t < 0)
+            json_object_set_new(res, "error", json_string(e));
+        const char *st = json_string_value(json_object_get(res, "status"));
+        if (!ok && st && !strcmp(st, "ok"))
+            json_object_set_new(res, "status", json_string("failed"));
+        if (ok)
+            json_object_set_new(res, "status", json_string("ok"));
+    }
+    int again = !ok;
+    if (inv->retry.until && !iv->cancelled) {
+        int t = rb_expr_test(inv->retry.until, ectx, e, sizeof(e));
+        again = t <= 0;
+    }
+    json_decref(ectx);
+    json_t *d = json_pack("{s:O,s:s}", "result", res, "phase", iv->phase);
+    int rc = iv->hooks.event(iv, "attempt_finished", iv->attempt, d, iv->arg);
+    json_decref(d);
+    if (rc < 0) {
+        json_decref(res);
+        finish(iv, error_result("error", "the journal refused the attempt's result"));
+        return;
+    }
+    if (again && !iv->cancelled && iv->attempt < (int)inv->retry.attempts) {
+        uint64_t delay = retry_delay(&inv->retry, iv->attempt);
+        d = json_pack("{s:i,s:I,s:s,s:s}", "next_attempt", iv->attempt + 1, "delay_ms", (json_int_t)delay,
+                      "reason", ok ? "until is false" : "attempt failed", "phase", iv->phase);
+        rc = iv->hooks.event(iv, "step_retry", iv->attempt, d, iv->arg);
+        json_decref(d);
+        if (rc < 0) {
+            json_decref(res);
+            finish(iv, error_result("error", "the journal refused the retry's record"));
+            return;
+        }
+        json_decref(res);
+        iv->waiting = 1;
+        uv_timer_start(&iv->timer, on_timer, delay, 0);
+        return;
+    }
+    json_object_set_new(res, "attempt", json_integer(iv->attempt));
+    finish(iv, res);
+}
+
+void rb__invoker_cancel(rb_invoker_t *iv)
+{
+    if (!iv->busy || iv->cancelled)
+        return;
+    iv->cancelled = 1;
+    if (iv->actx) {
+        rb__action_cancel(iv->actx);
+    } else if (iv->waiting) {
+        iv->waiting = 0;
+        uv_timer_stop(&iv->timer);
+        finish(iv, error_result("cancelled", "cancelled"));
+    }
+}

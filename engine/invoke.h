@@ -1,0 +1,65 @@
+/*
+ * invoke.h — runs one action invocation (a step's, a verify's, a check's,
+ * an undo's, a notification's) to its final result: attempts, the timeout,
+ * retry delays with backoff, `expect` and `retry.until`. Several invokers
+ * run side by side for parallel checks and foreach items. Loop thread only.
+ */
+#ifndef RB_INVOKE_H
+#define RB_INVOKE_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "runbook.h"
+
+typedef struct rb_invoker rb_invoker_t;
+
+typedef struct rb_invoker_hooks {
+    /* An event of this invocation to journal ("attempt_started",
+     * "attempt_finished", "step_retry"); data borrowed. A negative return
+     * (the journal refused it) stops the invocation: done() then gets a
+     * result with status "error". */
+    int (*event)(rb_invoker_t *iv, const char *type, int attempt, const json_t *data, void *arg);
+    /* The final result (stolen), once. */
+    void (*done)(rb_invoker_t *iv, json_t *result, void *arg);
+} rb_invoker_hooks_t;
+
+/* A new invoker on loop. base_dir: where relative paths resolve. With
+ * dry_run, actions with side effects are not started and answer
+ * {ok: true, status: "dry_run"}. */
+rb_invoker_t *rb__invoker_new(uv_loop_t *loop, const char *base_dir, int dry_run);
+
+/*
+ * Starts inv. ctx (borrowed, increfed for the invocation) is what expect and
+ * until are evaluated against, with the attempt's result added as `result`
+ * and its fields as names. The `with` parameters are rendered here against
+ * ctx; a rendering error ends the invocation at once with status "error"
+ * (done is still called, from this call). phase labels the events ("main",
+ * "verify", "check", "undo", "notify"). Returns 0; done is always called.
+ */
+int rb__invoker_start(rb_invoker_t *iv, const rb_invoke_t *inv, json_t *ctx, const char *phase,
+                      const rb_invoker_hooks_t *hooks, void *arg);
+
+/* The parameters as rendered for the invocation in flight (borrowed), or
+ * NULL before start / after a rendering error. */
+const json_t *rb__invoker_with(const rb_invoker_t *iv);
+
+/* Number of the attempt in flight or last made. */
+int rb__invoker_attempts(const rb_invoker_t *iv);
+
+/* Stops the invocation: the action is cancelled or the retry delay cut
+ * short; done comes with status "cancelled". */
+void rb__invoker_cancel(rb_invoker_t *iv);
+
+/* 1 while an invocation is in flight. */
+int rb__invoker_busy(const rb_invoker_t *iv);
+
+/* Frees the invoker; not while busy. Its timer is closed and the memory
+ * freed in the close callback, so the loop must run once more. */
+void rb__invoker_free(rb_invoker_t *iv);
+
+/* Opaque per-invoker user slot (e.g. the foreach item index). */
+void rb__invoker_set_data(rb_invoker_t *iv, void *data);
+void *rb__invoker_data(const rb_invoker_t *iv);
+
+#endif

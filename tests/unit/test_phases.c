@@ -1,0 +1,326 @@
+/*
+ * test_phases.c — the whole run: detect → confirm → severity → steps
+ * (approval, foreach, rollback) → validate, notifications and escalation,
+ * on a real loop with real processes and a real journal.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "run_fixture.h"
+
+static int exists(fixture_t *f, const char *name)
+{
+    char p[200];
+    snprintf(p, sizeof(p), "%s/%s", f->dir, name);
+    return access(p, F_OK) == 0;
+}
+
+static char *slurp(fixture_t *f, const char *name)
+{
+    char p[200];
+    snprintf(p, sizeof(p), "%s/%s", f->dir, name);
+    FILE *fp = fopen(p, "r");
+    if (!fp)
+        return strdup("");
+    char *buf = calloc(1, 4096);
+    size_t n = fread(buf, 1, 4095, fp);
+    buf[n] = 0;
+    fclose(fp);
+    return buf;
+}
+
+static void test_detect_confirm_severity_validate(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f,
+        "apiVersion: runbook/v1\nname: t\n"
+        "detect:\n"
+        "  - { name: up, run: ['false'] }\n"
+        "  - { name: height, run: [echo, '{\"h\": 7}'], expect: 'json.h > 5' }\n"
+        "confirm: '!checks.up.ok'\n"
+        "severity:\n"
+        "  - { level: P1, when: '!checks.up.ok && !checks.height.ok' }\n"
+        "  - { level: P2, when: '!checks.up.ok' }\n"
+        "  - { level: P3 }\n"
+        "steps:\n"
+        "  - { name: fix, run: [touch, fixed], when: 'run.severity == \"P2\"' }\n"
+        "validate:\n"
+        "  - { name: fixed, run: [test, -f, fixed] }\n");
+    const char *st;
+    int64_t id;
+    json_t *ctx = run_it(f, rb, NULL, &st, &id);
+    assert_string_equal(st, "resolved");
+    json_t *run = json_object_get(ctx, "run");
+    assert_string_equal(json_string_value(json_object_get(run, "severity")), "P2");
+    assert_false(json_is_true(json_object_get(json_object_get(json_object_get(ctx, "checks"), "up"), "ok")));
+    assert_true(json_is_true(json_object_get(json_object_get(json_object_get(ctx, "checks"), "height"), "ok")));
+    assert_true(exists(f, "fixed"));
+    count_events(f, id, "check_finished", 3); /* 2 detect + 1 validate */
+    count_events(f, id, "severity_assigned", 1);
+    json_decref(ctx);
+    rb_runbook_free(rb);
+}
+
+static void test_not_confirmed_touches_nothing(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\n"
+                               "detect: [ { name: up, run: ['true'] } ]\n"
+                               "confirm: '!checks.up.ok'\n"
+                               "steps: [ { name: fix, run: [touch, touched] } ]\n"
+                               "notify:\n"
+                               "  - { on: [not_confirmed], run: [touch, told] }\n");
+    const char *st;
+    int64_t id;
+    json_t *ctx = run_it(f, rb, NULL, &st, &id);
+    assert_string_equal(st, "not_confirmed");
+    assert_false(exists(f, "touched"));
+    assert_true(exists(f, "told"));
+    count_events(f, id, "step_started", 0);
+    json_decref(ctx);
+    rb_runbook_free(rb);
+}
+
+static void test_validate_failure_fails_run(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\n"
+                               "steps: [ { name: a, run: ['true'] } ]\n"
+                               "validate:\n"
+                               "  - { name: still-broken, run: ['false'], retry: { attempts: 2, delay: 1ms } }\n");
+    const char *st;
+    int64_t id;
+    json_t *ctx = run_it(f, rb, NULL, &st, &id);
+    assert_string_equal(st, "failed");
+    json_t *run = NULL;
+    assert_int_equal(rb_journal_run_get(f->j, id, &run), 0);
+    assert_string_equal(json_string_value(json_object_get(run, "status")), "failed");
+    json_decref(run);
+    count_events(f, id, "attempt_started", 1 + 2);
+    json_decref(ctx);
+    rb_runbook_free(rb);
+}
+
+static void test_foreach_fans_out_in_order(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\n"
+                               "params: { nodes: { default: [a, b, c, d, e] } }\n"
+                               "steps:\n"
+                               "  - name: each\n"
+                               "    foreach: '{{ params.nodes }}'\n"
+                               "    max_parallel: 2\n"
+                               "    run: [sh, -c, 'echo \"$1\"; [ \"$1\" != c ]', x, '{{ item }}']\n"
+                               "    on_failure: continue\n"
+                               "  - { name: none, foreach: [], run: ['false'] }\n");
+    const char *st;
+    json_t *ctx = run_it(f, rb, NULL, &st, NULL);
+    assert_string_equal(st, "resolved");
+    const json_t *each = step(ctx, "each");
+    assert_false(json_is_true(json_object_get(each, "ok")));
+    const json_t *items = json_object_get(each, "items");
+    assert_int_equal(json_array_size(items), 5);
+    const char *want[] = {"a\n", "b\n", "c\n", "d\n", "e\n"};
+    for (size_t i = 0; i < 5; i++)
+        assert_string_equal(json_string_value(json_object_get(json_array_get(items, i), "stdout")), want[i]);
+    assert_false(json_is_true(json_object_get(json_array_get(items, 2), "ok")));
+    assert_int_equal(json_integer_value(json_object_get(each, "failed")), 1);
+    assert_true(json_is_true(json_object_get(step(ctx, "none"), "ok"))); /* nothing to do */
+    json_decref(ctx);
+    rb_runbook_free(rb);
+}
+
+static void test_foreach_over_non_list_fails_step(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\n"
+                               "params: { nodes: { default: not-a-list } }\n"
+                               "steps:\n"
+                               "  - { name: each, foreach: '{{ params.nodes }}', run: [touch, ran] }\n");
+    const char *st;
+    json_t *ctx = run_it(f, rb, NULL, &st, NULL);
+    assert_string_equal(st, "failed");
+    assert_non_null(strstr(json_string_value(json_object_get(step(ctx, "each"), "error")), "must give a list"));
+    assert_false(exists(f, "ran"));
+    json_decref(ctx);
+    rb_runbook_free(rb);
+}
+
+static void test_rollback_runs_undo_newest_first(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\nsteps:\n"
+                               "  - { name: one, run: [sh, -c, 'echo do1 >> log'], undo: { run: [sh, -c, 'echo undo1 >> log'] } }\n"
+                               "  - { name: two, run: ['true'] }\n"
+                               "  - { name: three, run: [sh, -c, 'echo do3 >> log'], undo: { run: [sh, -c, 'echo undo3 >> log'] } }\n"
+                               "  - { name: four, run: ['false'], on_failure: rollback }\n"
+                               "  - { name: five, run: [sh, -c, 'echo do5 >> log'] }\n");
+    const char *st;
+    int64_t id;
+    json_t *ctx = run_it(f, rb, NULL, &st, &id);
+    assert_string_equal(st, "failed");
+    char *log = slurp(f, "log");
+    assert_string_equal(log, "do1\ndo3\nundo3\nundo1\n");
+    free(log);
+    count_events(f, id, "undo_finished", 2);
+    json_decref(ctx);
+    rb_runbook_free(rb);
+}
+
+static void test_approval_granted_denied_timeout(void **state)
+{
+    fixture_t *f = *state;
+#define APPROVAL_YAML(on_timeout)                                                        \
+    "apiVersion: runbook/v1\nname: t\nsteps:\n"                                           \
+    "  - name: risky\n"                                                                   \
+    "    approval: { timeout: 100ms, on_timeout: " on_timeout " }\n"                     \
+    "    run: [touch, risky-ran]\n"                                                       \
+    "  - { name: after, run: [touch, after-ran] }\n"
+    rb_runbook_t *rb = load(f, APPROVAL_YAML("fail"));
+    const char *st;
+    int64_t id;
+
+    f->approve = 1;
+    json_t *ctx = run_it(f, rb, NULL, &st, &id);
+    assert_string_equal(st, "resolved");
+    assert_true(exists(f, "risky-ran"));
+    count_events(f, id, "approval_granted", 1);
+    json_decref(ctx);
+
+    char p[200];
+    snprintf(p, sizeof(p), "%s/risky-ran", f->dir);
+    unlink(p);
+    f->approve = -1;
+    ctx = run_it(f, rb, NULL, &st, &id);
+    assert_string_equal(st, "failed");
+    assert_false(exists(f, "risky-ran"));
+    count_events(f, id, "approval_denied", 1);
+    json_decref(ctx);
+
+    f->approve = 0; /* nobody answers: the timeout decides (fail) */
+    ctx = run_it(f, rb, NULL, &st, &id);
+    assert_string_equal(st, "failed");
+    assert_false(exists(f, "risky-ran"));
+    count_events(f, id, "approval_timeout", 1);
+    json_decref(ctx);
+    rb_runbook_free(rb);
+
+    rb = load(f, APPROVAL_YAML("continue"));
+    ctx = run_it(f, rb, NULL, &st, &id);
+    assert_string_equal(st, "resolved");
+    assert_false(exists(f, "risky-ran"));
+    assert_true(exists(f, "after-ran"));
+    assert_string_equal(json_string_value(json_object_get(step(ctx, "risky"), "status")), "skipped");
+    json_decref(ctx);
+    rb_runbook_free(rb);
+}
+
+static void test_notify_and_escalate(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\n"
+                               "severity: [ { level: P1 } ]\n"
+                               "steps:\n"
+                               "  - { name: slow, run: [sleep, '1'] }\n"
+                               "  - { name: bad, run: ['false'] }\n"
+                               "notify:\n"
+                               "  - { on: [declared, severity, step_failed, escalated, failed], "
+                               "run: [sh, -c, 'echo \"$1\" >> events', x, '{{ event }}:{{ run.severity }}'] }\n"
+                               "  - { on: [resolved], run: [touch, wrongly-resolved] }\n"
+                               "escalate:\n"
+                               "  - { after: 100ms, run: [touch, escalated] }\n"
+                               "  - { after: 150ms, unless: 'run.severity == \"P1\"', run: [touch, not-escalated] }\n");
+    const char *st;
+    int64_t id;
+    json_t *ctx = run_it(f, rb, NULL, &st, &id);
+    assert_string_equal(st, "failed");
+    char *ev = slurp(f, "events");
+    assert_non_null(strstr(ev, "declared:P1\n"));
+    assert_non_null(strstr(ev, "severity:P1\n"));
+    assert_non_null(strstr(ev, "escalated:P1\n"));
+    assert_non_null(strstr(ev, "step_failed:P1\n"));
+    assert_non_null(strstr(ev, "failed:P1\n"));
+    free(ev);
+    assert_true(exists(f, "escalated"));
+    assert_false(exists(f, "not-escalated"));
+    assert_false(exists(f, "wrongly-resolved"));
+    count_events(f, id, "escalated", 1);
+    json_decref(ctx);
+    rb_runbook_free(rb);
+}
+
+static void on_cancel_timer(uv_timer_t *t) { rb_run_cancel(t->data); }
+
+static void test_cancel_stops_the_step(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\nsteps:\n"
+                               "  - { name: long, run: [sleep, '30'] }\n"
+                               "  - { name: never, run: [touch, never] }\n");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    rb_run_opts_t o = {NULL, NULL, "test", 0};
+    rb_run_t *r = NULL;
+    char err[200];
+    assert_int_equal(rb_run_new(&loop, rb, f->j, &o, &r, err, sizeof(err)), 0);
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    t.data = r;
+    uv_timer_start(&t, on_cancel_timer, 100, 0);
+    f->done_calls = 0;
+    assert_int_equal(rb_run_start(r, NULL, on_done, f), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(f->done_calls, 1);
+    assert_string_equal(rb_run_status(r), "cancelled");
+    assert_false(exists(f, "never"));
+    uv_close((uv_handle_t *)&t, NULL);
+    rb_run_free(r);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    rb_runbook_free(rb);
+}
+
+static void test_dry_run_starts_nothing_with_side_effects(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\nsteps:\n"
+                               "  - { name: change, run: [touch, changed] }\n"
+                               "  - { name: say, action: log, with: { message: hi } }\n");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    rb_run_opts_t o = {NULL, NULL, "test", 1};
+    rb_run_t *r = NULL;
+    char err[200];
+    assert_int_equal(rb_run_new(&loop, rb, f->j, &o, &r, err, sizeof(err)), 0);
+    assert_int_equal(rb_run_start(r, NULL, on_done, f), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_string_equal(rb_run_status(r), "resolved");
+    assert_false(exists(f, "changed"));
+    const json_t *st = json_object_get(json_object_get(rb_run_context(r), "steps"), "change");
+    assert_string_equal(json_string_value(json_object_get(st, "status")), "dry_run");
+    st = json_object_get(json_object_get(rb_run_context(r), "steps"), "say");
+    assert_string_equal(json_string_value(json_object_get(st, "status")), "ok");
+    rb_run_free(r);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    rb_runbook_free(rb);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_detect_confirm_severity_validate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_not_confirmed_touches_nothing, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_validate_failure_fails_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreach_fans_out_in_order, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_foreach_over_non_list_fails_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_runs_undo_newest_first, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_approval_granted_denied_timeout, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_notify_and_escalate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_stops_the_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_starts_nothing_with_side_effects, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
