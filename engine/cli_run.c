@@ -8,6 +8,7 @@
  * printer. The run itself lives in run.c.
  */
 #define _GNU_SOURCE /* asprintf, strndup */
+#include "catalog.h"
 #include "cli.h"
 #include "diag.h"
 #include "journal.h"
@@ -57,48 +58,6 @@ typedef struct cli_run {
     rb_run_t *run;
     size_t nsteps, nok, nfailed, nskipped;
 } cli_run_t;
-
-/* ---- finding the runbook ---- */
-
-static int is_file(const char *p)
-{
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISREG(st.st_mode);
-}
-
-static char *find_by_name(const char *dir, const char *name)
-{
-    struct dirent **ents;
-    int n = scandir(dir, &ents, NULL, alphasort);
-    if (n < 0)
-        return NULL;
-    char *found = NULL;
-    for (int i = 0; i < n; i++) {
-        const char *nm = ents[i]->d_name;
-        size_t l = strlen(nm);
-        int yaml = (l > 5 && !strcmp(nm + l - 5, ".yaml")) || (l > 4 && !strcmp(nm + l - 4, ".yml"));
-        if (!found && nm[0] != '.') {
-            char *p;
-            if (asprintf(&p, "%s/%s", dir, nm) >= 0) {
-                struct stat st;
-                if (stat(p, &st) == 0 && S_ISDIR(st.st_mode) && strcmp(nm, "node_modules")) {
-                    found = find_by_name(p, name);
-                } else if (yaml) {
-                    rb_diags_t *d = rb_diags_new();
-                    rb_runbook_t *rb = NULL;
-                    if (rb_runbook_load(p, d, &rb) == 0 && !strcmp(rb_runbook_name(rb), name))
-                        found = strdup(p);
-                    rb_runbook_free(rb);
-                    rb_diags_free(d);
-                }
-                free(p);
-            }
-        }
-        free(ents[i]);
-    }
-    free(ents);
-    return found;
-}
 
 /* ---- progress ---- */
 
@@ -438,12 +397,7 @@ int rb_cli_run(int argc, char **argv)
     }
     const char *what = argv[optind];
     char *path = NULL;
-    if (is_file(what))
-        path = strdup(what);
-    else if (dir)
-        path = find_by_name(dir, what);
-    else if (!(path = find_by_name("runbooks", what)))
-        path = find_by_name(".", what);
+    path = rb__runbook_locate(what, dir);
     if (!path) {
         fprintf(stderr, "runbook run: no runbook file or runbook named \"%s\" in %s\n", what,
                 dir ? dir : "./runbooks or .");
