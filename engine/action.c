@@ -15,11 +15,13 @@
 extern const rb_action_t rb_action_exec;
 extern const rb_action_t rb_action_sleep;
 extern const rb_action_t rb_action_log_desc;
+extern const rb_action_t rb_action_runbook;
 
 static const rb_action_t *const builtins[] = {
     &rb_action_exec,
     &rb_action_sleep,
     &rb_action_log_desc,
+    &rb_action_runbook,
     NULL,
 };
 
@@ -34,6 +36,7 @@ struct rb_action_ctx {
     void *arg;
     rb_action_log_cb log;
     void *log_arg;
+    const rb_subrun_host_t *subrun;
     void *data;
     int started;
     int finished;
@@ -144,6 +147,9 @@ void rb_action_set_data(rb_action_ctx_t *ctx, void *data) { ctx->data = data; }
 void *rb_action_data(rb_action_ctx_t *ctx) { return ctx->data; }
 const char *rb_action_base_dir(rb_action_ctx_t *ctx) { return ctx->base_dir; }
 size_t rb_action_output_cap(rb_action_ctx_t *ctx) { return ctx->cap; }
+
+void rb__action_ctx_set_subrun(rb_action_ctx_t *ctx, const rb_subrun_host_t *h) { ctx->subrun = h; }
+const rb_subrun_host_t *rb__action_ctx_subrun(rb_action_ctx_t *ctx) { return ctx->subrun; }
 
 void rb__action_ctx_set_log(rb_action_ctx_t *ctx, rb_action_log_cb cb, void *arg)
 {

@@ -33,6 +33,19 @@ typedef void (*rb_action_log_cb)(rb_action_ctx_t *ctx, const char *level, const 
                                  void *arg);
 void rb__action_ctx_set_log(rb_action_ctx_t *ctx, rb_action_log_cb cb, void *arg);
 
+/* What the engine lends the `runbook` action (a sub-runbook as one step):
+ * start runs the runbook `name` with params (borrowed) as a child run and
+ * later answers through rb_action_done(ctx, …); cancel stops it. */
+typedef struct rb_subrun_host {
+    int (*start)(void *arg, rb_action_ctx_t *ctx, const char *name, const json_t *params, char *err,
+                 size_t errlen);
+    void (*cancel)(void *arg, rb_action_ctx_t *ctx);
+    void *arg;
+} rb_subrun_host_t;
+void rb__action_ctx_set_subrun(rb_action_ctx_t *ctx, const rb_subrun_host_t *h);
+/* The host, or NULL when the context has none (a unit test, a check). */
+const rb_subrun_host_t *rb__action_ctx_subrun(rb_action_ctx_t *ctx);
+
 /* Starts the action (with borrowed). 0, or a negative error and then done is
  * never called. */
 int rb__action_start(rb_action_ctx_t *ctx, const json_t *with);

@@ -165,6 +165,15 @@ static void on_event(rb_run_t *run, const char *type, const char *step, int atte
     }
     if (c->quiet)
         return;
+    if (run != c->run) {
+        /* a sub-runbook's events: one line per step, indented */
+        if (!strcmp(type, "step_finished")) {
+            int ok = json_is_true(json_object_get(data, "ok"));
+            fprintf(stderr, "    ↳ run %lld: %s%s %s%s\n", (long long)rb_run_id(run),
+                    C(c, ok ? "\033[32m" : "\033[31m"), ok ? "✔" : "✘", step, C(c, "\033[0m"));
+        }
+        return;
+    }
     if (!strcmp(type, "log")) {
         const char *lv = json_string_value(json_object_get(data, "level"));
         int loud = lv && (!strcmp(lv, "warn") || !strcmp(lv, "error"));
@@ -423,7 +432,7 @@ int rb_cli_run(int argc, char **argv)
     }
     uv_loop_t loop;
     uv_loop_init(&loop);
-    rb_run_opts_t o = {params, alert, "cli", dry};
+    rb_run_opts_t o = {.params = params, .alert = alert, .trigger = "cli", .dry_run = dry};
     if (rb_run_new(&loop, rb, j, &o, &c.run, err, sizeof(err)) < 0) {
         fprintf(stderr, "runbook run: %s\n", err);
     } else {

@@ -26,6 +26,7 @@ struct rb_invoker {
     rb_invoker_hooks_t hooks;
     void *arg;
     void *data;
+    const rb_subrun_host_t *subrun;
     rb_action_ctx_t *actx;
     int attempt;
     int busy;
@@ -68,6 +69,7 @@ void rb__invoker_free(rb_invoker_t *iv)
 }
 
 void rb__invoker_set_data(rb_invoker_t *iv, void *data) { iv->data = data; }
+void rb__invoker_set_subrun(rb_invoker_t *iv, const rb_subrun_host_t *h) { iv->subrun = h; }
 void *rb__invoker_data(const rb_invoker_t *iv) { return iv->data; }
 const json_t *rb__invoker_with(const rb_invoker_t *iv) { return iv->with; }
 int rb__invoker_attempts(const rb_invoker_t *iv) { return iv->attempt; }
@@ -159,6 +161,8 @@ static void attempt_begin(rb_invoker_t *iv)
         return;
     }
     rb__action_ctx_set_log(iv->actx, on_action_log, iv);
+    if (iv->subrun)
+        rb__action_ctx_set_subrun(iv->actx, iv->subrun);
     rc = rb__action_start(iv->actx, iv->with);
     if (rc < 0) {
         rb__action_ctx_free(iv->actx);

@@ -10,6 +10,7 @@
 #include <jansson.h>
 #include <uv.h>
 
+#include "action_host.h"
 #include "runbook.h"
 
 typedef struct rb_invoker rb_invoker_t;
@@ -57,6 +58,10 @@ int rb__invoker_busy(const rb_invoker_t *iv);
 /* Frees the invoker; not while busy. Its timer is closed and the memory
  * freed in the close callback, so the loop must run once more. */
 void rb__invoker_free(rb_invoker_t *iv);
+
+/* The sub-runbook service given to every action this invoker starts
+ * (borrowed; must outlive the invoker). */
+void rb__invoker_set_subrun(rb_invoker_t *iv, const rb_subrun_host_t *h);
 
 /* Opaque per-invoker user slot (e.g. the foreach item index). */
 void rb__invoker_set_data(rb_invoker_t *iv, void *data);

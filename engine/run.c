@@ -15,6 +15,7 @@
  */
 #include "run.h"
 
+#include "catalog.h"
 #include "invoke.h"
 
 #include <stdio.h>
@@ -80,12 +81,29 @@ struct rb_run {
     const char *final_status;
     char *final_error;
 
+    /* sub-runbooks started by this run's `runbook` steps */
+    rb_subrun_host_t subrun;
+    struct child *children;
+    size_t nchildren;
+    int depth;
+    int64_t parent_run;
+    char *parent_step;
+    rb_run_t *parent; /* the run whose `runbook` step started this one */
+
     int open_handles;
-    int freed;
     rb_run_event_cb ev;
     rb_run_done_cb done;
     void *arg;
 };
+
+/* A sub-runbook in flight or finished: freed with its parent. */
+struct child {
+    rb_run_t *run;
+    rb_runbook_t *rb;
+    rb_action_ctx_t *ctx; /* NULL once answered */
+};
+
+#define RB_MAX_SUBRUN_DEPTH 8
 
 static void step_begin(rb_run_t *r, size_t i);
 static void end_run(rb_run_t *r, const char *status, const char *error);
@@ -163,6 +181,9 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
     r->rb = rb;
     r->j = j;
     r->dry_run = o ? o->dry_run : 0;
+    r->depth = o ? o->depth : 0;
+    r->parent_run = o ? o->parent_run : 0;
+    r->parent_step = o && o->parent_step ? strdup(o->parent_step) : NULL;
     r->status = "pending";
     uv_timer_init(loop, &r->approval_timer);
     r->approval_timer.data = r;
@@ -264,6 +285,7 @@ static rb_invoker_t *new_invoker(rb_run_t *r, const char *name, int item)
     l->name = name;
     l->item = item;
     rb__invoker_set_data(iv, l);
+    rb__invoker_set_subrun(iv, &r->subrun);
     return iv;
 }
 
@@ -973,6 +995,89 @@ static void rollback_next(rb_run_t *r)
     rb__invoker_start(r->iv, s->undo, r->ctx, "undo", &hooks, r);
 }
 
+/* ---- sub-runbooks (the `runbook` action) ---- */
+
+static void on_child_done(rb_run_t *child, void *arg)
+{
+    rb_run_t *r = child->parent;
+    for (size_t i = 0; i < r->nchildren; i++) {
+        struct child *c = &r->children[i];
+        if (c->run != child || !c->ctx)
+            continue;
+        const char *st = rb_run_status(child);
+        /* the child's own journal holds its results; the step keeps a summary */
+        json_t *summary = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(rb_run_context(child), "steps"), k, v)
+            json_object_set(summary, k, json_object_get(v, "status"));
+        json_t *res = json_pack("{s:b,s:s,s:I,s:s,s:o}", "ok", !strcmp(st, "resolved"), "status",
+                                !strcmp(st, "resolved") ? "ok" : "failed", "run_id",
+                                (json_int_t)rb_run_id(child), "run_status", st, "steps", summary);
+        if (rb_run_error(child))
+            json_object_set_new(res, "error", json_string(rb_run_error(child)));
+        rb_action_ctx_t *ctx = c->ctx;
+        c->ctx = NULL;
+        rb_action_done(ctx, res);
+        return;
+    }
+}
+
+static int subrun_start(void *arg, rb_action_ctx_t *ctx, const char *name, const json_t *params,
+                        char *err, size_t errlen)
+{
+    rb_run_t *r = arg;
+    if (r->depth + 1 > RB_MAX_SUBRUN_DEPTH) {
+        snprintf(err, errlen, "sub-runbooks nest deeper than %d (a runbook that runs itself?)",
+                 RB_MAX_SUBRUN_DEPTH);
+        return RB_EINVAL;
+    }
+    char *path = rb__runbook_find(rb_runbook_dir(r->rb), name);
+    if (!path) {
+        snprintf(err, errlen, "no runbook named \"%s\" in %s", name, rb_runbook_dir(r->rb));
+        return RB_ENOTFOUND;
+    }
+    rb_diags_t *d = rb_diags_new();
+    rb_runbook_t *rb = NULL;
+    int rc = rb_runbook_load(path, d, &rb);
+    rb_diags_free(d);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s does not load (run `runbook validate %s`)", path, path);
+        free(path);
+        return rc;
+    }
+    free(path);
+    struct child *n = realloc(r->children, (r->nchildren + 1) * sizeof(*n));
+    if (!n) {
+        rb_runbook_free(rb);
+        return RB_ENOMEM;
+    }
+    r->children = n;
+    char trigger[64];
+    snprintf(trigger, sizeof(trigger), "runbook:%lld", (long long)r->id);
+    const char *step = cur(r)->name;
+    rb_run_opts_t o = {.params = params, .alert = json_object_get(r->ctx, "alert"), .trigger = trigger,
+                       .dry_run = r->dry_run, .parent_run = r->id, .parent_step = step,
+                       .depth = r->depth + 1};
+    rb_run_t *child = NULL;
+    rc = rb_run_new(r->loop, rb, r->j, &o, &child, err, errlen);
+    if (rc < 0) {
+        rb_runbook_free(rb);
+        return rc;
+    }
+    r->children[r->nchildren++] = (struct child){child, rb, ctx};
+    child->parent = r;
+    return rb_run_start(child, r->ev, on_child_done, r->arg);
+}
+
+static void subrun_cancel(void *arg, rb_action_ctx_t *ctx)
+{
+    rb_run_t *r = arg;
+    for (size_t i = 0; i < r->nchildren; i++)
+        if (r->children[i].ctx == ctx)
+            rb_run_cancel(r->children[i].run);
+}
+
 /* ---- start, cancel, free ---- */
 
 int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg)
@@ -980,6 +1085,7 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     r->ev = ev;
     r->done = done;
     r->arg = arg;
+    r->subrun = (rb_subrun_host_t){subrun_start, subrun_cancel, r};
     r->t0_ms = uv_now(r->loop);
     set_status(r, "running");
     set_run_field(r, "started_at", json_integer((json_int_t)time(NULL)));
@@ -989,6 +1095,10 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
                           r->dry_run);
     if (json_object_size(json_object_get(r->ctx, "alert")))
         json_object_set(d, "alert", json_object_get(r->ctx, "alert"));
+    if (r->parent_run) {
+        json_object_set_new(d, "parent_run", json_integer(r->parent_run));
+        json_object_set_new(d, "parent_step", json_string(r->parent_step ? r->parent_step : ""));
+    }
     int rc = emit(r, "run_started", NULL, 0, d);
     json_decref(d);
     if (rc == 0)
@@ -1068,6 +1178,12 @@ void rb_run_free(rb_run_t *r)
     free(r->final_error);
     free(r->rollback_reason);
     free(r->undo_stack);
+    free(r->parent_step);
+    for (size_t i = 0; i < r->nchildren; i++) {
+        rb_run_free(r->children[i].run);
+        rb_runbook_free(r->children[i].rb);
+    }
+    free(r->children);
     free_invoker(r->iv);
     for (size_t i = 0; i < r->nciv; i++)
         free_invoker(r->civ[i]);

@@ -22,6 +22,9 @@ typedef struct rb_run_opts {
     const json_t *alert;  /* the alert that started the run (borrowed); may be NULL */
     const char *trigger;  /* "cli", "webhook", … */
     int dry_run;          /* skip actions with side effects */
+    int64_t parent_run;   /* a sub-runbook's parent run, or 0 */
+    const char *parent_step;
+    int depth;            /* nesting of sub-runbooks (0 at the top) */
 } rb_run_opts_t;
 
 /* Told of every event the run journals (after it is appended), for live

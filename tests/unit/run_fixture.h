@@ -96,7 +96,7 @@ static inline json_t *run_it(fixture_t *f, rb_runbook_t *rb, json_t *params, con
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
-    rb_run_opts_t o = {params, NULL, "test", 0};
+    rb_run_opts_t o = {.params = params, .trigger = "test"};
     rb_run_t *r = NULL;
     char err[256] = "";
     int rc = rb_run_new(&loop, rb, f->j, &o, &r, err, sizeof(err));

@@ -251,6 +251,51 @@ static void test_notify_and_escalate(void **state)
     rb_runbook_free(rb);
 }
 
+static void test_sub_runbook_runs_as_one_step(void **state)
+{
+    fixture_t *f = *state;
+    char p[200];
+    snprintf(p, sizeof(p), "%s/child.yaml", f->dir);
+    FILE *fp = fopen(p, "w");
+    assert_non_null(fp);
+    fputs("apiVersion: runbook/v1\nname: child\nparams: { who: { required: true } }\nsteps:\n"
+          "  - { name: hello, run: [sh, -c, 'echo \"hi $1\" > child-out', x, '{{ params.who }}'] }\n", fp);
+    fclose(fp);
+    snprintf(p, sizeof(p), "%s/loop.yaml", f->dir);
+    fp = fopen(p, "w");
+    assert_non_null(fp);
+    fputs("apiVersion: runbook/v1\nname: loops\nsteps:\n"
+          "  - { name: again, action: runbook, with: { name: loops } }\n", fp);
+    fclose(fp);
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: parent\nsteps:\n"
+                               "  - { name: sub, action: runbook, with: { name: child, params: { who: parent } } }\n"
+                               "  - { name: missing, action: runbook, with: { name: nosuch }, on_failure: continue }\n"
+                               "  - { name: recursive, action: runbook, with: { name: loops }, on_failure: continue }\n");
+    const char *st;
+    int64_t id;
+    json_t *ctx = run_it(f, rb, NULL, &st, &id);
+    assert_string_equal(st, "resolved");
+    const json_t *sub = step(ctx, "sub");
+    assert_true(json_is_true(json_object_get(sub, "ok")));
+    int64_t child_id = json_integer_value(json_object_get(sub, "run_id"));
+    assert_true(child_id > id);
+    char *out = slurp(f, "child-out");
+    assert_string_equal(out, "hi parent\n");
+    free(out);
+    /* the child run is in the journal, linked to its parent */
+    json_t *run = NULL;
+    assert_int_equal(rb_journal_run_get(f->j, child_id, &run), 0);
+    json_t *first = json_object_get(json_array_get(json_object_get(run, "events"), 0), "data");
+    assert_int_equal(json_integer_value(json_object_get(first, "parent_run")), id);
+    assert_string_equal(json_string_value(json_object_get(first, "parent_step")), "sub");
+    json_decref(run);
+    assert_non_null(strstr(json_string_value(json_object_get(step(ctx, "missing"), "error")), "no runbook named"));
+    const json_t *rec = step(ctx, "recursive");
+    assert_false(json_is_true(json_object_get(rec, "ok")));
+    json_decref(ctx);
+    rb_runbook_free(rb);
+}
+
 static void on_cancel_timer(uv_timer_t *t) { rb_run_cancel(t->data); }
 
 static void test_cancel_stops_the_step(void **state)
@@ -261,7 +306,7 @@ static void test_cancel_stops_the_step(void **state)
                                "  - { name: never, run: [touch, never] }\n");
     uv_loop_t loop;
     uv_loop_init(&loop);
-    rb_run_opts_t o = {NULL, NULL, "test", 0};
+    rb_run_opts_t o = {.trigger = "test"};
     rb_run_t *r = NULL;
     char err[200];
     assert_int_equal(rb_run_new(&loop, rb, f->j, &o, &r, err, sizeof(err)), 0);
@@ -290,7 +335,7 @@ static void test_dry_run_starts_nothing_with_side_effects(void **state)
                                "  - { name: say, action: log, with: { message: hi } }\n");
     uv_loop_t loop;
     uv_loop_init(&loop);
-    rb_run_opts_t o = {NULL, NULL, "test", 1};
+    rb_run_opts_t o = {.trigger = "test", .dry_run = 1};
     rb_run_t *r = NULL;
     char err[200];
     assert_int_equal(rb_run_new(&loop, rb, f->j, &o, &r, err, sizeof(err)), 0);
@@ -319,6 +364,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_rollback_runs_undo_newest_first, setup, teardown),
         cmocka_unit_test_setup_teardown(test_approval_granted_denied_timeout, setup, teardown),
         cmocka_unit_test_setup_teardown(test_notify_and_escalate, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_sub_runbook_runs_as_one_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_stops_the_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_starts_nothing_with_side_effects, setup, teardown),
     };

@@ -224,7 +224,7 @@ static void test_param_errors(void **state)
     uv_loop_init(&loop);
     rb_run_t *r = NULL;
     char err[256] = "";
-    rb_run_opts_t o = {NULL, NULL, "test", 0};
+    rb_run_opts_t o = {.trigger = "test"};
     assert_int_equal(rb_run_new(&loop, rb, f->j, &o, &r, err, sizeof(err)), RB_EINVAL);
     assert_non_null(strstr(err, "\"need\" is required"));
     json_t *p = json_pack("{s:s,s:s}", "need", "x", "typo", "y");
