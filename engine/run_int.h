@@ -1,0 +1,121 @@
+/*
+ * run_int.h — what run.c (the run's life: phases, checks, notifications,
+ * escalations, the end) and step.c (the steps: approval, attempts, verify,
+ * foreach, rollback, sub-runbooks) share about a run. Internal to those two
+ * files; everything else sees rb_run_t as an opaque handle (run.h).
+ */
+#ifndef RB_RUN_INT_H
+#define RB_RUN_INT_H
+
+#include "invoke.h"
+#include "run.h"
+
+typedef enum { RS_PENDING, RS_DETECT, RS_STEPS, RS_VALIDATE, RS_ENDING, RS_DONE } rstate_t;
+
+struct rb_run {
+    uv_loop_t *loop;
+    const rb_runbook_t *rb;
+    rb_journal_t *j;
+    int64_t id;
+    int dry_run;
+    const char *status;
+    char *error;
+    json_t *ctx;    /* {params, alert, steps, checks, run, env} */
+    json_t *steps;  /* borrowed from ctx */
+    json_t *checks; /* borrowed from ctx */
+    uint64_t t0_ms, end_ms;
+    rstate_t state;
+    int cancelling;
+    int journal_broken;
+
+    /* parallel checks (detect or validate) */
+    rb_invoker_t **civ;
+    size_t nciv, cpending;
+    int which;
+
+    /* the step in flight */
+    size_t step;
+    rb_invoker_t *iv;
+    json_t *main_result;
+    uint64_t step_t0;
+    int in_verify;
+
+    /* foreach */
+    json_t *items, *item_results;
+    rb_invoker_t **fiv;
+    size_t nfiv, next_item, items_running, items_done;
+    int items_failed;
+
+    /* approval */
+    uv_timer_t approval_timer;
+    int waiting_approval;
+
+    /* undo: steps that completed and have an undo, in order */
+    size_t *undo_stack;
+    size_t nundo, rollback_pos;
+    int rolling_back;
+    char *rollback_reason;
+
+    /* notifications and escalations */
+    rb_invoker_t **niv;
+    size_t nniv;
+    size_t npending;
+    uv_timer_t *esc_timers;
+    size_t nesc;
+    int escalated;
+
+    /* the end, once the last notifications are out */
+    const char *final_status;
+    char *final_error;
+
+    /* sub-runbooks started by this run's `runbook` steps */
+    rb_subrun_host_t subrun;
+    struct child *children;
+    size_t nchildren;
+    int depth;
+    int64_t parent_run;
+    char *parent_step;
+    rb_run_t *parent; /* the run whose `runbook` step started this one */
+
+    int open_handles;
+    rb_run_event_cb ev;
+    rb_run_done_cb done;
+    void *arg;
+};
+
+/* A sub-runbook in flight or finished: freed with its parent. */
+struct child {
+    rb_run_t *run;
+    rb_runbook_t *rb;
+    rb_action_ctx_t *ctx; /* NULL once answered */
+};
+
+#define RB_MAX_SUBRUN_DEPTH 8
+
+
+/* Labels an invoker's events with the step or check it runs for. */
+typedef struct ivlabel {
+    rb_run_t *r;
+    const char *name; /* step or check name */
+    int item;         /* foreach item index, or -1 */
+} ivlabel_t;
+
+/* run.c */
+int rb__run_emit(rb_run_t *r, const char *type, const char *step, int attempt, const json_t *data);
+void rb__run_journal_failed(rb_run_t *r, int rc);
+void rb__run_set_status(rb_run_t *r, const char *st);
+void rb__run_end(rb_run_t *r, const char *status, const char *error);
+void rb__run_notify(rb_run_t *r, uint32_t bit, const char *event);
+void rb__run_steps_done(rb_run_t *r);
+rb_invoker_t *rb__run_new_invoker(rb_run_t *r, const char *name, int item);
+void rb__run_free_invoker(rb_invoker_t *iv);
+int rb__run_on_iv_event(rb_invoker_t *iv, const char *type, int attempt, const json_t *data, void *arg);
+
+/* step.c */
+void rb__step_begin(rb_run_t *r, size_t i);
+const rb_step_t *rb__step_current(const rb_run_t *r);
+int rb__subrun_start(void *arg, rb_action_ctx_t *ctx, const char *name, const json_t *params,
+                     char *err, size_t errlen);
+void rb__subrun_cancel(void *arg, rb_action_ctx_t *ctx);
+
+#endif

@@ -1,0 +1,513 @@
+/*
+ * step.c — the steps of a run, in order (see run_int.h): `when`, approval,
+ * the intent record (durable first for actions with side effects),
+ * attempts through an invoker, verify, foreach fan-out with max_parallel,
+ * on_failure (abort, continue, goto, rollback through the undo of every
+ * completed step, newest first) and sub-runbooks (the `runbook` action).
+ *
+ * Owns: the step in flight and the state of its foreach, rollback and
+ * child runs. Journals through run.c and never ends a run by itself except
+ * through rb__run_end().
+ */
+#include "run_int.h"
+
+#include "catalog.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- steps ---- */
+
+const rb_step_t *rb__step_current(const rb_run_t *r) { return rb_runbook_step(r->rb, r->step); }
+
+static void rollback_next(rb_run_t *r);
+
+/* Records the step's outcome and moves on as on_failure says. Steals res. */
+static void step_end(rb_run_t *r, json_t *res, int attempts)
+{
+    const rb_step_t *s = rb__step_current(r);
+    int ok = json_is_true(json_object_get(res, "ok"));
+    uint64_t dur = uv_now(r->loop) - r->step_t0;
+    json_object_set_new(res, "attempt", json_integer(attempts));
+    json_object_set_new(res, "duration", json_integer((json_int_t)dur));
+    json_object_set(r->steps, s->name, res);
+    json_t *d = json_pack("{s:b,s:O,s:i,s:I,s:O}", "ok", ok, "status", json_object_get(res, "status"),
+                          "attempts", attempts, "duration_ms", (json_int_t)dur, "result", res);
+    int rc = rb__run_emit(r, "step_finished", s->name, attempts, d);
+    json_decref(d);
+    json_decref(res);
+    if (rc < 0) {
+        rb__run_journal_failed(r, rc);
+        return;
+    }
+    if (r->cancelling) {
+        rb__run_end(r, "cancelled", "cancelled by the operator");
+        return;
+    }
+    if (ok) {
+        if (s->undo) {
+            size_t *n = realloc(r->undo_stack, (r->nundo + 1) * sizeof(*n));
+            if (n) {
+                r->undo_stack = n;
+                r->undo_stack[r->nundo++] = r->step;
+            }
+        }
+        rb__step_begin(r, r->step + 1);
+        return;
+    }
+    rb__run_notify(r, RB_EV_STEP_FAILED, "step_failed");
+    char msg[256];
+    snprintf(msg, sizeof(msg), "step %s failed", s->name);
+    switch (s->on_failure) {
+    case RB_ONFAIL_CONTINUE:
+        rb__step_begin(r, r->step + 1);
+        return;
+    case RB_ONFAIL_GOTO:
+        rb__step_begin(r, s->goto_idx);
+        return;
+    case RB_ONFAIL_ROLLBACK:
+        r->rolling_back = 1;
+        r->rollback_pos = r->nundo;
+        free(r->rollback_reason);
+        r->rollback_reason = strdup(msg);
+        d = json_pack("{s:s,s:i}", "failed_step", s->name, "undo_steps", (int)r->nundo);
+        rc = rb__run_emit(r, "rollback_started", NULL, 0, d);
+        json_decref(d);
+        if (rc < 0) {
+            rb__run_journal_failed(r, rc);
+            return;
+        }
+        rollback_next(r);
+        return;
+    default:
+        rb__run_end(r, "failed", msg);
+        return;
+    }
+}
+
+static void on_main_done(rb_invoker_t *iv, json_t *res, void *arg);
+
+static void start_main(rb_run_t *r);
+static void start_foreach(rb_run_t *r);
+
+/* Fails the current step without running its action. */
+static void step_error(rb_run_t *r, const char *msg)
+{
+    step_end(r, json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "error", "error", msg), 0);
+}
+
+static void proceed_after_approval(rb_run_t *r)
+{
+    const rb_step_t *s = rb__step_current(r);
+    if (s->foreach)
+        start_foreach(r);
+    else
+        start_main(r);
+}
+
+static void on_approval_timeout(uv_timer_t *t)
+{
+    rb_run_t *r = t->data;
+    const rb_step_t *s = rb__step_current(r);
+    if (!r->waiting_approval)
+        return;
+    r->waiting_approval = 0;
+    rb__run_set_status(r, "running");
+    json_t *d = json_pack("{s:s}", "outcome", s->approval->on_timeout_continue ? "continue" : "fail");
+    int rc = rb__run_emit(r, "approval_timeout", s->name, 0, d);
+    json_decref(d);
+    if (rc < 0) {
+        rb__run_journal_failed(r, rc);
+        return;
+    }
+    if (s->approval->on_timeout_continue) {
+        json_t *res = json_pack("{s:n,s:s,s:s}", "ok", "status", "skipped", "reason",
+                                "approval timed out");
+        json_object_set(r->steps, s->name, res);
+        rb__run_emit(r, "step_skipped", s->name, 0, res);
+        json_decref(res);
+        rb__step_begin(r, r->step + 1);
+    } else {
+        step_error(r, "approval timed out");
+    }
+}
+
+int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
+{
+    if (!r->waiting_approval || r->state != RS_STEPS)
+        return RB_ENOTFOUND;
+    const rb_step_t *s = rb__step_current(r);
+    if (step && strcmp(step, s->name))
+        return RB_ENOTFOUND;
+    r->waiting_approval = 0;
+    uv_timer_stop(&r->approval_timer);
+    rb__run_set_status(r, "running");
+    json_t *d = json_pack("{s:s}", "by", who ? who : "operator");
+    int rc = rb__run_emit(r, approved ? "approval_granted" : "approval_denied", s->name, 0, d);
+    json_decref(d);
+    if (rc < 0) {
+        rb__run_journal_failed(r, rc);
+        return 0;
+    }
+    if (approved)
+        proceed_after_approval(r);
+    else
+        step_error(r, "approval denied");
+    return 0;
+}
+
+void rb__step_begin(rb_run_t *r, size_t i)
+{
+    if (r->state != RS_STEPS)
+        return;
+    if (i >= rb_runbook_nsteps(r->rb)) {
+        rb__run_steps_done(r);
+        return;
+    }
+    r->step = i;
+    const rb_step_t *s = rb__step_current(r);
+    r->step_t0 = uv_now(r->loop);
+    r->in_verify = 0;
+    json_decref(r->main_result);
+    r->main_result = NULL;
+    char e[200] = "";
+    if (s->when) {
+        int t = rb_expr_test(s->when, r->ctx, e, sizeof(e));
+        if (t <= 0) {
+            json_t *res = json_pack("{s:n,s:s,s:s}", "ok", "status", "skipped", "reason",
+                                    t < 0 ? e : "when is false");
+            json_object_set(r->steps, s->name, res);
+            int rc = rb__run_emit(r, "step_skipped", s->name, 0, res);
+            json_decref(res);
+            if (rc < 0) {
+                rb__run_journal_failed(r, rc);
+                return;
+            }
+            if (t < 0) {
+                char msg[300];
+                snprintf(msg, sizeof(msg), "step %s: when: %s", s->name, e);
+                rb__run_end(r, "failed", msg);
+                return;
+            }
+            rb__step_begin(r, i + 1);
+            return;
+        }
+    }
+    if (s->approval && (!s->approval->when || rb_expr_test(s->approval->when, r->ctx, e, sizeof(e)) > 0)) {
+        r->waiting_approval = 1;
+        rb__run_set_status(r, "waiting_approval");
+        json_t *d = json_pack("{s:I}", "timeout_ms", (json_int_t)s->approval->timeout_ms);
+        int rc = rb__run_emit(r, "approval_requested", s->name, 0, d);
+        json_decref(d);
+        if (rc == 0)
+            rc = rb_journal_sync(r->j);
+        if (rc < 0) {
+            rb__run_journal_failed(r, rc);
+            return;
+        }
+        if (s->approval->timeout_ms)
+            uv_timer_start(&r->approval_timer, on_approval_timeout, s->approval->timeout_ms, 0);
+        return; /* rb_run_approve() or the timer moves on */
+    }
+    proceed_after_approval(r);
+}
+
+/* Journals the step's intent (durable first when it has side effects). */
+static int step_intent(rb_run_t *r, const json_t *with, const json_t *items)
+{
+    const rb_step_t *s = rb__step_current(r);
+    json_t *d = json_pack("{s:s,s:O,s:b}", "action", s->inv.action->name, "with",
+                          with ? (json_t *)with : json_null(), "side_effects",
+                          !!(s->inv.action->flags & RB_ACTION_SIDE_EFFECTS));
+    if (items)
+        json_object_set(d, "items", (json_t *)items);
+    if (r->dry_run)
+        json_object_set_new(d, "dry_run", json_true());
+    int rc = rb__run_emit(r, "step_started", s->name, 0, d);
+    json_decref(d);
+    if (rc == 0 && (s->inv.action->flags & RB_ACTION_SIDE_EFFECTS))
+        rc = rb_journal_sync(r->j);
+    if (rc < 0)
+        rb__run_journal_failed(r, rc);
+    return rc;
+}
+
+static void start_main(rb_run_t *r)
+{
+    static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_main_done};
+    const rb_step_t *s = rb__step_current(r);
+    char e[256] = "";
+    /* Render once here for the intent record; the invoker renders the same. */
+    json_t *with = rb_tvalue_render(s->inv.with, r->ctx, e, sizeof(e));
+    if (!with) {
+        char msg[300];
+        snprintf(msg, sizeof(msg), "cannot render parameters: %s", e);
+        if (rb__run_emit(r, "step_started", s->name, 0, NULL) < 0) {
+            rb__run_journal_failed(r, RB_EJOURNAL);
+            return;
+        }
+        step_error(r, msg);
+        return;
+    }
+    int rc = step_intent(r, with, NULL);
+    json_decref(with);
+    if (rc < 0)
+        return;
+    if (!r->iv)
+        r->iv = rb__run_new_invoker(r, NULL, -1);
+    ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
+    rb__invoker_start(r->iv, &s->inv, r->ctx, "main", &hooks, r);
+}
+
+static void on_main_done(rb_invoker_t *iv, json_t *res, void *arg)
+{
+    static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_main_done};
+    rb_run_t *r = arg;
+    const rb_step_t *s = rb__step_current(r);
+    int ok = json_is_true(json_object_get(res, "ok"));
+    if (!r->in_verify) {
+        if (ok && s->verify && !r->cancelling) {
+            r->main_result = res;
+            r->in_verify = 1;
+            rb__invoker_start(r->iv, s->verify, r->ctx, "verify", &hooks, r);
+            return;
+        }
+        step_end(r, res, rb__invoker_attempts(iv));
+        return;
+    }
+    json_t *main = r->main_result;
+    r->main_result = NULL;
+    json_object_set_new(main, "verify", res);
+    if (!ok) {
+        json_object_set_new(main, "ok", json_false());
+        json_object_set_new(main, "status", json_string("verify_failed"));
+    }
+    step_end(r, main, (int)json_integer_value(json_object_get(main, "attempt")));
+}
+
+/* ---- foreach ---- */
+
+static void foreach_next(rb_run_t *r);
+
+static void on_item_done(rb_invoker_t *iv, json_t *res, void *arg)
+{
+    rb_run_t *r = arg;
+    ivlabel_t *l = rb__invoker_data(iv);
+    if (!json_is_true(json_object_get(res, "ok")))
+        r->items_failed++;
+    json_array_set_new(r->item_results, (size_t)l->item, res);
+    r->items_running--;
+    r->items_done++;
+    foreach_next(r);
+}
+
+static void foreach_next(rb_run_t *r)
+{
+    static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_item_done};
+    const rb_step_t *s = rb__step_current(r);
+    size_t n = json_array_size(r->items);
+    while (!r->cancelling && r->next_item < n && r->items_running < s->max_parallel) {
+        size_t k = r->next_item++;
+        rb_invoker_t *iv = r->fiv[k] = rb__run_new_invoker(r, s->name, (int)k);
+        json_t *c = json_copy(r->ctx);
+        json_object_set(c, "item", json_array_get(r->items, k));
+        r->items_running++;
+        rb__invoker_start(iv, &s->inv, c, "main", &hooks, r);
+        json_decref(c);
+    }
+    if (r->items_running > 0 || (r->next_item < n && !r->cancelling))
+        return;
+    /* all items are in (or the run is being cancelled and the rest never started) */
+    int ok = r->items_failed == 0 && r->items_done == n;
+    json_t *res = json_pack("{s:b,s:s,s:O,s:i,s:i}", "ok", ok, "status", ok ? "ok" : "failed", "items",
+                            r->item_results, "total", (int)n, "failed", r->items_failed);
+    for (size_t i = 0; i < r->nfiv; i++)
+        rb__run_free_invoker(r->fiv[i]);
+    free(r->fiv);
+    r->fiv = NULL;
+    r->nfiv = 0;
+    json_decref(r->items);
+    json_decref(r->item_results);
+    r->items = r->item_results = NULL;
+    if (ok && s->verify && !r->cancelling) {
+        static const rb_invoker_hooks_t vhooks = {rb__run_on_iv_event, on_main_done};
+        r->main_result = res;
+        r->in_verify = 1;
+        json_object_set_new(res, "attempt", json_integer(1));
+        if (!r->iv)
+            r->iv = rb__run_new_invoker(r, NULL, -1);
+        ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
+        rb__invoker_start(r->iv, s->verify, r->ctx, "verify", &vhooks, r);
+        return;
+    }
+    step_end(r, res, 1);
+}
+
+static void start_foreach(rb_run_t *r)
+{
+    const rb_step_t *s = rb__step_current(r);
+    char e[256] = "";
+    json_t *items = rb_tvalue_render(s->foreach, r->ctx, e, sizeof(e));
+    if (!items || !json_is_array(items)) {
+        char msg[320];
+        if (items)
+            snprintf(msg, sizeof(msg), "foreach must give a list, got %s",
+                     json_is_object(items) ? "a mapping" : json_is_string(items) ? "a string"
+                                                          : json_is_null(items) ? "null" : "a scalar");
+        else
+            snprintf(msg, sizeof(msg), "foreach: %s", e);
+        json_decref(items);
+        if (rb__run_emit(r, "step_started", s->name, 0, NULL) < 0) {
+            rb__run_journal_failed(r, RB_EJOURNAL);
+            return;
+        }
+        step_error(r, msg);
+        return;
+    }
+    if (step_intent(r, NULL, items) < 0) {
+        json_decref(items);
+        return;
+    }
+    r->items = items;
+    size_t n = json_array_size(items);
+    r->item_results = json_array();
+    for (size_t i = 0; i < n; i++)
+        json_array_append_new(r->item_results, json_null());
+    r->fiv = calloc(n ? n : 1, sizeof(*r->fiv));
+    r->nfiv = n;
+    r->next_item = r->items_running = r->items_done = 0;
+    r->items_failed = 0;
+    foreach_next(r);
+}
+
+/* ---- rollback ---- */
+
+static void on_undo_done(rb_invoker_t *iv, json_t *res, void *arg)
+{
+    rb_run_t *r = arg;
+    ivlabel_t *l = rb__invoker_data(iv);
+    json_t *d = json_pack("{s:b,s:O}", "ok", json_is_true(json_object_get(res, "ok")), "result", res);
+    int rc = rb__run_emit(r, "undo_finished", l->name, rb__invoker_attempts(iv), d);
+    json_decref(d);
+    json_decref(res);
+    if (rc < 0) {
+        rb__run_journal_failed(r, rc);
+        return;
+    }
+    rollback_next(r);
+}
+
+static void rollback_next(rb_run_t *r)
+{
+    static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_undo_done};
+    if (r->rollback_pos == 0 || r->cancelling) {
+        char msg[320];
+        snprintf(msg, sizeof(msg), "%s; rolled back %zu step%s", r->rollback_reason,
+                 r->nundo - r->rollback_pos, r->nundo - r->rollback_pos == 1 ? "" : "s");
+        rb__run_end(r, "failed", msg);
+        return;
+    }
+    const rb_step_t *s = rb_runbook_step(r->rb, r->undo_stack[--r->rollback_pos]);
+    /* the undo sees the step's own result as steps.<name> */
+    char e[256] = "";
+    json_t *with = rb_tvalue_render(s->undo->with, r->ctx, e, sizeof(e));
+    json_t *d = json_pack("{s:s,s:O}", "action", s->undo->action->name, "with", with ? with : json_null());
+    int rc = rb__run_emit(r, "undo_started", s->name, 0, d);
+    json_decref(d);
+    json_decref(with);
+    if (rc == 0 && (s->undo->action->flags & RB_ACTION_SIDE_EFFECTS))
+        rc = rb_journal_sync(r->j);
+    if (rc < 0) {
+        rb__run_journal_failed(r, rc);
+        return;
+    }
+    if (!r->iv)
+        r->iv = rb__run_new_invoker(r, NULL, -1);
+    ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
+    rb__invoker_start(r->iv, s->undo, r->ctx, "undo", &hooks, r);
+}
+
+/* ---- sub-runbooks (the `runbook` action) ---- */
+
+static void on_child_done(rb_run_t *child, void *arg)
+{
+    rb_run_t *r = child->parent;
+    for (size_t i = 0; i < r->nchildren; i++) {
+        struct child *c = &r->children[i];
+        if (c->run != child || !c->ctx)
+            continue;
+        const char *st = rb_run_status(child);
+        /* the child's own journal holds its results; the step keeps a summary */
+        json_t *summary = json_object();
+        const char *k;
+        json_t *v;
+        json_object_foreach(json_object_get(rb_run_context(child), "steps"), k, v)
+            json_object_set(summary, k, json_object_get(v, "status"));
+        json_t *res = json_pack("{s:b,s:s,s:I,s:s,s:o}", "ok", !strcmp(st, "resolved"), "status",
+                                !strcmp(st, "resolved") ? "ok" : "failed", "run_id",
+                                (json_int_t)rb_run_id(child), "run_status", st, "steps", summary);
+        if (rb_run_error(child))
+            json_object_set_new(res, "error", json_string(rb_run_error(child)));
+        rb_action_ctx_t *ctx = c->ctx;
+        c->ctx = NULL;
+        rb_action_done(ctx, res);
+        return;
+    }
+}
+
+int rb__subrun_start(void *arg, rb_action_ctx_t *ctx, const char *name, const json_t *params,
+                        char *err, size_t errlen)
+{
+    rb_run_t *r = arg;
+    if (r->depth + 1 > RB_MAX_SUBRUN_DEPTH) {
+        snprintf(err, errlen, "sub-runbooks nest deeper than %d (a runbook that runs itself?)",
+                 RB_MAX_SUBRUN_DEPTH);
+        return RB_EINVAL;
+    }
+    char *path = rb__runbook_find(rb_runbook_dir(r->rb), name);
+    if (!path) {
+        snprintf(err, errlen, "no runbook named \"%s\" in %s", name, rb_runbook_dir(r->rb));
+        return RB_ENOTFOUND;
+    }
+    rb_diags_t *d = rb_diags_new();
+    rb_runbook_t *rb = NULL;
+    int rc = rb_runbook_load(path, d, &rb);
+    rb_diags_free(d);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s does not load (run `runbook validate %s`)", path, path);
+        free(path);
+        return rc;
+    }
+    free(path);
+    struct child *n = realloc(r->children, (r->nchildren + 1) * sizeof(*n));
+    if (!n) {
+        rb_runbook_free(rb);
+        return RB_ENOMEM;
+    }
+    r->children = n;
+    char trigger[64];
+    snprintf(trigger, sizeof(trigger), "runbook:%lld", (long long)r->id);
+    const char *step = rb__step_current(r)->name;
+    rb_run_opts_t o = {.params = params, .alert = json_object_get(r->ctx, "alert"), .trigger = trigger,
+                       .dry_run = r->dry_run, .parent_run = r->id, .parent_step = step,
+                       .depth = r->depth + 1};
+    rb_run_t *child = NULL;
+    rc = rb_run_new(r->loop, rb, r->j, &o, &child, err, errlen);
+    if (rc < 0) {
+        rb_runbook_free(rb);
+        return rc;
+    }
+    r->children[r->nchildren++] = (struct child){child, rb, ctx};
+    child->parent = r;
+    return rb_run_start(child, r->ev, on_child_done, r->arg);
+}
+
+void rb__subrun_cancel(void *arg, rb_action_ctx_t *ctx)
+{
+    rb_run_t *r = arg;
+    for (size_t i = 0; i < r->nchildren; i++)
+        if (r->children[i].ctx == ctx)
+            rb_run_cancel(r->children[i].run);
+}
+
