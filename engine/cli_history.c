@@ -542,6 +542,97 @@ static void put_step(out_t *o, const char *step)
     put_str(o, step ? step : "?");
 }
 
+/* What an attempt ran for: a step, a check, an undo, a notification. */
+static void put_subject(out_t *o, const char *step, const char *phase)
+{
+    if (phase && (!strcmp(phase, "check") || !strcmp(phase, "notify") || !strcmp(phase, "undo") ||
+                  !strcmp(phase, "escalate"))) {
+        fputs(!strcmp(phase, "check") ? "check " : !strcmp(phase, "undo") ? "undo " : "notify ", o->f);
+        put_str(o, step ? step : "?");
+        return;
+    }
+    put_step(o, step);
+}
+
+/* The run-level events (phases, decisions, approvals, rollback,
+ * escalation): one line each. Returns 0 for a type it does not know. */
+static int put_run_event(out_t *o, const char *type, const char *step, const json_t *data)
+{
+    char d1[32], d2[32];
+    if (!strcmp(type, "phase_started")) {
+        fprintf(o->f, "%s: %" PRId64 " checks", jstr(data, "phase") ? jstr(data, "phase") : "?",
+                jint(data, "checks"));
+    } else if (!strcmp(type, "check_finished")) {
+        fputs("check ", o->f);
+        put_str(o, step ? step : "?");
+        fputs(": ", o->f);
+        put_outcome(o, json_is_true(json_object_get(data, "ok")) ? "ok" : "failed",
+                    json_object_get(data, "result"), -1, -1);
+    } else if (!strcmp(type, "confirm")) {
+        int yes = json_is_true(json_object_get(data, "confirmed"));
+        color_on(o, yes ? C_RED : C_GREEN);
+        fputs(yes ? "confirmed: the failure is real" : "not confirmed: nothing done", o->f);
+        color_off(o, yes ? C_RED : C_GREEN);
+    } else if (!strcmp(type, "severity_assigned")) {
+        fmt_duration(jint(data, "respond_ms"), d1, sizeof d1);
+        fmt_duration(jint(data, "resolve_ms"), d2, sizeof d2);
+        color_on(o, C_BOLD);
+        fputs("severity ", o->f);
+        put_str(o, jstr(data, "level") ? jstr(data, "level") : "?");
+        color_off(o, C_BOLD);
+        fprintf(o->f, " (respond within %s, resolve within %s)", d1, d2);
+    } else if (!strcmp(type, "declared")) {
+        fputs("incident declared", o->f);
+    } else if (!strcmp(type, "notification_sent")) {
+        json_t *res = json_object_get(data, "result");
+        fputs("notify ", o->f);
+        put_str(o, step ? step : "?");
+        fputs(": ", o->f);
+        put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : "failed", res, -1, -1);
+    } else if (!strncmp(type, "approval_", 9)) {
+        put_step(o, step);
+        int c = !strcmp(type, "approval_granted") ? C_GREEN : C_YELLOW;
+        color_on(o, c);
+        fprintf(o->f, " %s", !strcmp(type, "approval_requested") ? "waits for approval"
+                             : !strcmp(type, "approval_granted")  ? "approved"
+                             : !strcmp(type, "approval_denied")   ? "denied"
+                                                                  : "approval timed out");
+        color_off(o, c);
+        if (jstr(data, "by")) {
+            fputs(" by ", o->f);
+            put_str(o, jstr(data, "by"));
+        }
+        if (jstr(data, "outcome")) {
+            fputs(": ", o->f);
+            put_str(o, jstr(data, "outcome"));
+        }
+    } else if (!strcmp(type, "rollback_started")) {
+        color_on(o, C_YELLOW);
+        fprintf(o->f, "rollback: undoing %" PRId64 " step(s)", jint(data, "undo_steps"));
+        color_off(o, C_YELLOW);
+    } else if (!strcmp(type, "undo_started")) {
+        fputs("undo ", o->f);
+        put_str(o, step ? step : "?");
+        fputs(" started", o->f);
+    } else if (!strcmp(type, "undo_finished")) {
+        fputs("undo ", o->f);
+        put_str(o, step ? step : "?");
+        fputs(": ", o->f);
+        put_outcome(o, json_is_true(json_object_get(data, "ok")) ? "ok" : "failed",
+                    json_object_get(data, "result"), -1, -1);
+    } else if (!strcmp(type, "escalated")) {
+        fmt_duration(jint(data, "after_ms"), d1, sizeof d1);
+        color_on(o, C_RED);
+        fprintf(o->f, "escalated (level %" PRId64 ", after %s)", jint(data, "level"), d1);
+        color_off(o, C_RED);
+    } else if (!strcmp(type, "cancel_requested")) {
+        fputs("cancel requested", o->f);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 typedef struct {
     const json_t *events;
     size_t index;         /* of the event being printed */
@@ -627,10 +718,12 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
             fputc(')', o->f);
             color_off(o, C_DIM);
         }
+    } else if (put_run_event(o, type, step, data)) {
+        /* printed */
     } else if (strcmp(type, "attempt_started") == 0) {
         int64_t n = jint(data, "attempt") > 0 ? jint(data, "attempt") : attempt;
         int c = n > 1 ? C_YELLOW : C_NONE;
-        put_step(o, step);
+        put_subject(o, step, phase);
         fputs(verify ? " verify" : "", o->f);
         color_on(o, c);
         fprintf(o->f, " attempt %" PRId64, n);
@@ -639,7 +732,7 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
             fprintf(o->f, " of %" PRId64, jint(data, "of"));
     } else if (strcmp(type, "attempt_finished") == 0) {
         json_t *res = json_object_get(data, "result");
-        put_step(o, step);
+        put_subject(o, step, phase);
         fprintf(o->f, "%s attempt %" PRId64 ": ", verify ? " verify" : "", attempt);
         put_outcome(o, outcome_word(res), res, -1, -1);
         fputc('\n', o->f);

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "diag.h"
 #include "journal.h"
+#include "progress.h"
 #include "run.h"
 #include "runbook.h"
 
@@ -45,7 +46,8 @@ static void help(FILE *f)
 }
 
 typedef struct cli_run {
-    int json, quiet, color, yes;
+    int json, quiet, yes;
+    rb_progress_t *progress;
     uv_signal_t sigint, sigterm;
     uv_tty_t tty;
     int tty_open;
@@ -56,31 +58,9 @@ typedef struct cli_run {
     char answer[16];
     size_t answer_len;
     rb_run_t *run;
-    size_t nsteps, nok, nfailed, nskipped;
 } cli_run_t;
 
 /* ---- progress ---- */
-
-static const char *C(const cli_run_t *c, const char *code) { return c->color ? code : ""; }
-
-static double secs(const json_t *d, const char *k)
-{
-    return (double)json_integer_value(json_object_get(d, k)) / 1000.0;
-}
-
-static void print_result_line(const cli_run_t *c, const json_t *res)
-{
-    const json_t *ec = json_object_get(res, "exit_code");
-    const char *sig = json_string_value(json_object_get(res, "signal"));
-    const char *err = json_string_value(json_object_get(res, "error"));
-    if (err)
-        fprintf(stderr, " — %s", err);
-    else if (sig)
-        fprintf(stderr, " (killed by %s)", sig);
-    else if (json_is_integer(ec))
-        fprintf(stderr, " (exit %lld)", (long long)json_integer_value(ec));
-    (void)c;
-}
 
 /* ---- approvals: --yes, a question on the terminal, or the declared timeout ---- */
 
@@ -152,124 +132,9 @@ static void on_event(rb_run_t *run, const char *type, const char *step, int atte
                      const json_t *data, void *arg)
 {
     cli_run_t *c = arg;
-    if (!strcmp(type, "approval_requested"))
+    if (!strcmp(type, "approval_requested") && run == c->run)
         ask_approval(c, step, data);
-    if (c->json) {
-        json_t *line = json_pack("{s:I,s:s,s:s?,s:i,s:O}", "run", (json_int_t)rb_run_id(run), "type",
-                                 type, "step", step, "attempt", attempt, "data", data);
-        json_dumpf(line, stdout, JSON_COMPACT);
-        fputc('\n', stdout);
-        fflush(stdout);
-        json_decref(line);
-        return;
-    }
-    if (c->quiet)
-        return;
-    if (run != c->run) {
-        /* a sub-runbook's events: one line per step, indented */
-        if (!strcmp(type, "step_finished")) {
-            int ok = json_is_true(json_object_get(data, "ok"));
-            fprintf(stderr, "    ↳ run %lld: %s%s %s%s\n", (long long)rb_run_id(run),
-                    C(c, ok ? "\033[32m" : "\033[31m"), ok ? "✔" : "✘", step, C(c, "\033[0m"));
-        }
-        return;
-    }
-    if (!strcmp(type, "log")) {
-        const char *lv = json_string_value(json_object_get(data, "level"));
-        int loud = lv && (!strcmp(lv, "warn") || !strcmp(lv, "error"));
-        if (lv && strcmp(lv, "debug"))
-            fprintf(stderr, "    %s%s%s: %s%s\n", C(c, loud ? "\033[33m" : "\033[2m"), lv,
-                    step ? "" : "", json_string_value(json_object_get(data, "message")), C(c, "\033[0m"));
-    } else if (!strcmp(type, "check_finished")) {
-        const json_t *res = json_object_get(data, "result");
-        int ok = json_is_true(json_object_get(data, "ok"));
-        fprintf(stderr, "  %s%s%s %s check %s", C(c, ok ? "\033[32m" : "\033[33m"), ok ? "✔" : "✘",
-                C(c, "\033[0m"), json_string_value(json_object_get(data, "phase")), step);
-        if (!ok)
-            print_result_line(c, res);
-        fputc('\n', stderr);
-    } else if (!strcmp(type, "confirm")) {
-        int yes = json_is_true(json_object_get(data, "confirmed"));
-        fprintf(stderr, "%s%s%s\n", C(c, yes ? "\033[1;31m" : "\033[32m"),
-                yes ? "confirmed: the failure is real" : "not confirmed: nothing to do",
-                C(c, "\033[0m"));
-    } else if (!strcmp(type, "severity_assigned")) {
-        char a[32], b[32];
-        fprintf(stderr, "%sseverity %s%s (respond within %s, resolve within %s)\n", C(c, "\033[1m"),
-                json_string_value(json_object_get(data, "level")), C(c, "\033[0m"),
-                rb_duration_format((uint64_t)json_integer_value(json_object_get(data, "respond_ms")), a, sizeof(a)),
-                rb_duration_format((uint64_t)json_integer_value(json_object_get(data, "resolve_ms")), b, sizeof(b)));
-    } else if (!strcmp(type, "phase_started")) {
-        fprintf(stderr, "%s%s%s (%lld checks)\n", C(c, "\033[36m"),
-                !strcmp(json_string_value(json_object_get(data, "phase")), "detect") ? "detect" : "validate",
-                C(c, "\033[0m"), (long long)json_integer_value(json_object_get(data, "checks")));
-    } else if (!strcmp(type, "approval_requested")) {
-        fprintf(stderr, "%s? step %s needs approval%s\n", C(c, "\033[1;33m"), step, C(c, "\033[0m"));
-    } else if (!strcmp(type, "approval_granted") || !strcmp(type, "approval_denied") ||
-               !strcmp(type, "approval_timeout")) {
-        fprintf(stderr, "  %s: %s\n", type, json_string_value(json_object_get(data, "by"))
-                                                ? json_string_value(json_object_get(data, "by")) : "");
-    } else if (!strcmp(type, "rollback_started")) {
-        fprintf(stderr, "%s↶ rolling back %lld step(s)%s\n", C(c, "\033[33m"),
-                (long long)json_integer_value(json_object_get(data, "undo_steps")), C(c, "\033[0m"));
-    } else if (!strcmp(type, "undo_finished")) {
-        int ok = json_is_true(json_object_get(data, "ok"));
-        fprintf(stderr, "  undo %s: %s\n", step, ok ? "ok" : "failed");
-    } else if (!strcmp(type, "escalated")) {
-        fprintf(stderr, "%s⚑ escalated (level %lld)%s\n", C(c, "\033[1;31m"),
-                (long long)json_integer_value(json_object_get(data, "level")), C(c, "\033[0m"));
-    } else if (!strcmp(type, "notification_sent")) {
-        int ok = json_is_true(json_object_get(json_object_get(data, "result"), "ok"));
-        fprintf(stderr, "  notify %s: %s\n", step, ok ? "sent" : "failed");
-    } else if (!strcmp(type, "step_started")) {
-        fprintf(stderr, "%s▶%s %s%s%s (%s)\n", C(c, "\033[36m"), C(c, "\033[0m"), C(c, "\033[1m"), step,
-                C(c, "\033[0m"), json_string_value(json_object_get(data, "action")));
-    } else if (!strcmp(type, "attempt_finished")) {
-        const json_t *res = json_object_get(data, "result");
-        int ok = json_is_true(json_object_get(res, "ok"));
-        const char *phase = json_string_value(json_object_get(data, "phase"));
-        fprintf(stderr, "    %s%s %d%s%s %s%s", C(c, ok ? "\033[32m" : "\033[31m"),
-                phase && !strcmp(phase, "verify") ? "verify attempt" : "attempt", attempt,
-                ok ? ": " : ": ", json_string_value(json_object_get(res, "status")),
-                C(c, "\033[0m"), "");
-        if (!ok)
-            print_result_line(c, res);
-        fprintf(stderr, " [%.2fs]\n", secs(res, "duration_ms"));
-    } else if (!strcmp(type, "step_retry")) {
-        fprintf(stderr, "    %sretrying in %.1fs%s\n", C(c, "\033[33m"), secs(data, "delay_ms"),
-                C(c, "\033[0m"));
-    } else if (!strcmp(type, "step_skipped")) {
-        c->nsteps++;
-        c->nskipped++;
-        fprintf(stderr, "%s⤼ %s skipped%s: %s\n", C(c, "\033[33m"), step, C(c, "\033[0m"),
-                json_string_value(json_object_get(data, "reason")));
-    } else if (!strcmp(type, "step_finished")) {
-        int ok = json_is_true(json_object_get(data, "ok"));
-        c->nsteps++;
-        if (ok)
-            c->nok++;
-        else
-            c->nfailed++;
-        fprintf(stderr, "%s%s %s %s%s after %d attempt%s, %.2fs\n", C(c, ok ? "\033[32m" : "\033[31m"),
-                ok ? "✔" : "✘", step, ok ? "ok" : "failed", C(c, "\033[0m"),
-                (int)json_integer_value(json_object_get(data, "attempts")),
-                json_integer_value(json_object_get(data, "attempts")) == 1 ? "" : "s",
-                secs(data, "duration_ms"));
-        if (!ok) {
-            const char *err = json_string_value(json_object_get(json_object_get(data, "result"), "stderr"));
-            if (err && *err) {
-                int lines = 0;
-                fprintf(stderr, "    stderr: ");
-                for (const char *p = err; *p && lines < 3; p++) {
-                    fputc(*p, stderr);
-                    if (*p == '\n' && (lines++, p[1] && lines < 3))
-                        fprintf(stderr, "            ");
-                }
-                if (err[strlen(err) - 1] != '\n')
-                    fputc('\n', stderr);
-            }
-        }
-    }
+    rb_progress_event(c->progress, run, type, step, attempt, data);
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -292,17 +157,7 @@ static void on_done(rb_run_t *run, void *arg)
         c->tty_open = 0;
         fputc('\n', stderr);
     }
-    if (c->json)
-        return;
-    const char *st = rb_run_status(run);
-    int ok = !strcmp(st, "resolved") || !strcmp(st, "not_confirmed");
-    fprintf(stderr, "%srun %lld %s%s in %.2fs — %zu step%s: %zu ok, %zu failed, %zu skipped\n",
-            C(c, ok ? "\033[1;32m" : "\033[1;31m"), (long long)rb_run_id(run), st, C(c, "\033[0m"),
-            (double)rb_run_duration_ms(run) / 1000.0, c->nsteps, c->nsteps == 1 ? "" : "s", c->nok,
-            c->nfailed, c->nskipped);
-    if (rb_run_error(run))
-        fprintf(stderr, "  %s\n", rb_run_error(run));
-    fprintf(stderr, "  timeline: runbook show %lld\n", (long long)rb_run_id(run));
+    rb_progress_summary(c->progress, run);
 }
 
 /* ---- options ---- */
@@ -436,7 +291,9 @@ int rb_cli_run(int argc, char **argv)
     if (rb_run_new(&loop, rb, j, &o, &c.run, err, sizeof(err)) < 0) {
         fprintf(stderr, "runbook run: %s\n", err);
     } else {
-        c.color = !c.json && rb_cli_color(2);
+        c.progress = rb_progress_new(&loop, c.json, c.quiet, !c.json && rb_cli_color(2),
+                                     !c.json && isatty(2) && !getenv("RUNBOOK_NO_LIVE"));
+        rb_progress_set_run(c.progress, c.run);
         uv_timer_init(&loop, &c.later);
         c.later.data = &c;
         uv_signal_init(&loop, &c.sigint);
@@ -445,14 +302,15 @@ int rb_cli_run(int argc, char **argv)
         uv_signal_start(&c.sigint, on_signal, SIGINT);
         uv_signal_start(&c.sigterm, on_signal, SIGTERM);
         if (!c.json && !c.quiet)
-            fprintf(stderr, "%srun %lld%s: %s (%s)%s\n", C(&c, "\033[1m"), (long long)rb_run_id(c.run),
-                    C(&c, "\033[0m"), rb_runbook_name(rb), rb_runbook_path(rb), dry ? " — dry run" : "");
+            fprintf(stderr, "run %lld: %s (%s)%s\n", (long long)rb_run_id(c.run), rb_runbook_name(rb),
+                    rb_runbook_path(rb), dry ? " — dry run (a drill: nothing with side effects starts)" : "");
         rb_run_start(c.run, on_event, on_done, &c);
         uv_run(&loop, UV_RUN_DEFAULT);
         const char *st = rb_run_status(c.run);
         rc = !strcmp(st, "resolved") ? RB_EXIT_OK
              : !strcmp(st, "not_confirmed") ? RB_EXIT_NOT_CONFIRMED : RB_EXIT_FAILED;
         rb_run_free(c.run);
+        rb_progress_free(c.progress);
         uv_run(&loop, UV_RUN_DEFAULT);
     }
     if (uv_loop_close(&loop) != 0)

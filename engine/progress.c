@@ -1,0 +1,323 @@
+/*
+ * progress.c — what a run shows on the terminal while it goes (see
+ * progress.h): one line per event that matters, a live status line on a
+ * TTY (spinner, phase, step, attempt, elapsed), and a one-screen summary.
+ * With --format json, one JSON object per journaled event instead.
+ *
+ * Owns: its status-line timer and nothing of the run: it only reads the
+ * events it is given. Colors only when asked (a TTY without NO_COLOR).
+ */
+#include "progress.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct rb_progress {
+    uv_loop_t *loop;
+    int json, quiet, color, live;
+    rb_run_t *main;
+    uv_timer_t timer;
+    int timer_on;
+    int frame;
+    uint64_t t0;
+    char what[160]; /* what the status line says the run is doing */
+    size_t nsteps, nok, nfailed, nskipped;
+    json_t *rows;   /* [{step, status, attempts, duration_ms}] for the summary */
+    char severity[16];
+    uint64_t respond_ms, resolve_ms, first_action_ms;
+    int have_first_action;
+};
+
+static const char *C(const rb_progress_t *c, const char *code) { return c->color ? code : ""; }
+
+static double secs(const json_t *d, const char *k)
+{
+    return (double)json_integer_value(json_object_get(d, k)) / 1000.0;
+}
+
+static void print_result_line(const rb_progress_t *c, const json_t *res)
+{
+    const json_t *ec = json_object_get(res, "exit_code");
+    const char *sig = json_string_value(json_object_get(res, "signal"));
+    const char *err = json_string_value(json_object_get(res, "error"));
+    if (err)
+        fprintf(stderr, " — %s", err);
+    else if (sig)
+        fprintf(stderr, " (killed by %s)", sig);
+    else if (json_is_integer(ec))
+        fprintf(stderr, " (exit %lld)", (long long)json_integer_value(ec));
+    (void)c;
+}
+
+
+static void clear_line(rb_progress_t *c)
+{
+    if (c->live)
+        fputs("\r\033[K", stderr);
+}
+
+static void on_tick(uv_timer_t *t)
+{
+    static const char *const spin[] = {"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"};
+    rb_progress_t *c = t->data;
+    c->frame = (c->frame + 1) % 10;
+    fprintf(stderr, "\r\033[K%s%s%s %s %s[%.1fs]%s", C(c, "\033[36m"), spin[c->frame], C(c, "\033[0m"),
+            c->what, C(c, "\033[2m"), (double)(uv_now(c->loop) - c->t0) / 1000.0, C(c, "\033[0m"));
+    fflush(stderr);
+}
+
+rb_progress_t *rb_progress_new(uv_loop_t *loop, int json, int quiet, int color, int live)
+{
+    rb_progress_t *c = calloc(1, sizeof(*c));
+    if (!c)
+        return NULL;
+    c->loop = loop;
+    c->json = json;
+    c->quiet = quiet;
+    c->color = color;
+    c->live = live && !json && !quiet;
+    c->rows = json_array();
+    c->t0 = uv_now(loop);
+    snprintf(c->what, sizeof(c->what), "starting");
+    uv_timer_init(loop, &c->timer);
+    c->timer.data = c;
+    if (c->live) {
+        uv_timer_start(&c->timer, on_tick, 100, 100);
+        c->timer_on = 1;
+    }
+    return c;
+}
+
+static void on_close(uv_handle_t *h)
+{
+    rb_progress_t *c = h->data;
+    json_decref(c->rows);
+    free(c);
+}
+
+void rb_progress_free(rb_progress_t *c)
+{
+    if (!c)
+        return;
+    if (c->timer_on)
+        clear_line(c);
+    uv_close((uv_handle_t *)&c->timer, on_close);
+}
+
+void rb_progress_set_run(rb_progress_t *c, rb_run_t *run)
+{
+    c->main = run;
+}
+
+/* Keeps what the status line and the summary need. */
+static void track(rb_progress_t *c, const char *type, const char *step, int attempt, const json_t *data)
+{
+    if (!strcmp(type, "phase_started"))
+        snprintf(c->what, sizeof(c->what), "%s checks", json_string_value(json_object_get(data, "phase")));
+    else if (!strcmp(type, "step_started") || !strcmp(type, "undo_started"))
+        snprintf(c->what, sizeof(c->what), "%s %s", !strcmp(type, "undo_started") ? "undo" : "step", step);
+    else if (!strcmp(type, "attempt_started"))
+        snprintf(c->what, sizeof(c->what), "%s %s · attempt %d/%lld", 
+                 !strcmp(json_string_value(json_object_get(data, "phase")), "verify") ? "verify" : "step",
+                 step ? step : "", attempt, (long long)json_integer_value(json_object_get(data, "of")));
+    else if (!strcmp(type, "step_retry"))
+        snprintf(c->what, sizeof(c->what), "step %s · waiting %.1fs to retry", step,
+                 (double)json_integer_value(json_object_get(data, "delay_ms")) / 1000.0);
+    else if (!strcmp(type, "approval_requested"))
+        snprintf(c->what, sizeof(c->what), "step %s · waiting for approval", step);
+    if (!strcmp(type, "step_started") && !c->have_first_action) {
+        c->have_first_action = 1;
+        c->first_action_ms = uv_now(c->loop) - c->t0;
+    }
+    if (!strcmp(type, "severity_assigned")) {
+        snprintf(c->severity, sizeof(c->severity), "%s", json_string_value(json_object_get(data, "level")));
+        c->respond_ms = (uint64_t)json_integer_value(json_object_get(data, "respond_ms"));
+        c->resolve_ms = (uint64_t)json_integer_value(json_object_get(data, "resolve_ms"));
+    }
+    if (!strcmp(type, "step_finished") || !strcmp(type, "step_skipped"))
+        json_array_append_new(c->rows, json_pack("{s:s,s:O,s:i,s:I}", "step", step, "status",
+                                                 json_object_get(data, "status"), "attempts", attempt,
+                                                 "duration_ms",
+                                                 json_integer_value(json_object_get(data, "duration_ms"))));
+}
+
+void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const char *step,
+                       int attempt, const json_t *data)
+{
+    if (!c->json && run == c->main)
+        track(c, type, step, attempt, data);
+    clear_line(c);
+
+    if (c->json) {
+        json_t *line = json_pack("{s:I,s:s,s:s?,s:i,s:O}", "run", (json_int_t)rb_run_id(run), "type",
+                                 type, "step", step, "attempt", attempt, "data", data);
+        json_dumpf(line, stdout, JSON_COMPACT);
+        fputc('\n', stdout);
+        fflush(stdout);
+        json_decref(line);
+        return;
+    }
+    if (c->quiet)
+        return;
+    if (run != c->main) {
+        /* a sub-runbook's events: one line per step, indented */
+        if (!strcmp(type, "step_finished")) {
+            int ok = json_is_true(json_object_get(data, "ok"));
+            fprintf(stderr, "    ↳ run %lld: %s%s %s%s\n", (long long)rb_run_id(run),
+                    C(c, ok ? "\033[32m" : "\033[31m"), ok ? "✔" : "✘", step, C(c, "\033[0m"));
+        }
+        return;
+    }
+    if (!strcmp(type, "log")) {
+        const char *lv = json_string_value(json_object_get(data, "level"));
+        int loud = lv && (!strcmp(lv, "warn") || !strcmp(lv, "error"));
+        if (lv && strcmp(lv, "debug"))
+            fprintf(stderr, "    %s%s%s: %s%s\n", C(c, loud ? "\033[33m" : "\033[2m"), lv,
+                    step ? "" : "", json_string_value(json_object_get(data, "message")), C(c, "\033[0m"));
+    } else if (!strcmp(type, "check_finished")) {
+        const json_t *res = json_object_get(data, "result");
+        int ok = json_is_true(json_object_get(data, "ok"));
+        fprintf(stderr, "  %s%s%s %s check %s", C(c, ok ? "\033[32m" : "\033[33m"), ok ? "✔" : "✘",
+                C(c, "\033[0m"), json_string_value(json_object_get(data, "phase")), step);
+        if (!ok)
+            print_result_line(c, res);
+        fputc('\n', stderr);
+    } else if (!strcmp(type, "confirm")) {
+        int yes = json_is_true(json_object_get(data, "confirmed"));
+        fprintf(stderr, "%s%s%s\n", C(c, yes ? "\033[1;31m" : "\033[32m"),
+                yes ? "confirmed: the failure is real" : "not confirmed: nothing to do",
+                C(c, "\033[0m"));
+    } else if (!strcmp(type, "severity_assigned")) {
+        char a[32], b[32];
+        fprintf(stderr, "%sseverity %s%s (respond within %s, resolve within %s)\n", C(c, "\033[1m"),
+                json_string_value(json_object_get(data, "level")), C(c, "\033[0m"),
+                rb_duration_format((uint64_t)json_integer_value(json_object_get(data, "respond_ms")), a, sizeof(a)),
+                rb_duration_format((uint64_t)json_integer_value(json_object_get(data, "resolve_ms")), b, sizeof(b)));
+    } else if (!strcmp(type, "phase_started")) {
+        fprintf(stderr, "%s%s%s (%lld checks)\n", C(c, "\033[36m"),
+                !strcmp(json_string_value(json_object_get(data, "phase")), "detect") ? "detect" : "validate",
+                C(c, "\033[0m"), (long long)json_integer_value(json_object_get(data, "checks")));
+    } else if (!strcmp(type, "approval_requested")) {
+        fprintf(stderr, "%s? step %s needs approval%s\n", C(c, "\033[1;33m"), step, C(c, "\033[0m"));
+    } else if (!strcmp(type, "approval_granted") || !strcmp(type, "approval_denied") ||
+               !strcmp(type, "approval_timeout")) {
+        fprintf(stderr, "  %s: %s\n", type, json_string_value(json_object_get(data, "by"))
+                                                ? json_string_value(json_object_get(data, "by")) : "");
+    } else if (!strcmp(type, "rollback_started")) {
+        fprintf(stderr, "%s↶ rolling back %lld step(s)%s\n", C(c, "\033[33m"),
+                (long long)json_integer_value(json_object_get(data, "undo_steps")), C(c, "\033[0m"));
+    } else if (!strcmp(type, "undo_finished")) {
+        int ok = json_is_true(json_object_get(data, "ok"));
+        fprintf(stderr, "  undo %s: %s\n", step, ok ? "ok" : "failed");
+    } else if (!strcmp(type, "escalated")) {
+        fprintf(stderr, "%s⚑ escalated (level %lld)%s\n", C(c, "\033[1;31m"),
+                (long long)json_integer_value(json_object_get(data, "level")), C(c, "\033[0m"));
+    } else if (!strcmp(type, "notification_sent")) {
+        int ok = json_is_true(json_object_get(json_object_get(data, "result"), "ok"));
+        fprintf(stderr, "  notify %s: %s\n", step, ok ? "sent" : "failed");
+    } else if (!strcmp(type, "step_started")) {
+        fprintf(stderr, "%s▶%s %s%s%s (%s)\n", C(c, "\033[36m"), C(c, "\033[0m"), C(c, "\033[1m"), step,
+                C(c, "\033[0m"), json_string_value(json_object_get(data, "action")));
+    } else if (!strcmp(type, "attempt_finished") &&
+               !strcmp(json_string_value(json_object_get(data, "phase")), "check")) {
+        /* a check's outcome is its check_finished line */
+    } else if (!strcmp(type, "attempt_finished") &&
+               strcmp(json_string_value(json_object_get(data, "phase")), "notify") &&
+               strcmp(json_string_value(json_object_get(data, "phase")), "escalate")) {
+        const json_t *res = json_object_get(data, "result");
+        int ok = json_is_true(json_object_get(res, "ok"));
+        const char *phase = json_string_value(json_object_get(data, "phase"));
+        fprintf(stderr, "    %s%s %d%s%s %s%s", C(c, ok ? "\033[32m" : "\033[31m"),
+                phase && !strcmp(phase, "verify") ? "verify attempt" : "attempt", attempt,
+                ok ? ": " : ": ", json_string_value(json_object_get(res, "status")),
+                C(c, "\033[0m"), "");
+        if (!ok)
+            print_result_line(c, res);
+        fprintf(stderr, " [%.2fs]\n", secs(res, "duration_ms"));
+    } else if (!strcmp(type, "step_retry")) {
+        fprintf(stderr, "    %sretrying in %.1fs%s\n", C(c, "\033[33m"), secs(data, "delay_ms"),
+                C(c, "\033[0m"));
+    } else if (!strcmp(type, "step_skipped")) {
+        c->nsteps++;
+        c->nskipped++;
+        fprintf(stderr, "%s⤼ %s skipped%s: %s\n", C(c, "\033[33m"), step, C(c, "\033[0m"),
+                json_string_value(json_object_get(data, "reason")));
+    } else if (!strcmp(type, "step_finished")) {
+        int ok = json_is_true(json_object_get(data, "ok"));
+        c->nsteps++;
+        if (ok)
+            c->nok++;
+        else
+            c->nfailed++;
+        fprintf(stderr, "%s%s %s %s%s after %d attempt%s, %.2fs\n", C(c, ok ? "\033[32m" : "\033[31m"),
+                ok ? "✔" : "✘", step, ok ? "ok" : "failed", C(c, "\033[0m"),
+                (int)json_integer_value(json_object_get(data, "attempts")),
+                json_integer_value(json_object_get(data, "attempts")) == 1 ? "" : "s",
+                secs(data, "duration_ms"));
+        if (!ok) {
+            const char *err = json_string_value(json_object_get(json_object_get(data, "result"), "stderr"));
+            if (err && *err) {
+                int lines = 0;
+                fprintf(stderr, "    stderr: ");
+                for (const char *p = err; *p && lines < 3; p++) {
+                    fputc(*p, stderr);
+                    if (*p == '\n' && (lines++, p[1] && lines < 3))
+                        fprintf(stderr, "            ");
+                }
+                if (err[strlen(err) - 1] != '\n')
+                    fputc('\n', stderr);
+            }
+        }
+    }
+}
+
+void rb_progress_summary(rb_progress_t *c, rb_run_t *run)
+{
+    if (c->timer_on) {
+        uv_timer_stop(&c->timer);
+        clear_line(c);
+    }
+    if (c->json)
+        return;
+    const char *st = rb_run_status(run);
+    int ok = !strcmp(st, "resolved") || !strcmp(st, "not_confirmed");
+    uint64_t dur = rb_run_duration_ms(run);
+    char a[32], b[32], d1[32], d2[32];
+    fprintf(stderr, "%s── run %lld: %s%s in %s", C(c, ok ? "\033[1;32m" : "\033[1;31m"),
+            (long long)rb_run_id(run), st, C(c, "\033[0m"), rb_duration_format(dur, d1, sizeof(d1)));
+    if (c->severity[0])
+        fprintf(stderr, " · severity %s", c->severity);
+    fputc('\n', stderr);
+    if (c->severity[0] && (c->respond_ms || c->resolve_ms)) {
+        int late_r = c->have_first_action && c->first_action_ms > c->respond_ms;
+        int late_s = dur > c->resolve_ms;
+        fprintf(stderr, "   respond: %s%s%s (target %s)   resolve: %s%s%s (target %s)\n",
+                C(c, late_r ? "\033[31m" : "\033[32m"),
+                c->have_first_action ? rb_duration_format(c->first_action_ms, d1, sizeof(d1)) : "-",
+                C(c, "\033[0m"), rb_duration_format(c->respond_ms, a, sizeof(a)),
+                C(c, late_s ? "\033[31m" : "\033[32m"), rb_duration_format(dur, d2, sizeof(d2)),
+                C(c, "\033[0m"), rb_duration_format(c->resolve_ms, b, sizeof(b)));
+    }
+    size_t i;
+    json_t *row;
+    json_array_foreach(c->rows, i, row) {
+        if (i >= 20) {
+            fprintf(stderr, "   … %zu more steps (runbook show %lld)\n", json_array_size(c->rows) - 20,
+                    (long long)rb_run_id(run));
+            break;
+        }
+        const char *rs = json_string_value(json_object_get(row, "status"));
+        int rok = rs && !strcmp(rs, "ok");
+        fprintf(stderr, "   %s%-9s%s %-28s %2lld× %s\n",
+                C(c, rok ? "\033[32m" : rs && !strcmp(rs, "skipped") ? "\033[33m" : "\033[31m"),
+                rs ? rs : "?", C(c, "\033[0m"), json_string_value(json_object_get(row, "step")),
+                (long long)json_integer_value(json_object_get(row, "attempts")),
+                rb_duration_format((uint64_t)json_integer_value(json_object_get(row, "duration_ms")), a, sizeof(a)));
+    }
+    fprintf(stderr, "   %zu step%s: %zu ok, %zu failed, %zu skipped\n", c->nsteps, c->nsteps == 1 ? "" : "s",
+            c->nok, c->nfailed, c->nskipped);
+    if (rb_run_error(run))
+        fprintf(stderr, "   %s\n", rb_run_error(run));
+    fprintf(stderr, "   timeline: runbook show %lld\n", (long long)rb_run_id(run));
+}
