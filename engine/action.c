@@ -16,12 +16,14 @@ extern const rb_action_t rb_action_exec;
 extern const rb_action_t rb_action_sleep;
 extern const rb_action_t rb_action_log_desc;
 extern const rb_action_t rb_action_runbook;
+extern const rb_action_t rb_action_fs;
 
 static const rb_action_t *const builtins[] = {
     &rb_action_exec,
     &rb_action_sleep,
     &rb_action_log_desc,
     &rb_action_runbook,
+    &rb_action_fs,
     NULL,
 };
 
