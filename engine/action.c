@@ -2,7 +2,9 @@
  * action.c — the registry of action descriptors and the per-start context
  * (the engine's half of include/runbook/action.h).
  *
- * Owns: the list of built-in descriptors and the rb_action_ctx_t lifetime.
+ * Owns: the list of built-in descriptors, the registry (built-ins + the
+ * descriptors engine/plugin.c registers after checking them), and the
+ * rb_action_ctx_t lifetime.
  * It never knows what an action does; it only enforces the ABI's "done
  * exactly once" contract.
  */
@@ -45,17 +47,63 @@ struct rb_action_ctx {
     int cancelled;
 };
 
-const rb_action_t *rb__action_find(const char *name)
+/* Built-ins followed by the descriptors of loaded plugins (engine/plugin.c),
+ * NULL-terminated; NULL while no plugin is registered. Changed only at
+ * start-up, before any loop runs. */
+static const rb_action_t **registry;
+static size_t nregistry;
+
+const rb_action_t *const *rb__action_builtins(void)
 {
-    for (size_t i = 0; builtins[i]; i++)
-        if (strcmp(builtins[i]->name, name) == 0)
-            return builtins[i];
-    return NULL;
+    return builtins;
 }
 
 const rb_action_t *const *rb__action_list(void)
 {
-    return builtins;
+    return registry ? (const rb_action_t *const *)registry : builtins;
+}
+
+const rb_action_t *rb__action_find(const char *name)
+{
+    const rb_action_t *const *all = rb__action_list();
+    for (size_t i = 0; all[i]; i++)
+        if (strcmp(all[i]->name, name) == 0)
+            return all[i];
+    return NULL;
+}
+
+int rb__action_register(const rb_action_t *a)
+{
+    if (!registry) {
+        size_t n = sizeof(builtins) / sizeof(builtins[0]) - 1;
+        if (!(registry = malloc((n + 1) * sizeof(*registry))))
+            return RB_ENOMEM;
+        memcpy(registry, builtins, (n + 1) * sizeof(*registry));
+        nregistry = n;
+    }
+    const rb_action_t **r = realloc(registry, (nregistry + 2) * sizeof(*registry));
+    if (!r)
+        return RB_ENOMEM;
+    registry = r;
+    registry[nregistry++] = a;
+    registry[nregistry] = NULL;
+    return 0;
+}
+
+void rb__action_unregister(const rb_action_t *a)
+{
+    for (size_t i = 0; registry && registry[i]; i++) {
+        if (registry[i] != a)
+            continue;
+        memmove(&registry[i], &registry[i + 1], (nregistry - i) * sizeof(*registry));
+        nregistry--;
+        break;
+    }
+    if (registry && nregistry == sizeof(builtins) / sizeof(builtins[0]) - 1) {
+        free(registry); /* built-ins only again */
+        registry = NULL;
+        nregistry = 0;
+    }
 }
 
 int rb__edit_distance(const char *a, const char *b)
@@ -82,11 +130,12 @@ const char *rb__action_suggest(const char *name)
 {
     const char *best = NULL;
     int best_d = 3;
-    for (size_t i = 0; builtins[i]; i++) {
-        int d = rb__edit_distance(name, builtins[i]->name);
+    const rb_action_t *const *all = rb__action_list();
+    for (size_t i = 0; all[i]; i++) {
+        int d = rb__edit_distance(name, all[i]->name);
         if (d < best_d) {
             best_d = d;
-            best = builtins[i]->name;
+            best = all[i]->name;
         }
     }
     return best;

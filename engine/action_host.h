@@ -20,6 +20,17 @@ const rb_action_t *const *rb__action_list(void);
 /* The closest registered name within a small edit distance, or NULL. */
 const char *rb__action_suggest(const char *name);
 
+/* The built-in descriptors only, NULL-terminated (static storage). */
+const rb_action_t *const *rb__action_builtins(void);
+
+/* Adds a descriptor to the registry after the built-ins (borrowed: it must
+ * outlive every use; engine/plugin.c keeps the module open). The caller has
+ * checked it (rb__plugin_check_action) and its name is free. 0 or RB_ENOMEM.
+ * Start-up only: never while a loop runs actions. */
+int rb__action_register(const rb_action_t *a);
+/* Removes a registered descriptor (no-op for one not registered). */
+void rb__action_unregister(const rb_action_t *a);
+
 /* A context for one start of action a. base_dir is copied. cap 0 = default
  * (64 KiB). done is called exactly once with the result after a successful
  * rb__action_start. */

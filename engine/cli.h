@@ -18,6 +18,13 @@ int rb_cli_validate(int argc, char **argv);
 int rb_cli_run(int argc, char **argv);
 int rb_cli_runs(int argc, char **argv);
 int rb_cli_show(int argc, char **argv);
+int rb_cli_actions(int argc, char **argv);
+
+/* Loads the action modules of dir (--plugins), or of $RUNBOOK_PLUGINS when
+ * dir is NULL; nothing when neither is set. On a refused module prints
+ * "runbook CMD: FILE: why" and returns -1 (exit RB_EXIT_USAGE). In
+ * cli_actions.c. */
+int rb_cli_plugins(const char *cmd, const char *dir);
 
 /* The default journal path when --db is not given: $RUNBOOK_DB or ./runbook.db */
 const char *rb_cli_default_db(void);

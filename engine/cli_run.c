@@ -40,6 +40,7 @@ static void help(FILE *f)
             "  -y, --yes              approve every step that asks for approval\n"
             "      --format text|json progress as text on stderr (default) or JSON lines on stdout\n"
             "  -q, --quiet            print only the summary\n"
+            "      --plugins DIR      load the action modules (*.so) in DIR ($RUNBOOK_PLUGINS)\n"
             "  -h, --help             this text\n\n"
             "exit codes: 0 resolved, 1 failed or cancelled, 2 invalid runbook, parameter\n"
             "            or usage, 3 not confirmed (the checks found nothing to do).\n");
@@ -215,12 +216,12 @@ int rb_cli_run(int argc, char **argv)
         {"db", required_argument, NULL, 'D'},    {"dir", required_argument, NULL, 'd'},
         {"dry-run", no_argument, NULL, 'n'},     {"format", required_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
-        {"yes", no_argument, NULL, 'y'},
+        {"yes", no_argument, NULL, 'y'},         {"plugins", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
     cli_run_t c;
     memset(&c, 0, sizeof(c));
     json_t *params = json_object(), *alert = NULL;
-    const char *db = rb_cli_default_db(), *dir = NULL;
+    const char *db = rb_cli_default_db(), *dir = NULL, *plugins = NULL;
     int dry = 0, opt, rc = RB_EXIT_USAGE;
     optind = 0;
     while ((opt = getopt_long(argc, argv, "+p:qhy", opts, NULL)) != -1) {
@@ -247,6 +248,7 @@ int rb_cli_run(int argc, char **argv)
             break;
         case 'q': c.quiet = 1; break;
         case 'y': c.yes = 1; break;
+        case 'P': plugins = optarg; break;
         case 'h':
             help(stdout);
             rc = RB_EXIT_OK;
@@ -259,6 +261,8 @@ int rb_cli_run(int argc, char **argv)
         help(stderr);
         goto out;
     }
+    if (rb_cli_plugins("run", plugins) < 0)
+        goto out;
     const char *what = argv[optind];
     char *path = NULL;
     path = rb__runbook_locate(what, dir);

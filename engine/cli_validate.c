@@ -18,11 +18,12 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: runbook validate [--format text|json] [--quiet] PATH...\n\n"
+            "usage: runbook validate [--format text|json] [--quiet] [--plugins DIR] PATH...\n\n"
             "Checks runbook files (a directory: every *.yaml and *.yml below it) and prints\n"
             "each problem as FILE:LINE:COL: error: MESSAGE.\n\n"
             "  --format text|json  diagnostics as text on stderr (default) or JSON on stdout\n"
             "  -q, --quiet         print nothing when everything is valid\n"
+            "      --plugins DIR   load the action modules (*.so) in DIR ($RUNBOOK_PLUGINS)\n"
             "  -h, --help          this text\n\n"
             "exit codes: 0 all valid, 2 some file is invalid or cannot be read.\n");
 }
@@ -115,9 +116,11 @@ int rb_cli_validate(int argc, char **argv)
 {
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
                                          {"quiet", no_argument, NULL, 'q'},
+                                         {"plugins", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int json = 0, quiet = 0, c;
+    const char *plugins = NULL;
     optind = 0;
     while ((c = getopt_long(argc, argv, "f:qh", opts, NULL)) != -1) {
         switch (c) {
@@ -130,10 +133,13 @@ int rb_cli_validate(int argc, char **argv)
             }
             break;
         case 'q': quiet = 1; break;
+        case 'P': plugins = optarg; break;
         case 'h': help(stdout); return RB_EXIT_OK;
         default: help(stderr); return RB_EXIT_USAGE;
         }
     }
+    if (rb_cli_plugins("validate", plugins) < 0)
+        return RB_EXIT_USAGE;
     if (optind >= argc) {
         fprintf(stderr, "runbook validate: give at least one file or directory\n");
         help(stderr);

@@ -20,6 +20,7 @@ static const command_t commands[] = {
     {"run", rb_cli_run, "run a runbook now, journaling every step"},
     {"runs", rb_cli_runs, "list the runs in the journal"},
     {"show", rb_cli_show, "print the timeline of one run"},
+    {"actions", rb_cli_actions, "list the actions (built in and plugins) and their parameters"},
     {NULL, NULL, NULL},
 };
 

@@ -28,6 +28,8 @@ foreach(script ${RB_E2E_TESTS})
     TIMEOUT 600)
 endforeach()
 
+include(${CMAKE_CURRENT_LIST_DIR}/plugins/plugins.cmake)
+
 # Fuzz targets (clang + libFuzzer) are built only on request: -DRB_FUZZ=ON.
 option(RB_FUZZ "Build libFuzzer targets (needs clang)" OFF)
 if(RB_FUZZ)
