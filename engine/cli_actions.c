@@ -254,7 +254,8 @@ static json_t *when_then(json_t *cond, const char *name)
 {
     char ref[128];
     snprintf(ref, sizeof(ref), "#/definitions/with_%s", name);
-    return json_pack("{s:o,s:{s:{s:{s:s}}}}", "if", cond, "then", "properties", "with", "$ref", ref);
+    return json_pack("{s:o,s:{s:s,s:{s:{s:s}}}}", "if", cond, "then", "type", "object", "properties",
+                     "with", "$ref", ref);
 }
 
 static json_t *schema_defs(const rb_action_t *const *all)
