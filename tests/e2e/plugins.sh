@@ -10,7 +10,11 @@
 #   - each refused module (tests/plugins/broken.c) makes validate, run and
 #     actions exit 2 with "runbook CMD: FILE: why", and runs nothing.
 #
+#   - the example module, built with the command docs/plugins.md gives,
+#     loads.
+#
 # Env: RUNBOOK (the binary), RB_PLUGIN_DIR (the folder of rb_hello.so),
+# RB_SOURCE_DIR (the repository root),
 # RB_BROKEN_<VARIANT> (each refused module; tests/plugins/plugins.cmake).
 set -u
 
@@ -104,6 +108,23 @@ grep -qF "rb_hello.so" "$tmp/out" || bad "actions --format json: no module path"
 
 rb actions hello
 expect 2 'unknown action "hello"' "actions without --plugins does not know it"
+
+# --- built as docs/plugins.md says ------------------------------------------
+if [ -n "${RB_SOURCE_DIR:-}" ] && command -v cc >/dev/null 2>&1 && command -v pkg-config >/dev/null 2>&1; then
+    mkdir "$tmp/mods"
+    # shellcheck disable=SC2046 # pkg-config output is a list of flags
+    if cc -shared -fPIC -O2 -Wall -Wextra -I"$RB_SOURCE_DIR/include" \
+        $(pkg-config --cflags jansson libuv) -o "$tmp/mods/rb_hello.so" \
+        "$RB_SOURCE_DIR/actions/external/hello.c" >"$tmp/out" 2>&1; then
+        rb validate --plugins "$tmp/mods" "$tmp/greet.yaml"
+        expect 0 "" "a module built with the command in docs/plugins.md loads"
+    else
+        bad "the build command in docs/plugins.md fails"
+        show_output
+    fi
+else
+    echo "skip building the example by hand (no cc, pkg-config or RB_SOURCE_DIR)"
+fi
 
 # --- refused modules ----------------------------------------------------------
 refused() { # VAR WANT
