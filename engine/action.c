@@ -19,6 +19,9 @@ extern const rb_action_t rb_action_sleep;
 extern const rb_action_t rb_action_log_desc;
 extern const rb_action_t rb_action_runbook;
 extern const rb_action_t rb_action_fs;
+extern const rb_action_t rb_action_http;
+extern const rb_action_t rb_action_tcp;
+extern const rb_action_t rb_action_notify;
 
 static const rb_action_t *const builtins[] = {
     &rb_action_exec,
@@ -26,6 +29,9 @@ static const rb_action_t *const builtins[] = {
     &rb_action_log_desc,
     &rb_action_runbook,
     &rb_action_fs,
+    &rb_action_http,
+    &rb_action_tcp,
+    &rb_action_notify,
     NULL,
 };
 
