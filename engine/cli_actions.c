@@ -112,8 +112,9 @@ static void print_text(const rb_action_t *a)
     const char *src = rb__plugin_source(a);
     printf("%s — %s\n", a->name, a->summary);
     printf("  %s%s%s\n",
-           a->flags & RB_ACTION_SIDE_EFFECTS ? "side effects (journaled first; skipped by --dry-run)"
-                                             : "read-only (runs in --dry-run)",
+           a->flags & RB_ACTION_SIDE_EFFECTS
+               ? "side effects (journaled first; skipped by --dry-run)"
+               : "read-only (runs in --dry-run)",
            src ? "; module " : "", src ? src : "");
     size_t w = 0;
     for (const rb_action_param_t *p = a->params; p && p->name; p++)
@@ -185,10 +186,10 @@ static json_t *action_json(const rb_action_t *a)
     json_t *ps = json_array();
     for (const rb_action_param_t *p = a->params; p && p->name; p++) {
         json_t *d = default_value(p);
-        json_array_append_new(ps, json_pack("{s:s,s:s,s:b,s:o,s:s}", "name", p->name, "type",
-                                            type_key(p->type), "required", p->required != 0,
-                                            "default", d ? d : json_null(), "description",
-                                            p->description));
+        json_array_append_new(ps,
+                              json_pack("{s:s,s:s,s:b,s:o,s:s}", "name", p->name, "type",
+                                        type_key(p->type), "required", p->required != 0, "default",
+                                        d ? d : json_null(), "description", p->description));
     }
     const char *src = rb__plugin_source(a);
     return json_pack("{s:s,s:s,s:b,s:b,s:o,s:o}", "name", a->name, "summary", a->summary,
@@ -254,8 +255,8 @@ static json_t *when_then(json_t *cond, const char *name)
 {
     char ref[128];
     snprintf(ref, sizeof(ref), "#/definitions/with_%s", name);
-    return json_pack("{s:o,s:{s:s,s:{s:{s:s}}}}", "if", cond, "then", "type", "object", "properties",
-                     "with", "$ref", ref);
+    return json_pack("{s:o,s:{s:s,s:{s:{s:s}}}}", "if", cond, "then", "type", "object",
+                     "properties", "with", "$ref", ref);
 }
 
 static json_t *schema_defs(const rb_action_t *const *all)
@@ -279,17 +280,16 @@ static json_t *schema_defs(const rb_action_t *const *all)
         snprintf(key, sizeof(key), "with_%s", all[i]->name);
         json_object_set_new(defs, key, with_schema(all[i]));
         json_array_append_new(
-            dispatch,
-            when_then(json_pack("{s:s,s:[s],s:{s:{s:s}}}", "type", "object", "required", "action",
-                                "properties", "action", "const", all[i]->name),
-                      all[i]->name));
+            dispatch, when_then(json_pack("{s:s,s:[s],s:{s:{s:s}}}", "type", "object", "required",
+                                          "action", "properties", "action", "const", all[i]->name),
+                                all[i]->name));
     }
     /* `run:` is the exec shorthand: its `with` holds exec's other
      * parameters (oneOfActionRun forbids argv and shell there). */
     if (rb__action_find("exec"))
-        json_array_append_new(dispatch, when_then(json_pack("{s:s,s:[s]}", "type", "object",
-                                                            "required", "run"),
-                                                  "exec"));
+        json_array_append_new(
+            dispatch,
+            when_then(json_pack("{s:s,s:[s]}", "type", "object", "required", "run"), "exec"));
     return defs;
 }
 

@@ -48,11 +48,10 @@ static size_t nmods;
  */
 typedef void (*rb__any_fn)(void);
 __attribute__((used)) static const rb__any_fn abi_services[] = {
-    (rb__any_fn)rb_action_loop,     (rb__any_fn)rb_action_set_data,
-    (rb__any_fn)rb_action_data,     (rb__any_fn)rb_action_base_dir,
-    (rb__any_fn)rb_action_output_cap, (rb__any_fn)rb_action_log,
-    (rb__any_fn)rb_action_done,     (rb__any_fn)rb_strerror,
-    (rb__any_fn)rb_duration_parse,  (rb__any_fn)rb_duration_format,
+    (rb__any_fn)rb_action_loop,     (rb__any_fn)rb_action_set_data,   (rb__any_fn)rb_action_data,
+    (rb__any_fn)rb_action_base_dir, (rb__any_fn)rb_action_output_cap, (rb__any_fn)rb_action_log,
+    (rb__any_fn)rb_action_done,     (rb__any_fn)rb_strerror,          (rb__any_fn)rb_duration_parse,
+    (rb__any_fn)rb_duration_format,
 };
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)
@@ -94,11 +93,13 @@ static int check_params(const rb_action_t *a, char *err, size_t errlen)
                         p[i].name);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(p[j].name, p[i].name))
-                return fail(err, errlen, RB_EINVAL, "action \"%s\": parameter \"%s\" is declared twice",
-                            a->name, p[i].name);
+                return fail(err, errlen, RB_EINVAL,
+                            "action \"%s\": parameter \"%s\" is declared twice", a->name,
+                            p[i].name);
         if (p[i].type < RB_PARAM_STRING || p[i].type > RB_PARAM_ANY)
-            return fail(err, errlen, RB_EINVAL, "action \"%s\": parameter \"%s\" has unknown type %d",
-                        a->name, p[i].name, (int)p[i].type);
+            return fail(err, errlen, RB_EINVAL,
+                        "action \"%s\": parameter \"%s\" has unknown type %d", a->name, p[i].name,
+                        (int)p[i].type);
         if (!p[i].description)
             return fail(err, errlen, RB_EINVAL,
                         "action \"%s\": parameter \"%s\" has no description (it is the "
@@ -107,8 +108,8 @@ static int check_params(const rb_action_t *a, char *err, size_t errlen)
         if (p[i].default_value) {
             if (p[i].required)
                 return fail(err, errlen, RB_EINVAL,
-                            "action \"%s\": parameter \"%s\" is required and has a default", a->name,
-                            p[i].name);
+                            "action \"%s\": parameter \"%s\" is required and has a default",
+                            a->name, p[i].name);
             json_error_t je;
             json_t *v = json_loads(p[i].default_value, JSON_DECODE_ANY, &je);
             if (!v)
@@ -144,8 +145,9 @@ int rb__plugin_check_action(const rb_action_t *a, char *err, size_t errlen)
         return fail(err, errlen, RB_EINVAL, "action \"%s\" has no summary", a->name);
     uint32_t kind = a->flags & (RB_ACTION_SIDE_EFFECTS | RB_ACTION_READ_ONLY);
     if (a->flags & ~(uint32_t)(RB_ACTION_SIDE_EFFECTS | RB_ACTION_READ_ONLY))
-        return fail(err, errlen, RB_EINVAL, "action \"%s\" has unknown flags 0x%x", a->name,
-                    (unsigned)(a->flags & ~(uint32_t)(RB_ACTION_SIDE_EFFECTS | RB_ACTION_READ_ONLY)));
+        return fail(
+            err, errlen, RB_EINVAL, "action \"%s\" has unknown flags 0x%x", a->name,
+            (unsigned)(a->flags & ~(uint32_t)(RB_ACTION_SIDE_EFFECTS | RB_ACTION_READ_ONLY)));
     if (kind != RB_ACTION_SIDE_EFFECTS && kind != RB_ACTION_READ_ONLY)
         return fail(err, errlen, RB_EINVAL,
                     "action \"%s\" must set exactly one of RB_ACTION_SIDE_EFFECTS and "
@@ -224,8 +226,9 @@ int rb__plugin_load(const char *path, char *err, size_t errlen)
         rb_action_entry_fn fn;
     } entry = {NULL};
     if (uv_dlsym(&m.lib, RB_ACTION_ENTRY_SYMBOL, &entry.p) != 0 || !entry.p) {
-        rc = fail(err, errlen, RB_EABI, "%s: the module has no symbol %s (is it a runbook action module?)",
-                  path, RB_ACTION_ENTRY_SYMBOL);
+        rc = fail(err, errlen, RB_EABI,
+                  "%s: the module has no symbol %s (is it a runbook action module?)", path,
+                  RB_ACTION_ENTRY_SYMBOL);
         goto out;
     }
     const rb_action_t *const *list = entry.fn();
@@ -233,7 +236,8 @@ int rb__plugin_load(const char *path, char *err, size_t errlen)
     while (list && n <= RB_PLUGIN_MAX_ACTIONS && list[n])
         n++;
     if (n == 0) {
-        rc = fail(err, errlen, RB_EINVAL, "%s: %s() returned no actions", path, RB_ACTION_ENTRY_SYMBOL);
+        rc = fail(err, errlen, RB_EINVAL, "%s: %s() returned no actions", path,
+                  RB_ACTION_ENTRY_SYMBOL);
         goto out;
     }
     if (n > RB_PLUGIN_MAX_ACTIONS) {

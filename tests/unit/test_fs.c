@@ -91,7 +91,10 @@ static json_t *run_fs(const char *base, int cancel, const char *with_fmt, ...)
     return h.result;
 }
 
-static int ok_of(const json_t *r) { return json_is_true(json_object_get(r, "ok")); }
+static int ok_of(const json_t *r)
+{
+    return json_is_true(json_object_get(r, "ok"));
+}
 static const char *status_of(const json_t *r)
 {
     return json_string_value(json_object_get(r, "status"));
@@ -99,7 +102,8 @@ static const char *status_of(const json_t *r)
 
 static void test_exists(void **state)
 {
-    json_t *r = run_fs("/", 0, "{\"path\": \"%s/backup.tar\"}", tmpdir); /* check defaults to exists */
+    json_t *r =
+        run_fs("/", 0, "{\"path\": \"%s/backup.tar\"}", tmpdir); /* check defaults to exists */
     assert_true(ok_of(r));
     assert_true(json_is_true(json_object_get(r, "exists")));
     json_decref(r);
@@ -135,16 +139,19 @@ static void test_age(void **state)
     assert_true(age >= 7199 && age < 7300);
     json_decref(r);
 
-    r = run_fs("/", 0, "{\"path\": \"%s/backup.tar\", \"check\": \"age\", \"max_age\": \"1h\"}", tmpdir);
+    r = run_fs("/", 0, "{\"path\": \"%s/backup.tar\", \"check\": \"age\", \"max_age\": \"1h\"}",
+               tmpdir);
     assert_false(ok_of(r)); /* older than an hour */
     assert_string_equal(status_of(r), "failed");
     json_decref(r);
 
-    r = run_fs("/", 0, "{\"path\": \"%s/backup.tar\", \"check\": \"age\", \"max_age\": \"3h\"}", tmpdir);
+    r = run_fs("/", 0, "{\"path\": \"%s/backup.tar\", \"check\": \"age\", \"max_age\": \"3h\"}",
+               tmpdir);
     assert_true(ok_of(r));
     json_decref(r);
 
-    r = run_fs("/", 0, "{\"path\": \"%s/backup.tar\", \"check\": \"age\", \"max_age\": 10800}", tmpdir);
+    r = run_fs("/", 0, "{\"path\": \"%s/backup.tar\", \"check\": \"age\", \"max_age\": 10800}",
+               tmpdir);
     assert_true(ok_of(r)); /* a bare number is seconds */
     json_decref(r);
 
@@ -177,7 +184,8 @@ static void test_free_space(void **state)
         json_decref(r);
     }
 
-    r = run_fs("/", 0, "{\"path\": \"%s/no/such/dir\", \"check\": \"free\", \"min_free\": 5.5}", tmpdir);
+    r = run_fs("/", 0, "{\"path\": \"%s/no/such/dir\", \"check\": \"free\", \"min_free\": 5.5}",
+               tmpdir);
     assert_false(ok_of(r));
     assert_string_equal(status_of(r), "error");
     assert_non_null(strstr(json_string_value(json_object_get(r, "error")), "no/such/dir"));
@@ -226,8 +234,10 @@ static void test_validate(void **state)
     const char *key;
     assert_int_equal(check("{\"path\": \"/var\"}", &key), 0);
     assert_int_equal(check("{\"path\": \"/var\", \"check\": \"free\", \"min_free\": 10}", &key), 0);
-    assert_int_equal(check("{\"path\": \"/var\", \"check\": \"free\", \"min_free\": 12.5}", &key), 0);
-    assert_int_equal(check("{\"path\": \"/b\", \"check\": \"age\", \"max_age\": \"24h\"}", &key), 0);
+    assert_int_equal(check("{\"path\": \"/var\", \"check\": \"free\", \"min_free\": 12.5}", &key),
+                     0);
+    assert_int_equal(check("{\"path\": \"/b\", \"check\": \"age\", \"max_age\": \"24h\"}", &key),
+                     0);
     /* templates are checked once rendered */
     assert_int_equal(check("{\"path\": \"{{ params.p }}\", \"check\": \"{{ params.c }}\", "
                            "\"min_free\": \"{{ params.m }}\"}",
@@ -241,8 +251,8 @@ static void test_validate(void **state)
     assert_string_equal(key, "min_free");
     assert_int_equal(check("{\"path\": \"/var\", \"check\": \"free\", \"min_free\": -1}", &key),
                      RB_EINVAL);
-    assert_int_equal(check("{\"path\": \"/var\", \"check\": \"free\", \"min_free\": \"10%\"}", &key),
-                     RB_EINVAL);
+    assert_int_equal(
+        check("{\"path\": \"/var\", \"check\": \"free\", \"min_free\": \"10%\"}", &key), RB_EINVAL);
     assert_int_equal(check("{\"path\": \"/var\", \"min_free\": 10}", &key), RB_EINVAL);
     assert_string_equal(key, "min_free"); /* the default check is exists */
     assert_int_equal(check("{\"path\": \"/var\", \"check\": \"free\", \"max_age\": \"1h\"}", &key),
@@ -262,8 +272,8 @@ static void test_validate(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_exists), cmocka_unit_test(test_age),
-        cmocka_unit_test(test_free_space),   cmocka_unit_test(test_cancel),
+        cmocka_unit_test(test_exists),     cmocka_unit_test(test_age),
+        cmocka_unit_test(test_free_space), cmocka_unit_test(test_cancel),
         cmocka_unit_test(test_validate),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

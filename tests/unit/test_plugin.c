@@ -178,7 +178,8 @@ static void refused(const char *var, int want_rc, const char *want)
         nbefore++;
     int rc = rb__plugin_load(so, err, sizeof(err));
     if (rc != want_rc || !strstr(err, want) || strncmp(err, so, strlen(so)) != 0)
-        fprintf(stderr, "%s: rc %d, error \"%s\"; want %d and \"%s\"\n", var, rc, err, want_rc, want);
+        fprintf(stderr, "%s: rc %d, error \"%s\"; want %d and \"%s\"\n", var, rc, err, want_rc,
+                want);
     assert_int_equal(rc, want_rc);
     assert_non_null(strstr(err, want));
     assert_int_equal(strncmp(err, so, strlen(so)), 0);
