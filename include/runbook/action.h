@@ -18,7 +18,8 @@
  *
  * An external module exports one symbol, RB_ACTION_ENTRY_SYMBOL, returning a
  * NULL-terminated array of descriptors. The loader checks abi_version and
- * struct_size before it trusts any other field.
+ * struct_size before it trusts any other field (engine/plugin.c; how to write,
+ * build and load a module: docs/plugins.md).
  */
 #ifndef RUNBOOK_ACTION_H
 #define RUNBOOK_ACTION_H
@@ -62,7 +63,9 @@ typedef struct rb_action_ctx rb_action_ctx_t; /* opaque, owned by the engine */
 
 typedef struct rb_action {
     uint32_t abi_version; /* RB_ACTION_ABI_VERSION */
-    uint32_t struct_size; /* sizeof(rb_action_t) */
+    uint32_t struct_size; /* sizeof(rb_action_t). The loader accepts a size at least
+                           * its own: within one ABI version fields are only ever
+                           * added at the end, zero meaning "absent" (docs/plugins.md) */
     const char *name;     /* [a-z0-9_]+, unique */
     const char *summary;  /* one line for `runbook actions` */
     uint32_t flags;       /* RB_ACTION_* */
