@@ -1,0 +1,286 @@
+/*
+ * test_notify.c — the `notify` action against a local webhook on 127.0.0.1
+ * (local_server.h, on the test's loop): each built-in template filled from
+ * `vars` and POSTed as Slack-compatible JSON, free text with blocks and
+ * headers, missing variables printed empty, Slack markup in values made
+ * inert, a webhook that fails or redirects, and parameter checks. Every
+ * case ends with uv_loop_close() == 0. No timing assertions.
+ */
+#define _GNU_SOURCE
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "action_host.h"
+#include "local_server.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern const rb_action_t rb_action_notify;
+
+#define SLACK_OK "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\nok"
+
+typedef struct harness {
+    uv_loop_t loop;
+    rb_action_ctx_t *ctx;
+    json_t *result;
+    int done_calls;
+    lsrv_t srv;
+} harness_t;
+
+static void done_cb(rb_action_ctx_t *ctx, json_t *result, void *arg)
+{
+    harness_t *h = arg;
+    h->done_calls++;
+    json_decref(h->result);
+    h->result = result;
+    lsrv_close(&h->srv);
+}
+
+static void h_init(harness_t *h, const char *response)
+{
+    memset(h, 0, sizeof(*h));
+    assert_int_equal(uv_loop_init(&h->loop), 0);
+    assert_int_equal(lsrv_start(&h->srv, &h->loop, LS_RESPOND), 0);
+    lsrv_add_response(&h->srv, response);
+}
+
+static const char *h_url(harness_t *h)
+{
+    static char u[128];
+    snprintf(u, sizeof(u), "http://127.0.0.1:%d/hooks/T000/B000", h->srv.port);
+    return u;
+}
+
+static json_t *h_run(harness_t *h, json_t *with)
+{
+    h->ctx = rb__action_ctx_new(&h->loop, &rb_action_notify, "/", 0, done_cb, h);
+    assert_non_null(h->ctx);
+    assert_non_null(with);
+    assert_int_equal(rb__action_start(h->ctx, with), 0);
+    json_decref(with);
+    assert_int_equal(h->done_calls, 0);
+    assert_int_equal(uv_run(&h->loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(h->done_calls, 1);
+    rb__action_ctx_free(h->ctx);
+    assert_int_equal(uv_loop_close(&h->loop), 0);
+    assert_true(json_is_object(h->result));
+    return h->result;
+}
+
+static const char *str(const json_t *r, const char *k)
+{
+    const char *s = json_string_value(json_object_get(r, k));
+    assert_non_null(s);
+    return s;
+}
+
+/* The JSON body the webhook received (owned by the caller). */
+static json_t *received(harness_t *h)
+{
+    assert_int_equal(h->srv.nrequests, 1);
+    assert_non_null(strstr(h->srv.last, "POST /hooks/T000/B000 HTTP/1.1\r\n"));
+    assert_non_null(strstr(h->srv.last, "\r\nContent-Type: application/json\r\n"));
+    json_error_t e;
+    json_t *b = json_loads(lsrv_last_body(&h->srv), 0, &e);
+    assert_non_null(b);
+    assert_true(json_is_string(json_object_get(b, "text")));
+    return b;
+}
+
+static json_t *vars(void)
+{
+    return json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s}", "title", "neo-node down on node-7", "severity",
+                     "P1", "runbook", "node-crash", "run_id", 42, "summary", "RPC not responding",
+                     "status", "investigating", "duration", "17m", "url", "https://status.example/i/42");
+}
+
+static void test_incident_template(void **state)
+{
+    harness_t h;
+    h_init(&h, SLACK_OK);
+    json_t *r = h_run(&h, json_pack("{s:s,s:s,s:o}", "url", h_url(&h), "template", "incident", "vars", vars()));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_string_equal(str(r, "outcome"), "ok");
+    assert_string_equal(str(r, "body"), "ok");
+    json_t *b = received(&h);
+    const char *text = json_string_value(json_object_get(b, "text"));
+    assert_non_null(strstr(text, "INCIDENT DECLARED"));
+    assert_non_null(strstr(text, "neo-node down on node-7"));
+    assert_non_null(strstr(text, "*Severity:* P1\n"));
+    assert_non_null(strstr(text, "node-crash (run 42)"));
+    assert_non_null(strstr(text, "RPC not responding"));
+    assert_non_null(strstr(text, "investigating"));
+    assert_non_null(strstr(text, "https://status.example/i/42"));
+    assert_null(json_object_get(b, "blocks"));
+    /* the result keeps what was sent */
+    assert_string_equal(str(r, "text"), text);
+    json_decref(b);
+    json_decref(r);
+    lsrv_free(&h.srv);
+}
+
+static void test_every_template(void **state)
+{
+    static const char *const names[] = {"incident", "update", "resolved", "escalation", NULL};
+    static const char *const titles[] = {"INCIDENT DECLARED", "INCIDENT UPDATE", "INCIDENT RESOLVED",
+                                         "INCIDENT ESCALATED"};
+    for (size_t i = 0; names[i]; i++) {
+        harness_t h;
+        h_init(&h, SLACK_OK);
+        json_t *r = h_run(&h, json_pack("{s:s,s:s,s:o}", "url", h_url(&h), "template", names[i], "vars", vars()));
+        json_t *b = received(&h);
+        const char *text = json_string_value(json_object_get(b, "text"));
+        assert_non_null(strstr(text, titles[i]));
+        assert_non_null(strstr(text, "neo-node down on node-7"));
+        assert_non_null(strstr(text, "P1"));
+        if (i > 0)
+            assert_non_null(strstr(text, "17m")); /* duration */
+        json_decref(b);
+        json_decref(r);
+        lsrv_free(&h.srv);
+    }
+}
+
+static void test_missing_vars_print_empty(void **state)
+{
+    harness_t h;
+    h_init(&h, SLACK_OK);
+    json_t *r = h_run(&h, json_pack("{s:s,s:s,s:{s:s}}", "url", h_url(&h), "template", "resolved", "vars",
+                                    "severity", "P2"));
+    json_t *b = received(&h);
+    const char *text = json_string_value(json_object_get(b, "text"));
+    assert_non_null(strstr(text, "*INCIDENT RESOLVED*: \n"));
+    assert_non_null(strstr(text, "*Severity:* P2\n"));
+    assert_non_null(strstr(text, "(run )"));
+    assert_null(strstr(text, "{{"));
+    json_decref(b);
+    json_decref(r);
+    lsrv_free(&h.srv);
+
+    h_init(&h, SLACK_OK); /* no vars at all */
+    r = h_run(&h, json_pack("{s:s,s:s}", "url", h_url(&h), "template", "escalation"));
+    b = received(&h);
+    assert_non_null(strstr(json_string_value(json_object_get(b, "text")), "INCIDENT ESCALATED"));
+    json_decref(b);
+    json_decref(r);
+    lsrv_free(&h.srv);
+}
+
+static void test_values_are_inert(void **state)
+{
+    /* A label is data: no Slack mention or link, no second evaluation. */
+    harness_t h;
+    h_init(&h, SLACK_OK);
+    json_t *r = h_run(&h, json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:i}}}", "url", h_url(&h), "template", "incident",
+                                    "vars", "title", "<!channel> & <https://evil.example|click>", "summary",
+                                    "{{ env.SECRET }}", "status", "n", 1));
+    json_t *b = received(&h);
+    const char *text = json_string_value(json_object_get(b, "text"));
+    assert_null(strstr(text, "<!channel>"));
+    assert_non_null(strstr(text, "&lt;!channel&gt; &amp; &lt;https://evil.example|click&gt;"));
+    assert_non_null(strstr(text, "{{ env.SECRET }}")); /* printed, not evaluated */
+    assert_non_null(strstr(text, "{\"n\":1}"));         /* an object prints as JSON */
+    json_decref(b);
+    json_decref(r);
+    lsrv_free(&h.srv);
+}
+
+static void test_text_blocks_headers(void **state)
+{
+    harness_t h;
+    h_init(&h, SLACK_OK);
+    json_t *r = h_run(&h, json_pack("{s:s,s:s,s:[{s:s,s:{s:s,s:s}}],s:{s:s}}", "url", h_url(&h), "text",
+                                    "Deploy paused by runbook", "blocks", "type", "section", "text", "type",
+                                    "mrkdwn", "text", "*Deploy paused*", "headers", "Authorization",
+                                    "Bearer t0ken"));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    json_t *b = received(&h);
+    assert_string_equal(json_string_value(json_object_get(b, "text")), "Deploy paused by runbook");
+    json_t *blocks = json_object_get(b, "blocks");
+    assert_int_equal(json_array_size(blocks), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(blocks, 0), "type")), "section");
+    assert_non_null(strstr(h.srv.last, "\r\nAuthorization: Bearer t0ken\r\n"));
+    json_decref(b);
+    json_decref(r);
+    lsrv_free(&h.srv);
+}
+
+static void test_webhook_fails(void **state)
+{
+    harness_t h;
+    h_init(&h, "HTTP/1.1 404 Not Found\r\nContent-Length: 14\r\n\r\nno_such_hook\r\n");
+    json_t *r = h_run(&h, json_pack("{s:s,s:s}", "url", h_url(&h), "text", "hello"));
+    assert_false(json_is_true(json_object_get(r, "ok")));
+    assert_string_equal(str(r, "outcome"), "failed");
+    assert_non_null(strstr(str(r, "body"), "no_such_hook"));
+    json_decref(r);
+    lsrv_free(&h.srv);
+
+    /* A redirected POST is not followed (it would become a GET elsewhere). */
+    h_init(&h, "HTTP/1.1 302 Found\r\nLocation: /elsewhere\r\nContent-Length: 0\r\n\r\n");
+    r = h_run(&h, json_pack("{s:s,s:s}", "url", h_url(&h), "text", "hello"));
+    assert_false(json_is_true(json_object_get(r, "ok")));
+    assert_string_equal(str(r, "outcome"), "failed");
+    assert_int_equal(h.srv.nrequests, 1);
+    json_decref(r);
+    lsrv_free(&h.srv);
+}
+
+static int validate_with(json_t *with, const char **key)
+{
+    char msg[256] = "";
+    *key = NULL;
+    int rc = rb_action_notify.validate(with, msg, sizeof(msg), key);
+    if (rc < 0)
+        assert_true(msg[0] != '\0');
+    json_decref(with);
+    return rc;
+}
+
+static void test_validate(void **state)
+{
+    const char *key;
+    assert_int_equal(validate_with(json_pack("{s:s,s:s}", "url", "{{ env.HOOK }}", "template", "incident"), &key),
+                     0);
+    assert_int_equal(validate_with(json_pack("{s:s,s:s}", "url", "https://h/", "text", "{{ run.id }}"), &key), 0);
+    assert_true(validate_with(json_pack("{s:s}", "template", "incident"), &key) < 0);
+    assert_string_equal(key, "url");
+    assert_true(validate_with(json_pack("{s:s}", "url", "https://h/"), &key) < 0);
+    assert_string_equal(key, "template");
+    assert_true(validate_with(json_pack("{s:s,s:s,s:s}", "url", "https://h/", "template", "incident", "text", "x"),
+                              &key) < 0);
+    assert_string_equal(key, "text");
+    assert_true(validate_with(json_pack("{s:s,s:s}", "url", "https://h/", "template", "declared"), &key) < 0);
+    assert_string_equal(key, "template");
+    assert_true(validate_with(json_pack("{s:s,s:s,s:{}}", "url", "https://h/", "text", "x", "vars"), &key) < 0);
+    assert_string_equal(key, "vars");
+    assert_true(validate_with(json_pack("{s:s,s:s}", "url", "mailto:oncall@x", "text", "x"), &key) < 0);
+    assert_string_equal(key, "url");
+    assert_true(validate_with(json_pack("{s:s,s:s,s:{}}", "url", "https://h/", "text", "x", "blocks"), &key) < 0);
+    assert_string_equal(key, "blocks");
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    unsetenv("http_proxy");
+    unsetenv("HTTP_PROXY");
+    unsetenv("all_proxy");
+    unsetenv("ALL_PROXY");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_incident_template),
+        cmocka_unit_test(test_every_template),
+        cmocka_unit_test(test_missing_vars_print_empty),
+        cmocka_unit_test(test_values_are_inert),
+        cmocka_unit_test(test_text_blocks_headers),
+        cmocka_unit_test(test_webhook_fails),
+        cmocka_unit_test(test_validate),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
