@@ -74,7 +74,8 @@ void rb__http_cancel(rb__http_req_t *req);
  * ended). Any thread. */
 size_t rb__http_active_loops(void);
 
-/* --- parameter checks shared by http.c and notify.c (any thread) --- */
+/* --- parameter checks shared by http.c and notify.c (any thread), in
+ *     actions/http_params.c --- */
 
 /* 0 when url is an http:// or https:// URL (scheme case-insensitive) with a
  * host and no control bytes; else RB_EINVAL with msg. */
@@ -87,6 +88,11 @@ const char *rb__http_redir_protocols(const char *url);
 /* 0 when headers (an object) has token names and scalar values without CR,
  * LF or NUL. Values that are still {{ }} templates pass when !rendered. */
 int rb__http_check_headers(const json_t *headers, int rendered, char *msg, size_t msglen);
+
+/* 1 for a character of an HTTP token (a method or a header name); 1 when s
+ * is a token of 1..max characters. */
+int rb__http_token_char(unsigned char c);
+int rb__http_token_ok(const char *s, size_t max);
 
 /* A duration value: "250ms", "5s", "1m30s", or a number of seconds. */
 int rb__http_duration(const json_t *v, uint64_t *ms);

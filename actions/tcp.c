@@ -234,6 +234,7 @@ static void try_next(tcp_state_t *s)
         s->tcp.data = s;
         s->tcp_open = 1;
         s->attempt_t0 = uv_hrtime();
+        s->creq.data = s;
         rc = uv_tcp_connect(&s->creq, &s->tcp, ai->ai_addr, on_connect);
         if (rc == 0)
             return;

@@ -1,0 +1,183 @@
+/*
+ * http_params.c — the checks and text helpers the `http` and `notify`
+ * actions share (declared in http_client.h): URL and header checks, the
+ * redirect scheme rule, durations, and bytes to UTF-8 JSON text.
+ *
+ * Owns: nothing past a call. Must never touch the loop or libcurl: these run
+ * at load time (validate) on any thread as well as in start().
+ */
+#define _GNU_SOURCE
+#include "http_client.h"
+
+#include <runbook/runbook.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* Length of the well-formed UTF-8 sequence at p (1..4), or 0 with *bad the
+ * length of the ill-formed part (one U+FFFD) and *cut set when the end of
+ * the buffer, not a wrong byte, broke it. */
+static size_t utf8_seq(const unsigned char *p, size_t n, size_t *bad, int *cut)
+{
+    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
+    size_t need;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        need = 1;
+    else if (c == 0xE0)
+        need = 2, lo = 0xA0;
+    else if (c == 0xED)
+        need = 2, hi = 0x9F;
+    else if (c >= 0xE1 && c <= 0xEF)
+        need = 2;
+    else if (c == 0xF0)
+        need = 3, lo = 0x90;
+    else if (c == 0xF4)
+        need = 3, hi = 0x8F;
+    else if (c >= 0xF1 && c <= 0xF3)
+        need = 3;
+    else {
+        *bad = 1;
+        *cut = 0;
+        return 0;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        if (i >= n || p[i] < lo || p[i] > hi) {
+            *bad = i;
+            *cut = i >= n;
+            return 0;
+        }
+        lo = 0x80;
+        hi = 0xBF;
+    }
+    return need + 1;
+}
+
+json_t *rb__http_text(const char *buf, size_t len, int truncated)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    char *o = malloc(len * 3 + 1);
+    size_t olen = 0;
+    if (!o)
+        return NULL;
+    for (size_t i = 0; i < len;) {
+        size_t bad = 0;
+        int cut = 0;
+        size_t k = utf8_seq(p + i, len - i, &bad, &cut);
+        if (k) {
+            memcpy(o + olen, p + i, k);
+            olen += k;
+            i += k;
+            continue;
+        }
+        if (cut && truncated)
+            break;
+        memcpy(o + olen, "\xEF\xBF\xBD", 3);
+        olen += 3;
+        i += bad;
+    }
+    json_t *s = json_stringn(o, olen);
+    free(o);
+    return s;
+}
+
+int rb__http_duration(const json_t *v, uint64_t *ms)
+{
+    if (json_is_string(v))
+        return rb_duration_parse(json_string_value(v), ms);
+    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 366 * 86400) {
+        *ms = (uint64_t)json_integer_value(v) * 1000u;
+        return 0;
+    }
+    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) <= 366.0 * 86400) {
+        *ms = (uint64_t)(json_real_value(v) * 1000.0);
+        return 0;
+    }
+    return RB_EINVAL;
+}
+
+int rb__http_check_url(const char *url, char *msg, size_t msglen)
+{
+    size_t skip;
+    if (!url || !*url) {
+        snprintf(msg, msglen, "url is empty");
+        return RB_EINVAL;
+    }
+    if (strncasecmp(url, "http://", 7) == 0)
+        skip = 7;
+    else if (strncasecmp(url, "https://", 8) == 0)
+        skip = 8;
+    else {
+        snprintf(msg, msglen, "url must start with http:// or https:// (got \"%.60s\")", url);
+        return RB_EINVAL;
+    }
+    for (const unsigned char *p = (const unsigned char *)url; *p; p++)
+        if (*p < 0x20 || *p == 0x7f) {
+            snprintf(msg, msglen, "url contains a control character");
+            return RB_EINVAL;
+        }
+    if (!url[skip] || strchr("/?#", url[skip])) {
+        snprintf(msg, msglen, "url has no host");
+        return RB_EINVAL;
+    }
+    return 0;
+}
+
+const char *rb__http_redir_protocols(const char *url)
+{
+    return url && strncasecmp(url, "https://", 8) == 0 ? "https" : "http,https";
+}
+
+int rb__http_token_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+int rb__http_token_ok(const char *s, size_t max)
+{
+    size_t n = 0;
+    for (; s[n]; n++)
+        if (!rb__http_token_char((unsigned char)s[n]))
+            return 0;
+    return n > 0 && n <= max;
+}
+
+int rb__http_check_headers(const json_t *headers, int rendered, char *msg, size_t msglen)
+{
+    if (!json_is_object(headers)) {
+        snprintf(msg, msglen, "headers must be a map of names to strings");
+        return RB_EINVAL;
+    }
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)headers, k, v) {
+        if (!rb__http_token_ok(k, 128)) {
+            snprintf(msg, msglen, "headers: invalid header name \"%.60s\"", k);
+            return RB_EINVAL;
+        }
+        /* The transfer's framing is libcurl's to write; a header that changes
+         * it would let a value split or smuggle a request. */
+        if (!strcasecmp(k, "content-length") || !strcasecmp(k, "transfer-encoding")) {
+            snprintf(msg, msglen, "headers: %s is set by the engine, not by headers", k);
+            return RB_EINVAL;
+        }
+        if (json_is_number(v) || json_is_boolean(v))
+            continue;
+        if (!json_is_string(v)) {
+            snprintf(msg, msglen, "headers.%s must be a string", k);
+            return RB_EINVAL;
+        }
+        const char *s = json_string_value(v);
+        if (!rendered && strstr(s, "{{"))
+            continue;
+        if (strlen(s) != json_string_length(v) || strpbrk(s, "\r\n")) {
+            snprintf(msg, msglen, "headers.%s: a header value cannot hold a line break or NUL", k);
+            return RB_EINVAL;
+        }
+    }
+    return 0;
+}
