@@ -1,20 +1,25 @@
 /*
  * journal.c — the SQLite journal (DESIGN §5): opening and migrating the
- * file, appending versions, runs and events, and reading them back.
+ * file, writing versions, runs, events and statuses into the hash chain,
+ * reading them back, verifying the chain, pruning old runs behind a
+ * checkpoint, and marking the runs of dead processes interrupted.
  *
- * Owns: the only sqlite3 connection of a journal handle and its cached
- * prepared statements; the write transaction that is open between the first
- * append and rb_journal_sync(). This is the only file in the project that
- * touches SQLite; nothing else may include <sqlite3.h>.
+ * Owns: the sqlite3 connections of a journal handle (the caller's, and in
+ * writer mode the writer thread's) with their cached prepared statements,
+ * and the write transaction of each. This is the only file in the project
+ * that touches SQLite; nothing else may include <sqlite3.h>. The writer
+ * thread, the chain's encoding and process liveness live in
+ * journal_writer.c, journal_chain.c and journal_recover.c.
  *
- * Must never: update or delete an event (the schema refuses it anyway);
- * let an append become durable out of order; carry the connection across
- * fork(); block anything but its caller's thread.
+ * Must never: update or delete an event (the schema refuses it, except
+ * below a checkpoint); let an append become durable out of order; commit
+ * events without moving the chain head in the same commit; use one
+ * connection from two threads; carry a connection across fork().
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "journal.h"
+#include "journal_int.h"
 
 #include <runbook/runbook.h>
 
@@ -29,22 +34,11 @@
 #include "journal_sql.h" /* rb__journal_sql[]: schemas/journal.sql + NUL, generated */
 
 #define RB__J_APP_ID      0x52554e42 /* 'RUNB', set by journal.sql */
-#define RB__J_BUSY_MS     2000
+#define RB__J_BUSY_MS     2000       /* the caller's connection: then say "locked" */
+#define RB__J_W_BUSY_MS   10000      /* the writer thread: nobody waits on it */
+#define RB__J_SEQ_CACHE   65536      /* runs whose last seq a connection remembers */
 
-/*
- * Migrations from one schema version to the next, applied in order to a
- * journal whose user_version is lower than .version, each in the same
- * transaction as the version bump. journal.sql is version 1 (or, when it is
- * updated for a new version, that version: it sets user_version itself, and
- * only the migrations above what it set are then run). End: .sql == NULL.
- */
-static const struct {
-    int version;
-    const char *sql;
-} rb__j_migrations[] = {
-    /* { 2, "ALTER TABLE events ADD COLUMN prev_hash BLOB; ..." }, */
-    { 0, NULL },
-};
+static const unsigned char rb__j_zero[RB__J_HASH_LEN];
 
 enum {
     ST_VERSION_PUT,
@@ -52,6 +46,9 @@ enum {
     ST_RUN_CREATE,
     ST_RUN_STATUS,
     ST_EVENT,
+    ST_SEQ_MAX,
+    ST_HEAD_GET,
+    ST_HEAD_SET,
     ST_RUNS,
     ST_RUN_GET,
     ST_RUN_EVENTS,
@@ -63,20 +60,25 @@ static const char *const rb__j_sql[ST__COUNT] = {
         "INSERT OR IGNORE INTO versions(sha256, name, path, source, recorded_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5)",
     [ST_VERSION_GET] = "SELECT source FROM versions WHERE sha256 = ?1",
+    /* ?1 NULL: SQLite picks the id; else an id the writer reserved. */
     [ST_RUN_CREATE] =
-        "INSERT INTO runs(runbook, sha256, status, trigger, params, started_at)"
-        " VALUES (?1, ?2, 'running', ?3, ?4, ?5)",
+        "INSERT INTO runs(id, runbook, sha256, status, trigger, params, started_at,"
+        " owner_pid, owner_start, owner_boot)"
+        " VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9)",
     [ST_RUN_STATUS] =
         "UPDATE runs SET status = ?2,"
-        " ended_at = CASE WHEN ?3 THEN ?4 ELSE ended_at END WHERE id = ?1",
-    /* The seq comes from the file, not from memory: inside the IMMEDIATE
-     * transaction no other process can append, so this is right however
-     * many processes take turns writing the same run (server, resume …).
-     * ORDER BY … LIMIT 1 is one seek on the primary key. */
+        " ended_at = CASE WHEN ?3 THEN ?4 ELSE NULL END,"
+        " owner_pid = CASE WHEN ?3 THEN owner_pid ELSE ?5 END,"
+        " owner_start = CASE WHEN ?3 THEN owner_start ELSE ?6 END,"
+        " owner_boot = CASE WHEN ?3 THEN owner_boot ELSE ?7 END"
+        " WHERE id = ?1",
     [ST_EVENT] =
-        "INSERT INTO events(run_id, seq, wall_ms, mono_ns, type, step, attempt, data)"
-        " VALUES (?1, coalesce((SELECT seq FROM events WHERE run_id = ?1"
-        " ORDER BY seq DESC LIMIT 1), 0) + 1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO events(id, run_id, seq, wall_ms, mono_ns, type, step, attempt, data,"
+        " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    /* One seek on UNIQUE(run_id, seq). */
+    [ST_SEQ_MAX] = "SELECT max(seq) FROM events WHERE run_id = ?1",
+    [ST_HEAD_GET] = "SELECT event_id, hash FROM chain_head WHERE one = 1",
+    [ST_HEAD_SET] = "UPDATE chain_head SET event_id = ?1, hash = ?2 WHERE one = 1",
     [ST_RUNS] =
         "SELECT id, runbook, sha256, status, trigger, started_at, ended_at"
         " FROM runs ORDER BY id DESC LIMIT ?1",
@@ -88,15 +90,30 @@ static const char *const rb__j_sql[ST__COUNT] = {
         " FROM events WHERE run_id = ?1 ORDER BY seq",
 };
 
-struct rb_journal {
+struct rb__jconn {
+    rb_journal_t *j;
     sqlite3 *db;
-    char *path;
-    int flags;
-    int in_txn;   /* a BEGIN IMMEDIATE is open */
-    int pending;  /* writes in the open transaction */
-    int lost;     /* an error rolled back writes that had returned 0 */
     sqlite3_stmt *st[ST__COUNT];
-    char err[512];
+    char *err;                   /* where failures are described */
+    size_t errlen;
+    char own_err[RB__J_ERRLEN];  /* the writer's (not the caller's) buffer */
+    int in_txn;                  /* a BEGIN IMMEDIATE is open */
+    int pending;                 /* direct mode: writes in it */
+    int lost;                    /* direct mode: an error rolled back writes that had returned 0 */
+    /* The chain inside the open transaction: read at BEGIN, moved by each
+     * event, written to chain_head just before COMMIT. */
+    int64_t head_id;
+    unsigned char head_hash[RB__J_HASH_LEN];
+    int head_dirty;
+    uint64_t txn_records, txn_events;
+    /* Each run's last seq, so that an append need not look it up. Valid
+     * while nobody else appended: checked at BEGIN against the head this
+     * connection last committed (the head only moves forward). */
+    rb__i64map_t seqs;
+    int seqs_valid;
+    int64_t seqs_head_id;
+    unsigned char seqs_head_hash[RB__J_HASH_LEN];
+    rb__hasher_t hasher;
 };
 
 /* ---- errors -------------------------------------------------------------- */
@@ -121,6 +138,9 @@ static int rb__j_reason(sqlite3 *db, const char *path, int rc, const char *what,
         break;
     case SQLITE_READONLY:
         reason = "attempt to write a readonly database";
+        break;
+    case SQLITE_FULL:
+        reason = "database or disk is full";
         break;
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR: {
@@ -152,14 +172,32 @@ static int rb__j_reason(sqlite3 *db, const char *path, int rc, const char *what,
     return (rc & 0xff) == SQLITE_NOMEM ? RB_ENOMEM : RB_EJOURNAL;
 }
 
-static int rb__j_fail(rb_journal_t *j, int rc, const char *what)
+static int rb__j_failc(rb__jconn_t *c, int rc, const char *what)
 {
-    return rb__j_reason(j->db, j->path, rc, what, j->err, sizeof j->err);
+    return rb__j_reason(c->db, c->j->path, rc, what, c->err, c->errlen);
+}
+
+/* A failure of our own making (not SQLite's), in the same shape. */
+__attribute__((format(printf, 3, 4)))
+static int rb__j_say(rb__jconn_t *c, int ret, const char *fmt, ...)
+{
+    char msg[RB__J_ERRLEN - 64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(c->err, c->errlen, "%s: %s", c->j->path, msg);
+    return ret;
 }
 
 const char *rb_journal_errmsg(const rb_journal_t *j)
 {
     return j ? j->err : "";
+}
+
+const char *rb__j_conn_err(const rb__jconn_t *c)
+{
+    return c->err;
 }
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -178,15 +216,15 @@ static int64_t rb__j_mono_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int rb__j_stmt(rb_journal_t *j, int id, sqlite3_stmt **out)
+static int rb__j_stmt(rb__jconn_t *c, int id, sqlite3_stmt **out)
 {
-    if (!j->st[id]) {
-        int rc = sqlite3_prepare_v3(j->db, rb__j_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
-                                    &j->st[id], NULL);
+    if (!c->st[id]) {
+        int rc = sqlite3_prepare_v3(c->db, rb__j_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &c->st[id], NULL);
         if (rc != SQLITE_OK)
-            return rb__j_fail(j, rc, "preparing a statement");
+            return rb__j_failc(c, rc, "preparing a statement");
     }
-    *out = j->st[id];
+    *out = c->st[id];
     return 0;
 }
 
@@ -199,7 +237,7 @@ static void rb__j_release(sqlite3_stmt *st)
     sqlite3_clear_bindings(st);
 }
 
-/* One integer from a one-row PRAGMA or query. */
+/* One integer from a one-row PRAGMA or query (0 when no row or NULL). */
 static int rb__j_int(sqlite3 *db, const char *sql, int64_t *out)
 {
     sqlite3_stmt *st;
@@ -218,19 +256,746 @@ static int rb__j_int(sqlite3 *db, const char *sql, int64_t *out)
     return rc;
 }
 
+/* The canonical text of an event's data: compact, keys sorted, so that the
+ * same data always hashes the same. */
 static char *rb__j_dumps(const json_t *v)
 {
     if (!v)
         return strdup("{}");
-    return json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+}
+
+/* A BLOB column as exactly RB__J_HASH_LEN bytes, or NULL. */
+static const unsigned char *rb__j_col_hash(sqlite3_stmt *st, int col)
+{
+    const void *b = sqlite3_column_blob(st, col);
+    return b && sqlite3_column_bytes(st, col) == RB__J_HASH_LEN ? b : NULL;
+}
+
+static int rb__j_sha256_hex(const char *s, size_t len, char hex[65])
+{
+    unsigned char md[EVP_MAX_MD_SIZE];
+    unsigned int mdlen = 0;
+    if (!EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+        return RB_EJOURNAL;
+    rb__hex(md, 32, hex);
+    return 0;
+}
+
+/* ---- connections ------------------------------------------------------------ */
+
+static void rb__j_conn_free(rb__jconn_t *c)
+{
+    if (!c)
+        return;
+    for (int i = 0; i < ST__COUNT; i++)
+        sqlite3_finalize(c->st[i]);
+    sqlite3_close(c->db);
+    rb__map_free(&c->seqs);
+    rb__hasher_free(&c->hasher);
+    free(c);
+}
+
+/* Opens path and sets the connection up: WAL and the synchronous level for
+ * writing, foreign keys, the busy timeout, the page cap of
+ * RUNBOOK_JOURNAL_MAX_PAGES. The first read of the header happens here, so
+ * that a non-database or a locked file fails before anything changes. */
+static int rb__j_conn_new(rb_journal_t *j, int ro, int busy_ms, char *errbuf, size_t errlen,
+                          rb__jconn_t **out)
+{
+    *out = NULL;
+    rb__jconn_t *c = calloc(1, sizeof *c);
+    if (!c)
+        return RB_ENOMEM;
+    c->j = j;
+    c->err = errbuf;
+    c->errlen = errlen;
+    if (rb__hasher_init(&c->hasher) != 0) {
+        free(c);
+        return RB_ENOMEM;
+    }
+    int rc = sqlite3_open_v2(j->path, &c->db,
+                             ro ? SQLITE_OPEN_READONLY
+                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                             NULL);
+    int ret;
+    if (rc != SQLITE_OK)
+        goto fail;
+    sqlite3_extended_result_codes(c->db, 1);
+    /* A short wait rides out another process's commit; longer than this,
+     * the operator should hear that something holds the file. */
+    sqlite3_busy_timeout(c->db, busy_ms);
+    int64_t v;
+    if ((rc = rb__j_int(c->db, "PRAGMA user_version", &v)) != SQLITE_OK)
+        goto fail;
+    if (!ro) {
+        /* WAL: readers (runbook show, the server's API) never block the
+         * writer. FULL: a commit is on the disk when it returns. NORMAL:
+         * the WAL is synced only at checkpoints — a power failure may lose
+         * the newest commits, never the file's consistency. */
+        const char *sync = (j->flags & RB_JOURNAL_SYNC_NORMAL) ? "PRAGMA synchronous = NORMAL"
+                                                                : "PRAGMA synchronous = FULL";
+        if ((rc = sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) !=
+                SQLITE_OK ||
+            (rc = sqlite3_exec(c->db, sync, NULL, NULL, NULL)) != SQLITE_OK)
+            goto fail;
+        if ((rc = rb__j_int(c->db, "PRAGMA synchronous", &v)) != SQLITE_OK)
+            goto fail;
+        j->stats.synchronous = (int)v;
+        /* A test and operations knob: a full disk on demand. */
+        const char *cap = getenv("RUNBOOK_JOURNAL_MAX_PAGES");
+        if (cap && *cap) {
+            char sql[64];
+            snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", atoll(cap));
+            if ((rc = rb__j_int(c->db, sql, &v)) != SQLITE_OK)
+                goto fail;
+        }
+    }
+    if ((rc = sqlite3_exec(c->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL)) != SQLITE_OK)
+        goto fail;
+    *out = c;
+    return 0;
+
+fail:
+    ret = rb__j_failc(c, rc, NULL);
+    rb__j_conn_free(c);
+    return ret;
+}
+
+int rb__j_conn_open(rb_journal_t *j, rb__jconn_t **out, char *err, size_t errlen)
+{
+    rb__jconn_t *c;
+    int ret = rb__j_conn_new(j, 0, RB__J_W_BUSY_MS, err, errlen, &c);
+    if (ret != 0)
+        return ret;
+    /* From now on the writer thread describes its failures in its own
+     * buffer; the caller's belongs to the caller's thread. */
+    c->err = c->own_err;
+    c->errlen = sizeof c->own_err;
+    *out = c;
+    return 0;
+}
+
+void rb__j_conn_close(rb__jconn_t *c)
+{
+    rb__j_conn_free(c);
+}
+
+/* ---- transactions and the chain head --------------------------------------- */
+
+static void rb__j_txn_rollback(rb__jconn_t *c)
+{
+    if (!sqlite3_get_autocommit(c->db))
+        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    c->in_txn = 0;
+    c->pending = 0;
+    c->head_dirty = 0;
+    c->seqs_valid = 0; /* it may hold seqs that were rolled back */
+}
+
+/* BEGIN IMMEDIATE takes the write lock now, so a busy file fails here, at a
+ * clear point, and never halfway through a group of appends. */
+static int rb__j_txn_begin(rb__jconn_t *c, const char *what)
+{
+    int rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, what);
+    c->in_txn = 1;
+    c->pending = 0;
+    c->head_dirty = 0;
+    c->txn_records = c->txn_events = 0;
+
+    sqlite3_stmt *st;
+    int ret = rb__j_stmt(c, ST_HEAD_GET, &st);
+    if (ret != 0) {
+        rb__j_txn_rollback(c);
+        return ret;
+    }
+    rc = sqlite3_step(st);
+    const unsigned char *h = rc == SQLITE_ROW ? rb__j_col_hash(st, 1) : NULL;
+    if (rc == SQLITE_ROW && h) {
+        c->head_id = sqlite3_column_int64(st, 0);
+        memcpy(c->head_hash, h, RB__J_HASH_LEN);
+    }
+    rb__j_release(st);
+    if (rc != SQLITE_ROW || !h) {
+        ret = rc == SQLITE_ROW || rc == SQLITE_DONE
+                  ? rb__j_say(c, RB_EJOURNAL, "%s: the chain head record is missing or damaged"
+                                              " (run `runbook audit verify`)", what)
+                  : rb__j_failc(c, rc, what);
+        rb__j_txn_rollback(c);
+        return ret;
+    }
+    if (!c->seqs_valid || c->seqs_head_id != c->head_id ||
+        memcmp(c->seqs_head_hash, c->head_hash, RB__J_HASH_LEN) != 0 ||
+        c->seqs.len > RB__J_SEQ_CACHE)
+        rb__map_clear(&c->seqs);
+    c->seqs_valid = 1;
+    return 0;
+}
+
+static void rb__j_count(rb__jconn_t *c)
+{
+    rb_journal_t *j = c->j;
+    uv_mutex_lock(&j->mu);
+    j->stats.commits++;
+    j->stats.records += c->txn_records;
+    j->stats.events += c->txn_events;
+    if (c->txn_records > j->stats.max_batch)
+        j->stats.max_batch = c->txn_records;
+    uv_mutex_unlock(&j->mu);
+}
+
+/* Moves the chain head to the newest event, in the same commit as the
+ * events: deleting the newest events later leaves a head that names an
+ * event that is not there. */
+static int rb__j_txn_commit(rb__jconn_t *c, const char *what)
+{
+    int rc;
+    if (c->head_dirty) {
+        sqlite3_stmt *st;
+        int ret = rb__j_stmt(c, ST_HEAD_SET, &st);
+        if (ret != 0) {
+            rb__j_txn_rollback(c);
+            return ret;
+        }
+        sqlite3_bind_int64(st, 1, c->head_id);
+        sqlite3_bind_blob(st, 2, c->head_hash, RB__J_HASH_LEN, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        rb__j_release(st);
+        if (rc != SQLITE_DONE) {
+            ret = rb__j_failc(c, rc, what);
+            rb__j_txn_rollback(c);
+            return ret;
+        }
+    }
+    rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        /* A failed COMMIT may leave the transaction open (BUSY) or not;
+         * either way what was pending is not durable, and carrying it into
+         * the next commit would break the order the caller relies on. */
+        int ret = rb__j_failc(c, rc, what);
+        rb__j_txn_rollback(c);
+        return ret;
+    }
+    c->in_txn = 0;
+    c->pending = 0;
+    c->head_dirty = 0;
+    c->seqs_head_id = c->head_id;
+    memcpy(c->seqs_head_hash, c->head_hash, RB__J_HASH_LEN);
+    rb__j_count(c);
+    return 0;
+}
+
+/* ---- applying records --------------------------------------------------------- */
+
+static int rb__j_next_seq(rb__jconn_t *c, int64_t run_id, int64_t *seq)
+{
+    int64_t last = 0;
+    if (rb__map_get(&c->seqs, run_id, &last)) {
+        *seq = last + 1;
+        return 0;
+    }
+    sqlite3_stmt *st;
+    int ret = rb__j_stmt(c, ST_SEQ_MAX, &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_int64(st, 1, run_id);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        last = sqlite3_column_int64(st, 0);
+    rb__j_release(st);
+    if (rc != SQLITE_ROW)
+        return rb__j_failc(c, rc, "appending an event");
+    *seq = last + 1;
+    return 0;
+}
+
+static const char *rb__j_what(rb__rec_kind_t k)
+{
+    switch (k) {
+    case RB__REC_VERSION: return "recording a runbook version";
+    case RB__REC_RUN: return "creating a run";
+    case RB__REC_EVENT: return "appending an event";
+    case RB__REC_STATUS: return "setting a run's status";
+    }
+    return "writing";
+}
+
+/*
+ * Writes one record inside the open transaction. Returns 0, RB_ENOTFOUND
+ * (a status for no such run: nothing written), or the failure, described
+ * in c->err. *run_id: the id of a run it created.
+ */
+static int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
+{
+    const char *what = rb__j_what(r->kind);
+    const rb__owner_t *me = rb__owner_self();
+    sqlite3_stmt *st;
+    int ret, rc;
+    switch (r->kind) {
+    case RB__REC_VERSION:
+        if ((ret = rb__j_stmt(c, ST_VERSION_PUT, &st)) != 0)
+            return ret;
+        sqlite3_bind_text(st, 1, r->sha256, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, r->name ? r->name : "", -1, SQLITE_STATIC);
+        if (r->path)
+            sqlite3_bind_text(st, 3, r->path, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 4, r->source, (int)r->source_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 5, r->wall_ms);
+        break;
+    case RB__REC_RUN:
+        if ((ret = rb__j_stmt(c, ST_RUN_CREATE, &st)) != 0)
+            return ret;
+        if (r->run_id > 0)
+            sqlite3_bind_int64(st, 1, r->run_id);
+        sqlite3_bind_text(st, 2, r->runbook ? r->runbook : "", -1, SQLITE_STATIC);
+        if (r->sha256)
+            sqlite3_bind_text(st, 3, r->sha256, -1, SQLITE_STATIC);
+        if (r->trigger)
+            sqlite3_bind_text(st, 4, r->trigger, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 5, r->params, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 6, r->wall_ms);
+        sqlite3_bind_int64(st, 7, me->pid);
+        if (me->start >= 0)
+            sqlite3_bind_int64(st, 8, me->start);
+        if (me->boot[0])
+            sqlite3_bind_text(st, 9, me->boot, -1, SQLITE_STATIC);
+        break;
+    case RB__REC_EVENT: {
+        int64_t seq = 0;
+        if ((ret = rb__j_next_seq(c, r->run_id, &seq)) != 0 ||
+            (ret = rb__j_stmt(c, ST_EVENT, &st)) != 0)
+            return ret;
+        rb__jev_t e = {
+            .id = c->head_id + 1, .run_id = r->run_id, .seq = seq, .wall_ms = r->wall_ms,
+            .mono_ns = r->mono_ns, .attempt = r->attempt, .type = r->type,
+            .type_len = strlen(r->type), .step = r->step, .step_len = r->step ? strlen(r->step) : 0,
+            .data = r->data, .data_len = strlen(r->data), .prev_hash = c->head_hash,
+        };
+        unsigned char hash[RB__J_HASH_LEN];
+        if (rb__chain_event_hash(&c->hasher, &e, hash) != 0)
+            return rb__j_say(c, RB_EJOURNAL, "%s: SHA-256 failed", what);
+        sqlite3_bind_int64(st, 1, e.id);
+        sqlite3_bind_int64(st, 2, e.run_id);
+        sqlite3_bind_int64(st, 3, e.seq);
+        sqlite3_bind_int64(st, 4, e.wall_ms);
+        sqlite3_bind_int64(st, 5, e.mono_ns);
+        sqlite3_bind_text(st, 6, e.type, (int)e.type_len, SQLITE_STATIC);
+        if (e.step)
+            sqlite3_bind_text(st, 7, e.step, (int)e.step_len, SQLITE_STATIC);
+        sqlite3_bind_int64(st, 8, e.attempt);
+        sqlite3_bind_text(st, 9, e.data, (int)e.data_len, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 10, c->head_hash, RB__J_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(st, 11, hash, RB__J_HASH_LEN, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        rb__j_release(st);
+        if (rc != SQLITE_DONE)
+            return rb__j_failc(c, rc, what);
+        c->head_id = e.id;
+        memcpy(c->head_hash, hash, RB__J_HASH_LEN);
+        c->head_dirty = 1;
+        rb__map_put(&c->seqs, r->run_id, seq); /* out of memory: looked up next time */
+        c->txn_events++;
+        c->txn_records++;
+        return 0;
+    }
+    case RB__REC_STATUS:
+        if ((ret = rb__j_stmt(c, ST_RUN_STATUS, &st)) != 0)
+            return ret;
+        sqlite3_bind_int64(st, 1, r->run_id);
+        sqlite3_bind_text(st, 2, r->status, -1, SQLITE_STATIC);
+        sqlite3_bind_int(st, 3, r->final ? 1 : 0);
+        sqlite3_bind_int64(st, 4, r->wall_ms);
+        sqlite3_bind_int64(st, 5, me->pid);
+        if (me->start >= 0)
+            sqlite3_bind_int64(st, 6, me->start);
+        if (me->boot[0])
+            sqlite3_bind_text(st, 7, me->boot, -1, SQLITE_STATIC);
+        break;
+    default:
+        return rb__j_say(c, RB_EINVAL, "unknown record");
+    }
+    rc = sqlite3_step(st);
+    rb__j_release(st);
+    if (rc != SQLITE_DONE)
+        return rb__j_failc(c, rc, what);
+    if (r->kind == RB__REC_RUN) {
+        int64_t id = sqlite3_last_insert_rowid(c->db);
+        rb__map_put(&c->seqs, id, 0);
+        if (run_id)
+            *run_id = id;
+    }
+    if (r->kind == RB__REC_STATUS && sqlite3_changes(c->db) == 0)
+        return rb__j_say(c, RB_ENOTFOUND, "no run %lld", (long long)r->run_id);
+    c->txn_records++;
+    return 0;
+}
+
+int rb__j_batch(rb__jconn_t *c, const rb__jrec_t *recs, int64_t reserve, rb__jbatch_t *out)
+{
+    memset(out, 0, sizeof *out);
+    int ret = rb__j_txn_begin(c, recs ? rb__j_what(recs->kind) : "reserving run ids");
+    if (ret != 0)
+        return ret;
+    for (const rb__jrec_t *r = recs; r; r = r->next) {
+        ret = rb__j_apply(c, r, NULL);
+        /* A status for a run that is not there changes nothing: no reason
+         * to lose the other records of the batch over it. */
+        if (ret != 0 && !(ret == RB_ENOTFOUND && r->kind == RB__REC_STATUS)) {
+            rb__j_txn_rollback(c);
+            return ret;
+        }
+    }
+    if (reserve > 0) {
+        /* Ids above sqlite_sequence's value are nobody's yet; moving it
+         * past a block makes the block ours (AUTOINCREMENT never hands out
+         * an id at or below it). */
+        int64_t seq = 0, top = 0, has = 0;
+        int rc;
+        char sql[160];
+        if ((rc = rb__j_int(c->db, "SELECT count(*) FROM sqlite_sequence WHERE name = 'runs'",
+                            &has)) != SQLITE_OK ||
+            (rc = rb__j_int(c->db, "SELECT seq FROM sqlite_sequence WHERE name = 'runs'", &seq)) !=
+                SQLITE_OK ||
+            (rc = rb__j_int(c->db, "SELECT coalesce(max(id), 0) FROM runs", &top)) != SQLITE_OK) {
+            ret = rb__j_failc(c, rc, "reserving run ids");
+            rb__j_txn_rollback(c);
+            return ret;
+        }
+        if (seq > top)
+            top = seq;
+        out->ids_lo = top + 1;
+        out->ids_hi = top + reserve;
+        snprintf(sql, sizeof sql,
+                 has ? "UPDATE sqlite_sequence SET seq = %lld WHERE name = 'runs'"
+                     : "INSERT INTO sqlite_sequence(name, seq) VALUES ('runs', %lld)",
+                 (long long)out->ids_hi);
+        if ((rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
+            ret = rb__j_failc(c, rc, "reserving run ids");
+            rb__j_txn_rollback(c);
+            return ret;
+        }
+    }
+    out->records = c->txn_records;
+    out->events = c->txn_events;
+    return rb__j_txn_commit(c, "commit");
+}
+
+void rb__j_release_ids(rb__jconn_t *c, int64_t top, int64_t new_seq)
+{
+    int64_t seq = 0;
+    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+        return;
+    if (rb__j_int(c->db, "SELECT seq FROM sqlite_sequence WHERE name = 'runs'", &seq) ==
+            SQLITE_OK && seq == top && new_seq < top) {
+        char sql[96];
+        snprintf(sql, sizeof sql, "UPDATE sqlite_sequence SET seq = %lld WHERE name = 'runs'",
+                 (long long)new_seq);
+        if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK &&
+            sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+            return;
+    }
+    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* ---- direct-mode writes, and the public append API ----------------------------- */
+
+/* After a failed write in direct mode: some errors (disk full, I/O) make
+ * SQLite roll the whole transaction back. The appends before this one had
+ * returned 0, so remember that they are gone and say so at the next sync. */
+static void rb__j_after_failure(rb__jconn_t *c)
+{
+    if (c->in_txn && sqlite3_get_autocommit(c->db)) {
+        if (c->pending) {
+            char reason[RB__J_ERRLEN];
+            memcpy(reason, c->err, sizeof reason);
+            snprintf(c->err, c->errlen, "%.440s; %d earlier write(s) were rolled back", reason,
+                     c->pending);
+            c->lost = 1;
+        }
+        rb__j_txn_rollback(c);
+    }
+}
+
+static int rb__j_write(rb_journal_t *j, const rb__jrec_t *r, int64_t *run_id)
+{
+    rb__jconn_t *c = j->c;
+    const char *what = rb__j_what(r->kind);
+    if (j->flags & RB_JOURNAL_READONLY) {
+        snprintf(j->err, sizeof j->err,
+                 "%s: %s: attempt to write a readonly database (opened read-only)", j->path, what);
+        return RB_EJOURNAL;
+    }
+    if (j->w)
+        return rb__jw_submit(j, r);
+    int ret;
+    if (!c->in_txn && (ret = rb__j_txn_begin(c, what)) != 0)
+        return ret;
+    ret = rb__j_apply(c, r, run_id);
+    if (ret == 0 || ret == RB_ENOTFOUND)
+        c->pending++;
+    else
+        rb__j_after_failure(c);
+    return ret;
+}
+
+int rb_journal_sync(rb_journal_t *j)
+{
+    if (j->w)
+        return rb__jw_sync(j);
+    rb__jconn_t *c = j->c;
+    if (c->lost) {
+        /* j->err still says what was lost and why (rb__j_after_failure). */
+        c->lost = 0;
+        return RB_EJOURNAL;
+    }
+    if (!c->in_txn)
+        return 0;
+    return rb__j_txn_commit(c, "commit");
+}
+
+int rb_journal_put_version(rb_journal_t *j, const char *name, const char *path,
+                           const char *source, size_t len, char sha256_hex[65])
+{
+    if (rb__j_sha256_hex(source, len, sha256_hex) != 0) {
+        snprintf(j->err, sizeof j->err, "%s: SHA-256 failed", j->path);
+        return RB_EJOURNAL;
+    }
+    if (len > INT32_MAX) {
+        snprintf(j->err, sizeof j->err, "%s: runbook source too large", j->path);
+        return RB_ETOOBIG;
+    }
+    rb__jrec_t r = {
+        .kind = RB__REC_VERSION, .sha256 = sha256_hex, .name = name, .path = path,
+        .source = source, .source_len = len, .wall_ms = rb__j_wall_ms(),
+    };
+    return rb__j_write(j, &r, NULL);
+}
+
+int rb_journal_run_create(rb_journal_t *j, const char *runbook, const char *sha256,
+                          const json_t *params, const char *trigger, int64_t *run_id)
+{
+    char *p = rb__j_dumps(params);
+    if (!p) {
+        snprintf(j->err, sizeof j->err, "%s: creating a run: params are not JSON", j->path);
+        return RB_EINVAL;
+    }
+    rb__jrec_t r = {
+        .kind = RB__REC_RUN, .runbook = runbook, .sha256 = sha256, .trigger = trigger,
+        .params = p, .wall_ms = rb__j_wall_ms(),
+    };
+    int64_t id = 0;
+    int ret;
+    if (j->w && !(j->flags & RB_JOURNAL_READONLY)) {
+        if ((ret = rb__jw_run_id(j, &id)) == 0) {
+            r.run_id = id;
+            ret = rb__j_write(j, &r, NULL);
+        }
+    } else {
+        ret = rb__j_write(j, &r, &id);
+    }
+    free(p);
+    if (ret == 0 && run_id)
+        *run_id = id;
+    return ret;
+}
+
+int rb_journal_event(rb_journal_t *j, int64_t run_id, const char *type, const char *step,
+                     int attempt, const json_t *data)
+{
+    if (!type || !*type) {
+        snprintf(j->err, sizeof j->err, "%s: appending an event: no type", j->path);
+        return RB_EINVAL;
+    }
+    char *d = rb__j_dumps(data);
+    if (!d) {
+        snprintf(j->err, sizeof j->err, "%s: appending %s: data is not JSON", j->path, type);
+        return RB_EINVAL;
+    }
+    rb__jrec_t r = {
+        .kind = RB__REC_EVENT, .run_id = run_id, .type = type, .step = step,
+        .attempt = attempt, .data = d, .wall_ms = rb__j_wall_ms(), .mono_ns = rb__j_mono_ns(),
+    };
+    int ret = rb__j_write(j, &r, NULL);
+    free(d);
+    return ret;
+}
+
+int rb_journal_run_status(rb_journal_t *j, int64_t run_id, const char *status, int final)
+{
+    rb__jrec_t r = {
+        .kind = RB__REC_STATUS, .run_id = run_id, .status = status ? status : "",
+        .final = final, .wall_ms = rb__j_wall_ms(),
+    };
+    return rb__j_write(j, &r, NULL);
+}
+
+void rb_journal_stats(rb_journal_t *j, rb_journal_stats_t *out)
+{
+    uv_mutex_lock(&j->mu);
+    *out = j->stats;
+    uv_mutex_unlock(&j->mu);
 }
 
 /* ---- open, migrate, close ------------------------------------------------- */
 
+/*
+ * Version 1 → 2: the hash chain and run owners. The new objects' DDL comes
+ * from the compiled-in schema (read from a scratch in-memory database), so
+ * it is written once; a test checks that a migrated file and a new one
+ * have the same shape. (A later version that changes these objects must
+ * give this migration its own text.) The events of version 1 are chained
+ * in the order they were inserted (rowid order).
+ */
+static int rb__j_fresh_sql(sqlite3 *fresh, const char *name, char **out)
+{
+    sqlite3_stmt *st;
+    *out = NULL;
+    int rc = sqlite3_prepare_v2(fresh, "SELECT sql FROM sqlite_master WHERE name = ?1", -1, &st,
+                                NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *out = strdup((const char *)sqlite3_column_text(st, 0));
+        rc = *out ? SQLITE_OK : SQLITE_NOMEM;
+    } else if (rc == SQLITE_DONE) {
+        rc = SQLITE_INTERNAL;
+    }
+    sqlite3_finalize(st);
+    return rc;
+}
+
+static int rb__j_exec_fresh(rb__jconn_t *c, sqlite3 *fresh, const char *name)
+{
+    char *sql;
+    int rc = rb__j_fresh_sql(fresh, name, &sql);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+    free(sql);
+    return rc;
+}
+
+static int rb__j_migrate_2(rb__jconn_t *c)
+{
+    sqlite3 *fresh = NULL;
+    sqlite3_stmt *rd = NULL, *wr = NULL;
+    int rc = sqlite3_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(fresh, (const char *)rb__journal_sql, NULL, NULL, NULL);
+    static const char *const cols[] = {
+        "ALTER TABLE runs ADD COLUMN owner_pid INTEGER",
+        "ALTER TABLE runs ADD COLUMN owner_start INTEGER",
+        "ALTER TABLE runs ADD COLUMN owner_boot TEXT",
+        "DROP TRIGGER events_no_update",
+        "DROP TRIGGER events_no_delete",
+        "ALTER TABLE events RENAME TO events_v1",
+    };
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof cols / sizeof *cols; i++)
+        rc = sqlite3_exec(c->db, cols[i], NULL, NULL, NULL);
+    static const char *const objects[] = { "runs_open", "events", "chain_head", "checkpoints" };
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof objects / sizeof *objects; i++)
+        rc = rb__j_exec_fresh(c, fresh, objects[i]);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c->db, "INSERT INTO chain_head(one, event_id, hash)"
+                                 " VALUES (1, 0, zeroblob(32))", NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(c->db,
+                                "SELECT run_id, seq, wall_ms, mono_ns, type, step, attempt, data"
+                                " FROM events_v1 ORDER BY rowid", -1, &rd, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(c->db, rb__j_sql[ST_EVENT], -1, &wr, NULL);
+    int64_t id = 0;
+    unsigned char prev[RB__J_HASH_LEN] = { 0 }, hash[RB__J_HASH_LEN];
+    while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW) {
+        rb__jev_t e = {
+            .id = ++id, .run_id = sqlite3_column_int64(rd, 0),
+            .seq = sqlite3_column_int64(rd, 1), .wall_ms = sqlite3_column_int64(rd, 2),
+            .mono_ns = sqlite3_column_int64(rd, 3),
+            .type = (const char *)sqlite3_column_text(rd, 4),
+            .type_len = (size_t)sqlite3_column_bytes(rd, 4),
+            .step = (const char *)sqlite3_column_text(rd, 5),
+            .step_len = (size_t)sqlite3_column_bytes(rd, 5),
+            .attempt = sqlite3_column_int64(rd, 6),
+            .data = (const char *)sqlite3_column_text(rd, 7),
+            .data_len = (size_t)sqlite3_column_bytes(rd, 7), .prev_hash = prev,
+        };
+        if (!e.type)
+            e.type = "";
+        if (!e.data)
+            e.data = "";
+        if (rb__chain_event_hash(&c->hasher, &e, hash) != 0) {
+            rc = SQLITE_NOMEM;
+            break;
+        }
+        sqlite3_bind_int64(wr, 1, e.id);
+        sqlite3_bind_int64(wr, 2, e.run_id);
+        sqlite3_bind_int64(wr, 3, e.seq);
+        sqlite3_bind_int64(wr, 4, e.wall_ms);
+        sqlite3_bind_int64(wr, 5, e.mono_ns);
+        sqlite3_bind_text(wr, 6, e.type, (int)e.type_len, SQLITE_STATIC);
+        if (e.step)
+            sqlite3_bind_text(wr, 7, e.step, (int)e.step_len, SQLITE_STATIC);
+        else
+            sqlite3_bind_null(wr, 7);
+        sqlite3_bind_int64(wr, 8, e.attempt);
+        sqlite3_bind_text(wr, 9, e.data, (int)e.data_len, SQLITE_STATIC);
+        sqlite3_bind_blob(wr, 10, prev, RB__J_HASH_LEN, SQLITE_STATIC);
+        sqlite3_bind_blob(wr, 11, hash, RB__J_HASH_LEN, SQLITE_STATIC);
+        rc = sqlite3_step(wr);
+        sqlite3_reset(wr);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+        memcpy(prev, hash, RB__J_HASH_LEN);
+    }
+    if (rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(rd);
+    sqlite3_finalize(wr);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c->db, "DROP TABLE events_v1", NULL, NULL, NULL);
+    static const char *const triggers[] = {
+        "events_no_update", "events_no_delete", "chain_head_follows", "chain_head_no_delete",
+        "checkpoints_cut", "checkpoints_no_update", "checkpoints_no_delete",
+    };
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof triggers / sizeof *triggers; i++)
+        rc = rb__j_exec_fresh(c, fresh, triggers[i]);
+    if (rc == SQLITE_OK && id > 0) {
+        sqlite3_stmt *st;
+        rc = sqlite3_prepare_v2(c->db, rb__j_sql[ST_HEAD_SET], -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, id);
+            sqlite3_bind_blob(st, 2, prev, RB__J_HASH_LEN, SQLITE_STATIC);
+            rc = sqlite3_step(st);
+            if (rc == SQLITE_DONE)
+                rc = SQLITE_OK;
+            sqlite3_finalize(st);
+        }
+    }
+    sqlite3_close(fresh);
+    return rc;
+}
+
+/*
+ * Migrations from one schema version to the next, applied in order to a
+ * journal whose user_version is lower than .version, each in the same
+ * transaction as the version bump. journal.sql is the newest version: it
+ * sets user_version itself, and only the migrations above what it set are
+ * then run.
+ */
+static const struct {
+    int version;
+    int (*run)(rb__jconn_t *c); /* an SQLite result code */
+} rb__j_migrations[] = {
+    { 2, rb__j_migrate_2 },
+    { 0, NULL },
+};
+
 static int rb__j_latest_version(void)
 {
     int v = 1;
-    for (int i = 0; rb__j_migrations[i].sql; i++)
+    for (int i = 0; rb__j_migrations[i].run; i++)
         if (rb__j_migrations[i].version > v)
             v = rb__j_migrations[i].version;
     return v;
@@ -241,12 +1006,13 @@ static int rb__j_latest_version(void)
  * moment cannot both create the tables. */
 static int rb__j_migrate(rb_journal_t *j)
 {
+    rb__jconn_t *c = j->c;
     const int latest = rb__j_latest_version();
     int64_t uv = 0, app = 0, objects = 0;
     int rc;
 
-    if ((rc = rb__j_int(j->db, "PRAGMA user_version", &uv)) != SQLITE_OK)
-        return rb__j_fail(j, rc, NULL);
+    if ((rc = rb__j_int(c->db, "PRAGMA user_version", &uv)) != SQLITE_OK)
+        return rb__j_failc(c, rc, NULL);
     if (uv > latest) {
         snprintf(j->err, sizeof j->err,
                  "%s: journal schema version %lld is newer than this runbook (%s) knows (%d);"
@@ -261,47 +1027,56 @@ static int rb__j_migrate(rb_journal_t *j)
         else
             snprintf(j->err, sizeof j->err,
                      "%s: journal schema version %lld is older than %d; open it once"
-                     " read-write to upgrade it", j->path, (long long)uv, latest);
+                     " read-write to upgrade it (any `runbook run`)", j->path, (long long)uv,
+                     latest);
         return RB_EJOURNAL;
     }
 
-    if ((rc = sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
-        return rb__j_fail(j, rc, NULL);
+    if ((rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+        return rb__j_failc(c, rc, NULL);
     /* Read again under the write lock: another process may have won. */
-    if ((rc = rb__j_int(j->db, "PRAGMA user_version", &uv)) != SQLITE_OK)
+    if ((rc = rb__j_int(c->db, "PRAGMA user_version", &uv)) != SQLITE_OK)
         goto fail;
     if (uv == 0) {
         /* A database with tables but no version is somebody else's file:
          * adding our tables to it would be worse than refusing. */
-        if ((rc = rb__j_int(j->db, "SELECT count(*) FROM sqlite_master", &objects)) != SQLITE_OK)
+        if ((rc = rb__j_int(c->db, "SELECT count(*) FROM sqlite_master", &objects)) != SQLITE_OK)
             goto fail;
         if (objects) {
-            sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
             snprintf(j->err, sizeof j->err,
                      "%s: an SQLite database, but not a runbook journal", j->path);
             return RB_EJOURNAL;
         }
-        if ((rc = sqlite3_exec(j->db, (const char *)rb__journal_sql, NULL, NULL, NULL)) != SQLITE_OK)
+        if ((rc = sqlite3_exec(c->db, (const char *)rb__journal_sql, NULL, NULL, NULL)) !=
+            SQLITE_OK)
             goto fail;
-        if ((rc = rb__j_int(j->db, "PRAGMA user_version", &uv)) != SQLITE_OK)
+        if ((rc = rb__j_int(c->db, "PRAGMA user_version", &uv)) != SQLITE_OK)
             goto fail;
+    } else {
+        if ((rc = rb__j_int(c->db, "PRAGMA application_id", &app)) != SQLITE_OK)
+            goto fail;
+        if (app != RB__J_APP_ID) {
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            goto check_app;
+        }
     }
-    for (int i = 0; rb__j_migrations[i].sql; i++) {
+    for (int i = 0; rb__j_migrations[i].run; i++) {
         if (rb__j_migrations[i].version <= uv)
             continue;
         char bump[64];
         snprintf(bump, sizeof bump, "PRAGMA user_version = %d", rb__j_migrations[i].version);
-        if ((rc = sqlite3_exec(j->db, rb__j_migrations[i].sql, NULL, NULL, NULL)) != SQLITE_OK ||
-            (rc = sqlite3_exec(j->db, bump, NULL, NULL, NULL)) != SQLITE_OK)
+        if ((rc = rb__j_migrations[i].run(c)) != SQLITE_OK ||
+            (rc = sqlite3_exec(c->db, bump, NULL, NULL, NULL)) != SQLITE_OK)
             goto fail;
         uv = rb__j_migrations[i].version;
     }
-    if ((rc = sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+    if ((rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
         goto fail;
 
 check_app:
-    if ((rc = rb__j_int(j->db, "PRAGMA application_id", &app)) != SQLITE_OK)
-        return rb__j_fail(j, rc, NULL);
+    if ((rc = rb__j_int(c->db, "PRAGMA application_id", &app)) != SQLITE_OK)
+        return rb__j_failc(c, rc, NULL);
     if (app != RB__J_APP_ID) {
         snprintf(j->err, sizeof j->err,
                  "%s: an SQLite database, but not a runbook journal (application_id %#llx)",
@@ -311,12 +1086,14 @@ check_app:
     return 0;
 
 fail: {
-        int ret = rb__j_fail(j, rc, "creating the schema");
-        if (!sqlite3_get_autocommit(j->db))
-            sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
+        int ret = rb__j_failc(c, rc, uv == 0 ? "creating the schema" : "upgrading the schema");
+        if (!sqlite3_get_autocommit(c->db))
+            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
         return ret;
     }
 }
+
+static int rb__j_recover(rb_journal_t *j);
 
 int rb_journal_open(const char *path, int flags, rb_journal_t **out, char *err, size_t errlen)
 {
@@ -329,270 +1106,48 @@ int rb_journal_open(const char *path, int flags, rb_journal_t **out, char *err, 
         return RB_EINVAL;
     }
     rb_journal_t *j = calloc(1, sizeof *j);
-    if (!j || !(j->path = strdup(path))) {
+    if (!j || !(j->path = strdup(path)) || uv_mutex_init(&j->mu) != 0) {
+        if (j)
+            free(j->path);
         free(j);
         if (err && errlen)
             snprintf(err, errlen, "%s: out of memory", path);
         return RB_ENOMEM;
     }
     j->flags = flags;
-
     const int ro = flags & RB_JOURNAL_READONLY;
-    int rc = sqlite3_open_v2(path, &j->db,
-                             ro ? SQLITE_OPEN_READONLY
-                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                             NULL);
-    int ret = 0;
-    if (rc != SQLITE_OK) {
-        ret = rb__j_fail(j, rc, NULL);
-        goto fail;
+    int ret = rb__j_conn_new(j, ro, RB__J_BUSY_MS, j->err, sizeof j->err, &j->c);
+    if (ret == 0)
+        ret = rb__j_migrate(j);
+    if (ret == 0 && !ro && !(flags & RB_JOURNAL_NO_RECOVER))
+        ret = rb__j_recover(j);
+    if (ret != 0) {
+        if (err && errlen)
+            snprintf(err, errlen, "%s", j->err[0] ? j->err : rb_strerror(ret));
+        rb__j_conn_free(j->c);
+        json_decref(j->recovered);
+        uv_mutex_destroy(&j->mu);
+        free(j->path);
+        free(j);
+        return ret;
     }
-    sqlite3_extended_result_codes(j->db, 1);
-    /* A short wait rides out another process's commit; longer than this,
-     * the operator should hear that something holds the file. */
-    sqlite3_busy_timeout(j->db, RB__J_BUSY_MS);
-
-    /* The first read of the header: a non-database or a locked file shows
-     * up here, before we change anything. */
-    int64_t uv;
-    if ((rc = rb__j_int(j->db, "PRAGMA user_version", &uv)) != SQLITE_OK) {
-        ret = rb__j_fail(j, rc, NULL);
-        goto fail;
-    }
-    if (!ro) {
-        /* WAL: readers (runbook show, the server's API) never block the
-         * writer. FULL: a commit is on the disk when sync returns, which
-         * is the promise rb_journal_sync() makes. */
-        static const char *const pragmas[] = {
-            "PRAGMA journal_mode = WAL",
-            "PRAGMA synchronous = FULL",
-        };
-        for (size_t i = 0; i < sizeof pragmas / sizeof *pragmas; i++) {
-            if ((rc = sqlite3_exec(j->db, pragmas[i], NULL, NULL, NULL)) != SQLITE_OK) {
-                ret = rb__j_fail(j, rc, NULL);
-                goto fail;
-            }
-        }
-    }
-    if ((rc = sqlite3_exec(j->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL)) != SQLITE_OK) {
-        ret = rb__j_fail(j, rc, NULL);
-        goto fail;
-    }
-    if ((ret = rb__j_migrate(j)) != 0)
-        goto fail;
     *out = j;
     return 0;
-
-fail:
-    if (err && errlen)
-        snprintf(err, errlen, "%s", j->err);
-    sqlite3_close(j->db);
-    free(j->path);
-    free(j);
-    return ret;
 }
 
 void rb_journal_close(rb_journal_t *j)
 {
     if (!j)
         return;
-    if (j->in_txn)
-        rb_journal_sync(j); /* nobody to tell if it fails: the caller chose not to sync */
-    for (int i = 0; i < ST__COUNT; i++)
-        sqlite3_finalize(j->st[i]);
-    sqlite3_close(j->db);
+    if (j->w)
+        rb_journal_detach_loop(j); /* nobody to tell if it fails: the caller chose not to */
+    if (j->c->in_txn)
+        rb_journal_sync(j);
+    rb__j_conn_free(j->c);
+    json_decref(j->recovered);
+    uv_mutex_destroy(&j->mu);
     free(j->path);
     free(j);
-}
-
-/* ---- writing -------------------------------------------------------------- */
-
-/* Opens the write transaction on the first append after a sync. IMMEDIATE
- * takes the write lock now, so a busy file fails here, at a clear point,
- * and never halfway through a group of appends. */
-static int rb__j_begin(rb_journal_t *j, const char *what)
-{
-    if (j->flags & RB_JOURNAL_READONLY) {
-        snprintf(j->err, sizeof j->err,
-                 "%s: %s: attempt to write a readonly database (opened read-only)",
-                 j->path, what);
-        return RB_EJOURNAL;
-    }
-    if (j->in_txn)
-        return 0;
-    int rc = sqlite3_exec(j->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
-    if (rc != SQLITE_OK)
-        return rb__j_fail(j, rc, what);
-    j->in_txn = 1;
-    j->pending = 0;
-    return 0;
-}
-
-/* After a failed write: some errors (disk full, I/O) make SQLite roll the
- * whole transaction back. The appends before this one had returned 0, so
- * remember that they are gone and say so at the next sync. */
-static int rb__j_write_failed(rb_journal_t *j, int rc, const char *what)
-{
-    int ret = rb__j_fail(j, rc, what);
-    if (j->in_txn && sqlite3_get_autocommit(j->db)) {
-        if (j->pending) {
-            char reason[sizeof j->err];
-            memcpy(reason, j->err, sizeof reason);
-            snprintf(j->err, sizeof j->err, "%.440s; %d earlier write(s) were rolled back",
-                     reason, j->pending);
-            j->lost = 1;
-        }
-        j->in_txn = 0;
-        j->pending = 0;
-    }
-    return ret;
-}
-
-static int rb__j_exec_write(rb_journal_t *j, sqlite3_stmt *st, const char *what)
-{
-    int rc = sqlite3_step(st);
-    rb__j_release(st);
-    if (rc != SQLITE_DONE)
-        return rb__j_write_failed(j, rc, what);
-    j->pending++;
-    return 0;
-}
-
-int rb_journal_sync(rb_journal_t *j)
-{
-    if (j->lost) {
-        /* j->err still says what was lost and why (rb__j_write_failed). */
-        j->lost = 0;
-        return RB_EJOURNAL;
-    }
-    if (!j->in_txn)
-        return 0;
-    int rc = sqlite3_exec(j->db, "COMMIT", NULL, NULL, NULL);
-    if (rc != SQLITE_OK) {
-        int ret = rb__j_fail(j, rc, "commit");
-        /* A failed COMMIT may leave the transaction open (BUSY) or not;
-         * either way what was pending is not durable, and carrying it into
-         * the next commit would break the order the caller relies on. */
-        if (!sqlite3_get_autocommit(j->db))
-            sqlite3_exec(j->db, "ROLLBACK", NULL, NULL, NULL);
-        j->in_txn = 0;
-        j->pending = 0;
-        return ret;
-    }
-    j->in_txn = 0;
-    j->pending = 0;
-    return 0;
-}
-
-int rb_journal_put_version(rb_journal_t *j, const char *name, const char *path,
-                           const char *source, size_t len, char sha256_hex[65])
-{
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(source, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32) {
-        snprintf(j->err, sizeof j->err, "%s: SHA-256 failed", j->path);
-        return RB_EJOURNAL;
-    }
-    static const char hex[] = "0123456789abcdef";
-    for (unsigned i = 0; i < 32; i++) {
-        sha256_hex[2 * i] = hex[md[i] >> 4];
-        sha256_hex[2 * i + 1] = hex[md[i] & 0xf];
-    }
-    sha256_hex[64] = '\0';
-    if (len > INT32_MAX) {
-        snprintf(j->err, sizeof j->err, "%s: runbook source too large", j->path);
-        return RB_ETOOBIG;
-    }
-
-    sqlite3_stmt *st;
-    int ret;
-    if ((ret = rb__j_begin(j, "recording a runbook version")) != 0 ||
-        (ret = rb__j_stmt(j, ST_VERSION_PUT, &st)) != 0)
-        return ret;
-    sqlite3_bind_text(st, 1, sha256_hex, 64, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, name ? name : "", -1, SQLITE_STATIC);
-    if (path)
-        sqlite3_bind_text(st, 3, path, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, source, (int)len, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, rb__j_wall_ms());
-    return rb__j_exec_write(j, st, "recording a runbook version");
-}
-
-int rb_journal_run_create(rb_journal_t *j, const char *runbook, const char *sha256,
-                          const json_t *params, const char *trigger, int64_t *run_id)
-{
-    sqlite3_stmt *st;
-    int ret;
-    if ((ret = rb__j_begin(j, "creating a run")) != 0 ||
-        (ret = rb__j_stmt(j, ST_RUN_CREATE, &st)) != 0)
-        return ret;
-    char *p = rb__j_dumps(params);
-    if (!p) {
-        snprintf(j->err, sizeof j->err, "%s: creating a run: params are not JSON", j->path);
-        return RB_EINVAL;
-    }
-    sqlite3_bind_text(st, 1, runbook ? runbook : "", -1, SQLITE_STATIC);
-    if (sha256)
-        sqlite3_bind_text(st, 2, sha256, -1, SQLITE_STATIC);
-    if (trigger)
-        sqlite3_bind_text(st, 3, trigger, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 4, p, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(st, 5, rb__j_wall_ms());
-    ret = rb__j_exec_write(j, st, "creating a run");
-    free(p);
-    if (ret == 0 && run_id)
-        *run_id = sqlite3_last_insert_rowid(j->db);
-    return ret;
-}
-
-int rb_journal_event(rb_journal_t *j, int64_t run_id, const char *type, const char *step,
-                     int attempt, const json_t *data)
-{
-    sqlite3_stmt *st;
-    int ret;
-    if (!type || !*type) {
-        snprintf(j->err, sizeof j->err, "%s: appending an event: no type", j->path);
-        return RB_EINVAL;
-    }
-    if ((ret = rb__j_begin(j, "appending an event")) != 0 ||
-        (ret = rb__j_stmt(j, ST_EVENT, &st)) != 0)
-        return ret;
-    char *d = rb__j_dumps(data);
-    if (!d) {
-        snprintf(j->err, sizeof j->err, "%s: appending %s: data is not JSON", j->path, type);
-        return RB_EINVAL;
-    }
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_int64(st, 2, rb__j_wall_ms());
-    sqlite3_bind_int64(st, 3, rb__j_mono_ns());
-    sqlite3_bind_text(st, 4, type, -1, SQLITE_STATIC);
-    if (step)
-        sqlite3_bind_text(st, 5, step, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 6, attempt);
-    sqlite3_bind_text(st, 7, d, -1, SQLITE_STATIC);
-    ret = rb__j_exec_write(j, st, "appending an event");
-    free(d);
-    return ret;
-}
-
-int rb_journal_run_status(rb_journal_t *j, int64_t run_id, const char *status, int final)
-{
-    sqlite3_stmt *st;
-    int ret;
-    if ((ret = rb__j_begin(j, "setting a run's status")) != 0 ||
-        (ret = rb__j_stmt(j, ST_RUN_STATUS, &st)) != 0)
-        return ret;
-    sqlite3_bind_int64(st, 1, run_id);
-    sqlite3_bind_text(st, 2, status, -1, SQLITE_STATIC);
-    sqlite3_bind_int(st, 3, final ? 1 : 0);
-    sqlite3_bind_int64(st, 4, rb__j_wall_ms());
-    if ((ret = rb__j_exec_write(j, st, "setting a run's status")) != 0)
-        return ret;
-    if (sqlite3_changes(j->db) == 0) {
-        snprintf(j->err, sizeof j->err, "%s: no run %lld", j->path, (long long)run_id);
-        return RB_ENOTFOUND;
-    }
-    return 0;
 }
 
 /* ---- reading -------------------------------------------------------------- */
@@ -633,10 +1188,11 @@ static void rb__j_set(json_t *obj, const char *key, json_t *v, int *oom)
 
 int rb_journal_runs(rb_journal_t *j, int limit, json_t **out)
 {
+    rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     int ret, rc, oom = 0;
     *out = NULL;
-    if ((ret = rb__j_stmt(j, ST_RUNS, &st)) != 0)
+    if ((ret = rb__j_stmt(c, ST_RUNS, &st)) != 0)
         return ret;
     sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
     json_t *arr = json_array();
@@ -662,17 +1218,17 @@ int rb_journal_runs(rb_journal_t *j, int limit, json_t **out)
     rb__j_release(st);
     if (rc != SQLITE_DONE) {
         json_decref(arr);
-        return rb__j_fail(j, rc, "listing runs");
+        return rb__j_failc(c, rc, "listing runs");
     }
     *out = arr;
     return 0;
 }
 
-static int rb__j_events(rb_journal_t *j, int64_t run_id, json_t *events)
+static int rb__j_events(rb__jconn_t *c, int64_t run_id, json_t *events)
 {
     sqlite3_stmt *st;
     int ret, rc, oom = 0;
-    if ((ret = rb__j_stmt(j, ST_RUN_EVENTS, &st)) != 0)
+    if ((ret = rb__j_stmt(c, ST_RUN_EVENTS, &st)) != 0)
         return ret;
     sqlite3_bind_int64(st, 1, run_id);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -693,16 +1249,17 @@ static int rb__j_events(rb_journal_t *j, int64_t run_id, json_t *events)
     if (oom)
         return RB_ENOMEM;
     if (rc != SQLITE_DONE)
-        return rb__j_fail(j, rc, "reading events");
+        return rb__j_failc(c, rc, "reading events");
     return 0;
 }
 
 int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
 {
+    rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     int ret, rc, oom = 0;
     *out = NULL;
-    if ((ret = rb__j_stmt(j, ST_RUN_GET, &st)) != 0)
+    if ((ret = rb__j_stmt(c, ST_RUN_GET, &st)) != 0)
         return ret;
     sqlite3_bind_int64(st, 1, run_id);
     rc = sqlite3_step(st);
@@ -712,7 +1269,7 @@ int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
             snprintf(j->err, sizeof j->err, "%s: no run %lld", j->path, (long long)run_id);
             return RB_ENOTFOUND;
         }
-        return rb__j_fail(j, rc, "reading a run");
+        return rb__j_failc(c, rc, "reading a run");
     }
     json_t *r = json_object();
     if (!r) {
@@ -738,7 +1295,7 @@ int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
      * transaction each takes its own snapshot, so a run being written
      * concurrently may show events newer than its row. That is harmless for
      * reading, and cheaper than a read transaction around both. */
-    if ((ret = rb__j_events(j, run_id, events)) != 0) {
+    if ((ret = rb__j_events(c, run_id, events)) != 0) {
         json_decref(r);
         return ret;
     }
@@ -748,12 +1305,13 @@ int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
 
 int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, size_t *len)
 {
+    rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     int ret;
     *source = NULL;
     if (len)
         *len = 0;
-    if ((ret = rb__j_stmt(j, ST_VERSION_GET, &st)) != 0)
+    if ((ret = rb__j_stmt(c, ST_VERSION_GET, &st)) != 0)
         return ret;
     sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
     int rc = sqlite3_step(st);
@@ -763,7 +1321,7 @@ int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, s
             snprintf(j->err, sizeof j->err, "%s: no runbook version %s", j->path, sha256);
             return RB_ENOTFOUND;
         }
-        return rb__j_fail(j, rc, "reading a runbook version");
+        return rb__j_failc(c, rc, "reading a runbook version");
     }
     const char *s = (const char *)sqlite3_column_text(st, 0);
     size_t n = (size_t)sqlite3_column_bytes(st, 0);
@@ -780,4 +1338,617 @@ int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, s
     if (len)
         *len = n;
     return 0;
+}
+
+/* ---- audit verify ------------------------------------------------------------- */
+
+/* The checkpoints' own chain; leaves the newest cut (0 and zeros when
+ * there is none) and appends each checkpoint to list. */
+static int rb__j_verify_checkpoints(rb__jconn_t *c, rb__jverify_t *v, json_t *list,
+                                    int64_t *cut, unsigned char cut_hash[RB__J_HASH_LEN])
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(c->db,
+                                "SELECT id, created_at, before_ms, cut_event_id, cut_hash,"
+                                " pruned_runs, pruned_events, prev_hash, hash"
+                                " FROM checkpoints ORDER BY id", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "reading checkpoints");
+    unsigned char prev[RB__J_HASH_LEN] = { 0 }, h[RB__J_HASH_LEN];
+    int64_t prev_cut = 0;
+    *cut = 0;
+    memset(cut_hash, 0, RB__J_HASH_LEN);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *ch = rb__j_col_hash(st, 4), *ph = rb__j_col_hash(st, 7),
+                            *hh = rb__j_col_hash(st, 8);
+        rb__jcp_t cp = {
+            .id = sqlite3_column_int64(st, 0), .created_at = sqlite3_column_int64(st, 1),
+            .before_ms = sqlite3_column_int64(st, 2), .cut_event_id = sqlite3_column_int64(st, 3),
+            .pruned_runs = sqlite3_column_int64(st, 5),
+            .pruned_events = sqlite3_column_int64(st, 6),
+            .cut_hash = ch ? ch : rb__j_zero, .prev_hash = ph ? ph : rb__j_zero,
+        };
+        if (!ch || !ph || !hh || rb__chain_checkpoint_hash(&v->h, &cp, h) != 0 ||
+            memcmp(h, hh, RB__J_HASH_LEN) != 0)
+            rb__jv_problem(v, NULL, 0, "checkpoint %lld: its content does not match its hash"
+                                       " (edited)", (long long)cp.id);
+        else if (memcmp(cp.prev_hash, prev, RB__J_HASH_LEN) != 0)
+            rb__jv_problem(v, NULL, 0, "checkpoint %lld does not follow the checkpoint before it"
+                                       " (a checkpoint was deleted or inserted)",
+                           (long long)cp.id);
+        else if (cp.cut_event_id <= prev_cut)
+            rb__jv_problem(v, NULL, 0, "checkpoint %lld cuts at event #%lld, not after the"
+                                       " previous cut #%lld", (long long)cp.id,
+                           (long long)cp.cut_event_id, (long long)prev_cut);
+        memcpy(prev, hh ? hh : rb__j_zero, RB__J_HASH_LEN);
+        prev_cut = cp.cut_event_id;
+        *cut = cp.cut_event_id;
+        memcpy(cut_hash, cp.cut_hash, RB__J_HASH_LEN);
+        char hex[2 * RB__J_HASH_LEN + 1];
+        rb__hex(cp.cut_hash, RB__J_HASH_LEN, hex);
+        json_array_append_new(list, json_pack("{s:I,s:I,s:I,s:I,s:s,s:I,s:I}", "id",
+                                              (json_int_t)cp.id, "created_at",
+                                              (json_int_t)cp.created_at, "before_ms",
+                                              (json_int_t)cp.before_ms, "cut_event_id",
+                                              (json_int_t)cp.cut_event_id, "cut_hash", hex,
+                                              "pruned_runs", (json_int_t)cp.pruned_runs,
+                                              "pruned_events", (json_int_t)cp.pruned_events));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, "reading checkpoints");
+}
+
+static int rb__j_verify_events(rb__jconn_t *c, rb__jverify_t *v)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(c->db,
+                                "SELECT e.id, e.run_id, e.seq, e.wall_ms, e.mono_ns, e.type, e.step,"
+                                " e.attempt, e.data, e.prev_hash, e.hash, r.id IS NOT NULL"
+                                " FROM events e LEFT JOIN runs r ON r.id = e.run_id ORDER BY e.id",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "reading events");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && !v->oom) {
+        const unsigned char *prev = rb__j_col_hash(st, 9);
+        rb__jev_t e = {
+            .id = sqlite3_column_int64(st, 0), .run_id = sqlite3_column_int64(st, 1),
+            .seq = sqlite3_column_int64(st, 2), .wall_ms = sqlite3_column_int64(st, 3),
+            .mono_ns = sqlite3_column_int64(st, 4),
+            .type = (const char *)sqlite3_column_text(st, 5),
+            .type_len = (size_t)sqlite3_column_bytes(st, 5),
+            .step = sqlite3_column_type(st, 6) == SQLITE_NULL
+                        ? NULL : (const char *)sqlite3_column_text(st, 6),
+            .step_len = (size_t)sqlite3_column_bytes(st, 6),
+            .attempt = sqlite3_column_int64(st, 7),
+            .data = (const char *)sqlite3_column_text(st, 8),
+            .data_len = (size_t)sqlite3_column_bytes(st, 8),
+            .prev_hash = prev ? prev : rb__j_zero,
+        };
+        if (!e.type)
+            e.type = "";
+        if (!e.data)
+            e.data = "";
+        if (!prev) {
+            /* Not 32 bytes: no hash could have been computed over it. */
+            rb__jv_problem(v, &e, 0, "its prev_hash is not a 32-byte hash: a column was edited");
+            v->events++;
+            v->expect_id = e.id + 1;
+            v->last_id = e.id;
+            const unsigned char *h = rb__j_col_hash(st, 10);
+            memcpy(v->last_hash, h ? h : rb__j_zero, RB__J_HASH_LEN);
+            memcpy(v->expect_prev, v->last_hash, RB__J_HASH_LEN);
+            rb__map_put(&v->seqs, e.run_id, e.seq);
+            continue;
+        }
+        rb__jv_event(v, &e, sqlite3_column_blob(st, 10), (size_t)sqlite3_column_bytes(st, 10),
+                     sqlite3_column_int(st, 11));
+    }
+    sqlite3_finalize(st);
+    if (v->oom)
+        return RB_ENOMEM;
+    return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, "reading events");
+}
+
+static void rb__j_verify_versions(rb__jconn_t *c, rb__jverify_t *v, int64_t *count, int *rcp)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(c->db, "SELECT sha256, name, source FROM versions", -1, &st, NULL);
+    *count = 0;
+    if (rc != SQLITE_OK) {
+        *rcp = rc;
+        return;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *sha = (const char *)sqlite3_column_text(st, 0);
+        const char *src = (const char *)sqlite3_column_text(st, 2);
+        char hex[65];
+        (*count)++;
+        if (rb__j_sha256_hex(src ? src : "", (size_t)sqlite3_column_bytes(st, 2), hex) != 0 ||
+            !sha || strcmp(sha, hex) != 0)
+            rb__jv_problem(v, NULL, 0, "runbook version %.64s (%s): its text does not match its"
+                                       " SHA-256 (edited)", sha ? sha : "?",
+                           sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1)
+                                                      : "?");
+    }
+    sqlite3_finalize(st);
+    *rcp = rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int rb_journal_verify(rb_journal_t *j, json_t **out)
+{
+    rb__jconn_t *c = j->c;
+    *out = NULL;
+    if (c->in_txn) {
+        snprintf(j->err, sizeof j->err, "%s: verify: commit the pending appends first", j->path);
+        return RB_EINVAL;
+    }
+    rb__jverify_t v;
+    if (rb__jv_init(&v, 1, rb__j_zero) != 0)
+        return RB_ENOMEM;
+    json_t *cps = json_array();
+    int ret = 0, rc;
+    int64_t head_id = -1, cut = 0, runs = 0, versions = 0;
+    unsigned char head_hash[RB__J_HASH_LEN] = { 0 }, cut_hash[RB__J_HASH_LEN];
+    char hex[2 * RB__J_HASH_LEN + 1];
+
+    /* One snapshot for everything: a writer committing meanwhile must not
+     * make the head and the events disagree. */
+    if ((rc = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK) {
+        ret = rb__j_failc(c, rc, "verify");
+        goto done;
+    }
+    sqlite3_stmt *st;
+    if ((rc = sqlite3_prepare_v2(c->db, rb__j_sql[ST_HEAD_GET], -1, &st, NULL)) != SQLITE_OK) {
+        ret = rb__j_failc(c, rc, "reading the chain head");
+        goto end;
+    }
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *h = rb__j_col_hash(st, 1);
+        head_id = sqlite3_column_int64(st, 0);
+        if (h)
+            memcpy(head_hash, h, RB__J_HASH_LEN);
+        else
+            memset(head_hash, 0xff, RB__J_HASH_LEN); /* matches no event */
+    }
+    sqlite3_finalize(st);
+    if (head_id < 0)
+        rb__jv_problem(&v, NULL, 0, "the chain head record is missing (deleted)");
+
+    if ((ret = rb__j_verify_checkpoints(c, &v, cps, &cut, cut_hash)) != 0)
+        goto end;
+    v.expect_id = cut + 1;
+    memcpy(v.expect_prev, cut_hash, RB__J_HASH_LEN);
+    int64_t first_id = v.expect_id;
+    if ((ret = rb__j_verify_events(c, &v)) != 0)
+        goto end;
+
+    if (head_id >= 0) {
+        int64_t last = v.events ? v.last_id : cut;
+        const unsigned char *last_hash = v.events ? v.last_hash : cut_hash;
+        if (head_id == last + 1)
+            rb__jv_problem(&v, NULL, head_id,
+                           "the chain head records event #%lld but the newest event is #%lld:"
+                           " the newest event was deleted", (long long)head_id, (long long)last);
+        else if (head_id > last)
+            rb__jv_problem(&v, NULL, last + 1,
+                           "the chain head records event #%lld but the newest event is #%lld:"
+                           " the newest events (#%lld to #%lld) were deleted",
+                           (long long)head_id, (long long)last, (long long)(last + 1),
+                           (long long)head_id);
+        else if (head_id < last)
+            rb__jv_problem(&v, NULL, head_id + 1,
+                           "events #%lld to #%lld are newer than the chain head (#%lld): added"
+                           " outside the journal", (long long)(head_id + 1), (long long)last,
+                           (long long)head_id);
+        else if (memcmp(head_hash, last_hash, RB__J_HASH_LEN) != 0)
+            rb__jv_problem(&v, NULL, last,
+                           "the chain head's hash is not event #%lld's: the newest event or the"
+                           " head was edited", (long long)last);
+    }
+    rb__j_verify_versions(c, &v, &versions, &rc);
+    if (rc == SQLITE_OK)
+        rc = rb__j_int(c->db, "SELECT count(*) FROM runs", &runs);
+    if (rc != SQLITE_OK) {
+        ret = rb__j_failc(c, rc, "verify");
+        goto end;
+    }
+    if (v.oom) {
+        ret = RB_ENOMEM;
+        goto end;
+    }
+    rb__hex(head_hash, RB__J_HASH_LEN, hex);
+    *out = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:O,s:I}", "ok", v.nproblems == 0, "path",
+                     j->path, "events", (json_int_t)v.events, "runs", (json_int_t)runs,
+                     "versions", (json_int_t)versions, "first_event_id", (json_int_t)first_id,
+                     "checkpoints", cps, "problems_total", (json_int_t)v.nproblems);
+    if (*out) {
+        json_object_set_new(*out, "head", head_id < 0 ? json_null()
+                                          : json_pack("{s:I,s:s}", "event_id",
+                                                      (json_int_t)head_id, "hash", hex));
+        json_object_set(*out, "problems", v.problems);
+    } else {
+        ret = RB_ENOMEM;
+    }
+end:
+    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+done:
+    json_decref(cps);
+    rb__jv_free(&v);
+    return ret;
+}
+
+/* ---- prune -------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t id, min_ev, max_ev, events;
+    int prunable;
+} rb__jprun_t;
+
+int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **out)
+{
+    rb__jconn_t *c = j->c;
+    *out = NULL;
+    if (j->w || (j->flags & RB_JOURNAL_READONLY)) {
+        snprintf(j->err, sizeof j->err, "%s: prune needs the journal open for writing and not"
+                                        " attached to a loop", j->path);
+        return RB_EINVAL;
+    }
+    int ret = rb_journal_sync(j);
+    if (ret != 0)
+        return ret;
+    if ((ret = rb__j_txn_begin(c, "pruning")) != 0)
+        return ret;
+
+    rb__jprun_t *runs = NULL;
+    size_t n = 0, cap = 0;
+    int64_t cut0 = 0, cp_id = 0, pruned_events = 0, pruned_runs = 0, kept = 0;
+    unsigned char cp_prev[RB__J_HASH_LEN] = { 0 };
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->db,
+                                "SELECT id, cut_event_id, hash FROM checkpoints ORDER BY id DESC"
+                                " LIMIT 1", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cp_id = sqlite3_column_int64(st, 0);
+        cut0 = sqlite3_column_int64(st, 1);
+        const unsigned char *h = rb__j_col_hash(st, 2);
+        if (h)
+            memcpy(cp_prev, h, RB__J_HASH_LEN);
+    }
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(st);
+    st = NULL;
+    /* Every run with the span of its events in the chain. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(c->db,
+                                "SELECT r.id, r.ended_at IS NOT NULL AND r.ended_at < ?1,"
+                                " min(e.id), max(e.id), count(e.id)"
+                                " FROM runs r LEFT JOIN events e ON e.run_id = r.id GROUP BY r.id",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, before_ms);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                rb__jprun_t *p = realloc(runs, cap * sizeof *p);
+                if (!p) {
+                    rc = SQLITE_NOMEM;
+                    break;
+                }
+                runs = p;
+            }
+            runs[n++] = (rb__jprun_t){ sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 2),
+                                       sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
+                                       sqlite3_column_int(st, 1) };
+        }
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_OK) {
+        ret = rb__j_failc(c, rc, "pruning");
+        goto fail;
+    }
+
+    /* The cut: the longest prefix of the chain made only of whole runs
+     * that may go. A run that stays stops it at its first event; a run
+     * that may go but reaches past the cut pulls it back to before its
+     * own first event. */
+    int64_t cut = c->head_id;
+    for (size_t i = 0; i < n; i++)
+        if (!runs[i].prunable && runs[i].events && runs[i].min_ev - 1 < cut)
+            cut = runs[i].min_ev - 1;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (size_t i = 0; i < n; i++)
+            if (runs[i].prunable && runs[i].events && runs[i].min_ev <= cut &&
+                runs[i].max_ev > cut) {
+                cut = runs[i].min_ev - 1;
+                changed = 1;
+            }
+    }
+    if (cut < cut0)
+        cut = cut0;
+
+    sqlite3_stmt *del_alerts = NULL, *del_run = NULL;
+    rc = sqlite3_prepare_v2(c->db, "DELETE FROM alerts WHERE run_id = ?1", -1, &del_alerts, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(c->db, "DELETE FROM runs WHERE id = ?1", -1, &del_run, NULL);
+    json_t *cp = json_null();
+    if (rc == SQLITE_OK && cut > cut0) {
+        /* The checkpoint first: the trigger lets events go only below a
+         * checkpoint's cut. */
+        unsigned char cut_hash[RB__J_HASH_LEN], h[RB__J_HASH_LEN];
+        for (size_t i = 0; i < n; i++)
+            if (runs[i].prunable && runs[i].events && runs[i].max_ev <= cut)
+                pruned_events += runs[i].events;
+        rc = sqlite3_prepare_v2(c->db, "SELECT hash FROM events WHERE id = ?1", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, cut);
+            rc = sqlite3_step(st);
+            const unsigned char *ch = rc == SQLITE_ROW ? rb__j_col_hash(st, 0) : NULL;
+            if (ch) {
+                memcpy(cut_hash, ch, RB__J_HASH_LEN);
+                rc = SQLITE_OK;
+            } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+                rc = SQLITE_CORRUPT; /* the chain has a hole: verify will say where */
+            }
+            sqlite3_finalize(st);
+            st = NULL;
+        }
+        int64_t nruns = 0;
+        for (size_t i = 0; i < n; i++)
+            if (runs[i].prunable && (!runs[i].events || runs[i].max_ev <= cut))
+                nruns++;
+        rb__jcp_t k = { .id = cp_id + 1, .created_at = rb__j_wall_ms(), .before_ms = before_ms,
+                        .cut_event_id = cut, .cut_hash = cut_hash, .pruned_runs = nruns,
+                        .pruned_events = pruned_events, .prev_hash = cp_prev };
+        if (rc == SQLITE_OK && rb__chain_checkpoint_hash(&c->hasher, &k, h) != 0)
+            rc = SQLITE_NOMEM;
+        if (rc == SQLITE_OK)
+            rc = sqlite3_prepare_v2(c->db,
+                                    "INSERT INTO checkpoints(id, created_at, before_ms, cut_event_id,"
+                                    " cut_hash, pruned_runs, pruned_events, prev_hash, hash)"
+                                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, k.id);
+            sqlite3_bind_int64(st, 2, k.created_at);
+            sqlite3_bind_int64(st, 3, k.before_ms);
+            sqlite3_bind_int64(st, 4, k.cut_event_id);
+            sqlite3_bind_blob(st, 5, cut_hash, RB__J_HASH_LEN, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 6, k.pruned_runs);
+            sqlite3_bind_int64(st, 7, k.pruned_events);
+            sqlite3_bind_blob(st, 8, cp_prev, RB__J_HASH_LEN, SQLITE_STATIC);
+            sqlite3_bind_blob(st, 9, h, RB__J_HASH_LEN, SQLITE_STATIC);
+            rc = sqlite3_step(st);
+            if (rc == SQLITE_DONE)
+                rc = SQLITE_OK;
+            sqlite3_finalize(st);
+            st = NULL;
+        }
+        if (rc == SQLITE_OK) {
+            char sql[96];
+            snprintf(sql, sizeof sql, "DELETE FROM events WHERE id <= %lld", (long long)cut);
+            rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+        }
+        if (rc == SQLITE_OK) {
+            char hex[2 * RB__J_HASH_LEN + 1];
+            rb__hex(cut_hash, RB__J_HASH_LEN, hex);
+            cp = json_pack("{s:I,s:I,s:s}", "id", (json_int_t)k.id, "cut_event_id",
+                           (json_int_t)cut, "cut_hash", hex);
+        }
+    }
+    /* Then the runs that have no events left, with their alerts. */
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        if (!runs[i].prunable)
+            continue;
+        if (runs[i].events && runs[i].max_ev > cut) {
+            kept++;
+            continue;
+        }
+        sqlite3_bind_int64(del_alerts, 1, runs[i].id);
+        sqlite3_bind_int64(del_run, 1, runs[i].id);
+        if ((rc = sqlite3_step(del_alerts)) == SQLITE_DONE)
+            rc = sqlite3_step(del_run);
+        sqlite3_reset(del_alerts);
+        sqlite3_reset(del_run);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+        pruned_runs++;
+    }
+    sqlite3_finalize(del_alerts);
+    sqlite3_finalize(del_run);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c->db,
+                          "DELETE FROM versions WHERE sha256 NOT IN"
+                          " (SELECT sha256 FROM runs WHERE sha256 IS NOT NULL)", NULL, NULL, NULL);
+    free(runs);
+    runs = NULL;
+    if (rc != SQLITE_OK) {
+        json_decref(cp);
+        ret = rb__j_failc(c, rc, "pruning");
+        goto fail;
+    }
+    if (dry_run)
+        rb__j_txn_rollback(c);
+    else if ((ret = rb__j_txn_commit(c, "pruning")) != 0) {
+        json_decref(cp);
+        return ret;
+    }
+    *out = json_pack("{s:I,s:b,s:I,s:I,s:I,s:o}", "before_ms", (json_int_t)before_ms, "dry_run",
+                     dry_run, "pruned_runs", (json_int_t)pruned_runs, "pruned_events",
+                     (json_int_t)pruned_events, "kept_runs", (json_int_t)kept, "checkpoint", cp);
+    return *out ? 0 : RB_ENOMEM;
+
+fail:
+    free(runs);
+    rb__j_txn_rollback(c);
+    return ret;
+}
+
+/* ---- crash recovery ------------------------------------------------------------ */
+
+typedef struct {
+    int64_t id;
+    rb__owner_t owner;
+} rb__jopen_t;
+
+/* The open runs whose owner is gone. */
+static int rb__j_dead_runs(rb__jconn_t *c, rb__jopen_t **out, size_t *n)
+{
+    sqlite3_stmt *st;
+    size_t cap = 0;
+    *out = NULL;
+    *n = 0;
+    int rc = sqlite3_prepare_v2(c->db,
+                                "SELECT id, owner_pid, owner_start, owner_boot FROM runs"
+                                " WHERE ended_at IS NULL ORDER BY id", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        rb__jopen_t r = { .id = sqlite3_column_int64(st, 0) };
+        r.owner.pid = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 1);
+        r.owner.start = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1
+                                                                   : sqlite3_column_int64(st, 2);
+        const char *b = (const char *)sqlite3_column_text(st, 3);
+        snprintf(r.owner.boot, sizeof r.owner.boot, "%s", b ? b : "");
+        if (rb__owner_alive(&r.owner))
+            continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 8;
+            rb__jopen_t *p = realloc(*out, cap * sizeof *p);
+            if (!p) {
+                rc = SQLITE_NOMEM;
+                break;
+            }
+            *out = p;
+        }
+        (*out)[(*n)++] = r;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* Marks one dead run interrupted: an event that says where it stopped
+ * (chained like any other), then the status. */
+static int rb__j_interrupt(rb_journal_t *j, const rb__jopen_t *r)
+{
+    rb__jconn_t *c = j->c;
+    sqlite3_stmt *st;
+    int64_t last_seq = 0, last_wall = 0;
+    char last_type[64] = "", step[256] = "", runbook[256] = "";
+    int in_flight = 0;
+    int rc = sqlite3_prepare_v2(c->db,
+                                "SELECT seq, type, wall_ms FROM events WHERE run_id = ?1"
+                                " ORDER BY seq DESC LIMIT 1", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "recovering runs");
+    sqlite3_bind_int64(st, 1, r->id);
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        last_seq = sqlite3_column_int64(st, 0);
+        snprintf(last_type, sizeof last_type, "%s", sqlite3_column_text(st, 1));
+        last_wall = sqlite3_column_int64(st, 2);
+    }
+    sqlite3_finalize(st);
+    /* The step in flight: its intent is the newest step record. */
+    rc = sqlite3_prepare_v2(c->db,
+                            "SELECT type, step FROM events WHERE run_id = ?1 AND type IN"
+                            " ('step_started', 'step_finished', 'step_skipped')"
+                            " ORDER BY seq DESC LIMIT 1", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "recovering runs");
+    sqlite3_bind_int64(st, 1, r->id);
+    const char *t;
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW && (t = (const char *)sqlite3_column_text(st, 0)) &&
+        strcmp(t, "step_started") == 0 && sqlite3_column_text(st, 1)) {
+        in_flight = 1;
+        snprintf(step, sizeof step, "%s", sqlite3_column_text(st, 1));
+    }
+    sqlite3_finalize(st);
+    rc = sqlite3_prepare_v2(c->db, "SELECT runbook FROM runs WHERE id = ?1", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "recovering runs");
+    sqlite3_bind_int64(st, 1, r->id);
+    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(runbook, sizeof runbook, "%s", sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+
+    char reason[200];
+    if (r->owner.pid > 0)
+        snprintf(reason, sizeof reason, "the process that ran it (pid %lld) is gone",
+                 (long long)r->owner.pid);
+    else
+        snprintf(reason, sizeof reason, "no owner was recorded (journal of an older version)");
+    json_t *d = json_pack("{s:I,s:s,s:o,s:s,s:o}", "last_seq", (json_int_t)last_seq,
+                          "last_event_type", last_type, "step",
+                          in_flight ? json_string(step) : json_null(), "reason", reason,
+                          "owner_pid", r->owner.pid > 0 ? json_integer(r->owner.pid)
+                                                        : json_null());
+    char *data = rb__j_dumps(d);
+    json_decref(d);
+    if (!data)
+        return RB_ENOMEM;
+    int64_t now = rb__j_wall_ms();
+    rb__jrec_t ev = { .kind = RB__REC_EVENT, .run_id = r->id, .type = "run_interrupted",
+                      .data = data, .wall_ms = now, .mono_ns = rb__j_mono_ns() };
+    /* ended_at: when it was last heard of, not now. */
+    rb__jrec_t stt = { .kind = RB__REC_STATUS, .run_id = r->id, .status = "interrupted",
+                       .final = 1, .wall_ms = last_wall ? last_wall : now };
+    int ret = rb__j_apply(c, &ev, NULL);
+    if (ret == 0)
+        ret = rb__j_apply(c, &stt, NULL);
+    free(data);
+    if (ret != 0)
+        return ret;
+    json_array_append_new(j->recovered,
+                          json_pack("{s:I,s:s,s:I,s:s,s:o}", "id", (json_int_t)r->id, "runbook",
+                                    runbook, "last_seq", (json_int_t)last_seq, "last_event_type",
+                                    last_type, "step",
+                                    in_flight ? json_string(step) : json_null()));
+    return 0;
+}
+
+/*
+ * Marks the open runs of dead processes interrupted, in one transaction.
+ * Looks first without the write lock: the common case (nothing to do)
+ * must not need it, so a journal another process is writing still opens.
+ */
+static int rb__j_recover(rb_journal_t *j)
+{
+    rb__jconn_t *c = j->c;
+    rb__jopen_t *dead = NULL;
+    size_t n = 0;
+    j->recovered = json_array();
+    if (!j->recovered)
+        return RB_ENOMEM;
+    int rc = rb__j_dead_runs(c, &dead, &n);
+    if (rc != SQLITE_OK) {
+        free(dead);
+        return rb__j_failc(c, rc, "recovering runs");
+    }
+    if (n == 0)
+        return 0;
+    free(dead);
+    int ret = rb__j_txn_begin(c, "marking interrupted runs");
+    if (ret != 0)
+        return ret;
+    /* Again under the lock: another process may have recovered them. */
+    if ((rc = rb__j_dead_runs(c, &dead, &n)) != SQLITE_OK)
+        ret = rb__j_failc(c, rc, "recovering runs");
+    for (size_t i = 0; ret == 0 && i < n; i++)
+        ret = rb__j_interrupt(j, &dead[i]);
+    free(dead);
+    if (ret != 0) {
+        rb__j_txn_rollback(c);
+        json_array_clear(j->recovered);
+        return ret;
+    }
+    return rb__j_txn_commit(c, "marking interrupted runs");
+}
+
+int rb_journal_recovered(rb_journal_t *j, json_t **out)
+{
+    *out = j->recovered ? json_deep_copy(j->recovered) : json_array();
+    return *out ? 0 : RB_ENOMEM;
 }

@@ -1,12 +1,26 @@
 /*
  * journal.h — the SQLite journal (DESIGN §5). engine/journal.c is the only
- * code in the project that touches SQLite.
+ * code in the project that touches SQLite (journal_chain.c, journal_writer.c
+ * and journal_recover.c are parts of the journal that do not).
  *
- * Write model (first slice): appends go into an open transaction on the
- * caller's thread; rb_journal_sync() commits them, and is called by the run
+ * Two write modes:
+ *
+ * Direct (after rb_journal_open): appends go into an open transaction on
+ * the caller's thread; rb_journal_sync() commits them. The run syncs
  * before a step with side effects starts, so that the step's intent is
- * durable first (a step's finish and the next step's intent share a commit).
- * All functions: the thread that opened the journal.
+ * durable first. All functions: the thread that opened the journal.
+ *
+ * Writer (after rb_journal_attach_loop): appends are serialised on the
+ * loop thread into a queue and return at once; a writer thread with its
+ * own connection drains the whole queue into one transaction per wake-up
+ * (group commit). rb_journal_flush() calls back on the loop once what was
+ * appended before it is durable. The loop never waits on disk (except in
+ * rb_journal_sync, meant for the end of a CLI run). All functions: the
+ * loop thread.
+ *
+ * Every event is hash-chained: it carries the SHA-256 of its canonical
+ * content and of the previous event (docs/journal.md), and
+ * rb_journal_verify() checks the whole chain.
  */
 #ifndef RB_JOURNAL_H
 #define RB_JOURNAL_H
@@ -14,21 +28,36 @@
 #include <jansson.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 typedef struct rb_journal rb_journal_t;
 
 /* Open flags. */
-#define RB_JOURNAL_READONLY 0x1 /* open an existing file for reading only */
+#define RB_JOURNAL_READONLY    0x1 /* open an existing file for reading only */
+#define RB_JOURNAL_SYNC_NORMAL 0x2 /* synchronous=NORMAL: a commit is not flushed to the
+                                    * disk at once; the newest commits may be lost on power
+                                    * failure or an OS crash (never on a crash of runbook
+                                    * itself), the file stays consistent. Default: FULL. */
+#define RB_JOURNAL_NO_RECOVER  0x4 /* do not mark dead processes' runs interrupted on open */
 
 /*
  * Opens (creating when needed) the journal at path, applies the schema
- * (schemas/journal.sql, compiled in) and sets WAL mode. On failure returns a
- * negative RB_E* with a one-line reason for the user in err ("not a runbook
+ * (schemas/journal.sql, compiled in) or migrates an older one, and sets WAL
+ * mode. Opened for writing (and without RB_JOURNAL_NO_RECOVER), it also
+ * marks runs whose owning process is gone `interrupted` (event
+ * run_interrupted; see rb_journal_recovered). On failure returns a negative
+ * RB_E* with a one-line reason for the user in err ("not a runbook
  * journal", "database is locked", "read-only file system" …).
+ *
+ * The environment variable RUNBOOK_JOURNAL_MAX_PAGES (a test and
+ * operations knob, read only when set) caps the file at that many pages
+ * (PRAGMA max_page_count): writes beyond it fail with "database or disk is
+ * full" as on a full disk.
  */
 int rb_journal_open(const char *path, int flags, rb_journal_t **out, char *err, size_t errlen);
 
-/* Commits anything pending and closes. NULL is fine. */
+/* Detaches from the loop if attached (see rb_journal_detach_loop), commits
+ * anything pending and closes. NULL is fine. */
 void rb_journal_close(rb_journal_t *j);
 
 /* Records a runbook version (full source text) keyed by its SHA-256, which it
@@ -37,23 +66,36 @@ int rb_journal_put_version(rb_journal_t *j, const char *name, const char *path,
                            const char *source, size_t len, char sha256_hex[65]);
 
 /* Creates a run of the given runbook version; params is borrowed. Writes the
- * new run's id to *run_id (ids are 1, 2, 3 … per journal). */
+ * new run's id to *run_id (ids are 1, 2, 3 … per journal, never reused).
+ * The run records its owner (this process) for crash recovery.
+ * Writer mode: the id comes from a block reserved ahead by the writer, so
+ * this returns at once; only when a burst of creations empties the block
+ * does it wait for the writer to reserve more. */
 int rb_journal_run_create(rb_journal_t *j, const char *runbook, const char *sha256,
                           const json_t *params, const char *trigger, int64_t *run_id);
 
 /* Appends one event to the run: type ("run_started", "step_started",
  * "attempt_started", "step_finished", "run_finished", …), step name or NULL,
- * attempt (0 when it does not apply), data borrowed (NULL = {}). The event
- * gets the next seq of its run, the wall clock (ms since the epoch) and the
- * monotonic clock (ns). Pending until rb_journal_sync(). */
+ * attempt (0 when it does not apply), data borrowed (NULL = {}), stored as
+ * compact JSON with sorted keys. The event takes the wall clock (ms since
+ * the epoch) and the monotonic clock (ns) now; its seq (1, 2, 3 … per run)
+ * and its place in the hash chain are assigned when it is written, inside
+ * the transaction (by the writer thread in writer mode), from the file: so
+ * they stay right whichever processes take turns writing one journal.
+ * Pending until rb_journal_sync() (direct) or rb_journal_flush() (writer). */
 int rb_journal_event(rb_journal_t *j, int64_t run_id, const char *type, const char *step,
                      int attempt, const json_t *data);
 
 /* Sets the run's status ("running", "succeeded", "failed", …) in the runs
- * listing, and its end time when the status is final. Pending until sync. */
+ * listing. final: also sets its end time. Not final (a run starting, or
+ * resumed): clears the end time and makes this process the run's owner.
+ * Pending until sync/flush. Direct mode: RB_ENOTFOUND for no such run. */
 int rb_journal_run_status(rb_journal_t *j, int64_t run_id, const char *status, int final);
 
-/* Commits everything appended so far: durable when it returns 0. */
+/* Commits everything appended so far: durable when it returns 0. In writer
+ * mode it blocks the calling (loop) thread until the writer has committed
+ * everything appended before the call: use it only where the loop has
+ * nothing else to do (the end of a CLI run). */
 int rb_journal_sync(rb_journal_t *j);
 
 /* The one-line reason for the last failure on j ("<path>: appending an
@@ -61,7 +103,56 @@ int rb_journal_sync(rb_journal_t *j);
  * nothing has failed. Valid until the next call on j. */
 const char *rb_journal_errmsg(const rb_journal_t *j);
 
-/* Reading. Each returns a new reference in *out. */
+/* ---- writer mode ----------------------------------------------------------- */
+
+/*
+ * Switches j to writer mode on loop: commits what is pending, opens the
+ * writer thread's own connection, reserves a first block of run ids and
+ * starts the thread. The handle's uv_async_t does not keep the loop alive
+ * by itself, only while a flush is waiting. Returns 0, RB_EINVAL (already
+ * attached, or read-only) or the journal's error. Loop thread.
+ *
+ * Failure is sticky in writer mode: once a commit fails (disk full, I/O,
+ * lock held too long), what it held is lost, so every later append, flush
+ * and sync fails with that first error (rb_journal_errmsg) — nothing more
+ * is written that could make a run look complete. Detach and reopen to go
+ * on.
+ */
+int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop);
+
+/* status: 0 when everything appended before the flush is durable; else
+ * the negative RB_E* of the failure (message: rb_journal_errmsg). */
+typedef void (*rb_journal_flush_cb)(int status, void *arg);
+
+/*
+ * Asks to be told when everything appended so far is durable. cb is called
+ * once, on the loop thread, from the loop (never from inside this call);
+ * callbacks run in the order of their flush calls. Returns 0, or RB_EINVAL
+ * when j is not in writer mode or cb is NULL (then cb is never called).
+ */
+int rb_journal_flush(rb_journal_t *j, rb_journal_flush_cb cb, void *arg);
+
+/*
+ * Leaves writer mode: lets the writer commit everything queued, joins it,
+ * calls every flush callback still waiting (from inside this call), and
+ * closes the uv_async_t (the loop must run once more for its close to
+ * complete; then it closes with no handle left). Returns 0, or the sticky
+ * error if a commit failed. j is back in direct mode. Loop thread.
+ */
+int rb_journal_detach_loop(rb_journal_t *j);
+
+typedef struct rb_journal_stats {
+    uint64_t commits;   /* write transactions committed */
+    uint64_t records;   /* records committed: events, runs, versions, statuses */
+    uint64_t events;    /* events committed */
+    uint64_t max_batch; /* most records in one commit */
+    int synchronous;    /* as the connection reports it: 2 FULL, 1 NORMAL; 0 read-only */
+} rb_journal_stats_t;
+
+/* Counters since open, both modes. Any thread. */
+void rb_journal_stats(rb_journal_t *j, rb_journal_stats_t *out);
+
+/* ---- reading: each returns a new reference in *out. ---------------------- */
 
 /* The newest runs first, at most limit (0: all): an array of objects
  * {id, runbook, sha256, status, trigger, started_at, ended_at} with times as
@@ -75,5 +166,64 @@ int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out);
 
 /* The source text of a recorded runbook version (malloc'd, NUL-terminated). */
 int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, size_t *len);
+
+/* ---- audit, retention, recovery ------------------------------------------- */
+
+/*
+ * Checks the whole journal in one read snapshot: every event's hash
+ * against its content, every link to the previous event, ids without gaps,
+ * seq 1, 2, 3 … per run in chain order, every event's run present, the
+ * chain head record against the newest event (this is what catches the
+ * newest events being deleted), the checkpoints' own chain and the chain's
+ * start at the newest checkpoint, and every runbook version's SHA-256.
+ * *out: {ok, path, events, runs, versions, first_event_id, head: {event_id,
+ * hash}, checkpoints: [{id, created_at, before_ms, cut_event_id, cut_hash,
+ * pruned_runs, pruned_events}], problems: [{event_id, run_id, seq, type,
+ * step, what}] (the first bad event first; at most 20), problems_total}.
+ * Returns 0 when the check ran (whatever it found; see "ok"), or a negative
+ * RB_E* when it could not (RB_EINVAL: appends of this handle are pending).
+ */
+int rb_journal_verify(rb_journal_t *j, json_t **out);
+
+/*
+ * Removes the runs that finished (ended_at set) before before_ms, with
+ * their events, their alerts and the runbook versions no run refers to any
+ * more, and records a checkpoint: the chain's hash at the cut, so that
+ * verify starts there. Only a prefix of the chain can go: a run that
+ * ended before the date but whose events interleave with a run that stays
+ * is kept (reported in kept_runs) until that run goes too. The triggers
+ * allow deleting events only at or below a checkpoint's cut. dry_run: say
+ * what would go, change nothing. Direct mode only (RB_EINVAL attached).
+ * *out: {before_ms, dry_run, pruned_runs, pruned_events, kept_runs,
+ * checkpoint: {id, cut_event_id, cut_hash} | null}.
+ */
+int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **out);
+
+/*
+ * What open() did for crash recovery: an array of the runs it marked
+ * interrupted, [{id, runbook, last_seq, last_event_type, step}] (step: the
+ * step in flight, or null). New reference.
+ */
+int rb_journal_recovered(rb_journal_t *j, json_t **out);
+
+/*
+ * What resuming the run needs, from its events (the hash-chained record):
+ * {run_id, status, runbook, sha256, source (the recorded text), params,
+ * trigger, last_seq,
+ *  results: {step name → result} of the steps that finished or were skipped
+ *           (step_finished data.result, or the step_skipped data),
+ *  finished: [names in the order they finished],
+ *  last_step: the step that finished last, or null,
+ *  next_step: the step in flight (step_started without step_finished), else
+ *             the first step of run_started's data.steps (when the run
+ *             recorded its step list) that has no result, else null,
+ *  next_step_started: true when next_step's intent was recorded but no
+ *             result (it may have run, or be half done),
+ *  next_step_with: the rendered parameters of that intent, or null,
+ *  next_step_attempts: attempts started for it}.
+ * RB_ENOTFOUND: no such run, or its runbook version is missing;
+ * RB_EJOURNAL: the recorded text does not match its SHA-256.
+ */
+int rb_journal_run_resume_point(rb_journal_t *j, int64_t run_id, json_t **out);
 
 #endif

@@ -1,16 +1,20 @@
 -- journal.sql — the SQLite schema of the runbook journal (DESIGN §5),
--- version 1. engine/journal.c compiles this text in (CMake turns it into
+-- version 2. engine/journal.c compiles this text in (CMake turns it into
 -- journal_sql.h) and runs it, inside one IMMEDIATE transaction, on a file
--- whose user_version is 0. Later versions are migrations in journal.c keyed
--- by user_version; never edit a released version of this file in a way that
--- an existing journal would not get through a migration.
+-- whose user_version is 0. A file of an older version is brought here by the
+-- migrations in journal.c (keyed by user_version; version 1 is kept in
+-- tests/fixtures/journal/v1.sql, and a test checks that a migrated file has
+-- the same tables, columns, indexes and triggers as a new one). Never edit a
+-- released version of this file in a way that an existing journal would not
+-- get through a migration.
 --
 -- Times are integers: ms since the Unix epoch (wall clock) unless the column
 -- says otherwise. JSON columns hold compact JSON text written by jansson.
+-- Hashes are 32-byte BLOBs (SHA-256); docs/journal.md gives the encoding.
 
 -- 'RUNB': lets the journal tell its own files from other SQLite databases.
 PRAGMA application_id = 1381322306;
-PRAGMA user_version = 1;
+PRAGMA user_version = 2;
 
 -- Every runbook text a run was started from, verbatim, keyed by the SHA-256
 -- of that text: replay and review re-read exactly what ran.
@@ -27,37 +31,108 @@ CREATE TABLE runs (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,  -- never reused
     runbook    TEXT NOT NULL,
     sha256     TEXT REFERENCES versions(sha256),
-    status     TEXT NOT NULL,           -- running, succeeded, failed, …
+    status     TEXT NOT NULL,           -- running, succeeded, failed, interrupted, …
     trigger    TEXT,                    -- cli, alert, api, …
     params     TEXT NOT NULL DEFAULT '{}',  -- JSON object
     started_at INTEGER NOT NULL,
-    ended_at   INTEGER                  -- NULL while the run is open
+    ended_at   INTEGER,                 -- NULL while the run is open
+    -- The process that runs it, for crash recovery: a run left open by a
+    -- process that is gone is marked interrupted. NULL: unknown (version 1).
+    owner_pid   INTEGER,
+    owner_start INTEGER,                -- its start time, clock ticks after boot (/proc/PID/stat)
+    owner_boot  TEXT                    -- the kernel's boot id (/proc/sys/kernel/random/boot_id)
 );
 
--- The append-only record of every transition of every run.
+-- Open runs, looked at on every open for writing.
+CREATE INDEX runs_open ON runs(id) WHERE ended_at IS NULL;
+
+-- The append-only record of every transition of every run, hash-chained in
+-- insertion order over all runs: event N carries the hash of event N-1.
 CREATE TABLE events (
-    run_id  INTEGER NOT NULL REFERENCES runs(id),
-    seq     INTEGER NOT NULL,           -- 1, 2, 3 … per run, no gaps
-    wall_ms INTEGER NOT NULL,           -- CLOCK_REALTIME, ms
-    mono_ns INTEGER NOT NULL,           -- CLOCK_MONOTONIC of the writer, ns
-    type    TEXT NOT NULL,              -- run_started, step_started, …
-    step    TEXT,                       -- NULL for run-level events
-    attempt INTEGER NOT NULL DEFAULT 0, -- 0 when it does not apply
-    data    TEXT NOT NULL DEFAULT '{}', -- JSON object
-    PRIMARY KEY (run_id, seq)
+    id        INTEGER PRIMARY KEY,      -- place in the chain: 1, 2, 3 … over all runs
+    run_id    INTEGER NOT NULL REFERENCES runs(id),
+    seq       INTEGER NOT NULL,         -- 1, 2, 3 … per run, no gaps
+    wall_ms   INTEGER NOT NULL,         -- CLOCK_REALTIME, ms
+    mono_ns   INTEGER NOT NULL,         -- CLOCK_MONOTONIC of the appending process, ns
+    type      TEXT NOT NULL,            -- run_started, step_started, …
+    step      TEXT,                     -- NULL for run-level events
+    attempt   INTEGER NOT NULL DEFAULT 0, -- 0 when it does not apply
+    data      TEXT NOT NULL DEFAULT '{}', -- JSON, compact, keys sorted
+    prev_hash BLOB NOT NULL,            -- hash of event id-1 (zeros before event 1;
+                                        -- the newest checkpoint's cut_hash after a prune)
+    hash      BLOB NOT NULL,            -- SHA-256 of this event's canonical encoding
+    UNIQUE (run_id, seq)
 );
 
--- SQLite cannot revoke UPDATE or DELETE, so refuse them here. (Whoever can
--- write the file can drop these triggers too; the hash chain that comes with
--- a later version is what detects that.)
+-- The newest event of the chain, written in the same commit as the events.
+-- Without it, deleting the newest events would leave a chain that still
+-- verifies. One row.
+CREATE TABLE chain_head (
+    one      INTEGER PRIMARY KEY CHECK (one = 1),
+    event_id INTEGER NOT NULL,          -- id of the newest event ever appended (0: none)
+    hash     BLOB NOT NULL              -- its hash
+);
+INSERT INTO chain_head(one, event_id, hash) VALUES (1, 0, zeroblob(32));
+
+-- What `runbook journal prune` removed: events 1..cut_event_id are gone and
+-- the chain resumes at cut_hash. Checkpoints are chained too.
+CREATE TABLE checkpoints (
+    id            INTEGER PRIMARY KEY,  -- 1, 2, 3 …
+    created_at    INTEGER NOT NULL,
+    before_ms     INTEGER NOT NULL,     -- the prune's --before
+    cut_event_id  INTEGER NOT NULL,     -- events with an id up to this one were removed
+    cut_hash      BLOB NOT NULL,        -- the hash of that event
+    pruned_runs   INTEGER NOT NULL,
+    pruned_events INTEGER NOT NULL,
+    prev_hash     BLOB NOT NULL,        -- the previous checkpoint's hash (zeros for the first)
+    hash          BLOB NOT NULL         -- SHA-256 of this checkpoint's canonical encoding
+);
+
+-- SQLite cannot revoke UPDATE or DELETE, so refuse them here. Whoever can
+-- write the file can drop these triggers too; the hash chain and
+-- `runbook audit verify` are what detect that.
 CREATE TRIGGER events_no_update BEFORE UPDATE ON events
 BEGIN
     SELECT RAISE(ABORT, 'events are append-only');
 END;
 
+-- The one way out for events: below a checkpoint's cut (journal prune).
 CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+WHEN OLD.id > coalesce((SELECT max(cut_event_id) FROM checkpoints), 0)
 BEGIN
     SELECT RAISE(ABORT, 'events are append-only');
+END;
+
+-- The head only moves forward, to the newest event and its hash.
+CREATE TRIGGER chain_head_follows BEFORE UPDATE ON chain_head
+WHEN NEW.one IS NOT 1 OR NEW.event_id < OLD.event_id
+  OR NEW.event_id IS NOT (SELECT max(id) FROM events)
+  OR NEW.hash IS NOT (SELECT hash FROM events WHERE id = NEW.event_id)
+BEGIN
+    SELECT RAISE(ABORT, 'the chain head can only move to the newest event');
+END;
+
+CREATE TRIGGER chain_head_no_delete BEFORE DELETE ON chain_head
+BEGIN
+    SELECT RAISE(ABORT, 'the chain head cannot be deleted');
+END;
+
+-- A checkpoint cuts at an existing event, after the previous cut.
+CREATE TRIGGER checkpoints_cut BEFORE INSERT ON checkpoints
+WHEN NEW.cut_hash IS NOT (SELECT hash FROM events WHERE id = NEW.cut_event_id)
+  OR NEW.cut_event_id <= coalesce((SELECT max(cut_event_id) FROM checkpoints), 0)
+BEGIN
+    SELECT RAISE(ABORT, 'a checkpoint must cut the chain at an existing event');
+END;
+
+CREATE TRIGGER checkpoints_no_update BEFORE UPDATE ON checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'checkpoints are append-only');
+END;
+
+CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
+BEGIN
+    SELECT RAISE(ABORT, 'checkpoints are append-only');
 END;
 
 -- A recorded version is what replay trusts: it never changes. (Deleting one

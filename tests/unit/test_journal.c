@@ -1,8 +1,11 @@
 /*
- * test_journal.c — unit tests of engine/journal.c: creating and reopening
- * the file, versions and their SHA-256, runs and event sequence numbers,
- * durability at sync, the append-only triggers, and the errors an operator
- * sees for a file that is not a journal, read-only or locked.
+ * test_journal.c — unit tests of engine/journal.c in direct mode: creating
+ * and reopening the file, versions and their SHA-256, runs and event
+ * sequence numbers, durability at sync, the append-only triggers, the
+ * synchronous level, and the errors an operator sees for a file that is not
+ * a journal, read-only, locked or full. (The chain: test_journal_chain.c;
+ * the writer thread: test_journal_writer.c; recovery:
+ * test_journal_recover.c.)
  *
  * Tests may use SQLite directly (to inspect or tamper with the file as
  * another process would); production code outside journal.c never does.
@@ -14,91 +17,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "journal.h"
-#include <runbook/runbook.h>
-
-#include <dirent.h>
-#include <sqlite3.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <unistd.h>
-
-typedef struct {
-    char dir[64];
-    char db[128];
-} fx_t;
-
-static int fx_setup(void **state)
-{
-    fx_t *fx = calloc(1, sizeof *fx);
-    assert_non_null(fx);
-    snprintf(fx->dir, sizeof fx->dir, "/tmp/rb-test-journal-XXXXXX");
-    assert_non_null(mkdtemp(fx->dir));
-    snprintf(fx->db, sizeof fx->db, "%s/runbook.db", fx->dir);
-    *state = fx;
-    return 0;
-}
-
-static int fx_teardown(void **state)
-{
-    fx_t *fx = *state;
-    DIR *d = opendir(fx->dir);
-    if (d) {
-        struct dirent *e;
-        char p[512];
-        while ((e = readdir(d))) {
-            if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-                continue;
-            snprintf(p, sizeof p, "%s/%s", fx->dir, e->d_name);
-            unlink(p);
-        }
-        closedir(d);
-    }
-    rmdir(fx->dir);
-    free(fx);
-    return 0;
-}
-
-static rb_journal_t *open_ok(const char *path, int flags)
-{
-    rb_journal_t *j = NULL;
-    char err[512];
-    int rc = rb_journal_open(path, flags, &j, err, sizeof err);
-    if (rc != 0)
-        fail_msg("rb_journal_open(%s): %d: %s", path, rc, err);
-    assert_non_null(j);
-    return j;
-}
-
-/* One integer from a query on a separate connection, as another process
- * would see the file. */
-static int64_t sql_int(const char *path, const char *sql)
-{
-    sqlite3 *db;
-    sqlite3_stmt *st;
-    int64_t v = -1;
-    assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-    assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
-    if (sqlite3_step(st) == SQLITE_ROW)
-        v = sqlite3_column_int64(st, 0);
-    sqlite3_finalize(st);
-    sqlite3_close(db);
-    return v;
-}
-
-static int64_t new_run(rb_journal_t *j, const char *name)
-{
-    char sha[65];
-    const char *src = "apiVersion: runbook/v1\nname: x\n";
-    assert_int_equal(rb_journal_put_version(j, name, "runbooks/x.yaml", src, strlen(src), sha), 0);
-    json_t *params = json_pack("{s:s}", "instance", "10.0.0.1");
-    int64_t id = 0;
-    assert_int_equal(rb_journal_run_create(j, name, sha, params, "cli", &id), 0);
-    json_decref(params);
-    assert_true(id > 0);
-    return id;
-}
+#include "journal_fixture.h"
 
 /* ---- tests ---------------------------------------------------------------- */
 
@@ -110,12 +29,16 @@ static void test_open_creates_schema(void **state)
     rb_journal_close(j);
 
     assert_int_equal(access(fx->db, F_OK), 0);
-    assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 1);
+    assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 2);
     assert_int_equal(sql_int(fx->db, "PRAGMA application_id"), 0x52554e42);
     assert_int_equal(sql_int(fx->db,
                              "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
-                             " ('versions', 'runs', 'events', 'alerts')"),
-                     4);
+                             " ('versions', 'runs', 'events', 'alerts', 'chain_head',"
+                             " 'checkpoints')"),
+                     6);
+    /* The chain starts empty: head at event 0 with the all-zero hash. */
+    assert_int_equal(sql_int(fx->db, "SELECT event_id FROM chain_head"), 0);
+    assert_int_equal(sql_int(fx->db, "SELECT hash = zeroblob(32) FROM chain_head"), 1);
     /* WAL is a property of the file: another connection sees it. */
     sqlite3 *db;
     sqlite3_stmt *st;
@@ -129,7 +52,7 @@ static void test_open_creates_schema(void **state)
     /* Reopening an existing journal changes nothing. */
     j = open_ok(fx->db, 0);
     rb_journal_close(j);
-    assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 1);
+    assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 2);
     rb_journal_close(NULL);
 }
 
@@ -446,6 +369,102 @@ static void test_runs_and_run_get_shape(void **state)
     rb_journal_close(j);
 }
 
+static void test_sync_level(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_stats_t st;
+    /* FULL unless asked: what the connection itself reports. */
+    rb_journal_t *j = open_ok(fx->db, 0);
+    rb_journal_stats(j, &st);
+    assert_int_equal(st.synchronous, 2);
+    rb_journal_close(j);
+    j = open_ok(fx->db, RB_JOURNAL_SYNC_NORMAL);
+    rb_journal_stats(j, &st);
+    assert_int_equal(st.synchronous, 1);
+    /* NORMAL still commits at sync: another connection sees it. */
+    int64_t r = new_run(j, "node-crash");
+    assert_int_equal(rb_journal_event(j, r, "run_started", NULL, 0, NULL), 0);
+    assert_int_equal(rb_journal_sync(j), 0);
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM events"), 1);
+    rb_journal_stats(j, &st);
+    assert_int_equal(st.commits, 1);
+    assert_int_equal(st.events, 1);
+    assert_int_equal(st.records, 3); /* version, run, event */
+    rb_journal_close(j);
+}
+
+/* The events table keeps what was committed; the data column is the
+ * canonical text (sorted keys) that the hash covers. */
+static void test_canonical_data(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = open_ok(fx->db, 0);
+    int64_t r = new_run(j, "node-crash");
+    json_t *d = json_pack("{s:i,s:s,s:{s:b,s:n}}", "zeta", 1, "alpha", "x", "mid", "b", 1, "a");
+    assert_int_equal(rb_journal_event(j, r, "log", NULL, 0, d), 0);
+    json_decref(d);
+    assert_int_equal(rb_journal_sync(j), 0);
+    rb_journal_close(j);
+    assert_int_equal(sql_int(fx->db, "SELECT data = '{\"alpha\":\"x\",\"mid\":{\"a\":null,"
+                                     "\"b\":true},\"zeta\":1}' FROM events"),
+                     1);
+}
+
+/* A full disk (here: the page cap of RUNBOOK_JOURNAL_MAX_PAGES) fails the
+ * append or the commit with the reason, and damages nothing written. */
+static void test_disk_full(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = open_ok(fx->db, 0);
+    int64_t r = new_run(j, "disk-full");
+    assert_int_equal(rb_journal_event(j, r, "run_started", NULL, 0, NULL), 0);
+    assert_int_equal(rb_journal_sync(j), 0);
+    rb_journal_close(j);
+
+    char cap[32];
+    snprintf(cap, sizeof cap, "%lld", (long long)sql_int(fx->db, "PRAGMA page_count") + 4);
+    setenv("RUNBOOK_JOURNAL_MAX_PAGES", cap, 1);
+    j = open_ok(fx->db, 0);
+    char big[3000];
+    memset(big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    json_t *d = json_pack("{s:s}", "stdout", big);
+    int committed = 1, rc = 0;
+    for (int i = 0; i < 1000 && rc == 0; i++) {
+        int pending = 0;
+        for (int k = 0; k < 3 && rc == 0; k++) {
+            rc = rb_journal_event(j, r, "attempt_finished", "a", 1, d);
+            pending += rc == 0;
+        }
+        if (rc == 0)
+            rc = rb_journal_sync(j);
+        if (rc == 0)
+            committed += pending;
+    }
+    json_decref(d);
+    assert_int_equal(rc, RB_EJOURNAL);
+    assert_non_null(strstr(rb_journal_errmsg(j), "database or disk is full"));
+    assert_non_null(strstr(rb_journal_errmsg(j), fx->db));
+    assert_true(committed > 1);
+    rb_journal_close(j);
+    unsetenv("RUNBOOK_JOURNAL_MAX_PAGES");
+
+    /* Everything acknowledged is there, the file is sound, the chain too. */
+    assert_int_equal(sql_int(fx->db, "SELECT count(*) FROM events"), committed);
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open_v2(fx->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "ok");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    json_t *rep = NULL;
+    assert_true(verify_path_ok(fx->db, &rep));
+    assert_int_equal(json_integer_value(json_object_get(rep, "events")), committed);
+    json_decref(rep);
+}
+
 static void test_open_bad_path(void **state)
 {
     fx_t *fx = *state;
@@ -474,6 +493,9 @@ int main(void)
         T(test_locked),
         T(test_runs_and_run_get_shape),
         T(test_open_bad_path),
+        T(test_sync_level),
+        T(test_canonical_data),
+        T(test_disk_full),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

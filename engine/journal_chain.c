@@ -1,0 +1,330 @@
+/*
+ * journal_chain.c — the journal's hash chain: the canonical encoding of an
+ * event and of a checkpoint, their SHA-256 (OpenSSL EVP), and the rules
+ * `runbook audit verify` applies to the events in chain order.
+ *
+ * Owns: the byte layout that every event hash commits to. It is part of the
+ * file format: docs/journal.md describes it so that an auditor can check a
+ * journal without this program; changing it needs a new domain tag (the
+ * "-v1" below) and a schema migration.
+ *
+ * Must never: touch SQLite (journal.c feeds it rows), or accept a chain
+ * it cannot fully account for.
+ */
+#include "journal_int.h"
+
+#include <runbook/runbook.h>
+
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char rb__ev_tag[] = "runbook-journal-event-v1";      /* + its NUL */
+static const char rb__cp_tag[] = "runbook-journal-checkpoint-v1"; /* + its NUL */
+
+int rb__hasher_init(rb__hasher_t *h)
+{
+    h->ctx = EVP_MD_CTX_new();
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    /* Fetched once: EVP_sha256() would fetch it again on every init. */
+    h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+#else
+    h->md = (void *)EVP_sha256();
+#endif
+    if (!h->ctx || !h->md) {
+        rb__hasher_free(h);
+        return RB_ENOMEM;
+    }
+    return 0;
+}
+
+void rb__hasher_free(rb__hasher_t *h)
+{
+    EVP_MD_CTX_free(h->ctx);
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    EVP_MD_free(h->md);
+#endif
+    h->ctx = NULL;
+    h->md = NULL;
+}
+
+static void put_i64(EVP_MD_CTX *c, int64_t v)
+{
+    unsigned char b[8];
+    uint64_t u = (uint64_t)v;
+    for (int i = 0; i < 8; i++)
+        b[i] = (unsigned char)(u >> (56 - 8 * i));
+    EVP_DigestUpdate(c, b, 8);
+}
+
+static void put_bytes(EVP_MD_CTX *c, const void *p, size_t n)
+{
+    put_i64(c, (int64_t)n);
+    if (n)
+        EVP_DigestUpdate(c, p, n);
+}
+
+static int finish(EVP_MD_CTX *c, unsigned char out[RB__J_HASH_LEN])
+{
+    unsigned int n = 0;
+    if (!EVP_DigestFinal_ex(c, out, &n) || n != RB__J_HASH_LEN)
+        return RB_EJOURNAL;
+    return 0;
+}
+
+/*
+ * tag NUL | run_id | seq | wall_ms | mono_ns | len type | 0 or (1 len step)
+ * | attempt | len data | prev_hash — integers 8 bytes big-endian, lengths
+ * likewise. Every field is length-delimited, so no two different events
+ * encode to the same bytes.
+ */
+int rb__chain_event_hash(rb__hasher_t *h, const rb__jev_t *e, unsigned char out[RB__J_HASH_LEN])
+{
+    EVP_MD_CTX *c = h->ctx;
+    if (!EVP_DigestInit_ex(c, h->md, NULL))
+        return RB_EJOURNAL;
+    EVP_DigestUpdate(c, rb__ev_tag, sizeof rb__ev_tag);
+    put_i64(c, e->run_id);
+    put_i64(c, e->seq);
+    put_i64(c, e->wall_ms);
+    put_i64(c, e->mono_ns);
+    put_bytes(c, e->type, e->type_len);
+    if (e->step) {
+        EVP_DigestUpdate(c, "\1", 1);
+        put_bytes(c, e->step, e->step_len);
+    } else {
+        EVP_DigestUpdate(c, "\0", 1);
+    }
+    put_i64(c, e->attempt);
+    put_bytes(c, e->data, e->data_len);
+    EVP_DigestUpdate(c, e->prev_hash, RB__J_HASH_LEN);
+    return finish(c, out);
+}
+
+/* tag NUL | id | created_at | before_ms | cut_event_id | cut_hash |
+ * pruned_runs | pruned_events | prev_hash */
+int rb__chain_checkpoint_hash(rb__hasher_t *h, const rb__jcp_t *cp,
+                              unsigned char out[RB__J_HASH_LEN])
+{
+    EVP_MD_CTX *c = h->ctx;
+    if (!EVP_DigestInit_ex(c, h->md, NULL))
+        return RB_EJOURNAL;
+    EVP_DigestUpdate(c, rb__cp_tag, sizeof rb__cp_tag);
+    put_i64(c, cp->id);
+    put_i64(c, cp->created_at);
+    put_i64(c, cp->before_ms);
+    put_i64(c, cp->cut_event_id);
+    EVP_DigestUpdate(c, cp->cut_hash, RB__J_HASH_LEN);
+    put_i64(c, cp->pruned_runs);
+    put_i64(c, cp->pruned_events);
+    EVP_DigestUpdate(c, cp->prev_hash, RB__J_HASH_LEN);
+    return finish(c, out);
+}
+
+void rb__hex(const unsigned char *b, size_t n, char *out)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = hex[b[i] >> 4];
+        out[2 * i + 1] = hex[b[i] & 0xf];
+    }
+    out[2 * n] = '\0';
+}
+
+/* ---- int64 map ---------------------------------------------------------------- */
+
+static size_t slot(const rb__i64map_t *m, int64_t key)
+{
+    uint64_t x = (uint64_t)key * 0x9e3779b97f4a7c15ull;
+    return (size_t)(x >> 17) & (m->cap - 1);
+}
+
+int rb__map_get(const rb__i64map_t *m, int64_t key, int64_t *val)
+{
+    if (!m->cap)
+        return 0;
+    for (size_t i = slot(m, key);; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == key) {
+            *val = m->vals[i];
+            return 1;
+        }
+        if (m->keys[i] == 0)
+            return 0;
+    }
+}
+
+static int grow(rb__i64map_t *m)
+{
+    size_t cap = m->cap ? m->cap * 2 : 64;
+    int64_t *k = calloc(cap, sizeof *k), *v = calloc(cap, sizeof *v);
+    if (!k || !v) {
+        free(k);
+        free(v);
+        return RB_ENOMEM;
+    }
+    rb__i64map_t n = { k, v, cap, 0 };
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i])
+            rb__map_put(&n, m->keys[i], m->vals[i]);
+    free(m->keys);
+    free(m->vals);
+    *m = n;
+    return 0;
+}
+
+int rb__map_put(rb__i64map_t *m, int64_t key, int64_t val)
+{
+    if ((m->len + 1) * 4 > m->cap * 3 && grow(m) != 0)
+        return RB_ENOMEM;
+    for (size_t i = slot(m, key);; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == key || m->keys[i] == 0) {
+            if (m->keys[i] == 0)
+                m->len++;
+            m->keys[i] = key;
+            m->vals[i] = val;
+            return 0;
+        }
+    }
+}
+
+void rb__map_clear(rb__i64map_t *m)
+{
+    if (m->cap) {
+        memset(m->keys, 0, m->cap * sizeof *m->keys);
+        m->len = 0;
+    }
+}
+
+void rb__map_free(rb__i64map_t *m)
+{
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+/* ---- verify rules ------------------------------------------------------------ */
+
+int rb__jv_init(rb__jverify_t *v, int64_t first_id, const unsigned char start[RB__J_HASH_LEN])
+{
+    memset(v, 0, sizeof *v);
+    v->problems = json_array();
+    if (!v->problems || rb__hasher_init(&v->h) != 0) {
+        json_decref(v->problems);
+        return RB_ENOMEM;
+    }
+    v->expect_id = first_id;
+    memcpy(v->expect_prev, start, RB__J_HASH_LEN);
+    return 0;
+}
+
+void rb__jv_free(rb__jverify_t *v)
+{
+    json_decref(v->problems);
+    rb__hasher_free(&v->h);
+    rb__map_free(&v->seqs);
+    v->problems = NULL;
+}
+
+void rb__jv_problem(rb__jverify_t *v, const rb__jev_t *e, int64_t event_id, const char *fmt, ...)
+{
+    v->nproblems++;
+    if (json_array_size(v->problems) >= RB__JV_MAX_PROBLEMS)
+        return;
+    char what[400];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    json_t *p = json_object();
+    if (!p) {
+        v->oom = 1;
+        return;
+    }
+    json_object_set_new(p, "event_id", e ? json_integer(e->id)
+                                          : event_id > 0 ? json_integer(event_id) : json_null());
+    json_object_set_new(p, "run_id", e ? json_integer(e->run_id) : json_null());
+    json_object_set_new(p, "seq", e ? json_integer(e->seq) : json_null());
+    json_object_set_new(p, "type", e ? json_stringn(e->type ? e->type : "", e->type_len)
+                                     : json_null());
+    json_object_set_new(p, "step", e && e->step ? json_stringn(e->step, e->step_len)
+                                                : json_null());
+    json_object_set_new(p, "what", json_string(what));
+    if (json_array_append_new(v->problems, p) != 0)
+        v->oom = 1;
+}
+
+/*
+ * One finding per event, the most telling first: a gap before it, then its
+ * own content, then its link, then its run's sequence. After a finding the
+ * walk resynchronises on the event as stored, so that one edit is one
+ * finding and not a cascade.
+ */
+void rb__jv_event(rb__jverify_t *v, const rb__jev_t *e, const void *hash, size_t hash_len,
+                  int run_exists)
+{
+    unsigned char computed[RB__J_HASH_LEN];
+    int64_t last_seq = 0;
+    int known = rb__map_get(&v->seqs, e->run_id, &last_seq);
+    int found = 0;
+
+    v->events++;
+    if (e->id != v->expect_id) {
+        if (e->id == v->expect_id + 1)
+            rb__jv_problem(v, e, 0, "event #%lld, before it, is missing (deleted)",
+                           (long long)v->expect_id);
+        else if (e->id > v->expect_id)
+            rb__jv_problem(v, e, 0, "events #%lld to #%lld, before it, are missing (deleted)",
+                           (long long)v->expect_id, (long long)(e->id - 1));
+        else
+            rb__jv_problem(v, e, 0,
+                           "event id #%lld is out of sequence (expected #%lld): inserted or"
+                           " renumbered", (long long)e->id, (long long)v->expect_id);
+        found = 1;
+    }
+    if (!found && rb__chain_event_hash(&v->h, e, computed) != 0) {
+        v->oom = 1;
+        return;
+    }
+    if (!found && (hash_len != RB__J_HASH_LEN || memcmp(hash, computed, RB__J_HASH_LEN) != 0)) {
+        rb__jv_problem(v, e, 0, "its content does not match its hash: a column was edited");
+        found = 1;
+    }
+    if (!found && memcmp(e->prev_hash, v->expect_prev, RB__J_HASH_LEN) != 0) {
+        if (v->last_id)
+            rb__jv_problem(v, e, 0,
+                           "it does not follow event #%lld (its prev_hash is not that event's"
+                           " hash): events were inserted, deleted or reordered here",
+                           (long long)v->last_id);
+        else
+            rb__jv_problem(v, e, 0,
+                           "it does not follow the start of the chain (its prev_hash is not the"
+                           " %s): events before it were deleted or it was inserted",
+                           e->id == 1 ? "genesis hash" : "checkpoint's cut hash");
+        found = 1;
+    }
+    if (!found && e->seq != last_seq + 1) {
+        if (!known && e->seq > 1)
+            rb__jv_problem(v, e, 0, "run %lld starts at seq %lld: its first events are missing",
+                           (long long)e->run_id, (long long)e->seq);
+        else
+            rb__jv_problem(v, e, 0,
+                           "run %lld: seq %lld follows seq %lld: events of the run are missing"
+                           " or out of order", (long long)e->run_id, (long long)e->seq,
+                           (long long)last_seq);
+        found = 1;
+    }
+    if (!found && !run_exists)
+        rb__jv_problem(v, e, 0, "run %lld has no record in the runs table (deleted)",
+                       (long long)e->run_id);
+
+    if (rb__map_put(&v->seqs, e->run_id, e->seq) != 0)
+        v->oom = 1;
+    v->expect_id = e->id + 1;
+    v->last_id = e->id;
+    if (hash_len == RB__J_HASH_LEN)
+        memcpy(v->last_hash, hash, RB__J_HASH_LEN);
+    else
+        memset(v->last_hash, 0, RB__J_HASH_LEN);
+    memcpy(v->expect_prev, v->last_hash, RB__J_HASH_LEN);
+}

@@ -1,0 +1,195 @@
+/*
+ * journal_int.h — what the files of the journal share and nobody else sees:
+ * the journal handle, the record an append becomes, the hash chain's
+ * encoding and verification rules, the writer thread's entry points and
+ * the owner of a run.
+ *
+ *   journal.c         SQLite: open, migrate, write records, read, verify,
+ *                     prune, recover. The only file that includes <sqlite3.h>.
+ *   journal_chain.c   the canonical encoding, SHA-256, the verify rules.
+ *   journal_writer.c  the writer thread, its queue, flush callbacks.
+ *   journal_recover.c who owns a run, whether it is alive, resume points.
+ *
+ * Must never: be included outside engine/journal*.c.
+ */
+#ifndef RB_JOURNAL_INT_H
+#define RB_JOURNAL_INT_H
+
+#include "journal.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <uv.h>
+
+#define RB__J_HASH_LEN 32
+#define RB__J_ERRLEN   512
+
+typedef struct rb__jconn rb__jconn_t;     /* one sqlite3 connection (journal.c) */
+typedef struct rb__jwriter rb__jwriter_t; /* writer-thread state (journal_writer.c) */
+
+struct rb_journal {
+    char *path;
+    int flags;
+    rb__jconn_t *c;       /* the caller's connection: direct writes, every read */
+    char err[RB__J_ERRLEN];
+    json_t *recovered;    /* runs open() marked interrupted: [{id, …}] */
+    uv_mutex_t mu;        /* guards stats, and the writer's shared state */
+    rb_journal_stats_t stats;
+    rb__jwriter_t *w;     /* writer mode; NULL in direct mode */
+};
+
+/* ---- records ---------------------------------------------------------------
+ * Every append becomes one record. Direct mode applies it at once, with the
+ * caller's strings borrowed; writer mode copies it (rb__jrec_copy) into the
+ * queue, and the writer thread applies a whole queue in one transaction. */
+
+typedef enum {
+    RB__REC_VERSION = 1, /* sha256, name, path, source/source_len */
+    RB__REC_RUN,         /* run_id (0: SQLite picks), runbook, sha256, trigger, params */
+    RB__REC_EVENT,       /* run_id, type, step, attempt, data (canonical JSON) */
+    RB__REC_STATUS,      /* run_id, status, final */
+} rb__rec_kind_t;
+
+typedef struct rb__jrec {
+    struct rb__jrec *next;
+    rb__rec_kind_t kind;
+    uint64_t ticket;      /* writer mode: the order it was appended in */
+    int64_t run_id;
+    int64_t wall_ms;      /* taken when it was appended, on the caller's thread */
+    int64_t mono_ns;
+    int attempt;
+    int final;
+    const char *type, *step, *data;
+    const char *sha256, *name, *path, *source;
+    size_t source_len;
+    const char *runbook, *trigger, *params;
+    const char *status;
+} rb__jrec_t;
+
+/* A heap copy of r (strings included, one allocation, free() it); NULL
+ * when out of memory. Its size in bytes goes to *bytes. */
+rb__jrec_t *rb__jrec_copy(const rb__jrec_t *r, size_t *bytes);
+
+/* ---- journal.c, for the writer thread ------------------------------------- */
+
+/* Opens another connection to j's file, set up for writing like the first. */
+int rb__j_conn_open(rb_journal_t *j, rb__jconn_t **out, char *err, size_t errlen);
+void rb__j_conn_close(rb__jconn_t *c);
+/* The message of the connection's last failure. */
+const char *rb__j_conn_err(const rb__jconn_t *c);
+
+typedef struct {
+    uint64_t records, events;
+    int64_t ids_lo, ids_hi; /* the run ids reserved, when asked */
+} rb__jbatch_t;
+
+/*
+ * Applies recs (a list, may be NULL) in one IMMEDIATE transaction and
+ * commits it; with reserve > 0 also reserves that many run ids (moves
+ * sqlite_sequence past them so that no other writer takes them). All or
+ * nothing: on failure everything is rolled back and the message is in
+ * rb__j_conn_err(c).
+ */
+int rb__j_batch(rb__jconn_t *c, const rb__jrec_t *recs, int64_t reserve, rb__jbatch_t *out);
+
+/* Gives back the run ids above new_seq that were reserved up to top and
+ * never used, when no other writer reserved or took one since (the
+ * sequence still stands at top). Best effort. */
+void rb__j_release_ids(rb__jconn_t *c, int64_t top, int64_t new_seq);
+
+/* ---- journal_writer.c, for journal.c ---------------------------------------- */
+
+int rb__jw_submit(rb_journal_t *j, const rb__jrec_t *r);
+int rb__jw_sync(rb_journal_t *j);
+int rb__jw_run_id(rb_journal_t *j, int64_t *id);
+
+/* ---- journal_chain.c ---------------------------------------------------------- */
+
+typedef struct {
+    void *ctx; /* EVP_MD_CTX */
+    void *md;  /* EVP_MD */
+} rb__hasher_t;
+
+int rb__hasher_init(rb__hasher_t *h);
+void rb__hasher_free(rb__hasher_t *h);
+
+/* One event as the chain sees it. Strings need not be NUL-terminated. */
+typedef struct {
+    int64_t id, run_id, seq, wall_ms, mono_ns, attempt;
+    const char *type;
+    size_t type_len;
+    const char *step; /* NULL: a run-level event */
+    size_t step_len;
+    const char *data;
+    size_t data_len;
+    const unsigned char *prev_hash; /* RB__J_HASH_LEN bytes */
+} rb__jev_t;
+
+/* hash = SHA-256 of the canonical encoding of e (docs/journal.md). */
+int rb__chain_event_hash(rb__hasher_t *h, const rb__jev_t *e, unsigned char out[RB__J_HASH_LEN]);
+
+typedef struct {
+    int64_t id, created_at, before_ms, cut_event_id, pruned_runs, pruned_events;
+    const unsigned char *cut_hash;  /* RB__J_HASH_LEN */
+    const unsigned char *prev_hash; /* RB__J_HASH_LEN: the previous checkpoint's hash */
+} rb__jcp_t;
+
+int rb__chain_checkpoint_hash(rb__hasher_t *h, const rb__jcp_t *cp,
+                              unsigned char out[RB__J_HASH_LEN]);
+
+/* 64 lowercase hex digits + NUL. */
+void rb__hex(const unsigned char *b, size_t n, char *out);
+
+/* A small int64 → int64 map (keys > 0). */
+typedef struct {
+    int64_t *keys, *vals;
+    size_t cap, len;
+} rb__i64map_t;
+
+int rb__map_get(const rb__i64map_t *m, int64_t key, int64_t *val);
+int rb__map_put(rb__i64map_t *m, int64_t key, int64_t val); /* 0 or RB_ENOMEM */
+void rb__map_clear(rb__i64map_t *m);
+void rb__map_free(rb__i64map_t *m);
+
+/* The rules of `audit verify`, fed one event at a time in chain order. */
+#define RB__JV_MAX_PROBLEMS 20
+
+typedef struct {
+    json_t *problems;  /* the first RB__JV_MAX_PROBLEMS, in chain order */
+    int64_t nproblems; /* all found */
+    int64_t events;
+    int64_t expect_id; /* the id the next event must have */
+    unsigned char expect_prev[RB__J_HASH_LEN];
+    int64_t last_id;
+    unsigned char last_hash[RB__J_HASH_LEN];
+    rb__i64map_t seqs; /* run → last seq seen */
+    rb__hasher_t h;
+    int oom;
+} rb__jverify_t;
+
+int rb__jv_init(rb__jverify_t *v, int64_t first_id, const unsigned char start[RB__J_HASH_LEN]);
+void rb__jv_free(rb__jverify_t *v);
+/* hash/prev are the stored columns (any length: a wrong one is a finding). */
+void rb__jv_event(rb__jverify_t *v, const rb__jev_t *e, const void *hash, size_t hash_len,
+                  int run_exists);
+/* Records a finding; e may be NULL (then only event_id, when > 0, is given). */
+void rb__jv_problem(rb__jverify_t *v, const rb__jev_t *e, int64_t event_id, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* ---- journal_recover.c --------------------------------------------------------- */
+
+typedef struct {
+    int64_t pid;
+    int64_t start;   /* start time, clock ticks after boot (/proc/PID/stat field 22); -1 unknown */
+    char boot[40];   /* /proc/sys/kernel/random/boot_id; "" unknown */
+} rb__owner_t;
+
+/* This process. Any thread. */
+const rb__owner_t *rb__owner_self(void);
+
+/* 1 when the process that owned a run is still running: the same boot,
+ * the pid exists, is not a zombie and started at the same time (so a
+ * reused pid is not mistaken for it). pid <= 0 (unknown) is not alive. */
+int rb__owner_alive(const rb__owner_t *o);
+
+#endif

@@ -1,0 +1,492 @@
+/*
+ * journal_writer.c — the journal's writer thread (DESIGN §5: "the loop
+ * never waits on disk: a writer thread commits in groups").
+ *
+ * The loop thread turns each append into a record and queues it (a mutex
+ * held for a pointer swap, never across I/O). The writer thread takes the
+ * whole queue at each wake-up and writes it in one transaction through its
+ * own connection (journal.c), so the more the loop appends while a commit
+ * is on its way to the disk, the bigger the next group. Records carry
+ * tickets 1, 2, 3 … in append order; after each commit the writer
+ * publishes the highest durable ticket and pokes the loop (uv_async_send;
+ * sends coalesce, so the loop drains every flush request that the ticket
+ * now covers).
+ *
+ * When to commit: at once when somebody waits (a flush or a sync asked for
+ * a ticket still queued), when the queue is large, when stopping, and
+ * otherwise at most RB__JW_LINGER_MS after the oldest queued record — so
+ * the events between two intents ride in the next intent's commit (one
+ * disk flush per step) and still reach the disk soon without one.
+ *
+ * Run ids: a run needs its id at once, so the writer keeps a block of ids
+ * reserved in the file (journal.c moves sqlite_sequence past it in a
+ * commit) and the loop hands them out; the writer reserves the next block
+ * when the current one runs low. Seqs and the hash chain are assigned by
+ * the writer inside each transaction, from the file, so they are right
+ * whoever else writes the journal.
+ *
+ * Owns: the thread, the queue, the tickets, the flush requests and the
+ * uv_async_t (heap: freed by its close callback, after the journal may be
+ * gone). Must never: touch SQLite or jansson on the writer thread except
+ * through journal.c's rb__j_batch; call a flush callback from inside
+ * rb_journal_flush; report a ticket durable before its commit returned.
+ */
+#include "journal_int.h"
+
+#include <runbook/runbook.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RB__JW_LINGER_MS   100
+#define RB__JW_MAX_RECORDS 8192
+#define RB__JW_MAX_BYTES   (8u << 20)
+#define RB__JW_IDS_FIRST   16   /* run ids reserved at first */
+#define RB__JW_IDS_MAX     4096 /* a block doubles each time the loop had to wait */
+
+typedef struct rb__jflush {
+    struct rb__jflush *next;
+    uint64_t ticket;
+    rb_journal_flush_cb cb;
+    void *arg;
+} rb__jflush_t;
+
+struct rb__jwriter {
+    rb_journal_t *j;
+    uv_loop_t *loop;
+    uv_async_t *async;
+    uv_thread_t thread;
+    rb__jconn_t *conn;
+
+    /* Guarded by j->mu. */
+    uv_cond_t work; /* the writer waits here for records */
+    uv_cond_t done; /* sync and a starved run_create wait here for commits */
+    rb__jrec_t *q_head, *q_tail;
+    size_t q_len, q_bytes;
+    uint64_t q_since; /* uv_hrtime() of the oldest queued record */
+    uint64_t appended; /* the last ticket handed out */
+    uint64_t want;     /* the highest ticket a flush or sync waits for */
+    uint64_t durable;  /* every ticket up to this one is committed */
+    int failed;        /* sticky: the first failure */
+    char werr[RB__J_ERRLEN];
+    int stop;
+    int reserve;       /* the loop asks for a block of run ids */
+    int64_t block;
+    int64_t id_next, id_end;       /* ids to hand out: [next, end] */
+    int64_t spare_next, spare_end; /* the block reserved ahead */
+    int64_t last_lo, last_hi;      /* the newest block reserved */
+    int64_t id_top;                /* the highest id handed out */
+
+    /* Loop thread only. */
+    rb__jflush_t *f_head, *f_tail;
+    int refd;
+};
+
+/* ---- records ------------------------------------------------------------------ */
+
+static size_t slen(const char *s)
+{
+    return s ? strlen(s) + 1 : 0;
+}
+
+static const char *put(char **p, const char *s, size_t n)
+{
+    if (!s)
+        return NULL;
+    char *d = *p;
+    memcpy(d, s, n);
+    *p += n;
+    return d;
+}
+
+rb__jrec_t *rb__jrec_copy(const rb__jrec_t *r, size_t *bytes)
+{
+    size_t n = sizeof *r + slen(r->type) + slen(r->step) + slen(r->data) + slen(r->sha256) +
+               slen(r->name) + slen(r->path) + (r->source ? r->source_len + 1 : 0) +
+               slen(r->runbook) + slen(r->trigger) + slen(r->params) + slen(r->status);
+    rb__jrec_t *c = malloc(n);
+    if (!c)
+        return NULL;
+    *c = *r;
+    c->next = NULL;
+    char *p = (char *)(c + 1);
+    c->type = put(&p, r->type, slen(r->type));
+    c->step = put(&p, r->step, slen(r->step));
+    c->data = put(&p, r->data, slen(r->data));
+    c->sha256 = put(&p, r->sha256, slen(r->sha256));
+    c->name = put(&p, r->name, slen(r->name));
+    c->path = put(&p, r->path, slen(r->path));
+    if (r->source) {
+        memcpy(p, r->source, r->source_len);
+        p[r->source_len] = '\0';
+        c->source = p;
+        p += r->source_len + 1;
+    }
+    c->runbook = put(&p, r->runbook, slen(r->runbook));
+    c->trigger = put(&p, r->trigger, slen(r->trigger));
+    c->params = put(&p, r->params, slen(r->params));
+    c->status = put(&p, r->status, slen(r->status));
+    *bytes = n;
+    return c;
+}
+
+static void free_records(rb__jrec_t *r)
+{
+    while (r) {
+        rb__jrec_t *next = r->next;
+        free(r);
+        r = next;
+    }
+}
+
+/* Caller holds j->mu: the writer's message becomes the caller's. */
+static int failed_locked(rb_journal_t *j)
+{
+    memcpy(j->err, j->w->werr, sizeof j->err);
+    return j->w->failed;
+}
+
+/* ---- the writer thread ---------------------------------------------------------- */
+
+static void writer_main(void *arg)
+{
+    rb__jwriter_t *w = arg;
+    rb_journal_t *j = w->j;
+    const uint64_t linger = (uint64_t)RB__JW_LINGER_MS * 1000000u;
+
+    uv_mutex_lock(&j->mu);
+    for (;;) {
+        if (w->failed && w->q_head) {
+            /* Nothing more is written after a failure (see attach). */
+            free_records(w->q_head);
+            w->q_head = w->q_tail = NULL;
+            w->q_len = w->q_bytes = 0;
+        }
+        uint64_t now = uv_hrtime();
+        int due = w->q_head && (w->stop || w->want > w->durable || w->q_len >= RB__JW_MAX_RECORDS ||
+                                w->q_bytes >= RB__JW_MAX_BYTES || now - w->q_since >= linger);
+        int reserve = w->reserve && !w->failed && !w->stop;
+        if (!due && !reserve) {
+            if (w->stop)
+                break;
+            if (w->q_head)
+                uv_cond_timedwait(&w->work, &j->mu, linger - (now - w->q_since));
+            else
+                uv_cond_wait(&w->work, &j->mu);
+            continue;
+        }
+        rb__jrec_t *batch = w->q_head;
+        uint64_t last = w->q_tail ? w->q_tail->ticket : w->durable;
+        w->q_head = w->q_tail = NULL;
+        w->q_len = w->q_bytes = 0;
+        int64_t nres = reserve ? w->block : 0;
+        uv_mutex_unlock(&j->mu);
+
+        rb__jbatch_t out;
+        int rc = rb__j_batch(w->conn, batch, nres, &out);
+        free_records(batch);
+
+        uv_mutex_lock(&j->mu);
+        if (rc != 0) {
+            w->failed = rc;
+            memcpy(w->werr, rb__j_conn_err(w->conn), sizeof w->werr);
+        } else {
+            w->durable = last;
+            if (nres) {
+                if (w->id_next > w->id_end) {
+                    w->id_next = out.ids_lo;
+                    w->id_end = out.ids_hi;
+                } else {
+                    w->spare_next = out.ids_lo;
+                    w->spare_end = out.ids_hi;
+                }
+                w->last_lo = out.ids_lo;
+                w->last_hi = out.ids_hi;
+                w->reserve = 0;
+            }
+        }
+        uv_cond_broadcast(&w->done);
+        uv_async_send(w->async);
+    }
+    /* Give back the unused tail of the newest block, so that a journal
+     * used by one process at a time keeps its run ids 1, 2, 3 … */
+    int64_t top = w->last_hi, keep = w->last_lo - 1;
+    if (w->id_top >= w->last_lo && w->id_top <= w->last_hi)
+        keep = w->id_top;
+    int failed = w->failed;
+    uv_mutex_unlock(&j->mu);
+    if (top && !failed)
+        rb__j_release_ids(w->conn, top, keep);
+}
+
+/* ---- loop side ---------------------------------------------------------------------- */
+
+/* Pops the flush requests the durable ticket now covers (all of them after
+ * a failure), and calls them in order. The list is cut first: a callback
+ * may flush again (that one waits for the next wake-up), detach, or even
+ * close the journal. */
+static void on_async(uv_async_t *h)
+{
+    rb_journal_t *j = h->data;
+    rb__jwriter_t *w = j ? j->w : NULL;
+    if (!w)
+        return;
+    uv_mutex_lock(&j->mu);
+    uint64_t durable = w->durable;
+    int failed = w->failed;
+    if (failed)
+        failed_locked(j);
+    uv_mutex_unlock(&j->mu);
+
+    rb__jflush_t *ready = NULL, **tail = &ready;
+    while (w->f_head && (w->f_head->ticket <= durable || failed)) {
+        rb__jflush_t *f = w->f_head;
+        w->f_head = f->next;
+        f->next = NULL;
+        *tail = f;
+        tail = &f->next;
+    }
+    if (!w->f_head) {
+        w->f_tail = NULL;
+        if (w->refd) {
+            uv_unref((uv_handle_t *)w->async);
+            w->refd = 0;
+        }
+    }
+    while (ready) {
+        rb__jflush_t *f = ready;
+        ready = f->next;
+        f->cb(f->ticket <= durable ? 0 : failed, f->arg);
+        free(f);
+    }
+}
+
+static void on_async_closed(uv_handle_t *h)
+{
+    free(h);
+}
+
+int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop)
+{
+    if (!j || !loop || j->w || (j->flags & RB_JOURNAL_READONLY)) {
+        if (j)
+            snprintf(j->err, sizeof j->err, "%s: attach: %s", j->path,
+                     j->w ? "already attached to a loop" : "the journal is read-only");
+        return RB_EINVAL;
+    }
+    int ret = rb_journal_sync(j);
+    if (ret != 0)
+        return ret;
+    rb__jwriter_t *w = calloc(1, sizeof *w);
+    if (!w)
+        return RB_ENOMEM;
+    w->j = j;
+    w->loop = loop;
+    w->block = RB__JW_IDS_FIRST;
+    w->id_next = 1; /* empty: next > end */
+    w->spare_next = 1;
+    if ((ret = rb__j_conn_open(j, &w->conn, j->err, sizeof j->err)) != 0) {
+        free(w);
+        return ret;
+    }
+    /* The first block of run ids now, while the caller is setting up. */
+    rb__jbatch_t out;
+    if ((ret = rb__j_batch(w->conn, NULL, w->block, &out)) != 0) {
+        memcpy(j->err, rb__j_conn_err(w->conn), sizeof j->err);
+        rb__j_conn_close(w->conn);
+        free(w);
+        return ret;
+    }
+    w->id_next = out.ids_lo;
+    w->id_end = out.ids_hi;
+    w->last_lo = out.ids_lo;
+    w->last_hi = out.ids_hi;
+    w->async = malloc(sizeof *w->async);
+    if (!w->async || uv_async_init(loop, w->async, on_async) != 0) {
+        free(w->async);
+        rb__j_conn_close(w->conn);
+        free(w);
+        return RB_ENOMEM;
+    }
+    w->async->data = j;
+    /* Only a waiting flush keeps the loop alive (see rb_journal_flush). */
+    uv_unref((uv_handle_t *)w->async);
+    uv_cond_init(&w->work);
+    uv_cond_init(&w->done);
+    j->w = w;
+    if (uv_thread_create(&w->thread, writer_main, w) != 0) {
+        j->w = NULL;
+        uv_cond_destroy(&w->work);
+        uv_cond_destroy(&w->done);
+        uv_close((uv_handle_t *)w->async, on_async_closed);
+        rb__j_conn_close(w->conn);
+        free(w);
+        snprintf(j->err, sizeof j->err, "%s: cannot start the writer thread", j->path);
+        return RB_ENOMEM;
+    }
+    return 0;
+}
+
+int rb_journal_detach_loop(rb_journal_t *j)
+{
+    rb__jwriter_t *w = j ? j->w : NULL;
+    if (!w)
+        return 0;
+    uv_mutex_lock(&j->mu);
+    w->stop = 1;
+    uv_cond_signal(&w->work);
+    uv_mutex_unlock(&j->mu);
+    uv_thread_join(&w->thread);
+
+    /* The thread is gone: everything is committed, or failed. */
+    int failed = w->failed;
+    uint64_t durable = w->durable;
+    if (failed)
+        failed_locked(j);
+    rb__jflush_t *f = w->f_head;
+    j->w = NULL;
+    rb__j_conn_close(w->conn);
+    uv_cond_destroy(&w->work);
+    uv_cond_destroy(&w->done);
+    w->async->data = NULL;
+    uv_close((uv_handle_t *)w->async, on_async_closed);
+    free(w);
+    while (f) {
+        rb__jflush_t *next = f->next;
+        f->cb(f->ticket <= durable ? 0 : failed, f->arg);
+        free(f);
+        f = next;
+    }
+    return failed;
+}
+
+int rb_journal_flush(rb_journal_t *j, rb_journal_flush_cb cb, void *arg)
+{
+    rb__jwriter_t *w = j ? j->w : NULL;
+    if (!w || !cb) {
+        if (j)
+            snprintf(j->err, sizeof j->err, "%s: flush: %s", j->path,
+                     w ? "no callback" : "the journal is not attached to a loop");
+        return RB_EINVAL;
+    }
+    rb__jflush_t *f = malloc(sizeof *f);
+    if (!f)
+        return RB_ENOMEM;
+    f->next = NULL;
+    f->cb = cb;
+    f->arg = arg;
+    if (w->f_tail)
+        w->f_tail->next = f;
+    else
+        w->f_head = f;
+    w->f_tail = f;
+    if (!w->refd) {
+        uv_ref((uv_handle_t *)w->async);
+        w->refd = 1;
+    }
+    uv_mutex_lock(&j->mu);
+    f->ticket = w->appended;
+    int answered = w->durable >= f->ticket || w->failed;
+    if (!answered && w->want < f->ticket) {
+        w->want = f->ticket;
+        uv_cond_signal(&w->work);
+    }
+    uv_mutex_unlock(&j->mu);
+    /* Already durable (or failed): the writer will not poke the loop for
+     * it, so poke it ourselves; the callback still runs from the loop. */
+    if (answered)
+        uv_async_send(w->async);
+    return 0;
+}
+
+/* ---- for journal.c -------------------------------------------------------------------- */
+
+int rb__jw_submit(rb_journal_t *j, const rb__jrec_t *r)
+{
+    rb__jwriter_t *w = j->w;
+    size_t bytes;
+    rb__jrec_t *c = rb__jrec_copy(r, &bytes);
+    if (!c) {
+        snprintf(j->err, sizeof j->err, "%s: out of memory", j->path);
+        return RB_ENOMEM;
+    }
+    uv_mutex_lock(&j->mu);
+    if (w->failed) {
+        int ret = failed_locked(j);
+        uv_mutex_unlock(&j->mu);
+        free(c);
+        return ret;
+    }
+    c->ticket = ++w->appended;
+    if (w->q_tail) {
+        w->q_tail->next = c;
+    } else {
+        w->q_head = c;
+        w->q_since = uv_hrtime();
+    }
+    w->q_tail = c;
+    w->q_len++;
+    w->q_bytes += bytes;
+    /* Wake the writer when its wait must change: the first record starts
+     * its linger clock, a full queue is due now. */
+    if (w->q_len == 1 || w->q_len >= RB__JW_MAX_RECORDS || w->q_bytes >= RB__JW_MAX_BYTES)
+        uv_cond_signal(&w->work);
+    uv_mutex_unlock(&j->mu);
+    return 0;
+}
+
+int rb__jw_sync(rb_journal_t *j)
+{
+    rb__jwriter_t *w = j->w;
+    uv_mutex_lock(&j->mu);
+    uint64_t ticket = w->appended;
+    if (w->want < ticket) {
+        w->want = ticket;
+        uv_cond_signal(&w->work);
+    }
+    while (w->durable < ticket && !w->failed)
+        uv_cond_wait(&w->done, &j->mu);
+    int ret = w->durable >= ticket ? 0 : failed_locked(j);
+    uv_mutex_unlock(&j->mu);
+    return ret;
+}
+
+int rb__jw_run_id(rb_journal_t *j, int64_t *id)
+{
+    rb__jwriter_t *w = j->w;
+    int ret = 0;
+    uv_mutex_lock(&j->mu);
+    for (;;) {
+        if (w->failed) {
+            ret = failed_locked(j);
+            break;
+        }
+        if (w->id_next > w->id_end && w->spare_next <= w->spare_end) {
+            w->id_next = w->spare_next;
+            w->id_end = w->spare_end;
+            w->spare_next = 1;
+            w->spare_end = 0;
+        }
+        if (w->id_next <= w->id_end) {
+            *id = w->id_next++;
+            w->id_top = *id;
+            /* Low: have the next block reserved before this one runs out. */
+            if (!w->reserve && w->spare_next > w->spare_end &&
+                (w->id_end - w->id_next + 1) * 2 < w->block) {
+                w->reserve = 1;
+                uv_cond_signal(&w->work);
+            }
+            break;
+        }
+        /* A burst bigger than the block: wait for the writer (rare; the
+         * blocks grow so that it stays rare). */
+        if (w->block < RB__JW_IDS_MAX)
+            w->block *= 2;
+        w->reserve = 1;
+        uv_cond_signal(&w->work);
+        uv_cond_wait(&w->done, &j->mu);
+    }
+    uv_mutex_unlock(&j->mu);
+    return ret;
+}
