@@ -15,7 +15,8 @@
  * Must never:
  *   - run a blocking transfer (curl_easy_perform) or start a thread per
  *     request: every byte moves in curl_multi_socket_action on the loop
- *     (curl's own threaded resolver is the one exception, inside curl);
+ *     (libcurl's own resolver thread is the one exception, and it is
+ *     detached, never joined on the loop: CURLOPT_QUICK_EXIT);
  *   - call curl from inside a curl callback, or report from inside start or
  *     cancel: results go out from a close callback, after the easy handle
  *     has left the multi;
@@ -583,6 +584,12 @@ static int setup_easy(rb__http_req_t *req, const rb__http_opts_t *o, char *msg, 
     SET(CURLOPT_FOLLOWLOCATION, o->follow_redirects ? 1L : 0L);
     SET(CURLOPT_MAXREDIRS, (long)RB_HTTP_MAX_REDIRS);
     SET(CURLOPT_NOSIGNAL, 1L);
+#if LIBCURL_VERSION_NUM >= 0x075700 /* 7.87.0 */
+    /* A transfer that ends (cancel, timeout) while libcurl's resolver thread
+     * is still in getaddrinfo: detach that thread instead of joining it,
+     * which would block the loop until the lookup returns. */
+    SET(CURLOPT_QUICK_EXIT, 1L);
+#endif
     SET(CURLOPT_PRIVATE, req);
     SET(CURLOPT_ERRORBUFFER, req->errbuf);
     SET(CURLOPT_USERAGENT, HTTP_USER_AGENT);
