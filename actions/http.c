@@ -94,7 +94,8 @@ static int http_check(const json_t *with, int rendered, char *msg, size_t msglen
     const json_t *method = opt_get(with, "method");
     char mbuf[33] = "";
     if (method && !is_template(method, rendered)) {
-        if (!json_is_string(method) || method_norm(json_string_value(method), mbuf, sizeof(mbuf)) < 0)
+        if (!json_is_string(method) ||
+            method_norm(json_string_value(method), mbuf, sizeof(mbuf)) < 0)
             FAIL("method", "method must be an HTTP method such as GET, POST, PUT, DELETE");
     }
     const json_t *js = opt_get(with, "json"), *body = opt_get(with, "body");
@@ -134,7 +135,8 @@ static int http_validate(const json_t *with, char *msg, size_t msglen, const cha
 /* Adds `json` (the parsed body) or `json_error` to r. */
 static void add_json(json_t *r, const char *raw, size_t len)
 {
-    const char *ct = json_string_value(json_object_get(json_object_get(r, "headers"), "content-type"));
+    const char *ct =
+        json_string_value(json_object_get(json_object_get(r, "headers"), "content-type"));
     int json_ct = ct && (strncasecmp(ct, "application/json", 16) == 0 || strcasestr(ct, "+json"));
     size_t i = 0;
     while (i < len && strchr(" \t\r\n", raw[i]))
@@ -230,13 +232,16 @@ static const rb_action_param_t http_params[] = {
     {"method", RB_PARAM_STRING, 0, "\"GET\"",
      "GET, HEAD, POST, PUT, PATCH, DELETE, … (POST when json or body is given)."},
     {"headers", RB_PARAM_MAP, 0, NULL, "Request headers, name to value."},
-    {"json", RB_PARAM_ANY, 0, NULL, "A value sent as the JSON body, with Content-Type: application/json."},
+    {"json", RB_PARAM_ANY, 0, NULL,
+     "A value sent as the JSON body, with Content-Type: application/json."},
     {"body", RB_PARAM_STRING, 0, NULL, "A text body sent as is (give json or body, not both)."},
-    {"timeout", RB_PARAM_DURATION, 0, "\"10s\"", "Limit for the whole request, connecting included."},
+    {"timeout", RB_PARAM_DURATION, 0, "\"10s\"",
+     "Limit for the whole request, connecting included."},
     {"insecure", RB_PARAM_BOOL, 0, "false", "true: do not verify the server's TLS certificate."},
     {"follow_redirects", RB_PARAM_BOOL, 0, "true",
      "Follow up to 5 redirects, never to another scheme nor from https to http."},
-    {"max_body", RB_PARAM_INT, 0, NULL, "Response body bytes kept (default: the output cap, 64 KiB)."},
+    {"max_body", RB_PARAM_INT, 0, NULL,
+     "Response body bytes kept (default: the output cap, 64 KiB)."},
     {NULL, 0, 0, NULL, NULL},
 };
 

@@ -426,8 +426,9 @@ static json_t *build_result(rb__http_req_t *req, CURLcode rc, int cancelled)
         snprintf(err, sizeof(err), "cancelled");
     } else if (req->too_large) {
         outcome = "error";
-        snprintf(err, sizeof(err), "response too large: stopped reading after %zu bytes (max_body %zu)",
-                 req->seen, req->max_body);
+        snprintf(err, sizeof(err),
+                 "response too large: stopped reading after %zu bytes (max_body %zu)", req->seen,
+                 req->max_body);
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         outcome = "timeout";
     } else if (rc != CURLE_OK) {
@@ -471,8 +472,8 @@ static void req_finish(rb__http_req_t *req, CURLcode rc, int cancelled)
     curl_multi_remove_handle(L->multi, req->easy);
     req->result = build_result(req, rc, cancelled);
     if (!req->result)
-        req->result = json_pack("{s:b,s:s,s:i,s:s}", "ok", 0, "outcome", "error", "status", 0, "error",
-                                "out of memory");
+        req->result = json_pack("{s:b,s:s,s:i,s:s}", "ok", 0, "outcome", "error", "status", 0,
+                                "error", "out of memory");
     curl_easy_cleanup(req->easy);
     req->easy = NULL;
     curl_slist_free_all(req->req_headers);

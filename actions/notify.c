@@ -106,7 +106,8 @@ static const notify_template_t *template_find(const char *name)
         return RB_EINVAL;                                                                          \
     } while (0)
 
-static int notify_check(const json_t *with, int rendered, char *msg, size_t msglen, const char **key)
+static int notify_check(const json_t *with, int rendered, char *msg, size_t msglen,
+                        const char **key)
 {
     char sub[200];
     if (!json_is_object(with))
@@ -160,7 +161,10 @@ static json_t *slack_escape(const char *s, size_t len)
     if (!o)
         return NULL;
     for (size_t i = 0; i < len; i++) {
-        const char *rep = s[i] == '&' ? "&amp;" : s[i] == '<' ? "&lt;" : s[i] == '>' ? "&gt;" : NULL;
+        const char *rep = s[i] == '&'   ? "&amp;"
+                          : s[i] == '<' ? "&lt;"
+                          : s[i] == '>' ? "&gt;"
+                                        : NULL;
         if (rep) {
             size_t n = strlen(rep);
             memcpy(q, rep, n);

@@ -72,7 +72,9 @@ static int param_port(const json_t *v, int *port)
 {
     long p = -1;
     if (json_is_integer(v)) {
-        p = json_integer_value(v) >= 0 && json_integer_value(v) <= 65535 ? (long)json_integer_value(v) : -1;
+        p = json_integer_value(v) >= 0 && json_integer_value(v) <= 65535
+                ? (long)json_integer_value(v)
+                : -1;
     } else if (json_is_string(v)) {
         const char *s = json_string_value(v);
         char *end;
@@ -130,10 +132,12 @@ static int tcp_validate(const json_t *with, char *msg, size_t msglen, const char
 static void report(tcp_state_t *s)
 {
     rb_action_ctx_t *ctx = s->ctx;
-    const char *status = s->connected ? "ok" : s->cancelled ? "cancelled" : s->timed_out ? "timeout"
-                                                                                          : "failed";
-    json_t *r = json_pack("{s:b,s:s,s:s,s:i}", "ok", s->connected, "status", status, "host", s->host,
-                          "port", s->port);
+    const char *status = s->connected   ? "ok"
+                         : s->cancelled ? "cancelled"
+                         : s->timed_out ? "timeout"
+                                        : "failed";
+    json_t *r = json_pack("{s:b,s:s,s:s,s:i}", "ok", s->connected, "status", status, "host",
+                          s->host, "port", s->port);
     if (r) {
         json_object_set_new(r, "connect_ms", s->connected ? json_integer((json_int_t)s->connect_ms)
                                                           : json_null());

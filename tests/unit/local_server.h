@@ -107,7 +107,8 @@ static void ls_respond(lconn_t *c)
     int i = s->nrequests - 1;
     if (i >= s->nresponses)
         i = s->nresponses - 1;
-    const char *r = i >= 0 ? s->responses[i] : "HTTP/1.1 500 No Response Set\r\nContent-Length: 0\r\n\r\n";
+    const char *r =
+        i >= 0 ? s->responses[i] : "HTTP/1.1 500 No Response Set\r\nContent-Length: 0\r\n\r\n";
     uv_buf_t bufs[2] = {uv_buf_init((char *)r, (unsigned)strlen(r)),
                         uv_buf_init(s->fillbuf, (unsigned)s->fill)};
     c->wreq.data = c;

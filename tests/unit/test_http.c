@@ -126,7 +126,8 @@ static void expect_http_status(const json_t *r, int code)
         return;
     }
     assert_true(json_is_string(v));
-    assert_string_equal(json_string_value(v), json_is_true(json_object_get(r, "ok")) ? "ok" : "failed");
+    assert_string_equal(json_string_value(v),
+                        json_is_true(json_object_get(r, "ok")) ? "ok" : "failed");
 }
 
 /* ---------- the client itself: the result exactly as the action builds it ---------- */
@@ -393,9 +394,10 @@ static void test_redirect_other_scheme_refused(void **state)
             snprintf(loc, sizeof(loc), "file:///etc/passwd");
         else
             snprintf(loc, sizeof(loc), "%s://127.0.0.1:%d/", targets[i], h.srv.port);
-        snprintf(resp, sizeof(resp),
-                 "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-                 loc);
+        snprintf(
+            resp, sizeof(resp),
+            "HTTP/1.1 302 Found\r\nLocation: %s\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            loc);
         lsrv_add_response(&h.srv, resp);
         h_start(&h, 0, json_pack("{s:s}", "url", h_url(&h, "/")));
         json_t *r = h_finish(&h);
@@ -424,7 +426,8 @@ static void test_redirect_followed(void **state)
     assert_true(flag(r, "ok"));
     assert_int_equal(num(r, "redirects"), 1);
     assert_non_null(strstr(str(r, "url"), "/v2/health"));
-    assert_null(json_object_get(json_object_get(r, "headers"), "location")); /* the last response's */
+    assert_null(
+        json_object_get(json_object_get(r, "headers"), "location")); /* the last response's */
     assert_int_equal(json_integer_value(json_object_get(json_object_get(r, "json"), "height")), 42);
     json_decref(r);
     lsrv_free(&h.srv);
@@ -500,9 +503,9 @@ static void test_post_json_and_headers(void **state)
     pad[sizeof(pad) - 1] = '\0';
     json_t *big = json_string(pad);
     h_start(&h, 0,
-            json_pack("{s:s,s:{s:s,s:i},s:{s:i,s:s,s:o}}", "url", h_url(&h, "/api/restart"), "headers",
-                      "X-Runbook-Test", "a value; with $(stuff)", "X-Count", 3, "json", "a", 1, "b",
-                      "x\"y", "pad", big));
+            json_pack("{s:s,s:{s:s,s:i},s:{s:i,s:s,s:o}}", "url", h_url(&h, "/api/restart"),
+                      "headers", "X-Runbook-Test", "a value; with $(stuff)", "X-Count", 3, "json",
+                      "a", 1, "b", "x\"y", "pad", big));
     json_t *r = h_finish(&h);
     assert_true(flag(r, "ok"));
     expect_http_status(r, 201);
@@ -528,8 +531,8 @@ static void test_put_text_body(void **state)
     h_init(&h, LS_RESPOND);
     lsrv_add_response(&h.srv, "HTTP/1.1 204 No Content\r\n\r\n");
     h_start(&h, 0,
-            json_pack("{s:s,s:s,s:s,s:{s:s}}", "url", h_url(&h, "/kv/mode"), "method", "put", "body",
-                      "maintenance", "headers", "Content-Type", "text/plain"));
+            json_pack("{s:s,s:s,s:s,s:{s:s}}", "url", h_url(&h, "/kv/mode"), "method", "put",
+                      "body", "maintenance", "headers", "Content-Type", "text/plain"));
     json_t *r = h_finish(&h);
     assert_true(flag(r, "ok"));
     assert_non_null(strstr(h.srv.last, "PUT /kv/mode HTTP/1.1\r\n"));
@@ -612,24 +615,33 @@ static void test_validate(void **state)
     assert_true(validate_with(json_pack("{s:s}", "url", "ftp://x/"), &key) < 0);
     assert_string_equal(key, "url");
     assert_true(validate_with(json_pack("{s:s}", "url", "file:///etc/passwd"), &key) < 0);
-    assert_true(validate_with(json_pack("{s:s,s:s,s:{}}", "url", "http://x/", "body", "a", "json"), &key) < 0);
+    assert_true(validate_with(json_pack("{s:s,s:s,s:{}}", "url", "http://x/", "body", "a", "json"),
+                              &key) < 0);
     assert_string_equal(key, "body");
-    assert_true(validate_with(json_pack("{s:s,s:s}", "url", "http://x/", "method", "GE T"), &key) < 0);
+    assert_true(validate_with(json_pack("{s:s,s:s}", "url", "http://x/", "method", "GE T"), &key) <
+                0);
     assert_string_equal(key, "method");
-    assert_true(validate_with(json_pack("{s:s,s:s,s:s}", "url", "http://x/", "method", "HEAD", "body", "x"),
-                              &key) < 0);
-    assert_true(validate_with(json_pack("{s:s,s:{s:s}}", "url", "http://x/", "headers", "Bad Name", "v"),
-                              &key) < 0);
+    assert_true(
+        validate_with(json_pack("{s:s,s:s,s:s}", "url", "http://x/", "method", "HEAD", "body", "x"),
+                      &key) < 0);
+    assert_true(
+        validate_with(json_pack("{s:s,s:{s:s}}", "url", "http://x/", "headers", "Bad Name", "v"),
+                      &key) < 0);
     assert_string_equal(key, "headers");
-    assert_true(validate_with(json_pack("{s:s,s:{s:s}}", "url", "http://x/", "headers", "X-A", "a\r\nX-B: b"),
+    assert_true(validate_with(
+                    json_pack("{s:s,s:{s:s}}", "url", "http://x/", "headers", "X-A", "a\r\nX-B: b"),
+                    &key) < 0);
+    assert_true(validate_with(json_pack("{s:s,s:{s:s}}", "url", "http://x/", "headers",
+                                        "Content-Length", "5"),
                               &key) < 0);
-    assert_true(validate_with(json_pack("{s:s,s:{s:s}}", "url", "http://x/", "headers", "Content-Length", "5"),
-                              &key) < 0);
-    assert_true(validate_with(json_pack("{s:s,s:s}", "url", "http://x/", "timeout", "soon"), &key) < 0);
+    assert_true(validate_with(json_pack("{s:s,s:s}", "url", "http://x/", "timeout", "soon"), &key) <
+                0);
     assert_string_equal(key, "timeout");
-    assert_true(validate_with(json_pack("{s:s,s:i}", "url", "http://x/", "max_body", -1), &key) < 0);
+    assert_true(validate_with(json_pack("{s:s,s:i}", "url", "http://x/", "max_body", -1), &key) <
+                0);
     assert_string_equal(key, "max_body");
-    assert_true(validate_with(json_pack("{s:s,s:s}", "url", "http://x/", "insecure", "yes"), &key) < 0);
+    assert_true(validate_with(json_pack("{s:s,s:s}", "url", "http://x/", "insecure", "yes"), &key) <
+                0);
     assert_string_equal(key, "insecure");
 }
 

@@ -95,16 +95,18 @@ static json_t *received(harness_t *h)
 
 static json_t *vars(void)
 {
-    return json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s}", "title", "neo-node down on node-7", "severity",
-                     "P1", "runbook", "node-crash", "run_id", 42, "summary", "RPC not responding",
-                     "status", "investigating", "duration", "17m", "url", "https://status.example/i/42");
+    return json_pack("{s:s,s:s,s:s,s:i,s:s,s:s,s:s,s:s}", "title", "neo-node down on node-7",
+                     "severity", "P1", "runbook", "node-crash", "run_id", 42, "summary",
+                     "RPC not responding", "status", "investigating", "duration", "17m", "url",
+                     "https://status.example/i/42");
 }
 
 static void test_incident_template(void **state)
 {
     harness_t h;
     h_init(&h, SLACK_OK);
-    json_t *r = h_run(&h, json_pack("{s:s,s:s,s:o}", "url", h_url(&h), "template", "incident", "vars", vars()));
+    json_t *r = h_run(
+        &h, json_pack("{s:s,s:s,s:o}", "url", h_url(&h), "template", "incident", "vars", vars()));
     assert_true(json_is_true(json_object_get(r, "ok")));
     assert_string_equal(str(r, "outcome"), "ok");
     assert_string_equal(str(r, "body"), "ok");
@@ -128,12 +130,13 @@ static void test_incident_template(void **state)
 static void test_every_template(void **state)
 {
     static const char *const names[] = {"incident", "update", "resolved", "escalation", NULL};
-    static const char *const titles[] = {"INCIDENT DECLARED", "INCIDENT UPDATE", "INCIDENT RESOLVED",
-                                         "INCIDENT ESCALATED"};
+    static const char *const titles[] = {"INCIDENT DECLARED", "INCIDENT UPDATE",
+                                         "INCIDENT RESOLVED", "INCIDENT ESCALATED"};
     for (size_t i = 0; names[i]; i++) {
         harness_t h;
         h_init(&h, SLACK_OK);
-        json_t *r = h_run(&h, json_pack("{s:s,s:s,s:o}", "url", h_url(&h), "template", names[i], "vars", vars()));
+        json_t *r = h_run(
+            &h, json_pack("{s:s,s:s,s:o}", "url", h_url(&h), "template", names[i], "vars", vars()));
         json_t *b = received(&h);
         const char *text = json_string_value(json_object_get(b, "text"));
         assert_non_null(strstr(text, titles[i]));
@@ -151,8 +154,8 @@ static void test_missing_vars_print_empty(void **state)
 {
     harness_t h;
     h_init(&h, SLACK_OK);
-    json_t *r = h_run(&h, json_pack("{s:s,s:s,s:{s:s}}", "url", h_url(&h), "template", "resolved", "vars",
-                                    "severity", "P2"));
+    json_t *r = h_run(&h, json_pack("{s:s,s:s,s:{s:s}}", "url", h_url(&h), "template", "resolved",
+                                    "vars", "severity", "P2"));
     json_t *b = received(&h);
     const char *text = json_string_value(json_object_get(b, "text"));
     assert_non_null(strstr(text, "*INCIDENT RESOLVED*: \n"));
@@ -177,8 +180,9 @@ static void test_values_are_inert(void **state)
     /* A label is data: no Slack mention or link, no second evaluation. */
     harness_t h;
     h_init(&h, SLACK_OK);
-    json_t *r = h_run(&h, json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:i}}}", "url", h_url(&h), "template", "incident",
-                                    "vars", "title", "<!channel> & <https://evil.example|click>", "summary",
+    json_t *r = h_run(&h, json_pack("{s:s,s:s,s:{s:s,s:s,s:{s:i}}}", "url", h_url(&h), "template",
+                                    "incident", "vars", "title",
+                                    "<!channel> & <https://evil.example|click>", "summary",
                                     "{{ env.SECRET }}", "status", "n", 1));
     json_t *b = received(&h);
     const char *text = json_string_value(json_object_get(b, "text"));
@@ -195,16 +199,17 @@ static void test_text_blocks_headers(void **state)
 {
     harness_t h;
     h_init(&h, SLACK_OK);
-    json_t *r = h_run(&h, json_pack("{s:s,s:s,s:[{s:s,s:{s:s,s:s}}],s:{s:s}}", "url", h_url(&h), "text",
-                                    "Deploy paused by runbook", "blocks", "type", "section", "text", "type",
-                                    "mrkdwn", "text", "*Deploy paused*", "headers", "Authorization",
-                                    "Bearer t0ken"));
+    json_t *r = h_run(&h, json_pack("{s:s,s:s,s:[{s:s,s:{s:s,s:s}}],s:{s:s}}", "url", h_url(&h),
+                                    "text", "Deploy paused by runbook", "blocks", "type", "section",
+                                    "text", "type", "mrkdwn", "text", "*Deploy paused*", "headers",
+                                    "Authorization", "Bearer t0ken"));
     assert_true(json_is_true(json_object_get(r, "ok")));
     json_t *b = received(&h);
     assert_string_equal(json_string_value(json_object_get(b, "text")), "Deploy paused by runbook");
     json_t *blocks = json_object_get(b, "blocks");
     assert_int_equal(json_array_size(blocks), 1);
-    assert_string_equal(json_string_value(json_object_get(json_array_get(blocks, 0), "type")), "section");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(blocks, 0), "type")),
+                        "section");
     assert_non_null(strstr(h.srv.last, "\r\nAuthorization: Bearer t0ken\r\n"));
     json_decref(b);
     json_decref(r);
@@ -246,23 +251,33 @@ static int validate_with(json_t *with, const char **key)
 static void test_validate(void **state)
 {
     const char *key;
-    assert_int_equal(validate_with(json_pack("{s:s,s:s}", "url", "{{ env.HOOK }}", "template", "incident"), &key),
-                     0);
-    assert_int_equal(validate_with(json_pack("{s:s,s:s}", "url", "https://h/", "text", "{{ run.id }}"), &key), 0);
+    assert_int_equal(
+        validate_with(json_pack("{s:s,s:s}", "url", "{{ env.HOOK }}", "template", "incident"),
+                      &key),
+        0);
+    assert_int_equal(
+        validate_with(json_pack("{s:s,s:s}", "url", "https://h/", "text", "{{ run.id }}"), &key),
+        0);
     assert_true(validate_with(json_pack("{s:s}", "template", "incident"), &key) < 0);
     assert_string_equal(key, "url");
     assert_true(validate_with(json_pack("{s:s}", "url", "https://h/"), &key) < 0);
     assert_string_equal(key, "template");
-    assert_true(validate_with(json_pack("{s:s,s:s,s:s}", "url", "https://h/", "template", "incident", "text", "x"),
+    assert_true(validate_with(json_pack("{s:s,s:s,s:s}", "url", "https://h/", "template",
+                                        "incident", "text", "x"),
                               &key) < 0);
     assert_string_equal(key, "text");
-    assert_true(validate_with(json_pack("{s:s,s:s}", "url", "https://h/", "template", "declared"), &key) < 0);
+    assert_true(validate_with(json_pack("{s:s,s:s}", "url", "https://h/", "template", "declared"),
+                              &key) < 0);
     assert_string_equal(key, "template");
-    assert_true(validate_with(json_pack("{s:s,s:s,s:{}}", "url", "https://h/", "text", "x", "vars"), &key) < 0);
+    assert_true(validate_with(json_pack("{s:s,s:s,s:{}}", "url", "https://h/", "text", "x", "vars"),
+                              &key) < 0);
     assert_string_equal(key, "vars");
-    assert_true(validate_with(json_pack("{s:s,s:s}", "url", "mailto:oncall@x", "text", "x"), &key) < 0);
+    assert_true(validate_with(json_pack("{s:s,s:s}", "url", "mailto:oncall@x", "text", "x"), &key) <
+                0);
     assert_string_equal(key, "url");
-    assert_true(validate_with(json_pack("{s:s,s:s,s:{}}", "url", "https://h/", "text", "x", "blocks"), &key) < 0);
+    assert_true(
+        validate_with(json_pack("{s:s,s:s,s:{}}", "url", "https://h/", "text", "x", "blocks"),
+                      &key) < 0);
     assert_string_equal(key, "blocks");
 }
 

@@ -260,7 +260,9 @@ static void test_validate(void **state)
     assert_true(validate_with(json_pack("{s:s,s:s}", "host", "x", "port", "80a"), &key) < 0);
     assert_true(validate_with(json_pack("{s:s,s:i}", "host", "", "port", 80), &key) < 0);
     assert_string_equal(key, "host");
-    assert_true(validate_with(json_pack("{s:s,s:i,s:s}", "host", "x", "port", 80, "timeout", "later"), &key) < 0);
+    assert_true(
+        validate_with(json_pack("{s:s,s:i,s:s}", "host", "x", "port", 80, "timeout", "later"),
+                      &key) < 0);
     assert_string_equal(key, "timeout");
 }
 
