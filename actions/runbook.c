@@ -12,7 +12,7 @@
 #include <string.h>
 
 static const rb_action_param_t params[] = {
-    {"name", RB_PARAM_STRING, 1, NULL, "name: of the runbook to run (looked up beside this one)"},
+    {"name", RB_PARAM_STRING, 1, NULL, "the `name:` of the runbook to run (looked up in this runbook's folder)"},
     {"params", RB_PARAM_MAP, 0, "{}", "its parameters (values may be templates)"},
     {NULL, 0, 0, NULL, NULL},
 };

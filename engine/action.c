@@ -199,6 +199,22 @@ int rb__action_cancelled(const rb_action_ctx_t *ctx)
     return ctx->cancelled;
 }
 
+void rb__result_set_outcome(json_t *res, const char *word)
+{
+    json_object_set_new(res, "outcome", json_string(word));
+    json_t *st = json_object_get(res, "status");
+    if (!st || json_is_null(st) || json_is_string(st))
+        json_object_set_new(res, "status", json_string(word));
+}
+
+const char *rb__result_outcome(const json_t *res)
+{
+    const char *o = json_string_value(json_object_get(res, "outcome"));
+    if (!o)
+        o = json_string_value(json_object_get(res, "status"));
+    return o ? o : (json_is_true(json_object_get(res, "ok")) ? "ok" : "failed");
+}
+
 uv_loop_t *rb_action_loop(rb_action_ctx_t *ctx) { return ctx->loop; }
 void rb_action_set_data(rb_action_ctx_t *ctx, void *data) { ctx->data = data; }
 void *rb_action_data(rb_action_ctx_t *ctx) { return ctx->data; }
@@ -240,8 +256,10 @@ void rb_action_done(rb_action_ctx_t *ctx, json_t *result)
     json_t *ok = json_object_get(result, "ok");
     if (!json_is_boolean(ok))
         json_object_set_new(result, "ok", json_false());
-    if (!json_is_string(json_object_get(result, "status")))
-        json_object_set_new(result, "status",
-                            json_string(json_is_true(json_object_get(result, "ok")) ? "ok" : "failed"));
+    if (!json_is_string(json_object_get(result, "outcome"))) {
+        json_t *st = json_object_get(result, "status");
+        rb__result_set_outcome(result, json_is_string(st) ? json_string_value(st)
+                                       : json_is_true(json_object_get(result, "ok")) ? "ok" : "failed");
+    }
     ctx->done(ctx, result, ctx->arg);
 }

@@ -67,6 +67,14 @@ void rb__action_cancel(rb_action_ctx_t *ctx);
 /* 1 once cancel was asked. */
 int rb__action_cancelled(const rb_action_ctx_t *ctx);
 
+/* A result's outcome, the engine's word for how it went: "ok", "failed",
+ * "error", "timeout", "cancelled", "dry_run", "skipped", "verify_failed".
+ * It lives in "outcome"; "status" holds the same word unless the action
+ * gave "status" a meaning of its own (http: the integer HTTP status). */
+void rb__result_set_outcome(json_t *res, const char *word);
+/* The outcome word of res (never NULL). */
+const char *rb__result_outcome(const json_t *res);
+
 /* Levenshtein distance, capped: used for "did you mean" everywhere. */
 int rb__edit_distance(const char *a, const char *b);
 

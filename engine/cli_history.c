@@ -527,7 +527,9 @@ static void put_outcome(out_t *o, const char *word, const json_t *result, int64_
 /* The word for a result: its status when that is a word, else ok/failed. */
 static const char *outcome_word(const json_t *obj)
 {
-    const char *s = jstr(obj, "status");
+    const char *s = jstr(obj, "outcome");
+    if (!s)
+        s = jstr(obj, "status");
     if (s && *s)
         return s;
     json_t *ok = json_object_get(obj, "ok");

@@ -220,6 +220,9 @@ int rb_cli_run(int argc, char **argv)
         {NULL, 0, NULL, 0}};
     cli_run_t c;
     memset(&c, 0, sizeof(c));
+    /* A peer that closes a pipe or socket early must not kill the engine:
+     * the write fails with EPIPE and the action reports it. */
+    signal(SIGPIPE, SIG_IGN);
     json_t *params = json_object(), *alert = NULL;
     const char *db = rb_cli_default_db(), *dir = NULL, *plugins = NULL;
     int dry = 0, opt, rc = RB_EXIT_USAGE;

@@ -9,6 +9,8 @@
  */
 #include "progress.h"
 
+#include "action_host.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -230,7 +232,7 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         const char *phase = json_string_value(json_object_get(data, "phase"));
         fprintf(stderr, "    %s%s %d%s%s %s%s", C(c, ok ? "\033[32m" : "\033[31m"),
                 phase && !strcmp(phase, "verify") ? "verify attempt" : "attempt", attempt,
-                ok ? ": " : ": ", json_string_value(json_object_get(res, "status")),
+                ok ? ": " : ": ", rb__result_outcome(res),
                 C(c, "\033[0m"), "");
         if (!ok)
             print_result_line(c, res);

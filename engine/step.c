@@ -32,7 +32,7 @@ static void step_end(rb_run_t *r, json_t *res, int attempts)
     json_object_set_new(res, "attempt", json_integer(attempts));
     json_object_set_new(res, "duration", json_integer((json_int_t)dur));
     json_object_set(r->steps, s->name, res);
-    json_t *d = json_pack("{s:b,s:O,s:i,s:I,s:O}", "ok", ok, "status", json_object_get(res, "status"),
+    json_t *d = json_pack("{s:b,s:s,s:i,s:I,s:O}", "ok", ok, "status", rb__result_outcome(res),
                           "attempts", attempts, "duration_ms", (json_int_t)dur, "result", res);
     int rc = rb__run_emit(r, "step_finished", s->name, attempts, d);
     json_decref(d);
@@ -94,7 +94,7 @@ static void start_foreach(rb_run_t *r);
 /* Fails the current step without running its action. */
 static void step_error(rb_run_t *r, const char *msg)
 {
-    step_end(r, json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "error", "error", msg), 0);
+    step_end(r, json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "status", "error", "outcome", "error", "error", msg), 0);
 }
 
 static void proceed_after_approval(rb_run_t *r)
@@ -169,7 +169,7 @@ void rb__step_begin(rb_run_t *r, size_t i)
     if (s->when) {
         int t = rb_expr_test(s->when, r->ctx, e, sizeof(e));
         if (t <= 0) {
-            json_t *res = json_pack("{s:n,s:s,s:s}", "ok", "status", "skipped", "reason",
+            json_t *res = json_pack("{s:n,s:s,s:s,s:s}", "ok", "status", "skipped", "outcome", "skipped", "reason",
                                     t < 0 ? e : "when is false");
             json_object_set(r->steps, s->name, res);
             int rc = rb__run_emit(r, "step_skipped", s->name, 0, res);
@@ -275,7 +275,7 @@ static void on_main_done(rb_invoker_t *iv, json_t *res, void *arg)
     json_object_set_new(main, "verify", res);
     if (!ok) {
         json_object_set_new(main, "ok", json_false());
-        json_object_set_new(main, "status", json_string("verify_failed"));
+        rb__result_set_outcome(main, "verify_failed");
     }
     step_end(r, main, (int)json_integer_value(json_object_get(main, "attempt")));
 }
@@ -314,7 +314,8 @@ static void foreach_next(rb_run_t *r)
         return;
     /* all items are in (or the run is being cancelled and the rest never started) */
     int ok = r->items_failed == 0 && r->items_done == n;
-    json_t *res = json_pack("{s:b,s:s,s:O,s:i,s:i}", "ok", ok, "status", ok ? "ok" : "failed", "items",
+    json_t *res = json_pack("{s:b,s:s,s:s,s:O,s:i,s:i}", "ok", ok, "status", ok ? "ok" : "failed",
+                            "outcome", ok ? "ok" : "failed", "items",
                             r->item_results, "total", (int)n, "failed", r->items_failed);
     for (size_t i = 0; i < r->nfiv; i++)
         rb__run_free_invoker(r->fiv[i]);
@@ -437,7 +438,7 @@ static void on_child_done(rb_run_t *child, void *arg)
         const char *k;
         json_t *v;
         json_object_foreach(json_object_get(rb_run_context(child), "steps"), k, v)
-            json_object_set(summary, k, json_object_get(v, "status"));
+            json_object_set_new(summary, k, json_string(rb__result_outcome(v)));
         json_t *res = json_pack("{s:b,s:s,s:I,s:s,s:o}", "ok", !strcmp(st, "resolved"), "status",
                                 !strcmp(st, "resolved") ? "ok" : "failed", "run_id",
                                 (json_int_t)rb_run_id(child), "run_status", st, "steps", summary);

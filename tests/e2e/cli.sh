@@ -1,0 +1,95 @@
+#!/bin/sh
+# The command line as scripts use it: --help on every command, exit codes
+# (0 resolved, 1 failed, 2 invalid input or usage, 3 not confirmed), JSON
+# output, and clear errors for a bad journal file.
+# Env: RUNBOOK (the binary).
+set -u
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+pass=0 fail=0
+expect_rc() { # WANT DESCRIPTION CMD...
+    want=$1 what=$2
+    shift 2
+    "$@" >out.log 2>err.log
+    rc=$?
+    if [ "$rc" -eq "$want" ]; then pass=$((pass + 1)); else
+        fail=$((fail + 1)); echo "FAIL $what: exit $rc, want $want"; sed 's/^/    | /' err.log | head -5; fi
+}
+expect_grep() { # FILE PATTERN DESCRIPTION
+    if grep -q -- "$2" "$1"; then pass=$((pass + 1)); else
+        fail=$((fail + 1)); echo "FAIL $3: no \"$2\" in $1"; sed 's/^/    | /' "$1" | head -5; fi
+}
+
+for cmd in validate run runs show actions audit journal; do
+    expect_rc 0 "$cmd --help" "$RUNBOOK" "$cmd" --help
+    if grep -qi "usage: runbook $cmd" out.log; then pass=$((pass + 1)); else
+        fail=$((fail + 1)); echo "FAIL $cmd --help prints no usage line"; fi
+done
+expect_rc 0 "--help" "$RUNBOOK" --help
+expect_rc 2 "no command" "$RUNBOOK"
+expect_rc 2 "unknown command" "$RUNBOOK" frobnicate
+expect_grep err.log 'unknown command "frobnicate"' "unknown command is named"
+expect_rc 2 "bad option" "$RUNBOOK" run --no-such-option x
+
+cat >ok.yaml <<'YAML'
+apiVersion: runbook/v1
+name: ok
+params: { who: { default: world } }
+steps:
+  - { name: hello, run: [echo, "hello {{ params.who }}"] }
+YAML
+cat >fails.yaml <<'YAML'
+apiVersion: runbook/v1
+name: fails
+steps:
+  - { name: boom, run: [sh, -c, "echo broken >&2; exit 4"] }
+YAML
+cat >quiet.yaml <<'YAML'
+apiVersion: runbook/v1
+name: quiet
+detect: [ { name: up, run: ["true"] } ]
+confirm: "!checks.up.ok"
+steps: [ { name: fix, run: [touch, fixed] } ]
+YAML
+cat >invalid.yaml <<'YAML'
+apiVersion: runbook/v1
+name: invalid
+steps:
+  - { name: a, run: [echo], retyr: 3 }
+YAML
+
+expect_rc 0 "resolved run" "$RUNBOOK" run --db j.db ok.yaml
+expect_grep err.log "resolved" "summary names the outcome"
+expect_rc 1 "failed run" "$RUNBOOK" run --db j.db fails.yaml
+expect_grep err.log "broken" "a failed step's stderr is shown"
+expect_rc 3 "not confirmed" "$RUNBOOK" run --db j.db quiet.yaml
+[ -e fixed ] && { fail=$((fail + 1)); echo "FAIL not confirmed run touched something"; }
+expect_rc 2 "invalid runbook" "$RUNBOOK" run --db j.db invalid.yaml
+expect_grep err.log "invalid.yaml:4:29: error: unknown key \"retyr\"" "diagnostic with file:line:col"
+expect_rc 2 "undeclared param" "$RUNBOOK" run --db j.db -p nope=1 ok.yaml
+expect_grep err.log 'no parameter "nope"' "undeclared param is named"
+expect_rc 2 "bad --param" "$RUNBOOK" run --db j.db -p novalue ok.yaml
+expect_rc 2 "missing runbook" "$RUNBOOK" run --db j.db no-such-runbook
+expect_rc 0 "run by name" "$RUNBOOK" run --db j.db --dir . ok
+
+expect_rc 0 "json progress" "$RUNBOOK" run --db j.db --format json -p who=json ok.yaml
+expect_grep out.log '"type":"run_finished"' "JSON lines on stdout"
+expect_grep out.log '"stdout":"hello json\\n"' "JSON lines carry results"
+
+expect_rc 0 "runs" "$RUNBOOK" runs --db j.db
+expect_grep out.log "fails" "runs lists the failed run"
+expect_rc 0 "runs json" "$RUNBOOK" runs --db j.db --format json
+expect_grep out.log '"status": *"failed"' "runs --format json"
+expect_rc 0 "show" "$RUNBOOK" show --db j.db 2
+expect_grep out.log "boom" "show prints the steps"
+expect_rc 2 "show unknown run" "$RUNBOOK" show --db j.db 999
+expect_rc 2 "show no arg" "$RUNBOOK" show --db j.db
+
+printf 'this is not a database, just text\n%.0s' $(seq 1 200) >notdb.db
+expect_rc 2 "journal not sqlite" "$RUNBOOK" run --db notdb.db ok.yaml
+expect_grep err.log "not a database" "not-a-database error is clear"
+expect_rc 2 "runs on a missing journal" "$RUNBOOK" runs --db missing.db
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
