@@ -18,6 +18,10 @@ int rb_cli_validate(int argc, char **argv);
 int rb_cli_run(int argc, char **argv);
 int rb_cli_runs(int argc, char **argv);
 int rb_cli_show(int argc, char **argv);
+/* cli_audit.c: `audit verify` (exit 1 when tampering is found) and
+ * `journal prune`. argv[0] is "audit" / "journal", argv[1] the action. */
+int rb_cli_audit(int argc, char **argv);
+int rb_cli_journal(int argc, char **argv);
 int rb_cli_actions(int argc, char **argv);
 
 /* Loads the action modules of dir (--plugins), or of $RUNBOOK_PLUGINS when

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "journal_sql.h" /* rb__journal_sql[]: schemas/journal.sql + NUL, generated */
 
@@ -296,6 +297,42 @@ static void rb__j_conn_free(rb__jconn_t *c)
     free(c);
 }
 
+/*
+ * SQLite's reason for a journal on a read-only file system misleads ("unable
+ * to open database file: No such file or directory" — the file it could
+ * not create is the -wal beside the journal). When the journal exists and
+ * its directory cannot be written, say that instead.
+ */
+static void rb__j_explain_ro(const char *path, int rc, int ro, char *err, size_t errlen)
+{
+    int code = rc & 0xff;
+    if (code != SQLITE_CANTOPEN && code != SQLITE_READONLY && code != SQLITE_IOERR)
+        return;
+    if (access(path, F_OK) != 0)
+        return;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *(slash == dir ? slash + 1 : slash) = '\0';
+    else
+        snprintf(dir, sizeof dir, ".");
+    if (access(dir, W_OK) == 0 && (ro || access(path, W_OK) == 0))
+        return;
+    int e = errno;
+    if (ro)
+        snprintf(err, errlen,
+                 "%s: cannot read the journal: its directory is read-only (%s), and a journal"
+                 " (SQLite WAL) needs its -wal and -shm files beside it; copy the file"
+                 " somewhere writable, or mount it read-write", path, strerror(e));
+    else
+        snprintf(err, errlen,
+                 "%s: cannot write the journal: %s (%s); the journal and its directory must be"
+                 " writable", path, access(dir, W_OK) == 0 ? "the file is read-only"
+                                                           : "its directory is read-only",
+                 strerror(e));
+}
+
 /* Opens path and sets the connection up: WAL and the synchronous level for
  * writing, foreign keys, the busy timeout, the page cap of
  * RUNBOOK_JOURNAL_MAX_PAGES. The first read of the header happens here, so
@@ -358,6 +395,7 @@ static int rb__j_conn_new(rb_journal_t *j, int ro, int busy_ms, char *errbuf, si
 
 fail:
     ret = rb__j_failc(c, rc, NULL);
+    rb__j_explain_ro(j->path, rc, ro, errbuf, errlen);
     rb__j_conn_free(c);
     return ret;
 }

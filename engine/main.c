@@ -20,6 +20,8 @@ static const command_t commands[] = {
     {"run", rb_cli_run, "run a runbook now, journaling every step"},
     {"runs", rb_cli_runs, "list the runs in the journal"},
     {"show", rb_cli_show, "print the timeline of one run"},
+    {"audit", rb_cli_audit, "audit verify: check the journal's hash chain for tampering"},
+    {"journal", rb_cli_journal, "journal prune: remove old finished runs behind a checkpoint"},
     {"actions", rb_cli_actions, "list the actions (built in and plugins) and their parameters"},
     {NULL, NULL, NULL},
 };

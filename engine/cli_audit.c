@@ -1,0 +1,446 @@
+/*
+ * cli_audit.c — `runbook audit verify` and `runbook journal prune` (DESIGN
+ * §5, §8): check the journal's hash chain and say where it was tampered
+ * with; remove old finished runs behind a checkpoint.
+ *
+ * Owns: the words and exit codes of these two commands, and the parsing of
+ * --before. Works only through engine/journal.h.
+ *
+ * Must never: touch SQLite, create a journal file, or say "ok" about a
+ * journal it could not read to the end.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "cli.h"
+#include "journal.h"
+
+#include <runbook/runbook.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+enum { OPT_DB = 0x100, OPT_FORMAT, OPT_BEFORE, OPT_DRY_RUN };
+
+static void usage_verify(FILE *f)
+{
+    fprintf(f,
+            "usage: runbook audit verify [--db FILE] [--format text|json]\n"
+            "\n"
+            "Checks the whole journal: every event's SHA-256 against its content and\n"
+            "against the event before it, the order of every run's events, the chain\n"
+            "head (so that deleting the newest events shows), the checkpoints left by\n"
+            "`runbook journal prune`, and every recorded runbook text against its\n"
+            "SHA-256. Reports the first bad event (run, seq, what is wrong) and the\n"
+            "others after it.\n"
+            "\n"
+            "Options:\n"
+            "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
+            "      --format FORMAT  text (default) or json (the full report)\n"
+            "  -h, --help           this help\n"
+            "\n"
+            "Exit status: 0 the journal is intact; 1 tampering found; 2 bad usage, or the\n"
+            "journal cannot be opened or read.\n",
+            rb_cli_default_db());
+}
+
+static void usage_prune(FILE *f)
+{
+    fprintf(f,
+            "usage: runbook journal prune --before DATE [--db FILE] [--dry-run]\n"
+            "                             [--format text|json]\n"
+            "\n"
+            "Removes the runs that finished before DATE, with their events and alerts,\n"
+            "and the runbook versions no remaining run uses. Leaves a checkpoint (the\n"
+            "hash chain's value at the cut) so that `runbook audit verify` still checks\n"
+            "what remains. Only the oldest part of the chain can go: a run that finished\n"
+            "before DATE but whose events interleave with a run that stays (one still\n"
+            "open, or newer) is kept, and reported, until that run goes too.\n"
+            "\n"
+            "DATE: YYYY-MM-DD (local midnight), YYYY-MM-DDTHH:MM[:SS] (local time), the\n"
+            "same with Z or +HH:MM (that offset), or a duration such as 90d or 12h\n"
+            "(that long ago).\n"
+            "\n"
+            "Options:\n"
+            "      --before DATE    required\n"
+            "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
+            "  -n, --dry-run        say what would be removed; change nothing\n"
+            "      --format FORMAT  text (default) or json\n"
+            "  -h, --help           this help\n"
+            "\n"
+            "Exit status: 0 done (also when there was nothing to remove); 2 bad usage, or\n"
+            "the journal cannot be opened or written.\n",
+            rb_cli_default_db());
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static int print_json(const json_t *v)
+{
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (!s)
+        return RB_EXIT_FAILED;
+    puts(s);
+    free(s);
+    return RB_EXIT_OK;
+}
+
+static void fmt_local(int64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!localtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S %Z", &tm))
+        snprintf(buf, len, "?");
+}
+
+/* Text from the journal may come from outside (step names, runbook names):
+ * no control characters to the terminal. */
+static void put_clean(FILE *f, const char *s)
+{
+    for (; s && *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
+    }
+}
+
+static const char *jstr(const json_t *o, const char *k)
+{
+    return json_string_value(json_object_get(o, k));
+}
+
+static long long jint(const json_t *o, const char *k)
+{
+    return (long long)json_integer_value(json_object_get(o, k));
+}
+
+static rb_journal_t *open_journal(const char *cmd, const char *db, int flags)
+{
+    if (access(db, F_OK) != 0 && errno == ENOENT) {
+        fprintf(stderr,
+                "runbook %s: no journal at %s (nothing has run here yet? pass --db FILE or"
+                " set RUNBOOK_DB)\n", cmd, db);
+        return NULL;
+    }
+    rb_journal_t *j = NULL;
+    char err[512];
+    if (rb_journal_open(db, flags, &j, err, sizeof err) != 0) {
+        fprintf(stderr, "runbook %s: %s\n", cmd, err);
+        return NULL;
+    }
+    return j;
+}
+
+typedef struct {
+    const char *db;
+    const char *before;
+    int json;
+    int dry_run;
+} opts_t;
+
+/* Returns -1 to go on, or the exit code to return now. */
+static int parse_opts(int argc, char **argv, const char *cmd, int prune, opts_t *o,
+                      void (*usage)(FILE *))
+{
+    static const struct option longopts[] = {
+        { "db", required_argument, NULL, OPT_DB },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "before", required_argument, NULL, OPT_BEFORE },
+        { "dry-run", no_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    memset(o, 0, sizeof *o);
+    optind = 0; /* a full GNU reset: getopt may have run in this process before */
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, prune ? ":hn" : ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            return RB_EXIT_OK;
+        case OPT_DB:
+            if (!*optarg) {
+                fprintf(stderr, "runbook %s: --db needs a file name\n", cmd);
+                return RB_EXIT_USAGE;
+            }
+            o->db = optarg;
+            break;
+        case OPT_FORMAT:
+            if (!strcmp(optarg, "json") || !strcmp(optarg, "text")) {
+                o->json = !strcmp(optarg, "json");
+                break;
+            }
+            fprintf(stderr, "runbook %s: --format must be text or json, not '%s'\n", cmd, optarg);
+            return RB_EXIT_USAGE;
+        case OPT_BEFORE:
+            if (!prune)
+                goto unknown;
+            o->before = optarg;
+            break;
+        case 'n':
+            if (!prune)
+                goto unknown;
+            o->dry_run = 1;
+            break;
+        case ':':
+            fprintf(stderr, "runbook %s: %s needs a value\nTry 'runbook %s --help'.\n", cmd,
+                    argv[optind - 1], cmd);
+            return RB_EXIT_USAGE;
+        default:
+        unknown:
+            fprintf(stderr, "runbook %s: unknown option '%s'\nTry 'runbook %s --help'.\n", cmd,
+                    argv[optind - 1], cmd);
+            return RB_EXIT_USAGE;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "runbook %s: unexpected argument '%s'\nTry 'runbook %s --help'.\n", cmd,
+                argv[optind], cmd);
+        return RB_EXIT_USAGE;
+    }
+    if (!o->db)
+        o->db = rb_cli_default_db();
+    return -1;
+}
+
+/* ---- runbook audit verify ------------------------------------------------------- */
+
+static void print_problem(FILE *f, const json_t *p)
+{
+    const json_t *ev = json_object_get(p, "event_id");
+    fputs("  ", f);
+    if (json_is_integer(ev))
+        fprintf(f, "event #%lld", (long long)json_integer_value(ev));
+    else
+        fputs("journal", f);
+    if (json_is_integer(json_object_get(p, "run_id"))) {
+        fprintf(f, " (run %lld seq %lld, %s", jint(p, "run_id"), jint(p, "seq"),
+                jstr(p, "type") ? "" : "?");
+        put_clean(f, jstr(p, "type"));
+        if (jstr(p, "step")) {
+            fputs(" of step ", f);
+            put_clean(f, jstr(p, "step"));
+        }
+        fputc(')', f);
+    }
+    fputs(": ", f);
+    put_clean(f, jstr(p, "what"));
+    fputc('\n', f);
+}
+
+static int audit_verify(int argc, char **argv)
+{
+    opts_t o;
+    int rc = parse_opts(argc, argv, "audit verify", 0, &o, usage_verify);
+    if (rc >= 0)
+        return rc;
+    rb_journal_t *j = open_journal("audit verify", o.db, RB_JOURNAL_READONLY);
+    if (!j)
+        return RB_EXIT_USAGE;
+    json_t *r = NULL;
+    if ((rc = rb_journal_verify(j, &r)) != 0) {
+        const char *why = rb_journal_errmsg(j);
+        fprintf(stderr, "runbook audit verify: %s\n", *why ? why : rb_strerror(rc));
+        rb_journal_close(j);
+        return RB_EXIT_USAGE;
+    }
+    rb_journal_close(j);
+    int ok = json_is_true(json_object_get(r, "ok"));
+    if (o.json) {
+        print_json(r);
+    } else if (ok) {
+        const json_t *head = json_object_get(r, "head");
+        printf("%s: ok, the hash chain is intact\n", o.db);
+        if (jint(r, "events"))
+            printf("  events       %lld in %lld runs (#%lld to #%lld)\n", jint(r, "events"),
+                   jint(r, "runs"), jint(r, "first_event_id"),
+                   jint(r, "first_event_id") + jint(r, "events") - 1);
+        else
+            printf("  events       none (%lld runs)\n", jint(r, "runs"));
+        printf("  head         #%lld %s\n", jint(head, "event_id"), jstr(head, "hash"));
+        printf("  versions     %lld, each matching its SHA-256\n", jint(r, "versions"));
+        size_t i;
+        json_t *cp;
+        json_array_foreach(json_object_get(r, "checkpoints"), i, cp) {
+            char at[64], before[64];
+            fmt_local(jint(cp, "created_at"), at, sizeof at);
+            fmt_local(jint(cp, "before_ms"), before, sizeof before);
+            printf("  checkpoint   %lld: %s pruned %lld runs (%lld events) that ended before %s;"
+                   " the chain resumes after #%lld %s\n",
+                   jint(cp, "id"), at, jint(cp, "pruned_runs"), jint(cp, "pruned_events"), before,
+                   jint(cp, "cut_event_id"), jstr(cp, "cut_hash"));
+        }
+    } else {
+        long long n = jint(r, "problems_total");
+        printf("%s: TAMPERED: %lld problem%s found; the first bad record first\n", o.db, n,
+               n == 1 ? "" : "s");
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(r, "problems"), i, p)
+            print_problem(stdout, p);
+        if ((size_t)n > json_array_size(json_object_get(r, "problems")))
+            printf("  … and %lld more\n",
+                   n - (long long)json_array_size(json_object_get(r, "problems")));
+    }
+    json_decref(r);
+    return ok ? RB_EXIT_OK : RB_EXIT_FAILED;
+}
+
+int rb_cli_audit(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "verify"))
+        return audit_verify(argc - 1, argv + 1);
+    FILE *f = argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? stdout
+                                                                                   : stderr;
+    if (f == stderr)
+        fprintf(stderr, argc >= 2 ? "runbook audit: unknown subcommand '%s'\n\n"
+                                  : "runbook audit: which check?%s\n\n",
+                argc >= 2 ? argv[1] : "");
+    fprintf(f, "usage: runbook audit verify [--db FILE] [--format text|json]\n"
+               "  verify   check the journal's hash chain (runbook audit verify --help)\n");
+    return f == stdout ? RB_EXIT_OK : RB_EXIT_USAGE;
+}
+
+/* ---- runbook journal prune --------------------------------------------------------- */
+
+/*
+ * DATE → ms since the epoch. YYYY-MM-DD is local midnight; a time without
+ * a zone is local; Z or ±HH:MM is that offset; a duration is that long
+ * before now. 0 on success.
+ */
+static int parse_before(const char *s, int64_t *out)
+{
+    uint64_t dur;
+    if (isdigit((unsigned char)s[0]) && !strchr(s, '-') && rb_duration_parse(s, &dur) == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        *out = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 - (int64_t)dur;
+        return 0;
+    }
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    int n = 0, y, mo, d, h = 0, mi = 0, sec = 0;
+    if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
+        return -1;
+    const char *p = s + 10;
+    if (*p == 'T' || *p == 't' || *p == ' ') {
+        int m = 0;
+        if (sscanf(p + 1, "%2d:%2d%n", &h, &mi, &m) != 2 || m != 5)
+            return -1;
+        p += 1 + m;
+        if (*p == ':') {
+            if (sscanf(p + 1, "%2d%n", &sec, &m) != 1 || m != 2)
+                return -1;
+            p += 3;
+        }
+        if (*p == '.') /* fractions of a second: ignored */
+            for (p++; isdigit((unsigned char)*p); p++)
+                ;
+    }
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+        return -1;
+    tm.tm_year = y - 1900;
+    tm.tm_mon = mo - 1;
+    tm.tm_mday = d;
+    tm.tm_hour = h;
+    tm.tm_min = mi;
+    tm.tm_sec = sec;
+    time_t t;
+    if (!*p) {
+        tm.tm_isdst = -1;
+        t = mktime(&tm);
+    } else {
+        long off = 0;
+        if (*p == 'Z' || *p == 'z') {
+            p++;
+        } else if (*p == '+' || *p == '-') {
+            int oh, om, m = 0;
+            if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5 || oh > 23 || om > 59)
+                return -1;
+            off = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
+            p += 1 + m;
+        } else {
+            return -1;
+        }
+        if (*p)
+            return -1;
+        t = timegm(&tm) - off;
+    }
+    if (t == (time_t)-1)
+        return -1;
+    *out = (int64_t)t * 1000;
+    return 0;
+}
+
+static int journal_prune(int argc, char **argv)
+{
+    opts_t o;
+    int rc = parse_opts(argc, argv, "journal prune", 1, &o, usage_prune);
+    if (rc >= 0)
+        return rc;
+    int64_t before;
+    if (!o.before) {
+        fprintf(stderr, "runbook journal prune: --before DATE is required\n"
+                        "Try 'runbook journal prune --help'.\n");
+        return RB_EXIT_USAGE;
+    }
+    if (parse_before(o.before, &before) != 0) {
+        fprintf(stderr, "runbook journal prune: --before: '%s' is not a date (YYYY-MM-DD),"
+                        " a time (YYYY-MM-DDTHH:MM[:SS][Z|+HH:MM]) or a duration (90d)\n",
+                o.before);
+        return RB_EXIT_USAGE;
+    }
+    rb_journal_t *j = open_journal("journal prune", o.db, 0);
+    if (!j)
+        return RB_EXIT_USAGE;
+    json_t *r = NULL;
+    if ((rc = rb_journal_prune(j, before, o.dry_run, &r)) != 0) {
+        const char *why = rb_journal_errmsg(j);
+        fprintf(stderr, "runbook journal prune: %s\n", *why ? why : rb_strerror(rc));
+        rb_journal_close(j);
+        return RB_EXIT_USAGE;
+    }
+    rb_journal_close(j);
+    if (o.json) {
+        print_json(r);
+    } else {
+        char when[64];
+        fmt_local(before, when, sizeof when);
+        const json_t *cp = json_object_get(r, "checkpoint");
+        printf("%s %lld run%s (%lld events) that ended before %s\n",
+               o.dry_run ? "would remove" : "removed", jint(r, "pruned_runs"),
+               jint(r, "pruned_runs") == 1 ? "" : "s", jint(r, "pruned_events"), when);
+        if (json_is_object(cp))
+            printf("%s %lld: the chain resumes after event #%lld %s\n",
+                   o.dry_run ? "checkpoint would be" : "checkpoint", jint(cp, "id"),
+                   jint(cp, "cut_event_id"), jstr(cp, "cut_hash"));
+        if (jint(r, "kept_runs"))
+            printf("kept %lld run%s that ended before %s: their events interleave with a run"
+                   " that stays; a later prune removes them\n", jint(r, "kept_runs"),
+                   jint(r, "kept_runs") == 1 ? "" : "s", when);
+    }
+    json_decref(r);
+    return RB_EXIT_OK;
+}
+
+int rb_cli_journal(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "prune"))
+        return journal_prune(argc - 1, argv + 1);
+    FILE *f = argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? stdout
+                                                                                   : stderr;
+    if (f == stderr)
+        fprintf(stderr, argc >= 2 ? "runbook journal: unknown subcommand '%s'\n\n"
+                                  : "runbook journal: which action?%s\n\n",
+                argc >= 2 ? argv[1] : "");
+    fprintf(f, "usage: runbook journal prune --before DATE [--db FILE] [--dry-run]\n"
+               "  prune    remove old finished runs, leaving a checkpoint"
+               " (runbook journal prune --help)\n");
+    return f == stdout ? RB_EXIT_OK : RB_EXIT_USAGE;
+}
