@@ -294,7 +294,10 @@ int rb_cli_run(int argc, char **argv)
     }
     uv_loop_t loop;
     uv_loop_init(&loop);
-    rb_run_opts_t o = {.params = params, .alert = alert, .trigger = "cli", .dry_run = dry};
+    rb_run_opts_t o = {.params = params, .alert = alert, .trigger = dry ? "cli (drill)" : "cli",
+                       .dry_run = dry};
+    /* The writer thread commits in groups; the loop never waits on disk. */
+    int attached = rb_journal_attach_loop(j, &loop) == 0;
     if (rb_run_new(&loop, rb, j, &o, &c.run, err, sizeof(err)) < 0) {
         fprintf(stderr, "runbook run: %s\n", err);
     } else {
@@ -318,8 +321,13 @@ int rb_cli_run(int argc, char **argv)
              : !strcmp(st, "not_confirmed") ? RB_EXIT_NOT_CONFIRMED : RB_EXIT_FAILED;
         rb_run_free(c.run);
         rb_progress_free(c.progress);
-        uv_run(&loop, UV_RUN_DEFAULT);
     }
+    if (attached && rb_journal_detach_loop(j) < 0) {
+        fprintf(stderr, "runbook run: the journal could not commit the last records: %s\n",
+                rb_journal_errmsg(j));
+        rc = RB_EXIT_FAILED;
+    }
+    uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop) != 0)
         fprintf(stderr, "runbook run: internal error: handles left open on the loop\n");
     rb_journal_close(j);

@@ -218,6 +218,71 @@ static void stop_escalations(rb_run_t *r)
         uv_timer_stop(&r->esc_timers[i]);
 }
 
+/* The final record could not be made durable: the run says so. */
+static void final_record_failed(rb_run_t *r, int rc)
+{
+    if (!r->error) {
+        const char *why = rb_journal_errmsg(r->j);
+        r->error = strdup(why && *why ? why : rb_strerror(rc));
+    }
+    r->status = "failed";
+    if (r->done)
+        r->done(r, r->arg);
+}
+
+static void tell_owner(rb_run_t *r)
+{
+    if (r->done)
+        r->done(r, r->arg);
+}
+
+typedef struct durable {
+    rb_run_t *r;
+    rb__run_cont_fn k;
+} durable_t;
+
+static void on_flushed(int status, void *arg)
+{
+    durable_t *d = arg;
+    rb_run_t *r = d->r;
+    rb__run_cont_fn k = d->k;
+    free(d);
+    r->flushes--;
+    if (status < 0) {
+        if (r->state == RS_DONE)
+            final_record_failed(r, status);
+        else
+            rb__run_journal_failed(r, status);
+        return;
+    }
+    if (k)
+        k(r);
+}
+
+void rb__run_durable(rb_run_t *r, rb__run_cont_fn k)
+{
+    durable_t *d = malloc(sizeof(*d));
+    if (d) {
+        d->r = r;
+        d->k = k;
+        if (rb_journal_flush(r->j, on_flushed, d) == 0) {
+            r->flushes++;
+            return;
+        }
+        free(d); /* direct mode: commit here */
+    }
+    int rc = rb_journal_sync(r->j);
+    if (rc < 0) {
+        if (r->state == RS_DONE)
+            final_record_failed(r, rc);
+        else
+            rb__run_journal_failed(r, rc);
+        return;
+    }
+    if (k)
+        k(r);
+}
+
 /* Writes the final record and tells the owner, once notifications are out. */
 static void finish(rb_run_t *r)
 {
@@ -239,15 +304,11 @@ static void finish(rb_run_t *r)
     json_decref(d);
     if (rc == 0)
         rc = rb_journal_run_status(r->j, r->id, r->final_status, 1);
-    if (rc == 0)
-        rc = rb_journal_sync(r->j);
-    if (rc < 0 && !r->error) {
-        const char *why = rb_journal_errmsg(r->j);
-        r->error = strdup(why && *why ? why : "the journal refused the final record");
-        r->status = "failed";
+    if (rc < 0) {
+        final_record_failed(r, rc);
+        return;
     }
-    if (r->done)
-        r->done(r, r->arg);
+    rb__run_durable(r, tell_owner);
 }
 
 void rb__run_end(rb_run_t *r, const char *status, const char *error)

@@ -77,6 +77,9 @@ struct rb_run {
     char *parent_step;
     rb_run_t *parent; /* the run whose `runbook` step started this one */
 
+    size_t flushes; /* durable() calls whose callback has not come yet */
+    size_t undo_step; /* the step whose undo is in flight */
+
     int open_handles;
     rb_run_event_cb ev;
     rb_run_done_cb done;
@@ -101,6 +104,14 @@ typedef struct ivlabel {
 } ivlabel_t;
 
 /* run.c */
+
+/* Continues k(r) once everything the run journaled so far is durable: a
+ * flush through the writer thread when the journal has one (the loop never
+ * waits on disk), else a commit right here. k may be NULL (just make it
+ * durable). A journal failure ends the run instead; a run being cancelled
+ * still gets k, which must check r->cancelling. */
+typedef void (*rb__run_cont_fn)(rb_run_t *r);
+void rb__run_durable(rb_run_t *r, rb__run_cont_fn k);
 int rb__run_emit(rb_run_t *r, const char *type, const char *step, int attempt, const json_t *data);
 void rb__run_journal_failed(rb_run_t *r, int rc);
 void rb__run_set_status(rb_run_t *r, const char *st);

@@ -194,12 +194,11 @@ void rb__step_begin(rb_run_t *r, size_t i)
         json_t *d = json_pack("{s:I}", "timeout_ms", (json_int_t)s->approval->timeout_ms);
         int rc = rb__run_emit(r, "approval_requested", s->name, 0, d);
         json_decref(d);
-        if (rc == 0)
-            rc = rb_journal_sync(r->j);
         if (rc < 0) {
             rb__run_journal_failed(r, rc);
             return;
         }
+        rb__run_durable(r, NULL); /* the request is on record before anyone answers */
         if (s->approval->timeout_ms)
             uv_timer_start(&r->approval_timer, on_approval_timeout, s->approval->timeout_ms, 0);
         return; /* rb_run_approve() or the timer moves on */
@@ -220,16 +219,37 @@ static int step_intent(rb_run_t *r, const json_t *with, const json_t *items)
         json_object_set_new(d, "dry_run", json_true());
     int rc = rb__run_emit(r, "step_started", s->name, 0, d);
     json_decref(d);
-    if (rc == 0 && (s->inv.action->flags & RB_ACTION_SIDE_EFFECTS))
-        rc = rb_journal_sync(r->j);
     if (rc < 0)
         rb__run_journal_failed(r, rc);
     return rc;
 }
 
-static void start_main(rb_run_t *r)
+/* Goes on with k once the intent is on record: durably first when the
+ * action has side effects (the crash guarantee), at once otherwise. */
+static void after_intent(rb_run_t *r, rb__run_cont_fn k)
+{
+    if (rb__step_current(r)->inv.action->flags & RB_ACTION_SIDE_EFFECTS)
+        rb__run_durable(r, k);
+    else
+        k(r);
+}
+
+static void start_main_go(rb_run_t *r)
 {
     static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_main_done};
+    const rb_step_t *s = rb__step_current(r);
+    if (r->cancelling) {
+        rb__run_end(r, "cancelled", "cancelled by the operator");
+        return;
+    }
+    if (!r->iv)
+        r->iv = rb__run_new_invoker(r, NULL, -1);
+    ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
+    rb__invoker_start(r->iv, &s->inv, r->ctx, "main", &hooks, r);
+}
+
+static void start_main(rb_run_t *r)
+{
     const rb_step_t *s = rb__step_current(r);
     char e[256] = "";
     /* Render once here for the intent record; the invoker renders the same. */
@@ -246,12 +266,8 @@ static void start_main(rb_run_t *r)
     }
     int rc = step_intent(r, with, NULL);
     json_decref(with);
-    if (rc < 0)
-        return;
-    if (!r->iv)
-        r->iv = rb__run_new_invoker(r, NULL, -1);
-    ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
-    rb__invoker_start(r->iv, &s->inv, r->ctx, "main", &hooks, r);
+    if (rc == 0)
+        after_intent(r, start_main_go);
 }
 
 static void on_main_done(rb_invoker_t *iv, json_t *res, void *arg)
@@ -339,6 +355,15 @@ static void foreach_next(rb_run_t *r)
     step_end(r, res, 1);
 }
 
+static void foreach_go(rb_run_t *r)
+{
+    if (r->cancelling) {
+        rb__run_end(r, "cancelled", "cancelled by the operator");
+        return;
+    }
+    foreach_next(r);
+}
+
 static void start_foreach(rb_run_t *r)
 {
     const rb_step_t *s = rb__step_current(r);
@@ -373,7 +398,7 @@ static void start_foreach(rb_run_t *r)
     r->nfiv = n;
     r->next_item = r->items_running = r->items_done = 0;
     r->items_failed = 0;
-    foreach_next(r);
+    after_intent(r, foreach_go);
 }
 
 /* ---- rollback ---- */
@@ -393,9 +418,18 @@ static void on_undo_done(rb_invoker_t *iv, json_t *res, void *arg)
     rollback_next(r);
 }
 
-static void rollback_next(rb_run_t *r)
+static void undo_go(rb_run_t *r)
 {
     static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_undo_done};
+    const rb_step_t *s = rb_runbook_step(r->rb, r->undo_step);
+    if (!r->iv)
+        r->iv = rb__run_new_invoker(r, NULL, -1);
+    ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
+    rb__invoker_start(r->iv, s->undo, r->ctx, "undo", &hooks, r);
+}
+
+static void rollback_next(rb_run_t *r)
+{
     if (r->rollback_pos == 0 || r->cancelling) {
         char msg[320];
         snprintf(msg, sizeof(msg), "%s; rolled back %zu step%s", r->rollback_reason,
@@ -403,7 +437,8 @@ static void rollback_next(rb_run_t *r)
         rb__run_end(r, "failed", msg);
         return;
     }
-    const rb_step_t *s = rb_runbook_step(r->rb, r->undo_stack[--r->rollback_pos]);
+    r->undo_step = r->undo_stack[--r->rollback_pos];
+    const rb_step_t *s = rb_runbook_step(r->rb, r->undo_step);
     /* the undo sees the step's own result as steps.<name> */
     char e[256] = "";
     json_t *with = rb_tvalue_render(s->undo->with, r->ctx, e, sizeof(e));
@@ -411,16 +446,14 @@ static void rollback_next(rb_run_t *r)
     int rc = rb__run_emit(r, "undo_started", s->name, 0, d);
     json_decref(d);
     json_decref(with);
-    if (rc == 0 && (s->undo->action->flags & RB_ACTION_SIDE_EFFECTS))
-        rc = rb_journal_sync(r->j);
     if (rc < 0) {
         rb__run_journal_failed(r, rc);
         return;
     }
-    if (!r->iv)
-        r->iv = rb__run_new_invoker(r, NULL, -1);
-    ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
-    rb__invoker_start(r->iv, s->undo, r->ctx, "undo", &hooks, r);
+    if (s->undo->action->flags & RB_ACTION_SIDE_EFFECTS)
+        rb__run_durable(r, undo_go);
+    else
+        undo_go(r);
 }
 
 /* ---- sub-runbooks (the `runbook` action) ---- */

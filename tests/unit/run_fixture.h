@@ -24,6 +24,7 @@ typedef struct fixture {
     int done_calls;
     int events;
     int approve;        /* on approval_requested: 1 approve, -1 deny, 0 leave it */
+    int writer;         /* run with the journal's writer thread (group commit) */
     char order[256];    /* step names in the order their steps started */
     uv_timer_t later;
     rb_run_t *run;
@@ -39,6 +40,15 @@ static inline int setup(void **state)
     assert_int_equal(rb_journal_open(db, 0, &f->j, err, sizeof(err)), 0);
     *state = f;
     return 0;
+}
+
+/* The same, with the journal's writer thread: every run goes through the
+ * asynchronous flush path. */
+static inline int setup_writer(void **state)
+{
+    int rc = setup(state);
+    ((fixture_t *)*state)->writer = 1;
+    return rc;
 }
 
 static inline int teardown(void **state)
@@ -96,6 +106,8 @@ static inline json_t *run_it(fixture_t *f, rb_runbook_t *rb, json_t *params, con
 {
     uv_loop_t loop;
     uv_loop_init(&loop);
+    if (f->writer)
+        assert_int_equal(rb_journal_attach_loop(f->j, &loop), 0);
     rb_run_opts_t o = {.params = params, .trigger = "test"};
     rb_run_t *r = NULL;
     char err[256] = "";
@@ -117,6 +129,8 @@ static inline json_t *run_it(fixture_t *f, rb_runbook_t *rb, json_t *params, con
     json_t *ctx = json_deep_copy(rb_run_context(r));
     uv_close((uv_handle_t *)&f->later, NULL);
     rb_run_free(r);
+    if (f->writer)
+        assert_int_equal(rb_journal_detach_loop(f->j), 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     return ctx;

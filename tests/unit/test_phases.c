@@ -356,17 +356,17 @@ static void test_dry_run_starts_nothing_with_side_effects(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_detect_confirm_severity_validate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_not_confirmed_touches_nothing, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_validate_failure_fails_run, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_foreach_fans_out_in_order, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_foreach_over_non_list_fails_step, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_rollback_runs_undo_newest_first, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_approval_granted_denied_timeout, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_notify_and_escalate, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_sub_runbook_runs_as_one_step, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_cancel_stops_the_step, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_dry_run_starts_nothing_with_side_effects, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_detect_confirm_severity_validate, setup_writer, teardown),
+        cmocka_unit_test_setup_teardown(test_not_confirmed_touches_nothing, setup_writer, teardown),
+        cmocka_unit_test_setup_teardown(test_validate_failure_fails_run, setup_writer, teardown),
+        cmocka_unit_test_setup_teardown(test_foreach_fans_out_in_order, setup_writer, teardown),
+        cmocka_unit_test_setup_teardown(test_foreach_over_non_list_fails_step, setup_writer, teardown),
+        cmocka_unit_test_setup_teardown(test_rollback_runs_undo_newest_first, setup_writer, teardown),
+        cmocka_unit_test_setup_teardown(test_approval_granted_denied_timeout, setup_writer, teardown),
+        cmocka_unit_test_setup_teardown(test_notify_and_escalate, setup_writer, teardown),
+        cmocka_unit_test_setup_teardown(test_sub_runbook_runs_as_one_step, setup_writer, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_stops_the_step, setup_writer, teardown),
+        cmocka_unit_test_setup_teardown(test_dry_run_starts_nothing_with_side_effects, setup_writer, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
