@@ -1,0 +1,363 @@
+/*
+ * bench_engine.c — the engine's speed and memory figures of issue 3, all in
+ * one process so that they are measured in the same run:
+ *
+ *   steps   N exec /bin/true steps, journaled (synchronous FULL and NORMAL,
+ *           writer thread), against a plain sh loop running /bin/true N
+ *           times and against that loop plus N single-row FULL commits;
+ *   flat    the same run again while the process holds 1 GiB of live state
+ *           (spawn cost must not grow with the engine: posix_spawn, vfork);
+ *   idle    R concurrent runs each waiting in a sleep step: RSS per run and
+ *           the loop's worst lag while they wait;
+ *   load    load + validate + compile of 1,000 runbooks of about 60 lines.
+ *
+ * Prints figures; never fails on timing. Usage:
+ *   bench_engine [steps N | flat N | idle R | load N | all]
+ */
+#define _GNU_SOURCE
+#include "diag.h"
+#include "journal.h"
+#include "run.h"
+#include "runbook.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static char tmpdir[64];
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static long rss_kib(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    long v = -1;
+    while (f && fgets(line, sizeof(line), f))
+        if (!strncmp(line, "VmRSS:", 6))
+            v = atol(line + 6);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static void write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f || fputs(text, f) < 0) {
+        perror(path);
+        exit(1);
+    }
+    fclose(f);
+}
+
+static rb_runbook_t *load(const char *path)
+{
+    rb_diags_t *d = rb_diags_new();
+    rb_runbook_t *rb = NULL;
+    if (rb_runbook_load(path, d, &rb) < 0) {
+        rb_diags_print(d, stderr, 0);
+        exit(1);
+    }
+    rb_diags_free(d);
+    return rb;
+}
+
+static rb_journal_t *journal(const char *name, int flags)
+{
+    char path[128], err[256];
+    snprintf(path, sizeof(path), "%s/%s", tmpdir, name);
+    unlink(path);
+    rb_journal_t *j = NULL;
+    if (rb_journal_open(path, flags, &j, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    return j;
+}
+
+static int finished;
+static void on_done(rb_run_t *r, void *arg) { finished++; }
+
+/* Runs one run of rb on a fresh loop with the journal in writer mode. */
+static double run_once(rb_runbook_t *rb, int flags, const char *name)
+{
+    rb_journal_t *j = journal(name, flags);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    rb_journal_attach_loop(j, &loop);
+    rb_run_opts_t o = {.trigger = "bench"};
+    rb_run_t *r;
+    char err[256];
+    double t0 = now_ms();
+    if (rb_run_new(&loop, rb, j, &o, &r, err, sizeof(err)) < 0) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    rb_run_start(r, NULL, on_done, NULL);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    double t = now_ms() - t0;
+    if (strcmp(rb_run_status(r), "resolved"))
+        fprintf(stderr, "bench run ended %s: %s\n", rb_run_status(r), rb_run_error(r));
+    rb_run_free(r);
+    rb_journal_detach_loop(j);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    rb_journal_close(j);
+    return t;
+}
+
+static double sh_loop(int n)
+{
+    char cmd[160];
+    snprintf(cmd, sizeof(cmd), "i=0; while [ $i -lt %d ]; do /bin/true; i=$((i+1)); done", n);
+    double t0 = now_ms();
+    pid_t pid = fork();
+    if (pid == 0) {
+        execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+        _exit(127);
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    return now_ms() - t0;
+}
+
+/* N single-row commits at synchronous=FULL, in WAL, rows of an event's size. */
+static double full_commits(int n)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/commits.db", tmpdir);
+    unlink(path);
+    sqlite3 *db;
+    sqlite3_open(path, &db);
+    sqlite3_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                     "CREATE TABLE t(a INTEGER, b TEXT)", NULL, NULL, NULL);
+    sqlite3_stmt *st;
+    sqlite3_prepare_v2(db, "INSERT INTO t VALUES(?, ?)", -1, &st, NULL);
+    char row[300];
+    memset(row, 'x', sizeof(row) - 1);
+    row[sizeof(row) - 1] = 0;
+    double t0 = now_ms();
+    for (int i = 0; i < n; i++) {
+        sqlite3_bind_int(st, 1, i);
+        sqlite3_bind_text(st, 2, row, -1, SQLITE_STATIC);
+        sqlite3_step(st);
+        sqlite3_reset(st);
+    }
+    double t = now_ms() - t0;
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return t;
+}
+
+static rb_runbook_t *steps_runbook(int n)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/steps.yaml", tmpdir);
+    size_t cap = (size_t)n * 48 + 128, o = 0;
+    char *text = malloc(cap);
+    o += (size_t)snprintf(text + o, cap - o, "apiVersion: runbook/v1\nname: bench-true\nsteps:\n");
+    for (int i = 0; i < n; i++)
+        o += (size_t)snprintf(text + o, cap - o, "  - { name: s%d, run: [/bin/true] }\n", i);
+    write_file(path, text);
+    free(text);
+    return load(path);
+}
+
+static void bench_steps(int n)
+{
+    rb_runbook_t *rb = steps_runbook(n);
+    run_once(rb, RB_JOURNAL_SYNC_NORMAL, "warm.db"); /* page cache, binary, libraries */
+    double loop = sh_loop(n);
+    double normal = run_once(rb, RB_JOURNAL_SYNC_NORMAL, "normal.db");
+    double full = run_once(rb, 0, "full.db");
+    double commits = full_commits(n);
+    printf("steps: %d x exec /bin/true (journaled, writer thread)\n", n);
+    printf("  sh loop                      %8.1f ms  %.3f ms/step\n", loop, loop / n);
+    printf("  engine, synchronous=NORMAL   %8.1f ms  %.3f ms/step  %.2fx the loop\n", normal,
+           normal / n, normal / loop);
+    printf("  %d FULL single-row commits %8.1f ms  %.3f ms/commit\n", n, commits, commits / n);
+    printf("  engine, synchronous=FULL     %8.1f ms  %.3f ms/step  %.2fx (loop + FULL commits)\n",
+           full, full / n, full / (loop + commits));
+    rb_runbook_free(rb);
+}
+
+static void bench_flat(int n)
+{
+    rb_runbook_t *rb = steps_runbook(n);
+    run_once(rb, RB_JOURNAL_SYNC_NORMAL, "warm.db");
+    double before = run_once(rb, RB_JOURNAL_SYNC_NORMAL, "flat1.db");
+    size_t big = (size_t)1 << 30;
+    char *state = malloc(big);
+    for (size_t i = 0; i < big; i += 4096)
+        state[i] = (char)i; /* touch every page: live, mapped memory */
+    long rss = rss_kib();
+    double after = run_once(rb, RB_JOURNAL_SYNC_NORMAL, "flat2.db");
+    printf("spawn flatness: %d steps, NORMAL\n", n);
+    printf("  small process                %8.1f ms  %.3f ms/step\n", before, before / n);
+    printf("  holding 1 GiB (RSS %ld MiB)  %8.1f ms  %.3f ms/step  %+.1f%%\n", rss / 1024, after,
+           after / n, (after / before - 1.0) * 100.0);
+    free(state);
+    rb_runbook_free(rb);
+}
+
+static double worst_lag;
+static uint64_t last_tick;
+static int ticks;
+static rb_run_t **idle_runs;
+static int idle_count;
+
+/* Every 10 ms for 2 s while all runs wait: how late is the loop? Then
+ * cancel them all. */
+static void on_tick(uv_timer_t *t)
+{
+    uint64_t now = uv_hrtime();
+    if (last_tick) {
+        double lag = (double)(now - last_tick) / 1e6 - 10.0;
+        if (lag > worst_lag)
+            worst_lag = lag;
+    }
+    last_tick = now;
+    if (++ticks == 200) {
+        uv_timer_stop(t);
+        for (int i = 0; i < idle_count; i++)
+            rb_run_cancel(idle_runs[i]);
+    }
+}
+
+static void bench_idle(int runs)
+{
+    char path[128];
+    snprintf(path, sizeof(path), "%s/idle.yaml", tmpdir);
+    write_file(path, "apiVersion: runbook/v1\nname: wait\nparams: { n: { default: 0 } }\nsteps:\n"
+                     "  - { name: wait, action: sleep, with: { duration: 60s } }\n");
+    rb_runbook_t *rb = load(path);
+    rb_journal_t *j = journal("idle.db", RB_JOURNAL_SYNC_NORMAL);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    rb_journal_attach_loop(j, &loop);
+    long rss0 = rss_kib();
+    rb_run_t **all = calloc((size_t)runs, sizeof(*all));
+    rb_run_opts_t o = {.trigger = "bench"};
+    char err[256];
+    double t0 = now_ms();
+    for (int i = 0; i < runs; i++) {
+        if (rb_run_new(&loop, rb, j, &o, &all[i], err, sizeof(err)) < 0) {
+            fprintf(stderr, "run %d: %s\n", i, err);
+            exit(1);
+        }
+        rb_run_start(all[i], NULL, on_done, NULL);
+    }
+    double started = now_ms() - t0;
+    /* let the writer catch up and every run reach its sleep */
+    uv_timer_t tick;
+    uv_timer_init(&loop, &tick);
+    finished = 0;
+    idle_runs = all;
+    idle_count = runs;
+    for (int k = 0; k < 50; k++)
+        uv_run(&loop, UV_RUN_NOWAIT);
+    long rss1 = rss_kib();
+    uv_timer_start(&tick, on_tick, 10, 10);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    double total = now_ms() - t0;
+    printf("idle: %d concurrent runs waiting in a sleep step (one loop, NORMAL journal)\n", runs);
+    printf("  started all in %.0f ms; RSS %ld MiB -> %ld MiB: %.1f KiB a run\n", started,
+           rss0 / 1024, rss1 / 1024, (double)(rss1 - rss0) / runs);
+    printf("  worst loop lag over 2 s of waiting %.1f ms; all %d cancelled and journaled, "
+           "%.1f s in all\n", worst_lag, finished, total / 1000.0);
+    for (int i = 0; i < runs; i++)
+        rb_run_free(all[i]);
+    free(all);
+    uv_close((uv_handle_t *)&tick, NULL);
+    rb_journal_detach_loop(j);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    rb_journal_close(j);
+    rb_runbook_free(rb);
+}
+
+static void bench_load(int n)
+{
+    char dir[128];
+    snprintf(dir, sizeof(dir), "%s/many", tmpdir);
+    mkdir(dir, 0755);
+    for (int i = 0; i < n; i++) {
+        char path[160], text[4096];
+        snprintf(path, sizeof(path), "%s/rb%04d.yaml", dir, i);
+        snprintf(text, sizeof(text),
+                 "apiVersion: runbook/v1\nname: node-crash-%d\ntitle: Node crash %d\nowner: oncall\n"
+                 "triggers:\n  - match: { alertname: NodeDown, team: \"=~ops|sre\" }\n"
+                 "params:\n  instance: { default: \"{{ alert.labels.instance }}\", required: true }\n"
+                 "  unit: { default: neo-node }\n  port: { default: 20332 }\n"
+                 "detect:\n  - name: process\n    run: [systemctl, is-active, \"{{ params.unit }}\"]\n"
+                 "  - name: rpc\n    run: [curl, -fsS, \"http://{{ params.instance }}:{{ params.port }}/health\"]\n"
+                 "    expect: \"exit_code == 0 && len(stdout) > 0\"\n"
+                 "confirm: \"!checks.process.ok || !checks.rpc.ok\"\n"
+                 "severity:\n  - { level: P1, when: \"!checks.process.ok && !checks.rpc.ok\" }\n"
+                 "  - { level: P2 }\n"
+                 "steps:\n  - name: logs\n    run: \"journalctl -u {{ params.unit }} -n 100 --no-pager\"\n"
+                 "    on_failure: continue\n  - name: restart\n    run: [systemctl, restart, \"{{ params.unit }}\"]\n"
+                 "    timeout: 60s\n    retry: { attempts: 3, delay: 30s, backoff: 2 }\n"
+                 "    verify:\n      run: [systemctl, is-active, \"{{ params.unit }}\"]\n"
+                 "      retry: { attempts: 5, delay: 5s }\n    on_failure: continue\n"
+                 "  - name: restore\n    when: \"!steps.restart.ok\"\n"
+                 "    approval: { when: \"run.severity == 'P1'\", timeout: 15m }\n"
+                 "    run: [./scripts/restore_backup.sh, --latest]\n    on_failure: rollback\n"
+                 "    undo: { run: [./scripts/lb.sh, enable, \"{{ params.instance }}\"] }\n"
+                 "  - name: note\n    action: log\n    with: { message: \"{{ params.unit }} back: {{ steps.restart.status }}\" }\n"
+                 "validate:\n  - name: rpc-up\n    run: [curl, -fsS, \"http://{{ params.instance }}:{{ params.port }}/health\"]\n"
+                 "    retry: { attempts: 10, delay: 3s }\n"
+                 "escalate:\n  - { after: 15m, unless: \"run.status == 'resolved'\", action: log, with: { message: escalate } }\n"
+                 "levels: { P1: { respond: 15m, resolve: 2h } }\n",
+                 i, i);
+        write_file(path, text);
+    }
+    double t0 = now_ms();
+    int ok = 0;
+    for (int i = 0; i < n; i++) {
+        char path[160];
+        snprintf(path, sizeof(path), "%s/rb%04d.yaml", dir, i);
+        rb_diags_t *d = rb_diags_new();
+        rb_runbook_t *rb = NULL;
+        if (rb_runbook_load(path, d, &rb) == 0)
+            ok++;
+        else
+            rb_diags_print(d, stderr, 0);
+        rb_runbook_free(rb);
+        rb_diags_free(d);
+    }
+    double t = now_ms() - t0;
+    printf("load: %d runbooks of about 60 lines loaded, validated and compiled in %.1f ms: "
+           "%.0f runbooks/s (%d valid)\n", n, t, n / (t / 1000.0), ok);
+}
+
+int main(int argc, char **argv)
+{
+    strcpy(tmpdir, "/tmp/rb-bench-XXXXXX");
+    if (!mkdtemp(tmpdir))
+        return 1;
+    const char *what = argc > 1 ? argv[1] : "all";
+    int n = argc > 2 ? atoi(argv[2]) : 0;
+    if (!strcmp(what, "steps") || !strcmp(what, "all"))
+        bench_steps(n ? n : 1000);
+    if (!strcmp(what, "flat") || !strcmp(what, "all"))
+        bench_flat(n ? n : 1000);
+    if (!strcmp(what, "load") || !strcmp(what, "all"))
+        bench_load(n ? n : 1000);
+    if (!strcmp(what, "idle") || !strcmp(what, "all"))
+        bench_idle(n ? n : 100000);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : 1;
+}
