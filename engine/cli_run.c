@@ -36,6 +36,8 @@ static void help(FILE *f)
             "                         body whose first alert is used) for {{ alert.* }}\n"
             "      --db FILE          journal file (default $RUNBOOK_DB or ./runbook.db)\n"
             "      --dir DIR          where to look up runbooks by NAME\n"
+            "      --env NAME         let the runbook read $NAME as {{ env.NAME }} (repeatable)\n"
+            "      --secret-env NAME  the same, and mask its value everywhere it is written\n"
             "      --dry-run          do not start actions with side effects (a drill)\n"
             "  -y, --yes              approve every step that asks for approval\n"
             "      --format text|json progress as text on stderr (default) or JSON lines on stdout\n"
@@ -216,14 +218,15 @@ int rb_cli_run(int argc, char **argv)
         {"db", required_argument, NULL, 'D'},    {"dir", required_argument, NULL, 'd'},
         {"dry-run", no_argument, NULL, 'n'},     {"format", required_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
-        {"yes", no_argument, NULL, 'y'},         {"plugins", required_argument, NULL, 'P'},
+        {"yes", no_argument, NULL, 'y'},
+        {"env", required_argument, NULL, 'e'},   {"secret-env", required_argument, NULL, 'E'},         {"plugins", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
     cli_run_t c;
     memset(&c, 0, sizeof(c));
     /* A peer that closes a pipe or socket early must not kill the engine:
      * the write fails with EPIPE and the action reports it. */
     signal(SIGPIPE, SIG_IGN);
-    json_t *params = json_object(), *alert = NULL;
+    json_t *params = json_object(), *alert = NULL, *env = json_object(), *secret_env = json_object();
     const char *db = rb_cli_default_db(), *dir = NULL, *plugins = NULL;
     int dry = 0, opt, rc = RB_EXIT_USAGE;
     optind = 0;
@@ -251,6 +254,24 @@ int rb_cli_run(int argc, char **argv)
             break;
         case 'q': c.quiet = 1; break;
         case 'y': c.yes = 1; break;
+        case 'e':
+        case 'E': {
+            const char *v = getenv(optarg);
+            if (!v) {
+                fprintf(stderr, "runbook run: --%s %s: the variable is not set\n",
+                        opt == 'E' ? "secret-env" : "env", optarg);
+                goto out;
+            }
+            json_t *jv = json_string(v);
+            if (!jv) {
+                fprintf(stderr, "runbook run: $%s is not valid UTF-8\n", optarg);
+                goto out;
+            }
+            json_object_set_new(env, optarg, jv);
+            if (opt == 'E')
+                json_object_set_new(secret_env, optarg, json_true());
+            break;
+        }
         case 'P': plugins = optarg; break;
         case 'h':
             help(stdout);
@@ -295,7 +316,7 @@ int rb_cli_run(int argc, char **argv)
     uv_loop_t loop;
     uv_loop_init(&loop);
     rb_run_opts_t o = {.params = params, .alert = alert, .trigger = dry ? "cli (drill)" : "cli",
-                       .dry_run = dry};
+                       .dry_run = dry, .env = env, .secret_env = secret_env};
     /* The writer thread commits in groups; the loop never waits on disk. */
     int attached = rb_journal_attach_loop(j, &loop) == 0;
     if (rb_run_new(&loop, rb, j, &o, &c.run, err, sizeof(err)) < 0) {
@@ -335,5 +356,7 @@ int rb_cli_run(int argc, char **argv)
 out:
     json_decref(params);
     json_decref(alert);
+    json_decref(env);
+    json_decref(secret_env);
     return rc;
 }

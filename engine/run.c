@@ -26,14 +26,16 @@ int rb__run_emit(rb_run_t *r, const char *type, const char *step, int attempt, c
 {
     if (r->journal_broken)
         return RB_EJOURNAL;
-    json_t *empty = data ? NULL : json_object();
-    int rc = rb_journal_event(r->j, r->id, type, step, attempt, data ? data : empty);
+    /* Secrets are masked here, the one door to the journal and the
+     * terminal: whatever string one was interpolated into. */
+    json_t *d = data ? rb_secrets_mask(r->secrets, data) : json_object();
+    int rc = rb_journal_event(r->j, r->id, type, step, attempt, d);
     if (rc < 0) {
         r->journal_broken = 1;
     } else if (r->ev) {
-        r->ev(r, type, step, attempt, data ? data : empty, r->arg);
+        r->ev(r, type, step, attempt, d, r->arg);
     }
-    json_decref(empty);
+    json_decref(d);
     return rc;
 }
 
@@ -101,6 +103,18 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
                        o && o->alert ? json_deep_copy(o->alert) : json_object(), "steps",
                        json_object(), "checks", json_object(), "run", json_object(), "env",
                        json_object());
+    r->secrets = rb_secrets_new();
+    if (o && o->secrets)
+        rb_secrets_inherit(r->secrets, o->secrets);
+    if (o && json_is_object(o->env)) {
+        json_object_update(json_object_get(r->ctx, "env"), (json_t *)o->env);
+        const char *en;
+        json_t *ev;
+        json_object_foreach((json_t *)o->env, en, ev) {
+            if (json_is_true(json_object_get(o->secret_env, en)) && json_is_string(ev))
+                rb_secrets_add(r->secrets, json_string_value(ev), json_string_length(ev));
+        }
+    }
     r->steps = json_object_get(r->ctx, "steps");
     r->checks = json_object_get(r->ctx, "checks");
     json_t *params = json_object_get(r->ctx, "params");
@@ -138,13 +152,31 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
             json_object_set_new(params, p->name, val);
     }
 
+    for (size_t i = 0; i < rb_runbook_nparams(rb); i++) {
+        const rb_param_t *p = rb_runbook_param(rb, i);
+        json_t *val = json_object_get(params, p->name);
+        if (!p->secret || !val)
+            continue;
+        if (json_is_string(val)) {
+            rb_secrets_add(r->secrets, json_string_value(val), json_string_length(val));
+        } else {
+            char *txt = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
+            if (txt)
+                rb_secrets_add(r->secrets, txt, strlen(txt));
+            free(txt);
+        }
+    }
+
     size_t len;
     const char *src = rb_runbook_source(rb, &len);
     char sha[65];
     int rc = rb_journal_put_version(j, rb_runbook_name(rb), rb_runbook_path(rb), src, len, sha);
-    if (rc == 0)
-        rc = rb_journal_run_create(j, rb_runbook_name(rb), sha, params,
+    if (rc == 0) {
+        json_t *shown = rb_secrets_mask(r->secrets, params);
+        rc = rb_journal_run_create(j, rb_runbook_name(rb), sha, shown,
                                    o && o->trigger ? o->trigger : "cli", &r->id);
+        json_decref(shown);
+    }
     /* No commit here: the run's first durable point (or its end) covers
      * these records, so starting many runs never waits on disk. */
     if (rc < 0) {
@@ -292,7 +324,7 @@ static void finish(rb_run_t *r)
     r->end_ms = uv_now(r->loop);
     rb__run_set_status(r, r->final_status);
     free(r->error);
-    r->error = r->final_error ? strdup(r->final_error) : NULL;
+    r->error = r->final_error ? rb_secrets_mask_str(r->secrets, r->final_error) : NULL;
     json_t *d = json_pack("{s:s,s:I}", "status", r->final_status, "duration_ms",
                           (json_int_t)(r->end_ms - r->t0_ms));
     if (r->final_error)
@@ -649,6 +681,7 @@ void rb_run_free(rb_run_t *r)
     json_decref(r->item_results);
     free(r->error);
     free(r->final_error);
+    rb_secrets_free(r->secrets);
     free(r->rollback_reason);
     free(r->undo_stack);
     free(r->parent_step);

@@ -25,6 +25,9 @@ typedef struct rb_run_opts {
     int64_t parent_run;   /* a sub-runbook's parent run, or 0 */
     const char *parent_step;
     int depth;            /* nesting of sub-runbooks (0 at the top) */
+    const json_t *env;    /* names the run may read as env.NAME → values (borrowed) */
+    const json_t *secret_env; /* names of env that are secrets: {NAME: true} (borrowed) */
+    const struct rb_secrets *secrets; /* more secret values to mask (a parent's) */
 } rb_run_opts_t;
 
 /* Told of every event the run journals (after it is appended), for live

@@ -9,6 +9,7 @@
 
 #include "invoke.h"
 #include "run.h"
+#include "secret.h"
 
 typedef enum { RS_PENDING, RS_DETECT, RS_STEPS, RS_VALIDATE, RS_ENDING, RS_DONE } rstate_t;
 
@@ -79,6 +80,8 @@ struct rb_run {
 
     size_t flushes; /* durable() calls whose callback has not come yet */
     size_t undo_step; /* the step whose undo is in flight */
+
+    rb_secrets_t *secrets; /* masked out of everything the run writes down */
 
     int open_handles;
     rb_run_event_cb ev;

@@ -519,7 +519,8 @@ int rb__subrun_start(void *arg, rb_action_ctx_t *ctx, const char *name, const js
     const char *step = rb__step_current(r)->name;
     rb_run_opts_t o = {.params = params, .alert = json_object_get(r->ctx, "alert"), .trigger = trigger,
                        .dry_run = r->dry_run, .parent_run = r->id, .parent_step = step,
-                       .depth = r->depth + 1};
+                       .depth = r->depth + 1, .env = json_object_get(r->ctx, "env"),
+                       .secrets = r->secrets};
     rb_run_t *child = NULL;
     rc = rb_run_new(r->loop, rb, r->j, &o, &child, err, errlen);
     if (rc < 0) {
