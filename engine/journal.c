@@ -38,6 +38,8 @@
 #define RB__J_BUSY_MS     2000       /* the caller's connection: then say "locked" */
 #define RB__J_W_BUSY_MS   10000      /* the writer thread: nobody waits on it */
 #define RB__J_SEQ_CACHE   65536      /* runs whose last seq a connection remembers */
+#define RB__J_WAL_IDLE    1000       /* WAL pages the writer checkpoints when idle */
+#define RB__J_WAL_BUSY    10000      /* … and when busy (SQLite's own default: 1000) */
 
 static const unsigned char rb__j_zero[RB__J_HASH_LEN];
 
@@ -115,6 +117,7 @@ struct rb__jconn {
     int64_t seqs_head_id;
     unsigned char seqs_head_hash[RB__J_HASH_LEN];
     rb__hasher_t hasher;
+    int wal_frames;              /* the writer's: WAL size after its last commit */
 };
 
 /* ---- errors -------------------------------------------------------------- */
@@ -257,13 +260,16 @@ static int rb__j_int(sqlite3 *db, const char *sql, int64_t *out)
     return rc;
 }
 
-/* The canonical text of an event's data: compact, keys sorted, so that the
- * same data always hashes the same. */
+/* The canonical text of a JSON value (journal_chain.c), malloc'd: compact,
+ * keys sorted, so that the same data always hashes the same. */
 static char *rb__j_dumps(const json_t *v)
 {
-    if (!v)
-        return strdup("{}");
-    return json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+    rb__buf_t b = { 0 };
+    if (rb__canon_json(&b, v) != 0) {
+        rb__buf_free(&b);
+        return NULL;
+    }
+    return b.p;
 }
 
 /* A BLOB column as exactly RB__J_HASH_LEN bytes, or NULL. */
@@ -351,9 +357,12 @@ static int rb__j_conn_new(rb_journal_t *j, int ro, int busy_ms, char *errbuf, si
         free(c);
         return RB_ENOMEM;
     }
+    /* NOMUTEX: a connection is only ever used by one thread (the caller's,
+     * or the writer's), so SQLite need not lock it on every call. */
     int rc = sqlite3_open_v2(j->path, &c->db,
-                             ro ? SQLITE_OPEN_READONLY
-                                : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                             (ro ? SQLITE_OPEN_READONLY
+                                 : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+                                 SQLITE_OPEN_NOMUTEX,
                              NULL);
     int ret;
     if (rc != SQLITE_OK)
@@ -375,6 +384,12 @@ static int rb__j_conn_new(rb_journal_t *j, int ro, int busy_ms, char *errbuf, si
         if ((rc = sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) !=
                 SQLITE_OK ||
             (rc = sqlite3_exec(c->db, sync, NULL, NULL, NULL)) != SQLITE_OK)
+            goto fail;
+        /* A group commit of thousands of events must not spill: with the
+         * default 2 MiB the (run_id, seq) index pages are written out and
+         * read back within one transaction. Memory, not disk, is cheap. */
+        if ((rc = sqlite3_exec(c->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL)) !=
+            SQLITE_OK)
             goto fail;
         if ((rc = rb__j_int(c->db, "PRAGMA synchronous", &v)) != SQLITE_OK)
             goto fail;
@@ -400,6 +415,8 @@ fail:
     return ret;
 }
 
+static int rb__j_wal_hook(void *arg, sqlite3 *db, const char *name, int frames);
+
 int rb__j_conn_open(rb_journal_t *j, rb__jconn_t **out, char *err, size_t errlen)
 {
     rb__jconn_t *c;
@@ -410,6 +427,7 @@ int rb__j_conn_open(rb_journal_t *j, rb__jconn_t **out, char *err, size_t errlen
      * buffer; the caller's belongs to the caller's thread. */
     c->err = c->own_err;
     c->errlen = sizeof c->own_err;
+    sqlite3_wal_hook(c->db, rb__j_wal_hook, c);
     *out = c;
     return 0;
 }
@@ -417,6 +435,30 @@ int rb__j_conn_open(rb_journal_t *j, rb__jconn_t **out, char *err, size_t errlen
 void rb__j_conn_close(rb__jconn_t *c)
 {
     rb__j_conn_free(c);
+}
+
+/*
+ * The writer's WAL: SQLite's automatic checkpoint would run inside a
+ * commit every 1000 pages, copying back the same hot index pages again and
+ * again while a group commit waits. The writer checkpoints when it is idle
+ * instead (rb__j_idle), and inside a commit only when the WAL has grown
+ * large.
+ */
+static int rb__j_wal_hook(void *arg, sqlite3 *db, const char *name, int frames)
+{
+    rb__jconn_t *c = arg;
+    c->wal_frames = frames;
+    if (frames >= RB__J_WAL_BUSY &&
+        sqlite3_wal_checkpoint_v2(db, name, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK)
+        c->wal_frames = 0;
+    return SQLITE_OK;
+}
+
+void rb__j_idle(rb__jconn_t *c)
+{
+    if (c->wal_frames >= RB__J_WAL_IDLE &&
+        sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL) == SQLITE_OK)
+        c->wal_frames = 0;
 }
 
 /* ---- transactions and the chain head --------------------------------------- */
@@ -568,7 +610,9 @@ static const char *rb__j_what(rb__rec_kind_t k)
 static int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
 {
     const char *what = rb__j_what(r->kind);
-    const rb__owner_t *me = rb__owner_self();
+    /* Only runs and statuses record the owner: no getpid() per event. */
+    const rb__owner_t *me = r->kind == RB__REC_RUN || r->kind == RB__REC_STATUS
+                                ? rb__owner_self() : NULL;
     sqlite3_stmt *st;
     int ret, rc;
     switch (r->kind) {
@@ -846,17 +890,22 @@ int rb_journal_event(rb_journal_t *j, int64_t run_id, const char *type, const ch
         snprintf(j->err, sizeof j->err, "%s: appending an event: no type", j->path);
         return RB_EINVAL;
     }
-    char *d = rb__j_dumps(data);
-    if (!d) {
-        snprintf(j->err, sizeof j->err, "%s: appending %s: data is not JSON", j->path, type);
-        return RB_EINVAL;
+    int ret = rb__canon_json(&j->enc, data);
+    if (ret != 0) {
+        snprintf(j->err, sizeof j->err, "%s: appending %s: %s", j->path, type,
+                 ret == RB_ENOMEM ? "out of memory"
+                                  : "data is not valid JSON (invalid UTF-8, or nested too deep)");
+        return ret;
     }
     rb__jrec_t r = {
         .kind = RB__REC_EVENT, .run_id = run_id, .type = type, .step = step,
-        .attempt = attempt, .data = d, .wall_ms = rb__j_wall_ms(), .mono_ns = rb__j_mono_ns(),
+        .attempt = attempt, .data = j->enc.p, .wall_ms = rb__j_wall_ms(),
+        .mono_ns = rb__j_mono_ns(),
     };
-    int ret = rb__j_write(j, &r, NULL);
-    free(d);
+    ret = rb__j_write(j, &r, NULL);
+    /* A big output once should not stay allocated for good. */
+    if (j->enc.cap > 65536)
+        rb__buf_free(&j->enc);
     return ret;
 }
 
@@ -1183,6 +1232,7 @@ void rb_journal_close(rb_journal_t *j)
         rb_journal_sync(j);
     rb__j_conn_free(j->c);
     json_decref(j->recovered);
+    rb__buf_free(&j->enc);
     uv_mutex_destroy(&j->mu);
     free(j->path);
     free(j);

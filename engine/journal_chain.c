@@ -132,6 +132,258 @@ void rb__hex(const unsigned char *b, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
+/* ---- canonical JSON --------------------------------------------------------------
+ * The text an event's data is stored (and hashed) as: jansson's
+ * json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) byte for byte — compact,
+ * object keys in byte order, "\uXXXX" (upper-case hex) for control
+ * characters, UTF-8 as is, reals as "%.17g" with a ".0" when needed and no
+ * "+" or leading zeros in the exponent. Written here rather than by
+ * jansson because this runs on the loop thread for every event, and
+ * json_dumps with sorted keys costs several times more (a heap array and
+ * qsort per object, printf per number, a growing buffer per call).
+ */
+
+static int buf_reserve(rb__buf_t *b, size_t n)
+{
+    if (b->len + n + 1 <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 512;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    char *p = realloc(b->p, cap);
+    if (!p)
+        return RB_ENOMEM;
+    b->p = p;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_put(rb__buf_t *b, const char *s, size_t n)
+{
+    if (buf_reserve(b, n) != 0)
+        return RB_ENOMEM;
+    memcpy(b->p + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+void rb__buf_free(rb__buf_t *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+/* Length of the valid UTF-8 sequence at p (2-4), or 0. */
+static size_t utf8_seq(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char c = p[0];
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0; /* overlong */
+        else if (c == 0xed)
+            hi = 0x9f; /* surrogates */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+static int put_string(rb__buf_t *b, const char *str, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)str, *end = p + n, *run = p;
+    if (buf_reserve(b, n + 2) != 0)
+        return RB_ENOMEM;
+    b->p[b->len++] = '"';
+    while (p < end) {
+        unsigned char c = *p;
+        if (c >= 0x80) {
+            size_t k = utf8_seq(p, end);
+            if (!k)
+                return RB_EINVAL;
+            p += k;
+            continue;
+        }
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            p++;
+            continue;
+        }
+        char esc[6] = { '\\', 0, 0, 0, 0, 0 };
+        size_t elen = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            esc[1] = 'u';
+            esc[2] = esc[3] = '0';
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 0xf];
+            elen = 6;
+        }
+        if (buf_put(b, (const char *)run, (size_t)(p - run)) != 0 || buf_put(b, esc, elen) != 0)
+            return RB_ENOMEM;
+        run = ++p;
+    }
+    if (buf_put(b, (const char *)run, (size_t)(p - run)) != 0 || buf_put(b, "\"", 1) != 0)
+        return RB_ENOMEM;
+    return 0;
+}
+
+static int put_integer(rb__buf_t *b, json_int_t v)
+{
+    char tmp[24], *q = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ull - (unsigned long long)v : (unsigned long long)v;
+    do {
+        *--q = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--q = '-';
+    return buf_put(b, q, (size_t)(tmp + sizeof tmp - q));
+}
+
+/* jansson's jsonp_dtostr with its default precision (17). */
+static int put_real(rb__buf_t *b, double v)
+{
+    char tmp[64];
+    int n = snprintf(tmp, sizeof tmp - 3, "%.17g", v);
+    if (n < 0 || (size_t)n >= sizeof tmp - 3)
+        return RB_EINVAL;
+    size_t len = (size_t)n;
+    for (size_t i = 0; i < len; i++)
+        if (tmp[i] == ',')
+            tmp[i] = '.'; /* a locale's decimal comma */
+    if (!memchr(tmp, '.', len) && !memchr(tmp, 'e', len)) {
+        tmp[len++] = '.';
+        tmp[len++] = '0';
+        tmp[len] = '\0';
+    }
+    char *start = memchr(tmp, 'e', len);
+    if (start) {
+        start++;
+        char *end = start + 1;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, len - (size_t)(end - tmp) + 1);
+            len -= (size_t)(end - start);
+        }
+    }
+    return buf_put(b, tmp, len);
+}
+
+typedef struct {
+    const char *key;
+    size_t len;
+    json_t *value;
+} kv_t;
+
+static int kv_cmp(const void *a, const void *b)
+{
+    const kv_t *x = a, *y = b;
+    int c = strcmp(x->key, y->key);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+static int canon(rb__buf_t *b, const json_t *v, int depth)
+{
+    int rc;
+    if (depth > RB__J_JSON_DEPTH)
+        return RB_EINVAL;
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        size_t n = json_object_size(v), i = 0;
+        kv_t stack[16], *kv = n <= 16 ? stack : malloc(n * sizeof *kv);
+        if (!kv)
+            return RB_ENOMEM;
+        for (void *it = json_object_iter((json_t *)v); it && i < n;
+             it = json_object_iter_next((json_t *)v, it), i++)
+            kv[i] = (kv_t){ json_object_iter_key(it), json_object_iter_key_len(it),
+                            json_object_iter_value(it) };
+        n = i;
+        if (n <= 16) { /* insertion sort: no allocation for the usual object */
+            for (size_t a = 1; a < n; a++)
+                for (size_t c = a; c > 0 && kv_cmp(&kv[c - 1], &kv[c]) > 0; c--) {
+                    kv_t t = kv[c];
+                    kv[c] = kv[c - 1];
+                    kv[c - 1] = t;
+                }
+        } else {
+            qsort(kv, n, sizeof *kv, kv_cmp);
+        }
+        rc = buf_put(b, "{", 1);
+        for (i = 0; rc == 0 && i < n; i++) {
+            if (i)
+                rc = buf_put(b, ",", 1);
+            if (rc == 0)
+                rc = put_string(b, kv[i].key, kv[i].len);
+            if (rc == 0)
+                rc = buf_put(b, ":", 1);
+            if (rc == 0)
+                rc = canon(b, kv[i].value, depth + 1);
+        }
+        if (kv != stack)
+            free(kv);
+        return rc ? rc : buf_put(b, "}", 1);
+    }
+    case JSON_ARRAY: {
+        size_t n = json_array_size(v);
+        rc = buf_put(b, "[", 1);
+        for (size_t i = 0; rc == 0 && i < n; i++) {
+            if (i)
+                rc = buf_put(b, ",", 1);
+            if (rc == 0)
+                rc = canon(b, json_array_get(v, i), depth + 1);
+        }
+        return rc ? rc : buf_put(b, "]", 1);
+    }
+    case JSON_STRING:
+        return put_string(b, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER:
+        return put_integer(b, json_integer_value(v));
+    case JSON_REAL:
+        return put_real(b, json_real_value(v));
+    case JSON_TRUE:
+        return buf_put(b, "true", 4);
+    case JSON_FALSE:
+        return buf_put(b, "false", 5);
+    case JSON_NULL:
+        return buf_put(b, "null", 4);
+    }
+    return RB_EINVAL;
+}
+
+int rb__canon_json(rb__buf_t *b, const json_t *v)
+{
+    b->len = 0;
+    int rc = v ? canon(b, v, 0) : buf_put(b, "{}", 2);
+    if (rc == 0 && buf_reserve(b, 0) == 0)
+        b->p[b->len] = '\0';
+    return rc;
+}
+
 /* ---- int64 map ---------------------------------------------------------------- */
 
 static size_t slot(const rb__i64map_t *m, int64_t key)

@@ -24,6 +24,12 @@
 #define RB__J_HASH_LEN 32
 #define RB__J_ERRLEN   512
 
+/* A growing text buffer, reused from one event to the next. */
+typedef struct {
+    char *p;
+    size_t len, cap;
+} rb__buf_t;
+
 typedef struct rb__jconn rb__jconn_t;     /* one sqlite3 connection (journal.c) */
 typedef struct rb__jwriter rb__jwriter_t; /* writer-thread state (journal_writer.c) */
 
@@ -36,6 +42,7 @@ struct rb_journal {
     uv_mutex_t mu;        /* guards stats, and the writer's shared state */
     rb_journal_stats_t stats;
     rb__jwriter_t *w;     /* writer mode; NULL in direct mode */
+    rb__buf_t enc;        /* the caller's thread: an event's data, encoded */
 };
 
 /* ---- records ---------------------------------------------------------------
@@ -92,6 +99,9 @@ typedef struct {
  */
 int rb__j_batch(rb__jconn_t *c, const rb__jrec_t *recs, int64_t reserve, rb__jbatch_t *out);
 
+/* The writer has nothing queued: a good moment to checkpoint the WAL. */
+void rb__j_idle(rb__jconn_t *c);
+
 /* Gives back the run ids above new_seq that were reserved up to top and
  * never used, when no other writer reserved or took one since (the
  * sequence still stands at top). Best effort. */
@@ -136,6 +146,16 @@ typedef struct {
 
 int rb__chain_checkpoint_hash(rb__hasher_t *h, const rb__jcp_t *cp,
                               unsigned char out[RB__J_HASH_LEN]);
+
+void rb__buf_free(rb__buf_t *b);
+
+#define RB__J_JSON_DEPTH 2048 /* jansson's own parser limit */
+
+/* b := the canonical text of v (NULL: "{}"), NUL-terminated: compact JSON
+ * with sorted keys, byte for byte what jansson's json_dumps(v,
+ * JSON_COMPACT | JSON_SORT_KEYS) writes. RB_EINVAL: invalid UTF-8 in a
+ * string, or nested deeper than RB__J_JSON_DEPTH. */
+int rb__canon_json(rb__buf_t *b, const json_t *v);
 
 /* 64 lowercase hex digits + NUL. */
 void rb__hex(const unsigned char *b, size_t n, char *out);

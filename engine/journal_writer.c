@@ -12,11 +12,15 @@
  * sends coalesce, so the loop drains every flush request that the ticket
  * now covers).
  *
- * When to commit: at once when somebody waits (a flush or a sync asked for
- * a ticket still queued), when the queue is large, when stopping, and
- * otherwise at most RB__JW_LINGER_MS after the oldest queued record — so
- * the events between two intents ride in the next intent's commit (one
- * disk flush per step) and still reach the disk soon without one.
+ * When to commit: the loop wakes the writer once per loop iteration, at
+ * its end (a uv_check handle), so that everything appended and flushed in
+ * one turn of the loop — all the runs a batch of I/O woke up — is one
+ * group; the writer then commits at once when somebody waits (a flush or a
+ * sync asked for a ticket still queued), when the queue is large, when
+ * stopping, and otherwise at most RB__JW_LINGER_MS after the oldest queued
+ * record — so the events between two intents ride in the next intent's
+ * commit (one disk flush per step) and still reach the disk soon without
+ * one.
  *
  * Run ids: a run needs its id at once, so the writer keeps a block of ids
  * reserved in the file (journal.c moves sqlite_sequence past it in a
@@ -42,8 +46,8 @@
 #define RB__JW_LINGER_MS   100
 #define RB__JW_MAX_RECORDS 8192
 #define RB__JW_MAX_BYTES   (8u << 20)
-#define RB__JW_IDS_FIRST   16   /* run ids reserved at first */
-#define RB__JW_IDS_MAX     4096 /* a block doubles each time the loop had to wait */
+#define RB__JW_IDS_FIRST   64   /* run ids reserved at first */
+#define RB__JW_IDS_MAX     4096 /* a block grows 4x each time the loop had to wait */
 
 typedef struct rb__jflush {
     struct rb__jflush *next;
@@ -52,10 +56,20 @@ typedef struct rb__jflush {
     void *arg;
 } rb__jflush_t;
 
+/* The loop-side handles, one allocation: freed when the last of the three
+ * close callbacks has run, which may be after the journal is gone. */
+typedef struct {
+    uv_async_t async; /* the writer's "committed" */
+    uv_check_t check; /* the end of a loop iteration: wake the writer */
+    uv_idle_t idle;   /* keeps the poll from blocking while a wake is due */
+    int open;
+} rb__jhandles_t;
+
 struct rb__jwriter {
     rb_journal_t *j;
     uv_loop_t *loop;
-    uv_async_t *async;
+    rb__jhandles_t *h;
+    uv_async_t *async; /* &h->async */
     uv_thread_t thread;
     rb__jconn_t *conn;
 
@@ -81,6 +95,7 @@ struct rb__jwriter {
     /* Loop thread only. */
     rb__jflush_t *f_head, *f_tail;
     int refd;
+    int wake_due; /* the check handle will wake the writer */
 };
 
 /* ---- records ------------------------------------------------------------------ */
@@ -208,6 +223,12 @@ static void writer_main(void *arg)
         }
         uv_cond_broadcast(&w->done);
         uv_async_send(w->async);
+        if (!rc && !w->q_head && !w->reserve && !w->stop) {
+            /* Nothing waiting: checkpoint now rather than inside a commit. */
+            uv_mutex_unlock(&j->mu);
+            rb__j_idle(w->conn);
+            uv_mutex_lock(&j->mu);
+        }
     }
     /* Give back the unused tail of the newest block, so that a journal
      * used by one process at a time keeps its run ids 1, 2, 3 … */
@@ -262,9 +283,50 @@ static void on_async(uv_async_t *h)
     }
 }
 
-static void on_async_closed(uv_handle_t *h)
+/* The end of a loop iteration in which records were queued or a flush was
+ * asked for: one wake-up for all of them. */
+static void on_check(uv_check_t *h)
 {
-    free(h);
+    rb_journal_t *j = h->data;
+    rb__jwriter_t *w = j ? j->w : NULL;
+    uv_check_stop(h);
+    if (!w)
+        return;
+    uv_idle_stop(&w->h->idle);
+    w->wake_due = 0;
+    uv_mutex_lock(&j->mu);
+    uv_cond_signal(&w->work);
+    uv_mutex_unlock(&j->mu);
+}
+
+static void on_idle(uv_idle_t *h)
+{
+    (void)h; /* only there so that the poll does not block before on_check */
+}
+
+static void wake_at_end_of_iteration(rb__jwriter_t *w)
+{
+    if (w->wake_due)
+        return;
+    w->wake_due = 1;
+    uv_check_start(&w->h->check, on_check);
+    uv_idle_start(&w->h->idle, on_idle);
+}
+
+static void on_handle_closed(uv_handle_t *h)
+{
+    rb__jhandles_t *hs = h->data;
+    if (--hs->open == 0)
+        free(hs);
+}
+
+static void close_handles(rb__jhandles_t *hs)
+{
+    hs->async.data = hs->check.data = hs->idle.data = hs;
+    hs->open = 3;
+    uv_close((uv_handle_t *)&hs->async, on_handle_closed);
+    uv_close((uv_handle_t *)&hs->check, on_handle_closed);
+    uv_close((uv_handle_t *)&hs->idle, on_handle_closed);
 }
 
 int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop)
@@ -302,14 +364,17 @@ int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop)
     w->id_end = out.ids_hi;
     w->last_lo = out.ids_lo;
     w->last_hi = out.ids_hi;
-    w->async = malloc(sizeof *w->async);
-    if (!w->async || uv_async_init(loop, w->async, on_async) != 0) {
-        free(w->async);
+    w->h = calloc(1, sizeof *w->h);
+    if (!w->h || uv_async_init(loop, &w->h->async, on_async) != 0) {
+        free(w->h);
         rb__j_conn_close(w->conn);
         free(w);
         return RB_ENOMEM;
     }
-    w->async->data = j;
+    uv_check_init(loop, &w->h->check);
+    uv_idle_init(loop, &w->h->idle);
+    w->async = &w->h->async;
+    w->h->async.data = w->h->check.data = w->h->idle.data = j;
     /* Only a waiting flush keeps the loop alive (see rb_journal_flush). */
     uv_unref((uv_handle_t *)w->async);
     uv_cond_init(&w->work);
@@ -319,7 +384,7 @@ int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop)
         j->w = NULL;
         uv_cond_destroy(&w->work);
         uv_cond_destroy(&w->done);
-        uv_close((uv_handle_t *)w->async, on_async_closed);
+        close_handles(w->h);
         rb__j_conn_close(w->conn);
         free(w);
         snprintf(j->err, sizeof j->err, "%s: cannot start the writer thread", j->path);
@@ -349,8 +414,7 @@ int rb_journal_detach_loop(rb_journal_t *j)
     rb__j_conn_close(w->conn);
     uv_cond_destroy(&w->work);
     uv_cond_destroy(&w->done);
-    w->async->data = NULL;
-    uv_close((uv_handle_t *)w->async, on_async_closed);
+    close_handles(w->h);
     free(w);
     while (f) {
         rb__jflush_t *next = f->next;
@@ -388,11 +452,11 @@ int rb_journal_flush(rb_journal_t *j, rb_journal_flush_cb cb, void *arg)
     uv_mutex_lock(&j->mu);
     f->ticket = w->appended;
     int answered = w->durable >= f->ticket || w->failed;
-    if (!answered && w->want < f->ticket) {
+    if (!answered && w->want < f->ticket)
         w->want = f->ticket;
-        uv_cond_signal(&w->work);
-    }
     uv_mutex_unlock(&j->mu);
+    if (!answered)
+        wake_at_end_of_iteration(w);
     /* Already durable (or failed): the writer will not poke the loop for
      * it, so poke it ourselves; the callback still runs from the loop. */
     if (answered)
@@ -428,11 +492,14 @@ int rb__jw_submit(rb_journal_t *j, const rb__jrec_t *r)
     w->q_tail = c;
     w->q_len++;
     w->q_bytes += bytes;
-    /* Wake the writer when its wait must change: the first record starts
-     * its linger clock, a full queue is due now. */
-    if (w->q_len == 1 || w->q_len >= RB__JW_MAX_RECORDS || w->q_bytes >= RB__JW_MAX_BYTES)
+    /* A full queue is due now; otherwise the writer hears of it at the end
+     * of this loop iteration (its linger clock starts then). */
+    int full = w->q_len >= RB__JW_MAX_RECORDS || w->q_bytes >= RB__JW_MAX_BYTES;
+    if (full)
         uv_cond_signal(&w->work);
     uv_mutex_unlock(&j->mu);
+    if (!full)
+        wake_at_end_of_iteration(w);
     return 0;
 }
 
@@ -482,7 +549,7 @@ int rb__jw_run_id(rb_journal_t *j, int64_t *id)
         /* A burst bigger than the block: wait for the writer (rare; the
          * blocks grow so that it stays rare). */
         if (w->block < RB__JW_IDS_MAX)
-            w->block *= 2;
+            w->block *= 4;
         w->reserve = 1;
         uv_cond_signal(&w->work);
         uv_cond_wait(&w->done, &j->mu);

@@ -146,6 +146,75 @@ static void test_hash_encoding(void **state)
     assert_int_equal(rows, 2);
 }
 
+/* The stored data is the canonical text: byte for byte what jansson's
+ * json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS) writes (the journal has its
+ * own, faster encoder; this pins the two together). */
+static void test_canonical_json(void **state)
+{
+    fx_t *fx = *state;
+    json_t *big = json_object();
+    for (int i = 40; i > 0; i--) { /* more keys than the in-place sort takes */
+        char k[16];
+        snprintf(k, sizeof k, "k%02d", i);
+        json_object_set_new(big, k, json_integer(i));
+    }
+    json_t *vals[] = {
+        json_pack("{s:s,s:i,s:b,s:n,s:[i,f,s]}", "zeta", "z", "alpha", 1, "mid", 1, "nul", "arr",
+                  -7, 2.5, "x"),
+        json_pack("{s:s}", "ctl", "quote\" back\\ nl\n tab\t cr\r bs\b ff\f \x01\x1f del\x7f /"),
+        json_pack("{s:s,s:s}", "utf8", "\xc3\xa9t\xc3\xa9 \xe6\x97\xa5\xe6\x9c\xac \xf0\x9f\x94\xa5",
+                  "\xc3\xa9", "accented key"),
+        json_pack("[f,f,f,f,f,f,f,f]", 0.1, 1e20, -1.5e-7, 3.0, 1e300, 123456789.125, -0.0,
+                  5e-324),
+        json_pack("[I,I,i,i]", (json_int_t)INT64_MIN, (json_int_t)INT64_MAX, 0, -1),
+        json_pack("{s:{},s:[],s:{s:{s:{}}}}", "o", "a", "deep", "er", "est"),
+        json_string("a top-level string"),
+        json_pack("[[],{},n,b,b]", 1, 0),
+        big,
+    };
+    rb_journal_t *j = open_ok(fx->db, 0);
+    int64_t r = new_run(j, "canon");
+    size_t n = sizeof vals / sizeof *vals;
+    for (size_t i = 0; i < n; i++) {
+        assert_non_null(vals[i]);
+        assert_int_equal(rb_journal_event(j, r, "log", NULL, 0, vals[i]), 0);
+    }
+    /* Invalid UTF-8 (a string made without jansson's check) and nesting
+     * past jansson's own limit are refused, with the reason. */
+    json_t *bad = json_pack("{s:o}", "s", json_stringn_nocheck("\xff\xfe", 2));
+    assert_int_equal(rb_journal_event(j, r, "log", NULL, 0, bad), RB_EINVAL);
+    assert_non_null(strstr(rb_journal_errmsg(j), "not valid JSON"));
+    json_decref(bad);
+    json_t *deep = json_array(), *cur = deep;
+    for (int i = 0; i < 2100; i++) {
+        json_t *next = json_array();
+        json_array_append_new(cur, next);
+        cur = next;
+    }
+    assert_int_equal(rb_journal_event(j, r, "log", NULL, 0, deep), RB_EINVAL);
+    json_decref(deep);
+    assert_int_equal(rb_journal_sync(j), 0);
+    rb_journal_close(j);
+
+    sqlite3 *db;
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_open(fx->db, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT data FROM events ORDER BY id", -1, &st, NULL),
+                     SQLITE_OK);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+        char *want = json_dumps(vals[i], JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        assert_non_null(want);
+        assert_string_equal((const char *)sqlite3_column_text(st, 0), want);
+        free(want);
+        json_decref(vals[i]);
+    }
+    assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    assert_true(verify_path_ok(fx->db, NULL));
+}
+
 static void test_clean_journal_verifies(void **state)
 {
     fx_t *fx = *state;
@@ -532,6 +601,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
     const struct CMUnitTest tests[] = {
         T(test_hash_encoding),
+        T(test_canonical_json),
         T(test_clean_journal_verifies),
         T(test_edit_any_column),
         T(test_delete_caught),
