@@ -42,3 +42,4 @@ if(RB_FUZZ)
     target_link_libraries(${stem} PRIVATE runbook_core)
   endforeach()
 endif()
+include(${CMAKE_CURRENT_SOURCE_DIR}/tests/bench/bench.cmake) # benchmark programs, not tests

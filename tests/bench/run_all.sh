@@ -5,3 +5,4 @@ dir=$(cd "$(dirname "$0")" && pwd)
 sh "$dir/validate.sh" "${1:-build}"
 sh "$dir/steps.sh" "${1:-build}" 1000
 "$(cd "${1:-build}" && pwd)/bench_engine" all
+sh "$dir/journal.sh" "${1:-build}"
