@@ -16,6 +16,7 @@
 /* argv[0] is the subcommand's name ("validate"); options follow. */
 int rb_cli_validate(int argc, char **argv);
 int rb_cli_run(int argc, char **argv);
+int rb_cli_resume(int argc, char **argv);
 int rb_cli_runs(int argc, char **argv);
 int rb_cli_show(int argc, char **argv);
 /* cli_audit.c: `audit verify` (exit 1 when tampering is found) and

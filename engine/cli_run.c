@@ -48,6 +48,24 @@ static void help(FILE *f)
             "            or usage, 3 not confirmed (the checks found nothing to do).\n");
 }
 
+static void help_resume(FILE *f)
+{
+    fprintf(f,
+            "usage: runbook resume [OPTIONS] RUN\n\n"
+            "Goes on with a run that was interrupted (the engine died: kill -9, power loss, OOM)\n"
+            "from its first unfinished step, with the recorded runbook version, parameters and\n"
+            "results. A step whose intent was recorded but whose result was not may have run:\n"
+            "it runs again only when it is marked idempotent, or with --rerun-started.\n\n"
+            "      --rerun-started    run the step in flight again even if it is not idempotent\n"
+            "  -p, --param KEY=VALUE  give a parameter again (a secret one must be given again)\n"
+            "      --db FILE          journal file (default $RUNBOOK_DB or ./runbook.db)\n"
+            "      --dir DIR          where relative commands resolve (default: the folder of\n"
+            "                         the runbook of that name under ./runbooks, else .)\n"
+            "      --env NAME, --secret-env NAME, -y/--yes, --format, -q, --plugins: as for run\n"
+            "  -h, --help             this text\n\n"
+            "exit codes: as for run; 2 when the run is not interrupted or cannot resume.\n");
+}
+
 typedef struct cli_run {
     int json, quiet, yes;
     rb_progress_t *progress;
@@ -211,16 +229,98 @@ static json_t *load_alert(const char *path)
     return a;
 }
 
-int rb_cli_run(int argc, char **argv)
+/* Prepares the run of `runbook resume RUN`: the recorded runbook version,
+ * where it stopped, whether the step in flight may run again. Returns 0,
+ * or prints why not and returns -1. */
+static int prepare_resume(rb_journal_t *j, const char *what, const char *dir, int rerun,
+                          const rb_run_opts_t *o, uv_loop_t *loop, rb_runbook_t **rbp,
+                          rb_run_t **runp)
+{
+    char *end;
+    long long id = strtoll(what, &end, 10);
+    if (*end || id <= 0) {
+        fprintf(stderr, "runbook resume: \"%s\" is not a run id\n", what);
+        return -1;
+    }
+    json_t *point = NULL, *run = NULL;
+    int rc = rb_journal_run_resume_point(j, id, &point);
+    if (rc < 0) {
+        fprintf(stderr, "runbook resume: no run %lld in the journal%s\n", id,
+                rc == RB_EJOURNAL ? " (its recorded runbook text does not match its hash)" : "");
+        return -1;
+    }
+    const char *status = json_string_value(json_object_get(point, "status"));
+    if (!status || strcmp(status, "interrupted")) {
+        fprintf(stderr, "runbook resume: run %lld is %s, not interrupted: %s\n", id,
+                status ? status : "?",
+                status && !strcmp(status, "running") ? "another process is running it"
+                                                     : "start a new run instead");
+        json_decref(point);
+        return -1;
+    }
+    const char *src = json_string_value(json_object_get(point, "source"));
+    const char *name = json_string_value(json_object_get(point, "runbook"));
+    char *found = dir ? NULL : rb__runbook_locate(name ? name : "", NULL);
+    char *base = NULL;
+    if (found) {
+        char *slash = strrchr(found, '/');
+        base = slash ? strndup(found, (size_t)(slash - found)) : strdup(".");
+        free(found);
+    }
+    rb_diags_t *d = rb_diags_new();
+    rc = rb_runbook_load_text(name ? name : "recorded", src ? src : "", src ? strlen(src) : 0,
+                              dir ? dir : base ? base : ".", d, rbp);
+    free(base);
+    if (rc < 0) {
+        rb_diags_print(d, stderr, 0);
+        fprintf(stderr, "runbook resume: the recorded runbook does not load in this version\n");
+        rb_diags_free(d);
+        json_decref(point);
+        return -1;
+    }
+    rb_diags_free(d);
+    const char *next = json_string_value(json_object_get(point, "next_step"));
+    long at = next ? rb_runbook_step_index(*rbp, next) : -1;
+    if (at >= 0 && json_is_true(json_object_get(point, "next_step_started")) && !rerun &&
+        !rb_runbook_step(*rbp, (size_t)at)->idempotent) {
+        fprintf(stderr,
+                "runbook resume: step %s of run %lld was started but its result was never "
+                "recorded: it may have run, in part or whole. It is not marked idempotent, so it "
+                "is not run again on its own. Check what it did, then resume with "
+                "--rerun-started to run it again.\n", next, id);
+        json_decref(point);
+        return -1;
+    }
+    if (rb_journal_run_get(j, id, &run) < 0) {
+        json_decref(point);
+        return -1;
+    }
+    char err[512] = "";
+    rc = rb_run_resume(loop, *rbp, j, point, json_object_get(run, "events"), o, runp, err,
+                       sizeof(err));
+    json_decref(point);
+    json_decref(run);
+    if (rc < 0) {
+        fprintf(stderr, "runbook resume: %s\n", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* `run` and `resume` share everything but how the run is made. */
+static int cli_main(int argc, char **argv, int resume)
 {
     static const struct option opts[] = {
         {"param", required_argument, NULL, 'p'}, {"alert", required_argument, NULL, 'a'},
         {"db", required_argument, NULL, 'D'},    {"dir", required_argument, NULL, 'd'},
         {"dry-run", no_argument, NULL, 'n'},     {"format", required_argument, NULL, 'f'},
         {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
-        {"yes", no_argument, NULL, 'y'},
-        {"env", required_argument, NULL, 'e'},   {"secret-env", required_argument, NULL, 'E'},         {"plugins", required_argument, NULL, 'P'},
+        {"yes", no_argument, NULL, 'y'},         {"rerun-started", no_argument, NULL, 'R'},
+        {"env", required_argument, NULL, 'e'},   {"secret-env", required_argument, NULL, 'E'},
+        {"plugins", required_argument, NULL, 'P'},
         {NULL, 0, NULL, 0}};
+    const char *cmd = resume ? "resume" : "run";
+    void (*usage)(FILE *) = resume ? help_resume : help;
     cli_run_t c;
     memset(&c, 0, sizeof(c));
     /* A peer that closes a pipe or socket early must not kill the engine:
@@ -228,7 +328,7 @@ int rb_cli_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     json_t *params = json_object(), *alert = NULL, *env = json_object(), *secret_env = json_object();
     const char *db = rb_cli_default_db(), *dir = NULL, *plugins = NULL;
-    int dry = 0, opt, rc = RB_EXIT_USAGE;
+    int dry = 0, rerun = 0, opt, rc = RB_EXIT_USAGE;
     optind = 0;
     while ((opt = getopt_long(argc, argv, "+p:qhy", opts, NULL)) != -1) {
         switch (opt) {
@@ -238,17 +338,21 @@ int rb_cli_run(int argc, char **argv)
             break;
         case 'a':
             json_decref(alert);
-            if (!(alert = load_alert(optarg)))
+            if (resume || !(alert = load_alert(optarg))) {
+                if (resume)
+                    fprintf(stderr, "runbook resume: a resumed run keeps its recorded alert\n");
                 goto out;
+            }
             break;
         case 'D': db = optarg; break;
         case 'd': dir = optarg; break;
         case 'n': dry = 1; break;
+        case 'R': rerun = 1; break;
         case 'f':
             if (!strcmp(optarg, "json"))
                 c.json = 1;
             else if (strcmp(optarg, "text")) {
-                fprintf(stderr, "runbook run: --format must be text or json\n");
+                fprintf(stderr, "runbook %s: --format must be text or json\n", cmd);
                 goto out;
             }
             break;
@@ -258,13 +362,13 @@ int rb_cli_run(int argc, char **argv)
         case 'E': {
             const char *v = getenv(optarg);
             if (!v) {
-                fprintf(stderr, "runbook run: --%s %s: the variable is not set\n",
+                fprintf(stderr, "runbook %s: --%s %s: the variable is not set\n", cmd,
                         opt == 'E' ? "secret-env" : "env", optarg);
                 goto out;
             }
             json_t *jv = json_string(v);
             if (!jv) {
-                fprintf(stderr, "runbook run: $%s is not valid UTF-8\n", optarg);
+                fprintf(stderr, "runbook %s: $%s is not valid UTF-8\n", cmd, optarg);
                 goto out;
             }
             json_object_set_new(env, optarg, jv);
@@ -274,42 +378,44 @@ int rb_cli_run(int argc, char **argv)
         }
         case 'P': plugins = optarg; break;
         case 'h':
-            help(stdout);
+            usage(stdout);
             rc = RB_EXIT_OK;
             goto out;
-        default: help(stderr); goto out;
+        default: usage(stderr); goto out;
         }
     }
     if (optind != argc - 1) {
-        fprintf(stderr, "runbook run: give one runbook NAME or FILE\n");
-        help(stderr);
+        fprintf(stderr, resume ? "runbook resume: give one run id\n"
+                               : "runbook run: give one runbook NAME or FILE\n");
+        usage(stderr);
         goto out;
     }
-    if (rb_cli_plugins("run", plugins) < 0)
+    if (rb_cli_plugins(cmd, plugins) < 0)
         goto out;
     const char *what = argv[optind];
-    char *path = NULL;
-    path = rb__runbook_locate(what, dir);
-    if (!path) {
-        fprintf(stderr, "runbook run: no runbook file or runbook named \"%s\" in %s\n", what,
-                dir ? dir : "./runbooks or .");
-        goto out;
-    }
-    rb_diags_t *d = rb_diags_new();
     rb_runbook_t *rb = NULL;
-    if (rb_runbook_load(path, d, &rb) < 0) {
-        rb_diags_print(d, stderr, rb_cli_color(2));
-        fprintf(stderr, "runbook run: %s is not a valid runbook; nothing was run\n", path);
+    if (!resume) {
+        char *path = rb__runbook_locate(what, dir);
+        if (!path) {
+            fprintf(stderr, "runbook run: no runbook file or runbook named \"%s\" in %s\n", what,
+                    dir ? dir : "./runbooks or .");
+            goto out;
+        }
+        rb_diags_t *d = rb_diags_new();
+        if (rb_runbook_load(path, d, &rb) < 0) {
+            rb_diags_print(d, stderr, rb_cli_color(2));
+            fprintf(stderr, "runbook run: %s is not a valid runbook; nothing was run\n", path);
+            rb_diags_free(d);
+            free(path);
+            goto out;
+        }
         rb_diags_free(d);
         free(path);
-        goto out;
     }
-    rb_diags_free(d);
-    free(path);
     char err[512] = "";
     rb_journal_t *j = NULL;
     if (rb_journal_open(db, 0, &j, err, sizeof(err)) < 0) {
-        fprintf(stderr, "runbook run: %s\n", err);
+        fprintf(stderr, "runbook %s: %s\n", cmd, err);
         rb_runbook_free(rb);
         goto out;
     }
@@ -318,10 +424,18 @@ int rb_cli_run(int argc, char **argv)
     rb_run_opts_t o = {.params = params, .alert = alert, .trigger = dry ? "cli (drill)" : "cli",
                        .dry_run = dry, .env = env, .secret_env = secret_env};
     /* The writer thread commits in groups; the loop never waits on disk. */
-    int attached = rb_journal_attach_loop(j, &loop) == 0;
-    if (rb_run_new(&loop, rb, j, &o, &c.run, err, sizeof(err)) < 0) {
-        fprintf(stderr, "runbook run: %s\n", err);
+    int attached = 0, made;
+    if (resume) {
+        made = prepare_resume(j, what, dir, rerun, &o, &loop, &rb, &c.run) == 0;
     } else {
+        attached = rb_journal_attach_loop(j, &loop) == 0;
+        made = rb_run_new(&loop, rb, j, &o, &c.run, err, sizeof(err)) == 0;
+        if (!made)
+            fprintf(stderr, "runbook run: %s\n", err);
+    }
+    if (made) {
+        if (resume)
+            attached = rb_journal_attach_loop(j, &loop) == 0;
         c.progress = rb_progress_new(&loop, c.json, c.quiet, !c.json && rb_cli_color(2),
                                      !c.json && isatty(2) && !getenv("RUNBOOK_NO_LIVE"));
         rb_progress_set_run(c.progress, c.run);
@@ -333,8 +447,9 @@ int rb_cli_run(int argc, char **argv)
         uv_signal_start(&c.sigint, on_signal, SIGINT);
         uv_signal_start(&c.sigterm, on_signal, SIGTERM);
         if (!c.json && !c.quiet)
-            fprintf(stderr, "run %lld: %s (%s)%s\n", (long long)rb_run_id(c.run), rb_runbook_name(rb),
-                    rb_runbook_path(rb), dry ? " — dry run (a drill: nothing with side effects starts)" : "");
+            fprintf(stderr, "%s %lld: %s (%s)%s\n", resume ? "resuming run" : "run",
+                    (long long)rb_run_id(c.run), rb_runbook_name(rb), rb_runbook_path(rb),
+                    dry ? " — dry run (a drill: nothing with side effects starts)" : "");
         rb_run_start(c.run, on_event, on_done, &c);
         uv_run(&loop, UV_RUN_DEFAULT);
         const char *st = rb_run_status(c.run);
@@ -344,13 +459,13 @@ int rb_cli_run(int argc, char **argv)
         rb_progress_free(c.progress);
     }
     if (attached && rb_journal_detach_loop(j) < 0) {
-        fprintf(stderr, "runbook run: the journal could not commit the last records: %s\n",
+        fprintf(stderr, "runbook %s: the journal could not commit the last records: %s\n", cmd,
                 rb_journal_errmsg(j));
         rc = RB_EXIT_FAILED;
     }
     uv_run(&loop, UV_RUN_DEFAULT);
     if (uv_loop_close(&loop) != 0)
-        fprintf(stderr, "runbook run: internal error: handles left open on the loop\n");
+        fprintf(stderr, "runbook %s: internal error: handles left open on the loop\n", cmd);
     rb_journal_close(j);
     rb_runbook_free(rb);
 out:
@@ -359,4 +474,14 @@ out:
     json_decref(env);
     json_decref(secret_env);
     return rc;
+}
+
+int rb_cli_run(int argc, char **argv)
+{
+    return cli_main(argc, argv, 0);
+}
+
+int rb_cli_resume(int argc, char **argv)
+{
+    return cli_main(argc, argv, 1);
 }

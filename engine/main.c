@@ -18,6 +18,7 @@ typedef struct command {
 static const command_t commands[] = {
     {"validate", rb_cli_validate, "check runbook files and report errors as file:line:col"},
     {"run", rb_cli_run, "run a runbook now, journaling every step"},
+    {"resume", rb_cli_resume, "go on with a run that was interrupted by a crash"},
     {"runs", rb_cli_runs, "list the runs in the journal"},
     {"show", rb_cli_show, "print the timeline of one run"},
     {"audit", rb_cli_audit, "audit verify: check the journal's hash chain for tampering"},

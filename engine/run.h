@@ -46,6 +46,20 @@ typedef void (*rb_run_done_cb)(rb_run_t *run, void *arg);
 int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const rb_run_opts_t *o,
                rb_run_t **out, char *err, size_t errlen);
 
+/*
+ * An interrupted run brought back: point is what rb_journal_run_resume_point
+ * returned, events the run's events (rb_journal_run_get's "events"), both
+ * borrowed. The run keeps its id; finished steps keep their recorded
+ * results; it goes on at the step in flight when it stopped (the caller
+ * decides whether that one may run again), or after the last finished
+ * step, or from the start when nothing was declared yet. o->params may give
+ * parameters again (a secret one must be: the journal holds only its
+ * mask). Start it with rb_run_start, which journals "run_resumed".
+ */
+int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const json_t *point,
+                  const json_t *events, const rb_run_opts_t *o, rb_run_t **out, char *err,
+                  size_t errlen);
+
 /* Starts the run; done is called once when it ends. */
 int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg);
 

@@ -82,6 +82,8 @@ struct rb_run {
     size_t undo_step; /* the step whose undo is in flight */
 
     rb_secrets_t *secrets; /* masked out of everything the run writes down */
+    int resumed;    /* rb_run_resume(): goes on at resume_at */
+    long resume_at; /* a step index, or RB__RESUME_FROM_START */
 
     int open_handles;
     rb_run_event_cb ev;
@@ -98,6 +100,8 @@ struct child {
 
 #define RB_MAX_SUBRUN_DEPTH 8
 
+
+#define RB__RESUME_FROM_START (-2L)
 
 /* Labels an invoker's events with the step or check it runs for. */
 typedef struct ivlabel {

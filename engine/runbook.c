@@ -585,13 +585,10 @@ void rb_runbook_level_targets(const rb_runbook_t *rb, const char *level, uint64_
     }
 }
 
-int rb_runbook_load(const char *path, rb_diags_t *d, rb_runbook_t **out)
+/* Validates and compiles a loaded document; takes doc. */
+static int compile_doc(rb_doc_t *doc, const char *path, const char *dir, rb_diags_t *d,
+                       rb_runbook_t **out)
 {
-    *out = NULL;
-    rb_doc_t *doc;
-    int rc = rb_doc_load_file(path, d, &doc);
-    if (rc < 0)
-        return rc;
     if (rb__validate_shape(doc, d) > 0) {
         rb_doc_free(doc);
         return RB_EINVAL;
@@ -603,9 +600,13 @@ int rb_runbook_load(const char *path, rb_diags_t *d, rb_runbook_t **out)
     }
     rb->doc = doc;
     rb->path = strdup(path);
-    char *slash = strrchr(rb->path, '/');
-    rb->dir = slash ? strndup(rb->path, (size_t)(slash - rb->path) + (slash == rb->path))
-                    : strdup(".");
+    if (dir) {
+        rb->dir = strdup(dir);
+    } else {
+        char *slash = strrchr(rb->path, '/');
+        rb->dir = slash ? strndup(rb->path, (size_t)(slash - rb->path) + (slash == rb->path))
+                        : strdup(".");
+    }
     compiler_t c = {rb, doc, d, 0, NULL, {0, 0, 0}, 0};
     compile_root(&c);
     if (c.errors) {
@@ -614,6 +615,27 @@ int rb_runbook_load(const char *path, rb_diags_t *d, rb_runbook_t **out)
     }
     *out = rb;
     return 0;
+}
+
+int rb_runbook_load(const char *path, rb_diags_t *d, rb_runbook_t **out)
+{
+    *out = NULL;
+    rb_doc_t *doc;
+    int rc = rb_doc_load_file(path, d, &doc);
+    if (rc < 0)
+        return rc;
+    return compile_doc(doc, path, NULL, d, out);
+}
+
+int rb_runbook_load_text(const char *name, const char *text, size_t len, const char *dir,
+                         rb_diags_t *d, rb_runbook_t **out)
+{
+    *out = NULL;
+    rb_doc_t *doc;
+    int rc = rb_doc_load_string(name, text, len, d, &doc);
+    if (rc < 0)
+        return rc;
+    return compile_doc(doc, name, dir ? dir : ".", d, out);
 }
 
 void rb_runbook_free(rb_runbook_t *rb)
@@ -677,6 +699,14 @@ const char *rb_runbook_path(const rb_runbook_t *rb) { return rb->path; }
 const char *rb_runbook_dir(const rb_runbook_t *rb) { return rb->dir; }
 const char *rb_runbook_source(const rb_runbook_t *rb, size_t *len) { return rb_doc_source(rb->doc, len); }
 size_t rb_runbook_nsteps(const rb_runbook_t *rb) { return rb->nsteps; }
+
+long rb_runbook_step_index(const rb_runbook_t *rb, const char *name)
+{
+    for (size_t i = 0; name && i < rb->nsteps; i++)
+        if (!strcmp(rb->steps[i].name, name))
+            return (long)i;
+    return -1;
+}
 const rb_step_t *rb_runbook_step(const rb_runbook_t *rb, size_t i) { return &rb->steps[i]; }
 size_t rb_runbook_nparams(const rb_runbook_t *rb) { return rb->nparams; }
 const rb_param_t *rb_runbook_param(const rb_runbook_t *rb, size_t i) { return &rb->params[i]; }

@@ -112,6 +112,14 @@ typedef struct rb_param {
  * another negative code. Any thread (touches no loop).
  */
 int rb_runbook_load(const char *path, rb_diags_t *d, rb_runbook_t **out);
+/* The same from text (a version recorded in the journal): name is used in
+ * diagnostics, dir is where relative commands resolve (NULL: "."). */
+int rb_runbook_load_text(const char *name, const char *text, size_t len, const char *dir,
+                         rb_diags_t *d, rb_runbook_t **out);
+
+/* The index of the step called name, or -1. */
+long rb_runbook_step_index(const rb_runbook_t *rb, const char *name);
+
 void rb_runbook_free(rb_runbook_t *rb);
 
 const char *rb_runbook_name(const rb_runbook_t *rb);
