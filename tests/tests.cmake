@@ -43,3 +43,9 @@ if(RB_FUZZ)
   endforeach()
 endif()
 include(${CMAKE_CURRENT_SOURCE_DIR}/tests/bench/bench.cmake) # benchmark programs, not tests
+
+# The crash test kills and restarts the engine a hundred times; run it alone
+# so that its load does not skew the timing-sensitive fault tests beside it.
+if(TEST e2e.crash)
+  set_tests_properties(e2e.crash PROPERTIES RUN_SERIAL TRUE)
+endif()
