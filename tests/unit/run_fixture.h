@@ -28,6 +28,8 @@ typedef struct fixture {
     char order[256];    /* step names in the order their steps started */
     uv_timer_t later;
     rb_run_t *run;
+    void (*at_done)(void *); /* called when the run ends (e.g. to close a test server) */
+    void *at_done_arg;
 } fixture_t;
 
 static inline int setup(void **state)
@@ -79,7 +81,13 @@ static inline rb_runbook_t *load(fixture_t *f, const char *yaml)
     return rb;
 }
 
-static inline void on_done(rb_run_t *r, void *arg) { ((fixture_t *)arg)->done_calls++; }
+static inline void on_done(rb_run_t *r, void *arg)
+{
+    fixture_t *f = arg;
+    f->done_calls++;
+    if (f->at_done)
+        f->at_done(f->at_done_arg);
+}
 static inline void on_later(uv_timer_t *t)
 {
     fixture_t *f = t->data;
@@ -101,27 +109,26 @@ static inline void on_ev(rb_run_t *r, const char *t, const char *s, int a, const
 
 /* Runs rb to the end; returns the final context (a new reference) and the
  * status in *status (static string). */
-static inline json_t *run_it(fixture_t *f, rb_runbook_t *rb, json_t *params, const char **status,
-                      int64_t *id)
+/* Runs rb on loop (which the caller owns and closes) to its end. */
+static inline json_t *run_on(fixture_t *f, uv_loop_t *loop, rb_runbook_t *rb, json_t *params,
+                             const char **status, int64_t *id)
 {
-    uv_loop_t loop;
-    uv_loop_init(&loop);
     if (f->writer)
-        assert_int_equal(rb_journal_attach_loop(f->j, &loop), 0);
+        assert_int_equal(rb_journal_attach_loop(f->j, loop), 0);
     rb_run_opts_t o = {.params = params, .trigger = "test"};
     rb_run_t *r = NULL;
     char err[256] = "";
-    int rc = rb_run_new(&loop, rb, f->j, &o, &r, err, sizeof(err));
+    int rc = rb_run_new(loop, rb, f->j, &o, &r, err, sizeof(err));
     if (rc)
         fprintf(stderr, "rb_run_new: %s\n", err);
     assert_int_equal(rc, 0);
     f->done_calls = 0;
     f->order[0] = 0;
     f->run = r;
-    uv_timer_init(&loop, &f->later);
+    uv_timer_init(loop, &f->later);
     f->later.data = f;
     assert_int_equal(rb_run_start(r, on_ev, on_done, f), 0);
-    assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+    assert_int_equal(uv_run(loop, UV_RUN_DEFAULT), 0);
     assert_int_equal(f->done_calls, 1);
     *status = rb_run_status(r);
     if (id)
@@ -131,7 +138,16 @@ static inline json_t *run_it(fixture_t *f, rb_runbook_t *rb, json_t *params, con
     rb_run_free(r);
     if (f->writer)
         assert_int_equal(rb_journal_detach_loop(f->j), 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_run(loop, UV_RUN_DEFAULT);
+    return ctx;
+}
+
+static inline json_t *run_it(fixture_t *f, rb_runbook_t *rb, json_t *params, const char **status,
+                             int64_t *id)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    json_t *ctx = run_on(f, &loop, rb, params, status, id);
     assert_int_equal(uv_loop_close(&loop), 0);
     return ctx;
 }

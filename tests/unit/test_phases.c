@@ -3,12 +3,15 @@
  * (approval, foreach, rollback) → validate, notifications and escalation,
  * on a real loop with real processes and a real journal.
  */
+#define _GNU_SOURCE /* memmem in local_server.h */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
 #include "run_fixture.h"
+
+#include "local_server.h"
 
 static int exists(fixture_t *f, const char *name)
 {
@@ -296,6 +299,48 @@ static void test_sub_runbook_runs_as_one_step(void **state)
     rb_runbook_free(rb);
 }
 
+static void close_server(void *arg) { lsrv_close(arg); }
+
+static void test_http_check_expects_status_code(void **state)
+{
+    fixture_t *f = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    lsrv_t srv;
+    assert_int_equal(lsrv_start(&srv, &loop, LS_RESPOND), 0);
+    lsrv_add_response(&srv, "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n");
+    lsrv_add_response(&srv, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                            "Content-Length: 15\r\n\r\n{\"height\": 42}\n");
+    char yaml[1024];
+    snprintf(yaml, sizeof(yaml),
+             "apiVersion: runbook/v1\nname: t\n"
+             "detect:\n  - { name: rpc, action: http, with: { url: 'http://127.0.0.1:%d/health' },"
+             " expect: 'status == 200' }\n"
+             "confirm: '!checks.rpc.ok'\n"
+             "steps:\n  - name: wait-up\n    action: http\n"
+             "    with: { url: 'http://127.0.0.1:%d/health' }\n"
+             "    expect: 'status == 200 && json.height > 10'\n",
+             srv.port, srv.port);
+    rb_runbook_t *rb = load(f, yaml);
+    f->at_done = close_server;
+    f->at_done_arg = &srv;
+    const char *st;
+    json_t *ctx = run_on(f, &loop, rb, NULL, &st, NULL);
+    assert_string_equal(st, "resolved");
+    const json_t *rpc = json_object_get(json_object_get(ctx, "checks"), "rpc");
+    assert_int_equal(json_integer_value(json_object_get(rpc, "status")), 503);
+    assert_false(json_is_true(json_object_get(rpc, "ok")));
+    const json_t *up = step(ctx, "wait-up");
+    assert_int_equal(json_integer_value(json_object_get(up, "status")), 200);
+    assert_string_equal(json_string_value(json_object_get(up, "outcome")), "ok");
+    assert_true(json_is_true(json_object_get(up, "ok")));
+    json_decref(ctx);
+    f->at_done = NULL;
+    lsrv_free(&srv);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    rb_runbook_free(rb);
+}
+
 static void on_cancel_timer(uv_timer_t *t) { rb_run_cancel(t->data); }
 
 static void test_cancel_stops_the_step(void **state)
@@ -365,6 +410,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_approval_granted_denied_timeout, setup_writer, teardown),
         cmocka_unit_test_setup_teardown(test_notify_and_escalate, setup_writer, teardown),
         cmocka_unit_test_setup_teardown(test_sub_runbook_runs_as_one_step, setup_writer, teardown),
+        cmocka_unit_test_setup_teardown(test_http_check_expects_status_code, setup_writer, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_stops_the_step, setup_writer, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_starts_nothing_with_side_effects, setup_writer, teardown),
     };
