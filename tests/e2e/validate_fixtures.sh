@@ -5,8 +5,8 @@
 # for each of its "# expect: LINE:COL SUBSTRING" header lines, a diagnostic
 # "FILE:LINE:COL: error: ...SUBSTRING..." (stdout or stderr). Every runbook
 # under runbooks/ (recursively) and every tests/fixtures/valid/*.yaml must be
-# accepted (exit 0), and so must every complete runbook shown in
-# docs/authoring.md.
+# accepted (exit 0), and so must every complete runbook shown in the
+# README and docs/*.md.
 #
 # Times are printed, not asserted (timing assertions are not tests here);
 # only a validation slower than 5 s fails, to catch a hang.
@@ -126,19 +126,21 @@ while IFS= read -r f; do
 done <"$tmp/valid"
 [ "$n_valid" -gt 0 ] || bad "no runbooks found under runbooks/ and tests/fixtures/valid/"
 
-# --- the complete runbooks shown in docs/authoring.md: exit 0 --------------
+# --- the complete runbooks shown in the README and docs/*.md: exit 0 -------
 # Every ```yaml block that holds an apiVersion line is written to a file of
 # its own and validated.
-if [ -f docs/authoring.md ]; then
-    awk -v dir="$tmp" '
-        /^```yaml[ \t]*$/ { inb = 1; n++; f = dir "/authoring_example_" n ".yaml"; printf "" > f; next }
+for doc in README.md docs/*.md; do
+    [ -f "$doc" ] || continue
+    stem=$(echo "$doc" | tr '/.' '__')
+    awk -v dir="$tmp" -v stem="$stem" '
+        /^```yaml[ \t]*$/ { inb = 1; n++; f = dir "/" stem "_example_" n ".yaml"; printf "" > f; next }
         /^```/ && inb { inb = 0; close(f); next }
-        inb { print > f }' docs/authoring.md
-    for f in "$tmp"/authoring_example_*.yaml; do
+        inb { print > f }' "$doc"
+    for f in "$tmp"/"$stem"_example_*.yaml; do
         [ -f "$f" ] || continue
         grep -q '^apiVersion:' "$f" || continue
         run_validate "$f"
-        name="docs/authoring.md, yaml block ${f##*_example_}"; name=${name%.yaml}
+        name="$doc, yaml block ${f##*_example_}"; name=${name%.yaml}
         if [ "$rc" -eq 0 ]; then
             ok "$name valid ($ms ms)"
         else
@@ -146,7 +148,7 @@ if [ -f docs/authoring.md ]; then
             show_output
         fi
     done
-fi
+done
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
