@@ -47,8 +47,9 @@ struct rb_journal {
 
 /* ---- records ---------------------------------------------------------------
  * Every append becomes one record. Direct mode applies it at once, with the
- * caller's strings borrowed; writer mode copies it (rb__jrec_copy) into the
- * queue, and the writer thread applies a whole queue in one transaction. */
+ * caller's strings borrowed; writer mode copies it, strings included, into
+ * the queue (journal_writer.c), and the writer thread applies a whole queue
+ * in one transaction. */
 
 typedef enum {
     RB__REC_VERSION = 1, /* sha256, name, path, source/source_len */
@@ -72,10 +73,6 @@ typedef struct rb__jrec {
     const char *runbook, *trigger, *params;
     const char *status;
 } rb__jrec_t;
-
-/* A heap copy of r (strings included, one allocation, free() it); NULL
- * when out of memory. Its size in bytes goes to *bytes. */
-rb__jrec_t *rb__jrec_copy(const rb__jrec_t *r, size_t *bytes);
 
 /* ---- journal.c, for the writer thread ------------------------------------- */
 

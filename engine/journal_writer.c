@@ -46,8 +46,20 @@
 #define RB__JW_LINGER_MS   100
 #define RB__JW_MAX_RECORDS 8192
 #define RB__JW_MAX_BYTES   (8u << 20)
+#define RB__JW_GROUP       1024 /* records that wake the writer before the iteration ends */
 #define RB__JW_IDS_FIRST   64   /* run ids reserved at first */
 #define RB__JW_IDS_MAX     4096 /* a block grows 4x each time the loop had to wait */
+
+/* Queued records live in chunks: one allocation for many records, freed
+ * by the writer after the commit that wrote them (a malloc and a free from
+ * another thread per event cost more than the insert's own bookkeeping). */
+typedef struct rb__jchunk {
+    struct rb__jchunk *next;
+    size_t used, cap;
+    max_align_t data[];
+} rb__jchunk_t;
+
+#define RB__JW_CHUNK (64u << 10)
 
 typedef struct rb__jflush {
     struct rb__jflush *next;
@@ -77,6 +89,7 @@ struct rb__jwriter {
     uv_cond_t work; /* the writer waits here for records */
     uv_cond_t done; /* sync and a starved run_create wait here for commits */
     rb__jrec_t *q_head, *q_tail;
+    rb__jchunk_t *c_head, *c_tail; /* the chunks the queued records live in */
     size_t q_len, q_bytes;
     uint64_t q_since; /* uv_hrtime() of the oldest queued record */
     uint64_t appended; /* the last ticket handed out */
@@ -115,14 +128,17 @@ static const char *put(char **p, const char *s, size_t n)
     return d;
 }
 
-rb__jrec_t *rb__jrec_copy(const rb__jrec_t *r, size_t *bytes)
+static size_t rec_size(const rb__jrec_t *r)
 {
-    size_t n = sizeof *r + slen(r->type) + slen(r->step) + slen(r->data) + slen(r->sha256) +
-               slen(r->name) + slen(r->path) + (r->source ? r->source_len + 1 : 0) +
-               slen(r->runbook) + slen(r->trigger) + slen(r->params) + slen(r->status);
-    rb__jrec_t *c = malloc(n);
-    if (!c)
-        return NULL;
+    return sizeof *r + slen(r->type) + slen(r->step) + slen(r->data) + slen(r->sha256) +
+           slen(r->name) + slen(r->path) + (r->source ? r->source_len + 1 : 0) +
+           slen(r->runbook) + slen(r->trigger) + slen(r->params) + slen(r->status);
+}
+
+/* Copies r and its strings into mem (rec_size(r) bytes). */
+static rb__jrec_t *rec_copy_into(const rb__jrec_t *r, void *mem)
+{
+    rb__jrec_t *c = mem;
     *c = *r;
     c->next = NULL;
     char *p = (char *)(c + 1);
@@ -142,16 +158,15 @@ rb__jrec_t *rb__jrec_copy(const rb__jrec_t *r, size_t *bytes)
     c->trigger = put(&p, r->trigger, slen(r->trigger));
     c->params = put(&p, r->params, slen(r->params));
     c->status = put(&p, r->status, slen(r->status));
-    *bytes = n;
     return c;
 }
 
-static void free_records(rb__jrec_t *r)
+static void free_chunks(rb__jchunk_t *c)
 {
-    while (r) {
-        rb__jrec_t *next = r->next;
-        free(r);
-        r = next;
+    while (c) {
+        rb__jchunk_t *next = c->next;
+        free(c);
+        c = next;
     }
 }
 
@@ -174,8 +189,9 @@ static void writer_main(void *arg)
     for (;;) {
         if (w->failed && w->q_head) {
             /* Nothing more is written after a failure (see attach). */
-            free_records(w->q_head);
+            free_chunks(w->c_head);
             w->q_head = w->q_tail = NULL;
+            w->c_head = w->c_tail = NULL;
             w->q_len = w->q_bytes = 0;
         }
         uint64_t now = uv_hrtime();
@@ -192,15 +208,17 @@ static void writer_main(void *arg)
             continue;
         }
         rb__jrec_t *batch = w->q_head;
+        rb__jchunk_t *chunks = w->c_head;
         uint64_t last = w->q_tail ? w->q_tail->ticket : w->durable;
         w->q_head = w->q_tail = NULL;
+        w->c_head = w->c_tail = NULL;
         w->q_len = w->q_bytes = 0;
         int64_t nres = reserve ? w->block : 0;
         uv_mutex_unlock(&j->mu);
 
         rb__jbatch_t out;
         int rc = rb__j_batch(w->conn, batch, nres, &out);
-        free_records(batch);
+        free_chunks(chunks);
 
         uv_mutex_lock(&j->mu);
         if (rc != 0) {
@@ -469,19 +487,34 @@ int rb_journal_flush(rb_journal_t *j, rb_journal_flush_cb cb, void *arg)
 int rb__jw_submit(rb_journal_t *j, const rb__jrec_t *r)
 {
     rb__jwriter_t *w = j->w;
-    size_t bytes;
-    rb__jrec_t *c = rb__jrec_copy(r, &bytes);
-    if (!c) {
-        snprintf(j->err, sizeof j->err, "%s: out of memory", j->path);
-        return RB_ENOMEM;
-    }
+    size_t bytes = rec_size(r);
+    size_t need = (bytes + sizeof(max_align_t) - 1) / sizeof(max_align_t) * sizeof(max_align_t);
     uv_mutex_lock(&j->mu);
     if (w->failed) {
         int ret = failed_locked(j);
         uv_mutex_unlock(&j->mu);
-        free(c);
         return ret;
     }
+    rb__jchunk_t *k = w->c_tail;
+    if (!k || k->cap - k->used < need) {
+        size_t cap = need > RB__JW_CHUNK ? need : RB__JW_CHUNK;
+        k = malloc(sizeof *k + cap);
+        if (!k) {
+            uv_mutex_unlock(&j->mu);
+            snprintf(j->err, sizeof j->err, "%s: out of memory", j->path);
+            return RB_ENOMEM;
+        }
+        k->next = NULL;
+        k->used = 0;
+        k->cap = cap;
+        if (w->c_tail)
+            w->c_tail->next = k;
+        else
+            w->c_head = k;
+        w->c_tail = k;
+    }
+    rb__jrec_t *c = rec_copy_into(r, (char *)k->data + k->used);
+    k->used += need;
     c->ticket = ++w->appended;
     if (w->q_tail) {
         w->q_tail->next = c;
@@ -492,9 +525,12 @@ int rb__jw_submit(rb_journal_t *j, const rb__jrec_t *r)
     w->q_tail = c;
     w->q_len++;
     w->q_bytes += bytes;
-    /* A full queue is due now; otherwise the writer hears of it at the end
-     * of this loop iteration (its linger clock starts then). */
-    int full = w->q_len >= RB__JW_MAX_RECORDS || w->q_bytes >= RB__JW_MAX_BYTES;
+    /* A full queue is due now, and a large group need not wait for the end
+     * of the iteration: the writer starts on it while the loop goes on.
+     * Otherwise the writer hears of it at the end of this loop iteration
+     * (its linger clock starts then). */
+    int full = w->q_len == RB__JW_GROUP || w->q_len >= RB__JW_MAX_RECORDS ||
+               w->q_bytes >= RB__JW_MAX_BYTES;
     if (full)
         uv_cond_signal(&w->work);
     uv_mutex_unlock(&j->mu);
