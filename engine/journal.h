@@ -77,7 +77,8 @@ int rb_journal_run_create(rb_journal_t *j, const char *runbook, const char *sha2
 /* Appends one event to the run: type ("run_started", "step_started",
  * "attempt_started", "step_finished", "run_finished", …), step name or NULL,
  * attempt (0 when it does not apply), data borrowed (NULL = {}), stored as
- * compact JSON with sorted keys. The event takes the wall clock (ms since
+ * compact JSON with sorted keys (RB_EINVAL for a string that is not UTF-8
+ * or nesting deeper than 2048). The event takes the wall clock (ms since
  * the epoch) and the monotonic clock (ns) now; its seq (1, 2, 3 … per run)
  * and its place in the hash chain are assigned when it is written, inside
  * the transaction (by the writer thread in writer mode), from the file: so
@@ -108,9 +109,13 @@ const char *rb_journal_errmsg(const rb_journal_t *j);
 /*
  * Switches j to writer mode on loop: commits what is pending, opens the
  * writer thread's own connection, reserves a first block of run ids and
- * starts the thread. The handle's uv_async_t does not keep the loop alive
- * by itself, only while a flush is waiting. Returns 0, RB_EINVAL (already
- * attached, or read-only) or the journal's error. Loop thread.
+ * starts the thread. It adds three handles to the loop: a uv_async_t (the
+ * writer's "committed"), and a uv_check_t with a uv_idle_t that wake the
+ * writer once at the end of each loop iteration in which something was
+ * appended or flushed (so all of it is one group commit). None of them
+ * keeps the loop alive by itself: only a flush that is waiting does.
+ * Returns 0, RB_EINVAL (already attached, or read-only) or the journal's
+ * error. Loop thread.
  *
  * Failure is sticky in writer mode: once a commit fails (disk full, I/O,
  * lock held too long), what it held is lost, so every later append, flush
@@ -135,7 +140,7 @@ int rb_journal_flush(rb_journal_t *j, rb_journal_flush_cb cb, void *arg);
 /*
  * Leaves writer mode: lets the writer commit everything queued, joins it,
  * calls every flush callback still waiting (from inside this call), and
- * closes the uv_async_t (the loop must run once more for its close to
+ * closes the three handles (the loop must run once more for their close to
  * complete; then it closes with no handle left). Returns 0, or the sticky
  * error if a commit failed. j is back in direct mode. Loop thread.
  */

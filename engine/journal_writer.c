@@ -29,11 +29,13 @@
  * the writer inside each transaction, from the file, so they are right
  * whoever else writes the journal.
  *
- * Owns: the thread, the queue, the tickets, the flush requests and the
- * uv_async_t (heap: freed by its close callback, after the journal may be
- * gone). Must never: touch SQLite or jansson on the writer thread except
- * through journal.c's rb__j_batch; call a flush callback from inside
- * rb_journal_flush; report a ticket durable before its commit returned.
+ * Owns: the thread, the queue and the chunks its records live in, the
+ * tickets, the flush requests, and the loop handles (uv_async_t,
+ * uv_check_t, uv_idle_t: one allocation, freed by the last close callback,
+ * after the journal may be gone). Must never: touch SQLite or jansson
+ * (except through journal.c's rb__j_batch) on the writer thread; hold the
+ * mutex across I/O; call a flush callback from inside rb_journal_flush;
+ * report a ticket durable before its commit returned.
  */
 #include "journal_int.h"
 
