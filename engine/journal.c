@@ -437,6 +437,11 @@ void rb__j_conn_close(rb__jconn_t *c)
     rb__j_conn_free(c);
 }
 
+void rb__j_conn_patience(rb__jconn_t *c, int caller_waits)
+{
+    sqlite3_busy_timeout(c->db, caller_waits ? RB__J_BUSY_MS : RB__J_W_BUSY_MS);
+}
+
 /*
  * The writer's WAL: SQLite's automatic checkpoint would run inside a
  * commit every 1000 pages, copying back the same hot index pages again and

@@ -79,6 +79,9 @@ typedef struct rb__jrec {
 /* Opens another connection to j's file, set up for writing like the first. */
 int rb__j_conn_open(rb_journal_t *j, rb__jconn_t **out, char *err, size_t errlen);
 void rb__j_conn_close(rb__jconn_t *c);
+/* How long a busy file is waited for: 2 s while a caller waits (like the
+ * caller's own connection), 10 s on the writer thread (the default). */
+void rb__j_conn_patience(rb__jconn_t *c, int caller_waits);
 /* The message of the connection's last failure. */
 const char *rb__j_conn_err(const rb__jconn_t *c);
 

@@ -372,9 +372,13 @@ int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop)
         free(w);
         return ret;
     }
-    /* The first block of run ids now, while the caller is setting up. */
+    /* The first block of run ids now, while the caller is setting up (and
+     * waiting: a locked file is said to be locked as soon as on open). */
     rb__jbatch_t out;
-    if ((ret = rb__j_batch(w->conn, NULL, w->block, &out)) != 0) {
+    rb__j_conn_patience(w->conn, 1);
+    ret = rb__j_batch(w->conn, NULL, w->block, &out);
+    rb__j_conn_patience(w->conn, 0);
+    if (ret != 0) {
         memcpy(j->err, rb__j_conn_err(w->conn), sizeof j->err);
         rb__j_conn_close(w->conn);
         free(w);
