@@ -214,7 +214,7 @@ int rb_journal_recovered(rb_journal_t *j, json_t **out);
 /*
  * What resuming the run needs, from its events (the hash-chained record):
  * {run_id, status, runbook, sha256, source (the recorded text), params,
- * trigger, last_seq,
+ * trigger, alert (run_started's, or null), dry_run, last_seq,
  *  results: {step name → result} of the steps that finished or were skipped
  *           (step_finished data.result, or the step_skipped data),
  *  finished: [names in the order they finished],

@@ -224,8 +224,16 @@ int rb_journal_run_resume_point(rb_journal_t *j, int64_t run_id, json_t **out)
                          in_flight != NULL, "next_step_with",
                          in_flight_with ? json_deep_copy(in_flight_with) : json_null(),
                          "next_step_attempts", in_flight ? attempts : (json_int_t)0);
-        if (!*out)
+        if (!*out) {
             ret = RB_ENOMEM;
+        } else {
+            /* The rest of what the run started from, when it was recorded. */
+            json_t *alert = started ? json_object_get(started, "alert") : NULL;
+            json_object_set_new(*out, "alert", alert ? json_deep_copy(alert) : json_null());
+            json_object_set_new(*out, "dry_run",
+                                json_boolean(started &&
+                                             json_is_true(json_object_get(started, "dry_run"))));
+        }
     }
     free(source);
     json_decref(results);

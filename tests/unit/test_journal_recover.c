@@ -26,8 +26,9 @@ static int64_t crashed_run(fx_t *fx, int with_steps)
     json_t *params = json_pack("{s:s}", "instance", "10.0.0.7");
     int64_t r;
     assert_int_equal(rb_journal_run_create(j, "node-crash", sha, params, "alert", &r), 0);
-    json_t *d = json_pack("{s:s,s:s,s:O}", "runbook", "node-crash", "sha256", sha, "params",
-                          params);
+    json_t *d = json_pack("{s:s,s:s,s:O,s:b,s:{s:{s:s}}}", "runbook", "node-crash", "sha256",
+                          sha, "params", params, "dry_run", 1, "alert", "labels", "instance",
+                          "10.0.0.7");
     if (with_steps)
         json_object_set_new(d, "steps", json_pack("[s,s,s,s]", "a", "b", "c", "d"));
     assert_int_equal(rb_journal_event(j, r, "run_started", NULL, 0, d), 0);
@@ -140,6 +141,9 @@ static void test_resume_point(void **state)
     assert_int_equal(strlen(jstr(p, "sha256")), 64);
     assert_string_equal(jstr(json_object_get(p, "params"), "instance"), "10.0.0.7");
     assert_string_equal(jstr(p, "trigger"), "alert");
+    assert_true(json_is_true(json_object_get(p, "dry_run")));
+    assert_string_equal(
+        jstr(json_object_get(json_object_get(p, "alert"), "labels"), "instance"), "10.0.0.7");
     /* a finished, b started and not finished. */
     json_t *res = json_object_get(p, "results");
     assert_int_equal(json_object_size(res), 1);
