@@ -10,7 +10,7 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp" || exit 1
 rounds=${ROUNDS:-100}
-pass=0 fail=0 killed=0 finished=0
+pass=0 fail=0 finished=0 resumed=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL round $i: $*"; }
 
@@ -35,12 +35,21 @@ while [ "$i" -lt "$rounds" ]; do
     "$RUNBOOK" run --quiet --db j.db -p round="$i" rb.yaml >/dev/null 2>&1 &
     pid=$!
     sleep "0.$(printf %03d "$(rand_ms 200)")"
-    if kill -9 "$pid" 2>/dev/null; then killed=$((killed + 1)); fi
+    kill -9 "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
+    if [ "$(sqlite3 j.db "SELECT count(*) FROM sqlite_master WHERE name = 'runs'" 2>/dev/null)" != 1 ]; then
+        # killed before the journal's schema was in: nothing may have run either
+        [ ! -e "effects.$i" ] && ok || bad "a step ran before the journal existed"
+        continue
+    fi
     [ "$(sqlite3 j.db 'PRAGMA integrity_check')" = ok ] && ok || bad "integrity_check"
     "$RUNBOOK" audit verify --db j.db >verify.out 2>&1 && ok || { bad "audit verify"; head -5 verify.out; }
-    id=$(sqlite3 j.db "SELECT max(id) FROM runs")
-    [ -n "$id" ] || { bad "no run recorded"; continue; }
+    id=$(sqlite3 j.db "SELECT max(id) FROM runs WHERE json_extract(params, '$.round') = '$i'")
+    if [ -z "$id" ]; then
+        # killed before this round's run was recorded: nothing may have run
+        [ ! -e "effects.$i" ] && ok || bad "a step ran but its run is not in the journal"
+        continue
+    fi
     # every side effect has its intent on record
     if [ -f "effects.$i" ]; then
         for s in $(sort -u "effects.$i"); do
@@ -55,6 +64,7 @@ while [ "$i" -lt "$rounds" ]; do
         continue
     fi
     # opening for writing marks it interrupted; resume takes it to the end
+    resumed=$((resumed + 1))
     "$RUNBOOK" resume --quiet --db j.db "$id" >resume.out 2>&1
     rc=$?
     [ $rc -eq 0 ] && ok || { bad "resume exit $rc (status was $status)"; head -5 resume.out; }
@@ -94,6 +104,6 @@ grep -q again paid && ok || bad "--rerun-started did not run the step again"
 [ -e after-ran ] && ok || bad "the steps after it did not run"
 "$RUNBOOK" resume --db j.db "$id" >resume.out 2>&1
 [ $? -eq 2 ] && grep -q "not interrupted" resume.out && ok || bad "resuming a resolved run is refused"
-echo "crash: $rounds rounds, $killed killed mid-run, $finished finished before the kill"
+echo "crash: $rounds rounds: $resumed killed mid-run and resumed, $finished finished before the kill"
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
