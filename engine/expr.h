@@ -32,7 +32,10 @@ void rb_expr_free(rb_expr_t *e);
 /* Evaluates against ctx (borrowed). Returns a new reference (never NULL on
  * success; a missing path is json_null()). Returns NULL on a runtime error
  * (a function given the wrong type, division by zero …) with a message in
- * err. Loop thread or any thread: it touches nothing but its arguments. */
+ * err. The value may be shared with ctx or with the compiled expression (a
+ * path returns the context's own value, increfed, not a copy): treat it as
+ * read-only and json_deep_copy it before changing it. Loop thread or any
+ * thread: it touches nothing but its arguments. */
 json_t *rb_expr_eval(const rb_expr_t *e, const json_t *ctx, char *err, size_t errlen);
 
 /* Truthiness: null, false, 0, "", [] and {} are false; all else true. */
@@ -77,7 +80,61 @@ json_t *rb_tmpl_render(const rb_tmpl_t *t, const json_t *ctx, int flags, char *e
  * offsets relative to the template source. */
 void rb_tmpl_refs(const rb_tmpl_t *t, rb_expr_ref_cb cb, void *arg);
 
-/* Quotes s for POSIX sh ('…' with ' as '\''). Returns a malloc'd string. */
+/* Quotes s for POSIX sh ('…' with ' as '\''). Returns a malloc'd string,
+ * or NULL when s contains a NUL byte (no argv string can carry one) or
+ * memory ran out. Any thread. */
 char *rb_shell_quote(const char *s, size_t len);
+
+/* Checks that every {{ }} of t sits where RB_TMPL_SHELL_QUOTE can make its
+ * value inert: outside quotes, or inside '…' or "…" (the quote is closed
+ * around the value and reopened). A {{ }} after a backslash or a '$', inside
+ * `…`, ${…}, $((…)), ((…)), a comment or a here-document is refused, and so
+ * is every {{ }} after shell syntax the check cannot follow ($'…', $[…],
+ * <<<, case inside $(…)). 0, or -1 with
+ * *err (offset of the {{ into the template source). rb_tmpl_render with
+ * RB_TMPL_SHELL_QUOTE refuses the same templates; the validator calls this
+ * to report them at load. Any thread. */
+int rb_tmpl_shell_check(const rb_tmpl_t *t, rb_expr_error_t *err);
+
+/* --- internal: shared by expr.c, expr_func.c and template.c only --- */
+
+/* One built-in function. call gets the evaluated arguments (borrowed) and
+ * returns a new reference, or NULL with err set; aux is what prepare made
+ * at compile time (NULL otherwise). prepare, when set, sees the literal
+ * arguments (NULL where an argument is not a literal) and may build aux
+ * (a compiled regex) or refuse with msg and *bad_arg (the argument index).
+ * pure: same arguments, same result (the compiler may fold literal calls).
+ * default() has call == NULL: the evaluator handles it, lazily. */
+typedef struct rb__func {
+    const char *name;
+    int min_args, max_args;
+    int pure;
+    json_t *(*call)(json_t *const *args, int n, void *aux, char *err, size_t errlen);
+    int (*prepare)(json_t *const *lits, int n, void **aux, int *bad_arg, char *msg, size_t msglen);
+    void (*release)(void *aux);
+} rb__func_t;
+
+/* The function named name[0..len), or NULL. */
+const rb__func_t *rb__func_find(const char *name, size_t len);
+/* The closest function name to name (NUL-terminated), or NULL. */
+const char *rb__func_suggest(const char *name);
+
+/* The text of v as templates, string() and join() print it: strings as
+ * they are, numbers as JSON, booleans true/false, null "", arrays and
+ * objects compact JSON. Returns a pointer into v, into buf (>= 40 bytes)
+ * or to a malloc'd *heap the caller frees; *len is the length (a string may
+ * hold NUL bytes). NULL only when memory ran out. */
+const char *rb__expr_text(const json_t *v, char *buf, size_t buflen, size_t *len, char **heap);
+/* "null", "boolean", "number", "string", "list" or "object". */
+const char *rb__expr_type(const json_t *v);
+/* needle in hay (element of a list, substring of a string, key of an
+ * object; nothing is in null): 1, 0, or -1 with err ("<what>: …"). */
+int rb__expr_contains(const json_t *hay, const json_t *needle, const char *what, char *err,
+                      size_t errlen);
+/* Compiles the expression of one {{ }} whose text starts at src + start
+ * and ends at the "}}" token; *end is set past the "}}". Offsets (in the
+ * tree and in *err) are into src, the whole template. */
+rb_expr_t *rb__expr_compile_tmpl(const char *src, size_t len, size_t start, size_t *end,
+                                 rb_expr_error_t *err);
 
 #endif
