@@ -1,0 +1,254 @@
+/*
+ * cli_out.c — the terminal writer and options the journal commands share
+ * (see cli_out.h). Owns no state.
+ *
+ * Must never: write to the journal, or print text from the journal
+ * unsanitised — step output and alert labels come from outside.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "cli.h"
+#include "cli_out.h"
+#include "journal.h"
+
+#include <runbook/runbook.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+
+void rb__cli_color_on(out_t *o, int c)
+{
+    static const char *const seq[] = { "", "\033[32m", "\033[31m", "\033[33m", "\033[2m", "\033[1m" };
+    if (o->color && c != C_NONE)
+        fputs(seq[c], o->f);
+}
+
+void rb__cli_color_off(out_t *o, int c)
+{
+    if (o->color && c != C_NONE)
+        fputs("\033[0m", o->f);
+}
+
+/* Writes at most max bytes of s (stopping at a UTF-8 boundary), with every
+ * control character but tab shown as '?'. Returns the bytes consumed. */
+size_t rb__cli_put_clean(out_t *o, const char *s, size_t len, size_t max)
+{
+    size_t n = len < max ? len : max;
+    while (n < len && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
+        n--;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        fputc((c < 0x20 && c != '\t') || c == 0x7f ? '?' : c, o->f);
+    }
+    if (n < len)
+        fputs("...", o->f);
+    return n;
+}
+
+void rb__cli_put_str(out_t *o, const char *s)
+{
+    if (s)
+        rb__cli_put_clean(o, s, strlen(s), SIZE_MAX);
+}
+
+/* Compact JSON, capped; json_dumps escapes control characters itself. */
+void rb__cli_put_json(out_t *o, const json_t *v, size_t max)
+{
+    char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (s) {
+        rb__cli_put_clean(o, s, strlen(s), max);
+        free(s);
+    } else {
+        fputs("null", o->f);
+    }
+}
+
+/* Green for a good end, red for a bad one, yellow for the in-between. */
+int rb__cli_status_color(const char *s)
+{
+    if (!s)
+        return C_NONE;
+    static const char *const good[] = { "ok", "succeeded", "success", "resolved", NULL };
+    static const char *const bad[] = { "failed", "error", "timeout", "timed_out", "aborted",
+                                       "verify_failed", "interrupted", "rolled_back",
+                                       "not_resolved", NULL };
+    static const char *const meh[] = { "skipped", "cancelled", "canceled", "not_confirmed",
+                                       "retry", "waiting", "dry_run", NULL };
+    for (int i = 0; good[i]; i++)
+        if (strcmp(s, good[i]) == 0)
+            return C_GREEN;
+    for (int i = 0; bad[i]; i++)
+        if (strcmp(s, bad[i]) == 0)
+            return C_RED;
+    for (int i = 0; meh[i]; i++)
+        if (strcmp(s, meh[i]) == 0)
+            return C_YELLOW;
+    return C_NONE;
+}
+
+void rb__cli_fmt_local(int64_t ms, char *buf, size_t len)
+{
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    if (!localtime_r(&t, &tm) || !strftime(buf, len, "%Y-%m-%d %H:%M:%S", &tm))
+        snprintf(buf, len, "?");
+}
+
+void rb__cli_fmt_duration(int64_t ms, char *buf, size_t len)
+{
+    rb_duration_format(ms > 0 ? (uint64_t)ms : 0, buf, len);
+}
+
+/* "+1.234s", "+2m05.120s", "+1h02m03s": precise near the start, where
+ * steps are short, and readable when an incident ran for hours. */
+void rb__cli_fmt_offset(int64_t ms, char *buf, size_t len)
+{
+    char sign = ms < 0 ? '-' : '+';
+    long long a = ms < 0 ? -(long long)ms : (long long)ms;
+    if (a < 60000)
+        snprintf(buf, len, "%c%lld.%03llds", sign, a / 1000, a % 1000);
+    else if (a < 3600000)
+        snprintf(buf, len, "%c%lldm%02lld.%03llds", sign, a / 60000, a / 1000 % 60, a % 1000);
+    else
+        snprintf(buf, len, "%c%lldh%02lldm%02llds", sign, a / 3600000, a / 60000 % 60,
+                 a / 1000 % 60);
+}
+
+const char *rb__cli_jstr(const json_t *obj, const char *key)
+{
+    return json_string_value(json_object_get(obj, key));
+}
+
+/* An integer field, or -1 when absent or not an integer. */
+int64_t rb__cli_jint(const json_t *obj, const char *key)
+{
+    json_t *v = json_object_get(obj, key);
+    return json_is_integer(v) ? (int64_t)json_integer_value(v) : -1;
+}
+
+/* ---- options ---------------------------------------------------------------- */
+
+
+enum { OPT_DB = 0x100, OPT_FORMAT };
+
+/* Parses the options both commands share (and --limit where allowed).
+ * Returns -1 to go on, or the exit code to return now. */
+int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, opts_t *o,
+                      void (*usage)(FILE *))
+{
+    static const struct option longopts[] = {
+        { "db", required_argument, NULL, OPT_DB },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { "limit", required_argument, NULL, 'n' },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    o->db = NULL;
+    o->json = 0;
+    o->limit = RB__RUNS_DEFAULT_LIMIT;
+    /* 0, not 1: a full GNU reset, since another subcommand (or a test) may
+     * have run getopt in this process before. Our own messages, not
+     * getopt's, which would name argv[0] ("runs") as the program. */
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, with_limit ? ":hn:" : ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            usage(stdout);
+            return RB_EXIT_OK;
+        case OPT_DB:
+            if (!*optarg) {
+                fprintf(stderr, "runbook %s: --db needs a file name\n", cmd);
+                return RB_EXIT_USAGE;
+            }
+            o->db = optarg;
+            break;
+        case OPT_FORMAT:
+            if (strcmp(optarg, "json") == 0) {
+                o->json = 1;
+            } else if (strcmp(optarg, "text") == 0) {
+                o->json = 0;
+            } else {
+                fprintf(stderr, "runbook %s: --format must be text or json, not '%s'\n", cmd,
+                        optarg);
+                return RB_EXIT_USAGE;
+            }
+            break;
+        case 'n': {
+            if (!with_limit)
+                goto unknown;
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 0 || v > 1000000000) {
+                fprintf(stderr, "runbook %s: --limit needs a number >= 0, not '%s'\n", cmd,
+                        optarg);
+                return RB_EXIT_USAGE;
+            }
+            o->limit = v;
+            break;
+        }
+        case ':':
+            fprintf(stderr, "runbook %s: %s needs a value\n", cmd, argv[optind - 1]);
+            fprintf(stderr, "Try 'runbook %s --help'.\n", cmd);
+            return RB_EXIT_USAGE;
+        default:
+        unknown:
+            if (optopt && optopt < 0x100)
+                fprintf(stderr, "runbook %s: unknown option '-%c'\n", cmd, optopt);
+            else
+                fprintf(stderr, "runbook %s: unknown option '%s'\n", cmd, argv[optind - 1]);
+            fprintf(stderr, "Try 'runbook %s --help'.\n", cmd);
+            return RB_EXIT_USAGE;
+        }
+    }
+    if (!o->db)
+        o->db = rb_cli_default_db();
+    return -1;
+}
+
+/* Opens the journal read-only; on failure says why on stderr. A missing
+ * file gets its own message: it almost always means "wrong directory". */
+rb_journal_t *rb__cli_open_journal(const char *cmd, const char *db)
+{
+    if (access(db, F_OK) != 0 && errno == ENOENT) {
+        fprintf(stderr,
+                "runbook %s: no journal at %s (nothing has run here yet? pass --db FILE or"
+                " set RUNBOOK_DB)\n",
+                cmd, db);
+        return NULL;
+    }
+    rb_journal_t *j = NULL;
+    char err[512];
+    if (rb_journal_open(db, RB_JOURNAL_READONLY, &j, err, sizeof err) != 0) {
+        fprintf(stderr, "runbook %s: %s\n", cmd, err);
+        return NULL;
+    }
+    return j;
+}
+
+int rb__cli_print_json(const json_t *v)
+{
+    char *s = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
+    if (!s)
+        return RB_EXIT_FAILED;
+    puts(s);
+    free(s);
+    return RB_EXIT_OK;
+}
+
+void rb__cli_pad(out_t *o, size_t used, size_t width)
+{
+    for (size_t i = used; i < width; i++)
+        fputc(' ', o->f);
+}
+

@@ -1,0 +1,56 @@
+/*
+ * cli_out.h — what `runbook runs`, `runbook show` and the other journal
+ * commands share: the terminal writer (colors only when asked, text from
+ * the journal sanitised so that no escape sequence reaches the terminal),
+ * times and durations for people, and the --db/--format options with a
+ * read-only journal open. Internal to the CLI.
+ */
+#ifndef RB_CLI_OUT_H
+#define RB_CLI_OUT_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "journal.h"
+
+#define RB__RUNS_DEFAULT_LIMIT 20
+#define RB__OUT_LINES          5   /* lines of stdout/stderr shown per result */
+#define RB__OUT_COLS           160 /* bytes of each such line */
+#define RB__DATA_COLS          200 /* bytes of compact JSON shown inline */
+
+typedef struct {
+    FILE *f;
+    int color;
+} out_t;
+
+enum { C_NONE, C_GREEN, C_RED, C_YELLOW, C_DIM, C_BOLD };
+
+typedef struct {
+    const char *db;
+    int json;
+    long limit;
+} opts_t;
+
+void rb__cli_color_on(out_t *o, int c);
+void rb__cli_color_off(out_t *o, int c);
+size_t rb__cli_put_clean(out_t *o, const char *s, size_t len, size_t max);
+void rb__cli_put_str(out_t *o, const char *s);
+void rb__cli_put_json(out_t *o, const json_t *v, size_t max);
+int rb__cli_status_color(const char *s);
+void rb__cli_fmt_local(int64_t ms, char *buf, size_t len);
+void rb__cli_fmt_duration(int64_t ms, char *buf, size_t len);
+void rb__cli_fmt_offset(int64_t ms, char *buf, size_t len);
+const char *rb__cli_jstr(const json_t *obj, const char *key);
+int64_t rb__cli_jint(const json_t *obj, const char *key);
+/* Parses --db, --format and (with_limit) --limit/-n for a journal command.
+ * Returns -1 to go on, or the exit code to return now (help printed,
+ * bad usage). */
+int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, opts_t *o,
+                       void (*usage)(FILE *));
+/* Opens the journal read-only; on failure says why on stderr. */
+rb_journal_t *rb__cli_open_journal(const char *cmd, const char *db);
+int rb__cli_print_json(const json_t *v);
+void rb__cli_pad(out_t *o, size_t used, size_t width);
+
+#endif

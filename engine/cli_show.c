@@ -1,0 +1,606 @@
+/*
+ * cli_show.c — `runbook show RUN` (DESIGN §6): one run as a readable
+ * timeline, or as recorded (--format json).
+ *
+ * Owns: the text rendering of journal events for people (the words, the
+ * colors, how much of a step's output to show). Reads the journal only
+ * through engine/journal.h, opened read-only.
+ *
+ * Must never: write to the journal, create a journal file, or print text
+ * from the journal unsanitised — step output and alert labels come from
+ * outside, and a stray escape sequence must not drive the operator's
+ * terminal.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "cli.h"
+#include "cli_out.h"
+#include "journal.h"
+
+#include <runbook/runbook.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void usage_show(FILE *f)
+{
+    fprintf(f,
+            "Usage: runbook show RUN [--db FILE] [--format text|json]\n"
+            "\n"
+            "Shows one run: its runbook version, trigger and parameters, then every\n"
+            "event as a timeline from the run's start, with the first lines of each\n"
+            "step's output.\n"
+            "\n"
+            "Options:\n"
+            "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
+            "      --format FORMAT  text (the timeline, default) or json (the run and all\n"
+            "                       its events, as recorded)\n"
+            "  -h, --help           this help\n"
+            "\n"
+            "Exit status: 0 shown; 2 bad usage, no such run, or the journal cannot be read.\n",
+            rb_cli_default_db());
+}
+
+/* ---- runbook show ---------------------------------------------------------- */
+
+/* Prints the first lines of a captured output stream, indented under the
+ * event, and how many lines were left out. */
+static void put_output(out_t *o, int indent, const char *label, const char *s)
+{
+    if (!s || !*s)
+        return;
+    size_t len = strlen(s);
+    while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+        len--;
+    if (!len)
+        return;
+    int shown = 0, total = 0;
+    const char *p = s, *end = s + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        total++;
+        if (shown < RB__OUT_LINES) {
+            size_t n = (size_t)(le - p);
+            if (n && p[n - 1] == '\r')
+                n--;
+            fprintf(o->f, "%*s", indent, "");
+            rb__cli_color_on(o, C_DIM);
+            fprintf(o->f, "%s | ", label);
+            rb__cli_color_off(o, C_DIM);
+            rb__cli_put_clean(o, p, n, RB__OUT_COLS);
+            fputc('\n', o->f);
+            shown++;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    if (total > shown) {
+        fprintf(o->f, "%*s", indent, "");
+        rb__cli_color_on(o, C_DIM);
+        fprintf(o->f, "%s | ... (%d more line%s)", label, total - shown,
+                total - shown == 1 ? "" : "s");
+        rb__cli_color_off(o, C_DIM);
+        fputc('\n', o->f);
+    }
+}
+
+/* A command as one would type it: arguments that a shell would split or
+ * interpret are single-quoted. */
+static void put_argv(out_t *o, const json_t *argv)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(argv, i, a) {
+        if (i)
+            fputc(' ', o->f);
+        const char *s = json_string_value(a);
+        if (!s) {
+            rb__cli_put_json(o, a, 40);
+            continue;
+        }
+        int plain = *s != '\0';
+        for (const char *c = s; *c && plain; c++)
+            plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                           "_@%+=:,./-", *c) != NULL;
+        if (plain) {
+            rb__cli_put_str(o, s);
+            continue;
+        }
+        fputc('\'', o->f);
+        for (const char *c = s; *c; c++) {
+            if (*c == '\'')
+                fputs("'\\''", o->f);
+            else
+                rb__cli_put_clean(o, c, 1, 1);
+        }
+        fputc('\'', o->f);
+    }
+}
+
+/* "ok (exit 0, 2 attempts, 120ms)" — the outcome word and the facts an
+ * operator checks first. attempts < 0: not shown. */
+static void put_outcome(out_t *o, const char *word, const json_t *result, int64_t attempts,
+                        int64_t duration_ms)
+{
+    int c = rb__cli_status_color(word);
+    rb__cli_color_on(o, c);
+    rb__cli_put_str(o, word);
+    rb__cli_color_off(o, c);
+    const char *sep = " (";
+    if (rb__cli_jint(result, "exit_code") >= 0) {
+        fprintf(o->f, "%sexit %" PRId64, sep, rb__cli_jint(result, "exit_code"));
+        sep = ", ";
+    }
+    json_t *sig = json_object_get(result, "signal");
+    if ((json_is_integer(sig) && json_integer_value(sig) > 0) ||
+        (json_is_string(sig) && *json_string_value(sig))) {
+        fputs(sep, o->f);
+        fputs("signal ", o->f);
+        if (json_is_string(sig))
+            rb__cli_put_str(o, json_string_value(sig));
+        else
+            fprintf(o->f, "%" JSON_INTEGER_FORMAT, json_integer_value(sig));
+        sep = ", ";
+    }
+    json_t *hs = json_object_get(result, "status");
+    if (json_is_integer(hs)) { /* http and the like: the status code */
+        fprintf(o->f, "%sstatus %" JSON_INTEGER_FORMAT, sep, json_integer_value(hs));
+        sep = ", ";
+    }
+    if (attempts > 1) {
+        fprintf(o->f, "%s%" PRId64 " attempts", sep, attempts);
+        sep = ", ";
+    }
+    if (duration_ms < 0)
+        duration_ms = rb__cli_jint(result, "duration_ms");
+    if (duration_ms >= 0) {
+        char d[32];
+        rb__cli_fmt_duration(duration_ms, d, sizeof d);
+        fprintf(o->f, "%s%s", sep, d);
+        sep = ", ";
+    }
+    if (sep[0] == ',')
+        fputc(')', o->f);
+    const char *error = rb__cli_jstr(result, "error");
+    if (error && *error) {
+        fputs(": ", o->f);
+        rb__cli_put_clean(o, error, strlen(error), RB__OUT_COLS);
+    }
+}
+
+/* The word for a result: its status when that is a word, else ok/failed. */
+static const char *outcome_word(const json_t *obj)
+{
+    const char *s = rb__cli_jstr(obj, "outcome");
+    if (!s)
+        s = rb__cli_jstr(obj, "status");
+    if (s && *s)
+        return s;
+    json_t *ok = json_object_get(obj, "ok");
+    if (json_is_boolean(ok))
+        return json_is_true(ok) ? "ok" : "failed";
+    return "done";
+}
+
+static void put_step(out_t *o, const char *step)
+{
+    fputs("step ", o->f);
+    rb__cli_put_str(o, step ? step : "?");
+}
+
+/* What an attempt ran for: a step, a check, an undo, a notification. */
+static void put_subject(out_t *o, const char *step, const char *phase)
+{
+    if (phase && (!strcmp(phase, "check") || !strcmp(phase, "notify") || !strcmp(phase, "undo") ||
+                  !strcmp(phase, "escalate"))) {
+        fputs(!strcmp(phase, "check") ? "check " : !strcmp(phase, "undo") ? "undo " : "notify ", o->f);
+        rb__cli_put_str(o, step ? step : "?");
+        return;
+    }
+    put_step(o, step);
+}
+
+/* The run-level events (phases, decisions, approvals, rollback,
+ * escalation): one line each. Returns 0 for a type it does not know. */
+static int put_run_event(out_t *o, const char *type, const char *step, const json_t *data)
+{
+    char d1[32], d2[32];
+    if (!strcmp(type, "phase_started")) {
+        fprintf(o->f, "%s: %" PRId64 " checks", rb__cli_jstr(data, "phase") ? rb__cli_jstr(data, "phase") : "?",
+                rb__cli_jint(data, "checks"));
+    } else if (!strcmp(type, "check_finished")) {
+        fputs("check ", o->f);
+        rb__cli_put_str(o, step ? step : "?");
+        fputs(": ", o->f);
+        put_outcome(o, json_is_true(json_object_get(data, "ok")) ? "ok" : "failed",
+                    json_object_get(data, "result"), -1, -1);
+    } else if (!strcmp(type, "confirm")) {
+        int yes = json_is_true(json_object_get(data, "confirmed"));
+        rb__cli_color_on(o, yes ? C_RED : C_GREEN);
+        fputs(yes ? "confirmed: the failure is real" : "not confirmed: nothing done", o->f);
+        rb__cli_color_off(o, yes ? C_RED : C_GREEN);
+    } else if (!strcmp(type, "severity_assigned")) {
+        rb__cli_fmt_duration(rb__cli_jint(data, "respond_ms"), d1, sizeof d1);
+        rb__cli_fmt_duration(rb__cli_jint(data, "resolve_ms"), d2, sizeof d2);
+        rb__cli_color_on(o, C_BOLD);
+        fputs("severity ", o->f);
+        rb__cli_put_str(o, rb__cli_jstr(data, "level") ? rb__cli_jstr(data, "level") : "?");
+        rb__cli_color_off(o, C_BOLD);
+        fprintf(o->f, " (respond within %s, resolve within %s)", d1, d2);
+    } else if (!strcmp(type, "declared")) {
+        fputs("incident declared", o->f);
+    } else if (!strcmp(type, "notification_sent")) {
+        json_t *res = json_object_get(data, "result");
+        fputs("notify ", o->f);
+        rb__cli_put_str(o, step ? step : "?");
+        fputs(": ", o->f);
+        put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : "failed", res, -1, -1);
+    } else if (!strncmp(type, "approval_", 9)) {
+        put_step(o, step);
+        int c = !strcmp(type, "approval_granted") ? C_GREEN : C_YELLOW;
+        rb__cli_color_on(o, c);
+        fprintf(o->f, " %s", !strcmp(type, "approval_requested") ? "waits for approval"
+                             : !strcmp(type, "approval_granted")  ? "approved"
+                             : !strcmp(type, "approval_denied")   ? "denied"
+                                                                  : "approval timed out");
+        rb__cli_color_off(o, c);
+        if (rb__cli_jstr(data, "by")) {
+            fputs(" by ", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(data, "by"));
+        }
+        if (rb__cli_jstr(data, "outcome")) {
+            fputs(": ", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(data, "outcome"));
+        }
+    } else if (!strcmp(type, "rollback_started")) {
+        rb__cli_color_on(o, C_YELLOW);
+        fprintf(o->f, "rollback: undoing %" PRId64 " step(s)", rb__cli_jint(data, "undo_steps"));
+        rb__cli_color_off(o, C_YELLOW);
+    } else if (!strcmp(type, "undo_started")) {
+        fputs("undo ", o->f);
+        rb__cli_put_str(o, step ? step : "?");
+        fputs(" started", o->f);
+    } else if (!strcmp(type, "undo_finished")) {
+        fputs("undo ", o->f);
+        rb__cli_put_str(o, step ? step : "?");
+        fputs(": ", o->f);
+        put_outcome(o, json_is_true(json_object_get(data, "ok")) ? "ok" : "failed",
+                    json_object_get(data, "result"), -1, -1);
+    } else if (!strcmp(type, "escalated")) {
+        rb__cli_fmt_duration(rb__cli_jint(data, "after_ms"), d1, sizeof d1);
+        rb__cli_color_on(o, C_RED);
+        fprintf(o->f, "escalated (level %" PRId64 ", after %s)", rb__cli_jint(data, "level"), d1);
+        rb__cli_color_off(o, C_RED);
+    } else if (!strcmp(type, "cancel_requested")) {
+        fputs("cancel requested", o->f);
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
+typedef struct {
+    const json_t *events;
+    size_t index;         /* of the event being printed */
+    const char *out_step; /* step and attempt whose output was shown last */
+    int64_t out_attempt;
+} show_state_t;
+
+/* Whether the step has events after the current one. The routine parts of
+ * a step (its first attempt starting, an attempt that succeeded) are left
+ * out of the timeline when what follows says the same; but when the run
+ * stopped right there (a crash, an interrupted run), they are the news. */
+static int step_goes_on(const show_state_t *s, const char *step)
+{
+    if (!step)
+        return 0;
+    for (size_t i = s->index + 1; i < json_array_size(s->events); i++) {
+        const char *other = rb__cli_jstr(json_array_get(s->events, i), "step");
+        if (other && strcmp(other, step) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* One event, one line (plus output lines for finished work). */
+static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w, show_state_t *s)
+{
+    const char *type = rb__cli_jstr(ev, "type");
+    const char *step = rb__cli_jstr(ev, "step");
+    int64_t attempt = rb__cli_jint(ev, "attempt");
+    json_t *data = json_object_get(ev, "data");
+    if (!type)
+        type = "?";
+    /* The outcome of a step's `verify` is news even when it passes. */
+    const char *phase = rb__cli_jstr(data, "phase");
+    int verify = phase && strcmp(phase, "verify") == 0;
+    if (strcmp(type, "attempt_started") == 0 && attempt <= 1 && step_goes_on(s, step))
+        return;
+    if (!verify && strcmp(type, "attempt_finished") == 0 &&
+        json_is_true(json_object_get(json_object_get(data, "result"), "ok")) &&
+        step_goes_on(s, step))
+        return;
+    char off[32];
+    rb__cli_fmt_offset(rb__cli_jint(ev, "wall_ms") - base_ms, off, sizeof off);
+    rb__cli_color_on(o, C_DIM);
+    fprintf(o->f, "%*s", offset_w, off);
+    rb__cli_color_off(o, C_DIM);
+    fputs("  ", o->f);
+    const int indent = offset_w + 4;
+
+    if (strcmp(type, "run_started") == 0) {
+        fputs("run started", o->f);
+        if (json_is_true(json_object_get(data, "dry_run"))) {
+            rb__cli_color_on(o, C_YELLOW);
+            fputs(" (dry run: no side effects)", o->f);
+            rb__cli_color_off(o, C_YELLOW);
+        }
+    } else if (strcmp(type, "step_started") == 0) {
+        put_step(o, step);
+        fputs(" started", o->f);
+        json_t *with = json_object_get(data, "with");
+        const char *action = rb__cli_jstr(data, "action");
+        json_t *argv = json_object_get(with, "argv");
+        const char *shell = rb__cli_jstr(with, "shell");
+        if (json_is_array(argv)) {
+            fputs(": $ ", o->f);
+            put_argv(o, argv);
+        } else if (shell) {
+            fputs(": $ ", o->f);
+            rb__cli_put_clean(o, shell, strlen(shell), RB__DATA_COLS);
+        } else if (action) {
+            fputs(": ", o->f);
+            rb__cli_put_str(o, action);
+            if (json_object_size(with)) {
+                fputc(' ', o->f);
+                rb__cli_put_json(o, with, RB__DATA_COLS);
+            }
+        }
+        const char *when = rb__cli_jstr(data, "when");
+        if (when) {
+            rb__cli_color_on(o, C_DIM);
+            fputs(" (when ", o->f);
+            rb__cli_put_clean(o, when, strlen(when), RB__DATA_COLS);
+            fputc(')', o->f);
+            rb__cli_color_off(o, C_DIM);
+        }
+    } else if (put_run_event(o, type, step, data)) {
+        /* printed */
+    } else if (strcmp(type, "attempt_started") == 0) {
+        int64_t n = rb__cli_jint(data, "attempt") > 0 ? rb__cli_jint(data, "attempt") : attempt;
+        int c = n > 1 ? C_YELLOW : C_NONE;
+        put_subject(o, step, phase);
+        fputs(verify ? " verify" : "", o->f);
+        rb__cli_color_on(o, c);
+        fprintf(o->f, " attempt %" PRId64, n);
+        rb__cli_color_off(o, c);
+        if (rb__cli_jint(data, "of") > 1)
+            fprintf(o->f, " of %" PRId64, rb__cli_jint(data, "of"));
+    } else if (strcmp(type, "attempt_finished") == 0) {
+        json_t *res = json_object_get(data, "result");
+        put_subject(o, step, phase);
+        fprintf(o->f, "%s attempt %" PRId64 ": ", verify ? " verify" : "", attempt);
+        put_outcome(o, outcome_word(res), res, -1, -1);
+        fputc('\n', o->f);
+        put_output(o, indent, "stdout", rb__cli_jstr(res, "stdout"));
+        put_output(o, indent, "stderr", rb__cli_jstr(res, "stderr"));
+        if (!verify) {
+            s->out_step = step;
+            s->out_attempt = attempt;
+        }
+        return;
+    } else if (strcmp(type, "step_retry") == 0) {
+        put_step(o, step);
+        rb__cli_color_on(o, C_YELLOW);
+        fputs(" retry", o->f);
+        rb__cli_color_off(o, C_YELLOW);
+        int64_t next = rb__cli_jint(data, "next_attempt") > 0 ? rb__cli_jint(data, "next_attempt")
+                                                      : rb__cli_jint(data, "attempt");
+        if (next > 0)
+            fprintf(o->f, ": attempt %" PRId64, next);
+        if (rb__cli_jint(data, "delay_ms") >= 0) {
+            char d[32];
+            rb__cli_fmt_duration(rb__cli_jint(data, "delay_ms"), d, sizeof d);
+            fprintf(o->f, " in %s", d);
+        }
+        json_t *reason = json_object_get(data, "reason");
+        if (json_is_string(reason)) {
+            fputs(" (", o->f);
+            rb__cli_put_clean(o, json_string_value(reason), strlen(json_string_value(reason)),
+                      RB__DATA_COLS);
+            fputc(')', o->f);
+        } else if (reason) {
+            fputc(' ', o->f);
+            rb__cli_put_json(o, reason, RB__DATA_COLS);
+        }
+    } else if (strcmp(type, "step_skipped") == 0) {
+        put_step(o, step);
+        rb__cli_color_on(o, C_YELLOW);
+        fputs(" skipped", o->f);
+        rb__cli_color_off(o, C_YELLOW);
+        const char *reason = rb__cli_jstr(data, "reason");
+        if (reason) {
+            fputs(": ", o->f);
+            rb__cli_put_clean(o, reason, strlen(reason), RB__DATA_COLS);
+        }
+    } else if (strcmp(type, "step_finished") == 0) {
+        json_t *res = json_object_get(data, "result");
+        int64_t attempts = rb__cli_jint(data, "attempts");
+        put_step(o, step);
+        fputs(" finished: ", o->f);
+        put_outcome(o, outcome_word(data), res, attempts, rb__cli_jint(data, "duration_ms"));
+        fputc('\n', o->f);
+        /* The last attempt's output was just shown with it. */
+        int64_t last = attempts > 0 ? attempts : attempt;
+        if (!(s->out_step && step && strcmp(s->out_step, step) == 0 && s->out_attempt == last)) {
+            put_output(o, indent, "stdout", rb__cli_jstr(res, "stdout"));
+            put_output(o, indent, "stderr", rb__cli_jstr(res, "stderr"));
+        }
+        s->out_step = NULL;
+        return;
+    } else if (strcmp(type, "run_finished") == 0) {
+        const char *status = rb__cli_jstr(data, "status");
+        int c = rb__cli_status_color(status);
+        fputs("run finished: ", o->f);
+        rb__cli_color_on(o, c);
+        rb__cli_put_str(o, status ? status : "?");
+        rb__cli_color_off(o, c);
+        if (rb__cli_jint(data, "duration_ms") >= 0) {
+            char d[32];
+            rb__cli_fmt_duration(rb__cli_jint(data, "duration_ms"), d, sizeof d);
+            fprintf(o->f, " (%s)", d);
+        }
+        json_t *error = json_object_get(data, "error");
+        if (json_is_string(error)) {
+            fputs(": ", o->f);
+            rb__cli_put_clean(o, json_string_value(error), strlen(json_string_value(error)),
+                      RB__DATA_COLS);
+        } else if (error && !json_is_null(error)) {
+            fputs(": ", o->f);
+            rb__cli_put_json(o, error, RB__DATA_COLS);
+        }
+    } else if (strcmp(type, "log") == 0) {
+        const char *level = rb__cli_jstr(data, "level"), *msg = rb__cli_jstr(data, "message");
+        int c = level && (strcmp(level, "error") == 0) ? C_RED
+              : level && (strncmp(level, "warn", 4) == 0) ? C_YELLOW : C_NONE;
+        if (step) {
+            put_step(o, step);
+            fputs(": ", o->f);
+        }
+        rb__cli_color_on(o, c);
+        fputs("log", o->f);
+        if (level && strcmp(level, "info") != 0) {
+            fputc(' ', o->f);
+            rb__cli_put_str(o, level);
+        }
+        rb__cli_color_off(o, c);
+        fputs(": ", o->f);
+        if (msg)
+            rb__cli_put_clean(o, msg, strlen(msg), SIZE_MAX);
+    } else {
+        /* A type this version does not know: everything, generically. */
+        rb__cli_put_str(o, type);
+        if (step) {
+            fputs(" step=", o->f);
+            rb__cli_put_str(o, step);
+        }
+        if (attempt > 0)
+            fprintf(o->f, " attempt=%" PRId64, attempt);
+        if (json_object_size(data)) {
+            fputc(' ', o->f);
+            rb__cli_put_json(o, data, RB__DATA_COLS);
+        }
+    }
+    fputc('\n', o->f);
+}
+
+static void show_text(out_t *o, const json_t *run)
+{
+    const char *sha = rb__cli_jstr(run, "sha256");
+    const char *status = rb__cli_jstr(run, "status");
+    const char *trigger = rb__cli_jstr(run, "trigger");
+    int64_t started = rb__cli_jint(run, "started_at"), ended = rb__cli_jint(run, "ended_at");
+
+    rb__cli_color_on(o, C_BOLD);
+    fprintf(o->f, "run %" PRId64 ": ", rb__cli_jint(run, "id"));
+    rb__cli_put_str(o, rb__cli_jstr(run, "runbook"));
+    rb__cli_color_off(o, C_BOLD);
+    if (sha)
+        fprintf(o->f, " (version %.12s)", sha);
+    fputc('\n', o->f);
+
+    int c = rb__cli_status_color(status);
+    fputs("  status   ", o->f);
+    rb__cli_color_on(o, c);
+    rb__cli_put_str(o, status ? status : "?");
+    rb__cli_color_off(o, c);
+    fputs("\n  trigger  ", o->f);
+    rb__cli_put_str(o, trigger ? trigger : "-");
+    fputs("\n  params   ", o->f);
+    rb__cli_put_json(o, json_object_get(run, "params"), SIZE_MAX);
+    char when[32], dur[32];
+    rb__cli_fmt_local(started, when, sizeof when);
+    fprintf(o->f, "\n  started  %s", when);
+    if (ended >= 0) {
+        rb__cli_fmt_local(ended, when, sizeof when);
+        rb__cli_fmt_duration(ended - started, dur, sizeof dur);
+        fprintf(o->f, "\n  ended    %s (%s)", when, dur);
+    }
+    fputs("\n\n", o->f);
+
+    json_t *events = json_object_get(run, "events");
+    if (json_array_size(events) == 0) {
+        fputs("  (no events)\n", o->f);
+        return;
+    }
+    /* One width for the offsets column, from the longest (the last). */
+    char off[32];
+    json_t *last = json_array_get(events, json_array_size(events) - 1);
+    rb__cli_fmt_offset(rb__cli_jint(last, "wall_ms") - started, off, sizeof off);
+    int w = (int)strlen(off) < 9 ? 9 : (int)strlen(off);
+    show_state_t st = { events, 0, NULL, 0 };
+    json_t *ev;
+    json_array_foreach(events, st.index, ev)
+        put_event(o, ev, started, w, &st);
+}
+
+int rb_cli_show(int argc, char **argv)
+{
+    opts_t opt;
+    int rc = rb__cli_parse_opts(argc, argv, "show", 0, &opt, usage_show);
+    if (rc >= 0)
+        return rc;
+    if (optind >= argc) {
+        fprintf(stderr, "runbook show: which run? (runbook show RUN; `runbook runs` lists them)\n");
+        return RB_EXIT_USAGE;
+    }
+    if (argc - optind > 1) {
+        fprintf(stderr, "runbook show: unexpected argument '%s'\n", argv[optind + 1]);
+        fprintf(stderr, "Try 'runbook show --help'.\n");
+        return RB_EXIT_USAGE;
+    }
+    const char *arg = argv[optind];
+    char *end;
+    errno = 0;
+    long long id = strtoll(arg, &end, 10);
+    if (errno || end == arg || *end || id <= 0) {
+        fprintf(stderr, "runbook show: '%s' is not a run id (a number, as `runbook runs` lists)\n",
+                arg);
+        return RB_EXIT_USAGE;
+    }
+
+    rb_journal_t *j = rb__cli_open_journal("show", opt.db);
+    if (!j)
+        return RB_EXIT_USAGE;
+    json_t *run = NULL;
+    rc = rb_journal_run_get(j, id, &run);
+    if (rc == RB_ENOTFOUND) {
+        fprintf(stderr, "runbook show: no run %lld in %s\n", id, opt.db);
+        rb_journal_close(j);
+        return RB_EXIT_USAGE;
+    }
+    if (rc != 0) {
+        fprintf(stderr, "runbook show: %s\n", rb_journal_errmsg(j));
+        rb_journal_close(j);
+        return RB_EXIT_USAGE;
+    }
+    rb_journal_close(j);
+
+    if (opt.json) {
+        rc = rb__cli_print_json(run);
+    } else {
+        out_t o = { stdout, rb_cli_color(1) };
+        show_text(&o, run);
+        rc = RB_EXIT_OK;
+    }
+    json_decref(run);
+    return rc;
+}
+
