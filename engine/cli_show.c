@@ -323,6 +323,10 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
     int verify = phase && strcmp(phase, "verify") == 0;
     if (strcmp(type, "attempt_started") == 0 && attempt <= 1 && step_goes_on(s, step))
         return;
+    /* a check's last attempt is said again by its check_finished line */
+    if (phase && !strcmp(phase, "check") && strcmp(type, "attempt_finished") == 0 &&
+        rb__cli_jint(ev, "attempt") >= rb__cli_jint(data, "of") && step_goes_on(s, step))
+        return;
     if (!verify && strcmp(type, "attempt_finished") == 0 &&
         json_is_true(json_object_get(json_object_get(data, "result"), "ok")) &&
         step_goes_on(s, step))
@@ -372,7 +376,13 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
             rb__cli_color_off(o, C_DIM);
         }
     } else if (put_run_event(o, type, step, data)) {
-        /* printed */
+        if (!strcmp(type, "check_finished")) { /* what the check saw */
+            json_t *res = json_object_get(data, "result");
+            fputc('\n', o->f);
+            put_output(o, indent, "stdout", rb__cli_jstr(res, "stdout"));
+            put_output(o, indent, "stderr", rb__cli_jstr(res, "stderr"));
+            return;
+        }
     } else if (strcmp(type, "attempt_started") == 0) {
         int64_t n = rb__cli_jint(data, "attempt") > 0 ? rb__cli_jint(data, "attempt") : attempt;
         int c = n > 1 ? C_YELLOW : C_NONE;
@@ -471,7 +481,7 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         int c = level && (strcmp(level, "error") == 0) ? C_RED
               : level && (strncmp(level, "warn", 4) == 0) ? C_YELLOW : C_NONE;
         if (step) {
-            put_step(o, step);
+            put_subject(o, step, phase);
             fputs(": ", o->f);
         }
         rb__cli_color_on(o, c);
