@@ -88,7 +88,9 @@ hold_lock() {
     sqlite3 "$1" <ctl >/dev/null 2>&1 &
     lockpid=$!
     exec 3>ctl
-    echo "$2" >&3
+    # .timeout: the probe below may hold the file for an instant; without
+    # it BEGIN EXCLUSIVE would fail then and the tool go on unlocked.
+    printf '.timeout 10000\n%s\n' "$2" >&3
     n=0 # until the lock is taken
     while sqlite3 "$1" 'BEGIN IMMEDIATE; ROLLBACK;' 2>/dev/null; do
         n=$((n + 1))
