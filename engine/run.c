@@ -273,11 +273,21 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
         }
         r->resume_at = at;
     } else {
-        /* every step has a result: the run stopped after them */
-        size_t n = rb_runbook_nsteps(rb), k = 0;
-        while (k < n && json_object_get(r->steps, rb_runbook_step(rb, k)->name))
-            k++;
-        r->resume_at = (long)k;
+        /* It stopped between two steps: the one after the last that
+         * finished, as that step's outcome and on_failure decided (a goto
+         * may have jumped over steps that have no result). */
+        const char *last = json_string_value(json_object_get(point, "last_step"));
+        long li = last ? rb_runbook_step_index(rb, last) : -1;
+        r->resume_at = li + 1;
+        if (li >= 0) {
+            const rb_step_t *st = rb_runbook_step(rb, (size_t)li);
+            const json_t *res = json_object_get(r->steps, last);
+            int failed = json_is_false(json_object_get(res, "ok"));
+            if (failed && st->on_failure == RB_ONFAIL_GOTO)
+                r->resume_at = (long)st->goto_idx;
+            else if (failed && (st->on_failure == RB_ONFAIL_ABORT || st->on_failure == RB_ONFAIL_ROLLBACK))
+                r->resume_at = RB__RESUME_FAILED;
+        }
     }
     /* a rollback may still need the undo of what completed */
     for (size_t k = 0; k < rb_runbook_nsteps(rb) && (long)k < r->resume_at; k++) {
@@ -690,6 +700,7 @@ void rb__run_steps_done(rb_run_t *r)
  * restart: they count from the original start, which has passed. */
 static int start_resumed(rb_run_t *r)
 {
+    r->state = RS_STEPS; /* what the run had reached */
     const char *from = r->resume_at >= 0 && (size_t)r->resume_at < rb_runbook_nsteps(r->rb)
                            ? rb_runbook_step(r->rb, (size_t)r->resume_at)->name : NULL;
     json_t *d = json_pack("{s:s?,s:s}", "from_step", from, "phase",
@@ -701,6 +712,11 @@ static int start_resumed(rb_run_t *r)
         rc = rb_journal_run_status(r->j, r->id, "running", 0);
     if (rc < 0) {
         rb__run_journal_failed(r, rc);
+        return 0;
+    }
+    if (r->resume_at == RB__RESUME_FAILED) {
+        /* the last step failed and its on_failure ends the run: so it does */
+        rb__run_end(r, "failed", "the run stopped after a failed step; it ends failed on resume");
         return 0;
     }
     if (r->resume_at == RB__RESUME_FROM_START) {

@@ -102,6 +102,7 @@ struct child {
 
 
 #define RB__RESUME_FROM_START (-2L)
+#define RB__RESUME_FAILED     (-3L) /* the last step failed with abort/rollback */
 
 /* Labels an invoker's events with the step or check it runs for. */
 typedef struct ivlabel {
