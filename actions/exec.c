@@ -22,6 +22,8 @@
 #define _GNU_SOURCE
 #include <runbook/action.h>
 
+#include "utf8.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -203,82 +205,13 @@ static void signal_name(int sig, char *buf, size_t len)
 
 /* ---------- UTF-8 ---------- */
 
-/*
- * Length of the well-formed UTF-8 sequence at p (1..4), or 0. When 0, *bad
- * is the length of the maximal ill-formed subpart (replaced by one U+FFFD,
- * as Unicode recommends) and *cut says the sequence was cut by the end of
- * the buffer rather than by a wrong byte.
- */
-static size_t utf8_seq(const unsigned char *p, size_t n, size_t *bad, int *cut)
-{
-    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        need = 1;
-    else if (c == 0xE0)
-        need = 2, lo = 0xA0; /* no overlongs */
-    else if (c == 0xED)
-        need = 2, hi = 0x9F; /* no surrogates */
-    else if (c >= 0xE1 && c <= 0xEF)
-        need = 2;
-    else if (c == 0xF0)
-        need = 3, lo = 0x90;
-    else if (c == 0xF4)
-        need = 3, hi = 0x8F; /* nothing past U+10FFFF */
-    else if (c >= 0xF1 && c <= 0xF3)
-        need = 3;
-    else {
-        *bad = 1;
-        *cut = 0;
-        return 0;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n) {
-            *bad = i;
-            *cut = 1;
-            return 0;
-        }
-        if (p[i] < lo || p[i] > hi) {
-            *bad = i;
-            *cut = 0;
-            return 0;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return need + 1;
-}
-
-/* A JSON string of the bytes: ill-formed UTF-8 becomes U+FFFD, so a binary
- * or Latin-1 output still journals. When the output was truncated, a
- * character cut in half by the cap is dropped rather than replaced. */
+/* A JSON string of the bytes (actions/utf8.c): ill-formed UTF-8 becomes
+ * U+FFFD, so a binary or Latin-1 output still journals. When the output was
+ * truncated, a character cut in half by the cap is dropped rather than
+ * replaced. "" when memory ran out. */
 static json_t *bytes_to_json(const char *buf, size_t len, int truncated)
 {
-    const unsigned char *p = (const unsigned char *)buf;
-    char *o = malloc(len * 3 + 1);
-    size_t olen = 0;
-    if (!o)
-        return json_string("");
-    for (size_t i = 0; i < len;) {
-        size_t bad = 0;
-        int cut = 0;
-        size_t k = utf8_seq(p + i, len - i, &bad, &cut);
-        if (k) {
-            memcpy(o + olen, p + i, k);
-            olen += k;
-            i += k;
-            continue;
-        }
-        if (cut && truncated)
-            break;
-        memcpy(o + olen, "\xEF\xBF\xBD", 3);
-        olen += 3;
-        i += bad;
-    }
-    json_t *s = json_stringn(o, olen);
-    free(o);
+    json_t *s = rb__utf8_json(buf, len, truncated);
     return s ? s : json_string("");
 }
 

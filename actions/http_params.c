@@ -1,87 +1,27 @@
 /*
  * http_params.c — the checks and text helpers the `http` and `notify`
  * actions share (declared in http_client.h): URL and header checks, the
- * redirect scheme rule, durations, and bytes to UTF-8 JSON text.
+ * redirect scheme rule, durations, and bytes to UTF-8 JSON text (through
+ * utf8.c, the sanitiser exec shares).
  *
  * Owns: nothing past a call. Must never touch the loop or libcurl: these run
  * at load time (validate) on any thread as well as in start().
  */
 #define _GNU_SOURCE
 #include "http_client.h"
+#include "utf8.h"
 
 #include <runbook/runbook.h>
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-/* Length of the well-formed UTF-8 sequence at p (1..4), or 0 with *bad the
- * length of the ill-formed part (one U+FFFD) and *cut set when the end of
- * the buffer, not a wrong byte, broke it. */
-static size_t utf8_seq(const unsigned char *p, size_t n, size_t *bad, int *cut)
-{
-    unsigned char c = p[0], lo = 0x80, hi = 0xBF;
-    size_t need;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        need = 1;
-    else if (c == 0xE0)
-        need = 2, lo = 0xA0;
-    else if (c == 0xED)
-        need = 2, hi = 0x9F;
-    else if (c >= 0xE1 && c <= 0xEF)
-        need = 2;
-    else if (c == 0xF0)
-        need = 3, lo = 0x90;
-    else if (c == 0xF4)
-        need = 3, hi = 0x8F;
-    else if (c >= 0xF1 && c <= 0xF3)
-        need = 3;
-    else {
-        *bad = 1;
-        *cut = 0;
-        return 0;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n || p[i] < lo || p[i] > hi) {
-            *bad = i;
-            *cut = i >= n;
-            return 0;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-    }
-    return need + 1;
-}
-
+/* The sanitiser is utf8.c's, one for every action; http_client.h keeps
+ * this name for the http and notify code that calls it. */
 json_t *rb__http_text(const char *buf, size_t len, int truncated)
 {
-    const unsigned char *p = (const unsigned char *)buf;
-    char *o = malloc(len * 3 + 1);
-    size_t olen = 0;
-    if (!o)
-        return NULL;
-    for (size_t i = 0; i < len;) {
-        size_t bad = 0;
-        int cut = 0;
-        size_t k = utf8_seq(p + i, len - i, &bad, &cut);
-        if (k) {
-            memcpy(o + olen, p + i, k);
-            olen += k;
-            i += k;
-            continue;
-        }
-        if (cut && truncated)
-            break;
-        memcpy(o + olen, "\xEF\xBF\xBD", 3);
-        olen += 3;
-        i += bad;
-    }
-    json_t *s = json_stringn(o, olen);
-    free(o);
-    return s;
+    return rb__utf8_json(buf, len, truncated);
 }
 
 int rb__http_duration(const json_t *v, uint64_t *ms)
