@@ -6,6 +6,9 @@
  * (signalled on cancel), the pipes of its stdout and stderr, the pidfd that
  * says when it exited, and every uv handle watching them.
  *
+ * What to run comes from exec_spec.c, the output is captured by
+ * exec_capture.c (exec_int.h); this file is the descriptor and the child.
+ *
  * Must never:
  *   - run a shell unless asked through `shell` (argv values reach the program
  *     as literal bytes, whatever an alert label put in them);
@@ -20,13 +23,10 @@
  *     ends with no handle left.
  */
 #define _GNU_SOURCE
-#include <runbook/action.h>
-
-#include "utf8.h"
+#include "exec_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdarg.h>
@@ -43,28 +43,13 @@
 #define SYS_pidfd_open 434 /* the same number on every architecture but alpha */
 #endif
 
-extern char **environ;
-
-/* The child's PATH when it does not inherit the engine's environment. */
-#define EXEC_DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 /* How long to wait for EOF on the pipes once the child has exited: a
  * background grandchild keeping them open must not hold the step open. */
 #define EXEC_DRAIN_MS 200
 /* Poll interval for reaping when no pidfd can be had (kernel < 5.3, EMFILE). */
 #define EXEC_REAP_POLL_MS 20
-#define EXEC_DISCARD_SIZE 65536
-#define EXEC_DEFAULT_GRACE_MS 5000
 
 typedef struct exec_state exec_state_t;
-
-typedef struct exec_stream {
-    uv_pipe_t pipe;
-    char *buf; /* captured bytes, never more than the cap */
-    size_t len, alloc;
-    int inited; /* the handle is registered with the loop and must be closed */
-    int eof;
-    int truncated;
-} exec_stream_t;
 
 enum exec_phase {
     PHASE_RUNNING,  /* the child has not been reaped */
@@ -92,94 +77,7 @@ struct exec_state {
     json_t *result;
 };
 
-typedef struct exec_spec {
-    char **argv; /* NULL-terminated; argv[0] as the user wrote it */
-    char **envp;
-    char *cwd; /* absolute, or relative to the engine's cwd if base_dir is */
-    const char *stdin_data; /* borrowed from `with` (used only inside start()) or stdin_own */
-    char *stdin_own;        /* the text of a number or boolean given as stdin */
-    size_t stdin_len;
-    int has_stdin;
-    uint64_t grace_ms;
-} exec_spec_t;
-
 /* ---------- small helpers ---------- */
-
-static void strv_free(char **v)
-{
-    if (!v)
-        return;
-    for (char **p = v; *p; p++)
-        free(*p);
-    free(v);
-}
-
-static const json_t *opt_get(const json_t *with, const char *key)
-{
-    const json_t *v = json_object_get(with, key);
-    return json_is_null(v) ? NULL : v; /* an explicit null means "not given" */
-}
-
-/* A string that will still be rendered. After rendering, "{{" is literal
- * text (it may have come from an alert label) and means nothing here. */
-static int is_template(const json_t *v, int rendered)
-{
-    return !rendered && json_is_string(v) && strstr(json_string_value(v), "{{");
-}
-
-static int has_nul(const json_t *s)
-{
-    return strlen(json_string_value(s)) != json_string_length(s);
-}
-
-/* Scalars are accepted where a string is wanted: a template that is exactly
- * one {{ expr }} keeps its value's type, so `[sleep, "{{ params.n }}"]` may
- * render to a number. */
-static int scalar_ok(const json_t *v)
-{
-    if (json_is_string(v))
-        return !has_nul(v);
-    return json_is_number(v) || json_is_boolean(v);
-}
-
-static char *scalar_dup(const json_t *v)
-{
-    if (json_is_string(v))
-        return strdup(json_string_value(v));
-    return json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(15));
-}
-
-static int env_name_ok(const char *k)
-{
-    return *k && !strchr(k, '=');
-}
-
-/* A duration: "250ms", "5s", "1m30s", or a number of seconds. */
-static int param_duration(const json_t *v, uint64_t *ms)
-{
-    if (json_is_string(v))
-        return rb_duration_parse(json_string_value(v), ms);
-    if (json_is_integer(v) && json_integer_value(v) >= 0 &&
-        json_integer_value(v) <= 366 * 86400) {
-        *ms = (uint64_t)json_integer_value(v) * 1000u;
-        return 0;
-    }
-    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) <= 366.0 * 86400) {
-        *ms = (uint64_t)(json_real_value(v) * 1000.0);
-        return 0;
-    }
-    return RB_EINVAL;
-}
-
-static char *path_join(const char *dir, const char *rel)
-{
-    char *p;
-    if (rel[0] == '/')
-        return strdup(rel);
-    if (asprintf(&p, "%s/%s", dir, rel) < 0)
-        return NULL;
-    return p;
-}
 
 /* Moves fd above 0-2: in a daemon whose stdio is closed, a pipe may land on
  * fd 1, and the child's dup2 sequence would clobber it. */
@@ -201,260 +99,6 @@ static void signal_name(int sig, char *buf, size_t len)
         snprintf(buf, len, "SIG%s", abbrev);
     else
         snprintf(buf, len, "SIG%d", sig);
-}
-
-/* ---------- UTF-8 ---------- */
-
-/* A JSON string of the bytes (actions/utf8.c): ill-formed UTF-8 becomes
- * U+FFFD, so a binary or Latin-1 output still journals. When the output was
- * truncated, a character cut in half by the cap is dropped rather than
- * replaced. "" when memory ran out. */
-static json_t *bytes_to_json(const char *buf, size_t len, int truncated)
-{
-    json_t *s = rb__utf8_json(buf, len, truncated);
-    return s ? s : json_string("");
-}
-
-/* ---------- checking and parsing `with` ---------- */
-
-#define FAIL(k, ...)                                                                               \
-    do {                                                                                           \
-        snprintf(msg, msglen, __VA_ARGS__);                                                        \
-        if (key)                                                                                   \
-            *key = (k);                                                                            \
-        return RB_EINVAL;                                                                          \
-    } while (0)
-
-/* The checks validate() runs at load time and start() runs again on the
- * rendered values; `rendered` says which (templates are only allowed before). */
-static int exec_check(const json_t *with, int rendered, char *msg, size_t msglen, const char **key)
-{
-    if (!json_is_object(with))
-        FAIL(NULL, "exec: `with` must be an object");
-    const json_t *argv = opt_get(with, "argv"), *shell = opt_get(with, "shell");
-    if (argv && shell)
-        FAIL("shell", "give either argv or shell, not both");
-    if (!argv && !shell)
-        FAIL("argv", "one of argv or shell is required");
-    if (argv && !is_template(argv, rendered)) {
-        if (!json_is_array(argv) || json_array_size(argv) == 0)
-            FAIL("argv", "argv must be a non-empty list of strings");
-        size_t i;
-        const json_t *v;
-        json_array_foreach(argv, i, v) {
-            if (!scalar_ok(v))
-                FAIL("argv", "argv[%zu] must be a string", i);
-        }
-        const json_t *a0 = json_array_get(argv, 0);
-        if (json_is_string(a0) && json_string_length(a0) == 0)
-            FAIL("argv", "argv[0] (the command) is empty");
-    }
-    if (shell && !is_template(shell, rendered)) {
-        if (!json_is_string(shell) || has_nul(shell))
-            FAIL("shell", "shell must be a string");
-        if (json_string_length(shell) == 0)
-            FAIL("shell", "shell is empty");
-    }
-    const json_t *env = opt_get(with, "env");
-    if (env && !is_template(env, rendered)) {
-        if (!json_is_object(env))
-            FAIL("env", "env must be a map of names to strings");
-        const char *k;
-        const json_t *v;
-        json_object_foreach((json_t *)env, k, v) {
-            if (!env_name_ok(k))
-                FAIL("env", "env: invalid variable name \"%s\"", k);
-            if (!scalar_ok(v))
-                FAIL("env", "env.%s must be a string", k);
-        }
-    }
-    const json_t *inh = opt_get(with, "inherit_env");
-    if (inh && !is_template(inh, rendered) && !json_is_boolean(inh))
-        FAIL("inherit_env", "inherit_env must be true or false");
-    const json_t *cwd = opt_get(with, "cwd");
-    if (cwd && !is_template(cwd, rendered) &&
-        (!json_is_string(cwd) || has_nul(cwd) || json_string_length(cwd) == 0))
-        FAIL("cwd", "cwd must be a non-empty string");
-    const json_t *in = opt_get(with, "stdin");
-    if (in && !json_is_string(in) && !json_is_number(in) && !json_is_boolean(in))
-        FAIL("stdin", "stdin must be a string");
-    const json_t *grace = opt_get(with, "grace");
-    uint64_t ms;
-    if (grace && !is_template(grace, rendered) && param_duration(grace, &ms) < 0)
-        FAIL("grace", "grace: invalid duration (e.g. \"5s\", \"500ms\")");
-    return 0;
-}
-
-static int exec_validate(const json_t *with, char *msg, size_t msglen, const char **key)
-{
-    return exec_check(with, 0, msg, msglen, key);
-}
-
-/* Builds the child's environment: explicit and minimal unless inherit_env,
- * so the engine's own secrets (tokens, DSNs) never reach a command that was
- * not asked to see them. `env` entries replace same-named ones. */
-static int env_build(const json_t *env, int inherit, char ***out)
-{
-    size_t n_base = 3, n = 0;
-    if (inherit)
-        for (n_base = 0; environ && environ[n_base]; n_base++)
-            ;
-    char **v = calloc(n_base + (env ? json_object_size(env) : 0) + 1, sizeof(*v));
-    if (!v)
-        return RB_ENOMEM;
-
-    const char *minimal[3] = {"PATH=" EXEC_DEFAULT_PATH, NULL, "LANG=C.UTF-8"};
-    char *home = NULL;
-    if (!inherit && getenv("HOME") && asprintf(&home, "HOME=%s", getenv("HOME")) < 0)
-        home = NULL;
-    minimal[1] = home;
-
-    for (size_t i = 0; i < n_base; i++) {
-        const char *e = inherit ? environ[i] : minimal[i];
-        if (!e)
-            continue;
-        const char *eq = strchr(e, '=');
-        if (!eq)
-            continue;
-        int overridden = 0;
-        const char *k;
-        const json_t *val;
-        json_object_foreach((json_t *)env, k, val) {
-            if (strlen(k) == (size_t)(eq - e) && strncmp(k, e, (size_t)(eq - e)) == 0)
-                overridden = 1;
-        }
-        if (!overridden && !(v[n++] = strdup(e)))
-            goto nomem;
-    }
-    if (env) {
-        const char *k;
-        const json_t *val;
-        json_object_foreach((json_t *)env, k, val) {
-            char *s = scalar_dup(val);
-            int rc = s ? asprintf(&v[n], "%s=%s", k, s) : -1;
-            free(s);
-            if (rc < 0) {
-                v[n] = NULL;
-                goto nomem;
-            }
-            n++;
-        }
-    }
-    free(home);
-    *out = v;
-    return 0;
-nomem:
-    free(home);
-    strv_free(v);
-    return RB_ENOMEM;
-}
-
-static void spec_free(exec_spec_t *sp)
-{
-    strv_free(sp->argv);
-    strv_free(sp->envp);
-    free(sp->cwd);
-    free(sp->stdin_own);
-}
-
-static int exec_parse(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp)
-{
-    char msg[256];
-    const char *key = NULL;
-    memset(sp, 0, sizeof(*sp));
-    int rc = exec_check(with, 1, msg, sizeof(msg), &key);
-    if (rc < 0) {
-        /* start() can only return a code: say what was wrong in the run log. */
-        rb_action_log(ctx, "error", msg);
-        return rc;
-    }
-    const json_t *argv = opt_get(with, "argv"), *shell = opt_get(with, "shell");
-    size_t n = argv ? json_array_size(argv) : 3;
-    if (!(sp->argv = calloc(n + 1, sizeof(char *))))
-        return RB_ENOMEM;
-    for (size_t i = 0; i < n; i++) {
-        if (argv)
-            sp->argv[i] = scalar_dup(json_array_get(argv, i));
-        else
-            sp->argv[i] = strdup(i == 0 ? "/bin/sh" : i == 1 ? "-c" : json_string_value(shell));
-        if (!sp->argv[i])
-            goto nomem;
-    }
-    rc = env_build(opt_get(with, "env"), json_is_true(opt_get(with, "inherit_env")), &sp->envp);
-    if (rc < 0) {
-        spec_free(sp);
-        return rc;
-    }
-    const json_t *cwd = opt_get(with, "cwd");
-    sp->cwd = cwd ? path_join(rb_action_base_dir(ctx), json_string_value(cwd))
-                  : strdup(rb_action_base_dir(ctx));
-    if (!sp->cwd)
-        goto nomem;
-    const json_t *in = opt_get(with, "stdin");
-    if (json_is_string(in)) {
-        sp->stdin_data = json_string_value(in);
-        sp->stdin_len = json_string_length(in);
-        sp->has_stdin = 1;
-    } else if (in) {
-        if (!(sp->stdin_own = scalar_dup(in)))
-            goto nomem;
-        sp->stdin_data = sp->stdin_own;
-        sp->stdin_len = strlen(sp->stdin_own);
-        sp->has_stdin = 1;
-    }
-    sp->grace_ms = EXEC_DEFAULT_GRACE_MS;
-    const json_t *grace = opt_get(with, "grace");
-    if (grace)
-        param_duration(grace, &sp->grace_ms);
-    return 0;
-nomem:
-    spec_free(sp);
-    return RB_ENOMEM;
-}
-
-/* ---------- finding the program ---------- */
-
-/*
- * The file argv[0] names. A name with a '/' is a path, relative to cwd (the
- * child's directory, not the engine's). A bare name is looked up in the
- * child's PATH: posix_spawnp would search the engine's, which is not the
- * environment the command was promised. Returns 0 with *out allocated, or
- * -ENOENT / -EACCES as execvp would, or RB_ENOMEM.
- */
-static int resolve_command(const char *name, char *const *envp, const char *cwd, char **out)
-{
-    if (strchr(name, '/'))
-        return (*out = path_join(cwd, name)) ? 0 : RB_ENOMEM;
-    const char *path = EXEC_DEFAULT_PATH;
-    for (char *const *e = envp; *e; e++)
-        if (strncmp(*e, "PATH=", 5) == 0) {
-            path = *e + 5; /* the first, as getenv() in the child would see */
-            break;
-        }
-    int err = -ENOENT;
-    for (const char *p = path;;) {
-        const char *colon = strchrnul(p, ':');
-        char *cand = NULL;
-        int dl = (int)(colon - p);
-        /* An empty entry means the current directory (POSIX), here cwd. */
-        int rc = dl == 0 ? asprintf(&cand, "%s/%s", cwd, name)
-                 : p[0] == '/' ? asprintf(&cand, "%.*s/%s", dl, p, name)
-                               : asprintf(&cand, "%s/%.*s/%s", cwd, dl, p, name);
-        if (rc < 0)
-            return RB_ENOMEM;
-        struct stat st;
-        if (stat(cand, &st) == 0 && S_ISREG(st.st_mode)) {
-            if (faccessat(AT_FDCWD, cand, X_OK, AT_EACCESS) == 0) {
-                *out = cand;
-                return 0;
-            }
-            err = -EACCES; /* keep looking; report this only if nothing runs */
-        }
-        free(cand);
-        if (!*colon)
-            return err;
-        p = colon + 1;
-    }
 }
 
 /* ---------- lifetime: finish, close, report ---------- */
@@ -486,8 +130,8 @@ static json_t *exec_result(exec_state_t *s)
                                             ? json_integer(s->exit_code)
                                             : json_null());
     json_object_set_new(r, "signal", s->term_signal ? json_string(sig) : json_null());
-    json_object_set_new(r, "stdout", bytes_to_json(s->out.buf, s->out.len, s->out.truncated));
-    json_object_set_new(r, "stderr", bytes_to_json(s->err.buf, s->err.len, s->err.truncated));
+    json_object_set_new(r, "stdout", rb__exec_stream_text(&s->out));
+    json_object_set_new(r, "stderr", rb__exec_stream_text(&s->err));
     json_object_set_new(r, "stdout_truncated", json_boolean(s->out.truncated));
     json_object_set_new(r, "stderr_truncated", json_boolean(s->err.truncated));
     json_object_set_new(r, "pid", json_integer(s->pid));
@@ -520,7 +164,7 @@ __attribute__((format(printf, 3, 4))) static void exec_fail(exec_state_t *s, int
     json_object_set_new(r, "stderr_truncated", json_false());
     json_object_set_new(r, "pid", json_null());
     /* The name came from the runbook or an alert: it may not be UTF-8. */
-    json_object_set_new(r, "error", bytes_to_json(msg, strlen(msg), 0));
+    json_object_set_new(r, "error", rb__exec_text(msg, strlen(msg), 0));
     s->result = r;
     exec_finish(s);
 }
@@ -529,8 +173,8 @@ static void exec_report(exec_state_t *s)
 {
     rb_action_ctx_t *ctx = s->ctx;
     json_t *r = s->result;
-    free(s->out.buf);
-    free(s->err.buf);
+    rb__exec_stream_release(&s->out);
+    rb__exec_stream_release(&s->err);
     free(s->discard);
     free(s);
     rb_action_set_data(ctx, NULL);
@@ -581,75 +225,17 @@ static void exec_finish(exec_state_t *s)
 
 /* ---------- output pipes ---------- */
 
-static exec_stream_t *stream_of(exec_state_t *s, const void *h)
+/* A pipe reached EOF: once the child is reaped too, the command is over. */
+static void stream_eof(exec_stream_t *st)
 {
-    return h == (const void *)&s->out.pipe ? &s->out : &s->err;
-}
-
-/* Reads land straight in the capture buffer while it is under the cap, then
- * in one scratch buffer that is overwritten: the child is drained (so it
- * neither blocks on a full pipe nor dies of SIGPIPE) without memory growing. */
-static void stream_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
-{
-    exec_state_t *s = h->data;
-    exec_stream_t *st = stream_of(s, h);
-    if (st->len < s->cap) {
-        if (st->alloc == st->len) {
-            size_t na = st->alloc ? st->alloc * 2 : 4096;
-            if (na > s->cap)
-                na = s->cap;
-            char *nb = realloc(st->buf, na);
-            if (nb) {
-                st->buf = nb;
-                st->alloc = na;
-            }
-        }
-        if (st->alloc > st->len) {
-            size_t room = st->alloc - st->len;
-            *buf = uv_buf_init(st->buf + st->len, room > UINT_MAX ? UINT_MAX : (unsigned)room);
-            return;
-        }
-    }
-    if (!s->discard)
-        s->discard = malloc(EXEC_DISCARD_SIZE);
-    *buf = uv_buf_init(s->discard, s->discard ? EXEC_DISCARD_SIZE : 0);
-}
-
-static void stream_read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
-{
-    exec_state_t *s = h->data;
-    exec_stream_t *st = stream_of(s, h);
-    if (nread > 0) {
-        if (buf->base == s->discard)
-            st->truncated = 1;
-        else
-            st->len += (size_t)nread;
-        return;
-    }
-    if (nread == 0)
-        return;
-    st->eof = 1; /* EOF or a read error: nothing more will come either way */
-    uv_read_stop(h);
+    exec_state_t *s = st->pipe.data;
     if (s->phase == PHASE_DRAINING && s->out.eof && s->err.eof)
         exec_finish(s);
 }
 
 static void stream_open(exec_state_t *s, exec_stream_t *st, int fd)
 {
-    if (uv_pipe_init(rb_action_loop(s->ctx), &st->pipe, 0) != 0) {
-        close(fd);
-        st->eof = 1;
-        return;
-    }
-    st->inited = 1;
-    st->pipe.data = s;
-    if (uv_pipe_open(&st->pipe, fd) != 0) {
-        close(fd); /* not adopted by the handle */
-        st->eof = 1;
-        return;
-    }
-    if (uv_read_start((uv_stream_t *)&st->pipe, stream_alloc_cb, stream_read_cb) != 0)
-        st->eof = 1;
+    rb__exec_stream_open(st, rb_action_loop(s->ctx), fd, s->cap, &s->discard, stream_eof, s);
 }
 
 /* ---------- the child ---------- */
@@ -806,7 +392,7 @@ static void exec_launch(exec_state_t *s, exec_spec_t *sp)
         exec_fail(s, -1, "cwd %s: %s", sp->cwd, strerror(e));
         return;
     }
-    int rc = resolve_command(name, sp->envp, sp->cwd, &path);
+    int rc = rb__exec_resolve(name, sp->envp, sp->cwd, &path);
     if (rc == -ENOENT) {
         exec_fail(s, 127, "command not found: %s", name);
         return;
@@ -911,15 +497,20 @@ spawn_fail_early:
 
 /* ---------- the descriptor ---------- */
 
+static int exec_validate(const json_t *with, char *msg, size_t msglen, const char **key)
+{
+    return rb__exec_check(with, 0, msg, msglen, key);
+}
+
 static int exec_start(rb_action_ctx_t *ctx, const json_t *with)
 {
     exec_spec_t sp;
-    int rc = exec_parse(ctx, with, &sp);
+    int rc = rb__exec_parse(ctx, with, &sp);
     if (rc < 0)
         return rc;
     exec_state_t *s = calloc(1, sizeof(*s));
     if (!s) {
-        spec_free(&sp);
+        rb__exec_spec_free(&sp);
         return RB_ENOMEM;
     }
     s->ctx = ctx;
@@ -933,7 +524,7 @@ static int exec_start(rb_action_ctx_t *ctx, const json_t *with)
     s->timer.data = s;
     rb_action_set_data(ctx, s);
     exec_launch(s, &sp);
-    spec_free(&sp);
+    rb__exec_spec_free(&sp);
     return 0;
 }
 

@@ -1,0 +1,91 @@
+/*
+ * exec_int.h — what the files of the `exec` action share and nothing else
+ * sees:
+ *
+ *   exec.c          the descriptor, and the child: spawn, watch, reap,
+ *                   cancel (SIGTERM, grace, SIGKILL), the result, and the
+ *                   close callbacks the result is handed over from.
+ *   exec_spec.c     `with` to what to run: the checks validate() and
+ *                   start() share, argv, environment, cwd, stdin, grace,
+ *                   and finding the program in the child's PATH.
+ *   exec_capture.c  one output pipe read into a buffer up to the cap (the
+ *                   rest read and dropped), and output to UTF-8 JSON text.
+ *
+ * Must never: be included outside actions/exec*.c.
+ */
+#ifndef RB_EXEC_INT_H
+#define RB_EXEC_INT_H
+
+#include <runbook/action.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---------------------------------------------------------------- exec_spec.c */
+
+/* What start() runs, parsed from the rendered `with`. */
+typedef struct exec_spec {
+    char **argv; /* NULL-terminated; argv[0] as the user wrote it */
+    char **envp;
+    char *cwd; /* absolute, or relative to the engine's cwd if base_dir is */
+    const char *stdin_data; /* borrowed from `with` (used only inside start()) or stdin_own */
+    char *stdin_own;        /* the text of a number or boolean given as stdin */
+    size_t stdin_len;
+    int has_stdin;
+    uint64_t grace_ms;
+} exec_spec_t;
+
+/* The checks validate() runs at load time and start() runs again on the
+ * rendered values; rendered says which (templates are only allowed
+ * before). 0, or RB_EINVAL with msg and *key (the parameter, or NULL). */
+int rb__exec_check(const json_t *with, int rendered, char *msg, size_t msglen, const char **key);
+
+/* Fills *sp from the rendered with (borrowed; sp borrows a string stdin
+ * from it). 0, or a negative error (logged to ctx) and *sp is empty. */
+int rb__exec_parse(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp);
+void rb__exec_spec_free(exec_spec_t *sp);
+
+/* The file argv[0] names, looked up in the child's PATH (envp) and cwd.
+ * 0 with *out allocated, -ENOENT / -EACCES as execvp would, or RB_ENOMEM. */
+int rb__exec_resolve(const char *name, char *const *envp, const char *cwd, char **out);
+
+/* ---------------------------------------------------------------- exec_capture.c */
+
+typedef struct exec_stream exec_stream_t;
+
+/* EOF or a read error on st: nothing more will come, reading has stopped. */
+typedef void (*exec_eof_cb)(exec_stream_t *st);
+
+/* One of the child's output pipes. pipe is the first member: the capture
+ * finds the stream from the handle. pipe.data is the owner's. */
+struct exec_stream {
+    uv_pipe_t pipe;
+    char *buf; /* captured bytes, never more than the cap */
+    size_t len, alloc;
+    size_t cap;
+    char **discard; /* the owner's scratch for bytes past the cap, made on first need */
+    exec_eof_cb on_eof;
+    int inited; /* the handle is registered with the loop and must be closed */
+    int eof;
+    int truncated;
+};
+
+/* Reads fd (taken over: closed or adopted on every path) into st, at most
+ * cap bytes; the rest is read into *discard (shared by the owner's streams,
+ * freed by the owner) and dropped. On failure st->eof is set at once and
+ * on_eof is not called. owner goes to st->pipe.data. Loop thread. */
+void rb__exec_stream_open(exec_stream_t *st, uv_loop_t *loop, int fd, size_t cap, char **discard,
+                          exec_eof_cb on_eof, void *owner);
+
+/* The captured output as a JSON string (rb__exec_text). New reference. */
+json_t *rb__exec_stream_text(const exec_stream_t *st);
+
+/* Frees what st captured; its handle must be closed already. */
+void rb__exec_stream_release(exec_stream_t *st);
+
+/* A JSON string of the bytes, ill-formed UTF-8 as U+FFFD (actions/utf8.c),
+ * so a binary or Latin-1 output still journals; when truncated, a character
+ * cut in half by the cap is dropped. "" when memory ran out. */
+json_t *rb__exec_text(const char *buf, size_t len, int truncated);
+
+#endif
