@@ -5,7 +5,9 @@
  * tree against a context object (alert, params, checks, steps, item, run,
  * env) and returns a new jansson value. A missing path evaluates to null,
  * never to an error. Internal to the engine (rb__ would be the prefix of
- * anything non-static that is not part of this interface).
+ * anything non-static that is not part of this interface). The files that
+ * implement it (expr_lex.c, expr_parse.c, expr_eval.c, expr_func.c,
+ * template.c) share their internals through expr_int.h, never through here.
  */
 #ifndef RB_EXPR_H
 #define RB_EXPR_H
@@ -95,46 +97,5 @@ char *rb_shell_quote(const char *s, size_t len);
  * RB_TMPL_SHELL_QUOTE refuses the same templates; the validator calls this
  * to report them at load. Any thread. */
 int rb_tmpl_shell_check(const rb_tmpl_t *t, rb_expr_error_t *err);
-
-/* --- internal: shared by expr.c, expr_func.c and template.c only --- */
-
-/* One built-in function. call gets the evaluated arguments (borrowed) and
- * returns a new reference, or NULL with err set; aux is what prepare made
- * at compile time (NULL otherwise). prepare, when set, sees the literal
- * arguments (NULL where an argument is not a literal) and may build aux
- * (a compiled regex) or refuse with msg and *bad_arg (the argument index).
- * pure: same arguments, same result (the compiler may fold literal calls).
- * default() has call == NULL: the evaluator handles it, lazily. */
-typedef struct rb__func {
-    const char *name;
-    int min_args, max_args;
-    int pure;
-    json_t *(*call)(json_t *const *args, int n, void *aux, char *err, size_t errlen);
-    int (*prepare)(json_t *const *lits, int n, void **aux, int *bad_arg, char *msg, size_t msglen);
-    void (*release)(void *aux);
-} rb__func_t;
-
-/* The function named name[0..len), or NULL. */
-const rb__func_t *rb__func_find(const char *name, size_t len);
-/* The closest function name to name (NUL-terminated), or NULL. */
-const char *rb__func_suggest(const char *name);
-
-/* The text of v as templates, string() and join() print it: strings as
- * they are, numbers as JSON, booleans true/false, null "", arrays and
- * objects compact JSON. Returns a pointer into v, into buf (>= 40 bytes)
- * or to a malloc'd *heap the caller frees; *len is the length (a string may
- * hold NUL bytes). NULL only when memory ran out. */
-const char *rb__expr_text(const json_t *v, char *buf, size_t buflen, size_t *len, char **heap);
-/* "null", "boolean", "number", "string", "list" or "object". */
-const char *rb__expr_type(const json_t *v);
-/* needle in hay (element of a list, substring of a string, key of an
- * object; nothing is in null): 1, 0, or -1 with err ("<what>: …"). */
-int rb__expr_contains(const json_t *hay, const json_t *needle, const char *what, char *err,
-                      size_t errlen);
-/* Compiles the expression of one {{ }} whose text starts at src + start
- * and ends at the "}}" token; *end is set past the "}}". Offsets (in the
- * tree and in *err) are into src, the whole template. */
-rb_expr_t *rb__expr_compile_tmpl(const char *src, size_t len, size_t start, size_t *end,
-                                 rb_expr_error_t *err);
 
 #endif

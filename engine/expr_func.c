@@ -16,7 +16,7 @@
  * value is an error the operator sees rather than a silent "".
  */
 #define _GNU_SOURCE /* memmem */
-#include "expr.h"
+#include "expr_int.h"
 
 #include "action_host.h" /* rb__edit_distance */
 
@@ -582,7 +582,7 @@ static const rb__func_t funcs[] = {
     {"int", 1, 1, 1, f_int, NULL, NULL},
     {"float", 1, 1, 1, f_float, NULL, NULL},
     {"string", 1, 1, 1, f_string, NULL, NULL},
-    {"default", 2, 2, 1, NULL, NULL, NULL}, /* lazy: evaluated in expr.c */
+    {"default", 2, 2, 1, NULL, NULL, NULL}, /* lazy: evaluated in expr_eval.c */
     {"lower", 1, 1, 1, f_lower, NULL, NULL},
     {"upper", 1, 1, 1, f_upper, NULL, NULL},
     {"join", 2, 2, 1, f_join, NULL, NULL},

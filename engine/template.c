@@ -17,7 +17,7 @@
  * side of refusing.
  */
 #define _GNU_SOURCE /* memmem */
-#include "expr.h"
+#include "expr_int.h"
 
 #include <stdint.h>
 #include <stdio.h>
