@@ -1,6 +1,6 @@
 /*
  * test_expr.c — unit tests of the expression language and templates
- * (engine/expr.c, engine/expr_func.c, engine/template.c).
+ * (engine/expr_lex.c, expr_parse.c, expr_eval.c, expr_func.c, template.c).
  *
  * Each test pins down a behaviour an operator relies on: precedence, types,
  * comparisons across types, missing paths, every function, escapes,
