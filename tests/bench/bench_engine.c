@@ -95,7 +95,9 @@ static double run_once(rb_runbook_t *rb, int flags, const char *name)
     rb_journal_t *j = journal(name, flags);
     uv_loop_t loop;
     uv_loop_init(&loop);
-    rb_journal_attach_loop(j, &loop);
+    /* RB_BENCH_DIRECT=1: commit on the loop thread instead, to see what the
+     * writer thread's hand-off costs */
+    int attached = !getenv("RB_BENCH_DIRECT") && rb_journal_attach_loop(j, &loop) == 0;
     rb_run_opts_t o = {.trigger = "bench"};
     rb_run_t *r;
     char err[256];
@@ -110,7 +112,8 @@ static double run_once(rb_runbook_t *rb, int flags, const char *name)
     if (strcmp(rb_run_status(r), "resolved"))
         fprintf(stderr, "bench run ended %s: %s\n", rb_run_status(r), rb_run_error(r));
     rb_run_free(r);
-    rb_journal_detach_loop(j);
+    if (attached)
+        rb_journal_detach_loop(j);
     uv_run(&loop, UV_RUN_DEFAULT);
     uv_loop_close(&loop);
     rb_journal_close(j);
