@@ -14,4 +14,9 @@ char *rb__runbook_find(const char *dir, const char *name);
  * dir is NULL in ./runbooks and then ".". Returns a malloc'd path or NULL. */
 char *rb__runbook_locate(const char *what, const char *dir);
 
+/* Appends to out (an array) {path, name} for every runbook below dir whose
+ * triggers match alert (see rb_runbook_match_alert). */
+#include <jansson.h>
+void rb__runbooks_matching(const char *dir, const json_t *alert, json_t *out);
+
 #endif

@@ -28,8 +28,10 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: runbook run [OPTIONS] NAME|FILE\n\n"
+            "usage: runbook run [OPTIONS] NAME|FILE\n"
+            "       runbook run [OPTIONS] --alert FILE\n\n"
             "Runs a runbook now. NAME is looked up in --dir (default ./runbooks, then .).\n"
+            "With --alert and no NAME, the runbook whose triggers match the alert runs.\n"
             "Every step is written to the journal; `runbook show RUN` prints it later.\n\n"
             "  -p, --param KEY=VALUE  set a parameter (repeatable; values are strings)\n"
             "      --alert FILE       an alert (JSON: one alert, or an Alertmanager webhook\n"
@@ -307,6 +309,40 @@ static int prepare_resume(rb_journal_t *j, const char *what, const char *dir, in
     return 0;
 }
 
+/* The one runbook under dir (default ./runbooks, then .) whose triggers
+ * match the alert; none or several is an error the operator must settle. */
+static char *pick_by_alert(const json_t *alert, const char *dir)
+{
+    json_t *found = json_array();
+    if (dir) {
+        rb__runbooks_matching(dir, alert, found);
+    } else {
+        rb__runbooks_matching("runbooks", alert, found);
+        if (json_array_size(found) == 0)
+            rb__runbooks_matching(".", alert, found);
+    }
+    char *path = NULL;
+    size_t n = json_array_size(found);
+    if (n == 1) {
+        path = strdup(json_string_value(json_object_get(json_array_get(found, 0), "path")));
+    } else if (n == 0) {
+        char *labels = json_dumps(json_object_get(alert, "labels"), JSON_COMPACT | JSON_SORT_KEYS);
+        fprintf(stderr, "runbook run: no runbook under %s has triggers matching the alert's labels "
+                        "%s; name the runbook to run\n", dir ? dir : "./runbooks or .",
+                labels ? labels : "{}");
+        free(labels);
+    } else {
+        fprintf(stderr, "runbook run: %zu runbooks' triggers match the alert; name one:\n", n);
+        size_t i;
+        json_t *m;
+        json_array_foreach(found, i, m)
+            fprintf(stderr, "  %s (%s)\n", json_string_value(json_object_get(m, "name")),
+                    json_string_value(json_object_get(m, "path")));
+    }
+    json_decref(found);
+    return path;
+}
+
 /* `run` and `resume` share everything but how the run is made. */
 static int cli_main(int argc, char **argv, int resume)
 {
@@ -384,18 +420,23 @@ static int cli_main(int argc, char **argv, int resume)
         default: usage(stderr); goto out;
         }
     }
-    if (optind != argc - 1) {
+    int by_alert = !resume && optind == argc && alert;
+    if (optind != argc - 1 && !by_alert) {
         fprintf(stderr, resume ? "runbook resume: give one run id\n"
-                               : "runbook run: give one runbook NAME or FILE\n");
+                               : "runbook run: give one runbook NAME or FILE (or --alert FILE "
+                                 "to pick the runbook whose triggers match it)\n");
         usage(stderr);
         goto out;
     }
     if (rb_cli_plugins(cmd, plugins) < 0)
         goto out;
-    const char *what = argv[optind];
+    const char *what = by_alert ? NULL : argv[optind];
     rb_runbook_t *rb = NULL;
+    char *picked = NULL;
+    if (by_alert && !(picked = pick_by_alert(alert, dir)))
+        goto out;
     if (!resume) {
-        char *path = rb__runbook_locate(what, dir);
+        char *path = picked ? picked : rb__runbook_locate(what, dir);
         if (!path) {
             fprintf(stderr, "runbook run: no runbook file or runbook named \"%s\" in %s\n", what,
                     dir ? dir : "./runbooks or .");
@@ -411,6 +452,9 @@ static int cli_main(int argc, char **argv, int resume)
         }
         rb_diags_free(d);
         free(path);
+        if (alert && !by_alert && rb_runbook_ntriggers(rb) && !rb_runbook_match_alert(rb, alert))
+            fprintf(stderr, "runbook run: warning: the alert matches none of %s's triggers; "
+                            "running it because you named it\n", rb_runbook_name(rb));
     }
     char err[512] = "";
     rb_journal_t *j = NULL;

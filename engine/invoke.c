@@ -70,6 +70,7 @@ void rb__invoker_free(rb_invoker_t *iv)
 
 void rb__invoker_set_data(rb_invoker_t *iv, void *data) { iv->data = data; }
 void rb__invoker_set_subrun(rb_invoker_t *iv, const rb_subrun_host_t *h) { iv->subrun = h; }
+void rb__invoker_set_dry_run(rb_invoker_t *iv, int dry_run) { iv->dry_run = dry_run; }
 void *rb__invoker_data(const rb_invoker_t *iv) { return iv->data; }
 const json_t *rb__invoker_with(const rb_invoker_t *iv) { return iv->with; }
 int rb__invoker_attempts(const rb_invoker_t *iv) { return iv->attempt; }

@@ -63,6 +63,10 @@ void rb__invoker_free(rb_invoker_t *iv);
  * (borrowed; must outlive the invoker). */
 void rb__invoker_set_subrun(rb_invoker_t *iv, const rb_subrun_host_t *h);
 
+/* Checks observe, so a drill runs them for real: this turns the dry run
+ * off (or on) for the invocations this invoker starts from now on. */
+void rb__invoker_set_dry_run(rb_invoker_t *iv, int dry_run);
+
 /* Opaque per-invoker user slot (e.g. the foreach item index). */
 void rb__invoker_set_data(rb_invoker_t *iv, void *data);
 void *rb__invoker_data(const rb_invoker_t *iv);

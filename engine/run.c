@@ -600,8 +600,11 @@ static void run_checks(rb_run_t *r, int which)
     r->civ = calloc(n ? n : 1, sizeof(*r->civ));
     r->nciv = n;
     r->cpending = n;
-    for (size_t i = 0; i < n; i++)
+    for (size_t i = 0; i < n; i++) {
         r->civ[i] = rb__run_new_invoker(r, rb_runbook_check(r->rb, which, i)->name, -1);
+        /* checks only look: a drill runs them for real, to decide as a real run would */
+        rb__invoker_set_dry_run(r->civ[i], 0);
+    }
     /* checks read: no intent to make durable first */
     for (size_t i = 0; i < n; i++)
         rb__invoker_start(r->civ[i], &rb_runbook_check(r->rb, which, i)->inv, r->ctx, "check",

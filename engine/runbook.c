@@ -15,6 +15,7 @@
 #include "validate.h"
 
 #include <limits.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +49,21 @@ struct rb_runbook {
     rb_escalation_t *esc;
     size_t nesc;
     json_t *levels; /* the `levels` mapping as written, or NULL */
+    struct trigger *triggers;
+    size_t ntriggers;
+};
+
+/* One label matcher of a trigger: equality, or "=~" and a regex. */
+typedef struct matcher {
+    char *label;
+    char *value;
+    int is_regex;
+    regex_t re;
+} matcher_t;
+
+struct trigger {
+    matcher_t *m;
+    size_t n;
 };
 
 /* Where references may point, for one expression being checked. */
@@ -490,12 +506,73 @@ static void compile_steps(compiler_t *c, const json_t *steps)
     }
 }
 
+static void compile_triggers(compiler_t *c, const json_t *root)
+{
+    rb_runbook_t *rb = c->rb;
+    const json_t *ts = json_object_get(root, "triggers");
+    rb->triggers = calloc(json_array_size(ts) + 1, sizeof(struct trigger));
+    for (size_t i = 0; i < json_array_size(ts); i++) {
+        const json_t *match = json_object_get(json_array_get(ts, i), "match");
+        struct trigger *t = &rb->triggers[rb->ntriggers++];
+        t->m = calloc(json_object_size(match) + 1, sizeof(matcher_t));
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)match, k, v) {
+            matcher_t *m = &t->m[t->n++];
+            const char *val = json_string_value(v);
+            m->label = strdup(k);
+            m->is_regex = val && !strncmp(val, "=~", 2);
+            const char *pat = m->is_regex ? val + 2 + strspn(val + 2, " ") : val;
+            m->value = strdup(pat ? pat : "");
+            if (!m->is_regex)
+                continue;
+            /* anchored, as Alertmanager's matchers are */
+            char *anchored;
+            if (asprintf(&anchored, "^(%s)$", m->value) < 0) {
+                m->is_regex = 0;
+                continue;
+            }
+            int rc = regcomp(&m->re, anchored, REG_EXTENDED | REG_NOSUB);
+            free(anchored);
+            if (rc) {
+                char why[128];
+                regerror(rc, &m->re, why, sizeof(why));
+                ERR(c, rb_doc_val_mark(c->doc, match, k), "invalid regular expression \"%s\": %s",
+                    m->value, why);
+                m->is_regex = 0; /* nothing to free */
+            }
+        }
+    }
+}
+
+int rb_runbook_match_alert(const rb_runbook_t *rb, const json_t *alert)
+{
+    const json_t *labels = json_object_get(alert, "labels");
+    for (size_t i = 0; i < rb->ntriggers; i++) {
+        const struct trigger *t = &rb->triggers[i];
+        size_t k = 0;
+        for (; k < t->n; k++) {
+            const matcher_t *m = &t->m[k];
+            const char *have = json_string_value(json_object_get(labels, m->label));
+            if (m->is_regex ? regexec(&m->re, have ? have : "", 0, NULL, 0) != 0
+                            : !have || strcmp(have, m->value))
+                break;
+        }
+        if (k == t->n)
+            return 1;
+    }
+    return 0;
+}
+
+size_t rb_runbook_ntriggers(const rb_runbook_t *rb) { return rb->ntriggers; }
+
 static void compile_root(compiler_t *c)
 {
     rb_runbook_t *rb = c->rb;
     const json_t *root = rb_doc_root(c->doc);
     rb->name = strdup(json_string_value(json_object_get(root, "name")));
     compile_params(c, root);
+    compile_triggers(c, root);
     const json_t *det = json_object_get(root, "detect"), *val = json_object_get(root, "validate");
     rb->checks = calloc(json_array_size(det) + json_array_size(val) + 1, sizeof(rb_check_t));
     /* names of both lists are known before any expression is checked */
@@ -687,6 +764,17 @@ void rb_runbook_free(rb_runbook_t *rb)
     }
     free(rb->esc);
     json_decref(rb->levels);
+    for (size_t i = 0; i < rb->ntriggers; i++) {
+        for (size_t k = 0; k < rb->triggers[i].n; k++) {
+            matcher_t *m = &rb->triggers[i].m[k];
+            if (m->is_regex)
+                regfree(&m->re);
+            free(m->label);
+            free(m->value);
+        }
+        free(rb->triggers[i].m);
+    }
+    free(rb->triggers);
     rb_doc_free(rb->doc);
     free(rb->name);
     free(rb->path);

@@ -117,6 +117,12 @@ int rb_runbook_load(const char *path, rb_diags_t *d, rb_runbook_t **out);
 int rb_runbook_load_text(const char *name, const char *text, size_t len, const char *dir,
                          rb_diags_t *d, rb_runbook_t **out);
 
+/* 1 when the alert ({labels: {…}}) matches one of the runbook's triggers:
+ * every label matcher of that trigger holds (equal, or "=~" and a regex
+ * matching the whole value). 0 otherwise, and when it has no triggers. */
+int rb_runbook_match_alert(const rb_runbook_t *rb, const json_t *alert);
+size_t rb_runbook_ntriggers(const rb_runbook_t *rb);
+
 /* The index of the step called name, or -1. */
 long rb_runbook_step_index(const rb_runbook_t *rb, const char *name);
 

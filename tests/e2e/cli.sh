@@ -91,5 +91,29 @@ expect_rc 2 "journal not sqlite" "$RUNBOOK" run --db notdb.db ok.yaml
 expect_grep err.log "not a database" "not-a-database error is clear"
 expect_rc 2 "runs on a missing journal" "$RUNBOOK" runs --db missing.db
 
+# --alert with no NAME: the runbook whose triggers match the alert runs
+mkdir -p books
+cat >books/disk.yaml <<'YAML'
+apiVersion: runbook/v1
+name: disk
+triggers: [ { match: { alertname: "=~Disk(Space|Inode)Low" } } ]
+params: { host: { default: "{{ alert.labels.instance }}" } }
+steps: [ { name: note, run: [sh, -c, 'echo "disk $1" > picked', x, "{{ params.host }}"] } ]
+YAML
+cat >books/node.yaml <<'YAML'
+apiVersion: runbook/v1
+name: node
+triggers: [ { match: { alertname: NodeDown } } ]
+steps: [ { name: note, run: [sh, -c, 'echo node > picked'] } ]
+YAML
+printf '{"labels":{"alertname":"DiskSpaceLow","instance":"n7"}}' >disk-alert.json
+printf '{"labels":{"alertname":"CpuHot"}}' >cpu-alert.json
+expect_rc 0 "run --alert picks by trigger" "$RUNBOOK" run --db j.db --dir books --alert disk-alert.json
+[ "$(cat books/picked 2>/dev/null)" = "disk n7" ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL the disk runbook did not run with the alert's label"; }
+expect_rc 2 "run --alert with no match" "$RUNBOOK" run --db j.db --dir books --alert cpu-alert.json
+expect_grep err.log "no runbook under books has triggers matching" "no match is explained"
+expect_rc 0 "named runbook, alert not matching: warned, run" "$RUNBOOK" run --db j.db --dir books --alert cpu-alert.json node
+expect_grep err.log "matches none of node's triggers" "the mismatch is a warning"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
