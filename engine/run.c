@@ -56,7 +56,7 @@ void rb__run_journal_failed(rb_run_t *r, int rc)
     rb__run_end(r, "failed", msg);
 }
 
-static void set_run_field(rb_run_t *r, const char *k, json_t *v)
+void rb__run_set_field(rb_run_t *r, const char *k, json_t *v)
 {
     json_object_set_new(json_object_get(r->ctx, "run"), k, v);
 }
@@ -64,14 +64,14 @@ static void set_run_field(rb_run_t *r, const char *k, json_t *v)
 void rb__run_set_status(rb_run_t *r, const char *st)
 {
     r->status = st;
-    set_run_field(r, "status", json_string(st));
+    rb__run_set_field(r, "status", json_string(st));
 }
 
 /* ---- creation ---- */
 
 /* The run in memory: context, parameters (given, then defaults), secrets.
  * Nothing is journaled yet. */
-static int run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const rb_run_opts_t *o,
+int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const rb_run_opts_t *o,
                      const json_t *given, rb_run_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -175,7 +175,7 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
                rb_run_t **out, char *err, size_t errlen)
 {
     rb_run_t *r;
-    int rc = run_alloc(loop, rb, j, o, o && o->params ? o->params : NULL, &r, err, errlen);
+    int rc = rb__run_alloc(loop, rb, j, o, o && o->params ? o->params : NULL, &r, err, errlen);
     if (rc < 0)
         return rc;
     json_t *params = json_object_get(r->ctx, "params");
@@ -198,110 +198,11 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
         rb_run_free(r);
         return rc;
     }
-    set_run_field(r, "id", json_integer(r->id));
-    set_run_field(r, "status", json_string("pending"));
-    set_run_field(r, "dry_run", json_boolean(r->dry_run));
-    set_run_field(r, "severity", json_null());
-    set_run_field(r, "sha256", json_string(sha));
-    *out = r;
-    return 0;
-}
-
-/* ---- resuming an interrupted run ---- */
-
-int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const json_t *point,
-                  const json_t *events, const rb_run_opts_t *o, rb_run_t **out, char *err,
-                  size_t errlen)
-{
-    *out = NULL;
-    /* the recorded parameters, with what the operator gives again on top */
-    json_t *given = json_deep_copy(json_object_get(point, "params"));
-    if (!json_is_object(given)) {
-        json_decref(given);
-        given = json_object();
-    }
-    if (o && json_is_object(o->params))
-        json_object_update(given, (json_t *)o->params);
-    for (size_t i = 0; i < rb_runbook_nparams(rb); i++) {
-        const rb_param_t *p = rb_runbook_param(rb, i);
-        const json_t *v = json_object_get(given, p->name);
-        if (p->secret && json_is_string(v) && strstr(json_string_value(v), RB_SECRET_MASK) &&
-            !(o && json_object_get(o->params, p->name))) {
-            snprintf(err, errlen, "parameter \"%s\" is secret, so the journal holds no value for "
-                                  "it: give it again (--param %s=…)", p->name, p->name);
-            json_decref(given);
-            return RB_EINVAL;
-        }
-    }
-    rb_run_t *r;
-    int rc = run_alloc(loop, rb, j, o, given, &r, err, errlen);
-    json_decref(given);
-    if (rc < 0)
-        return rc;
-    r->id = (int64_t)json_integer_value(json_object_get(point, "run_id"));
-    set_run_field(r, "id", json_integer(r->id));
-    set_run_field(r, "dry_run", json_boolean(r->dry_run));
-    set_run_field(r, "severity", json_null());
-    set_run_field(r, "sha256", json_incref(json_object_get(point, "sha256")));
-    json_object_update(r->steps, json_object_get(point, "results"));
-    /* what the run had decided before it stopped */
-    int declared = 0;
-    size_t i;
-    json_t *ev;
-    json_array_foreach(events, i, ev) {
-        const char *type = json_string_value(json_object_get(ev, "type"));
-        const json_t *data = json_object_get(ev, "data");
-        const char *step = json_string_value(json_object_get(ev, "step"));
-        if (!type)
-            continue;
-        if (!strcmp(type, "declared"))
-            declared = 1;
-        else if (!strcmp(type, "severity_assigned"))
-            set_run_field(r, "severity", json_incref(json_object_get(data, "level")));
-        else if (!strcmp(type, "check_finished") && step)
-            json_object_set(r->checks, step, json_object_get(data, "result"));
-    }
-    const char *next = json_string_value(json_object_get(point, "next_step"));
-    if (!declared) {
-        r->resume_at = RB__RESUME_FROM_START;
-    } else if (next) {
-        long at = rb_runbook_step_index(rb, next);
-        if (at < 0) {
-            snprintf(err, errlen, "the recorded runbook has no step \"%s\"", next);
-            rb_run_free(r);
-            return RB_EINVAL;
-        }
-        r->resume_at = at;
-    } else {
-        /* It stopped between two steps: the one after the last that
-         * finished, as that step's outcome and on_failure decided (a goto
-         * may have jumped over steps that have no result). */
-        const char *last = json_string_value(json_object_get(point, "last_step"));
-        long li = last ? rb_runbook_step_index(rb, last) : -1;
-        r->resume_at = li + 1;
-        if (li >= 0) {
-            const rb_step_t *st = rb_runbook_step(rb, (size_t)li);
-            const json_t *res = json_object_get(r->steps, last);
-            int failed = json_is_false(json_object_get(res, "ok"));
-            if (failed && st->on_failure == RB_ONFAIL_GOTO)
-                r->resume_at = (long)st->goto_idx;
-            else if (failed && (st->on_failure == RB_ONFAIL_ABORT || st->on_failure == RB_ONFAIL_ROLLBACK))
-                r->resume_at = RB__RESUME_FAILED;
-        }
-    }
-    /* a rollback may still need the undo of what completed */
-    for (size_t k = 0; k < rb_runbook_nsteps(rb) && (long)k < r->resume_at; k++) {
-        const rb_step_t *st = rb_runbook_step(rb, k);
-        const json_t *res = json_object_get(r->steps, st->name);
-        if (st->undo && json_is_true(json_object_get(res, "ok"))) {
-            size_t *n = realloc(r->undo_stack, (r->nundo + 1) * sizeof(*n));
-            if (n) {
-                r->undo_stack = n;
-                r->undo_stack[r->nundo++] = k;
-            }
-        }
-    }
-    r->resumed = 1;
+    rb__run_set_field(r, "id", json_integer(r->id));
+    rb__run_set_field(r, "status", json_string("pending"));
+    rb__run_set_field(r, "dry_run", json_boolean(r->dry_run));
+    rb__run_set_field(r, "severity", json_null());
+    rb__run_set_field(r, "sha256", json_string(sha));
     *out = r;
     return 0;
 }
@@ -539,7 +440,7 @@ static void on_escalation(uv_timer_t *t)
             return;
     }
     r->escalated++;
-    set_run_field(r, "escalated", json_integer(r->escalated));
+    rb__run_set_field(r, "escalated", json_integer(r->escalated));
     json_t *d = json_pack("{s:I,s:i}", "after_ms", (json_int_t)e->after_ms, "level", (int)i + 1);
     int rc = rb__run_emit(r, "escalated", NULL, 0, d);
     json_decref(d);
@@ -553,7 +454,6 @@ static void on_escalation(uv_timer_t *t)
 
 /* ---- checks (detect, validate) ---- */
 
-static void confirm_and_grade(rb_run_t *r);
 static void validate_done(rb_run_t *r);
 
 static void on_check_done(rb_invoker_t *iv, json_t *res, void *arg)
@@ -577,12 +477,12 @@ static void on_check_done(rb_invoker_t *iv, json_t *res, void *arg)
         return;
     }
     if (r->which == 0)
-        confirm_and_grade(r);
+        rb__run_confirm(r);
     else
         validate_done(r);
 }
 
-static void run_checks(rb_run_t *r, int which)
+void rb__run_checks(rb_run_t *r, int which)
 {
     static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_check_done};
     size_t n = rb_runbook_nchecks(r->rb, which);
@@ -611,7 +511,7 @@ static void run_checks(rb_run_t *r, int which)
                           &hooks, r);
 }
 
-static void confirm_and_grade(rb_run_t *r)
+void rb__run_confirm(rb_run_t *r)
 {
     char e[256] = "";
     const rb_expr_t *cf = rb_runbook_confirm(r->rb);
@@ -646,7 +546,7 @@ static void confirm_and_grade(rb_run_t *r)
     if (level) {
         uint64_t respond = 0, resolve = 0;
         rb_runbook_level_targets(r->rb, level, &respond, &resolve);
-        set_run_field(r, "severity", json_string(level));
+        rb__run_set_field(r, "severity", json_string(level));
         json_t *d = json_pack("{s:s,s:I,s:I}", "level", level, "respond_ms", (json_int_t)respond,
                               "resolve_ms", (json_int_t)resolve);
         int rc = rb__run_emit(r, "severity_assigned", NULL, 0, d);
@@ -694,47 +594,10 @@ void rb__run_steps_done(rb_run_t *r)
         return;
     }
     r->state = RS_VALIDATE;
-    run_checks(r, 1);
+    rb__run_checks(r, 1);
 }
 
 /* ---- start, cancel, free ---- */
-
-/* Goes on where an interrupted run stopped. Escalation timers do not
- * restart: they count from the original start, which has passed. */
-static int start_resumed(rb_run_t *r)
-{
-    r->state = RS_STEPS; /* what the run had reached */
-    const char *from = r->resume_at >= 0 && (size_t)r->resume_at < rb_runbook_nsteps(r->rb)
-                           ? rb_runbook_step(r->rb, (size_t)r->resume_at)->name : NULL;
-    json_t *d = json_pack("{s:s?,s:s}", "from_step", from, "phase",
-                          r->resume_at == RB__RESUME_FROM_START ? "start"
-                          : from ? "steps" : "validate");
-    int rc = rb__run_emit(r, "run_resumed", NULL, 0, d);
-    json_decref(d);
-    if (rc == 0)
-        rc = rb_journal_run_status(r->j, r->id, "running", 0);
-    if (rc < 0) {
-        rb__run_journal_failed(r, rc);
-        return 0;
-    }
-    if (r->resume_at == RB__RESUME_FAILED) {
-        /* the last step failed and its on_failure ends the run: so it does */
-        rb__run_end(r, "failed", "the run stopped after a failed step; it ends failed on resume");
-        return 0;
-    }
-    if (r->resume_at == RB__RESUME_FROM_START) {
-        if (rb_runbook_nchecks(r->rb, 0)) {
-            r->state = RS_DETECT;
-            run_checks(r, 0);
-        } else {
-            confirm_and_grade(r);
-        }
-        return 0;
-    }
-    r->state = RS_STEPS;
-    rb__step_begin(r, (size_t)r->resume_at);
-    return 0;
-}
 
 int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg)
 {
@@ -744,9 +607,9 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     r->subrun = (rb_subrun_host_t){rb__subrun_start, rb__subrun_cancel, r};
     r->t0_ms = uv_now(r->loop);
     rb__run_set_status(r, "running");
-    set_run_field(r, "started_at", json_integer((json_int_t)time(NULL)));
+    rb__run_set_field(r, "started_at", json_integer((json_int_t)time(NULL)));
     if (r->resumed)
-        return start_resumed(r);
+        return rb__run_start_resumed(r);
     json_t *d = json_pack("{s:s,s:O,s:O,s:b}", "runbook", rb_runbook_name(r->rb), "params",
                           json_object_get(r->ctx, "params"), "sha256",
                           json_object_get(json_object_get(r->ctx, "run"), "sha256"), "dry_run",
@@ -777,9 +640,9 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     }
     if (rb_runbook_nchecks(r->rb, 0)) {
         r->state = RS_DETECT;
-        run_checks(r, 0);
+        rb__run_checks(r, 0);
     } else {
-        confirm_and_grade(r);
+        rb__run_confirm(r);
     }
     return 0;
 }

@@ -113,6 +113,16 @@ typedef struct ivlabel {
 
 /* run.c */
 
+/* The run in memory (context, parameters, secrets); nothing journaled. */
+int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const rb_run_opts_t *o,
+                  const json_t *given, rb_run_t **out, char *err, size_t errlen);
+/* Sets run.<k> in the expression context (steals v). */
+void rb__run_set_field(rb_run_t *r, const char *k, json_t *v);
+/* Runs the detect (which 0) or validate (1) checks, in parallel. */
+void rb__run_checks(rb_run_t *r, int which);
+/* confirm, then severity, then the steps. */
+void rb__run_confirm(rb_run_t *r);
+
 /* Continues k(r) once everything the run journaled so far is durable: a
  * flush through the writer thread when the journal has one (the loop never
  * waits on disk), else a commit right here. k may be NULL (just make it
@@ -129,6 +139,9 @@ void rb__run_steps_done(rb_run_t *r);
 rb_invoker_t *rb__run_new_invoker(rb_run_t *r, const char *name, int item);
 void rb__run_free_invoker(rb_invoker_t *iv);
 int rb__run_on_iv_event(rb_invoker_t *iv, const char *type, int attempt, const json_t *data, void *arg);
+
+/* resume.c: a resumed run's start (journals run_resumed). */
+int rb__run_start_resumed(rb_run_t *r);
 
 /* step.c */
 void rb__step_begin(rb_run_t *r, size_t i);

@@ -1,0 +1,149 @@
+/*
+ * resume.c — bringing back a run that a crash interrupted (`runbook
+ * resume`): the run rebuilt from its journal record (params, step and check
+ * results, severity, the undo stack) and started again where it stopped.
+ *
+ * Owns nothing past the call: the run itself is run.c's. Reads only what
+ * rb_journal_run_resume_point and the run's events give; never decides
+ * whether a half-done step may run again (the caller does).
+ */
+#include "run_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const json_t *point,
+                  const json_t *events, const rb_run_opts_t *o, rb_run_t **out, char *err,
+                  size_t errlen)
+{
+    *out = NULL;
+    /* the recorded parameters, with what the operator gives again on top */
+    json_t *given = json_deep_copy(json_object_get(point, "params"));
+    if (!json_is_object(given)) {
+        json_decref(given);
+        given = json_object();
+    }
+    if (o && json_is_object(o->params))
+        json_object_update(given, (json_t *)o->params);
+    for (size_t i = 0; i < rb_runbook_nparams(rb); i++) {
+        const rb_param_t *p = rb_runbook_param(rb, i);
+        const json_t *v = json_object_get(given, p->name);
+        if (p->secret && json_is_string(v) && strstr(json_string_value(v), RB_SECRET_MASK) &&
+            !(o && json_object_get(o->params, p->name))) {
+            snprintf(err, errlen, "parameter \"%s\" is secret, so the journal holds no value for "
+                                  "it: give it again (--param %s=…)", p->name, p->name);
+            json_decref(given);
+            return RB_EINVAL;
+        }
+    }
+    rb_run_t *r;
+    int rc = rb__run_alloc(loop, rb, j, o, given, &r, err, errlen);
+    json_decref(given);
+    if (rc < 0)
+        return rc;
+    r->id = (int64_t)json_integer_value(json_object_get(point, "run_id"));
+    rb__run_set_field(r, "id", json_integer(r->id));
+    rb__run_set_field(r, "dry_run", json_boolean(r->dry_run));
+    rb__run_set_field(r, "severity", json_null());
+    rb__run_set_field(r, "sha256", json_incref(json_object_get(point, "sha256")));
+    json_object_update(r->steps, json_object_get(point, "results"));
+    /* what the run had decided before it stopped */
+    int declared = 0;
+    size_t i;
+    json_t *ev;
+    json_array_foreach(events, i, ev) {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        const json_t *data = json_object_get(ev, "data");
+        const char *step = json_string_value(json_object_get(ev, "step"));
+        if (!type)
+            continue;
+        if (!strcmp(type, "declared"))
+            declared = 1;
+        else if (!strcmp(type, "severity_assigned"))
+            rb__run_set_field(r, "severity", json_incref(json_object_get(data, "level")));
+        else if (!strcmp(type, "check_finished") && step)
+            json_object_set(r->checks, step, json_object_get(data, "result"));
+    }
+    const char *next = json_string_value(json_object_get(point, "next_step"));
+    if (!declared) {
+        r->resume_at = RB__RESUME_FROM_START;
+    } else if (next) {
+        long at = rb_runbook_step_index(rb, next);
+        if (at < 0) {
+            snprintf(err, errlen, "the recorded runbook has no step \"%s\"", next);
+            rb_run_free(r);
+            return RB_EINVAL;
+        }
+        r->resume_at = at;
+    } else {
+        /* It stopped between two steps: the one after the last that
+         * finished, as that step's outcome and on_failure decided (a goto
+         * may have jumped over steps that have no result). */
+        const char *last = json_string_value(json_object_get(point, "last_step"));
+        long li = last ? rb_runbook_step_index(rb, last) : -1;
+        r->resume_at = li + 1;
+        if (li >= 0) {
+            const rb_step_t *st = rb_runbook_step(rb, (size_t)li);
+            const json_t *res = json_object_get(r->steps, last);
+            int failed = json_is_false(json_object_get(res, "ok"));
+            if (failed && st->on_failure == RB_ONFAIL_GOTO)
+                r->resume_at = (long)st->goto_idx;
+            else if (failed && (st->on_failure == RB_ONFAIL_ABORT || st->on_failure == RB_ONFAIL_ROLLBACK))
+                r->resume_at = RB__RESUME_FAILED;
+        }
+    }
+    /* a rollback may still need the undo of what completed */
+    for (size_t k = 0; k < rb_runbook_nsteps(rb) && (long)k < r->resume_at; k++) {
+        const rb_step_t *st = rb_runbook_step(rb, k);
+        const json_t *res = json_object_get(r->steps, st->name);
+        if (st->undo && json_is_true(json_object_get(res, "ok"))) {
+            size_t *n = realloc(r->undo_stack, (r->nundo + 1) * sizeof(*n));
+            if (n) {
+                r->undo_stack = n;
+                r->undo_stack[r->nundo++] = k;
+            }
+        }
+    }
+    r->resumed = 1;
+    *out = r;
+    return 0;
+}
+
+/* Goes on where an interrupted run stopped. Escalation timers do not
+ * restart: they count from the original start, which has passed. */
+int rb__run_start_resumed(rb_run_t *r)
+{
+    r->state = RS_STEPS; /* what the run had reached */
+    const char *from = r->resume_at >= 0 && (size_t)r->resume_at < rb_runbook_nsteps(r->rb)
+                           ? rb_runbook_step(r->rb, (size_t)r->resume_at)->name : NULL;
+    json_t *d = json_pack("{s:s?,s:s}", "from_step", from, "phase",
+                          r->resume_at == RB__RESUME_FROM_START ? "start"
+                          : from ? "steps" : "validate");
+    int rc = rb__run_emit(r, "run_resumed", NULL, 0, d);
+    json_decref(d);
+    if (rc == 0)
+        rc = rb_journal_run_status(r->j, r->id, "running", 0);
+    if (rc < 0) {
+        rb__run_journal_failed(r, rc);
+        return 0;
+    }
+    if (r->resume_at == RB__RESUME_FAILED) {
+        /* the last step failed and its on_failure ends the run: so it does */
+        rb__run_end(r, "failed", "the run stopped after a failed step; it ends failed on resume");
+        return 0;
+    }
+    if (r->resume_at == RB__RESUME_FROM_START) {
+        if (rb_runbook_nchecks(r->rb, 0)) {
+            r->state = RS_DETECT;
+            rb__run_checks(r, 0);
+        } else {
+            rb__run_confirm(r);
+        }
+        return 0;
+    }
+    r->state = RS_STEPS;
+    rb__step_begin(r, (size_t)r->resume_at);
+    return 0;
+}
+
