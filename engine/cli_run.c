@@ -40,6 +40,9 @@ static void help(FILE *f)
             "      --dir DIR          where to look up runbooks by NAME\n"
             "      --env NAME         let the runbook read $NAME as {{ env.NAME }} (repeatable)\n"
             "      --secret-env NAME  the same, and mask its value everywhere it is written\n"
+            "      --sync full|normal the journal's commits: full (default) flushes each to the\n"
+            "                         disk; normal may lose the newest on power loss (not on a\n"
+            "                         crash of runbook) and is faster ($RUNBOOK_JOURNAL_SYNC)\n"
             "      --dry-run          do not start actions with side effects (a drill)\n"
             "  -y, --yes              approve every step that asks for approval\n"
             "      --format text|json progress as text on stderr (default) or JSON lines on stdout\n"
@@ -353,7 +356,7 @@ static int cli_main(int argc, char **argv, int resume)
         {"quiet", no_argument, NULL, 'q'},       {"help", no_argument, NULL, 'h'},
         {"yes", no_argument, NULL, 'y'},         {"rerun-started", no_argument, NULL, 'R'},
         {"env", required_argument, NULL, 'e'},   {"secret-env", required_argument, NULL, 'E'},
-        {"plugins", required_argument, NULL, 'P'},
+        {"plugins", required_argument, NULL, 'P'}, {"sync", required_argument, NULL, 'S'},
         {NULL, 0, NULL, 0}};
     const char *cmd = resume ? "resume" : "run";
     void (*usage)(FILE *) = resume ? help_resume : help;
@@ -365,6 +368,7 @@ static int cli_main(int argc, char **argv, int resume)
     json_t *params = json_object(), *alert = NULL, *env = json_object(), *secret_env = json_object();
     const char *db = rb_cli_default_db(), *dir = NULL, *plugins = NULL;
     int dry = 0, rerun = 0, opt, rc = RB_EXIT_USAGE;
+    const char *sync = getenv("RUNBOOK_JOURNAL_SYNC");
     optind = 0;
     while ((opt = getopt_long(argc, argv, "+p:qhy", opts, NULL)) != -1) {
         switch (opt) {
@@ -413,6 +417,7 @@ static int cli_main(int argc, char **argv, int resume)
             break;
         }
         case 'P': plugins = optarg; break;
+        case 'S': sync = optarg; break;
         case 'h':
             usage(stdout);
             rc = RB_EXIT_OK;
@@ -426,6 +431,10 @@ static int cli_main(int argc, char **argv, int resume)
                                : "runbook run: give one runbook NAME or FILE (or --alert FILE "
                                  "to pick the runbook whose triggers match it)\n");
         usage(stderr);
+        goto out;
+    }
+    if (sync && *sync && strcmp(sync, "full") && strcmp(sync, "normal")) {
+        fprintf(stderr, "runbook %s: --sync must be full or normal, not \"%s\"\n", cmd, sync);
         goto out;
     }
     if (rb_cli_plugins(cmd, plugins) < 0)
@@ -458,7 +467,8 @@ static int cli_main(int argc, char **argv, int resume)
     }
     char err[512] = "";
     rb_journal_t *j = NULL;
-    if (rb_journal_open(db, 0, &j, err, sizeof(err)) < 0) {
+    int jflags = sync && !strcmp(sync, "normal") ? RB_JOURNAL_SYNC_NORMAL : 0;
+    if (rb_journal_open(db, jflags, &j, err, sizeof(err)) < 0) {
         fprintf(stderr, "runbook %s: %s\n", cmd, err);
         rb_runbook_free(rb);
         goto out;

@@ -137,6 +137,16 @@ static void track(rb_progress_t *c, const char *type, const char *step, int atte
         c->respond_ms = (uint64_t)json_integer_value(json_object_get(data, "respond_ms"));
         c->resolve_ms = (uint64_t)json_integer_value(json_object_get(data, "resolve_ms"));
     }
+    if (!strcmp(type, "step_skipped")) {
+        c->nsteps++;
+        c->nskipped++;
+    } else if (!strcmp(type, "step_finished")) {
+        c->nsteps++;
+        if (json_is_true(json_object_get(data, "ok")))
+            c->nok++;
+        else
+            c->nfailed++;
+    }
     if (!strcmp(type, "step_finished") || !strcmp(type, "step_skipped"))
         json_array_append_new(c->rows, json_pack("{s:s,s:O,s:i,s:I}", "step", step, "status",
                                                  json_object_get(data, "status"), "attempts", attempt,
@@ -241,17 +251,10 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         fprintf(stderr, "    %sretrying in %.1fs%s\n", C(c, "\033[33m"), secs(data, "delay_ms"),
                 C(c, "\033[0m"));
     } else if (!strcmp(type, "step_skipped")) {
-        c->nsteps++;
-        c->nskipped++;
         fprintf(stderr, "%s⤼ %s skipped%s: %s\n", C(c, "\033[33m"), step, C(c, "\033[0m"),
                 json_string_value(json_object_get(data, "reason")));
     } else if (!strcmp(type, "step_finished")) {
         int ok = json_is_true(json_object_get(data, "ok"));
-        c->nsteps++;
-        if (ok)
-            c->nok++;
-        else
-            c->nfailed++;
         fprintf(stderr, "%s%s %s %s%s after %d attempt%s, %.2fs\n", C(c, ok ? "\033[32m" : "\033[31m"),
                 ok ? "✔" : "✘", step, ok ? "ok" : "failed", C(c, "\033[0m"),
                 (int)json_integer_value(json_object_get(data, "attempts")),

@@ -72,6 +72,11 @@ expect_grep err.log 'no parameter "nope"' "undeclared param is named"
 expect_rc 2 "bad --param" "$RUNBOOK" run --db j.db -p novalue ok.yaml
 expect_rc 2 "missing runbook" "$RUNBOOK" run --db j.db no-such-runbook
 expect_rc 0 "run by name" "$RUNBOOK" run --db j.db --dir . ok
+expect_rc 0 "quiet run" "$RUNBOOK" run --quiet --db j.db ok.yaml
+expect_grep err.log "1 step: 1 ok, 0 failed" "the quiet summary still counts the steps"
+expect_rc 0 "--sync normal" "$RUNBOOK" run --quiet --sync normal --db j.db ok.yaml
+expect_rc 2 "--sync bogus" "$RUNBOOK" run --quiet --sync bogus --db j.db ok.yaml
+expect_grep err.log "must be full or normal" "a bad --sync is named"
 
 expect_rc 0 "json progress" "$RUNBOOK" run --db j.db --format json -p who=json ok.yaml
 expect_grep out.log '"type":"run_finished"' "JSON lines on stdout"
