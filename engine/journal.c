@@ -43,81 +43,39 @@
 
 static const unsigned char rb__j_zero[RB__J_HASH_LEN];
 
-enum {
-    ST_VERSION_PUT,
-    ST_VERSION_GET,
-    ST_RUN_CREATE,
-    ST_RUN_STATUS,
-    ST_EVENT,
-    ST_SEQ_MAX,
-    ST_HEAD_GET,
-    ST_HEAD_SET,
-    ST_RUNS,
-    ST_RUN_GET,
-    ST_RUN_EVENTS,
-    ST__COUNT
-};
-
-static const char *const rb__j_sql[ST__COUNT] = {
-    [ST_VERSION_PUT] =
+const char *const rb__j_sql[RB__JST_COUNT] = {
+    [RB__JST_VERSION_PUT] =
         "INSERT OR IGNORE INTO versions(sha256, name, path, source, recorded_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5)",
-    [ST_VERSION_GET] = "SELECT source FROM versions WHERE sha256 = ?1",
+    [RB__JST_VERSION_GET] = "SELECT source FROM versions WHERE sha256 = ?1",
     /* ?1 NULL: SQLite picks the id; else an id the writer reserved. */
-    [ST_RUN_CREATE] =
+    [RB__JST_RUN_CREATE] =
         "INSERT INTO runs(id, runbook, sha256, status, trigger, params, started_at,"
         " owner_pid, owner_start, owner_boot)"
         " VALUES (?1, ?2, ?3, 'running', ?4, ?5, ?6, ?7, ?8, ?9)",
-    [ST_RUN_STATUS] =
+    [RB__JST_RUN_STATUS] =
         "UPDATE runs SET status = ?2,"
         " ended_at = CASE WHEN ?3 THEN ?4 ELSE NULL END,"
         " owner_pid = CASE WHEN ?3 THEN owner_pid ELSE ?5 END,"
         " owner_start = CASE WHEN ?3 THEN owner_start ELSE ?6 END,"
         " owner_boot = CASE WHEN ?3 THEN owner_boot ELSE ?7 END"
         " WHERE id = ?1",
-    [ST_EVENT] =
+    [RB__JST_EVENT] =
         "INSERT INTO events(id, run_id, seq, wall_ms, mono_ns, type, step, attempt, data,"
         " prev_hash, hash) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     /* One seek on UNIQUE(run_id, seq). */
-    [ST_SEQ_MAX] = "SELECT max(seq) FROM events WHERE run_id = ?1",
-    [ST_HEAD_GET] = "SELECT event_id, hash FROM chain_head WHERE one = 1",
-    [ST_HEAD_SET] = "UPDATE chain_head SET event_id = ?1, hash = ?2 WHERE one = 1",
-    [ST_RUNS] =
+    [RB__JST_SEQ_MAX] = "SELECT max(seq) FROM events WHERE run_id = ?1",
+    [RB__JST_HEAD_GET] = "SELECT event_id, hash FROM chain_head WHERE one = 1",
+    [RB__JST_HEAD_SET] = "UPDATE chain_head SET event_id = ?1, hash = ?2 WHERE one = 1",
+    [RB__JST_RUNS] =
         "SELECT id, runbook, sha256, status, trigger, started_at, ended_at"
         " FROM runs ORDER BY id DESC LIMIT ?1",
-    [ST_RUN_GET] =
+    [RB__JST_RUN_GET] =
         "SELECT id, runbook, sha256, status, trigger, params, started_at, ended_at"
         " FROM runs WHERE id = ?1",
-    [ST_RUN_EVENTS] =
+    [RB__JST_RUN_EVENTS] =
         "SELECT seq, wall_ms, mono_ns, type, step, attempt, data"
         " FROM events WHERE run_id = ?1 ORDER BY seq",
-};
-
-struct rb__jconn {
-    rb_journal_t *j;
-    sqlite3 *db;
-    sqlite3_stmt *st[ST__COUNT];
-    char *err;                   /* where failures are described */
-    size_t errlen;
-    char own_err[RB__J_ERRLEN];  /* the writer's (not the caller's) buffer */
-    int in_txn;                  /* a BEGIN IMMEDIATE is open */
-    int pending;                 /* direct mode: writes in it */
-    int lost;                    /* direct mode: an error rolled back writes that had returned 0 */
-    /* The chain inside the open transaction: read at BEGIN, moved by each
-     * event, written to chain_head just before COMMIT. */
-    int64_t head_id;
-    unsigned char head_hash[RB__J_HASH_LEN];
-    int head_dirty;
-    uint64_t txn_records, txn_events;
-    /* Each run's last seq, so that an append need not look it up. Valid
-     * while nobody else appended: checked at BEGIN against the head this
-     * connection last committed (the head only moves forward). */
-    rb__i64map_t seqs;
-    int seqs_valid;
-    int64_t seqs_head_id;
-    unsigned char seqs_head_hash[RB__J_HASH_LEN];
-    rb__hasher_t hasher;
-    int wal_frames;              /* the writer's: WAL size after its last commit */
 };
 
 /* ---- errors -------------------------------------------------------------- */
@@ -176,14 +134,13 @@ static int rb__j_reason(sqlite3 *db, const char *path, int rc, const char *what,
     return (rc & 0xff) == SQLITE_NOMEM ? RB_ENOMEM : RB_EJOURNAL;
 }
 
-static int rb__j_failc(rb__jconn_t *c, int rc, const char *what)
+int rb__j_failc(rb__jconn_t *c, int rc, const char *what)
 {
     return rb__j_reason(c->db, c->j->path, rc, what, c->err, c->errlen);
 }
 
 /* A failure of our own making (not SQLite's), in the same shape. */
-__attribute__((format(printf, 3, 4)))
-static int rb__j_say(rb__jconn_t *c, int ret, const char *fmt, ...)
+int rb__j_say(rb__jconn_t *c, int ret, const char *fmt, ...)
 {
     char msg[RB__J_ERRLEN - 64];
     va_list ap;
@@ -206,21 +163,21 @@ const char *rb__j_conn_err(const rb__jconn_t *c)
 
 /* ---- small helpers -------------------------------------------------------- */
 
-static int64_t rb__j_wall_ms(void)
+int64_t rb__j_wall_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int64_t rb__j_mono_ns(void)
+int64_t rb__j_mono_ns(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-static int rb__j_stmt(rb__jconn_t *c, int id, sqlite3_stmt **out)
+int rb__j_stmt(rb__jconn_t *c, int id, sqlite3_stmt **out)
 {
     if (!c->st[id]) {
         int rc = sqlite3_prepare_v3(c->db, rb__j_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
@@ -235,14 +192,14 @@ static int rb__j_stmt(rb__jconn_t *c, int id, sqlite3_stmt **out)
 /* Every cached statement goes back to idle after use: a statement left
  * mid-step would hold a read snapshot open, and bound text pointers are
  * often freed right after. */
-static void rb__j_release(sqlite3_stmt *st)
+void rb__j_release(sqlite3_stmt *st)
 {
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
 }
 
 /* One integer from a one-row PRAGMA or query (0 when no row or NULL). */
-static int rb__j_int(sqlite3 *db, const char *sql, int64_t *out)
+int rb__j_int(sqlite3 *db, const char *sql, int64_t *out)
 {
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
@@ -262,7 +219,7 @@ static int rb__j_int(sqlite3 *db, const char *sql, int64_t *out)
 
 /* The canonical text of a JSON value (journal_chain.c), malloc'd: compact,
  * keys sorted, so that the same data always hashes the same. */
-static char *rb__j_dumps(const json_t *v)
+char *rb__j_dumps(const json_t *v)
 {
     rb__buf_t b = { 0 };
     if (rb__canon_json(&b, v) != 0) {
@@ -273,13 +230,13 @@ static char *rb__j_dumps(const json_t *v)
 }
 
 /* A BLOB column as exactly RB__J_HASH_LEN bytes, or NULL. */
-static const unsigned char *rb__j_col_hash(sqlite3_stmt *st, int col)
+const unsigned char *rb__j_col_hash(sqlite3_stmt *st, int col)
 {
     const void *b = sqlite3_column_blob(st, col);
     return b && sqlite3_column_bytes(st, col) == RB__J_HASH_LEN ? b : NULL;
 }
 
-static int rb__j_sha256_hex(const char *s, size_t len, char hex[65])
+int rb__j_sha256_hex(const char *s, size_t len, char hex[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
@@ -295,7 +252,7 @@ static void rb__j_conn_free(rb__jconn_t *c)
 {
     if (!c)
         return;
-    for (int i = 0; i < ST__COUNT; i++)
+    for (int i = 0; i < RB__JST_COUNT; i++)
         sqlite3_finalize(c->st[i]);
     sqlite3_close(c->db);
     rb__map_free(&c->seqs);
@@ -491,7 +448,7 @@ static int rb__j_txn_begin(rb__jconn_t *c, const char *what)
     c->txn_records = c->txn_events = 0;
 
     sqlite3_stmt *st;
-    int ret = rb__j_stmt(c, ST_HEAD_GET, &st);
+    int ret = rb__j_stmt(c, RB__JST_HEAD_GET, &st);
     if (ret != 0) {
         rb__j_txn_rollback(c);
         return ret;
@@ -539,7 +496,7 @@ static int rb__j_txn_commit(rb__jconn_t *c, const char *what)
     int rc;
     if (c->head_dirty) {
         sqlite3_stmt *st;
-        int ret = rb__j_stmt(c, ST_HEAD_SET, &st);
+        int ret = rb__j_stmt(c, RB__JST_HEAD_SET, &st);
         if (ret != 0) {
             rb__j_txn_rollback(c);
             return ret;
@@ -582,7 +539,7 @@ static int rb__j_next_seq(rb__jconn_t *c, int64_t run_id, int64_t *seq)
         return 0;
     }
     sqlite3_stmt *st;
-    int ret = rb__j_stmt(c, ST_SEQ_MAX, &st);
+    int ret = rb__j_stmt(c, RB__JST_SEQ_MAX, &st);
     if (ret != 0)
         return ret;
     sqlite3_bind_int64(st, 1, run_id);
@@ -622,7 +579,7 @@ static int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
     int ret, rc;
     switch (r->kind) {
     case RB__REC_VERSION:
-        if ((ret = rb__j_stmt(c, ST_VERSION_PUT, &st)) != 0)
+        if ((ret = rb__j_stmt(c, RB__JST_VERSION_PUT, &st)) != 0)
             return ret;
         sqlite3_bind_text(st, 1, r->sha256, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 2, r->name ? r->name : "", -1, SQLITE_STATIC);
@@ -632,7 +589,7 @@ static int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
         sqlite3_bind_int64(st, 5, r->wall_ms);
         break;
     case RB__REC_RUN:
-        if ((ret = rb__j_stmt(c, ST_RUN_CREATE, &st)) != 0)
+        if ((ret = rb__j_stmt(c, RB__JST_RUN_CREATE, &st)) != 0)
             return ret;
         if (r->run_id > 0)
             sqlite3_bind_int64(st, 1, r->run_id);
@@ -652,7 +609,7 @@ static int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
     case RB__REC_EVENT: {
         int64_t seq = 0;
         if ((ret = rb__j_next_seq(c, r->run_id, &seq)) != 0 ||
-            (ret = rb__j_stmt(c, ST_EVENT, &st)) != 0)
+            (ret = rb__j_stmt(c, RB__JST_EVENT, &st)) != 0)
             return ret;
         rb__jev_t e = {
             .id = c->head_id + 1, .run_id = r->run_id, .seq = seq, .wall_ms = r->wall_ms,
@@ -688,7 +645,7 @@ static int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
         return 0;
     }
     case RB__REC_STATUS:
-        if ((ret = rb__j_stmt(c, ST_RUN_STATUS, &st)) != 0)
+        if ((ret = rb__j_stmt(c, RB__JST_RUN_STATUS, &st)) != 0)
             return ret;
         sqlite3_bind_int64(st, 1, r->run_id);
         sqlite3_bind_text(st, 2, r->status, -1, SQLITE_STATIC);
@@ -997,7 +954,7 @@ static int rb__j_migrate_2(rb__jconn_t *c)
                                 "SELECT run_id, seq, wall_ms, mono_ns, type, step, attempt, data"
                                 " FROM events_v1 ORDER BY rowid", -1, &rd, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(c->db, rb__j_sql[ST_EVENT], -1, &wr, NULL);
+        rc = sqlite3_prepare_v2(c->db, rb__j_sql[RB__JST_EVENT], -1, &wr, NULL);
     int64_t id = 0;
     unsigned char prev[RB__J_HASH_LEN] = { 0 }, hash[RB__J_HASH_LEN];
     while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW) {
@@ -1055,7 +1012,7 @@ static int rb__j_migrate_2(rb__jconn_t *c)
         rc = rb__j_exec_fresh(c, fresh, triggers[i]);
     if (rc == SQLITE_OK && id > 0) {
         sqlite3_stmt *st;
-        rc = sqlite3_prepare_v2(c->db, rb__j_sql[ST_HEAD_SET], -1, &st, NULL);
+        rc = sqlite3_prepare_v2(c->db, rb__j_sql[RB__JST_HEAD_SET], -1, &st, NULL);
         if (rc == SQLITE_OK) {
             sqlite3_bind_int64(st, 1, id);
             sqlite3_bind_blob(st, 2, prev, RB__J_HASH_LEN, SQLITE_STATIC);
@@ -1243,196 +1200,6 @@ void rb_journal_close(rb_journal_t *j)
     free(j);
 }
 
-/* ---- reading -------------------------------------------------------------- */
-
-static json_t *rb__j_col_text(sqlite3_stmt *st, int col)
-{
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        return json_null();
-    const char *s = (const char *)sqlite3_column_text(st, col);
-    return json_stringn(s ? s : "", (size_t)sqlite3_column_bytes(st, col));
-}
-
-static json_t *rb__j_col_int(sqlite3_stmt *st, int col)
-{
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        return json_null();
-    return json_integer(sqlite3_column_int64(st, col));
-}
-
-/* A JSON column; text that does not parse (a hand-edited file) is returned
- * as the string it is rather than lost. */
-static json_t *rb__j_col_json(sqlite3_stmt *st, int col)
-{
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        return json_null();
-    const char *s = (const char *)sqlite3_column_text(st, col);
-    size_t n = (size_t)sqlite3_column_bytes(st, col);
-    json_t *v = json_loadb(s ? s : "", n, JSON_DECODE_ANY, NULL);
-    return v ? v : json_stringn(s ? s : "", n);
-}
-
-/* Sets key on obj; a NULL value (out of memory) marks the whole read failed. */
-static void rb__j_set(json_t *obj, const char *key, json_t *v, int *oom)
-{
-    if (!v || json_object_set_new(obj, key, v) != 0)
-        *oom = 1;
-}
-
-int rb_journal_runs(rb_journal_t *j, int limit, json_t **out)
-{
-    rb__jconn_t *c = j->c;
-    sqlite3_stmt *st;
-    int ret, rc, oom = 0;
-    *out = NULL;
-    if ((ret = rb__j_stmt(c, ST_RUNS, &st)) != 0)
-        return ret;
-    sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
-    json_t *arr = json_array();
-    while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *r = json_object();
-        if (!r || json_array_append_new(arr, r) != 0) {
-            oom = 1;
-            break;
-        }
-        rb__j_set(r, "id", rb__j_col_int(st, 0), &oom);
-        rb__j_set(r, "runbook", rb__j_col_text(st, 1), &oom);
-        rb__j_set(r, "sha256", rb__j_col_text(st, 2), &oom);
-        rb__j_set(r, "status", rb__j_col_text(st, 3), &oom);
-        rb__j_set(r, "trigger", rb__j_col_text(st, 4), &oom);
-        rb__j_set(r, "started_at", rb__j_col_int(st, 5), &oom);
-        rb__j_set(r, "ended_at", rb__j_col_int(st, 6), &oom);
-    }
-    if (!arr || oom) {
-        rb__j_release(st);
-        json_decref(arr);
-        return RB_ENOMEM;
-    }
-    rb__j_release(st);
-    if (rc != SQLITE_DONE) {
-        json_decref(arr);
-        return rb__j_failc(c, rc, "listing runs");
-    }
-    *out = arr;
-    return 0;
-}
-
-static int rb__j_events(rb__jconn_t *c, int64_t run_id, json_t *events)
-{
-    sqlite3_stmt *st;
-    int ret, rc, oom = 0;
-    if ((ret = rb__j_stmt(c, ST_RUN_EVENTS, &st)) != 0)
-        return ret;
-    sqlite3_bind_int64(st, 1, run_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *e = json_object();
-        if (!e || json_array_append_new(events, e) != 0) {
-            oom = 1;
-            break;
-        }
-        rb__j_set(e, "seq", rb__j_col_int(st, 0), &oom);
-        rb__j_set(e, "wall_ms", rb__j_col_int(st, 1), &oom);
-        rb__j_set(e, "mono_ns", rb__j_col_int(st, 2), &oom);
-        rb__j_set(e, "type", rb__j_col_text(st, 3), &oom);
-        rb__j_set(e, "step", rb__j_col_text(st, 4), &oom);
-        rb__j_set(e, "attempt", rb__j_col_int(st, 5), &oom);
-        rb__j_set(e, "data", rb__j_col_json(st, 6), &oom);
-    }
-    rb__j_release(st);
-    if (oom)
-        return RB_ENOMEM;
-    if (rc != SQLITE_DONE)
-        return rb__j_failc(c, rc, "reading events");
-    return 0;
-}
-
-int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
-{
-    rb__jconn_t *c = j->c;
-    sqlite3_stmt *st;
-    int ret, rc, oom = 0;
-    *out = NULL;
-    if ((ret = rb__j_stmt(c, ST_RUN_GET, &st)) != 0)
-        return ret;
-    sqlite3_bind_int64(st, 1, run_id);
-    rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        rb__j_release(st);
-        if (rc == SQLITE_DONE) {
-            snprintf(j->err, sizeof j->err, "%s: no run %lld", j->path, (long long)run_id);
-            return RB_ENOTFOUND;
-        }
-        return rb__j_failc(c, rc, "reading a run");
-    }
-    json_t *r = json_object();
-    if (!r) {
-        rb__j_release(st);
-        return RB_ENOMEM;
-    }
-    rb__j_set(r, "id", rb__j_col_int(st, 0), &oom);
-    rb__j_set(r, "runbook", rb__j_col_text(st, 1), &oom);
-    rb__j_set(r, "sha256", rb__j_col_text(st, 2), &oom);
-    rb__j_set(r, "status", rb__j_col_text(st, 3), &oom);
-    rb__j_set(r, "trigger", rb__j_col_text(st, 4), &oom);
-    rb__j_set(r, "params", rb__j_col_json(st, 5), &oom);
-    rb__j_set(r, "started_at", rb__j_col_int(st, 6), &oom);
-    rb__j_set(r, "ended_at", rb__j_col_int(st, 7), &oom);
-    rb__j_release(st);
-    json_t *events = json_array();
-    rb__j_set(r, "events", events, &oom);
-    if (oom) {
-        json_decref(r);
-        return RB_ENOMEM;
-    }
-    /* The run row and its events come from two statements; outside a write
-     * transaction each takes its own snapshot, so a run being written
-     * concurrently may show events newer than its row. That is harmless for
-     * reading, and cheaper than a read transaction around both. */
-    if ((ret = rb__j_events(c, run_id, events)) != 0) {
-        json_decref(r);
-        return ret;
-    }
-    *out = r;
-    return 0;
-}
-
-int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, size_t *len)
-{
-    rb__jconn_t *c = j->c;
-    sqlite3_stmt *st;
-    int ret;
-    *source = NULL;
-    if (len)
-        *len = 0;
-    if ((ret = rb__j_stmt(c, ST_VERSION_GET, &st)) != 0)
-        return ret;
-    sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        rb__j_release(st);
-        if (rc == SQLITE_DONE) {
-            snprintf(j->err, sizeof j->err, "%s: no runbook version %s", j->path, sha256);
-            return RB_ENOTFOUND;
-        }
-        return rb__j_failc(c, rc, "reading a runbook version");
-    }
-    const char *s = (const char *)sqlite3_column_text(st, 0);
-    size_t n = (size_t)sqlite3_column_bytes(st, 0);
-    char *copy = malloc(n + 1);
-    if (!copy) {
-        rb__j_release(st);
-        return RB_ENOMEM;
-    }
-    if (n)
-        memcpy(copy, s, n);
-    copy[n] = '\0';
-    rb__j_release(st);
-    *source = copy;
-    if (len)
-        *len = n;
-    return 0;
-}
-
 /* ---- audit verify ------------------------------------------------------------- */
 
 /* The checkpoints' own chain; leaves the newest cut (0 and zeros when
@@ -1591,7 +1358,7 @@ int rb_journal_verify(rb_journal_t *j, json_t **out)
         goto done;
     }
     sqlite3_stmt *st;
-    if ((rc = sqlite3_prepare_v2(c->db, rb__j_sql[ST_HEAD_GET], -1, &st, NULL)) != SQLITE_OK) {
+    if ((rc = sqlite3_prepare_v2(c->db, rb__j_sql[RB__JST_HEAD_GET], -1, &st, NULL)) != SQLITE_OK) {
         ret = rb__j_failc(c, rc, "reading the chain head");
         goto end;
     }

@@ -196,6 +196,82 @@ void rb__jv_event(rb__jverify_t *v, const rb__jev_t *e, const void *hash, size_t
 void rb__jv_problem(rb__jverify_t *v, const rb__jev_t *e, int64_t event_id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* ---- the files that touch SQLite --------------------------------------------------
+ * What journal.c and the other files of the journal that include <sqlite3.h>
+ * share. This header does not include it: the types are only named here, so
+ * the files that must not touch SQLite still cannot. */
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+/* The statements a connection prepares once and keeps (rb__j_stmt). */
+enum {
+    RB__JST_VERSION_PUT,
+    RB__JST_VERSION_GET,
+    RB__JST_RUN_CREATE,
+    RB__JST_RUN_STATUS,
+    RB__JST_EVENT,
+    RB__JST_SEQ_MAX,
+    RB__JST_HEAD_GET,
+    RB__JST_HEAD_SET,
+    RB__JST_RUNS,
+    RB__JST_RUN_GET,
+    RB__JST_RUN_EVENTS,
+    RB__JST_COUNT
+};
+
+/* Their SQL text (journal.c). */
+extern const char *const rb__j_sql[RB__JST_COUNT];
+
+struct rb__jconn {
+    rb_journal_t *j;
+    struct sqlite3 *db;
+    struct sqlite3_stmt *st[RB__JST_COUNT];
+    char *err;                   /* where failures are described */
+    size_t errlen;
+    char own_err[RB__J_ERRLEN];  /* the writer's (not the caller's) buffer */
+    int in_txn;                  /* a BEGIN IMMEDIATE is open */
+    int pending;                 /* direct mode: writes in it */
+    int lost;                    /* direct mode: an error rolled back writes that had returned 0 */
+    /* The chain inside the open transaction: read at BEGIN, moved by each
+     * event, written to chain_head just before COMMIT. */
+    int64_t head_id;
+    unsigned char head_hash[RB__J_HASH_LEN];
+    int head_dirty;
+    uint64_t txn_records, txn_events;
+    /* Each run's last seq, so that an append need not look it up. Valid
+     * while nobody else appended: checked at BEGIN against the head this
+     * connection last committed (the head only moves forward). */
+    rb__i64map_t seqs;
+    int seqs_valid;
+    int64_t seqs_head_id;
+    unsigned char seqs_head_hash[RB__J_HASH_LEN];
+    rb__hasher_t hasher;
+    int wal_frames;              /* the writer's: WAL size after its last commit */
+};
+
+/* journal.c: errors. Both describe the failure in c->err (the file, what
+ * was being done, the reason) and return the RB_E* code: rb__j_failc for
+ * SQLite's result code rc, rb__j_say for a failure of our own making. */
+int rb__j_failc(rb__jconn_t *c, int rc, const char *what);
+int rb__j_say(rb__jconn_t *c, int ret, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* journal.c: helpers. */
+int64_t rb__j_wall_ms(void);
+int64_t rb__j_mono_ns(void);
+/* The cached statement id of c, prepared on first use. Give it back with
+ * rb__j_release as soon as its rows are read. */
+int rb__j_stmt(rb__jconn_t *c, int id, struct sqlite3_stmt **out);
+void rb__j_release(struct sqlite3_stmt *st);
+/* One integer from a one-row PRAGMA or query (0 when no row or NULL);
+ * returns an SQLite result code. */
+int rb__j_int(struct sqlite3 *db, const char *sql, int64_t *out);
+/* The canonical text of v, malloc'd; NULL when it cannot be encoded. */
+char *rb__j_dumps(const json_t *v);
+/* A BLOB column as exactly RB__J_HASH_LEN bytes, or NULL. */
+const unsigned char *rb__j_col_hash(struct sqlite3_stmt *st, int col);
+int rb__j_sha256_hex(const char *s, size_t len, char hex[65]);
+
 /* ---- journal_recover.c --------------------------------------------------------- */
 
 typedef struct {
