@@ -272,6 +272,18 @@ char *rb__j_dumps(const json_t *v);
 const unsigned char *rb__j_col_hash(struct sqlite3_stmt *st, int col);
 int rb__j_sha256_hex(const char *s, size_t len, char hex[65]);
 
+/* journal_append.c: the write transaction. rb__j_txn_begin takes the write
+ * lock (BEGIN IMMEDIATE) and reads the chain head; rb__j_txn_commit writes
+ * the head and commits; both roll back on failure. what names the
+ * operation in the error. */
+int rb__j_txn_begin(rb__jconn_t *c, const char *what);
+int rb__j_txn_commit(rb__jconn_t *c, const char *what);
+void rb__j_txn_rollback(rb__jconn_t *c);
+/* Writes one record inside the open transaction: 0, RB_ENOTFOUND (a status
+ * for no such run: nothing written) or the failure, described in c->err.
+ * *run_id (may be NULL): the id of a run it created. */
+int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id);
+
 /* ---- journal_recover.c --------------------------------------------------------- */
 
 typedef struct {
