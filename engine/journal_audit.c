@@ -1,0 +1,470 @@
+/*
+ * journal_audit.c — `runbook audit verify` and `runbook audit prune` on the
+ * file: reading the whole chain, the checkpoints' own chain, the chain head
+ * and the runbook versions in one snapshot and handing them to the verify
+ * rules (journal_chain.c); pruning whole old runs behind a new checkpoint
+ * that records where the chain was cut and the hash it had there.
+ *
+ * Owns: the checkpoints table (only prune writes it). Must never: delete an
+ * event that no checkpoint covers; delete a run that is still open or has
+ * events after the cut; let a commit that lands meanwhile make the head and
+ * the events disagree (verify reads in one transaction); commit a dry run.
+ */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "journal_int.h"
+
+#include <runbook/runbook.h>
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const unsigned char rb__j_zero[RB__J_HASH_LEN];
+
+/* The checkpoints' own chain; leaves the newest cut (0 and zeros when
+ * there is none) and appends each checkpoint to list. */
+static int rb__j_verify_checkpoints(rb__jconn_t *c, rb__jverify_t *v, json_t *list,
+                                    int64_t *cut, unsigned char cut_hash[RB__J_HASH_LEN])
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(c->db,
+                                "SELECT id, created_at, before_ms, cut_event_id, cut_hash,"
+                                " pruned_runs, pruned_events, prev_hash, hash"
+                                " FROM checkpoints ORDER BY id", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "reading checkpoints");
+    unsigned char prev[RB__J_HASH_LEN] = { 0 }, h[RB__J_HASH_LEN];
+    int64_t prev_cut = 0;
+    *cut = 0;
+    memset(cut_hash, 0, RB__J_HASH_LEN);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *ch = rb__j_col_hash(st, 4), *ph = rb__j_col_hash(st, 7),
+                            *hh = rb__j_col_hash(st, 8);
+        rb__jcp_t cp = {
+            .id = sqlite3_column_int64(st, 0), .created_at = sqlite3_column_int64(st, 1),
+            .before_ms = sqlite3_column_int64(st, 2), .cut_event_id = sqlite3_column_int64(st, 3),
+            .pruned_runs = sqlite3_column_int64(st, 5),
+            .pruned_events = sqlite3_column_int64(st, 6),
+            .cut_hash = ch ? ch : rb__j_zero, .prev_hash = ph ? ph : rb__j_zero,
+        };
+        if (!ch || !ph || !hh || rb__chain_checkpoint_hash(&v->h, &cp, h) != 0 ||
+            memcmp(h, hh, RB__J_HASH_LEN) != 0)
+            rb__jv_problem(v, NULL, 0, "checkpoint %lld: its content does not match its hash"
+                                       " (edited)", (long long)cp.id);
+        else if (memcmp(cp.prev_hash, prev, RB__J_HASH_LEN) != 0)
+            rb__jv_problem(v, NULL, 0, "checkpoint %lld does not follow the checkpoint before it"
+                                       " (a checkpoint was deleted or inserted)",
+                           (long long)cp.id);
+        else if (cp.cut_event_id <= prev_cut)
+            rb__jv_problem(v, NULL, 0, "checkpoint %lld cuts at event #%lld, not after the"
+                                       " previous cut #%lld", (long long)cp.id,
+                           (long long)cp.cut_event_id, (long long)prev_cut);
+        memcpy(prev, hh ? hh : rb__j_zero, RB__J_HASH_LEN);
+        prev_cut = cp.cut_event_id;
+        *cut = cp.cut_event_id;
+        memcpy(cut_hash, cp.cut_hash, RB__J_HASH_LEN);
+        char hex[2 * RB__J_HASH_LEN + 1];
+        rb__hex(cp.cut_hash, RB__J_HASH_LEN, hex);
+        json_array_append_new(list, json_pack("{s:I,s:I,s:I,s:I,s:s,s:I,s:I}", "id",
+                                              (json_int_t)cp.id, "created_at",
+                                              (json_int_t)cp.created_at, "before_ms",
+                                              (json_int_t)cp.before_ms, "cut_event_id",
+                                              (json_int_t)cp.cut_event_id, "cut_hash", hex,
+                                              "pruned_runs", (json_int_t)cp.pruned_runs,
+                                              "pruned_events", (json_int_t)cp.pruned_events));
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, "reading checkpoints");
+}
+
+static int rb__j_verify_events(rb__jconn_t *c, rb__jverify_t *v)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(c->db,
+                                "SELECT e.id, e.run_id, e.seq, e.wall_ms, e.mono_ns, e.type, e.step,"
+                                " e.attempt, e.data, e.prev_hash, e.hash, r.id IS NOT NULL"
+                                " FROM events e LEFT JOIN runs r ON r.id = e.run_id ORDER BY e.id",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "reading events");
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW && !v->oom) {
+        const unsigned char *prev = rb__j_col_hash(st, 9);
+        rb__jev_t e = {
+            .id = sqlite3_column_int64(st, 0), .run_id = sqlite3_column_int64(st, 1),
+            .seq = sqlite3_column_int64(st, 2), .wall_ms = sqlite3_column_int64(st, 3),
+            .mono_ns = sqlite3_column_int64(st, 4),
+            .type = (const char *)sqlite3_column_text(st, 5),
+            .type_len = (size_t)sqlite3_column_bytes(st, 5),
+            .step = sqlite3_column_type(st, 6) == SQLITE_NULL
+                        ? NULL : (const char *)sqlite3_column_text(st, 6),
+            .step_len = (size_t)sqlite3_column_bytes(st, 6),
+            .attempt = sqlite3_column_int64(st, 7),
+            .data = (const char *)sqlite3_column_text(st, 8),
+            .data_len = (size_t)sqlite3_column_bytes(st, 8),
+            .prev_hash = prev ? prev : rb__j_zero,
+        };
+        if (!e.type)
+            e.type = "";
+        if (!e.data)
+            e.data = "";
+        if (!prev) {
+            /* Not 32 bytes: no hash could have been computed over it. */
+            rb__jv_problem(v, &e, 0, "its prev_hash is not a 32-byte hash: a column was edited");
+            v->events++;
+            v->expect_id = e.id + 1;
+            v->last_id = e.id;
+            const unsigned char *h = rb__j_col_hash(st, 10);
+            memcpy(v->last_hash, h ? h : rb__j_zero, RB__J_HASH_LEN);
+            memcpy(v->expect_prev, v->last_hash, RB__J_HASH_LEN);
+            rb__map_put(&v->seqs, e.run_id, e.seq);
+            continue;
+        }
+        rb__jv_event(v, &e, sqlite3_column_blob(st, 10), (size_t)sqlite3_column_bytes(st, 10),
+                     sqlite3_column_int(st, 11));
+    }
+    sqlite3_finalize(st);
+    if (v->oom)
+        return RB_ENOMEM;
+    return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, "reading events");
+}
+
+static void rb__j_verify_versions(rb__jconn_t *c, rb__jverify_t *v, int64_t *count, int *rcp)
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(c->db, "SELECT sha256, name, source FROM versions", -1, &st, NULL);
+    *count = 0;
+    if (rc != SQLITE_OK) {
+        *rcp = rc;
+        return;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *sha = (const char *)sqlite3_column_text(st, 0);
+        const char *src = (const char *)sqlite3_column_text(st, 2);
+        char hex[65];
+        (*count)++;
+        if (rb__j_sha256_hex(src ? src : "", (size_t)sqlite3_column_bytes(st, 2), hex) != 0 ||
+            !sha || strcmp(sha, hex) != 0)
+            rb__jv_problem(v, NULL, 0, "runbook version %.64s (%s): its text does not match its"
+                                       " SHA-256 (edited)", sha ? sha : "?",
+                           sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1)
+                                                      : "?");
+    }
+    sqlite3_finalize(st);
+    *rcp = rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int rb_journal_verify(rb_journal_t *j, json_t **out)
+{
+    rb__jconn_t *c = j->c;
+    *out = NULL;
+    if (c->in_txn) {
+        snprintf(j->err, sizeof j->err, "%s: verify: commit the pending appends first", j->path);
+        return RB_EINVAL;
+    }
+    rb__jverify_t v;
+    if (rb__jv_init(&v, 1, rb__j_zero) != 0)
+        return RB_ENOMEM;
+    json_t *cps = json_array();
+    int ret = 0, rc;
+    int64_t head_id = -1, cut = 0, runs = 0, versions = 0;
+    unsigned char head_hash[RB__J_HASH_LEN] = { 0 }, cut_hash[RB__J_HASH_LEN];
+    char hex[2 * RB__J_HASH_LEN + 1];
+
+    /* One snapshot for everything: a writer committing meanwhile must not
+     * make the head and the events disagree. */
+    if ((rc = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK) {
+        ret = rb__j_failc(c, rc, "verify");
+        goto done;
+    }
+    sqlite3_stmt *st;
+    if ((rc = sqlite3_prepare_v2(c->db, rb__j_sql[RB__JST_HEAD_GET], -1, &st, NULL)) != SQLITE_OK) {
+        ret = rb__j_failc(c, rc, "reading the chain head");
+        goto end;
+    }
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *h = rb__j_col_hash(st, 1);
+        head_id = sqlite3_column_int64(st, 0);
+        if (h)
+            memcpy(head_hash, h, RB__J_HASH_LEN);
+        else
+            memset(head_hash, 0xff, RB__J_HASH_LEN); /* matches no event */
+    }
+    sqlite3_finalize(st);
+    if (head_id < 0)
+        rb__jv_problem(&v, NULL, 0, "the chain head record is missing (deleted)");
+
+    if ((ret = rb__j_verify_checkpoints(c, &v, cps, &cut, cut_hash)) != 0)
+        goto end;
+    v.expect_id = cut + 1;
+    memcpy(v.expect_prev, cut_hash, RB__J_HASH_LEN);
+    int64_t first_id = v.expect_id;
+    if ((ret = rb__j_verify_events(c, &v)) != 0)
+        goto end;
+
+    if (head_id >= 0) {
+        int64_t last = v.events ? v.last_id : cut;
+        const unsigned char *last_hash = v.events ? v.last_hash : cut_hash;
+        if (head_id == last + 1)
+            rb__jv_problem(&v, NULL, head_id,
+                           "the chain head records event #%lld but the newest event is #%lld:"
+                           " the newest event was deleted", (long long)head_id, (long long)last);
+        else if (head_id > last)
+            rb__jv_problem(&v, NULL, last + 1,
+                           "the chain head records event #%lld but the newest event is #%lld:"
+                           " the newest events (#%lld to #%lld) were deleted",
+                           (long long)head_id, (long long)last, (long long)(last + 1),
+                           (long long)head_id);
+        else if (head_id < last)
+            rb__jv_problem(&v, NULL, head_id + 1,
+                           "events #%lld to #%lld are newer than the chain head (#%lld): added"
+                           " outside the journal", (long long)(head_id + 1), (long long)last,
+                           (long long)head_id);
+        else if (memcmp(head_hash, last_hash, RB__J_HASH_LEN) != 0)
+            rb__jv_problem(&v, NULL, last,
+                           "the chain head's hash is not event #%lld's: the newest event or the"
+                           " head was edited", (long long)last);
+    }
+    rb__j_verify_versions(c, &v, &versions, &rc);
+    if (rc == SQLITE_OK)
+        rc = rb__j_int(c->db, "SELECT count(*) FROM runs", &runs);
+    if (rc != SQLITE_OK) {
+        ret = rb__j_failc(c, rc, "verify");
+        goto end;
+    }
+    if (v.oom) {
+        ret = RB_ENOMEM;
+        goto end;
+    }
+    rb__hex(head_hash, RB__J_HASH_LEN, hex);
+    *out = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:O,s:I}", "ok", v.nproblems == 0, "path",
+                     j->path, "events", (json_int_t)v.events, "runs", (json_int_t)runs,
+                     "versions", (json_int_t)versions, "first_event_id", (json_int_t)first_id,
+                     "checkpoints", cps, "problems_total", (json_int_t)v.nproblems);
+    if (*out) {
+        json_object_set_new(*out, "head", head_id < 0 ? json_null()
+                                          : json_pack("{s:I,s:s}", "event_id",
+                                                      (json_int_t)head_id, "hash", hex));
+        json_object_set(*out, "problems", v.problems);
+    } else {
+        ret = RB_ENOMEM;
+    }
+end:
+    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+done:
+    json_decref(cps);
+    rb__jv_free(&v);
+    return ret;
+}
+
+/* ---- prune -------------------------------------------------------------------- */
+
+typedef struct {
+    int64_t id, min_ev, max_ev, events;
+    int prunable;
+} rb__jprun_t;
+
+int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **out)
+{
+    rb__jconn_t *c = j->c;
+    *out = NULL;
+    if (j->w || (j->flags & RB_JOURNAL_READONLY)) {
+        snprintf(j->err, sizeof j->err, "%s: prune needs the journal open for writing and not"
+                                        " attached to a loop", j->path);
+        return RB_EINVAL;
+    }
+    int ret = rb_journal_sync(j);
+    if (ret != 0)
+        return ret;
+    if ((ret = rb__j_txn_begin(c, "pruning")) != 0)
+        return ret;
+
+    rb__jprun_t *runs = NULL;
+    size_t n = 0, cap = 0;
+    int64_t cut0 = 0, cp_id = 0, pruned_events = 0, pruned_runs = 0, kept = 0;
+    unsigned char cp_prev[RB__J_HASH_LEN] = { 0 };
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->db,
+                                "SELECT id, cut_event_id, hash FROM checkpoints ORDER BY id DESC"
+                                " LIMIT 1", -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        cp_id = sqlite3_column_int64(st, 0);
+        cut0 = sqlite3_column_int64(st, 1);
+        const unsigned char *h = rb__j_col_hash(st, 2);
+        if (h)
+            memcpy(cp_prev, h, RB__J_HASH_LEN);
+    }
+    if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+        rc = SQLITE_OK;
+    sqlite3_finalize(st);
+    st = NULL;
+    /* Every run with the span of its events in the chain. */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(c->db,
+                                "SELECT r.id, r.ended_at IS NOT NULL AND r.ended_at < ?1,"
+                                " min(e.id), max(e.id), count(e.id)"
+                                " FROM runs r LEFT JOIN events e ON e.run_id = r.id GROUP BY r.id",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, before_ms);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 64;
+                rb__jprun_t *p = realloc(runs, cap * sizeof *p);
+                if (!p) {
+                    rc = SQLITE_NOMEM;
+                    break;
+                }
+                runs = p;
+            }
+            runs[n++] = (rb__jprun_t){ sqlite3_column_int64(st, 0), sqlite3_column_int64(st, 2),
+                                       sqlite3_column_int64(st, 3), sqlite3_column_int64(st, 4),
+                                       sqlite3_column_int(st, 1) };
+        }
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+    }
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc != SQLITE_OK) {
+        ret = rb__j_failc(c, rc, "pruning");
+        goto fail;
+    }
+
+    /* The cut: the longest prefix of the chain made only of whole runs
+     * that may go. A run that stays stops it at its first event; a run
+     * that may go but reaches past the cut pulls it back to before its
+     * own first event. */
+    int64_t cut = c->head_id;
+    for (size_t i = 0; i < n; i++)
+        if (!runs[i].prunable && runs[i].events && runs[i].min_ev - 1 < cut)
+            cut = runs[i].min_ev - 1;
+    for (int changed = 1; changed;) {
+        changed = 0;
+        for (size_t i = 0; i < n; i++)
+            if (runs[i].prunable && runs[i].events && runs[i].min_ev <= cut &&
+                runs[i].max_ev > cut) {
+                cut = runs[i].min_ev - 1;
+                changed = 1;
+            }
+    }
+    if (cut < cut0)
+        cut = cut0;
+
+    sqlite3_stmt *del_alerts = NULL, *del_run = NULL;
+    rc = sqlite3_prepare_v2(c->db, "DELETE FROM alerts WHERE run_id = ?1", -1, &del_alerts, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(c->db, "DELETE FROM runs WHERE id = ?1", -1, &del_run, NULL);
+    json_t *cp = json_null();
+    if (rc == SQLITE_OK && cut > cut0) {
+        /* The checkpoint first: the trigger lets events go only below a
+         * checkpoint's cut. */
+        unsigned char cut_hash[RB__J_HASH_LEN], h[RB__J_HASH_LEN];
+        for (size_t i = 0; i < n; i++)
+            if (runs[i].prunable && runs[i].events && runs[i].max_ev <= cut)
+                pruned_events += runs[i].events;
+        rc = sqlite3_prepare_v2(c->db, "SELECT hash FROM events WHERE id = ?1", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, cut);
+            rc = sqlite3_step(st);
+            const unsigned char *ch = rc == SQLITE_ROW ? rb__j_col_hash(st, 0) : NULL;
+            if (ch) {
+                memcpy(cut_hash, ch, RB__J_HASH_LEN);
+                rc = SQLITE_OK;
+            } else if (rc == SQLITE_ROW || rc == SQLITE_DONE) {
+                rc = SQLITE_CORRUPT; /* the chain has a hole: verify will say where */
+            }
+            sqlite3_finalize(st);
+            st = NULL;
+        }
+        int64_t nruns = 0;
+        for (size_t i = 0; i < n; i++)
+            if (runs[i].prunable && (!runs[i].events || runs[i].max_ev <= cut))
+                nruns++;
+        rb__jcp_t k = { .id = cp_id + 1, .created_at = rb__j_wall_ms(), .before_ms = before_ms,
+                        .cut_event_id = cut, .cut_hash = cut_hash, .pruned_runs = nruns,
+                        .pruned_events = pruned_events, .prev_hash = cp_prev };
+        if (rc == SQLITE_OK && rb__chain_checkpoint_hash(&c->hasher, &k, h) != 0)
+            rc = SQLITE_NOMEM;
+        if (rc == SQLITE_OK)
+            rc = sqlite3_prepare_v2(c->db,
+                                    "INSERT INTO checkpoints(id, created_at, before_ms, cut_event_id,"
+                                    " cut_hash, pruned_runs, pruned_events, prev_hash, hash)"
+                                    " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", -1, &st, NULL);
+        if (rc == SQLITE_OK) {
+            sqlite3_bind_int64(st, 1, k.id);
+            sqlite3_bind_int64(st, 2, k.created_at);
+            sqlite3_bind_int64(st, 3, k.before_ms);
+            sqlite3_bind_int64(st, 4, k.cut_event_id);
+            sqlite3_bind_blob(st, 5, cut_hash, RB__J_HASH_LEN, SQLITE_STATIC);
+            sqlite3_bind_int64(st, 6, k.pruned_runs);
+            sqlite3_bind_int64(st, 7, k.pruned_events);
+            sqlite3_bind_blob(st, 8, cp_prev, RB__J_HASH_LEN, SQLITE_STATIC);
+            sqlite3_bind_blob(st, 9, h, RB__J_HASH_LEN, SQLITE_STATIC);
+            rc = sqlite3_step(st);
+            if (rc == SQLITE_DONE)
+                rc = SQLITE_OK;
+            sqlite3_finalize(st);
+            st = NULL;
+        }
+        if (rc == SQLITE_OK) {
+            char sql[96];
+            snprintf(sql, sizeof sql, "DELETE FROM events WHERE id <= %lld", (long long)cut);
+            rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+        }
+        if (rc == SQLITE_OK) {
+            char hex[2 * RB__J_HASH_LEN + 1];
+            rb__hex(cut_hash, RB__J_HASH_LEN, hex);
+            cp = json_pack("{s:I,s:I,s:s}", "id", (json_int_t)k.id, "cut_event_id",
+                           (json_int_t)cut, "cut_hash", hex);
+        }
+    }
+    /* Then the runs that have no events left, with their alerts. */
+    for (size_t i = 0; rc == SQLITE_OK && i < n; i++) {
+        if (!runs[i].prunable)
+            continue;
+        if (runs[i].events && runs[i].max_ev > cut) {
+            kept++;
+            continue;
+        }
+        sqlite3_bind_int64(del_alerts, 1, runs[i].id);
+        sqlite3_bind_int64(del_run, 1, runs[i].id);
+        if ((rc = sqlite3_step(del_alerts)) == SQLITE_DONE)
+            rc = sqlite3_step(del_run);
+        sqlite3_reset(del_alerts);
+        sqlite3_reset(del_run);
+        if (rc == SQLITE_DONE)
+            rc = SQLITE_OK;
+        pruned_runs++;
+    }
+    sqlite3_finalize(del_alerts);
+    sqlite3_finalize(del_run);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(c->db,
+                          "DELETE FROM versions WHERE sha256 NOT IN"
+                          " (SELECT sha256 FROM runs WHERE sha256 IS NOT NULL)", NULL, NULL, NULL);
+    free(runs);
+    runs = NULL;
+    if (rc != SQLITE_OK) {
+        json_decref(cp);
+        ret = rb__j_failc(c, rc, "pruning");
+        goto fail;
+    }
+    if (dry_run)
+        rb__j_txn_rollback(c);
+    else if ((ret = rb__j_txn_commit(c, "pruning")) != 0) {
+        json_decref(cp);
+        return ret;
+    }
+    *out = json_pack("{s:I,s:b,s:I,s:I,s:I,s:o}", "before_ms", (json_int_t)before_ms, "dry_run",
+                     dry_run, "pruned_runs", (json_int_t)pruned_runs, "pruned_events",
+                     (json_int_t)pruned_events, "kept_runs", (json_int_t)kept, "checkpoint", cp);
+    return *out ? 0 : RB_ENOMEM;
+
+fail:
+    free(runs);
+    rb__j_txn_rollback(c);
+    return ret;
+}
