@@ -284,6 +284,10 @@ void rb__j_txn_rollback(rb__jconn_t *c);
  * *run_id (may be NULL): the id of a run it created. */
 int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id);
 
+/* journal_interrupt.c: marks the open runs of dead processes interrupted
+ * (see rb_journal_open); fills j->recovered. */
+int rb__j_recover(rb_journal_t *j);
+
 /* ---- journal_recover.c --------------------------------------------------------- */
 
 typedef struct {
