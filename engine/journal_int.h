@@ -284,6 +284,10 @@ void rb__j_txn_rollback(rb__jconn_t *c);
  * *run_id (may be NULL): the id of a run it created. */
 int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id);
 
+/* journal_schema.c: checks that j's file is a runbook journal, creates the
+ * schema in a new one and migrates an older one (see rb_journal_open). */
+int rb__j_migrate(rb_journal_t *j);
+
 /* journal_interrupt.c: marks the open runs of dead processes interrupted
  * (see rb_journal_open); fills j->recovered. */
 int rb__j_recover(rb_journal_t *j);
