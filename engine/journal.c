@@ -1,20 +1,21 @@
 /*
- * journal.c — the SQLite journal (DESIGN §5): opening and migrating the
- * file, writing versions, runs, events and statuses into the hash chain,
- * reading them back, verifying the chain, pruning old runs behind a
- * checkpoint, and marking the runs of dead processes interrupted.
+ * journal.c — the SQLite journal (DESIGN §5): the journal handle and its
+ * connections. Opening (a connection set up for WAL, the synchronous level,
+ * the busy timeout; then the schema, journal_schema.c, and the recovery of
+ * dead processes' runs, journal_interrupt.c), closing, the writer thread's
+ * own connection and its WAL checkpoints, the cached prepared statements,
+ * and the one-line errors an operator reads.
+ *
+ * The engine/journal*.c files are the only code in the project that
+ * touches SQLite; nothing else may include <sqlite3.h>. Of them, writing
+ * is journal_append.c, reading journal_read.c, verify and prune
+ * journal_audit.c (journal_int.h lists them all).
  *
  * Owns: the sqlite3 connections of a journal handle (the caller's, and in
- * writer mode the writer thread's) with their cached prepared statements,
- * and the write transaction of each. This is the only file in the project
- * that touches SQLite; nothing else may include <sqlite3.h>. The writer
- * thread, the chain's encoding and process liveness live in
- * journal_writer.c, journal_chain.c and journal_recover.c.
- *
- * Must never: update or delete an event (the schema refuses it, except
- * below a checkpoint); let an append become durable out of order; commit
- * events without moving the chain head in the same commit; use one
- * connection from two threads; carry a connection across fork().
+ * writer mode the writer thread's) with their cached prepared statements.
+ * Must never: use one connection from two threads; carry a connection
+ * across fork(); hide the cause an operator can fix behind SQLite's
+ * generic text.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE

@@ -1,7 +1,8 @@
 /*
- * journal.h — the SQLite journal (DESIGN §5). engine/journal.c is the only
- * code in the project that touches SQLite (journal_chain.c, journal_writer.c
- * and journal_recover.c are parts of the journal that do not).
+ * journal.h — the SQLite journal (DESIGN §5). The engine/journal*.c files are
+ * the only code in the project that touches SQLite (engine/journal_int.h
+ * says what each does; journal_chain.c, journal_writer.c and
+ * journal_recover.c are parts of the journal that do not).
  *
  * Two write modes:
  *

@@ -8,8 +8,9 @@
  * journal without this program; changing it needs a new domain tag (the
  * "-v1" below) and a schema migration.
  *
- * Must never: touch SQLite (journal.c feeds it rows), or accept a chain
- * it cannot fully account for.
+ * Must never: touch SQLite (journal_append.c, journal_audit.c and
+ * journal_schema.c feed it rows), or accept a chain it cannot fully
+ * account for.
  */
 #include "journal_int.h"
 

@@ -1,16 +1,28 @@
 /*
  * journal_int.h — what the files of the journal share and nobody else sees:
  * the journal handle, the record an append becomes, the hash chain's
- * encoding and verification rules, the writer thread's entry points and
- * the owner of a run.
+ * encoding and verification rules, the writer thread's entry points, the
+ * owner of a run, and the connection and helpers of the files that touch
+ * SQLite.
  *
- *   journal.c         SQLite: open, migrate, write records, read, verify,
- *                     prune, recover. The only file that includes <sqlite3.h>.
- *   journal_chain.c   the canonical encoding, SHA-256, the verify rules.
- *   journal_writer.c  the writer thread, its queue, flush callbacks.
- *   journal_recover.c who owns a run, whether it is alive, resume points.
+ * The files that touch SQLite (and are the only code in the project that
+ * may include <sqlite3.h>):
+ *   journal.c           the handle and its connections: open, close, errors,
+ *                       the statement cache, the writer's WAL checkpoints.
+ *   journal_schema.c    creating the schema, migrating older files.
+ *   journal_append.c    the write transaction and the chain head, records
+ *                       into rows: direct-mode appends and sync, the writer's
+ *                       batches.
+ *   journal_interrupt.c on open, marking dead processes' runs interrupted.
+ *   journal_read.c      runs, a run with its events, runbook versions.
+ *   journal_audit.c     audit verify, prune and the checkpoints.
+ * The files that do not:
+ *   journal_chain.c     the canonical encoding, SHA-256, the verify rules.
+ *   journal_writer.c    the writer thread, its queue, flush callbacks.
+ *   journal_recover.c   who owns a run, whether it is alive, resume points.
  *
- * Must never: be included outside engine/journal*.c.
+ * Must never: be included outside engine/journal*.c; include <sqlite3.h>
+ * (the files that touch SQLite include it themselves).
  */
 #ifndef RB_JOURNAL_INT_H
 #define RB_JOURNAL_INT_H
@@ -74,7 +86,7 @@ typedef struct rb__jrec {
     const char *status;
 } rb__jrec_t;
 
-/* ---- journal.c, for the writer thread ------------------------------------- */
+/* ---- journal.c and journal_append.c, for the writer thread ---------------- */
 
 /* Opens another connection to j's file, set up for writing like the first. */
 int rb__j_conn_open(rb_journal_t *j, rb__jconn_t **out, char *err, size_t errlen);
@@ -107,7 +119,7 @@ void rb__j_idle(rb__jconn_t *c);
  * sequence still stands at top). Best effort. */
 void rb__j_release_ids(rb__jconn_t *c, int64_t top, int64_t new_seq);
 
-/* ---- journal_writer.c, for journal.c ---------------------------------------- */
+/* ---- journal_writer.c, for journal_append.c --------------------------------- */
 
 int rb__jw_submit(rb_journal_t *j, const rb__jrec_t *r);
 int rb__jw_sync(rb_journal_t *j);
@@ -197,8 +209,8 @@ void rb__jv_problem(rb__jverify_t *v, const rb__jev_t *e, int64_t event_id, cons
     __attribute__((format(printf, 4, 5)));
 
 /* ---- the files that touch SQLite --------------------------------------------------
- * What journal.c and the other files of the journal that include <sqlite3.h>
- * share. This header does not include it: the types are only named here, so
+ * What the files of the journal that include <sqlite3.h> (the list at the
+ * top) share. This header does not include it: the types are only named here, so
  * the files that must not touch SQLite still cannot. */
 
 struct sqlite3;

@@ -5,8 +5,9 @@
  * The loop thread turns each append into a record and queues it (a mutex
  * held for a pointer swap, never across I/O). The writer thread takes the
  * whole queue at each wake-up and writes it in one transaction through its
- * own connection (journal.c), so the more the loop appends while a commit
- * is on its way to the disk, the bigger the next group. Records carry
+ * own connection (journal_append.c's rb__j_batch), so the more the loop
+ * appends while a commit is on its way to the disk, the bigger the next
+ * group. Records carry
  * tickets 1, 2, 3 … in append order; after each commit the writer
  * publishes the highest durable ticket and pokes the loop (uv_async_send;
  * sends coalesce, so the loop drains every flush request that the ticket
@@ -23,7 +24,7 @@
  * one.
  *
  * Run ids: a run needs its id at once, so the writer keeps a block of ids
- * reserved in the file (journal.c moves sqlite_sequence past it in a
+ * reserved in the file (journal_append.c moves sqlite_sequence past it in a
  * commit) and the loop hands them out; the writer reserves the next block
  * when the current one runs low. Seqs and the hash chain are assigned by
  * the writer inside each transaction, from the file, so they are right
@@ -33,9 +34,9 @@
  * tickets, the flush requests, and the loop handles (uv_async_t,
  * uv_check_t, uv_idle_t: one allocation, freed by the last close callback,
  * after the journal may be gone). Must never: touch SQLite or jansson
- * (except through journal.c's rb__j_batch) on the writer thread; hold the
- * mutex across I/O; call a flush callback from inside rb_journal_flush;
- * report a ticket durable before its commit returned.
+ * (except through journal_append.c's rb__j_batch) on the writer thread;
+ * hold the mutex across I/O; call a flush callback from inside
+ * rb_journal_flush; report a ticket durable before its commit returned.
  */
 #include "journal_int.h"
 
@@ -488,7 +489,7 @@ int rb_journal_flush(rb_journal_t *j, rb_journal_flush_cb cb, void *arg)
     return 0;
 }
 
-/* ---- for journal.c -------------------------------------------------------------------- */
+/* ---- for journal_append.c ------------------------------------------------------------- */
 
 int rb__jw_submit(rb_journal_t *j, const rb__jrec_t *r)
 {
