@@ -18,104 +18,102 @@
 #include <stdlib.h>
 #include <string.h>
 
-static json_t *rb__j_col_text(sqlite3_stmt *st, int col)
-{
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        return json_null();
-    const char *s = (const char *)sqlite3_column_text(st, col);
-    return json_stringn(s ? s : "", (size_t)sqlite3_column_bytes(st, col));
-}
+/* How a column reads as JSON. */
+typedef enum { RB__JCOL_INT, RB__JCOL_TEXT, RB__JCOL_JSON } rb__jcol_kind_t;
 
-static json_t *rb__j_col_int(sqlite3_stmt *st, int col)
-{
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        return json_null();
-    return json_integer(sqlite3_column_int64(st, col));
-}
+/* The shape of a row: the key and kind of columns 0, 1, … of a statement,
+ * in the order its SELECT names them (rb__j_sql, journal.c); a NULL key
+ * ends it. */
+typedef struct {
+    const char *key;
+    rb__jcol_kind_t kind;
+} rb__jcol_t;
 
-/* A JSON column; text that does not parse (a hand-edited file) is returned
- * as the string it is rather than lost. */
-static json_t *rb__j_col_json(sqlite3_stmt *st, int col)
+static const rb__jcol_t rb__j_runs_row[] = { /* RB__JST_RUNS */
+    { "id", RB__JCOL_INT },         { "runbook", RB__JCOL_TEXT }, { "sha256", RB__JCOL_TEXT },
+    { "status", RB__JCOL_TEXT },    { "trigger", RB__JCOL_TEXT }, { "started_at", RB__JCOL_INT },
+    { "ended_at", RB__JCOL_INT },   { NULL, 0 },
+};
+
+static const rb__jcol_t rb__j_run_row[] = { /* RB__JST_RUN_GET */
+    { "id", RB__JCOL_INT },         { "runbook", RB__JCOL_TEXT }, { "sha256", RB__JCOL_TEXT },
+    { "status", RB__JCOL_TEXT },    { "trigger", RB__JCOL_TEXT }, { "params", RB__JCOL_JSON },
+    { "started_at", RB__JCOL_INT }, { "ended_at", RB__JCOL_INT }, { NULL, 0 },
+};
+
+static const rb__jcol_t rb__j_event_row[] = { /* RB__JST_RUN_EVENTS */
+    { "seq", RB__JCOL_INT },        { "wall_ms", RB__JCOL_INT },  { "mono_ns", RB__JCOL_INT },
+    { "type", RB__JCOL_TEXT },      { "step", RB__JCOL_TEXT },    { "attempt", RB__JCOL_INT },
+    { "data", RB__JCOL_JSON },      { NULL, 0 },
+};
+
+/* Column col of st's current row: SQL NULL is null; a JSON column whose
+ * text does not parse (a hand-edited file) is returned as the string it is
+ * rather than lost. New reference; NULL when out of memory. */
+static json_t *rb__j_col(sqlite3_stmt *st, int col, rb__jcol_kind_t kind)
 {
     if (sqlite3_column_type(st, col) == SQLITE_NULL)
         return json_null();
+    if (kind == RB__JCOL_INT)
+        return json_integer(sqlite3_column_int64(st, col));
     const char *s = (const char *)sqlite3_column_text(st, col);
     size_t n = (size_t)sqlite3_column_bytes(st, col);
-    json_t *v = json_loadb(s ? s : "", n, JSON_DECODE_ANY, NULL);
+    json_t *v = kind == RB__JCOL_JSON ? json_loadb(s ? s : "", n, JSON_DECODE_ANY, NULL) : NULL;
     return v ? v : json_stringn(s ? s : "", n);
 }
 
-/* Sets key on obj; a NULL value (out of memory) marks the whole read failed. */
-static void rb__j_set(json_t *obj, const char *key, json_t *v, int *oom)
+/* st's current row as an object of the shape cols. New reference; NULL
+ * when out of memory (a missing key would be a wrong answer). */
+static json_t *rb__j_row(sqlite3_stmt *st, const rb__jcol_t *cols)
 {
-    if (!v || json_object_set_new(obj, key, v) != 0)
-        *oom = 1;
+    json_t *obj = json_object();
+    for (int i = 0; obj && cols[i].key; i++) {
+        json_t *v = rb__j_col(st, i, cols[i].kind);
+        if (!v || json_object_set_new(obj, cols[i].key, v) != 0) {
+            json_decref(obj);
+            obj = NULL;
+        }
+    }
+    return obj;
+}
+
+/* Appends each remaining row of st to arr as rb__j_row(st, cols), then
+ * releases st. Returns 0, RB_ENOMEM, or SQLite's failure described as
+ * what (rb__j_failc). */
+static int rb__j_rows(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols, json_t *arr,
+                      const char *what)
+{
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *row = rb__j_row(st, cols);
+        if (!row || json_array_append_new(arr, row) != 0) {
+            rb__j_release(st);
+            return RB_ENOMEM;
+        }
+    }
+    rb__j_release(st);
+    return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, what);
 }
 
 int rb_journal_runs(rb_journal_t *j, int limit, json_t **out)
 {
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
-    int ret, rc, oom = 0;
     *out = NULL;
-    if ((ret = rb__j_stmt(c, RB__JST_RUNS, &st)) != 0)
+    int ret = rb__j_stmt(c, RB__JST_RUNS, &st);
+    if (ret != 0)
         return ret;
     sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
     json_t *arr = json_array();
-    while (arr && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *r = json_object();
-        if (!r || json_array_append_new(arr, r) != 0) {
-            oom = 1;
-            break;
-        }
-        rb__j_set(r, "id", rb__j_col_int(st, 0), &oom);
-        rb__j_set(r, "runbook", rb__j_col_text(st, 1), &oom);
-        rb__j_set(r, "sha256", rb__j_col_text(st, 2), &oom);
-        rb__j_set(r, "status", rb__j_col_text(st, 3), &oom);
-        rb__j_set(r, "trigger", rb__j_col_text(st, 4), &oom);
-        rb__j_set(r, "started_at", rb__j_col_int(st, 5), &oom);
-        rb__j_set(r, "ended_at", rb__j_col_int(st, 6), &oom);
-    }
-    if (!arr || oom) {
+    if (!arr) {
         rb__j_release(st);
-        json_decref(arr);
         return RB_ENOMEM;
     }
-    rb__j_release(st);
-    if (rc != SQLITE_DONE) {
+    if ((ret = rb__j_rows(c, st, rb__j_runs_row, arr, "listing runs")) != 0) {
         json_decref(arr);
-        return rb__j_failc(c, rc, "listing runs");
+        return ret;
     }
     *out = arr;
-    return 0;
-}
-
-static int rb__j_events(rb__jconn_t *c, int64_t run_id, json_t *events)
-{
-    sqlite3_stmt *st;
-    int ret, rc, oom = 0;
-    if ((ret = rb__j_stmt(c, RB__JST_RUN_EVENTS, &st)) != 0)
-        return ret;
-    sqlite3_bind_int64(st, 1, run_id);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *e = json_object();
-        if (!e || json_array_append_new(events, e) != 0) {
-            oom = 1;
-            break;
-        }
-        rb__j_set(e, "seq", rb__j_col_int(st, 0), &oom);
-        rb__j_set(e, "wall_ms", rb__j_col_int(st, 1), &oom);
-        rb__j_set(e, "mono_ns", rb__j_col_int(st, 2), &oom);
-        rb__j_set(e, "type", rb__j_col_text(st, 3), &oom);
-        rb__j_set(e, "step", rb__j_col_text(st, 4), &oom);
-        rb__j_set(e, "attempt", rb__j_col_int(st, 5), &oom);
-        rb__j_set(e, "data", rb__j_col_json(st, 6), &oom);
-    }
-    rb__j_release(st);
-    if (oom)
-        return RB_ENOMEM;
-    if (rc != SQLITE_DONE)
-        return rb__j_failc(c, rc, "reading events");
     return 0;
 }
 
@@ -123,12 +121,12 @@ int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
 {
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
-    int ret, rc, oom = 0;
     *out = NULL;
-    if ((ret = rb__j_stmt(c, RB__JST_RUN_GET, &st)) != 0)
+    int ret = rb__j_stmt(c, RB__JST_RUN_GET, &st);
+    if (ret != 0)
         return ret;
     sqlite3_bind_int64(st, 1, run_id);
-    rc = sqlite3_step(st);
+    int rc = sqlite3_step(st);
     if (rc != SQLITE_ROW) {
         rb__j_release(st);
         if (rc == SQLITE_DONE) {
@@ -137,23 +135,10 @@ int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
         }
         return rb__j_failc(c, rc, "reading a run");
     }
-    json_t *r = json_object();
-    if (!r) {
-        rb__j_release(st);
-        return RB_ENOMEM;
-    }
-    rb__j_set(r, "id", rb__j_col_int(st, 0), &oom);
-    rb__j_set(r, "runbook", rb__j_col_text(st, 1), &oom);
-    rb__j_set(r, "sha256", rb__j_col_text(st, 2), &oom);
-    rb__j_set(r, "status", rb__j_col_text(st, 3), &oom);
-    rb__j_set(r, "trigger", rb__j_col_text(st, 4), &oom);
-    rb__j_set(r, "params", rb__j_col_json(st, 5), &oom);
-    rb__j_set(r, "started_at", rb__j_col_int(st, 6), &oom);
-    rb__j_set(r, "ended_at", rb__j_col_int(st, 7), &oom);
+    json_t *r = rb__j_row(st, rb__j_run_row);
     rb__j_release(st);
-    json_t *events = json_array();
-    rb__j_set(r, "events", events, &oom);
-    if (oom) {
+    json_t *events = r ? json_array() : NULL;
+    if (!events || json_object_set_new(r, "events", events) != 0) {
         json_decref(r);
         return RB_ENOMEM;
     }
@@ -161,7 +146,12 @@ int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
      * transaction each takes its own snapshot, so a run being written
      * concurrently may show events newer than its row. That is harmless for
      * reading, and cheaper than a read transaction around both. */
-    if ((ret = rb__j_events(c, run_id, events)) != 0) {
+    if ((ret = rb__j_stmt(c, RB__JST_RUN_EVENTS, &st)) != 0) {
+        json_decref(r);
+        return ret;
+    }
+    sqlite3_bind_int64(st, 1, run_id);
+    if ((ret = rb__j_rows(c, st, rb__j_event_row, events, "reading events")) != 0) {
         json_decref(r);
         return ret;
     }
