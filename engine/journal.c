@@ -231,6 +231,49 @@ const unsigned char *rb__j_col_hash(sqlite3_stmt *st, int col)
     return b && sqlite3_column_bytes(st, col) == RB__J_HASH_LEN ? b : NULL;
 }
 
+/* An event's row, both ways: the same columns, in the same order, whether
+ * an append writes it, the migration re-chains it or verify reads it. */
+
+void rb__j_bind_event(sqlite3_stmt *st, const rb__jev_t *e,
+                      const unsigned char hash[RB__J_HASH_LEN])
+{
+    sqlite3_bind_int64(st, 1, e->id);
+    sqlite3_bind_int64(st, 2, e->run_id);
+    sqlite3_bind_int64(st, 3, e->seq);
+    sqlite3_bind_int64(st, 4, e->wall_ms);
+    sqlite3_bind_int64(st, 5, e->mono_ns);
+    sqlite3_bind_text(st, 6, e->type, (int)e->type_len, SQLITE_STATIC);
+    if (e->step)
+        sqlite3_bind_text(st, 7, e->step, (int)e->step_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(st, 7);
+    sqlite3_bind_int64(st, 8, e->attempt);
+    sqlite3_bind_text(st, 9, e->data, (int)e->data_len, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 10, e->prev_hash, RB__J_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(st, 11, hash, RB__J_HASH_LEN, SQLITE_STATIC);
+}
+
+void rb__j_col_event(sqlite3_stmt *st, int col, rb__jev_t *e)
+{
+    e->run_id = sqlite3_column_int64(st, col);
+    e->seq = sqlite3_column_int64(st, col + 1);
+    e->wall_ms = sqlite3_column_int64(st, col + 2);
+    e->mono_ns = sqlite3_column_int64(st, col + 3);
+    /* The text first, then its length: the length of the text SQLite made. */
+    e->type = (const char *)sqlite3_column_text(st, col + 4);
+    e->type_len = (size_t)sqlite3_column_bytes(st, col + 4);
+    e->step = sqlite3_column_type(st, col + 5) == SQLITE_NULL
+                  ? NULL : (const char *)sqlite3_column_text(st, col + 5);
+    e->step_len = (size_t)sqlite3_column_bytes(st, col + 5);
+    e->attempt = sqlite3_column_int64(st, col + 6);
+    e->data = (const char *)sqlite3_column_text(st, col + 7);
+    e->data_len = (size_t)sqlite3_column_bytes(st, col + 7);
+    if (!e->type)
+        e->type = "";
+    if (!e->data)
+        e->data = "";
+}
+
 int rb__j_sha256_hex(const char *s, size_t len, char hex[65])
 {
     unsigned char md[EVP_MAX_MD_SIZE];

@@ -165,6 +165,19 @@ static const char *rb__j_what(rb__rec_kind_t k)
     return "writing";
 }
 
+/* Binds this process as the owner: pid, start time and boot id in columns
+ * col, col + 1 and col + 2 (an unknown start or boot stays NULL). Only runs
+ * and statuses record the owner: no getpid() per event. */
+static void rb__j_bind_owner(sqlite3_stmt *st, int col)
+{
+    const rb__owner_t *me = rb__owner_self();
+    sqlite3_bind_int64(st, col, me->pid);
+    if (me->start >= 0)
+        sqlite3_bind_int64(st, col + 1, me->start);
+    if (me->boot[0])
+        sqlite3_bind_text(st, col + 2, me->boot, -1, SQLITE_STATIC);
+}
+
 /*
  * Writes one record inside the open transaction. Returns 0, RB_ENOTFOUND
  * (a status for no such run: nothing written), or the failure, described
@@ -173,9 +186,6 @@ static const char *rb__j_what(rb__rec_kind_t k)
 int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
 {
     const char *what = rb__j_what(r->kind);
-    /* Only runs and statuses record the owner: no getpid() per event. */
-    const rb__owner_t *me = r->kind == RB__REC_RUN || r->kind == RB__REC_STATUS
-                                ? rb__owner_self() : NULL;
     sqlite3_stmt *st;
     int ret, rc;
     switch (r->kind) {
@@ -201,11 +211,7 @@ int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
             sqlite3_bind_text(st, 4, r->trigger, -1, SQLITE_STATIC);
         sqlite3_bind_text(st, 5, r->params, -1, SQLITE_STATIC);
         sqlite3_bind_int64(st, 6, r->wall_ms);
-        sqlite3_bind_int64(st, 7, me->pid);
-        if (me->start >= 0)
-            sqlite3_bind_int64(st, 8, me->start);
-        if (me->boot[0])
-            sqlite3_bind_text(st, 9, me->boot, -1, SQLITE_STATIC);
+        rb__j_bind_owner(st, 7);
         break;
     case RB__REC_EVENT: {
         int64_t seq = 0;
@@ -221,18 +227,7 @@ int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
         unsigned char hash[RB__J_HASH_LEN];
         if (rb__chain_event_hash(&c->hasher, &e, hash) != 0)
             return rb__j_say(c, RB_EJOURNAL, "%s: SHA-256 failed", what);
-        sqlite3_bind_int64(st, 1, e.id);
-        sqlite3_bind_int64(st, 2, e.run_id);
-        sqlite3_bind_int64(st, 3, e.seq);
-        sqlite3_bind_int64(st, 4, e.wall_ms);
-        sqlite3_bind_int64(st, 5, e.mono_ns);
-        sqlite3_bind_text(st, 6, e.type, (int)e.type_len, SQLITE_STATIC);
-        if (e.step)
-            sqlite3_bind_text(st, 7, e.step, (int)e.step_len, SQLITE_STATIC);
-        sqlite3_bind_int64(st, 8, e.attempt);
-        sqlite3_bind_text(st, 9, e.data, (int)e.data_len, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 10, c->head_hash, RB__J_HASH_LEN, SQLITE_STATIC);
-        sqlite3_bind_blob(st, 11, hash, RB__J_HASH_LEN, SQLITE_STATIC);
+        rb__j_bind_event(st, &e, hash);
         rc = sqlite3_step(st);
         rb__j_release(st);
         if (rc != SQLITE_DONE)
@@ -252,11 +247,7 @@ int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
         sqlite3_bind_text(st, 2, r->status, -1, SQLITE_STATIC);
         sqlite3_bind_int(st, 3, r->final ? 1 : 0);
         sqlite3_bind_int64(st, 4, r->wall_ms);
-        sqlite3_bind_int64(st, 5, me->pid);
-        if (me->start >= 0)
-            sqlite3_bind_int64(st, 6, me->start);
-        if (me->boot[0])
-            sqlite3_bind_text(st, 7, me->boot, -1, SQLITE_STATIC);
+        rb__j_bind_owner(st, 5);
         break;
     default:
         return rb__j_say(c, RB_EINVAL, "unknown record");

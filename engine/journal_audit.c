@@ -92,24 +92,8 @@ static int rb__j_verify_events(rb__jconn_t *c, rb__jverify_t *v)
         return rb__j_failc(c, rc, "reading events");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && !v->oom) {
         const unsigned char *prev = rb__j_col_hash(st, 9);
-        rb__jev_t e = {
-            .id = sqlite3_column_int64(st, 0), .run_id = sqlite3_column_int64(st, 1),
-            .seq = sqlite3_column_int64(st, 2), .wall_ms = sqlite3_column_int64(st, 3),
-            .mono_ns = sqlite3_column_int64(st, 4),
-            .type = (const char *)sqlite3_column_text(st, 5),
-            .type_len = (size_t)sqlite3_column_bytes(st, 5),
-            .step = sqlite3_column_type(st, 6) == SQLITE_NULL
-                        ? NULL : (const char *)sqlite3_column_text(st, 6),
-            .step_len = (size_t)sqlite3_column_bytes(st, 6),
-            .attempt = sqlite3_column_int64(st, 7),
-            .data = (const char *)sqlite3_column_text(st, 8),
-            .data_len = (size_t)sqlite3_column_bytes(st, 8),
-            .prev_hash = prev ? prev : rb__j_zero,
-        };
-        if (!e.type)
-            e.type = "";
-        if (!e.data)
-            e.data = "";
+        rb__jev_t e = { .id = sqlite3_column_int64(st, 0), .prev_hash = prev ? prev : rb__j_zero };
+        rb__j_col_event(st, 1, &e);
         if (!prev) {
             /* Not 32 bytes: no hash could have been computed over it. */
             rb__jv_problem(v, &e, 0, "its prev_hash is not a 32-byte hash: a column was edited");

@@ -283,6 +283,14 @@ char *rb__j_dumps(const json_t *v);
 /* A BLOB column as exactly RB__J_HASH_LEN bytes, or NULL. */
 const unsigned char *rb__j_col_hash(struct sqlite3_stmt *st, int col);
 int rb__j_sha256_hex(const char *s, size_t len, char hex[65]);
+/* Binds e (prev_hash included) and its hash to the RB__JST_EVENT insert. */
+void rb__j_bind_event(struct sqlite3_stmt *st, const rb__jev_t *e,
+                      const unsigned char hash[RB__J_HASH_LEN]);
+/* Reads an event's run_id, seq, wall_ms, mono_ns, type, step, attempt and
+ * data, in that order from column col on, into e (the strings are st's,
+ * until it steps on; a NULL type or data reads as "", a NULL step as
+ * NULL). e->id and e->prev_hash are left alone. */
+void rb__j_col_event(struct sqlite3_stmt *st, int col, rb__jev_t *e);
 
 /* journal_append.c: the write transaction. rb__j_txn_begin takes the write
  * lock (BEGIN IMMEDIATE) and reads the chain head; rb__j_txn_commit writes

@@ -92,40 +92,13 @@ static int rb__j_migrate_2(rb__jconn_t *c)
     int64_t id = 0;
     unsigned char prev[RB__J_HASH_LEN] = { 0 }, hash[RB__J_HASH_LEN];
     while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW) {
-        rb__jev_t e = {
-            .id = ++id, .run_id = sqlite3_column_int64(rd, 0),
-            .seq = sqlite3_column_int64(rd, 1), .wall_ms = sqlite3_column_int64(rd, 2),
-            .mono_ns = sqlite3_column_int64(rd, 3),
-            .type = (const char *)sqlite3_column_text(rd, 4),
-            .type_len = (size_t)sqlite3_column_bytes(rd, 4),
-            .step = (const char *)sqlite3_column_text(rd, 5),
-            .step_len = (size_t)sqlite3_column_bytes(rd, 5),
-            .attempt = sqlite3_column_int64(rd, 6),
-            .data = (const char *)sqlite3_column_text(rd, 7),
-            .data_len = (size_t)sqlite3_column_bytes(rd, 7), .prev_hash = prev,
-        };
-        if (!e.type)
-            e.type = "";
-        if (!e.data)
-            e.data = "";
+        rb__jev_t e = { .id = ++id, .prev_hash = prev };
+        rb__j_col_event(rd, 0, &e);
         if (rb__chain_event_hash(&c->hasher, &e, hash) != 0) {
             rc = SQLITE_NOMEM;
             break;
         }
-        sqlite3_bind_int64(wr, 1, e.id);
-        sqlite3_bind_int64(wr, 2, e.run_id);
-        sqlite3_bind_int64(wr, 3, e.seq);
-        sqlite3_bind_int64(wr, 4, e.wall_ms);
-        sqlite3_bind_int64(wr, 5, e.mono_ns);
-        sqlite3_bind_text(wr, 6, e.type, (int)e.type_len, SQLITE_STATIC);
-        if (e.step)
-            sqlite3_bind_text(wr, 7, e.step, (int)e.step_len, SQLITE_STATIC);
-        else
-            sqlite3_bind_null(wr, 7);
-        sqlite3_bind_int64(wr, 8, e.attempt);
-        sqlite3_bind_text(wr, 9, e.data, (int)e.data_len, SQLITE_STATIC);
-        sqlite3_bind_blob(wr, 10, prev, RB__J_HASH_LEN, SQLITE_STATIC);
-        sqlite3_bind_blob(wr, 11, hash, RB__J_HASH_LEN, SQLITE_STATIC);
+        rb__j_bind_event(wr, &e, hash);
         rc = sqlite3_step(wr);
         sqlite3_reset(wr);
         if (rc == SQLITE_DONE)
