@@ -263,7 +263,8 @@ void rb__j_col_event(sqlite3_stmt *st, int col, rb__jev_t *e)
     e->type = (const char *)sqlite3_column_text(st, col + 4);
     e->type_len = (size_t)sqlite3_column_bytes(st, col + 4);
     e->step = sqlite3_column_type(st, col + 5) == SQLITE_NULL
-                  ? NULL : (const char *)sqlite3_column_text(st, col + 5);
+                  ? NULL
+                  : (const char *)sqlite3_column_text(st, col + 5);
     e->step_len = (size_t)sqlite3_column_bytes(st, col + 5);
     e->attempt = sqlite3_column_int64(st, col + 6);
     e->data = (const char *)sqlite3_column_text(st, col + 7);

@@ -92,7 +92,7 @@ static int rb__j_verify_events(rb__jconn_t *c, rb__jverify_t *v)
         return rb__j_failc(c, rc, "reading events");
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && !v->oom) {
         const unsigned char *prev = rb__j_col_hash(st, 9);
-        rb__jev_t e = { .id = sqlite3_column_int64(st, 0), .prev_hash = prev ? prev : rb__j_zero };
+        rb__jev_t e = {.id = sqlite3_column_int64(st, 0), .prev_hash = prev ? prev : rb__j_zero};
         rb__j_col_event(st, 1, &e);
         if (!prev) {
             /* Not 32 bytes: no hash could have been computed over it. */

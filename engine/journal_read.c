@@ -29,22 +29,27 @@ typedef struct {
     rb__jcol_kind_t kind;
 } rb__jcol_t;
 
-static const rb__jcol_t rb__j_runs_row[] = { /* RB__JST_RUNS */
-    { "id", RB__JCOL_INT },         { "runbook", RB__JCOL_TEXT }, { "sha256", RB__JCOL_TEXT },
-    { "status", RB__JCOL_TEXT },    { "trigger", RB__JCOL_TEXT }, { "started_at", RB__JCOL_INT },
-    { "ended_at", RB__JCOL_INT },   { NULL, 0 },
+/* RB__JST_RUNS */
+static const rb__jcol_t rb__j_runs_row[] = {
+    {"id", RB__JCOL_INT},       {"runbook", RB__JCOL_TEXT},
+    {"sha256", RB__JCOL_TEXT},  {"status", RB__JCOL_TEXT},
+    {"trigger", RB__JCOL_TEXT}, {"started_at", RB__JCOL_INT},
+    {"ended_at", RB__JCOL_INT}, {NULL, 0},
 };
 
-static const rb__jcol_t rb__j_run_row[] = { /* RB__JST_RUN_GET */
-    { "id", RB__JCOL_INT },         { "runbook", RB__JCOL_TEXT }, { "sha256", RB__JCOL_TEXT },
-    { "status", RB__JCOL_TEXT },    { "trigger", RB__JCOL_TEXT }, { "params", RB__JCOL_JSON },
-    { "started_at", RB__JCOL_INT }, { "ended_at", RB__JCOL_INT }, { NULL, 0 },
+/* RB__JST_RUN_GET */
+static const rb__jcol_t rb__j_run_row[] = {
+    {"id", RB__JCOL_INT},         {"runbook", RB__JCOL_TEXT}, {"sha256", RB__JCOL_TEXT},
+    {"status", RB__JCOL_TEXT},    {"trigger", RB__JCOL_TEXT}, {"params", RB__JCOL_JSON},
+    {"started_at", RB__JCOL_INT}, {"ended_at", RB__JCOL_INT}, {NULL, 0},
 };
 
-static const rb__jcol_t rb__j_event_row[] = { /* RB__JST_RUN_EVENTS */
-    { "seq", RB__JCOL_INT },        { "wall_ms", RB__JCOL_INT },  { "mono_ns", RB__JCOL_INT },
-    { "type", RB__JCOL_TEXT },      { "step", RB__JCOL_TEXT },    { "attempt", RB__JCOL_INT },
-    { "data", RB__JCOL_JSON },      { NULL, 0 },
+/* RB__JST_RUN_EVENTS */
+static const rb__jcol_t rb__j_event_row[] = {
+    {"seq", RB__JCOL_INT},     {"wall_ms", RB__JCOL_INT},
+    {"mono_ns", RB__JCOL_INT}, {"type", RB__JCOL_TEXT},
+    {"step", RB__JCOL_TEXT},   {"attempt", RB__JCOL_INT},
+    {"data", RB__JCOL_JSON},   {NULL, 0},
 };
 
 /* Column col of st's current row: SQL NULL is null; a JSON column whose
