@@ -1,8 +1,8 @@
 -- journal.sql — the SQLite schema of the runbook journal (DESIGN §5),
--- version 2. engine/journal.c compiles this text in (CMake turns it into
+-- version 2. engine/journal_schema.c compiles this text in (CMake turns it into
 -- journal_sql.h) and runs it, inside one IMMEDIATE transaction, on a file
 -- whose user_version is 0. A file of an older version is brought here by the
--- migrations in journal.c (keyed by user_version; version 1 is kept in
+-- migrations in journal_schema.c (keyed by user_version; version 1 is kept in
 -- tests/fixtures/journal/v1.sql, and a test checks that a migrated file has
 -- the same tables, columns, indexes and triggers as a new one). Never edit a
 -- released version of this file in a way that an existing journal would not

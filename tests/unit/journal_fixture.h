@@ -3,7 +3,7 @@
  * directory per test, opening a journal or failing the test with its
  * message, and SQLite on a separate connection to look at (or tamper with)
  * the file as another process would. Production code never includes
- * <sqlite3.h> outside engine/journal.c; tests may.
+ * <sqlite3.h> outside engine/journal*.c; tests may.
  *
  * Include after <cmocka.h>.
  */

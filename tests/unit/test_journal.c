@@ -1,5 +1,5 @@
 /*
- * test_journal.c — unit tests of engine/journal.c in direct mode: creating
+ * test_journal.c — unit tests of the journal (engine/journal*.c) in direct mode: creating
  * and reopening the file, versions and their SHA-256, runs and event
  * sequence numbers, durability at sync, the append-only triggers, the
  * synchronous level, and the errors an operator sees for a file that is not
@@ -8,7 +8,7 @@
  * test_journal_recover.c.)
  *
  * Tests may use SQLite directly (to inspect or tamper with the file as
- * another process would); production code outside journal.c never does.
+ * another process would); production code outside engine/journal*.c never does.
  * Each test gets its own temporary directory and removes it.
  */
 #include <stdarg.h>
