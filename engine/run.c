@@ -473,7 +473,7 @@ static void on_check_done(rb_invoker_t *iv, json_t *res, void *arg)
         return;
     }
     if (r->cancelling) {
-        rb__run_end(r, "cancelled", "cancelled by the operator");
+        rb__run_end(r, "cancelled", r->cancel_why);
         return;
     }
     if (r->which == 0)
@@ -647,15 +647,19 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     return 0;
 }
 
-void rb_run_cancel(rb_run_t *r)
+/* Stops the run for the reason given (static text). */
+static void cancel_for(rb_run_t *r, const char *why)
 {
     if (r->state == RS_ENDING || r->state == RS_DONE || r->state == RS_PENDING || r->cancelling)
         return;
     r->cancelling = 1;
-    rb__run_emit(r, "cancel_requested", NULL, 0, NULL);
+    r->cancel_why = why;
+    json_t *d = json_pack("{s:s}", "reason", why);
+    rb__run_emit(r, "cancel_requested", NULL, 0, d);
+    json_decref(d);
     if (r->waiting_approval) {
         r->waiting_approval = 0;
-        rb__run_end(r, "cancelled", "cancelled by the operator");
+        rb__run_end(r, "cancelled", r->cancel_why);
         return;
     }
     int busy = 0;
@@ -674,7 +678,30 @@ void rb_run_cancel(rb_run_t *r)
         rb__invoker_cancel(r->iv);
     }
     if (!busy)
-        rb__run_end(r, "cancelled", "cancelled by the operator");
+        rb__run_end(r, "cancelled", r->cancel_why);
+}
+
+void rb_run_cancel(rb_run_t *r)
+{
+    cancel_for(r, "cancelled by the operator");
+}
+
+int rb_run_alert_resolved(rb_run_t *r, const json_t *alert)
+{
+    if (r->state == RS_ENDING || r->state == RS_DONE)
+        return 0;
+    json_t *d = json_pack("{s:O?,s:b}", "alert", (json_t *)alert, "cancels",
+                          rb_runbook_cancel_on_resolve(r->rb));
+    int rc = rb__run_emit(r, "alert_resolved", NULL, 0, d);
+    json_decref(d);
+    if (rc < 0) {
+        rb__run_journal_failed(r, rc);
+        return 0;
+    }
+    if (!rb_runbook_cancel_on_resolve(r->rb))
+        return 0;
+    cancel_for(r, "the alert resolved (cancel_on_resolve)");
+    return 1;
 }
 
 int64_t rb_run_id(const rb_run_t *r) { return r->id; }

@@ -74,6 +74,11 @@ const char *rb_run_waiting_step(const rb_run_t *r);
  * "cancelled". */
 void rb_run_cancel(rb_run_t *r);
 
+/* The alert that started the run has resolved: journals "alert_resolved"
+ * and, when the runbook says cancel_on_resolve: true, cancels the run (it
+ * ends "cancelled", the reason journaled). Returns 1 when it cancelled. */
+int rb_run_alert_resolved(rb_run_t *r, const json_t *alert);
+
 int64_t rb_run_id(const rb_run_t *r);
 /* "pending", "running", "waiting_approval", then one of "resolved",
  * "failed", "not_confirmed", "cancelled". */

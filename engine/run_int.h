@@ -27,6 +27,7 @@ struct rb_run {
     uint64_t t0_ms, end_ms;
     rstate_t state;
     int cancelling;
+    const char *cancel_why; /* static text: why the run is being cancelled */
     int journal_broken;
 
     /* parallel checks (detect or validate) */

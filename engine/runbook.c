@@ -51,6 +51,7 @@ struct rb_runbook {
     json_t *levels; /* the `levels` mapping as written, or NULL */
     struct trigger *triggers;
     size_t ntriggers;
+    int cancel_on_resolve;
 };
 
 /* One label matcher of a trigger: equality, or "=~" and a regex. */
@@ -565,6 +566,7 @@ int rb_runbook_match_alert(const rb_runbook_t *rb, const json_t *alert)
 }
 
 size_t rb_runbook_ntriggers(const rb_runbook_t *rb) { return rb->ntriggers; }
+int rb_runbook_cancel_on_resolve(const rb_runbook_t *rb) { return rb->cancel_on_resolve; }
 
 static void compile_root(compiler_t *c)
 {
@@ -573,6 +575,7 @@ static void compile_root(compiler_t *c)
     rb->name = strdup(json_string_value(json_object_get(root, "name")));
     compile_params(c, root);
     compile_triggers(c, root);
+    rb->cancel_on_resolve = json_is_true(json_object_get(root, "cancel_on_resolve"));
     const json_t *det = json_object_get(root, "detect"), *val = json_object_get(root, "validate");
     rb->checks = calloc(json_array_size(det) + json_array_size(val) + 1, sizeof(rb_check_t));
     /* names of both lists are known before any expression is checked */

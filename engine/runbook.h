@@ -122,6 +122,8 @@ int rb_runbook_load_text(const char *name, const char *text, size_t len, const c
  * matching the whole value). 0 otherwise, and when it has no triggers. */
 int rb_runbook_match_alert(const rb_runbook_t *rb, const json_t *alert);
 size_t rb_runbook_ntriggers(const rb_runbook_t *rb);
+/* 1 when a resolved alert cancels the run still going (cancel_on_resolve). */
+int rb_runbook_cancel_on_resolve(const rb_runbook_t *rb);
 
 /* The index of the step called name, or -1. */
 long rb_runbook_step_index(const rb_runbook_t *rb, const char *name);

@@ -42,7 +42,7 @@ static void step_end(rb_run_t *r, json_t *res, int attempts)
         return;
     }
     if (r->cancelling) {
-        rb__run_end(r, "cancelled", "cancelled by the operator");
+        rb__run_end(r, "cancelled", r->cancel_why);
         return;
     }
     if (ok) {
@@ -239,7 +239,7 @@ static void start_main_go(rb_run_t *r)
     static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_main_done};
     const rb_step_t *s = rb__step_current(r);
     if (r->cancelling) {
-        rb__run_end(r, "cancelled", "cancelled by the operator");
+        rb__run_end(r, "cancelled", r->cancel_why);
         return;
     }
     if (!r->iv)
@@ -358,7 +358,7 @@ static void foreach_next(rb_run_t *r)
 static void foreach_go(rb_run_t *r)
 {
     if (r->cancelling) {
-        rb__run_end(r, "cancelled", "cancelled by the operator");
+        rb__run_end(r, "cancelled", r->cancel_why);
         return;
     }
     foreach_next(r);

@@ -343,6 +343,70 @@ static void test_http_check_expects_status_code(void **state)
 
 static void on_cancel_timer(uv_timer_t *t) { rb_run_cancel(t->data); }
 
+static int resolved_said;
+static void on_resolve_timer(uv_timer_t *t)
+{
+    json_t *alert = json_pack("{s:s,s:{s:s}}", "status", "resolved", "labels", "alertname", "NodeDown");
+    resolved_said = rb_run_alert_resolved(t->data, alert);
+    json_decref(alert);
+}
+
+/* A resolved alert cancels the run only where the runbook says so. */
+static void run_with_resolve(fixture_t *f, const char *flag, const char **status, int64_t *id)
+{
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml), "apiVersion: runbook/v1\nname: t\ncancel_on_resolve: %s\nsteps:\n"
+                                 "  - { name: wait, action: sleep, with: { duration: 400ms } }\n"
+                                 "  - { name: after, run: [touch, after-ran] }\n", flag);
+    rb_runbook_t *rb = load(f, yaml);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    rb_run_opts_t o = {.trigger = "test"};
+    rb_run_t *r = NULL;
+    char err[200];
+    assert_int_equal(rb_run_new(&loop, rb, f->j, &o, &r, err, sizeof(err)), 0);
+    uv_timer_t t;
+    uv_timer_init(&loop, &t);
+    t.data = r;
+    uv_timer_start(&t, on_resolve_timer, 50, 0);
+    f->done_calls = 0;
+    assert_int_equal(rb_run_start(r, NULL, on_done, f), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(f->done_calls, 1);
+    *status = rb_run_status(r);
+    *id = rb_run_id(r);
+    uv_close((uv_handle_t *)&t, NULL);
+    rb_run_free(r);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    rb_runbook_free(rb);
+}
+
+static void test_cancel_on_resolve(void **state)
+{
+    fixture_t *f = *state;
+    const char *st;
+    int64_t id;
+    run_with_resolve(f, "true", &st, &id);
+    assert_string_equal(st, "cancelled");
+    assert_int_equal(resolved_said, 1);
+    assert_false(exists(f, "after-ran"));
+    count_events(f, id, "alert_resolved", 1);
+    json_t *run = NULL;
+    assert_int_equal(rb_journal_run_get(f->j, id, &run), 0);
+    json_t *evs = json_object_get(run, "events");
+    json_t *last = json_array_get(evs, json_array_size(evs) - 1);
+    assert_non_null(strstr(json_string_value(json_object_get(json_object_get(last, "data"), "error")),
+                           "cancel_on_resolve"));
+    json_decref(run);
+
+    run_with_resolve(f, "false", &st, &id); /* journaled, and the run goes on */
+    assert_string_equal(st, "resolved");
+    assert_int_equal(resolved_said, 0);
+    assert_true(exists(f, "after-ran"));
+    count_events(f, id, "alert_resolved", 1);
+}
+
 static void test_cancel_stops_the_step(void **state)
 {
     fixture_t *f = *state;
@@ -412,6 +476,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_sub_runbook_runs_as_one_step, setup_writer, teardown),
         cmocka_unit_test_setup_teardown(test_http_check_expects_status_code, setup_writer, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_stops_the_step, setup_writer, teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_on_resolve, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_starts_nothing_with_side_effects, setup_writer, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
