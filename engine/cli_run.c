@@ -50,7 +50,8 @@ static void help(FILE *f)
             "      --plugins DIR      load the action modules (*.so) in DIR ($RUNBOOK_PLUGINS)\n"
             "  -h, --help             this text\n\n"
             "exit codes: 0 resolved, 1 failed or cancelled, 2 invalid runbook, parameter\n"
-            "            or usage, 3 not confirmed (the checks found nothing to do).\n");
+            "            or usage, 3 not confirmed (the checks found nothing to do), 4 not\n"
+            "            started: another run holds its concurrency key, or it cools down.\n");
 }
 
 static void help_resume(FILE *f)
@@ -483,9 +484,13 @@ static int cli_main(int argc, char **argv, int resume)
         made = prepare_resume(j, what, dir, rerun, &o, &loop, &rb, &c.run) == 0;
     } else {
         attached = rb_journal_attach_loop(j, &loop) == 0;
-        made = rb_run_new(&loop, rb, j, &o, &c.run, err, sizeof(err)) == 0;
+        int nrc = rb_run_new(&loop, rb, j, &o, &c.run, err, sizeof(err));
+        made = nrc == 0;
         if (!made)
-            fprintf(stderr, "runbook run: %s\n", err);
+            fprintf(stderr, "runbook run: %s%s\n", err,
+                    nrc == RB_EBUSY ? "; nothing was started" : "");
+        if (nrc == RB_EBUSY)
+            rc = RB_EXIT_BUSY;
     }
     if (made) {
         if (resume)

@@ -229,6 +229,7 @@ enum {
     RB__JST_RUNS,
     RB__JST_RUN_GET,
     RB__JST_RUN_EVENTS,
+    RB__JST_KEY_RUNS,
     RB__JST_COUNT
 };
 

@@ -133,6 +133,19 @@ static int rb__j_migrate_2(rb__jconn_t *c)
     return rc;
 }
 
+/* 2 → 3: the index of runs by concurrency key. */
+static int rb__j_migrate_3(rb__jconn_t *c)
+{
+    sqlite3 *fresh = NULL;
+    int rc = sqlite3_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(fresh, (const char *)rb__journal_sql, NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = rb__j_exec_fresh(c, fresh, "events_concurrency");
+    sqlite3_close(fresh);
+    return rc;
+}
+
 /*
  * Migrations from one schema version to the next, applied in order to a
  * journal whose user_version is lower than .version, each in the same
@@ -145,6 +158,7 @@ static const struct {
     int (*run)(rb__jconn_t *c); /* an SQLite result code */
 } rb__j_migrations[] = {
     { 2, rb__j_migrate_2 },
+    { 3, rb__j_migrate_3 },
     { 0, NULL },
 };
 

@@ -105,6 +105,12 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
             }
         }
     }
+    /* it takes its concurrency key back for as long as it goes on */
+    if ((rc = rb__run_hold_key(r, err, errlen)) < 0) {
+        rb_run_free(r);
+        return rc;
+    }
+    rb__run_set_field(r, "key", json_string(r->key));
     r->resumed = 1;
     *out = r;
     return 0;

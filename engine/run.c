@@ -11,6 +11,7 @@
  * if the journal refuses a write the run stops: nothing runs that cannot be
  * journaled. The steps themselves are in step.c.
  */
+#define _GNU_SOURCE /* asprintf */
 #include "run_int.h"
 
 #include <stdio.h>
@@ -171,6 +172,100 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     return 0;
 }
 
+/* ---- concurrency keys ---- */
+
+/* The keys held by active runs of this process, "runbook\x1fkey" → run id:
+ * runs not yet committed are not in the journal, so the journal alone
+ * cannot tell. Loop thread. */
+static json_t *held_keys;
+
+/* Renders the run's concurrency key (the runbook's name when it has none,
+ * or when it renders empty). Returns 0 or RB_EINVAL with err. */
+static int render_key(rb_run_t *r, char *err, size_t errlen)
+{
+    const rb_tmpl_t *t = rb_runbook_concurrency(r->rb);
+    const char *name = rb_runbook_name(r->rb);
+    char e[200] = "";
+    json_t *v = t ? rb_tmpl_render(t, r->ctx, RB_TMPL_STRING, e, sizeof(e)) : NULL;
+    if (t && !v) {
+        snprintf(err, errlen, "concurrency: %s", e);
+        return RB_EINVAL;
+    }
+    const char *k = json_string_value(v);
+    r->key = strdup(k && *k ? k : name);
+    json_decref(v);
+    if (!r->key || asprintf(&r->key_slot, "%s\x1f%s", name, r->key) < 0) {
+        r->key_slot = NULL;
+        return RB_ENOMEM;
+    }
+    return 0;
+}
+
+/* At most one active run per key; an alert's run not within the cooldown
+ * after the last run of its key. RB_EBUSY with the reason in err. */
+static int claim_key(rb_run_t *r, int alerted, char *err, size_t errlen)
+{
+    int rc = render_key(r, err, errlen);
+    if (rc < 0)
+        return rc;
+    json_t *mine = held_keys ? json_object_get(held_keys, r->key_slot) : NULL;
+    if (mine) {
+        snprintf(err, errlen, "run %lld of %s is still active for the concurrency key \"%s\"",
+                 (long long)json_integer_value(mine), rb_runbook_name(r->rb), r->key);
+        return RB_EBUSY;
+    }
+    int64_t active = 0, last_end = 0;
+    rc = rb_journal_key_state(r->j, rb_runbook_name(r->rb), r->key, &active, &last_end);
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", rb_journal_errmsg(r->j));
+        return rc;
+    }
+    if (active) {
+        snprintf(err, errlen, "run %lld of %s is still active for the concurrency key \"%s\"",
+                 (long long)active, rb_runbook_name(r->rb), r->key);
+        return RB_EBUSY;
+    }
+    uint64_t cool = rb_runbook_cooldown_ms(r->rb);
+    int64_t now = (int64_t)time(NULL) * 1000;
+    if (alerted && cool && last_end && now < last_end + (int64_t)cool) {
+        char left[32];
+        snprintf(err, errlen, "%s cools down for the key \"%s\": %s more after its last run",
+                 rb_runbook_name(r->rb), r->key,
+                 rb_duration_format((uint64_t)(last_end + (int64_t)cool - now), left, sizeof(left)));
+        return RB_EBUSY;
+    }
+    return 0;
+}
+
+static void hold_key(rb_run_t *r)
+{
+    if (!held_keys)
+        held_keys = json_object();
+    if (held_keys && r->key_slot)
+        json_object_set_new(held_keys, r->key_slot, json_integer(r->id));
+    r->key_held = 1;
+}
+
+void rb__run_release_key(rb_run_t *r)
+{
+    if (!r->key_held)
+        return;
+    r->key_held = 0;
+    json_object_del(held_keys, r->key_slot);
+    if (held_keys && json_object_size(held_keys) == 0) {
+        json_decref(held_keys); /* nothing held: nothing left behind at exit */
+        held_keys = NULL;
+    }
+}
+
+int rb__run_hold_key(rb_run_t *r, char *err, size_t errlen)
+{
+    int rc = render_key(r, err, errlen);
+    if (rc == 0)
+        hold_key(r);
+    return rc;
+}
+
 int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const rb_run_opts_t *o,
                rb_run_t **out, char *err, size_t errlen)
 {
@@ -178,6 +273,10 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
     int rc = rb__run_alloc(loop, rb, j, o, o && o->params ? o->params : NULL, &r, err, errlen);
     if (rc < 0)
         return rc;
+    if ((rc = claim_key(r, o && o->alert, err, errlen)) < 0) {
+        rb_run_free(r);
+        return rc;
+    }
     json_t *params = json_object_get(r->ctx, "params");
     size_t len;
     const char *src = rb_runbook_source(rb, &len);
@@ -198,7 +297,9 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
         rb_run_free(r);
         return rc;
     }
+    hold_key(r);
     rb__run_set_field(r, "id", json_integer(r->id));
+    rb__run_set_field(r, "key", json_string(r->key));
     rb__run_set_field(r, "status", json_string("pending"));
     rb__run_set_field(r, "dry_run", json_boolean(r->dry_run));
     rb__run_set_field(r, "severity", json_null());
@@ -334,6 +435,7 @@ static void finish(rb_run_t *r)
         return;
     r->state = RS_DONE;
     r->end_ms = uv_now(r->loop);
+    rb__run_release_key(r);
     rb__run_set_status(r, r->final_status);
     free(r->error);
     r->error = r->final_error ? rb_secrets_mask_str(r->secrets, r->final_error) : NULL;
@@ -616,6 +718,8 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
                           r->dry_run);
     if (json_object_size(json_object_get(r->ctx, "alert")))
         json_object_set(d, "alert", json_object_get(r->ctx, "alert"));
+    if (r->key)
+        json_object_set_new(d, "concurrency_key", json_string(r->key));
     if (r->parent_run) {
         json_object_set_new(d, "parent_run", json_integer(r->parent_run));
         json_object_set_new(d, "parent_step", json_string(r->parent_step ? r->parent_step : ""));
@@ -718,6 +822,9 @@ void rb_run_free(rb_run_t *r)
 {
     if (!r)
         return;
+    rb__run_release_key(r);
+    free(r->key);
+    free(r->key_slot);
     json_decref(r->ctx);
     json_decref(r->main_result);
     json_decref(r->items);

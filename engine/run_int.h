@@ -83,6 +83,9 @@ struct rb_run {
     size_t undo_step; /* the step whose undo is in flight */
 
     rb_secrets_t *secrets; /* masked out of everything the run writes down */
+    char *key;      /* the concurrency key */
+    char *key_slot; /* "runbook\x1fkey" */
+    int key_held;
     int resumed;    /* rb_run_resume(): goes on at resume_at */
     long resume_at; /* a step index, or RB__RESUME_FROM_START */
 
@@ -140,6 +143,11 @@ void rb__run_steps_done(rb_run_t *r);
 rb_invoker_t *rb__run_new_invoker(rb_run_t *r, const char *name, int item);
 void rb__run_free_invoker(rb_invoker_t *iv);
 int rb__run_on_iv_event(rb_invoker_t *iv, const char *type, int attempt, const json_t *data, void *arg);
+
+/* The concurrency key: rendered and held by this process's registry
+ * (a resumed run takes its key back), released at the end. */
+int rb__run_hold_key(rb_run_t *r, char *err, size_t errlen);
+void rb__run_release_key(rb_run_t *r);
 
 /* resume.c: a resumed run's start (journals run_resumed). */
 int rb__run_start_resumed(rb_run_t *r);

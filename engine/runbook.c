@@ -52,6 +52,8 @@ struct rb_runbook {
     struct trigger *triggers;
     size_t ntriggers;
     int cancel_on_resolve;
+    rb_tmpl_t *concurrency; /* NULL: the key is the runbook's name */
+    uint64_t cooldown_ms;
 };
 
 /* One label matcher of a trigger: equality, or "=~" and a regex. */
@@ -567,6 +569,8 @@ int rb_runbook_match_alert(const rb_runbook_t *rb, const json_t *alert)
 
 size_t rb_runbook_ntriggers(const rb_runbook_t *rb) { return rb->ntriggers; }
 int rb_runbook_cancel_on_resolve(const rb_runbook_t *rb) { return rb->cancel_on_resolve; }
+const rb_tmpl_t *rb_runbook_concurrency(const rb_runbook_t *rb) { return rb->concurrency; }
+uint64_t rb_runbook_cooldown_ms(const rb_runbook_t *rb) { return rb->cooldown_ms; }
 
 static void compile_root(compiler_t *c)
 {
@@ -576,6 +580,23 @@ static void compile_root(compiler_t *c)
     compile_params(c, root);
     compile_triggers(c, root);
     rb->cancel_on_resolve = json_is_true(json_object_get(root, "cancel_on_resolve"));
+    const json_t *cc = json_object_get(root, "concurrency");
+    if (json_is_string(cc)) {
+        /* the key may use the alert, the params and env: it is known before any check runs */
+        scope_t ksc = {0, NULL, 0, 1, 0};
+        rb_expr_error_t e;
+        rb_mark_t km = rb_doc_val_mark(c->doc, root, "concurrency");
+        rb->concurrency = rb_tmpl_compile(json_string_value(cc), json_string_length(cc), &e);
+        if (!rb->concurrency) {
+            ERR(c, rb_doc_offset_mark(c->doc, km, e.offset), "template: %s", e.msg);
+        } else {
+            c->sc = &ksc;
+            c->at = km;
+            rb_tmpl_refs(rb->concurrency, on_ref, c);
+        }
+    }
+    if (json_object_get(root, "cooldown"))
+        rb__duration_value(json_object_get(root, "cooldown"), &rb->cooldown_ms);
     const json_t *det = json_object_get(root, "detect"), *val = json_object_get(root, "validate");
     rb->checks = calloc(json_array_size(det) + json_array_size(val) + 1, sizeof(rb_check_t));
     /* names of both lists are known before any expression is checked */
@@ -767,6 +788,7 @@ void rb_runbook_free(rb_runbook_t *rb)
     }
     free(rb->esc);
     json_decref(rb->levels);
+    rb_tmpl_free(rb->concurrency);
     for (size_t i = 0; i < rb->ntriggers; i++) {
         for (size_t k = 0; k < rb->triggers[i].n; k++) {
             matcher_t *m = &rb->triggers[i].m[k];

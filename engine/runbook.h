@@ -124,6 +124,10 @@ int rb_runbook_match_alert(const rb_runbook_t *rb, const json_t *alert);
 size_t rb_runbook_ntriggers(const rb_runbook_t *rb);
 /* 1 when a resolved alert cancels the run still going (cancel_on_resolve). */
 int rb_runbook_cancel_on_resolve(const rb_runbook_t *rb);
+/* The concurrency key's template (NULL: the key is the name) and the
+ * cooldown after a run of the same key (0: none). */
+const rb_tmpl_t *rb_runbook_concurrency(const rb_runbook_t *rb);
+uint64_t rb_runbook_cooldown_ms(const rb_runbook_t *rb);
 
 /* The index of the step called name, or -1. */
 long rb_runbook_step_index(const rb_runbook_t *rb, const char *name);

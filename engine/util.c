@@ -22,6 +22,7 @@ const char *rb_strerror(int err)
     case RB_ECANCELED: return "cancelled";
     case RB_ETOOBIG: return "input too large";
     case RB_EEXPR: return "expression evaluation failed";
+    case RB_EBUSY: return "another run holds the concurrency key";
     default:
         if (err < 0 && err > -4096)
             return strerror(-err);

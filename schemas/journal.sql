@@ -14,7 +14,7 @@
 
 -- 'RUNB': lets the journal tell its own files from other SQLite databases.
 PRAGMA application_id = 1381322306;
-PRAGMA user_version = 2;
+PRAGMA user_version = 3;
 
 -- Every runbook text a run was started from, verbatim, keyed by the SHA-256
 -- of that text: replay and review re-read exactly what ran.
@@ -63,6 +63,12 @@ CREATE TABLE events (
     hash      BLOB NOT NULL,            -- SHA-256 of this event's canonical encoding
     UNIQUE (run_id, seq)
 );
+
+-- Runs by concurrency key (run_started's data.concurrency_key): is a run
+-- of this runbook still active for the key, and when did the last one end
+-- (cooldown)? Version 3.
+CREATE INDEX events_concurrency ON events(json_extract(data, '$.concurrency_key'))
+    WHERE type = 'run_started';
 
 -- The newest event of the chain, written in the same commit as the events.
 -- Without it, deleting the newest events would leave a chain that still

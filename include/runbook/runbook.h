@@ -23,6 +23,7 @@
 #define RB_ECANCELED (-5007) /* cancelled by the operator or a timeout */
 #define RB_ETOOBIG   (-5008) /* input larger than its limit */
 #define RB_EEXPR     (-5009) /* an expression failed to evaluate */
+#define RB_EBUSY     (-5010) /* another run holds the concurrency key, or it cools down */
 
 /* Text for an RB_E* code or a -errno. Never NULL; static storage. Any thread. */
 const char *rb_strerror(int err);

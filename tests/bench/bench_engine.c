@@ -242,7 +242,8 @@ static void bench_idle(int runs)
 {
     char path[128];
     snprintf(path, sizeof(path), "%s/idle.yaml", tmpdir);
-    write_file(path, "apiVersion: runbook/v1\nname: wait\nparams: { n: { default: 0 } }\nsteps:\n"
+    write_file(path, "apiVersion: runbook/v1\nname: wait\nparams: { n: { default: 0 } }\n"
+                     "concurrency: \"{{ params.n }}\"\nsteps:\n"
                      "  - { name: wait, action: sleep, with: { duration: 60s } }\n");
     rb_runbook_t *rb = load(path);
     rb_journal_t *j = journal("idle.db", RB_JOURNAL_SYNC_NORMAL);
@@ -255,7 +256,11 @@ static void bench_idle(int runs)
     char err[256];
     double t0 = now_ms();
     for (int i = 0; i < runs; i++) {
-        if (rb_run_new(&loop, rb, j, &o, &all[i], err, sizeof(err)) < 0) {
+        json_t *p = json_pack("{s:i}", "n", i); /* a key of its own: all may run at once */
+        o.params = p;
+        int rc = rb_run_new(&loop, rb, j, &o, &all[i], err, sizeof(err));
+        json_decref(p);
+        if (rc < 0) {
             fprintf(stderr, "run %d: %s\n", i, err);
             exit(1);
         }

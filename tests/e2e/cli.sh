@@ -120,5 +120,21 @@ expect_grep err.log "no runbook under books has triggers matching" "no match is 
 expect_rc 0 "named runbook, alert not matching: warned, run" "$RUNBOOK" run --db j.db --dir books --alert cpu-alert.json node
 expect_grep err.log "matches none of node's triggers" "the mismatch is a warning"
 
+# concurrency across processes: a second run of an active key is not started
+cat >long.yaml <<'YAML'
+apiVersion: runbook/v1
+name: long
+steps: [ { name: wait, run: [sh, -c, 'touch long-started; sleep 2'] } ]
+YAML
+"$RUNBOOK" run --quiet --db c.db long.yaml >/dev/null 2>&1 &
+longpid=$!
+n=0
+while [ ! -e long-started ] && [ $n -lt 100 ]; do sleep 0.05; n=$((n + 1)); done
+expect_rc 4 "second run of an active key" "$RUNBOOK" run --quiet --db c.db long.yaml
+expect_grep err.log 'still active for the concurrency key "long"' "the busy key is named"
+wait "$longpid"
+rm -f long-started
+expect_rc 0 "the key is free once the run ended" "$RUNBOOK" run --quiet --db c.db long.yaml
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

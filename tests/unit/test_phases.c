@@ -343,6 +343,80 @@ static void test_http_check_expects_status_code(void **state)
 
 static void on_cancel_timer(uv_timer_t *t) { rb_run_cancel(t->data); }
 
+/* At most one active run per concurrency key; other keys run side by side. */
+static void test_concurrency_key(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\n"
+                               "params: { host: { required: true } }\n"
+                               "concurrency: \"{{ params.host }}\"\n"
+                               "steps: [ { name: wait, action: sleep, with: { duration: 200ms } } ]\n");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    json_t *pa = json_pack("{s:s}", "host", "a"), *pb = json_pack("{s:s}", "host", "b");
+    rb_run_opts_t oa = {.params = pa, .trigger = "test"}, ob = {.params = pb, .trigger = "test"};
+    rb_run_t *r1 = NULL, *r2 = NULL, *r3 = NULL;
+    char err[256] = "";
+    assert_int_equal(rb_run_new(&loop, rb, f->j, &oa, &r1, err, sizeof(err)), 0);
+    assert_int_equal(rb_run_new(&loop, rb, f->j, &ob, &r2, err, sizeof(err)), 0); /* another key */
+    assert_int_equal(rb_run_new(&loop, rb, f->j, &oa, &r3, err, sizeof(err)), RB_EBUSY);
+    assert_null(r3);
+    assert_non_null(strstr(err, "still active for the concurrency key \"a\""));
+    f->done_calls = 0;
+    rb_run_start(r1, NULL, on_done, f);
+    rb_run_start(r2, NULL, on_done, f);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(f->done_calls, 2);
+    /* once the run has ended, the key is free again */
+    assert_int_equal(rb_run_new(&loop, rb, f->j, &oa, &r3, err, sizeof(err)), 0);
+    rb_run_free(r1);
+    rb_run_free(r2);
+    rb_run_free(r3);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    json_decref(pa);
+    json_decref(pb);
+    rb_runbook_free(rb);
+}
+
+/* Cooldown: an alert's run of a key that ended a moment ago is not started;
+ * an operator's run (no alert) is. */
+static void test_cooldown_after_alert_run(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\ncooldown: 1h\n"
+                               "concurrency: \"{{ alert.labels.instance }}\"\n"
+                               "steps: [ { name: a, run: ['true'] } ]\n");
+    json_t *alert = json_pack("{s:{s:s,s:s}}", "labels", "alertname", "NodeDown", "instance", "n1");
+    json_t *other = json_pack("{s:{s:s,s:s}}", "labels", "alertname", "NodeDown", "instance", "n2");
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    rb_run_opts_t o = {.alert = alert, .trigger = "test"};
+    rb_run_t *r = NULL;
+    char err[256] = "";
+    assert_int_equal(rb_run_new(&loop, rb, f->j, &o, &r, err, sizeof(err)), 0);
+    f->done_calls = 0;
+    rb_run_start(r, NULL, on_done, f);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_string_equal(rb_run_status(r), "resolved");
+    rb_run_free(r);
+    r = NULL;
+    assert_int_equal(rb_run_new(&loop, rb, f->j, &o, &r, err, sizeof(err)), RB_EBUSY);
+    assert_non_null(strstr(err, "cools down for the key \"n1\""));
+    o.alert = other; /* another key: no cooldown */
+    assert_int_equal(rb_run_new(&loop, rb, f->j, &o, &r, err, sizeof(err)), 0);
+    rb_run_free(r);
+    r = NULL;
+    rb_run_opts_t manual = {.trigger = "test"}; /* the operator's own run: no cooldown */
+    assert_int_equal(rb_run_new(&loop, rb, f->j, &manual, &r, err, sizeof(err)), 0);
+    rb_run_free(r);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    json_decref(alert);
+    json_decref(other);
+    rb_runbook_free(rb);
+}
+
 static int resolved_said;
 static void on_resolve_timer(uv_timer_t *t)
 {
@@ -477,6 +551,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_http_check_expects_status_code, setup_writer, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_stops_the_step, setup_writer, teardown),
         cmocka_unit_test_setup_teardown(test_cancel_on_resolve, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_concurrency_key, setup_writer, teardown),
+        cmocka_unit_test_setup_teardown(test_cooldown_after_alert_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dry_run_starts_nothing_with_side_effects, setup_writer, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
