@@ -84,22 +84,6 @@ static int env_name_ok(const char *k)
     return *k && !strchr(k, '=');
 }
 
-/* A duration: "250ms", "5s", "1m30s", or a number of seconds. */
-static int param_duration(const json_t *v, uint64_t *ms)
-{
-    if (json_is_string(v))
-        return rb_duration_parse(json_string_value(v), ms);
-    if (json_is_integer(v) && json_integer_value(v) >= 0 &&
-        json_integer_value(v) <= 366 * 86400) {
-        *ms = (uint64_t)json_integer_value(v) * 1000u;
-        return 0;
-    }
-    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) <= 366.0 * 86400) {
-        *ms = (uint64_t)(json_real_value(v) * 1000.0);
-        return 0;
-    }
-    return RB_EINVAL;
-}
 
 static char *path_join(const char *dir, const char *rel)
 {
@@ -176,7 +160,7 @@ int rb__exec_check(const json_t *with, int rendered, char *msg, size_t msglen, c
         FAIL("stdin", "stdin must be a string");
     const json_t *grace = opt_get(with, "grace");
     uint64_t ms;
-    if (grace && !is_template(grace, rendered) && param_duration(grace, &ms) < 0)
+    if (grace && !is_template(grace, rendered) && rb_duration_value(grace, &ms) < 0)
         FAIL("grace", "grace: invalid duration (e.g. \"5s\", \"500ms\")");
     return 0;
 }
@@ -297,7 +281,7 @@ int rb__exec_parse(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp)
     sp->grace_ms = EXEC_DEFAULT_GRACE_MS;
     const json_t *grace = opt_get(with, "grace");
     if (grace)
-        param_duration(grace, &sp->grace_ms);
+        rb_duration_value(grace, &sp->grace_ms);
     return 0;
 nomem:
     rb__exec_spec_free(sp);

@@ -111,7 +111,7 @@ static int http_check(const json_t *with, int rendered, char *msg, size_t msglen
         FAIL("headers", "%s", sub);
     const json_t *timeout = opt_get(with, "timeout");
     uint64_t ms;
-    if (timeout && !is_template(timeout, rendered) && rb__http_duration(timeout, &ms) < 0)
+    if (timeout && !is_template(timeout, rendered) && rb_duration_value(timeout, &ms) < 0)
         FAIL("timeout", "timeout: invalid duration (e.g. \"5s\", \"500ms\")");
     static const char *const bools[] = {"insecure", "follow_redirects"};
     for (size_t i = 0; i < 2; i++) {
@@ -186,7 +186,7 @@ static int http_start(rb_action_ctx_t *ctx, const json_t *with)
     o.headers = opt_get(with, "headers");
     o.timeout_ms = HTTP_DEFAULT_TIMEOUT_MS;
     if (opt_get(with, "timeout"))
-        rb__http_duration(opt_get(with, "timeout"), &o.timeout_ms);
+        rb_duration_value(opt_get(with, "timeout"), &o.timeout_ms);
     o.insecure = json_is_true(opt_get(with, "insecure"));
     o.follow_redirects = !json_is_false(opt_get(with, "follow_redirects"));
     o.max_body = opt_get(with, "max_body") ? (size_t)json_integer_value(opt_get(with, "max_body"))

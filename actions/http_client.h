@@ -94,9 +94,6 @@ int rb__http_check_headers(const json_t *headers, int rendered, char *msg, size_
 int rb__http_token_char(unsigned char c);
 int rb__http_token_ok(const char *s, size_t max);
 
-/* A duration value: "250ms", "5s", "1m30s", or a number of seconds. */
-int rb__http_duration(const json_t *v, uint64_t *ms);
-
 /* A JSON string of the bytes, ill-formed UTF-8 replaced by U+FFFD; when
  * truncated, a character cut by the end is dropped. Never NULL unless memory
  * ran out. */

@@ -24,20 +24,6 @@ json_t *rb__http_text(const char *buf, size_t len, int truncated)
     return rb__utf8_json(buf, len, truncated);
 }
 
-int rb__http_duration(const json_t *v, uint64_t *ms)
-{
-    if (json_is_string(v))
-        return rb_duration_parse(json_string_value(v), ms);
-    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 366 * 86400) {
-        *ms = (uint64_t)json_integer_value(v) * 1000u;
-        return 0;
-    }
-    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) <= 366.0 * 86400) {
-        *ms = (uint64_t)(json_real_value(v) * 1000.0);
-        return 0;
-    }
-    return RB_EINVAL;
-}
 
 int rb__http_check_url(const char *url, char *msg, size_t msglen)
 {

@@ -144,7 +144,7 @@ static int notify_check(const json_t *with, int rendered, char *msg, size_t msgl
         FAIL("headers", "%s", sub);
     const json_t *timeout = opt_get(with, "timeout");
     uint64_t ms;
-    if (timeout && !is_template(timeout, rendered) && rb__http_duration(timeout, &ms) < 0)
+    if (timeout && !is_template(timeout, rendered) && rb_duration_value(timeout, &ms) < 0)
         FAIL("timeout", "timeout: invalid duration (e.g. \"5s\", \"500ms\")");
     return 0;
 }
@@ -274,7 +274,7 @@ static int notify_start(rb_action_ctx_t *ctx, const json_t *with)
     o.content_type = "application/json";
     o.timeout_ms = NOTIFY_DEFAULT_TIMEOUT_MS;
     if (opt_get(with, "timeout"))
-        rb__http_duration(opt_get(with, "timeout"), &o.timeout_ms);
+        rb_duration_value(opt_get(with, "timeout"), &o.timeout_ms);
     o.follow_redirects = 0;
     o.max_body = rb_action_output_cap(ctx);
     int rc = rb__http_start(rb_action_loop(ctx), &o, notify_done, s, &s->req, msg, sizeof(msg));

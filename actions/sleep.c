@@ -22,22 +22,6 @@ typedef struct sleep_state {
     int closing;
 } sleep_state_t;
 
-/* A duration: "250ms", "5s", "1m30s", or a number of seconds. */
-static int param_duration(const json_t *v, uint64_t *ms)
-{
-    if (json_is_string(v))
-        return rb_duration_parse(json_string_value(v), ms);
-    if (json_is_integer(v) && json_integer_value(v) >= 0 &&
-        json_integer_value(v) <= 366 * 86400) {
-        *ms = (uint64_t)json_integer_value(v) * 1000u;
-        return 0;
-    }
-    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) <= 366.0 * 86400) {
-        *ms = (uint64_t)(json_real_value(v) * 1000.0);
-        return 0;
-    }
-    return RB_EINVAL;
-}
 
 static int sleep_validate(const json_t *with, char *msg, size_t msglen, const char **key)
 {
@@ -52,7 +36,7 @@ static int sleep_validate(const json_t *with, char *msg, size_t msglen, const ch
     /* A template is checked once rendered, in start(). */
     if (json_is_string(d) && strstr(json_string_value(d), "{{"))
         return 0;
-    if (param_duration(d, &ms) < 0) {
+    if (rb_duration_value(d, &ms) < 0) {
         snprintf(msg, msglen, "sleep: invalid duration (e.g. \"30s\", \"500ms\", \"2m\")");
         return RB_EINVAL;
     }
@@ -88,7 +72,7 @@ static int sleep_start(rb_action_ctx_t *ctx, const json_t *with)
 {
     uint64_t ms;
     const json_t *d = json_object_get(with, "duration");
-    if (!d || param_duration(d, &ms) < 0) {
+    if (!d || rb_duration_value(d, &ms) < 0) {
         rb_action_log(ctx, "error", "sleep: invalid duration");
         return RB_EINVAL;
     }

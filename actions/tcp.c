@@ -51,20 +51,6 @@ static int is_template(const json_t *v, int rendered)
     return !rendered && json_is_string(v) && strstr(json_string_value(v), "{{");
 }
 
-static int param_duration(const json_t *v, uint64_t *ms)
-{
-    if (json_is_string(v))
-        return rb_duration_parse(json_string_value(v), ms);
-    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) <= 366 * 86400) {
-        *ms = (uint64_t)json_integer_value(v) * 1000u;
-        return 0;
-    }
-    if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) <= 366.0 * 86400) {
-        *ms = (uint64_t)(json_real_value(v) * 1000.0);
-        return 0;
-    }
-    return RB_EINVAL;
-}
 
 /* A port: an integer 1..65535, or its decimal text (a template that renders
  * to a string such as an alert label). 0 or -1. */
@@ -119,7 +105,7 @@ static int tcp_check(const json_t *with, int rendered, char *msg, size_t msglen,
         FAIL("port", "port must be a number from 1 to 65535");
     const json_t *timeout = opt_get(with, "timeout");
     uint64_t ms;
-    if (timeout && !is_template(timeout, rendered) && param_duration(timeout, &ms) < 0)
+    if (timeout && !is_template(timeout, rendered) && rb_duration_value(timeout, &ms) < 0)
         FAIL("timeout", "timeout: invalid duration (e.g. \"5s\", \"500ms\")");
     return 0;
 }
@@ -290,7 +276,7 @@ static int tcp_start(rb_action_ctx_t *ctx, const json_t *with)
     }
     uint64_t timeout_ms = TCP_DEFAULT_TIMEOUT_MS;
     if (opt_get(with, "timeout"))
-        param_duration(opt_get(with, "timeout"), &timeout_ms);
+        rb_duration_value(opt_get(with, "timeout"), &timeout_ms);
     tcp_state_t *s = calloc(1, sizeof(*s));
     if (!s || !(s->host = strdup(json_string_value(json_object_get(with, "host"))))) {
         free(s);

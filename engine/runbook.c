@@ -338,7 +338,7 @@ static void compile_invoke(compiler_t *c, rb_invoke_t *inv, const json_t *obj, c
 
     uint64_t ms;
     const json_t *t = json_object_get(obj, "timeout");
-    if (t && rb__duration_value(t, &ms) == 0)
+    if (t && rb_duration_value(t, &ms) == 0)
         inv->timeout_ms = ms;
     const json_t *r = json_object_get(obj, "retry");
     if (json_is_object(r)) {
@@ -349,10 +349,10 @@ static void compile_invoke(compiler_t *c, rb_invoke_t *inv, const json_t *obj, c
             else
                 ERR(c, rb_doc_val_mark(c->doc, r, "attempts"), "\"attempts\" must be from 1 to 100");
         }
-        if (json_object_get(r, "delay") && rb__duration_value(json_object_get(r, "delay"), &ms) == 0)
+        if (json_object_get(r, "delay") && rb_duration_value(json_object_get(r, "delay"), &ms) == 0)
             inv->retry.delay_ms = ms;
         if (json_object_get(r, "max_delay") &&
-            rb__duration_value(json_object_get(r, "max_delay"), &ms) == 0)
+            rb_duration_value(json_object_get(r, "max_delay"), &ms) == 0)
             inv->retry.max_delay_ms = ms;
         const json_t *b = json_object_get(r, "backoff");
         if (b) {
@@ -467,7 +467,7 @@ static void compile_steps(compiler_t *c, const json_t *steps)
             s->approval = calloc(1, sizeof(rb_approval_t));
             s->approval->when = keep_expr(c, ap, "when", &sc);
             uint64_t ms;
-            if (json_object_get(ap, "timeout") && rb__duration_value(json_object_get(ap, "timeout"), &ms) == 0)
+            if (json_object_get(ap, "timeout") && rb_duration_value(json_object_get(ap, "timeout"), &ms) == 0)
                 s->approval->timeout_ms = ms;
             const char *ot = json_string_value(json_object_get(ap, "on_timeout"));
             s->approval->on_timeout_continue = ot && !strcmp(ot, "continue");
@@ -596,7 +596,7 @@ static void compile_root(compiler_t *c)
         }
     }
     if (json_object_get(root, "cooldown"))
-        rb__duration_value(json_object_get(root, "cooldown"), &rb->cooldown_ms);
+        rb_duration_value(json_object_get(root, "cooldown"), &rb->cooldown_ms);
     const json_t *det = json_object_get(root, "detect"), *val = json_object_get(root, "validate");
     rb->checks = calloc(json_array_size(det) + json_array_size(val) + 1, sizeof(rb_check_t));
     /* names of both lists are known before any expression is checked */
@@ -633,7 +633,7 @@ static void compile_root(compiler_t *c)
     for (size_t i = 0; i < json_array_size(es); i++) {
         const json_t *o = json_array_get(es, i);
         rb_escalation_t *e = &rb->esc[rb->nesc++];
-        rb__duration_value(json_object_get(o, "after"), &e->after_ms);
+        rb_duration_value(json_object_get(o, "after"), &e->after_ms);
         compile_invoke(c, &e->inv, o, &post, &post);
         e->unless = keep_expr(c, o, "unless", &post);
     }
@@ -681,8 +681,8 @@ void rb_runbook_level_targets(const rb_runbook_t *rb, const char *level, uint64_
             *resolve_ms = table[i].resolve;
         }
     if (json_is_object(l)) {
-        rb__duration_value(json_object_get(l, "respond"), respond_ms);
-        rb__duration_value(json_object_get(l, "resolve"), resolve_ms);
+        rb_duration_value(json_object_get(l, "respond"), respond_ms);
+        rb_duration_value(json_object_get(l, "resolve"), resolve_ms);
     }
 }
 

@@ -2,6 +2,7 @@
  * util.c — small shared helpers with no better home: error text and
  * durations. Owns no state.
  */
+#include <runbook/action.h>
 #include <runbook/runbook.h>
 
 #include <ctype.h>
@@ -82,4 +83,17 @@ char *rb_duration_format(uint64_t ms, char *buf, size_t len)
     if (m && o < len) o += (size_t)snprintf(buf + o, len - o, "%llum", (unsigned long long)m);
     if ((sec || (!h && !m)) && o < len) snprintf(buf + o, len - o, "%llus", (unsigned long long)sec);
     return buf;
+}
+
+int rb_duration_value(const json_t *v, uint64_t *out_ms)
+{
+    if (json_is_string(v))
+        return rb_duration_parse(json_string_value(v), out_ms);
+    double secs = json_is_integer(v) ? (double)json_integer_value(v)
+                  : json_is_real(v)  ? json_real_value(v)
+                                     : -1.0;
+    if (secs < 0 || secs > 366.0 * 86400)
+        return RB_EINVAL;
+    *out_ms = (uint64_t)(secs * 1000.0);
+    return 0;
 }

@@ -148,17 +148,6 @@ const char *rb__json_type_name(const json_t *v)
     }
 }
 
-int rb__duration_value(const json_t *v, uint64_t *ms)
-{
-    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 366 * 86400) {
-        *ms = (uint64_t)json_integer_value(v) * 1000;
-        return 0;
-    }
-    if (json_is_string(v))
-        return rb_duration_parse(json_string_value(v), ms);
-    return RB_EINVAL;
-}
-
 static const char *type_want(vtype_t t)
 {
     switch (t) {
@@ -240,7 +229,7 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
         case RB_PARAM_INT: okt = json_is_integer(v); break;
         case RB_PARAM_BOOL: okt = json_is_boolean(v); break;
         case RB_PARAM_DURATION:
-            if (rb__duration_value(v, &ms) < 0) {
+            if (rb_duration_value(v, &ms) < 0) {
                 if (json_is_string(v))
                     ERR(w, vm, "invalid duration \"%s\" for \"%s\" (use e.g. 30s, 5m, 1h30m)",
                         json_string_value(v), k);
@@ -378,7 +367,7 @@ static void check_value(walk_t *w, const char *key, const json_t *v, rb_mark_t m
     case T_NUMBER: okt = json_is_number(v); break;
     case T_DURATION:
         if (json_is_string(v) || json_is_integer(v)) {
-            if (rb__duration_value(v, &ms) < 0) {
+            if (rb_duration_value(v, &ms) < 0) {
                 if (json_is_string(v))
                     ERR(w, m, "invalid duration \"%s\" for \"%s\" (use e.g. 30s, 5m, 1h30m)",
                         json_string_value(v), key);

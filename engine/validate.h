@@ -18,8 +18,5 @@ size_t rb__validate_shape(const rb_doc_t *doc, rb_diags_t *d);
 /* "a list", "a string", … for messages. */
 const char *rb__json_type_name(const json_t *v);
 
-/* Parses a duration value as written in a runbook: a string ("30s") or a
- * non-negative integer of seconds. 0 or RB_EINVAL. */
-int rb__duration_value(const json_t *v, uint64_t *ms);
 
 #endif
