@@ -51,7 +51,6 @@ static int is_template(const json_t *v, int rendered)
     return !rendered && json_is_string(v) && strstr(json_string_value(v), "{{");
 }
 
-
 /* A port: an integer 1..65535, or its decimal text (a template that renders
  * to a string such as an alert label). 0 or -1. */
 static int param_port(const json_t *v, int *port)
