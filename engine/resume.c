@@ -140,12 +140,7 @@ int rb__run_start_resumed(rb_run_t *r)
         return 0;
     }
     if (r->resume_at == RB__RESUME_FROM_START) {
-        if (rb_runbook_nchecks(r->rb, 0)) {
-            r->state = RS_DETECT;
-            rb__run_checks(r, 0);
-        } else {
-            rb__run_confirm(r);
-        }
+        rb__run_detect(r);
         return 0;
     }
     r->state = RS_STEPS;

@@ -742,13 +742,18 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
             uv_timer_start(&r->esc_timers[i], on_escalation, rb_runbook_escalation(r->rb, i)->after_ms, 0);
         }
     }
+    rb__run_detect(r);
+    return 0;
+}
+
+void rb__run_detect(rb_run_t *r)
+{
     if (rb_runbook_nchecks(r->rb, 0)) {
         r->state = RS_DETECT;
         rb__run_checks(r, 0);
     } else {
         rb__run_confirm(r);
     }
-    return 0;
 }
 
 /* Stops the run for the reason given (static text). */

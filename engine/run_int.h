@@ -124,6 +124,8 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
 void rb__run_set_field(rb_run_t *r, const char *k, json_t *v);
 /* Runs the detect (which 0) or validate (1) checks, in parallel. */
 void rb__run_checks(rb_run_t *r, int which);
+/* The run's first phase: detect when it has checks, else confirm. */
+void rb__run_detect(rb_run_t *r);
 /* confirm, then severity, then the steps. */
 void rb__run_confirm(rb_run_t *r);
 
