@@ -19,27 +19,7 @@ tmp=$(mktemp -d) || exit 1
 trap 'rm -rf "$tmp"' EXIT
 trap 'exit 130' INT TERM
 
-ok() { pass=$((pass + 1)); echo "ok   $*"; }
-bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-
-now_ms() {
-    t=$(date +%s%N)
-    case "$t" in
-    *[!0-9]*) echo $(($(date +%s) * 1000)) ;;
-    *) echo $((t / 1000000)) ;;
-    esac
-}
-
-run_validate() {
-    t0=$(now_ms)
-    if command -v timeout >/dev/null 2>&1; then
-        timeout -k 5 30 "$RUNBOOK" validate "$1" </dev/null >"$tmp/out" 2>&1
-    else
-        "$RUNBOOK" validate "$1" </dev/null >"$tmp/out" 2>&1
-    fi
-    rc=$?
-    ms=$(($(now_ms) - t0))
-}
+. "$(dirname "$0")/lib_validate.sh"
 
 show_output() {
     # Cut long lines: a diagnostic may quote hostile bytes.

@@ -425,14 +425,11 @@ static void on_resolve_timer(uv_timer_t *t)
     json_decref(alert);
 }
 
-/* A resolved alert cancels the run only where the runbook says so. */
-static void run_with_resolve(fixture_t *f, const char *flag, const char **status, int64_t *id)
+/* Runs rb to its end on a loop of its own, with poke(run) called from a
+ * timer after_ms into the run. */
+static void run_poked(fixture_t *f, rb_runbook_t *rb, uv_timer_cb poke, uint64_t after_ms,
+                      const char **status, int64_t *id)
 {
-    char yaml[512];
-    snprintf(yaml, sizeof(yaml), "apiVersion: runbook/v1\nname: t\ncancel_on_resolve: %s\nsteps:\n"
-                                 "  - { name: wait, action: sleep, with: { duration: 400ms } }\n"
-                                 "  - { name: after, run: [touch, after-ran] }\n", flag);
-    rb_runbook_t *rb = load(f, yaml);
     uv_loop_t loop;
     uv_loop_init(&loop);
     rb_run_opts_t o = {.trigger = "test"};
@@ -442,7 +439,7 @@ static void run_with_resolve(fixture_t *f, const char *flag, const char **status
     uv_timer_t t;
     uv_timer_init(&loop, &t);
     t.data = r;
-    uv_timer_start(&t, on_resolve_timer, 50, 0);
+    uv_timer_start(&t, poke, after_ms, 0);
     f->done_calls = 0;
     assert_int_equal(rb_run_start(r, NULL, on_done, f), 0);
     uv_run(&loop, UV_RUN_DEFAULT);
@@ -453,6 +450,17 @@ static void run_with_resolve(fixture_t *f, const char *flag, const char **status
     rb_run_free(r);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* A resolved alert cancels the run only where the runbook says so. */
+static void run_with_resolve(fixture_t *f, const char *flag, const char **status, int64_t *id)
+{
+    char yaml[512];
+    snprintf(yaml, sizeof(yaml), "apiVersion: runbook/v1\nname: t\ncancel_on_resolve: %s\nsteps:\n"
+                                 "  - { name: wait, action: sleep, with: { duration: 400ms } }\n"
+                                 "  - { name: after, run: [touch, after-ran] }\n", flag);
+    rb_runbook_t *rb = load(f, yaml);
+    run_poked(f, rb, on_resolve_timer, 50, status, id);
     rb_runbook_free(rb);
 }
 
@@ -487,26 +495,12 @@ static void test_cancel_stops_the_step(void **state)
     rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\nsteps:\n"
                                "  - { name: long, run: [sleep, '30'] }\n"
                                "  - { name: never, run: [touch, never] }\n");
-    uv_loop_t loop;
-    uv_loop_init(&loop);
-    rb_run_opts_t o = {.trigger = "test"};
-    rb_run_t *r = NULL;
-    char err[200];
-    assert_int_equal(rb_run_new(&loop, rb, f->j, &o, &r, err, sizeof(err)), 0);
-    uv_timer_t t;
-    uv_timer_init(&loop, &t);
-    t.data = r;
-    uv_timer_start(&t, on_cancel_timer, 100, 0);
-    f->done_calls = 0;
-    assert_int_equal(rb_run_start(r, NULL, on_done, f), 0);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(f->done_calls, 1);
-    assert_string_equal(rb_run_status(r), "cancelled");
+    const char *st;
+    int64_t id;
+    run_poked(f, rb, on_cancel_timer, 100, &st, &id);
+    assert_string_equal(st, "cancelled");
     assert_false(exists(f, "never"));
-    uv_close((uv_handle_t *)&t, NULL);
-    rb_run_free(r);
-    uv_run(&loop, UV_RUN_DEFAULT);
-    assert_int_equal(uv_loop_close(&loop), 0);
+    count_events(f, id, "cancel_requested", 1);
     rb_runbook_free(rb);
 }
 
