@@ -159,9 +159,9 @@ static void on_event(rb_run_t *run, const char *type, const char *step, int atte
                      const json_t *data, void *arg)
 {
     cli_run_t *c = arg;
-    if (!strcmp(type, "approval_requested") && run == c->run)
-        ask_approval(c, step, data);
     rb_progress_event(c->progress, run, type, step, attempt, data);
+    if (!strcmp(type, "approval_requested") && run == c->run)
+        ask_approval(c, step, data); /* after the line that says why it asks */
 }
 
 static void on_signal(uv_signal_t *s, int signum)

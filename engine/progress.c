@@ -160,6 +160,12 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
     if (!c->json && run == c->main)
         track(c, type, step, attempt, data);
     clear_line(c);
+    /* While the run waits for an answer at the terminal, the status line
+     * must not draw over the question. */
+    if (c->timer_on && run == c->main && !strcmp(type, "approval_requested"))
+        uv_timer_stop(&c->timer);
+    else if (c->timer_on && run == c->main && !strncmp(type, "approval_", 9))
+        uv_timer_start(&c->timer, on_tick, 100, 100);
 
     if (c->json) {
         json_t *line = json_pack("{s:I,s:s,s:s?,s:i,s:O}", "run", (json_int_t)rb_run_id(run), "type",
@@ -214,8 +220,15 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         fprintf(stderr, "%s? step %s needs approval%s\n", C(c, "\033[1;33m"), step, C(c, "\033[0m"));
     } else if (!strcmp(type, "approval_granted") || !strcmp(type, "approval_denied") ||
                !strcmp(type, "approval_timeout")) {
-        fprintf(stderr, "  %s: %s\n", type, json_string_value(json_object_get(data, "by"))
-                                                ? json_string_value(json_object_get(data, "by")) : "");
+        const char *by = json_string_value(json_object_get(data, "by"));
+        if (!strcmp(type, "approval_timeout"))
+            fprintf(stderr, "  %sno answer in time%s: the step %s\n", C(c, "\033[33m"), C(c, "\033[0m"),
+                    json_is_string(json_object_get(data, "outcome")) &&
+                            !strcmp(json_string_value(json_object_get(data, "outcome")), "continue")
+                        ? "runs as declared" : "fails");
+        else
+            fprintf(stderr, "  %s%s%s by %s\n", C(c, type[9] == 'g' ? "\033[32m" : "\033[31m"),
+                    type[9] == 'g' ? "approved" : "approval denied", C(c, "\033[0m"), by ? by : "?");
     } else if (!strcmp(type, "rollback_started")) {
         fprintf(stderr, "%s↶ rolling back %lld step(s)%s\n", C(c, "\033[33m"),
                 (long long)json_integer_value(json_object_get(data, "undo_steps")), C(c, "\033[0m"));

@@ -120,6 +120,29 @@ expect_grep err.log "no runbook under books has triggers matching" "no match is 
 expect_rc 0 "named runbook, alert not matching: warned, run" "$RUNBOOK" run --db j.db --dir books --alert cpu-alert.json node
 expect_grep err.log "matches none of node's triggers" "the mismatch is a warning"
 
+# approval: --yes, the operator's answer at a terminal (a pty from script(1)),
+# and no terminal and no timeout: denied at once
+cat >appr.yaml <<'YAML'
+apiVersion: runbook/v1
+name: appr
+steps: [ { name: risky, approval: {}, run: [touch, risky-ran] } ]
+YAML
+expect_rc 0 "--yes approves" "$RUNBOOK" run --quiet --yes --db a.db appr.yaml
+[ -e risky-ran ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL --yes did not run the step"; }
+rm -f risky-ran
+expect_rc 1 "no terminal, no --yes: denied" "$RUNBOOK" run --db a.db appr.yaml </dev/null
+expect_grep err.log "approval denied by nobody: no terminal" "the denial is said"
+[ ! -e risky-ran ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL a denied step ran"; }
+if command -v script >/dev/null 2>&1; then
+    printf 'y\n' | script -qec "RUNBOOK_NO_LIVE=1 $RUNBOOK run --db a.db appr.yaml" /dev/null >tty.log 2>&1
+    grep -q "approve step risky? \[y/N\]" tty.log && [ -e risky-ran ] && pass=$((pass + 1)) ||
+        { fail=$((fail + 1)); echo "FAIL the terminal question"; sed 's/^/    | /' tty.log | head -5; }
+    rm -f risky-ran
+    printf 'n\n' | script -qec "RUNBOOK_NO_LIVE=1 $RUNBOOK run --db a.db appr.yaml" /dev/null >tty.log 2>&1
+    [ ! -e risky-ran ] && grep -q "by operator at the terminal (no)" tty.log && pass=$((pass + 1)) ||
+        { fail=$((fail + 1)); echo "FAIL answering no at the terminal"; sed 's/^/    | /' tty.log | head -5; }
+fi
+
 # concurrency across processes: a second run of an active key is not started
 cat >long.yaml <<'YAML'
 apiVersion: runbook/v1
