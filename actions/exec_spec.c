@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE
 #include "exec_int.h"
+#include "with.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -42,19 +43,6 @@ static void strv_free(char **v)
     for (char **p = v; *p; p++)
         free(*p);
     free(v);
-}
-
-static const json_t *opt_get(const json_t *with, const char *key)
-{
-    const json_t *v = json_object_get(with, key);
-    return json_is_null(v) ? NULL : v; /* an explicit null means "not given" */
-}
-
-/* A string that will still be rendered. After rendering, "{{" is literal
- * text (it may have come from an alert label) and means nothing here. */
-static int is_template(const json_t *v, int rendered)
-{
-    return !rendered && json_is_string(v) && strstr(json_string_value(v), "{{");
 }
 
 static int has_nul(const json_t *s)
@@ -97,71 +85,63 @@ static char *path_join(const char *dir, const char *rel)
 
 /* ---------- checking and parsing `with` ---------- */
 
-#define FAIL(k, ...)                                                                               \
-    do {                                                                                           \
-        snprintf(msg, msglen, __VA_ARGS__);                                                        \
-        if (key)                                                                                   \
-            *key = (k);                                                                            \
-        return RB_EINVAL;                                                                          \
-    } while (0)
-
 /* The checks validate() runs at load time and start() runs again on the
  * rendered values; `rendered` says which (templates are only allowed before). */
 int rb__exec_check(const json_t *with, int rendered, char *msg, size_t msglen, const char **key)
 {
     if (!json_is_object(with))
-        FAIL(NULL, "exec: `with` must be an object");
-    const json_t *argv = opt_get(with, "argv"), *shell = opt_get(with, "shell");
+        RB__WITH_FAIL(NULL, "exec: `with` must be an object");
+    const json_t *argv = rb__with_get(with, "argv"), *shell = rb__with_get(with, "shell");
     if (argv && shell)
-        FAIL("shell", "give either argv or shell, not both");
+        RB__WITH_FAIL("shell", "give either argv or shell, not both");
     if (!argv && !shell)
-        FAIL("argv", "one of argv or shell is required");
-    if (argv && !is_template(argv, rendered)) {
+        RB__WITH_FAIL("argv", "one of argv or shell is required");
+    if (argv && !rb__with_unrendered(argv, rendered)) {
         if (!json_is_array(argv) || json_array_size(argv) == 0)
-            FAIL("argv", "argv must be a non-empty list of strings");
+            RB__WITH_FAIL("argv", "argv must be a non-empty list of strings");
         size_t i;
         const json_t *v;
         json_array_foreach(argv, i, v) {
             if (!scalar_ok(v))
-                FAIL("argv", "argv[%zu] must be a string", i);
+                RB__WITH_FAIL("argv", "argv[%zu] must be a string", i);
         }
         const json_t *a0 = json_array_get(argv, 0);
         if (json_is_string(a0) && json_string_length(a0) == 0)
-            FAIL("argv", "argv[0] (the command) is empty");
+            RB__WITH_FAIL("argv", "argv[0] (the command) is empty");
     }
-    if (shell && !is_template(shell, rendered)) {
+    if (shell && !rb__with_unrendered(shell, rendered)) {
         if (!json_is_string(shell) || has_nul(shell))
-            FAIL("shell", "shell must be a string");
+            RB__WITH_FAIL("shell", "shell must be a string");
         if (json_string_length(shell) == 0)
-            FAIL("shell", "shell is empty");
+            RB__WITH_FAIL("shell", "shell is empty");
     }
-    const json_t *env = opt_get(with, "env");
-    if (env && !is_template(env, rendered)) {
+    const json_t *env = rb__with_get(with, "env");
+    if (env && !rb__with_unrendered(env, rendered)) {
         if (!json_is_object(env))
-            FAIL("env", "env must be a map of names to strings");
+            RB__WITH_FAIL("env", "env must be a map of names to strings");
         const char *k;
         const json_t *v;
         json_object_foreach((json_t *)env, k, v) {
             if (!env_name_ok(k))
-                FAIL("env", "env: invalid variable name \"%s\"", k);
+                RB__WITH_FAIL("env", "env: invalid variable name \"%s\"", k);
             if (!scalar_ok(v))
-                FAIL("env", "env.%s must be a string", k);
+                RB__WITH_FAIL("env", "env.%s must be a string", k);
         }
     }
-    const json_t *inh = opt_get(with, "inherit_env");
-    if (inh && !is_template(inh, rendered) && !json_is_boolean(inh))
-        FAIL("inherit_env", "inherit_env must be true or false");
-    const json_t *cwd = opt_get(with, "cwd");
-    if (cwd && !is_template(cwd, rendered) &&
+    const json_t *inh = rb__with_get(with, "inherit_env");
+    if (inh && !rb__with_unrendered(inh, rendered) && !json_is_boolean(inh))
+        RB__WITH_FAIL("inherit_env", "inherit_env must be true or false");
+    const json_t *cwd = rb__with_get(with, "cwd");
+    if (cwd && !rb__with_unrendered(cwd, rendered) &&
         (!json_is_string(cwd) || has_nul(cwd) || json_string_length(cwd) == 0))
-        FAIL("cwd", "cwd must be a non-empty string");
-    const json_t *in = opt_get(with, "stdin");
+        RB__WITH_FAIL("cwd", "cwd must be a non-empty string");
+    const json_t *in = rb__with_get(with, "stdin");
     if (in && !json_is_string(in) && !json_is_number(in) && !json_is_boolean(in))
-        FAIL("stdin", "stdin must be a string");
-    const json_t *grace = opt_get(with, "grace");
+        RB__WITH_FAIL("stdin", "stdin must be a string");
+    const json_t *grace = rb__with_get(with, "grace");
     uint64_t ms;
-    if (grace && !is_template(grace, rendered) && rb_duration_value(grace, &ms) < 0)
-        FAIL("grace", "grace: invalid duration (e.g. \"5s\", \"500ms\")");
+    if (grace && !rb__with_unrendered(grace, rendered) && rb_duration_value(grace, &ms) < 0)
+        RB__WITH_FAIL("grace", "grace: invalid duration (e.g. \"5s\", \"500ms\")");
     return 0;
 }
 
@@ -244,7 +224,7 @@ int rb__exec_parse(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp)
         rb_action_log(ctx, "error", msg);
         return rc;
     }
-    const json_t *argv = opt_get(with, "argv"), *shell = opt_get(with, "shell");
+    const json_t *argv = rb__with_get(with, "argv"), *shell = rb__with_get(with, "shell");
     size_t n = argv ? json_array_size(argv) : 3;
     if (!(sp->argv = calloc(n + 1, sizeof(char *))))
         return RB_ENOMEM;
@@ -256,17 +236,17 @@ int rb__exec_parse(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp)
         if (!sp->argv[i])
             goto nomem;
     }
-    rc = env_build(opt_get(with, "env"), json_is_true(opt_get(with, "inherit_env")), &sp->envp);
+    rc = env_build(rb__with_get(with, "env"), json_is_true(rb__with_get(with, "inherit_env")), &sp->envp);
     if (rc < 0) {
         rb__exec_spec_free(sp);
         return rc;
     }
-    const json_t *cwd = opt_get(with, "cwd");
+    const json_t *cwd = rb__with_get(with, "cwd");
     sp->cwd = cwd ? path_join(rb_action_base_dir(ctx), json_string_value(cwd))
                   : strdup(rb_action_base_dir(ctx));
     if (!sp->cwd)
         goto nomem;
-    const json_t *in = opt_get(with, "stdin");
+    const json_t *in = rb__with_get(with, "stdin");
     if (json_is_string(in)) {
         sp->stdin_data = json_string_value(in);
         sp->stdin_len = json_string_length(in);
@@ -279,7 +259,7 @@ int rb__exec_parse(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp)
         sp->has_stdin = 1;
     }
     sp->grace_ms = EXEC_DEFAULT_GRACE_MS;
-    const json_t *grace = opt_get(with, "grace");
+    const json_t *grace = rb__with_get(with, "grace");
     if (grace)
         rb_duration_value(grace, &sp->grace_ms);
     return 0;

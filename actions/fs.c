@@ -20,6 +20,8 @@
  */
 #include <runbook/action.h>
 
+#include "with.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -45,29 +47,12 @@ typedef struct fs_state {
     int cancelled;
 } fs_state_t;
 
-static int is_template(const json_t *v)
-{
-    return json_is_string(v) && strstr(json_string_value(v), "{{") != NULL;
-}
-
 static int check_index(const char *s)
 {
     for (int i = 0; fs_checks[i]; i++)
         if (!strcmp(s, fs_checks[i]))
             return i;
     return -1;
-}
-
-/* A duration: "250ms", "5s", "1h30m", or a non-negative number of seconds. */
-static int duration_value(const json_t *v, uint64_t *ms)
-{
-    if (json_is_string(v))
-        return rb_duration_parse(json_string_value(v), ms);
-    if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 366 * 86400) {
-        *ms = (uint64_t)json_integer_value(v) * 1000u;
-        return 0;
-    }
-    return RB_EINVAL;
 }
 
 /* Checks `with` once its templates are rendered (start) or as written
@@ -92,7 +77,7 @@ static int fs_check_with(const json_t *with, int rendered, char *msg, size_t msg
         return RB_EINVAL;
     }
     *key = "check";
-    if (check && !(!rendered && is_template(check))) {
+    if (check && !rb__with_unrendered(check, rendered)) {
         if (!json_is_string(check) || (ci = check_index(json_string_value(check))) < 0) {
             snprintf(msg, msglen, "check must be free, exists or age");
             return RB_EINVAL;
@@ -101,7 +86,7 @@ static int fs_check_with(const json_t *with, int rendered, char *msg, size_t msg
         ci = -1; /* a template: known only at run time */
     }
     *key = "min_free";
-    if (min_free && !(!rendered && is_template(min_free))) {
+    if (min_free && !rb__with_unrendered(min_free, rendered)) {
         if (!json_is_number(min_free) || json_number_value(min_free) < 0 ||
             json_number_value(min_free) > 100) {
             snprintf(msg, msglen, "min_free must be a percentage from 0 to 100");
@@ -113,7 +98,7 @@ static int fs_check_with(const json_t *with, int rendered, char *msg, size_t msg
         return RB_EINVAL;
     }
     *key = "max_age";
-    if (max_age && !(!rendered && is_template(max_age)) && duration_value(max_age, &ms) < 0) {
+    if (max_age && !rb__with_unrendered(max_age, rendered) && rb_duration_value(max_age, &ms) < 0) {
         snprintf(msg, msglen, "max_age must be a duration (e.g. \"10m\", \"24h\")");
         return RB_EINVAL;
     }
@@ -275,7 +260,7 @@ static int fs_start(rb_action_ctx_t *ctx, const json_t *with)
     }
     if (max_age) {
         s->has_max_age = 1;
-        duration_value(max_age, &s->max_age_ms);
+        rb_duration_value(max_age, &s->max_age_ms);
     }
     s->path = path_join(rb_action_base_dir(ctx), json_string_value(json_object_get(with, "path")));
     if (!s->path) {

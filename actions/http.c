@@ -22,6 +22,7 @@
 #include <runbook/action.h>
 
 #include "http_client.h"
+#include "with.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,18 +36,6 @@ typedef struct http_state {
     rb_action_ctx_t *ctx;
     rb__http_req_t *req;
 } http_state_t;
-
-static const json_t *opt_get(const json_t *with, const char *key)
-{
-    const json_t *v = json_object_get(with, key);
-    return json_is_null(v) ? NULL : v;
-}
-
-/* A string that will still be rendered; after rendering "{{" is text. */
-static int is_template(const json_t *v, int rendered)
-{
-    return !rendered && json_is_string(v) && strstr(json_string_value(v), "{{");
-}
 
 /* GET, post, Patch …: a token, upper-cased into buf. */
 static int method_norm(const char *m, char *buf, size_t len)
@@ -66,64 +55,56 @@ static int method_norm(const char *m, char *buf, size_t len)
     return 0;
 }
 
-#define FAIL(k, ...)                                                                               \
-    do {                                                                                           \
-        snprintf(msg, msglen, __VA_ARGS__);                                                        \
-        if (key)                                                                                   \
-            *key = (k);                                                                            \
-        return RB_EINVAL;                                                                          \
-    } while (0)
-
 /* Load-time (rendered = 0: templates pass) and start-time checks. */
 static int http_check(const json_t *with, int rendered, char *msg, size_t msglen, const char **key)
 {
     char sub[200];
     if (!json_is_object(with))
-        FAIL(NULL, "http: `with` must be an object");
-    const json_t *url = opt_get(with, "url");
+        RB__WITH_FAIL(NULL, "http: `with` must be an object");
+    const json_t *url = rb__with_get(with, "url");
     if (!url)
-        FAIL("url", "url is required");
-    if (!is_template(url, rendered)) {
+        RB__WITH_FAIL("url", "url is required");
+    if (!rb__with_unrendered(url, rendered)) {
         if (!json_is_string(url))
-            FAIL("url", "url must be a string");
+            RB__WITH_FAIL("url", "url must be a string");
         if (strlen(json_string_value(url)) != json_string_length(url))
-            FAIL("url", "url contains a NUL byte");
+            RB__WITH_FAIL("url", "url contains a NUL byte");
         if (rb__http_check_url(json_string_value(url), sub, sizeof(sub)) < 0)
-            FAIL("url", "%s", sub);
+            RB__WITH_FAIL("url", "%s", sub);
     }
-    const json_t *method = opt_get(with, "method");
+    const json_t *method = rb__with_get(with, "method");
     char mbuf[33] = "";
-    if (method && !is_template(method, rendered)) {
+    if (method && !rb__with_unrendered(method, rendered)) {
         if (!json_is_string(method) ||
             method_norm(json_string_value(method), mbuf, sizeof(mbuf)) < 0)
-            FAIL("method", "method must be an HTTP method such as GET, POST, PUT, DELETE");
+            RB__WITH_FAIL("method", "method must be an HTTP method such as GET, POST, PUT, DELETE");
     }
-    const json_t *js = opt_get(with, "json"), *body = opt_get(with, "body");
+    const json_t *js = rb__with_get(with, "json"), *body = rb__with_get(with, "body");
     if (js && body)
-        FAIL("body", "give either json or body, not both");
-    if (body && !is_template(body, rendered) && !json_is_string(body))
-        FAIL("body", "body must be a string (use json for structured data)");
+        RB__WITH_FAIL("body", "give either json or body, not both");
+    if (body && !rb__with_unrendered(body, rendered) && !json_is_string(body))
+        RB__WITH_FAIL("body", "body must be a string (use json for structured data)");
     if (!strcmp(mbuf, "HEAD") && (js || body))
-        FAIL("method", "a HEAD request has no body");
-    const json_t *headers = opt_get(with, "headers");
-    if (headers && !is_template(headers, rendered) &&
+        RB__WITH_FAIL("method", "a HEAD request has no body");
+    const json_t *headers = rb__with_get(with, "headers");
+    if (headers && !rb__with_unrendered(headers, rendered) &&
         rb__http_check_headers(headers, rendered, sub, sizeof(sub)) < 0)
-        FAIL("headers", "%s", sub);
-    const json_t *timeout = opt_get(with, "timeout");
+        RB__WITH_FAIL("headers", "%s", sub);
+    const json_t *timeout = rb__with_get(with, "timeout");
     uint64_t ms;
-    if (timeout && !is_template(timeout, rendered) && rb_duration_value(timeout, &ms) < 0)
-        FAIL("timeout", "timeout: invalid duration (e.g. \"5s\", \"500ms\")");
+    if (timeout && !rb__with_unrendered(timeout, rendered) && rb_duration_value(timeout, &ms) < 0)
+        RB__WITH_FAIL("timeout", "timeout: invalid duration (e.g. \"5s\", \"500ms\")");
     static const char *const bools[] = {"insecure", "follow_redirects"};
     for (size_t i = 0; i < 2; i++) {
-        const json_t *b = opt_get(with, bools[i]);
-        if (b && !is_template(b, rendered) && !json_is_boolean(b))
-            FAIL(bools[i], "%s must be true or false", bools[i]);
+        const json_t *b = rb__with_get(with, bools[i]);
+        if (b && !rb__with_unrendered(b, rendered) && !json_is_boolean(b))
+            RB__WITH_FAIL(bools[i], "%s must be true or false", bools[i]);
     }
-    const json_t *mb = opt_get(with, "max_body");
-    if (mb && !is_template(mb, rendered) &&
+    const json_t *mb = rb__with_get(with, "max_body");
+    if (mb && !rb__with_unrendered(mb, rendered) &&
         (!json_is_integer(mb) || json_integer_value(mb) < 0 ||
          json_integer_value(mb) > HTTP_MAX_BODY_LIMIT))
-        FAIL("max_body", "max_body must be a number of bytes from 0 to %d", HTTP_MAX_BODY_LIMIT);
+        RB__WITH_FAIL("max_body", "max_body must be a number of bytes from 0 to %d", HTTP_MAX_BODY_LIMIT);
     return 0;
 }
 
@@ -180,19 +161,19 @@ static int http_start(rb_action_ctx_t *ctx, const json_t *with)
     }
     rb__http_opts_t o = {0};
     char method[33];
-    const json_t *m = opt_get(with, "method");
+    const json_t *m = rb__with_get(with, "method");
     o.method = m && method_norm(json_string_value(m), method, sizeof(method)) == 0 ? method : NULL;
     o.url = json_string_value(json_object_get(with, "url"));
-    o.headers = opt_get(with, "headers");
+    o.headers = rb__with_get(with, "headers");
     o.timeout_ms = HTTP_DEFAULT_TIMEOUT_MS;
-    if (opt_get(with, "timeout"))
-        rb_duration_value(opt_get(with, "timeout"), &o.timeout_ms);
-    o.insecure = json_is_true(opt_get(with, "insecure"));
-    o.follow_redirects = !json_is_false(opt_get(with, "follow_redirects"));
-    o.max_body = opt_get(with, "max_body") ? (size_t)json_integer_value(opt_get(with, "max_body"))
+    if (rb__with_get(with, "timeout"))
+        rb_duration_value(rb__with_get(with, "timeout"), &o.timeout_ms);
+    o.insecure = json_is_true(rb__with_get(with, "insecure"));
+    o.follow_redirects = !json_is_false(rb__with_get(with, "follow_redirects"));
+    o.max_body = rb__with_get(with, "max_body") ? (size_t)json_integer_value(rb__with_get(with, "max_body"))
                                            : rb_action_output_cap(ctx);
     char *jbody = NULL;
-    const json_t *js = opt_get(with, "json"), *body = opt_get(with, "body");
+    const json_t *js = rb__with_get(with, "json"), *body = rb__with_get(with, "body");
     if (js) {
         if (!(jbody = json_dumps(js, JSON_COMPACT | JSON_ENCODE_ANY)))
             return RB_ENOMEM;

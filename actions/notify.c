@@ -25,6 +25,7 @@
 #include <runbook/action.h>
 
 #include "expr.h"
+#include "with.h"
 #include "http_client.h"
 
 #include <stdio.h>
@@ -79,17 +80,6 @@ typedef struct notify_state {
     json_t *text; /* the message sent, for the result */
 } notify_state_t;
 
-static const json_t *opt_get(const json_t *with, const char *key)
-{
-    const json_t *v = json_object_get(with, key);
-    return json_is_null(v) ? NULL : v;
-}
-
-static int is_template(const json_t *v, int rendered)
-{
-    return !rendered && json_is_string(v) && strstr(json_string_value(v), "{{");
-}
-
 static const notify_template_t *template_find(const char *name)
 {
     for (const notify_template_t *t = notify_templates; name && t->name; t++)
@@ -98,54 +88,46 @@ static const notify_template_t *template_find(const char *name)
     return NULL;
 }
 
-#define FAIL(k, ...)                                                                               \
-    do {                                                                                           \
-        snprintf(msg, msglen, __VA_ARGS__);                                                        \
-        if (key)                                                                                   \
-            *key = (k);                                                                            \
-        return RB_EINVAL;                                                                          \
-    } while (0)
-
 static int notify_check(const json_t *with, int rendered, char *msg, size_t msglen,
                         const char **key)
 {
     char sub[200];
     if (!json_is_object(with))
-        FAIL(NULL, "notify: `with` must be an object");
-    const json_t *url = opt_get(with, "url");
+        RB__WITH_FAIL(NULL, "notify: `with` must be an object");
+    const json_t *url = rb__with_get(with, "url");
     if (!url)
-        FAIL("url", "url is required");
-    if (!is_template(url, rendered)) {
+        RB__WITH_FAIL("url", "url is required");
+    if (!rb__with_unrendered(url, rendered)) {
         if (!json_is_string(url) || strlen(json_string_value(url)) != json_string_length(url))
-            FAIL("url", "url must be a string");
+            RB__WITH_FAIL("url", "url must be a string");
         if (rb__http_check_url(json_string_value(url), sub, sizeof(sub)) < 0)
-            FAIL("url", "%s", sub);
+            RB__WITH_FAIL("url", "%s", sub);
     }
-    const json_t *tmpl = opt_get(with, "template"), *text = opt_get(with, "text");
+    const json_t *tmpl = rb__with_get(with, "template"), *text = rb__with_get(with, "text");
     if (tmpl && text)
-        FAIL("text", "give either template or text, not both");
+        RB__WITH_FAIL("text", "give either template or text, not both");
     if (!tmpl && !text)
-        FAIL("template", "one of template or text is required");
-    if (tmpl && !is_template(tmpl, rendered) && !template_find(json_string_value(tmpl)))
-        FAIL("template", "template must be one of incident, update, resolved, escalation");
-    if (text && !is_template(text, rendered) && !json_is_string(text))
-        FAIL("text", "text must be a string");
-    const json_t *vars = opt_get(with, "vars");
-    if (vars && !is_template(vars, rendered) && !json_is_object(vars))
-        FAIL("vars", "vars must be a map of names to values");
+        RB__WITH_FAIL("template", "one of template or text is required");
+    if (tmpl && !rb__with_unrendered(tmpl, rendered) && !template_find(json_string_value(tmpl)))
+        RB__WITH_FAIL("template", "template must be one of incident, update, resolved, escalation");
+    if (text && !rb__with_unrendered(text, rendered) && !json_is_string(text))
+        RB__WITH_FAIL("text", "text must be a string");
+    const json_t *vars = rb__with_get(with, "vars");
+    if (vars && !rb__with_unrendered(vars, rendered) && !json_is_object(vars))
+        RB__WITH_FAIL("vars", "vars must be a map of names to values");
     if (vars && text)
-        FAIL("vars", "vars are for a named template; with text, write the values into text");
-    const json_t *blocks = opt_get(with, "blocks");
-    if (blocks && !is_template(blocks, rendered) && !json_is_array(blocks))
-        FAIL("blocks", "blocks must be a list of Slack blocks");
-    const json_t *headers = opt_get(with, "headers");
-    if (headers && !is_template(headers, rendered) &&
+        RB__WITH_FAIL("vars", "vars are for a named template; with text, write the values into text");
+    const json_t *blocks = rb__with_get(with, "blocks");
+    if (blocks && !rb__with_unrendered(blocks, rendered) && !json_is_array(blocks))
+        RB__WITH_FAIL("blocks", "blocks must be a list of Slack blocks");
+    const json_t *headers = rb__with_get(with, "headers");
+    if (headers && !rb__with_unrendered(headers, rendered) &&
         rb__http_check_headers(headers, rendered, sub, sizeof(sub)) < 0)
-        FAIL("headers", "%s", sub);
-    const json_t *timeout = opt_get(with, "timeout");
+        RB__WITH_FAIL("headers", "%s", sub);
+    const json_t *timeout = rb__with_get(with, "timeout");
     uint64_t ms;
-    if (timeout && !is_template(timeout, rendered) && rb_duration_value(timeout, &ms) < 0)
-        FAIL("timeout", "timeout: invalid duration (e.g. \"5s\", \"500ms\")");
+    if (timeout && !rb__with_unrendered(timeout, rendered) && rb_duration_value(timeout, &ms) < 0)
+        RB__WITH_FAIL("timeout", "timeout: invalid duration (e.g. \"5s\", \"500ms\")");
     return 0;
 }
 
@@ -207,11 +189,11 @@ static json_t *template_ctx(const json_t *vars)
  * A new reference, or NULL with msg. */
 static json_t *message_text(const json_t *with, char *msg, size_t msglen)
 {
-    const json_t *text = opt_get(with, "text");
+    const json_t *text = rb__with_get(with, "text");
     if (text)
         return json_incref((json_t *)text);
-    const notify_template_t *t = template_find(json_string_value(opt_get(with, "template")));
-    const json_t *vars = opt_get(with, "vars");
+    const notify_template_t *t = template_find(json_string_value(rb__with_get(with, "template")));
+    const json_t *vars = rb__with_get(with, "vars");
     rb_expr_error_t err;
     rb_tmpl_t *tp = rb_tmpl_compile(t->text, strlen(t->text), &err);
     if (!tp) {
@@ -253,8 +235,8 @@ static int notify_start(rb_action_ctx_t *ctx, const json_t *with)
         return RB_EINVAL;
     }
     json_t *payload = json_pack("{s:O}", "text", text);
-    if (payload && opt_get(with, "blocks"))
-        json_object_set(payload, "blocks", (json_t *)opt_get(with, "blocks"));
+    if (payload && rb__with_get(with, "blocks"))
+        json_object_set(payload, "blocks", (json_t *)rb__with_get(with, "blocks"));
     char *body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
     json_decref(payload);
     notify_state_t *s = body ? calloc(1, sizeof(*s)) : NULL;
@@ -266,15 +248,15 @@ static int notify_start(rb_action_ctx_t *ctx, const json_t *with)
     s->ctx = ctx;
     s->text = text;
     rb__http_opts_t o = {0};
-    o.url = json_string_value(opt_get(with, "url"));
+    o.url = json_string_value(rb__with_get(with, "url"));
     o.method = "POST";
-    o.headers = opt_get(with, "headers");
+    o.headers = rb__with_get(with, "headers");
     o.body = body;
     o.body_len = strlen(body);
     o.content_type = "application/json";
     o.timeout_ms = NOTIFY_DEFAULT_TIMEOUT_MS;
-    if (opt_get(with, "timeout"))
-        rb_duration_value(opt_get(with, "timeout"), &o.timeout_ms);
+    if (rb__with_get(with, "timeout"))
+        rb_duration_value(rb__with_get(with, "timeout"), &o.timeout_ms);
     o.follow_redirects = 0;
     o.max_body = rb_action_output_cap(ctx);
     int rc = rb__http_start(rb_action_loop(ctx), &o, notify_done, s, &s->req, msg, sizeof(msg));

@@ -16,6 +16,8 @@
 #define _GNU_SOURCE
 #include <runbook/action.h>
 
+#include "with.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,17 +41,6 @@ typedef struct tcp_state {
     char address[80];
     char error[200];
 } tcp_state_t;
-
-static const json_t *opt_get(const json_t *with, const char *key)
-{
-    const json_t *v = json_object_get(with, key);
-    return json_is_null(v) ? NULL : v;
-}
-
-static int is_template(const json_t *v, int rendered)
-{
-    return !rendered && json_is_string(v) && strstr(json_string_value(v), "{{");
-}
 
 /* A port: an integer 1..65535, or its decimal text (a template that renders
  * to a string such as an alert label). 0 or -1. */
@@ -75,37 +66,29 @@ static int param_port(const json_t *v, int *port)
     return 0;
 }
 
-#define FAIL(k, ...)                                                                               \
-    do {                                                                                           \
-        snprintf(msg, msglen, __VA_ARGS__);                                                        \
-        if (key)                                                                                   \
-            *key = (k);                                                                            \
-        return RB_EINVAL;                                                                          \
-    } while (0)
-
 static int tcp_check(const json_t *with, int rendered, char *msg, size_t msglen, const char **key)
 {
     if (!json_is_object(with))
-        FAIL(NULL, "tcp: `with` must be an object");
-    const json_t *host = opt_get(with, "host"), *port = opt_get(with, "port");
+        RB__WITH_FAIL(NULL, "tcp: `with` must be an object");
+    const json_t *host = rb__with_get(with, "host"), *port = rb__with_get(with, "port");
     if (!host)
-        FAIL("host", "host is required");
-    if (!is_template(host, rendered)) {
+        RB__WITH_FAIL("host", "host is required");
+    if (!rb__with_unrendered(host, rendered)) {
         if (!json_is_string(host) || json_string_length(host) == 0 ||
             strlen(json_string_value(host)) != json_string_length(host))
-            FAIL("host", "host must be a non-empty string");
+            RB__WITH_FAIL("host", "host must be a non-empty string");
         if (json_string_length(host) > 253)
-            FAIL("host", "host is longer than a host name can be");
+            RB__WITH_FAIL("host", "host is longer than a host name can be");
     }
     if (!port)
-        FAIL("port", "port is required");
+        RB__WITH_FAIL("port", "port is required");
     int p;
-    if (!is_template(port, rendered) && param_port(port, &p) < 0)
-        FAIL("port", "port must be a number from 1 to 65535");
-    const json_t *timeout = opt_get(with, "timeout");
+    if (!rb__with_unrendered(port, rendered) && param_port(port, &p) < 0)
+        RB__WITH_FAIL("port", "port must be a number from 1 to 65535");
+    const json_t *timeout = rb__with_get(with, "timeout");
     uint64_t ms;
-    if (timeout && !is_template(timeout, rendered) && rb_duration_value(timeout, &ms) < 0)
-        FAIL("timeout", "timeout: invalid duration (e.g. \"5s\", \"500ms\")");
+    if (timeout && !rb__with_unrendered(timeout, rendered) && rb_duration_value(timeout, &ms) < 0)
+        RB__WITH_FAIL("timeout", "timeout: invalid duration (e.g. \"5s\", \"500ms\")");
     return 0;
 }
 
@@ -274,8 +257,8 @@ static int tcp_start(rb_action_ctx_t *ctx, const json_t *with)
         return RB_EINVAL;
     }
     uint64_t timeout_ms = TCP_DEFAULT_TIMEOUT_MS;
-    if (opt_get(with, "timeout"))
-        rb_duration_value(opt_get(with, "timeout"), &timeout_ms);
+    if (rb__with_get(with, "timeout"))
+        rb_duration_value(rb__with_get(with, "timeout"), &timeout_ms);
     tcp_state_t *s = calloc(1, sizeof(*s));
     if (!s || !(s->host = strdup(json_string_value(json_object_get(with, "host"))))) {
         free(s);

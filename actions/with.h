@@ -1,0 +1,40 @@
+/*
+ * with.h — what the built-in actions share to read and check their `with`
+ * parameters. Internal to the built-in actions (an external module has the ABI in
+ * include/runbook/action.h and its own helpers).
+ */
+#ifndef RB_ACTIONS_WITH_H
+#define RB_ACTIONS_WITH_H
+
+#include <jansson.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <runbook/runbook.h>
+
+/* A parameter's value; an explicit null means "not given". */
+static inline const json_t *rb__with_get(const json_t *with, const char *key)
+{
+    const json_t *v = json_object_get(with, key);
+    return json_is_null(v) ? NULL : v;
+}
+
+/* A string that will still be rendered. After rendering, "{{" is literal
+ * text (it may have come from an alert label) and means nothing here. */
+static inline int rb__with_unrendered(const json_t *v, int rendered)
+{
+    return !rendered && json_is_string(v) && strstr(json_string_value(v), "{{") != NULL;
+}
+
+/* In a check function with parameters (…, char *msg, size_t msglen,
+ * const char **key): says what is wrong with parameter k and returns
+ * RB_EINVAL. */
+#define RB__WITH_FAIL(k, ...)                                                                      \
+    do {                                                                                           \
+        snprintf(msg, msglen, __VA_ARGS__);                                                        \
+        if (key)                                                                                   \
+            *key = (k);                                                                            \
+        return RB_EINVAL;                                                                          \
+    } while (0)
+
+#endif
