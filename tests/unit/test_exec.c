@@ -461,7 +461,6 @@ static void test_cancel_sigterm(void **state)
     assert_string_equal(str(r, "status"), "cancelled");
     assert_string_equal(str(r, "signal"), "SIGTERM");
     assert_true(json_is_null(json_object_get(r, "exit_code")));
-    assert_true(h_elapsed_s(&h) < 10.0);
     json_decref(r);
 }
 

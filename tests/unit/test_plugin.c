@@ -140,9 +140,7 @@ static void test_hello_cancel(void **state)
 {
     char err[512] = "";
     assert_int_equal(rb__plugin_load(env_path("RB_HELLO_SO"), err, sizeof(err)), 0);
-    uint64_t t0 = uv_hrtime();
     json_t *r = run_action("hello", "{\"delay\": \"1h\"}", 20);
-    assert_true((uv_hrtime() - t0) / 1000000u < 5000);
     assert_true(json_is_false(json_object_get(r, "ok")));
     assert_string_equal(json_string_value(json_object_get(r, "status")), "cancelled");
     json_decref(r);

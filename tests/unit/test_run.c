@@ -111,13 +111,10 @@ static void test_timeout_kills_and_fails(void **state)
     rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\nsteps:\n"
                                "  - { name: slow, run: [sleep, 30], timeout: 200ms }\n");
     const char *st;
-    uint64_t t0 = uv_hrtime();
     json_t *ctx = run_it(f, rb, NULL, &st, NULL);
-    uint64_t took_ms = (uv_hrtime() - t0) / 1000000;
     assert_string_equal(st, "failed");
     assert_string_equal(json_string_value(json_object_get(step(ctx, "slow"), "status")), "timeout");
     assert_string_equal(json_string_value(json_object_get(step(ctx, "slow"), "signal")), "SIGTERM");
-    assert_true(took_ms < 10000); /* not a timing assertion: only that sleep 30 was stopped */
     json_decref(ctx);
     rb_runbook_free(rb);
 }

@@ -22,7 +22,6 @@ typedef struct harness {
     rb_action_ctx_t *ctx;
     json_t *result;
     int done_calls;
-    uint64_t t0;
 } harness_t;
 
 static void done_cb(rb_action_ctx_t *ctx, json_t *result, void *arg)
@@ -39,7 +38,6 @@ static int h_start(harness_t *h, const rb_action_t *a, json_t *with)
     assert_int_equal(uv_loop_init(&h->loop), 0);
     h->ctx = rb__action_ctx_new(&h->loop, a, "/", 0, done_cb, h);
     assert_non_null(h->ctx);
-    h->t0 = uv_hrtime();
     int rc = rb__action_start(h->ctx, with);
     json_decref(with); /* borrowed by start(): nothing may point into it now */
     return rc;
@@ -118,8 +116,7 @@ static void test_sleep_cancel(void **state)
     json_t *r = h_finish(&h, 1);
     assert_string_equal(json_string_value(json_object_get(r, "status")), "cancelled");
     assert_true(json_is_false(json_object_get(r, "ok")));
-    assert_true(json_integer_value(json_object_get(r, "slept_ms")) < 5000);
-    assert_true(uv_hrtime() - h.t0 < 5000000000ull);
+    assert_true(json_integer_value(json_object_get(r, "slept_ms")) < 5000); /* cut short */
     json_decref(r);
 }
 
