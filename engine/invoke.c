@@ -87,8 +87,8 @@ static json_t *error_result(const char *status, const char *msg)
     return json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "status", status, "outcome", status, "error", msg);
 }
 
-int rb__invoker_start(rb_invoker_t *iv, const rb_invoke_t *inv, json_t *ctx, const char *phase,
-                      const rb_invoker_hooks_t *hooks, void *arg)
+int rb__invoker_start(rb_invoker_t *iv, const rb_invoke_t *inv, json_t *ctx, json_t *with,
+                      const char *phase, const rb_invoker_hooks_t *hooks, void *arg)
 {
     iv->inv = inv;
     json_decref(iv->ctx);
@@ -101,7 +101,7 @@ int rb__invoker_start(rb_invoker_t *iv, const rb_invoke_t *inv, json_t *ctx, con
     iv->busy = 1;
     json_decref(iv->with);
     char e[256] = "";
-    iv->with = rb_tvalue_render(inv->with, ctx, e, sizeof(e));
+    iv->with = with ? with : rb_tvalue_render(inv->with, ctx, e, sizeof(e));
     if (!iv->with) {
         char msg[320];
         snprintf(msg, sizeof(msg), "cannot render parameters: %s", e);

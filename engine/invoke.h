@@ -33,13 +33,15 @@ rb_invoker_t *rb__invoker_new(uv_loop_t *loop, const char *base_dir, int dry_run
 /*
  * Starts inv. ctx (borrowed, increfed for the invocation) is what expect and
  * until are evaluated against, with the attempt's result added as `result`
- * and its fields as names. The `with` parameters are rendered here against
- * ctx; a rendering error ends the invocation at once with status "error"
- * (done is still called, from this call). phase labels the events ("main",
- * "verify", "check", "undo", "notify"). Returns 0; done is always called.
+ * and its fields as names. with: the parameters already rendered (stolen:
+ * what the intent record says is exactly what runs), or NULL to render
+ * inv's `with` against ctx here; a rendering error ends the invocation at
+ * once with status "error" (done is still called, from this call). phase
+ * labels the events ("main", "verify", "check", "undo", "notify").
+ * Returns 0; done is always called.
  */
-int rb__invoker_start(rb_invoker_t *iv, const rb_invoke_t *inv, json_t *ctx, const char *phase,
-                      const rb_invoker_hooks_t *hooks, void *arg);
+int rb__invoker_start(rb_invoker_t *iv, const rb_invoke_t *inv, json_t *ctx, json_t *with,
+                      const char *phase, const rb_invoker_hooks_t *hooks, void *arg);
 
 /* The parameters as rendered for the invocation in flight (borrowed), or
  * NULL before start / after a rendering error. */

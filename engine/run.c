@@ -510,7 +510,7 @@ static void start_side_invoke(rb_run_t *r, const rb_invoke_t *inv, const char *l
     r->npending++;
     json_t *c = json_copy(r->ctx);
     json_object_set_new(c, "event", json_string(event));
-    rb__invoker_start(iv, inv, c, phase, &hooks, r);
+    rb__invoker_start(iv, inv, c, NULL, phase, &hooks, r);
     json_decref(c);
 }
 
@@ -609,7 +609,7 @@ void rb__run_checks(rb_run_t *r, int which)
     }
     /* checks read: no intent to make durable first */
     for (size_t i = 0; i < n; i++)
-        rb__invoker_start(r->civ[i], &rb_runbook_check(r->rb, which, i)->inv, r->ctx, "check",
+        rb__invoker_start(r->civ[i], &rb_runbook_check(r->rb, which, i)->inv, r->ctx, NULL, "check",
                           &hooks, r);
 }
 
@@ -831,6 +831,7 @@ void rb_run_free(rb_run_t *r)
     free(r->key);
     free(r->key_slot);
     json_decref(r->ctx);
+    json_decref(r->intent_with);
     json_decref(r->main_result);
     json_decref(r->items);
     json_decref(r->item_results);

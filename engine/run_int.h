@@ -39,6 +39,7 @@ struct rb_run {
     size_t step;
     rb_invoker_t *iv;
     json_t *main_result;
+    json_t *intent_with; /* parameters journaled with the intent, for the action */
     uint64_t step_t0;
     int in_verify;
 

@@ -245,14 +245,16 @@ static void start_main_go(rb_run_t *r)
     if (!r->iv)
         r->iv = rb__run_new_invoker(r, NULL, -1);
     ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
-    rb__invoker_start(r->iv, &s->inv, r->ctx, "main", &hooks, r);
+    json_t *with = r->intent_with; /* what the intent record says runs */
+    r->intent_with = NULL;
+    rb__invoker_start(r->iv, &s->inv, r->ctx, with, "main", &hooks, r);
 }
 
 static void start_main(rb_run_t *r)
 {
     const rb_step_t *s = rb__step_current(r);
     char e[256] = "";
-    /* Render once here for the intent record; the invoker renders the same. */
+    /* Rendered once: the intent record and the action get the same values. */
     json_t *with = rb_tvalue_render(s->inv.with, r->ctx, e, sizeof(e));
     if (!with) {
         char msg[300];
@@ -265,7 +267,8 @@ static void start_main(rb_run_t *r)
         return;
     }
     int rc = step_intent(r, with, NULL);
-    json_decref(with);
+    json_decref(r->intent_with);
+    r->intent_with = with;
     if (rc == 0)
         after_intent(r, start_main_go);
 }
@@ -280,7 +283,7 @@ static void on_main_done(rb_invoker_t *iv, json_t *res, void *arg)
         if (ok && s->verify && !r->cancelling) {
             r->main_result = res;
             r->in_verify = 1;
-            rb__invoker_start(r->iv, s->verify, r->ctx, "verify", &hooks, r);
+            rb__invoker_start(r->iv, s->verify, r->ctx, NULL, "verify", &hooks, r);
             return;
         }
         step_end(r, res, rb__invoker_attempts(iv));
@@ -323,7 +326,7 @@ static void foreach_next(rb_run_t *r)
         json_t *c = json_copy(r->ctx);
         json_object_set(c, "item", json_array_get(r->items, k));
         r->items_running++;
-        rb__invoker_start(iv, &s->inv, c, "main", &hooks, r);
+        rb__invoker_start(iv, &s->inv, c, NULL, "main", &hooks, r);
         json_decref(c);
     }
     if (r->items_running > 0 || (r->next_item < n && !r->cancelling))
@@ -349,7 +352,7 @@ static void foreach_next(rb_run_t *r)
         if (!r->iv)
             r->iv = rb__run_new_invoker(r, NULL, -1);
         ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
-        rb__invoker_start(r->iv, s->verify, r->ctx, "verify", &vhooks, r);
+        rb__invoker_start(r->iv, s->verify, r->ctx, NULL, "verify", &vhooks, r);
         return;
     }
     step_end(r, res, 1);
@@ -425,7 +428,9 @@ static void undo_go(rb_run_t *r)
     if (!r->iv)
         r->iv = rb__run_new_invoker(r, NULL, -1);
     ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
-    rb__invoker_start(r->iv, s->undo, r->ctx, "undo", &hooks, r);
+    json_t *with = r->intent_with;
+    r->intent_with = NULL;
+    rb__invoker_start(r->iv, s->undo, r->ctx, with, "undo", &hooks, r);
 }
 
 static void rollback_next(rb_run_t *r)
@@ -445,7 +450,8 @@ static void rollback_next(rb_run_t *r)
     json_t *d = json_pack("{s:s,s:O}", "action", s->undo->action->name, "with", with ? with : json_null());
     int rc = rb__run_emit(r, "undo_started", s->name, 0, d);
     json_decref(d);
-    json_decref(with);
+    json_decref(r->intent_with);
+    r->intent_with = with; /* NULL: the invoker renders it and reports why not */
     if (rc < 0) {
         rb__run_journal_failed(r, rc);
         return;

@@ -50,6 +50,32 @@ static void test_steps_pass_results_on(void **state)
     rb_runbook_free(rb);
 }
 
+/* The parameters journaled with a step's intent are the ones its action
+ * got: rendered once (now() would differ between two renderings). */
+static void test_intent_is_what_ran(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\nsteps:\n"
+                               "  - { name: a, run: [printf, '%s', '{{ now() }}'] }\n");
+    const char *st;
+    int64_t id;
+    json_t *ctx = run_it(f, rb, NULL, &st, &id);
+    assert_string_equal(st, "resolved");
+    json_t *run = NULL, *x, *intent = NULL;
+    size_t k;
+    assert_int_equal(rb_journal_run_get(f->j, id, &run), 0);
+    json_array_foreach(json_object_get(run, "events"), k, x) {
+        if (!strcmp(json_string_value(json_object_get(x, "type")), "step_started"))
+            intent = json_object_get(json_object_get(json_object_get(x, "data"), "with"), "argv");
+    }
+    assert_non_null(intent);
+    assert_string_equal(json_string_value(json_array_get(intent, 2)),
+                        json_string_value(json_object_get(step(ctx, "a"), "stdout")));
+    json_decref(run);
+    json_decref(ctx);
+    rb_runbook_free(rb);
+}
+
 static void test_retry_until_success(void **state)
 {
     fixture_t *f = *state;
@@ -239,6 +265,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_steps_pass_results_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_intent_is_what_ran, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_until_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_exhausted_aborts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_until_demands_retry, setup, teardown),
