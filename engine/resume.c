@@ -126,14 +126,10 @@ int rb__run_start_resumed(rb_run_t *r)
     json_t *d = json_pack("{s:s?,s:s}", "from_step", from, "phase",
                           r->resume_at == RB__RESUME_FROM_START ? "start"
                           : from ? "steps" : "validate");
-    int rc = rb__run_emit(r, "run_resumed", NULL, 0, d);
+    int rc = rb__run_announce(r, "run_resumed", d);
     json_decref(d);
-    if (rc == 0)
-        rc = rb_journal_run_status(r->j, r->id, "running", 0);
-    if (rc < 0) {
-        rb__run_journal_failed(r, rc);
+    if (rc < 0)
         return 0;
-    }
     if (r->resume_at == RB__RESUME_FAILED) {
         /* the last step failed and its on_failure ends the run: so it does */
         rb__run_end(r, "failed", "the run stopped after a failed step; it ends failed on resume");

@@ -701,6 +701,16 @@ void rb__run_steps_done(rb_run_t *r)
 
 /* ---- start, cancel, free ---- */
 
+int rb__run_announce(rb_run_t *r, const char *type, const json_t *data)
+{
+    int rc = rb__run_emit(r, type, NULL, 0, data);
+    if (rc == 0)
+        rc = rb_journal_run_status(r->j, r->id, "running", 0);
+    if (rc < 0)
+        rb__run_journal_failed(r, rc);
+    return rc;
+}
+
 int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg)
 {
     r->ev = ev;
@@ -724,14 +734,10 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
         json_object_set_new(d, "parent_run", json_integer(r->parent_run));
         json_object_set_new(d, "parent_step", json_string(r->parent_step ? r->parent_step : ""));
     }
-    int rc = rb__run_emit(r, "run_started", NULL, 0, d);
+    int rc = rb__run_announce(r, "run_started", d);
     json_decref(d);
-    if (rc == 0)
-        rc = rb_journal_run_status(r->j, r->id, "running", 0);
-    if (rc < 0) {
-        rb__run_journal_failed(r, rc);
+    if (rc < 0)
         return 0;
-    }
     r->nesc = rb_runbook_nescalate(r->rb);
     if (r->nesc) {
         r->esc_timers = calloc(r->nesc, sizeof(uv_timer_t));

@@ -125,6 +125,10 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
 void rb__run_set_field(rb_run_t *r, const char *k, json_t *v);
 /* Runs the detect (which 0) or validate (1) checks, in parallel. */
 void rb__run_checks(rb_run_t *r, int which);
+/* Journals the run's start (run_started, run_resumed) with data and claims
+ * the run as running for this process. 0, or the journal's error (the run
+ * has then been stopped). */
+int rb__run_announce(rb_run_t *r, const char *type, const json_t *data);
 /* The run's first phase: detect when it has checks, else confirm. */
 void rb__run_detect(rb_run_t *r);
 /* confirm, then severity, then the steps. */

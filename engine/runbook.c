@@ -180,6 +180,22 @@ static rb_expr_t *keep_expr(compiler_t *c, const json_t *obj, const char *key, c
     return compile_expr(c, v, rb_doc_val_mark(c->doc, obj, key), sc);
 }
 
+/* Compiles the template in string value v (at mark m) and checks its
+ * references in scope sc; NULL after a diagnostic. */
+static rb_tmpl_t *compile_tmpl(compiler_t *c, const json_t *v, rb_mark_t m, const scope_t *sc)
+{
+    rb_expr_error_t e;
+    rb_tmpl_t *t = rb_tmpl_compile(json_string_value(v), json_string_length(v), &e);
+    if (!t) {
+        ERR(c, rb_doc_offset_mark(c->doc, m, e.offset), "template: %s", e.msg);
+        return NULL;
+    }
+    c->sc = sc;
+    c->at = m;
+    rb_tmpl_refs(t, on_ref, c);
+    return t;
+}
+
 static void tvalue_clear(rb_tvalue_t *tv)
 {
     json_decref(tv->lit);
@@ -207,21 +223,15 @@ static int tvalue_build(compiler_t *c, rb_tvalue_t *tv, const json_t *v, rb_mark
 {
     memset(tv, 0, sizeof(*tv));
     if (json_is_string(v) && strstr(json_string_value(v), "{{")) {
-        rb_expr_error_t e;
-        tv->t = rb_tmpl_compile(json_string_value(v), json_string_length(v), &e);
-        if (!tv->t) {
-            ERR(c, rb_doc_offset_mark(c->doc, m, e.offset), "template: %s", e.msg);
+        if (!(tv->t = compile_tmpl(c, v, m, sc)))
             return -1;
-        }
         tv->kind = TV_TMPL;
         tv->flags = flags;
+        rb_expr_error_t e;
         if ((flags & RB_TMPL_SHELL_QUOTE) && rb_tmpl_shell_check(tv->t, &e) < 0) {
             ERR(c, rb_doc_offset_mark(c->doc, m, e.offset), "shell command: %s", e.msg);
             return -1;
         }
-        c->sc = sc;
-        c->at = m;
-        rb_tmpl_refs(tv->t, on_ref, c);
         return 0;
     }
     if (json_is_object(v) && json_object_size(v)) {
@@ -398,16 +408,7 @@ static void compile_params(compiler_t *c, const json_t *root)
         if (json_is_string(def)) {
             /* A default may use the alert, env and params declared before it. */
             scope_t sc = {0, NULL, 0, 1, 0};
-            rb_expr_error_t e;
-            rb_mark_t dm = rb_doc_val_mark(c->doc, p, "default");
-            rp->def = rb_tmpl_compile(json_string_value(def), json_string_length(def), &e);
-            if (!rp->def) {
-                ERR(c, rb_doc_offset_mark(c->doc, dm, e.offset), "template: %s", e.msg);
-            } else {
-                c->sc = &sc;
-                c->at = dm;
-                rb_tmpl_refs(rp->def, on_ref, c);
-            }
+            rp->def = compile_tmpl(c, def, rb_doc_val_mark(c->doc, p, "default"), &sc);
         } else if (def) {
             rp->def_lit = json_deep_copy(def);
         }
@@ -584,16 +585,7 @@ static void compile_root(compiler_t *c)
     if (json_is_string(cc)) {
         /* the key may use the alert, the params and env: it is known before any check runs */
         scope_t ksc = {0, NULL, 0, 1, 0};
-        rb_expr_error_t e;
-        rb_mark_t km = rb_doc_val_mark(c->doc, root, "concurrency");
-        rb->concurrency = rb_tmpl_compile(json_string_value(cc), json_string_length(cc), &e);
-        if (!rb->concurrency) {
-            ERR(c, rb_doc_offset_mark(c->doc, km, e.offset), "template: %s", e.msg);
-        } else {
-            c->sc = &ksc;
-            c->at = km;
-            rb_tmpl_refs(rb->concurrency, on_ref, c);
-        }
+        rb->concurrency = compile_tmpl(c, cc, rb_doc_val_mark(c->doc, root, "concurrency"), &ksc);
     }
     if (json_object_get(root, "cooldown"))
         rb_duration_value(json_object_get(root, "cooldown"), &rb->cooldown_ms);
