@@ -18,13 +18,13 @@
  *   - follow a redirect: a POST that is redirected becomes a GET elsewhere.
  *
  * The named templates are rendered with the engine's template language
- * (engine/expr.h), against {"vars": with.vars}; a missing variable prints as
+ * (engine/expr/expr.h), against {"vars": with.vars}; a missing variable prints as
  * nothing.
  */
 #define _GNU_SOURCE
 #include <runbook/action.h>
 
-#include "expr.h"
+#include "expr/expr.h"
 #include "with.h"
 #include "http_client.h"
 

@@ -6,7 +6,7 @@
  * Owns nothing but the call: the engine lends the service through the
  * action context (rb__action_ctx_subrun); this file never knows a run.
  */
-#include "action_host.h"
+#include "host/action_host.h"
 
 #include <stdio.h>
 #include <string.h>

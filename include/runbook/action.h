@@ -18,7 +18,7 @@
  *
  * An external module exports one symbol, RB_ACTION_ENTRY_SYMBOL, returning a
  * NULL-terminated array of descriptors. The loader checks abi_version and
- * struct_size before it trusts any other field (engine/plugin.c; how to write,
+ * struct_size before it trusts any other field (engine/host/plugin.c; how to write,
  * build and load a module: docs/plugins.md).
  */
 #ifndef RUNBOOK_ACTION_H

@@ -15,10 +15,10 @@
  *   bench_engine [steps N | flat N | idle R | load N | all]
  */
 #define _GNU_SOURCE
-#include "diag.h"
-#include "journal.h"
-#include "run.h"
-#include "runbook.h"
+#include "load/diag.h"
+#include "journal/journal.h"
+#include "run/run.h"
+#include "load/runbook.h"
 
 #include <sqlite3.h>
 #include <stdio.h>

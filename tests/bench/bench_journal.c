@@ -18,7 +18,7 @@
  * itself fails). Usage: bench_journal [DIR] [RUNS] [EVENTS] [STEPS]
  */
 #define _GNU_SOURCE
-#include "journal.h"
+#include "journal/journal.h"
 #include <runbook/runbook.h>
 
 #include <sqlite3.h>

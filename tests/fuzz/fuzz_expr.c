@@ -12,7 +12,7 @@
  *
  * Built only with -DRB_FUZZ=ON (clang): `./fuzz_expr -max_len=4096 corpus/`.
  */
-#include "expr.h"
+#include "expr/expr.h"
 
 #include <stdint.h>
 #include <stdlib.h>

@@ -10,7 +10,7 @@
 #ifndef RB_TEST_JOURNAL_FIXTURE_H
 #define RB_TEST_JOURNAL_FIXTURE_H
 
-#include "journal.h"
+#include "journal/journal.h"
 #include <runbook/runbook.h>
 
 #include <dirent.h>

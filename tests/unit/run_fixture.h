@@ -6,10 +6,10 @@
 #ifndef RB_TEST_RUN_FIXTURE_H
 #define RB_TEST_RUN_FIXTURE_H
 
-#include "diag.h"
-#include "journal.h"
-#include "run.h"
-#include "runbook.h"
+#include "load/diag.h"
+#include "journal/journal.h"
+#include "run/run.h"
+#include "load/runbook.h"
 
 #include <stdio.h>
 #include <stdlib.h>

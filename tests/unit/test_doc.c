@@ -8,7 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "doc.h"
+#include "load/doc.h"
 
 #include <runbook/runbook.h>
 

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "action_host.h"
+#include "host/action_host.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,6 +1,6 @@
 /*
  * test_expr.c — unit tests of the expression language and templates
- * (engine/expr_lex.c, expr_parse.c, expr_eval.c, expr_func.c, template.c).
+ * (engine/expr/expr_lex.c, expr_parse.c, expr_eval.c, expr_func.c, template.c).
  *
  * Each test pins down a behaviour an operator relies on: precedence, types,
  * comparisons across types, missing paths, every function, escapes,
@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "expr.h"
+#include "expr/expr.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "action_host.h"
+#include "host/action_host.h"
 
 #include <stdio.h>
 #include <stdlib.h>

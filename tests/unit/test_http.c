@@ -16,7 +16,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "action_host.h"
+#include "host/action_host.h"
 #include "../../actions/http_client.h" /* internal to the built-in actions */
 #include "local_server.h"
 
@@ -113,7 +113,7 @@ static int flag(const json_t *r, const char *k)
 
 /*
  * The HTTP status of an action result. The http action reports it as the
- * integer "status"; engine/action.c's rb_action_done still replaces any
+ * integer "status"; engine/host/action.c's rb_action_done still replaces any
  * non-string "status" with "ok"/"failed" (to be changed in the engine, see
  * docs/actions.md). Until then the action-level tests accept that word, and
  * the client-level tests below check the integer the action hands over.

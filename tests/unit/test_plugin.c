@@ -15,9 +15,9 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "action_host.h"
-#include "plugin.h"
-#include "runbook.h"
+#include "host/action_host.h"
+#include "host/plugin.h"
+#include "load/runbook.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "action_host.h"
+#include "host/action_host.h"
 
 #include <stdlib.h>
 #include <string.h>

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include "action_host.h"
+#include "host/action_host.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

@@ -8,8 +8,8 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "diag.h"
-#include "runbook.h"
+#include "load/diag.h"
+#include "load/runbook.h"
 
 #include <stdio.h>
 #include <stdlib.h>

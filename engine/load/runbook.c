@@ -10,7 +10,7 @@
 #define _GNU_SOURCE /* asprintf, strndup */
 #include "runbook.h"
 
-#include "action_host.h"
+#include "host/action_host.h"
 #include "doc.h"
 #include "validate.h"
 

@@ -9,7 +9,7 @@
  */
 #include "validate.h"
 
-#include "action_host.h"
+#include "host/action_host.h"
 
 #include <regex.h>
 #include <stdio.h>

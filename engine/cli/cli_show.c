@@ -4,7 +4,7 @@
  *
  * Owns: the text rendering of journal events for people (the words, the
  * colors, how much of a step's output to show). Reads the journal only
- * through engine/journal.h, opened read-only.
+ * through engine/journal/journal.h, opened read-only.
  *
  * Must never: write to the journal, create a journal file, or print text
  * from the journal unsanitised — step output and alert labels come from
@@ -16,7 +16,7 @@
 #endif
 #include "cli.h"
 #include "cli_out.h"
-#include "journal.h"
+#include "journal/journal.h"
 
 #include <runbook/runbook.h>
 

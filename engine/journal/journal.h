@@ -1,6 +1,6 @@
 /*
  * journal.h — the SQLite journal (DESIGN §5). The engine/journal*.c files are
- * the only code in the project that touches SQLite (engine/journal_int.h
+ * the only code in the project that touches SQLite (engine/journal/journal_int.h
  * says what each does; journal_chain.c, journal_writer.c and
  * journal_recover.c are parts of the journal that do not).
  *

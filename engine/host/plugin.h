@@ -2,7 +2,7 @@
  * plugin.h — external action modules: .so files that export
  * RB_ACTION_ENTRY_SYMBOL (include/runbook/action.h), loaded from a plugin
  * directory (`--plugins DIR`, $RUNBOOK_PLUGINS). Implemented in
- * engine/plugin.c. Start-up only (not thread-safe): load before any loop
+ * engine/host/plugin.c. Start-up only (not thread-safe): load before any loop
  * runs actions, unload after every runbook that may point at a plugin's
  * descriptor is freed.
  */

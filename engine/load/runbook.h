@@ -12,7 +12,7 @@
 #include <runbook/action.h>
 
 #include "diag.h"
-#include "expr.h"
+#include "expr/expr.h"
 
 typedef struct rb_runbook rb_runbook_t;
 

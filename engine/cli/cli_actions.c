@@ -11,9 +11,9 @@
  * tests/e2e/actions_doc.sh and actions_schema.sh hold the docs and the
  * schema to this output.
  */
-#include "action_host.h"
+#include "host/action_host.h"
 #include "cli.h"
-#include "plugin.h"
+#include "host/plugin.h"
 
 #include <getopt.h>
 #include <stdio.h>

@@ -1,6 +1,6 @@
 /*
  * cli.h — the subcommands of the `runbook` command line (DESIGN §8).
- * engine/main.c dispatches argv[1] to one of these; each parses its own
+ * engine/cli/main.c dispatches argv[1] to one of these; each parses its own
  * options with getopt_long, answers --help, and returns the process exit
  * code: 0 success, 1 the run failed (or was not resolved), 2 invalid input
  * or usage (with a diagnostic on stderr).

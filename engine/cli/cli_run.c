@@ -8,13 +8,13 @@
  * printer. The run itself lives in run.c.
  */
 #define _GNU_SOURCE /* asprintf, strndup */
-#include "catalog.h"
+#include "load/catalog.h"
 #include "cli.h"
-#include "diag.h"
-#include "journal.h"
+#include "load/diag.h"
+#include "journal/journal.h"
 #include "progress.h"
-#include "run.h"
-#include "runbook.h"
+#include "run/run.h"
+#include "load/runbook.h"
 
 #include <dirent.h>
 #include <getopt.h>

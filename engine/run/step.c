@@ -11,7 +11,7 @@
  */
 #include "run_int.h"
 
-#include "catalog.h"
+#include "load/catalog.h"
 
 #include <stdio.h>
 #include <stdlib.h>

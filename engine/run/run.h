@@ -12,8 +12,8 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "journal.h"
-#include "runbook.h"
+#include "journal/journal.h"
+#include "load/runbook.h"
 
 typedef struct rb_run rb_run_t;
 

@@ -12,7 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "journal.h"
+#include "journal/journal.h"
 
 #define RB__RUNS_DEFAULT_LIMIT 20
 #define RB__OUT_LINES          5   /* lines of stdout/stderr shown per result */

@@ -10,7 +10,7 @@
 #endif
 #include "cli.h"
 #include "cli_out.h"
-#include "journal.h"
+#include "journal/journal.h"
 
 #include <runbook/runbook.h>
 

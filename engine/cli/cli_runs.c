@@ -1,13 +1,13 @@
 /*
  * cli_runs.c — `runbook runs`: the journal's runs as a table, newest first
- * (DESIGN §8). Reads the journal read-only, through engine/journal.h.
+ * (DESIGN §8). Reads the journal read-only, through engine/journal/journal.h.
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
 #include "cli.h"
 #include "cli_out.h"
-#include "journal.h"
+#include "journal/journal.h"
 
 #include <runbook/runbook.h>
 

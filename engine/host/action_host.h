@@ -1,7 +1,7 @@
 /*
  * action_host.h — the engine's side of the action ABI: the registry of
  * action descriptors and the context one running action is given.
- * Implemented in engine/action.c. Loop thread only.
+ * Implemented in engine/host/action.c. Loop thread only.
  */
 #ifndef RB_ACTION_HOST_H
 #define RB_ACTION_HOST_H
@@ -24,7 +24,7 @@ const char *rb__action_suggest(const char *name);
 const rb_action_t *const *rb__action_builtins(void);
 
 /* Adds a descriptor to the registry after the built-ins (borrowed: it must
- * outlive every use; engine/plugin.c keeps the module open). The caller has
+ * outlive every use; engine/host/plugin.c keeps the module open). The caller has
  * checked it (rb__plugin_check_action) and its name is free. 0 or RB_ENOMEM.
  * Start-up only: never while a loop runs actions. */
 int rb__action_register(const rb_action_t *a);

@@ -9,7 +9,7 @@
  */
 #include "progress.h"
 
-#include "action_host.h"
+#include "host/action_host.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -18,7 +18,7 @@
 #define _GNU_SOURCE /* memmem */
 #include "expr_int.h"
 
-#include "action_host.h" /* rb__edit_distance */
+#include "host/action_host.h" /* rb__edit_distance */
 
 #include <runbook/runbook.h>
 

@@ -4,7 +4,7 @@
  * with; remove old finished runs behind a checkpoint.
  *
  * Owns: the words and exit codes of these two commands, and the parsing of
- * --before. Works only through engine/journal.h.
+ * --before. Works only through engine/journal/journal.h.
  *
  * Must never: touch SQLite, create a journal file, or say "ok" about a
  * journal it could not read to the end.
@@ -13,7 +13,7 @@
 #define _GNU_SOURCE
 #endif
 #include "cli.h"
-#include "journal.h"
+#include "journal/journal.h"
 
 #include <runbook/runbook.h>
 

@@ -3,7 +3,7 @@
  * (the engine's half of include/runbook/action.h).
  *
  * Owns: the list of built-in descriptors, the registry (built-ins + the
- * descriptors engine/plugin.c registers after checking them), and the
+ * descriptors engine/host/plugin.c registers after checking them), and the
  * rb_action_ctx_t lifetime.
  * It never knows what an action does; it only enforces the ABI's "done
  * exactly once" contract.
@@ -53,7 +53,7 @@ struct rb_action_ctx {
     int cancelled;
 };
 
-/* Built-ins followed by the descriptors of loaded plugins (engine/plugin.c),
+/* Built-ins followed by the descriptors of loaded plugins (engine/host/plugin.c),
  * NULL-terminated; NULL while no plugin is registered. Changed only at
  * start-up, before any loop runs. */
 static const rb_action_t **registry;

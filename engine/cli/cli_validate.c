@@ -5,8 +5,8 @@
  */
 #define _GNU_SOURCE /* asprintf, strndup */
 #include "cli.h"
-#include "diag.h"
-#include "runbook.h"
+#include "load/diag.h"
+#include "load/runbook.h"
 
 #include <dirent.h>
 #include <getopt.h>

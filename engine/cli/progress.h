@@ -9,7 +9,7 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "run.h"
+#include "run/run.h"
 
 typedef struct rb_progress rb_progress_t;
 

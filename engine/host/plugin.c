@@ -2,7 +2,7 @@
  * plugin.c — the loader of external action modules (.so files exporting
  * RB_ACTION_ENTRY_SYMBOL). It opens a module, asks it for its descriptors,
  * checks each one against the ABI and hands the good ones to the registry
- * in engine/action.c.
+ * in engine/host/action.c.
  *
  * Owns: the open module handles (kept for the life of the process: a
  * compiled runbook points straight at a module's descriptors) and their

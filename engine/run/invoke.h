@@ -10,8 +10,8 @@
 #include <jansson.h>
 #include <uv.h>
 
-#include "action_host.h"
-#include "runbook.h"
+#include "host/action_host.h"
+#include "load/runbook.h"
 
 typedef struct rb_invoker rb_invoker_t;
 

@@ -8,7 +8,7 @@
  */
 #include "invoke.h"
 
-#include "action_host.h"
+#include "host/action_host.h"
 
 #include <stdio.h>
 #include <stdlib.h>
