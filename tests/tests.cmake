@@ -49,3 +49,18 @@ include(${CMAKE_CURRENT_SOURCE_DIR}/tests/bench/bench.cmake) # benchmark program
 if(TEST e2e.crash)
   set_tests_properties(e2e.crash PROPERTIES RUN_SERIAL TRUE)
 endif()
+
+# Spec tests: every tests/spec/<name>.yaml is a runbook that proves one or
+# more rules of docs/semantics.md or keys of docs/authoring.md
+# (tests/spec/README.md); spec.coverage fails when a rule or key has none.
+file(GLOB RB_SPECS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/spec/*.yaml)
+foreach(spec ${RB_SPECS})
+  get_filename_component(name ${spec} NAME_WE)
+  add_test(NAME spec.${name} COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/spec/run_spec.sh ${spec})
+  set_tests_properties(spec.${name} PROPERTIES
+    ENVIRONMENT "RUNBOOK=$<TARGET_FILE:runbook>;RB_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}"
+    TIMEOUT 120)
+endforeach()
+add_test(NAME spec.coverage COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/spec/coverage.sh)
+set_tests_properties(spec.coverage PROPERTIES
+  ENVIRONMENT "RB_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}")
