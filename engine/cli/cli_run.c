@@ -18,6 +18,7 @@
 
 #include <dirent.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,19 +78,24 @@ typedef struct cli_run {
     rb_progress_t *progress;
     uv_signal_t sigint, sigterm;
     uv_tty_t tty;
-    int tty_open;
+    int tty_open;   /* the terminal handle is open: it stays so until the run ends */
+    int tty_gone;   /* the terminal said EOF: nobody is left to ask */
+    int asking;     /* a question is on the terminal, reading its answer */
     uv_timer_t later; /* answers an approval on the next turn of the loop */
-    int later_open;
     int later_approve;
     const char *later_who;
+    char who[64];   /* the login name of whoever answers at the terminal */
     char answer[16];
     size_t answer_len;
     rb_run_t *run;
 } cli_run_t;
 
-/* ---- progress ---- */
-
 /* ---- approvals: --yes, a question on the terminal, or the declared timeout ---- */
+
+/* The terminal is opened once, at the first question, and closed when the
+ * run ends: a handle closed and opened again in the same turn of the loop
+ * is still closing when it is reused (libuv aborts), and a question that
+ * timed out must leave it ready for the next one. */
 
 static void on_later(uv_timer_t *t)
 {
@@ -98,7 +104,9 @@ static void on_later(uv_timer_t *t)
 }
 
 /* Approves or denies on the next turn of the loop: the run is in the
- * middle of journaling its request when the observer hears of it. */
+ * middle of journaling its request when the observer hears of it, and an
+ * answer read from the terminal must not start the next step (and its
+ * question) from inside the read callback. */
 static void answer_later(cli_run_t *c, int approve, const char *who)
 {
     c->later_approve = approve;
@@ -106,16 +114,48 @@ static void answer_later(cli_run_t *c, int approve, const char *who)
     uv_timer_start(&c->later, on_later, 0, 0);
 }
 
+/* The login name of the operator at the terminal: getlogin() names the
+ * terminal's session owner; a terminal without a utmp entry (script,
+ * tmux, a container) falls back to the user the process runs as. */
+static const char *login_name(cli_run_t *c)
+{
+    if (!c->who[0]) {
+        const char *n = getlogin();
+        struct passwd *pw = n && *n ? NULL : getpwuid(getuid());
+        if (!(n && *n))
+            n = pw ? pw->pw_name : NULL;
+        if (n && *n)
+            snprintf(c->who, sizeof(c->who), "%s", n);
+        else
+            snprintf(c->who, sizeof(c->who), "uid %ld", (long)getuid());
+    }
+    return c->who;
+}
+
 static void on_tty_alloc(uv_handle_t *h, size_t n, uv_buf_t *b)
 {
     static char buf[256];
+    (void)h;
+    (void)n;
     b->base = buf;
     b->len = sizeof(buf);
+}
+
+/* Stops reading the terminal: the question was answered, or the run no
+ * longer waits for it (the approval timed out, the run was cancelled). */
+static void stop_asking(cli_run_t *c)
+{
+    if (!c->asking)
+        return;
+    c->asking = 0;
+    uv_read_stop((uv_stream_t *)&c->tty);
 }
 
 static void on_tty_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     cli_run_t *c = s->data;
+    if (!c->asking)
+        return;
     int done = n < 0;
     for (ssize_t i = 0; i < n && !done; i++) {
         if (b->base[i] == '\n')
@@ -125,12 +165,12 @@ static void on_tty_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     }
     if (!done)
         return;
+    if (n < 0)
+        c->tty_gone = 1; /* EOF: no answer is coming; a no, and no more questions */
     c->answer[c->answer_len] = 0;
-    uv_read_stop(s);
-    uv_close((uv_handle_t *)s, NULL);
-    c->tty_open = 0;
-    int yes = c->answer[0] == 'y' || c->answer[0] == 'Y';
-    rb_run_approve(c->run, NULL, yes, yes ? "operator at the terminal" : "operator at the terminal (no)");
+    stop_asking(c);
+    int yes = n >= 0 && (c->answer[0] == 'y' || c->answer[0] == 'Y');
+    answer_later(c, yes, n < 0 ? "nobody: the terminal closed" : login_name(c));
 }
 
 static void ask_approval(cli_run_t *c, const char *step, const json_t *data)
@@ -139,11 +179,16 @@ static void ask_approval(cli_run_t *c, const char *step, const json_t *data)
         answer_later(c, 1, "--yes");
         return;
     }
-    if (!c->json && !c->tty_open && isatty(0) && uv_tty_init(c->later.loop, &c->tty, 0, 1) == 0) {
+    if (!c->json && !c->tty_open && !c->tty_gone && isatty(0) &&
+        uv_tty_init(c->later.loop, &c->tty, 0, 1) == 0) {
         c->tty_open = 1;
         c->tty.data = c;
+    }
+    if (!c->json && c->tty_open && !c->tty_gone) {
         c->answer_len = 0;
+        c->asking = 1;
         fprintf(stderr, "  approve step %s? [y/N] ", step);
+        fflush(stderr);
         uv_read_start((uv_stream_t *)&c->tty, on_tty_alloc, on_tty_read);
         return;
     }
@@ -159,6 +204,10 @@ static void on_event(rb_run_t *run, const char *type, const char *step, int atte
                      const json_t *data, void *arg)
 {
     cli_run_t *c = arg;
+    if (run == c->run && c->asking && !strcmp(type, "approval_timeout")) {
+        stop_asking(c); /* nobody answered in time: the question is void */
+        fputc('\n', stderr);
+    }
     rb_progress_event(c->progress, run, type, step, attempt, data);
     if (!strcmp(type, "approval_requested") && run == c->run)
         ask_approval(c, step, data); /* after the line that says why it asks */
@@ -178,11 +227,12 @@ static void on_done(rb_run_t *run, void *arg)
     uv_close((uv_handle_t *)&c->sigint, NULL);
     uv_close((uv_handle_t *)&c->sigterm, NULL);
     uv_close((uv_handle_t *)&c->later, NULL);
+    if (c->asking)
+        fputc('\n', stderr); /* the question was left unanswered */
+    stop_asking(c);
     if (c->tty_open) {
-        uv_read_stop((uv_stream_t *)&c->tty);
         uv_close((uv_handle_t *)&c->tty, NULL);
         c->tty_open = 0;
-        fputc('\n', stderr);
     }
     rb_progress_summary(c->progress, run);
 }

@@ -268,8 +268,9 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
                 json_string_value(json_object_get(data, "reason")));
     } else if (!strcmp(type, "step_finished")) {
         int ok = json_is_true(json_object_get(data, "ok"));
+        const char *word = json_string_value(json_object_get(data, "status"));
         fprintf(stderr, "%s%s %s %s%s after %d attempt%s, %.2fs\n", C(c, ok ? "\033[32m" : "\033[31m"),
-                ok ? "✔" : "✘", step, ok ? "ok" : "failed", C(c, "\033[0m"),
+                ok ? "✔" : "✘", step, word ? word : ok ? "ok" : "failed", C(c, "\033[0m"),
                 (int)json_integer_value(json_object_get(data, "attempts")),
                 json_integer_value(json_object_get(data, "attempts")) == 1 ? "" : "s",
                 secs(data, "duration_ms"));

@@ -97,6 +97,14 @@ static void step_error(rb_run_t *r, const char *msg)
     step_end(r, json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "status", "error", "outcome", "error", "error", msg), 0);
 }
 
+/* The step's approval was refused, or timed out with on_timeout: fail: it
+ * is `denied`, did not run, and its on_failure applies (R-approval). */
+static void step_denied(rb_run_t *r, const char *why)
+{
+    step_end(r, json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "status", "denied", "outcome", "denied", "error", why),
+             0);
+}
+
 static void proceed_after_approval(rb_run_t *r)
 {
     const rb_step_t *s = rb__step_current(r);
@@ -114,7 +122,8 @@ static void on_approval_timeout(uv_timer_t *t)
         return;
     r->waiting_approval = 0;
     rb__run_set_status(r, "running");
-    json_t *d = json_pack("{s:s}", "outcome", s->approval->on_timeout_continue ? "continue" : "fail");
+    json_t *d = json_pack("{s:s,s:s}", "outcome", s->approval->on_timeout_continue ? "continue" : "fail",
+                          "by", "timeout");
     int rc = rb__run_emit(r, "approval_timeout", s->name, 0, d);
     json_decref(d);
     if (rc < 0) {
@@ -124,7 +133,7 @@ static void on_approval_timeout(uv_timer_t *t)
     if (s->approval->on_timeout_continue)
         proceed_after_approval(r); /* nobody objected in time: run it as declared */
     else
-        step_error(r, "approval timed out");
+        step_denied(r, "approval timed out (on_timeout: fail)");
 }
 
 int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
@@ -144,10 +153,13 @@ int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
         rb__run_journal_failed(r, rc);
         return 0;
     }
-    if (approved)
+    if (approved) {
         proceed_after_approval(r);
-    else
-        step_error(r, "approval denied");
+    } else {
+        char why[200];
+        snprintf(why, sizeof(why), "approval denied by %s", who ? who : "operator");
+        step_denied(r, why);
+    }
     return 0;
 }
 

@@ -133,15 +133,46 @@ rm -f risky-ran
 expect_rc 1 "no terminal, no --yes: denied" "$RUNBOOK" run --db a.db appr.yaml </dev/null
 expect_grep err.log "approval denied by nobody: no terminal" "the denial is said"
 [ ! -e risky-ran ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL a denied step ran"; }
-if command -v script >/dev/null 2>&1; then
-    printf 'y\n' | script -qec "RUNBOOK_NO_LIVE=1 $RUNBOOK run --db a.db appr.yaml" /dev/null >tty.log 2>&1
-    grep -q "approve step risky? \[y/N\]" tty.log && [ -e risky-ran ] && pass=$((pass + 1)) ||
-        { fail=$((fail + 1)); echo "FAIL the terminal question"; sed 's/^/    | /' tty.log | head -5; }
-    rm -f risky-ran
-    printf 'n\n' | script -qec "RUNBOOK_NO_LIVE=1 $RUNBOOK run --db a.db appr.yaml" /dev/null >tty.log 2>&1
-    [ ! -e risky-ran ] && grep -q "by operator at the terminal (no)" tty.log && pass=$((pass + 1)) ||
-        { fail=$((fail + 1)); echo "FAIL answering no at the terminal"; sed 's/^/    | /' tty.log | head -5; }
-fi
+# At a real terminal (a pty from tests/e2e/pty_answer.py): yes runs the
+# step, no denies it, and the journal names the login user who answered.
+me=$(logname 2>/dev/null || id -un)
+pty() { RUNBOOK_NO_LIVE=1 python3 "$RB_SOURCE_DIR/tests/e2e/pty_answer.py" tty.log "$@"; }
+ptyok() { # description, then a command that must succeed
+    local what=$1; shift
+    if "$@"; then pass=$((pass + 1)); else
+        fail=$((fail + 1)); echo "FAIL $what"; sed 's/^/    | /' tty.log | head -30; fi
+}
+pty "approve step risky?=y" -- "$RUNBOOK" run --db a.db appr.yaml
+ptyok "yes at the terminal runs the step" test -e risky-ran
+ptyok "the approval names who answered" grep -q "approved.* by $me" tty.log
+rm -f risky-ran
+pty "approve step risky?=n" -- "$RUNBOOK" run --db a.db appr.yaml
+ptyok "no at the terminal: the step is denied and did not run" \
+    sh -c "! test -e risky-ran && grep -q 'approval denied.* by $me' tty.log && grep -q 'risky denied' tty.log"
+
+# Regression: denying one approval at a terminal and reaching the next one
+# reopened the terminal while it was still closing (libuv assertion, exit
+# 134, the run left running); and after a question timed out, the next one
+# said there was no terminal.
+cat >appr2.yaml <<'YAML'
+apiVersion: runbook/v1
+name: appr2
+steps:
+  - { name: first, approval: {}, run: [touch, first-ran], on_failure: continue }
+  - { name: second, approval: { timeout: 200ms }, run: [touch, second-ran], on_failure: continue }
+  - { name: third, approval: {}, run: [touch, third-ran] }
+YAML
+pty "approve step first?=n" "approve step second?=-" "approve step third?=y" -- \
+    "$RUNBOOK" run --db a2.db appr2.yaml
+rc=$?
+ptyok "no, timeout, then yes at one terminal: exit 0 (got $rc)" test "$rc" = 0
+ptyok "only the approved step ran" sh -c '! test -e first-ran && ! test -e second-ran && test -e third-ran'
+ptyok "the third question was asked at the terminal" sh -c "! grep -q 'no terminal to ask' tty.log"
+id2=$("$RUNBOOK" runs --db a2.db --format json | jq -r '.[0].id // .runs[0].id')
+"$RUNBOOK" show --db a2.db --format json "$id2" >show2.json
+ptyok "the run is resolved, not left running" test "$(jq -r .status show2.json)" = resolved
+ptyok "who answered each: the user, timeout, the user" test \
+    "$(jq -r '[.events[] | select(.type | startswith("approval_")) | select(.type != "approval_requested") | .data.by] | join(",")' show2.json)" = "$me,timeout,$me"
 
 # concurrency across processes: a second run of an active key is not started
 cat >long.yaml <<'YAML'
