@@ -113,8 +113,8 @@ static void print_text(const rb_action_t *a)
     printf("%s — %s\n", a->name, a->summary);
     printf("  %s%s%s\n",
            a->flags & RB_ACTION_SIDE_EFFECTS
-               ? "side effects (journaled first; skipped by --dry-run)"
-               : "read-only (runs in --dry-run)",
+               ? "side effects (journaled first; simulated in a drill, --dry-run)"
+               : "read-only (runs for real in a drill, --dry-run)",
            src ? "; module " : "", src ? src : "");
     size_t w = 0;
     for (const rb_action_param_t *p = a->params; p && p->name; p++)
@@ -151,9 +151,9 @@ static void print_md(const rb_action_t *a)
     printf("`%s` — ", a->name);
     md_cell(a->summary);
     printf(". %s", a->flags & RB_ACTION_SIDE_EFFECTS
-                       ? "**Side effects**: the step's intent is journaled before it starts, and "
-                         "`--dry-run` skips it."
-                       : "**Read-only**: it runs in `--dry-run` too.");
+                       ? "**Side effects**: the step's intent is journaled before it starts; "
+                         "in a [drill](semantics.md#drills---dry-run) it is simulated."
+                       : "**Read-only**: it runs for real in a [drill](semantics.md#drills---dry-run) too.");
     if (src)
         printf(" From the module `%s`.", basename_of(src));
     printf("\n\n");

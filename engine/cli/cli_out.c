@@ -79,9 +79,9 @@ int rb__cli_status_color(const char *s)
     static const char *const good[] = { "ok", "succeeded", "success", "resolved", NULL };
     static const char *const bad[] = { "failed", "error", "timeout", "timed_out", "aborted",
                                        "verify_failed", "interrupted", "rolled_back",
-                                       "not_resolved", NULL };
+                                       "not_resolved", "denied", NULL };
     static const char *const meh[] = { "skipped", "cancelled", "canceled", "not_confirmed",
-                                       "retry", "waiting", "dry_run", NULL };
+                                       "retry", "waiting", "simulated", NULL };
     for (int i = 0; good[i]; i++)
         if (strcmp(s, good[i]) == 0)
             return C_GREEN;

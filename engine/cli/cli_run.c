@@ -44,7 +44,11 @@ static void help(FILE *f)
             "      --sync full|normal the journal's commits: full (default) flushes each to the\n"
             "                         disk; normal may lose the newest on power loss (not on a\n"
             "                         crash of runbook) and is faster ($RUNBOOK_JOURNAL_SYNC)\n"
-            "      --dry-run          do not start actions with side effects (a drill)\n"
+            "      --dry-run          a drill: checks and read-only actions run, steps with side\n"
+            "                         effects are simulated (docs/semantics.md, Drills)\n"
+            "      --assume ok|failed the outcome a drill takes for every simulated step\n"
+            "                         (default ok), so the fallback branches can be walked\n"
+            "      --assume STEP=ok|failed  the same for one step (repeatable)\n"
             "  -y, --yes              approve every step that asks for approval\n"
             "      --format text|json progress as text on stderr (default) or JSON lines on stdout\n"
             "  -q, --quiet            print only the summary\n"
@@ -258,6 +262,36 @@ static int add_param(json_t *params, const char *kv)
     return 0;
 }
 
+/* --assume ok|failed (every simulated step, key "*") or STEP=ok|failed. */
+static int add_assume(json_t *assume, const char *arg)
+{
+    const char *eq = strrchr(arg, '=');
+    const char *v = eq ? eq + 1 : arg;
+    if (strcmp(v, "ok") && strcmp(v, "failed")) {
+        fprintf(stderr, "runbook run: --assume wants ok, failed, STEP=ok or STEP=failed, got \"%s\"\n", arg);
+        return -1;
+    }
+    char *k = eq ? strndup(arg, (size_t)(eq - arg)) : strdup("*");
+    json_object_set_new(assume, k, json_string(v));
+    free(k);
+    return 0;
+}
+
+/* Every STEP of --assume STEP=… is a step of the runbook. */
+static int check_assume(const json_t *assume, const rb_runbook_t *rb)
+{
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)assume, k, v) {
+        if (strcmp(k, "*") && rb_runbook_step_index(rb, k) < 0) {
+            fprintf(stderr, "runbook run: --assume %s=%s: %s has no step named \"%s\"\n", k,
+                    json_string_value(v), rb_runbook_name(rb), k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 static json_t *load_alert(const char *path)
 {
     json_error_t e;
@@ -408,7 +442,7 @@ static int cli_main(int argc, char **argv, int resume)
         {"yes", no_argument, NULL, 'y'},         {"rerun-started", no_argument, NULL, 'R'},
         {"env", required_argument, NULL, 'e'},   {"secret-env", required_argument, NULL, 'E'},
         {"plugins", required_argument, NULL, 'P'}, {"sync", required_argument, NULL, 'S'},
-        {NULL, 0, NULL, 0}};
+        {"assume", required_argument, NULL, 'A'}, {NULL, 0, NULL, 0}};
     const char *cmd = resume ? "resume" : "run";
     void (*usage)(FILE *) = resume ? help_resume : help;
     cli_run_t c;
@@ -417,6 +451,7 @@ static int cli_main(int argc, char **argv, int resume)
      * the write fails with EPIPE and the action reports it. */
     signal(SIGPIPE, SIG_IGN);
     json_t *params = json_object(), *alert = NULL, *env = json_object(), *secret_env = json_object();
+    json_t *assume = json_object();
     const char *db = rb_cli_default_db(), *dir = NULL, *plugins = NULL;
     int dry = 0, rerun = 0, opt, rc = RB_EXIT_USAGE;
     const char *sync = getenv("RUNBOOK_JOURNAL_SYNC");
@@ -467,6 +502,10 @@ static int cli_main(int argc, char **argv, int resume)
                 json_object_set_new(secret_env, optarg, json_true());
             break;
         }
+        case 'A':
+            if (add_assume(assume, optarg) < 0)
+                goto out;
+            break;
         case 'P': plugins = optarg; break;
         case 'S': sync = optarg; break;
         case 'h':
@@ -482,6 +521,11 @@ static int cli_main(int argc, char **argv, int resume)
                                : "runbook run: give one runbook NAME or FILE (or --alert FILE "
                                  "to pick the runbook whose triggers match it)\n");
         usage(stderr);
+        goto out;
+    }
+    if (json_object_size(assume) && (!dry || resume)) {
+        fprintf(stderr, "runbook %s: --assume decides the outcome of simulated steps: it needs "
+                        "--dry-run\n", cmd);
         goto out;
     }
     if (sync && *sync && strcmp(sync, "full") && strcmp(sync, "normal")) {
@@ -512,6 +556,10 @@ static int cli_main(int argc, char **argv, int resume)
         }
         rb_diags_free(d);
         free(path);
+        if (check_assume(assume, rb) < 0) {
+            rb_runbook_free(rb);
+            goto out;
+        }
         if (alert && !by_alert && rb_runbook_ntriggers(rb) && !rb_runbook_match_alert(rb, alert))
             fprintf(stderr, "runbook run: warning: the alert matches none of %s's triggers; "
                             "running it because you named it\n", rb_runbook_name(rb));
@@ -527,7 +575,7 @@ static int cli_main(int argc, char **argv, int resume)
     uv_loop_t loop;
     uv_loop_init(&loop);
     rb_run_opts_t o = {.params = params, .alert = alert, .trigger = dry ? "cli (drill)" : "cli",
-                       .dry_run = dry, .env = env, .secret_env = secret_env};
+                       .dry_run = dry, .assume = assume, .env = env, .secret_env = secret_env};
     /* The writer thread commits in groups; the loop never waits on disk. */
     int attached = 0, made;
     if (resume) {
@@ -558,7 +606,7 @@ static int cli_main(int argc, char **argv, int resume)
         if (!c.json && !c.quiet)
             fprintf(stderr, "%s %lld: %s (%s)%s\n", resume ? "resuming run" : "run",
                     (long long)rb_run_id(c.run), rb_runbook_name(rb), rb_runbook_path(rb),
-                    dry ? " — dry run (a drill: nothing with side effects starts)" : "");
+                    dry ? " — a drill: steps with side effects are simulated" : "");
         rb_run_start(c.run, on_event, on_done, &c);
         uv_run(&loop, UV_RUN_DEFAULT);
         const char *st = rb_run_status(c.run);
@@ -582,6 +630,7 @@ out:
     json_decref(alert);
     json_decref(env);
     json_decref(secret_env);
+    json_decref(assume);
     return rc;
 }
 

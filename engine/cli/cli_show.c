@@ -169,6 +169,15 @@ static void put_outcome(out_t *o, const char *word, const json_t *result, int64_
     if (sep[0] == ',')
         fputc(')', o->f);
     const char *error = rb__cli_jstr(result, "error");
+    const char *reason = rb__cli_jstr(result, "reason");
+    const char *assumed = rb__cli_jstr(result, "assumed");
+    if (!(error && *error))
+        error = reason; /* it ran, and what judged it said no: "expect was false" */
+    if (assumed) { /* a drill's simulated step: how --assume took it */
+        fputs(" (assumed ", o->f);
+        rb__cli_put_str(o, assumed);
+        fputc(')', o->f);
+    }
     if (error && *error) {
         fputs(": ", o->f);
         rb__cli_put_clean(o, error, strlen(error), RB__OUT_COLS);
@@ -207,6 +216,45 @@ static void put_subject(out_t *o, const char *step, const char *phase)
     put_step(o, step);
 }
 
+/* " item 2 (node-b)": the foreach item an event is about, if any. value:
+ * the item itself when the event has it. */
+static void put_item(out_t *o, const json_t *data, const json_t *value)
+{
+    if (!json_is_integer(json_object_get(data, "item")))
+        return;
+    fprintf(o->f, " item %" PRId64, rb__cli_jint(data, "item"));
+    if (json_is_string(value)) {
+        fputs(" (", o->f);
+        rb__cli_put_clean(o, json_string_value(value), strlen(json_string_value(value)), 60);
+        fputc(')', o->f);
+    } else if (value) {
+        fputs(" (", o->f);
+        rb__cli_put_json(o, value, 60);
+        fputc(')', o->f);
+    }
+}
+
+/* What an action would run or ran: "$ argv…", "$ shell line", or the
+ * action's name and its parameters. */
+static void put_would_run(out_t *o, const char *action, const json_t *with)
+{
+    json_t *argv = json_object_get(with, "argv");
+    const char *shell = rb__cli_jstr(with, "shell");
+    if (json_is_array(argv)) {
+        fputs("$ ", o->f);
+        put_argv(o, argv);
+    } else if (shell) {
+        fputs("$ ", o->f);
+        rb__cli_put_clean(o, shell, strlen(shell), RB__DATA_COLS);
+    } else if (action) {
+        rb__cli_put_str(o, action);
+        if (json_object_size(with)) {
+            fputc(' ', o->f);
+            rb__cli_put_json(o, with, RB__DATA_COLS);
+        }
+    }
+}
+
 /* The run-level events (phases, decisions, approvals, rollback,
  * escalation): one line each. Returns 0 for a type it does not know. */
 static int put_run_event(out_t *o, const char *type, const char *step, const json_t *data)
@@ -238,13 +286,28 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         fputs("incident declared", o->f);
     } else if (!strcmp(type, "notification_sent")) {
         json_t *res = json_object_get(data, "result");
+        json_t *would = json_object_get(res, "would_run");
         fputs("notify ", o->f);
         rb__cli_put_str(o, step ? step : "?");
         fputs(": ", o->f);
-        put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : "failed", res, -1, -1);
+        if (would) { /* a drill sends nothing (R-drill-notify) */
+            rb__cli_color_on(o, C_YELLOW);
+            fputs("would send", o->f);
+            rb__cli_color_off(o, C_YELLOW);
+            fputs(": ", o->f);
+            put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
+        } else {
+            put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : "failed", res, -1, -1);
+        }
     } else if (!strncmp(type, "approval_", 9)) {
         put_step(o, step);
         int c = !strcmp(type, "approval_granted") ? C_GREEN : C_YELLOW;
+        if (json_is_true(json_object_get(data, "would_ask"))) { /* a drill asks nobody */
+            rb__cli_color_on(o, C_YELLOW);
+            fputs(" would ask for approval: a drill takes it as given", o->f);
+            rb__cli_color_off(o, C_YELLOW);
+            return 1;
+        }
         rb__cli_color_on(o, c);
         fprintf(o->f, " %s", !strcmp(type, "approval_requested") ? "waits for approval"
                              : !strcmp(type, "approval_granted")  ? "approved"
@@ -266,10 +329,12 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
     } else if (!strcmp(type, "undo_started")) {
         fputs("undo ", o->f);
         rb__cli_put_str(o, step ? step : "?");
+        put_item(o, data, NULL);
         fputs(" started", o->f);
     } else if (!strcmp(type, "undo_finished")) {
         fputs("undo ", o->f);
         rb__cli_put_str(o, step ? step : "?");
+        put_item(o, data, NULL);
         fputs(": ", o->f);
         put_outcome(o, json_is_true(json_object_get(data, "ok")) ? "ok" : "failed",
                     json_object_get(data, "result"), -1, -1);
@@ -343,7 +408,7 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         fputs("run started", o->f);
         if (json_is_true(json_object_get(data, "dry_run"))) {
             rb__cli_color_on(o, C_YELLOW);
-            fputs(" (dry run: no side effects)", o->f);
+            fputs(" (a drill: steps with side effects simulated)", o->f);
             rb__cli_color_off(o, C_YELLOW);
         }
     } else if (strcmp(type, "step_started") == 0) {
@@ -351,21 +416,13 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         fputs(" started", o->f);
         json_t *with = json_object_get(data, "with");
         const char *action = rb__cli_jstr(data, "action");
-        json_t *argv = json_object_get(with, "argv");
-        const char *shell = rb__cli_jstr(with, "shell");
-        if (json_is_array(argv)) {
-            fputs(": $ ", o->f);
-            put_argv(o, argv);
-        } else if (shell) {
-            fputs(": $ ", o->f);
-            rb__cli_put_clean(o, shell, strlen(shell), RB__DATA_COLS);
+        json_t *items = json_object_get(data, "items");
+        if (json_is_array(items)) {
+            fprintf(o->f, ": %s, %zu item%s", action ? action : "?", json_array_size(items),
+                    json_array_size(items) == 1 ? "" : "s");
         } else if (action) {
             fputs(": ", o->f);
-            rb__cli_put_str(o, action);
-            if (json_object_size(with)) {
-                fputc(' ', o->f);
-                rb__cli_put_json(o, with, RB__DATA_COLS);
-            }
+            put_would_run(o, action, with);
         }
         const char *when = rb__cli_jstr(data, "when");
         if (when) {
@@ -375,6 +432,27 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
             fputc(')', o->f);
             rb__cli_color_off(o, C_DIM);
         }
+        if (json_is_true(json_object_get(data, "simulated"))) {
+            rb__cli_color_on(o, C_YELLOW);
+            fputs(" (drill: not run)", o->f);
+            rb__cli_color_off(o, C_YELLOW);
+        }
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it) { /* each item's parameters, as its action got them */
+            fprintf(o->f, "\n%*s", indent, "");
+            json_t *k = json_pack("{s:I}", "item", (json_int_t)i);
+            put_item(o, k, json_object_get(it, "item"));
+            json_decref(k);
+            fputs(": ", o->f);
+            if (rb__cli_jstr(it, "error")) {
+                rb__cli_color_on(o, C_RED);
+                rb__cli_put_str(o, rb__cli_jstr(it, "error"));
+                rb__cli_color_off(o, C_RED);
+            } else {
+                put_would_run(o, action, json_object_get(it, "with"));
+            }
+        }
     } else if (put_run_event(o, type, step, data)) {
         if (!strcmp(type, "check_finished")) { /* what the check saw */
             json_t *res = json_object_get(data, "result");
@@ -383,10 +461,17 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
             put_output(o, indent, "stderr", rb__cli_jstr(res, "stderr"));
             return;
         }
+    } else if (strcmp(type, "item_finished") == 0) {
+        json_t *res = json_object_get(data, "result");
+        put_step(o, step);
+        put_item(o, data, json_object_get(data, "value"));
+        fputs(": ", o->f);
+        put_outcome(o, outcome_word(data), res, rb__cli_jint(res, "attempt"), -1);
     } else if (strcmp(type, "attempt_started") == 0) {
         int64_t n = rb__cli_jint(data, "attempt") > 0 ? rb__cli_jint(data, "attempt") : attempt;
         int c = n > 1 ? C_YELLOW : C_NONE;
         put_subject(o, step, phase);
+        put_item(o, data, NULL);
         fputs(verify ? " verify" : "", o->f);
         rb__cli_color_on(o, c);
         fprintf(o->f, " attempt %" PRId64, n);
@@ -396,6 +481,7 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
     } else if (strcmp(type, "attempt_finished") == 0) {
         json_t *res = json_object_get(data, "result");
         put_subject(o, step, phase);
+        put_item(o, data, NULL);
         fprintf(o->f, "%s attempt %" PRId64 ": ", verify ? " verify" : "", attempt);
         put_outcome(o, outcome_word(res), res, -1, -1);
         fputc('\n', o->f);

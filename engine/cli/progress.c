@@ -43,8 +43,14 @@ static void print_result_line(const rb_progress_t *c, const json_t *res)
     const json_t *ec = json_object_get(res, "exit_code");
     const char *sig = json_string_value(json_object_get(res, "signal"));
     const char *err = json_string_value(json_object_get(res, "error"));
+    const char *why = json_string_value(json_object_get(res, "reason"));
+    const char *assumed = json_string_value(json_object_get(res, "assumed"));
     if (err)
         fprintf(stderr, " — %s", err);
+    else if (assumed) /* a drill's simulated step: how --assume took it */
+        fprintf(stderr, " (assumed %s)", assumed);
+    else if (why) /* it ran, and what judged it said no: "expect was false" */
+        fprintf(stderr, " — %s", why);
     else if (sig)
         fprintf(stderr, " (killed by %s)", sig);
     else if (json_is_integer(ec))
@@ -52,6 +58,36 @@ static void print_result_line(const rb_progress_t *c, const json_t *res)
     (void)c;
 }
 
+/* " (node-b)": a foreach item as the operator wrote it, cut short. */
+static void print_item_value(const json_t *v)
+{
+    char *txt = json_is_string(v) ? strdup(json_string_value(v)) : v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    if (txt)
+        fprintf(stderr, " (%.60s%s)", txt, strlen(txt) > 60 ? "…" : "");
+    free(txt);
+}
+
+/* "$ systemctl restart neo" or "notify {…}": what a drill would have run. */
+static void print_would_run(const char *action, const json_t *with)
+{
+    const json_t *argv = json_object_get(with, "argv");
+    const char *shell = json_string_value(json_object_get(with, "shell"));
+    if (json_is_array(argv)) {
+        size_t i;
+        json_t *a;
+        fputs("$", stderr);
+        json_array_foreach(argv, i, a) {
+            const char *t = json_string_value(a);
+            fprintf(stderr, strpbrk(t ? t : "", " \t'\"") || (t && !*t) ? " '%s'" : " %s", t ? t : "?");
+        }
+    } else if (shell) {
+        fprintf(stderr, "$ %s", shell);
+    } else {
+        char *txt = with ? json_dumps(with, JSON_COMPACT) : NULL;
+        fprintf(stderr, "%s %.160s%s", action ? action : "?", txt ? txt : "", txt && strlen(txt) > 160 ? "…" : "");
+        free(txt);
+    }
+}
 
 static void clear_line(rb_progress_t *c)
 {
@@ -226,6 +262,9 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
                     json_is_string(json_object_get(data, "outcome")) &&
                             !strcmp(json_string_value(json_object_get(data, "outcome")), "continue")
                         ? "runs as declared" : "fails");
+        else if (json_is_true(json_object_get(data, "would_ask")))
+            fprintf(stderr, "%s? step %s would ask for approval%s: a drill takes it as given\n",
+                    C(c, "\033[33m"), step, C(c, "\033[0m"));
         else
             fprintf(stderr, "  %s%s%s by %s\n", C(c, type[9] == 'g' ? "\033[32m" : "\033[31m"),
                     type[9] == 'g' ? "approved" : "approval denied", C(c, "\033[0m"), by ? by : "?");
@@ -234,16 +273,58 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
                 (long long)json_integer_value(json_object_get(data, "undo_steps")), C(c, "\033[0m"));
     } else if (!strcmp(type, "undo_finished")) {
         int ok = json_is_true(json_object_get(data, "ok"));
-        fprintf(stderr, "  undo %s: %s\n", step, ok ? "ok" : "failed");
+        fprintf(stderr, "  undo %s", step);
+        if (json_is_integer(json_object_get(data, "item")))
+            fprintf(stderr, " item %lld", (long long)json_integer_value(json_object_get(data, "item")));
+        fprintf(stderr, ": %s\n", ok ? "ok" : "failed");
     } else if (!strcmp(type, "escalated")) {
         fprintf(stderr, "%s⚑ escalated (level %lld)%s\n", C(c, "\033[1;31m"),
                 (long long)json_integer_value(json_object_get(data, "level")), C(c, "\033[0m"));
     } else if (!strcmp(type, "notification_sent")) {
-        int ok = json_is_true(json_object_get(json_object_get(data, "result"), "ok"));
-        fprintf(stderr, "  notify %s: %s\n", step, ok ? "sent" : "failed");
+        const json_t *res = json_object_get(data, "result");
+        int ok = json_is_true(json_object_get(res, "ok"));
+        const json_t *would = json_object_get(res, "would_run");
+        if (would) { /* a drill sends nothing (R-drill-notify) */
+            fprintf(stderr, "  notify %s: would send: ", step);
+            print_would_run(json_string_value(json_object_get(would, "action")), json_object_get(would, "with"));
+            fputc('\n', stderr);
+        } else {
+            fprintf(stderr, "  notify %s: %s", step, ok ? "sent" : "failed");
+            if (!ok)
+                print_result_line(c, res);
+            fputc('\n', stderr);
+        }
     } else if (!strcmp(type, "step_started")) {
-        fprintf(stderr, "%s▶%s %s%s%s (%s)\n", C(c, "\033[36m"), C(c, "\033[0m"), C(c, "\033[1m"), step,
+        const json_t *items = json_object_get(data, "items");
+        fprintf(stderr, "%s▶%s %s%s%s (%s", C(c, "\033[36m"), C(c, "\033[0m"), C(c, "\033[1m"), step,
                 C(c, "\033[0m"), json_string_value(json_object_get(data, "action")));
+        if (json_is_array(items))
+            fprintf(stderr, ", %zu item%s", json_array_size(items), json_array_size(items) == 1 ? "" : "s");
+        fputs(")\n", stderr);
+        if (json_is_true(json_object_get(data, "simulated"))) { /* a drill: say what would run */
+            size_t i;
+            json_t *it;
+            if (!json_is_array(items)) {
+                fprintf(stderr, "    %swould run:%s ", C(c, "\033[33m"), C(c, "\033[0m"));
+                print_would_run(json_string_value(json_object_get(data, "action")), json_object_get(data, "with"));
+                fputc('\n', stderr);
+            }
+            json_array_foreach(items, i, it) {
+                fprintf(stderr, "    %sitem %zu would run:%s ", C(c, "\033[33m"), i, C(c, "\033[0m"));
+                print_would_run(json_string_value(json_object_get(data, "action")), json_object_get(it, "with"));
+                fputc('\n', stderr);
+            }
+        }
+    } else if (!strcmp(type, "item_finished")) {
+        const json_t *res = json_object_get(data, "result");
+        int ok = json_is_true(json_object_get(data, "ok"));
+        fprintf(stderr, "    %s%s item %lld", C(c, ok ? "\033[32m" : "\033[31m"), ok ? "✔" : "✘",
+                (long long)json_integer_value(json_object_get(data, "item")));
+        print_item_value(json_object_get(data, "value"));
+        fprintf(stderr, ": %s%s", json_string_value(json_object_get(data, "status")), C(c, "\033[0m"));
+        if (!ok)
+            print_result_line(c, res);
+        fputc('\n', stderr);
     } else if (!strcmp(type, "attempt_finished") &&
                !strcmp(json_string_value(json_object_get(data, "phase")), "check")) {
         /* a check's outcome is its check_finished line */
@@ -253,7 +334,10 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         const json_t *res = json_object_get(data, "result");
         int ok = json_is_true(json_object_get(res, "ok"));
         const char *phase = json_string_value(json_object_get(data, "phase"));
-        fprintf(stderr, "    %s%s %d%s%s %s%s", C(c, ok ? "\033[32m" : "\033[31m"),
+        char it[32] = "";
+        if (json_is_integer(json_object_get(data, "item")))
+            snprintf(it, sizeof(it), "item %lld ", (long long)json_integer_value(json_object_get(data, "item")));
+        fprintf(stderr, "    %s%s%s %d%s%s %s%s", C(c, ok ? "\033[32m" : "\033[31m"), it,
                 phase && !strcmp(phase, "verify") ? "verify attempt" : "attempt", attempt,
                 ok ? ": " : ": ", rb__result_outcome(res),
                 C(c, "\033[0m"), "");
@@ -269,8 +353,10 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
     } else if (!strcmp(type, "step_finished")) {
         int ok = json_is_true(json_object_get(data, "ok"));
         const char *word = json_string_value(json_object_get(data, "status"));
-        fprintf(stderr, "%s%s %s %s%s after %d attempt%s, %.2fs\n", C(c, ok ? "\033[32m" : "\033[31m"),
-                ok ? "✔" : "✘", step, word ? word : ok ? "ok" : "failed", C(c, "\033[0m"),
+        fprintf(stderr, "%s%s %s %s%s%s after %d attempt%s, %.2fs\n", C(c, ok ? "\033[32m" : "\033[31m"),
+                ok ? "✔" : "✘", step, word ? word : ok ? "ok" : "failed",
+                json_object_get(json_object_get(data, "result"), "assumed") && !ok ? " (assumed failed)" : "",
+                C(c, "\033[0m"),
                 (int)json_integer_value(json_object_get(data, "attempts")),
                 json_integer_value(json_object_get(data, "attempts")) == 1 ? "" : "s",
                 secs(data, "duration_ms"));

@@ -17,7 +17,8 @@
 struct rb_invoker {
     uv_loop_t *loop;
     char *base_dir;
-    int dry_run;
+    int dry_run;       /* 0, or a drill: RB__SIMULATE_OK / RB__SIMULATE_FAILED */
+    json_t *simulated; /* a drill's stand-in result, handed back on the next turn */
     uv_timer_t timer;
     const rb_invoke_t *inv;
     json_t *ctx;
@@ -64,7 +65,8 @@ void rb__invoker_free(rb_invoker_t *iv)
         return;
     json_decref(iv->ctx);
     json_decref(iv->with);
-    iv->ctx = iv->with = NULL;
+    json_decref(iv->simulated);
+    iv->ctx = iv->with = iv->simulated = NULL;
     uv_close((uv_handle_t *)&iv->timer, on_close);
 }
 
@@ -117,6 +119,12 @@ static void on_action_done(rb_action_ctx_t *actx, json_t *res, void *arg);
 static void on_timer(uv_timer_t *t)
 {
     rb_invoker_t *iv = t->data;
+    if (iv->simulated) {
+        json_t *res = iv->simulated;
+        iv->simulated = NULL;
+        on_action_done(NULL, res, iv);
+        return;
+    }
     if (iv->waiting) {
         iv->waiting = 0;
         attempt_begin(iv);
@@ -153,7 +161,15 @@ static void attempt_begin(rb_invoker_t *iv)
         return;
     }
     if (iv->dry_run && (inv->action->flags & RB_ACTION_SIDE_EFFECTS)) {
-        on_action_done(NULL, json_pack("{s:b,s:s,s:s}", "ok", 1, "status", "dry_run", "outcome", "dry_run"), iv);
+        /* A drill: the action is not started. Its result says what would
+         * have run and takes the outcome --assume gives it; it comes back
+         * on the next turn of the loop, as a real action's would, so that
+         * nobody is called back from inside its own start. */
+        int ok = iv->dry_run != RB__SIMULATE_FAILED;
+        iv->simulated = json_pack("{s:b,s:s,s:s,s:s,s:{s:s,s:O}}", "ok", ok, "status", "simulated", "outcome",
+                                  "simulated", "assumed", ok ? "ok" : "failed", "would_run", "action",
+                                  inv->action->name, "with", iv->with);
+        uv_timer_start(&iv->timer, on_timer, 0, 0);
         return;
     }
     iv->actx = rb__action_ctx_new(iv->loop, inv->action, iv->base_dir, 0, on_action_done, iv);
@@ -232,14 +248,17 @@ static void on_action_done(rb_action_ctx_t *actx, json_t *res, void *arg)
         json_object_update_missing(ectx, res);
     }
     /* A drill's stand-in result has nothing to judge: expect and until
-     * would only fail it for want of real fields. */
-    int drill = !strcmp(rb__result_outcome(res), "dry_run");
+     * would only fail it for want of real fields, and its assumed outcome
+     * is not retried. */
+    int drill = !strcmp(rb__result_outcome(res), "simulated");
     if (inv->expect && !iv->timed_out && !iv->cancelled && !drill) {
         int t = rb_expr_test(inv->expect, ectx, e, sizeof(e));
         ok = t > 0;
         json_object_set_new(res, "ok", json_boolean(ok));
         if (t < 0)
             json_object_set_new(res, "error", json_string(e));
+        else if (!ok)
+            json_object_set_new(res, "reason", json_string("expect was false")); /* not "exit 0" */
         const char *st = rb__result_outcome(res);
         if (!ok && !strcmp(st, "ok"))
             rb__result_set_outcome(res, "failed");
@@ -260,7 +279,7 @@ static void on_action_done(rb_action_ctx_t *actx, json_t *res, void *arg)
         finish(iv, error_result("error", "the journal refused the attempt's result"));
         return;
     }
-    if (again && !iv->cancelled && iv->attempt < (int)inv->retry.attempts) {
+    if (again && !iv->cancelled && !drill && iv->attempt < (int)inv->retry.attempts) {
         uint64_t delay = retry_delay(&inv->retry, iv->attempt);
         d = json_pack("{s:i,s:I,s:s,s:s}", "next_attempt", iv->attempt + 1, "delay_ms", (json_int_t)delay,
                       "reason", ok ? "until is false" : "attempt failed", "phase", iv->phase);
@@ -285,7 +304,12 @@ void rb__invoker_cancel(rb_invoker_t *iv)
     if (!iv->busy || iv->cancelled)
         return;
     iv->cancelled = 1;
-    if (iv->actx) {
+    if (iv->simulated) {
+        json_decref(iv->simulated);
+        iv->simulated = NULL;
+        uv_timer_stop(&iv->timer);
+        finish(iv, error_result("cancelled", "cancelled"));
+    } else if (iv->actx) {
         rb__action_cancel(iv->actx);
     } else if (iv->waiting) {
         iv->waiting = 0;

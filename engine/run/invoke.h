@@ -25,9 +25,17 @@ typedef struct rb_invoker_hooks {
     void (*done)(rb_invoker_t *iv, json_t *result, void *arg);
 } rb_invoker_hooks_t;
 
-/* A new invoker on loop. base_dir: where relative paths resolve. With
- * dry_run, actions with side effects are not started and answer
- * {ok: true, status: "dry_run"}. */
+/* A drill's invoker does not start actions with side effects: they are
+ * `simulated`, with this assumed outcome (docs/semantics.md, R-drill-…). */
+#define RB__SIMULATE_OK     1
+#define RB__SIMULATE_FAILED 2
+
+/* A new invoker on loop. base_dir: where relative paths resolve. dry_run:
+ * 0, or RB__SIMULATE_OK / RB__SIMULATE_FAILED: actions with side effects
+ * are not started and answer, on the next turn of the loop, {ok (as
+ * assumed), status: "simulated", assumed: "ok"|"failed", would_run:
+ * {action, with}}; expect and until are not applied and nothing is
+ * retried. */
 rb_invoker_t *rb__invoker_new(uv_loop_t *loop, const char *base_dir, int dry_run);
 
 /*
@@ -65,8 +73,9 @@ void rb__invoker_free(rb_invoker_t *iv);
  * (borrowed; must outlive the invoker). */
 void rb__invoker_set_subrun(rb_invoker_t *iv, const rb_subrun_host_t *h);
 
-/* Checks observe, so a drill runs them for real: this turns the dry run
- * off (or on) for the invocations this invoker starts from now on. */
+/* Sets dry_run (as for rb__invoker_new) for the invocations this invoker
+ * starts from now on: checks observe, so a drill runs them for real (0);
+ * a step takes the outcome --assume gives it. */
 void rb__invoker_set_dry_run(rb_invoker_t *iv, int dry_run);
 
 /* Opaque per-invoker user slot (e.g. the foreach item index). */

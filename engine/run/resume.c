@@ -94,17 +94,8 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
         }
     }
     /* a rollback may still need the undo of what completed */
-    for (size_t k = 0; k < rb_runbook_nsteps(rb) && (long)k < r->resume_at; k++) {
-        const rb_step_t *st = rb_runbook_step(rb, k);
-        const json_t *res = json_object_get(r->steps, st->name);
-        if (st->undo && json_is_true(json_object_get(res, "ok"))) {
-            size_t *n = realloc(r->undo_stack, (r->nundo + 1) * sizeof(*n));
-            if (n) {
-                r->undo_stack = n;
-                r->undo_stack[r->nundo++] = k;
-            }
-        }
-    }
+    for (size_t k = 0; k < rb_runbook_nsteps(rb) && (long)k < r->resume_at; k++)
+        rb__undo_remember(r, k);
     /* it takes its concurrency key back for as long as it goes on */
     if ((rc = rb__run_hold_key(r, err, errlen)) < 0) {
         rb_run_free(r);

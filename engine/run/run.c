@@ -94,9 +94,11 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     r->rb = rb;
     r->j = j;
     r->dry_run = o ? o->dry_run : 0;
+    r->assume = o && json_is_object(o->assume) ? json_deep_copy(o->assume) : json_object();
     r->depth = o ? o->depth : 0;
     r->parent_run = o ? o->parent_run : 0;
     r->parent_step = o && o->parent_step ? strdup(o->parent_step) : NULL;
+    r->default_key = o && o->default_key ? strdup(o->default_key) : NULL;
     r->status = "pending";
     uv_timer_init(loop, &r->approval_timer);
     r->approval_timer.data = r;
@@ -192,7 +194,7 @@ static int render_key(rb_run_t *r, char *err, size_t errlen)
         return RB_EINVAL;
     }
     const char *k = json_string_value(v);
-    r->key = strdup(k && *k ? k : name);
+    r->key = strdup(k && *k ? k : r->default_key ? r->default_key : name);
     json_decref(v);
     if (!r->key || asprintf(&r->key_slot, "%s\x1f%s", name, r->key) < 0) {
         r->key_slot = NULL;
@@ -730,6 +732,8 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
         json_object_set(d, "alert", json_object_get(r->ctx, "alert"));
     if (r->key)
         json_object_set_new(d, "concurrency_key", json_string(r->key));
+    if (json_object_size(r->assume))
+        json_object_set(d, "assume", r->assume);
     if (r->parent_run) {
         json_object_set_new(d, "parent_run", json_integer(r->parent_run));
         json_object_set_new(d, "parent_step", json_string(r->parent_step ? r->parent_step : ""));
@@ -836,11 +840,17 @@ void rb_run_free(rb_run_t *r)
     rb__run_release_key(r);
     free(r->key);
     free(r->key_slot);
+    free(r->default_key);
+    json_decref(r->assume);
     json_decref(r->ctx);
     json_decref(r->intent_with);
     json_decref(r->main_result);
     json_decref(r->items);
     json_decref(r->item_results);
+    json_decref(r->item_with);
+    json_decref(r->undo_ctx);
+    free(r->fitem);
+    free(r->undo_items);
     free(r->error);
     free(r->final_error);
     rb_secrets_free(r->secrets);

@@ -21,13 +21,17 @@ typedef struct rb_run_opts {
     const json_t *params; /* object of given parameters (borrowed); may be NULL */
     const json_t *alert;  /* the alert that started the run (borrowed); may be NULL */
     const char *trigger;  /* "cli", "webhook", … */
-    int dry_run;          /* skip actions with side effects */
+    int dry_run;          /* a drill: actions with side effects are simulated */
+    const json_t *assume; /* a drill's assumed outcomes: {"*" or step name: "ok"|"failed"}
+                             (borrowed; NULL: all ok) */
     int64_t parent_run;   /* a sub-runbook's parent run, or 0 */
     const char *parent_step;
     int depth;            /* nesting of sub-runbooks (0 at the top) */
     const json_t *env;    /* names the run may read as env.NAME → values (borrowed) */
     const json_t *secret_env; /* names of env that are secrets: {NAME: true} (borrowed) */
     const struct rb_secrets *secrets; /* more secret values to mask (a parent's) */
+    const char *default_key; /* the concurrency key when the runbook declares none
+                                (NULL: its name); a foreach item's sub-run gets its own */
 } rb_run_opts_t;
 
 /* Told of every event the run journals (after it is appended), for live

@@ -19,6 +19,7 @@ struct rb_run {
     rb_journal_t *j;
     int64_t id;
     int dry_run;
+    json_t *assume; /* a drill's --assume: {"*" or step name: "ok"|"failed"} */
     const char *status;
     char *error;
     json_t *ctx;    /* {params, alert, steps, checks, run, env} */
@@ -43,11 +44,14 @@ struct rb_run {
     uint64_t step_t0;
     int in_verify;
 
-    /* foreach */
-    json_t *items, *item_results;
+    /* foreach: the items, each one's rendered parameters (null: they did
+     * not render) and result, its invoker and state */
+    json_t *items, *item_results, *item_with;
     rb_invoker_t **fiv;
+    struct rb_fe_item *fitem;
     size_t nfiv, next_item, items_running, items_done;
     int items_failed;
+    int in_foreach_next, foreach_again;
 
     /* approval */
     uv_timer_t approval_timer;
@@ -55,7 +59,10 @@ struct rb_run {
 
     /* undo: steps that completed and have an undo, in order */
     size_t *undo_stack;
+    int *undo_items; /* the foreach item each entry undoes, or -1 */
     size_t nundo, rollback_pos;
+    int undo_item;     /* the item of the undo in flight, or -1 */
+    json_t *undo_ctx;  /* what the undo in flight sees (with its item) */
     int rolling_back;
     char *rollback_reason;
 
@@ -85,6 +92,7 @@ struct rb_run {
 
     rb_secrets_t *secrets; /* masked out of everything the run writes down */
     char *key;      /* the concurrency key */
+    char *default_key; /* the key when the runbook declares none (a sub-run's), or NULL */
     char *key_slot; /* "runbook\x1fkey" */
     int key_held;
     int resumed;    /* rb_run_resume(): goes on at resume_at */
@@ -161,9 +169,19 @@ int rb__run_start_resumed(rb_run_t *r);
 
 /* step.c */
 void rb__step_begin(rb_run_t *r, size_t i);
+/* Puts what step i completed (the step, or a foreach step's ok items) on
+ * the undo stack, from its result in steps.<name>. */
+void rb__undo_remember(rb_run_t *r, size_t i);
 const rb_step_t *rb__step_current(const rb_run_t *r);
 int rb__subrun_start(void *arg, rb_action_ctx_t *ctx, const char *name, const json_t *params,
                      char *err, size_t errlen);
 void rb__subrun_cancel(void *arg, rb_action_ctx_t *ctx);
+/* The same for the sub-runbook of a foreach item (arg: its struct rb_fe_item). */
+int rb__subrun_start_item(void *arg, rb_action_ctx_t *ctx, const char *name, const json_t *params,
+                          char *err, size_t errlen);
+void rb__subrun_cancel_item(void *arg, rb_action_ctx_t *ctx);
+/* Drills: sets how iv treats an action with side effects for step s — run
+ * it, or simulate it with the outcome --assume gives s. */
+void rb__run_invoker_set_assume(rb_run_t *r, rb_invoker_t *iv, const rb_step_t *s);
 
 #endif

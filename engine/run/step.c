@@ -23,6 +23,41 @@ const rb_step_t *rb__step_current(const rb_run_t *r) { return rb_runbook_step(r-
 
 static void rollback_next(rb_run_t *r);
 
+static void undo_push(rb_run_t *r, size_t step, int item)
+{
+    size_t *n = realloc(r->undo_stack, (r->nundo + 1) * sizeof(*n));
+    if (n)
+        r->undo_stack = n;
+    int *m = n ? realloc(r->undo_items, (r->nundo + 1) * sizeof(*m)) : NULL;
+    if (!m)
+        return;
+    r->undo_items = m;
+    r->undo_stack[r->nundo] = step;
+    r->undo_items[r->nundo++] = item;
+}
+
+/* Puts what step i completed on the undo stack: the step when it ended ok;
+ * for a foreach step, each item that ended ok, in item order (so a
+ * rollback undoes them newest first, each with its `item`), also when
+ * another item failed. Reads the step's result from steps.<name>. */
+void rb__undo_remember(rb_run_t *r, size_t i)
+{
+    const rb_step_t *s = rb_runbook_step(r->rb, i);
+    const json_t *res = json_object_get(r->steps, s->name);
+    if (!s->undo)
+        return;
+    if (!s->foreach) {
+        if (json_is_true(json_object_get(res, "ok")))
+            undo_push(r, i, -1);
+        return;
+    }
+    size_t k;
+    json_t *it;
+    json_array_foreach(json_object_get(res, "items"), k, it)
+        if (json_is_true(json_object_get(it, "ok")))
+            undo_push(r, i, (int)k);
+}
+
 /* Records the step's outcome and moves on as on_failure says. Steals res. */
 static void step_end(rb_run_t *r, json_t *res, int attempts)
 {
@@ -45,14 +80,8 @@ static void step_end(rb_run_t *r, json_t *res, int attempts)
         rb__run_end(r, "cancelled", r->cancel_why);
         return;
     }
+    rb__undo_remember(r, r->step);
     if (ok) {
-        if (s->undo) {
-            size_t *n = realloc(r->undo_stack, (r->nundo + 1) * sizeof(*n));
-            if (n) {
-                r->undo_stack = n;
-                r->undo_stack[r->nundo++] = r->step;
-            }
-        }
         rb__step_begin(r, r->step + 1);
         return;
     }
@@ -201,6 +230,17 @@ void rb__step_begin(rb_run_t *r, size_t i)
         }
     }
     if (s->approval && (!s->approval->when || rb_expr_test(s->approval->when, r->ctx, e, sizeof(e)) > 0)) {
+        if (r->dry_run) { /* a drill asks nobody: it would ask, and takes the answer as yes */
+            json_t *d = json_pack("{s:s,s:b,s:I}", "by", "drill", "would_ask", 1, "timeout_ms",
+                                  (json_int_t)s->approval->timeout_ms);
+            int rc = rb__run_emit(r, "approval_granted", s->name, 0, d);
+            json_decref(d);
+            if (rc < 0)
+                rb__run_journal_failed(r, rc);
+            else
+                proceed_after_approval(r);
+            return;
+        }
         r->waiting_approval = 1;
         rb__run_set_status(r, "waiting_approval");
         json_t *d = json_pack("{s:I}", "timeout_ms", (json_int_t)s->approval->timeout_ms);
@@ -227,8 +267,8 @@ static int step_intent(rb_run_t *r, const json_t *with, const json_t *items)
                           !!(s->inv.action->flags & RB_ACTION_SIDE_EFFECTS));
     if (items)
         json_object_set(d, "items", (json_t *)items);
-    if (r->dry_run)
-        json_object_set_new(d, "dry_run", json_true());
+    if (r->dry_run && (s->inv.action->flags & RB_ACTION_SIDE_EFFECTS))
+        json_object_set_new(d, "simulated", json_true()); /* a drill: what would run */
     int rc = rb__run_emit(r, "step_started", s->name, 0, d);
     json_decref(d);
     if (rc < 0)
@@ -257,6 +297,7 @@ static void start_main_go(rb_run_t *r)
     if (!r->iv)
         r->iv = rb__run_new_invoker(r, NULL, -1);
     ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
+    rb__run_invoker_set_assume(r, r->iv, s);
     json_t *with = r->intent_with; /* what the intent record says runs */
     r->intent_with = NULL;
     rb__invoker_start(r->iv, &s->inv, r->ctx, with, "main", &hooks, r);
@@ -292,7 +333,7 @@ static void on_main_done(rb_invoker_t *iv, json_t *res, void *arg)
     const rb_step_t *s = rb__step_current(r);
     int ok = json_is_true(json_object_get(res, "ok"));
     if (!r->in_verify) {
-        if (ok && s->verify && !r->cancelling) {
+        if (ok && s->verify && !r->cancelling && strcmp(rb__result_outcome(res), "simulated")) {
             r->main_result = res;
             r->in_verify = 1;
             rb__invoker_start(r->iv, s->verify, r->ctx, NULL, "verify", &hooks, r);
@@ -313,18 +354,136 @@ static void on_main_done(rb_invoker_t *iv, json_t *res, void *arg)
 
 /* ---- foreach ---- */
 
+/* A foreach step renders every item's parameters first, into its intent
+ * record (durable before any item starts when the action has side
+ * effects), then runs the items at most max_parallel at a time. Each item
+ * runs its action, then its verify with `item` set; its outcome is
+ * journaled as item_finished. The step is ok when every item is; else it
+ * has the status of the first item, in item order, that was not ok, and
+ * its error names that item. */
+
+struct rb_fe_item {
+    rb_run_t *r;
+    size_t k;
+    json_t *main;            /* the action's result while the verify runs */
+    rb_subrun_host_t subrun; /* a sub-runbook started for this item */
+};
+
 static void foreach_next(rb_run_t *r);
+
+/* The context an item's action, verify and undo see: the run's, with
+ * `item` and, after the action, `result`. New reference. */
+static json_t *item_ctx(const rb_run_t *r, const json_t *item, const json_t *res)
+{
+    json_t *c = json_copy(r->ctx);
+    json_object_set(c, "item", (json_t *)item);
+    if (res)
+        json_object_set(c, "result", (json_t *)res);
+    return c;
+}
+
+/* "2 (node-b)": an item as a failure message names it. */
+static void item_label(const json_t *item, size_t k, char *buf, size_t len)
+{
+    char *txt = json_is_string(item) ? strdup(json_string_value(item))
+                                     : json_dumps(item, JSON_COMPACT | JSON_ENCODE_ANY);
+    snprintf(buf, len, "%zu (%.60s%s)", k, txt ? txt : "?", txt && strlen(txt) > 60 ? "…" : "");
+    free(txt);
+}
+
+/* Records item k's outcome (steals res). 0, or the journal's error. */
+static int item_finished(rb_run_t *r, size_t k, json_t *res)
+{
+    const rb_step_t *s = rb__step_current(r);
+    int ok = json_is_true(json_object_get(res, "ok"));
+    if (!ok)
+        r->items_failed++;
+    r->items_done++;
+    json_t *d = json_pack("{s:i,s:O,s:b,s:s,s:O}", "item", (int)k, "value", json_array_get(r->items, k),
+                          "ok", ok, "status", rb__result_outcome(res), "result", res);
+    int rc = rb__run_emit(r, "item_finished", s->name, (int)json_integer_value(json_object_get(res, "attempt")),
+                          d);
+    json_decref(d);
+    json_object_set(res, "item", json_array_get(r->items, k)); /* steps.X.items[k].item */
+    json_array_set_new(r->item_results, k, res);
+    return rc;
+}
 
 static void on_item_done(rb_invoker_t *iv, json_t *res, void *arg)
 {
+    static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_item_done};
     rb_run_t *r = arg;
-    ivlabel_t *l = rb__invoker_data(iv);
-    if (!json_is_true(json_object_get(res, "ok")))
-        r->items_failed++;
-    json_array_set_new(r->item_results, (size_t)l->item, res);
+    const rb_step_t *s = rb__step_current(r);
+    size_t k = (size_t)((ivlabel_t *)rb__invoker_data(iv))->item;
+    struct rb_fe_item *fi = &r->fitem[k];
+    int ok = json_is_true(json_object_get(res, "ok"));
+    if (!fi->main) {
+        /* the item's action is done: its verify, if it has one, with this item */
+        if (ok && s->verify && !r->cancelling && strcmp(rb__result_outcome(res), "simulated")) {
+            fi->main = res;
+            json_t *c = item_ctx(r, json_array_get(r->items, k), res);
+            rb__invoker_start(iv, s->verify, c, NULL, "verify", &hooks, r);
+            json_decref(c);
+            return;
+        }
+    } else {
+        json_t *main = fi->main;
+        fi->main = NULL;
+        json_object_set_new(main, "verify", res);
+        if (!ok) {
+            json_object_set_new(main, "ok", json_false());
+            rb__result_set_outcome(main, "failed");
+            json_object_set_new(main, "reason", json_string("verify failed"));
+        }
+        res = main;
+    }
     r->items_running--;
-    r->items_done++;
+    if (item_finished(r, k, res) < 0) {
+        rb__run_journal_failed(r, RB_EJOURNAL); /* cancels the items still running */
+        return;
+    }
     foreach_next(r);
+}
+
+/* The foreach step's result, once every item is in (or the run is being
+ * cancelled and the rest never started). New reference. */
+static json_t *foreach_result(rb_run_t *r)
+{
+    size_t n = json_array_size(r->items);
+    const char *status = "ok";
+    char err[400] = "";
+    int simulated = 0;
+    for (size_t k = 0; k < n; k++) {
+        const json_t *res = json_array_get(r->item_results, k);
+        const char *st = json_is_null(res) ? "cancelled" : rb__result_outcome(res);
+        if (json_is_true(json_object_get(res, "ok"))) {
+            simulated |= !strcmp(st, "simulated");
+            continue;
+        }
+        /* the first item, in item order, that was not ok */
+        char lab[96];
+        item_label(json_array_get(r->items, k), k, lab, sizeof(lab));
+        const char *why = json_string_value(json_object_get(res, "error"));
+        if (!why)
+            why = json_string_value(json_object_get(res, "reason"));
+        const json_t *ec = json_object_get(res, "exit_code");
+        if (why)
+            snprintf(err, sizeof(err), "item %s: %s: %s", lab, st, why);
+        else if (json_is_integer(ec))
+            snprintf(err, sizeof(err), "item %s: %s (exit %lld)", lab, st, (long long)json_integer_value(ec));
+        else
+            snprintf(err, sizeof(err), "item %s: %s", lab, st);
+        status = st;
+        break;
+    }
+    int ok = !err[0];
+    if (ok && simulated)
+        status = "simulated";
+    json_t *res = json_pack("{s:b,s:s,s:s,s:O,s:i,s:i}", "ok", ok, "status", status, "outcome", status, "items",
+                            r->item_results, "total", (int)n, "failed", r->items_failed);
+    if (!ok)
+        json_object_set_new(res, "error", json_string(err));
+    return res;
 }
 
 static void foreach_next(rb_run_t *r)
@@ -332,41 +491,58 @@ static void foreach_next(rb_run_t *r)
     static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_item_done};
     const rb_step_t *s = rb__step_current(r);
     size_t n = json_array_size(r->items);
-    while (!r->cancelling && r->next_item < n && r->items_running < s->max_parallel) {
-        size_t k = r->next_item++;
-        rb_invoker_t *iv = r->fiv[k] = rb__run_new_invoker(r, s->name, (int)k);
-        json_t *c = json_copy(r->ctx);
-        json_object_set(c, "item", json_array_get(r->items, k));
-        r->items_running++;
-        rb__invoker_start(iv, &s->inv, c, NULL, "main", &hooks, r);
-        json_decref(c);
-    }
-    if (r->items_running > 0 || (r->next_item < n && !r->cancelling))
+    /* An item can end inside the start of another (a rendering error, an
+     * action that cannot start): that call only asks this loop to look
+     * again, so items start in order and the step ends once. */
+    if (r->in_foreach_next) {
+        r->foreach_again = 1;
         return;
-    /* all items are in (or the run is being cancelled and the rest never started) */
-    int ok = r->items_failed == 0 && r->items_done == n;
-    json_t *res = json_pack("{s:b,s:s,s:s,s:O,s:i,s:i}", "ok", ok, "status", ok ? "ok" : "failed",
-                            "outcome", ok ? "ok" : "failed", "items",
-                            r->item_results, "total", (int)n, "failed", r->items_failed);
+    }
+    r->in_foreach_next = 1;
+    do {
+        r->foreach_again = 0;
+        while (!r->cancelling && r->next_item < n && r->items_running < s->max_parallel) {
+            size_t k = r->next_item++;
+            json_t *with = json_array_get(r->item_with, k);
+            if (json_is_null(with)) { /* its parameters did not render: it never starts */
+                if (item_finished(r, k, json_incref(json_array_get(r->item_results, k))) < 0) {
+                    r->in_foreach_next = 0;
+                    rb__run_journal_failed(r, RB_EJOURNAL);
+                    return;
+                }
+                continue;
+            }
+            rb_invoker_t *iv = r->fiv[k] = rb__run_new_invoker(r, s->name, (int)k);
+            if (!iv) {
+                item_finished(r, k, json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "status", "error", "outcome",
+                                              "error", "error", "out of memory"));
+                continue;
+            }
+            struct rb_fe_item *fi = &r->fitem[k];
+            fi->subrun = (rb_subrun_host_t){rb__subrun_start_item, rb__subrun_cancel_item, fi};
+            rb__invoker_set_subrun(iv, &fi->subrun);
+            rb__run_invoker_set_assume(r, iv, s);
+            r->items_running++;
+            json_t *c = item_ctx(r, json_array_get(r->items, k), NULL);
+            rb__invoker_start(iv, &s->inv, c, json_incref(with), "main", &hooks, r);
+            json_decref(c);
+        }
+    } while (r->foreach_again && !r->journal_broken);
+    r->in_foreach_next = 0;
+    if (r->journal_broken || r->items_running > 0 || (r->next_item < n && !r->cancelling))
+        return;
+    json_t *res = foreach_result(r);
     for (size_t i = 0; i < r->nfiv; i++)
         rb__run_free_invoker(r->fiv[i]);
     free(r->fiv);
+    free(r->fitem);
     r->fiv = NULL;
+    r->fitem = NULL;
     r->nfiv = 0;
     json_decref(r->items);
     json_decref(r->item_results);
-    r->items = r->item_results = NULL;
-    if (ok && s->verify && !r->cancelling) {
-        static const rb_invoker_hooks_t vhooks = {rb__run_on_iv_event, on_main_done};
-        r->main_result = res;
-        r->in_verify = 1;
-        json_object_set_new(res, "attempt", json_integer(1));
-        if (!r->iv)
-            r->iv = rb__run_new_invoker(r, NULL, -1);
-        ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
-        rb__invoker_start(r->iv, s->verify, r->ctx, NULL, "verify", &vhooks, r);
-        return;
-    }
+    json_decref(r->item_with);
+    r->items = r->item_results = r->item_with = NULL;
     step_end(r, res, 1);
 }
 
@@ -400,20 +576,62 @@ static void start_foreach(rb_run_t *r)
         step_error(r, msg);
         return;
     }
-    if (step_intent(r, NULL, items) < 0) {
-        json_decref(items);
-        return;
+    /* Every item's parameters, rendered once: the intent records them and
+     * each item's action gets exactly those (R-intent, R-foreach-journal).
+     * An item whose parameters do not render is an error of that item. */
+    size_t n = json_array_size(items);
+    json_t *shown = json_array();
+    r->item_with = json_array();
+    r->item_results = json_array();
+    for (size_t k = 0; k < n; k++) {
+        json_t *c = item_ctx(r, json_array_get(items, k), NULL);
+        json_t *with = rb_tvalue_render(s->inv.with, c, e, sizeof(e));
+        json_decref(c);
+        json_t *one = json_pack("{s:O,s:O}", "item", json_array_get(items, k), "with", with ? with : json_null());
+        json_t *res = json_null();
+        if (!with) {
+            char msg[320];
+            snprintf(msg, sizeof(msg), "cannot render parameters: %s", e);
+            json_object_set_new(one, "error", json_string(msg));
+            res = json_pack("{s:b,s:s,s:s,s:s,s:i}", "ok", 0, "status", "error", "outcome", "error", "error", msg,
+                            "attempt", 0);
+        }
+        json_array_append_new(shown, one);
+        json_array_append_new(r->item_with, with ? with : json_null());
+        json_array_append_new(r->item_results, res);
     }
     r->items = items;
-    size_t n = json_array_size(items);
-    r->item_results = json_array();
-    for (size_t i = 0; i < n; i++)
-        json_array_append_new(r->item_results, json_null());
+    int rc = step_intent(r, NULL, shown);
+    json_decref(shown);
+    if (rc < 0)
+        return;
     r->fiv = calloc(n ? n : 1, sizeof(*r->fiv));
+    r->fitem = calloc(n ? n : 1, sizeof(*r->fitem));
+    for (size_t k = 0; k < n; k++) {
+        r->fitem[k].r = r;
+        r->fitem[k].k = k;
+    }
     r->nfiv = n;
     r->next_item = r->items_running = r->items_done = 0;
     r->items_failed = 0;
     after_intent(r, foreach_go);
+}
+
+/* ---- drills ---- */
+
+/* In a drill, a step whose action has side effects is simulated with the
+ * outcome --assume gives it: `--assume STEP=ok|failed`, else `--assume
+ * ok|failed` (key "*"), else ok (R-drill-assume). s NULL (an undo, a
+ * notification): ok. */
+void rb__run_invoker_set_assume(rb_run_t *r, rb_invoker_t *iv, const rb_step_t *s)
+{
+    const char *a = NULL;
+    if (r->dry_run && s) {
+        a = json_string_value(json_object_get(r->assume, s->name));
+        if (!a)
+            a = json_string_value(json_object_get(r->assume, "*"));
+    }
+    rb__invoker_set_dry_run(iv, !r->dry_run ? 0 : a && !strcmp(a, "failed") ? RB__SIMULATE_FAILED : RB__SIMULATE_OK);
 }
 
 /* ---- rollback ---- */
@@ -423,6 +641,8 @@ static void on_undo_done(rb_invoker_t *iv, json_t *res, void *arg)
     rb_run_t *r = arg;
     ivlabel_t *l = rb__invoker_data(iv);
     json_t *d = json_pack("{s:b,s:O}", "ok", json_is_true(json_object_get(res, "ok")), "result", res);
+    if (l->item >= 0)
+        json_object_set_new(d, "item", json_integer(l->item));
     int rc = rb__run_emit(r, "undo_finished", l->name, rb__invoker_attempts(iv), d);
     json_decref(d);
     json_decref(res);
@@ -439,10 +659,13 @@ static void undo_go(rb_run_t *r)
     const rb_step_t *s = rb_runbook_step(r->rb, r->undo_step);
     if (!r->iv)
         r->iv = rb__run_new_invoker(r, NULL, -1);
-    ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
+    ivlabel_t *l = rb__invoker_data(r->iv);
+    l->name = s->name;
+    l->item = r->undo_item; /* a foreach item's undo: its events name the item */
+    rb__run_invoker_set_assume(r, r->iv, NULL);
     json_t *with = r->intent_with;
     r->intent_with = NULL;
-    rb__invoker_start(r->iv, s->undo, r->ctx, with, "undo", &hooks, r);
+    rb__invoker_start(r->iv, s->undo, r->undo_ctx ? r->undo_ctx : r->ctx, with, "undo", &hooks, r);
 }
 
 static void rollback_next(rb_run_t *r)
@@ -455,11 +678,22 @@ static void rollback_next(rb_run_t *r)
         return;
     }
     r->undo_step = r->undo_stack[--r->rollback_pos];
+    r->undo_item = r->undo_items ? r->undo_items[r->rollback_pos] : -1;
     const rb_step_t *s = rb_runbook_step(r->rb, r->undo_step);
-    /* the undo sees the step's own result as steps.<name> */
+    /* the undo sees the step's own result as steps.<name>; a foreach item's
+     * undo also sees its `item`, and that item's result as `result` */
+    json_decref(r->undo_ctx);
+    r->undo_ctx = NULL;
+    if (r->undo_item >= 0) {
+        const json_t *res = json_array_get(json_object_get(json_object_get(r->steps, s->name), "items"),
+                                           (size_t)r->undo_item);
+        r->undo_ctx = item_ctx(r, json_object_get(res, "item"), res);
+    }
     char e[256] = "";
-    json_t *with = rb_tvalue_render(s->undo->with, r->ctx, e, sizeof(e));
+    json_t *with = rb_tvalue_render(s->undo->with, r->undo_ctx ? r->undo_ctx : r->ctx, e, sizeof(e));
     json_t *d = json_pack("{s:s,s:O}", "action", s->undo->action->name, "with", with ? with : json_null());
+    if (r->undo_item >= 0)
+        json_object_set_new(d, "item", json_integer(r->undo_item));
     int rc = rb__run_emit(r, "undo_started", s->name, 0, d);
     json_decref(d);
     json_decref(r->intent_with);
@@ -502,10 +736,11 @@ static void on_child_done(rb_run_t *child, void *arg)
     }
 }
 
-int rb__subrun_start(void *arg, rb_action_ctx_t *ctx, const char *name, const json_t *params,
-                        char *err, size_t errlen)
+/* Starts the sub-runbook name for the step in flight. key: the child's
+ * concurrency key when its runbook declares none (NULL: its name). */
+static int subrun_start(rb_run_t *r, rb_action_ctx_t *ctx, const char *name, const json_t *params,
+                        const char *key, char *err, size_t errlen)
 {
-    rb_run_t *r = arg;
     if (r->depth + 1 > RB_MAX_SUBRUN_DEPTH) {
         snprintf(err, errlen, "sub-runbooks nest deeper than %d (a runbook that runs itself?)",
                  RB_MAX_SUBRUN_DEPTH);
@@ -538,7 +773,7 @@ int rb__subrun_start(void *arg, rb_action_ctx_t *ctx, const char *name, const js
     rb_run_opts_t o = {.params = params, .alert = json_object_get(r->ctx, "alert"), .trigger = trigger,
                        .dry_run = r->dry_run, .parent_run = r->id, .parent_step = step,
                        .depth = r->depth + 1, .env = json_object_get(r->ctx, "env"),
-                       .secrets = r->secrets};
+                       .secrets = r->secrets, .default_key = key};
     rb_run_t *child = NULL;
     rc = rb_run_new(r->loop, rb, r->j, &o, &child, err, errlen);
     if (rc < 0) {
@@ -548,6 +783,30 @@ int rb__subrun_start(void *arg, rb_action_ctx_t *ctx, const char *name, const js
     r->children[r->nchildren++] = (struct child){child, rb, ctx};
     child->parent = r;
     return rb_run_start(child, r->ev, on_child_done, r->arg);
+}
+
+int rb__subrun_start(void *arg, rb_action_ctx_t *ctx, const char *name, const json_t *params,
+                     char *err, size_t errlen)
+{
+    return subrun_start(arg, ctx, name, params, NULL, err, errlen);
+}
+
+/* A foreach item's sub-runbook: its default concurrency key is the parent
+ * run, the step and the item, so the items' children do not refuse each
+ * other (R-subrun-key). */
+int rb__subrun_start_item(void *arg, rb_action_ctx_t *ctx, const char *name, const json_t *params,
+                          char *err, size_t errlen)
+{
+    struct rb_fe_item *fi = arg;
+    char key[300];
+    snprintf(key, sizeof(key), "run %lld, step %s, item %zu", (long long)fi->r->id,
+             rb__step_current(fi->r)->name, fi->k);
+    return subrun_start(fi->r, ctx, name, params, key, err, errlen);
+}
+
+void rb__subrun_cancel_item(void *arg, rb_action_ctx_t *ctx)
+{
+    rb__subrun_cancel(((struct rb_fe_item *)arg)->r, ctx);
 }
 
 void rb__subrun_cancel(void *arg, rb_action_ctx_t *ctx)

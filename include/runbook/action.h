@@ -35,7 +35,8 @@
 #define RB_ACTION_ENTRY_SYMBOL "rb_action_module_entry"
 
 /* Flags. An action with side effects has its intent made durable in the
- * journal before it starts, and is skipped by --dry-run. */
+ * journal before it starts, and is simulated (not started) in a drill
+ * (--dry-run); a read-only one runs for real in a drill too. */
 #define RB_ACTION_SIDE_EFFECTS 0x1u
 #define RB_ACTION_READ_ONLY    0x2u
 
