@@ -1,8 +1,9 @@
 /*
  * run_int.h — what run.c (the run's life: phases, checks, notifications,
- * escalations, the end) and step.c (the steps: approval, attempts, verify,
- * foreach, rollback, sub-runbooks) share about a run. Internal to those two
- * files; everything else sees rb_run_t as an opaque handle (run.h).
+ * escalations, the end), step.c (the steps: approval, attempts, verify,
+ * rollback, sub-runbooks), foreach.c (a foreach step's items) and resume.c
+ * share about a run. Internal to those files; everything else sees
+ * rb_run_t as an opaque handle (run.h).
  */
 #ifndef RB_RUN_INT_H
 #define RB_RUN_INT_H
@@ -104,6 +105,14 @@ struct rb_run {
     void *arg;
 };
 
+/* A foreach item in flight (foreach.c). */
+struct rb_fe_item {
+    rb_run_t *r;
+    size_t k;
+    json_t *main;            /* the action's result while the verify runs */
+    rb_subrun_host_t subrun; /* a sub-runbook started for this item */
+};
+
 /* A sub-runbook in flight or finished: freed with its parent. */
 struct child {
     rb_run_t *run;
@@ -176,6 +185,21 @@ const rb_step_t *rb__step_current(const rb_run_t *r);
 int rb__subrun_start(void *arg, rb_action_ctx_t *ctx, const char *name, const json_t *params,
                      char *err, size_t errlen);
 void rb__subrun_cancel(void *arg, rb_action_ctx_t *ctx);
+/* What foreach.c needs of a step: record its outcome and move on as
+ * on_failure says (steals res); fail it without running its action;
+ * journal its intent (items: a foreach step's [{item, with}]); go on with
+ * k once the intent is on record (durably first for side effects). */
+void rb__step_end(rb_run_t *r, json_t *res, int attempts);
+void rb__step_error(rb_run_t *r, const char *msg);
+int rb__step_intent(rb_run_t *r, const json_t *with, const json_t *items);
+void rb__step_after_intent(rb_run_t *r, rb__run_cont_fn k);
+
+/* foreach.c: starts the foreach step in flight (after its approval). */
+void rb__foreach_start(rb_run_t *r);
+/* The context a foreach item's action, verify and undo see: the run's,
+ * with `item` and (res not NULL) `result`. New reference. */
+json_t *rb__item_ctx(const rb_run_t *r, const json_t *item, const json_t *res);
+
 /* The same for the sub-runbook of a foreach item (arg: its struct rb_fe_item). */
 int rb__subrun_start_item(void *arg, rb_action_ctx_t *ctx, const char *name, const json_t *params,
                           char *err, size_t errlen);
