@@ -133,9 +133,8 @@ static json_t *foreach_result(rb_run_t *r)
     int ok = !err[0];
     if (ok && simulated)
         status = "simulated";
-    json_t *res =
-        json_pack("{s:b,s:s,s:s,s:O,s:i,s:i}", "ok", ok, "status", status, "outcome", status,
-                  "items", r->item_results, "total", (int)n, "failed", r->items_failed);
+    json_t *res = json_pack("{s:b,s:s,s:O,s:i,s:i}", "ok", ok, "status", status, "items",
+                            r->item_results, "total", (int)n, "failed", r->items_failed);
     if (!ok)
         json_object_set_new(res, "error", json_string(err));
     if (!strcmp(status, "simulated")) /* a drill: how --assume took it, as for one action */
@@ -172,8 +171,8 @@ static void foreach_next(rb_run_t *r)
             rb_invoker_t *iv = r->fiv[k] = rb__run_new_invoker(r, s->name, (int)k);
             if (!iv) {
                 item_finished(r, k,
-                              json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "status", "error", "outcome",
-                                        "error", "error", "out of memory"));
+                              json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "error", "error",
+                                        "out of memory"));
                 continue;
             }
             struct rb_fe_item *fi = &r->fitem[k];
@@ -254,8 +253,8 @@ void rb__foreach_start(rb_run_t *r)
             char msg[320];
             snprintf(msg, sizeof(msg), "cannot render parameters: %s", e);
             json_object_set_new(one, "error", json_string(msg));
-            res = json_pack("{s:b,s:s,s:s,s:s,s:i}", "ok", 0, "status", "error", "outcome", "error",
-                            "error", msg, "attempt", 0);
+            res = json_pack("{s:b,s:s,s:s,s:i}", "ok", 0, "status", "error", "error", msg,
+                            "attempt", 0);
         }
         json_array_append_new(shown, one);
         json_array_append_new(r->item_with, with ? with : json_null());

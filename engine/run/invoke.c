@@ -166,9 +166,8 @@ static void attempt_begin(rb_invoker_t *iv)
          * on the next turn of the loop, as a real action's would, so that
          * nobody is called back from inside its own start. */
         int ok = iv->dry_run != RB__SIMULATE_FAILED;
-        iv->simulated = json_pack("{s:b,s:s,s:s,s:s,s:{s:s,s:O}}", "ok", ok, "status", "simulated", "outcome",
-                                  "simulated", "assumed", ok ? "ok" : "failed", "would_run", "action",
-                                  inv->action->name, "with", iv->with);
+        iv->simulated = json_pack("{s:b,s:s,s:s,s:{s:s,s:O}}", "ok", ok, "status", "simulated", "assumed",
+                                  ok ? "ok" : "failed", "would_run", "action", inv->action->name, "with", iv->with);
         uv_timer_start(&iv->timer, on_timer, 0, 0);
         return;
     }

@@ -129,7 +129,7 @@ static void step_error(rb_run_t *r, const char *msg)
  * is `denied`, did not run, and its on_failure applies (R-approval). */
 static void step_denied(rb_run_t *r, const char *why)
 {
-    step_end(r, json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "status", "denied", "outcome", "denied", "error", why),
+    step_end(r, json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "denied", "error", why),
              0);
 }
 
