@@ -845,6 +845,8 @@ void rb_run_free(rb_run_t *r)
     json_decref(r->ctx);
     json_decref(r->intent_with);
     json_decref(r->main_result);
+    for (size_t k = 0; r->fitem && k < json_array_size(r->items); k++)
+        json_decref(r->fitem[k].main); /* a foreach item's result waiting on its verify */
     json_decref(r->items);
     json_decref(r->item_results);
     json_decref(r->item_with);
