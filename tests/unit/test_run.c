@@ -184,11 +184,12 @@ static void test_expect_and_verify(void **state)
     const char *st;
     int64_t id;
     json_t *ctx = run_it(f, rb, NULL, &st, &id);
-    assert_string_equal(st, "resolved");
+    /* both steps failed with on_failure: continue: no step succeeded */
+    assert_string_equal(st, "failed");
     assert_false(json_is_true(json_object_get(step(ctx, "e"), "ok")));
     assert_int_equal(json_integer_value(json_object_get(json_object_get(step(ctx, "e"), "json"), "height")), 12);
     assert_false(json_is_true(json_object_get(step(ctx, "v"), "ok")));
-    assert_string_equal(json_string_value(json_object_get(step(ctx, "v"), "status")), "verify_failed");
+    assert_string_equal(json_string_value(json_object_get(step(ctx, "v"), "status")), "failed");
     /* one main attempt and two verify attempts */
     count_events(f, id, "attempt_started", 1 + 1 + 2);
     json_decref(ctx);
