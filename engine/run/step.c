@@ -554,8 +554,13 @@ static void on_child_done(rb_run_t *child, void *arg)
         json_t *v;
         json_object_foreach(json_object_get(rb_run_context(child), "steps"), k, v)
             json_object_set_new(summary, k, json_string(rb__result_outcome(v)));
-        json_t *res = json_pack("{s:b,s:s,s:I,s:s,s:o}", "ok", !strcmp(st, "resolved"), "status",
-                                !strcmp(st, "resolved") ? "ok" : "failed", "run_id",
+        /* the child's status as an outcome: inconclusive could not judge */
+        const char *word = !strcmp(st, "resolved")       ? "ok"
+                           : !strcmp(st, "cancelled")    ? "cancelled"
+                           : !strcmp(st, "inconclusive") ? "error"
+                                                         : "failed";
+        json_t *res = json_pack("{s:b,s:s,s:I,s:s,s:o}", "ok", !strcmp(st, "resolved"), "status", word,
+                                "run_id",
                                 (json_int_t)rb_run_id(child), "run_status", st, "steps", summary);
         if (rb_run_error(child))
             json_object_set_new(res, "error", json_string(rb_run_error(child)));
