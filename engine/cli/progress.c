@@ -294,7 +294,7 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         fprintf(stderr, "  notify %s: %s\n", step, ok ? "sent" : "failed");
     } else if (!strcmp(type, "step_started")) {
         fprintf(stderr, "%s▶%s %s%s%s (%s)\n", C(c, "\033[36m"), C(c, "\033[0m"), C(c, "\033[1m"), step,
-                C(c, "\033[0m"), json_string_value(json_object_get(data, "action")));
+                C(c, "\033[0m"), str(data, "action", "?"));
     } else if (!strcmp(type, "attempt_finished") &&
                !strcmp(json_string_value(json_object_get(data, "phase")), "check")) {
         /* a check's outcome is its check_finished line */

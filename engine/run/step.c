@@ -264,8 +264,12 @@ static void start_main(rb_run_t *r)
     if (!with) {
         char msg[300];
         snprintf(msg, sizeof(msg), "cannot render parameters: %s", e);
-        if (rb__run_emit(r, "step_started", s->name, 0, NULL) < 0) {
-            rb__run_journal_failed(r, RB_EJOURNAL);
+        /* R-render-error: reached, nothing started */
+        json_t *d = json_pack("{s:s,s:n,s:s}", "action", s->inv.action->name, "with", "error", msg);
+        int rc = rb__run_emit(r, "step_started", s->name, 0, d);
+        json_decref(d);
+        if (rc < 0) {
+            rb__run_journal_failed(r, rc);
             return;
         }
         step_fail(r, "error", msg);
