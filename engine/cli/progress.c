@@ -24,7 +24,7 @@ struct rb_progress {
     int frame;
     uint64_t t0;
     char what[160]; /* what the status line says the run is doing */
-    size_t nsteps, nok, nfailed, nskipped;
+    size_t nsteps;
     size_t undos, undos_failed;
     int rolled_back;
     json_t *rows;   /* [{step, status, attempts, duration_ms}] for the summary */
@@ -154,15 +154,8 @@ static void track(rb_progress_t *c, const char *type, const char *step, int atte
         c->respond_ms = (uint64_t)json_integer_value(json_object_get(data, "respond_ms"));
         c->resolve_ms = (uint64_t)json_integer_value(json_object_get(data, "resolve_ms"));
     }
-    if (!strcmp(type, "step_skipped")) {
+    if (!strcmp(type, "step_skipped") || !strcmp(type, "step_finished")) {
         c->nsteps++;
-        c->nskipped++;
-    } else if (!strcmp(type, "step_finished")) {
-        c->nsteps++;
-        if (json_is_true(json_object_get(data, "ok")))
-            c->nok++;
-        else
-            c->nfailed++;
     } else if (!strcmp(type, "rollback_finished")) {
         c->undos = (size_t)json_integer_value(json_object_get(data, "undos"));
         c->undos_failed = (size_t)json_integer_value(json_object_get(data, "failed"));
@@ -391,8 +384,23 @@ void rb_progress_summary(rb_progress_t *c, rb_run_t *run)
                 (long long)json_integer_value(json_object_get(row, "attempts")),
                 rb_duration_format((uint64_t)json_integer_value(json_object_get(row, "duration_ms")), a, sizeof(a)));
     }
-    fprintf(stderr, "   %zu step%s: %zu ok, %zu failed, %zu skipped\n", c->nsteps, c->nsteps == 1 ? "" : "s",
-            c->nok, c->nfailed, c->nskipped);
+    /* counted by outcome word (R-outcome-words): ok, failed and skipped
+     * always, the others when they happened */
+    static const char *const words[] = {"ok",        "failed",  "error",  "timeout",
+                                        "cancelled", "skipped", "denied", "simulated"};
+    fprintf(stderr, "   %zu step%s:", c->nsteps, c->nsteps == 1 ? "" : "s");
+    for (size_t w = 0, first = 1; w < sizeof(words) / sizeof(*words); w++) {
+        size_t n = 0;
+        json_array_foreach(c->rows, i, row) {
+            const char *rs = json_string_value(json_object_get(row, "status"));
+            n += rs && !strcmp(rs, words[w]);
+        }
+        if (n || !strcmp(words[w], "ok") || !strcmp(words[w], "failed") || !strcmp(words[w], "skipped")) {
+            fprintf(stderr, "%s %zu %s", first ? "" : ",", n, words[w]);
+            first = 0;
+        }
+    }
+    fputc('\n', stderr);
     if (c->rolled_back)
         fprintf(stderr, "   rollback: %zu undo%s ran, %zu failed\n", c->undos, c->undos == 1 ? "" : "s",
                 c->undos_failed);
