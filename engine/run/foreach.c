@@ -60,40 +60,81 @@ static int item_finished(rb_run_t *r, size_t k, json_t *res)
     return rc;
 }
 
-static void on_item_done(rb_invoker_t *iv, json_t *res, void *arg)
+static void on_item_verify_done(rb_invoker_t *iv, json_t *res, void *arg);
+
+/* Item k's outcome is in (res stolen): journal it and start what may start. */
+static void item_done(rb_run_t *r, size_t k, json_t *res)
 {
-    static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_item_done};
-    rb_run_t *r = arg;
-    const rb_step_t *s = rb__step_current(r);
-    size_t k = (size_t)((ivlabel_t *)rb__invoker_data(iv))->item;
-    struct rb_fe_item *fi = &r->fitem[k];
-    int ok = json_is_true(json_object_get(res, "ok"));
-    if (!fi->main) {
-        /* the item's action is done: its verify, if it has one, with this item */
-        if (ok && s->verify && !r->cancelling && strcmp(rb__result_outcome(res), "simulated")) {
-            fi->main = res;
-            json_t *c = rb__item_ctx(r, json_array_get(r->items, k), res);
-            rb__invoker_start(iv, s->verify, c, NULL, "verify", &hooks, r);
-            json_decref(c);
-            return;
-        }
-    } else {
-        json_t *main = fi->main;
-        fi->main = NULL;
-        json_object_set_new(main, "verify", res);
-        if (!ok) {
-            json_object_set_new(main, "ok", json_false());
-            rb__result_set_outcome(main, "failed");
-            json_object_set_new(main, "reason", json_string("verify failed"));
-        }
-        res = main;
-    }
     r->items_running--;
     if (item_finished(r, k, res) < 0) {
-        rb__run_journal_failed(r, RB_EJOURNAL); /* cancels the items still running */
+        rb__run_journal_failed(r, RB_EJOURNAL);
         return;
     }
     foreach_next(r);
+}
+
+/* An attempt of item k's action ended: its verify, if it has one, runs with
+ * this item and this attempt's result (its own invoker, fiv[n + k], so
+ * that a failed verify can start the item's next attempt). */
+static void on_item_done(rb_invoker_t *iv, json_t *res, void *arg)
+{
+    static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_item_verify_done};
+    rb_run_t *r = arg;
+    const rb_step_t *s = rb__step_current(r);
+    size_t k = (size_t)((ivlabel_t *)rb__invoker_data(iv))->item;
+    size_t n = json_array_size(r->items);
+    if (json_is_true(json_object_get(res, "ok")) && s->verify && !r->cancelling &&
+        strcmp(rb__result_outcome(res), "simulated")) {
+        rb_invoker_t *viv = r->fiv[n + k];
+        if (!viv)
+            viv = r->fiv[n + k] = rb__run_new_invoker(r, s->name, (int)k);
+        if (viv) {
+            json_decref(r->fitem[k].main);
+            r->fitem[k].main = res;
+            json_t *c = rb__item_ctx(r, json_array_get(r->items, k), res);
+            rb__invoker_start(viv, s->verify, c, NULL, "verify", &hooks, r);
+            json_decref(c);
+            return;
+        }
+    }
+    item_done(r, k, res);
+}
+
+/* A verify that fails fails the item's attempt: its retry starts the
+ * item's action again (R-verify), else the item ends failed. */
+static void on_item_verify_done(rb_invoker_t *iv, json_t *res, void *arg)
+{
+    rb_run_t *r = arg;
+    size_t k = (size_t)((ivlabel_t *)rb__invoker_data(iv))->item;
+    struct rb_fe_item *fi = &r->fitem[k];
+    json_t *main = fi->main;
+    fi->main = NULL;
+    int ok = json_is_true(json_object_get(res, "ok"));
+    const char *vst = rb__result_outcome(res);
+    char msg[300];
+    const char *why = json_string_value(json_object_get(res, "error"));
+    snprintf(msg, sizeof(msg), "verify %s%s%s", !strcmp(vst, "ok") ? "failed" : vst,
+             why ? ": " : "", why ? why : "");
+    json_object_set_new(main, "verify", res);
+    if (ok) {
+        item_done(r, k, main);
+        return;
+    }
+    json_object_set_new(main, "ok", json_false());
+    rb__result_set_outcome(main, "failed");
+    json_object_set_new(main, "error", json_string(msg));
+    int rc = r->cancelling ? 0 : rb__invoker_again(r->fiv[k], "verify failed");
+    if (rc > 0) {
+        json_decref(main); /* on_item_done comes again with the next attempt */
+        return;
+    }
+    if (rc < 0) {
+        json_decref(main);
+        r->items_running--;
+        rb__run_journal_failed(r, rc);
+        return;
+    }
+    item_done(r, k, main);
 }
 
 /* The foreach step's result, once every item is in (or the run is being
@@ -192,6 +233,8 @@ static void foreach_next(rb_run_t *r)
     for (size_t i = 0; i < r->nfiv; i++)
         rb__run_free_invoker(r->fiv[i]);
     free(r->fiv);
+    for (size_t k = 0; k < n; k++)
+        json_decref(r->fitem[k].main);
     free(r->fitem);
     r->fiv = NULL;
     r->fitem = NULL;
@@ -228,8 +271,12 @@ void rb__foreach_start(rb_run_t *r)
         else
             snprintf(msg, sizeof(msg), "foreach: %s", e);
         json_decref(items);
-        if (rb__run_emit(r, "step_started", s->name, 0, NULL) < 0) {
-            rb__run_journal_failed(r, RB_EJOURNAL);
+        /* reached, nothing started: the intent says which action and why */
+        json_t *d = json_pack("{s:s,s:n,s:s}", "action", s->inv.action->name, "with", "error", msg);
+        int rc = rb__run_emit(r, "step_started", s->name, 0, d);
+        json_decref(d);
+        if (rc < 0) {
+            rb__run_journal_failed(r, rc);
             return;
         }
         rb__step_error(r, msg);
@@ -265,13 +312,13 @@ void rb__foreach_start(rb_run_t *r)
     json_decref(shown);
     if (rc < 0)
         return;
-    r->fiv = calloc(n ? n : 1, sizeof(*r->fiv));
+    r->fiv = calloc(n ? 2 * n : 1, sizeof(*r->fiv)); /* each item's action, then its verify */
     r->fitem = calloc(n ? n : 1, sizeof(*r->fitem));
     for (size_t k = 0; k < n; k++) {
         r->fitem[k].r = r;
         r->fitem[k].k = k;
     }
-    r->nfiv = n;
+    r->nfiv = 2 * n;
     r->next_item = r->items_running = r->items_done = 0;
     r->items_failed = 0;
     rb__step_after_intent(r, foreach_go);

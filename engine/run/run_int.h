@@ -1,8 +1,9 @@
 /*
  * run_int.h — what run.c (the run's life: phases, checks, notifications,
- * escalations, the end), step.c (the steps: approval, attempts, verify,
- * rollback, sub-runbooks), foreach.c (a foreach step's items) and resume.c
- * share about a run. Internal to those files; everything else sees
+ * escalations, the end), confirm.c (confirm and severity), step.c (the
+ * steps: approval, attempts, verify, rollback, sub-runbooks), foreach.c (a
+ * foreach step's items) and resume.c share about a run. Internal to those
+ * files; everything else sees
  * rb_run_t as an opaque handle (run.h).
  */
 #ifndef RB_RUN_INT_H
@@ -44,6 +45,8 @@ struct rb_run {
     json_t *intent_with; /* parameters journaled with the intent, for the action */
     uint64_t step_t0;
     int in_verify;
+    rb_invoker_t *viv;          /* the step's verify */
+    rb_invoker_t *verify_again; /* the invoker a failed verify retries, or NULL */
 
     /* foreach: the items, each one's rendered parameters (null: they did
      * not render) and result, its invoker and state */
@@ -65,6 +68,7 @@ struct rb_run {
     int undo_item;     /* the item of the undo in flight, or -1 */
     json_t *undo_ctx;  /* what the undo in flight sees (with its item) */
     int rolling_back;
+    size_t undos_run, undos_failed;
     char *rollback_reason;
 
     /* notifications and escalations */
@@ -148,7 +152,7 @@ void rb__run_checks(rb_run_t *r, int which);
 int rb__run_announce(rb_run_t *r, const char *type, const json_t *data);
 /* The run's first phase: detect when it has checks, else confirm. */
 void rb__run_detect(rb_run_t *r);
-/* confirm, then severity, then the steps. */
+/* confirm.c: confirm (or inconclusive), then severity, then the steps. */
 void rb__run_confirm(rb_run_t *r);
 
 /* Continues k(r) once everything the run journaled so far is durable: a
