@@ -134,6 +134,12 @@ static void put_outcome(out_t *o, const char *word, const json_t *result, int64_
     rb__cli_put_str(o, word);
     rb__cli_color_off(o, c);
     const char *sep = " (";
+    const char *assumed = rb__cli_jstr(result, "assumed");
+    if (assumed) { /* a drill's simulated step: how --assume took it */
+        fputs(" (assumed ", o->f);
+        rb__cli_put_str(o, assumed);
+        sep = ", ";
+    }
     if (rb__cli_jint(result, "exit_code") >= 0) {
         fprintf(o->f, "%sexit %" PRId64, sep, rb__cli_jint(result, "exit_code"));
         sep = ", ";
@@ -170,14 +176,8 @@ static void put_outcome(out_t *o, const char *word, const json_t *result, int64_
         fputc(')', o->f);
     const char *error = rb__cli_jstr(result, "error");
     const char *reason = rb__cli_jstr(result, "reason");
-    const char *assumed = rb__cli_jstr(result, "assumed");
     if (!(error && *error))
         error = reason; /* it ran, and what judged it said no: "expect was false" */
-    if (assumed) { /* a drill's simulated step: how --assume took it */
-        fputs(" (assumed ", o->f);
-        rb__cli_put_str(o, assumed);
-        fputc(')', o->f);
-    }
     if (error && *error) {
         fputs(": ", o->f);
         rb__cli_put_clean(o, error, strlen(error), RB__OUT_COLS);
@@ -447,6 +447,16 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
             rb__cli_color_on(o, C_YELLOW);
             fputs(" (a drill: steps with side effects simulated)", o->f);
             rb__cli_color_off(o, C_YELLOW);
+            const char *k;
+            json_t *v;
+            json_object_foreach(json_object_get(data, "assume"), k, v) { /* the branches it walked */
+                fputs(" --assume ", o->f);
+                if (strcmp(k, "*")) {
+                    rb__cli_put_str(o, k);
+                    fputc('=', o->f);
+                }
+                rb__cli_put_str(o, json_is_string(v) ? json_string_value(v) : "?");
+            }
         }
     } else if (strcmp(type, "step_started") == 0) {
         put_step(o, step);
