@@ -49,24 +49,10 @@ struct rb_runbook {
     rb_escalation_t *esc;
     size_t nesc;
     json_t *levels; /* the `levels` mapping as written, or NULL */
-    struct trigger *triggers;
     size_t ntriggers;
     int cancel_on_resolve;
     rb_tmpl_t *concurrency; /* NULL: the key is the runbook's name */
     uint64_t cooldown_ms;
-};
-
-/* One label matcher of a trigger: equality, or "=~" and a regex. */
-typedef struct matcher {
-    char *label;
-    char *value;
-    int is_regex;
-    regex_t re;
-} matcher_t;
-
-struct trigger {
-    matcher_t *m;
-    size_t n;
 };
 
 /* Where references may point, for one expression being checked. */
@@ -510,62 +496,86 @@ static void compile_steps(compiler_t *c, const json_t *steps)
     }
 }
 
+/* The pattern of a "=~" matcher value, or NULL when it is an equality. */
+static const char *regex_of(const char *val)
+{
+    return val && !strncmp(val, "=~", 2) ? val + 2 + strspn(val + 2, " ") : NULL;
+}
+
+/* Compiles a matcher's pattern anchored, as Alertmanager's matchers are.
+ * Returns regcomp's code. */
+static int regex_compile(regex_t *re, const char *pat)
+{
+    char *anchored;
+    if (asprintf(&anchored, "^(%s)$", pat) < 0)
+        return REG_ESPACE;
+    int rc = regcomp(re, anchored, REG_EXTENDED | REG_NOSUB);
+    free(anchored);
+    return rc;
+}
+
+/* Checks the regular expressions of the triggers; matching reads the
+ * document (rb__triggers_match). */
 static void compile_triggers(compiler_t *c, const json_t *root)
 {
     rb_runbook_t *rb = c->rb;
     const json_t *ts = json_object_get(root, "triggers");
-    rb->triggers = calloc(json_array_size(ts) + 1, sizeof(struct trigger));
+    rb->ntriggers = json_array_size(ts);
     for (size_t i = 0; i < json_array_size(ts); i++) {
         const json_t *match = json_object_get(json_array_get(ts, i), "match");
-        struct trigger *t = &rb->triggers[rb->ntriggers++];
-        t->m = calloc(json_object_size(match) + 1, sizeof(matcher_t));
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)match, k, v) {
-            matcher_t *m = &t->m[t->n++];
-            const char *val = json_string_value(v);
-            m->label = strdup(k);
-            m->is_regex = val && !strncmp(val, "=~", 2);
-            const char *pat = m->is_regex ? val + 2 + strspn(val + 2, " ") : val;
-            m->value = strdup(pat ? pat : "");
-            if (!m->is_regex)
-                continue;
-            /* anchored, as Alertmanager's matchers are */
-            char *anchored;
-            if (asprintf(&anchored, "^(%s)$", m->value) < 0) {
-                m->is_regex = 0;
-                continue;
-            }
-            int rc = regcomp(&m->re, anchored, REG_EXTENDED | REG_NOSUB);
-            free(anchored);
-            if (rc) {
+            const char *pat = regex_of(json_string_value(v));
+            regex_t re;
+            int rc = pat ? regex_compile(&re, pat) : 0;
+            if (pat && rc) {
                 char why[128];
-                regerror(rc, &m->re, why, sizeof(why));
+                regerror(rc, &re, why, sizeof(why));
                 ERR(c, rb_doc_val_mark(c->doc, match, k), "invalid regular expression \"%s\": %s",
-                    m->value, why);
-                m->is_regex = 0; /* nothing to free */
+                    pat, why);
+            } else if (pat) {
+                regfree(&re);
             }
         }
     }
 }
 
-int rb_runbook_match_alert(const rb_runbook_t *rb, const json_t *alert)
+int rb__triggers_match(const json_t *triggers, const json_t *alert)
 {
     const json_t *labels = json_object_get(alert, "labels");
-    for (size_t i = 0; i < rb->ntriggers; i++) {
-        const struct trigger *t = &rb->triggers[i];
-        size_t k = 0;
-        for (; k < t->n; k++) {
-            const matcher_t *m = &t->m[k];
-            const char *have = json_string_value(json_object_get(labels, m->label));
-            if (m->is_regex ? regexec(&m->re, have ? have : "", 0, NULL, 0) != 0
-                            : !have || strcmp(have, m->value))
+    for (size_t i = 0; i < json_array_size(triggers); i++) {
+        const json_t *match = json_object_get(json_array_get(triggers, i), "match");
+        if (!json_is_object(match) || !json_object_size(match))
+            continue;
+        int all = 1;
+        const char *k;
+        json_t *v;
+        json_object_foreach((json_t *)match, k, v) {
+            const char *want = json_string_value(v), *pat = regex_of(want);
+            const char *have = json_string_value(json_object_get(labels, k));
+            regex_t re;
+            if (pat) {
+                all = regex_compile(&re, pat) == 0;
+                if (all) {
+                    all = regexec(&re, have ? have : "", 0, NULL, 0) == 0;
+                    regfree(&re);
+                }
+            } else {
+                all = want && have && !strcmp(have, want);
+            }
+            if (!all)
                 break;
         }
-        if (k == t->n)
+        if (all)
             return 1;
     }
     return 0;
+}
+
+int rb_runbook_match_alert(const rb_runbook_t *rb, const json_t *alert)
+{
+    return rb__triggers_match(json_object_get(rb_doc_root(rb->doc), "triggers"), alert);
 }
 
 size_t rb_runbook_ntriggers(const rb_runbook_t *rb) { return rb->ntriggers; }
@@ -678,6 +688,27 @@ void rb_runbook_level_targets(const rb_runbook_t *rb, const char *level, uint64_
     }
 }
 
+/* path made absolute against the working directory, its folders resolved
+ * (realpath) but not its last name: a runbook reached through a link to
+ * its file keeps the folder it was named in. malloc'd, or NULL. */
+static char *abs_path(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *folder = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+    const char *last = slash ? slash + 1 : path;
+    char *real = folder ? realpath(folder, NULL) : NULL;
+    char *out = NULL;
+    if (real && !*last)
+        out = strdup(real);
+    else if (real && asprintf(&out, "%s%s%s", real, strcmp(real, "/") ? "/" : "", last) < 0)
+        out = NULL;
+    else if (!real)
+        out = strdup(path); /* a folder that is gone: as given */
+    free(real);
+    free(folder);
+    return out;
+}
+
 /* Validates and compiles a loaded document; takes doc. */
 static int compile_doc(rb_doc_t *doc, const char *path, const char *dir, rb_diags_t *d,
                        rb_runbook_t **out)
@@ -692,13 +723,17 @@ static int compile_doc(rb_doc_t *doc, const char *path, const char *dir, rb_diag
         return RB_ENOMEM;
     }
     rb->doc = doc;
-    rb->path = strdup(path);
+    /* Absolute, so that relative commands resolve against the runbook's
+     * folder whatever directory the engine runs in, and the journal
+     * records where the runbook came from (R-relative-paths). */
+    rb->path = dir ? strdup(path) : abs_path(path);
     if (dir) {
-        rb->dir = strdup(dir);
-    } else {
+        rb->dir = realpath(dir, NULL);
+        if (!rb->dir)
+            rb->dir = strdup(dir);
+    } else if (rb->path) {
         char *slash = strrchr(rb->path, '/');
-        rb->dir = slash ? strndup(rb->path, (size_t)(slash - rb->path) + (slash == rb->path))
-                        : strdup(".");
+        rb->dir = strndup(rb->path, (size_t)(slash - rb->path) + (slash == rb->path));
     }
     compiler_t c = {rb, doc, d, 0, NULL, {0, 0, 0}, 0};
     compile_root(&c);
@@ -781,17 +816,6 @@ void rb_runbook_free(rb_runbook_t *rb)
     free(rb->esc);
     json_decref(rb->levels);
     rb_tmpl_free(rb->concurrency);
-    for (size_t i = 0; i < rb->ntriggers; i++) {
-        for (size_t k = 0; k < rb->triggers[i].n; k++) {
-            matcher_t *m = &rb->triggers[i].m[k];
-            if (m->is_regex)
-                regfree(&m->re);
-            free(m->label);
-            free(m->value);
-        }
-        free(rb->triggers[i].m);
-    }
-    free(rb->triggers);
     rb_doc_free(rb->doc);
     free(rb->name);
     free(rb->path);

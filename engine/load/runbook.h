@@ -122,6 +122,9 @@ int rb_runbook_load_text(const char *name, const char *text, size_t len, const c
  * matching the whole value). 0 otherwise, and when it has no triggers. */
 int rb_runbook_match_alert(const rb_runbook_t *rb, const json_t *alert);
 size_t rb_runbook_ntriggers(const rb_runbook_t *rb);
+/* The same over a document's `triggers` list as written (it need not be
+ * valid): what finds an invalid runbook that an alert would start. */
+int rb__triggers_match(const json_t *triggers, const json_t *alert);
 /* 1 when a resolved alert cancels the run still going (cancel_on_resolve). */
 int rb_runbook_cancel_on_resolve(const rb_runbook_t *rb);
 /* The concurrency key's template (NULL: the key is the name) and the

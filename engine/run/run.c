@@ -726,6 +726,9 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
                           json_object_get(r->ctx, "params"), "sha256",
                           json_object_get(json_object_get(r->ctx, "run"), "sha256"), "dry_run",
                           r->dry_run);
+    /* where relative paths resolve: `runbook resume` goes on from there */
+    if (rb_runbook_path(r->rb)[0] == '/')
+        json_object_set_new(d, "path", json_string(rb_runbook_path(r->rb)));
     if (json_object_size(json_object_get(r->ctx, "alert")))
         json_object_set(d, "alert", json_object_get(r->ctx, "alert"));
     if (r->key)
