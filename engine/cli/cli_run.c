@@ -34,7 +34,7 @@ static void help(FILE *f)
             "With --alert and no NAME, the runbook whose triggers match the alert runs.\n"
             "Every step is written to the journal; `runbook show RUN` prints it later.\n"
             "Options may come before or after NAME; `--` ends them.\n\n"
-            "  -p, --param KEY=VALUE  set a parameter (repeatable; values are strings)\n"
+            "  -p, --param KEY=VALUE  set a parameter (repeatable), parsed by its type\n"
             "      --alert FILE       an alert (JSON: one alert, or an Alertmanager webhook\n"
             "                         body whose first alert is used) for {{ alert.* }}\n"
             "      --db FILE          journal file (default $RUNBOOK_DB or ./runbook.db)\n"

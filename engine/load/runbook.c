@@ -15,7 +15,6 @@
 #include "validate.h"
 
 #include <limits.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +72,7 @@ typedef struct compiler {
     const scope_t *sc;
     rb_mark_t at;
     size_t ncheck_detect;
+    size_t params_before; /* a param default: only params below this; else SIZE_MAX */
 } compiler_t;
 
 #define ERR(c, m, ...)                                                                   \
@@ -134,9 +134,16 @@ static void on_ref(const char *root, const char *first, size_t offset, void *arg
             }
         ERR(c, m, "expression: unknown check \"%s\"", first);
     } else if (!strcmp(root, "params")) {
-        for (size_t i = 0; i < rb->nparams; i++)
-            if (!strcmp(rb->params[i].name, first))
-                return;
+        for (size_t i = 0; i < rb->nparams; i++) {
+            if (strcmp(rb->params[i].name, first))
+                continue;
+            if (i == c->params_before)
+                ERR(c, m, "expression: the default of parameter \"%s\" refers to itself", first);
+            else if (i > c->params_before)
+                ERR(c, m, "expression: parameter \"%s\" is declared later; a default may use "
+                          "only the parameters declared before it (move \"%s\" up)", first, first);
+            return;
+        }
         ERR(c, m, "expression: unknown parameter \"%s\" (declare it under params:)", first);
     }
 }
@@ -378,6 +385,7 @@ static void compile_params(compiler_t *c, const json_t *root)
     rb->params = calloc(json_object_size(ps) + 1, sizeof(rb_param_t));
     const char *k;
     json_t *p;
+    /* every name first, so that a default naming a later one is told so */
     json_object_foreach((json_t *)ps, k, p) {
         rb_mark_t km = rb_doc_key_mark(c->doc, ps, k);
         int good = (k[0] < '0' || k[0] > '9') && k[0];
@@ -386,18 +394,35 @@ static void compile_params(compiler_t *c, const json_t *root)
                     (*q >= '0' && *q <= '9') || *q == '_';
         if (!good)
             ERR(c, km, "invalid parameter name \"%s\": use letters, digits and '_'", k);
-        rb_param_t *rp = &rb->params[rb->nparams++];
-        rp->name = strdup(k);
+        rb->params[rb->nparams++].name = strdup(k);
+    }
+    size_t i = 0;
+    json_object_foreach((json_t *)ps, k, p) {
+        rb_param_t *rp = &rb->params[i];
         rp->required = json_is_true(json_object_get(p, "required"));
         rp->secret = json_is_true(json_object_get(p, "secret"));
         const json_t *def = json_object_get(p, "default");
-        if (json_is_string(def)) {
-            /* A default may use the alert, env and params declared before it. */
+        int t = rb__ptype_find(json_string_value(json_object_get(p, "type")));
+        if (t < 0 && !json_object_get(p, "type")) /* the type of a literal default */
+            t = json_is_array(def) ? RB_PTYPE_LIST : json_is_integer(def) ? RB_PTYPE_INT
+                : json_is_real(def) ? RB_PTYPE_NUMBER : json_is_boolean(def) ? RB_PTYPE_BOOL : -1;
+        rp->type = t < 0 ? RB_PTYPE_STRING : (rb_ptype_t)t; /* a bad name: validate.c said so */
+        rb_mark_t dm = rb_doc_val_mark(c->doc, p, "default");
+        if (json_is_string(def) && strstr(json_string_value(def), "{{")) {
+            /* A default may use the alert, env and the params declared
+             * before it: they are resolved in order. */
             scope_t sc = {0, NULL, 0, 1, 0};
-            rp->def = compile_tmpl(c, def, rb_doc_val_mark(c->doc, p, "default"), &sc);
-        } else if (def) {
-            rp->def_lit = json_deep_copy(def);
+            c->params_before = i;
+            rp->def = compile_tmpl(c, def, dm, &sc);
+            c->params_before = SIZE_MAX;
+        } else if (json_is_object(def) && t < 0) {
+            rp->def_lit = json_deep_copy(def); /* a mapping: kept as written */
+        } else if (def && !json_is_null(def)) {
+            char e[200];
+            if (!(rp->def_lit = rb__param_value(rp->type, def, e, sizeof(e))))
+                ERR(c, dm, "default of parameter \"%s\": %s", k, e);
         }
+        i++;
     }
 }
 
@@ -496,24 +521,6 @@ static void compile_steps(compiler_t *c, const json_t *steps)
     }
 }
 
-/* The pattern of a "=~" matcher value, or NULL when it is an equality. */
-static const char *regex_of(const char *val)
-{
-    return val && !strncmp(val, "=~", 2) ? val + 2 + strspn(val + 2, " ") : NULL;
-}
-
-/* Compiles a matcher's pattern anchored, as Alertmanager's matchers are.
- * Returns regcomp's code. */
-static int regex_compile(regex_t *re, const char *pat)
-{
-    char *anchored;
-    if (asprintf(&anchored, "^(%s)$", pat) < 0)
-        return REG_ESPACE;
-    int rc = regcomp(re, anchored, REG_EXTENDED | REG_NOSUB);
-    free(anchored);
-    return rc;
-}
-
 /* Checks the regular expressions of the triggers; matching reads the
  * document (rb__triggers_match). */
 static void compile_triggers(compiler_t *c, const json_t *root)
@@ -526,51 +533,11 @@ static void compile_triggers(compiler_t *c, const json_t *root)
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)match, k, v) {
-            const char *pat = regex_of(json_string_value(v));
-            regex_t re;
-            int rc = pat ? regex_compile(&re, pat) : 0;
-            if (pat && rc) {
-                char why[128];
-                regerror(rc, &re, why, sizeof(why));
-                ERR(c, rb_doc_val_mark(c->doc, match, k), "invalid regular expression \"%s\": %s",
-                    pat, why);
-            } else if (pat) {
-                regfree(&re);
-            }
+            char why[128];
+            if (rb__trigger_check(json_string_value(v), why, sizeof(why)) < 0)
+                ERR(c, rb_doc_val_mark(c->doc, match, k), "%s", why);
         }
     }
-}
-
-int rb__triggers_match(const json_t *triggers, const json_t *alert)
-{
-    const json_t *labels = json_object_get(alert, "labels");
-    for (size_t i = 0; i < json_array_size(triggers); i++) {
-        const json_t *match = json_object_get(json_array_get(triggers, i), "match");
-        if (!json_is_object(match) || !json_object_size(match))
-            continue;
-        int all = 1;
-        const char *k;
-        json_t *v;
-        json_object_foreach((json_t *)match, k, v) {
-            const char *want = json_string_value(v), *pat = regex_of(want);
-            const char *have = json_string_value(json_object_get(labels, k));
-            regex_t re;
-            if (pat) {
-                all = regex_compile(&re, pat) == 0;
-                if (all) {
-                    all = regexec(&re, have ? have : "", 0, NULL, 0) == 0;
-                    regfree(&re);
-                }
-            } else {
-                all = want && have && !strcmp(have, want);
-            }
-            if (!all)
-                break;
-        }
-        if (all)
-            return 1;
-    }
-    return 0;
 }
 
 int rb_runbook_match_alert(const rb_runbook_t *rb, const json_t *alert)
@@ -735,7 +702,7 @@ static int compile_doc(rb_doc_t *doc, const char *path, const char *dir, rb_diag
         char *slash = strrchr(rb->path, '/');
         rb->dir = strndup(rb->path, (size_t)(slash - rb->path) + (slash == rb->path));
     }
-    compiler_t c = {rb, doc, d, 0, NULL, {0, 0, 0}, 0};
+    compiler_t c = {rb, doc, d, 0, NULL, {0, 0, 0}, 0, SIZE_MAX};
     compile_root(&c);
     if (c.errors) {
         rb_runbook_free(rb);

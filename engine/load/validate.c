@@ -10,6 +10,7 @@
 #include "validate.h"
 
 #include "host/action_host.h"
+#include "param.h"
 
 #include <regex.h>
 #include <stdio.h>
@@ -17,7 +18,8 @@
 
 typedef enum {
     T_ANY, T_STRING, T_BOOL, T_INT, T_NUMBER, T_DURATION, T_EXPR, T_TMPL, T_RUN, T_LIST,
-    T_MAP, T_OBJ, T_FOREACH, T_NAME, T_ONFAIL, T_ACTION, T_WITH, T_POSINT, T_ONTIMEOUT, T_EVENT
+    T_MAP, T_OBJ, T_FOREACH, T_NAME, T_ONFAIL, T_ACTION, T_WITH, T_POSINT, T_ONTIMEOUT, T_EVENT,
+    T_PTYPE
 } vtype_t;
 
 static const char *const on_timeout_values[] = {"fail", "continue", NULL};
@@ -47,7 +49,7 @@ static const shape_t s_str = {T_STRING, 0, 0, 0, 0}, s_bool = {T_BOOL, 0, 0, 0, 
                      s_onfail = {T_ONFAIL, 0, 0, 0, 0}, s_action = {T_ACTION, 0, 0, 0, 0},
                      s_with = {T_WITH, 0, 0, 0, 0}, s_foreach = {T_FOREACH, 0, 0, 0, 0},
                      s_posint = {T_POSINT, 0, 0, 0, 0}, s_ontimeout = {T_ONTIMEOUT, 0, 0, 0, 0},
-                     s_event = {T_EVENT, 0, 0, 0, 0};
+                     s_event = {T_EVENT, 0, 0, 0, 0}, s_ptype = {T_PTYPE, 0, 0, 0, 0};
 
 static const keyspec_t k_retry[] = {
     {"attempts", 0, &s_int}, {"delay", 0, &s_dur}, {"backoff", 0, &s_num},
@@ -87,7 +89,7 @@ static const shape_t s_trigger = {T_OBJ, "trigger", k_trigger, NULL, 0};
 
 static const keyspec_t k_param[] = {{"default", 0, &s_any}, {"required", 0, &s_bool},
                                     {"description", 0, &s_str}, {"secret", 0, &s_bool},
-                                    {NULL, 0, NULL}};
+                                    {"type", 0, &s_ptype}, {NULL, 0, NULL}};
 static const shape_t s_param = {T_OBJ, "parameter", k_param, NULL, 0};
 
 static const keyspec_t k_sev[] = {{"level", 1, &s_str}, {"when", 0, &s_expr}, {NULL, 0, NULL}};
@@ -158,6 +160,7 @@ static const char *type_want(vtype_t t)
     case T_INT: return "an integer";
     case T_POSINT: return "a whole number of at least 1";
     case T_ONTIMEOUT: return "fail or continue";
+    case T_PTYPE: return "a parameter type";
     case T_EVENT: return "a run event";
     case T_NUMBER: return "a number";
     case T_DURATION: return "a duration (like 30s, 5m or 1h30m)";
@@ -348,9 +351,12 @@ static void check_value(walk_t *w, const char *key, const json_t *v, rb_mark_t m
         break;
     case T_ONTIMEOUT:
     case T_EVENT:
+    case T_PTYPE:
         okt = json_is_string(v);
         if (okt) {
-            const char *const *vals = sh->type == T_EVENT ? event_values : on_timeout_values;
+            const char *const *vals = sh->type == T_EVENT     ? event_values
+                                      : sh->type == T_PTYPE ? rb__ptype_names
+                                                            : on_timeout_values;
             size_t i = 0;
             while (vals[i] && strcmp(vals[i], json_string_value(v)))
                 i++;
@@ -360,7 +366,8 @@ static void check_value(walk_t *w, const char *key, const json_t *v, rb_mark_t m
                     snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? ", " : "",
                              vals[k]);
                 ERR(w, m, "invalid %s \"%s\": use one of %s",
-                    sh->type == T_EVENT ? "event" : "on_timeout", json_string_value(v), list);
+                    sh->type == T_EVENT ? "event" : sh->type == T_PTYPE ? "type" : "on_timeout",
+                    json_string_value(v), list);
             }
         }
         break;
