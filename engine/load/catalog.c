@@ -156,10 +156,11 @@ char *rb__runbook_find(const char *dir, const char *name)
     return path;
 }
 
-json_t *rb__runbook_peek(const char *dir, const char *name)
+json_t *rb__runbook_peek(const char *dir, const char *name, size_t *found)
 {
     by_name_t b = {name, json_array(), NULL};
     rb__runbook_walk(dir, visit_name, &b);
+    *found = json_array_size(b.paths);
     json_t *root = json_array_size(b.paths) == 1 ? b.root : NULL;
     if (!root)
         json_decref(b.root);

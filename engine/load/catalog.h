@@ -49,9 +49,10 @@ char *rb__runbook_find(const char *dir, const char *name);
 size_t rb__runbooks_matching(const char *dir, const json_t *alert, json_t *out, rb_diags_t *d);
 
 /* The document root of the runbook named name below dir, read but not
- * compiled (a new reference), or NULL when there is none or several. Used
- * at load time to check a sub-runbook's name and params without loading
- * it (so two runbooks that name each other cannot recurse). */
-json_t *rb__runbook_peek(const char *dir, const char *name);
+ * compiled (a new reference), or NULL when there is none, several, or its
+ * YAML cannot be read; *found is how many files have the name. Used at
+ * load time to check a sub-runbook's name and params without loading it
+ * (so two runbooks that name each other cannot recurse). */
+json_t *rb__runbook_peek(const char *dir, const char *name, size_t *found);
 
 #endif

@@ -1,15 +1,16 @@
 /*
  * runbook.c — compiles a validated document into an rb_runbook_t (see
  * runbook.h): expressions and templates compiled once, durations parsed,
- * `run:` shorthand turned into exec parameters, and the semantic checks
- * that need names: duplicate names, references to checks, steps and params
- * that do not exist or come later, goto targets.
+ * `run:` shorthand turned into exec parameters, and the checks that need
+ * the whole runbook: duplicate names, goto targets. References in
+ * expressions and sub-runbooks are checked by refs.c.
  *
  * Owns: every allocation of a compiled runbook. Never runs anything.
  */
 #define _GNU_SOURCE /* asprintf, strndup */
 #include "runbook.h"
 
+#include "compile_int.h"
 #include "host/action_host.h"
 #include "doc.h"
 #include "validate.h"
@@ -31,123 +32,6 @@ struct rb_tvalue {
     rb_tvalue_t *kids;
 };
 
-struct rb_runbook {
-    char *name, *path, *dir;
-    rb_doc_t *doc;
-    rb_param_t *params;
-    size_t nparams;
-    rb_step_t *steps;
-    size_t nsteps;
-    rb_check_t *checks; /* detect, then validate */
-    size_t nchecks, ndetect;
-    rb_expr_t *confirm;
-    rb_severity_rule_t *sev;
-    size_t nsev;
-    rb_notify_rule_t *notify;
-    size_t nnotify;
-    rb_escalation_t *esc;
-    size_t nesc;
-    json_t *levels; /* the `levels` mapping as written, or NULL */
-    size_t ntriggers;
-    int cancel_on_resolve;
-    rb_tmpl_t *concurrency; /* NULL: the key is the runbook's name */
-    uint64_t cooldown_ms;
-};
-
-/* Where references may point, for one expression being checked. */
-typedef struct scope {
-    size_t steps_before; /* steps with an index below this are visible */
-    const char *self;    /* this step's own name, visible in until/expect/verify */
-    int checks;          /* 0: none, 1: detect checks, 2: detect + validate checks */
-    int params;          /* params visible */
-    int result;          /* expect / until: the result's fields are names too */
-} scope_t;
-
-typedef struct compiler {
-    rb_runbook_t *rb;
-    const rb_doc_t *doc;
-    rb_diags_t *d;
-    size_t errors;
-    /* the expression being checked */
-    const scope_t *sc;
-    rb_mark_t at;
-    size_t ncheck_detect;
-    size_t params_before; /* a param default: only params below this; else SIZE_MAX */
-} compiler_t;
-
-#define ERR(c, m, ...)                                                                   \
-    do {                                                                                 \
-        (c)->errors++;                                                                   \
-        rb_diag_add((c)->d, RB_DIAG_ERROR, rb_doc_name((c)->doc), (m), __VA_ARGS__);     \
-    } while (0)
-
-static const char *const roots[] = {"alert", "params", "checks", "steps", "item",
-                                    "run",   "env",    "result", "event", NULL};
-
-static void on_ref(const char *root, const char *first, size_t offset, void *arg)
-{
-    compiler_t *c = arg;
-    rb_runbook_t *rb = c->rb;
-    rb_mark_t m = rb_doc_offset_mark(c->doc, c->at, offset);
-    int known = 0;
-    for (size_t i = 0; roots[i]; i++)
-        known |= !strcmp(roots[i], root);
-    if (!known && c->sc->result)
-        return; /* a field of the action's result: `status == 200` */
-    if (!known) {
-        const char *best = NULL;
-        int bd = 3;
-        for (size_t i = 0; roots[i]; i++) {
-            int dd = rb__edit_distance(root, roots[i]);
-            if (dd < bd) {
-                bd = dd;
-                best = roots[i];
-            }
-        }
-        if (best)
-            ERR(c, m, "expression: unknown name \"%s\" (did you mean \"%s\"?)", root, best);
-        else
-            ERR(c, m, "expression: unknown name \"%s\" (names are alert, params, checks, steps, "
-                      "item, run, env, result, event)", root);
-        return;
-    }
-    if (!first)
-        return;
-    if (!strcmp(root, "steps")) {
-        for (size_t i = 0; i < rb->nsteps; i++) {
-            if (!rb->steps[i].name || strcmp(rb->steps[i].name, first))
-                continue;
-            if (c->sc->self && !strcmp(c->sc->self, first))
-                return;
-            if (i >= c->sc->steps_before)
-                ERR(c, m, "expression: step \"%s\" comes later; its result is not known here", first);
-            return;
-        }
-        ERR(c, m, "expression: unknown step \"%s\"", first);
-    } else if (!strcmp(root, "checks")) {
-        size_t n = c->sc->checks == 2 ? rb->nchecks : c->sc->checks == 1 ? c->ncheck_detect : 0;
-        for (size_t i = 0; i < rb->nchecks; i++)
-            if (rb->checks[i].name && !strcmp(rb->checks[i].name, first)) {
-                if (i >= n)
-                    ERR(c, m, "expression: check \"%s\" has not run yet here", first);
-                return;
-            }
-        ERR(c, m, "expression: unknown check \"%s\"", first);
-    } else if (!strcmp(root, "params")) {
-        for (size_t i = 0; i < rb->nparams; i++) {
-            if (strcmp(rb->params[i].name, first))
-                continue;
-            if (i == c->params_before)
-                ERR(c, m, "expression: the default of parameter \"%s\" refers to itself", first);
-            else if (i > c->params_before)
-                ERR(c, m, "expression: parameter \"%s\" is declared later; a default may use "
-                          "only the parameters declared before it (move \"%s\" up)", first, first);
-            return;
-        }
-        ERR(c, m, "expression: unknown parameter \"%s\" (declare it under params:)", first);
-    }
-}
-
 /* Compiles the expression in string value v (at mark m). */
 static rb_expr_t *compile_expr(compiler_t *c, const json_t *v, rb_mark_t m, const scope_t *sc)
 {
@@ -161,7 +45,7 @@ static rb_expr_t *compile_expr(compiler_t *c, const json_t *v, rb_mark_t m, cons
     }
     c->sc = sc;
     c->at = m;
-    rb_expr_refs(x, on_ref, c);
+    rb_expr_refs(x, rb__compile_on_ref, c);
     return x;
 }
 
@@ -185,7 +69,7 @@ static rb_tmpl_t *compile_tmpl(compiler_t *c, const json_t *v, rb_mark_t m, cons
     }
     c->sc = sc;
     c->at = m;
-    rb_tmpl_refs(t, on_ref, c);
+    rb_tmpl_refs(t, rb__compile_on_ref, c);
     return t;
 }
 
@@ -310,7 +194,8 @@ static void compile_invoke(compiler_t *c, rb_invoke_t *inv, const json_t *obj, c
     inv->retry.backoff = 1.0;
     const json_t *act = json_object_get(obj, "action"), *run = json_object_get(obj, "run");
     const json_t *with = json_object_get(obj, "with");
-    inv->action = rb__action_find(run ? "exec" : json_string_value(act));
+    const char *aname = run ? "exec" : json_string_value(act);
+    inv->action = aname ? rb__action_find(aname) : NULL;
     json_t *w = json_is_object(with) ? json_deep_copy(with) : json_object();
     rb_tvalue_t *tv = calloc(1, sizeof(*tv));
     tv->kind = TV_OBJ;
@@ -349,7 +234,7 @@ static void compile_invoke(compiler_t *c, rb_invoke_t *inv, const json_t *obj, c
         if (a) {
             if (json_is_integer(a) && json_integer_value(a) >= 1 && json_integer_value(a) <= 100)
                 inv->retry.attempts = (uint32_t)json_integer_value(a);
-            else
+            else if (json_is_integer(a)) /* not an integer: validate.c said so */
                 ERR(c, rb_doc_val_mark(c->doc, r, "attempts"), "\"attempts\" must be from 1 to 100");
         }
         if (json_object_get(r, "delay") && rb_duration_value(json_object_get(r, "delay"), &ms) == 0)
@@ -361,7 +246,7 @@ static void compile_invoke(compiler_t *c, rb_invoke_t *inv, const json_t *obj, c
         if (b) {
             if (json_is_number(b) && json_number_value(b) >= 1.0 && json_number_value(b) <= 10.0)
                 inv->retry.backoff = json_number_value(b);
-            else
+            else if (json_is_number(b))
                 ERR(c, rb_doc_val_mark(c->doc, r, "backoff"), "\"backoff\" must be from 1 to 10");
         }
         inv->retry.until = keep_expr(c, r, "until", &res_sc);
@@ -411,7 +296,7 @@ static void compile_params(compiler_t *c, const json_t *root)
         if (json_is_string(def) && strstr(json_string_value(def), "{{")) {
             /* A default may use the alert, env and the params declared
              * before it: they are resolved in order. */
-            scope_t sc = {0, NULL, 0, 1, 0};
+            scope_t sc = {0, NULL, 0, 1, 0, 0};
             c->params_before = i;
             rp->def = compile_tmpl(c, def, dm, &sc);
             c->params_before = SIZE_MAX;
@@ -432,13 +317,15 @@ static void compile_checks(compiler_t *c, const json_t *list, const scope_t *sc)
     for (size_t i = 0; i < json_array_size(list); i++) {
         const json_t *o = json_array_get(list, i);
         rb_check_t *ck = &rb->checks[rb->nchecks];
-        ck->name = strdup(json_string_value(json_object_get(o, "name")));
-        for (size_t j = 0; j < rb->nchecks; j++)
+        const char *nm = json_string_value(json_object_get(o, "name"));
+        ck->name = strdup(nm ? nm : "");
+        for (size_t j = 0; j < rb->nchecks && *ck->name; j++)
             if (!strcmp(rb->checks[j].name, ck->name))
                 ERR(c, rb_doc_val_mark(c->doc, o, "name"), "duplicate check name \"%s\"", ck->name);
         rb->nchecks++;
         scope_t self = *sc;
         compile_invoke(c, &ck->inv, o, sc, &self);
+        rb__check_subrunbook(c, o);
     }
 }
 
@@ -452,7 +339,7 @@ static void compile_steps(compiler_t *c, const json_t *steps)
         const json_t *o = json_array_get(steps, i);
         const char *nm = json_string_value(json_object_get(o, "name"));
         rb->steps[i].name = strdup(nm ? nm : "");
-        for (size_t j = 0; j < i; j++)
+        for (size_t j = 0; j < i && nm; j++)
             if (!strcmp(rb->steps[j].name, rb->steps[i].name))
                 ERR(c, rb_doc_val_mark(c->doc, o, "name"),
                     "duplicate step name \"%s\" (first used by step %zu)", rb->steps[i].name, j + 1);
@@ -460,19 +347,25 @@ static void compile_steps(compiler_t *c, const json_t *steps)
     for (size_t i = 0; i < n; i++) {
         const json_t *o = json_array_get(steps, i);
         rb_step_t *s = &rb->steps[i];
-        scope_t sc = {i, NULL, 1, 1, 0}, self = {i, s->name, 1, 1, 0};
-        compile_invoke(c, &s->inv, o, &sc, &self);
+        const json_t *fe = json_object_get(o, "foreach");
+        /* item: in what runs once per item */
+        scope_t sc = {i, NULL, 1, 1, 0, 0};
+        scope_t isc = {i, NULL, 1, 1, 0, fe != NULL}, iself = {i, s->name, 1, 1, 0, fe != NULL};
+        compile_invoke(c, &s->inv, o, &isc, &iself);
+        rb__check_subrunbook(c, o);
         s->when = keep_expr(c, o, "when", &sc);
         s->idempotent = json_is_true(json_object_get(o, "idempotent"));
         const json_t *v = json_object_get(o, "verify");
         if (json_is_object(v)) {
             s->verify = calloc(1, sizeof(rb_invoke_t));
-            compile_invoke(c, s->verify, v, &self, &self);
+            compile_invoke(c, s->verify, v, &iself, &iself);
+            rb__check_subrunbook(c, v);
         }
         const json_t *u = json_object_get(o, "undo");
         if (json_is_object(u)) {
             s->undo = calloc(1, sizeof(rb_invoke_t));
-            compile_invoke(c, s->undo, u, &self, &self);
+            compile_invoke(c, s->undo, u, &iself, &iself);
+            rb__check_subrunbook(c, u);
         }
         const json_t *ap = json_object_get(o, "approval");
         if (json_is_object(ap)) {
@@ -484,15 +377,18 @@ static void compile_steps(compiler_t *c, const json_t *steps)
             const char *ot = json_string_value(json_object_get(ap, "on_timeout"));
             s->approval->on_timeout_continue = ot && !strcmp(ot, "continue");
         }
-        const json_t *fe = json_object_get(o, "foreach");
         if (fe) {
             s->foreach = calloc(1, sizeof(rb_tvalue_t));
             tvalue_build(c, s->foreach, fe, rb_doc_val_mark(c->doc, o, "foreach"), 0, &sc);
-            if (json_is_string(fe) && !strstr(json_string_value(fe), "{{"))
+            if (json_is_string(fe) && !rb__whole_template(json_string_value(fe)))
                 ERR(c, rb_doc_val_mark(c->doc, o, "foreach"),
-                    "\"foreach\" must be a list or a {{ expression }} giving one");
+                    "\"foreach\" must be a list or one {{ expression }} giving one (text "
+                    "around it, or several, renders a string)");
         }
         const json_t *mp = json_object_get(o, "max_parallel");
+        if (mp && !fe)
+            ERR(c, rb_doc_key_mark(c->doc, o, "max_parallel"),
+                "\"max_parallel\" applies only to a step with foreach");
         s->max_parallel = json_is_integer(mp) ? (uint32_t)json_integer_value(mp) : 4;
         const json_t *of = json_object_get(o, "on_failure");
         if (json_is_string(of)) {
@@ -554,14 +450,15 @@ static void compile_root(compiler_t *c)
 {
     rb_runbook_t *rb = c->rb;
     const json_t *root = rb_doc_root(c->doc);
-    rb->name = strdup(json_string_value(json_object_get(root, "name")));
+    const char *nm = json_string_value(json_object_get(root, "name"));
+    rb->name = strdup(nm ? nm : "");
     compile_params(c, root);
     compile_triggers(c, root);
     rb->cancel_on_resolve = json_is_true(json_object_get(root, "cancel_on_resolve"));
     const json_t *cc = json_object_get(root, "concurrency");
     if (json_is_string(cc)) {
         /* the key may use the alert, the params and env: it is known before any check runs */
-        scope_t ksc = {0, NULL, 0, 1, 0};
+        scope_t ksc = {0, NULL, 0, 1, 0, 0};
         rb->concurrency = compile_tmpl(c, cc, rb_doc_val_mark(c->doc, root, "concurrency"), &ksc);
     }
     if (json_object_get(root, "cooldown"))
@@ -569,13 +466,13 @@ static void compile_root(compiler_t *c)
     const json_t *det = json_object_get(root, "detect"), *val = json_object_get(root, "validate");
     rb->checks = calloc(json_array_size(det) + json_array_size(val) + 1, sizeof(rb_check_t));
     /* names of both lists are known before any expression is checked */
-    scope_t det_sc = {0, NULL, 0, 1, 0};
+    scope_t det_sc = {0, NULL, 0, 1, 0, 0};
     compile_checks(c, det, &det_sc);
     c->ncheck_detect = rb->nchecks;
     rb->ndetect = rb->nchecks;
     compile_steps(c, json_object_get(root, "steps"));
-    scope_t pre = {0, NULL, 1, 1, 0}, post = {SIZE_MAX, NULL, 2, 1, 0};
-    scope_t val_sc = {SIZE_MAX, NULL, 1, 1, 0};
+    scope_t pre = {0, NULL, 1, 1, 0, 0}, post = {SIZE_MAX, NULL, 2, 1, 0, 0};
+    scope_t val_sc = {SIZE_MAX, NULL, 1, 1, 0, 0};
     compile_checks(c, val, &val_sc);
     rb->confirm = keep_expr(c, root, "confirm", &pre);
     const json_t *sev = json_object_get(root, "severity");
@@ -583,7 +480,8 @@ static void compile_root(compiler_t *c)
     for (size_t i = 0; i < json_array_size(sev); i++) {
         const json_t *o = json_array_get(sev, i);
         rb_severity_rule_t *sr = &rb->sev[rb->nsev++];
-        sr->level = strdup(json_string_value(json_object_get(o, "level")));
+        const char *lv = json_string_value(json_object_get(o, "level"));
+        sr->level = lv ? strdup(lv) : NULL;
         sr->when = keep_expr(c, o, "when", &pre);
     }
     const json_t *nt = json_object_get(root, "notify");
@@ -613,7 +511,7 @@ static void compile_root(compiler_t *c)
     for (size_t i = 0; i < rb->nsev; i++) {
         uint64_t a = 0, b = 0;
         rb_runbook_level_targets(rb, rb->sev[i].level, &a, &b);
-        if (!a && !b)
+        if (!a && !b && rb->sev[i].level)
             rb_diag_add(c->d, RB_DIAG_WARNING, rb_doc_name(c->doc),
                         rb_doc_val_mark(c->doc, json_array_get(sev, i), "level"),
                         "level \"%s\" has no respond/resolve targets (add it under levels:)",
@@ -680,7 +578,11 @@ static char *abs_path(const char *path)
 static int compile_doc(rb_doc_t *doc, const char *path, const char *dir, rb_diags_t *d,
                        rb_runbook_t **out)
 {
-    if (rb__validate_shape(doc, d) > 0) {
+    /* Shape errors do not stop the compile: references, expressions and
+     * goto targets are checked too, so one pass reports every error. The
+     * compile reads only what has the shape it needs. */
+    size_t shape_errors = rb__validate_shape(doc, d);
+    if (!json_is_object(rb_doc_root(doc))) {
         rb_doc_free(doc);
         return RB_EINVAL;
     }
@@ -704,7 +606,7 @@ static int compile_doc(rb_doc_t *doc, const char *path, const char *dir, rb_diag
     }
     compiler_t c = {rb, doc, d, 0, NULL, {0, 0, 0}, 0, SIZE_MAX};
     compile_root(&c);
-    if (c.errors) {
+    if (c.errors || shape_errors) {
         rb_runbook_free(rb);
         return RB_EINVAL;
     }

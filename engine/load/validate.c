@@ -196,6 +196,8 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
         return;
     const char *k;
     const json_t *v;
+    size_t typed = 0;
+    const char *bad_key = NULL; /* the last key with a type error */
     json_object_foreach((json_t *)with, k, v) {
         const rb_action_param_t *p = NULL, *best = NULL;
         int bd = 3;
@@ -222,6 +224,7 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
             continue;
         }
         rb_mark_t vm = rb_doc_val_mark(w->doc, with, k);
+        size_t before = w->errors;
         /* A template may stand for any type: it is checked when rendered. */
         if (json_is_string(v) && strstr(json_string_value(v), "{{"))
             continue;
@@ -256,6 +259,10 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
                                           "a list of strings", "a mapping", "a value"};
             ERR(w, vm, "\"%s\" must be %s, got %s", k, names[p->type], rb__json_type_name(v));
         }
+        if (w->errors > before) {
+            typed++;
+            bad_key = k;
+        }
     }
     for (const rb_action_param_t *q = a->params; q && q->name; q++) {
         if (!q->required || json_object_get(with, q->name))
@@ -267,7 +274,11 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
     if (a->validate && !has_run) {
         char msg[256] = "";
         const char *bad = NULL;
-        if (a->validate(with, msg, sizeof(msg), &bad) < 0) {
+        /* One diagnostic per problem: the action's own check is not repeated
+         * about a value whose type was already found wrong above. */
+        int rc = a->validate(with, msg, sizeof(msg), &bad);
+        int told = typed && (!bad || typed > 1 || !strcmp(bad, bad_key));
+        if (rc < 0 && !told) {
             rb_mark_t at = bad && json_object_get(with, bad) ? rb_doc_key_mark(w->doc, with, bad)
                                                              : rb_doc_val_mark(w->doc, obj, "with");
             ERR(w, at, "action \"%s\": %s", a->name, msg[0] ? msg : "invalid parameters");
@@ -402,6 +413,9 @@ static void check_value(walk_t *w, const char *key, const json_t *v, rb_mark_t m
             if (!json_is_string(a) && !json_is_number(a))
                 ERR(w, rb_doc_item_mark(w->doc, v, i),
                     "argument %zu of \"run\" must be a string, got %s", i + 1, rb__json_type_name(a));
+            else if (i == 0 && json_is_string(a) && !json_string_length(a))
+                ERR(w, rb_doc_item_mark(w->doc, v, i),
+                    "the program of \"run\" (its first item) must not be empty");
         }
         break;
     case T_NAME:
