@@ -368,6 +368,7 @@ static char *locate(const char *what, const char *dir)
         fprintf(stderr, "runbook run: the runbook named \"%s\" is not valid (see above); "
                         "nothing was run\n", what);
     } else if (rc < 0) {
+        rb_diags_print(d, stderr, rb_cli_color(2)); /* a walk cut short says so */
         fprintf(stderr, "runbook run: no runbook file or runbook named \"%s\" in %s\n", what,
                 dir ? dir : "./runbooks or .");
     }

@@ -124,7 +124,11 @@ int rb__runbook_lookup(const char *dir, const char *name, rb_diags_t *d, char **
 {
     *path = NULL;
     by_name_t b = {name, json_array(), NULL};
-    rb__runbook_walk(dir, visit_name, &b);
+    if (rb__runbook_walk(dir, visit_name, &b) == RB_ETOOBIG)
+        rb_diag_add(d, RB_DIAG_WARNING, dir, (rb_mark_t){0, 0, 0},
+                    "stopped looking deeper than %d folders or past %d entries (name the folder "
+                    "with --dir)",
+                    RB_CATALOG_MAX_DEPTH, RB_CATALOG_MAX_ENTRIES);
     json_decref(b.root);
     size_t n = json_array_size(b.paths);
     int rc = n ? 0 : RB_ENOTFOUND;
