@@ -37,12 +37,12 @@ static void usage(FILE *f)
     fprintf(f, "\n`runbook COMMAND --help` (or `runbook help COMMAND`) describes each command.\n"
                "Options may come before or after the arguments; `--` ends them.\n\n"
                "exit codes:\n"
-               "  0  success: the files are valid, the run was resolved\n"
-               "  1  the run failed or was cancelled\n"
-               "  2  invalid input or usage: a runbook with errors, a bad parameter or option\n"
-               "  3  not confirmed: the checks found nothing to do, nothing was acted on\n"
-               "  4  not started: another run holds its concurrency key, or it cools down\n"
-               "  5  inconclusive: the checks that decide could not run, nothing was acted on\n");
+               "  0 success: the files are valid, the run was resolved\n"
+               "  1 the run failed or was cancelled\n"
+               "  2 invalid input or usage: a runbook with errors, a bad parameter or option\n"
+               "  3 not confirmed: the checks found nothing to do, nothing was acted on\n"
+               "  4 not started: another run holds its concurrency key, or it cools down\n"
+               "  5 inconclusive: the checks that decide could not run, nothing was acted on\n");
 }
 
 int main(int argc, char **argv)
