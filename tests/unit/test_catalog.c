@@ -79,18 +79,17 @@ static void test_walk_is_bounded_in_depth(void **state)
     assert_int_equal(rb__runbook_walk(dir, count, &n), RB_ETOOBIG);
 }
 
-static const char *const good =
-    "apiVersion: runbook/v1\nname: %s\nsteps:\n  - { name: a, run: [x] }\n";
+#define GOOD "apiVersion: runbook/v1\nname: %s\nsteps:\n  - { name: a, run: [x] }\n"
 
 static void test_lookup_reports_invalid_and_duplicates(void **state)
 {
     char text[256];
-    snprintf(text, sizeof(text), good, "fine");
+    snprintf(text, sizeof(text), GOOD, "fine");
     put("fine.yaml", text);
     put("broken.yaml",
         "apiVersion: runbook/v1\nname: broken\nsteps:\n  - { name: a, run: [x], retyr: 1 }\n");
     put("garbled.yaml", "name: [unclosed\n");
-    snprintf(text, sizeof(text), good, "twice");
+    snprintf(text, sizeof(text), GOOD, "twice");
     put("a.yaml", text);
     put("b.yml", text);
 
