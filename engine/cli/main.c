@@ -57,18 +57,18 @@ int main(int argc, char **argv)
         for (const command_t *c = commands; c->name; c++)
             if (!strcmp(c->name, argv[2]))
                 return c->fn(2, (char *[]){argv[2], "--help", NULL});
-    }
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        cmd = argv[2]; /* an unknown command, said so below */
+    } else if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return RB_EXIT_OK;
-    }
-    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    } else if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("runbook %s\n", RB_VERSION);
         return RB_EXIT_OK;
+    } else {
+        for (const command_t *c = commands; c->name; c++)
+            if (!strcmp(c->name, cmd))
+                return c->fn(argc - 1, argv + 1);
     }
-    for (const command_t *c = commands; c->name; c++)
-        if (!strcmp(c->name, cmd))
-            return c->fn(argc - 1, argv + 1);
     fprintf(stderr, "runbook: unknown command \"%s\"\n\n", cmd);
     usage(stderr);
     return RB_EXIT_USAGE;
