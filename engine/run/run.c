@@ -108,15 +108,8 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     r->secrets = rb_secrets_new();
     if (o && o->secrets)
         rb_secrets_inherit(r->secrets, o->secrets);
-    if (o && json_is_object(o->env)) {
+    if (o && json_is_object(o->env))
         json_object_update(json_object_get(r->ctx, "env"), (json_t *)o->env);
-        const char *en;
-        json_t *ev;
-        json_object_foreach((json_t *)o->env, en, ev) {
-            if (json_is_true(json_object_get(o->secret_env, en)) && json_is_string(ev))
-                rb_secrets_add(r->secrets, json_string_value(ev), json_string_length(ev));
-        }
-    }
     r->steps = json_object_get(r->ctx, "steps");
     r->checks = json_object_get(r->ctx, "checks");
     json_t *params = json_object_get(r->ctx, "params");
@@ -154,19 +147,11 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
             json_object_set_new(params, p->name, val);
     }
 
-    for (size_t i = 0; i < rb_runbook_nparams(rb); i++) {
-        const rb_param_t *p = rb_runbook_param(rb, i);
-        json_t *val = json_object_get(params, p->name);
-        if (!p->secret || !val)
-            continue;
-        if (json_is_string(val)) {
-            rb_secrets_add(r->secrets, json_string_value(val), json_string_length(val));
-        } else {
-            char *txt = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
-            if (txt)
-                rb_secrets_add(r->secrets, txt, strlen(txt));
-            free(txt);
-        }
+    int rc = rb_secrets_collect(r->secrets, rb, params, o ? o->env : NULL,
+                                o ? o->secret_env : NULL, err, errlen);
+    if (rc < 0) {
+        rb_run_free(r);
+        return rc;
     }
     *out = r;
     return 0;
