@@ -21,7 +21,10 @@
  * stopping, and otherwise at most RB__JW_LINGER_MS after the oldest queued
  * record — so the events between two intents ride in the next intent's
  * commit (one disk flush per step) and still reach the disk soon without
- * one.
+ * one. That last promise must not hang on the loop turning: after a commit
+ * the writer waits one linger with a deadline (records queued meanwhile
+ * are seen when it ends, no signal needed); after that it rests with no
+ * deadline, and the first record queued signals it.
  *
  * Run ids: a run needs its id at once, so the writer keeps a block of ids
  * reserved in the file (journal_append.c moves sqlite_sequence past it in a
@@ -101,6 +104,8 @@ struct rb__jwriter {
     int failed;        /* sticky: the first failure */
     char werr[RB__J_ERRLEN];
     int stop;
+    int resting;       /* the writer waits with no deadline: a record must signal */
+    uint64_t active;   /* uv_hrtime() of the writer's last commit */
     int reserve;       /* the loop asks for a block of run ids */
     int64_t block;
     int64_t id_next, id_end;       /* ids to hand out: [next, end] */
@@ -204,10 +209,20 @@ static void writer_main(void *arg)
         if (!due && !reserve) {
             if (w->stop)
                 break;
-            if (w->q_head)
+            if (w->q_head) {
                 uv_cond_timedwait(&w->work, &j->mu, linger - (now - w->q_since));
-            else
+            } else if (now - w->active < linger) {
+                /* Just committed: a record queued in the next linger is
+                 * seen when this wait ends, so appending needs no signal. */
+                uv_cond_timedwait(&w->work, &j->mu, linger - (now - w->active));
+            } else {
+                /* Resting: the next record signals (rb__jw_submit), so an
+                 * event reaches the disk within the linger whether or not
+                 * the loop turns to wake us. */
+                w->resting = 1;
                 uv_cond_wait(&w->work, &j->mu);
+                w->resting = 0;
+            }
             continue;
         }
         rb__jrec_t *batch = w->q_head;
@@ -242,6 +257,7 @@ static void writer_main(void *arg)
                 w->reserve = 0;
             }
         }
+        w->active = uv_hrtime();
         uv_cond_broadcast(&w->done);
         uv_async_send(w->async);
         if (!rc && !w->q_head && !w->reserve && !w->stop) {
@@ -538,8 +554,13 @@ int rb__jw_submit(rb_journal_t *j, const rb__jrec_t *r)
      * (its linger clock starts then). */
     int full = w->q_len == RB__JW_GROUP || w->q_len >= RB__JW_MAX_RECORDS ||
                w->q_bytes >= RB__JW_MAX_BYTES;
-    if (full)
+    if (full || w->resting) {
+        /* A resting writer has no deadline to wake at: without this signal
+         * the record would wait for the end of the loop iteration, which
+         * never comes when the loop is not running (or is blocked). */
+        w->resting = 0;
         uv_cond_signal(&w->work);
+    }
     uv_mutex_unlock(&j->mu);
     if (!full)
         wake_at_end_of_iteration(w);
