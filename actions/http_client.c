@@ -431,6 +431,13 @@ static json_t *build_result(rb__http_req_t *req, CURLcode rc, int cancelled)
                  req->max_body);
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         outcome = "timeout";
+    } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+               rc == CURLE_RECV_ERROR || rc == CURLE_SEND_ERROR || rc == CURLE_GOT_NOTHING ||
+               rc == CURLE_PARTIAL_FILE) {
+        /* the probe ran and the target did not answer (refused, reset,
+         * unknown name): evidence, as tcp says, not an error of the probe
+         * (docs/semantics.md, R-probe-error) */
+        outcome = "failed";
     } else if (rc != CURLE_OK) {
         outcome = "error";
     } else {

@@ -73,7 +73,11 @@ char *rb_duration_format(uint64_t ms, char *buf, size_t len)
         return buf;
     }
     if (ms < 60000 && ms % 1000) {
-        snprintf(buf, len, "%.1fs", (double)ms / 1000.0);
+        /* as precise as the value: 1.5s, 1.25s, 1.001s */
+        snprintf(buf, len, "%llu.%03llus", (unsigned long long)(ms / 1000),
+                 (unsigned long long)(ms % 1000));
+        for (char *e = buf + strlen(buf) - 2; *e == '0'; e--)
+            memmove(e, e + 1, strlen(e));
         return buf;
     }
     uint64_t s = ms / 1000, h = s / 3600, m = (s % 3600) / 60, sec = s % 60;

@@ -13,6 +13,7 @@
 #define RB_EXIT_USAGE  2
 #define RB_EXIT_NOT_CONFIRMED 3 /* a run whose confirm was false: nothing done */
 #define RB_EXIT_BUSY 4 /* not started: another run holds its concurrency key, or it cools down */
+#define RB_EXIT_INCONCLUSIVE 5 /* the checks confirm needs could not run: nothing done */
 
 /* argv[0] is the subcommand's name ("validate"); options follow. */
 int rb_cli_validate(int argc, char **argv);

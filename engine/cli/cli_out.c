@@ -76,12 +76,13 @@ int rb__cli_status_color(const char *s)
 {
     if (!s)
         return C_NONE;
-    static const char *const good[] = { "ok", "succeeded", "success", "resolved", NULL };
-    static const char *const bad[] = { "failed", "error", "timeout", "timed_out", "aborted",
-                                       "verify_failed", "interrupted", "rolled_back",
-                                       "not_resolved", NULL };
-    static const char *const meh[] = { "skipped", "cancelled", "canceled", "not_confirmed",
-                                       "retry", "waiting", "dry_run", NULL };
+    /* the words of docs/semantics.md (and a few older journals' words) */
+    static const char *const good[] = { "ok", "succeeded", "resolved", "sent", NULL };
+    static const char *const bad[] = { "failed", "error", "timeout", "denied", "interrupted",
+                                       "verify_failed", NULL };
+    static const char *const meh[] = { "skipped", "cancelled", "not_confirmed", "inconclusive",
+                                       "simulated", "dry_run", "running", "waiting_approval",
+                                       NULL };
     for (int i = 0; good[i]; i++)
         if (strcmp(s, good[i]) == 0)
             return C_GREEN;

@@ -51,7 +51,8 @@ static void help(FILE *f)
             "  -h, --help             this text\n\n"
             "exit codes: 0 resolved, 1 failed or cancelled, 2 invalid runbook, parameter\n"
             "            or usage, 3 not confirmed (the checks found nothing to do), 4 not\n"
-            "            started: another run holds its concurrency key, or it cools down.\n");
+            "            started: another run holds its concurrency key, or it cools down,\n"
+            "            5 inconclusive (a check that confirm needs could not run).\n");
 }
 
 static void help_resume(FILE *f)
@@ -70,6 +71,18 @@ static void help_resume(FILE *f)
             "      --env NAME, --secret-env NAME, -y/--yes, --format, -q, --plugins: as for run\n"
             "  -h, --help             this text\n\n"
             "exit codes: as for run; 2 when the run is not interrupted or cannot resume.\n");
+}
+
+/* The exit code of a run's status (docs/semantics.md, R-exit-codes). */
+static int exit_code(const char *status)
+{
+    if (!strcmp(status, "resolved"))
+        return RB_EXIT_OK;
+    if (!strcmp(status, "not_confirmed"))
+        return RB_EXIT_NOT_CONFIRMED;
+    if (!strcmp(status, "inconclusive"))
+        return RB_EXIT_INCONCLUSIVE;
+    return RB_EXIT_FAILED; /* failed, cancelled */
 }
 
 typedef struct cli_run {
@@ -511,9 +524,7 @@ static int cli_main(int argc, char **argv, int resume)
                     dry ? " — dry run (a drill: nothing with side effects starts)" : "");
         rb_run_start(c.run, on_event, on_done, &c);
         uv_run(&loop, UV_RUN_DEFAULT);
-        const char *st = rb_run_status(c.run);
-        rc = !strcmp(st, "resolved") ? RB_EXIT_OK
-             : !strcmp(st, "not_confirmed") ? RB_EXIT_NOT_CONFIRMED : RB_EXIT_FAILED;
+        rc = exit_code(rb_run_status(c.run));
         rb_run_free(c.run);
         rb_progress_free(c.progress);
     }

@@ -219,13 +219,29 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         fputs("check ", o->f);
         rb__cli_put_str(o, step ? step : "?");
         fputs(": ", o->f);
-        put_outcome(o, json_is_true(json_object_get(data, "ok")) ? "ok" : "failed",
-                    json_object_get(data, "result"), -1, -1);
+        put_outcome(o, outcome_word(json_object_get(data, "result")), json_object_get(data, "result"),
+                    -1, -1);
     } else if (!strcmp(type, "confirm")) {
         int yes = json_is_true(json_object_get(data, "confirmed"));
-        rb__cli_color_on(o, yes ? C_RED : C_GREEN);
-        fputs(yes ? "confirmed: the failure is real" : "not confirmed: nothing done", o->f);
-        rb__cli_color_off(o, yes ? C_RED : C_GREEN);
+        int unsure = json_is_true(json_object_get(data, "inconclusive"));
+        int c = unsure ? C_YELLOW : yes ? C_RED : C_GREEN;
+        rb__cli_color_on(o, c);
+        fputs(unsure ? "inconclusive: nothing done" : yes ? "confirmed: the failure is real"
+                                                          : "not confirmed: nothing done", o->f);
+        rb__cli_color_off(o, c);
+        size_t i;
+        json_t *u;
+        json_array_foreach(json_object_get(data, "unrunnable"), i, u) {
+            fputs(i ? "; check " : ": check ", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(u, "check") ? rb__cli_jstr(u, "check") : "?");
+            fputs(" could not run (", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(u, "error") ? rb__cli_jstr(u, "error") : "?");
+            fputc(')', o->f);
+        }
+        if (rb__cli_jstr(data, "error")) {
+            fputs(": confirm: ", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(data, "error"));
+        }
     } else if (!strcmp(type, "severity_assigned")) {
         rb__cli_fmt_duration(rb__cli_jint(data, "respond_ms"), d1, sizeof d1);
         rb__cli_fmt_duration(rb__cli_jint(data, "resolve_ms"), d2, sizeof d2);
@@ -233,7 +249,23 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         fputs("severity ", o->f);
         rb__cli_put_str(o, rb__cli_jstr(data, "level") ? rb__cli_jstr(data, "level") : "?");
         rb__cli_color_off(o, C_BOLD);
-        fprintf(o->f, " (respond within %s, resolve within %s)", d1, d2);
+        if (rb__cli_jint(data, "respond_ms") > 0 || rb__cli_jint(data, "resolve_ms") > 0)
+            fprintf(o->f, " (respond within %s, resolve within %s)", d1, d2);
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(data, "errors"), i, e) {
+            fputs(i ? "; " : ": the most severe level, as severity rule ", o->f);
+            fprintf(o->f, "%" PRId64 " cannot be evaluated: ", rb__cli_jint(e, "rule") + 1);
+            rb__cli_put_str(o, rb__cli_jstr(e, "error") ? rb__cli_jstr(e, "error") : "?");
+        }
+    } else if (!strcmp(type, "expression_error")) {
+        rb__cli_color_on(o, C_YELLOW);
+        fputs("expression error", o->f);
+        rb__cli_color_off(o, C_YELLOW);
+        fprintf(o->f, " in %s[%" PRId64 "].%s (it goes anyway): ",
+                rb__cli_jstr(data, "in") ? rb__cli_jstr(data, "in") : "?", rb__cli_jint(data, "index"),
+                rb__cli_jstr(data, "key") ? rb__cli_jstr(data, "key") : "?");
+        rb__cli_put_str(o, rb__cli_jstr(data, "error") ? rb__cli_jstr(data, "error") : "?");
     } else if (!strcmp(type, "declared")) {
         fputs("incident declared", o->f);
     } else if (!strcmp(type, "notification_sent")) {
@@ -271,8 +303,13 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         fputs("undo ", o->f);
         rb__cli_put_str(o, step ? step : "?");
         fputs(": ", o->f);
-        put_outcome(o, json_is_true(json_object_get(data, "ok")) ? "ok" : "failed",
-                    json_object_get(data, "result"), -1, -1);
+        put_outcome(o, outcome_word(json_object_get(data, "result")), json_object_get(data, "result"),
+                    -1, -1);
+    } else if (!strcmp(type, "rollback_finished")) {
+        rb__cli_color_on(o, C_YELLOW);
+        fprintf(o->f, "rollback finished: %" PRId64 " undo(s) ran, %" PRId64 " failed",
+                rb__cli_jint(data, "undos"), rb__cli_jint(data, "failed"));
+        rb__cli_color_off(o, C_YELLOW);
     } else if (!strcmp(type, "escalated")) {
         rb__cli_fmt_duration(rb__cli_jint(data, "after_ms"), d1, sizeof d1);
         rb__cli_color_on(o, C_RED);

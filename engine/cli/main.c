@@ -35,7 +35,10 @@ static void usage(FILE *f)
     for (const command_t *c = commands; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
     fprintf(f, "\n`runbook COMMAND --help` describes each command.\n"
-               "exit codes: 0 success, 1 the run failed, 2 invalid input or usage.\n");
+               "exit codes: 0 success (a run: resolved), 1 the run failed or was cancelled,\n"
+               "  2 invalid input or usage, 3 not confirmed (the checks found nothing to do),\n"
+               "  4 not started (its concurrency key is held, or it cools down), 5 inconclusive\n"
+               "  (a check that confirm needs could not run; nothing was done).\n");
 }
 
 int main(int argc, char **argv)

@@ -24,7 +24,9 @@ struct rb_progress {
     int frame;
     uint64_t t0;
     char what[160]; /* what the status line says the run is doing */
-    size_t nsteps, nok, nfailed, nskipped;
+    size_t nsteps;
+    size_t undos, undos_failed;
+    int rolled_back;
     json_t *rows;   /* [{step, status, attempts, duration_ms}] for the summary */
     char severity[16];
     uint64_t respond_ms, resolve_ms, first_action_ms;
@@ -36,6 +38,19 @@ static const char *C(const rb_progress_t *c, const char *code) { return c->color
 static double secs(const json_t *d, const char *k)
 {
     return (double)json_integer_value(json_object_get(d, k)) / 1000.0;
+}
+
+/* A duration field as it was given (50ms, 1.5s, 2m): R-durations-shown. */
+static const char *dur(const json_t *d, const char *k, char *buf, size_t len)
+{
+    json_int_t v = json_integer_value(json_object_get(d, k));
+    return rb_duration_format(v > 0 ? (uint64_t)v : 0, buf, len);
+}
+
+static const char *str(const json_t *d, const char *k, const char *dflt)
+{
+    const char *s = json_string_value(json_object_get(d, k));
+    return s ? s : dflt;
 }
 
 static void print_result_line(const rb_progress_t *c, const json_t *res)
@@ -123,9 +138,11 @@ static void track(rb_progress_t *c, const char *type, const char *step, int atte
         snprintf(c->what, sizeof(c->what), "%s %s · attempt %d/%lld", 
                  !strcmp(json_string_value(json_object_get(data, "phase")), "verify") ? "verify" : "step",
                  step ? step : "", attempt, (long long)json_integer_value(json_object_get(data, "of")));
-    else if (!strcmp(type, "step_retry"))
-        snprintf(c->what, sizeof(c->what), "step %s · waiting %.1fs to retry", step,
-                 (double)json_integer_value(json_object_get(data, "delay_ms")) / 1000.0);
+    else if (!strcmp(type, "step_retry")) {
+        char d[32];
+        snprintf(c->what, sizeof(c->what), "step %s · waiting %s to retry", step ? step : "",
+                 dur(data, "delay_ms", d, sizeof(d)));
+    }
     else if (!strcmp(type, "approval_requested"))
         snprintf(c->what, sizeof(c->what), "step %s · waiting for approval", step);
     if (!strcmp(type, "step_started") && !c->have_first_action) {
@@ -137,15 +154,12 @@ static void track(rb_progress_t *c, const char *type, const char *step, int atte
         c->respond_ms = (uint64_t)json_integer_value(json_object_get(data, "respond_ms"));
         c->resolve_ms = (uint64_t)json_integer_value(json_object_get(data, "resolve_ms"));
     }
-    if (!strcmp(type, "step_skipped")) {
+    if (!strcmp(type, "step_skipped") || !strcmp(type, "step_finished")) {
         c->nsteps++;
-        c->nskipped++;
-    } else if (!strcmp(type, "step_finished")) {
-        c->nsteps++;
-        if (json_is_true(json_object_get(data, "ok")))
-            c->nok++;
-        else
-            c->nfailed++;
+    } else if (!strcmp(type, "rollback_finished")) {
+        c->undos = (size_t)json_integer_value(json_object_get(data, "undos"));
+        c->undos_failed = (size_t)json_integer_value(json_object_get(data, "failed"));
+        c->rolled_back = 1;
     }
     if (!strcmp(type, "step_finished") || !strcmp(type, "step_skipped"))
         json_array_append_new(c->rows, json_pack("{s:s,s:O,s:i,s:I}", "step", step, "status",
@@ -197,21 +211,44 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         const json_t *res = json_object_get(data, "result");
         int ok = json_is_true(json_object_get(data, "ok"));
         fprintf(stderr, "  %s%s%s %s check %s", C(c, ok ? "\033[32m" : "\033[33m"), ok ? "✔" : "✘",
-                C(c, "\033[0m"), json_string_value(json_object_get(data, "phase")), step);
-        if (!ok)
+                C(c, "\033[0m"), str(data, "phase", "?"), step ? step : "?");
+        if (!ok) {
+            fprintf(stderr, ": %s", rb__result_outcome(res));
             print_result_line(c, res);
+        }
         fputc('\n', stderr);
     } else if (!strcmp(type, "confirm")) {
         int yes = json_is_true(json_object_get(data, "confirmed"));
-        fprintf(stderr, "%s%s%s\n", C(c, yes ? "\033[1;31m" : "\033[32m"),
-                yes ? "confirmed: the failure is real" : "not confirmed: nothing to do",
+        int unsure = json_is_true(json_object_get(data, "inconclusive"));
+        fprintf(stderr, "%s%s%s", C(c, unsure ? "\033[1;33m" : yes ? "\033[1;31m" : "\033[32m"),
+                unsure ? "inconclusive: nothing acted on" : yes ? "confirmed: the failure is real"
+                                                               : "not confirmed: nothing to do",
                 C(c, "\033[0m"));
+        size_t i;
+        json_t *u;
+        json_array_foreach(json_object_get(data, "unrunnable"), i, u)
+            fprintf(stderr, "%scheck %s could not run (%s)", i ? "; " : ": ", str(u, "check", "?"),
+                    str(u, "error", "?"));
+        if (json_is_string(json_object_get(data, "error")))
+            fprintf(stderr, ": confirm: %s", str(data, "error", ""));
+        fputc('\n', stderr);
+    } else if (!strcmp(type, "expression_error")) {
+        fprintf(stderr, "  %sexpression error%s in %s[%lld].%s (it goes anyway): %s\n", C(c, "\033[33m"),
+                C(c, "\033[0m"), str(data, "in", "?"), (long long)json_integer_value(json_object_get(data, "index")),
+                str(data, "key", "?"), str(data, "error", "?"));
     } else if (!strcmp(type, "severity_assigned")) {
         char a[32], b[32];
-        fprintf(stderr, "%sseverity %s%s (respond within %s, resolve within %s)\n", C(c, "\033[1m"),
-                json_string_value(json_object_get(data, "level")), C(c, "\033[0m"),
-                rb_duration_format((uint64_t)json_integer_value(json_object_get(data, "respond_ms")), a, sizeof(a)),
-                rb_duration_format((uint64_t)json_integer_value(json_object_get(data, "resolve_ms")), b, sizeof(b)));
+        fprintf(stderr, "%sseverity %s%s", C(c, "\033[1m"), str(data, "level", "?"), C(c, "\033[0m"));
+        if (json_integer_value(json_object_get(data, "respond_ms")) > 0 ||
+            json_integer_value(json_object_get(data, "resolve_ms")) > 0)
+            fprintf(stderr, " (respond within %s, resolve within %s)", dur(data, "respond_ms", a, sizeof(a)),
+                    dur(data, "resolve_ms", b, sizeof(b)));
+        size_t i;
+        json_t *e;
+        json_array_foreach(json_object_get(data, "errors"), i, e)
+            fprintf(stderr, "%sseverity rule %lld cannot be evaluated: %s", i ? "; " : ": the most severe level, as ",
+                    (long long)json_integer_value(json_object_get(e, "rule")) + 1, str(e, "error", "?"));
+        fputc('\n', stderr);
     } else if (!strcmp(type, "phase_started")) {
         fprintf(stderr, "%s%s%s (%lld checks)\n", C(c, "\033[36m"),
                 !strcmp(json_string_value(json_object_get(data, "phase")), "detect") ? "detect" : "validate",
@@ -233,8 +270,15 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         fprintf(stderr, "%s↶ rolling back %lld step(s)%s\n", C(c, "\033[33m"),
                 (long long)json_integer_value(json_object_get(data, "undo_steps")), C(c, "\033[0m"));
     } else if (!strcmp(type, "undo_finished")) {
-        int ok = json_is_true(json_object_get(data, "ok"));
-        fprintf(stderr, "  undo %s: %s\n", step, ok ? "ok" : "failed");
+        const json_t *res = json_object_get(data, "result");
+        fprintf(stderr, "  undo %s: %s", step ? step : "?", rb__result_outcome(res));
+        if (!json_is_true(json_object_get(data, "ok")))
+            print_result_line(c, res);
+        fputc('\n', stderr);
+    } else if (!strcmp(type, "rollback_finished")) {
+        fprintf(stderr, "%s↶ rolled back: %lld undo(s) ran, %lld failed%s\n", C(c, "\033[33m"),
+                (long long)json_integer_value(json_object_get(data, "undos")),
+                (long long)json_integer_value(json_object_get(data, "failed")), C(c, "\033[0m"));
     } else if (!strcmp(type, "escalated")) {
         fprintf(stderr, "%s⚑ escalated (level %lld)%s\n", C(c, "\033[1;31m"),
                 (long long)json_integer_value(json_object_get(data, "level")), C(c, "\033[0m"));
@@ -243,7 +287,7 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         fprintf(stderr, "  notify %s: %s\n", step, ok ? "sent" : "failed");
     } else if (!strcmp(type, "step_started")) {
         fprintf(stderr, "%s▶%s %s%s%s (%s)\n", C(c, "\033[36m"), C(c, "\033[0m"), C(c, "\033[1m"), step,
-                C(c, "\033[0m"), json_string_value(json_object_get(data, "action")));
+                C(c, "\033[0m"), str(data, "action", "?"));
     } else if (!strcmp(type, "attempt_finished") &&
                !strcmp(json_string_value(json_object_get(data, "phase")), "check")) {
         /* a check's outcome is its check_finished line */
@@ -261,18 +305,24 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             print_result_line(c, res);
         fprintf(stderr, " [%.2fs]\n", secs(res, "duration_ms"));
     } else if (!strcmp(type, "step_retry")) {
-        fprintf(stderr, "    %sretrying in %.1fs%s\n", C(c, "\033[33m"), secs(data, "delay_ms"),
-                C(c, "\033[0m"));
+        char d[32];
+        fprintf(stderr, "    %sretrying in %s%s (%s)\n", C(c, "\033[33m"), dur(data, "delay_ms", d, sizeof(d)),
+                C(c, "\033[0m"), str(data, "reason", "attempt failed"));
     } else if (!strcmp(type, "step_skipped")) {
-        fprintf(stderr, "%s⤼ %s skipped%s: %s\n", C(c, "\033[33m"), step, C(c, "\033[0m"),
-                json_string_value(json_object_get(data, "reason")));
+        fprintf(stderr, "%s⤼ %s skipped%s: %s\n", C(c, "\033[33m"), step ? step : "?", C(c, "\033[0m"),
+                str(data, "reason", "when is false"));
     } else if (!strcmp(type, "step_finished")) {
         int ok = json_is_true(json_object_get(data, "ok"));
-        fprintf(stderr, "%s%s %s %s%s after %d attempt%s, %.2fs\n", C(c, ok ? "\033[32m" : "\033[31m"),
-                ok ? "✔" : "✘", step, ok ? "ok" : "failed", C(c, "\033[0m"),
+        const char *word = str(data, "status", ok ? "ok" : "failed");
+        fprintf(stderr, "%s%s %s %s%s after %d attempt%s, %.2fs", C(c, ok ? "\033[32m" : "\033[31m"),
+                ok ? "✔" : "✘", step ? step : "?", word, C(c, "\033[0m"),
                 (int)json_integer_value(json_object_get(data, "attempts")),
                 json_integer_value(json_object_get(data, "attempts")) == 1 ? "" : "s",
                 secs(data, "duration_ms"));
+        const char *why = str(json_object_get(data, "result"), "error", NULL);
+        if (!ok && why)
+            fprintf(stderr, " — %s", why);
+        fputc('\n', stderr);
         if (!ok) {
             const char *err = json_string_value(json_object_get(json_object_get(data, "result"), "stderr"));
             if (err && *err) {
@@ -300,9 +350,10 @@ void rb_progress_summary(rb_progress_t *c, rb_run_t *run)
         return;
     const char *st = rb_run_status(run);
     int ok = !strcmp(st, "resolved") || !strcmp(st, "not_confirmed");
+    int meh = !strcmp(st, "inconclusive") || !strcmp(st, "cancelled");
     uint64_t dur = rb_run_duration_ms(run);
     char a[32], b[32], d1[32], d2[32];
-    fprintf(stderr, "%s── run %lld: %s%s in %s", C(c, ok ? "\033[1;32m" : "\033[1;31m"),
+    fprintf(stderr, "%s── run %lld: %s%s in %s", C(c, ok ? "\033[1;32m" : meh ? "\033[1;33m" : "\033[1;31m"),
             (long long)rb_run_id(run), st, C(c, "\033[0m"), rb_duration_format(dur, d1, sizeof(d1)));
     if (c->severity[0])
         fprintf(stderr, " · severity %s", c->severity);
@@ -333,8 +384,26 @@ void rb_progress_summary(rb_progress_t *c, rb_run_t *run)
                 (long long)json_integer_value(json_object_get(row, "attempts")),
                 rb_duration_format((uint64_t)json_integer_value(json_object_get(row, "duration_ms")), a, sizeof(a)));
     }
-    fprintf(stderr, "   %zu step%s: %zu ok, %zu failed, %zu skipped\n", c->nsteps, c->nsteps == 1 ? "" : "s",
-            c->nok, c->nfailed, c->nskipped);
+    /* counted by outcome word (R-outcome-words): ok, failed and skipped
+     * always, the others when they happened */
+    static const char *const words[] = {"ok",        "failed",  "error",  "timeout",
+                                        "cancelled", "skipped", "denied", "simulated"};
+    fprintf(stderr, "   %zu step%s:", c->nsteps, c->nsteps == 1 ? "" : "s");
+    for (size_t w = 0, first = 1; w < sizeof(words) / sizeof(*words); w++) {
+        size_t n = 0;
+        json_array_foreach(c->rows, i, row) {
+            const char *rs = json_string_value(json_object_get(row, "status"));
+            n += rs && !strcmp(rs, words[w]);
+        }
+        if (n || !strcmp(words[w], "ok") || !strcmp(words[w], "failed") || !strcmp(words[w], "skipped")) {
+            fprintf(stderr, "%s %zu %s", first ? "" : ",", n, words[w]);
+            first = 0;
+        }
+    }
+    fputc('\n', stderr);
+    if (c->rolled_back)
+        fprintf(stderr, "   rollback: %zu undo%s ran, %zu failed\n", c->undos, c->undos == 1 ? "" : "s",
+                c->undos_failed);
     if (rb_run_error(run))
         fprintf(stderr, "   %s\n", rb_run_error(run));
     fprintf(stderr, "   timeline: runbook show %lld\n", (long long)rb_run_id(run));

@@ -54,6 +54,17 @@ int rb_expr_test(const rb_expr_t *e, const json_t *ctx, char *err, size_t errlen
 typedef void (*rb_expr_ref_cb)(const char *root, const char *first, size_t offset, void *arg);
 void rb_expr_refs(const rb_expr_t *e, rb_expr_ref_cb cb, void *arg);
 
+/* Calls cb once for every path the expression reads under the plain name
+ * root ("checks"), in source order: name is the next segment when it is a
+ * literal key ("rpc" in checks.rpc.ok or checks["rpc"]) or NULL when it is
+ * computed or absent (checks[x], checks: any name may be read); field is
+ * the segment after it when that is a literal key ("ok"), or NULL when the
+ * path stops at the name or goes on with a computed segment (the whole
+ * value may be read). Used to tell which checks `confirm` depends on
+ * (docs/semantics.md, R-probe-error). Any thread. */
+typedef void (*rb_expr_field_cb)(const char *name, const char *field, void *arg);
+void rb_expr_fields(const rb_expr_t *e, const char *root, rb_expr_field_cb cb, void *arg);
+
 /* --- templates: text with {{ expr }} parts --- */
 
 /* Rendering flags. */

@@ -10,6 +10,7 @@
  *                 comparison, arithmetic, `in`
  *   expr_func.c   the built-in functions and the value-to-text rule
  *   template.c    {{ }} templates and shell quoting
+ *   expr_paths.c  rb_expr_fields: the paths an expression reads under a root
  *
  * Must never be included outside those files: the rest of the engine sees
  * the language only through expr.h, so what is here can change with the

@@ -201,10 +201,13 @@ int rb__action_cancelled(const rb_action_ctx_t *ctx)
 
 void rb__result_set_outcome(json_t *res, const char *word)
 {
-    json_object_set_new(res, "outcome", json_string(word));
     json_t *st = json_object_get(res, "status");
-    if (!st || json_is_null(st) || json_is_string(st))
+    if (!st || json_is_null(st) || json_is_string(st)) {
         json_object_set_new(res, "status", json_string(word));
+        json_object_del(res, "outcome");
+    } else {
+        json_object_set_new(res, "outcome", json_string(word));
+    }
 }
 
 const char *rb__result_outcome(const json_t *res)
@@ -256,10 +259,9 @@ void rb_action_done(rb_action_ctx_t *ctx, json_t *result)
     json_t *ok = json_object_get(result, "ok");
     if (!json_is_boolean(ok))
         json_object_set_new(result, "ok", json_false());
-    if (!json_is_string(json_object_get(result, "outcome"))) {
-        json_t *st = json_object_get(result, "status");
+    json_t *st = json_object_get(result, "status");
+    if (!json_is_string(json_object_get(result, "outcome")) || json_is_string(st))
         rb__result_set_outcome(result, json_is_string(st) ? json_string_value(st)
                                        : json_is_true(json_object_get(result, "ok")) ? "ok" : "failed");
-    }
     ctx->done(ctx, result, ctx->arg);
 }

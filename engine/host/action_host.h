@@ -67,10 +67,11 @@ void rb__action_cancel(rb_action_ctx_t *ctx);
 /* 1 once cancel was asked. */
 int rb__action_cancelled(const rb_action_ctx_t *ctx);
 
-/* A result's outcome, the engine's word for how it went: "ok", "failed",
- * "error", "timeout", "cancelled", "dry_run", "skipped", "verify_failed".
- * It lives in "outcome"; "status" holds the same word unless the action
- * gave "status" a meaning of its own (http: the integer HTTP status). */
+/* A result's outcome, the engine's word for how it went (docs/semantics.md):
+ * "ok", "failed", "error", "timeout", "cancelled", "skipped", "denied",
+ * "simulated". It is the result's "status"; only an action that gave
+ * "status" a meaning of its own (http, notify: the integer HTTP status)
+ * keeps the word in "outcome" instead. */
 void rb__result_set_outcome(json_t *res, const char *word);
 /* The outcome word of res (never NULL). */
 const char *rb__result_outcome(const json_t *res);

@@ -647,7 +647,8 @@ static void compile_root(compiler_t *c)
 uint32_t rb_runbook_event_bit(const char *name)
 {
     static const char *const names[] = {"declared", "severity", "step_failed", "escalated",
-                                        "resolved", "failed", "not_confirmed", NULL};
+                                        "resolved", "failed", "not_confirmed",
+                                        "inconclusive", NULL};
     for (uint32_t i = 0; name && names[i]; i++)
         if (!strcmp(names[i], name))
             return 1u << i;
@@ -676,6 +677,26 @@ void rb_runbook_level_targets(const rb_runbook_t *rb, const char *level, uint64_
         rb_duration_value(json_object_get(l, "respond"), respond_ms);
         rb_duration_value(json_object_get(l, "resolve"), resolve_ms);
     }
+}
+
+size_t rb_runbook_level_rank(const rb_runbook_t *rb, const char *level)
+{
+    static const char *const seeds[] = {"P1", "P2", "P3", "P4"};
+    size_t i = 0;
+    const char *k;
+    json_t *v;
+    if (rb->levels) {
+        json_object_foreach(rb->levels, k, v) {
+            if (level && !strcmp(k, level))
+                return i;
+            i++;
+        }
+        return i;
+    }
+    for (i = 0; i < 4; i++)
+        if (level && !strcmp(seeds[i], level))
+            return i;
+    return i;
 }
 
 /* Validates and compiles a loaded document; takes doc. */

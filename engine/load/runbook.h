@@ -82,6 +82,7 @@ typedef struct rb_severity_rule {
 #define RB_EV_RESOLVED      0x10u
 #define RB_EV_FAILED        0x20u
 #define RB_EV_NOT_CONFIRMED 0x40u
+#define RB_EV_INCONCLUSIVE  0x80u
 
 typedef struct rb_notify_rule {
     uint32_t events;
@@ -159,6 +160,11 @@ const rb_escalation_t *rb_runbook_escalation(const rb_runbook_t *rb, size_t i);
  * the level is unknown. */
 void rb_runbook_level_targets(const rb_runbook_t *rb, const char *level, uint64_t *respond_ms,
                               uint64_t *resolve_ms);
+
+/* How severe a level is: its place in the runbook's `levels`, else in the
+ * seeds' order P1, P2, P3, P4; 0 is the most severe. A level named in
+ * neither ranks after all of them. */
+size_t rb_runbook_level_rank(const rb_runbook_t *rb, const char *level);
 
 /* Renders a `with` tree against ctx. Returns a new object, or NULL with err. */
 json_t *rb_tvalue_render(const rb_tvalue_t *tv, const json_t *ctx, char *err, size_t errlen);

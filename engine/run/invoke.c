@@ -84,7 +84,7 @@ static void finish(rb_invoker_t *iv, json_t *res)
 
 static json_t *error_result(const char *status, const char *msg)
 {
-    return json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "status", status, "outcome", status, "error", msg);
+    return json_pack("{s:b,s:s,s:s}", "ok", 0, "status", status, "error", msg);
 }
 
 int rb__invoker_start(rb_invoker_t *iv, const rb_invoke_t *inv, json_t *ctx, json_t *with,
@@ -153,7 +153,7 @@ static void attempt_begin(rb_invoker_t *iv)
         return;
     }
     if (iv->dry_run && (inv->action->flags & RB_ACTION_SIDE_EFFECTS)) {
-        on_action_done(NULL, json_pack("{s:b,s:s,s:s}", "ok", 1, "status", "dry_run", "outcome", "dry_run"), iv);
+        on_action_done(NULL, json_pack("{s:b,s:s}", "ok", 1, "status", "simulated"), iv);
         return;
     }
     iv->actx = rb__action_ctx_new(iv->loop, inv->action, iv->base_dir, 0, on_action_done, iv);
@@ -204,6 +204,83 @@ static void decorate(rb_invoker_t *iv, json_t *res)
     }
 }
 
+/* Journals the retry and waits its delay; 0 when no attempt is left (or
+ * the invocation is being cancelled), 1 when the next attempt will come, or
+ * a negative error when the journal refused the record. */
+static int schedule_retry(rb_invoker_t *iv, const char *reason)
+{
+    const rb_invoke_t *inv = iv->inv;
+    if (iv->cancelled || iv->attempt >= (int)inv->retry.attempts)
+        return 0;
+    uint64_t delay = retry_delay(&inv->retry, iv->attempt);
+    json_t *d = json_pack("{s:i,s:I,s:s,s:s}", "next_attempt", iv->attempt + 1, "delay_ms",
+                          (json_int_t)delay, "reason", reason, "phase", iv->phase);
+    int rc = iv->hooks.event(iv, "step_retry", iv->attempt, d, iv->arg);
+    json_decref(d);
+    if (rc < 0)
+        return rc;
+    iv->busy = 1;
+    iv->waiting = 1;
+    uv_timer_start(&iv->timer, on_timer, delay, 0);
+    return 1;
+}
+
+/* Marks res as not ok with outcome word and error message. */
+static void set_outcome(json_t *res, const char *word, const char *prefix, const char *msg)
+{
+    char buf[320];
+    json_object_set_new(res, "ok", json_false());
+    rb__result_set_outcome(res, word);
+    if (msg) {
+        snprintf(buf, sizeof(buf), "%s%s", prefix, msg);
+        json_object_set_new(res, "error", json_string(buf));
+    }
+}
+
+/*
+ * Judges an attempt (docs/semantics.md, R-attempt-ok): the action's outcome,
+ * then `expect` (which replaces the action's own ok when the action ran and
+ * answered: ok or failed), then `until` (false fails an attempt that was
+ * ok; it never makes a failed one succeed). An expression that cannot be
+ * evaluated makes the attempt `error` (R-expect-error).
+ */
+static const char *judge(rb_invoker_t *iv, json_t *res)
+{
+    const rb_invoke_t *inv = iv->inv;
+    const char *st = rb__result_outcome(res);
+    /* A drill's stand-in result has nothing to judge; a cut-short one
+     * neither. */
+    const char *why = "attempt failed";
+    if (iv->cancelled || iv->timed_out || !strcmp(st, "simulated") || (!inv->expect && !inv->retry.until))
+        return why;
+    char e[200] = "";
+    /* expect and until see the result as `result` and its fields as names
+     * of their own (`status == 200`); the run's names take precedence. */
+    json_t *ectx = json_copy(iv->ctx);
+    json_object_set(ectx, "result", res);
+    json_object_update_missing(ectx, res);
+    if (inv->expect && (!strcmp(st, "ok") || !strcmp(st, "failed"))) {
+        int t = rb_expr_test(inv->expect, ectx, e, sizeof(e));
+        if (t < 0) {
+            set_outcome(res, "error", "expect: ", e);
+        } else {
+            json_object_set_new(res, "ok", json_boolean(t > 0));
+            rb__result_set_outcome(res, t > 0 ? "ok" : "failed");
+            if (t > 0)
+                json_object_del(res, "error");
+        }
+    }
+    if (inv->retry.until && json_is_true(json_object_get(res, "ok"))) {
+        int t = rb_expr_test(inv->retry.until, ectx, e, sizeof(e));
+        if (t < 0)
+            set_outcome(res, "error", "until: ", e);
+        else if (t == 0)
+            set_outcome(res, "failed", "", why = "until is false");
+    }
+    json_decref(ectx);
+    return why;
+}
+
 static void on_action_done(rb_action_ctx_t *actx, json_t *res, void *arg)
 {
     rb_invoker_t *iv = arg;
@@ -217,67 +294,40 @@ static void on_action_done(rb_action_ctx_t *actx, json_t *res, void *arg)
     if (iv->timed_out) {
         char msg[96], dur[32];
         snprintf(msg, sizeof(msg), "timed out after %s", rb_duration_format(inv->timeout_ms, dur, sizeof(dur)));
+        set_outcome(res, "timeout", "", msg);
+    } else if (iv->cancelled && json_is_false(json_object_get(res, "ok"))) {
+        rb__result_set_outcome(res, "cancelled");
+    }
+    const char *why = judge(iv, res);
+    /* ok only with the outcome ok (or a drill's stand-in): R-ok-field */
+    const char *st = rb__result_outcome(res);
+    if (strcmp(st, "ok") && strcmp(st, "simulated"))
         json_object_set_new(res, "ok", json_false());
-        rb__result_set_outcome(res, "timeout");
-        json_object_set_new(res, "error", json_string(msg));
-    }
     int ok = json_is_true(json_object_get(res, "ok"));
-    char e[200] = "";
-    /* expect and until see the result as `result` and its fields as names
-     * of their own (`status == 200`); the run's names take precedence. */
-    json_t *ectx = NULL;
-    if ((inv->expect || inv->retry.until) && !iv->cancelled) {
-        ectx = json_copy(iv->ctx);
-        json_object_set(ectx, "result", res);
-        json_object_update_missing(ectx, res);
-    }
-    /* A drill's stand-in result has nothing to judge: expect and until
-     * would only fail it for want of real fields. */
-    int drill = !strcmp(rb__result_outcome(res), "dry_run");
-    if (inv->expect && !iv->timed_out && !iv->cancelled && !drill) {
-        int t = rb_expr_test(inv->expect, ectx, e, sizeof(e));
-        ok = t > 0;
-        json_object_set_new(res, "ok", json_boolean(ok));
-        if (t < 0)
-            json_object_set_new(res, "error", json_string(e));
-        const char *st = rb__result_outcome(res);
-        if (!ok && !strcmp(st, "ok"))
-            rb__result_set_outcome(res, "failed");
-        if (ok)
-            rb__result_set_outcome(res, "ok");
-    }
-    int again = !ok;
-    if (inv->retry.until && !iv->cancelled && !drill) {
-        int t = rb_expr_test(inv->retry.until, ectx, e, sizeof(e));
-        again = t <= 0;
-    }
-    json_decref(ectx);
     json_t *d = json_pack("{s:O,s:s}", "result", res, "phase", iv->phase);
     int rc = iv->hooks.event(iv, "attempt_finished", iv->attempt, d, iv->arg);
     json_decref(d);
+    if (rc == 0 && !ok && strcmp(st, "cancelled"))
+        rc = schedule_retry(iv, why);
     if (rc < 0) {
         json_decref(res);
-        finish(iv, error_result("error", "the journal refused the attempt's result"));
+        finish(iv, error_result("error", "the journal refused the attempt's record"));
         return;
     }
-    if (again && !iv->cancelled && iv->attempt < (int)inv->retry.attempts) {
-        uint64_t delay = retry_delay(&inv->retry, iv->attempt);
-        d = json_pack("{s:i,s:I,s:s,s:s}", "next_attempt", iv->attempt + 1, "delay_ms", (json_int_t)delay,
-                      "reason", ok ? "until is false" : "attempt failed", "phase", iv->phase);
-        rc = iv->hooks.event(iv, "step_retry", iv->attempt, d, iv->arg);
-        json_decref(d);
-        if (rc < 0) {
-            json_decref(res);
-            finish(iv, error_result("error", "the journal refused the retry's record"));
-            return;
-        }
+    if (rc > 0) {
         json_decref(res);
-        iv->waiting = 1;
-        uv_timer_start(&iv->timer, on_timer, delay, 0);
         return;
     }
     json_object_set_new(res, "attempt", json_integer(iv->attempt));
     finish(iv, res);
+}
+
+int rb__invoker_again(rb_invoker_t *iv, const char *reason)
+{
+    if (iv->busy)
+        return 0;
+    int rc = schedule_retry(iv, reason);
+    return rc > 0 ? 1 : rc;
 }
 
 void rb__invoker_cancel(rb_invoker_t *iv)

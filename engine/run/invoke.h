@@ -27,7 +27,7 @@ typedef struct rb_invoker_hooks {
 
 /* A new invoker on loop. base_dir: where relative paths resolve. With
  * dry_run, actions with side effects are not started and answer
- * {ok: true, status: "dry_run"}. */
+ * {ok: true, status: "simulated"}. */
 rb_invoker_t *rb__invoker_new(uv_loop_t *loop, const char *base_dir, int dry_run);
 
 /*
@@ -46,6 +46,15 @@ int rb__invoker_start(rb_invoker_t *iv, const rb_invoke_t *inv, json_t *ctx, jso
 /* The parameters as rendered for the invocation in flight (borrowed), or
  * NULL before start / after a rendering error. */
 const json_t *rb__invoker_with(const rb_invoker_t *iv);
+
+/* After done: starts the next attempt of the same invocation (same
+ * parameters, same context) after its retry delay, as if the last attempt
+ * had failed for reason (journaled with the step_retry event) — a failed
+ * verify fails its attempt this way (R-verify). Returns 1 when an attempt
+ * is coming (done will be called again), 0 when none is left or the
+ * invocation was cancelled, or a negative error when the journal refused
+ * the record. */
+int rb__invoker_again(rb_invoker_t *iv, const char *reason);
 
 /* Number of the attempt in flight or last made. */
 int rb__invoker_attempts(const rb_invoker_t *iv);

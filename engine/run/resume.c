@@ -86,7 +86,9 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
         if (li >= 0) {
             const rb_step_t *st = rb_runbook_step(rb, (size_t)li);
             const json_t *res = json_object_get(r->steps, last);
-            int failed = json_is_false(json_object_get(res, "ok"));
+            /* skipped is not ok, yet not failed (R-skipped) */
+            int failed = res && !json_is_true(json_object_get(res, "ok")) &&
+                         strcmp(rb__result_outcome(res), "skipped");
             if (failed && st->on_failure == RB_ONFAIL_GOTO)
                 r->resume_at = (long)st->goto_idx;
             else if (failed && (st->on_failure == RB_ONFAIL_ABORT || st->on_failure == RB_ONFAIL_ROLLBACK))

@@ -1,9 +1,10 @@
 /*
  * run.c — the life of a run (see run.h and DESIGN §2):
  *
- *   detect (checks in parallel) → confirm → severity → steps (step.c) →
- *   validate (checks in parallel) → resolved | failed | not_confirmed |
- *   cancelled, with notifications on run events and escalations on timers.
+ *   detect (checks in parallel) → confirm → severity (confirm.c) → steps
+ *   (step.c) → validate (checks in parallel) → resolved | failed |
+ *   not_confirmed | inconclusive | cancelled, with notifications on run
+ *   events and escalations on timers.
  *
  * Owns: a run's expression context, its journaling, its check, notification
  * and escalation invokers, its approval and escalation timers, and its end.
@@ -461,6 +462,8 @@ void rb__run_end(rb_run_t *r, const char *status, const char *error)
             rb__run_notify(r, RB_EV_FAILED, "failed");
         else if (!strcmp(status, "not_confirmed"))
             rb__run_notify(r, RB_EV_NOT_CONFIRMED, "not_confirmed");
+        else if (!strcmp(status, "inconclusive"))
+            rb__run_notify(r, RB_EV_INCONCLUSIVE, "inconclusive");
     }
     finish(r);
 }
@@ -478,6 +481,17 @@ static void on_notify_done(rb_invoker_t *iv, json_t *res, void *arg)
     r->npending--;
     if (r->state == RS_ENDING)
         finish(r);
+}
+
+/* Journals an expression that could not be evaluated where the run goes on
+ * regardless (a notification's when, an escalation's unless). */
+static void expr_error(rb_run_t *r, const char *where, size_t i, const char *key, const char *err)
+{
+    json_t *d = json_pack("{s:s,s:i,s:s,s:s}", "in", where, "index", (int)i, "key", key, "error", err);
+    int rc = rb__run_emit(r, "expression_error", NULL, 0, d);
+    json_decref(d);
+    if (rc < 0)
+        rb__run_journal_failed(r, rc);
 }
 
 static void start_side_invoke(rb_run_t *r, const rb_invoke_t *inv, const char *label,
@@ -506,9 +520,12 @@ void rb__run_notify(rb_run_t *r, uint32_t bit, const char *event)
         if (!(n->events & bit))
             continue;
         if (n->when) {
-            char e[200];
-            if (rb_expr_test(n->when, r->ctx, e, sizeof(e)) <= 0)
+            char e[200] = "";
+            int t = rb_expr_test(n->when, r->ctx, e, sizeof(e));
+            if (t == 0)
                 continue;
+            if (t < 0)
+                expr_error(r, "notify", i, "when", e); /* R-notify-when-error: sent anyway */
         }
         start_side_invoke(r, &n->inv, event, event, "notify");
     }
@@ -522,9 +539,12 @@ static void on_escalation(uv_timer_t *t)
     if (r->state == RS_ENDING || r->state == RS_DONE)
         return;
     if (e->unless) {
-        char err[200];
-        if (rb_expr_test(e->unless, r->ctx, err, sizeof(err)) > 0)
+        char err[200] = "";
+        int held = rb_expr_test(e->unless, r->ctx, err, sizeof(err));
+        if (held > 0)
             return;
+        if (held < 0)
+            expr_error(r, "escalate", i, "unless", err); /* R-notify-when-error: escalates anyway */
     }
     r->escalated++;
     rb__run_set_field(r, "escalated", json_integer(r->escalated));
@@ -598,62 +618,6 @@ void rb__run_checks(rb_run_t *r, int which)
                           &hooks, r);
 }
 
-void rb__run_confirm(rb_run_t *r)
-{
-    char e[256] = "";
-    const rb_expr_t *cf = rb_runbook_confirm(r->rb);
-    if (cf) {
-        int t = rb_expr_test(cf, r->ctx, e, sizeof(e));
-        json_t *d = json_pack("{s:b}", "confirmed", t > 0);
-        if (t < 0)
-            json_object_set_new(d, "error", json_string(e));
-        int rc = rb__run_emit(r, "confirm", NULL, 0, d);
-        json_decref(d);
-        if (rc < 0) {
-            rb__run_journal_failed(r, rc);
-            return;
-        }
-        if (t < 0) {
-            char msg[300];
-            snprintf(msg, sizeof(msg), "confirm: %s", e);
-            rb__run_end(r, "failed", msg);
-            return;
-        }
-        if (t == 0) {
-            rb__run_end(r, "not_confirmed", NULL);
-            return;
-        }
-    }
-    const char *level = NULL;
-    for (size_t i = 0; i < rb_runbook_nseverity(r->rb) && !level; i++) {
-        const rb_severity_rule_t *s = rb_runbook_severity(r->rb, i);
-        if (!s->when || rb_expr_test(s->when, r->ctx, e, sizeof(e)) > 0)
-            level = s->level;
-    }
-    if (level) {
-        uint64_t respond = 0, resolve = 0;
-        rb_runbook_level_targets(r->rb, level, &respond, &resolve);
-        rb__run_set_field(r, "severity", json_string(level));
-        json_t *d = json_pack("{s:s,s:I,s:I}", "level", level, "respond_ms", (json_int_t)respond,
-                              "resolve_ms", (json_int_t)resolve);
-        int rc = rb__run_emit(r, "severity_assigned", NULL, 0, d);
-        json_decref(d);
-        if (rc < 0) {
-            rb__run_journal_failed(r, rc);
-            return;
-        }
-    }
-    if (rb__run_emit(r, "declared", NULL, 0, NULL) < 0) {
-        rb__run_journal_failed(r, RB_EJOURNAL);
-        return;
-    }
-    rb__run_notify(r, RB_EV_DECLARED, "declared");
-    if (level)
-        rb__run_notify(r, RB_EV_SEVERITY, "severity");
-    r->state = RS_STEPS;
-    rb__step_begin(r, 0);
-}
-
 static void validate_done(rb_run_t *r)
 {
     char failed[256] = "";
@@ -677,7 +641,16 @@ static void validate_done(rb_run_t *r)
 void rb__run_steps_done(rb_run_t *r)
 {
     if (rb_runbook_nchecks(r->rb, 1) == 0) {
-        rb__run_end(r, "resolved", NULL);
+        /* R-resolved-without-validate: some step must have done its work */
+        int any = rb_runbook_nsteps(r->rb) == 0;
+        const char *k;
+        json_t *v;
+        json_object_foreach(r->steps, k, v)
+            any |= json_is_true(json_object_get(v, "ok"));
+        if (any)
+            rb__run_end(r, "resolved", NULL);
+        else
+            rb__run_end(r, "failed", "no step succeeded");
         return;
     }
     r->state = RS_VALIDATE;
@@ -777,6 +750,10 @@ static void cancel_for(rb_run_t *r, const char *why)
         busy = 1;
         rb__invoker_cancel(r->iv);
     }
+    if (r->viv && rb__invoker_busy(r->viv)) {
+        busy = 1;
+        rb__invoker_cancel(r->viv);
+    }
     if (!busy)
         rb__run_end(r, "cancelled", r->cancel_why);
 }
@@ -838,6 +815,7 @@ void rb_run_free(rb_run_t *r)
     }
     free(r->children);
     rb__run_free_invoker(r->iv);
+    rb__run_free_invoker(r->viv);
     for (size_t i = 0; i < r->nciv; i++)
         rb__run_free_invoker(r->civ[i]);
     free(r->civ);

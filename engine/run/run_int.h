@@ -1,8 +1,9 @@
 /*
  * run_int.h — what run.c (the run's life: phases, checks, notifications,
- * escalations, the end) and step.c (the steps: approval, attempts, verify,
- * foreach, rollback, sub-runbooks) share about a run. Internal to those two
- * files; everything else sees rb_run_t as an opaque handle (run.h).
+ * escalations, the end), confirm.c (confirm and severity), step.c (the
+ * steps: approval, attempts, verify, foreach, rollback, sub-runbooks) and
+ * resume.c share about a run. Internal to those files; everything else sees
+ * rb_run_t as an opaque handle (run.h).
  */
 #ifndef RB_RUN_INT_H
 #define RB_RUN_INT_H
@@ -42,6 +43,8 @@ struct rb_run {
     json_t *intent_with; /* parameters journaled with the intent, for the action */
     uint64_t step_t0;
     int in_verify;
+    rb_invoker_t *viv;          /* the step's verify */
+    rb_invoker_t *verify_again; /* the invoker a failed verify retries, or NULL */
 
     /* foreach */
     json_t *items, *item_results;
@@ -57,6 +60,7 @@ struct rb_run {
     size_t *undo_stack;
     size_t nundo, rollback_pos;
     int rolling_back;
+    size_t undos_run, undos_failed;
     char *rollback_reason;
 
     /* notifications and escalations */
@@ -131,7 +135,7 @@ void rb__run_checks(rb_run_t *r, int which);
 int rb__run_announce(rb_run_t *r, const char *type, const json_t *data);
 /* The run's first phase: detect when it has checks, else confirm. */
 void rb__run_detect(rb_run_t *r);
-/* confirm, then severity, then the steps. */
+/* confirm.c: confirm (or inconclusive), then severity, then the steps. */
 void rb__run_confirm(rb_run_t *r);
 
 /* Continues k(r) once everything the run journaled so far is durable: a

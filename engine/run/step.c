@@ -27,7 +27,10 @@ static void rollback_next(rb_run_t *r);
 static void step_end(rb_run_t *r, json_t *res, int attempts)
 {
     const rb_step_t *s = rb__step_current(r);
-    int ok = json_is_true(json_object_get(res, "ok"));
+    const char *st = rb__result_outcome(res);
+    /* R-on-failure: anything but ok (or a drill's stand-in taken as ok) has failed */
+    int ok = json_is_true(json_object_get(res, "ok")) && (!strcmp(st, "ok") || !strcmp(st, "simulated"));
+    json_object_set_new(res, "ok", json_boolean(ok));
     uint64_t dur = uv_now(r->loop) - r->step_t0;
     json_object_set_new(res, "attempt", json_integer(attempts));
     json_object_set_new(res, "duration", json_integer((json_int_t)dur));
@@ -91,10 +94,11 @@ static void on_main_done(rb_invoker_t *iv, json_t *res, void *arg);
 static void start_main(rb_run_t *r);
 static void start_foreach(rb_run_t *r);
 
-/* Fails the current step without running its action. */
-static void step_error(rb_run_t *r, const char *msg)
+/* Ends the current step without running its action: its outcome is word
+ * ("error", "denied"), msg says why, and its on_failure applies. */
+static void step_fail(rb_run_t *r, const char *word, const char *msg)
 {
-    step_end(r, json_pack("{s:b,s:s,s:s,s:s}", "ok", 0, "status", "error", "outcome", "error", "error", msg), 0);
+    step_end(r, json_pack("{s:b,s:s,s:s}", "ok", 0, "status", word, "error", msg), 0);
 }
 
 static void proceed_after_approval(rb_run_t *r)
@@ -124,7 +128,7 @@ static void on_approval_timeout(uv_timer_t *t)
     if (s->approval->on_timeout_continue)
         proceed_after_approval(r); /* nobody objected in time: run it as declared */
     else
-        step_error(r, "approval timed out");
+        step_fail(r, "denied", "approval timed out");
 }
 
 int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
@@ -147,7 +151,7 @@ int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
     if (approved)
         proceed_after_approval(r);
     else
-        step_error(r, "approval denied");
+        step_fail(r, "denied", "approval denied");
     return 0;
 }
 
@@ -168,20 +172,21 @@ void rb__step_begin(rb_run_t *r, size_t i)
     char e[200] = "";
     if (s->when) {
         int t = rb_expr_test(s->when, r->ctx, e, sizeof(e));
-        if (t <= 0) {
-            json_t *res = json_pack("{s:n,s:s,s:s,s:s}", "ok", "status", "skipped", "outcome", "skipped", "reason",
-                                    t < 0 ? e : "when is false");
+        if (t < 0) {
+            /* R-when-error: an error of the step, and its on_failure decides */
+            char msg[300];
+            snprintf(msg, sizeof(msg), "when: %s", e);
+            step_fail(r, "error", msg);
+            return;
+        }
+        if (t == 0) {
+            json_t *res = json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "skipped", "reason",
+                                    "when is false");
             json_object_set(r->steps, s->name, res);
             int rc = rb__run_emit(r, "step_skipped", s->name, 0, res);
             json_decref(res);
             if (rc < 0) {
                 rb__run_journal_failed(r, rc);
-                return;
-            }
-            if (t < 0) {
-                char msg[300];
-                snprintf(msg, sizeof(msg), "step %s: when: %s", s->name, e);
-                rb__run_end(r, "failed", msg);
                 return;
             }
             rb__step_begin(r, i + 1);
@@ -216,7 +221,7 @@ static int step_intent(rb_run_t *r, const json_t *with, const json_t *items)
     if (items)
         json_object_set(d, "items", (json_t *)items);
     if (r->dry_run)
-        json_object_set_new(d, "dry_run", json_true());
+        json_object_set_new(d, "simulated", json_boolean(!!(s->inv.action->flags & RB_ACTION_SIDE_EFFECTS)));
     int rc = rb__run_emit(r, "step_started", s->name, 0, d);
     json_decref(d);
     if (rc < 0)
@@ -259,11 +264,15 @@ static void start_main(rb_run_t *r)
     if (!with) {
         char msg[300];
         snprintf(msg, sizeof(msg), "cannot render parameters: %s", e);
-        if (rb__run_emit(r, "step_started", s->name, 0, NULL) < 0) {
-            rb__run_journal_failed(r, RB_EJOURNAL);
+        /* R-render-error: reached, nothing started */
+        json_t *d = json_pack("{s:s,s:n,s:s}", "action", s->inv.action->name, "with", "error", msg);
+        int rc = rb__run_emit(r, "step_started", s->name, 0, d);
+        json_decref(d);
+        if (rc < 0) {
+            rb__run_journal_failed(r, rc);
             return;
         }
-        step_error(r, msg);
+        step_fail(r, "error", msg);
         return;
     }
     int rc = step_intent(r, with, NULL);
@@ -273,30 +282,82 @@ static void start_main(rb_run_t *r)
         after_intent(r, start_main_go);
 }
 
+static void on_verify_done(rb_invoker_t *iv, json_t *res, void *arg);
+
+/* Runs the step's verify after an attempt that succeeded (R-verify). It sees
+ * the attempt's result as `result` and the step so far as steps.<name>
+ * (R-verify-context). main: the attempt's result (stolen); again: the
+ * invoker whose next attempt a failed verify starts, or NULL. */
+static void start_verify(rb_run_t *r, json_t *main, rb_invoker_t *again)
+{
+    static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_verify_done};
+    const rb_step_t *s = rb__step_current(r);
+    json_decref(r->main_result);
+    r->main_result = main;
+    r->verify_again = again;
+    r->in_verify = 1;
+    json_t *so_far = json_deep_copy(main);
+    json_object_set_new(so_far, "duration", json_integer((json_int_t)(uv_now(r->loop) - r->step_t0)));
+    json_object_set_new(r->steps, s->name, so_far);
+    if (!r->viv)
+        r->viv = rb__run_new_invoker(r, NULL, -1);
+    ((ivlabel_t *)rb__invoker_data(r->viv))->name = s->name;
+    json_t *c = json_copy(r->ctx);
+    json_object_set(c, "result", main);
+    rb__invoker_start(r->viv, s->verify, c, NULL, "verify", &hooks, r);
+    json_decref(c);
+}
+
 static void on_main_done(rb_invoker_t *iv, json_t *res, void *arg)
 {
-    static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_main_done};
     rb_run_t *r = arg;
     const rb_step_t *s = rb__step_current(r);
-    int ok = json_is_true(json_object_get(res, "ok"));
-    if (!r->in_verify) {
-        if (ok && s->verify && !r->cancelling) {
-            r->main_result = res;
-            r->in_verify = 1;
-            rb__invoker_start(r->iv, s->verify, r->ctx, NULL, "verify", &hooks, r);
-            return;
-        }
-        step_end(r, res, rb__invoker_attempts(iv));
+    if (json_is_true(json_object_get(res, "ok")) && s->verify && !r->cancelling) {
+        start_verify(r, res, iv);
         return;
     }
+    step_end(r, res, rb__invoker_attempts(iv));
+}
+
+static void on_verify_done(rb_invoker_t *iv, json_t *res, void *arg)
+{
+    (void)iv;
+    rb_run_t *r = arg;
     json_t *main = r->main_result;
     r->main_result = NULL;
+    r->in_verify = 0;
+    int attempts = (int)json_integer_value(json_object_get(main, "attempt"));
+    const char *vst = rb__result_outcome(res);
+    int ok = json_is_true(json_object_get(res, "ok"));
     json_object_set_new(main, "verify", res);
-    if (!ok) {
-        json_object_set_new(main, "ok", json_false());
-        rb__result_set_outcome(main, "verify_failed");
+    if (ok) {
+        step_end(r, main, attempts);
+        return;
     }
-    step_end(r, main, (int)json_integer_value(json_object_get(main, "attempt")));
+    /* A verify that fails fails the attempt: the step's retry starts the
+     * main action again (its outcome word stays when it could not even
+     * judge: error, timeout, cancelled). */
+    char msg[300];
+    const char *why = json_string_value(json_object_get(res, "error"));
+    snprintf(msg, sizeof(msg), "verify %s%s%s", !strcmp(vst, "ok") ? "failed" : vst, why ? ": " : "",
+             why ? why : "");
+    json_object_set_new(main, "ok", json_false());
+    rb__result_set_outcome(main, !strcmp(vst, "error") || !strcmp(vst, "timeout") ||
+                                         !strcmp(vst, "cancelled") ? vst : "failed");
+    json_object_set_new(main, "error", json_string(msg));
+    rb_invoker_t *again = r->verify_again;
+    r->verify_again = NULL;
+    int rc = again && !r->cancelling ? rb__invoker_again(again, "verify failed") : 0;
+    if (rc < 0) {
+        json_decref(main);
+        rb__run_journal_failed(r, rc);
+        return;
+    }
+    if (rc > 0) {
+        json_decref(main); /* on_main_done comes again with the next attempt */
+        return;
+    }
+    step_end(r, main, attempts);
 }
 
 /* ---- foreach ---- */
@@ -333,8 +394,7 @@ static void foreach_next(rb_run_t *r)
         return;
     /* all items are in (or the run is being cancelled and the rest never started) */
     int ok = r->items_failed == 0 && r->items_done == n;
-    json_t *res = json_pack("{s:b,s:s,s:s,s:O,s:i,s:i}", "ok", ok, "status", ok ? "ok" : "failed",
-                            "outcome", ok ? "ok" : "failed", "items",
+    json_t *res = json_pack("{s:b,s:s,s:O,s:i,s:i}", "ok", ok, "status", ok ? "ok" : "failed", "items",
                             r->item_results, "total", (int)n, "failed", r->items_failed);
     for (size_t i = 0; i < r->nfiv; i++)
         rb__run_free_invoker(r->fiv[i]);
@@ -345,14 +405,8 @@ static void foreach_next(rb_run_t *r)
     json_decref(r->item_results);
     r->items = r->item_results = NULL;
     if (ok && s->verify && !r->cancelling) {
-        static const rb_invoker_hooks_t vhooks = {rb__run_on_iv_event, on_main_done};
-        r->main_result = res;
-        r->in_verify = 1;
         json_object_set_new(res, "attempt", json_integer(1));
-        if (!r->iv)
-            r->iv = rb__run_new_invoker(r, NULL, -1);
-        ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
-        rb__invoker_start(r->iv, s->verify, r->ctx, NULL, "verify", &vhooks, r);
+        start_verify(r, res, NULL);
         return;
     }
     step_end(r, res, 1);
@@ -385,7 +439,7 @@ static void start_foreach(rb_run_t *r)
             rb__run_journal_failed(r, RB_EJOURNAL);
             return;
         }
-        step_error(r, msg);
+        step_fail(r, "error", msg);
         return;
     }
     if (step_intent(r, NULL, items) < 0) {
@@ -410,7 +464,10 @@ static void on_undo_done(rb_invoker_t *iv, json_t *res, void *arg)
 {
     rb_run_t *r = arg;
     ivlabel_t *l = rb__invoker_data(iv);
-    json_t *d = json_pack("{s:b,s:O}", "ok", json_is_true(json_object_get(res, "ok")), "result", res);
+    int ok = json_is_true(json_object_get(res, "ok"));
+    r->undos_run++;
+    r->undos_failed += !ok;
+    json_t *d = json_pack("{s:b,s:s,s:O}", "ok", ok, "status", rb__result_outcome(res), "result", res);
     int rc = rb__run_emit(r, "undo_finished", l->name, rb__invoker_attempts(iv), d);
     json_decref(d);
     json_decref(res);
@@ -419,6 +476,15 @@ static void on_undo_done(rb_invoker_t *iv, json_t *res, void *arg)
         return;
     }
     rollback_next(r);
+}
+
+/* An undo sees the step's own result as steps.<name> and as `result`
+ * (R-verify-context). A new reference. */
+static json_t *undo_ctx(rb_run_t *r, const rb_step_t *s)
+{
+    json_t *c = json_copy(r->ctx);
+    json_object_set(c, "result", json_object_get(r->steps, s->name));
+    return c;
 }
 
 static void undo_go(rb_run_t *r)
@@ -430,15 +496,27 @@ static void undo_go(rb_run_t *r)
     ((ivlabel_t *)rb__invoker_data(r->iv))->name = s->name;
     json_t *with = r->intent_with;
     r->intent_with = NULL;
-    rb__invoker_start(r->iv, s->undo, r->ctx, with, "undo", &hooks, r);
+    json_t *c = undo_ctx(r, s);
+    rb__invoker_start(r->iv, s->undo, c, with, "undo", &hooks, r);
+    json_decref(c);
 }
 
 static void rollback_next(rb_run_t *r)
 {
     if (r->rollback_pos == 0 || r->cancelling) {
-        char msg[320];
-        snprintf(msg, sizeof(msg), "%s; rolled back %zu step%s", r->rollback_reason,
-                 r->nundo - r->rollback_pos, r->nundo - r->rollback_pos == 1 ? "" : "s");
+        /* R-rollback-count: how many undos ran, and how many of them failed */
+        char msg[400];
+        snprintf(msg, sizeof(msg), "%s; rolled back %zu step%s, %zu undo%s failed", r->rollback_reason,
+                 r->undos_run, r->undos_run == 1 ? "" : "s", r->undos_failed,
+                 r->undos_failed == 1 ? "" : "s");
+        json_t *d = json_pack("{s:I,s:I}", "undos", (json_int_t)r->undos_run, "failed",
+                              (json_int_t)r->undos_failed);
+        int rc = rb__run_emit(r, "rollback_finished", NULL, 0, d);
+        json_decref(d);
+        if (rc < 0) {
+            rb__run_journal_failed(r, rc);
+            return;
+        }
         rb__run_end(r, "failed", msg);
         return;
     }
@@ -446,7 +524,9 @@ static void rollback_next(rb_run_t *r)
     const rb_step_t *s = rb_runbook_step(r->rb, r->undo_step);
     /* the undo sees the step's own result as steps.<name> */
     char e[256] = "";
-    json_t *with = rb_tvalue_render(s->undo->with, r->ctx, e, sizeof(e));
+    json_t *c = undo_ctx(r, s);
+    json_t *with = rb_tvalue_render(s->undo->with, c, e, sizeof(e));
+    json_decref(c);
     json_t *d = json_pack("{s:s,s:O}", "action", s->undo->action->name, "with", with ? with : json_null());
     int rc = rb__run_emit(r, "undo_started", s->name, 0, d);
     json_decref(d);
@@ -478,8 +558,13 @@ static void on_child_done(rb_run_t *child, void *arg)
         json_t *v;
         json_object_foreach(json_object_get(rb_run_context(child), "steps"), k, v)
             json_object_set_new(summary, k, json_string(rb__result_outcome(v)));
-        json_t *res = json_pack("{s:b,s:s,s:I,s:s,s:o}", "ok", !strcmp(st, "resolved"), "status",
-                                !strcmp(st, "resolved") ? "ok" : "failed", "run_id",
+        /* the child's status as an outcome: inconclusive could not judge */
+        const char *word = !strcmp(st, "resolved")       ? "ok"
+                           : !strcmp(st, "cancelled")    ? "cancelled"
+                           : !strcmp(st, "inconclusive") ? "error"
+                                                         : "failed";
+        json_t *res = json_pack("{s:b,s:s,s:I,s:s,s:o}", "ok", !strcmp(st, "resolved"), "status", word,
+                                "run_id",
                                 (json_int_t)rb_run_id(child), "run_status", st, "steps", summary);
         if (rb_run_error(child))
             json_object_set_new(res, "error", json_string(rb_run_error(child)));

@@ -13,7 +13,7 @@
 #                             $RUNBOOK, $SPEC (the copied file), $DIR, $DB
 #   # exit: N                 the exit code the command must give
 #   # status: S               the run's status in `show --format json`
-#   # present: FILE / # absent: FILE   marker files in $DIR after the run
+#   # present: F… / # absent: F…   marker files in $DIR after the run
 #   # json: JQ                a jq filter over `show --format json` that
 #                             must print true (the run's fields: .status …, its events: .events)
 #   # stderr: TEXT / # stdout: TEXT    text the command must print
@@ -21,8 +21,10 @@
 #   # file: NAME TEXT         the file $DIR/NAME must contain TEXT
 # Env: RUNBOOK (the binary).
 set -u
-spec=$1
+spec=$(cd "$(dirname "$1")" && pwd)/$(basename "$1")
 name=$(basename "$spec" .yaml)
+# A spec that says nothing proves nothing: it must at least give the exit code.
+grep -q '^# exit: ' "$spec" 2>/dev/null || { echo "FAIL $name: no '# exit:' line in $1"; exit 1; }
 top=$(mktemp -d)
 trap 'rm -rf "$top"' EXIT
 DIR=$top/book
@@ -43,7 +45,7 @@ if [ -n "$cmd" ]; then
     bash -c "$cmd" >"$top/out" 2>"$top/err" </dev/null
 else
     eval "set -- $(directive args)"
-    "$RUNBOOK" run --db "$DB" "$SPEC" "$@" >"$top/out" 2>"$top/err" </dev/null
+    "$RUNBOOK" run --db "$DB" "$@" "$SPEC" >"$top/out" 2>"$top/err" </dev/null
 fi
 rc=$?
 
@@ -64,12 +66,12 @@ if [ -n "$st" ] && [ -s "$top/show.json" ]; then
     got=$(jq -r '.status' "$top/show.json")
     [ "$got" = "$st" ] || bad "status $got, want $st"
 fi
-while IFS= read -r f; do
-    [ -n "$f" ] && { [ -e "$DIR/$f" ] || bad "marker $f is absent"; }
-done <<<"$(directive present)"
-while IFS= read -r f; do
-    [ -n "$f" ] && [ -e "$DIR/$f" ] && bad "marker $f is present"
-done <<<"$(directive absent)"
+for f in $(directive present); do
+    [ -e "$DIR/$f" ] || bad "marker $f is absent"
+done
+for f in $(directive absent); do
+    [ -e "$DIR/$f" ] && bad "marker $f is present"
+done
 while IFS= read -r q; do
     [ -z "$q" ] && continue
     got=$(jq -r "$q" "$top/show.json" 2>&1)

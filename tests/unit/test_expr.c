@@ -844,6 +844,36 @@ static void test_template_refs(void **state)
     rb_tmpl_free(t);
 }
 
+/* rb_expr_fields: what `confirm` reads of each check (R-probe-error). */
+static void collect_field(const char *name, const char *field, void *arg)
+{
+    char *out = arg;
+    size_t n = strlen(out);
+    snprintf(out + n, 256 - n, "%s%s.%s", n ? " " : "", name ? name : "*", field ? field : "*");
+}
+
+static void assert_fields(const char *src, const char *want)
+{
+    rb_expr_error_t err;
+    rb_expr_t *e = rb_expr_compile(src, strlen(src), &err);
+    assert_non_null(e);
+    char got[256] = "";
+    rb_expr_fields(e, "checks", collect_field, got);
+    assert_string_equal(got, want);
+    rb_expr_free(e);
+}
+
+static void test_expr_fields(void **state)
+{
+    (void)state;
+    assert_fields("!checks.a.ok || checks.b.status == 'error'", "a.ok b.status");
+    assert_fields("checks[\"c\"].json.x > 1 && steps.s.ok", "c.json");
+    assert_fields("len(checks.d) > 0", "d.*");
+    assert_fields("checks[params.which].ok", "*.*");
+    assert_fields("checks.e[params.k]", "e.*");
+    assert_fields("!params.x", "");
+}
+
 /* ---------------------------------------------------------------- shell quoting */
 
 static void test_shell_quote_function(void **state)
@@ -1147,6 +1177,7 @@ int main(void)
         cmocka_unit_test(test_template_text),
         cmocka_unit_test(test_template_errors),
         cmocka_unit_test(test_template_refs),
+        cmocka_unit_test(test_expr_fields),
         cmocka_unit_test(test_shell_quote_function),
         cmocka_unit_test(test_shell_hostile_values),
         cmocka_unit_test(test_shell_quote_rendering),

@@ -298,7 +298,7 @@ static void test_reset(void **state)
     h_start(&h, 0, json_pack("{s:s}", "url", h_url(&h, "/")));
     json_t *r = h_finish(&h);
     assert_false(flag(r, "ok"));
-    assert_string_equal(str(r, "outcome"), "error");
+    assert_string_equal(str(r, "outcome"), "failed");
     assert_true(strlen(str(r, "error")) > 0);
     expect_http_status(r, 0);
     json_decref(r);
@@ -315,7 +315,7 @@ static void test_connection_refused(void **state)
     h_start(&h, 0, json_pack("{s:s}", "url", url));
     json_t *r = h_finish(&h);
     assert_false(flag(r, "ok"));
-    assert_string_equal(str(r, "outcome"), "error");
+    assert_string_equal(str(r, "outcome"), "failed");
     assert_true(strlen(str(r, "error")) > 0);
     json_decref(r);
     lsrv_free(&h.srv);

@@ -521,7 +521,7 @@ static void test_dry_run_starts_nothing_with_side_effects(void **state)
     assert_string_equal(rb_run_status(r), "resolved");
     assert_false(exists(f, "changed"));
     const json_t *st = json_object_get(json_object_get(rb_run_context(r), "steps"), "change");
-    assert_string_equal(json_string_value(json_object_get(st, "status")), "dry_run");
+    assert_string_equal(json_string_value(json_object_get(st, "status")), "simulated");
     st = json_object_get(json_object_get(rb_run_context(r), "steps"), "say");
     assert_string_equal(json_string_value(json_object_get(st, "status")), "ok");
     rb_run_free(r);

@@ -184,11 +184,12 @@ static void test_expect_and_verify(void **state)
     const char *st;
     int64_t id;
     json_t *ctx = run_it(f, rb, NULL, &st, &id);
-    assert_string_equal(st, "resolved");
+    /* both steps failed with on_failure: continue: no step succeeded */
+    assert_string_equal(st, "failed");
     assert_false(json_is_true(json_object_get(step(ctx, "e"), "ok")));
     assert_int_equal(json_integer_value(json_object_get(json_object_get(step(ctx, "e"), "json"), "height")), 12);
     assert_false(json_is_true(json_object_get(step(ctx, "v"), "ok")));
-    assert_string_equal(json_string_value(json_object_get(step(ctx, "v"), "status")), "verify_failed");
+    assert_string_equal(json_string_value(json_object_get(step(ctx, "v"), "status")), "failed");
     /* one main attempt and two verify attempts */
     count_events(f, id, "attempt_started", 1 + 1 + 2);
     json_decref(ctx);
@@ -261,10 +262,65 @@ static void test_param_errors(void **state)
     rb_runbook_free(rb);
 }
 
+/* A run interrupted right after a skipped step (a journal without the step
+ * list, so resume decides from the last step's result): skipped is not ok,
+ * yet it is no failure, so the run goes on instead of ending failed. */
+static void test_resume_after_skipped_step(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\nsteps:\n"
+                               "  - { name: a, when: 'false', run: ['true'] }\n"
+                               "  - { name: b, run: [touch, b] }\n");
+    size_t len;
+    const char *src = rb_runbook_source(rb, &len);
+    char sha[65];
+    int64_t id;
+    json_t *params = json_object();
+    assert_int_equal(rb_journal_put_version(f->j, "t", f->path, src, len, sha), 0);
+    assert_int_equal(rb_journal_run_create(f->j, "t", sha, params, "test", &id), 0);
+    json_t *d = json_pack("{s:s,s:s,s:O}", "runbook", "t", "sha256", sha, "params", params);
+    assert_int_equal(rb_journal_event(f->j, id, "run_started", NULL, 0, d), 0);
+    json_decref(d);
+    assert_int_equal(rb_journal_event(f->j, id, "declared", NULL, 0, NULL), 0);
+    d = json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "skipped", "reason", "when is false");
+    assert_int_equal(rb_journal_event(f->j, id, "step_skipped", "a", 0, d), 0);
+    json_decref(d);
+    assert_int_equal(rb_journal_run_status(f->j, id, "interrupted", 0), 0);
+    assert_int_equal(rb_journal_sync(f->j), 0);
+
+    json_t *point = NULL, *run = NULL;
+    assert_int_equal(rb_journal_run_resume_point(f->j, id, &point), 0);
+    assert_int_equal(rb_journal_run_get(f->j, id, &run), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    rb_run_opts_t o = {.trigger = "test"};
+    rb_run_t *r = NULL;
+    char err[256] = "";
+    assert_int_equal(rb_run_resume(&loop, rb, f->j, point, json_object_get(run, "events"), &o, &r, err,
+                                   sizeof(err)),
+                     0);
+    f->done_calls = 0;
+    assert_int_equal(rb_run_start(r, NULL, on_done, f), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(f->done_calls, 1);
+    assert_string_equal(rb_run_status(r), "resolved");
+    char p[160];
+    snprintf(p, sizeof(p), "%s/b", f->dir);
+    assert_int_equal(access(p, F_OK), 0);
+    rb_run_free(r);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    json_decref(point);
+    json_decref(run);
+    json_decref(params);
+    rb_runbook_free(rb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_steps_pass_results_on, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_after_skipped_step, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intent_is_what_ran, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_until_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_exhausted_aborts, setup, teardown),
