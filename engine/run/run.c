@@ -269,7 +269,7 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
     char sha[65];
     rc = rb_journal_put_version(j, rb_runbook_name(rb), rb_runbook_path(rb), src, len, sha);
     if (rc == 0) {
-        json_t *shown = rb_secrets_mask(r->secrets, params);
+        json_t *shown = rb_secrets_mask_params(r->secrets, rb, params);
         rc = rb_journal_run_create(j, rb_runbook_name(rb), sha, shown,
                                    o && o->trigger ? o->trigger : "cli", &r->id);
         json_decref(shown);
@@ -680,10 +680,10 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     rb__run_set_field(r, "started_at", json_integer((json_int_t)time(NULL)));
     if (r->resumed)
         return rb__run_start_resumed(r);
-    json_t *d = json_pack("{s:s,s:O,s:O,s:b}", "runbook", rb_runbook_name(r->rb), "params",
-                          json_object_get(r->ctx, "params"), "sha256",
-                          json_object_get(json_object_get(r->ctx, "run"), "sha256"), "dry_run",
-                          r->dry_run);
+    json_t *shown = rb_secrets_mask_params(r->secrets, r->rb, json_object_get(r->ctx, "params"));
+    json_t *d = json_pack("{s:s,s:o,s:O,s:b}", "runbook", rb_runbook_name(r->rb), "params", shown,
+                          "sha256", json_object_get(json_object_get(r->ctx, "run"), "sha256"),
+                          "dry_run", r->dry_run);
     if (json_object_size(json_object_get(r->ctx, "alert")))
         json_object_set(d, "alert", json_object_get(r->ctx, "alert"));
     if (r->key)

@@ -51,6 +51,14 @@ int rb_secrets_any(const rb_secrets_t *s);
  * that shares every part that did not change. v is borrowed. */
 json_t *rb_secrets_mask(const rb_secrets_t *s, const json_t *v);
 
+/* The parameters of a run of rb as they may be written down: each one
+ * declared `secret: true` that has a value other than null or "" is
+ * RB_SECRET_MASK whole, whatever its type (a number is not a string, so
+ * rb_secrets_mask would keep it), and the rest as rb_secrets_mask leaves
+ * it. Returns a new reference; params is borrowed. */
+json_t *rb_secrets_mask_params(const rb_secrets_t *s, const rb_runbook_t *rb,
+                               const json_t *params);
+
 /* The same for one C string: a malloc'd copy. */
 char *rb_secrets_mask_str(const rb_secrets_t *s, const char *str);
 

@@ -167,6 +167,43 @@ static void test_collect_env(void **state)
     rb_runbook_free(rb);
 }
 
+/* A secret parameter that is not a string (a YAML default of 123456) is
+ * masked whole where the parameters are written down; other parameters,
+ * and numbers elsewhere, are left as they are. */
+static void test_mask_params(void **state)
+{
+    (void)state;
+    static const char text[] = "apiVersion: runbook/v1\n"
+                               "name: sec\n"
+                               "params:\n"
+                               "  pin: { secret: true, default: 123456 }\n"
+                               "  token: { secret: true }\n"
+                               "  count: { default: 123456 }\n"
+                               "steps:\n"
+                               "  - { name: s, run: [echo, \"{{ params.pin }}\"] }\n";
+    rb_diags_t *d = rb_diags_new();
+    rb_runbook_t *rb = NULL;
+    assert_int_equal(rb_runbook_load_text("sec.yaml", text, sizeof(text) - 1, NULL, d, &rb), 0);
+    rb_diags_free(d);
+    json_t *params =
+        json_pack("{s:i,s:s,s:i}", "pin", 123456, "token", "tok-1234", "count", 123456);
+    rb_secrets_t *s = rb_secrets_new();
+    char err[300] = "";
+    assert_int_equal(rb_secrets_collect(s, rb, params, NULL, NULL, err, sizeof(err)), 0);
+    json_t *m = rb_secrets_mask_params(s, rb, params);
+    char *got = dump(m);
+    assert_string_equal(got, "{\"count\":123456,\"pin\":\"***\",\"token\":\"***\"}");
+    free(got);
+    assert_int_equal(json_integer_value(json_object_get(params, "pin")), 123456); /* untouched */
+    json_decref(m);
+    char *str = rb_secrets_mask_str(s, "pin=123456");
+    assert_string_equal(str, "pin=***");
+    free(str);
+    rb_secrets_free(s);
+    json_decref(params);
+    rb_runbook_free(rb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -175,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_mask_string_with_nul),
         cmocka_unit_test(test_collect_refuses_short),
         cmocka_unit_test(test_collect_env),
+        cmocka_unit_test(test_mask_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
