@@ -292,8 +292,38 @@ static int audit_verify(int argc, char **argv)
     return ok ? RB_EXIT_OK : RB_EXIT_FAILED;
 }
 
+/* The index of the subcommand word (the first argument that is neither an
+ * option nor an option's value), or argc: options may come before it
+ * (`runbook audit --db F verify`). */
+static int subcommand_at(int argc, char **argv)
+{
+    static const char *const with_value[] = {"--db", "--format", "--before", NULL};
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--"))
+            return i + 1 < argc ? i + 1 : argc;
+        if (argv[i][0] != '-' || !argv[i][1])
+            return i;
+        for (size_t k = 0; with_value[k]; k++)
+            if (!strcmp(argv[i], with_value[k]))
+                i++;
+    }
+    return argc;
+}
+
+/* Moves the subcommand word to argv[1], keeping the order of the rest. */
+static void subcommand_first(int argc, char **argv)
+{
+    int at = subcommand_at(argc, argv);
+    if (at >= argc || at == 1)
+        return;
+    char *word = argv[at];
+    memmove(argv + 2, argv + 1, (size_t)(at - 1) * sizeof(char *));
+    argv[1] = word;
+}
+
 int rb_cli_audit(int argc, char **argv)
 {
+    subcommand_first(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "verify"))
         return audit_verify(argc - 1, argv + 1);
     FILE *f = argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? stdout
@@ -431,6 +461,7 @@ static int journal_prune(int argc, char **argv)
 
 int rb_cli_journal(int argc, char **argv)
 {
+    subcommand_first(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "prune"))
         return journal_prune(argc - 1, argv + 1);
     FILE *f = argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? stdout

@@ -32,12 +32,14 @@ static void help(FILE *f)
             "       runbook run [OPTIONS] --alert FILE\n\n"
             "Runs a runbook now. NAME is looked up in --dir (default ./runbooks, then .).\n"
             "With --alert and no NAME, the runbook whose triggers match the alert runs.\n"
-            "Every step is written to the journal; `runbook show RUN` prints it later.\n\n"
-            "  -p, --param KEY=VALUE  set a parameter (repeatable; values are strings)\n"
+            "Every step is written to the journal; `runbook show RUN` prints it later.\n"
+            "Options may come before or after NAME; `--` ends them.\n\n"
+            "  -p, --param KEY=VALUE  set a parameter (repeatable), parsed by its type\n"
             "      --alert FILE       an alert (JSON: one alert, or an Alertmanager webhook\n"
             "                         body whose first alert is used) for {{ alert.* }}\n"
             "      --db FILE          journal file (default $RUNBOOK_DB or ./runbook.db)\n"
             "      --dir DIR          where to look up runbooks by NAME\n"
+            "      --force            run even though the --alert is resolved\n"
             "      --env NAME         let the runbook read $NAME as {{ env.NAME }} (repeatable)\n"
             "      --secret-env NAME  the same, and mask its value everywhere it is written\n"
             "      --sync full|normal the journal's commits: full (default) flushes each to the\n"
@@ -248,6 +250,32 @@ static json_t *load_alert(const char *path)
     return a;
 }
 
+/* Where the relative paths of a resumed run resolve: the folder of the
+ * runbook file its run_started event records (an absolute path), whatever
+ * directory resume is started in. A run recorded before paths were kept
+ * falls back to the folder of the runbook of its name under ./runbooks,
+ * else ".": never a walk of the current directory, which may be "/".
+ * Returns a malloc'd path. */
+static char *resume_dir(const json_t *run, const char *name)
+{
+    size_t i;
+    const json_t *ev;
+    const char *path = NULL;
+    json_array_foreach(json_object_get(run, "events"), i, ev) {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        if (type && !strcmp(type, "run_started")) {
+            path = json_string_value(json_object_get(json_object_get(ev, "data"), "path"));
+            break;
+        }
+    }
+    char *found = path ? NULL : rb__runbook_find("runbooks", name ? name : "");
+    const char *file = path ? path : found;
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    char *base = slash ? strndup(file, (size_t)(slash - file) + (slash == file)) : strdup(".");
+    free(found);
+    return base;
+}
+
 /* Prepares the run of `runbook resume RUN`: the recorded runbook version,
  * where it stopped, whether the step in flight may run again. Returns 0,
  * or prints why not and returns -1. */
@@ -279,22 +307,22 @@ static int prepare_resume(rb_journal_t *j, const char *what, const char *dir, in
     }
     const char *src = json_string_value(json_object_get(point, "source"));
     const char *name = json_string_value(json_object_get(point, "runbook"));
-    char *found = dir ? NULL : rb__runbook_locate(name ? name : "", NULL);
-    char *base = NULL;
-    if (found) {
-        char *slash = strrchr(found, '/');
-        base = slash ? strndup(found, (size_t)(slash - found)) : strdup(".");
-        free(found);
+    if (rb_journal_run_get(j, id, &run) < 0) {
+        fprintf(stderr, "runbook resume: %s\n", rb_journal_errmsg(j));
+        json_decref(point);
+        return -1;
     }
+    char *base = dir ? strdup(dir) : resume_dir(run, name);
     rb_diags_t *d = rb_diags_new();
     rc = rb_runbook_load_text(name ? name : "recorded", src ? src : "", src ? strlen(src) : 0,
-                              dir ? dir : base ? base : ".", d, rbp);
+                              base, d, rbp);
     free(base);
     if (rc < 0) {
         rb_diags_print(d, stderr, 0);
         fprintf(stderr, "runbook resume: the recorded runbook does not load in this version\n");
         rb_diags_free(d);
         json_decref(point);
+        json_decref(run);
         return -1;
     }
     rb_diags_free(d);
@@ -308,10 +336,7 @@ static int prepare_resume(rb_journal_t *j, const char *what, const char *dir, in
                 "is not run again on its own. Check what it did, then resume with "
                 "--rerun-started to run it again.\n", next, id);
         json_decref(point);
-        return -1;
-    }
-    if (rb_journal_run_get(j, id, &run) < 0) {
-        json_decref(point);
+        json_decref(run);
         return -1;
     }
     char err[512] = "";
@@ -326,21 +351,62 @@ static int prepare_resume(rb_journal_t *j, const char *what, const char *dir, in
     return 0;
 }
 
-/* The one runbook under dir (default ./runbooks, then .) whose triggers
- * match the alert; none or several is an error the operator must settle. */
+/* The folders a NAME or an alert is looked up in: --dir, else ./runbooks
+ * and then ".". */
+static const char *const *lookup_dirs(const char *dir, const char *two[3])
+{
+    two[0] = dir ? dir : "runbooks";
+    two[1] = dir ? NULL : ".";
+    two[2] = NULL;
+    return two;
+}
+
+/* The runbook file that what names: a path to a file, else a runbook's
+ * name. Prints why not (with the diagnostics of a file of that name that
+ * is invalid, or of two files that share it) and returns NULL. */
+static char *locate(const char *what, const char *dir)
+{
+    struct stat st;
+    if (stat(what, &st) == 0 && S_ISREG(st.st_mode))
+        return strdup(what);
+    const char *two[3];
+    rb_diags_t *d = rb_diags_new();
+    char *path = NULL;
+    int rc = RB_ENOTFOUND;
+    for (const char *const *in = lookup_dirs(dir, two); *in && rc == RB_ENOTFOUND; in++)
+        rc = rb__runbook_lookup(*in, what, d, &path);
+    if (rc == RB_EINVAL) {
+        rb_diags_print(d, stderr, rb_cli_color(2));
+        fprintf(stderr, "runbook run: the runbook named \"%s\" is not valid (see above); "
+                        "nothing was run\n", what);
+    } else if (rc < 0) {
+        rb_diags_print(d, stderr, rb_cli_color(2)); /* a walk cut short says so */
+        fprintf(stderr, "runbook run: no runbook file or runbook named \"%s\" in %s\n", what,
+                dir ? dir : "./runbooks or .");
+    }
+    rb_diags_free(d);
+    return path;
+}
+
+/* The one runbook whose triggers match the alert; none, several or an
+ * invalid one is an error the operator must settle. */
 static char *pick_by_alert(const json_t *alert, const char *dir)
 {
     json_t *found = json_array();
-    if (dir) {
-        rb__runbooks_matching(dir, alert, found);
-    } else {
-        rb__runbooks_matching("runbooks", alert, found);
-        if (json_array_size(found) == 0)
-            rb__runbooks_matching(".", alert, found);
-    }
+    rb_diags_t *d = rb_diags_new();
+    size_t invalid = 0;
+    const char *two[3];
+    for (const char *const *in = lookup_dirs(dir, two);
+         *in && !json_array_size(found) && !invalid; in++)
+        invalid = rb__runbooks_matching(*in, alert, found, d);
     char *path = NULL;
     size_t n = json_array_size(found);
-    if (n == 1) {
+    if (invalid) {
+        rb_diags_print(d, stderr, rb_cli_color(2));
+        fprintf(stderr, "runbook run: %zu runbook%s whose triggers match the alert %s not valid "
+                        "(see above); nothing was run\n", invalid, invalid == 1 ? "" : "s",
+                invalid == 1 ? "is" : "are");
+    } else if (n == 1) {
         path = strdup(json_string_value(json_object_get(json_array_get(found, 0), "path")));
     } else if (n == 0) {
         char *labels = json_dumps(json_object_get(alert, "labels"), JSON_COMPACT | JSON_SORT_KEYS);
@@ -356,6 +422,7 @@ static char *pick_by_alert(const json_t *alert, const char *dir)
             fprintf(stderr, "  %s (%s)\n", json_string_value(json_object_get(m, "name")),
                     json_string_value(json_object_get(m, "path")));
     }
+    rb_diags_free(d);
     json_decref(found);
     return path;
 }
@@ -371,7 +438,7 @@ static int cli_main(int argc, char **argv, int resume)
         {"yes", no_argument, NULL, 'y'},         {"rerun-started", no_argument, NULL, 'R'},
         {"env", required_argument, NULL, 'e'},   {"secret-env", required_argument, NULL, 'E'},
         {"plugins", required_argument, NULL, 'P'}, {"sync", required_argument, NULL, 'S'},
-        {NULL, 0, NULL, 0}};
+        {"force", no_argument, NULL, 'F'},       {NULL, 0, NULL, 0}};
     const char *cmd = resume ? "resume" : "run";
     void (*usage)(FILE *) = resume ? help_resume : help;
     cli_run_t c;
@@ -381,10 +448,12 @@ static int cli_main(int argc, char **argv, int resume)
     signal(SIGPIPE, SIG_IGN);
     json_t *params = json_object(), *alert = NULL, *env = json_object(), *secret_env = json_object();
     const char *db = rb_cli_default_db(), *dir = NULL, *plugins = NULL;
-    int dry = 0, rerun = 0, opt, rc = RB_EXIT_USAGE;
+    int dry = 0, rerun = 0, force = 0, opt, rc = RB_EXIT_USAGE;
     const char *sync = getenv("RUNBOOK_JOURNAL_SYNC");
     optind = 0;
-    while ((opt = getopt_long(argc, argv, "+p:qhy", opts, NULL)) != -1) {
+    /* GNU permutation: options may follow the runbook's name (`run NAME
+     * --param k=v --db F`); `--` ends them. */
+    while ((opt = getopt_long(argc, argv, "p:qhy", opts, NULL)) != -1) {
         switch (opt) {
         case 'p':
             if (add_param(params, optarg) < 0)
@@ -401,6 +470,7 @@ static int cli_main(int argc, char **argv, int resume)
         case 'D': db = optarg; break;
         case 'd': dir = optarg; break;
         case 'n': dry = 1; break;
+        case 'F': force = 1; break;
         case 'R': rerun = 1; break;
         case 'f':
             if (!strcmp(optarg, "json"))
@@ -447,6 +517,14 @@ static int cli_main(int argc, char **argv, int resume)
         usage(stderr);
         goto out;
     }
+    const char *astatus = json_string_value(json_object_get(alert, "status"));
+    if (astatus && !strcmp(astatus, "resolved") && !force) {
+        /* A resolved alert says the failure is over: acting on it is a
+         * mistake unless the operator says otherwise. */
+        fprintf(stderr, "runbook run: the alert is resolved (status \"resolved\"): nothing to "
+                        "recover; give --force to run anyway\n");
+        goto out;
+    }
     if (sync && *sync && strcmp(sync, "full") && strcmp(sync, "normal")) {
         fprintf(stderr, "runbook %s: --sync must be full or normal, not \"%s\"\n", cmd, sync);
         goto out;
@@ -459,12 +537,9 @@ static int cli_main(int argc, char **argv, int resume)
     if (by_alert && !(picked = pick_by_alert(alert, dir)))
         goto out;
     if (!resume) {
-        char *path = picked ? picked : rb__runbook_locate(what, dir);
-        if (!path) {
-            fprintf(stderr, "runbook run: no runbook file or runbook named \"%s\" in %s\n", what,
-                    dir ? dir : "./runbooks or .");
+        char *path = picked ? picked : locate(what, dir);
+        if (!path)
             goto out;
-        }
         rb_diags_t *d = rb_diags_new();
         if (rb_runbook_load(path, d, &rb) < 0) {
             rb_diags_print(d, stderr, rb_cli_color(2));

@@ -1,14 +1,16 @@
 /*
  * cli_validate.c — `runbook validate PATH…`: loads every runbook file given
- * (directories are searched for *.yaml / *.yml) and prints compiler-style
- * diagnostics. Owns nothing past the call.
+ * (directories are walked for *.yaml / *.yml as load/catalog.h walks them)
+ * and prints compiler-style diagnostics. Owns nothing past the call.
  */
 #define _GNU_SOURCE /* asprintf, strndup */
 #include "cli.h"
+#include "load/catalog.h"
 #include "load/diag.h"
 #include "load/runbook.h"
 
-#include <dirent.h>
+#include <runbook/runbook.h>
+
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,12 +38,6 @@ typedef struct vstate {
     char **paths;
     size_t nnames;
 } vstate_t;
-
-static int is_yaml(const char *n)
-{
-    size_t l = strlen(n);
-    return (l > 5 && !strcmp(n + l - 5, ".yaml")) || (l > 4 && !strcmp(n + l - 4, ".yml"));
-}
 
 static void check_file(vstate_t *v, const char *path)
 {
@@ -74,7 +70,15 @@ static void check_file(vstate_t *v, const char *path)
     rb_runbook_free(rb);
 }
 
-static void walk(vstate_t *v, const char *path, int top)
+static int visit(const char *path, void *arg)
+{
+    check_file(arg, path);
+    return 0;
+}
+
+/* A file given is checked whatever its name; a directory is walked as a
+ * lookup walks it (catalog.h: links to directories are not followed). */
+static void walk(vstate_t *v, const char *path)
 {
     struct stat st;
     if (stat(path, &st) < 0) {
@@ -84,32 +88,13 @@ static void walk(vstate_t *v, const char *path, int top)
         return;
     }
     if (!S_ISDIR(st.st_mode)) {
-        if (top || is_yaml(path))
-            check_file(v, path);
+        check_file(v, path);
         return;
     }
-    struct dirent **ents;
-    int n = scandir(path, &ents, NULL, alphasort);
-    if (n < 0) {
-        rb_diag_add(v->d, RB_DIAG_ERROR, path, (rb_mark_t){0, 0, 0}, "cannot read directory");
-        v->nbad++;
-        return;
-    }
-    for (int i = 0; i < n; i++) {
-        const char *nm = ents[i]->d_name;
-        if (nm[0] != '.' && strcmp(nm, "node_modules")) {
-            char *child;
-            size_t pl = strlen(path);
-            if (asprintf(&child, "%s%s%s", path, pl && path[pl - 1] == '/' ? "" : "/", nm) >= 0) {
-                struct stat cs;
-                if (stat(child, &cs) == 0 && (S_ISDIR(cs.st_mode) || is_yaml(nm)))
-                    walk(v, child, 0);
-                free(child);
-            }
-        }
-        free(ents[i]);
-    }
-    free(ents);
+    if (rb__runbook_walk(path, visit, v) == RB_ETOOBIG)
+        rb_diag_add(v->d, RB_DIAG_WARNING, path, (rb_mark_t){0, 0, 0},
+                    "stopped looking deeper than %d folders or past %d entries",
+                    RB_CATALOG_MAX_DEPTH, RB_CATALOG_MAX_ENTRIES);
 }
 
 int rb_cli_validate(int argc, char **argv)
@@ -147,7 +132,7 @@ int rb_cli_validate(int argc, char **argv)
     }
     vstate_t v = {rb_diags_new(), json_array(), 0, 0, NULL, NULL, 0};
     for (int i = optind; i < argc; i++)
-        walk(&v, argv[i], 1);
+        walk(&v, argv[i]);
     size_t errs = rb_diags_errors(v.d);
     if (json) {
         json_t *out = json_pack("{s:o,s:o,s:b}", "files", v.files, "diagnostics", rb_diags_json(v.d),

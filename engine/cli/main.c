@@ -34,11 +34,15 @@ static void usage(FILE *f)
                "from failures, with every step written to a SQLite journal.\n\ncommands:\n");
     for (const command_t *c = commands; c->name; c++)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
-    fprintf(f, "\n`runbook COMMAND --help` describes each command.\n"
-               "exit codes: 0 success (a run: resolved), 1 the run failed or was cancelled,\n"
-               "  2 invalid input or usage, 3 not confirmed (the checks found nothing to do),\n"
-               "  4 not started (its concurrency key is held, or it cools down), 5 inconclusive\n"
-               "  (a check that confirm needs could not run; nothing was done).\n");
+    fprintf(f, "\n`runbook COMMAND --help` (or `runbook help COMMAND`) describes each command.\n"
+               "Options may come before or after the arguments; `--` ends them.\n\n"
+               "exit codes:\n"
+               "  0 success: the files are valid, the run was resolved\n"
+               "  1 the run failed or was cancelled\n"
+               "  2 invalid input or usage: a runbook with errors, a bad parameter or option\n"
+               "  3 not confirmed: the checks found nothing to do, nothing was acted on\n"
+               "  4 not started: another run holds its concurrency key, or it cools down\n"
+               "  5 inconclusive: the checks that decide could not run, nothing was acted on\n");
 }
 
 int main(int argc, char **argv)
@@ -48,17 +52,23 @@ int main(int argc, char **argv)
         return RB_EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+    if (!strcmp(cmd, "help") && argc > 2) {
+        /* `runbook help run` is `runbook run --help` */
+        for (const command_t *c = commands; c->name; c++)
+            if (!strcmp(c->name, argv[2]))
+                return c->fn(2, (char *[]){argv[2], "--help", NULL});
+        cmd = argv[2]; /* an unknown command, said so below */
+    } else if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
         usage(stdout);
         return RB_EXIT_OK;
-    }
-    if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+    } else if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
         printf("runbook %s\n", RB_VERSION);
         return RB_EXIT_OK;
+    } else {
+        for (const command_t *c = commands; c->name; c++)
+            if (!strcmp(c->name, cmd))
+                return c->fn(argc - 1, argv + 1);
     }
-    for (const command_t *c = commands; c->name; c++)
-        if (!strcmp(c->name, cmd))
-            return c->fn(argc - 1, argv + 1);
     fprintf(stderr, "runbook: unknown command \"%s\"\n\n", cmd);
     usage(stderr);
     return RB_EXIT_USAGE;

@@ -1,12 +1,19 @@
 /*
- * catalog.c — finds runbook files by name (see catalog.h). Reads the
- * directory tree and loads candidate files; owns nothing past the call.
+ * catalog.c — finds runbook files by name or by alert, and walks a folder
+ * for them (see catalog.h). Reads the directory tree and the candidate
+ * files; owns nothing past the call.
+ *
+ * A lookup reads each file's YAML only to learn its `name:` (or whether its
+ * triggers match), then loads in full only the files that match: a broken
+ * file that has the name asked for is reported, not passed over.
  */
 #define _GNU_SOURCE /* asprintf */
 #include "catalog.h"
 
-#include "diag.h"
+#include "doc.h"
 #include "runbook.h"
+
+#include <runbook/runbook.h>
 
 #include <dirent.h>
 #include <stdio.h>
@@ -20,86 +27,179 @@ static int is_yaml(const char *nm)
     return (l > 5 && !strcmp(nm + l - 5, ".yaml")) || (l > 4 && !strcmp(nm + l - 4, ".yml"));
 }
 
-/* Calls visit for every runbook file below dir that loads, until it
- * returns non-zero; returns that value. */
-static int each_runbook(const char *dir, int (*visit)(const char *path, rb_runbook_t *rb, void *arg),
-                        void *arg)
+typedef struct walk {
+    int (*visit)(const char *path, void *arg);
+    void *arg;
+    size_t entries;
+    int cut;
+} walk_t;
+
+static int walk_dir(walk_t *w, const char *dir, int depth)
 {
     struct dirent **ents;
     int n = scandir(dir, &ents, NULL, alphasort);
     if (n < 0)
         return 0;
     int stop = 0;
+    size_t dl = strlen(dir);
     for (int i = 0; i < n; i++) {
         const char *nm = ents[i]->d_name;
-        char *p;
-        if (!stop && nm[0] != '.' && strcmp(nm, "node_modules") && asprintf(&p, "%s/%s", dir, nm) >= 0) {
+        char *p = NULL;
+        if (!stop && w->entries++ >= RB_CATALOG_MAX_ENTRIES)
+            w->cut = 1;
+        if (!stop && !w->cut && nm[0] != '.' && strcmp(nm, "node_modules") &&
+            asprintf(&p, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", nm) >= 0) {
             struct stat st;
-            if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-                stop = each_runbook(p, visit, arg);
-            } else if (is_yaml(nm)) {
-                rb_diags_t *d = rb_diags_new();
-                rb_runbook_t *rb = NULL;
-                if (rb_runbook_load(p, d, &rb) == 0)
-                    stop = visit(p, rb, arg);
-                rb_runbook_free(rb);
-                rb_diags_free(d);
+            /* lstat: a link to a directory is not walked into; a link to
+             * a file is followed by the stat below. */
+            if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
+                if (depth < RB_CATALOG_MAX_DEPTH)
+                    stop = walk_dir(w, p, depth + 1);
+                else
+                    w->cut = 1;
+            } else if (is_yaml(nm) && stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+                stop = w->visit(p, w->arg);
             }
-            free(p);
         }
+        free(p);
         free(ents[i]);
     }
     free(ents);
     return stop;
 }
 
+int rb__runbook_walk(const char *dir, int (*visit)(const char *path, void *arg), void *arg)
+{
+    walk_t w = {visit, arg, 0, 0};
+    int stop = walk_dir(&w, dir, 0);
+    return stop ? stop : w.cut ? RB_ETOOBIG : 0;
+}
+
+/* The document at path (diagnostics dropped), or NULL when its YAML cannot
+ * be read. */
+static rb_doc_t *peek_doc(const char *path)
+{
+    rb_diags_t *d = rb_diags_new();
+    rb_doc_t *doc = NULL;
+    rb_doc_load_file(path, d, &doc);
+    rb_diags_free(d);
+    return doc;
+}
+
+/* 1 when the file at path says it is the runbook called name; a file
+ * whose YAML cannot be read says so by its file name. */
+static int has_name(const char *path, rb_doc_t *doc, const char *name)
+{
+    if (doc) {
+        const char *nm = json_string_value(json_object_get(rb_doc_root(doc), "name"));
+        if (nm)
+            return !strcmp(nm, name);
+    }
+    const char *base = strrchr(path, '/');
+    base = base ? base + 1 : path;
+    size_t n = strlen(name);
+    return !strncmp(base, name, n) && (!strcmp(base + n, ".yaml") || !strcmp(base + n, ".yml"));
+}
+
 typedef struct by_name {
     const char *name;
-    char *found;
+    json_t *paths; /* the files of that name */
+    json_t *root;  /* the first one's document root */
 } by_name_t;
 
-static int visit_name(const char *path, rb_runbook_t *rb, void *arg)
+static int visit_name(const char *path, void *arg)
 {
     by_name_t *b = arg;
-    if (strcmp(rb_runbook_name(rb), b->name))
-        return 0;
-    b->found = strdup(path);
-    return 1;
+    rb_doc_t *doc = peek_doc(path);
+    if (has_name(path, doc, b->name)) {
+        json_array_append_new(b->paths, json_string(path));
+        if (!b->root && doc)
+            b->root = json_incref(rb_doc_root(doc));
+    }
+    rb_doc_free(doc);
+    return 0;
+}
+
+int rb__runbook_lookup(const char *dir, const char *name, rb_diags_t *d, char **path)
+{
+    *path = NULL;
+    by_name_t b = {name, json_array(), NULL};
+    if (rb__runbook_walk(dir, visit_name, &b) == RB_ETOOBIG)
+        rb_diag_add(d, RB_DIAG_WARNING, dir, (rb_mark_t){0, 0, 0},
+                    "stopped looking deeper than %d folders or past %d entries (name the folder "
+                    "with --dir)",
+                    RB_CATALOG_MAX_DEPTH, RB_CATALOG_MAX_ENTRIES);
+    json_decref(b.root);
+    size_t n = json_array_size(b.paths);
+    int rc = n ? 0 : RB_ENOTFOUND;
+    for (size_t i = 1; i < n; i++)
+        rb_diag_add(d, RB_DIAG_ERROR, json_string_value(json_array_get(b.paths, i)),
+                    (rb_mark_t){1, 1, 0}, "runbook name \"%s\" is also used by %s: rename one",
+                    name, json_string_value(json_array_get(b.paths, 0)));
+    if (n > 1)
+        rc = RB_EINVAL;
+    for (size_t i = 0; i < n; i++) {
+        rb_runbook_t *rb = NULL;
+        const char *p = json_string_value(json_array_get(b.paths, i));
+        if (rb_runbook_load(p, d, &rb) < 0)
+            rc = RB_EINVAL;
+        rb_runbook_free(rb);
+    }
+    if (rc == 0)
+        *path = strdup(json_string_value(json_array_get(b.paths, 0)));
+    json_decref(b.paths);
+    return rc == 0 && !*path ? RB_ENOMEM : rc;
 }
 
 char *rb__runbook_find(const char *dir, const char *name)
 {
-    by_name_t b = {name, NULL};
-    each_runbook(dir, visit_name, &b);
-    return b.found;
+    rb_diags_t *d = rb_diags_new();
+    char *path = NULL;
+    rb__runbook_lookup(dir, name, d, &path);
+    rb_diags_free(d);
+    return path;
+}
+
+json_t *rb__runbook_peek(const char *dir, const char *name, size_t *found)
+{
+    by_name_t b = {name, json_array(), NULL};
+    rb__runbook_walk(dir, visit_name, &b);
+    *found = json_array_size(b.paths);
+    json_t *root = json_array_size(b.paths) == 1 ? b.root : NULL;
+    if (!root)
+        json_decref(b.root);
+    json_decref(b.paths);
+    return root;
 }
 
 typedef struct by_alert {
     const json_t *alert;
     json_t *out;
+    rb_diags_t *d;
+    size_t invalid;
 } by_alert_t;
 
-static int visit_alert(const char *path, rb_runbook_t *rb, void *arg)
+static int visit_alert(const char *path, void *arg)
 {
     by_alert_t *b = arg;
-    if (rb_runbook_match_alert(rb, b->alert))
-        json_array_append_new(b->out, json_pack("{s:s,s:s}", "path", path, "name", rb_runbook_name(rb)));
+    rb_doc_t *doc = peek_doc(path);
+    int match = doc && rb__triggers_match(json_object_get(rb_doc_root(doc), "triggers"), b->alert);
+    rb_doc_free(doc);
+    if (!match)
+        return 0;
+    rb_runbook_t *rb = NULL;
+    if (rb_runbook_load(path, b->d, &rb) == 0)
+        json_array_append_new(b->out,
+                              json_pack("{s:s,s:s}", "path", path, "name", rb_runbook_name(rb)));
+    else
+        b->invalid++;
+    rb_runbook_free(rb);
     return 0;
 }
 
-void rb__runbooks_matching(const char *dir, const json_t *alert, json_t *out)
+size_t rb__runbooks_matching(const char *dir, const json_t *alert, json_t *out, rb_diags_t *d)
 {
-    by_alert_t b = {alert, out};
-    each_runbook(dir, visit_alert, &b);
-}
-
-char *rb__runbook_locate(const char *what, const char *dir)
-{
-    struct stat st;
-    if (stat(what, &st) == 0 && S_ISREG(st.st_mode))
-        return strdup(what);
-    if (dir)
-        return rb__runbook_find(dir, what);
-    char *p = rb__runbook_find("runbooks", what);
-    return p ? p : rb__runbook_find(".", what);
+    by_alert_t b = {alert, out, d, 0};
+    rb__runbook_walk(dir, visit_alert, &b);
+    return b.invalid;
 }

@@ -1,22 +1,58 @@
 /*
- * catalog.h — finding a runbook file by its `name:`. Used by `runbook run
- * NAME` and by the `runbook` action (a sub-runbook as one step).
+ * catalog.h — finding runbook files: by their `name:`, by the alert their
+ * triggers match, and the one bounded walk of a folder that `runbook
+ * validate DIR` shares. Used by `runbook run NAME`, `run --alert`, the
+ * `runbook` action (a sub-runbook as one step) and the validator's check of
+ * a sub-runbook's name.
+ *
+ * The walk never follows a link to a directory (a `sub/up -> ..` link
+ * cannot loop it or show a file twice), goes at most RB_CATALOG_MAX_DEPTH
+ * folders down and reads at most RB_CATALOG_MAX_ENTRIES directory entries,
+ * so that a lookup started in `/` ends quickly. Links to files are followed.
  */
 #ifndef RB_CATALOG_H
 #define RB_CATALOG_H
 
-/* The path of the runbook whose name is name, searched for below dir
- * (*.yaml, *.yml, recursively; files that do not load are passed over).
- * Returns a malloc'd path, or NULL. */
+#include <jansson.h>
+
+#include "diag.h"
+
+#define RB_CATALOG_MAX_DEPTH 8
+#define RB_CATALOG_MAX_ENTRIES 20000
+
+/* Calls visit(path, arg) for every regular *.yaml / *.yml file below dir,
+ * in name order, skipping names that start with '.' and node_modules.
+ * Stops when visit returns non-zero and returns that value; returns
+ * RB_ETOOBIG when a bound above cut the walk short (after visiting what it
+ * reached), else 0. A dir that cannot be read is no file. Any thread. */
+int rb__runbook_walk(const char *dir, int (*visit)(const char *path, void *arg), void *arg);
+
+/*
+ * The runbook named name below dir. Returns 0 and *path (malloc'd) when
+ * exactly one file has that name and it is valid. RB_ENOTFOUND when no
+ * file has it. RB_EINVAL when a file of that name is invalid (its
+ * diagnostics are added to d) or when two files have it (a diagnostic
+ * naming both). A file whose YAML cannot be read has the name of its file
+ * name (`NAME.yaml`), so a broken file is still found and reported.
+ */
+int rb__runbook_lookup(const char *dir, const char *name, rb_diags_t *d, char **path);
+
+/* rb__runbook_lookup without the diagnostics: the path, or NULL. */
 char *rb__runbook_find(const char *dir, const char *name);
 
-/* what is a file path (returned as is) or a name looked up in dir, or when
- * dir is NULL in ./runbooks and then ".". Returns a malloc'd path or NULL. */
-char *rb__runbook_locate(const char *what, const char *dir);
+/*
+ * The runbooks below dir whose triggers match alert (see
+ * rb_runbook_match_alert): appends {path, name} to out for each valid one,
+ * and returns the number of matching files that are invalid (their
+ * diagnostics added to d).
+ */
+size_t rb__runbooks_matching(const char *dir, const json_t *alert, json_t *out, rb_diags_t *d);
 
-/* Appends to out (an array) {path, name} for every runbook below dir whose
- * triggers match alert (see rb_runbook_match_alert). */
-#include <jansson.h>
-void rb__runbooks_matching(const char *dir, const json_t *alert, json_t *out);
+/* The document root of the runbook named name below dir, read but not
+ * compiled (a new reference), or NULL when there is none, several, or its
+ * YAML cannot be read; *found is how many files have the name. Used at
+ * load time to check a sub-runbook's name and params without loading it
+ * (so two runbooks that name each other cannot recurse). */
+json_t *rb__runbook_peek(const char *dir, const char *name, size_t *found);
 
 #endif

@@ -1,21 +1,21 @@
 /*
  * runbook.c — compiles a validated document into an rb_runbook_t (see
  * runbook.h): expressions and templates compiled once, durations parsed,
- * `run:` shorthand turned into exec parameters, and the semantic checks
- * that need names: duplicate names, references to checks, steps and params
- * that do not exist or come later, goto targets.
+ * `run:` shorthand turned into exec parameters, and the checks that need
+ * the whole runbook: duplicate names, goto targets. References in
+ * expressions and sub-runbooks are checked by refs.c.
  *
  * Owns: every allocation of a compiled runbook. Never runs anything.
  */
 #define _GNU_SOURCE /* asprintf, strndup */
 #include "runbook.h"
 
+#include "compile_int.h"
 #include "host/action_host.h"
 #include "doc.h"
 #include "validate.h"
 
 #include <limits.h>
-#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,129 +32,6 @@ struct rb_tvalue {
     rb_tvalue_t *kids;
 };
 
-struct rb_runbook {
-    char *name, *path, *dir;
-    rb_doc_t *doc;
-    rb_param_t *params;
-    size_t nparams;
-    rb_step_t *steps;
-    size_t nsteps;
-    rb_check_t *checks; /* detect, then validate */
-    size_t nchecks, ndetect;
-    rb_expr_t *confirm;
-    rb_severity_rule_t *sev;
-    size_t nsev;
-    rb_notify_rule_t *notify;
-    size_t nnotify;
-    rb_escalation_t *esc;
-    size_t nesc;
-    json_t *levels; /* the `levels` mapping as written, or NULL */
-    struct trigger *triggers;
-    size_t ntriggers;
-    int cancel_on_resolve;
-    rb_tmpl_t *concurrency; /* NULL: the key is the runbook's name */
-    uint64_t cooldown_ms;
-};
-
-/* One label matcher of a trigger: equality, or "=~" and a regex. */
-typedef struct matcher {
-    char *label;
-    char *value;
-    int is_regex;
-    regex_t re;
-} matcher_t;
-
-struct trigger {
-    matcher_t *m;
-    size_t n;
-};
-
-/* Where references may point, for one expression being checked. */
-typedef struct scope {
-    size_t steps_before; /* steps with an index below this are visible */
-    const char *self;    /* this step's own name, visible in until/expect/verify */
-    int checks;          /* 0: none, 1: detect checks, 2: detect + validate checks */
-    int params;          /* params visible */
-    int result;          /* expect / until: the result's fields are names too */
-} scope_t;
-
-typedef struct compiler {
-    rb_runbook_t *rb;
-    const rb_doc_t *doc;
-    rb_diags_t *d;
-    size_t errors;
-    /* the expression being checked */
-    const scope_t *sc;
-    rb_mark_t at;
-    size_t ncheck_detect;
-} compiler_t;
-
-#define ERR(c, m, ...)                                                                   \
-    do {                                                                                 \
-        (c)->errors++;                                                                   \
-        rb_diag_add((c)->d, RB_DIAG_ERROR, rb_doc_name((c)->doc), (m), __VA_ARGS__);     \
-    } while (0)
-
-static const char *const roots[] = {"alert", "params", "checks", "steps", "item",
-                                    "run",   "env",    "result", "event", NULL};
-
-static void on_ref(const char *root, const char *first, size_t offset, void *arg)
-{
-    compiler_t *c = arg;
-    rb_runbook_t *rb = c->rb;
-    rb_mark_t m = rb_doc_offset_mark(c->doc, c->at, offset);
-    int known = 0;
-    for (size_t i = 0; roots[i]; i++)
-        known |= !strcmp(roots[i], root);
-    if (!known && c->sc->result)
-        return; /* a field of the action's result: `status == 200` */
-    if (!known) {
-        const char *best = NULL;
-        int bd = 3;
-        for (size_t i = 0; roots[i]; i++) {
-            int dd = rb__edit_distance(root, roots[i]);
-            if (dd < bd) {
-                bd = dd;
-                best = roots[i];
-            }
-        }
-        if (best)
-            ERR(c, m, "expression: unknown name \"%s\" (did you mean \"%s\"?)", root, best);
-        else
-            ERR(c, m, "expression: unknown name \"%s\" (names are alert, params, checks, steps, "
-                      "item, run, env, result, event)", root);
-        return;
-    }
-    if (!first)
-        return;
-    if (!strcmp(root, "steps")) {
-        for (size_t i = 0; i < rb->nsteps; i++) {
-            if (!rb->steps[i].name || strcmp(rb->steps[i].name, first))
-                continue;
-            if (c->sc->self && !strcmp(c->sc->self, first))
-                return;
-            if (i >= c->sc->steps_before)
-                ERR(c, m, "expression: step \"%s\" comes later; its result is not known here", first);
-            return;
-        }
-        ERR(c, m, "expression: unknown step \"%s\"", first);
-    } else if (!strcmp(root, "checks")) {
-        size_t n = c->sc->checks == 2 ? rb->nchecks : c->sc->checks == 1 ? c->ncheck_detect : 0;
-        for (size_t i = 0; i < rb->nchecks; i++)
-            if (rb->checks[i].name && !strcmp(rb->checks[i].name, first)) {
-                if (i >= n)
-                    ERR(c, m, "expression: check \"%s\" has not run yet here", first);
-                return;
-            }
-        ERR(c, m, "expression: unknown check \"%s\"", first);
-    } else if (!strcmp(root, "params")) {
-        for (size_t i = 0; i < rb->nparams; i++)
-            if (!strcmp(rb->params[i].name, first))
-                return;
-        ERR(c, m, "expression: unknown parameter \"%s\" (declare it under params:)", first);
-    }
-}
-
 /* Compiles the expression in string value v (at mark m). */
 static rb_expr_t *compile_expr(compiler_t *c, const json_t *v, rb_mark_t m, const scope_t *sc)
 {
@@ -168,7 +45,7 @@ static rb_expr_t *compile_expr(compiler_t *c, const json_t *v, rb_mark_t m, cons
     }
     c->sc = sc;
     c->at = m;
-    rb_expr_refs(x, on_ref, c);
+    rb_expr_refs(x, rb__compile_on_ref, c);
     return x;
 }
 
@@ -192,7 +69,7 @@ static rb_tmpl_t *compile_tmpl(compiler_t *c, const json_t *v, rb_mark_t m, cons
     }
     c->sc = sc;
     c->at = m;
-    rb_tmpl_refs(t, on_ref, c);
+    rb_tmpl_refs(t, rb__compile_on_ref, c);
     return t;
 }
 
@@ -317,7 +194,8 @@ static void compile_invoke(compiler_t *c, rb_invoke_t *inv, const json_t *obj, c
     inv->retry.backoff = 1.0;
     const json_t *act = json_object_get(obj, "action"), *run = json_object_get(obj, "run");
     const json_t *with = json_object_get(obj, "with");
-    inv->action = rb__action_find(run ? "exec" : json_string_value(act));
+    const char *aname = run ? "exec" : json_string_value(act);
+    inv->action = aname ? rb__action_find(aname) : NULL;
     json_t *w = json_is_object(with) ? json_deep_copy(with) : json_object();
     rb_tvalue_t *tv = calloc(1, sizeof(*tv));
     tv->kind = TV_OBJ;
@@ -356,7 +234,7 @@ static void compile_invoke(compiler_t *c, rb_invoke_t *inv, const json_t *obj, c
         if (a) {
             if (json_is_integer(a) && json_integer_value(a) >= 1 && json_integer_value(a) <= 100)
                 inv->retry.attempts = (uint32_t)json_integer_value(a);
-            else
+            else if (json_is_integer(a)) /* not an integer: validate.c said so */
                 ERR(c, rb_doc_val_mark(c->doc, r, "attempts"), "\"attempts\" must be from 1 to 100");
         }
         if (json_object_get(r, "delay") && rb_duration_value(json_object_get(r, "delay"), &ms) == 0)
@@ -368,7 +246,7 @@ static void compile_invoke(compiler_t *c, rb_invoke_t *inv, const json_t *obj, c
         if (b) {
             if (json_is_number(b) && json_number_value(b) >= 1.0 && json_number_value(b) <= 10.0)
                 inv->retry.backoff = json_number_value(b);
-            else
+            else if (json_is_number(b))
                 ERR(c, rb_doc_val_mark(c->doc, r, "backoff"), "\"backoff\" must be from 1 to 10");
         }
         inv->retry.until = keep_expr(c, r, "until", &res_sc);
@@ -392,6 +270,7 @@ static void compile_params(compiler_t *c, const json_t *root)
     rb->params = calloc(json_object_size(ps) + 1, sizeof(rb_param_t));
     const char *k;
     json_t *p;
+    /* every name first, so that a default naming a later one is told so */
     json_object_foreach((json_t *)ps, k, p) {
         rb_mark_t km = rb_doc_key_mark(c->doc, ps, k);
         int good = (k[0] < '0' || k[0] > '9') && k[0];
@@ -400,18 +279,35 @@ static void compile_params(compiler_t *c, const json_t *root)
                     (*q >= '0' && *q <= '9') || *q == '_';
         if (!good)
             ERR(c, km, "invalid parameter name \"%s\": use letters, digits and '_'", k);
-        rb_param_t *rp = &rb->params[rb->nparams++];
-        rp->name = strdup(k);
+        rb->params[rb->nparams++].name = strdup(k);
+    }
+    size_t i = 0;
+    json_object_foreach((json_t *)ps, k, p) {
+        rb_param_t *rp = &rb->params[i];
         rp->required = json_is_true(json_object_get(p, "required"));
         rp->secret = json_is_true(json_object_get(p, "secret"));
         const json_t *def = json_object_get(p, "default");
-        if (json_is_string(def)) {
-            /* A default may use the alert, env and params declared before it. */
-            scope_t sc = {0, NULL, 0, 1, 0};
-            rp->def = compile_tmpl(c, def, rb_doc_val_mark(c->doc, p, "default"), &sc);
-        } else if (def) {
-            rp->def_lit = json_deep_copy(def);
+        int t = rb__ptype_find(json_string_value(json_object_get(p, "type")));
+        if (t < 0 && !json_object_get(p, "type")) /* the type of a literal default */
+            t = json_is_array(def) ? RB_PTYPE_LIST : json_is_integer(def) ? RB_PTYPE_INT
+                : json_is_real(def) ? RB_PTYPE_NUMBER : json_is_boolean(def) ? RB_PTYPE_BOOL : -1;
+        rp->type = t < 0 ? RB_PTYPE_STRING : (rb_ptype_t)t; /* a bad name: validate.c said so */
+        rb_mark_t dm = rb_doc_val_mark(c->doc, p, "default");
+        if (json_is_string(def) && strstr(json_string_value(def), "{{")) {
+            /* A default may use the alert, env and the params declared
+             * before it: they are resolved in order. */
+            scope_t sc = {0, NULL, 0, 1, 0, 0};
+            c->params_before = i;
+            rp->def = compile_tmpl(c, def, dm, &sc);
+            c->params_before = SIZE_MAX;
+        } else if (json_is_object(def) && t < 0) {
+            rp->def_lit = json_deep_copy(def); /* a mapping: kept as written */
+        } else if (def && !json_is_null(def)) {
+            char e[200];
+            if (!(rp->def_lit = rb__param_value(rp->type, def, e, sizeof(e))))
+                ERR(c, dm, "default of parameter \"%s\": %s", k, e);
         }
+        i++;
     }
 }
 
@@ -421,13 +317,15 @@ static void compile_checks(compiler_t *c, const json_t *list, const scope_t *sc)
     for (size_t i = 0; i < json_array_size(list); i++) {
         const json_t *o = json_array_get(list, i);
         rb_check_t *ck = &rb->checks[rb->nchecks];
-        ck->name = strdup(json_string_value(json_object_get(o, "name")));
-        for (size_t j = 0; j < rb->nchecks; j++)
+        const char *nm = json_string_value(json_object_get(o, "name"));
+        ck->name = strdup(nm ? nm : "");
+        for (size_t j = 0; j < rb->nchecks && *ck->name; j++)
             if (!strcmp(rb->checks[j].name, ck->name))
                 ERR(c, rb_doc_val_mark(c->doc, o, "name"), "duplicate check name \"%s\"", ck->name);
         rb->nchecks++;
         scope_t self = *sc;
         compile_invoke(c, &ck->inv, o, sc, &self);
+        rb__check_subrunbook(c, o);
     }
 }
 
@@ -441,7 +339,7 @@ static void compile_steps(compiler_t *c, const json_t *steps)
         const json_t *o = json_array_get(steps, i);
         const char *nm = json_string_value(json_object_get(o, "name"));
         rb->steps[i].name = strdup(nm ? nm : "");
-        for (size_t j = 0; j < i; j++)
+        for (size_t j = 0; j < i && nm; j++)
             if (!strcmp(rb->steps[j].name, rb->steps[i].name))
                 ERR(c, rb_doc_val_mark(c->doc, o, "name"),
                     "duplicate step name \"%s\" (first used by step %zu)", rb->steps[i].name, j + 1);
@@ -449,19 +347,25 @@ static void compile_steps(compiler_t *c, const json_t *steps)
     for (size_t i = 0; i < n; i++) {
         const json_t *o = json_array_get(steps, i);
         rb_step_t *s = &rb->steps[i];
-        scope_t sc = {i, NULL, 1, 1, 0}, self = {i, s->name, 1, 1, 0};
-        compile_invoke(c, &s->inv, o, &sc, &self);
+        const json_t *fe = json_object_get(o, "foreach");
+        /* item: in what runs once per item */
+        scope_t sc = {i, NULL, 1, 1, 0, 0};
+        scope_t isc = {i, NULL, 1, 1, 0, fe != NULL}, iself = {i, s->name, 1, 1, 0, fe != NULL};
+        compile_invoke(c, &s->inv, o, &isc, &iself);
+        rb__check_subrunbook(c, o);
         s->when = keep_expr(c, o, "when", &sc);
         s->idempotent = json_is_true(json_object_get(o, "idempotent"));
         const json_t *v = json_object_get(o, "verify");
         if (json_is_object(v)) {
             s->verify = calloc(1, sizeof(rb_invoke_t));
-            compile_invoke(c, s->verify, v, &self, &self);
+            compile_invoke(c, s->verify, v, &iself, &iself);
+            rb__check_subrunbook(c, v);
         }
         const json_t *u = json_object_get(o, "undo");
         if (json_is_object(u)) {
             s->undo = calloc(1, sizeof(rb_invoke_t));
-            compile_invoke(c, s->undo, u, &self, &self);
+            compile_invoke(c, s->undo, u, &iself, &iself);
+            rb__check_subrunbook(c, u);
         }
         const json_t *ap = json_object_get(o, "approval");
         if (json_is_object(ap)) {
@@ -473,15 +377,18 @@ static void compile_steps(compiler_t *c, const json_t *steps)
             const char *ot = json_string_value(json_object_get(ap, "on_timeout"));
             s->approval->on_timeout_continue = ot && !strcmp(ot, "continue");
         }
-        const json_t *fe = json_object_get(o, "foreach");
         if (fe) {
             s->foreach = calloc(1, sizeof(rb_tvalue_t));
             tvalue_build(c, s->foreach, fe, rb_doc_val_mark(c->doc, o, "foreach"), 0, &sc);
-            if (json_is_string(fe) && !strstr(json_string_value(fe), "{{"))
+            if (json_is_string(fe) && !rb__whole_template(json_string_value(fe)))
                 ERR(c, rb_doc_val_mark(c->doc, o, "foreach"),
-                    "\"foreach\" must be a list or a {{ expression }} giving one");
+                    "\"foreach\" must be a list or one {{ expression }} giving one (text "
+                    "around it, or several, renders a string)");
         }
         const json_t *mp = json_object_get(o, "max_parallel");
+        if (mp && !fe)
+            ERR(c, rb_doc_key_mark(c->doc, o, "max_parallel"),
+                "\"max_parallel\" applies only to a step with foreach");
         s->max_parallel = json_is_integer(mp) ? (uint32_t)json_integer_value(mp) : 4;
         const json_t *of = json_object_get(o, "on_failure");
         if (json_is_string(of)) {
@@ -510,62 +417,28 @@ static void compile_steps(compiler_t *c, const json_t *steps)
     }
 }
 
+/* Checks the regular expressions of the triggers; matching reads the
+ * document (rb__triggers_match). */
 static void compile_triggers(compiler_t *c, const json_t *root)
 {
     rb_runbook_t *rb = c->rb;
     const json_t *ts = json_object_get(root, "triggers");
-    rb->triggers = calloc(json_array_size(ts) + 1, sizeof(struct trigger));
+    rb->ntriggers = json_array_size(ts);
     for (size_t i = 0; i < json_array_size(ts); i++) {
         const json_t *match = json_object_get(json_array_get(ts, i), "match");
-        struct trigger *t = &rb->triggers[rb->ntriggers++];
-        t->m = calloc(json_object_size(match) + 1, sizeof(matcher_t));
         const char *k;
         json_t *v;
         json_object_foreach((json_t *)match, k, v) {
-            matcher_t *m = &t->m[t->n++];
-            const char *val = json_string_value(v);
-            m->label = strdup(k);
-            m->is_regex = val && !strncmp(val, "=~", 2);
-            const char *pat = m->is_regex ? val + 2 + strspn(val + 2, " ") : val;
-            m->value = strdup(pat ? pat : "");
-            if (!m->is_regex)
-                continue;
-            /* anchored, as Alertmanager's matchers are */
-            char *anchored;
-            if (asprintf(&anchored, "^(%s)$", m->value) < 0) {
-                m->is_regex = 0;
-                continue;
-            }
-            int rc = regcomp(&m->re, anchored, REG_EXTENDED | REG_NOSUB);
-            free(anchored);
-            if (rc) {
-                char why[128];
-                regerror(rc, &m->re, why, sizeof(why));
-                ERR(c, rb_doc_val_mark(c->doc, match, k), "invalid regular expression \"%s\": %s",
-                    m->value, why);
-                m->is_regex = 0; /* nothing to free */
-            }
+            char why[128];
+            if (rb__trigger_check(json_string_value(v), why, sizeof(why)) < 0)
+                ERR(c, rb_doc_val_mark(c->doc, match, k), "%s", why);
         }
     }
 }
 
 int rb_runbook_match_alert(const rb_runbook_t *rb, const json_t *alert)
 {
-    const json_t *labels = json_object_get(alert, "labels");
-    for (size_t i = 0; i < rb->ntriggers; i++) {
-        const struct trigger *t = &rb->triggers[i];
-        size_t k = 0;
-        for (; k < t->n; k++) {
-            const matcher_t *m = &t->m[k];
-            const char *have = json_string_value(json_object_get(labels, m->label));
-            if (m->is_regex ? regexec(&m->re, have ? have : "", 0, NULL, 0) != 0
-                            : !have || strcmp(have, m->value))
-                break;
-        }
-        if (k == t->n)
-            return 1;
-    }
-    return 0;
+    return rb__triggers_match(json_object_get(rb_doc_root(rb->doc), "triggers"), alert);
 }
 
 size_t rb_runbook_ntriggers(const rb_runbook_t *rb) { return rb->ntriggers; }
@@ -577,14 +450,15 @@ static void compile_root(compiler_t *c)
 {
     rb_runbook_t *rb = c->rb;
     const json_t *root = rb_doc_root(c->doc);
-    rb->name = strdup(json_string_value(json_object_get(root, "name")));
+    const char *nm = json_string_value(json_object_get(root, "name"));
+    rb->name = strdup(nm ? nm : "");
     compile_params(c, root);
     compile_triggers(c, root);
     rb->cancel_on_resolve = json_is_true(json_object_get(root, "cancel_on_resolve"));
     const json_t *cc = json_object_get(root, "concurrency");
     if (json_is_string(cc)) {
         /* the key may use the alert, the params and env: it is known before any check runs */
-        scope_t ksc = {0, NULL, 0, 1, 0};
+        scope_t ksc = {0, NULL, 0, 1, 0, 0};
         rb->concurrency = compile_tmpl(c, cc, rb_doc_val_mark(c->doc, root, "concurrency"), &ksc);
     }
     if (json_object_get(root, "cooldown"))
@@ -592,13 +466,13 @@ static void compile_root(compiler_t *c)
     const json_t *det = json_object_get(root, "detect"), *val = json_object_get(root, "validate");
     rb->checks = calloc(json_array_size(det) + json_array_size(val) + 1, sizeof(rb_check_t));
     /* names of both lists are known before any expression is checked */
-    scope_t det_sc = {0, NULL, 0, 1, 0};
+    scope_t det_sc = {0, NULL, 0, 1, 0, 0};
     compile_checks(c, det, &det_sc);
     c->ncheck_detect = rb->nchecks;
     rb->ndetect = rb->nchecks;
     compile_steps(c, json_object_get(root, "steps"));
-    scope_t pre = {0, NULL, 1, 1, 0}, post = {SIZE_MAX, NULL, 2, 1, 0};
-    scope_t val_sc = {SIZE_MAX, NULL, 1, 1, 0};
+    scope_t pre = {0, NULL, 1, 1, 0, 0}, post = {SIZE_MAX, NULL, 2, 1, 0, 0};
+    scope_t val_sc = {SIZE_MAX, NULL, 1, 1, 0, 0};
     compile_checks(c, val, &val_sc);
     rb->confirm = keep_expr(c, root, "confirm", &pre);
     const json_t *sev = json_object_get(root, "severity");
@@ -606,7 +480,8 @@ static void compile_root(compiler_t *c)
     for (size_t i = 0; i < json_array_size(sev); i++) {
         const json_t *o = json_array_get(sev, i);
         rb_severity_rule_t *sr = &rb->sev[rb->nsev++];
-        sr->level = strdup(json_string_value(json_object_get(o, "level")));
+        const char *lv = json_string_value(json_object_get(o, "level"));
+        sr->level = lv ? strdup(lv) : NULL;
         sr->when = keep_expr(c, o, "when", &pre);
     }
     const json_t *nt = json_object_get(root, "notify");
@@ -636,7 +511,7 @@ static void compile_root(compiler_t *c)
     for (size_t i = 0; i < rb->nsev; i++) {
         uint64_t a = 0, b = 0;
         rb_runbook_level_targets(rb, rb->sev[i].level, &a, &b);
-        if (!a && !b)
+        if (!a && !b && rb->sev[i].level)
             rb_diag_add(c->d, RB_DIAG_WARNING, rb_doc_name(c->doc),
                         rb_doc_val_mark(c->doc, json_array_get(sev, i), "level"),
                         "level \"%s\" has no respond/resolve targets (add it under levels:)",
@@ -679,6 +554,27 @@ void rb_runbook_level_targets(const rb_runbook_t *rb, const char *level, uint64_
     }
 }
 
+/* path made absolute against the working directory, its folders resolved
+ * (realpath) but not its last name: a runbook reached through a link to
+ * its file keeps the folder it was named in. malloc'd, or NULL. */
+static char *abs_path(const char *path)
+{
+    const char *slash = strrchr(path, '/');
+    char *folder = slash ? strndup(path, (size_t)(slash - path) + (slash == path)) : strdup(".");
+    const char *last = slash ? slash + 1 : path;
+    char *real = folder ? realpath(folder, NULL) : NULL;
+    char *out = NULL;
+    if (real && !*last)
+        out = strdup(real);
+    else if (real && asprintf(&out, "%s%s%s", real, strcmp(real, "/") ? "/" : "", last) < 0)
+        out = NULL;
+    else if (!real)
+        out = strdup(path); /* a folder that is gone: as given */
+    free(real);
+    free(folder);
+    return out;
+}
+
 size_t rb_runbook_level_rank(const rb_runbook_t *rb, const char *level)
 {
     static const char *const seeds[] = {"P1", "P2", "P3", "P4"};
@@ -703,7 +599,11 @@ size_t rb_runbook_level_rank(const rb_runbook_t *rb, const char *level)
 static int compile_doc(rb_doc_t *doc, const char *path, const char *dir, rb_diags_t *d,
                        rb_runbook_t **out)
 {
-    if (rb__validate_shape(doc, d) > 0) {
+    /* Shape errors do not stop the compile: references, expressions and
+     * goto targets are checked too, so one pass reports every error. The
+     * compile reads only what has the shape it needs. */
+    size_t shape_errors = rb__validate_shape(doc, d);
+    if (!json_is_object(rb_doc_root(doc))) {
         rb_doc_free(doc);
         return RB_EINVAL;
     }
@@ -713,17 +613,21 @@ static int compile_doc(rb_doc_t *doc, const char *path, const char *dir, rb_diag
         return RB_ENOMEM;
     }
     rb->doc = doc;
-    rb->path = strdup(path);
+    /* Absolute, so that relative commands resolve against the runbook's
+     * folder whatever directory the engine runs in, and the journal
+     * records where the runbook came from (R-relative-paths). */
+    rb->path = dir ? strdup(path) : abs_path(path);
     if (dir) {
-        rb->dir = strdup(dir);
-    } else {
+        rb->dir = realpath(dir, NULL);
+        if (!rb->dir)
+            rb->dir = strdup(dir);
+    } else if (rb->path) {
         char *slash = strrchr(rb->path, '/');
-        rb->dir = slash ? strndup(rb->path, (size_t)(slash - rb->path) + (slash == rb->path))
-                        : strdup(".");
+        rb->dir = strndup(rb->path, (size_t)(slash - rb->path) + (slash == rb->path));
     }
-    compiler_t c = {rb, doc, d, 0, NULL, {0, 0, 0}, 0};
+    compiler_t c = {rb, doc, d, 0, NULL, {0, 0, 0}, 0, SIZE_MAX};
     compile_root(&c);
-    if (c.errors) {
+    if (c.errors || shape_errors) {
         rb_runbook_free(rb);
         return RB_EINVAL;
     }
@@ -802,17 +706,6 @@ void rb_runbook_free(rb_runbook_t *rb)
     free(rb->esc);
     json_decref(rb->levels);
     rb_tmpl_free(rb->concurrency);
-    for (size_t i = 0; i < rb->ntriggers; i++) {
-        for (size_t k = 0; k < rb->triggers[i].n; k++) {
-            matcher_t *m = &rb->triggers[i].m[k];
-            if (m->is_regex)
-                regfree(&m->re);
-            free(m->label);
-            free(m->value);
-        }
-        free(rb->triggers[i].m);
-    }
-    free(rb->triggers);
     rb_doc_free(rb->doc);
     free(rb->name);
     free(rb->path);

@@ -12,6 +12,7 @@
 #include <runbook/action.h>
 
 #include "diag.h"
+#include "param.h"
 #include "expr/expr.h"
 
 typedef struct rb_runbook rb_runbook_t;
@@ -101,8 +102,9 @@ uint32_t rb_runbook_event_bit(const char *name);
 
 typedef struct rb_param {
     char *name;
-    rb_tmpl_t *def;  /* NULL = no default (a literal default is a literal template) */
-    json_t *def_lit; /* the default when it is not a string */
+    rb_tmpl_t *def;  /* a default with {{ }}: rendered at start, then made the type */
+    json_t *def_lit; /* a default without {{ }}, already of the type */
+    rb_ptype_t type; /* RB_PTYPE_STRING unless `type:` says otherwise */
     int required;
     int secret;
 } rb_param_t;
@@ -123,6 +125,12 @@ int rb_runbook_load_text(const char *name, const char *text, size_t len, const c
  * matching the whole value). 0 otherwise, and when it has no triggers. */
 int rb_runbook_match_alert(const rb_runbook_t *rb, const json_t *alert);
 size_t rb_runbook_ntriggers(const rb_runbook_t *rb);
+/* trigger.c: the same over a document's `triggers` list as written (it need
+ * not be valid): what finds an invalid runbook that an alert would start. */
+int rb__triggers_match(const json_t *triggers, const json_t *alert);
+/* trigger.c: 0 when a matcher's value is an equality or a "=~" regular
+ * expression that compiles; else RB_EINVAL and why. */
+int rb__trigger_check(const char *val, char *why, size_t whylen);
 /* 1 when a resolved alert cancels the run still going (cancel_on_resolve). */
 int rb_runbook_cancel_on_resolve(const rb_runbook_t *rb);
 /* The concurrency key's template (NULL: the key is the name) and the

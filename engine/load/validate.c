@@ -10,6 +10,7 @@
 #include "validate.h"
 
 #include "host/action_host.h"
+#include "param.h"
 
 #include <regex.h>
 #include <stdio.h>
@@ -17,7 +18,8 @@
 
 typedef enum {
     T_ANY, T_STRING, T_BOOL, T_INT, T_NUMBER, T_DURATION, T_EXPR, T_TMPL, T_RUN, T_LIST,
-    T_MAP, T_OBJ, T_FOREACH, T_NAME, T_ONFAIL, T_ACTION, T_WITH, T_POSINT, T_ONTIMEOUT, T_EVENT
+    T_MAP, T_OBJ, T_FOREACH, T_NAME, T_ONFAIL, T_ACTION, T_WITH, T_POSINT, T_ONTIMEOUT, T_EVENT,
+    T_PTYPE
 } vtype_t;
 
 static const char *const on_timeout_values[] = {"fail", "continue", NULL};
@@ -48,7 +50,7 @@ static const shape_t s_str = {T_STRING, 0, 0, 0, 0}, s_bool = {T_BOOL, 0, 0, 0, 
                      s_onfail = {T_ONFAIL, 0, 0, 0, 0}, s_action = {T_ACTION, 0, 0, 0, 0},
                      s_with = {T_WITH, 0, 0, 0, 0}, s_foreach = {T_FOREACH, 0, 0, 0, 0},
                      s_posint = {T_POSINT, 0, 0, 0, 0}, s_ontimeout = {T_ONTIMEOUT, 0, 0, 0, 0},
-                     s_event = {T_EVENT, 0, 0, 0, 0};
+                     s_event = {T_EVENT, 0, 0, 0, 0}, s_ptype = {T_PTYPE, 0, 0, 0, 0};
 
 static const keyspec_t k_retry[] = {
     {"attempts", 0, &s_int}, {"delay", 0, &s_dur}, {"backoff", 0, &s_num},
@@ -88,7 +90,7 @@ static const shape_t s_trigger = {T_OBJ, "trigger", k_trigger, NULL, 0};
 
 static const keyspec_t k_param[] = {{"default", 0, &s_any}, {"required", 0, &s_bool},
                                     {"description", 0, &s_str}, {"secret", 0, &s_bool},
-                                    {NULL, 0, NULL}};
+                                    {"type", 0, &s_ptype}, {NULL, 0, NULL}};
 static const shape_t s_param = {T_OBJ, "parameter", k_param, NULL, 0};
 
 static const keyspec_t k_sev[] = {{"level", 1, &s_str}, {"when", 0, &s_expr}, {NULL, 0, NULL}};
@@ -159,6 +161,7 @@ static const char *type_want(vtype_t t)
     case T_INT: return "an integer";
     case T_POSINT: return "a whole number of at least 1";
     case T_ONTIMEOUT: return "fail or continue";
+    case T_PTYPE: return "a parameter type";
     case T_EVENT: return "a run event";
     case T_NUMBER: return "a number";
     case T_DURATION: return "a duration (like 30s, 5m or 1h30m)";
@@ -194,6 +197,8 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
         return;
     const char *k;
     const json_t *v;
+    size_t typed = 0;
+    const char *bad_key = NULL; /* the last key with a type error */
     json_object_foreach((json_t *)with, k, v) {
         const rb_action_param_t *p = NULL, *best = NULL;
         int bd = 3;
@@ -220,6 +225,7 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
             continue;
         }
         rb_mark_t vm = rb_doc_val_mark(w->doc, with, k);
+        size_t before = w->errors;
         /* A template may stand for any type: it is checked when rendered. */
         if (json_is_string(v) && strstr(json_string_value(v), "{{"))
             continue;
@@ -254,6 +260,10 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
                                           "a list of strings", "a mapping", "a value"};
             ERR(w, vm, "\"%s\" must be %s, got %s", k, names[p->type], rb__json_type_name(v));
         }
+        if (w->errors > before) {
+            typed++;
+            bad_key = k;
+        }
     }
     for (const rb_action_param_t *q = a->params; q && q->name; q++) {
         if (!q->required || json_object_get(with, q->name))
@@ -265,7 +275,11 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
     if (a->validate && !has_run) {
         char msg[256] = "";
         const char *bad = NULL;
-        if (a->validate(with, msg, sizeof(msg), &bad) < 0) {
+        /* One diagnostic per problem: the action's own check is not repeated
+         * about a value whose type was already found wrong above. */
+        int rc = a->validate(with, msg, sizeof(msg), &bad);
+        int told = typed && (!bad || typed > 1 || !strcmp(bad, bad_key));
+        if (rc < 0 && !told) {
             rb_mark_t at = bad && json_object_get(with, bad) ? rb_doc_key_mark(w->doc, with, bad)
                                                              : rb_doc_val_mark(w->doc, obj, "with");
             ERR(w, at, "action \"%s\": %s", a->name, msg[0] ? msg : "invalid parameters");
@@ -349,9 +363,12 @@ static void check_value(walk_t *w, const char *key, const json_t *v, rb_mark_t m
         break;
     case T_ONTIMEOUT:
     case T_EVENT:
+    case T_PTYPE:
         okt = json_is_string(v);
         if (okt) {
-            const char *const *vals = sh->type == T_EVENT ? event_values : on_timeout_values;
+            const char *const *vals = sh->type == T_EVENT     ? event_values
+                                      : sh->type == T_PTYPE ? rb__ptype_names
+                                                            : on_timeout_values;
             size_t i = 0;
             while (vals[i] && strcmp(vals[i], json_string_value(v)))
                 i++;
@@ -361,7 +378,8 @@ static void check_value(walk_t *w, const char *key, const json_t *v, rb_mark_t m
                     snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s", k ? ", " : "",
                              vals[k]);
                 ERR(w, m, "invalid %s \"%s\": use one of %s",
-                    sh->type == T_EVENT ? "event" : "on_timeout", json_string_value(v), list);
+                    sh->type == T_EVENT ? "event" : sh->type == T_PTYPE ? "type" : "on_timeout",
+                    json_string_value(v), list);
             }
         }
         break;
@@ -396,6 +414,9 @@ static void check_value(walk_t *w, const char *key, const json_t *v, rb_mark_t m
             if (!json_is_string(a) && !json_is_number(a) && !json_is_boolean(a))
                 ERR(w, rb_doc_item_mark(w->doc, v, i),
                     "argument %zu of \"run\" must be a string, got %s", i + 1, rb__json_type_name(a));
+            else if (i == 0 && json_is_string(a) && !json_string_length(a))
+                ERR(w, rb_doc_item_mark(w->doc, v, i),
+                    "the program of \"run\" (its first item) must not be empty");
         }
         break;
     case T_NAME:

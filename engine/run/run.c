@@ -77,17 +77,6 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
                      const json_t *given, rb_run_t **out, char *err, size_t errlen)
 {
     *out = NULL;
-    const char *k;
-    json_t *v;
-    json_object_foreach((json_t *)given, k, v) {
-        size_t i = 0;
-        while (i < rb_runbook_nparams(rb) && strcmp(rb_runbook_param(rb, i)->name, k))
-            i++;
-        if (i == rb_runbook_nparams(rb)) {
-            snprintf(err, errlen, "runbook %s has no parameter \"%s\"", rb_runbook_name(rb), k);
-            return RB_EINVAL;
-        }
-    }
     rb_run_t *r = calloc(1, sizeof(*r));
     if (!r)
         return RB_ENOMEM;
@@ -113,41 +102,11 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
         json_object_update(json_object_get(r->ctx, "env"), (json_t *)o->env);
     r->steps = json_object_get(r->ctx, "steps");
     r->checks = json_object_get(r->ctx, "checks");
-    json_t *params = json_object_get(r->ctx, "params");
-    /* Given values first, then defaults in declaration order: a default may
-     * use the alert and parameters resolved before it. */
-    json_object_foreach((json_t *)given, k, v)
-        json_object_set(params, k, v);
-    for (size_t i = 0; i < rb_runbook_nparams(rb); i++) {
-        const rb_param_t *p = rb_runbook_param(rb, i);
-        if (json_object_get(params, p->name))
-            continue;
-        json_t *val = NULL;
-        if (p->def) {
-            char e[200] = "";
-            val = rb_tmpl_render(p->def, r->ctx, 0, e, sizeof(e));
-            if (!val) {
-                snprintf(err, errlen, "default of parameter \"%s\": %s", p->name, e);
-                rb_run_free(r);
-                return RB_EINVAL;
-            }
-            if (json_is_string(val) && json_string_length(val) == 0) {
-                json_decref(val); /* a default from an absent label is no value */
-                val = NULL;
-            }
-        } else if (p->def_lit) {
-            val = json_incref(p->def_lit);
-        }
-        if (!val && p->required) {
-            snprintf(err, errlen, "parameter \"%s\" is required (give --param %s=VALUE)", p->name,
-                     p->name);
-            rb_run_free(r);
-            return RB_EINVAL;
-        }
-        if (val)
-            json_object_set_new(params, p->name, val);
+    if (rb__run_params(r, given, err, errlen) < 0) {
+        rb_run_free(r);
+        return RB_EINVAL;
     }
-
+    json_t *params = json_object_get(r->ctx, "params");
     int rc = rb_secrets_collect(r->secrets, rb, params, o ? o->env : NULL,
                                 o ? o->secret_env : NULL, err, errlen);
     if (rc < 0) {
@@ -684,6 +643,9 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     json_t *d = json_pack("{s:s,s:o,s:O,s:b}", "runbook", rb_runbook_name(r->rb), "params", shown,
                           "sha256", json_object_get(json_object_get(r->ctx, "run"), "sha256"),
                           "dry_run", r->dry_run);
+    /* where relative paths resolve: `runbook resume` goes on from there */
+    if (rb_runbook_path(r->rb)[0] == '/')
+        json_object_set_new(d, "path", json_string(rb_runbook_path(r->rb)));
     if (json_object_size(json_object_get(r->ctx, "alert")))
         json_object_set(d, "alert", json_object_get(r->ctx, "alert"));
     if (r->key)

@@ -1,9 +1,9 @@
 /*
  * run_int.h — what run.c (the run's life: phases, checks, notifications,
  * escalations, the end), confirm.c (confirm and severity), step.c (the
- * steps: approval, attempts, verify, foreach, rollback, sub-runbooks) and
- * resume.c share about a run. Internal to those files; everything else sees
- * rb_run_t as an opaque handle (run.h).
+ * steps: approval, attempts, verify, foreach, rollback, sub-runbooks),
+ * resume.c and run_params.c share about a run. Internal to those files;
+ * everything else sees rb_run_t as an opaque handle (run.h).
  */
 #ifndef RB_RUN_INT_H
 #define RB_RUN_INT_H
@@ -125,6 +125,10 @@ typedef struct ivlabel {
 /* The run in memory (context, parameters, secrets); nothing journaled. */
 int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const rb_run_opts_t *o,
                   const json_t *given, rb_run_t **out, char *err, size_t errlen);
+/* run_params.c: params.<name> of the run's context from the values given
+ * (a parameter the runbook does not declare is an error) and the
+ * defaults. 0, or RB_EINVAL with err. */
+int rb__run_params(rb_run_t *r, const json_t *given, char *err, size_t errlen);
 /* Sets run.<k> in the expression context (steals v). */
 void rb__run_set_field(rb_run_t *r, const char *k, json_t *v);
 /* Runs the detect (which 0) or validate (1) checks, in parallel. */

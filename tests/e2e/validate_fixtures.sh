@@ -3,7 +3,8 @@
 #
 # Every tests/fixtures/invalid/*.yaml must be rejected with exit code 2 and,
 # for each of its "# expect: LINE:COL SUBSTRING" header lines, a diagnostic
-# "FILE:LINE:COL: error: ...SUBSTRING..." (stdout or stderr). Every runbook
+# "FILE:LINE:COL: error: ...SUBSTRING..." (stdout or stderr), and with a
+# "# errors: N" line exactly N errors (one diagnostic per problem). Every runbook
 # under runbooks/ (recursively) and every tests/fixtures/valid/*.yaml must be
 # accepted (exit 0), and so must every complete runbook shown in the
 # README and docs/*.md.
@@ -69,6 +70,12 @@ for f in tests/fixtures/invalid/*.yaml; do
             why="${why:+$why; }no diagnostic \"$f:$pos: error: ...$text...\""
         fi
     done <"$tmp/expects"
+    # "# errors: N": exactly N errors, so one problem gives one diagnostic
+    want=$(sed -n 's/^# errors: //p' "$f")
+    if [ -n "$want" ]; then
+        got=$(grep -c "^$f:[0-9]*:[0-9]*: error: " "$tmp/out")
+        [ "$got" = "$want" ] || why="${why:+$why; }$got errors, want $want"
+    fi
     if [ "$ms" -gt 5000 ]; then
         why="${why:+$why; }took $ms ms (over 5 s: a hang?)"
     fi

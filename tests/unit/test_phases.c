@@ -272,7 +272,9 @@ static void test_sub_runbook_runs_as_one_step(void **state)
     fclose(fp);
     rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: parent\nsteps:\n"
                                "  - { name: sub, action: runbook, with: { name: child, params: { who: parent } } }\n"
-                               "  - { name: missing, action: runbook, with: { name: nosuch }, on_failure: continue }\n"
+                               /* a literal name that does not exist is a load error; one
+                                * rendered at run time fails the step */
+                               "  - { name: missing, action: runbook, with: { name: \"{{ 'nosuch' }}\" }, on_failure: continue }\n"
                                "  - { name: recursive, action: runbook, with: { name: loops }, on_failure: continue }\n");
     const char *st;
     int64_t id;
