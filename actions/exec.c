@@ -550,8 +550,11 @@ static void exec_cancel(rb_action_ctx_t *ctx)
 }
 
 static const rb_action_param_t exec_params[] = {
-    {"argv", RB_PARAM_STRINGS, 0, NULL,
-     "The command and its arguments, run without a shell. Exactly one of argv and shell."},
+    /* RB_PARAM_ANY: a list of strings, where a number or boolean is taken
+     * as its text; exec's own check says what an item may be. */
+    {"argv", RB_PARAM_ANY, 0, NULL,
+     "The command and its arguments (a list of strings; a number or boolean is passed as its "
+     "text), run without a shell. Exactly one of argv and shell."},
     {"shell", RB_PARAM_STRING, 0, NULL,
      "A command line run by /bin/sh -c; every interpolated value is shell-quoted."},
     {"env", RB_PARAM_MAP, 0, NULL, "Extra environment variables for the command."},

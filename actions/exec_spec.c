@@ -103,7 +103,8 @@ int rb__exec_check(const json_t *with, int rendered, char *msg, size_t msglen, c
         const json_t *v;
         json_array_foreach(argv, i, v) {
             if (!scalar_ok(v))
-                RB__WITH_FAIL("argv", "argv[%zu] must be a string", i);
+                RB__WITH_FAIL("argv", "argv[%zu] must be a string (or a number or boolean, "
+                                      "passed as its text)", i);
         }
         const json_t *a0 = json_array_get(argv, 0);
         if (json_is_string(a0) && json_string_length(a0) == 0)

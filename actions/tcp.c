@@ -307,7 +307,10 @@ static void tcp_cancel(rb_action_ctx_t *ctx)
 
 static const rb_action_param_t tcp_params[] = {
     {"host", RB_PARAM_STRING, 1, NULL, "Host name or IP address."},
-    {"port", RB_PARAM_INT, 1, NULL, "TCP port, 1 to 65535."},
+    /* RB_PARAM_ANY: an integer or its decimal text; tcp's own check says
+     * which (an RB_PARAM_INT would refuse "5432" at load). */
+    {"port", RB_PARAM_ANY, 1, NULL,
+     "TCP port, 1 to 65535: a number, or its decimal text (\"5432\")."},
     {"timeout", RB_PARAM_DURATION, 0, "\"5s\"", "Limit for resolving and connecting."},
     {NULL, 0, 0, NULL, NULL},
 };

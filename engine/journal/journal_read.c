@@ -54,7 +54,10 @@ static const rb__jcol_t rb__j_event_row[] = {
 
 /* Column col of st's current row: SQL NULL is null; a JSON column whose
  * text does not parse (a hand-edited file) is returned as the string it is
- * rather than lost. New reference; NULL when out of memory. */
+ * rather than lost. JSON_ALLOW_NUL: a string may hold U+0000 (a command's
+ * output can), and the journal wrote it as "\u0000"; without the flag
+ * jansson refuses the whole text, and the event would read back as a
+ * string. New reference; NULL when out of memory. */
 static json_t *rb__j_col(sqlite3_stmt *st, int col, rb__jcol_kind_t kind)
 {
     if (sqlite3_column_type(st, col) == SQLITE_NULL)
@@ -63,7 +66,9 @@ static json_t *rb__j_col(sqlite3_stmt *st, int col, rb__jcol_kind_t kind)
         return json_integer(sqlite3_column_int64(st, col));
     const char *s = (const char *)sqlite3_column_text(st, col);
     size_t n = (size_t)sqlite3_column_bytes(st, col);
-    json_t *v = kind == RB__JCOL_JSON ? json_loadb(s ? s : "", n, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *v = kind == RB__JCOL_JSON
+                    ? json_loadb(s ? s : "", n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)
+                    : NULL;
     return v ? v : json_stringn(s ? s : "", n);
 }
 

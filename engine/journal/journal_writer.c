@@ -13,15 +13,23 @@
  * sends coalesce, so the loop drains every flush request that the ticket
  * now covers).
  *
- * When to commit: the loop wakes the writer once per loop iteration, at
- * its end (a uv_check handle), so that everything appended and flushed in
- * one turn of the loop — all the runs a batch of I/O woke up — is one
- * group; the writer then commits at once when somebody waits (a flush or a
- * sync asked for a ticket still queued), when the queue is large, when
- * stopping, and otherwise at most RB__JW_LINGER_MS after the oldest queued
- * record — so the events between two intents ride in the next intent's
- * commit (one disk flush per step) and still reach the disk soon without
- * one.
+ * When to commit: a flush asked for during a turn of the loop wakes the
+ * writer once, just before the loop would next wait for I/O (a uv_prepare
+ * handle), so that everything appended and flushed in one turn of the
+ * loop — all the runs a batch of I/O woke up, and what their close
+ * callbacks did — is one group; the writer then commits at once when
+ * somebody waits (a flush or a sync asked for a ticket still queued), when
+ * the queue is large, when stopping, and otherwise at most
+ * RB__JW_LINGER_MS after the oldest queued record — so the events between
+ * two intents ride in the next intent's commit (one disk flush per step)
+ * and still reach the disk soon without one. Appending alone does not
+ * wake the writer (a wake that finds nothing due is two context switches
+ * for nothing): after a commit the writer waits one linger with a
+ * deadline and sees whatever was queued meanwhile when it ends; after that
+ * it rests with no deadline, and the first record queued signals it, so
+ * the linger holds whether or not the loop turns. The writer publishes a
+ * commit and lets go of the mutex before it pokes the loop, so that the
+ * loop does not wake only to wait for the mutex.
  *
  * Run ids: a run needs its id at once, so the writer keeps a block of ids
  * reserved in the file (journal_append.c moves sqlite_sequence past it in a
@@ -32,8 +40,8 @@
  *
  * Owns: the thread, the queue and the chunks its records live in, the
  * tickets, the flush requests, and the loop handles (uv_async_t,
- * uv_check_t, uv_idle_t: one allocation, freed by the last close callback,
- * after the journal may be gone). Must never: touch SQLite or jansson
+ * uv_prepare_t, uv_idle_t: one allocation, freed by the last close
+ * callback, after the journal may be gone). Must never: touch SQLite or jansson
  * (except through journal_append.c's rb__j_batch) on the writer thread;
  * hold the mutex across I/O; call a flush callback from inside
  * rb_journal_flush; report a ticket durable before its commit returned.
@@ -74,9 +82,9 @@ typedef struct rb__jflush {
 /* The loop-side handles, one allocation: freed when the last of the three
  * close callbacks has run, which may be after the journal is gone. */
 typedef struct {
-    uv_async_t async; /* the writer's "committed" */
-    uv_check_t check; /* the end of a loop iteration: wake the writer */
-    uv_idle_t idle;   /* keeps the poll from blocking while a wake is due */
+    uv_async_t async;     /* the writer's "committed" */
+    uv_prepare_t prepare; /* before the loop waits for I/O: wake the writer */
+    uv_idle_t idle;       /* keeps the poll from blocking while a wake is due */
     int open;
 } rb__jhandles_t;
 
@@ -101,6 +109,8 @@ struct rb__jwriter {
     int failed;        /* sticky: the first failure */
     char werr[RB__J_ERRLEN];
     int stop;
+    int resting;       /* the writer waits with no deadline: a record must signal */
+    uint64_t active;   /* uv_hrtime() of the writer's last commit */
     int reserve;       /* the loop asks for a block of run ids */
     int64_t block;
     int64_t id_next, id_end;       /* ids to hand out: [next, end] */
@@ -111,7 +121,7 @@ struct rb__jwriter {
     /* Loop thread only. */
     rb__jflush_t *f_head, *f_tail;
     int refd;
-    int wake_due; /* the check handle will wake the writer */
+    int wake_due; /* the prepare handle will wake the writer */
 };
 
 /* ---- records ------------------------------------------------------------------ */
@@ -204,10 +214,20 @@ static void writer_main(void *arg)
         if (!due && !reserve) {
             if (w->stop)
                 break;
-            if (w->q_head)
+            if (w->q_head) {
                 uv_cond_timedwait(&w->work, &j->mu, linger - (now - w->q_since));
-            else
+            } else if (now - w->active < linger) {
+                /* Just committed: a record queued in the next linger is
+                 * seen when this wait ends, so appending needs no signal. */
+                uv_cond_timedwait(&w->work, &j->mu, linger - (now - w->active));
+            } else {
+                /* Resting: the next record signals (rb__jw_submit), so an
+                 * event reaches the disk within the linger whether or not
+                 * the loop turns to wake us. */
+                w->resting = 1;
                 uv_cond_wait(&w->work, &j->mu);
+                w->resting = 0;
+            }
             continue;
         }
         rb__jrec_t *batch = w->q_head;
@@ -242,14 +262,15 @@ static void writer_main(void *arg)
                 w->reserve = 0;
             }
         }
+        w->active = uv_hrtime();
         uv_cond_broadcast(&w->done);
+        int idle = !rc && !w->q_head && !w->reserve && !w->stop;
+        /* Poke the loop with the mutex let go: its on_async takes it. */
+        uv_mutex_unlock(&j->mu);
         uv_async_send(w->async);
-        if (!rc && !w->q_head && !w->reserve && !w->stop) {
-            /* Nothing waiting: checkpoint now rather than inside a commit. */
-            uv_mutex_unlock(&j->mu);
-            rb__j_idle(w->conn);
-            uv_mutex_lock(&j->mu);
-        }
+        if (idle)
+            rb__j_idle(w->conn); /* nothing waiting: checkpoint now, not inside a commit */
+        uv_mutex_lock(&j->mu);
     }
     /* Give back the unused tail of the newest block, so that a journal
      * used by one process at a time keeps its run ids 1, 2, 3 … */
@@ -304,33 +325,37 @@ static void on_async(uv_async_t *h)
     }
 }
 
-/* The end of a loop iteration in which records were queued or a flush was
- * asked for: one wake-up for all of them. */
-static void on_check(uv_check_t *h)
+/* The loop is about to wait for I/O after a turn in which a flush was
+ * asked for: one wake-up for all of them. It runs before the poll timeout
+ * is computed, so stopping the idle handle here costs no extra turn. The
+ * flush raised `want` under the mutex before this, so the signal needs no
+ * mutex: a writer that has not seen `want` yet is waiting, or will see it
+ * before it waits. */
+static void on_prepare(uv_prepare_t *h)
 {
     rb_journal_t *j = h->data;
     rb__jwriter_t *w = j ? j->w : NULL;
-    uv_check_stop(h);
+    uv_prepare_stop(h);
     if (!w)
         return;
     uv_idle_stop(&w->h->idle);
     w->wake_due = 0;
-    uv_mutex_lock(&j->mu);
     uv_cond_signal(&w->work);
-    uv_mutex_unlock(&j->mu);
 }
 
+/* Only there so that the poll does not block before on_prepare has run (a
+ * flush asked for in another prepare callback, after ours). */
 static void on_idle(uv_idle_t *h)
 {
-    (void)h; /* only there so that the poll does not block before on_check */
+    (void)h;
 }
 
-static void wake_at_end_of_iteration(rb__jwriter_t *w)
+static void wake_before_poll(rb__jwriter_t *w)
 {
     if (w->wake_due)
         return;
     w->wake_due = 1;
-    uv_check_start(&w->h->check, on_check);
+    uv_prepare_start(&w->h->prepare, on_prepare);
     uv_idle_start(&w->h->idle, on_idle);
 }
 
@@ -343,10 +368,10 @@ static void on_handle_closed(uv_handle_t *h)
 
 static void close_handles(rb__jhandles_t *hs)
 {
-    hs->async.data = hs->check.data = hs->idle.data = hs;
+    hs->async.data = hs->prepare.data = hs->idle.data = hs;
     hs->open = 3;
     uv_close((uv_handle_t *)&hs->async, on_handle_closed);
-    uv_close((uv_handle_t *)&hs->check, on_handle_closed);
+    uv_close((uv_handle_t *)&hs->prepare, on_handle_closed);
     uv_close((uv_handle_t *)&hs->idle, on_handle_closed);
 }
 
@@ -396,10 +421,10 @@ int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop)
         free(w);
         return RB_ENOMEM;
     }
-    uv_check_init(loop, &w->h->check);
+    uv_prepare_init(loop, &w->h->prepare);
     uv_idle_init(loop, &w->h->idle);
     w->async = &w->h->async;
-    w->h->async.data = w->h->check.data = w->h->idle.data = j;
+    w->h->async.data = w->h->prepare.data = w->h->idle.data = j;
     /* Only a waiting flush keeps the loop alive (see rb_journal_flush). */
     uv_unref((uv_handle_t *)w->async);
     uv_cond_init(&w->work);
@@ -481,7 +506,7 @@ int rb_journal_flush(rb_journal_t *j, rb_journal_flush_cb cb, void *arg)
         w->want = f->ticket;
     uv_mutex_unlock(&j->mu);
     if (!answered)
-        wake_at_end_of_iteration(w);
+        wake_before_poll(w);
     /* Already durable (or failed): the writer will not poke the loop for
      * it, so poke it ourselves; the callback still runs from the loop. */
     if (answered)
@@ -533,16 +558,18 @@ int rb__jw_submit(rb_journal_t *j, const rb__jrec_t *r)
     w->q_len++;
     w->q_bytes += bytes;
     /* A full queue is due now, and a large group need not wait for the end
-     * of the iteration: the writer starts on it while the loop goes on.
-     * Otherwise the writer hears of it at the end of this loop iteration
-     * (its linger clock starts then). */
+     * of the iteration: the writer starts on it while the loop goes on. A
+     * resting writer has no deadline to wake at, so it must hear of the
+     * record now (its linger starts). Otherwise the writer is lingering
+     * after a commit, or already waiting out the oldest record's linger,
+     * and sees this one when that wait ends: no signal, no wake-up. */
     int full = w->q_len == RB__JW_GROUP || w->q_len >= RB__JW_MAX_RECORDS ||
                w->q_bytes >= RB__JW_MAX_BYTES;
-    if (full)
+    if (full || w->resting) {
+        w->resting = 0;
         uv_cond_signal(&w->work);
+    }
     uv_mutex_unlock(&j->mu);
-    if (!full)
-        wake_at_end_of_iteration(w);
     return 0;
 }
 

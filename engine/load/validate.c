@@ -411,7 +411,7 @@ static void check_value(walk_t *w, const char *key, const json_t *v, rb_mark_t m
         }
         for (size_t i = 0; okt && i < json_array_size(v); i++) {
             const json_t *a = json_array_get(v, i);
-            if (!json_is_string(a) && !json_is_number(a))
+            if (!json_is_string(a) && !json_is_number(a) && !json_is_boolean(a))
                 ERR(w, rb_doc_item_mark(w->doc, v, i),
                     "argument %zu of \"run\" must be a string, got %s", i + 1, rb__json_type_name(a));
             else if (i == 0 && json_is_string(a) && !json_string_length(a))

@@ -100,15 +100,8 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     r->secrets = rb_secrets_new();
     if (o && o->secrets)
         rb_secrets_inherit(r->secrets, o->secrets);
-    if (o && json_is_object(o->env)) {
+    if (o && json_is_object(o->env))
         json_object_update(json_object_get(r->ctx, "env"), (json_t *)o->env);
-        const char *en;
-        json_t *ev;
-        json_object_foreach((json_t *)o->env, en, ev) {
-            if (json_is_true(json_object_get(o->secret_env, en)) && json_is_string(ev))
-                rb_secrets_add(r->secrets, json_string_value(ev), json_string_length(ev));
-        }
-    }
     r->steps = json_object_get(r->ctx, "steps");
     r->checks = json_object_get(r->ctx, "checks");
     if (rb__run_params(r, given, err, errlen) < 0) {
@@ -116,19 +109,11 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
         return RB_EINVAL;
     }
     json_t *params = json_object_get(r->ctx, "params");
-    for (size_t i = 0; i < rb_runbook_nparams(rb); i++) {
-        const rb_param_t *p = rb_runbook_param(rb, i);
-        json_t *val = json_object_get(params, p->name);
-        if (!p->secret || !val)
-            continue;
-        if (json_is_string(val)) {
-            rb_secrets_add(r->secrets, json_string_value(val), json_string_length(val));
-        } else {
-            char *txt = json_dumps(val, JSON_ENCODE_ANY | JSON_COMPACT);
-            if (txt)
-                rb_secrets_add(r->secrets, txt, strlen(txt));
-            free(txt);
-        }
+    int rc = rb_secrets_collect(r->secrets, rb, params, o ? o->env : NULL,
+                                o ? o->secret_env : NULL, err, errlen);
+    if (rc < 0) {
+        rb_run_free(r);
+        return rc;
     }
     *out = r;
     return 0;
@@ -245,7 +230,7 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
     char sha[65];
     rc = rb_journal_put_version(j, rb_runbook_name(rb), rb_runbook_path(rb), src, len, sha);
     if (rc == 0) {
-        json_t *shown = rb_secrets_mask(r->secrets, params);
+        json_t *shown = rb_secrets_mask_params(r->secrets, rb, params);
         rc = rb_journal_run_create(j, rb_runbook_name(rb), sha, shown,
                                    o && o->trigger ? o->trigger : "cli", &r->id);
         json_decref(shown);
@@ -656,10 +641,10 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     rb__run_set_field(r, "started_at", json_integer((json_int_t)time(NULL)));
     if (r->resumed)
         return rb__run_start_resumed(r);
-    json_t *d = json_pack("{s:s,s:O,s:O,s:b}", "runbook", rb_runbook_name(r->rb), "params",
-                          json_object_get(r->ctx, "params"), "sha256",
-                          json_object_get(json_object_get(r->ctx, "run"), "sha256"), "dry_run",
-                          r->dry_run);
+    json_t *shown = rb_secrets_mask_params(r->secrets, r->rb, json_object_get(r->ctx, "params"));
+    json_t *d = json_pack("{s:s,s:o,s:O,s:b}", "runbook", rb_runbook_name(r->rb), "params", shown,
+                          "sha256", json_object_get(json_object_get(r->ctx, "run"), "sha256"),
+                          "dry_run", r->dry_run);
     /* where relative paths resolve: `runbook resume` goes on from there */
     if (rb_runbook_path(r->rb)[0] == '/')
         json_object_set_new(d, "path", json_string(rb_runbook_path(r->rb)));

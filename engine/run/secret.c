@@ -1,13 +1,21 @@
 /*
  * secret.c — masks secret values out of everything a run writes down (see
- * secret.h). Owns the list of secret values of one run. Longest secrets
- * are replaced first, so that a secret containing another is masked whole.
+ * secret.h). Owns the list of secret values of one run, and the rule on
+ * what may be one (R-secret-min-length). Longest secrets are replaced
+ * first, so that a secret containing another is masked whole.
+ *
+ * Must never: change a JSON key, number, boolean or the shape of a value
+ * (masking works on the string values of the tree, not on serialised
+ * text), or keep a value too short to be masked safely.
  */
 #define _GNU_SOURCE /* memmem */
 #include "secret.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "runbook/runbook.h" /* RB_E* */
 
 struct rb_secrets {
     char **v;
@@ -74,6 +82,64 @@ void rb_secrets_add(rb_secrets_t *s, const char *v, size_t len)
     s->n++;
 }
 
+/* Characters (UTF-8 code points) in v[0..len). */
+static size_t utf8_chars(const char *v, size_t len)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < len; i++)
+        n += ((unsigned char)v[i] & 0xC0) != 0x80;
+    return n;
+}
+
+/* Adds one secret, refusing a short one (R-secret-min-length). */
+static int add_checked(rb_secrets_t *s, const char *what, const char *name, const json_t *v,
+                       char *err, size_t errlen)
+{
+    char *txt = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+    const char *val = json_is_string(v) ? json_string_value(v) : txt;
+    size_t len = json_is_string(v) ? json_string_length(v) : txt ? strlen(txt) : 0;
+    int rc = 0;
+    if (!val) {
+        rc = RB_ENOMEM;
+    } else if (len > 0 && utf8_chars(val, len) < RB_SECRET_MIN_LEN) {
+        snprintf(err, errlen,
+                 "%s %s is secret but its value is shorter than %d characters: a "
+                 "value that short cannot be masked without masking other text; "
+                 "give a longer one (or none)",
+                 what, name, RB_SECRET_MIN_LEN);
+        rc = RB_EINVAL;
+    } else {
+        rb_secrets_add(s, val, len);
+    }
+    free(txt);
+    return rc;
+}
+
+int rb_secrets_collect(rb_secrets_t *s, const rb_runbook_t *rb, const json_t *params,
+                       const json_t *env, const json_t *secret_env, char *err, size_t errlen)
+{
+    int rc = 0;
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)env, k, v) {
+        if (rc == 0 && json_is_true(json_object_get(secret_env, k)) && json_is_string(v)) {
+            char name[300];
+            snprintf(name, sizeof(name), "$%s (--secret-env)", k);
+            rc = add_checked(s, "environment variable", name, v, err, errlen);
+        }
+    }
+    for (size_t i = 0; rc == 0 && i < rb_runbook_nparams(rb); i++) {
+        const rb_param_t *p = rb_runbook_param(rb, i);
+        const json_t *val = json_object_get(params, p->name);
+        if (p->secret && val && !json_is_null(val)) {
+            char name[300];
+            snprintf(name, sizeof(name), "\"%s\"", p->name);
+            rc = add_checked(s, "parameter", name, val, err, errlen);
+        }
+    }
+    return rc;
+}
+
 /* Masks str[0..len) into a new buffer; NULL when nothing matched. */
 static char *mask_bytes(const rb_secrets_t *s, const char *str, size_t len, size_t *outlen)
 {
@@ -125,26 +191,59 @@ json_t *rb_secrets_mask(const rb_secrets_t *s, const json_t *v)
         free(m);
         return r ? r : json_string(RB_SECRET_MASK);
     }
+    /* Structure is kept as it is: keys, numbers, booleans and null are
+     * never touched, and a container is copied only when one of its
+     * strings needed masking. */
     if (json_is_array(v)) {
-        json_t *a = json_array();
+        json_t *a = NULL;
         size_t i;
         json_t *x;
-        json_array_foreach(v, i, x) json_array_append_new(a, rb_secrets_mask(s, x));
-        return a;
+        json_array_foreach(v, i, x) {
+            json_t *m = rb_secrets_mask(s, x);
+            if (!a && m != x) {
+                a = json_array();
+                for (size_t k = 0; a && k < i; k++)
+                    json_array_append(a, json_array_get(v, k));
+            }
+            if (a)
+                json_array_append(a, m);
+            json_decref(m);
+        }
+        return a ? a : json_incref((json_t *)v);
     }
     if (json_is_object(v)) {
-        json_t *o = json_object();
+        json_t *o = NULL;
         const char *k;
         json_t *x;
         json_object_foreach((json_t *)v, k, x) {
-            size_t ol;
-            char *mk = mask_bytes(s, k, strlen(k), &ol);
-            json_object_set_new(o, mk ? mk : k, rb_secrets_mask(s, x));
-            free(mk);
+            json_t *m = rb_secrets_mask(s, x);
+            if (!o && m != x)
+                o = json_copy((json_t *)v); /* shallow: the values are shared */
+            if (o && m != x)
+                json_object_set(o, k, m);
+            json_decref(m);
         }
-        return o;
+        return o ? o : json_incref((json_t *)v);
     }
     return json_incref((json_t *)v);
+}
+
+json_t *rb_secrets_mask_params(const rb_secrets_t *s, const rb_runbook_t *rb, const json_t *params)
+{
+    json_t *m = rb_secrets_mask(s, params);
+    for (size_t i = 0; m && json_is_object(m) && i < rb_runbook_nparams(rb); i++) {
+        const rb_param_t *p = rb_runbook_param(rb, i);
+        const json_t *v = json_object_get(m, p->name);
+        if (!p->secret || !v || json_is_null(v) || json_is_string(v))
+            continue;      /* strings: masked above, where the secret is */
+        if (m == params) { /* shared: copy before changing */
+            json_decref(m);
+            m = json_copy((json_t *)params);
+        }
+        if (m)
+            json_object_set_new(m, p->name, json_string(RB_SECRET_MASK));
+    }
+    return m;
 }
 
 char *rb_secrets_mask_str(const rb_secrets_t *s, const char *str)

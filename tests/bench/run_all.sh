@@ -4,5 +4,8 @@ set -eu
 dir=$(cd "$(dirname "$0")" && pwd)
 sh "$dir/validate.sh" "${1:-build}"
 sh "$dir/steps.sh" "${1:-build}" 1000
-"$(cd "${1:-build}" && pwd)/bench_engine" all
+bench="$(cd "${1:-build}" && pwd)/bench_engine"
+"$bench" flat   # steps.sh ran `bench_engine steps` already
+"$bench" load
+"$bench" idle
 sh "$dir/journal.sh" "${1:-build}"

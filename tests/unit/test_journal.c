@@ -410,6 +410,31 @@ static void test_canonical_data(void **state)
                      1);
 }
 
+/* A string holding a NUL byte (a step's output: printf 'a\0b') is stored
+ * as "\u0000" and reads back as the same object, not as the text of it:
+ * every reader of the journal (show, resume, review) sees what was
+ * written. */
+static void test_nul_round_trip(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = open_ok(fx->db, 0);
+    int64_t r = new_run(j, "node-crash");
+    json_t *d = json_pack("{s:{s:s%,s:i}}", "result", "stdout", "a\0b", (size_t)3, "exit_code", 0);
+    assert_int_equal(rb_journal_event(j, r, "attempt_finished", "a", 1, d), 0);
+    assert_int_equal(rb_journal_sync(j), 0);
+    json_t *run = NULL;
+    assert_int_equal(rb_journal_run_get(j, r, &run), 0);
+    json_t *got = json_object_get(json_array_get(json_object_get(run, "events"), 0), "data");
+    assert_true(json_is_object(got));
+    assert_true(json_equal(got, d));
+    json_t *out = json_object_get(json_object_get(got, "result"), "stdout");
+    assert_int_equal(json_string_length(out), 3);
+    assert_memory_equal(json_string_value(out), "a\0b", 3);
+    json_decref(run);
+    json_decref(d);
+    rb_journal_close(j);
+}
+
 /* A full disk (here: the page cap of RUNBOOK_JOURNAL_MAX_PAGES) fails the
  * append or the commit with the reason, and damages nothing written. */
 static void test_disk_full(void **state)
@@ -495,6 +520,7 @@ int main(void)
         T(test_open_bad_path),
         T(test_sync_level),
         T(test_canonical_data),
+        T(test_nul_round_trip),
         T(test_disk_full),
     };
 #undef T

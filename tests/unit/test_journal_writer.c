@@ -305,6 +305,30 @@ static void test_commits_without_flush(void **state)
     close_loop(&loop);
 }
 
+/* The same once the writer has gone quiet: after a commit and a pause
+ * longer than the linger, an event appended while the loop does not turn
+ * (a callback that blocks it, an embedder between two uv_run calls) still
+ * reaches the disk on its own. The writer used to hear of a record only
+ * at the end of a loop iteration, so this waited forever. */
+static void test_commits_after_a_quiet_spell(void **state)
+{
+    fx_t *fx = *state;
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    rb_journal_t *j = open_ok(fx->db, 0);
+    assert_int_equal(rb_journal_attach_loop(j, &loop), 0);
+    int64_t r = new_run(j, "t");
+    assert_int_equal(rb_journal_event(j, r, "log", NULL, 0, NULL), 0);
+    assert_int_equal(rb_journal_sync(j), 0);
+    uv_sleep(3 * 100); /* quiet for longer than the writer's linger */
+    assert_int_equal(rb_journal_event(j, r, "log", NULL, 0, NULL), 0);
+    /* No timing assertion: wait as long as it takes. */
+    while (sql_int(fx->db, "SELECT count(*) FROM events") != 2)
+        uv_sleep(5);
+    rb_journal_close(j);
+    close_loop(&loop);
+}
+
 /* Run ids come from blocks reserved in the file: unique beside another
  * writer, and given back at detach so a lone process keeps 1, 2, 3 … */
 static void test_run_ids(void **state)
@@ -476,6 +500,7 @@ int main(void)
         T(test_flush_basics),
         T(test_close_attached),
         T(test_commits_without_flush),
+        T(test_commits_after_a_quiet_spell),
         T(test_run_ids),
         T(test_seq_with_another_writer),
         T(test_disk_full_through_callback),
