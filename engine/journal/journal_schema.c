@@ -174,6 +174,31 @@ static int rb__j_latest_version(void)
 /* Checks the file is ours and brings its schema up to date. Runs in one
  * IMMEDIATE transaction so that two processes opening a new file at the same
  * moment cannot both create the tables. */
+/* A file with no tables at all is a journal whose first writer died between
+ * creating the file and committing the schema (a kill -9 at the wrong
+ * moment): nothing in it was ever acknowledged. A reader sees it as what it
+ * is, an empty journal — through an in-memory database with the schema, so
+ * that every read finds its tables and answers "nothing" — instead of
+ * refusing it. The next writer creates the schema in the file itself. */
+static int rb__j_empty_readonly(rb_journal_t *j)
+{
+    rb__jconn_t *c = j->c;
+    sqlite3 *mem = NULL;
+    int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(mem, (const char *)rb__journal_sql, NULL, NULL, NULL);
+    if (rc != SQLITE_OK) {
+        snprintf(j->err, sizeof j->err, "%s: empty journal: %s", j->path,
+                 mem ? sqlite3_errmsg(mem) : sqlite3_errstr(rc));
+        sqlite3_close(mem);
+        return RB_EJOURNAL;
+    }
+    sqlite3_extended_result_codes(mem, 1);
+    sqlite3_close(c->db);
+    c->db = mem;
+    return 0;
+}
+
 int rb__j_migrate(rb_journal_t *j)
 {
     rb__jconn_t *c = j->c;
@@ -192,8 +217,14 @@ int rb__j_migrate(rb_journal_t *j)
     if (uv == latest)
         goto check_app;
     if (j->flags & RB_JOURNAL_READONLY) {
+        if (uv == 0 && (rc = rb__j_int(c->db, "SELECT count(*) FROM sqlite_master", &objects)) !=
+                           SQLITE_OK)
+            return rb__j_failc(c, rc, NULL);
+        if (uv == 0 && objects == 0)
+            return rb__j_empty_readonly(j);
         if (uv == 0)
-            snprintf(j->err, sizeof j->err, "%s: empty database, not a runbook journal", j->path);
+            snprintf(j->err, sizeof j->err, "%s: an SQLite database, but not a runbook journal",
+                     j->path);
         else
             snprintf(j->err, sizeof j->err,
                      "%s: journal schema version %lld is older than %d; open it once"

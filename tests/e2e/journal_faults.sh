@@ -1,6 +1,7 @@
 #!/bin/sh
 # The journal's faults through the real binary: a --db that is not SQLite,
-# another program's SQLite database, a journal on a read-only file system,
+# another program's SQLite database, an empty file (a reader sees an empty
+# journal), a journal on a read-only file system,
 # a journal locked by another process — each a clear error and exit 2 — and
 # a full disk in the middle of a run (RUNBOOK_JOURNAL_MAX_PAGES): the run
 # stops with the reason, no step ran whose intent was not journaled first,
@@ -51,6 +52,18 @@ expect 2 "other.db: an SQLite database, but not a runbook journal" "run on anoth
     "$RUNBOOK" run --db other.db two.yaml
 expect 2 "not a runbook journal" "runs on another program's database" "$RUNBOOK" runs --db other.db
 [ "$(sqlite3 other.db 'SELECT count(*) FROM sqlite_master')" = 1 ] && ok || bad "other.db was changed"
+
+# ---- an empty file: a writer killed before its first commit left it ---------
+# Nothing in it was acknowledged: readers see an empty journal (and leave
+# the file as it is); the next writer creates the schema in it.
+: >empty.db
+expect 0 "" "audit verify on an empty file" "$RUNBOOK" audit verify --db empty.db
+grep -q "none (0 runs)" out.log && ok || bad "audit verify of an empty file does not say it has no events"
+expect 0 "" "runs on an empty file" "$RUNBOOK" runs --db empty.db
+grep -q "no runs in empty.db" out.log && ok || bad "runs on an empty file does not say it has no runs"
+[ ! -s empty.db ] && ok || bad "a reader wrote to the empty file"
+expect 0 "" "run on an empty file" "$RUNBOOK" run --quiet --db empty.db two.yaml
+[ "$(sqlite3 empty.db 'SELECT count(*) FROM runs')" = 1 ] && ok || bad "the writer did not create the schema in the empty file"
 
 # ---- read-only ---------------------------------------------------------------
 mkdir ro
