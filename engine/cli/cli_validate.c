@@ -37,6 +37,7 @@ typedef struct vstate {
     char **names; /* runbook names seen, for duplicates across files */
     char **paths;
     size_t nnames;
+    int cut; /* a folder walk left something out (a warning says what) */
 } vstate_t;
 
 static void check_file(vstate_t *v, const char *path)
@@ -91,10 +92,10 @@ static void walk(vstate_t *v, const char *path)
         check_file(v, path);
         return;
     }
-    if (rb__runbook_walk(path, visit, v) == RB_ETOOBIG)
-        rb_diag_add(v->d, RB_DIAG_WARNING, path, (rb_mark_t){0, 0, 0},
-                    "stopped looking deeper than %d folders or past %d entries",
-                    RB_CATALOG_MAX_DEPTH, RB_CATALOG_MAX_ENTRIES);
+    if (rb__runbook_walk(path, visit, v) == RB_ETOOBIG) {
+        rb__runbook_walk_warn(v->d, path, "");
+        v->cut = 1;
+    }
 }
 
 int rb_cli_validate(int argc, char **argv)
@@ -130,7 +131,7 @@ int rb_cli_validate(int argc, char **argv)
         help(stderr);
         return RB_EXIT_USAGE;
     }
-    vstate_t v = {rb_diags_new(), json_array(), 0, 0, NULL, NULL, 0};
+    vstate_t v = {rb_diags_new(), json_array(), 0, 0, NULL, NULL, 0, 0};
     for (int i = optind; i < argc; i++)
         walk(&v, argv[i]);
     size_t errs = rb_diags_errors(v.d);
@@ -142,10 +143,11 @@ int rb_cli_validate(int argc, char **argv)
         json_decref(out);
     } else {
         rb_diags_print(v.d, stderr, rb_cli_color(2));
-        if (!quiet || errs)
-            fprintf(errs ? stderr : stdout, "%zu file%s checked: %zu valid, %zu invalid (%zu error%s)\n",
-                    v.nfiles, v.nfiles == 1 ? "" : "s", v.nfiles - v.nbad, v.nbad, errs,
-                    errs == 1 ? "" : "s");
+        if (!quiet || errs || v.cut)
+            fprintf(errs ? stderr : stdout,
+                    "%zu file%s checked: %zu valid, %zu invalid (%zu error%s)%s\n", v.nfiles,
+                    v.nfiles == 1 ? "" : "s", v.nfiles - v.nbad, v.nbad, errs,
+                    errs == 1 ? "" : "s", v.cut ? "; not every folder was searched" : "");
         json_decref(v.files);
     }
     for (size_t i = 0; i < v.nnames; i++) {

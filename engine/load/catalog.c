@@ -31,9 +31,12 @@ typedef struct walk {
     int (*visit)(const char *path, void *arg);
     void *arg;
     size_t entries;
-    int cut;
+    int full; /* past RB_CATALOG_MAX_ENTRIES: the walk ends */
+    int deep; /* a folder deeper than RB_CATALOG_MAX_DEPTH was skipped */
 } walk_t;
 
+/* A folder too deep is skipped and the walk goes on beside it, so a file
+ * within the bounds is always visited; only the entry bound ends the walk. */
 static int walk_dir(walk_t *w, const char *dir, int depth)
 {
     struct dirent **ents;
@@ -46,8 +49,8 @@ static int walk_dir(walk_t *w, const char *dir, int depth)
         const char *nm = ents[i]->d_name;
         char *p = NULL;
         if (!stop && w->entries++ >= RB_CATALOG_MAX_ENTRIES)
-            w->cut = 1;
-        if (!stop && !w->cut && nm[0] != '.' && strcmp(nm, "node_modules") &&
+            w->full = 1;
+        if (!stop && !w->full && nm[0] != '.' && strcmp(nm, "node_modules") &&
             asprintf(&p, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", nm) >= 0) {
             struct stat st;
             /* lstat: a link to a directory is not walked into; a link to
@@ -56,7 +59,7 @@ static int walk_dir(walk_t *w, const char *dir, int depth)
                 if (depth < RB_CATALOG_MAX_DEPTH)
                     stop = walk_dir(w, p, depth + 1);
                 else
-                    w->cut = 1;
+                    w->deep = 1;
             } else if (is_yaml(nm) && stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
                 stop = w->visit(p, w->arg);
             }
@@ -70,9 +73,16 @@ static int walk_dir(walk_t *w, const char *dir, int depth)
 
 int rb__runbook_walk(const char *dir, int (*visit)(const char *path, void *arg), void *arg)
 {
-    walk_t w = {visit, arg, 0, 0};
+    walk_t w = {visit, arg, 0, 0, 0};
     int stop = walk_dir(&w, dir, 0);
-    return stop ? stop : w.cut ? RB_ETOOBIG : 0;
+    return stop ? stop : w.full || w.deep ? RB_ETOOBIG : 0;
+}
+
+void rb__runbook_walk_warn(rb_diags_t *d, const char *dir, const char *hint)
+{
+    rb_diag_add(d, RB_DIAG_WARNING, dir, (rb_mark_t){0, 0, 0},
+                "did not look in folders deeper than %d or past %d entries%s",
+                RB_CATALOG_MAX_DEPTH, RB_CATALOG_MAX_ENTRIES, hint);
 }
 
 /* The document at path (diagnostics dropped), or NULL when its YAML cannot
@@ -125,10 +135,7 @@ int rb__runbook_lookup(const char *dir, const char *name, rb_diags_t *d, char **
     *path = NULL;
     by_name_t b = {name, json_array(), NULL};
     if (rb__runbook_walk(dir, visit_name, &b) == RB_ETOOBIG)
-        rb_diag_add(d, RB_DIAG_WARNING, dir, (rb_mark_t){0, 0, 0},
-                    "stopped looking deeper than %d folders or past %d entries (name the folder "
-                    "with --dir)",
-                    RB_CATALOG_MAX_DEPTH, RB_CATALOG_MAX_ENTRIES);
+        rb__runbook_walk_warn(d, dir, " (name the folder with --dir)");
     json_decref(b.root);
     size_t n = json_array_size(b.paths);
     int rc = n ? 0 : RB_ENOTFOUND;

@@ -23,9 +23,15 @@
 /* Calls visit(path, arg) for every regular *.yaml / *.yml file below dir,
  * in name order, skipping names that start with '.' and node_modules.
  * Stops when visit returns non-zero and returns that value; returns
- * RB_ETOOBIG when a bound above cut the walk short (after visiting what it
- * reached), else 0. A dir that cannot be read is no file. Any thread. */
+ * RB_ETOOBIG when a bound above left something out, else 0. A folder deeper
+ * than RB_CATALOG_MAX_DEPTH is skipped and the walk goes on beside it, so
+ * every file within the depth bound is visited; past RB_CATALOG_MAX_ENTRIES
+ * the walk ends. A dir that cannot be read is no file. Any thread. */
 int rb__runbook_walk(const char *dir, int (*visit)(const char *path, void *arg), void *arg);
+
+/* Adds the warning for a walk of dir that returned RB_ETOOBIG, with hint
+ * ("" or " (…)") after it. */
+void rb__runbook_walk_warn(rb_diags_t *d, const char *dir, const char *hint);
 
 /*
  * The runbook named name below dir. Returns 0 and *path (malloc'd) when
