@@ -167,7 +167,7 @@ char *rb__runbook_find(const char *dir, const char *name)
     return path;
 }
 
-json_t *rb__runbook_peek(const char *dir, const char *name, size_t *found)
+json_t *rb__runbook_peek(const char *dir, const char *name, size_t *found, char **path)
 {
     by_name_t b = {name, json_array(), NULL};
     rb__runbook_walk(dir, visit_name, &b);
@@ -175,6 +175,8 @@ json_t *rb__runbook_peek(const char *dir, const char *name, size_t *found)
     json_t *root = json_array_size(b.paths) == 1 ? b.root : NULL;
     if (!root)
         json_decref(b.root);
+    if (path)
+        *path = root ? strdup(json_string_value(json_array_get(b.paths, 0))) : NULL;
     json_decref(b.paths);
     return root;
 }

@@ -56,9 +56,10 @@ size_t rb__runbooks_matching(const char *dir, const json_t *alert, json_t *out, 
 
 /* The document root of the runbook named name below dir, read but not
  * compiled (a new reference), or NULL when there is none, several, or its
- * YAML cannot be read; *found is how many files have the name. Used at
- * load time to check a sub-runbook's name and params without loading it
- * (so two runbooks that name each other cannot recurse). */
-json_t *rb__runbook_peek(const char *dir, const char *name, size_t *found);
+ * YAML cannot be read; *found is how many files have the name; *path (when
+ * path is not NULL) the file's path (malloc'd) when a root is returned, else
+ * NULL. Used at load time to check a sub-runbook's name and params without
+ * loading it (so two runbooks that name each other cannot recurse). */
+json_t *rb__runbook_peek(const char *dir, const char *name, size_t *found, char **path);
 
 #endif
