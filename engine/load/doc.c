@@ -598,7 +598,10 @@ int rb_doc_load_string(const char *name, const char *text, size_t len, rb_diags_
 int rb_doc_load_file(const char *path, rb_diags_t *d, rb_doc_t **out)
 {
     *out = NULL;
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    /* O_NONBLOCK: opening a FIFO for reading would wait for a writer; so
+     * it opens at once and is refused below as not a regular file. (A
+     * regular file ignores the flag.) */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0) {
         int e = errno;
         rb_diag_add(d, RB_DIAG_ERROR, path, (rb_mark_t){0, 0, 0}, "cannot open: %s", strerror(e));

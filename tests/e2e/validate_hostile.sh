@@ -2,7 +2,7 @@
 # validate_hostile.sh — `runbook validate` against hostile input, generated
 # at test time: binary garbage, a 50 MB file, an alias bomb ("billion
 # laughs"), 10,000 nested lists (flow and block), a NUL byte after a valid
-# runbook, empty files, and a file that does not exist.
+# runbook, empty files, a FIFO, and a file that does not exist.
 #
 # Each must be rejected with exit code 2 and a "FILE:LINE:COL: error:" line,
 # without a crash (no exit code of 128 or more) and in under 5 s (the time is
@@ -129,6 +129,13 @@ check nul-byte "$tmp/nul.yaml"
 check empty-0-bytes "$tmp/empty.yaml"
 printf '\n   \n\n' >"$tmp/blank.yaml"
 check blank-lines "$tmp/blank.yaml"
+
+# --- a FIFO: opening it for reading would wait for a writer forever -----
+if mkfifo "$tmp/fifo.yaml" 2>/dev/null; then
+    check fifo "$tmp/fifo.yaml"
+    grep -q "not a regular file" "$tmp/out" && ok "fifo: said not a regular file" ||
+        bad "fifo: no \"not a regular file\""
+fi
 
 # --- a file that does not exist -------------------------------------------
 missing="$tmp/no/such/runbook.yaml"
