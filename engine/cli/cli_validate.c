@@ -38,10 +38,15 @@ typedef struct vstate {
     char **paths;
     size_t nnames;
     int cut; /* a folder walk left something out (a warning says what) */
+    json_t *seen; /* the files checked, by device and inode */
 } vstate_t;
 
 static void check_file(vstate_t *v, const char *path)
 {
+    /* One file is checked once, however many paths name it (ok.yaml
+     * ./ok.yaml, a link in a folder given): never a duplicate of itself. */
+    if (rb__file_seen(v->seen, path))
+        return;
     rb_runbook_t *rb = NULL;
     size_t before = rb_diags_errors(v->d);
     int rc = rb_runbook_load(path, v->d, &rb);
@@ -131,7 +136,7 @@ int rb_cli_validate(int argc, char **argv)
         help(stderr);
         return RB_EXIT_USAGE;
     }
-    vstate_t v = {rb_diags_new(), json_array(), 0, 0, NULL, NULL, 0, 0};
+    vstate_t v = {rb_diags_new(), json_array(), 0, 0, NULL, NULL, 0, 0, json_object()};
     for (int i = optind; i < argc; i++)
         walk(&v, argv[i]);
     size_t errs = rb_diags_errors(v.d);
@@ -156,6 +161,7 @@ int rb_cli_validate(int argc, char **argv)
     }
     free(v.names);
     free(v.paths);
+    json_decref(v.seen);
     rb_diags_free(v.d);
     return errs || v.nbad ? RB_EXIT_USAGE : RB_EXIT_OK;
 }

@@ -16,6 +16,7 @@
 #include <runbook/runbook.h>
 
 #include <dirent.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,23 @@ typedef struct walk {
     void *arg;
     size_t entries;
     int full; /* past RB_CATALOG_MAX_ENTRIES: the walk ends */
-    int deep; /* a folder deeper than RB_CATALOG_MAX_DEPTH was skipped */
+    int deep;    /* a folder deeper than RB_CATALOG_MAX_DEPTH was skipped */
+    json_t *seen;  /* the files visited, by device and inode (rb__file_seen) */
+    json_t *links; /* links to files, visited after the files themselves */
 } walk_t;
+
+int rb__file_seen(json_t *seen, const char *path)
+{
+    struct stat st;
+    char key[64];
+    if (stat(path, &st) < 0)
+        return 0;
+    snprintf(key, sizeof(key), "%ju:%ju", (uintmax_t)st.st_dev, (uintmax_t)st.st_ino);
+    if (json_object_get(seen, key))
+        return 1;
+    json_object_set_new(seen, key, json_true());
+    return 0;
+}
 
 /* A folder too deep is skipped and the walk goes on beside it, so a file
  * within the bounds is always visited; only the entry bound ends the walk. */
@@ -54,13 +70,15 @@ static int walk_dir(walk_t *w, const char *dir, int depth)
             asprintf(&p, "%s%s%s", dir, dl && dir[dl - 1] == '/' ? "" : "/", nm) >= 0) {
             struct stat st;
             /* lstat: a link to a directory is not walked into; a link to
-             * a file is followed by the stat below. */
+             * a file is followed, after the walk (rb__runbook_walk). */
             if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
                 if (depth < RB_CATALOG_MAX_DEPTH)
                     stop = walk_dir(w, p, depth + 1);
                 else
                     w->deep = 1;
-            } else if (is_yaml(nm) && stat(p, &st) == 0 && S_ISREG(st.st_mode)) {
+            } else if (is_yaml(nm) && S_ISLNK(st.st_mode)) {
+                json_array_append_new(w->links, json_string(p));
+            } else if (is_yaml(nm) && S_ISREG(st.st_mode) && !rb__file_seen(w->seen, p)) {
                 stop = w->visit(p, w->arg);
             }
         }
@@ -73,8 +91,20 @@ static int walk_dir(walk_t *w, const char *dir, int depth)
 
 int rb__runbook_walk(const char *dir, int (*visit)(const char *path, void *arg), void *arg)
 {
-    walk_t w = {visit, arg, 0, 0, 0};
+    walk_t w = {visit, arg, 0, 0, 0, json_object(), json_array()};
     int stop = walk_dir(&w, dir, 0);
+    /* A file and a link to it are one file, found by its own path: the
+     * links come last, and only those to files not visited yet count. */
+    size_t i;
+    json_t *l;
+    json_array_foreach(w.links, i, l) {
+        const char *p = json_string_value(l);
+        struct stat st;
+        if (!stop && stat(p, &st) == 0 && S_ISREG(st.st_mode) && !rb__file_seen(w.seen, p))
+            stop = visit(p, arg);
+    }
+    json_decref(w.links);
+    json_decref(w.seen);
     return stop ? stop : w.full || w.deep ? RB_ETOOBIG : 0;
 }
 

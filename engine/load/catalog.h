@@ -8,7 +8,8 @@
  * The walk never follows a link to a directory (a `sub/up -> ..` link
  * cannot loop it or show a file twice), goes at most RB_CATALOG_MAX_DEPTH
  * folders down and reads at most RB_CATALOG_MAX_ENTRIES directory entries,
- * so that a lookup started in `/` ends quickly. Links to files are followed.
+ * so that a lookup started in `/` ends quickly. Links to files are followed;
+ * a file reached by two paths is visited once.
  */
 #ifndef RB_CATALOG_H
 #define RB_CATALOG_H
@@ -21,13 +22,20 @@
 #define RB_CATALOG_MAX_ENTRIES 20000
 
 /* Calls visit(path, arg) for every regular *.yaml / *.yml file below dir,
- * in name order, skipping names that start with '.' and node_modules.
+ * in name order, skipping names that start with '.' and node_modules, and
+ * once per file: links to files come after the files, and a link to a file
+ * already visited is not visited again.
  * Stops when visit returns non-zero and returns that value; returns
  * RB_ETOOBIG when a bound above left something out, else 0. A folder deeper
  * than RB_CATALOG_MAX_DEPTH is skipped and the walk goes on beside it, so
  * every file within the depth bound is visited; past RB_CATALOG_MAX_ENTRIES
  * the walk ends. A dir that cannot be read is no file. Any thread. */
 int rb__runbook_walk(const char *dir, int (*visit)(const char *path, void *arg), void *arg);
+
+/* 1 when the file at path (links followed) is one seen already: its device
+ * and inode are keys of seen; else adds them and returns 0. A path that
+ * cannot be stat'ed is never seen. */
+int rb__file_seen(json_t *seen, const char *path);
 
 /* Adds the warning for a walk of dir that returned RB_ETOOBIG, with hint
  * ("" or " (…)") after it. */

@@ -61,7 +61,12 @@ static void test_walk_does_not_follow_directory_links(void **state)
     snprintf(p, sizeof(p), "%s/sub/up", dir);
     assert_int_equal(symlink("..", p), 0); /* a loop */
     snprintf(p, sizeof(p), "%s/sub/link.yaml", dir);
-    assert_int_equal(symlink("../one.yaml", p), 0); /* a link to a file is followed */
+    assert_int_equal(symlink("../one.yaml", p), 0); /* the same file again: not visited twice */
+    snprintf(p, sizeof(p), "%s/.hidden", dir);
+    assert_int_equal(mkdir(p, 0755), 0);
+    put(".hidden/two.yaml", "x: 2\n");
+    snprintf(p, sizeof(p), "%s/sub/two.yaml", dir);
+    assert_int_equal(symlink("../.hidden/two.yaml", p), 0); /* a link to a file is followed */
     int n = 0;
     assert_int_equal(rb__runbook_walk(dir, count, &n), 0);
     assert_int_equal(n, 2);
