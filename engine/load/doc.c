@@ -182,6 +182,7 @@ typedef struct frame {
     size_t nitems;
     char *anchor; /* anchor of this container, registered at its end */
     size_t start_nodes;
+    int skip; /* the value of a duplicate key comes next: it is set aside */
 } frame_t;
 
 typedef struct builder {
@@ -193,6 +194,11 @@ typedef struct builder {
     size_t nanchors, capanchors;
     size_t nodes;
     int failed;
+    /* Duplicate keys fail the document but do not stop the build, so that
+     * every one is reported; their values are kept here, out of the tree,
+     * until the build ends. */
+    size_t dupes;
+    json_t *dupe_values;
 } builder_t;
 
 static rb_mark_t to_mark(yaml_mark_t m, int style)
@@ -283,6 +289,11 @@ static void attach(builder_t *b, json_t *node, rb_mark_t vm, int is_scalar_key_o
         return;
     }
     frame_t *f = &b->stack[b->depth - 1];
+    if (f->is_map && f->skip) {
+        f->skip = 0;
+        json_array_append_new(b->dupe_values, node);
+        return;
+    }
     if (!f->is_map) {
         if (json_array_append_new(f->node, node) < 0) {
             fail(b, vm, "out of memory");
@@ -318,7 +329,9 @@ static void attach(builder_t *b, json_t *node, rb_mark_t vm, int is_scalar_key_o
             return;
         }
         if (json_object_get(f->node, k)) {
-            fail(b, vm, "duplicate key \"%s\"", k);
+            rb_diag_add(b->diags, RB_DIAG_ERROR, b->doc->name, vm, "duplicate key \"%s\"", k);
+            b->dupes++;
+            f->skip = 1;
             json_decref(node);
             return;
         }
@@ -381,7 +394,8 @@ static void on_event(builder_t *b, yaml_event_t *ev)
             fail(b, vm, "nesting is deeper than %u levels", RB_DOC_MAX_DEPTH);
             return;
         }
-        if (b->depth > 0 && b->stack[b->depth - 1].is_map && !b->stack[b->depth - 1].key) {
+        if (b->depth > 0 && b->stack[b->depth - 1].is_map && !b->stack[b->depth - 1].key &&
+            !b->stack[b->depth - 1].skip) {
             fail(b, vm, "mapping keys must be plain strings");
             return;
         }
@@ -551,6 +565,7 @@ int rb_doc_load_string(const char *name, const char *text, size_t len, rb_diags_
     }
     b->doc = doc;
     b->diags = d;
+    b->dupe_values = json_array();
     yaml_parser_t p;
     yaml_parser_initialize(&p);
     yaml_parser_set_input_string(&p, (const unsigned char *)doc->text, len);
@@ -580,7 +595,8 @@ int rb_doc_load_string(const char *name, const char *text, size_t len, rb_diags_
         json_decref(b->anchors[i].node);
     }
     free(b->anchors);
-    int failed = b->failed;
+    json_decref(b->dupe_values);
+    int failed = b->failed || b->dupes;
     free(b);
     if (!failed && (!doc->root || json_is_null(doc->root))) {
         rb_diag_add(d, RB_DIAG_ERROR, name, (rb_mark_t){1, 1, 0},
