@@ -43,6 +43,8 @@ typedef struct scope {
     int params;          /* params visible */
     int result;          /* expect / until: the result's fields are names too */
     int item;            /* the action of a foreach step: `item` is set */
+    int result_root;     /* `result` is set (verify, undo; expect and until have result) */
+    int event;           /* notify, escalate: `event` is set */
 } scope_t;
 
 typedef struct compiler {

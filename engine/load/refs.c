@@ -47,6 +47,24 @@ void rb__compile_on_ref(const char *root, const char *first, size_t offset, void
                 root);
         return;
     }
+    if (c->params_before != SIZE_MAX && strcmp(root, "alert") && strcmp(root, "env") &&
+        strcmp(root, "params")) {
+        ERR(c, m,
+            "expression: \"%s\" is not visible in a parameter's default (it may use alert, "
+            "env and the parameters declared before it)",
+            root);
+        return;
+    }
+    if (!strcmp(root, "result") && !c->sc->result && !c->sc->result_root) {
+        ERR(c, m,
+            "expression: \"result\" is set only in expect, retry.until, verify and undo (a "
+            "step's own result is steps.NAME)");
+        return;
+    }
+    if (!strcmp(root, "event") && !c->sc->event) {
+        ERR(c, m, "expression: \"event\" is set only in notify and escalate");
+        return;
+    }
     if (!strcmp(root, "item") && !c->sc->item) {
         ERR(c, m,
             "expression: \"item\" is set only in the action, verify and undo of a step "

@@ -296,7 +296,7 @@ static void compile_params(compiler_t *c, const json_t *root)
         if (json_is_string(def) && strstr(json_string_value(def), "{{")) {
             /* A default may use the alert, env and the params declared
              * before it: they are resolved in order. */
-            scope_t sc = {0, NULL, 0, 1, 0, 0};
+            scope_t sc = {0, NULL, 0, 1, 0, 0, 0, 0};
             c->params_before = i;
             rp->def = compile_tmpl(c, def, dm, &sc);
             c->params_before = SIZE_MAX;
@@ -349,8 +349,9 @@ static void compile_steps(compiler_t *c, const json_t *steps)
         rb_step_t *s = &rb->steps[i];
         const json_t *fe = json_object_get(o, "foreach");
         /* item: in what runs once per item */
-        scope_t sc = {i, NULL, 1, 1, 0, 0};
-        scope_t isc = {i, NULL, 1, 1, 0, fe != NULL}, iself = {i, s->name, 1, 1, 0, fe != NULL};
+        scope_t sc = {i, NULL, 1, 1, 0, 0, 0, 0};
+        scope_t isc = {i, NULL, 1, 1, 0, fe != NULL, 0, 0};
+        scope_t iself = {i, s->name, 1, 1, 0, fe != NULL, 1, 0};
         compile_invoke(c, &s->inv, o, &isc, &iself);
         rb__check_subrunbook(c, o);
         s->when = keep_expr(c, o, "when", &sc);
@@ -458,7 +459,7 @@ static void compile_root(compiler_t *c)
     const json_t *cc = json_object_get(root, "concurrency");
     if (json_is_string(cc)) {
         /* the key may use the alert, the params and env: it is known before any check runs */
-        scope_t ksc = {0, NULL, 0, 1, 0, 0};
+        scope_t ksc = {0, NULL, 0, 1, 0, 0, 0, 0};
         rb->concurrency = compile_tmpl(c, cc, rb_doc_val_mark(c->doc, root, "concurrency"), &ksc);
     }
     if (json_object_get(root, "cooldown"))
@@ -466,13 +467,13 @@ static void compile_root(compiler_t *c)
     const json_t *det = json_object_get(root, "detect"), *val = json_object_get(root, "validate");
     rb->checks = calloc(json_array_size(det) + json_array_size(val) + 1, sizeof(rb_check_t));
     /* names of both lists are known before any expression is checked */
-    scope_t det_sc = {0, NULL, 0, 1, 0, 0};
+    scope_t det_sc = {0, NULL, 0, 1, 0, 0, 0, 0};
     compile_checks(c, det, &det_sc);
     c->ncheck_detect = rb->nchecks;
     rb->ndetect = rb->nchecks;
     compile_steps(c, json_object_get(root, "steps"));
-    scope_t pre = {0, NULL, 1, 1, 0, 0}, post = {SIZE_MAX, NULL, 2, 1, 0, 0};
-    scope_t val_sc = {SIZE_MAX, NULL, 1, 1, 0, 0};
+    scope_t pre = {0, NULL, 1, 1, 0, 0, 0, 0}, post = {SIZE_MAX, NULL, 2, 1, 0, 0, 0, 1};
+    scope_t val_sc = {SIZE_MAX, NULL, 1, 1, 0, 0, 0, 0};
     compile_checks(c, val, &val_sc);
     rb->confirm = keep_expr(c, root, "confirm", &pre);
     const json_t *sev = json_object_get(root, "severity");
