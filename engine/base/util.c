@@ -37,15 +37,17 @@ int rb_duration_parse(const char *s, uint64_t *out_ms)
         return RB_EINVAL;
     uint64_t total = 0;
     const char *p = s;
-    int bare = 1;
+    int bare = 1, big = 0;
     while (*p) {
         if (!isdigit((unsigned char)*p))
             return RB_EINVAL;
         uint64_t n = 0;
         while (isdigit((unsigned char)*p)) {
             if (n > UINT64_MAX / 10 / 86400000ull)
-                return RB_EINVAL;
-            n = n * 10 + (uint64_t)(*p++ - '0');
+                big = 1; /* read on: the text may still be no duration at all */
+            else
+                n = n * 10 + (uint64_t)(*p - '0');
+            p++;
         }
         uint64_t unit;
         if (p[0] == 'm' && p[1] == 's') { unit = 1; p += 2; }
@@ -57,9 +59,13 @@ int rb_duration_parse(const char *s, uint64_t *out_ms)
         else return RB_EINVAL;
         bare = 0;
         total += n * unit;
-        if (total > 366ull * 86400000ull)
-            return RB_EINVAL; /* over a year is a typo, not a timeout */
+        if (total > 366ull * 86400000ull) {
+            big = 1; /* over a year is a typo, not a timeout */
+            total = 0;
+        }
     }
+    if (big)
+        return RB_ETOOBIG;
     *out_ms = total;
     return 0;
 }
@@ -96,8 +102,10 @@ int rb_duration_value(const json_t *v, uint64_t *out_ms)
     double secs = json_is_integer(v) ? (double)json_integer_value(v)
                   : json_is_real(v)  ? json_real_value(v)
                                      : -1.0;
-    if (secs < 0 || secs > 366.0 * 86400)
+    if (secs < 0)
         return RB_EINVAL;
+    if (secs > 366.0 * 86400)
+        return RB_ETOOBIG;
     *out_ms = (uint64_t)(secs * 1000.0);
     return 0;
 }

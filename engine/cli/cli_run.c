@@ -17,6 +17,7 @@
 #include "load/runbook.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <signal.h>
@@ -312,7 +313,11 @@ static json_t *load_alert(const char *path)
     json_error_t e;
     json_t *a = json_load_file(path, 0, &e);
     if (!a) {
-        fprintf(stderr, "%s:%d:%d: error: %s\n", path, e.line, e.column, e.text);
+        /* jansson's own words for a NUL name its flag, which means nothing here */
+        fprintf(stderr, "%s:%d:%d: error: %s\n", path, e.line, e.column,
+                json_error_code(&e) == json_error_null_character
+                    ? "an alert may not hold a NUL character (\\u0000)"
+                    : e.text);
         return NULL;
     }
     json_t *alerts = json_object_get(a, "alerts");
@@ -451,8 +456,15 @@ static const char *const *lookup_dirs(const char *dir, const char *two[3])
 static char *locate(const char *what, const char *dir)
 {
     struct stat st;
-    if (stat(what, &st) == 0 && S_ISREG(st.st_mode))
+    int exists = stat(what, &st) == 0;
+    if (exists && S_ISREG(st.st_mode))
         return strdup(what);
+    if (strchr(what, '/')) { /* a path: a runbook's name never has a '/' */
+        fprintf(stderr, "runbook run: %s: %s\n", what,
+                !exists ? "no such file" : S_ISDIR(st.st_mode) ? "a folder, not a runbook file"
+                                                             : "not a regular file");
+        return NULL;
+    }
     const char *two[3];
     rb_diags_t *d = rb_diags_new();
     char *path = NULL;
@@ -465,8 +477,12 @@ static char *locate(const char *what, const char *dir)
                         "nothing was run\n", what);
     } else if (rc < 0) {
         rb_diags_print(d, stderr, rb_cli_color(2)); /* a walk cut short says so */
-        fprintf(stderr, "runbook run: no runbook file or runbook named \"%s\" in %s\n", what,
-                dir ? dir : "./runbooks or .");
+        if (exists && !S_ISDIR(st.st_mode))
+            fprintf(stderr, "runbook run: %s is not a regular file, and no runbook is named so in "
+                            "%s\n", what, dir ? dir : "./runbooks or .");
+        else
+            fprintf(stderr, "runbook run: no runbook file or runbook named \"%s\" in %s\n", what,
+                    dir ? dir : "./runbooks or .");
     }
     rb_diags_free(d);
     return path;
@@ -622,6 +638,15 @@ static int cli_main(int argc, char **argv, int resume)
     }
     if (sync && *sync && strcmp(sync, "full") && strcmp(sync, "normal")) {
         fprintf(stderr, "runbook %s: --sync must be full or normal, not \"%s\"\n", cmd, sync);
+        goto out;
+    }
+    /* A --dir that is no folder: else every lookup in it says "no runbook
+     * named", which misleads. */
+    struct stat dst;
+    int derr = !dir ? 0 : stat(dir, &dst) < 0 ? errno : S_ISDIR(dst.st_mode) ? 0 : ENOTDIR;
+    if (derr) {
+        fprintf(stderr, "runbook %s: --dir %s: %s\n", cmd, dir,
+                derr == ENOENT ? "no such folder" : derr == ENOTDIR ? "not a folder" : strerror(derr));
         goto out;
     }
     if (rb_cli_plugins(cmd, plugins) < 0)

@@ -137,6 +137,22 @@ typedef struct walk {
         rb_diag_add((w)->d, RB_DIAG_ERROR, rb_doc_name((w)->doc), (m), __VA_ARGS__);     \
     } while (0)
 
+/* The error for v, a duration of key that rb_duration_value refused: too
+ * long, or no duration at all. */
+static void duration_error(walk_t *w, rb_mark_t m, const json_t *v, const char *key)
+{
+    uint64_t ms;
+    if (rb_duration_value(v, &ms) == RB_ETOOBIG && json_is_string(v))
+        ERR(w, m, "duration \"%s\" for \"%s\" is longer than 366 days", json_string_value(v),
+            key);
+    else if (json_is_string(v))
+        ERR(w, m, "invalid duration \"%s\" for \"%s\" (use e.g. 30s, 5m, 1h30m)",
+            json_string_value(v), key);
+    else
+        ERR(w, m, "duration of %.15g seconds for \"%s\" is longer than 366 days",
+            json_number_value(v), key);
+}
+
 const char *rb__json_type_name(const json_t *v)
 {
     switch (json_typeof(v)) {
@@ -237,9 +253,8 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
         case RB_PARAM_BOOL: okt = json_is_boolean(v); break;
         case RB_PARAM_DURATION:
             if (rb_duration_value(v, &ms) < 0) {
-                if (json_is_string(v))
-                    ERR(w, vm, "invalid duration \"%s\" for \"%s\" (use e.g. 30s, 5m, 1h30m)",
-                        json_string_value(v), k);
+                if (json_is_string(v) || rb_duration_value(v, &ms) == RB_ETOOBIG)
+                    duration_error(w, vm, v, k);
                 else
                     okt = 0;
             }
@@ -387,9 +402,8 @@ static void check_value(walk_t *w, const char *key, const json_t *v, rb_mark_t m
     case T_DURATION:
         if (json_is_string(v) || json_is_integer(v)) {
             if (rb_duration_value(v, &ms) < 0) {
-                if (json_is_string(v))
-                    ERR(w, m, "invalid duration \"%s\" for \"%s\" (use e.g. 30s, 5m, 1h30m)",
-                        json_string_value(v), key);
+                if (json_is_string(v) || rb_duration_value(v, &ms) == RB_ETOOBIG)
+                    duration_error(w, m, v, key);
                 else
                     ERR(w, m, "\"%s\" must be %s, got a negative or huge number", key,
                         type_want(sh->type));

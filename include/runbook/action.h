@@ -93,7 +93,8 @@ typedef const rb_action_t *const *(*rb_action_entry_fn)(void);
 
 /* A duration parameter's value as a runbook or a template gives it: a
  * string ("250ms", "30s", "1h30m"), or a non-negative number of seconds
- * (at most 366 days). 0 and *out_ms, or RB_EINVAL. Any thread. */
+ * (at most 366 days). 0 and *out_ms, RB_ETOOBIG for one longer than 366
+ * days, or RB_EINVAL. Any thread. */
 int rb_duration_value(const json_t *v, uint64_t *out_ms);
 
 /* --- services the engine gives an action (loop thread only) --- */

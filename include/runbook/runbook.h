@@ -30,7 +30,8 @@ const char *rb_strerror(int err);
 
 /*
  * Parses a duration such as "250ms", "30s", "5m", "1h30m", "2d" into
- * milliseconds. A bare integer means seconds. Returns 0 or RB_EINVAL.
+ * milliseconds. A bare integer means seconds. Returns 0, RB_EINVAL for
+ * text that is no duration, or RB_ETOOBIG for one longer than 366 days.
  * Any thread.
  */
 int rb_duration_parse(const char *s, uint64_t *out_ms);

@@ -72,6 +72,14 @@ expect_grep err.log 'no parameter "nope"' "undeclared param is named"
 expect_rc 2 "bad --param" "$RUNBOOK" run --db j.db -p novalue ok.yaml
 expect_rc 2 "missing runbook" "$RUNBOOK" run --db j.db no-such-runbook
 expect_rc 0 "run by name" "$RUNBOOK" run --db j.db --dir . ok
+# what is wrong is said as it is, not as "no runbook named"
+expect_rc 2 "--dir that does not exist" "$RUNBOOK" run --db j.db --dir ./no-such-folder ok
+expect_grep err.log "no-such-folder: no such folder" "a missing --dir is said"
+expect_rc 2 "run a device" "$RUNBOOK" run --db j.db /dev/zero
+expect_grep err.log "/dev/zero: not a regular file" "a device is not a runbook file"
+printf '{"labels": {"a": "x\\u0000y"}}' >nul-alert.json
+expect_rc 2 "alert with a NUL" "$RUNBOOK" run --db j.db --alert nul-alert.json ok.yaml
+expect_grep err.log "an alert may not hold a NUL character" "a NUL in an alert is said in our words"
 expect_rc 0 "quiet run" "$RUNBOOK" run --quiet --db j.db ok.yaml
 expect_grep err.log "1 step: 1 ok, 0 failed" "the quiet summary still counts the steps"
 expect_rc 0 "--sync normal" "$RUNBOOK" run --quiet --sync normal --db j.db ok.yaml
