@@ -315,20 +315,37 @@ static void subcommand_first(int argc, char **argv)
     argv[1] = word;
 }
 
+/* `runbook CMD …` whose argv[1] (after subcommand_first) is not the one
+ * subcommand sub: usage on stdout and exit 0 for -h / --help, else says
+ * what is wrong — an unknown word, or no subcommand at all (`audit --db F`)
+ * — then the usage on stderr, exit 2. */
+static int no_subcommand(const char *cmd, const char *sub, int argc, char **argv,
+                         const char *usage)
+{
+    int help = 0;
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        help |= !strcmp(argv[i], "-h") || !strcmp(argv[i], "--help");
+    if (help) {
+        fputs(usage, stdout);
+        return RB_EXIT_OK;
+    }
+    if (subcommand_at(argc, argv) < argc)
+        fprintf(stderr, "runbook %s: unknown subcommand '%s'\n\n", cmd, argv[1]);
+    else
+        fprintf(stderr, "runbook %s: the subcommand is missing: runbook %s %s …\n\n", cmd, cmd,
+                sub);
+    fputs(usage, stderr);
+    return RB_EXIT_USAGE;
+}
+
 int rb_cli_audit(int argc, char **argv)
 {
     subcommand_first(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "verify"))
         return audit_verify(argc - 1, argv + 1);
-    FILE *f = argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? stdout
-                                                                                   : stderr;
-    if (f == stderr)
-        fprintf(stderr, argc >= 2 ? "runbook audit: unknown subcommand '%s'\n\n"
-                                  : "runbook audit: which check?%s\n\n",
-                argc >= 2 ? argv[1] : "");
-    fprintf(f, "usage: runbook audit verify [--db FILE] [--format text|json]\n"
-               "  verify   check the journal's hash chain (runbook audit verify --help)\n");
-    return f == stdout ? RB_EXIT_OK : RB_EXIT_USAGE;
+    return no_subcommand("audit", "verify", argc, argv,
+                         "usage: runbook audit verify [--db FILE] [--format text|json]\n"
+                         "  verify   check the journal's hash chain (runbook audit verify --help)\n");
 }
 
 /* ---- runbook journal prune --------------------------------------------------------- */
@@ -458,14 +475,8 @@ int rb_cli_journal(int argc, char **argv)
     subcommand_first(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "prune"))
         return journal_prune(argc - 1, argv + 1);
-    FILE *f = argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help")) ? stdout
-                                                                                   : stderr;
-    if (f == stderr)
-        fprintf(stderr, argc >= 2 ? "runbook journal: unknown subcommand '%s'\n\n"
-                                  : "runbook journal: which action?%s\n\n",
-                argc >= 2 ? argv[1] : "");
-    fprintf(f, "usage: runbook journal prune --before DATE [--db FILE] [--dry-run]\n"
-               "  prune    remove old finished runs, leaving a checkpoint"
-               " (runbook journal prune --help)\n");
-    return f == stdout ? RB_EXIT_OK : RB_EXIT_USAGE;
+    return no_subcommand("journal", "prune", argc, argv,
+                         "usage: runbook journal prune --before DATE [--db FILE] [--dry-run]\n"
+                         "  prune    remove old finished runs, leaving a checkpoint"
+                         " (runbook journal prune --help)\n");
 }

@@ -162,6 +162,18 @@ int rb__cli_journal_opt(int c, const char *cmd, const char **db, int *json)
 
 /* Parses the options both commands share (and --limit where allowed).
  * Returns -1 to go on, or the exit code to return now. */
+int rb__cli_bad_option(const char *cmd, int c, char **argv)
+{
+    if (c == ':')
+        fprintf(stderr, "runbook %s: %s needs a value\n", cmd, argv[optind - 1]);
+    else if (optopt && optopt < 0x100)
+        fprintf(stderr, "runbook %s: unknown option '-%c'\n", cmd, optopt);
+    else
+        fprintf(stderr, "runbook %s: unknown option '%s'\n", cmd, argv[optind - 1]);
+    fprintf(stderr, "Try 'runbook %s --help'.\n", cmd);
+    return RB_EXIT_USAGE;
+}
+
 int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, opts_t *o,
                       void (*usage)(FILE *))
 {
@@ -207,18 +219,9 @@ int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, o
             o->limit = v;
             break;
         }
-        case ':':
-            fprintf(stderr, "runbook %s: %s needs a value\n", cmd, argv[optind - 1]);
-            fprintf(stderr, "Try 'runbook %s --help'.\n", cmd);
-            return RB_EXIT_USAGE;
         default:
         unknown:
-            if (optopt && optopt < 0x100)
-                fprintf(stderr, "runbook %s: unknown option '-%c'\n", cmd, optopt);
-            else
-                fprintf(stderr, "runbook %s: unknown option '%s'\n", cmd, argv[optind - 1]);
-            fprintf(stderr, "Try 'runbook %s --help'.\n", cmd);
-            return RB_EXIT_USAGE;
+            return rb__cli_bad_option(cmd, c == ':' ? ':' : '?', argv);
         }
     }
     if (!o->db)

@@ -49,6 +49,11 @@ enum { RB__OPT_DB = 0x100, RB__OPT_FORMAT, RB__OPT_NEXT };
  * optarg). Returns -1 when c was one of them and is taken, 0 when it is
  * another option, or the exit code for a bad value (said on stderr). */
 int rb__cli_journal_opt(int c, const char *cmd, const char **db, int *json);
+/* What getopt_long (with opterr = 0 and a ':' first in its optstring) said
+ * no to, c being its ':' (an option without its value) or '?' (an unknown
+ * option): one line on stderr, then "Try 'runbook CMD --help'."; returns
+ * RB_EXIT_USAGE. */
+int rb__cli_bad_option(const char *cmd, int c, char **argv);
 /* Parses --db, --format and (with_limit) --limit/-n for a journal command.
  * Returns -1 to go on, or the exit code to return now (help printed,
  * bad usage). */

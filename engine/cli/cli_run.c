@@ -10,6 +10,7 @@
 #define _GNU_SOURCE /* asprintf, strndup */
 #include "load/catalog.h"
 #include "cli.h"
+#include "cli_out.h"
 #include "load/diag.h"
 #include "journal/journal.h"
 #include "progress.h"
@@ -553,9 +554,10 @@ static int cli_main(int argc, char **argv, int resume)
     int dry = 0, rerun = 0, force = 0, opt, rc = RB_EXIT_USAGE;
     const char *sync = getenv("RUNBOOK_JOURNAL_SYNC");
     optind = 0;
+    opterr = 0; /* our own words for a bad option (rb__cli_bad_option) */
     /* GNU permutation: options may follow the runbook's name (`run NAME
      * --param k=v --db F`); `--` ends them. */
-    while ((opt = getopt_long(argc, argv, "p:qhy", opts, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":p:qhy", opts, NULL)) != -1) {
         switch (opt) {
         case 'p':
             if (add_param(params, optarg) < 0)
@@ -612,7 +614,7 @@ static int cli_main(int argc, char **argv, int resume)
             usage(stdout);
             rc = RB_EXIT_OK;
             goto out;
-        default: usage(stderr); goto out;
+        default: rb__cli_bad_option(cmd, opt, argv); goto out;
         }
     }
     int by_alert = !resume && optind == argc && alert;
@@ -620,7 +622,7 @@ static int cli_main(int argc, char **argv, int resume)
         fprintf(stderr, resume ? "runbook resume: give one run id\n"
                                : "runbook run: give one runbook NAME or FILE (or --alert FILE "
                                  "to pick the runbook whose triggers match it)\n");
-        usage(stderr);
+        fprintf(stderr, "Try 'runbook %s --help'.\n", cmd);
         goto out;
     }
     if (json_object_size(assume) && (!dry || resume)) {

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE /* asprintf, strndup */
 #include "cli.h"
+#include "cli_out.h"
 #include "load/catalog.h"
 #include "load/diag.h"
 #include "load/runbook.h"
@@ -113,7 +114,8 @@ int rb_cli_validate(int argc, char **argv)
     int json = 0, quiet = 0, c;
     const char *plugins = NULL;
     optind = 0;
-    while ((c = getopt_long(argc, argv, "f:qh", opts, NULL)) != -1) {
+    opterr = 0; /* our own words for a bad option (rb__cli_bad_option) */
+    while ((c = getopt_long(argc, argv, ":f:qh", opts, NULL)) != -1) {
         switch (c) {
         case 'f':
             if (!strcmp(optarg, "json"))
@@ -126,14 +128,14 @@ int rb_cli_validate(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'P': plugins = optarg; break;
         case 'h': help(stdout); return RB_EXIT_OK;
-        default: help(stderr); return RB_EXIT_USAGE;
+        default: return rb__cli_bad_option("validate", c, argv);
         }
     }
     if (rb_cli_plugins("validate", plugins) < 0)
         return RB_EXIT_USAGE;
     if (optind >= argc) {
-        fprintf(stderr, "runbook validate: give at least one file or directory\n");
-        help(stderr);
+        fprintf(stderr, "runbook validate: give at least one file or directory\n"
+                        "Try 'runbook validate --help'.\n");
         return RB_EXIT_USAGE;
     }
     vstate_t v = {rb_diags_new(), json_array(), 0, 0, NULL, NULL, 0, 0, json_object()};

@@ -52,7 +52,11 @@ int main(int argc, char **argv)
         return RB_EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (!strcmp(cmd, "help") && argc > 2) {
+    if (!strcmp(cmd, "help") && argc > 2 &&
+        (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h") || !strcmp(argv[2], "help"))) {
+        usage(stdout); /* `runbook help --help`: help answers --help as every command does */
+        return RB_EXIT_OK;
+    } else if (!strcmp(cmd, "help") && argc > 2) {
         /* `runbook help run` is `runbook run --help` */
         for (const command_t *c = commands; c->name; c++)
             if (!strcmp(c->name, argv[2]))

@@ -31,6 +31,18 @@ expect_rc 2 "no command" "$RUNBOOK"
 expect_rc 2 "unknown command" "$RUNBOOK" frobnicate
 expect_grep err.log 'unknown command "frobnicate"' "unknown command is named"
 expect_rc 2 "bad option" "$RUNBOOK" run --no-such-option x
+# a usage error is one line and a pointer to --help, not the whole help
+expect_grep err.log "runbook run: unknown option '--no-such-option'" "a bad option of run is named"
+expect_grep err.log "Try 'runbook run --help'" "run points to its --help"
+[ "$(wc -l <err.log)" -eq 2 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL run usage error: $(wc -l <err.log) lines, want 2"; }
+expect_rc 2 "run without a runbook" "$RUNBOOK" run
+[ "$(wc -l <err.log)" -eq 2 ] && pass=$((pass + 1)) || { fail=$((fail + 1)); echo "FAIL run without a runbook: $(wc -l <err.log) lines, want 2"; }
+expect_rc 0 "help --help" "$RUNBOOK" help --help
+expect_grep out.log "usage: runbook COMMAND" "help --help prints the help"
+expect_rc 2 "audit with no subcommand" "$RUNBOOK" audit --db j.db
+expect_grep err.log "the subcommand is missing: runbook audit verify" "the missing subcommand is named"
+expect_rc 2 "journal with no subcommand" "$RUNBOOK" journal --db j.db
+expect_grep err.log "the subcommand is missing: runbook journal prune" "the missing subcommand is named"
 
 cat >ok.yaml <<'YAML'
 apiVersion: runbook/v1
