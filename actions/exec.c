@@ -402,21 +402,27 @@ static int stdin_fd(const exec_spec_t *sp)
     return fd_above_stdio(fd);
 }
 
+/* Why cwd cannot be the command's directory, as an errno (0: it is a
+ * directory). Asked only after something failed, so that a missing
+ * directory is not mistaken for a missing command (posix_spawn reports
+ * both as ENOENT); a command that started had its cwd, no stat needed. */
+static int cwd_errno(const char *cwd)
+{
+    struct stat st;
+    return stat(cwd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
+}
+
 static void exec_launch(exec_state_t *s, exec_spec_t *sp)
 {
     const char *name = sp->argv[0];
     char *path = NULL;
     int out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, in_fd = -1, e;
-    struct stat st;
 
-    /* Checked here so that a missing directory is not mistaken for a missing
-     * command (posix_spawn reports both as ENOENT). */
-    e = stat(sp->cwd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-    if (e) {
+    int rc = rb__exec_resolve(name, sp->envp, sp->cwd, &path);
+    if (rc < 0 && (e = cwd_errno(sp->cwd)) != 0) {
         exec_fail(s, -1, "cwd %s: %s", sp->cwd, strerror(e));
         return;
     }
-    int rc = rb__exec_resolve(name, sp->envp, sp->cwd, &path);
     if (rc == -ENOENT) {
         exec_fail(s, 127, "command not found: %s", name);
         return;
@@ -490,7 +496,10 @@ static void exec_launch(exec_state_t *s, exec_spec_t *sp)
         close_fd(&err_p[1]);
         close_fd(&out_p[0]);
         close_fd(&err_p[0]);
-        if (e == ENOENT)
+        int ce = cwd_errno(sp->cwd);
+        if (ce)
+            exec_fail(s, -1, "cwd %s: %s", sp->cwd, strerror(ce));
+        else if (e == ENOENT)
             exec_fail(s, 127, "command not found: %s", name);
         else if (e == EACCES || e == ENOEXEC || e == EISDIR || e == ETXTBSY || e == ELOOP ||
                  e == ENOTDIR || e == EPERM)
