@@ -13,6 +13,7 @@
 #define _GNU_SOURCE
 #endif
 #include "cli.h"
+#include "cli_out.h"
 #include "journal/journal.h"
 
 #include <runbook/runbook.h>
@@ -26,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { OPT_DB = 0x100, OPT_FORMAT, OPT_BEFORE, OPT_DRY_RUN };
+enum { OPT_BEFORE = RB__OPT_NEXT, OPT_DRY_RUN };
 
 static void usage_verify(FILE *f)
 {
@@ -141,15 +142,15 @@ typedef struct {
     const char *before;
     int json;
     int dry_run;
-} opts_t;
+} audit_opts_t;
 
 /* Returns -1 to go on, or the exit code to return now. */
-static int parse_opts(int argc, char **argv, const char *cmd, int prune, opts_t *o,
+static int parse_opts(int argc, char **argv, const char *cmd, int prune, audit_opts_t *o,
                       void (*usage)(FILE *))
 {
     static const struct option longopts[] = {
-        { "db", required_argument, NULL, OPT_DB },
-        { "format", required_argument, NULL, OPT_FORMAT },
+        { "db", required_argument, NULL, RB__OPT_DB },
+        { "format", required_argument, NULL, RB__OPT_FORMAT },
         { "before", required_argument, NULL, OPT_BEFORE },
         { "dry-run", no_argument, NULL, 'n' },
         { "help", no_argument, NULL, 'h' },
@@ -164,20 +165,13 @@ static int parse_opts(int argc, char **argv, const char *cmd, int prune, opts_t 
         case 'h':
             usage(stdout);
             return RB_EXIT_OK;
-        case OPT_DB:
-            if (!*optarg) {
-                fprintf(stderr, "runbook %s: --db needs a file name\n", cmd);
-                return RB_EXIT_USAGE;
-            }
-            o->db = optarg;
+        case RB__OPT_DB:
+        case RB__OPT_FORMAT: {
+            int rc = rb__cli_journal_opt(c, cmd, &o->db, &o->json);
+            if (rc >= 0)
+                return rc;
             break;
-        case OPT_FORMAT:
-            if (!strcmp(optarg, "json") || !strcmp(optarg, "text")) {
-                o->json = !strcmp(optarg, "json");
-                break;
-            }
-            fprintf(stderr, "runbook %s: --format must be text or json, not '%s'\n", cmd, optarg);
-            return RB_EXIT_USAGE;
+        }
         case OPT_BEFORE:
             if (!prune)
                 goto unknown;
@@ -236,7 +230,7 @@ static void print_problem(FILE *f, const json_t *p)
 
 static int audit_verify(int argc, char **argv)
 {
-    opts_t o;
+    audit_opts_t o;
     int rc = parse_opts(argc, argv, "audit verify", 0, &o, usage_verify);
     if (rc >= 0)
         return rc;
@@ -410,7 +404,7 @@ static int parse_before(const char *s, int64_t *out)
 
 static int journal_prune(int argc, char **argv)
 {
-    opts_t o;
+    audit_opts_t o;
     int rc = parse_opts(argc, argv, "journal prune", 1, &o, usage_prune);
     if (rc >= 0)
         return rc;

@@ -138,7 +138,27 @@ int64_t rb__cli_jint(const json_t *obj, const char *key)
 /* ---- options ---------------------------------------------------------------- */
 
 
-enum { OPT_DB = 0x100, OPT_FORMAT };
+int rb__cli_journal_opt(int c, const char *cmd, const char **db, int *json)
+{
+    switch (c) {
+    case RB__OPT_DB:
+        if (!*optarg) {
+            fprintf(stderr, "runbook %s: --db needs a file name\n", cmd);
+            return RB_EXIT_USAGE;
+        }
+        *db = optarg;
+        return -1;
+    case RB__OPT_FORMAT:
+        if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
+            fprintf(stderr, "runbook %s: --format must be text or json, not '%s'\n", cmd, optarg);
+            return RB_EXIT_USAGE;
+        }
+        *json = !strcmp(optarg, "json");
+        return -1;
+    default:
+        return 0;
+    }
+}
 
 /* Parses the options both commands share (and --limit where allowed).
  * Returns -1 to go on, or the exit code to return now. */
@@ -146,8 +166,8 @@ int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, o
                       void (*usage)(FILE *))
 {
     static const struct option longopts[] = {
-        { "db", required_argument, NULL, OPT_DB },
-        { "format", required_argument, NULL, OPT_FORMAT },
+        { "db", required_argument, NULL, RB__OPT_DB },
+        { "format", required_argument, NULL, RB__OPT_FORMAT },
         { "limit", required_argument, NULL, 'n' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -166,24 +186,13 @@ int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, o
         case 'h':
             usage(stdout);
             return RB_EXIT_OK;
-        case OPT_DB:
-            if (!*optarg) {
-                fprintf(stderr, "runbook %s: --db needs a file name\n", cmd);
-                return RB_EXIT_USAGE;
-            }
-            o->db = optarg;
+        case RB__OPT_DB:
+        case RB__OPT_FORMAT: {
+            int rc = rb__cli_journal_opt(c, cmd, &o->db, &o->json);
+            if (rc >= 0)
+                return rc;
             break;
-        case OPT_FORMAT:
-            if (strcmp(optarg, "json") == 0) {
-                o->json = 1;
-            } else if (strcmp(optarg, "text") == 0) {
-                o->json = 0;
-            } else {
-                fprintf(stderr, "runbook %s: --format must be text or json, not '%s'\n", cmd,
-                        optarg);
-                return RB_EXIT_USAGE;
-            }
-            break;
+        }
         case 'n': {
             if (!with_limit)
                 goto unknown;

@@ -43,6 +43,12 @@ void rb__cli_fmt_duration(int64_t ms, char *buf, size_t len);
 void rb__cli_fmt_offset(int64_t ms, char *buf, size_t len);
 const char *rb__cli_jstr(const json_t *obj, const char *key);
 int64_t rb__cli_jint(const json_t *obj, const char *key);
+/* getopt_long values of the options every journal command takes. */
+enum { RB__OPT_DB = 0x100, RB__OPT_FORMAT, RB__OPT_NEXT };
+/* --db FILE and --format text|json, given getopt_long's answer c (with
+ * optarg). Returns -1 when c was one of them and is taken, 0 when it is
+ * another option, or the exit code for a bad value (said on stderr). */
+int rb__cli_journal_opt(int c, const char *cmd, const char **db, int *json);
 /* Parses --db, --format and (with_limit) --limit/-n for a journal command.
  * Returns -1 to go on, or the exit code to return now (help printed,
  * bad usage). */

@@ -50,13 +50,15 @@ static void usage_show(FILE *f)
 
 /* ---- runbook show ---------------------------------------------------------- */
 
-/* Prints the first lines of a captured output stream, indented under the
- * event, and how many lines were left out. */
-static void put_output(out_t *o, int indent, const char *label, const char *s)
+/* Prints the first lines of a captured output stream (a JSON string, which
+ * may hold NUL bytes: its length is jansson's, not strlen's), indented under
+ * the event, and how many lines were left out. */
+static void put_output(out_t *o, int indent, const char *label, const json_t *v)
 {
-    if (!s || !*s)
+    const char *s = json_string_value(v);
+    if (!s)
         return;
-    size_t len = strlen(s);
+    size_t len = json_string_length(v);
     while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
         len--;
     if (!len)
@@ -504,8 +506,8 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         if (!strcmp(type, "check_finished")) { /* what the check saw */
             json_t *res = json_object_get(data, "result");
             fputc('\n', o->f);
-            put_output(o, indent, "stdout", rb__cli_jstr(res, "stdout"));
-            put_output(o, indent, "stderr", rb__cli_jstr(res, "stderr"));
+            put_output(o, indent, "stdout", json_object_get(res, "stdout"));
+            put_output(o, indent, "stderr", json_object_get(res, "stderr"));
             return;
         }
     } else if (strcmp(type, "item_finished") == 0) {
@@ -532,8 +534,8 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         fprintf(o->f, "%s attempt %" PRId64 ": ", verify ? " verify" : "", attempt);
         put_outcome(o, outcome_word(res), res, -1, -1);
         fputc('\n', o->f);
-        put_output(o, indent, "stdout", rb__cli_jstr(res, "stdout"));
-        put_output(o, indent, "stderr", rb__cli_jstr(res, "stderr"));
+        put_output(o, indent, "stdout", json_object_get(res, "stdout"));
+        put_output(o, indent, "stderr", json_object_get(res, "stderr"));
         if (!verify) {
             s->out_step = step;
             s->out_attempt = attempt;
@@ -583,8 +585,8 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         /* The last attempt's output was just shown with it. */
         int64_t last = attempts > 0 ? attempts : attempt;
         if (!(s->out_step && step && strcmp(s->out_step, step) == 0 && s->out_attempt == last)) {
-            put_output(o, indent, "stdout", rb__cli_jstr(res, "stdout"));
-            put_output(o, indent, "stderr", rb__cli_jstr(res, "stderr"));
+            put_output(o, indent, "stdout", json_object_get(res, "stdout"));
+            put_output(o, indent, "stderr", json_object_get(res, "stderr"));
         }
         s->out_step = NULL;
         return;

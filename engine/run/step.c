@@ -558,6 +558,23 @@ static void on_child_done(rb_run_t *child, void *arg)
     }
 }
 
+/* Why the sub-runbook name cannot be used (invalid, or its name is used by
+ * two files): its first diagnostic, as `file:line:col: message`. */
+static void subrun_lookup_error(const rb_diags_t *d, const char *name, char *err, size_t errlen)
+{
+    json_t *all = rb_diags_json(d);
+    const json_t *first = json_array_get(all, 0);
+    if (first)
+        snprintf(err, errlen, "runbook \"%s\" cannot run: %s:%lld:%lld: %s", name,
+                 json_string_value(json_object_get(first, "file")),
+                 (long long)json_integer_value(json_object_get(first, "line")),
+                 (long long)json_integer_value(json_object_get(first, "col")),
+                 json_string_value(json_object_get(first, "message")));
+    else
+        snprintf(err, errlen, "runbook \"%s\" cannot run (run `runbook validate`)", name);
+    json_decref(all);
+}
+
 /* Starts the sub-runbook name for the step in flight. key: the child's
  * concurrency key when its runbook declares none (NULL: its name). */
 static int subrun_start(rb_run_t *r, rb_action_ctx_t *ctx, const char *name, const json_t *params,
@@ -568,14 +585,19 @@ static int subrun_start(rb_run_t *r, rb_action_ctx_t *ctx, const char *name, con
                  RB_MAX_SUBRUN_DEPTH);
         return RB_EINVAL;
     }
-    char *path = rb__runbook_find(rb_runbook_dir(r->rb), name);
-    if (!path) {
-        snprintf(err, errlen, "no runbook named \"%s\" in %s", name, rb_runbook_dir(r->rb));
-        return RB_ENOTFOUND;
-    }
+    char *path = NULL;
     rb_diags_t *d = rb_diags_new();
+    int rc = d ? rb__runbook_lookup(rb_runbook_dir(r->rb), name, d, &path) : RB_ENOMEM;
+    if (rc == RB_ENOTFOUND)
+        snprintf(err, errlen, "no runbook named \"%s\" in %s", name, rb_runbook_dir(r->rb));
+    else if (rc < 0)
+        subrun_lookup_error(d, name, err, errlen);
+    if (rc < 0) {
+        rb_diags_free(d);
+        return rc;
+    }
     rb_runbook_t *rb = NULL;
-    int rc = rb_runbook_load(path, d, &rb);
+    rc = rb_runbook_load(path, d, &rb);
     rb_diags_free(d);
     if (rc < 0) {
         snprintf(err, errlen, "%s does not load (run `runbook validate %s`)", path, path);

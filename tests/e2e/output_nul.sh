@@ -2,7 +2,7 @@
 # A NUL byte in a step's output survives the journal: the step is shown as
 # it ended (ok, exit 0), `show --format json` gives each event's data as an
 # object (not the text of one), and the output reads back byte for byte,
-# "\u0000" included.
+# "\u0000" included; the text view shows what follows the NUL too.
 # Env: RUNBOOK (the binary).
 set -u
 tmp=$(mktemp -d)
@@ -32,6 +32,9 @@ rc=$?
 grep -q "step out finished: ok (exit 0" show.out && ok || { bad "show does not say ok (exit 0)"; cat show.out; }
 grep -q "step err finished: failed (exit 3" show.out && ok || { bad "show does not say failed (exit 3)"; cat show.out; }
 grep -q "done" show.out && bad "show says done" || ok
+# The text view shows the output past the NUL (as ?), not cut at it.
+grep -q "stdout | a?b" show.out && ok || { bad "show cuts stdout at the NUL"; cat show.out; }
+grep -q "stderr | x?y" show.out && ok || { bad "show cuts stderr at the NUL"; cat show.out; }
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
