@@ -296,8 +296,6 @@ static int exec_try_reap(exec_state_t *s)
         s->exit_code = WEXITSTATUS(wst);
     else if (WIFSIGNALED(wst))
         s->term_signal = WTERMSIG(wst);
-    if (s->poll_inited)
-        uv_poll_stop(&s->poll);
     if (s->reap_inited)
         uv_timer_stop(&s->reap_timer);
     s->phase = PHASE_DRAINING;
@@ -308,9 +306,16 @@ static int exec_try_reap(exec_state_t *s)
     int out_eof = rb__exec_stream_drain(&s->out, EXEC_REAP_READS);
     int err_eof = rb__exec_stream_drain(&s->err, EXEC_REAP_READS);
     if (out_eof && err_eof) {
-        exec_finish(s);
+        exec_finish(s); /* closing the handles stops them: no epoll_ctl twice */
         return 1;
     }
+    /* Level-triggered: whatever is at EOF (the pidfd too) must stop. */
+    if (s->poll_inited)
+        uv_poll_stop(&s->poll);
+    if (out_eof)
+        rb__exec_stream_stop(&s->out);
+    if (err_eof)
+        rb__exec_stream_stop(&s->err);
     /* After a cancel whose grace still runs, that grace is the deadline for
      * the rest of the group (which got SIGTERM too) to let go of the pipes.
      * Otherwise wait briefly for the last bytes: a background grandchild

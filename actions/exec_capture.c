@@ -68,9 +68,8 @@ static char *read_room(exec_stream_t *st, size_t *room)
     return *st->discard;
 }
 
-static void stream_stop(exec_stream_t *st)
+void rb__exec_stream_stop(exec_stream_t *st)
 {
-    st->eof = 1; /* EOF or a read error: nothing more will come either way */
     if (st->inited)
         uv_poll_stop(&st->poll);
 }
@@ -83,7 +82,7 @@ int rb__exec_stream_drain(exec_stream_t *st, int max_reads)
         size_t room;
         char *p = read_room(st, &room);
         if (!room) { /* out of memory: stop capturing rather than spin */
-            stream_stop(st);
+            st->eof = 1;
             return 1;
         }
         ssize_t n = read(st->fd, p, room);
@@ -98,7 +97,7 @@ int rb__exec_stream_drain(exec_stream_t *st, int max_reads)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
             return 0;
-        stream_stop(st);
+        st->eof = 1; /* EOF or a read error: nothing more will come either way */
         return 1;
     }
     return 0;
@@ -110,13 +109,12 @@ static void stream_poll_cb(uv_poll_t *h, int status, int events)
     exec_stream_t *st = stream_of(h);
     if (st->eof)
         return;
-    if (status < 0) {
-        stream_stop(st);
+    if (status < 0)
+        st->eof = 1;
+    if (st->eof || rb__exec_stream_drain(st, EXEC_READS_PER_CALL)) {
+        rb__exec_stream_stop(st); /* level-triggered: EOF would come back */
         st->on_eof(st);
-        return;
     }
-    if (rb__exec_stream_drain(st, EXEC_READS_PER_CALL))
-        st->on_eof(st);
 }
 
 void rb__exec_stream_open(exec_stream_t *st, uv_loop_t *loop, int fd, size_t cap, char **discard,

@@ -81,9 +81,13 @@ void rb__exec_stream_open(exec_stream_t *st, uv_loop_t *loop, int fd, size_t cap
                           exec_eof_cb on_eof, void *owner);
 
 /* Reads what the pipe holds now, at most max_reads reads, without waiting
- * and without calling on_eof. 1 when the stream is at EOF (reading has
- * stopped), 0 when the pipe is empty but still open or max_reads ran out. */
+ * and without calling on_eof. 1 when the stream is at EOF (the handle still
+ * polls: close it, or rb__exec_stream_stop), 0 when the pipe is empty but
+ * still open or max_reads ran out. */
 int rb__exec_stream_drain(exec_stream_t *st, int max_reads);
+
+/* Stops polling a stream that is at EOF but whose handle stays open. */
+void rb__exec_stream_stop(exec_stream_t *st);
 
 /* From the handle's close callback: closes the read end. */
 void rb__exec_stream_closed(exec_stream_t *st);
