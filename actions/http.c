@@ -233,7 +233,7 @@ const rb_action_t rb_action_http = {
     .summary = "Make an HTTP(S) request; result status, headers, body, json",
     /* Per descriptor, not per call: a POST changes things, so http counts as
      * having side effects even when a step only GETs (see docs/actions.md). */
-    .flags = RB_ACTION_SIDE_EFFECTS,
+    .flags = RB_ACTION_SIDE_EFFECTS | RB_ACTION_HTTP_STATUS,
     .params = http_params,
     .validate = http_validate,
     .start = http_start,

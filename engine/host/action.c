@@ -210,6 +210,22 @@ void rb__result_set_outcome(json_t *res, const char *word)
     }
 }
 
+json_t *rb__result_new(const rb_action_t *a, const char *word, const char *msg)
+{
+    json_t *r = json_pack("{s:b}", "ok", !strcmp(word, "ok"));
+    if (!r)
+        return NULL;
+    if (a && (a->flags & RB_ACTION_HTTP_STATUS)) {
+        json_object_set_new(r, "status", json_integer(0));
+        json_object_set_new(r, "outcome", json_string(word));
+    } else {
+        json_object_set_new(r, "status", json_string(word));
+    }
+    if (msg)
+        json_object_set_new(r, "error", json_string(msg));
+    return r;
+}
+
 const char *rb__result_outcome(const json_t *res)
 {
     const char *o = json_string_value(json_object_get(res, "outcome"));
@@ -260,8 +276,16 @@ void rb_action_done(rb_action_ctx_t *ctx, json_t *result)
     if (!json_is_boolean(ok))
         json_object_set_new(result, "ok", json_false());
     json_t *st = json_object_get(result, "status");
-    if (!json_is_string(json_object_get(result, "outcome")) || json_is_string(st))
-        rb__result_set_outcome(result, json_is_string(st) ? json_string_value(st)
-                                       : json_is_true(json_object_get(result, "ok")) ? "ok" : "failed");
+    if (!json_is_string(json_object_get(result, "outcome")) || json_is_string(st)) {
+        const char *word = json_is_string(st) ? json_string_value(st)
+                           : json_is_true(json_object_get(result, "ok")) ? "ok" : "failed";
+        if ((ctx->action->flags & RB_ACTION_HTTP_STATUS) && !json_is_integer(st)) {
+            /* an HTTP-status action that reported without a code: none came */
+            json_object_set_new(result, "outcome", json_string(word));
+            json_object_set_new(result, "status", json_integer(0));
+        } else {
+            rb__result_set_outcome(result, word);
+        }
+    }
     ctx->done(ctx, result, ctx->arg);
 }

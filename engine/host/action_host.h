@@ -73,6 +73,11 @@ int rb__action_cancelled(const rb_action_ctx_t *ctx);
  * "status" a meaning of its own (http, notify: the integer HTTP status)
  * keeps the word in "outcome" instead. */
 void rb__result_set_outcome(json_t *res, const char *word);
+/* A result the engine makes for action a (which may be NULL) without
+ * running it: {ok, status: word} — or, for an RB_ACTION_HTTP_STATUS action,
+ * {ok, status: 0, outcome: word} — with "error": msg when msg is not NULL.
+ * ok is true only for "ok". A new reference (NULL when out of memory). */
+json_t *rb__result_new(const rb_action_t *a, const char *word, const char *msg);
 /* The outcome word of res (never NULL). */
 const char *rb__result_outcome(const json_t *res);
 

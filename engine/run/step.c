@@ -126,7 +126,7 @@ static void start_main(rb_run_t *r);
  * ("error", "denied"), msg says why, and its on_failure applies. */
 static void step_fail(rb_run_t *r, const char *word, const char *msg)
 {
-    step_end(r, json_pack("{s:b,s:s,s:s}", "ok", 0, "status", word, "error", msg), 0);
+    step_end(r, rb__result_new(rb__step_current(r)->inv.action, word, msg), 0);
 }
 
 static void proceed_after_approval(rb_run_t *r)
@@ -212,11 +212,15 @@ void rb__step_begin(rb_run_t *r, size_t i)
             return;
         }
         if (t == 0) {
-            json_t *res = json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "skipped", "reason",
-                                    "when is false");
-            json_object_set(r->steps, s->name, res);
-            int rc = rb__run_emit(r, "step_skipped", s->name, 0, res);
-            json_decref(res);
+            /* steps.X has the action's result shape (an http step's status
+             * is 0, its outcome "skipped"); the event says the word */
+            json_t *res = rb__result_new(s->inv.action, "skipped", NULL);
+            json_object_set_new(res, "reason", json_string("when is false"));
+            json_object_set_new(r->steps, s->name, res);
+            json_t *d = json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "skipped", "reason",
+                                  "when is false");
+            int rc = rb__run_emit(r, "step_skipped", s->name, 0, d);
+            json_decref(d);
             if (rc < 0) {
                 rb__run_journal_failed(r, rc);
                 return;

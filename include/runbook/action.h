@@ -39,6 +39,12 @@
  * (--dry-run); a read-only one runs for real in a drill too. */
 #define RB_ACTION_SIDE_EFFECTS 0x1u
 #define RB_ACTION_READ_ONLY    0x2u
+/* Optional, with one of the two above: the result's "status" is an HTTP
+ * status code (an integer, 0 when no response came) and the outcome word
+ * ("ok", "failed", "error", …) is in "outcome". The results the engine
+ * makes for the action (it could not start, its parameters did not
+ * render, a drill, a cancel) then have that shape too. */
+#define RB_ACTION_HTTP_STATUS  0x4u
 
 typedef enum rb_param_type {
     RB_PARAM_STRING = 1, /* a string (templates allowed) */
