@@ -613,6 +613,7 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         }
     } else if (strcmp(type, "log") == 0) {
         const char *level = rb__cli_jstr(data, "level"), *msg = rb__cli_jstr(data, "message");
+        size_t msglen = json_string_length(json_object_get(data, "message"));
         int c = level && (strcmp(level, "error") == 0) ? C_RED
               : level && (strncmp(level, "warn", 4) == 0) ? C_YELLOW : C_NONE;
         if (step) {
@@ -627,8 +628,8 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         }
         rb__cli_color_off(o, c);
         fputs(": ", o->f);
-        if (msg)
-            rb__cli_put_clean(o, msg, strlen(msg), SIZE_MAX);
+        if (msg) /* to its length: a NUL byte in it is shown, not an end */
+            rb__cli_put_clean(o, msg, msglen, SIZE_MAX);
     } else {
         /* A type this version does not know: everything, generically. */
         rb__cli_put_str(o, type);

@@ -8,6 +8,7 @@
  * events it is given. Colors only when asked (a TTY without NO_COLOR).
  */
 #include "progress.h"
+#include "cli_out.h"
 
 #include "host/action_host.h"
 
@@ -240,9 +241,15 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
     if (!strcmp(type, "log")) {
         const char *lv = json_string_value(json_object_get(data, "level"));
         int loud = lv && (!strcmp(lv, "warn") || !strcmp(lv, "error"));
-        if (lv && strcmp(lv, "debug"))
-            fprintf(stderr, "    %s%s%s: %s%s\n", C(c, loud ? "\033[33m" : "\033[2m"), lv,
-                    step ? "" : "", json_string_value(json_object_get(data, "message")), C(c, "\033[0m"));
+        if (lv && strcmp(lv, "debug")) {
+            /* to its length, as show prints it: a NUL byte is no end */
+            const json_t *m = json_object_get(data, "message");
+            out_t o = {stderr, 0};
+            fprintf(stderr, "    %s%s: ", C(c, loud ? "\033[33m" : "\033[2m"), lv);
+            rb__cli_put_clean(&o, json_is_string(m) ? json_string_value(m) : "",
+                              json_string_length(m), SIZE_MAX);
+            fprintf(stderr, "%s\n", C(c, "\033[0m"));
+        }
     } else if (!strcmp(type, "check_finished")) {
         const json_t *res = json_object_get(data, "result");
         int ok = json_is_true(json_object_get(data, "ok"));

@@ -249,12 +249,20 @@ void rb__action_ctx_set_log(rb_action_ctx_t *ctx, rb_action_log_cb cb, void *arg
     ctx->log_arg = arg;
 }
 
+void rb_action_logn(rb_action_ctx_t *ctx, const char *level, const char *message, size_t len)
+{
+    if (!message)
+        message = "", len = 0;
+    if (ctx->log)
+        ctx->log(ctx, level ? level : "info", message, len, ctx->log_arg);
+    else
+        fprintf(stderr, "[%s] %s: %.*s\n", ctx->action->name, level ? level : "info", (int)len,
+                message);
+}
+
 void rb_action_log(rb_action_ctx_t *ctx, const char *level, const char *message)
 {
-    if (ctx->log)
-        ctx->log(ctx, level ? level : "info", message ? message : "", ctx->log_arg);
-    else
-        fprintf(stderr, "[%s] %s: %s\n", ctx->action->name, level ? level : "info", message);
+    rb_action_logn(ctx, level, message, message ? strlen(message) : 0);
 }
 
 void rb_action_done(rb_action_ctx_t *ctx, json_t *result)

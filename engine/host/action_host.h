@@ -41,7 +41,7 @@ void rb__action_ctx_free(rb_action_ctx_t *ctx);
 
 /* Where rb_action_log() lines of this context go (default: stderr). */
 typedef void (*rb_action_log_cb)(rb_action_ctx_t *ctx, const char *level, const char *message,
-                                 void *arg);
+                                 size_t len, void *arg);
 void rb__action_ctx_set_log(rb_action_ctx_t *ctx, rb_action_log_cb cb, void *arg);
 
 /* What the engine lends the `runbook` action (a sub-runbook as one step):

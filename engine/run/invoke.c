@@ -139,10 +139,12 @@ static void on_timer(uv_timer_t *t)
 }
 
 /* An action's log line becomes a journaled "log" event of the invocation. */
-static void on_action_log(rb_action_ctx_t *ctx, const char *level, const char *message, void *arg)
+static void on_action_log(rb_action_ctx_t *ctx, const char *level, const char *message, size_t len,
+                          void *arg)
 {
     rb_invoker_t *iv = arg;
-    json_t *d = json_pack("{s:s,s:s,s:s,s:s}", "level", level, "message", message, "action",
+    (void)ctx;
+    json_t *d = json_pack("{s:s,s:s%,s:s,s:s}", "level", level, "message", message, len, "action",
                           iv->inv->action->name, "phase", iv->phase);
     iv->hooks.event(iv, "log", iv->attempt, d, iv->arg);
     json_decref(d);

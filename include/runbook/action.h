@@ -121,6 +121,10 @@ size_t rb_action_output_cap(rb_action_ctx_t *ctx);
  * "warn", "error". */
 void rb_action_log(rb_action_ctx_t *ctx, const char *level, const char *message);
 
+/* The same for a message of len bytes that may hold NUL bytes: the line is
+ * journaled whole, never cut at a NUL. */
+void rb_action_logn(rb_action_ctx_t *ctx, const char *level, const char *message, size_t len);
+
 /*
  * Reports the result, exactly once. Steals `result`, which must be an object
  * holding at least "ok" (boolean); the action adds its own fields (exec:
