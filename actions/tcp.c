@@ -84,8 +84,12 @@ static int tcp_check(const json_t *with, int rendered, char *msg, size_t msglen,
     if (!port)
         RB__WITH_FAIL("port", "port is required");
     int p;
-    if (!rb__with_unrendered(port, rendered) && param_port(port, &p) < 0)
+    if (!rb__with_unrendered(port, rendered) && param_port(port, &p) < 0) {
+        if (rendered && json_is_string(port)) /* say what the template made of it */
+            RB__WITH_FAIL("port", "port must be a number from 1 to 65535 (got \"%.40s\")",
+                          json_string_value(port));
         RB__WITH_FAIL("port", "port must be a number from 1 to 65535");
+    }
     const json_t *timeout = rb__with_get(with, "timeout");
     uint64_t ms;
     if (timeout && !rb__with_unrendered(timeout, rendered) && rb_duration_value(timeout, &ms) < 0)

@@ -48,6 +48,7 @@ struct rb_action_ctx {
     void *log_arg;
     const rb_subrun_host_t *subrun;
     void *data;
+    json_t *last_error; /* the last line logged at level error: why a start failed */
     int started;
     int finished;
     int cancelled;
@@ -170,6 +171,7 @@ void rb__action_ctx_free(rb_action_ctx_t *ctx)
 {
     if (!ctx)
         return;
+    json_decref(ctx->last_error);
     free(ctx->base_dir);
     free(ctx);
 }
@@ -183,6 +185,11 @@ int rb__action_start(rb_action_ctx_t *ctx, const json_t *with)
     if (rc < 0)
         ctx->started = 0;
     return rc;
+}
+
+const json_t *rb__action_last_error(const rb_action_ctx_t *ctx)
+{
+    return ctx->last_error;
 }
 
 void rb__action_cancel(rb_action_ctx_t *ctx)
@@ -253,6 +260,11 @@ void rb_action_logn(rb_action_ctx_t *ctx, const char *level, const char *message
 {
     if (!message)
         message = "", len = 0;
+    if (level && !strcmp(level, "error")) {
+        /* start() can only return a code: its reason is the line it logged */
+        json_decref(ctx->last_error);
+        ctx->last_error = json_stringn(message, len);
+    }
     if (ctx->log)
         ctx->log(ctx, level ? level : "info", message, len, ctx->log_arg);
     else

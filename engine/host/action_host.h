@@ -61,6 +61,11 @@ const rb_subrun_host_t *rb__action_ctx_subrun(rb_action_ctx_t *ctx);
  * never called. */
 int rb__action_start(rb_action_ctx_t *ctx, const json_t *with);
 
+/* The last line the action logged at level "error" (a JSON string,
+ * borrowed; NULL when none): after a start that failed, what the action
+ * said was wrong (docs/plugins.md, rule 2). */
+const json_t *rb__action_last_error(const rb_action_ctx_t *ctx);
+
 /* Asks a started action to stop; done still comes, once. */
 void rb__action_cancel(rb_action_ctx_t *ctx);
 

@@ -188,11 +188,19 @@ static void attempt_begin(rb_invoker_t *iv)
         rb__action_ctx_set_subrun(iv->actx, iv->subrun);
     rc = rb__action_start(iv->actx, iv->with);
     if (rc < 0) {
+        /* the step's error is the action's own reason (R-error-detail) */
+        json_t *res = error_result(iv, "error", NULL);
+        const json_t *why = rb__action_last_error(iv->actx);
+        if (why) {
+            json_object_set(res, "error", (json_t *)why);
+        } else {
+            char msg[200];
+            snprintf(msg, sizeof(msg), "action %s did not start: %s", inv->action->name, rb_strerror(rc));
+            json_object_set_new(res, "error", json_string(msg));
+        }
         rb__action_ctx_free(iv->actx);
         iv->actx = NULL;
-        char msg[200];
-        snprintf(msg, sizeof(msg), "action %s did not start: %s", inv->action->name, rb_strerror(rc));
-        on_action_done(NULL, error_result(iv, "error", msg), iv);
+        on_action_done(NULL, res, iv);
         return;
     }
     if (inv->timeout_ms && iv->actx)
