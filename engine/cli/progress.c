@@ -9,6 +9,7 @@
  */
 #include "progress.h"
 #include "cli_out.h"
+#include "cli_out.h"
 
 #include "host/action_host.h"
 
@@ -83,26 +84,12 @@ static void print_item_value(const json_t *v)
     free(txt);
 }
 
-/* "$ systemctl restart neo" or "notify {…}": what a drill would have run. */
+/* "$ systemctl restart neo" or "notify {…}": what a drill would have run,
+ * as show prints it. */
 static void print_would_run(const char *action, const json_t *with)
 {
-    const json_t *argv = json_object_get(with, "argv");
-    const char *shell = json_string_value(json_object_get(with, "shell"));
-    if (json_is_array(argv)) {
-        size_t i;
-        json_t *a;
-        fputs("$", stderr);
-        json_array_foreach(argv, i, a) {
-            const char *t = json_string_value(a);
-            fprintf(stderr, strpbrk(t ? t : "", " \t'\"") || (t && !*t) ? " '%s'" : " %s", t ? t : "?");
-        }
-    } else if (shell) {
-        fprintf(stderr, "$ %s", shell);
-    } else {
-        char *txt = with ? json_dumps(with, JSON_COMPACT) : NULL;
-        fprintf(stderr, "%s %.160s%s", action ? action : "?", txt ? txt : "", txt && strlen(txt) > 160 ? "…" : "");
-        free(txt);
-    }
+    out_t o = {stderr, 0};
+    rb__cli_put_would_run(&o, action, with);
 }
 
 static void clear_line(rb_progress_t *c)
