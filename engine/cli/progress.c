@@ -268,6 +268,10 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         if (json_is_string(json_object_get(data, "error")))
             fprintf(stderr, ": confirm: %s", str(data, "error", ""));
         fputc('\n', stderr);
+    } else if (!strcmp(type, "expression_error") && step) {
+        /* a step's approval.when: the step ends error (its step_finished says so) */
+        fprintf(stderr, "  %sexpression error%s in step %s %s.%s: %s\n", C(c, "\033[31m"), C(c, "\033[0m"),
+                step, str(data, "in", "?"), str(data, "key", "?"), str(data, "error", "?"));
     } else if (!strcmp(type, "expression_error")) {
         fprintf(stderr, "  %sexpression error%s in %s[%lld].%s (it goes anyway): %s\n", C(c, "\033[33m"),
                 C(c, "\033[0m"), str(data, "in", "?"), (long long)json_integer_value(json_object_get(data, "index")),

@@ -168,6 +168,12 @@ typedef void (*rb__run_cont_fn)(rb_run_t *r);
 void rb__run_durable(rb_run_t *r, rb__run_cont_fn k);
 int rb__run_emit(rb_run_t *r, const char *type, const char *step, int attempt, const json_t *data);
 void rb__run_journal_failed(rb_run_t *r, int rc);
+/* Journals an expression that could not be evaluated ("expression_error"):
+ * where ("notify", "escalate", "approval") and i (its index there, or -1)
+ * and key say which; step names the step it guards, or NULL. Returns 0, or
+ * the journal's error (the run has then been stopped). */
+int rb__run_expr_error(rb_run_t *r, const char *step, const char *where, long i, const char *key,
+                       const char *err);
 void rb__run_set_status(rb_run_t *r, const char *st);
 void rb__run_end(rb_run_t *r, const char *status, const char *error);
 void rb__run_notify(rb_run_t *r, uint32_t bit, const char *event);

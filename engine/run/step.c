@@ -225,7 +225,20 @@ void rb__step_begin(rb_run_t *r, size_t i)
             return;
         }
     }
-    if (s->approval && (!s->approval->when || rb_expr_test(s->approval->when, r->ctx, e, sizeof(e)) > 0)) {
+    int ask = s->approval != NULL;
+    if (ask && s->approval->when) {
+        ask = rb_expr_test(s->approval->when, r->ctx, e, sizeof(e));
+        if (ask < 0) {
+            /* R-approval-when-error: never a silent "no approval needed";
+             * an error of the step, and its on_failure decides */
+            char msg[300];
+            snprintf(msg, sizeof(msg), "approval.when: %s", e);
+            if (rb__run_expr_error(r, s->name, "approval", -1, "when", e) == 0)
+                step_fail(r, "error", msg);
+            return;
+        }
+    }
+    if (ask) {
         if (r->dry_run) { /* a drill asks nobody: it would ask, and takes the answer as yes */
             json_t *d = json_pack("{s:s,s:b,s:I}", "by", "drill", "would_ask", 1, "timeout_ms",
                                   (json_int_t)s->approval->timeout_ms);
