@@ -212,9 +212,9 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
     clear_line(c);
     /* While the run waits for an answer at the terminal, the status line
      * must not draw over the question. */
-    if (c->timer_on && run == c->main && !strcmp(type, "approval_requested"))
+    if (c->timer_on && !strcmp(type, "approval_requested")) /* a sub-runbook's too */
         uv_timer_stop(&c->timer);
-    else if (c->timer_on && run == c->main && !strncmp(type, "approval_", 9))
+    else if (c->timer_on && !strncmp(type, "approval_", 9))
         uv_timer_start(&c->timer, on_tick, 100, 100);
 
     if (c->json) {
@@ -229,7 +229,11 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
     if (c->quiet)
         return;
     if (run != c->main) {
-        /* a sub-runbook's events: one line per step, indented */
+        /* a sub-runbook's events: one line per step, indented, and the
+         * approvals it waits for (the operator is asked for them) */
+        if (!strcmp(type, "approval_requested"))
+            fprintf(stderr, "    ↳ run %lld: %s? step %s needs approval%s\n", (long long)rb_run_id(run),
+                    C(c, "\033[1;33m"), step, C(c, "\033[0m"));
         if (!strcmp(type, "step_finished")) {
             int ok = json_is_true(json_object_get(data, "ok"));
             fprintf(stderr, "    ↳ run %lld: %s%s %s%s\n", (long long)rb_run_id(run),
