@@ -479,7 +479,8 @@ static int prepare_resume(rb_journal_t *j, const char *what, const char *dir, in
     if (!status || strcmp(status, "interrupted")) {
         fprintf(stderr, "runbook resume: run %lld is %s, not interrupted: %s\n", id,
                 status ? status : "?",
-                status && !strcmp(status, "running") ? "another process is running it"
+                status && (!strcmp(status, "running") || !strcmp(status, "waiting_approval"))
+                    ? "another process is running it"
                                                      : "start a new run instead");
         json_decref(point);
         return -1;

@@ -69,6 +69,18 @@ void rb__run_set_status(rb_run_t *r, const char *st)
     rb__run_set_field(r, "status", json_string(st));
 }
 
+int rb__run_set_waiting(rb_run_t *r, int waiting)
+{
+    const char *st = waiting ? "waiting_approval" : "running";
+    r->waiting_approval = waiting;
+    rb__run_set_status(r, st);
+    /* R-running: the runs listing says it too (`runbook runs`) */
+    int rc = rb_journal_run_status(r->j, r->id, st, 0);
+    if (rc < 0)
+        rb__run_journal_failed(r, rc);
+    return rc;
+}
+
 /* ---- creation ---- */
 
 /* The run in memory: context, parameters (given, then defaults), secrets.

@@ -175,6 +175,10 @@ void rb__run_journal_failed(rb_run_t *r, int rc);
 int rb__run_expr_error(rb_run_t *r, const char *step, const char *where, long i, const char *key,
                        const char *err);
 void rb__run_set_status(rb_run_t *r, const char *st);
+/* The run waits for an approval (1) or no longer does (0): run.status and
+ * the journal's runs listing say waiting_approval, then running again.
+ * 0, or the journal's error (the run has then been stopped). */
+int rb__run_set_waiting(rb_run_t *r, int waiting);
 void rb__run_end(rb_run_t *r, const char *status, const char *error);
 void rb__run_notify(rb_run_t *r, uint32_t bit, const char *event);
 void rb__run_steps_done(rb_run_t *r);
