@@ -711,8 +711,7 @@ static void cancel_for(rb_run_t *r, const char *why)
     rb__run_emit(r, "cancel_requested", NULL, 0, d);
     json_decref(d);
     if (r->waiting_approval) {
-        r->waiting_approval = 0;
-        rb__run_end(r, "cancelled", r->cancel_why);
+        rb__step_cancel_approval(r);
         return;
     }
     int busy = 0;

@@ -196,6 +196,9 @@ int rb__run_start_resumed(rb_run_t *r);
 
 /* step.c */
 void rb__step_begin(rb_run_t *r, size_t i);
+/* The run is cancelled while the step in flight waits for its approval:
+ * the step ends cancelled (and so does the run). */
+void rb__step_cancel_approval(rb_run_t *r);
 /* Puts what step i completed (the step, or a foreach step's ok items) on
  * the undo stack, from its result in steps.<name>. */
 void rb__undo_remember(rb_run_t *r, size_t i);

@@ -185,6 +185,16 @@ int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
     return 0;
 }
 
+void rb__step_cancel_approval(rb_run_t *r)
+{
+    uv_timer_stop(&r->approval_timer);
+    if (rb__run_set_waiting(r, 0) < 0)
+        return;
+    char why[300];
+    snprintf(why, sizeof(why), "cancelled while waiting for approval: %s", r->cancel_why);
+    step_fail(r, "cancelled", why); /* the run is cancelling: it ends cancelled */
+}
+
 void rb__step_begin(rb_run_t *r, size_t i)
 {
     if (r->state != RS_STEPS)
