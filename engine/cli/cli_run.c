@@ -69,7 +69,8 @@ static void help_resume(FILE *f)
             "Goes on with a run that was interrupted (the engine died: kill -9, power loss, OOM)\n"
             "from its first unfinished step, with the recorded runbook version, parameters and\n"
             "results. A step whose intent was recorded but whose result was not may have run:\n"
-            "it runs again only when it is marked idempotent, or with --rerun-started.\n\n"
+            "it runs again only when its action is read-only or it is marked idempotent, or\n"
+            "with --rerun-started.\n\n"
             "      --rerun-started    run the step in flight again even if it is not idempotent\n"
             "  -p, --param KEY=VALUE  give a parameter again (a secret one must be given again)\n"
             "      --db FILE          journal file (default $RUNBOOK_DB or ./runbook.db)\n"
@@ -508,8 +509,10 @@ static int prepare_resume(rb_journal_t *j, const char *what, const char *dir, in
     rb_diags_free(d);
     const char *next = json_string_value(json_object_get(point, "next_step"));
     long at = next ? rb_runbook_step_index(*rbp, next) : -1;
-    if (at >= 0 && json_is_true(json_object_get(point, "next_step_started")) && !rerun &&
-        !rb_runbook_step(*rbp, (size_t)at)->idempotent) {
+    const rb_step_t *st = at >= 0 ? rb_runbook_step(*rbp, (size_t)at) : NULL;
+    /* A read-only action changed nothing: running it again is always safe. */
+    if (st && json_is_true(json_object_get(point, "next_step_started")) && !rerun &&
+        !st->idempotent && (st->inv.action->flags & RB_ACTION_SIDE_EFFECTS)) {
         fprintf(stderr,
                 "runbook resume: step %s of run %lld was started but its result was never "
                 "recorded: it may have run, in part or whole. It is not marked idempotent, so it "
