@@ -344,7 +344,7 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
             fputs(": ", o->f);
             put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
         } else {
-            put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : "failed", res, -1, -1);
+            put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : outcome_word(res), res, -1, -1);
         }
     } else if (!strncmp(type, "approval_", 9)) {
         put_step(o, step);

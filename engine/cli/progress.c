@@ -26,6 +26,7 @@ struct rb_progress {
     char what[160]; /* what the status line says the run is doing */
     size_t nsteps;
     size_t undos, undos_failed;
+    size_t unsent; /* notifications and escalations that did not go */
     int rolled_back;
     json_t *rows;   /* [{step, status, attempts, duration_ms}] for the summary */
     char severity[16];
@@ -190,6 +191,11 @@ static void track(rb_progress_t *c, const char *type, const char *step, int atte
         c->respond_ms = (uint64_t)json_integer_value(json_object_get(data, "respond_ms"));
         c->resolve_ms = (uint64_t)json_integer_value(json_object_get(data, "resolve_ms"));
     }
+    if (!strcmp(type, "notification_sent")) {
+        const json_t *res = json_object_get(data, "result");
+        /* a drill's would-send is not a message that failed to go */
+        c->unsent += !json_is_true(json_object_get(res, "ok")) && !json_object_get(res, "would_run");
+    }
     if (!strcmp(type, "step_skipped") || !strcmp(type, "step_finished")) {
         c->nsteps++;
     } else if (!strcmp(type, "rollback_finished")) {
@@ -341,7 +347,7 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             print_would_run(json_string_value(json_object_get(would, "action")), json_object_get(would, "with"));
             fputc('\n', stderr);
         } else {
-            fprintf(stderr, "  notify %s: %s", step, ok ? "sent" : "failed");
+            fprintf(stderr, "  notify %s: %s", step, ok ? "sent" : rb__result_outcome(res));
             if (!ok)
                 print_result_line(c, res);
             fputc('\n', stderr);
@@ -498,6 +504,9 @@ void rb_progress_summary(rb_progress_t *c, rb_run_t *run)
     if (c->rolled_back)
         fprintf(stderr, "   rollback: %zu undo%s ran, %zu failed\n", c->undos, c->undos == 1 ? "" : "s",
                 c->undos_failed);
+    if (c->unsent)
+        fprintf(stderr, "   %s%zu notification%s not sent%s\n", C(c, "\033[31m"), c->unsent,
+                c->unsent == 1 ? "" : "s", C(c, "\033[0m"));
     if (rb_run_error(run))
         fprintf(stderr, "   %s\n", rb_run_error(run));
     fprintf(stderr, "   timeline: runbook show %lld\n", (long long)rb_run_id(run));
