@@ -250,6 +250,19 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
             fprintf(o->f, "%" PRId64 " cannot be evaluated: ", rb__cli_jint(e, "rule") + 1);
             rb__cli_put_str(o, rb__cli_jstr(e, "error") ? rb__cli_jstr(e, "error") : "?");
         }
+    } else if (!strcmp(type, "expression_error") && step) {
+        /* a step's approval.when: the step ends error */
+        rb__cli_color_on(o, C_RED);
+        fputs("expression error", o->f);
+        rb__cli_color_off(o, C_RED);
+        fputs(" in step ", o->f);
+        rb__cli_put_str(o, step);
+        fputc(' ', o->f);
+        rb__cli_put_str(o, rb__cli_jstr(data, "in") ? rb__cli_jstr(data, "in") : "?");
+        fputc('.', o->f);
+        rb__cli_put_str(o, rb__cli_jstr(data, "key") ? rb__cli_jstr(data, "key") : "?");
+        fputs(": ", o->f);
+        rb__cli_put_str(o, rb__cli_jstr(data, "error") ? rb__cli_jstr(data, "error") : "?");
     } else if (!strcmp(type, "expression_error")) {
         rb__cli_color_on(o, C_YELLOW);
         fputs("expression error", o->f);
@@ -273,7 +286,7 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
             fputs(": ", o->f);
             rb__cli_put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
         } else {
-            put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : "failed", res, -1, -1);
+            put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : outcome_word(res), res, -1, -1);
         }
     } else if (!strncmp(type, "approval_", 9)) {
         put_step(o, step);
