@@ -3,8 +3,17 @@
  * for /bin/sh -c, and reports how it ended and what it wrote.
  *
  * Owns: the child from posix_spawn until it is reaped, its process group
- * (signalled on cancel), the pipes of its stdout and stderr, the pidfd that
- * says when it exited, and every uv handle watching them.
+ * (signalled on cancel), the pipes of its stdout and stderr (both ends of
+ * each until the child is reaped), the pidfd that says when it exited, and
+ * every uv handle watching them.
+ *
+ * One wake-up per command: the engine holds the write end of each output
+ * pipe until the child is reaped, so a child that exits does not make the
+ * pipes report EOF (a wake-up each, and usually another for the pidfd a
+ * moment later) — the pidfd alone says it is over; then the write ends
+ * are closed and what is left in the pipes is read at once. A pipe still
+ * open after that is held by something the command left behind: it gets
+ * the short drain below, as before.
  *
  * What to run comes from exec_spec.c, the output is captured by
  * exec_capture.c (exec_int.h); this file is the descriptor and the child.
@@ -48,6 +57,8 @@
 #define EXEC_DRAIN_MS 200
 /* Poll interval for reaping when no pidfd can be had (kernel < 5.3, EMFILE). */
 #define EXEC_REAP_POLL_MS 20
+/* Reads per pipe right after the reap, before falling back to the loop. */
+#define EXEC_REAP_READS 32
 
 typedef struct exec_state exec_state_t;
 
@@ -69,6 +80,7 @@ struct exec_state {
     uv_timer_t reap_timer;
     int poll_inited, reap_inited;
     exec_stream_t out, err;
+    int out_w, err_w; /* the write ends, held until the child is reaped */
     char *discard; /* scratch for bytes past the cap, allocated on first need */
     int exited, exit_code, term_signal, status_lost;
     int cancelled; /* cancel arrived while the child ran */
@@ -188,6 +200,10 @@ static void exec_close_cb(uv_handle_t *h)
     if (h == (uv_handle_t *)&s->poll && s->pidfd >= 0) {
         close(s->pidfd);
         s->pidfd = -1;
+    } else if (h == (uv_handle_t *)&s->out.poll) {
+        rb__exec_stream_closed(&s->out);
+    } else if (h == (uv_handle_t *)&s->err.poll) {
+        rb__exec_stream_closed(&s->err);
     }
     if (--s->pending_closes == 0)
         exec_report(s);
@@ -197,6 +213,13 @@ static void close_one(exec_state_t *s, void *h)
 {
     s->pending_closes++;
     uv_close((uv_handle_t *)h, exec_close_cb);
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
 }
 
 static void exec_finish(exec_state_t *s)
@@ -212,15 +235,17 @@ static void exec_finish(exec_state_t *s)
         kill(-s->pid, SIGKILL);
     if (!s->result)
         s->result = exec_result(s);
+    close_fd(&s->out_w);
+    close_fd(&s->err_w);
     close_one(s, &s->timer);
     if (s->poll_inited)
         close_one(s, &s->poll);
     if (s->reap_inited)
         close_one(s, &s->reap_timer);
     if (s->out.inited)
-        close_one(s, &s->out.pipe);
+        close_one(s, &s->out.poll);
     if (s->err.inited)
-        close_one(s, &s->err.pipe);
+        close_one(s, &s->err.poll);
 }
 
 /* ---------- output pipes ---------- */
@@ -228,7 +253,7 @@ static void exec_finish(exec_state_t *s)
 /* A pipe reached EOF: once the child is reaped too, the command is over. */
 static void stream_eof(exec_stream_t *st)
 {
-    exec_state_t *s = st->pipe.data;
+    exec_state_t *s = st->poll.data;
     if (s->phase == PHASE_DRAINING && s->out.eof && s->err.eof)
         exec_finish(s);
 }
@@ -271,15 +296,26 @@ static int exec_try_reap(exec_state_t *s)
         s->exit_code = WEXITSTATUS(wst);
     else if (WIFSIGNALED(wst))
         s->term_signal = WTERMSIG(wst);
-    if (s->poll_inited)
-        uv_poll_stop(&s->poll);
     if (s->reap_inited)
         uv_timer_stop(&s->reap_timer);
     s->phase = PHASE_DRAINING;
-    if (s->out.eof && s->err.eof) {
-        exec_finish(s);
+    /* Ours were the last write ends unless the command left something
+     * behind that holds them: read to EOF now, no wake-up per pipe. */
+    close_fd(&s->out_w);
+    close_fd(&s->err_w);
+    int out_eof = rb__exec_stream_drain(&s->out, EXEC_REAP_READS);
+    int err_eof = rb__exec_stream_drain(&s->err, EXEC_REAP_READS);
+    if (out_eof && err_eof) {
+        exec_finish(s); /* closing the handles stops them: no epoll_ctl twice */
         return 1;
     }
+    /* Level-triggered: whatever is at EOF (the pidfd too) must stop. */
+    if (s->poll_inited)
+        uv_poll_stop(&s->poll);
+    if (out_eof)
+        rb__exec_stream_stop(&s->out);
+    if (err_eof)
+        rb__exec_stream_stop(&s->err);
     /* After a cancel whose grace still runs, that grace is the deadline for
      * the rest of the group (which got SIGTERM too) to let go of the pipes.
      * Otherwise wait briefly for the last bytes: a background grandchild
@@ -371,11 +407,14 @@ static int stdin_fd(const exec_spec_t *sp)
     return fd_above_stdio(fd);
 }
 
-static void close_fd(int *fd)
+/* Why cwd cannot be the command's directory, as an errno (0: it is a
+ * directory). Asked only after something failed, so that a missing
+ * directory is not mistaken for a missing command (posix_spawn reports
+ * both as ENOENT); a command that started had its cwd, no stat needed. */
+static int cwd_errno(const char *cwd)
 {
-    if (*fd >= 0)
-        close(*fd);
-    *fd = -1;
+    struct stat st;
+    return stat(cwd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
 }
 
 static void exec_launch(exec_state_t *s, exec_spec_t *sp)
@@ -383,16 +422,12 @@ static void exec_launch(exec_state_t *s, exec_spec_t *sp)
     const char *name = sp->argv[0];
     char *path = NULL;
     int out_p[2] = {-1, -1}, err_p[2] = {-1, -1}, in_fd = -1, e;
-    struct stat st;
 
-    /* Checked here so that a missing directory is not mistaken for a missing
-     * command (posix_spawn reports both as ENOENT). */
-    e = stat(sp->cwd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? 0 : ENOTDIR;
-    if (e) {
+    int rc = rb__exec_resolve(name, sp->envp, sp->cwd, &path);
+    if (rc < 0 && (e = cwd_errno(sp->cwd)) != 0) {
         exec_fail(s, -1, "cwd %s: %s", sp->cwd, strerror(e));
         return;
     }
-    int rc = rb__exec_resolve(name, sp->envp, sp->cwd, &path);
     if (rc == -ENOENT) {
         exec_fail(s, 127, "command not found: %s", name);
         return;
@@ -460,13 +495,16 @@ static void exec_launch(exec_state_t *s, exec_spec_t *sp)
         e = posix_spawn(&pid, path, &fa, &at, sp->argv, sp->envp);
     posix_spawn_file_actions_destroy(&fa);
     posix_spawnattr_destroy(&at);
-    close_fd(&out_p[1]);
-    close_fd(&err_p[1]);
     close_fd(&in_fd);
     if (e) {
+        close_fd(&out_p[1]);
+        close_fd(&err_p[1]);
         close_fd(&out_p[0]);
         close_fd(&err_p[0]);
-        if (e == ENOENT)
+        int ce = cwd_errno(sp->cwd);
+        if (ce)
+            exec_fail(s, -1, "cwd %s: %s", sp->cwd, strerror(ce));
+        else if (e == ENOENT)
             exec_fail(s, 127, "command not found: %s", name);
         else if (e == EACCES || e == ENOEXEC || e == EISDIR || e == ETXTBSY || e == ELOOP ||
                  e == ENOTDIR || e == EPERM)
@@ -478,6 +516,8 @@ static void exec_launch(exec_state_t *s, exec_spec_t *sp)
     }
     free(path);
     s->pid = pid;
+    s->out_w = out_p[1]; /* closed once the child is reaped (see the top) */
+    s->err_w = err_p[1];
     stream_open(s, &s->out, out_p[0]);
     stream_open(s, &s->err, err_p[0]);
     watch_child(s);
@@ -517,6 +557,8 @@ static int exec_start(rb_action_ctx_t *ctx, const json_t *with)
     s->cap = rb_action_output_cap(ctx);
     s->grace_ms = sp.grace_ms;
     s->pidfd = -1;
+    s->out_w = s->err_w = -1;
+    s->out.fd = s->err.fd = -1;
     s->phase = PHASE_RUNNING;
     /* Inited first and closed last on every path, so even a command that
      * cannot start reports from a close callback, never inside start(). */

@@ -3,39 +3,49 @@
  * stderr: each pipe read on the loop into a buffer up to the output cap,
  * and the captured bytes turned into UTF-8 JSON text for the result.
  *
+ * The pipe is watched with a uv_poll_t and read here, not through a
+ * uv_pipe_t stream, so that the owner can also read it to the end at a
+ * moment of its choosing (rb__exec_stream_drain): exec.c keeps the write
+ * ends open until the child is reaped, so a command that exits costs one
+ * wake-up of the loop (its pidfd) instead of one per pipe reaching EOF,
+ * and then reads what is left straight away.
+ *
  * Owns: a stream's capture buffer, from the first read until
- * rb__exec_stream_release. The pipe handle and the scratch buffer for
- * bytes past the cap belong to exec.c, which closes and frees them.
+ * rb__exec_stream_release, and its read end from rb__exec_stream_open
+ * until rb__exec_stream_closed. The scratch buffer for bytes past the cap
+ * belongs to exec.c, which also closes the handle.
  *
  * Must never:
  *   - keep more than the cap of a stream in memory: the rest is read into
  *     one scratch buffer that is overwritten, so a flooding child is drained
  *     (it neither blocks on a full pipe nor dies of SIGPIPE), still runs to
  *     its end and is reaped, without memory growing;
+ *   - read without bound in one callback (a flooding child must not starve
+ *     the loop: the poll is level-triggered and comes back);
  *   - block the loop or close the handle: EOF is reported to the owner
  *     (on_eof), who decides when the command is over.
  */
 #include "exec_int.h"
 #include "utf8.h"
 
-#include <limits.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #define EXEC_DISCARD_SIZE 65536
+/* Reads per wake-up before the loop gets to run something else. */
+#define EXEC_READS_PER_CALL 32
 
-/* pipe is the first member of exec_stream_t: the handle is the stream. */
+/* poll is the first member of exec_stream_t: the handle is the stream. */
 static exec_stream_t *stream_of(void *h)
 {
     return (exec_stream_t *)h;
 }
 
-/* Reads land straight in the capture buffer while it is under the cap, then
- * in one scratch buffer that is overwritten: the child is drained (so it
- * neither blocks on a full pipe nor dies of SIGPIPE) without memory growing. */
-static void stream_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+/* Where the next read goes: straight into the capture buffer while it is
+ * under the cap, then into one scratch buffer that is overwritten. */
+static char *read_room(exec_stream_t *st, size_t *room)
 {
-    exec_stream_t *st = stream_of(h);
     if (st->len < st->cap) {
         if (st->alloc == st->len) {
             size_t na = st->alloc ? st->alloc * 2 : 4096;
@@ -48,54 +58,93 @@ static void stream_alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
             }
         }
         if (st->alloc > st->len) {
-            size_t room = st->alloc - st->len;
-            *buf = uv_buf_init(st->buf + st->len, room > UINT_MAX ? UINT_MAX : (unsigned)room);
-            return;
+            *room = st->alloc - st->len;
+            return st->buf + st->len;
         }
     }
     if (!*st->discard)
         *st->discard = malloc(EXEC_DISCARD_SIZE);
-    *buf = uv_buf_init(*st->discard, *st->discard ? EXEC_DISCARD_SIZE : 0);
+    *room = *st->discard ? EXEC_DISCARD_SIZE : 0;
+    return *st->discard;
 }
 
-static void stream_read_cb(uv_stream_t *h, ssize_t nread, const uv_buf_t *buf)
+void rb__exec_stream_stop(exec_stream_t *st)
 {
-    exec_stream_t *st = stream_of(h);
-    if (nread > 0) {
-        if (buf->base == *st->discard)
-            st->truncated = 1;
-        else
-            st->len += (size_t)nread;
-        return;
+    if (st->inited)
+        uv_poll_stop(&st->poll);
+}
+
+int rb__exec_stream_drain(exec_stream_t *st, int max_reads)
+{
+    if (st->eof)
+        return 1;
+    for (int i = 0; i < max_reads; i++) {
+        size_t room;
+        char *p = read_room(st, &room);
+        if (!room) { /* out of memory: stop capturing rather than spin */
+            st->eof = 1;
+            return 1;
+        }
+        ssize_t n = read(st->fd, p, room);
+        if (n > 0) {
+            if (p == *st->discard)
+                st->truncated = 1;
+            else
+                st->len += (size_t)n;
+            continue;
+        }
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        st->eof = 1; /* EOF or a read error: nothing more will come either way */
+        return 1;
     }
-    if (nread == 0)
+    return 0;
+}
+
+static void stream_poll_cb(uv_poll_t *h, int status, int events)
+{
+    (void)events;
+    exec_stream_t *st = stream_of(h);
+    if (st->eof)
         return;
-    st->eof = 1; /* EOF or a read error: nothing more will come either way */
-    uv_read_stop(h);
-    st->on_eof(st);
+    if (status < 0)
+        st->eof = 1;
+    if (st->eof || rb__exec_stream_drain(st, EXEC_READS_PER_CALL)) {
+        rb__exec_stream_stop(st); /* level-triggered: EOF would come back */
+        st->on_eof(st);
+    }
 }
 
 void rb__exec_stream_open(exec_stream_t *st, uv_loop_t *loop, int fd, size_t cap, char **discard,
                           exec_eof_cb on_eof, void *owner)
 {
-    _Static_assert(offsetof(exec_stream_t, pipe) == 0, "stream_of() needs pipe first");
+    _Static_assert(offsetof(exec_stream_t, poll) == 0, "stream_of() needs poll first");
     st->cap = cap;
     st->discard = discard;
     st->on_eof = on_eof;
-    if (uv_pipe_init(loop, &st->pipe, 0) != 0) {
+    st->fd = -1;
+    /* uv_poll_init makes the read end non-blocking (only this end: the
+     * child's write end is another open file and stays blocking). */
+    if (uv_poll_init(loop, &st->poll, fd) != 0) {
         close(fd);
         st->eof = 1;
         return;
     }
     st->inited = 1;
-    st->pipe.data = owner;
-    if (uv_pipe_open(&st->pipe, fd) != 0) {
-        close(fd); /* not adopted by the handle */
+    st->fd = fd;
+    st->poll.data = owner;
+    if (uv_poll_start(&st->poll, UV_READABLE, stream_poll_cb) != 0)
         st->eof = 1;
-        return;
-    }
-    if (uv_read_start((uv_stream_t *)&st->pipe, stream_alloc_cb, stream_read_cb) != 0)
-        st->eof = 1;
+}
+
+void rb__exec_stream_closed(exec_stream_t *st)
+{
+    /* uv_close does not close a polled fd: the read end is ours. */
+    if (st->fd >= 0)
+        close(st->fd);
+    st->fd = -1;
 }
 
 json_t *rb__exec_stream_text(const exec_stream_t *st)

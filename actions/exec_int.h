@@ -9,7 +9,8 @@
  *                   start() share, argv, environment, cwd, stdin, grace,
  *                   and finding the program in the child's PATH.
  *   exec_capture.c  one output pipe read into a buffer up to the cap (the
- *                   rest read and dropped), and output to UTF-8 JSON text.
+ *                   rest read and dropped), on the loop or at once
+ *                   (drain), and output to UTF-8 JSON text.
  *
  * Must never: be included outside actions/exec*.c.
  */
@@ -56,10 +57,11 @@ typedef struct exec_stream exec_stream_t;
 /* EOF or a read error on st: nothing more will come, reading has stopped. */
 typedef void (*exec_eof_cb)(exec_stream_t *st);
 
-/* One of the child's output pipes. pipe is the first member: the capture
- * finds the stream from the handle. pipe.data is the owner's. */
+/* One of the child's output pipes, read end. poll is the first member: the
+ * capture finds the stream from the handle. poll.data is the owner's. */
 struct exec_stream {
-    uv_pipe_t pipe;
+    uv_poll_t poll;
+    int fd;    /* the read end, non-blocking; -1 once closed */
     char *buf; /* captured bytes, never more than the cap */
     size_t len, alloc;
     size_t cap;
@@ -70,12 +72,25 @@ struct exec_stream {
     int truncated;
 };
 
-/* Reads fd (taken over: closed or adopted on every path) into st, at most
- * cap bytes; the rest is read into *discard (shared by the owner's streams,
+/* Reads fd (taken over: closed here on failure, else by
+ * rb__exec_stream_closed) into st as the loop sees data, at most cap
+ * bytes; the rest is read into *discard (shared by the owner's streams,
  * freed by the owner) and dropped. On failure st->eof is set at once and
- * on_eof is not called. owner goes to st->pipe.data. Loop thread. */
+ * on_eof is not called. owner goes to st->poll.data. Loop thread. */
 void rb__exec_stream_open(exec_stream_t *st, uv_loop_t *loop, int fd, size_t cap, char **discard,
                           exec_eof_cb on_eof, void *owner);
+
+/* Reads what the pipe holds now, at most max_reads reads, without waiting
+ * and without calling on_eof. 1 when the stream is at EOF (the handle still
+ * polls: close it, or rb__exec_stream_stop), 0 when the pipe is empty but
+ * still open or max_reads ran out. */
+int rb__exec_stream_drain(exec_stream_t *st, int max_reads);
+
+/* Stops polling a stream that is at EOF but whose handle stays open. */
+void rb__exec_stream_stop(exec_stream_t *st);
+
+/* From the handle's close callback: closes the read end. */
+void rb__exec_stream_closed(exec_stream_t *st);
 
 /* The captured output as a JSON string (rb__exec_text). New reference. */
 json_t *rb__exec_stream_text(const exec_stream_t *st);

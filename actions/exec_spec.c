@@ -45,19 +45,12 @@ static void strv_free(char **v)
     free(v);
 }
 
-static int has_nul(const json_t *s)
-{
-    return strlen(json_string_value(s)) != json_string_length(s);
-}
-
 /* Scalars are accepted where a string is wanted: a template that is exactly
  * one {{ expr }} keeps its value's type, so `[sleep, "{{ params.n }}"]` may
- * render to a number. */
+ * render to a number. (A string with a NUL byte is refused apart.) */
 static int scalar_ok(const json_t *v)
 {
-    if (json_is_string(v))
-        return !has_nul(v);
-    return json_is_number(v) || json_is_boolean(v);
+    return json_is_string(v) || json_is_number(v) || json_is_boolean(v);
 }
 
 static char *scalar_dup(const json_t *v)
@@ -102,6 +95,9 @@ int rb__exec_check(const json_t *with, int rendered, char *msg, size_t msglen, c
         size_t i;
         const json_t *v;
         json_array_foreach(argv, i, v) {
+            if (rb__with_has_nul(v))
+                RB__WITH_FAIL("argv", "argv[%zu] contains a NUL byte: it cannot be passed to a "
+                                      "command", i);
             if (!scalar_ok(v))
                 RB__WITH_FAIL("argv", "argv[%zu] must be a string (or a number or boolean, "
                                       "passed as its text)", i);
@@ -111,8 +107,10 @@ int rb__exec_check(const json_t *with, int rendered, char *msg, size_t msglen, c
             RB__WITH_FAIL("argv", "argv[0] (the command) is empty");
     }
     if (shell && !rb__with_unrendered(shell, rendered)) {
-        if (!json_is_string(shell) || has_nul(shell))
+        if (!json_is_string(shell))
             RB__WITH_FAIL("shell", "shell must be a string");
+        if (rb__with_has_nul(shell))
+            RB__WITH_FAIL("shell", "shell contains a NUL byte: it cannot be passed to /bin/sh");
         if (json_string_length(shell) == 0)
             RB__WITH_FAIL("shell", "shell is empty");
     }
@@ -125,6 +123,9 @@ int rb__exec_check(const json_t *with, int rendered, char *msg, size_t msglen, c
         json_object_foreach((json_t *)env, k, v) {
             if (!env_name_ok(k))
                 RB__WITH_FAIL("env", "env: invalid variable name \"%s\"", k);
+            if (rb__with_has_nul(v))
+                RB__WITH_FAIL("env", "env.%s contains a NUL byte: it cannot be passed to a "
+                                     "command", k);
             if (!scalar_ok(v))
                 RB__WITH_FAIL("env", "env.%s must be a string", k);
         }
@@ -133,8 +134,10 @@ int rb__exec_check(const json_t *with, int rendered, char *msg, size_t msglen, c
     if (inh && !rb__with_unrendered(inh, rendered) && !json_is_boolean(inh))
         RB__WITH_FAIL("inherit_env", "inherit_env must be true or false");
     const json_t *cwd = rb__with_get(with, "cwd");
+    if (cwd && rb__with_has_nul(cwd))
+        RB__WITH_FAIL("cwd", "cwd contains a NUL byte: no directory has that name");
     if (cwd && !rb__with_unrendered(cwd, rendered) &&
-        (!json_is_string(cwd) || has_nul(cwd) || json_string_length(cwd) == 0))
+        (!json_is_string(cwd) || json_string_length(cwd) == 0))
         RB__WITH_FAIL("cwd", "cwd must be a non-empty string");
     const json_t *in = rb__with_get(with, "stdin");
     if (in && !json_is_string(in) && !json_is_number(in) && !json_is_boolean(in))

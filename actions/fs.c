@@ -72,13 +72,18 @@ static int fs_check_with(const json_t *with, int rendered, char *msg, size_t msg
         snprintf(msg, msglen, "path is required (a string)");
         return RB_EINVAL;
     }
+    if (rb__with_has_nul(path)) {
+        snprintf(msg, msglen, "path contains a NUL byte: no file has that name");
+        return RB_EINVAL;
+    }
     if (rendered && !json_string_value(path)[0]) {
         snprintf(msg, msglen, "path is empty");
         return RB_EINVAL;
     }
     *key = "check";
     if (check && !rb__with_unrendered(check, rendered)) {
-        if (!json_is_string(check) || (ci = check_index(json_string_value(check))) < 0) {
+        if (!json_is_string(check) || rb__with_has_nul(check) ||
+            (ci = check_index(json_string_value(check))) < 0) {
             snprintf(msg, msglen, "check must be free, exists or age");
             return RB_EINVAL;
         }

@@ -67,7 +67,7 @@ static int http_check(const json_t *with, int rendered, char *msg, size_t msglen
     if (!rb__with_unrendered(url, rendered)) {
         if (!json_is_string(url))
             RB__WITH_FAIL("url", "url must be a string");
-        if (strlen(json_string_value(url)) != json_string_length(url))
+        if (rb__with_has_nul(url))
             RB__WITH_FAIL("url", "url contains a NUL byte");
         if (rb__http_check_url(json_string_value(url), sub, sizeof(sub)) < 0)
             RB__WITH_FAIL("url", "%s", sub);
@@ -75,7 +75,7 @@ static int http_check(const json_t *with, int rendered, char *msg, size_t msglen
     const json_t *method = rb__with_get(with, "method");
     char mbuf[33] = "";
     if (method && !rb__with_unrendered(method, rendered)) {
-        if (!json_is_string(method) ||
+        if (!json_is_string(method) || rb__with_has_nul(method) ||
             method_norm(json_string_value(method), mbuf, sizeof(mbuf)) < 0)
             RB__WITH_FAIL("method", "method must be an HTTP method such as GET, POST, PUT, DELETE");
     }
@@ -233,7 +233,7 @@ const rb_action_t rb_action_http = {
     .summary = "Make an HTTP(S) request; result status, headers, body, json",
     /* Per descriptor, not per call: a POST changes things, so http counts as
      * having side effects even when a step only GETs (see docs/actions.md). */
-    .flags = RB_ACTION_SIDE_EFFECTS,
+    .flags = RB_ACTION_SIDE_EFFECTS | RB_ACTION_HTTP_STATUS,
     .params = http_params,
     .validate = http_validate,
     .start = http_start,

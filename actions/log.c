@@ -78,7 +78,7 @@ static int log_start(rb_action_ctx_t *ctx, const json_t *with)
     const char *level = "info";
     if (l && !json_is_null(l)) {
         level = json_string_value(l);
-        if (!level || !level_ok(level)) {
+        if (!level || strlen(level) != json_string_length(l) || !level_ok(level)) {
             rb_action_log(ctx, "error", "log: level must be one of debug, info, warn, error");
             return RB_EINVAL;
         }
@@ -87,24 +87,30 @@ static int log_start(rb_action_ctx_t *ctx, const json_t *with)
         rb_action_log(ctx, "error", "log: message is required");
         return RB_EINVAL;
     }
-    /* "{{ checks.rpc.json }}" keeps its type when rendered: log it as JSON. */
-    char *text = json_is_string(m) ? strdup(json_string_value(m))
-                                   : json_dumps(m, JSON_ENCODE_ANY | JSON_COMPACT);
+    /* "{{ checks.rpc.json }}" keeps its type when rendered: log it as JSON.
+     * A string is written to its length: a NUL byte in it (a command's
+     * output) is kept, never an end of the line. */
+    json_t *text = json_is_string(m) ? json_incref((json_t *)m) : NULL;
+    if (!text) {
+        char *dumped = json_dumps(m, JSON_ENCODE_ANY | JSON_COMPACT);
+        text = dumped ? json_string(dumped) : NULL;
+        free(dumped);
+    }
     log_state_t *s = calloc(1, sizeof(*s));
     if (!text || !s) {
-        free(text);
+        json_decref(text);
         free(s);
         return RB_ENOMEM;
     }
     s->ctx = ctx;
-    s->result = json_pack("{s:b,s:s,s:s}", "ok", 1, "message", text, "level", level);
+    s->result = json_pack("{s:b,s:O,s:s}", "ok", 1, "message", text, "level", level);
     if (!s->result) {
-        free(text);
+        json_decref(text);
         free(s);
         return RB_ENOMEM;
     }
-    rb_action_log(ctx, level, text);
-    free(text);
+    rb_action_logn(ctx, level, json_string_value(text), json_string_length(text));
+    json_decref(text);
     uv_timer_init(rb_action_loop(ctx), &s->timer);
     s->timer.data = s;
     uv_timer_start(&s->timer, log_timer_cb, 0, 0);

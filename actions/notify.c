@@ -98,8 +98,10 @@ static int notify_check(const json_t *with, int rendered, char *msg, size_t msgl
     if (!url)
         RB__WITH_FAIL("url", "url is required");
     if (!rb__with_unrendered(url, rendered)) {
-        if (!json_is_string(url) || strlen(json_string_value(url)) != json_string_length(url))
+        if (!json_is_string(url))
             RB__WITH_FAIL("url", "url must be a string");
+        if (rb__with_has_nul(url))
+            RB__WITH_FAIL("url", "url contains a NUL byte");
         if (rb__http_check_url(json_string_value(url), sub, sizeof(sub)) < 0)
             RB__WITH_FAIL("url", "%s", sub);
     }
@@ -108,7 +110,8 @@ static int notify_check(const json_t *with, int rendered, char *msg, size_t msgl
         RB__WITH_FAIL("text", "give either template or text, not both");
     if (!tmpl && !text)
         RB__WITH_FAIL("template", "one of template or text is required");
-    if (tmpl && !rb__with_unrendered(tmpl, rendered) && !template_find(json_string_value(tmpl)))
+    if (tmpl && !rb__with_unrendered(tmpl, rendered) &&
+        (rb__with_has_nul(tmpl) || !template_find(json_string_value(tmpl))))
         RB__WITH_FAIL("template", "template must be one of incident, update, resolved, escalation");
     if (text && !rb__with_unrendered(text, rendered) && !json_is_string(text))
         RB__WITH_FAIL("text", "text must be a string");
@@ -296,7 +299,7 @@ const rb_action_t rb_action_notify = {
     .struct_size = sizeof(rb_action_t),
     .name = "notify",
     .summary = "POST a message to a webhook (Slack-compatible), from text or a template",
-    .flags = RB_ACTION_SIDE_EFFECTS,
+    .flags = RB_ACTION_SIDE_EFFECTS | RB_ACTION_HTTP_STATUS,
     .params = notify_params,
     .validate = notify_validate,
     .start = notify_start,

@@ -20,6 +20,11 @@ static const rb_action_param_t params[] = {
 static int rb_validate(const json_t *with, char *msg, size_t msglen, const char **key)
 {
     const json_t *n = json_object_get(with, "name");
+    if (json_is_string(n) && strlen(json_string_value(n)) != json_string_length(n)) {
+        snprintf(msg, msglen, "name contains a NUL byte");
+        *key = "name";
+        return RB_EINVAL;
+    }
     if (json_is_string(n) && !strstr(json_string_value(n), "{{")) {
         for (const char *p = json_string_value(n); *p; p++)
             if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-')) {
@@ -34,10 +39,16 @@ static int rb_validate(const json_t *with, char *msg, size_t msglen, const char 
 static int rb_start(rb_action_ctx_t *ctx, const json_t *with)
 {
     const rb_subrun_host_t *h = rb__action_ctx_subrun(ctx);
-    const char *name = json_string_value(json_object_get(with, "name"));
+    const json_t *nv = json_object_get(with, "name");
+    const char *name = json_string_value(nv);
     if (!name)
         return RB_EINVAL;
     char err[256] = "";
+    if (strlen(name) != json_string_length(nv)) { /* it would name another runbook */
+        rb_action_done(ctx, json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "error", "error",
+                                      "name contains a NUL byte"));
+        return 0;
+    }
     if (!h) {
         rb_action_done(ctx, json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "error", "error",
                                       "sub-runbooks can only run inside a run"));

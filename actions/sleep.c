@@ -73,7 +73,15 @@ static int sleep_start(rb_action_ctx_t *ctx, const json_t *with)
     uint64_t ms;
     const json_t *d = json_object_get(with, "duration");
     if (!d || rb_duration_value(d, &ms) < 0) {
-        rb_action_log(ctx, "error", "sleep: invalid duration");
+        /* the line is the step's error: say what was given */
+        char *got = d ? json_dumps(d, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+        char msg[200];
+        snprintf(msg, sizeof(msg),
+                 "sleep: duration %.80s is not a duration (e.g. \"30s\", \"500ms\", \"2m\", "
+                 "or a number of seconds from 0)",
+                 got ? got : "(none)");
+        free(got);
+        rb_action_log(ctx, "error", msg);
         return RB_EINVAL;
     }
     sleep_state_t *s = calloc(1, sizeof(*s));

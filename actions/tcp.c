@@ -51,7 +51,7 @@ static int param_port(const json_t *v, int *port)
         p = json_integer_value(v) >= 0 && json_integer_value(v) <= 65535
                 ? (long)json_integer_value(v)
                 : -1;
-    } else if (json_is_string(v)) {
+    } else if (json_is_string(v) && !rb__with_has_nul(v)) {
         const char *s = json_string_value(v);
         char *end;
         if (*s >= '0' && *s <= '9' && strlen(s) <= 5) {
@@ -74,8 +74,9 @@ static int tcp_check(const json_t *with, int rendered, char *msg, size_t msglen,
     if (!host)
         RB__WITH_FAIL("host", "host is required");
     if (!rb__with_unrendered(host, rendered)) {
-        if (!json_is_string(host) || json_string_length(host) == 0 ||
-            strlen(json_string_value(host)) != json_string_length(host))
+        if (rb__with_has_nul(host))
+            RB__WITH_FAIL("host", "host contains a NUL byte");
+        if (!json_is_string(host) || json_string_length(host) == 0)
             RB__WITH_FAIL("host", "host must be a non-empty string");
         if (json_string_length(host) > 253)
             RB__WITH_FAIL("host", "host is longer than a host name can be");
@@ -83,8 +84,12 @@ static int tcp_check(const json_t *with, int rendered, char *msg, size_t msglen,
     if (!port)
         RB__WITH_FAIL("port", "port is required");
     int p;
-    if (!rb__with_unrendered(port, rendered) && param_port(port, &p) < 0)
+    if (!rb__with_unrendered(port, rendered) && param_port(port, &p) < 0) {
+        if (rendered && json_is_string(port)) /* say what the template made of it */
+            RB__WITH_FAIL("port", "port must be a number from 1 to 65535 (got \"%.40s\")",
+                          json_string_value(port));
         RB__WITH_FAIL("port", "port must be a number from 1 to 65535");
+    }
     const json_t *timeout = rb__with_get(with, "timeout");
     uint64_t ms;
     if (timeout && !rb__with_unrendered(timeout, rendered) && rb_duration_value(timeout, &ms) < 0)

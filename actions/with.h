@@ -26,6 +26,14 @@ static inline int rb__with_unrendered(const json_t *v, int rendered)
     return !rendered && json_is_string(v) && strstr(json_string_value(v), "{{") != NULL;
 }
 
+/* A string holding a NUL byte: C code that takes it as a path, an argument,
+ * a name or a word would see only what comes before the NUL, so such a
+ * value is refused, never cut. */
+static inline int rb__with_has_nul(const json_t *v)
+{
+    return json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v);
+}
+
 /* In a check function with parameters (…, char *msg, size_t msglen,
  * const char **key): says what is wrong with parameter k and returns
  * RB_EINVAL. */

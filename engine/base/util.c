@@ -97,8 +97,10 @@ char *rb_duration_format(uint64_t ms, char *buf, size_t len)
 
 int rb_duration_value(const json_t *v, uint64_t *out_ms)
 {
-    if (json_is_string(v))
-        return rb_duration_parse(json_string_value(v), out_ms);
+    if (json_is_string(v)) /* "5s\0…" is no duration: never read up to a NUL */
+        return strlen(json_string_value(v)) == json_string_length(v)
+                   ? rb_duration_parse(json_string_value(v), out_ms)
+                   : RB_EINVAL;
     double secs = json_is_integer(v) ? (double)json_integer_value(v)
                   : json_is_real(v)  ? json_real_value(v)
                                      : -1.0;

@@ -71,7 +71,64 @@ void rb__cli_put_json(out_t *o, const json_t *v, size_t max)
     }
 }
 
-/* Green for a good end, red for a bad one, yellow for the in-between. */
+/* A command as one would type it: arguments that a shell would split or
+ * interpret are single-quoted. */
+static void put_argv(out_t *o, const json_t *argv)
+{
+    size_t i;
+    json_t *a;
+    json_array_foreach(argv, i, a) {
+        if (i)
+            fputc(' ', o->f);
+        const char *s = json_string_value(a);
+        if (!s) {
+            rb__cli_put_json(o, a, 40);
+            continue;
+        }
+        int plain = *s != '\0';
+        for (const char *c = s; *c && plain; c++)
+            plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+                           "_@%+=:,./-", *c) != NULL;
+        if (plain) {
+            rb__cli_put_str(o, s);
+            continue;
+        }
+        fputc('\'', o->f);
+        for (const char *c = s; *c; c++) {
+            if (*c == '\'')
+                fputs("'\\''", o->f);
+            else
+                rb__cli_put_clean(o, c, 1, 1);
+        }
+        fputc('\'', o->f);
+    }
+}
+
+/* "ok (exit 0, 2 attempts, 120ms)" — the outcome word and the facts an
+ * operator checks first. attempts < 0: not shown. */
+/* What an action would run or ran: "$ argv…", "$ shell line", or the
+ * action's name and its parameters. */
+void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with)
+{
+    json_t *argv = json_object_get(with, "argv");
+    const char *shell = rb__cli_jstr(with, "shell");
+    if (json_is_array(argv)) {
+        fputs("$ ", o->f);
+        put_argv(o, argv);
+    } else if (shell) {
+        fputs("$ ", o->f);
+        rb__cli_put_clean(o, shell, strlen(shell), RB__DATA_COLS);
+    } else if (action) {
+        rb__cli_put_str(o, action);
+        if (json_object_size(with)) {
+            fputc(' ', o->f);
+            rb__cli_put_json(o, with, RB__DATA_COLS);
+        }
+    }
+}
+
+/* The run-level events (phases, decisions, approvals, rollback,
+ * escalation): one line each. Returns 0 for a type it does not know. *//* Green for a good end, red for a bad one, yellow for the in-between. */
 int rb__cli_status_color(const char *s)
 {
     if (!s)

@@ -37,6 +37,10 @@ void rb__cli_color_off(out_t *o, int c);
 size_t rb__cli_put_clean(out_t *o, const char *s, size_t len, size_t max);
 void rb__cli_put_str(out_t *o, const char *s);
 void rb__cli_put_json(out_t *o, const json_t *v, size_t max);
+/* What an action would run or ran, as show and live progress print it:
+ * "$ argv…" (an argument a shell would split quoted; a number or boolean as
+ * its text), "$ shell line", or the action's name and its parameters. */
+void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with);
 int rb__cli_status_color(const char *s);
 void rb__cli_fmt_local(int64_t ms, char *buf, size_t len);
 void rb__cli_fmt_duration(int64_t ms, char *buf, size_t len);

@@ -71,7 +71,8 @@ static void help_resume(FILE *f)
             "Goes on with a run that was interrupted (the engine died: kill -9, power loss, OOM)\n"
             "from its first unfinished step, with the recorded runbook version, parameters and\n"
             "results. A step whose intent was recorded but whose result was not may have run:\n"
-            "it runs again only when it is marked idempotent, or with --rerun-started.\n\n"
+            "it runs again only when its action is read-only or it is marked idempotent, or\n"
+            "with --rerun-started.\n\n"
             "      --rerun-started    run the step in flight again even if it is not idempotent\n"
             "  -p, --param KEY=VALUE  give a parameter again (a secret one must be given again)\n"
             "      --db FILE          journal file (default $RUNBOOK_DB or ./runbook.db)\n"
@@ -94,6 +95,14 @@ static int exit_code(const char *status)
     return RB_EXIT_FAILED; /* failed, cancelled */
 }
 
+/* An approval a run (the top-level run or a sub-runbook's) waits for. */
+typedef struct ask {
+    rb_run_t *run;
+    char *step;
+    int approve;     /* the answer, once given */
+    const char *who; /* static text or the login name */
+} ask_t;
+
 typedef struct cli_run {
     int json, quiet, yes;
     rb_progress_t *progress;
@@ -101,10 +110,12 @@ typedef struct cli_run {
     uv_tty_t tty;
     int tty_open;   /* the terminal handle is open: it stays so until the run ends */
     int tty_gone;   /* the terminal said EOF: nobody is left to ask */
-    int asking;     /* a question is on the terminal, reading its answer */
-    uv_timer_t later; /* answers an approval on the next turn of the loop */
-    int later_approve;
-    const char *later_who;
+    int asking;     /* a question (questions[0]) is on the terminal, reading its answer */
+    uv_timer_t later; /* gives the answers on the next turn of the loop */
+    ask_t *answers;   /* answered, not yet given to their run */
+    size_t nanswers;
+    ask_t *questions; /* for the terminal, in the order they came */
+    size_t nquestions;
     char who[64];   /* the login name of whoever answers at the terminal */
     char answer[16];
     size_t answer_len;
@@ -113,28 +124,66 @@ typedef struct cli_run {
 
 /* ---- approvals: --yes, a question on the terminal, or the declared timeout ---- */
 
-/* The terminal is opened once, at the first question, and closed when the
+/* The top-level run's approval policy is its children's too: a step of a
+ * sub-runbook (action: runbook) that asks is answered by --yes, asked at
+ * the terminal like the parent's, or denied when there is neither and it
+ * has no timeout — never left waiting for an answer that cannot come.
+ * Several runs may wait at once (a foreach of sub-runbooks): the terminal
+ * asks one question at a time, in the order they came.
+ *
+ * The terminal is opened once, at the first question, and closed when the
  * run ends: a handle closed and opened again in the same turn of the loop
  * is still closing when it is reused (libuv aborts), and a question that
  * timed out must leave it ready for the next one. */
 
+static int push_ask(ask_t **v, size_t *n, rb_run_t *run, const char *step, int approve,
+                    const char *who)
+{
+    ask_t *m = realloc(*v, (*n + 1) * sizeof(*m));
+    char *st = strdup(step ? step : "");
+    if (!m || !st) {
+        free(st);
+        if (m)
+            *v = m;
+        return -1;
+    }
+    *v = m;
+    m[(*n)++] = (ask_t){run, st, approve, who};
+    return 0;
+}
+
+/* Removes entry i of v (its step freed). */
+static void drop_ask(ask_t *v, size_t *n, size_t i)
+{
+    free(v[i].step);
+    memmove(&v[i], &v[i + 1], (--*n - i) * sizeof(*v));
+}
+
 static void on_later(uv_timer_t *t)
 {
     cli_run_t *c = t->data;
-    rb_run_approve(c->run, NULL, c->later_approve, c->later_who);
+    /* An answer may start the next step, whose question comes back here:
+     * it is given on the next turn. */
+    ask_t *a = c->answers;
+    size_t n = c->nanswers;
+    c->answers = NULL;
+    c->nanswers = 0;
+    for (size_t i = 0; i < n; i++) {
+        rb_run_approve(a[i].run, a[i].step, a[i].approve, a[i].who);
+        free(a[i].step);
+    }
+    free(a);
 }
 
 /* Approves or denies on the next turn of the loop: the run is in the
  * middle of journaling its request when the observer hears of it, and an
  * answer read from the terminal must not start the next step (and its
  * question) from inside the read callback. */
-static void answer_later(cli_run_t *c, int approve, const char *who)
+static void answer_later(cli_run_t *c, rb_run_t *run, const char *step, int approve, const char *who)
 {
-    c->later_approve = approve;
-    c->later_who = who;
-    uv_timer_start(&c->later, on_later, 0, 0);
+    if (push_ask(&c->answers, &c->nanswers, run, step, approve, who) == 0)
+        uv_timer_start(&c->later, on_later, 0, 0);
 }
-
 /* The login name of the operator at the terminal: getlogin() names the
  * terminal's session owner; a terminal without a utmp entry (script,
  * tmux, a container) falls back to the user the process runs as. */
@@ -172,6 +221,8 @@ static void stop_asking(cli_run_t *c)
     uv_read_stop((uv_stream_t *)&c->tty);
 }
 
+static void ask_next(cli_run_t *c);
+
 static void on_tty_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
 {
     cli_run_t *c = s->data;
@@ -191,13 +242,53 @@ static void on_tty_read(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
     c->answer[c->answer_len] = 0;
     stop_asking(c);
     int yes = n >= 0 && (c->answer[0] == 'y' || c->answer[0] == 'Y');
-    answer_later(c, yes, n < 0 ? "nobody: the terminal closed" : login_name(c));
+    answer_later(c, c->questions[0].run, c->questions[0].step, yes,
+                 n < 0 ? "nobody: the terminal closed" : login_name(c));
+    drop_ask(c->questions, &c->nquestions, 0);
+    ask_next(c);
 }
 
-static void ask_approval(cli_run_t *c, const char *step, const json_t *data)
+/* Puts the first question waiting on the terminal; with the terminal gone,
+ * the ones left are denied. */
+static void ask_next(cli_run_t *c)
+{
+    while (c->tty_gone && c->nquestions) {
+        answer_later(c, c->questions[0].run, c->questions[0].step, 0, "nobody: the terminal closed");
+        drop_ask(c->questions, &c->nquestions, 0);
+    }
+    if (c->asking || !c->nquestions)
+        return;
+    c->answer_len = 0;
+    c->asking = 1;
+    if (c->questions[0].run == c->run)
+        fprintf(stderr, "  approve step %s? [y/N] ", c->questions[0].step);
+    else
+        fprintf(stderr, "  approve step %s of run %lld? [y/N] ", c->questions[0].step,
+                (long long)rb_run_id(c->questions[0].run));
+    fflush(stderr);
+    uv_read_start((uv_stream_t *)&c->tty, on_tty_alloc, on_tty_read);
+}
+
+/* The question of run's step is void (it timed out, or the run ended):
+ * off the terminal, and the next one asked. step NULL: any of run's. */
+static void forget_question(cli_run_t *c, rb_run_t *run, const char *step)
+{
+    for (size_t i = c->nquestions; i-- > 0;) {
+        if (c->questions[i].run != run || (step && strcmp(c->questions[i].step, step)))
+            continue;
+        if (i == 0 && c->asking) {
+            stop_asking(c);
+            fputc('\n', stderr);
+        }
+        drop_ask(c->questions, &c->nquestions, i);
+    }
+    ask_next(c);
+}
+
+static void ask_approval(cli_run_t *c, rb_run_t *run, const char *step, const json_t *data)
 {
     if (c->yes) {
-        answer_later(c, 1, "--yes");
+        answer_later(c, run, step, 1, "--yes");
         return;
     }
     if (!c->json && !c->tty_open && !c->tty_gone && isatty(0) &&
@@ -206,32 +297,29 @@ static void ask_approval(cli_run_t *c, const char *step, const json_t *data)
         c->tty.data = c;
     }
     if (!c->json && c->tty_open && !c->tty_gone) {
-        c->answer_len = 0;
-        c->asking = 1;
-        fprintf(stderr, "  approve step %s? [y/N] ", step);
-        fflush(stderr);
-        uv_read_start((uv_stream_t *)&c->tty, on_tty_alloc, on_tty_read);
-        return;
-    }
-    if (json_integer_value(json_object_get(data, "timeout_ms")) > 0) {
+        if (push_ask(&c->questions, &c->nquestions, run, step, 0, NULL) == 0) {
+            ask_next(c);
+            return;
+        }
+    } else if (json_integer_value(json_object_get(data, "timeout_ms")) > 0) {
         if (!c->json)
             fprintf(stderr, "  no terminal to ask and no --yes: waiting for the approval timeout\n");
         return;
     }
-    answer_later(c, 0, "nobody: no terminal to ask and no --yes given");
+    answer_later(c, run, step, 0, "nobody: no terminal to ask and no --yes given");
 }
 
 static void on_event(rb_run_t *run, const char *type, const char *step, int attempt,
                      const json_t *data, void *arg)
 {
     cli_run_t *c = arg;
-    if (run == c->run && c->asking && !strcmp(type, "approval_timeout")) {
-        stop_asking(c); /* nobody answered in time: the question is void */
-        fputc('\n', stderr);
-    }
+    if (c->nquestions && !strcmp(type, "approval_timeout"))
+        forget_question(c, run, step); /* nobody answered in time: the question is void */
+    else if (c->nquestions && !strcmp(type, "run_finished"))
+        forget_question(c, run, NULL); /* a sub-run cancelled while it waited */
     rb_progress_event(c->progress, run, type, step, attempt, data);
-    if (!strcmp(type, "approval_requested") && run == c->run)
-        ask_approval(c, step, data); /* after the line that says why it asks */
+    if (!strcmp(type, "approval_requested"))
+        ask_approval(c, run, step, data); /* after the line that says why it asks */
 }
 
 static void on_signal(uv_signal_t *s, int signum)
@@ -251,6 +339,14 @@ static void on_done(rb_run_t *run, void *arg)
     if (c->asking)
         fputc('\n', stderr); /* the question was left unanswered */
     stop_asking(c);
+    for (size_t i = 0; i < c->nquestions; i++)
+        free(c->questions[i].step);
+    for (size_t i = 0; i < c->nanswers; i++)
+        free(c->answers[i].step);
+    free(c->questions);
+    free(c->answers);
+    c->questions = c->answers = NULL;
+    c->nquestions = c->nanswers = 0;
     if (c->tty_open) {
         uv_close((uv_handle_t *)&c->tty, NULL);
         c->tty_open = 0;
@@ -390,7 +486,8 @@ static int prepare_resume(rb_journal_t *j, const char *what, const char *dir, in
     if (!status || strcmp(status, "interrupted")) {
         fprintf(stderr, "runbook resume: run %lld is %s, not interrupted: %s\n", id,
                 status ? status : "?",
-                status && !strcmp(status, "running") ? "another process is running it"
+                status && (!strcmp(status, "running") || !strcmp(status, "waiting_approval"))
+                    ? "another process is running it"
                                                      : "start a new run instead");
         json_decref(point);
         return -1;
@@ -418,8 +515,10 @@ static int prepare_resume(rb_journal_t *j, const char *what, const char *dir, in
     rb_diags_free(d);
     const char *next = json_string_value(json_object_get(point, "next_step"));
     long at = next ? rb_runbook_step_index(*rbp, next) : -1;
-    if (at >= 0 && json_is_true(json_object_get(point, "next_step_started")) && !rerun &&
-        !rb_runbook_step(*rbp, (size_t)at)->idempotent) {
+    const rb_step_t *st = at >= 0 ? rb_runbook_step(*rbp, (size_t)at) : NULL;
+    /* A read-only action changed nothing: running it again is always safe. */
+    if (st && json_is_true(json_object_get(point, "next_step_started")) && !rerun &&
+        !st->idempotent && (st->inv.action->flags & RB_ACTION_SIDE_EFFECTS)) {
         fprintf(stderr,
                 "runbook resume: step %s of run %lld was started but its result was never "
                 "recorded: it may have run, in part or whole. It is not marked idempotent, so it "

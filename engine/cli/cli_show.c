@@ -93,41 +93,6 @@ static void put_output(out_t *o, int indent, const char *label, const json_t *v)
     }
 }
 
-/* A command as one would type it: arguments that a shell would split or
- * interpret are single-quoted. */
-static void put_argv(out_t *o, const json_t *argv)
-{
-    size_t i;
-    json_t *a;
-    json_array_foreach(argv, i, a) {
-        if (i)
-            fputc(' ', o->f);
-        const char *s = json_string_value(a);
-        if (!s) {
-            rb__cli_put_json(o, a, 40);
-            continue;
-        }
-        int plain = *s != '\0';
-        for (const char *c = s; *c && plain; c++)
-            plain = strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
-                           "_@%+=:,./-", *c) != NULL;
-        if (plain) {
-            rb__cli_put_str(o, s);
-            continue;
-        }
-        fputc('\'', o->f);
-        for (const char *c = s; *c; c++) {
-            if (*c == '\'')
-                fputs("'\\''", o->f);
-            else
-                rb__cli_put_clean(o, c, 1, 1);
-        }
-        fputc('\'', o->f);
-    }
-}
-
-/* "ok (exit 0, 2 attempts, 120ms)" — the outcome word and the facts an
- * operator checks first. attempts < 0: not shown. */
 static void put_outcome(out_t *o, const char *word, const json_t *result, int64_t attempts,
                         int64_t duration_ms)
 {
@@ -236,29 +201,6 @@ static void put_item(out_t *o, const json_t *data, const json_t *value)
     }
 }
 
-/* What an action would run or ran: "$ argv…", "$ shell line", or the
- * action's name and its parameters. */
-static void put_would_run(out_t *o, const char *action, const json_t *with)
-{
-    json_t *argv = json_object_get(with, "argv");
-    const char *shell = rb__cli_jstr(with, "shell");
-    if (json_is_array(argv)) {
-        fputs("$ ", o->f);
-        put_argv(o, argv);
-    } else if (shell) {
-        fputs("$ ", o->f);
-        rb__cli_put_clean(o, shell, strlen(shell), RB__DATA_COLS);
-    } else if (action) {
-        rb__cli_put_str(o, action);
-        if (json_object_size(with)) {
-            fputc(' ', o->f);
-            rb__cli_put_json(o, with, RB__DATA_COLS);
-        }
-    }
-}
-
-/* The run-level events (phases, decisions, approvals, rollback,
- * escalation): one line each. Returns 0 for a type it does not know. */
 static int put_run_event(out_t *o, const char *type, const char *step, const json_t *data)
 {
     char d1[32], d2[32];
@@ -308,6 +250,19 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
             fprintf(o->f, "%" PRId64 " cannot be evaluated: ", rb__cli_jint(e, "rule") + 1);
             rb__cli_put_str(o, rb__cli_jstr(e, "error") ? rb__cli_jstr(e, "error") : "?");
         }
+    } else if (!strcmp(type, "expression_error") && step) {
+        /* a step's approval.when: the step ends error */
+        rb__cli_color_on(o, C_RED);
+        fputs("expression error", o->f);
+        rb__cli_color_off(o, C_RED);
+        fputs(" in step ", o->f);
+        rb__cli_put_str(o, step);
+        fputc(' ', o->f);
+        rb__cli_put_str(o, rb__cli_jstr(data, "in") ? rb__cli_jstr(data, "in") : "?");
+        fputc('.', o->f);
+        rb__cli_put_str(o, rb__cli_jstr(data, "key") ? rb__cli_jstr(data, "key") : "?");
+        fputs(": ", o->f);
+        rb__cli_put_str(o, rb__cli_jstr(data, "error") ? rb__cli_jstr(data, "error") : "?");
     } else if (!strcmp(type, "expression_error")) {
         rb__cli_color_on(o, C_YELLOW);
         fputs("expression error", o->f);
@@ -329,9 +284,9 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
             fputs("would send", o->f);
             rb__cli_color_off(o, C_YELLOW);
             fputs(": ", o->f);
-            put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
+            rb__cli_put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
         } else {
-            put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : "failed", res, -1, -1);
+            put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : outcome_word(res), res, -1, -1);
         }
     } else if (!strncmp(type, "approval_", 9)) {
         put_step(o, step);
@@ -471,7 +426,7 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
                     json_array_size(items) == 1 ? "" : "s");
         } else if (action) {
             fputs(": ", o->f);
-            put_would_run(o, action, with);
+            rb__cli_put_would_run(o, action, with);
         }
         const char *when = rb__cli_jstr(data, "when");
         if (when) {
@@ -499,7 +454,7 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
                 rb__cli_put_str(o, rb__cli_jstr(it, "error"));
                 rb__cli_color_off(o, C_RED);
             } else {
-                put_would_run(o, action, json_object_get(it, "with"));
+                rb__cli_put_would_run(o, action, json_object_get(it, "with"));
             }
         }
     } else if (put_run_event(o, type, step, data)) {
@@ -613,6 +568,7 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         }
     } else if (strcmp(type, "log") == 0) {
         const char *level = rb__cli_jstr(data, "level"), *msg = rb__cli_jstr(data, "message");
+        size_t msglen = json_string_length(json_object_get(data, "message"));
         int c = level && (strcmp(level, "error") == 0) ? C_RED
               : level && (strncmp(level, "warn", 4) == 0) ? C_YELLOW : C_NONE;
         if (step) {
@@ -627,8 +583,8 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         }
         rb__cli_color_off(o, c);
         fputs(": ", o->f);
-        if (msg)
-            rb__cli_put_clean(o, msg, strlen(msg), SIZE_MAX);
+        if (msg) /* to its length: a NUL byte in it is shown, not an end */
+            rb__cli_put_clean(o, msg, msglen, SIZE_MAX);
     } else {
         /* A type this version does not know: everything, generically. */
         rb__cli_put_str(o, type);

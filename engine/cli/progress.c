@@ -8,6 +8,8 @@
  * events it is given. Colors only when asked (a TTY without NO_COLOR).
  */
 #include "progress.h"
+#include "cli_out.h"
+#include "cli_out.h"
 
 #include "host/action_host.h"
 
@@ -26,6 +28,7 @@ struct rb_progress {
     char what[160]; /* what the status line says the run is doing */
     size_t nsteps;
     size_t undos, undos_failed;
+    size_t unsent; /* notifications and escalations that did not go */
     int rolled_back;
     json_t *rows;   /* [{step, status, attempts, duration_ms}] for the summary */
     char severity[16];
@@ -82,26 +85,12 @@ static void print_item_value(const json_t *v)
     free(txt);
 }
 
-/* "$ systemctl restart neo" or "notify {…}": what a drill would have run. */
+/* "$ systemctl restart neo" or "notify {…}": what a drill would have run,
+ * as show prints it. */
 static void print_would_run(const char *action, const json_t *with)
 {
-    const json_t *argv = json_object_get(with, "argv");
-    const char *shell = json_string_value(json_object_get(with, "shell"));
-    if (json_is_array(argv)) {
-        size_t i;
-        json_t *a;
-        fputs("$", stderr);
-        json_array_foreach(argv, i, a) {
-            const char *t = json_string_value(a);
-            fprintf(stderr, strpbrk(t ? t : "", " \t'\"") || (t && !*t) ? " '%s'" : " %s", t ? t : "?");
-        }
-    } else if (shell) {
-        fprintf(stderr, "$ %s", shell);
-    } else {
-        char *txt = with ? json_dumps(with, JSON_COMPACT) : NULL;
-        fprintf(stderr, "%s %.160s%s", action ? action : "?", txt ? txt : "", txt && strlen(txt) > 160 ? "…" : "");
-        free(txt);
-    }
+    out_t o = {stderr, 0};
+    rb__cli_put_would_run(&o, action, with);
 }
 
 static void clear_line(rb_progress_t *c)
@@ -190,6 +179,11 @@ static void track(rb_progress_t *c, const char *type, const char *step, int atte
         c->respond_ms = (uint64_t)json_integer_value(json_object_get(data, "respond_ms"));
         c->resolve_ms = (uint64_t)json_integer_value(json_object_get(data, "resolve_ms"));
     }
+    if (!strcmp(type, "notification_sent")) {
+        const json_t *res = json_object_get(data, "result");
+        /* a drill's would-send is not a message that failed to go */
+        c->unsent += !json_is_true(json_object_get(res, "ok")) && !json_object_get(res, "would_run");
+    }
     if (!strcmp(type, "step_skipped") || !strcmp(type, "step_finished")) {
         c->nsteps++;
     } else if (!strcmp(type, "rollback_finished")) {
@@ -212,9 +206,9 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
     clear_line(c);
     /* While the run waits for an answer at the terminal, the status line
      * must not draw over the question. */
-    if (c->timer_on && run == c->main && !strcmp(type, "approval_requested"))
+    if (c->timer_on && !strcmp(type, "approval_requested")) /* a sub-runbook's too */
         uv_timer_stop(&c->timer);
-    else if (c->timer_on && run == c->main && !strncmp(type, "approval_", 9))
+    else if (c->timer_on && !strncmp(type, "approval_", 9))
         uv_timer_start(&c->timer, on_tick, 100, 100);
 
     if (c->json) {
@@ -229,7 +223,11 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
     if (c->quiet)
         return;
     if (run != c->main) {
-        /* a sub-runbook's events: one line per step, indented */
+        /* a sub-runbook's events: one line per step, indented, and the
+         * approvals it waits for (the operator is asked for them) */
+        if (!strcmp(type, "approval_requested"))
+            fprintf(stderr, "    ↳ run %lld: %s? step %s needs approval%s\n", (long long)rb_run_id(run),
+                    C(c, "\033[1;33m"), step, C(c, "\033[0m"));
         if (!strcmp(type, "step_finished")) {
             int ok = json_is_true(json_object_get(data, "ok"));
             fprintf(stderr, "    ↳ run %lld: %s%s %s%s\n", (long long)rb_run_id(run),
@@ -240,9 +238,15 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
     if (!strcmp(type, "log")) {
         const char *lv = json_string_value(json_object_get(data, "level"));
         int loud = lv && (!strcmp(lv, "warn") || !strcmp(lv, "error"));
-        if (lv && strcmp(lv, "debug"))
-            fprintf(stderr, "    %s%s%s: %s%s\n", C(c, loud ? "\033[33m" : "\033[2m"), lv,
-                    step ? "" : "", json_string_value(json_object_get(data, "message")), C(c, "\033[0m"));
+        if (lv && strcmp(lv, "debug")) {
+            /* to its length, as show prints it: a NUL byte is no end */
+            const json_t *m = json_object_get(data, "message");
+            out_t o = {stderr, 0};
+            fprintf(stderr, "    %s%s: ", C(c, loud ? "\033[33m" : "\033[2m"), lv);
+            rb__cli_put_clean(&o, json_is_string(m) ? json_string_value(m) : "",
+                              json_string_length(m), SIZE_MAX);
+            fprintf(stderr, "%s\n", C(c, "\033[0m"));
+        }
     } else if (!strcmp(type, "check_finished")) {
         const json_t *res = json_object_get(data, "result");
         int ok = json_is_true(json_object_get(data, "ok"));
@@ -268,6 +272,10 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         if (json_is_string(json_object_get(data, "error")))
             fprintf(stderr, ": confirm: %s", str(data, "error", ""));
         fputc('\n', stderr);
+    } else if (!strcmp(type, "expression_error") && step) {
+        /* a step's approval.when: the step ends error (its step_finished says so) */
+        fprintf(stderr, "  %sexpression error%s in step %s %s.%s: %s\n", C(c, "\033[31m"), C(c, "\033[0m"),
+                step, str(data, "in", "?"), str(data, "key", "?"), str(data, "error", "?"));
     } else if (!strcmp(type, "expression_error")) {
         fprintf(stderr, "  %sexpression error%s in %s[%lld].%s (it goes anyway): %s\n", C(c, "\033[33m"),
                 C(c, "\033[0m"), str(data, "in", "?"), (long long)json_integer_value(json_object_get(data, "index")),
@@ -333,7 +341,7 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             print_would_run(json_string_value(json_object_get(would, "action")), json_object_get(would, "with"));
             fputc('\n', stderr);
         } else {
-            fprintf(stderr, "  notify %s: %s", step, ok ? "sent" : "failed");
+            fprintf(stderr, "  notify %s: %s", step, ok ? "sent" : rb__result_outcome(res));
             if (!ok)
                 print_result_line(c, res);
             fputc('\n', stderr);
@@ -490,6 +498,9 @@ void rb_progress_summary(rb_progress_t *c, rb_run_t *run)
     if (c->rolled_back)
         fprintf(stderr, "   rollback: %zu undo%s ran, %zu failed\n", c->undos, c->undos == 1 ? "" : "s",
                 c->undos_failed);
+    if (c->unsent)
+        fprintf(stderr, "   %s%zu notification%s not sent%s\n", C(c, "\033[31m"), c->unsent,
+                c->unsent == 1 ? "" : "s", C(c, "\033[0m"));
     if (rb_run_error(run))
         fprintf(stderr, "   %s\n", rb_run_error(run));
     fprintf(stderr, "   timeline: runbook show %lld\n", (long long)rb_run_id(run));

@@ -48,6 +48,7 @@ struct rb_action_ctx {
     void *log_arg;
     const rb_subrun_host_t *subrun;
     void *data;
+    json_t *last_error; /* the last line logged at level error: why a start failed */
     int started;
     int finished;
     int cancelled;
@@ -170,6 +171,7 @@ void rb__action_ctx_free(rb_action_ctx_t *ctx)
 {
     if (!ctx)
         return;
+    json_decref(ctx->last_error);
     free(ctx->base_dir);
     free(ctx);
 }
@@ -183,6 +185,11 @@ int rb__action_start(rb_action_ctx_t *ctx, const json_t *with)
     if (rc < 0)
         ctx->started = 0;
     return rc;
+}
+
+const json_t *rb__action_last_error(const rb_action_ctx_t *ctx)
+{
+    return ctx->last_error;
 }
 
 void rb__action_cancel(rb_action_ctx_t *ctx)
@@ -210,6 +217,22 @@ void rb__result_set_outcome(json_t *res, const char *word)
     }
 }
 
+json_t *rb__result_new(const rb_action_t *a, const char *word, const char *msg)
+{
+    json_t *r = json_pack("{s:b}", "ok", !strcmp(word, "ok"));
+    if (!r)
+        return NULL;
+    if (a && (a->flags & RB_ACTION_HTTP_STATUS)) {
+        json_object_set_new(r, "status", json_integer(0));
+        json_object_set_new(r, "outcome", json_string(word));
+    } else {
+        json_object_set_new(r, "status", json_string(word));
+    }
+    if (msg)
+        json_object_set_new(r, "error", json_string(msg));
+    return r;
+}
+
 const char *rb__result_outcome(const json_t *res)
 {
     const char *o = json_string_value(json_object_get(res, "outcome"));
@@ -233,12 +256,25 @@ void rb__action_ctx_set_log(rb_action_ctx_t *ctx, rb_action_log_cb cb, void *arg
     ctx->log_arg = arg;
 }
 
+void rb_action_logn(rb_action_ctx_t *ctx, const char *level, const char *message, size_t len)
+{
+    if (!message)
+        message = "", len = 0;
+    if (level && !strcmp(level, "error")) {
+        /* start() can only return a code: its reason is the line it logged */
+        json_decref(ctx->last_error);
+        ctx->last_error = json_stringn(message, len);
+    }
+    if (ctx->log)
+        ctx->log(ctx, level ? level : "info", message, len, ctx->log_arg);
+    else
+        fprintf(stderr, "[%s] %s: %.*s\n", ctx->action->name, level ? level : "info", (int)len,
+                message);
+}
+
 void rb_action_log(rb_action_ctx_t *ctx, const char *level, const char *message)
 {
-    if (ctx->log)
-        ctx->log(ctx, level ? level : "info", message ? message : "", ctx->log_arg);
-    else
-        fprintf(stderr, "[%s] %s: %s\n", ctx->action->name, level ? level : "info", message);
+    rb_action_logn(ctx, level, message, message ? strlen(message) : 0);
 }
 
 void rb_action_done(rb_action_ctx_t *ctx, json_t *result)
@@ -260,8 +296,16 @@ void rb_action_done(rb_action_ctx_t *ctx, json_t *result)
     if (!json_is_boolean(ok))
         json_object_set_new(result, "ok", json_false());
     json_t *st = json_object_get(result, "status");
-    if (!json_is_string(json_object_get(result, "outcome")) || json_is_string(st))
-        rb__result_set_outcome(result, json_is_string(st) ? json_string_value(st)
-                                       : json_is_true(json_object_get(result, "ok")) ? "ok" : "failed");
+    if (!json_is_string(json_object_get(result, "outcome")) || json_is_string(st)) {
+        const char *word = json_is_string(st) ? json_string_value(st)
+                           : json_is_true(json_object_get(result, "ok")) ? "ok" : "failed";
+        if ((ctx->action->flags & RB_ACTION_HTTP_STATUS) && !json_is_integer(st)) {
+            /* an HTTP-status action that reported without a code: none came */
+            json_object_set_new(result, "outcome", json_string(word));
+            json_object_set_new(result, "status", json_integer(0));
+        } else {
+            rb__result_set_outcome(result, word);
+        }
+    }
     ctx->done(ctx, result, ctx->arg);
 }

@@ -41,7 +41,7 @@ void rb__action_ctx_free(rb_action_ctx_t *ctx);
 
 /* Where rb_action_log() lines of this context go (default: stderr). */
 typedef void (*rb_action_log_cb)(rb_action_ctx_t *ctx, const char *level, const char *message,
-                                 void *arg);
+                                 size_t len, void *arg);
 void rb__action_ctx_set_log(rb_action_ctx_t *ctx, rb_action_log_cb cb, void *arg);
 
 /* What the engine lends the `runbook` action (a sub-runbook as one step):
@@ -61,6 +61,11 @@ const rb_subrun_host_t *rb__action_ctx_subrun(rb_action_ctx_t *ctx);
  * never called. */
 int rb__action_start(rb_action_ctx_t *ctx, const json_t *with);
 
+/* The last line the action logged at level "error" (a JSON string,
+ * borrowed; NULL when none): after a start that failed, what the action
+ * said was wrong (docs/plugins.md, rule 2). */
+const json_t *rb__action_last_error(const rb_action_ctx_t *ctx);
+
 /* Asks a started action to stop; done still comes, once. */
 void rb__action_cancel(rb_action_ctx_t *ctx);
 
@@ -73,6 +78,11 @@ int rb__action_cancelled(const rb_action_ctx_t *ctx);
  * "status" a meaning of its own (http, notify: the integer HTTP status)
  * keeps the word in "outcome" instead. */
 void rb__result_set_outcome(json_t *res, const char *word);
+/* A result the engine makes for action a (which may be NULL) without
+ * running it: {ok, status: word} — or, for an RB_ACTION_HTTP_STATUS action,
+ * {ok, status: 0, outcome: word} — with "error": msg when msg is not NULL.
+ * ok is true only for "ok". A new reference (NULL when out of memory). */
+json_t *rb__result_new(const rb_action_t *a, const char *word, const char *msg);
 /* The outcome word of res (never NULL). */
 const char *rb__result_outcome(const json_t *res);
 

@@ -144,10 +144,10 @@ int rb__plugin_check_action(const rb_action_t *a, char *err, size_t errlen)
     if (!a->summary || !a->summary[0])
         return fail(err, errlen, RB_EINVAL, "action \"%s\" has no summary", a->name);
     uint32_t kind = a->flags & (RB_ACTION_SIDE_EFFECTS | RB_ACTION_READ_ONLY);
-    if (a->flags & ~(uint32_t)(RB_ACTION_SIDE_EFFECTS | RB_ACTION_READ_ONLY))
-        return fail(
-            err, errlen, RB_EINVAL, "action \"%s\" has unknown flags 0x%x", a->name,
-            (unsigned)(a->flags & ~(uint32_t)(RB_ACTION_SIDE_EFFECTS | RB_ACTION_READ_ONLY)));
+    const uint32_t known = RB_ACTION_SIDE_EFFECTS | RB_ACTION_READ_ONLY | RB_ACTION_HTTP_STATUS;
+    if (a->flags & ~known)
+        return fail(err, errlen, RB_EINVAL, "action \"%s\" has unknown flags 0x%x", a->name,
+                    (unsigned)(a->flags & ~known));
     if (kind != RB_ACTION_SIDE_EFFECTS && kind != RB_ACTION_READ_ONLY)
         return fail(err, errlen, RB_EINVAL,
                     "action \"%s\" must set exactly one of RB_ACTION_SIDE_EFFECTS and "

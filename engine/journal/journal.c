@@ -73,6 +73,8 @@ const char *const rb__j_sql[RB__JST_COUNT] = {
     [RB__JST_RUN_GET] =
         "SELECT id, runbook, sha256, status, trigger, params, started_at, ended_at"
         " FROM runs WHERE id = ?1",
+    [RB__JST_BEGIN] = "BEGIN IMMEDIATE",
+    [RB__JST_COMMIT] = "COMMIT",
     [RB__JST_RUN_EVENTS] =
         "SELECT seq, wall_ms, mono_ns, type, step, attempt, data"
         " FROM events WHERE run_id = ?1 ORDER BY seq",

@@ -36,11 +36,28 @@ void rb__j_txn_rollback(rb__jconn_t *c)
     c->seqs_valid = 0; /* it may hold seqs that were rolled back */
 }
 
+/* Runs a cached statement that returns no row (BEGIN, COMMIT): an SQLite
+ * result code, SQLITE_OK when it ran. */
+static int rb__j_run_stmt(rb__jconn_t *c, int id)
+{
+    sqlite3_stmt *st;
+    if (!c->st[id]) {
+        int rc = sqlite3_prepare_v3(c->db, rb__j_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+                                    &c->st[id], NULL);
+        if (rc != SQLITE_OK)
+            return rc;
+    }
+    st = c->st[id];
+    int rc = sqlite3_step(st);
+    sqlite3_reset(st);
+    return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 /* BEGIN IMMEDIATE takes the write lock now, so a busy file fails here, at a
  * clear point, and never halfway through a group of appends. */
 int rb__j_txn_begin(rb__jconn_t *c, const char *what)
 {
-    int rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL);
+    int rc = rb__j_run_stmt(c, RB__JST_BEGIN);
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, what);
     c->in_txn = 1;
@@ -112,7 +129,7 @@ int rb__j_txn_commit(rb__jconn_t *c, const char *what)
             return ret;
         }
     }
-    rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    rc = rb__j_run_stmt(c, RB__JST_COMMIT);
     if (rc != SQLITE_OK) {
         /* A failed COMMIT may leave the transaction open (BUSY) or not;
          * either way what was pending is not durable, and carrying it into

@@ -140,6 +140,40 @@ static void rb__j_verify_versions(rb__jconn_t *c, rb__jverify_t *v, int64_t *cou
     *rcp = rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* The runs table is a projection of the events for listing: it is not
+ * hash-chained, so an edit of it would go unseen unless checked against
+ * the chain. A run whose newest end event is run_finished must have that
+ * event's status (when the event names one), one whose newest is
+ * run_interrupted "interrupted". */
+static void rb__j_verify_runs(rb__jconn_t *c, rb__jverify_t *v, int *rcp)
+{
+    static const char sql[] =
+        "SELECT r.id, r.status, CASE e.type WHEN 'run_finished'"
+        " THEN json_extract(e.data, '$.status') ELSE 'interrupted' END AS want"
+        " FROM runs r JOIN events e ON e.run_id = r.id"
+        " WHERE e.type IN ('run_finished', 'run_interrupted')"
+        " AND e.seq = (SELECT max(seq) FROM events WHERE run_id = r.id"
+        "   AND type IN ('run_finished', 'run_interrupted', 'run_resumed'))"
+        " AND want IS NOT NULL AND r.status IS NOT want ORDER BY r.id";
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK) {
+        *rcp = rc;
+        return;
+    }
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *have = (const char *)sqlite3_column_text(st, 1);
+        const char *want = (const char *)sqlite3_column_text(st, 2);
+        rb__jv_problem(v, NULL, 0,
+                       "run %lld: the runs table says \"%.32s\" but its events end \"%.32s\""
+                       " (the runs table was edited)",
+                       (long long)sqlite3_column_int64(st, 0), have ? have : "null",
+                       want ? want : "null");
+    }
+    sqlite3_finalize(st);
+    *rcp = rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 int rb_journal_verify(rb_journal_t *j, json_t **out)
 {
     rb__jconn_t *c = j->c;
@@ -212,6 +246,8 @@ int rb_journal_verify(rb_journal_t *j, json_t **out)
                            " head was edited", (long long)last);
     }
     rb__j_verify_versions(c, &v, &versions, &rc);
+    if (rc == SQLITE_OK)
+        rb__j_verify_runs(c, &v, &rc);
     if (rc == SQLITE_OK)
         rc = rb__j_int(c->db, "SELECT count(*) FROM runs", &runs);
     if (rc != SQLITE_OK) {

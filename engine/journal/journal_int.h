@@ -230,6 +230,8 @@ enum {
     RB__JST_RUN_GET,
     RB__JST_RUN_EVENTS,
     RB__JST_KEY_RUNS,
+    RB__JST_BEGIN,  /* BEGIN IMMEDIATE and COMMIT, prepared once: parsing */
+    RB__JST_COMMIT, /* them again on every group commit cost as much as an insert */
     RB__JST_COUNT
 };
 

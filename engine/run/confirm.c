@@ -16,10 +16,13 @@
 /* Which checks `confirm` depends on (R-probe-error): it reads anything of
  * them but their outcome (`status`, or `outcome` for an action whose status
  * is its own) and `error`, and does not read their outcome — a confirm
- * that reads checks.X.status says itself what an error of X means. */
+ * that reads checks.X.status says itself what an error of X means. For an
+ * http check `status` is the HTTP code: reading it is reading evidence,
+ * and only `outcome` says what its error means. */
 typedef struct deps {
     json_t *names;   /* {name: true}: read for evidence */
-    json_t *handled; /* {name: true}: its outcome is read */
+    json_t *status;  /* {name: true}: its `status` is read */
+    json_t *outcome; /* {name: true}: its `outcome` is read */
     int all;         /* a computed name: any check may be read */
 } deps_t;
 
@@ -30,7 +33,8 @@ static void on_confirm_field(const char *name, const char *field, void *arg)
         return;
     if (field && (!strcmp(field, "status") || !strcmp(field, "outcome"))) {
         if (name)
-            json_object_set_new(d->handled, name, json_true());
+            json_object_set_new(!strcmp(field, "status") ? d->status : d->outcome, name,
+                                json_true());
         return;
     }
     if (!name)
@@ -43,7 +47,7 @@ static void on_confirm_field(const char *name, const char *field, void *arg)
  * depends on, as [{check, error}] (a new reference; empty when none). */
 static json_t *unrunnable_checks(rb_run_t *r, const rb_expr_t *cf)
 {
-    deps_t d = {json_object(), json_object(), 0};
+    deps_t d = {json_object(), json_object(), json_object(), 0};
     if (cf)
         rb_expr_fields(cf, "checks", on_confirm_field, &d);
     json_t *out = json_array();
@@ -52,15 +56,20 @@ static json_t *unrunnable_checks(rb_run_t *r, const rb_expr_t *cf)
         const json_t *res = json_object_get(r->checks, nm);
         if (strcmp(rb__result_outcome(res), "error"))
             continue;
+        /* `status` is the outcome only when it is a word (not http's code) */
+        int word = json_is_string(json_object_get(res, "status"));
+        int handled = json_object_get(d.outcome, nm) || (word && json_object_get(d.status, nm));
+        int read = d.all || json_object_get(d.names, nm) || (!word && json_object_get(d.status, nm));
         /* without confirm, every check is evidence (R-default-confirm) */
-        if (cf && ((!d.all && !json_object_get(d.names, nm)) || json_object_get(d.handled, nm)))
+        if (cf && (!read || handled))
             continue;
         const char *why = json_string_value(json_object_get(res, "error"));
         json_array_append_new(out,
                               json_pack("{s:s,s:s}", "check", nm, "error", why ? why : "error"));
     }
     json_decref(d.names);
-    json_decref(d.handled);
+    json_decref(d.status);
+    json_decref(d.outcome);
     return out;
 }
 

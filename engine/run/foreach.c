@@ -211,9 +211,7 @@ static void foreach_next(rb_run_t *r)
             }
             rb_invoker_t *iv = r->fiv[k] = rb__run_new_invoker(r, s->name, (int)k);
             if (!iv) {
-                item_finished(r, k,
-                              json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "error", "error",
-                                        "out of memory"));
+                item_finished(r, k, rb__result_new(s->inv.action, "error", "out of memory"));
                 continue;
             }
             struct rb_fe_item *fi = &r->fitem[k];
@@ -300,8 +298,8 @@ void rb__foreach_start(rb_run_t *r)
             char msg[320];
             snprintf(msg, sizeof(msg), "cannot render parameters: %s", e);
             json_object_set_new(one, "error", json_string(msg));
-            res = json_pack("{s:b,s:s,s:s,s:i}", "ok", 0, "status", "error", "error", msg,
-                            "attempt", 0);
+            res = rb__result_new(s->inv.action, "error", msg);
+            json_object_set_new(res, "attempt", json_integer(0));
         }
         json_array_append_new(shown, one);
         json_array_append_new(r->item_with, with ? with : json_null());

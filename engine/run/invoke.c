@@ -84,9 +84,11 @@ static void finish(rb_invoker_t *iv, json_t *res)
     iv->hooks.done(iv, res, iv->arg);
 }
 
-static json_t *error_result(const char *status, const char *msg)
+/* A result of the engine's for this invocation's action (the shape of an
+ * HTTP-status action's results when it is one). */
+static json_t *error_result(const rb_invoker_t *iv, const char *status, const char *msg)
 {
-    return json_pack("{s:b,s:s,s:s}", "ok", 0, "status", status, "error", msg);
+    return rb__result_new(iv->inv->action, status, msg);
 }
 
 int rb__invoker_start(rb_invoker_t *iv, const rb_invoke_t *inv, json_t *ctx, json_t *with,
@@ -107,7 +109,7 @@ int rb__invoker_start(rb_invoker_t *iv, const rb_invoke_t *inv, json_t *ctx, jso
     if (!iv->with) {
         char msg[320];
         snprintf(msg, sizeof(msg), "cannot render parameters: %s", e);
-        finish(iv, error_result("error", msg));
+        finish(iv, error_result(iv, "error", msg));
         return 0;
     }
     attempt_begin(iv);
@@ -137,10 +139,12 @@ static void on_timer(uv_timer_t *t)
 }
 
 /* An action's log line becomes a journaled "log" event of the invocation. */
-static void on_action_log(rb_action_ctx_t *ctx, const char *level, const char *message, void *arg)
+static void on_action_log(rb_action_ctx_t *ctx, const char *level, const char *message, size_t len,
+                          void *arg)
 {
     rb_invoker_t *iv = arg;
-    json_t *d = json_pack("{s:s,s:s,s:s,s:s}", "level", level, "message", message, "action",
+    (void)ctx;
+    json_t *d = json_pack("{s:s,s:s%,s:s,s:s}", "level", level, "message", message, len, "action",
                           iv->inv->action->name, "phase", iv->phase);
     iv->hooks.event(iv, "log", iv->attempt, d, iv->arg);
     json_decref(d);
@@ -157,7 +161,7 @@ static void attempt_begin(rb_invoker_t *iv)
     int rc = iv->hooks.event(iv, "attempt_started", iv->attempt, d, iv->arg);
     json_decref(d);
     if (rc < 0) {
-        finish(iv, error_result("error", "the journal refused the attempt's record"));
+        finish(iv, error_result(iv, "error", "the journal refused the attempt's record"));
         return;
     }
     if (iv->dry_run && (inv->action->flags & RB_ACTION_SIDE_EFFECTS)) {
@@ -166,14 +170,17 @@ static void attempt_begin(rb_invoker_t *iv)
          * on the next turn of the loop, as a real action's would, so that
          * nobody is called back from inside its own start. */
         int ok = iv->dry_run != RB__SIMULATE_FAILED;
-        iv->simulated = json_pack("{s:b,s:s,s:s,s:{s:s,s:O}}", "ok", ok, "status", "simulated", "assumed",
-                                  ok ? "ok" : "failed", "would_run", "action", inv->action->name, "with", iv->with);
+        iv->simulated = rb__result_new(inv->action, "simulated", NULL);
+        json_object_set_new(iv->simulated, "ok", json_boolean(ok));
+        json_object_set_new(iv->simulated, "assumed", json_string(ok ? "ok" : "failed"));
+        json_object_set_new(iv->simulated, "would_run", json_pack("{s:s,s:O}", "action", inv->action->name,
+                                                                   "with", iv->with));
         uv_timer_start(&iv->timer, on_timer, 0, 0);
         return;
     }
     iv->actx = rb__action_ctx_new(iv->loop, inv->action, iv->base_dir, 0, on_action_done, iv);
     if (!iv->actx) {
-        finish(iv, error_result("error", "out of memory"));
+        finish(iv, error_result(iv, "error", "out of memory"));
         return;
     }
     rb__action_ctx_set_log(iv->actx, on_action_log, iv);
@@ -181,11 +188,19 @@ static void attempt_begin(rb_invoker_t *iv)
         rb__action_ctx_set_subrun(iv->actx, iv->subrun);
     rc = rb__action_start(iv->actx, iv->with);
     if (rc < 0) {
+        /* the step's error is the action's own reason (R-error-detail) */
+        json_t *res = error_result(iv, "error", NULL);
+        const json_t *why = rb__action_last_error(iv->actx);
+        if (why) {
+            json_object_set(res, "error", (json_t *)why);
+        } else {
+            char msg[200];
+            snprintf(msg, sizeof(msg), "action %s did not start: %s", inv->action->name, rb_strerror(rc));
+            json_object_set_new(res, "error", json_string(msg));
+        }
         rb__action_ctx_free(iv->actx);
         iv->actx = NULL;
-        char msg[200];
-        snprintf(msg, sizeof(msg), "action %s did not start: %s", inv->action->name, rb_strerror(rc));
-        on_action_done(NULL, error_result("error", msg), iv);
+        on_action_done(NULL, res, iv);
         return;
     }
     if (inv->timeout_ms && iv->actx)
@@ -329,7 +344,7 @@ static void on_action_done(rb_action_ctx_t *actx, json_t *res, void *arg)
         rc = schedule_retry(iv, why);
     if (rc < 0) {
         json_decref(res);
-        finish(iv, error_result("error", "the journal refused the attempt's record"));
+        finish(iv, error_result(iv, "error", "the journal refused the attempt's record"));
         return;
     }
     if (rc > 0) {
@@ -357,12 +372,12 @@ void rb__invoker_cancel(rb_invoker_t *iv)
         json_decref(iv->simulated);
         iv->simulated = NULL;
         uv_timer_stop(&iv->timer);
-        finish(iv, error_result("cancelled", "cancelled"));
+        finish(iv, error_result(iv, "cancelled", "cancelled"));
     } else if (iv->actx) {
         rb__action_cancel(iv->actx);
     } else if (iv->waiting) {
         iv->waiting = 0;
         uv_timer_stop(&iv->timer);
-        finish(iv, error_result("cancelled", "cancelled"));
+        finish(iv, error_result(iv, "cancelled", "cancelled"));
     }
 }

@@ -69,6 +69,18 @@ void rb__run_set_status(rb_run_t *r, const char *st)
     rb__run_set_field(r, "status", json_string(st));
 }
 
+int rb__run_set_waiting(rb_run_t *r, int waiting)
+{
+    const char *st = waiting ? "waiting_approval" : "running";
+    r->waiting_approval = waiting;
+    rb__run_set_status(r, st);
+    /* R-running: the runs listing says it too (`runbook runs`) */
+    int rc = rb_journal_run_status(r->j, r->id, st, 0);
+    if (rc < 0)
+        rb__run_journal_failed(r, rc);
+    return rc;
+}
+
 /* ---- creation ---- */
 
 /* The run in memory: context, parameters (given, then defaults), secrets.
@@ -444,15 +456,17 @@ static void on_notify_done(rb_invoker_t *iv, json_t *res, void *arg)
         finish(r);
 }
 
-/* Journals an expression that could not be evaluated where the run goes on
- * regardless (a notification's when, an escalation's unless). */
-static void expr_error(rb_run_t *r, const char *where, size_t i, const char *key, const char *err)
+int rb__run_expr_error(rb_run_t *r, const char *step, const char *where, long i, const char *key,
+                       const char *err)
 {
-    json_t *d = json_pack("{s:s,s:i,s:s,s:s}", "in", where, "index", (int)i, "key", key, "error", err);
-    int rc = rb__run_emit(r, "expression_error", NULL, 0, d);
+    json_t *d = json_pack("{s:s,s:s,s:s}", "in", where, "key", key, "error", err);
+    if (i >= 0)
+        json_object_set_new(d, "index", json_integer(i));
+    int rc = rb__run_emit(r, "expression_error", step, 0, d);
     json_decref(d);
     if (rc < 0)
         rb__run_journal_failed(r, rc);
+    return rc;
 }
 
 static void start_side_invoke(rb_run_t *r, const rb_invoke_t *inv, const char *label,
@@ -486,7 +500,7 @@ void rb__run_notify(rb_run_t *r, uint32_t bit, const char *event)
             if (t == 0)
                 continue;
             if (t < 0)
-                expr_error(r, "notify", i, "when", e); /* R-notify-when-error: sent anyway */
+                rb__run_expr_error(r, NULL, "notify", (long)i, "when", e); /* R-notify-when-error: sent anyway */
         }
         start_side_invoke(r, &n->inv, event, event, "notify");
     }
@@ -505,7 +519,7 @@ static void on_escalation(uv_timer_t *t)
         if (held > 0)
             return;
         if (held < 0)
-            expr_error(r, "escalate", i, "unless", err); /* R-notify-when-error: escalates anyway */
+            rb__run_expr_error(r, NULL, "escalate", (long)i, "unless", err); /* R-notify-when-error: escalates anyway */
     }
     r->escalated++;
     rb__run_set_field(r, "escalated", json_integer(r->escalated));
@@ -697,8 +711,7 @@ static void cancel_for(rb_run_t *r, const char *why)
     rb__run_emit(r, "cancel_requested", NULL, 0, d);
     json_decref(d);
     if (r->waiting_approval) {
-        r->waiting_approval = 0;
-        rb__run_end(r, "cancelled", r->cancel_why);
+        rb__step_cancel_approval(r);
         return;
     }
     int busy = 0;

@@ -168,7 +168,17 @@ typedef void (*rb__run_cont_fn)(rb_run_t *r);
 void rb__run_durable(rb_run_t *r, rb__run_cont_fn k);
 int rb__run_emit(rb_run_t *r, const char *type, const char *step, int attempt, const json_t *data);
 void rb__run_journal_failed(rb_run_t *r, int rc);
+/* Journals an expression that could not be evaluated ("expression_error"):
+ * where ("notify", "escalate", "approval") and i (its index there, or -1)
+ * and key say which; step names the step it guards, or NULL. Returns 0, or
+ * the journal's error (the run has then been stopped). */
+int rb__run_expr_error(rb_run_t *r, const char *step, const char *where, long i, const char *key,
+                       const char *err);
 void rb__run_set_status(rb_run_t *r, const char *st);
+/* The run waits for an approval (1) or no longer does (0): run.status and
+ * the journal's runs listing say waiting_approval, then running again.
+ * 0, or the journal's error (the run has then been stopped). */
+int rb__run_set_waiting(rb_run_t *r, int waiting);
 void rb__run_end(rb_run_t *r, const char *status, const char *error);
 void rb__run_notify(rb_run_t *r, uint32_t bit, const char *event);
 void rb__run_steps_done(rb_run_t *r);
@@ -186,6 +196,9 @@ int rb__run_start_resumed(rb_run_t *r);
 
 /* step.c */
 void rb__step_begin(rb_run_t *r, size_t i);
+/* The run is cancelled while the step in flight waits for its approval:
+ * the step ends cancelled (and so does the run). */
+void rb__step_cancel_approval(rb_run_t *r);
 /* Puts what step i completed (the step, or a foreach step's ok items) on
  * the undo stack, from its result in steps.<name>. */
 void rb__undo_remember(rb_run_t *r, size_t i);

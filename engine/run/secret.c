@@ -2,7 +2,10 @@
  * secret.c — masks secret values out of everything a run writes down (see
  * secret.h). Owns the list of secret values of one run, and the rule on
  * what may be one (R-secret-min-length). Longest secrets are replaced
- * first, so that a secret containing another is masked whole.
+ * first, so that a secret containing another is masked whole. The password
+ * of a URL's userinfo (scheme://user:PASSWORD@host) is masked too, in every
+ * string, whether or not the run has secrets: it is a credential wherever
+ * it was written.
  *
  * Must never: change a JSON key, number, boolean or the shape of a value
  * (masking works on the string values of the tree, not on serialised
@@ -178,13 +181,87 @@ static char *mask_bytes(const rb_secrets_t *s, const char *str, size_t len, size
     return cur;
 }
 
+/* 1 for a character of a URL scheme after its first letter (RFC 3986). */
+static int scheme_char(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           c == '+' || c == '-' || c == '.';
+}
+
+/* The password of every URL's userinfo in str[0..len) (scheme://user:PASSWORD@host)
+ * replaced by RB_SECRET_MASK, into a new buffer; NULL when there was none.
+ * The authority ends where a URL's does ('/', '?', '#') or where text
+ * around a URL would (white space, quotes, angle brackets); the password
+ * runs from the first ':' to the last '@' in it, so a password holding an
+ * unencoded '@' is masked whole. */
+static char *mask_url_passwords(const char *str, size_t len, size_t *outlen)
+{
+    char *out = NULL;
+    size_t o = 0, from = 0; /* written; copied from str up to here */
+    const char *end = str + len;
+    for (const char *p = str; p + 3 <= end && (p = memmem(p, (size_t)(end - p), "://", 3)); p += 3) {
+        const char *sch = p;
+        while (sch > str && scheme_char((unsigned char)sch[-1]))
+            sch--;
+        while (sch < p && !((*sch >= 'a' && *sch <= 'z') || (*sch >= 'A' && *sch <= 'Z')))
+            sch++; /* a scheme starts with a letter */
+        if (sch == p)
+            continue;
+        const char *a = p + 3, *e = a, *at = NULL, *colon = NULL;
+        for (; e < end && !strchr("/?#\"'<> \t\r\n", *e); e++) {
+            if (*e == '@')
+                at = e;
+            else if (*e == ':' && !colon && !at)
+                colon = e;
+        }
+        if (!at || !colon || colon + 1 == at ||
+            ((size_t)(at - colon - 1) == sizeof(RB_SECRET_MASK) - 1 &&
+             !memcmp(colon + 1, RB_SECRET_MASK, sizeof(RB_SECRET_MASK) - 1)))
+            continue;
+        /* each mask replaces at least one byte, and a URL takes at least
+         * six ("a://:x@"): the text grows by less than half */
+        if (!out && !(out = malloc(len + len / 2 + sizeof(RB_SECRET_MASK))))
+            return NULL;
+        size_t k = (size_t)(colon + 1 - (str + from));
+        memcpy(out + o, str + from, k);
+        o += k;
+        memcpy(out + o, RB_SECRET_MASK, sizeof(RB_SECRET_MASK) - 1);
+        o += sizeof(RB_SECRET_MASK) - 1;
+        from = (size_t)(at - str);
+        p = at - 2; /* the loop adds 3: go on after the '@' */
+    }
+    if (!out)
+        return NULL;
+    memcpy(out + o, str + from, len - from);
+    o += len - from;
+    out[o] = 0;
+    *outlen = o;
+    return out;
+}
+
+/* str[0..len) with its secrets and URL passwords masked, into a new buffer;
+ * NULL when nothing needed masking. */
+static char *mask_all(const rb_secrets_t *s, const char *str, size_t len, size_t *outlen)
+{
+    size_t l1 = len, l2;
+    char *m1 = rb_secrets_any(s) ? mask_bytes(s, str, len, &l1) : NULL;
+    char *m2 = mask_url_passwords(m1 ? m1 : str, l1, &l2);
+    if (!m2) {
+        *outlen = l1;
+        return m1;
+    }
+    free(m1);
+    *outlen = l2;
+    return m2;
+}
+
 json_t *rb_secrets_mask(const rb_secrets_t *s, const json_t *v)
 {
-    if (!rb_secrets_any(s) || !v)
-        return json_incref((json_t *)v);
+    if (!v)
+        return NULL;
     if (json_is_string(v)) {
         size_t ol;
-        char *m = mask_bytes(s, json_string_value(v), json_string_length(v), &ol);
+        char *m = mask_all(s, json_string_value(v), json_string_length(v), &ol);
         if (!m)
             return json_incref((json_t *)v);
         json_t *r = json_stringn(m, ol);
@@ -251,6 +328,6 @@ char *rb_secrets_mask_str(const rb_secrets_t *s, const char *str)
     if (!str)
         return NULL;
     size_t ol;
-    char *m = rb_secrets_any(s) ? mask_bytes(s, str, strlen(str), &ol) : NULL;
+    char *m = mask_all(s, str, strlen(str), &ol);
     return m ? m : strdup(str);
 }

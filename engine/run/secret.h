@@ -3,7 +3,8 @@
  * secret environment variables. Whatever string a secret was interpolated
  * into is masked (the secret's bytes become "***") before it reaches the
  * journal, the terminal or a report; the actions themselves get the real
- * value.
+ * value. The password in a URL (https://user:PASSWORD@host/) is masked the
+ * same way.
  */
 #ifndef RB_SECRET_H
 #define RB_SECRET_H
@@ -44,8 +45,9 @@ void rb_secrets_inherit(rb_secrets_t *s, const rb_secrets_t *from);
 /* 1 when there is anything to mask. */
 int rb_secrets_any(const rb_secrets_t *s);
 
-/* v with every occurrence of every secret inside its string values
- * replaced by RB_SECRET_MASK (R-secret-mask). Object keys, numbers,
+/* v with every occurrence of every secret inside its string values, and
+ * the password of every URL's userinfo (scheme://user:PASSWORD@host),
+ * replaced by RB_SECRET_MASK (R-secret-mask). s may be NULL or empty. Object keys, numbers,
  * booleans, null and the shape of v are never changed. Returns a new
  * reference: v itself (increfed) when nothing needed masking, else a copy
  * that shares every part that did not change. v is borrowed. */

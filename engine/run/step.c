@@ -126,7 +126,7 @@ static void start_main(rb_run_t *r);
  * ("error", "denied"), msg says why, and its on_failure applies. */
 static void step_fail(rb_run_t *r, const char *word, const char *msg)
 {
-    step_end(r, json_pack("{s:b,s:s,s:s}", "ok", 0, "status", word, "error", msg), 0);
+    step_end(r, rb__result_new(rb__step_current(r)->inv.action, word, msg), 0);
 }
 
 static void proceed_after_approval(rb_run_t *r)
@@ -142,10 +142,8 @@ static void on_approval_timeout(uv_timer_t *t)
 {
     rb_run_t *r = t->data;
     const rb_step_t *s = rb__step_current(r);
-    if (!r->waiting_approval)
+    if (!r->waiting_approval || rb__run_set_waiting(r, 0) < 0)
         return;
-    r->waiting_approval = 0;
-    rb__run_set_status(r, "running");
     json_t *d = json_pack("{s:s,s:s}", "outcome", s->approval->on_timeout_continue ? "continue" : "fail",
                           "by", "timeout");
     int rc = rb__run_emit(r, "approval_timeout", s->name, 0, d);
@@ -167,9 +165,9 @@ int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
     const rb_step_t *s = rb__step_current(r);
     if (step && strcmp(step, s->name))
         return RB_ENOTFOUND;
-    r->waiting_approval = 0;
     uv_timer_stop(&r->approval_timer);
-    rb__run_set_status(r, "running");
+    if (rb__run_set_waiting(r, 0) < 0)
+        return 0;
     json_t *d = json_pack("{s:s}", "by", who ? who : "operator");
     int rc = rb__run_emit(r, approved ? "approval_granted" : "approval_denied", s->name, 0, d);
     json_decref(d);
@@ -185,6 +183,16 @@ int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
         step_fail(r, "denied", why);
     }
     return 0;
+}
+
+void rb__step_cancel_approval(rb_run_t *r)
+{
+    uv_timer_stop(&r->approval_timer);
+    if (rb__run_set_waiting(r, 0) < 0)
+        return;
+    char why[300];
+    snprintf(why, sizeof(why), "cancelled while waiting for approval: %s", r->cancel_why);
+    step_fail(r, "cancelled", why); /* the run is cancelling: it ends cancelled */
 }
 
 void rb__step_begin(rb_run_t *r, size_t i)
@@ -212,11 +220,15 @@ void rb__step_begin(rb_run_t *r, size_t i)
             return;
         }
         if (t == 0) {
-            json_t *res = json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "skipped", "reason",
-                                    "when is false");
-            json_object_set(r->steps, s->name, res);
-            int rc = rb__run_emit(r, "step_skipped", s->name, 0, res);
-            json_decref(res);
+            /* steps.X has the action's result shape (an http step's status
+             * is 0, its outcome "skipped"); the event says the word */
+            json_t *res = rb__result_new(s->inv.action, "skipped", NULL);
+            json_object_set_new(res, "reason", json_string("when is false"));
+            json_object_set_new(r->steps, s->name, res);
+            json_t *d = json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "skipped", "reason",
+                                  "when is false");
+            int rc = rb__run_emit(r, "step_skipped", s->name, 0, d);
+            json_decref(d);
             if (rc < 0) {
                 rb__run_journal_failed(r, rc);
                 return;
@@ -225,7 +237,20 @@ void rb__step_begin(rb_run_t *r, size_t i)
             return;
         }
     }
-    if (s->approval && (!s->approval->when || rb_expr_test(s->approval->when, r->ctx, e, sizeof(e)) > 0)) {
+    int ask = s->approval != NULL;
+    if (ask && s->approval->when) {
+        ask = rb_expr_test(s->approval->when, r->ctx, e, sizeof(e));
+        if (ask < 0) {
+            /* R-approval-when-error: never a silent "no approval needed";
+             * an error of the step, and its on_failure decides */
+            char msg[300];
+            snprintf(msg, sizeof(msg), "approval.when: %s", e);
+            if (rb__run_expr_error(r, s->name, "approval", -1, "when", e) == 0)
+                step_fail(r, "error", msg);
+            return;
+        }
+    }
+    if (ask) {
         if (r->dry_run) { /* a drill asks nobody: it would ask, and takes the answer as yes */
             json_t *d = json_pack("{s:s,s:b,s:I}", "by", "drill", "would_ask", 1, "timeout_ms",
                                   (json_int_t)s->approval->timeout_ms);
@@ -237,8 +262,8 @@ void rb__step_begin(rb_run_t *r, size_t i)
                 proceed_after_approval(r);
             return;
         }
-        r->waiting_approval = 1;
-        rb__run_set_status(r, "waiting_approval");
+        if (rb__run_set_waiting(r, 1) < 0)
+            return;
         json_t *d = json_pack("{s:I}", "timeout_ms", (json_int_t)s->approval->timeout_ms);
         int rc = rb__run_emit(r, "approval_requested", s->name, 0, d);
         json_decref(d);

@@ -39,6 +39,12 @@
  * (--dry-run); a read-only one runs for real in a drill too. */
 #define RB_ACTION_SIDE_EFFECTS 0x1u
 #define RB_ACTION_READ_ONLY    0x2u
+/* Optional, with one of the two above: the result's "status" is an HTTP
+ * status code (an integer, 0 when no response came) and the outcome word
+ * ("ok", "failed", "error", …) is in "outcome". The results the engine
+ * makes for the action (it could not start, its parameters did not
+ * render, a drill, a cancel) then have that shape too. */
+#define RB_ACTION_HTTP_STATUS  0x4u
 
 typedef enum rb_param_type {
     RB_PARAM_STRING = 1, /* a string (templates allowed) */
@@ -115,6 +121,10 @@ size_t rb_action_output_cap(rb_action_ctx_t *ctx);
 /* Writes a line to the run's log (and the journal). level: "debug", "info",
  * "warn", "error". */
 void rb_action_log(rb_action_ctx_t *ctx, const char *level, const char *message);
+
+/* The same for a message of len bytes that may hold NUL bytes: the line is
+ * journaled whole, never cut at a NUL. */
+void rb_action_logn(rb_action_ctx_t *ctx, const char *level, const char *message, size_t len);
 
 /*
  * Reports the result, exactly once. Steals `result`, which must be an object

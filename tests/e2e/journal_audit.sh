@@ -88,6 +88,10 @@ attack "deleted newest event of the newest run" "$DROP_ALL DELETE FROM events WH
 attack "deleted the newest run" "$DROP_ALL DELETE FROM events WHERE run_id = 2; DELETE FROM runs WHERE id = 2;" \
     "event #$run2_first" "were deleted"
 attack "deleted the first event" "$DROP_ALL DELETE FROM events WHERE id = 1;" "event #2" "event #1, before it, is missing"
+# The runs table is not chained, but it must agree with the events: a run
+# whose status is rewritten (failed → resolved) is caught.
+attack "edited run status" "UPDATE runs SET status = CASE status WHEN 'resolved' THEN 'failed' ELSE 'resolved' END WHERE id = 1;" \
+    "run 1: the runs table says" "the runs table was edited"
 attack "inserted event at the end" "INSERT INTO events SELECT id + 1, run_id, seq + 1, wall_ms, mono_ns,
     'step_finished', step, attempt, '{\"ok\":true}', hash, hash FROM events WHERE id = $max;" \
     "event #$((max + 1))"

@@ -646,7 +646,8 @@ static void no_done_cb(rb_action_ctx_t *ctx, json_t *result, void *arg)
     fail_msg("done called after a start that failed");
 }
 
-static void log_cb(rb_action_ctx_t *ctx, const char *level, const char *message, void *arg)
+static void log_cb(rb_action_ctx_t *ctx, const char *level, const char *message, size_t len,
+                   void *arg)
 {
     snprintf(arg, 256, "%s: %s", level, message);
 }

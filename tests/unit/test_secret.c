@@ -91,6 +91,29 @@ static void test_mask_string_with_nul(void **state)
     rb_secrets_free(s);
 }
 
+/* The password of a URL's userinfo is masked in every string, with or
+ * without secrets; a URL without one, and what is not a URL, stay. */
+static void test_mask_url_password(void **state)
+{
+    (void)state;
+    assert_masks_to(NULL,
+                    "{\"url\":\"https://user:pa55word@host:8443/p?q=1\","
+                    "\"cmd\":\"curl ftp://a:b@c@h/x 'http://u:p%40ss@h'\","
+                    "\"plain\":[\"http://user@host/\",\"a:b@c\",\"mailto:x@y\","
+                    "\"http://u:***@h\",\"://u:p@h\",\"http://h/a:b@c\"]}",
+                    "{\"cmd\":\"curl ftp://a:***@h/x 'http://u:***@h'\","
+                    "\"plain\":[\"http://user@host/\",\"a:b@c\",\"mailto:x@y\","
+                    "\"http://u:***@h\",\"://u:p@h\",\"http://h/a:b@c\"],"
+                    "\"url\":\"https://user:***@host:8443/p?q=1\"}");
+    rb_secrets_t *s = rb_secrets_new();
+    rb_secrets_add(s, "hunter22", 8);
+    assert_masks_to(s, "[\"http://hunter22:pw-hunter22x@h\"]", "[\"http://***:***@h\"]");
+    char *m = rb_secrets_mask_str(s, "GET https://ops:Zz9-long@lb/ failed");
+    assert_string_equal(m, "GET https://ops:***@lb/ failed");
+    free(m);
+    rb_secrets_free(s);
+}
+
 static rb_runbook_t *secret_runbook(void)
 {
     static const char text[] = "apiVersion: runbook/v1\n"
@@ -210,6 +233,7 @@ int main(void)
         cmocka_unit_test(test_mask_values_only),
         cmocka_unit_test(test_mask_shares_what_did_not_change),
         cmocka_unit_test(test_mask_string_with_nul),
+        cmocka_unit_test(test_mask_url_password),
         cmocka_unit_test(test_collect_refuses_short),
         cmocka_unit_test(test_collect_env),
         cmocka_unit_test(test_mask_params),
