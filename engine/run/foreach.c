@@ -269,15 +269,7 @@ void rb__foreach_start(rb_run_t *r)
         else
             snprintf(msg, sizeof(msg), "foreach: %s", e);
         json_decref(items);
-        /* reached, nothing started: the intent says which action and why */
-        json_t *d = json_pack("{s:s,s:n,s:s}", "action", s->inv.action->name, "with", "error", msg);
-        int rc = rb__run_emit(r, "step_started", s->name, 0, d);
-        json_decref(d);
-        if (rc < 0) {
-            rb__run_journal_failed(r, rc);
-            return;
-        }
-        rb__step_error(r, msg);
+        rb__step_unstartable(r, msg);
         return;
     }
     /* Every item's parameters, rendered once: the intent records them and

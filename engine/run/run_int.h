@@ -212,6 +212,7 @@ void rb__subrun_cancel(void *arg, rb_action_ctx_t *ctx);
  * k once the intent is on record (durably first for side effects). */
 void rb__step_end(rb_run_t *r, json_t *res, int attempts);
 void rb__step_error(rb_run_t *r, const char *msg);
+void rb__step_unstartable(rb_run_t *r, const char *msg);
 int rb__step_intent(rb_run_t *r, const json_t *with, const json_t *items);
 void rb__step_after_intent(rb_run_t *r, rb__run_cont_fn k);
 

@@ -334,14 +334,7 @@ static void start_main(rb_run_t *r)
         char msg[300];
         snprintf(msg, sizeof(msg), "cannot render parameters: %s", e);
         /* R-render-error: reached, nothing started */
-        json_t *d = json_pack("{s:s,s:n,s:s}", "action", s->inv.action->name, "with", "error", msg);
-        int rc = rb__run_emit(r, "step_started", s->name, 0, d);
-        json_decref(d);
-        if (rc < 0) {
-            rb__run_journal_failed(r, rc);
-            return;
-        }
-        step_fail(r, "error", msg);
+        rb__step_unstartable(r, msg);
         return;
     }
     int rc = step_intent(r, with, NULL);
@@ -433,6 +426,22 @@ static void on_verify_done(rb_invoker_t *iv, json_t *res, void *arg)
 /* What foreach.c needs of a step (run_int.h). */
 void rb__step_end(rb_run_t *r, json_t *res, int attempts) { step_end(r, res, attempts); }
 void rb__step_error(rb_run_t *r, const char *msg) { step_fail(r, "error", msg); }
+
+/* A step that was reached but whose action cannot start (its parameters or
+ * its items do not render): step_started says which action and why, with
+ * no parameters, and the step ends `error` with msg. */
+void rb__step_unstartable(rb_run_t *r, const char *msg)
+{
+    const rb_step_t *s = rb__step_current(r);
+    json_t *d = json_pack("{s:s,s:n,s:s}", "action", s->inv.action->name, "with", "error", msg);
+    int rc = rb__run_emit(r, "step_started", s->name, 0, d);
+    json_decref(d);
+    if (rc < 0) {
+        rb__run_journal_failed(r, rc);
+        return;
+    }
+    step_fail(r, "error", msg);
+}
 int rb__step_intent(rb_run_t *r, const json_t *with, const json_t *items) { return step_intent(r, with, items); }
 void rb__step_after_intent(rb_run_t *r, rb__run_cont_fn k) { after_intent(r, k); }
 
