@@ -15,12 +15,13 @@ all: build
 # prints the exact command when it can do neither.
 DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
            libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
-           libcmocka-dev sqlite3 curl jq nodejs npm
+           libcmocka-dev sqlite3 curl jq python3 nodejs npm
 
 deps:
 	@missing=""; \
 	for p in $(DEB_PKGS); do \
 	  case $$p in nodejs) command -v node >/dev/null 2>&1 && continue ;; \
+	              python3) command -v python3 >/dev/null 2>&1 && continue ;; \
 	              npm) command -v npm >/dev/null 2>&1 && continue ;; esac; \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
