@@ -85,7 +85,13 @@ json_t *rb__param_value(rb_ptype_t t, const json_t *v, char *err, size_t errlen)
     json_t *out = NULL;
     uint64_t ms;
     if (json_is_string(v)) {
-        out = from_text(t, json_string_value(v));
+        /* A string stays the very string, NUL bytes and all; any other type
+         * is parsed from text, which a NUL would cut short: refused. */
+        const char *txt = json_string_value(v);
+        if (t == RB_PTYPE_STRING)
+            out = json_incref((json_t *)v);
+        else if (strlen(txt) == json_string_length(v))
+            out = from_text(t, txt);
     } else if (t == RB_PTYPE_STRING) {
         out = json_is_number(v) || json_is_boolean(v) ? json_incref((json_t *)v) : NULL;
         if (out) {

@@ -69,5 +69,20 @@ sed 's|path: "{{ steps.x.stdout }}"|path: "a\\0b"|' logs.yaml >lit.yaml
 "$RUNBOOK" validate lit.yaml >val.out 2>&1 && bad "a literal path with a NUL validates" || ok
 grep -q "path contains a NUL byte" val.out && ok || { bad "validate does not name the NUL"; cat val.out; }
 
+# A parameter's value keeps its NUL: a default (or --param) is not cut short
+# on its way into the run, and a template renders all of it.
+cat >param.yaml <<'YAML'
+apiVersion: runbook/v1
+name: nul-param
+params: { p: { default: "x\0y" } }
+steps:
+  - { name: l, action: log, with: { message: "p={{ params.p }}-end" } }
+YAML
+"$RUNBOOK" run --db p.db -q param.yaml >/dev/null 2>&1 || bad "param.yaml did not run"
+"$RUNBOOK" show --db p.db --format json 1 >param.json 2>&1
+[ "$(jq -c '.params.p' param.json)" = '"x\u0000y"' ] && ok || bad "the parameter was cut: $(jq -c .params param.json)"
+jq -e '[.events[] | select(.type == "log") | .data.message] | any(. == "p=x\u0000y-end")' param.json >/dev/null && ok ||
+    bad "the rendered message was cut: $(jq -c '[.events[] | select(.type == "log") | .data]' param.json)"
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
