@@ -356,17 +356,18 @@ static void on_done(rb_run_t *run, void *arg)
 
 /* ---- options ---- */
 
-static int add_param(json_t *params, const char *kv)
+static int add_param(json_t *params, const char *kv, const char *cmd)
 {
     const char *eq = strchr(kv, '=');
     if (!eq || eq == kv) {
-        fprintf(stderr, "runbook run: --param wants KEY=VALUE, got \"%s\"\n", kv);
+        fprintf(stderr, "runbook %s: --param wants KEY=VALUE, got \"%s\"\nTry 'runbook %s --help'.\n",
+                cmd, kv, cmd);
         return -1;
     }
     char *k = strndup(kv, (size_t)(eq - kv));
     json_t *v = json_string(eq + 1);
     if (!v) {
-        fprintf(stderr, "runbook run: --param %s: value is not valid UTF-8\n", k);
+        fprintf(stderr, "runbook %s: --param %s: value is not valid UTF-8\n", cmd, k);
         free(k);
         return -1;
     }
@@ -659,7 +660,7 @@ static int cli_main(int argc, char **argv, int resume)
     while ((opt = getopt_long(argc, argv, ":p:qhy", opts, NULL)) != -1) {
         switch (opt) {
         case 'p':
-            if (add_param(params, optarg) < 0)
+            if (add_param(params, optarg, cmd) < 0)
                 goto out;
             break;
         case 'a':

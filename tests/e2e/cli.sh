@@ -82,6 +82,7 @@ expect_grep err.log "invalid.yaml:4:29: error: unknown key \"retyr\"" "diagnosti
 expect_rc 2 "undeclared param" "$RUNBOOK" run --db j.db -p nope=1 ok.yaml
 expect_grep err.log 'no parameter "nope"' "undeclared param is named"
 expect_rc 2 "bad --param" "$RUNBOOK" run --db j.db -p novalue ok.yaml
+expect_grep err.log "Try 'runbook run --help'." "a bad --param says where help is"
 expect_rc 2 "missing runbook" "$RUNBOOK" run --db j.db no-such-runbook
 expect_rc 0 "run by name" "$RUNBOOK" run --db j.db --dir . ok
 # what is wrong is said as it is, not as "no runbook named"
