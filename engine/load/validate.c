@@ -248,7 +248,8 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
         int okt = 1;
         uint64_t ms;
         switch (p->type) {
-        case RB_PARAM_STRING: okt = json_is_string(v); break;
+        case RB_PARAM_STRING:
+        case RB_PARAM_SHELL: okt = json_is_string(v); break;
         case RB_PARAM_INT: okt = json_is_integer(v); break;
         case RB_PARAM_BOOL: okt = json_is_boolean(v); break;
         case RB_PARAM_DURATION:
@@ -272,7 +273,7 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
         }
         if (!okt) {
             static const char *names[] = {"", "a string", "an integer", "a boolean", "a duration",
-                                          "a list of strings", "a mapping", "a value"};
+                                          "a list of strings", "a mapping", "a value", "a string"};
             ERR(w, vm, "\"%s\" must be %s, got %s", k, names[p->type], rb__json_type_name(v));
         }
         if (w->errors > before) {
