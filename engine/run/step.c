@@ -651,6 +651,7 @@ static int subrun_start(rb_run_t *r, rb_action_ctx_t *ctx, const char *name, con
     rb_run_opts_t o = {.params = params, .alert = json_object_get(r->ctx, "alert"), .trigger = trigger,
                        .dry_run = r->dry_run, .parent_run = r->id, .parent_step = step,
                        .depth = r->depth + 1, .env = json_object_get(r->ctx, "env"),
+                       .inventory = json_object_get(r->ctx, "inventory"),
                        .secrets = r->secrets, .default_key = key};
     rb_run_t *child = NULL;
     rc = rb_run_new(r->loop, rb, r->j, &o, &child, err, errlen);
