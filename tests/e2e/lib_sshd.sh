@@ -16,26 +16,26 @@ sshd_free_port() {
 }
 
 sshd_start() {
-    d=$1
-    mkdir -p "$d" && chmod 700 "$d"
-    [ -f "$d/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C rb-test-host -f "$d/host_ed25519" || return 1
-    [ -f "$d/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C rb-test-client -f "$d/client_ed25519" || return 1
-    cp "$d/client_ed25519.pub" "$d/authorized_keys"
-    chmod 600 "$d/authorized_keys"
-    SSHD_HOSTKEY=$(cut -d' ' -f1,2 "$d/host_ed25519.pub")
-    SSHD_CLIENT_KEY=$d/client_ed25519
+    _sshd_d=$1
+    mkdir -p "$_sshd_d" && chmod 700 "$_sshd_d"
+    [ -f "$_sshd_d/host_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C rb-test-host -f "$_sshd_d/host_ed25519" || return 1
+    [ -f "$_sshd_d/client_ed25519" ] || ssh-keygen -q -t ed25519 -N '' -C rb-test-client -f "$_sshd_d/client_ed25519" || return 1
+    cp "$_sshd_d/client_ed25519.pub" "$_sshd_d/authorized_keys"
+    chmod 600 "$_sshd_d/authorized_keys"
+    SSHD_HOSTKEY=$(cut -d' ' -f1,2 "$_sshd_d/host_ed25519.pub")
+    SSHD_CLIENT_KEY=$_sshd_d/client_ed25519
     # Running as root, sshd wants its privilege-separation directory.
     if [ "$(id -u)" = 0 ] && [ ! -d /run/sshd ]; then mkdir -p /run/sshd && chmod 755 /run/sshd; fi
-    tries=0
-    while [ $tries -lt 20 ]; do
-        tries=$((tries + 1))
+    _sshd_tries=0
+    while [ $_sshd_tries -lt 20 ]; do
+        _sshd_tries=$((_sshd_tries + 1))
         SSHD_PORT=$(sshd_free_port) || return 1
-        cat >"$d/sshd_config" <<CFG
+        cat >"$_sshd_d/sshd_config" <<CFG
 ListenAddress 127.0.0.1
 Port $SSHD_PORT
-HostKey $d/host_ed25519
+HostKey $_sshd_d/host_ed25519
 PidFile none
-AuthorizedKeysFile $d/authorized_keys
+AuthorizedKeysFile $_sshd_d/authorized_keys
 AllowUsers $(id -un)
 PermitRootLogin prohibit-password
 PubkeyAuthentication yes
@@ -47,21 +47,30 @@ MaxSessions 64
 MaxStartups 64:30:100
 LogLevel INFO
 CFG
-        : >"$d/sshd.log"
-        /usr/sbin/sshd -D -e -f "$d/sshd_config" 2>>"$d/sshd.log" &
+        : >"$_sshd_d/sshd.log"
+        /usr/sbin/sshd -D -e -f "$_sshd_d/sshd_config" 2>>"$_sshd_d/sshd.log" &
         SSHD_PID=$!
-        n=0
-        while [ $n -lt 600 ]; do
-            grep -q 'Server listening on 127.0.0.1' "$d/sshd.log" && return 0
+        _sshd_n=0
+        while [ $_sshd_n -lt 600 ]; do
+            grep -q 'Server listening on 127.0.0.1' "$_sshd_d/sshd.log" && return 0
             kill -0 "$SSHD_PID" 2>/dev/null || break
-            n=$((n + 1))
+            _sshd_n=$((_sshd_n + 1))
             sleep 0.05
         done
         kill "$SSHD_PID" 2>/dev/null
         wait "$SSHD_PID" 2>/dev/null
-        grep -q 'Address already in use\|Cannot bind' "$d/sshd.log" || { cat "$d/sshd.log" >&2; return 1; }
+        grep -q 'Address already in use\|Cannot bind' "$_sshd_d/sshd.log" || { cat "$_sshd_d/sshd.log" >&2; return 1; }
     done
     return 1
+}
+
+# ssh_masters_stop DIR: ends the connections the ssh action left open (its
+# ControlPersist masters) whose control sockets are in DIR, through ssh's
+# own `-O exit`.
+ssh_masters_stop() {
+    for s in "$1"/*; do
+        [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
+    done
 }
 
 sshd_stop() {

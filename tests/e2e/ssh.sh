@@ -20,9 +20,7 @@ set -u
 tmp=$(mktemp -d)
 . "$RB_SOURCE_DIR/tests/e2e/lib_sshd.sh"
 stop_all() {
-    for s in "$tmp"/rt/runbook/ssh/*; do
-        [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
-    done
+    ssh_masters_stop "$tmp/rt/runbook/ssh"
     sshd_stop
     rm -rf "$tmp"
 }

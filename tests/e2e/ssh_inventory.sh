@@ -17,9 +17,7 @@ tmp=$(mktemp -d)
 . "$RB_SOURCE_DIR/tests/e2e/lib_sshd.sh"
 P1= P2= P3=
 stop_all() {
-    for s in "$tmp"/rt/runbook/ssh/*; do
-        [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
-    done
+    ssh_masters_stop "$tmp/rt/runbook/ssh"
     for p in $P1 $P2 $P3; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
     rm -rf "$tmp"
 }
