@@ -367,6 +367,7 @@ static void compile_steps(compiler_t *c, const json_t *steps)
         rb__check_subrunbook(c, o);
         s->when = keep_expr(c, o, "when", &sc);
         s->idempotent = json_is_true(json_object_get(o, "idempotent"));
+        s->inv.read_only = json_is_true(json_object_get(o, "read_only"));
         const json_t *v = json_object_get(o, "verify");
         if (json_is_object(v)) {
             s->verify = calloc(1, sizeof(rb_invoke_t));

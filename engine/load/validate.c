@@ -73,7 +73,8 @@ static const shape_t s_approval = {T_OBJ, "approval", k_approval, NULL, 0};
 static const keyspec_t k_step[] = {
     {"name", 1, &s_name}, {"title", 0, &s_str}, {"description", 0, &s_str}, INVOKE_KEYS,
     {"when", 0, &s_expr}, {"timeout", 0, &s_dur}, {"retry", 0, &s_retry},
-    {"verify", 0, &s_verify}, {"idempotent", 0, &s_bool}, {"on_failure", 0, &s_onfail},
+    {"verify", 0, &s_verify}, {"idempotent", 0, &s_bool}, {"read_only", 0, &s_bool},
+    {"on_failure", 0, &s_onfail},
     {"approval", 0, &s_approval}, {"undo", 0, &s_undo}, {"foreach", 0, &s_foreach},
     {"max_parallel", 0, &s_posint}, {"expect", 0, &s_expr}, {NULL, 0, NULL}};
 static const shape_t s_step = {T_OBJ, "step", k_step, NULL, 1};

@@ -289,7 +289,8 @@ static int step_intent(rb_run_t *r, const json_t *with, const json_t *items)
     if (items)
         json_object_set(d, "items", (json_t *)items);
     if (r->dry_run)
-        json_object_set_new(d, "simulated", json_boolean(!!(s->inv.action->flags & RB_ACTION_SIDE_EFFECTS)));
+        json_object_set_new(d, "simulated", json_boolean((s->inv.action->flags & RB_ACTION_SIDE_EFFECTS) &&
+                                                         !s->inv.read_only));
     int rc = rb__run_emit(r, "step_started", s->name, 0, d);
     json_decref(d);
     if (rc < 0)
