@@ -203,18 +203,18 @@ name: to
 steps:
   - name: own
     action: ssh
-    with: { host: 127.0.0.1, port: $SSHD_PORT, identity: $KEY, host_key: "$PIN", timeout: 1s,
+    with: { host: 127.0.0.1, port: $SSHD_PORT, identity: $KEY, host_key: "$PIN", timeout: 4s,
             argv: [sh, -c, 'echo \$\$ > $tmp/own.pid; exec sleep 300'] }
     on_failure: continue
   - name: step
     action: ssh
-    timeout: 1s
+    timeout: 4s
     with: { host: 127.0.0.1, port: $SSHD_PORT, identity: $KEY, host_key: "$PIN",
             argv: [sh, -c, 'echo \$\$ > $tmp/step.pid; exec sleep 300'] }
     on_failure: continue
   - name: stubborn
     action: ssh
-    timeout: 1s
+    timeout: 4s
     with: { host: 127.0.0.1, port: $SSHD_PORT, identity: $KEY, host_key: "$PIN", grace: 1s,
             command: "trap '' TERM; echo \$\$ > $tmp/stubborn.pid; while :; do sleep 1; done" }
     on_failure: continue
