@@ -479,15 +479,19 @@ static void exec_launch(exec_state_t *s, exec_spec_t *sp)
     for (int i = 0; i < 2; i++)
         if ((out_p[i] = fd_above_stdio(out_p[i])) < 0 || (err_p[i] = fd_above_stdio(err_p[i])) < 0)
             goto sys_fail;
-    if (sp->has_stdin && (in_fd = stdin_fd(sp)) < 0)
+    if (sp->has_stdin && !sp->stdin_hold && (in_fd = stdin_fd(sp)) < 0)
         goto sys_fail;
-    if (sp->stdin_hold && !sp->has_stdin) {
+    if (sp->stdin_hold) {
+        /* The text (at most a pipe's capacity: the caller's promise) goes
+         * in before the child starts, so this write never waits. */
         int in_p[2];
         if (pipe2(in_p, O_CLOEXEC) < 0)
             goto sys_fail;
         in_fd = fd_above_stdio(in_p[0]);
         s->in_w = fd_above_stdio(in_p[1]);
         if (in_fd < 0 || s->in_w < 0)
+            goto sys_fail;
+        if (sp->has_stdin && write_all(s->in_w, sp->stdin_data, sp->stdin_len) < 0)
             goto sys_fail;
     }
 

@@ -33,9 +33,10 @@ typedef struct exec_spec {
     char *stdin_own;        /* the text of a number or boolean given as stdin */
     size_t stdin_len;
     int has_stdin;
-    int stdin_hold; /* stdin is a pipe the engine writes nothing to and holds open
-                     * until the child is reaped or rb__exec_stop closes it: the
-                     * command's cue to stop (the ssh action's remote side) */
+    int stdin_hold; /* stdin is a pipe the engine holds open (after writing the
+                     * stdin text, at most 64 KiB, into it) until the child is
+                     * reaped or rb__exec_stop closes it: the command's cue to
+                     * stop (the ssh action's remote side) */
     uint64_t grace_ms;
     uint64_t soft_ms;  /* stdin_hold: how long a stop waits for the command after
                         * closing its stdin before it signals it */

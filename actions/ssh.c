@@ -190,8 +190,8 @@ static const rb_action_param_t ssh_params[] = {
     {"user", RB_PARAM_STRING, 0, NULL, "The remote user (default: the inventory's, else ssh's)."},
     {"port", RB_PARAM_ANY, 0, NULL, "The SSH port (default: the inventory's, else ssh's, 22)."},
     {"env", RB_PARAM_MAP, 0, NULL,
-     "Environment variables for the remote command, sent quoted inside the command line "
-     "(not through SendEnv)."},
+     "Environment variables for the remote command, sent quoted on the session's stdin "
+     "(never through SendEnv, never on a remote command line)."},
     {"timeout", RB_PARAM_DURATION, 0, NULL,
      "Time limit for the remote command; when it runs out the command is ended on the host "
      "and the result is timeout."},

@@ -41,9 +41,17 @@ int rb__ssh_build(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp, cha
                   char *nonce);
 
 /* The command line for the remote login shell: the wrapper (see
- * ssh_remote.c) with the nonce, grace (seconds), env (KEY=VALUE words) and
- * the command's argv, every word single-quoted. NULL when out of memory. */
-char *rb__ssh_remote_line(const char *nonce, uint64_t grace_s, char *const *envv,
-                          char *const *argv);
+ * ssh_remote.c) with the nonce, grace (seconds) and the command's argv,
+ * every word single-quoted. NULL when out of memory. */
+char *rb__ssh_remote_line(const char *nonce, uint64_t grace_s, char *const *argv);
+
+/* What the session's stdin starts with: `export NAME='value'` for each
+ * name (NULL-terminated, shell names) and value, then the marker line the
+ * wrapper reads up to. NULL when out of memory. */
+char *rb__ssh_env_text(const char *nonce, char *const *names, char *const *values);
+
+/* The most bytes env may take on stdin: it is written into the pipe before
+ * the client starts, and a pipe holds 64 KiB. */
+#define SSH_ENV_MAX (48 * 1024)
 
 #endif

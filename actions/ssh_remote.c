@@ -7,11 +7,14 @@
  * is single-quoted here (rb_shell_quote: inside '…' a POSIX shell gives no
  * character a meaning). The line is
  *
- *   exec /bin/sh -c '<WRAPPER>' rb-ssh '<nonce>' '<grace>' 'K=V'… -- '<argv0>' '<argv1>'…
+ *   exec /bin/sh -c '<WRAPPER>' rb-ssh '<nonce>' '<grace>' '<argv0>' '<argv1>'…
  *
  * so the words reach the wrapper as its positional parameters and are never
- * parsed again. The wrapper (below) then:
- *   - exports the env words (names were checked to be shell names);
+ * parsed again. `env` does not travel in that line (a remote `ps` would show
+ * it to every user there) but on the session's stdin, before anything else:
+ * lines `export NAME='value'` (names were checked to be shell names, values
+ * are quoted), then a line with the marker. The wrapper (below) then:
+ *   - reads the env lines up to the marker and evaluates them;
  *   - writes a start marker to stderr: ssh.c tells "the command ran" from
  *     "ssh could not connect" by it (ssh's own failures exit 255 too);
  *   - runs the command in the background with stdin from /dev/null, and a
@@ -39,11 +42,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* $1 nonce, $2 grace seconds, then KEY=VALUE words up to --, then argv. */
+/* $1 nonce, $2 grace seconds, then argv; env on stdin up to the marker. */
 static const char wrapper[] =
     "m=$1; g=$2; shift 2\n"
-    "while [ \"$#\" -gt 0 ] && [ \"$1\" != -- ]; do export \"$1\"; shift; done\n"
-    "shift\n"
+    "e=\n"
+    "while IFS= read -r l; do\n"
+    "  [ \"$l\" = \"rb-ssh-$m-env\" ] && break\n"
+    "  e=\"$e$l\n\"\n"
+    "done\n"
+    "eval \"$e\"\n"
     "exec 3<&0\n"
     "printf 'rb-ssh-%s-start\\n' \"$m\" >&2\n"
     "\"$@\" </dev/null 3<&- &\n"
@@ -102,8 +109,32 @@ static void add_quoted(line_t *l, const char *s)
     free(q);
 }
 
-char *rb__ssh_remote_line(const char *nonce, uint64_t grace_s, char *const *envv,
-                          char *const *argv)
+char *rb__ssh_env_text(const char *nonce, char *const *names, char *const *values)
+{
+    line_t l = {0};
+    for (size_t i = 0; names && names[i]; i++) {
+        add(&l, "export ");
+        add(&l, names[i]);
+        add(&l, "=");
+        char *q = rb_shell_quote(values[i], strlen(values[i]));
+        if (!q)
+            l.failed = 1;
+        else
+            add(&l, q);
+        free(q);
+        add(&l, "\n");
+    }
+    add(&l, "rb-ssh-");
+    add(&l, nonce);
+    add(&l, "-env\n");
+    if (l.failed) {
+        free(l.p);
+        return NULL;
+    }
+    return l.p;
+}
+
+char *rb__ssh_remote_line(const char *nonce, uint64_t grace_s, char *const *argv)
 {
     line_t l = {0};
     char g[24];
@@ -113,9 +144,6 @@ char *rb__ssh_remote_line(const char *nonce, uint64_t grace_s, char *const *envv
     add(&l, " rb-ssh");
     add_quoted(&l, nonce);
     add_quoted(&l, g);
-    for (char *const *e = envv; e && *e; e++)
-        add_quoted(&l, *e);
-    add(&l, " --");
     for (char *const *a = argv; *a; a++)
         add_quoted(&l, *a);
     if (l.failed) {

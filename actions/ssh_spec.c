@@ -577,7 +577,7 @@ int rb__ssh_build(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp, cha
     sv_add(&a, strdup(address));
 
     /* The remote command: argv, or /bin/sh -c LINE; env as KEY=VALUE words. */
-    strv_t cmd = {0}, env = {0};
+    strv_t cmd = {0}, names = {0}, values = {0};
     const json_t *argv = rb__with_get(with, "argv"), *line = rb__with_get(with, "command");
     if (argv) {
         size_t i;
@@ -593,11 +593,8 @@ int rb__ssh_build(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp, cha
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)ej, k, v) {
-        char *val = rb__exec_scalar_dup(v), *kv = NULL;
-        if (val && asprintf(&kv, "%s=%s", k, val) < 0)
-            kv = NULL;
-        free(val);
-        sv_add(&env, kv);
+        sv_add(&names, strdup(k));
+        sv_add(&values, rb__exec_scalar_dup(v));
     }
     unsigned char rnd[SSH_NONCE_LEN / 2];
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
@@ -606,12 +603,27 @@ int rb__ssh_build(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp, cha
     for (size_t i = 0; i < sizeof(rnd); i++)
         snprintf(nonce + 2 * i, 3, "%02x", rnd[i]);
     char *remote = NULL;
-    if (!cmd.failed && !env.failed)
-        remote = rb__ssh_remote_line(nonce, (sp->grace_ms + 999) / 1000, env.v, cmd.v);
+    if (!cmd.failed)
+        remote = rb__ssh_remote_line(nonce, (sp->grace_ms + 999) / 1000, cmd.v);
+    if (!names.failed && !values.failed)
+        sp->stdin_own = rb__ssh_env_text(nonce, names.v, values.v);
     sv_free(&cmd);
-    sv_free(&env);
+    sv_free(&names);
+    sv_free(&values);
     sv_add(&a, remote);
-    if (a.failed || ssh_env(sp) < 0 || !(sp->cwd = strdup(rb_action_base_dir(ctx))) ||
+    if (sp->stdin_own) {
+        sp->stdin_data = sp->stdin_own;
+        sp->stdin_len = strlen(sp->stdin_own);
+        sp->has_stdin = 1;
+    }
+    if (sp->stdin_len > SSH_ENV_MAX) {
+        snprintf(msg, sizeof(msg), "env: %zu bytes once quoted, more than %d", sp->stdin_len,
+                 SSH_ENV_MAX);
+        rb_action_log(ctx, "error", msg);
+        rc = RB_ETOOBIG;
+        goto fail_a;
+    }
+    if (a.failed || !sp->stdin_own || ssh_env(sp) < 0 || !(sp->cwd = strdup(rb_action_base_dir(ctx))) ||
         !(*host_name = strdup(name)))
         goto nomem_a;
     sp->argv = a.v;

@@ -97,6 +97,22 @@ a0=$(accepts)
 a1=$(accepts)
 [ $((a1 - a0)) -eq 4 ] && ok || bad "persist 0: $((a1 - a0)) authentications for 4 steps"
 
+# env reaches the remote command but no remote command line: a `ps` on the
+# host shows it nowhere (it travels on the session's stdin)
+cat >envps.yaml <<YAML
+apiVersion: runbook/v1
+name: envps
+steps:
+  - name: look
+    action: ssh
+    with: { host: 127.0.0.1, port: $SSHD_PORT, identity: $KEY, host_key: "$PIN", env: { V: "zq-env-7731" },
+            argv: [sh, -c, 'echo "\$V"; for f in /proc/[0-9]*/cmdline; do tr "\\0" " " < "\$f"; echo; done | awk "index(\\\$0, ENVIRON[\\"V\\"]) { n++ } END { print n + 0 }"'] }
+YAML
+"$RUNBOOK" run --quiet --db j.db envps.yaml >run.log 2>&1
+id=$("$RUNBOOK" runs --db j.db --format json | jq -r '.[0].id')
+got=$(result "$id" look stdout | tr -s '\n' ' ')
+[ "$got" = "zq-env-7731 0 " ] && ok || { bad "env on a remote command line: $got"; cat run.log; }
+
 # --- could not connect: error, and the remote command did not run ---
 # step: the name, then the connection's `with` keys
 refused() {
