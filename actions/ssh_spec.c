@@ -541,16 +541,19 @@ int rb__ssh_build(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp, cha
         const char *parts[] = {"v1", address, ports, user, identity, known, pinned,
                                jump, checking};
         hash_hex(parts, sizeof(parts) / sizeof(parts[0]), hx);
-        char sock[PATH_MAX];
-        snprintf(sock, sizeof(sock), "%s/%s", dir, hx);
-        if (strlen(sock) > SSH_SOCK_MAX) {
-            snprintf(msg, sizeof(msg), "runtime directory %s: path too long for a control socket "
-                                       "(set XDG_RUNTIME_DIR to a shorter directory)", dir);
-            rb_action_log(ctx, "error", msg);
+        if (strlen(dir) + 1 + strlen(hx) > SSH_SOCK_MAX) {
+            char m[PATH_MAX + 128];
+            snprintf(m, sizeof(m), "runtime directory %s: path too long for a control socket "
+                                   "(set XDG_RUNTIME_DIR to a shorter directory)", dir);
+            rb_action_log(ctx, "error", m);
             rc = RB_ETOOBIG;
             goto fail_a;
         }
-        char *esc = pct_escape(sock);
+        char *sock = NULL, *esc = NULL;
+        if (asprintf(&sock, "%s/%s", dir, hx) < 0)
+            goto nomem_a;
+        esc = pct_escape(sock);
+        free(sock);
         if (!esc)
             goto nomem_a;
         sv_opt(&a, "ControlMaster=auto");
