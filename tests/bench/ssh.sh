@@ -28,11 +28,12 @@ tmp=$(mktemp -d)
 . "$src/tests/e2e/lib_sshd.sh"
 cleanup() {
     ssh_masters_stop "$tmp/rt/runbook/ssh"
-    [ -d "$tmp/cp" ] && ssh_masters_stop "$tmp/cp"
+    ssh_masters_stop "$tmp/cp"
     sshd_stop
     rm -rf "$tmp"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM HUP PIPE
 cd "$tmp"
 sshd_start "$tmp/sshd" >/dev/null
 mkdir -m 700 rt cp

@@ -9,7 +9,9 @@
 # stops it with sshd_stop DIR (from its EXIT trap).
 #
 # Readiness is sshd's own "Server listening" line in its log, waited for
-# with a generous bound; nothing here sleeps a fixed time.
+# with a generous bound; nothing here sleeps a fixed time. A caller also
+# traps INT, TERM, HUP and PIPE to exit, so that its EXIT trap stops sshd
+# when it is killed (a `| head` that stops reading, ctest's timeout).
 
 sshd_free_port() {
     python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
@@ -71,9 +73,11 @@ ssh_masters_stop() {
     for s in "$1"/*; do
         [ -S "$s" ] && ssh -o ControlPath="$s" -O exit x >/dev/null 2>&1
     done
+    return 0
 }
 
 sshd_stop() {
     [ -n "${SSHD_PID:-}" ] && kill "$SSHD_PID" 2>/dev/null && wait "$SSHD_PID" 2>/dev/null
     SSHD_PID=
+    return 0
 }

@@ -25,6 +25,7 @@ stop_all() {
     rm -rf "$tmp"
 }
 trap stop_all EXIT
+trap 'exit 130' INT TERM HUP PIPE
 cd "$tmp" || exit 1
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
