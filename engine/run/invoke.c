@@ -186,6 +186,12 @@ static void attempt_begin(rb_invoker_t *iv)
     rb__action_ctx_set_log(iv->actx, on_action_log, iv);
     if (iv->subrun)
         rb__action_ctx_set_subrun(iv->actx, iv->subrun);
+    if (rb__action_ctx_set_run_view(iv->actx, iv->ctx) < 0) {
+        rb__action_ctx_free(iv->actx);
+        iv->actx = NULL;
+        finish(iv, error_result(iv, "error", "out of memory"));
+        return;
+    }
     rc = rb__action_start(iv->actx, iv->with);
     if (rc < 0) {
         /* the step's error is the action's own reason (R-error-detail) */
