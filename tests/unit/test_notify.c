@@ -272,6 +272,11 @@ static void test_retries(void **state)
         json_t *r = h_run(&h, json_pack("{s:s,s:s,s:s,s:i,s:s}", "url", h_url(&h), "channel",
                                         "webhook", "text", "x", "attempts", cases[i].attempts,
                                         "retry_delay", "10ms"));
+        if (h.srv.nrequests != cases[i].want_requests) {
+            char *d = json_dumps(r, JSON_INDENT(1));
+            fprintf(stderr, "%s\n", d);
+            free(d);
+        }
         assert_int_equal(h.srv.nrequests, cases[i].want_requests);
         assert_int_equal(json_is_true(json_object_get(r, "ok")), cases[i].want_ok);
         assert_int_equal(json_integer_value(json_object_get(r, "status")), cases[i].want_status);
