@@ -38,8 +38,8 @@ const char *rb__notify_template_for(const char *event);
  * The message's fields: the built-in ones filled from the run view
  * (rb_action_run_view: run, checks, steps, event; may be NULL), then every
  * value of vars (an object or NULL) over them, as text (a list or object as
- * compact JSON). An object of strings, plus "detected" and "steps": lists
- * of one-line strings. now: seconds since the epoch, for "duration". A new
+ * compact JSON). An object of strings, plus "detected", "steps" and
+ * "approvals": lists of one-line strings. now: seconds since the epoch, for "duration". A new
  * reference, NULL when out of memory.
  */
 json_t *rb__notify_fields(const json_t *run_view, const json_t *vars, long long now);

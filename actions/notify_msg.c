@@ -3,7 +3,8 @@
  * (modelled on the seeds' communication templates: INCIDENT DECLARED,
  * INCIDENT UPDATE, INCIDENT RESOLVED, and the escalation notice), the
  * fields they are filled from (the run's severity, status, run id and age,
- * what detect found, the steps so far; the runbook's `vars` over them), and
+ * what detect found, the steps so far, who approved what; the runbook's
+ * `vars` over them), and
  * their rendering as Slack mrkdwn, plain text or HTML.
  *
  * Owns: the template tables and the escaping of every format.
@@ -37,7 +38,7 @@ typedef struct tline {
 typedef struct template {
     const char *name;
     const char *heading;
-    tline_t lines[10];
+    tline_t lines[12];
     const char *footer;
 } template_t;
 
@@ -58,6 +59,7 @@ static const template_t templates[] = {
       {"Open for", "duration"},
       {"Progress", "summary"},
       {"Steps so far", "steps"},
+      {"Approvals", "approvals"},
       {"Runbook", "run_ref"},
       {"Details", "url"}},
      NULL},
@@ -68,6 +70,7 @@ static const template_t templates[] = {
       {"Total duration", "duration"},
       {"Resolution", "summary"},
       {"Steps taken", "steps"},
+      {"Approvals", "approvals"},
       {"Runbook", "run_ref"},
       {"Details", "url"}},
      "A post-incident review follows. Thank you for your patience."},
@@ -79,6 +82,7 @@ static const template_t templates[] = {
       {"What we know", "summary"},
       {"Detected", "detected"},
       {"Steps so far", "steps"},
+      {"Approvals", "approvals"},
       {"Runbook", "run_ref"},
       {"Details", "url"}},
      "The next level of the escalation chain is asked to respond."},
@@ -193,6 +197,29 @@ static json_t *result_lines(const json_t *results, int not_ok_only)
     return list;
 }
 
+/* "restart: granted by alice" for each of run.approvals. */
+static json_t *approval_lines(const json_t *approvals)
+{
+    json_t *list = json_array();
+    size_t i;
+    const json_t *a;
+    json_array_foreach(approvals, i, a) {
+        char *step = value_text(json_object_get(a, "step")), *ans = value_text(json_object_get(a, "answer")),
+             *by = value_text(json_object_get(a, "by")), *line = NULL;
+        if (step && ans && asprintf(&line, "%s: %s by %s", step, ans, by ? by : "?") >= 0) {
+            char *one = rb__notify_one_line(line, strlen(line), 400);
+            if (one)
+                json_array_append_new(list, json_string(one));
+            free(one);
+            free(line);
+        }
+        free(step);
+        free(ans);
+        free(by);
+    }
+    return list;
+}
+
 json_t *rb__notify_fields(const json_t *view, const json_t *vars, long long now)
 {
     json_t *f = json_object();
@@ -213,6 +240,7 @@ json_t *rb__notify_fields(const json_t *view, const json_t *vars, long long now)
     }
     json_object_set_new(f, "detected", result_lines(json_object_get(view, "checks"), 1));
     json_object_set_new(f, "steps", result_lines(json_object_get(view, "steps"), 0));
+    json_object_set_new(f, "approvals", approval_lines(json_object_get(run, "approvals")));
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)vars, k, v) {

@@ -62,7 +62,7 @@ awk '/<!-- tested: tests\/e2e\/notify_channels.sh -->/ { on = 1; next }
 "$RUNBOOK" validate rb.yaml >validate.out 2>&1 && ok || { bad "the documented runbook does not validate"; cat validate.out; }
 
 hostile=$(printf 'node-7 <!channel> "q" & <b>x</b>\r\nBcc: evil@example.com')
-"$RUNBOOK" run --db j.db rb.yaml -p "instance=$hostile" \
+"$RUNBOOK" run --db j.db --yes rb.yaml -p "instance=$hostile" \
     -p "chat_webhook=http://127.0.0.1:$hp/hook/T000/$hook_secret" \
     -p "status_webhook=http://127.0.0.1:$hp/flaky/status" \
     -p "pd_routing_key=$pd_key" -p "pd_events_url=http://127.0.0.1:$hp/pd/enqueue" \
@@ -123,7 +123,8 @@ check "mail headers" '.[0].headers | .From == "Runbook <runbook@example.com>" an
 check "no injected header" '.[0].raw_headers | map(ascii_downcase) | index("bcc") == null' mail.json
 check "MIME: alternative text and html" '[.[0].parts[] | .type] == ["multipart/mixed", "multipart/alternative", "text/plain", "text/html"]' mail.json
 check "the text part" '.[0].parts[2] | .charset == "utf-8" and (.text | startswith("INCIDENT RESOLVED: node-7 <!channel>"))
-    and (.text | contains("\nSteps taken:\n- restart: ok\n")) and (.text | contains("\nRunbook: rpc-down (run 1)\n"))' mail.json
+    and (.text | contains("\nSteps taken:\n- restart: ok\nApprovals:\n- restart: granted by --yes\n"))
+    and (.text | contains("\nRunbook: rpc-down (run 1)\n"))' mail.json
 check "the html part escapes values" '.[0].parts[3].text | contains("<h2>INCIDENT RESOLVED: node-7 &lt;!channel&gt; &quot;q&quot; &amp; &lt;b&gt;x&lt;/b&gt;")
     and (contains("<b>x</b>") | not) and contains("<li>restart: ok</li>")' mail.json
 

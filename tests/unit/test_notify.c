@@ -324,13 +324,13 @@ static void test_pagerduty_from_run(void **state)
                                       "Status: declared\nDetected:\n- rpc: failed (refused)\n"
                                       "Runbook: run 7\nUpdates follow in this channel.");
             want = json_pack(
-                "{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:[s],s:[s],s:s}}}",
+                "{s:s,s:s,s:s,s:s,s:{s:s,s:s,s:s,s:{s:s,s:s,s:s,s:s,s:[s],s:[s],s:[],s:s}}}",
                 "routing_key", "R0UTINGKEY", "event_action", "trigger", "dedup_key",
                 "runbook/node-7/7", "client", "runbook", "payload", "summary",
                 "[P1] INCIDENT DECLARED: node-7: RPC down", "source", "runbook", "severity",
                 "critical", "custom_details", "severity", "P1", "status", "declared", "run_id", "7",
                 "title", "node-7: RPC down", "detected", "rpc: failed (refused)", "steps",
-                "restart: ok", "text", text);
+                "restart: ok", "approvals", "text", text);
         } else {
             assert_string_equal(str(r, "event_action"), "resolve");
             want = json_pack("{s:s,s:s,s:s}", "routing_key", "R0UTINGKEY", "event_action", "resolve",
