@@ -61,7 +61,7 @@ awk '/<!-- tested: tests\/e2e\/notify_channels.sh -->/ { on = 1; next }
 [ -s rb.yaml ] && ok || bad "no runbook after the tested: marker in docs/notifications.md"
 "$RUNBOOK" validate rb.yaml >validate.out 2>&1 && ok || { bad "the documented runbook does not validate"; cat validate.out; }
 
-hostile=$(printf 'node-7 <!channel> "q" & <b>x</b>\r\nBcc: evil@example.com')
+hostile=$(printf 'node-7 <!channel> "q" & <b>x</b> \303\274\r\nBcc: evil@example.com')
 "$RUNBOOK" run --db j.db --yes rb.yaml -p "instance=$hostile" \
     -p "chat_webhook=http://127.0.0.1:$hp/hook/T000/$hook_secret" \
     -p "status_webhook=http://127.0.0.1:$hp/flaky/status" \
@@ -80,14 +80,14 @@ check "two chat messages" '[.[] | select(.path | startswith("/hook/"))] | length
 check "chat bodies are {text} only" \
     '[.[] | select(.path | startswith("/hook/")) | .body | fromjson | keys] == [["text"], ["text"]]' $req
 check "the chat declaration" '[.[] | select(.path | startswith("/hook/")) | .body | fromjson | .text][0]
-    | startswith("*INCIDENT DECLARED*: node-7 &lt;!channel&gt; \"q\" &amp; &lt;b&gt;x&lt;/b&gt;  Bcc: evil@example.com: RPC down\n*Severity:* P1\n*Status:* declared\n*What we know:* the RPC port does not answer\n*Detected:*\n• rpc: failed\n*Runbook:* rpc-down (run 1)")' $req
+    | startswith("*INCIDENT DECLARED*: node-7 &lt;!channel&gt; \"q\" &amp; &lt;b&gt;x&lt;/b&gt; ü  Bcc: evil@example.com: RPC down\n*Severity:* P1\n*Status:* declared\n*What we know:* the RPC port does not answer\n*Detected:*\n• rpc: failed\n*Runbook:* rpc-down (run 1)")' $req
 check "no live mention in chat" '[.[] | select(.path | startswith("/hook/")) | .body | select(contains("<!channel>"))] == []' $req
 # PagerDuty: trigger, then resolve with the same dedup_key, exact bodies
 check "two PagerDuty events" '[.[] | select(.path == "/pd/enqueue")] | length == 2' $req
 check "the PagerDuty trigger" "[.[] | select(.path == \"/pd/enqueue\") | .body | fromjson | select(.event_action == \"trigger\")][0]
     | del(.payload.custom_details) == {routing_key: \"$pd_key\", event_action: \"trigger\",
       dedup_key: \"runbook/rpc-down/1\", client: \"runbook\",
-      payload: {summary: \"[P1] INCIDENT DECLARED: node-7 <!channel> \\\"q\\\" & <b>x</b>  Bcc: evil@example.com: RPC down\",
+      payload: {summary: \"[P1] INCIDENT DECLARED: node-7 <!channel> \\\"q\\\" & <b>x</b> ü  Bcc: evil@example.com: RPC down\",
                 source: \"runbook\", severity: \"critical\"}}" $req
 check "the PagerDuty trigger's details" "[.[] | select(.path == \"/pd/enqueue\") | .body | fromjson | select(.event_action == \"trigger\")][0].payload.custom_details
     | .severity == \"P1\" and .status == \"declared\" and .run_id == \"1\" and .detected == [\"rpc: failed\"]
@@ -118,8 +118,9 @@ check "one mail, over TLS, authenticated, to the recipient" \
 [ ! -e mail-2.json ] && ok || bad "more than one mail"
 "$py" "$RB_SOURCE_DIR/tests/e2e/notify_peer.py" mail mail-1.eml >mail.json || bad "the mail does not parse"
 check "mail headers" '.[0].headers | .From == "Runbook <runbook@example.com>" and .To == "oncall@example.com"
-    and .Subject == "[P1] INCIDENT RESOLVED: node-7 <!channel> \"q\" & <b>x</b>  Bcc: evil@example.com: RPC down"
+    and .Subject == "[P1] INCIDENT RESOLVED: node-7 <!channel> \"q\" & <b>x</b> ü  Bcc: evil@example.com: RPC down"
     and .["Auto-Submitted"] == "auto-generated" and (.Date | length > 0)' mail.json
+grep -q '^Subject: =?UTF-8?B?' mail-1.eml && ok || bad "the subject is not RFC 2047-encoded"
 check "no injected header" '.[0].raw_headers | map(ascii_downcase) | index("bcc") == null' mail.json
 check "MIME: alternative text and html" '[.[0].parts[] | .type] == ["multipart/mixed", "multipart/alternative", "text/plain", "text/html"]' mail.json
 check "the text part" '.[0].parts[2] | .charset == "utf-8" and (.text | startswith("INCIDENT RESOLVED: node-7 <!channel>"))
