@@ -148,6 +148,7 @@ name: notify-fail
 params:
   pw: { secret: true, default: "" }
   pw2: { secret: true, default: "" }
+  bad_to: { default: "" }
 severity:
   - { level: P2 }
 steps:
@@ -166,7 +167,12 @@ notify:
   - on: [resolved]
     action: notify
     with: { channel: email, url: "smtp://127.0.0.1:$sp", from: a@example.com, to: tempfail@example.com,
-            username: alerts, password: "{{ params.pw2 }}", ca_file: cert.pem, retry_delay: 50ms }
+            username: alerts, password: "{{ params.pw2 }}", ca_file: cert.pem, retry_delay: 50ms,
+            text: "the page went out" }
+  - on: [resolved]
+    action: notify
+    with: { channel: email, url: "smtp://127.0.0.1:$sp", from: a@example.com, to: "{{ params.bad_to }}",
+            username: alerts, password: "{{ params.pw2 }}", ca_file: cert.pem }
   - on: [declared, resolved]
     action: notify
     with: { channel: pagerduty, url: "http://127.0.0.1:$hp/pd/esc", routing_key: rk-esc-1 }
@@ -176,7 +182,8 @@ escalate:
     with: { channel: pagerduty, url: "http://127.0.0.1:$hp/pd/esc", routing_key: rk-esc-1 }
 YAML
 wrong_pw=Wrong-pw-0d93b1
-"$RUNBOOK" run --db f.db fail.yaml -p "pw=$wrong_pw" -p "pw2=$smtp_pw" >fail.out 2>&1
+"$RUNBOOK" run --db f.db fail.yaml -p "pw=$wrong_pw" -p "pw2=$smtp_pw" \
+    -p "bad_to=$(printf 'x@example.com\r\nBcc: evil@example.com')" >fail.out 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok || { bad "a failing channel failed the run (exit $rc)"; cat fail.out; }
 "$RUNBOOK" show --db f.db --format json 1 >fshow.json 2>&1
@@ -190,6 +197,13 @@ check "wrong SMTP password: final at once" '[.[0].events[] | select(.type == "no
 check "SMTP 451: tried again" '[.[0].events[] | select(.type == "notification_sent") | .data.result
     | select(.target == "tempfail@example.com") | [.ok, .status, (.tries | map(.status))]] == [[true, 250, [451, 250]]]' fshow.json
 cat mail-*.json >mails.json
+n=$(ls mail-*.eml | wc -l)
+"$py" "$RB_SOURCE_DIR/tests/e2e/notify_peer.py" mail "mail-$n.eml" >mail2.json || bad "the text-only mail does not parse"
+check "text alone: one text/plain part" '.[0] | [.parts[] | .type] == ["multipart/mixed", "text/plain"]
+    and .parts[1].text == "the page went out" and .headers.Subject == "the page went out"' mail2.json
+check "a rendered To with a line break is refused, not sent" '[.[0].events[] | select(.type == "notification_sent")
+    | .data.result | select(.outcome == "error" and (.error | test("^to")))] | length == 1' fshow.json
+check "nothing went to the injected address" '[.[] | select(.rcpt_tos | index("evil@example.com"))] == []' mails.json
 check "the 451 mail arrived once" '[.[] | select(.rcpt_tos == ["tempfail@example.com"])] | length == 1' mails.json
 grep -q "notifications not sent" fail.out && ok || { bad "the summary does not count the unsent"; cat fail.out; }
 grep -a -q "$wrong_pw" f.db f.db-wal fail.out fshow.json 2>/dev/null && bad "the SMTP password leaked" || ok

@@ -349,6 +349,72 @@ static void test_pagerduty_from_run(void **state)
     }
 }
 
+/* The run view an action is given holds run, checks, steps and event, and
+ * nothing else of the expression context: never params, env or the alert,
+ * where secrets live. */
+static void test_run_view_keeps_secrets_out(void **state)
+{
+    uv_loop_t loop;
+    assert_int_equal(uv_loop_init(&loop), 0);
+    rb_action_ctx_t *ctx = rb__action_ctx_new(&loop, &rb_action_notify, "/", 0, done_cb, NULL);
+    assert_non_null(ctx);
+    assert_null(rb_action_run_view(ctx));
+    json_t *expr = json_pack("{s:{s:s},s:{s:s},s:{s:{s:s}},s:{s:i},s:{},s:{},s:s}", "params",
+                             "token", "s3cret", "env", "API_KEY", "k3y", "alert", "labels", "a",
+                             "b", "run", "id", 3, "checks", "steps", "event", "declared");
+    assert_int_equal(rb__action_ctx_set_run_view(ctx, expr), 0);
+    const json_t *v = rb_action_run_view(ctx);
+    assert_non_null(v);
+    assert_int_equal(json_object_size(v), 4);
+    assert_non_null(json_object_get(v, "run"));
+    assert_non_null(json_object_get(v, "checks"));
+    assert_non_null(json_object_get(v, "steps"));
+    assert_string_equal(json_string_value(json_object_get(v, "event")), "declared");
+    char *d = json_dumps(v, 0);
+    assert_null(strstr(d, "s3cret"));
+    assert_null(strstr(d, "k3y"));
+    free(d);
+    assert_int_equal(rb__action_ctx_set_run_view(ctx, NULL), 0);
+    assert_null(rb_action_run_view(ctx));
+    json_decref(expr);
+    rb__action_ctx_free(ctx);
+    assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+/* webhook: the message's fields by default, exactly `json` when given. */
+static void test_webhook_bodies(void **state)
+{
+    harness_t h;
+    h_init(&h, H202);
+    json_t *r = h_run(&h, json_pack("{s:s,s:s,s:{s:i,s:[s,s]}}", "channel", "webhook", "url",
+                                    h_url(&h), "json", "incident", 42, "tags", "a", "b"));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_string_equal(lsrv_last_body(&h.srv), "{\"incident\":42,\"tags\":[\"a\",\"b\"]}");
+    json_decref(r);
+    lsrv_free(&h.srv);
+
+    h_init(&h, H202);
+    h.view = json_pack("{s:{s:i,s:s},s:{},s:{},s:s}", "run", "id", 5, "severity", "P3", "checks",
+                       "steps", "event", "resolved");
+    r = h_run(&h, json_pack("{s:s,s:s,s:{s:s}}", "channel", "webhook", "url", h_url(&h), "vars",
+                            "title", "disk \"full\"\n<b>"));
+    json_error_t e;
+    json_t *b = json_loads(lsrv_last_body(&h.srv), 0, &e);
+    assert_non_null(b);
+    json_t *want = json_pack("{s:s,s:s,s:s,s:s,s:[],s:[],s:[],s:s,s:s}", "title", "disk \"full\" <b>",
+                             "severity", "P3", "status", "resolved", "run_id", "5", "detected",
+                             "steps", "approvals", "event", "resolved", "template", "resolved");
+    json_object_set(want, "text", json_object_get(b, "text"));
+    assert_true(json_equal(b, want));
+    assert_string_equal(json_string_value(json_object_get(b, "text")),
+                        "INCIDENT RESOLVED: disk \"full\" <b>\nSeverity: P3\nStatus: resolved\n"
+                        "Runbook: run 5\nA post-incident review follows. Thank you for your patience.");
+    json_decref(want);
+    json_decref(b);
+    json_decref(r);
+    lsrv_free(&h.srv);
+}
+
 static int validate_with(json_t *with, const char **key)
 {
     char msg[256] = "";
@@ -448,6 +514,8 @@ int main(void)
         cmocka_unit_test(test_webhook_fails),
         cmocka_unit_test(test_retries),
         cmocka_unit_test(test_pagerduty_from_run),
+        cmocka_unit_test(test_run_view_keeps_secrets_out),
+        cmocka_unit_test(test_webhook_bodies),
         cmocka_unit_test(test_validate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
