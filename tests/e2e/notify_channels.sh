@@ -5,13 +5,14 @@
 # STARTTLS, with a certificate made here by openssl, and AUTH.
 #
 # 1. The runbook of docs/notifications.md (the block after its "tested:"
-#    marker) validates, and a run of it with every channel configured sends:
+#    marker) validates, and a run of it for an alert, with every channel
+#    configured, sends:
 #    Slack {"text"} bodies, a PagerDuty trigger and then a resolve with the
 #    same dedup_key (exact bodies), a status webhook that answers 500 twice
 #    and then 202 (three tries, journaled), and a mail over STARTTLS with
 #    AUTH whose headers and MIME parts are read back. A hostile instance
-#    name (CR LF "Bcc:", <!channel>, HTML) stays inert in every body and
-#    adds no mail header. Secrets (webhook path, routing key, SMTP password)
+#    label (CR LF "Bcc:", <!channel>, HTML, non-ASCII) stays inert in every
+#    body and adds no mail header. Secrets (webhook path, routing key, SMTP password)
 #    are nowhere in the journal, the output or show.
 # 2. Channels that fail (500 to the end, no answer, refused, a wrong SMTP
 #    password) do not fail the run, each is journaled with its outcome and
@@ -61,8 +62,11 @@ awk '/<!-- tested: tests\/e2e\/notify_channels.sh -->/ { on = 1; next }
 [ -s rb.yaml ] && ok || bad "no runbook after the tested: marker in docs/notifications.md"
 "$RUNBOOK" validate rb.yaml >validate.out 2>&1 && ok || { bad "the documented runbook does not validate"; cat validate.out; }
 
+# the instance comes from an alert label, hostile
 hostile=$(printf 'node-7 <!channel> "q" & <b>x</b> \303\274\r\nBcc: evil@example.com')
-"$RUNBOOK" run --db j.db --yes rb.yaml -p "instance=$hostile" \
+jq -n --arg i "$hostile" '{receiver: "runbook", status: "firing",
+    alerts: [{status: "firing", labels: {alertname: "RpcDown", instance: $i}}]}' >alert.json
+"$RUNBOOK" run --db j.db --yes --alert alert.json rb.yaml \
     -p "chat_webhook=http://127.0.0.1:$hp/hook/T000/$hook_secret" \
     -p "status_webhook=http://127.0.0.1:$hp/flaky/status" \
     -p "pd_routing_key=$pd_key" -p "pd_events_url=http://127.0.0.1:$hp/pd/enqueue" \
