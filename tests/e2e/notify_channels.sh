@@ -53,7 +53,8 @@ SMTP_PASSWORD=$smtp_pw "$py" "$RB_SOURCE_DIR/tests/e2e/notify_peer.py" serve "$t
     >peer.log 2>&1 &
 peer_pid=$!
 ports=$(timeout 60 head -n 1 ready) || { echo "FAIL the peer did not start"; cat peer.log; exit 1; }
-hp=${ports% *} sp=${ports#* }
+set -- $ports
+hp=$1 sp=$2 ssp=$3
 
 # ---- 1. the documented runbook, every channel on ----
 awk '/<!-- tested: tests\/e2e\/notify_channels.sh -->/ { on = 1; next }
@@ -175,6 +176,10 @@ notify:
             text: "the page went out" }
   - on: [resolved]
     action: notify
+    with: { channel: email, url: "smtps://127.0.0.1:$ssp", from: a@example.com, to: smtps@example.com,
+            username: alerts, password: "{{ params.pw2 }}", ca_file: cert.pem }
+  - on: [resolved]
+    action: notify
     with: { channel: email, url: "smtp://127.0.0.1:$sp", from: a@example.com, to: "{{ params.bad_to }}",
             username: alerts, password: "{{ params.pw2 }}", ca_file: cert.pem }
   - on: [declared, resolved]
@@ -201,8 +206,10 @@ check "wrong SMTP password: final at once" '[.[0].events[] | select(.type == "no
 check "SMTP 451: tried again" '[.[0].events[] | select(.type == "notification_sent") | .data.result
     | select(.target == "tempfail@example.com") | [.ok, .status, (.tries | map(.status))]] == [[true, 250, [451, 250]]]' fshow.json
 cat mail-*.json >mails.json
-n=$(ls mail-*.eml | wc -l)
-"$py" "$RB_SOURCE_DIR/tests/e2e/notify_peer.py" mail "mail-$n.eml" >mail2.json || bad "the text-only mail does not parse"
+n=$(grep -l tempfail@ mail-*.json | head -n 1)
+"$py" "$RB_SOURCE_DIR/tests/e2e/notify_peer.py" mail "${n%.json}.eml" >mail2.json || bad "the text-only mail does not parse"
+check "smtps: over TLS from the first byte, authenticated" '[.[] | select(.rcpt_tos == ["smtps@example.com"])
+    | [.tls, .authenticated]] == [[true, true]]' mails.json
 check "text alone: one text/plain part" '.[0] | [.parts[] | .type] == ["multipart/mixed", "text/plain"]
     and .parts[1].text == "the page went out" and .headers.Subject == "the page went out"' mail2.json
 check "a rendered To with a line break is refused, not sent" '[.[0].events[] | select(.type == "notification_sent")

@@ -14,8 +14,9 @@ serve DIR FIFO: on 127.0.0.1, ports chosen by the OS,
     writes each message to DIR/mail-N.eml with DIR/mail-N.json (envelope,
     whether it came over TLS, the login). RCPT to tempfail@... answers 451
     the first time.
-  Writes "HTTP_PORT SMTP_PORT" to FIFO once both listen, then serves until
-  killed (SIGTERM).
+  A second SMTP server speaks TLS from the first byte (smtps://), with the
+  same handler and AUTH. Writes "HTTP_PORT SMTP_PORT SMTPS_PORT" to FIFO
+  once all listen, then serves until killed (SIGTERM).
 
 mail FILE.eml: prints the message as JSON: headers, and each MIME part's
   content type and decoded text.
@@ -99,7 +100,8 @@ def serve(d, fifo):
                 f.write(envelope.original_content or envelope.content)
             with open(base + ".json", "w") as f:
                 json.dump({"mail_from": envelope.mail_from, "rcpt_tos": envelope.rcpt_tos,
-                           "tls": session.ssl is not None,
+                           "tls": session.ssl is not None or
+                           server.transport.get_extra_info("ssl_object") is not None,
                            "authenticated": bool(session.authenticated)}, f)
             return "250 OK queued"
 
@@ -112,7 +114,7 @@ def serve(d, fifo):
     ctx.load_cert_chain(os.path.join(d, "cert.pem"), os.path.join(d, "key.pem"))
     loop = asyncio.new_event_loop()
     started = threading.Event()
-    smtp_port = [0]
+    smtp_port = [0, 0]
 
     def run_smtp():
         asyncio.set_event_loop(loop)
@@ -123,6 +125,12 @@ def serve(d, fifo):
                              require_starttls=True, authenticator=auth, auth_require_tls=True),
                 host="127.0.0.1", port=0)
             smtp_port[0] = srv.sockets[0].getsockname()[1]
+            # smtps: TLS from the first byte, no STARTTLS
+            tls = await loop.create_server(
+                lambda: SMTP(Handler(), hostname="mail.test", authenticator=auth,
+                             auth_require_tls=False),
+                host="127.0.0.1", port=0, ssl=ctx)
+            smtp_port[1] = tls.sockets[0].getsockname()[1]
             started.set()
         loop.run_until_complete(start())
         loop.run_forever()
@@ -131,7 +139,7 @@ def serve(d, fifo):
     if not started.wait(60):
         sys.exit("smtp server did not start")
     with open(fifo, "w") as f:
-        f.write("%d %d\n" % (httpd.server_address[1], smtp_port[0]))
+        f.write("%d %d %d\n" % (httpd.server_address[1], smtp_port[0], smtp_port[1]))
     httpd.serve_forever()
 
 

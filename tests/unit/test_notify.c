@@ -32,7 +32,16 @@ typedef struct harness {
     int done_calls;
     lsrv_t srv;
     json_t *view; /* the run the action is told about, or NULL */
+    char logs[2048]; /* the action's log lines, one a line */
 } harness_t;
+
+static void log_cb(rb_action_ctx_t *ctx, const char *level, const char *message, size_t len,
+                   void *arg)
+{
+    harness_t *h = arg;
+    size_t used = strlen(h->logs);
+    snprintf(h->logs + used, sizeof(h->logs) - used, "%s: %.*s\n", level, (int)len, message);
+}
 
 static void done_cb(rb_action_ctx_t *ctx, json_t *result, void *arg)
 {
@@ -63,6 +72,7 @@ static json_t *h_run(harness_t *h, json_t *with)
     h->ctx = rb__action_ctx_new(&h->loop, &rb_action_notify, "/", 0, done_cb, h);
     assert_non_null(h->ctx);
     assert_non_null(with);
+    rb__action_ctx_set_log(h->ctx, log_cb, h);
     if (h->view) {
         assert_int_equal(rb__action_ctx_set_run_view(h->ctx, h->view), 0);
         json_decref(h->view);
@@ -292,6 +302,21 @@ static void test_retries(void **state)
     }
 }
 
+/* A 429's Retry-After (seconds) lengthens the wait before the next try. */
+static void test_retry_after(void **state)
+{
+    harness_t h;
+    h_init(&h, "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 0\r\n\r\n");
+    lsrv_add_response(&h.srv, H202);
+    json_t *r = h_run(&h, json_pack("{s:s,s:s,s:s,s:s}", "url", h_url(&h), "channel", "pagerduty",
+                                    "routing_key", "k", "retry_delay", "10ms"));
+    assert_true(json_is_true(json_object_get(r, "ok")));
+    assert_int_equal(json_integer_value(json_object_get(r, "attempts")), 2);
+    assert_non_null(strstr(h.logs, "warn: notify pagerduty: try 1 of 3: failed 429; again in 1s\n"));
+    json_decref(r);
+    lsrv_free(&h.srv);
+}
+
 /* PagerDuty Events v2: the exact bodies of a trigger and a resolve for one
  * run, the dedup_key derived from the run and the same in both. */
 static void test_pagerduty_from_run(void **state)
@@ -513,6 +538,7 @@ int main(void)
         cmocka_unit_test(test_text_blocks_headers),
         cmocka_unit_test(test_webhook_fails),
         cmocka_unit_test(test_retries),
+        cmocka_unit_test(test_retry_after),
         cmocka_unit_test(test_pagerduty_from_run),
         cmocka_unit_test(test_run_view_keeps_secrets_out),
         cmocka_unit_test(test_webhook_bodies),
