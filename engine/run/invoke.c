@@ -209,8 +209,12 @@ static void attempt_begin(rb_invoker_t *iv)
         on_action_done(NULL, res, iv);
         return;
     }
-    if (inv->timeout_ms && iv->actx)
+    if (inv->timeout_ms && iv->actx) {
+        /* Timers count from the loop's clock, read at its last turn: read it
+         * now, or a step started late in a turn gets less than its time. */
+        uv_update_time(iv->loop);
         uv_timer_start(&iv->timer, on_timer, inv->timeout_ms, 0);
+    }
 }
 
 static uint64_t retry_delay(const rb_retry_t *rt, int attempt)
@@ -257,6 +261,7 @@ static int schedule_retry(rb_invoker_t *iv, const char *reason)
         return rc;
     iv->busy = 1;
     iv->waiting = 1;
+    uv_update_time(iv->loop); /* the delay counts from now (see above) */
     uv_timer_start(&iv->timer, on_timer, delay, 0);
     return 1;
 }
