@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 # CI builds treat warnings as errors.
 CMAKE_FLAGS ?= $(if $(CI),-DRB_WERROR=ON,)
 
-.PHONY: all deps build build-asan demo test test-normal test-asan bench clean
+.PHONY: all deps build build-asan demo test test-normal test-asan bench clean install package test-package
 
 all: build
 
@@ -15,7 +15,8 @@ all: build
 # prints the exact command when it can do neither.
 DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
            libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
-           libcmocka-dev sqlite3 curl jq python3 nodejs npm
+           libcmocka-dev sqlite3 curl jq python3 nodejs npm \
+           help2man lowdown file bash-completion
 
 deps:
 	@missing=""; \
@@ -53,6 +54,19 @@ test-asan: build-asan
 	  ctest --output-on-failure -j $(JOBS)
 
 test: test-normal test-asan
+
+# `make install PREFIX=/opt/runbook` (default /usr/local; DESTDIR is honoured).
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian package, runbook_VERSION_ARCH.deb in $(BUILD) (docs/install.md).
+package: build
+	cd $(BUILD) && cpack -G DEB
+
+# The package's full test alone (it is in `make test` too).
+test-package: build
+	cd $(BUILD) && ctest --output-on-failure -R '^install\.package$$'
 
 bench: build
 	sh tests/bench/run_all.sh $(BUILD)
