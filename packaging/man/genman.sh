@@ -34,7 +34,7 @@ export LC_ALL=C.UTF-8
 normalize() {
     awk '
     NR == 1 { sub(/^usage:/, "Usage:") }
-    NR > 1 && syn && /^       +runbook / { sub(/^ +/, "   or: "); print; next }
+    NR > 1 && syn && /^       +runbook / { sub(/^ +/, "   or: "); print; next } # syn stays
     { syn = (NR == 1) }
     /^(exit codes|Exit status): *$/ { print "Exit status:"; ex = 2; next }
     /^(exit codes|Exit status): / {

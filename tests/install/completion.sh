@@ -44,7 +44,7 @@ complete_line() {
         COMP_CWORD=$((${#COMP_WORDS[@]} - 1))
         COMP_LINE=$2 COMP_POINT=${#2}
         "$fn" runbook "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD-1]}"
-        printf "%s\n" "${COMPREPLY[@]}" | sort' _ "$script" "$1" "$framework" 2>/dev/null
+        printf "%s\n" "${COMPREPLY[@]}" | sort' _ "$script" "$1" "$framework" </dev/null 2>/dev/null
 }
 
 # offers LINE WANT...: the completion of LINE is exactly WANT (sorted).
