@@ -16,7 +16,7 @@ all: build
 DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
            libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
            libcmocka-dev sqlite3 curl jq python3 nodejs npm \
-           help2man lowdown file bash-completion
+           help2man lowdown file bash-completion zsh
 
 deps:
 	@missing=""; \

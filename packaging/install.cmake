@@ -11,6 +11,7 @@
 #   share/doc/runbook/                         README, docs/, examples/plugin/
 #   share/man/man1, man5                       runbook(1), runbook-CMD(1), runbook-format(5)
 #   share/bash-completion/completions/runbook  bash completion
+#   share/zsh/{vendor-completions,site-functions}/_runbook  zsh, through it
 #   etc/runbook/ (/etc/runbook for prefix /usr) packaging/etc/*, the defaults
 #   lib/systemd/system/runbook.service         when packaging/runbook.service exists
 #
@@ -44,6 +45,18 @@ install(FILES actions/external/hello.c DESTINATION share/doc/runbook/examples/pl
 
 install(FILES ${RB_PKG}/completion/runbook.bash DESTINATION share/bash-completion/completions
   RENAME runbook)
+# zsh: _runbook sources the bash completion by its installed path; it goes
+# where zsh looks (Debian's vendor-completions for /usr, site-functions else).
+install(CODE "
+  if(CMAKE_INSTALL_PREFIX STREQUAL \"/usr\")
+    set(rb_zsh \"\${CMAKE_INSTALL_PREFIX}/share/zsh/vendor-completions\")
+  else()
+    set(rb_zsh \"\${CMAKE_INSTALL_PREFIX}/share/zsh/site-functions\")
+  endif()
+  set(RB_BASH_COMPLETION \"\${CMAKE_INSTALL_PREFIX}/share/bash-completion/completions/runbook\")
+  configure_file(\"${RB_PKG}/completion/_runbook.in\" \"${CMAKE_BINARY_DIR}/zsh/_runbook\" @ONLY)
+  file(INSTALL DESTINATION \"\${rb_zsh}\" TYPE FILE FILES \"${CMAKE_BINARY_DIR}/zsh/_runbook\")
+")
 
 # Man pages, rebuilt whenever the binary or a source of their text changes.
 find_program(RB_HELP2MAN help2man)

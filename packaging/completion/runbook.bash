@@ -12,6 +12,7 @@
 #     or a file, RUN a run id from the journal (--db, $RUNBOOK_DB or
 #     ./runbook.db; the newest 50), PATH or FILE a file.
 # Needs nothing but bash; uses bash-completion's helpers when they are there.
+# zsh runs it too, through bashcompinit (packaging/completion/_runbook.in).
 
 _runbook_help() { # CMD... → its --help, on stdout
     NO_COLOR=1 "$_runbook_bin" "$@" --help 2>/dev/null
@@ -56,7 +57,7 @@ _runbook_runs() {
 }
 
 _runbook_files() {
-    if declare -F _filedir >/dev/null; then
+    if command -v _filedir >/dev/null 2>&1; then # (not declare -F: zsh reads that as a float)
         _filedir "$@"
     else
         local IFS=$'\n'

@@ -8,7 +8,9 @@
 #   - runbook names from --dir (and from ./runbooks by default);
 #   - run ids from the journal given by --db;
 #   - a command the program gains completes with no change to the script.
-#   - the same with bash-completion's helpers loaded (files through _filedir).
+#   - the same with bash-completion's helpers loaded (files through _filedir);
+#   - zsh: its compinit finds the installed _runbook, which completes the
+#     same words through bashcompinit.
 # Env: RUNBOOK (the built binary), RB_SOURCE_DIR, RB_BUILD_DIR.
 . "$RB_SOURCE_DIR/tests/install/lib.sh"
 : "${RUNBOOK:?RUNBOOK must name the runbook binary}"
@@ -102,5 +104,44 @@ offers "runbook frobnicate --mode " fast slow
 offers "runbook frobnicate --db j.db " 1 2
 includes "runbook validate runb" runbooks
 done
+
+# zsh: compinit finds the installed _runbook for `runbook`, which runs the
+# installed bash completion through bashcompinit; compadd (the one part of
+# zsh that needs a live line editor) is a stand-in that keeps the words
+# that start with what is typed, as compadd does.
+zdir=$p/share/zsh/site-functions
+has "$zdir/_runbook" "the zsh completion is installed"
+if command -v zsh >/dev/null 2>&1; then
+    zsh_offers() {
+        got=$(cd "$tmp/w" && PATH="$bin:$PATH" zsh -f -c '
+            fpath=("$1" $fpath)
+            autoload -Uz compinit && compinit -u -D
+            [[ $_comps[runbook] == _runbook ]] || { print -r -- "not registered: $_comps[runbook]"; exit 1 }
+            compadd() {
+                while (( $# )) && [[ $1 != - ]]; do shift; done
+                shift
+                local a
+                for a in "$@"; do [[ $a == ${PREFIX}* ]] && print -r -- $a; done
+                return 0
+            }
+            words=(${(z)2}); [[ $2 == *" " ]] && words+=("")
+            CURRENT=${#words}; PREFIX=${words[CURRENT]}
+            _runbook' _ "$zdir" "$1" </dev/null 2>&1 | sort | tr '\n' ' ' | sed 's/ $//')
+        line=$1
+        shift
+        want=$(printf '%s\n' "$@" | sort | tr '\n' ' ' | sed 's/ $//')
+        if [ "$got" = "$want" ]; then ok "zsh: '$line' -> $want"; else bad "zsh: '$line' -> '$got', want '$want'"; fi
+    }
+    bin=$(dirname "$RUNBOOK")
+    zsh_offers "runbook ru" run runs
+    zsh_offers "runbook run --format " json text
+    zsh_offers "runbook audit " verify
+    zsh_offers "runbook run " alpha beta gamma
+    zsh_offers "runbook show --db j.db " 1 2
+    zsh_offers "runbook journal prune --d" --db --dry-run
+    zsh_offers "runbook validate runb" runbooks
+else
+    bad "zsh is not installed (make deps)"
+fi
 
 summary

@@ -49,6 +49,7 @@ dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/files"
 for f in /usr/bin/runbook /etc/runbook/runbook.env /usr/include/runbook/action.h \
     /usr/lib/pkgconfig/runbook-plugin.pc /usr/share/man/man1/runbook.1 /usr/share/man/man1/runbook-run.1 \
     /usr/share/man/man5/runbook-format.5 /usr/share/bash-completion/completions/runbook \
+    /usr/share/zsh/vendor-completions/_runbook \
     /usr/share/runbook/runbooks/node-crash.yaml /usr/share/runbook/schemas/runbook.schema.json; do
     if grep -qx -- "$f" "$tmp/files"; then ok "the package holds $f"; else bad "the package lacks $f"; fi
 done
@@ -85,6 +86,12 @@ dpkg_root -s runbook
 expect 0 "Status: install ok installed" "dpkg says it is installed"
 
 rb=$R/usr/bin/runbook
+if grep -qx 'source "/usr/share/bash-completion/completions/runbook" || return 1' \
+    "$R/usr/share/zsh/vendor-completions/_runbook"; then
+    ok "the zsh completion sources the bash one by its installed path"
+else
+    bad "the zsh completion does not source /usr/share/bash-completion/completions/runbook"
+fi
 ver=$(sed -n 's/^#define RB_VERSION "\(.*\)"$/\1/p' "$RB_SOURCE_DIR/include/runbook/runbook.h")
 run "$rb" --version
 expect 0 "runbook $ver" "the installed runbook --version"
