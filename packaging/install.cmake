@@ -71,7 +71,7 @@ if(RB_HELP2MAN AND RB_LOWDOWN)
     DEPENDS runbook ${rb_man_sources}
     COMMENT "Generating the man pages from --help and docs/")
   add_custom_target(man ALL DEPENDS ${RB_MAN_DIR}/stamp)
-  install(DIRECTORY ${RB_MAN_DIR}/man1 ${RB_MAN_DIR}/man5 DESTINATION share/man)
+  install(DIRECTORY ${RB_MAN_DIR}/gz/man1 ${RB_MAN_DIR}/gz/man5 DESTINATION share/man)
 else()
   message(WARNING "help2man or lowdown not found: no man pages (run `make deps`)")
 endif()

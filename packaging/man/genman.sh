@@ -13,6 +13,7 @@
 #                                 docs/cli.md, when it has one, as DETAILS
 #   OUTDIR/man5/runbook-format.5  docs/authoring.md and docs/expressions.md
 #                                 (lowdown), under a NAME of its own
+#   OUTDIR/gz/…                   the same, gzip'd: what is installed
 #
 # A new command needs nothing here: it is listed by `runbook --help`, so it
 # gets a page, and a "## runbook NEW" section in docs/cli.md is added to it.
@@ -86,7 +87,7 @@ version=$("$rb" --version | sed -n '1s/^runbook //p')
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-rm -rf "$out/man1" "$out/man5"
+rm -rf "$out/man1" "$out/man5" "$out/gz"
 mkdir -p "$out/man1" "$out/man5" "$tmp/bin"
 
 # The commands and their one-line summaries, as `runbook --help` lists them.
@@ -150,3 +151,11 @@ page runbook "a declarative runbook engine: detect, grade and recover from failu
     printf '.SH FILES\n%s\n' '\fI/usr/share/runbook/schemas/runbook.schema.json\fR, the JSON Schema of the format for editors; \fI/usr/share/runbook/runbooks/\fR, examples.'
     see_also runbook-format | sed '1s/.*/.SH "SEE ALSO"/'
 } | sed -e 's/^\\&\([[/]\)/\1/' >"$out/man5/runbook-format.5"
+
+# What is installed: the same pages compressed, as Debian's policy asks
+# (gzip -n: no name or time inside, so the same bytes every time).
+rm -rf "$out/gz"
+mkdir -p "$out/gz/man1" "$out/gz/man5"
+for f in "$out"/man1/*.1 "$out"/man5/*.5; do
+    gzip -9n <"$f" >"$out/gz/${f#"$out"/}.gz"
+done

@@ -162,6 +162,14 @@ else
     sed 's/^/    | /' "$tmp/out"
 fi
 
+# What is installed is these pages, compressed.
+gz_bad=0
+for f in "$man"/man1/*.1 "$man"/man5/*.5; do
+    gzip -dc "$man/gz/${f#"$man"/}.gz" 2>/dev/null | cmp -s - "$f" || gz_bad=$((gz_bad + 1))
+done
+[ $gz_bad -eq 0 ] && ok "the compressed pages (installed) are these pages" ||
+    bad "$gz_bad compressed pages differ from the pages"
+
 # A new command: a stand-in binary that lists one more, with its own help.
 new_command "$tmp/runbook" 'usage: runbook frobnicate [--level N] THING\n\nFrobnicates THING.\n\n  --level N   how much (default 1)\n  -h, --help  this text\n\nexit codes: 0 done, 2 bad usage.\n'
 if sh "$gen" "$tmp/runbook" "$RB_SOURCE_DIR" "$tmp/new" >"$tmp/out" 2>&1 &&

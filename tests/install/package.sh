@@ -47,8 +47,8 @@ done
 
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/files"
 for f in /usr/bin/runbook /etc/runbook/runbook.env /usr/include/runbook/action.h \
-    /usr/lib/pkgconfig/runbook-plugin.pc /usr/share/man/man1/runbook.1 /usr/share/man/man1/runbook-run.1 \
-    /usr/share/man/man5/runbook-format.5 /usr/share/bash-completion/completions/runbook \
+    /usr/lib/pkgconfig/runbook-plugin.pc /usr/share/man/man1/runbook.1.gz /usr/share/man/man1/runbook-run.1.gz \
+    /usr/share/man/man5/runbook-format.5.gz /usr/share/bash-completion/completions/runbook \
     /usr/share/zsh/vendor-completions/_runbook \
     /usr/share/runbook/runbooks/node-crash.yaml /usr/share/runbook/schemas/runbook.schema.json; do
     if grep -qx -- "$f" "$tmp/files"; then ok "the package holds $f"; else bad "the package lacks $f"; fi

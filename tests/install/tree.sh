@@ -22,8 +22,8 @@ for f in bin/runbook include/runbook/action.h include/runbook/runbook.h \
     lib/pkgconfig/runbook-plugin.pc lib/runbook/plugins share/runbook/schemas/runbook.schema.json \
     share/runbook/runbooks/node-crash.yaml share/runbook/runbooks/demo/scripts/health.sh \
     share/doc/runbook/README.md share/doc/runbook/docs/cli.md \
-    share/doc/runbook/examples/plugin/hello.c share/man/man1/runbook.1 \
-    share/man/man1/runbook-run.1 share/man/man5/runbook-format.5 \
+    share/doc/runbook/examples/plugin/hello.c share/man/man1/runbook.1.gz \
+    share/man/man1/runbook-run.1.gz share/man/man5/runbook-format.5.gz \
     share/bash-completion/completions/runbook etc/runbook/runbook.env; do
     has "$p/$f" "installed: $f"
 done
@@ -50,6 +50,12 @@ expect 0 "action ABI $abi" "--version: the action ABI of action.h"
 cd "$tmp" || exit 1
 run "$rb" validate "$p/share/runbook/runbooks"
 expect 0 "0 invalid" "the installed runbooks validate from the installed binary"
+
+# man finds the installed pages by their names.
+run env MANWIDTH=80 man -M "$p/share/man" -P cat runbook-run
+expect 0 "--sync full|normal" "man -M PREFIX/share/man runbook-run"
+run env MANWIDTH=80 man -M "$p/share/man" -P cat 5 runbook-format
+expect 0 "apiVersion" "man -M PREFIX/share/man 5 runbook-format"
 
 # The SDK: the example module, built the way docs/install.md says.
 export PKG_CONFIG_PATH="$p/lib/pkgconfig"
