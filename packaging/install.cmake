@@ -22,7 +22,10 @@ set(RB_PKG ${CMAKE_CURRENT_SOURCE_DIR}/packaging)
 install(TARGETS runbook RUNTIME DESTINATION bin)
 install(FILES include/runbook/action.h include/runbook/runbook.h DESTINATION include/runbook)
 
-# The ABI version and entry symbol as the header defines them.
+# The ABI version and entry symbol as the header defines them (an edit of
+# the headers re-runs CMake, so the .pc follows).
+set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS
+  ${CMAKE_CURRENT_SOURCE_DIR}/include/runbook/action.h ${CMAKE_CURRENT_SOURCE_DIR}/include/runbook/runbook.h)
 file(STRINGS include/runbook/action.h rb_abi REGEX "^#define RB_ACTION_ABI_VERSION ")
 string(REGEX REPLACE ".* ([0-9]+)$" "\\1" RB_ACTION_ABI_VERSION "${rb_abi}")
 file(STRINGS include/runbook/action.h rb_entry REGEX "^#define RB_ACTION_ENTRY_SYMBOL ")
