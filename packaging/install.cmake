@@ -12,7 +12,8 @@
 #   share/man/man1, man5                       runbook(1), runbook-CMD(1), runbook-format(5)
 #   share/bash-completion/completions/runbook  bash completion
 #   share/zsh/{vendor-completions,site-functions}/_runbook  zsh, through it
-#   etc/runbook/ (/etc/runbook for prefix /usr) packaging/etc/*, the defaults
+#   etc/runbook/ (/etc/runbook for prefix /usr) packaging/etc/*, the defaults,
+#                                              and an empty runbooks/
 #   lib/systemd/system/runbook.service         when packaging/runbook.service exists
 #
 # The man pages are generated at build time by packaging/man/genman.sh from
@@ -82,6 +83,7 @@ endif()
 # /etc: the FHS puts the configuration of prefix /usr in /etc, of any other
 # prefix in PREFIX/etc. Decided at install time, when the prefix is known.
 file(GLOB rb_etc_files CONFIGURE_DEPENDS ${RB_PKG}/etc/*)
+file(MAKE_DIRECTORY ${CMAKE_BINARY_DIR}/etc/runbooks) # empty: the operator's runbooks
 set(rb_etc_quoted "")
 foreach(f ${rb_etc_files})
   string(APPEND rb_etc_quoted " \"${f}\"")
@@ -93,11 +95,19 @@ install(CODE "
     set(rb_etc \"\${CMAKE_INSTALL_PREFIX}/etc/runbook\")
   endif()
   file(INSTALL DESTINATION \"\${rb_etc}\" TYPE FILE FILES ${rb_etc_quoted})
+  file(INSTALL DESTINATION \"\${rb_etc}\" TYPE DIRECTORY FILES \"${CMAKE_BINARY_DIR}/etc/runbooks\")
 ")
 
 # The service unit comes with `runbook serve`; it ships when it is there
-# (a glob, so that adding the file re-runs CMake).
+# (a glob, so that adding the file re-runs CMake), starting the binary of
+# this prefix where it says /usr/local/bin/runbook (a hand install).
 file(GLOB rb_unit CONFIGURE_DEPENDS ${RB_PKG}/runbook.service)
 if(rb_unit)
-  install(FILES ${rb_unit} DESTINATION lib/systemd/system)
+  install(CODE "
+    file(READ \"${rb_unit}\" rb_text)
+    string(REPLACE \"/usr/local/bin/runbook\" \"\${CMAKE_INSTALL_PREFIX}/bin/runbook\" rb_text \"\${rb_text}\")
+    file(WRITE \"${CMAKE_BINARY_DIR}/systemd/runbook.service\" \"\${rb_text}\")
+    file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\" TYPE FILE
+      FILES \"${CMAKE_BINARY_DIR}/systemd/runbook.service\")
+  ")
 endif()

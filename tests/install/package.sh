@@ -46,7 +46,7 @@ for lib in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
 done
 
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/files"
-for f in /usr/bin/runbook /etc/runbook/runbook.env /usr/include/runbook/action.h \
+for f in /usr/bin/runbook /etc/runbook/server.yaml /usr/include/runbook/action.h \
     /usr/lib/pkgconfig/runbook-plugin.pc /usr/share/man/man1/runbook.1.gz /usr/share/man/man1/runbook-run.1.gz \
     /usr/share/man/man5/runbook-format.5.gz /usr/share/bash-completion/completions/runbook \
     /usr/share/zsh/vendor-completions/_runbook \
@@ -57,6 +57,8 @@ unit=/usr/lib/systemd/system/runbook.service
 if [ -f "$RB_SOURCE_DIR/packaging/runbook.service" ]; then
     grep -qx -- "$unit" "$tmp/files" && ok "the package holds $unit" || bad "the package lacks $unit"
 fi
+if grep -qx -- "/etc/runbook/runbooks/" "$tmp/files"; then ok "the package holds /etc/runbook/runbooks/"; else
+    bad "the package lacks /etc/runbook/runbooks/"; fi
 dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./conffiles >"$tmp/conffiles" 2>/dev/null
 for f in "$RB_SOURCE_DIR"/packaging/etc/*; do
     c=/etc/runbook/$(basename "$f")
@@ -108,6 +110,19 @@ fi
 uid=$(awk -F: '$1 == "runbook" { print $3 }' "$R/etc/passwd")
 st=$(stat -c '%a %u' "$R/var/lib/runbook" 2>/dev/null)
 [ "$st" = "750 $uid" ] && ok "/var/lib/runbook: 0750, the user's" || bad "/var/lib/runbook: '$st', want '750 $uid'"
+if [ -f "$R$unit" ]; then
+    if grep -q '^ExecStart=/usr/bin/runbook ' "$R$unit"; then
+        ok "the unit starts /usr/bin/runbook"
+    else
+        bad "the unit does not start /usr/bin/runbook: $(grep '^ExecStart' "$R$unit")"
+    fi
+fi
+# The default server config, where the binary knows --config (runbook serve).
+if "$rb" validate --help 2>&1 | grep -q -- '--config'; then
+    sed "s|/etc/runbook/runbooks|$R/etc/runbook/runbooks|" "$R/etc/runbook/server.yaml" >"$tmp/server.yaml"
+    run "$rb" validate --config "$tmp/server.yaml"
+    expect 0 "" "runbook validate --config accepts the shipped /etc/runbook/server.yaml"
+fi
 if ls "$R"/etc/systemd/system/*/runbook.service >/dev/null 2>&1; then
     bad "the service is enabled by the package"
 else

@@ -24,7 +24,7 @@ for f in bin/runbook include/runbook/action.h include/runbook/runbook.h \
     share/doc/runbook/README.md share/doc/runbook/docs/cli.md \
     share/doc/runbook/examples/plugin/hello.c share/man/man1/runbook.1.gz \
     share/man/man1/runbook-run.1.gz share/man/man5/runbook-format.5.gz \
-    share/bash-completion/completions/runbook etc/runbook/runbook.env; do
+    share/bash-completion/completions/runbook etc/runbook/server.yaml etc/runbook/runbooks; do
     has "$p/$f" "installed: $f"
 done
 if [ -x "$p/share/runbook/runbooks/demo/scripts/health.sh" ]; then
