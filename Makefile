@@ -6,7 +6,7 @@ JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 # CI builds treat warnings as errors.
 CMAKE_FLAGS ?= $(if $(CI),-DRB_WERROR=ON,)
 
-.PHONY: all deps build build-asan demo test test-normal test-asan bench clean install package test-package
+.PHONY: all deps build build-asan demo test test-normal test-asan bench clean
 
 all: build
 
@@ -15,8 +15,7 @@ all: build
 # prints the exact command when it can do neither.
 DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
            libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
-           libcmocka-dev sqlite3 curl jq python3 nodejs npm \
-           help2man lowdown file bash-completion zsh
+           libcmocka-dev sqlite3 curl jq python3 nodejs npm
 
 deps:
 	@missing=""; \
@@ -33,6 +32,10 @@ deps:
 	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo sh -c "$$cmd"; \
 	else echo "deps: packages are missing and this user cannot install them; as root run:" >&2; \
 	     echo "  $$cmd" >&2; exit 1; fi
+
+# What the man pages (help2man, lowdown), the package (file, for CPack's
+# dpkg-shlibdeps) and the completion tests (bash-completion, zsh) need.
+DEB_PKGS += help2man lowdown file bash-completion zsh
 
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -56,6 +59,7 @@ test-asan: build-asan
 test: test-normal test-asan
 
 # `make install PREFIX=/opt/runbook` (default /usr/local; DESTDIR is honoured).
+.PHONY: install package test-package
 PREFIX ?= /usr/local
 install: build
 	cmake --install $(BUILD) --prefix $(PREFIX)
