@@ -33,9 +33,10 @@ deps:
 	else echo "deps: packages are missing and this user cannot install them; as root run:" >&2; \
 	     echo "  $$cmd" >&2; exit 1; fi
 
-# What the man pages (help2man, lowdown), the package (file, for CPack's
-# dpkg-shlibdeps) and the completion tests (bash-completion, zsh) need.
-DEB_PKGS += help2man lowdown file bash-completion zsh
+# What the man pages (help2man, lowdown; groff-base and man-db read them),
+# the package (file, for CPack's dpkg-shlibdeps) and the completion tests
+# (bash-completion, zsh) need.
+DEB_PKGS += help2man lowdown groff-base man-db file bash-completion zsh
 
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
