@@ -30,20 +30,34 @@ unset RUNBOOK_DB RUNBOOK_PLUGINS RUNBOOK_JOURNAL_SYNC RUNBOOK_NO_LIVE NO_COLOR
 export LC_ALL=C.UTF-8
 
 # Prints `runbook CMD --help` (CMD may be empty) in help2man's form: "usage:"
-# becomes "Usage:", a second synopsis line "or:", and "exit codes: …" an
-# "Exit status:" block.
+# becomes "Usage:", a second synopsis line "or:", "exit codes: …" an
+# "Exit status:" block, and an option so long that one space is left before
+# its text (at the column the other descriptions start) gets two, which is
+# what tells help2man where the option ends.
 normalize() {
     awk '
-    NR == 1 { sub(/^usage:/, "Usage:") }
-    NR > 1 && syn && /^       +runbook / { sub(/^ +/, "   or: "); print; next } # syn stays
-    { syn = (NR == 1) }
-    /^(exit codes|Exit status): *$/ { print "Exit status:"; ex = 2; next }
-    /^(exit codes|Exit status): / {
-        sub(/^(exit codes|Exit status): +/, ""); print "Exit status:"; print "  " $0; ex = 1; next
-    }
-    ex == 2 && /^ +[0-9]+ / { sub(/^ +/, ""); sub(/ /, "    "); print "  " $0; next }
-    ex && /^ +[^ ]/ { sub(/^ +/, "  "); print; next }
-    { ex = 0; print }'
+    { line[NR] = $0 }
+    /^        +[^ -]/ { match($0, /^ +/); ind[RLENGTH]++ }
+    END {
+        for (c in ind) if (ind[c] > best) { best = ind[c]; col = c + 0 }
+        for (i = 1; i <= NR; i++) {
+            $0 = line[i]
+            if (col && /^ +-/ && substr($0, col, 1) == " " && substr($0, col - 1, 1) != " " &&
+                substr($0, col + 1, 1) ~ /[^ ]/)
+                $0 = substr($0, 1, col) " " substr($0, col + 1)
+            if (i == 1) sub(/^usage:/, "Usage:")
+            if (i > 1 && syn && /^       +runbook /) { sub(/^ +/, "   or: "); print; continue } # syn stays
+            syn = (i == 1)
+            if (/^(exit codes|Exit status): *$/) { print "Exit status:"; ex = 2; continue }
+            if (/^(exit codes|Exit status): /) {
+                sub(/^(exit codes|Exit status): +/, ""); print "Exit status:"; print "  " $0; ex = 1; continue
+            }
+            if (ex == 2 && /^ +[0-9]+ /) { sub(/^ +/, ""); sub(/ /, "    "); print "  " $0; continue }
+            if (ex && /^ +[^ ]/) { sub(/^ +/, "  "); print; continue }
+            ex = 0
+            print
+        }
+    }'
 }
 
 help_of() {
