@@ -12,6 +12,7 @@
 #   - installing creates the system user `runbook` and /var/lib/runbook
 #     (0750, its own); `runbook --version` and `runbook validate` on the
 #     shipped runbooks work from the installed paths;
+#   - an edited conffile survives a reinstall and a remove;
 #   - purging removes every file, the state directory and the user; a
 #     state directory holding a journal is kept, and so is its user.
 # Env: RB_SOURCE_DIR, RB_BUILD_DIR, CPACK_COMMAND.
@@ -131,6 +132,20 @@ fi
 [ "$(cksum </etc/passwd)" = "$host_passwd" ] && ok "this machine's /etc/passwd is untouched" ||
     bad "this machine's /etc/passwd changed"
 
+# The default config is a conffile: an edit survives a reinstall and a
+# remove; purge takes it.
+echo "# edited by the operator" >>"$R/etc/runbook/server.yaml"
+dpkg_root -i "$deb"
+expect 0 "Setting up runbook" "dpkg -i again (an upgrade to the same version)"
+grep -q '^# edited by the operator$' "$R/etc/runbook/server.yaml" &&
+    ok "an edited /etc/runbook/server.yaml survives it" || bad "the edit of server.yaml was lost"
+dpkg_root -r runbook
+expect 0 "Removing runbook" "dpkg -r removes it"
+if [ ! -e "$rb" ] && grep -q '^# edited by the operator$' "$R/etc/runbook/server.yaml"; then
+    ok "remove takes the binary and keeps the edited config"
+else
+    bad "after remove: binary there? $([ -e "$rb" ] && echo yes), config kept? $([ -f "$R/etc/runbook/server.yaml" ] && echo yes)"
+fi
 dpkg_root --purge runbook
 expect 0 "Purging configuration files for runbook" "dpkg --purge removes it"
 find "$R" ! -path "$R/var/lib/dpkg*" ! -name '*-' | sort >"$tmp/after"
