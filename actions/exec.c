@@ -715,7 +715,7 @@ static const rb_action_param_t exec_params[] = {
     {"argv", RB_PARAM_ANY, 0, NULL,
      "The command and its arguments (a list of strings; a number or boolean is passed as its "
      "text), run without a shell. Exactly one of argv and shell."},
-    {"shell", RB_PARAM_STRING, 0, NULL,
+    {"shell", RB_PARAM_SHELL, 0, NULL,
      "A command line run by /bin/sh -c; every interpolated value is shell-quoted."},
     {"env", RB_PARAM_MAP, 0, NULL, "Extra environment variables for the command."},
     {"inherit_env", RB_PARAM_BOOL, 0, "false",
