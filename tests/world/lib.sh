@@ -12,6 +12,7 @@ RUNBOOKS=$RB_SOURCE_DIR/runbooks
 T=$(mktemp -d "${TMPDIR:-/tmp}/rbworld.XXXXXX")
 DB=$T/journal.db
 CASE=setup
+START=$(date +%s)
 
 finish() {
     rc=$?
@@ -28,7 +29,7 @@ trap finish EXIT
 trap 'exit 130' INT TERM
 
 fail() { echo "FAIL [$CASE]: $*" >&2; exit 1; }
-ok() { echo "ok   [$CASE] $*"; }
+ok() { echo "ok   [$CASE] $* ($(($(date +%s) - START))s)"; }
 
 # world_up [NODES]: a fresh world in $T/w; its env (NODE1_RPC …) is sourced.
 world_up() {
@@ -39,9 +40,13 @@ world_up() {
     SYSTEMCTL=$WORLD_BIN/systemctl
 }
 # brk FAULT [UNIT]: break the world the way a scenario says.
-brk() { /usr/bin/python3 "$WORLD_PY" break "$T/w" "$@" || fail "break $*"; }
+brk() {
+    jq -nc --arg f "$1" --arg u "${2:-}" '{fault: $f, unit: (if $u == "" then null else $u end)}' |
+        curl -fsS --max-time 60 -H 'Content-Type: application/json' --data-binary @- "$WORLD_CTL/break" >/dev/null ||
+        fail "break $*"
+}
 # wstate JQ: a value of the world's state.
-wstate() { /usr/bin/python3 "$WORLD_PY" state "$T/w" | jq -r "$1"; }
+wstate() { curl -fsS --max-time 60 "$WORLD_CTL/state" | jq -r "$1"; }
 # alert FILE NAME [label=value...]: an Alertmanager webhook body.
 alert() {
     f=$1 name=$2; shift 2

@@ -8,7 +8,7 @@
 
 p() {
     echo "-p unit=node1 -p systemctl=$SYSTEMCTL -p rpc_url=$NODE1_RPC -p data_dir=$NODE1_DATA" \
-         "-p db_engine=sqlite -p backup_dir=$WORLD_BACKUPS -p watch=1s -p stability=1s -p webhook_url=$WORLD_WEBHOOK"
+         "-p db_engine=sqlite -p backup_dir=$WORLD_BACKUPS -p watch=500ms -p stability=300ms -p webhook_url=$WORLD_WEBHOOK"
 }
 kept() { ls "$WORLD_BACKUPS"/corrupted_db_*.tar.gz >/dev/null 2>&1 || fail "the corrupted database was not kept"; }
 

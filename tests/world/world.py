@@ -42,6 +42,7 @@ import urllib.request
 BLOCK_INTERVAL = 0.2        # seconds per block of the simulated network
 GENESIS_HEIGHT = 1000
 NORMAL_PEERS = 12
+LEAK_RATE = 1 << 28         # bytes per second a leaking node grows (0.25 GiB/s)
 LIFETIME = 900              # the daemon exits on its own after this (a bound)
 
 FAULTS = {
@@ -55,7 +56,8 @@ FAULTS = {
     "fork": "the node follows a fork: same heights, different hashes",
     "corrupt": "a page of chain.db is overwritten; the node dies, repairable",
     "corrupt-header": "chain.db is not a database any more; repair fails",
-    "leak": "resident memory grows 1 GiB/s until the unit is OOM-killed",
+    "leak": "memory at 8.5 GiB and growing 0.25 GiB/s (OOM kill at 10 GiB or MemoryMax)",
+    "oom-kill": "the kernel OOM-killed the node (its memory leaks)",
     "disk-full": "the node's volume is filled with old rotated logs",
     "cpu": "CPU bound: 97% CPU and a growing lag until max_peers is lowered",
     "io": "I/O bound: 60% iowait until the database is optimized",
@@ -223,7 +225,7 @@ class Node:
     def memory(self):
         base = 3 << 30
         if self.leak and self.running:
-            return base + int((now() - self.started_at) * (1 << 30))
+            return base + int((now() - self.started_at) * LEAK_RATE)
         return base
 
     def tick(self):
@@ -431,11 +433,12 @@ class Service:
         return "active" if self.running else ("failed" if self.result != "success" else "inactive")
 
 
-class Database:
-    """The service layer's database (002): a real SQLite file behind a port."""
+class Database(Service):
+    """The service layer's database (002): a real SQLite file behind a port.
+    It does not start while the file fails its integrity check."""
 
     def __init__(self, world):
-        self.w = world
+        super().__init__("neo-postgres")
         self.home = os.path.join(world.dir, "db")
         os.makedirs(self.home, exist_ok=True)
         self.file = os.path.join(self.home, "data.sqlite")
@@ -445,30 +448,15 @@ class Database:
             db.executemany("insert into %s(v) values(?)" % t, (("r%d" % i,) for i in range(200)))
         db.commit()
         db.close()
-        self.port = Listener()
-        self.running, self.result = False, "success"
 
     def start(self):
         try:
             db = sqlite3.connect(self.file)
-            ok = db.execute("pragma integrity_check").fetchone()[0] == "ok"
+            self.broken = db.execute("pragma integrity_check").fetchone()[0] != "ok"
             db.close()
         except sqlite3.DatabaseError:
-            ok = False
-        if not ok:
-            self.result = "exit-code"
-            return 1, "Job for neo-postgres.service failed: the data file is corrupt"
-        self.running, self.result = True, "success"
-        self.port.set(True)
-        return 0, ""
-
-    def stop(self, result="success"):
-        self.running, self.result = False, result
-        self.port.set(False)
-        return 0, ""
-
-    def state(self):
-        return "active" if self.running else ("failed" if self.result != "success" else "inactive")
+            self.broken = True
+        return super().start()
 
 
 class World:
@@ -602,6 +590,10 @@ class World:
                 u.frozen = None if not self.stall_all else u.frozen
             u.stop()
             return u.start()
+        if cmd == "revert":
+            if isinstance(u, Node):
+                u.memory_max = None
+            return 0, ""
         if cmd == "set-property":
             for kv in units[1:]:
                 k, _, v = kv.partition("=")
@@ -645,7 +637,11 @@ class World:
             n.log("database corruption: checksum mismatch in chain.db")
         elif fault == "leak":
             n.leak = True
-            n.started_at = now()
+            n.started_at = now() - (8.5 * (1 << 30) - (3 << 30)) / LEAK_RATE
+        elif fault == "oom-kill":
+            n.leak = True
+            self.kernel_log("Out of memory: Killed process %d (%s)" % (4000 + n.server.port, n.name))
+            n.stop("oom-kill")
         elif fault == "disk-full":
             for i in range(1, 9):
                 p = os.path.join(n.logs, "node.log.%d" % i)
@@ -712,7 +708,13 @@ def parse_size(v):
 
 class ControlHandler(JSONHandler):
     """The control plane: the service manager, the fault switch, the load
-    balancer, the firewall, the webhook sink, state and shutdown."""
+    balancer, the webhook sink, state and shutdown. HEAD answers 200: it
+    stands in for the public internet (000 "curl -I https://neo.org")."""
+
+    def do_HEAD(self):
+        self.send_response(200)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_GET(self):
         w = self.server.world
@@ -755,15 +757,26 @@ class ControlHandler(JSONHandler):
         self.reply(404, {"error": "no such path"})
 
 
+WRAPPER = """#!/bin/sh
+# the world's stand-in for TOOL: asks the world's control plane (world.py)
+r=$(printf '%s\\n' "$@" | jq -Rnc '{tool: "TOOL", args: [inputs]}' |
+    curl -fsS --max-time 60 -H 'Content-Type: application/json' --data-binary @- CTL) ||
+    { echo "TOOL: cannot reach the world" >&2; exit 1; }
+out=$(printf '%s' "$r" | jq -r .out)
+case " $* " in *" --quiet "*|*" -q "*) ;; *) [ -z "$out" ] || printf '%s\\n' "$out" ;; esac
+exit "$(printf '%s' "$r" | jq -r .exit)"
+"""
+
+
 def write_env(w, ctl_port):
     script = os.path.abspath(__file__)
     bindir = os.path.join(w.dir, "bin")
     os.makedirs(bindir, exist_ok=True)
+    ctl = "http://127.0.0.1:%d/tool" % ctl_port
     for tool in ("systemctl", "docker", "docker-compose", "iptables"):
         p = os.path.join(bindir, tool)
-        with open(p, "w") as f:
-            f.write("#!/bin/sh\n# the world's stand-in for %s\n"
-                    "exec /usr/bin/python3 %s tool %s %s \"$@\"\n" % (tool, script, w.dir, tool))
+        with open(p, "w") as f:   # curl and jq: a Python start per call is too slow
+            f.write(WRAPPER.replace("TOOL", tool).replace("CTL", ctl))
         os.chmod(p, 0o755)
     sysctl = os.path.join(bindir, "systemctl")
     lines = ["WORLD_DIR=%s" % w.dir, "WORLD_CTL=http://127.0.0.1:%d" % ctl_port,
@@ -824,6 +837,15 @@ def call(d, path, obj=None):
         return json.loads(e.read())
 
 
+def alive(pid):
+    """True while pid runs (a zombie nobody reaped yet counts as gone)."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return False
+
+
 def main(argv):
     if len(argv) < 3 or argv[1] in ("-h", "--help"):
         print(__doc__)
@@ -857,12 +879,10 @@ def main(argv):
             call(d, "/shutdown", {})
         except OSError:
             pass
-        for _ in range(100):
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
+        for _ in range(200):
+            if not alive(pid):
                 return 0
-            time.sleep(0.05)
+            time.sleep(0.02)
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
