@@ -522,15 +522,15 @@ class World:
                 code, out = self.svc([args[0], args[1]])
                 return (code, args[1] if code == 0 else "Error: %s" % out)
             return 2, "docker: unsupported: %s" % " ".join(args)
-        if name == "docker-compose":  # [-f FILE] ps | logs | restart SVC | up -d --force-recreate SVC
+        if name == "docker-compose":  # [-f FILE] ps | logs | restart|stop|start SVC | up -d --force-recreate SVC
             while args and args[0] == "-f":
                 args = args[2:]
             if args and args[0] == "ps":
                 return 0, "\n".join("%s %s" % (n, u.state()) for n, u in self.units().items())
             if args and args[0] == "logs":
                 return 0, "(logs)"
-            if len(args) >= 2 and args[0] == "restart":
-                return self.svc(["restart", args[-1]])
+            if len(args) >= 2 and args[0] in ("restart", "stop", "start"):
+                return self.svc([args[0], args[-1]])
             if len(args) >= 2 and args[0] == "up" and "--force-recreate" in args:
                 names = [a for a in args[1:] if not a.startswith("-")] or list(self.units())
                 for n in names:
