@@ -17,7 +17,7 @@ usage: world.py up DIR [--nodes N]      start the daemon; prints DIR/world.env
        world.py break DIR FAULT [UNIT]  break it the way a scenario says
        world.py state DIR               everything as JSON, for assertions
        world.py tool DIR TOOL ARGS...   the stand-in tools in DIR/bin: systemctl,
-                                        docker, docker-compose, iptables
+                                        docker, docker-compose, iptables, kubectl
        world.py serve DIR --nodes N     the daemon itself (used by `up`)
 
 Faults (see FAULTS below and tests/world/README.md): crash, crashloop, hang,
@@ -49,6 +49,7 @@ FAULTS = {
     "crash": "the node process died (RPC refuses connections, unit failed)",
     "crashloop": "the node died and its next two starts fail",
     "hang": "the process is up but RPC never answers",
+    "bad-release": "the node's next start fails once (a release that does not come up)",
     "stall": "this validator's consensus is stuck (height and view frozen)",
     "stall-all": "every validator's consensus is stuck until a view change",
     "peers-lost": "zero peers: the peer file is poisoned (reset it, restart)",
@@ -60,7 +61,7 @@ FAULTS = {
     "oom-kill": "the kernel OOM-killed the node (its memory leaks)",
     "disk-full": "the node's volume is filled with old rotated logs",
     "cpu": "CPU bound: 97% CPU and a growing lag until max_peers is lowered",
-    "io": "I/O bound: 60% iowait until the database is optimized",
+    "io": "I/O bound: 60% iowait while chain.db is fragmented (until compacted)",
     "service-down": "the API gateway stopped (a restart fixes it)",
     "service-broken": "the API gateway fails on restart until it is recreated",
     "db-down": "the database service stopped (a restart fixes it)",
@@ -168,6 +169,9 @@ class Node:
             self.log("chain.db missing: resynced from the network")
         self.hang.clear()
         self.frozen = None if not self.w.stall_all else self.frozen
+        db = sqlite3.connect(self.chain_db)
+        self.io = db.execute("pragma freelist_count").fetchone()[0] > 100
+        db.close()
         cfg = open(self.config).read()
         if self.cpu and "max_peers = 30" in cfg:
             self.cpu = False
@@ -478,6 +482,7 @@ class World:
         self.lb_upstream = "node1"
         self.key_state = "ok"
         self.firewall = []
+        self.images, self.namespace = ["dinari-blockchain:v1.0.0"], "dinari-production"
         self.audit_log = os.path.join(self.dir, "audit.log")
         open(self.audit_log, "w").close()
         open(os.path.join(self.dir, "kernel.log"), "w").close()
@@ -545,6 +550,22 @@ class World:
                         return code, out
                 return 0, ""
             return 2, "docker-compose: unsupported: %s" % " ".join(args)
+        if name == "kubectl":         # set image deployment/D C=IMAGE | rollout status|undo deployment/D
+            args = [a for a in args if not a.startswith("-n") and a != self.namespace]
+            node = self.nodes["node1"]
+            if args[:2] == ["set", "image"] and len(args) >= 4:
+                self.images.append(args[3].split("=", 1)[-1])
+                node.stop()
+                node.start()   # a failed start shows in rollout status, as in Kubernetes
+                return 0, "deployment.apps/%s image updated" % args[2].split("/")[-1]
+            if args[:2] == ["rollout", "status"]:
+                return (0, "successfully rolled out") if node.running else (1, "rollout failed")
+            if args[:2] == ["rollout", "undo"]:
+                if len(self.images) > 1:
+                    self.images.pop()
+                node.stop()
+                return node.start()
+            return 2, "kubectl: unsupported: %s" % " ".join(args)
         if name == "iptables":        # recorded; a --hitcount rule rate-limits the flood
             self.firewall.append(args)
             if "--hitcount" in args:
@@ -610,6 +631,8 @@ class World:
         elif fault == "crashloop":
             n.stop("exit-code")
             n.starts_to_fail = 2
+        elif fault == "bad-release":
+            n.starts_to_fail = 1
         elif fault == "hang":
             self.hung_nodes.add(n.name)
         elif fault == "stall":
@@ -652,9 +675,14 @@ class World:
         elif fault == "cpu":
             n.cpu, n.lag = True, 150
         elif fault == "io":
-            n.io = True
-            with open(n.chain_db + ".fragmented", "w") as f:
-                f.write("fragmented\n")
+            n.io = True   # a fragmented database: many free pages (VACUUM clears it)
+            db = sqlite3.connect(n.chain_db)
+            db.executemany("insert into blocks values(?, ?, ?)",
+                           ((h, "x", os.urandom(1000)) for h in range(100000, 101500)))
+            db.commit()
+            db.execute("delete from blocks where height >= 100000")
+            db.commit()
+            db.close()
         elif fault == "service-down":
             self.gateway.stop("exit-code")
         elif fault == "service-broken":
@@ -696,7 +724,7 @@ class World:
                 "db": {"state": self.db.state(), "port": self.db.port.port},
                 "gateway": {"state": self.gateway.state(), "port": self.gateway.port.port,
                             "recreated": self.gateway.recreated},
-                "lb": {"upstream": self.lb_upstream}, "key": self.key_state,
+                "lb": {"upstream": self.lb_upstream}, "key": self.key_state, "images": self.images,
                 "firewall": self.firewall, "admin": self.admin, "messages": self.messages}
 
 
@@ -773,7 +801,7 @@ def write_env(w, ctl_port):
     bindir = os.path.join(w.dir, "bin")
     os.makedirs(bindir, exist_ok=True)
     ctl = "http://127.0.0.1:%d/tool" % ctl_port
-    for tool in ("systemctl", "docker", "docker-compose", "iptables"):
+    for tool in ("systemctl", "docker", "docker-compose", "iptables", "kubectl"):
         p = os.path.join(bindir, tool)
         with open(p, "w") as f:   # curl and jq: a Python start per call is too slow
             f.write(WRAPPER.replace("TOOL", tool).replace("CTL", ctl))
