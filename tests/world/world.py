@@ -331,6 +331,8 @@ class NodeHandler(JSONHandler):
                 return self.reply(200, node.health())
             if self.path.startswith("/consensus"):
                 return self.reply(200, node.consensus())
+            if self.path == "/admin/key":
+                return self.reply(200, {"state": node.w.key_state})
         self.reply(404, {"error": "no such path"})
 
     def do_POST(self):
@@ -348,6 +350,8 @@ class NodeHandler(JSONHandler):
                 return self.reply(200, {"result": "view changed"})
             if self.path.startswith("/maintenance/") or self.path.startswith("/admin/"):
                 w.admin.append({"node": node.name, "path": self.path})
+                if self.path == "/admin/key/rotate":
+                    w.key_state = "rotated"
                 return self.reply(200, {"result": "ok"})
             m, params = req.get("method"), req.get("params") or []
             res = {
@@ -752,8 +756,6 @@ class ControlHandler(JSONHandler):
             if self.path == "/lb":
                 return self.reply(200, {"upstream": w.lb_upstream,
                                         "url": "http://127.0.0.1:%d" % w.nodes[w.lb_upstream].server.port})
-            if self.path == "/key":
-                return self.reply(200, {"state": w.key_state})
         self.reply(404, {"error": "no such path"})
 
     def do_POST(self):
@@ -772,9 +774,6 @@ class ControlHandler(JSONHandler):
                     return self.reply(400, {"error": "no such node %r" % up})
                 w.lb_upstream = up
                 return self.reply(200, {"upstream": up})
-            if self.path == "/key/rotate":
-                w.key_state = "rotated"
-                return self.reply(200, {"state": w.key_state})
             if self.path.startswith("/hooks/"):
                 w.messages.append({"hook": self.path[7:], "text": req.get("text", req.get("_text", ""))})
                 return self.reply(200, {"ok": True})
