@@ -60,6 +60,7 @@ rb() {
     "$RUNBOOK" run --db "$DB" --dir "$RUNBOOKS" "$@" >"$T/out" 2>&1
     got=$?
     set -e
+    last_run >"$T/show.json" 2>/dev/null || true
     [ "$got" = "$want" ] || fail "runbook run $* exited $got, want $want"
 }
 # rb_tty WANT_EXIT TEXT=ANSWER... -- ARGS...: the same at a terminal,
@@ -78,6 +79,7 @@ rb_tty() {
     /usr/bin/python3 "$RB_SOURCE_DIR/tests/e2e/pty_answer.py" "$T/out" "$@" >/dev/null 2>&1
     got=$?
     set -e
+    last_run >"$T/show.json" 2>/dev/null || true
     [ "$got" = "$want" ] || fail "runbook run (tty) $* exited $got, want $want"
 }
 # last_run: the newest top-level run of the journal as show --format json.
@@ -85,9 +87,9 @@ last_run() {
     id=$("$RUNBOOK" runs --db "$DB" --format json --limit 0 | jq -r '[.[] | select(.trigger | startswith("runbook:") | not)] | max_by(.id) | .id')
     "$RUNBOOK" show --db "$DB" --format json "$id"
 }
-# jr FILTER: a jq filter over the newest run must print true.
+# jr FILTER: a jq filter over the newest run (as rb left it) must print true.
 jr() {
-    got=$(last_run | jq -r "$1") || fail "jq $1"
+    got=$(jq -r "$1" "$T/show.json") || fail "jq $1"
     [ "$got" = true ] || fail "journal: $1 is $got"
 }
 status_is() { jr ".status == \"$1\""; }

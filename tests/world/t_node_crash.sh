@@ -8,7 +8,7 @@
 p() { # the node-crash parameters for node $1 of the world
     echo "-p unit=node$1 -p systemctl=$SYSTEMCTL -p rpc_url=$(eval echo \$NODE$1_RPC)" \
          "-p data_dir=$(eval echo \$NODE$1_DATA) -p log_dir=$(eval echo \$NODE$1_LOGS) -p db_engine=sqlite" \
-         "-p rpc_timeout=1s -p watch=500ms -p stability=300ms -p webhook_url=$WORLD_WEBHOOK -p backup_dir=$WORLD_BACKUPS"
+         "-p rpc_timeout=3s -p watch=500ms -p stability=300ms -p webhook_url=$WORLD_WEBHOOK -p backup_dir=$WORLD_BACKUPS"
 }
 
 CASE="crash, by alert"
