@@ -76,3 +76,15 @@ rb 5 database-corruption $(p) -p db_engine=rocksdb
 no_step_ran
 grep -q "rocksdb_ldb not found" "$T/out" || fail "the reason is not shown"
 ok "inconclusive when the integrity tool is missing"
+
+CASE="drill"
+world_up
+brk corrupt-header node1
+before=$(sha256sum "$NODE1_DATA/chain.db")
+# shellcheck disable=SC2046
+rb 1 database-corruption $(p) --dry-run --assume repair=failed
+step_is stop_node simulated; step_is repair simulated; step_is restore simulated; step_is resync skipped
+jr 'any(.events[]; .type == "approval_granted" and .step == "restore" and .data.by == "drill")'
+[ "$(sha256sum "$NODE1_DATA/chain.db")" = "$before" ] || fail "the drill changed chain.db"
+[ "$(wstate .nodes.node1.state)" = failed ] || fail "the drill touched node1"
+ok "the drill walks repair (assumed failed) to restore, would ask, changes nothing"

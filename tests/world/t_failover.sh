@@ -88,3 +88,13 @@ brk lb-primary-down
 rb 5 hot-standby-failover $(standby) -p systemctl=/nonexistent/systemctl
 no_step_ran
 ok "inconclusive"
+
+CASE="standby: drill"
+world_up
+brk lb-primary-down
+# shellcheck disable=SC2046
+rb 1 hot-standby-failover $(standby)  --dry-run
+step_is switch_lb simulated; step_is promote simulated
+jr 'any(.events[]; .type == "approval_granted" and .step == "switch_lb" and .data.would_ask == true)'
+[ "$(wstate .lb.upstream)" = node1 ] || fail "the drill switched the balancer"
+ok "the drill reaches the switch, would ask, changes nothing (validate fails: nothing was done)"
