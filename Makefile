@@ -17,7 +17,8 @@ all: build
 # prints the exact command when it can do neither.
 DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
            libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
-           libcmocka-dev sqlite3 curl jq python3 nodejs npm
+           libcmocka-dev sqlite3 curl jq python3 nodejs npm \
+           python3-aiosmtpd openssl
 
 deps:
 	@missing=""; \
@@ -34,6 +35,11 @@ deps:
 	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo sh -c "$$cmd"; \
 	else echo "deps: packages are missing and this user cannot install them; as root run:" >&2; \
 	     echo "  $$cmd" >&2; exit 1; fi
+
+# What the man pages (help2man, lowdown; groff-base and man-db read them),
+# the package (file, for CPack's dpkg-shlibdeps) and the completion tests
+# (bash-completion, zsh) need.
+DEB_PKGS += help2man lowdown groff-base man-db file bash-completion zsh
 
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -56,6 +62,20 @@ test-asan: build-asan
 	  sh -c 'ctest --output-on-failure -j $(JOBS) -LE world && ctest --output-on-failure -j $(WORLD_JOBS) -L world'
 
 test: test-normal test-asan
+
+# `make install PREFIX=/opt/runbook` (default /usr/local; DESTDIR is honoured).
+.PHONY: install package test-package
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian package, runbook_VERSION_ARCH.deb in $(BUILD) (docs/install.md).
+package: build
+	cd $(BUILD) && cpack -G DEB
+
+# The package's full test alone (it is in `make test` too).
+test-package: build
+	cd $(BUILD) && ctest --output-on-failure -R '^install\.package$$'
 
 bench: build
 	sh tests/bench/run_all.sh $(BUILD)
