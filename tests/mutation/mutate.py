@@ -16,7 +16,8 @@ Usage:
   mutate.py list               names and what a user would lose
   mutate.py run [NAME…]        plant, build, run the suite; print the score
 Env: JOBS (default 2), MUTATION_KEEP=1 keeps the scratch folder,
-MUTATION_FAST=1 stops each suite at its first failure (names one catcher).
+MUTATION_ALL=1 runs each mutant's suite to the end and names every test
+that caught it (by default the suite stops at its first failure).
 """
 import os
 import re
@@ -238,7 +239,7 @@ def cmd_run(only):
             return 2
         mutants = [m for m in mutants if m.name in only]
     jobs = int(os.environ.get("JOBS", "2"))
-    fast = os.environ.get("MUTATION_FAST") == "1"
+    fast = os.environ.get("MUTATION_ALL") != "1"
     scratch = tempfile.mkdtemp(prefix="runbook-mutation.")
     top = os.path.join(scratch, "src")
     log = os.path.join(scratch, "mutation.log")

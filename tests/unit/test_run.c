@@ -316,11 +316,73 @@ static void test_resume_after_skipped_step(void **state)
     rb_runbook_free(rb);
 }
 
+/* A run interrupted right after a failed step whose on_failure is a goto:
+ * resume goes on at the goto's target, as the run would have, never with
+ * the step after the failed one (which the goto jumped over). */
+static void test_resume_after_failed_goto(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\nsteps:\n"
+                               "  - { name: a, run: ['false'], on_failure: 'goto:c' }\n"
+                               "  - { name: b, run: [touch, b] }\n"
+                               "  - { name: c, run: [touch, c] }\n");
+    size_t len;
+    const char *src = rb_runbook_source(rb, &len);
+    char sha[65];
+    int64_t id;
+    json_t *params = json_object();
+    assert_int_equal(rb_journal_put_version(f->j, "t", f->path, src, len, sha), 0);
+    assert_int_equal(rb_journal_run_create(f->j, "t", sha, params, "test", &id), 0);
+    json_t *d = json_pack("{s:s,s:s,s:O}", "runbook", "t", "sha256", sha, "params", params);
+    assert_int_equal(rb_journal_event(f->j, id, "run_started", NULL, 0, d), 0);
+    json_decref(d);
+    assert_int_equal(rb_journal_event(f->j, id, "declared", NULL, 0, NULL), 0);
+    d = json_pack("{s:s,s:{s:[s]},s:b}", "action", "exec", "with", "argv", "false", "side_effects", 1);
+    assert_int_equal(rb_journal_event(f->j, id, "step_started", "a", 0, d), 0);
+    json_decref(d);
+    d = json_pack("{s:b,s:s,s:i,s:i,s:{s:b,s:s,s:i}}", "ok", 0, "status", "failed", "attempts", 1,
+                  "duration_ms", 1, "result", "ok", 0, "status", "failed", "exit_code", 1);
+    assert_int_equal(rb_journal_event(f->j, id, "step_finished", "a", 1, d), 0);
+    json_decref(d);
+    assert_int_equal(rb_journal_run_status(f->j, id, "interrupted", 0), 0);
+    assert_int_equal(rb_journal_sync(f->j), 0);
+
+    json_t *point = NULL, *run = NULL;
+    assert_int_equal(rb_journal_run_resume_point(f->j, id, &point), 0);
+    assert_int_equal(rb_journal_run_get(f->j, id, &run), 0);
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    rb_run_opts_t o = {.trigger = "test"};
+    rb_run_t *r = NULL;
+    char err[256] = "";
+    assert_int_equal(rb_run_resume(&loop, rb, f->j, point, json_object_get(run, "events"), &o, &r, err,
+                                   sizeof(err)),
+                     0);
+    f->done_calls = 0;
+    assert_int_equal(rb_run_start(r, NULL, on_done, f), 0);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(f->done_calls, 1);
+    assert_string_equal(rb_run_status(r), "resolved");
+    char p[160];
+    snprintf(p, sizeof(p), "%s/c", f->dir);
+    assert_int_equal(access(p, F_OK), 0);
+    snprintf(p, sizeof(p), "%s/b", f->dir);
+    assert_int_not_equal(access(p, F_OK), 0); /* jumped over */
+    rb_run_free(r);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    assert_int_equal(uv_loop_close(&loop), 0);
+    json_decref(point);
+    json_decref(run);
+    json_decref(params);
+    rb_runbook_free(rb);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_steps_pass_results_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_skipped_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_after_failed_goto, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intent_is_what_ran, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_until_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_exhausted_aborts, setup, teardown),
