@@ -1,0 +1,60 @@
+# lib_serve.sh — what the `runbook serve` e2e scripts share (sourced, not a
+# test: ctest skips tests/e2e/lib*.sh). Needs RUNBOOK, curl and a $tmp
+# directory; sets pass/fail counters through ok and bad.
+
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+
+# serve_start LOG ARGS…: starts `runbook serve --listen 127.0.0.1:0 ARGS…`
+# in the background, its stderr in LOG; sets srv_pid and srv_port (the OS
+# picks the port; the server logs it). Waits for the "listening" line, at
+# most 60 s; returns 1 if the server exits or never listens.
+serve_start() {
+    srv_log=$1
+    shift
+    "$RUNBOOK" serve --listen 127.0.0.1:0 "$@" 2>"$srv_log" &
+    srv_pid=$!
+    srv_port=
+    i=0
+    while [ $i -lt 1200 ]; do
+        srv_port=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p; s/.*"event":"listening".*"port":"\([0-9][0-9]*\)".*/\1/p' "$srv_log" | head -1)
+        [ -n "$srv_port" ] && return 0
+        kill -0 "$srv_pid" 2>/dev/null || return 1
+        sleep 0.05
+        i=$((i + 1))
+    done
+    return 1
+}
+
+# serve_stop: SIGTERM, then waits for the exit; its code in srv_rc.
+serve_stop() {
+    kill -TERM "$srv_pid" 2>/dev/null
+    wait "$srv_pid"
+    srv_rc=$?
+}
+
+# http METHOD PATH [TOKEN [BODYFILE]]: the status code on stdout, the body
+# in $tmp/body.
+http() {
+    if [ -n "${4:-}" ]; then
+        set -- "$1" "$2" "${3:-}" --data-binary "@$4"
+    else
+        set -- "$1" "$2" "${3:-}"
+    fi
+    m=$1 p=$2 t=$3
+    shift 3
+    curl -s -o "$tmp/body" -w '%{http_code}' --max-time 30 -X "$m" \
+        ${t:+-H "Authorization: Bearer $t"} -H 'Content-Type: application/json' "$@" \
+        "http://127.0.0.1:$srv_port$p"
+}
+
+# wait_for CMD…: runs CMD until it succeeds, at most 60 s; 1 if it never did.
+wait_for() {
+    i=0
+    while [ $i -lt 1200 ]; do
+        "$@" && return 0
+        sleep 0.05
+        i=$((i + 1))
+    done
+    return 1
+}
