@@ -1,6 +1,13 @@
 # lib_serve.sh — what the `runbook serve` e2e scripts share (sourced, not a
-# test: ctest skips tests/e2e/lib*.sh). Needs RUNBOOK, curl and a $tmp
-# directory; sets pass/fail counters through ok and bad.
+# test: ctest skips tests/e2e/lib*.sh). Needs RUNBOOK and curl. Sourcing it
+# makes $tmp (the working directory from then on, removed at exit, with the
+# server killed if it still runs) and the pass/fail counters of ok and bad.
+
+tmp=$(mktemp -d)
+srv_pid=
+trap '[ -n "$srv_pid" ] && kill -9 $srv_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+cd "$tmp" || exit 1
+pass=0 fail=0
 
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }

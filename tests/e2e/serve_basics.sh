@@ -8,12 +8,7 @@
 # Env: RUNBOOK (the binary).
 set -u
 command -v curl >/dev/null 2>&1 || { echo "SKIP: no curl"; exit 0; }
-tmp=$(mktemp -d)
-srv_pid=
-trap '[ -n "$srv_pid" ] && kill -9 $srv_pid 2>/dev/null; rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-pass=0 fail=0
-. "$RB_SOURCE_DIR/tests/e2e/lib_serve.sh"
+. "$RB_SOURCE_DIR/tests/e2e/lib_serve.sh" # a $tmp to work in, removed at exit
 
 "$RUNBOOK" serve --help >out 2>&1 && grep -q -- "--tokens FILE" out && ok || bad "serve --help"
 "$RUNBOOK" serve --bogus >out 2>&1
