@@ -182,7 +182,9 @@ int rb_server_main(rb_srv_config_t *cfg, int no_config)
         rb_auth_free(s.auth);
         return 2;
     }
-    uv_loop_t loop;
+    /* static: when runs are left with an action in flight, the loop is
+     * never closed and what it holds stays reachable to the end. */
+    static uv_loop_t loop;
     uv_loop_init(&loop);
     s.loop = &loop;
     int code = 2;
