@@ -19,6 +19,7 @@ bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 serve_start() {
     srv_log=$1
     shift
+    : >"$srv_log"
     "$RUNBOOK" serve --listen 127.0.0.1:0 "$@" 2>"$srv_log" &
     srv_pid=$!
     srv_port=

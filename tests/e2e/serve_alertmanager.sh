@@ -75,6 +75,29 @@ done
 grep -q '"duplicates":1' body && ok || bad "a repeat is a duplicate"
 [ "$(lines marks/node-down)" = 1 ] && [ "$(runs)" = 1 ] && ok || bad "a repeat starts nothing"
 
+# the same new alert on 16 connections at once (clustered Alertmanagers):
+# one run, every copy answered 200
+alert NodeDown fp-par firing node-par >par.json
+python3 - "$srv_port" par.json >par.out <<'PY'
+import sys, threading, urllib.request
+port, path = sys.argv[1], sys.argv[2]
+body = open(path, "rb").read()
+codes = []
+def post():
+    req = urllib.request.Request("http://127.0.0.1:%s/hooks/alertmanager" % port, data=body,
+        headers={"Authorization": "Bearer 0123456789abcdef0123"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        codes.append(r.status)
+ts = [threading.Thread(target=post) for _ in range(16)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(" ".join(str(c) for c in sorted(set(codes))), len(codes))
+PY
+[ "$(cat par.out)" = "200 16" ] && ok || { bad "16 copies at once: all 200"; cat par.out; }
+wait_for status_is fp-par resolved && ok || bad "the parallel alert's run resolves"
+[ "$(sqlite3 j.db "SELECT count(*) FROM alert_runs WHERE fingerprint = 'fp-par'")" = 1 ] &&
+    [ "$(grep -cx node-par marks/node-down)" = 1 ] && ok || bad "16 copies at once: one run"
+
 # ---- resolved: journaled against the run; cancel_on_resolve cancels ----
 alert NodeDown fp-a resolved node-1 >ar.json
 [ "$(http POST /hooks/alertmanager $T ar.json)" = 200 ] && ok || bad "resolved: 200"
