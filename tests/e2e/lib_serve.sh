@@ -82,3 +82,21 @@ steps:
     with: { duration: 120s }
 YAML
 }
+
+# hook_token: ./tokens with one token of role hook named am (mode 600);
+# its secret in $T.
+hook_token() {
+    T=0123456789abcdef0123
+    printf 'am hook %s\n' "$T" >tokens
+    chmod 600 tokens
+}
+
+# server_config [LINE…]: ./server.yaml with the journal, runbooks folder and
+# tokens file in $tmp, MARKS readable by runbooks, and the LINEs after.
+server_config() {
+    printf 'database: %s/j.db\nrunbooks: %s/runbooks\ntokens: %s/tokens\nenv: [MARKS]\n' \
+        "$tmp" "$tmp" "$tmp" >server.yaml
+    for line in "$@"; do
+        printf '%s\n' "$line" >>server.yaml
+    done
+}

@@ -39,16 +39,8 @@ steps:
   - name: mark
     run: "echo ran >> {{ env.MARKS }}/cool"
 YAML
-printf 'am hook 0123456789abcdef0123\n' >tokens
-chmod 600 tokens
-T=0123456789abcdef0123
-cat >server.yaml <<YAML
-database: $tmp/j.db
-runbooks: $tmp/runbooks
-tokens: $tmp/tokens
-env: [MARKS]
-limits: { body_size: 4MiB, header_size: 8192, request_time: 2s, active_runs: 50 }
-YAML
+hook_token
+server_config 'limits: { body_size: 4MiB, header_size: 8192, request_time: 2s, active_runs: 50 }'
 
 # alert NAME FP STATUS [INSTANCE]: a version 4 body with one alert
 alert() {

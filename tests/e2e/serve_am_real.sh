@@ -40,13 +40,7 @@ secret=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
 printf 'alertmanager hook %s\n' "$secret" >tokens
 printf '%s' "$secret" >am.token
 chmod 600 tokens am.token
-cat >server.yaml <<YAML
-database: $tmp/j.db
-runbooks: $tmp/runbooks
-tokens: $tmp/tokens
-env: [MARKS]
-shutdown_grace: 5s
-YAML
+server_config 'shutdown_grace: 5s'
 
 serve_start log1 --config server.yaml || { bad "the server did not start"; cat log1; exit 1; }
 port=$srv_port

@@ -10,9 +10,7 @@ command -v python3 >/dev/null 2>&1 || { echo "SKIP: no python3"; exit 0; }
 . "$RB_SOURCE_DIR/tests/e2e/lib_serve.sh" # a $tmp to work in, removed at exit
 
 mkdir runbooks
-printf 'am hook 0123456789abcdef0123\n' >tokens
-chmod 600 tokens
-T=0123456789abcdef0123
+hook_token
 RUNBOOK_JOURNAL_MAX_PAGES=40 serve_start log --tokens tokens --dir runbooks --db j.db ||
     { bad "start"; cat log; exit 1; }
 codes=

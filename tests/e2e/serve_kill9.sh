@@ -26,14 +26,8 @@ steps:
   - name: mark
     run: "echo {{ alert.fingerprint }} >> {{ env.MARKS }}/ack"
 YAML
-printf 'am hook 0123456789abcdef0123\n' >tokens
-chmod 600 tokens
-cat >server.yaml <<YAML
-database: $tmp/j.db
-runbooks: $tmp/runbooks
-tokens: $tmp/tokens
-env: [MARKS]
-YAML
+hook_token
+server_config
 cat >client.py <<'PY'
 # Posts one new alert per request until the server goes away (or 5 s);
 # appends each fingerprint answered 200 to acked.txt at once.
