@@ -18,16 +18,7 @@ command -v python3 >/dev/null 2>&1 || { echo "SKIP: no python3"; exit 0; }
 
 mkdir runbooks marks
 export MARKS="$tmp/marks"
-cat >runbooks/node-down.yaml <<'YAML'
-apiVersion: runbook/v1
-name: node-down
-triggers:
-  - match: { alertname: NodeDown }
-concurrency: "{{ alert.labels.instance }}"
-steps:
-  - name: mark
-    run: "printf '%s\n' {{ alert.labels.instance }} >> {{ env.MARKS }}/node-down"
-YAML
+node_down_runbook runbooks/node-down.yaml
 slow_runbook runbooks/slow.yaml
 cat >runbooks/cool.yaml <<'YAML'
 apiVersion: runbook/v1
