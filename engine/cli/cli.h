@@ -26,6 +26,10 @@ int rb_cli_show(int argc, char **argv);
 int rb_cli_audit(int argc, char **argv);
 int rb_cli_journal(int argc, char **argv);
 int rb_cli_actions(int argc, char **argv);
+/* cli_serve.c: `runbook serve`, and `validate --config FILE`'s check of a
+ * server config (prints its diagnostics; RB_EXIT_OK or RB_EXIT_USAGE). */
+int rb_cli_serve(int argc, char **argv);
+int rb_cli_config_check(const char *path);
 
 /* Loads the action modules of dir (--plugins), or of $RUNBOOK_PLUGINS when
  * dir is NULL; nothing when neither is set. On a refused module prints

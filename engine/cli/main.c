@@ -26,6 +26,7 @@ static const command_t commands[] = {
     {"show", rb_cli_show, "print the timeline of one run"},
     {"audit", rb_cli_audit, "audit verify: check the journal's hash chain for tampering"},
     {"journal", rb_cli_journal, "journal prune: remove old finished runs behind a checkpoint"},
+    {"serve", rb_cli_serve, "serve alert webhooks over HTTP: Alertmanager starts runbooks"},
     {"actions", rb_cli_actions, "list the actions (built in and plugins) and their parameters"},
     {NULL, NULL, NULL},
 };

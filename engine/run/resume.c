@@ -7,7 +7,10 @@
  * rb_journal_run_resume_point and the run's events give; never decides
  * whether a half-done step may run again (the caller does).
  */
+#define _GNU_SOURCE /* strndup */
 #include "run_int.h"
+
+#include "load/catalog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,3 +140,98 @@ int rb__run_start_resumed(rb_run_t *r)
     return 0;
 }
 
+
+/* ---- what `runbook resume` and the server's restart share ---- */
+
+/* Where the relative paths of a resumed run resolve: the folder of the
+ * runbook file its run_started event records (an absolute path), whatever
+ * directory resume is started in. A run recorded before paths were kept
+ * falls back to the folder of the runbook of its name under ./runbooks,
+ * else ".": never a walk of the current directory, which may be "/".
+ * Returns a malloc'd path. */
+static char *resume_dir(const json_t *run, const char *name)
+{
+    size_t i;
+    const json_t *ev;
+    const char *path = NULL;
+    json_array_foreach(json_object_get(run, "events"), i, ev) {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        if (type && !strcmp(type, "run_started")) {
+            path = json_string_value(json_object_get(json_object_get(ev, "data"), "path"));
+            break;
+        }
+    }
+    char *found = path ? NULL : rb__runbook_find("runbooks", name ? name : "");
+    const char *file = path ? path : found;
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    char *base = slash ? strndup(file, (size_t)(slash - file) + (slash == file)) : strdup(".");
+    free(found);
+    return base;
+}
+
+int rb_run_resume_prepare(uv_loop_t *loop, rb_journal_t *j, int64_t id, const char *dir,
+                          int rerun, const rb_run_opts_t *o, rb_diags_t *d, rb_runbook_t **rbp,
+                          rb_run_t **runp, char *err, size_t errlen)
+{
+    *rbp = NULL;
+    *runp = NULL;
+    json_t *point = NULL, *run = NULL;
+    int rc = rb_journal_run_resume_point(j, id, &point);
+    if (rc < 0) {
+        snprintf(err, errlen, "no run %lld in the journal%s", (long long)id,
+                 rc == RB_EJOURNAL ? " (its recorded runbook text does not match its hash)" : "");
+        return RB_ENOTFOUND;
+    }
+    const char *status = json_string_value(json_object_get(point, "status"));
+    if (!status || strcmp(status, "interrupted")) {
+        snprintf(err, errlen, "run %lld is %s, not interrupted: %s", (long long)id,
+                 status ? status : "?",
+                 status && (!strcmp(status, "running") || !strcmp(status, "waiting_approval"))
+                     ? "another process is running it"
+                     : "start a new run instead");
+        json_decref(point);
+        return RB_EINVAL;
+    }
+    const char *src = json_string_value(json_object_get(point, "source"));
+    const char *name = json_string_value(json_object_get(point, "runbook"));
+    if (rb_journal_run_get(j, id, &run) < 0) {
+        snprintf(err, errlen, "%s", rb_journal_errmsg(j));
+        json_decref(point);
+        return RB_EJOURNAL;
+    }
+    char *base = dir ? strdup(dir) : resume_dir(run, name);
+    rc = rb_runbook_load_text(name ? name : "recorded", src ? src : "", src ? strlen(src) : 0,
+                              base, d, rbp);
+    free(base);
+    if (rc < 0) {
+        snprintf(err, errlen, "the recorded runbook does not load in this version");
+        json_decref(point);
+        json_decref(run);
+        return RB_EINVAL;
+    }
+    const char *next = json_string_value(json_object_get(point, "next_step"));
+    long at = next ? rb_runbook_step_index(*rbp, next) : -1;
+    const rb_step_t *st = at >= 0 ? rb_runbook_step(*rbp, (size_t)at) : NULL;
+    /* A read-only action changed nothing: running it again is always safe. */
+    if (st && json_is_true(json_object_get(point, "next_step_started")) && !rerun &&
+        !st->idempotent && (st->inv.action->flags & RB_ACTION_SIDE_EFFECTS)) {
+        snprintf(err, errlen,
+                 "step %s of run %lld was started but its result was never "
+                 "recorded: it may have run, in part or whole. It is not marked idempotent, so it "
+                 "is not run again on its own. Check what it did, then resume with "
+                 "--rerun-started to run it again.", next, (long long)id);
+        json_decref(point);
+        json_decref(run);
+        rb_runbook_free(*rbp);
+        *rbp = NULL;
+        return RB_EBUSY;
+    }
+    rc = rb_run_resume(loop, *rbp, j, point, json_object_get(run, "events"), o, runp, err, errlen);
+    json_decref(point);
+    json_decref(run);
+    if (rc < 0) {
+        rb_runbook_free(*rbp);
+        *rbp = NULL;
+    }
+    return rc;
+}

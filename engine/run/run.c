@@ -247,8 +247,10 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
     rc = rb_journal_put_version(j, rb_runbook_name(rb), rb_runbook_path(rb), src, len, sha);
     if (rc == 0) {
         json_t *shown = rb_secrets_mask_params(r->secrets, rb, params);
-        rc = rb_journal_run_create(j, rb_runbook_name(rb), sha, shown,
-                                   o && o->trigger ? o->trigger : "cli", &r->id);
+        rc = rb_journal_run_create_claimed(j, rb_runbook_name(rb), sha, shown,
+                                           o && o->trigger ? o->trigger : "cli",
+                                           o ? o->claim_fingerprint : NULL,
+                                           o ? o->claim_starts_at : NULL, &r->id);
         json_decref(shown);
     }
     /* No commit here: the run's first durable point (or its end) covers

@@ -60,6 +60,11 @@ struct rb_run {
     /* approval */
     uv_timer_t approval_timer;
     int waiting_approval;
+    /* rb_run_hold: no new step starts; parked once it stopped at a step
+     * boundary (or while waiting for an approval). */
+    int hold, parked;
+    void (*parked_cb)(rb_run_t *r, void *arg);
+    void *parked_arg;
 
     /* undo: steps that completed and have an undo, in order */
     size_t *undo_stack;
@@ -229,5 +234,9 @@ void rb__subrun_cancel_item(void *arg, rb_action_ctx_t *ctx);
 /* Drills: sets how iv treats an action with side effects for step s — run
  * it, or simulate it with the outcome --assume gives s. */
 void rb__run_invoker_set_assume(rb_run_t *r, rb_invoker_t *iv, const rb_step_t *s);
+
+/* step.c: the run stops at a step boundary for rb_run_hold (the
+ * approval it waits for, if any, is no longer timed). */
+void rb__run_park(rb_run_t *r);
 
 #endif

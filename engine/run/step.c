@@ -173,6 +173,30 @@ static void on_approval_timeout(uv_timer_t *t)
         step_fail(r, "denied", "approval timed out");
 }
 
+void rb__run_park(rb_run_t *r)
+{
+    if (r->parked)
+        return;
+    r->parked = 1;
+    uv_timer_stop(&r->approval_timer); /* asked again when the run resumes */
+    if (r->parked_cb)
+        r->parked_cb(r, r->parked_arg);
+}
+
+void rb_run_hold(rb_run_t *r, void (*parked)(rb_run_t *r, void *arg), void *arg)
+{
+    r->hold = 1;
+    r->parked_cb = parked;
+    r->parked_arg = arg;
+    if (r->waiting_approval)
+        rb__run_park(r);
+}
+
+int rb_run_parked(const rb_run_t *r)
+{
+    return r->parked;
+}
+
 int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
 {
     if (!r->waiting_approval || r->state != RS_STEPS)
@@ -215,6 +239,10 @@ void rb__step_begin(rb_run_t *r, size_t i)
 {
     if (r->state != RS_STEPS)
         return;
+    if (r->hold && i < rb_runbook_nsteps(r->rb)) {
+        rb__run_park(r); /* a shutdown: the steps so far are on record, no new one starts */
+        return;
+    }
     if (i >= rb_runbook_nsteps(r->rb)) {
         rb__run_steps_done(r);
         return;
