@@ -32,6 +32,22 @@ step_is old_logs ok; step_is package_cache skipped; step_is old_backups skipped
 grep -q "rotate 7" "$T/w/logrotate-neo-node" || fail "no log rotation rule"
 ok "old logs removed, live log kept, rotation rule written"
 
+CASE="injection into the logrotate file"
+world_up
+brk disk-full node1
+# shellcheck disable=SC2046
+rb 1 disk-exhaustion $(p) -p "unit=node1;touch $T/pwn"
+step_is log_rotation failed
+[ ! -e "$T/w/logrotate-neo-node" ] || fail "a postrotate line written from a unit with ';' in it: $(cat "$T/w/logrotate-neo-node")"
+[ ! -e "$T/pwn" ] || fail "the injected command ran"
+world_up
+brk disk-full node1
+echo "# the operator's" >"$T/w/logrotate-neo-node"
+# shellcheck disable=SC2046
+rb 0 disk-exhaustion $(p)
+[ "$(cat "$T/w/logrotate-neo-node")" = "# the operator's" ] || fail "an existing logrotate file overwritten"
+ok "a unit with shell syntax is refused; an existing rule file is kept"
+
 CASE="backups, approval refused"
 world_up
 fill_backups

@@ -1,12 +1,13 @@
 #!/bin/sh
 # split-brain against the world: node3 on a fork (different hashes at the
 # same height) is found as the minority and resynced after an approval;
-# refused, nothing is wiped; one chain is not_confirmed; a node that does
+# refused, nothing is wiped; a node entry that names no command reaching
+# it is refused before anything is stopped; one chain is not_confirmed; a node that does
 # not answer cannot be assessed.
 . "$(dirname "$0")/lib.sh"
 
 p() {
-    echo "-p nodes=node1|$NODE1_RPC|$NODE1_DATA,node2|$NODE2_RPC|$NODE2_DATA,node3|$NODE3_RPC|$NODE3_DATA" \
+    echo "-p nodes=node1|$NODE1_RPC|$NODE1_DATA|env,node2|$NODE2_RPC|$NODE2_DATA|env,node3|$NODE3_RPC|$NODE3_DATA|env" \
          "-p systemctl=$SYSTEMCTL -p sync_wait=500ms -p webhook_url=$WORLD_WEBHOOK"
 }
 
@@ -32,6 +33,18 @@ rb_tty 1 "approve step resync_minority?=n" -- split-brain $(p)
 step_is resync_minority denied
 [ "$(wstate .nodes.node3.chain)" = fork ] || fail "node3 wiped without approval"
 ok "refused: nothing wiped"
+
+CASE="no command that reaches the minority"
+world_up
+brk fork node3
+# shellcheck disable=SC2046
+rb 1 split-brain $(p) -p "nodes=node1|$NODE1_RPC|$NODE1_DATA,node2|$NODE2_RPC|$NODE2_DATA,node3|$NODE3_RPC|$NODE3_DATA" --yes
+step_is reachable failed
+jr '[.events[] | select(.type == "step_started" and .step == "resync_minority")] | length == 0'
+[ "$(wstate .nodes.node3.chain)" = fork ] || fail "node3 wiped through this host's commands"
+[ -f "$NODE3_DATA/chain.db" ] || fail "a chain.db removed"
+[ "$(wstate .nodes.node3.state)" = active ] || fail "node3 stopped"
+ok "an entry without ON_NODE: refused before the approval, nothing stopped or wiped"
 
 CASE="one chain"
 world_up
