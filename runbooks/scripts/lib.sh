@@ -8,4 +8,7 @@
 
 cannot() { echo "cannot assess: $*" >&2; exit 3; }
 need() { for t in "$@"; do command -v "$t" >/dev/null 2>&1 || cannot "$t not found"; done; }
+# RocksDB's tool: Debian 12's rocksdb-tools ships it as `ldb` (upstream
+# builds name it rocksdb_ldb); RB_LDB overrides the name.
+LDB=${RB_LDB:-ldb}
 usage() { echo "usage: $USAGE" >&2; exit 2; }

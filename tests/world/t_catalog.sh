@@ -37,6 +37,47 @@ for s in "$RUNBOOKS"/scripts/*; do
 done
 ok "$(wc -l <"$T/used") scripts called, all shipped, documented, usage exit 2"
 
+CASE="bad arguments are exit 2"
+mkdir -p "$T/store"
+for args in "db-compact bogus sqlite /nonexistent/db" "db-compact check bogus /nonexistent/db" \
+            "backup-prune $T/store p x 7" "backup-prune $T/store p -1 7" "backup-prune --list $T/store p 3 x" \
+            "disk-usage $T/store abc"; do
+    set +e
+    # shellcheck disable=SC2086
+    "$RUNBOOKS"/scripts/$args >/dev/null 2>&1; rc=$?
+    set -e
+    [ "$rc" = 2 ] || fail "scripts/$args exits $rc, want 2"
+done
+ok "a bad mode, engine or number is usage (2), never a measurement"
+
+CASE="a missing tool is exit 3, never a number"
+mkdir -p "$T/nodf"
+for t in sh cut tail tr dirname cat; do ln -sf "$(command -v $t)" "$T/nodf/$t"; done
+for args in "disk-usage $T/store" "disk-usage $T/store 1000"; do
+    set +e
+    # shellcheck disable=SC2086
+    PATH="$T/nodf" "$RUNBOOKS"/scripts/$args >"$T/outp" 2>"$T/err"; rc=$?
+    set -e
+    [ "$rc" = 3 ] || fail "scripts/$args without df/du exits $rc (printed '$(cat "$T/outp")'), want 3"
+done
+ok "disk-usage without df or du cannot assess"
+
+CASE="rocksdb through Debian's ldb"
+command -v ldb >/dev/null || fail "ldb (rocksdb-tools) is not installed: make deps"
+ldb --db="$T/rdb" --create_if_missing put k v >/dev/null
+"$RUNBOOKS"/scripts/db-integrity rocksdb "$T/rdb" >/dev/null || fail "a healthy RocksDB reported corrupt"
+"$RUNBOOKS"/scripts/db-compact run rocksdb "$T/rdb" >/dev/null || fail "db-compact run rocksdb failed"
+"$RUNBOOKS"/scripts/db-repair rocksdb "$T/rdb" >/dev/null 2>&1 || fail "db-repair on a healthy RocksDB failed"
+"$RUNBOOKS"/scripts/db-integrity rocksdb "$T/rdb" >/dev/null || fail "RocksDB corrupt after compact + repair"
+printf 'MANIFEST-999999\n' >"$T/rdb/CURRENT"
+set +e
+"$RUNBOOKS"/scripts/db-integrity rocksdb "$T/rdb" >/dev/null 2>&1; rc=$?
+RB_LDB=no-such-ldb "$RUNBOOKS"/scripts/db-integrity rocksdb "$T/rdb" >/dev/null 2>&1; rc2=$?
+set -e
+[ "$rc" = 1 ] || fail "a RocksDB without its manifest: exit $rc, want 1"
+[ "$rc2" = 3 ] || fail "RB_LDB naming a missing tool: exit $rc2, want 3"
+ok "healthy RocksDB intact (checkconsistency), broken one corrupt, RB_LDB honoured"
+
 CASE="cannot assess is exit 3"
 for args in "db-integrity sqlite /nonexistent/chain.db" "db-repair rocksdb /nonexistent" "backup-restore /nonexistent /tmp/x" \
             "disk-usage /nonexistent" "db-compact check sqlite /nonexistent/db" "backup-prune /nonexistent p 3 7" \
@@ -49,6 +90,20 @@ for args in "db-integrity sqlite /nonexistent/chain.db" "db-repair rocksdb /none
     grep -q "^cannot assess: " "$T/err" || fail "scripts/$args does not say why"
 done
 ok "a missing target or tool is exit 3 with the reason"
+
+CASE="one concurrency key per node"
+# Every runbook that acts on a node through its unit holds the same key, so
+# that node-crash cannot restart a node database-corruption has stopped.
+# post-recovery only looks and is started by the others as a sub-runbook.
+for f in "$RUNBOOKS"/*.yaml; do
+    name=$(sed -n 's/^name: *//p' "$f")
+    [ "$name" = post-recovery ] && continue
+    grep -q '^  unit:' "$f" || continue
+    grep -qx 'concurrency: "node/{{ params.instance }}"' "$f" ||
+        fail "$name acts on a node but its key is not node/{{ params.instance }}: $(grep '^concurrency' "$f")"
+    grep -q '^  instance:' "$f" || fail "$name has no instance parameter for its key"
+done
+ok "every runbook acting on a node holds node/{{ params.instance }}"
 
 CASE="no approval times out into action"
 if grep -n "on_timeout: continue" "$RUNBOOKS"/*.yaml; then fail "an approval goes ahead when nobody answers"; fi
