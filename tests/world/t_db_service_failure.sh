@@ -2,7 +2,8 @@
 # db-service-failure against the world: a stopped database is restarted; a
 # corrupt one is restored from the newest dump after an approval, with the
 # API gateway stopped meanwhile and recreated after; healthy is
-# not_confirmed; without the container runtime it is inconclusive.
+# not_confirmed; without the container runtime, or with its daemon
+# unreachable, it is inconclusive.
 . "$(dirname "$0")/lib.sh"
 
 p() {
@@ -47,3 +48,14 @@ brk db-down
 rb 5 db-service-failure $(p) -p docker=/nonexistent/docker
 no_step_ran
 ok "inconclusive"
+
+CASE="docker daemon unreachable"
+world_up
+brk db-down
+printf '#!/bin/sh\necho "Cannot connect to the Docker daemon at unix:///var/run/docker.sock. Is the docker daemon running?" >&2\nexit 1\n' >"$T/docker"
+chmod +x "$T/docker"
+# shellcheck disable=SC2046
+rb 5 db-service-failure $(p) -p docker="$T/docker" --yes
+no_step_ran
+grep -q "Cannot connect to the Docker daemon" "$T/show.json" || fail "the reason is not in the journal"
+ok "daemon unreachable: inconclusive, nothing restarted"

@@ -5,8 +5,8 @@
 # services recreated; healthy is not_confirmed; an unreadable
 # configuration is inconclusive.
 # hot-standby-failover: the primary behind the load balancer crashed: after
-# an approval the balancer points at the standby, which is promoted;
-# refused, the balancer is not touched.
+# an approval the primary is stopped, the balancer points at the standby,
+# which is promoted; refused, neither the primary nor the balancer is touched.
 . "$(dirname "$0")/lib.sh"
 
 rpc() {
@@ -69,10 +69,10 @@ ok "balancer on the standby, standby promoted"
 CASE="standby: refused"
 world_up
 brk lb-primary-down
-rb_tty 1 "approve step switch_lb?=n" -- hot-standby-failover $(standby)
-step_is switch_lb denied; step_not_ran promote
+rb_tty 1 "approve step failover?=n" -- hot-standby-failover $(standby)
+step_is failover denied; step_not_ran stop_primary; step_not_ran switch_lb; step_not_ran promote
 [ "$(wstate .lb.upstream)" = node1 ] || fail "the balancer was switched without approval"
-ok "refused: the balancer untouched"
+ok "refused: the primary not stopped, the balancer untouched"
 
 CASE="standby: healthy"
 world_up
@@ -95,6 +95,6 @@ brk lb-primary-down
 # shellcheck disable=SC2046
 rb 1 hot-standby-failover $(standby)  --dry-run
 step_is switch_lb simulated; step_is promote simulated
-jr 'any(.events[]; .type == "approval_granted" and .step == "switch_lb" and .data.would_ask == true)'
+jr 'any(.events[]; .type == "approval_granted" and .step == "failover" and .data.would_ask == true)'
 [ "$(wstate .lb.upstream)" = node1 ] || fail "the drill switched the balancer"
 ok "the drill reaches the switch, would ask, changes nothing (validate fails: nothing was done)"

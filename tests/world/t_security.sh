@@ -3,7 +3,8 @@
 # ddos: 4000 connections are rate-limited (iptables recent rules) back
 # under the mark; healthy not_confirmed; no firewall tool: inconclusive.
 # key-compromise: the validator is stopped at once, and (after approval)
-# the key is rotated and the validator started; refused, it stays stopped.
+# the key is rotated and the validator started; refused, it stays stopped;
+# a key state that cannot be read is inconclusive and stops nothing.
 # security-breach: ports locked down, circuit breaker opened, forensics
 # kept, credentials rotated after approval, services redeployed.
 . "$(dirname "$0")/lib.sh"
@@ -61,6 +62,21 @@ step_is stop_node ok; step_is rotate_key denied; step_not_ran start_node
 [ "$(wstate .nodes.node1.state)" != active ] || fail "the validator runs with the exposed key"
 [ "$(wstate .key)" = exposed ] || fail "key changed without approval"
 ok "refused: the validator stays stopped"
+
+CASE="key compromise: the key state cannot be read"
+world_up
+# shellcheck disable=SC2046
+rb 5 key-compromise $(kc) -p key_status_url=http://127.0.0.1:1/admin/key --yes
+no_step_ran
+[ "$(wstate .nodes.node1.state)" = active ] || fail "the validator was stopped on no evidence"
+ok "unreachable key endpoint: inconclusive, the validator keeps running"
+
+CASE="key compromise: healthy"
+world_up
+# shellcheck disable=SC2046
+rb 3 key-compromise $(kc)
+no_step_ran
+ok "not_confirmed"
 
 sb() {
     echo "-p audit_log=$WORLD_AUDIT_LOG -p iptables=$WORLD_BIN/iptables -p ports=${NODE1_RPC##*:} -p rpc_url=$NODE1_RPC" \
