@@ -9,6 +9,8 @@
 cannot() { echo "cannot assess: $*" >&2; exit 3; }
 need() { for t in "$@"; do command -v "$t" >/dev/null 2>&1 || cannot "$t not found"; done; }
 # RocksDB's tool: Debian 12's rocksdb-tools ships it as `ldb` (upstream
-# builds name it rocksdb_ldb); RB_LDB overrides the name.
+# builds name it rocksdb_ldb). An engine written "rocksdb:TOOL" (a runbook's
+# db_engine parameter) names another, as does RB_LDB.
 LDB=${RB_LDB:-ldb}
+split_engine() { case $1 in rocksdb:?*) LDB=${1#rocksdb:} engine=rocksdb ;; *) engine=$1 ;; esac; }
 usage() { echo "usage: $USAGE" >&2; exit 2; }

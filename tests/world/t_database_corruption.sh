@@ -72,9 +72,9 @@ CASE="integrity tool missing"
 world_up
 brk corrupt node1
 # shellcheck disable=SC2046
-rb 5 database-corruption $(p) -p db_engine=rocksdb
+rb 5 database-corruption $(p) -p db_engine=rocksdb:/nonexistent/ldb
 no_step_ran
-grep -q "rocksdb_ldb not found" "$T/out" || fail "the reason is not shown"
+grep -q "cannot assess: /nonexistent/ldb" "$T/out" || fail "the reason is not shown"
 ok "inconclusive when the integrity tool is missing"
 
 CASE="drill"

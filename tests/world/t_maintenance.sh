@@ -77,6 +77,6 @@ ok "not_confirmed"
 CASE="compaction: tool missing"
 world_up
 # shellcheck disable=SC2046
-rb 5 db-compaction $(cp_p) -p db_engine=rocksdb
+rb 5 db-compaction $(cp_p) -p db_engine=rocksdb:/nonexistent/ldb
 no_step_ran
 ok "inconclusive"
