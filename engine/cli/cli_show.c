@@ -311,6 +311,11 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
             fputs(": ", o->f);
             rb__cli_put_str(o, rb__cli_jstr(data, "outcome"));
         }
+        if (rb__cli_jstr(data, "comment")) { /* the answer's why (the server's API) */
+            fputs(": \"", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(data, "comment"));
+            fputs("\"", o->f);
+        }
     } else if (!strcmp(type, "rollback_started")) {
         rb__cli_color_on(o, C_YELLOW);
         fprintf(o->f, "rollback: undoing %" PRId64 " step(s)", rb__cli_jint(data, "undo_steps"));

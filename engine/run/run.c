@@ -744,6 +744,18 @@ void rb_run_cancel(rb_run_t *r)
     cancel_for(r, "cancelled by the operator");
 }
 
+void rb_run_cancel_by(rb_run_t *r, const char *who)
+{
+    if (!who) {
+        rb_run_cancel(r);
+        return;
+    }
+    if (r->cancelling)
+        return; /* the first reason stays (cancel_why may point at cancel_by) */
+    snprintf(r->cancel_by, sizeof r->cancel_by, "cancelled by %s", who);
+    cancel_for(r, r->cancel_by);
+}
+
 int rb_run_alert_resolved(rb_run_t *r, const json_t *alert)
 {
     if (r->state == RS_ENDING || r->state == RS_DONE)

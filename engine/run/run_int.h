@@ -31,6 +31,7 @@ struct rb_run {
     rstate_t state;
     int cancelling;
     const char *cancel_why; /* static text: why the run is being cancelled */
+    char cancel_by[160];    /* rb_run_cancel_by's reason (cancel_why points here) */
     int journal_broken;
 
     /* parallel checks (detect or validate) */

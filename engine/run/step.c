@@ -184,6 +184,12 @@ int rb_run_parked(const rb_run_t *r)
 
 int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
 {
+    return rb_run_answer(r, step, approved, who, NULL);
+}
+
+int rb_run_answer(rb_run_t *r, const char *step, int approved, const char *who,
+                  const char *comment)
+{
     if (!r->waiting_approval || r->state != RS_STEPS)
         return RB_ENOTFOUND;
     const rb_step_t *s = rb__step_current(r);
@@ -192,7 +198,8 @@ int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
     uv_timer_stop(&r->approval_timer);
     if (rb__run_set_waiting(r, 0) < 0)
         return 0;
-    json_t *d = json_pack("{s:s}", "by", who ? who : "operator");
+    json_t *d = json_pack("{s:s,s:s*}", "by", who ? who : "operator", "comment",
+                          comment && *comment ? comment : NULL);
     int rc = rb__run_emit(r, approved ? "approval_granted" : "approval_denied", s->name, 0, d);
     json_decref(d);
     if (rc < 0) {

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "server.h"
 
+#include "api.h"
 #include "log.h"
 #include "server_int.h"
 
@@ -184,6 +185,12 @@ int rb_server_main(rb_srv_config_t *cfg, int no_config)
     }
     /* static: when runs are left with an action in flight, the loop is
      * never closed and what it holds stays reachable to the end. */
+    if (rb__metrics_init(&s) < 0) {
+        rb_slog("error", "start_failed", "why", "out of memory", (char *)NULL);
+        rb_journal_close(s.j);
+        rb_auth_free(s.auth);
+        return 2;
+    }
     static uv_loop_t loop;
     uv_loop_init(&loop);
     s.loop = &loop;
@@ -248,5 +255,7 @@ out_loop:
 out_journal:
     rb_journal_close(s.j);
     rb_auth_free(s.auth);
+    rb__metrics_free(&s); /* no loop turn follows: no run reports again */
+    rb__hook_generic_free();
     return code;
 }
