@@ -251,6 +251,13 @@ int rb_journal_alert_resolved(rb_journal_t *j, const char *fingerprint, const ch
 int rb_journal_alert_get(rb_journal_t *j, const char *fingerprint, const char *starts_at,
                          json_t **out);
 
+/* The newest claim of that fingerprint with no resolved notice yet, shaped
+ * as rb_journal_alert_get's; RB_ENOTFOUND when there is none. A resolved
+ * notice whose startsAt is not the one claimed (Alertmanager moves an
+ * alert's startsAt when a resolve posted with an earlier time merges into
+ * it) still finds its alert this way. */
+int rb_journal_alert_open(rb_journal_t *j, const char *fingerprint, json_t **out);
+
 /* The claimed alerts that a matched runbook has no run or outcome for (the
  * process died between the claim and the run), oldest first, at most
  * limit (0: all): [{fingerprint, starts_at, alert, missing: [runbook…]}]. */

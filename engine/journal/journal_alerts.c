@@ -201,6 +201,34 @@ int rb_journal_alert_get(rb_journal_t *j, const char *fingerprint, const char *s
     return 0;
 }
 
+int rb_journal_alert_open(rb_journal_t *j, const char *fingerprint, json_t **out)
+{
+    *out = NULL;
+    if (bad_key(j, fingerprint, "-"))
+        return RB_EINVAL;
+    rb__jconn_t *c = j->c;
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(c->db,
+                                "SELECT starts_at FROM alerts WHERE fingerprint = ?1"
+                                " AND resolved_at IS NULL ORDER BY id DESC LIMIT 1",
+                                -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "reading an alert");
+    sqlite3_bind_text(st, 1, fingerprint, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+    char *sa = rc == SQLITE_ROW && sqlite3_column_text(st, 0)
+                   ? strdup((const char *)sqlite3_column_text(st, 0))
+                   : NULL;
+    sqlite3_finalize(st);
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rb__j_failc(c, rc, "reading an alert");
+    if (!sa)
+        return rc == SQLITE_ROW ? RB_ENOMEM : RB_ENOTFOUND;
+    int ret = rb_journal_alert_get(j, fingerprint, sa, out);
+    free(sa);
+    return ret;
+}
+
 int rb_journal_alerts_unstarted(rb_journal_t *j, int limit, json_t **out)
 {
     *out = NULL;

@@ -78,6 +78,7 @@ typedef enum {
 typedef struct {
     const json_t *alert;
     const char *fp, *sa;
+    char *sa_owned;  /* sa when it is a claim's, not the request's */
     char *key;
     act_t act;
     int held;        /* holds its pending entry (released after the flush) */
@@ -98,6 +99,7 @@ static void req_free(req_t *q)
 {
     for (size_t i = 0; i < q->n; i++) {
         free(q->p[i].key);
+        free(q->p[i].sa_owned);
         json_decref(q->p[i].matched);
         json_decref(q->p[i].runs);
     }
@@ -185,6 +187,22 @@ static int plan_one(req_t *q, am_t *am, json_t *seen, size_t i, size_t *new_runs
     json_t *mine = json_object_get(am->pending, p->key);
     json_t *claim = NULL;
     int rc = mine ? RB_ENOTFOUND : rb_journal_alert_get(q->s->j, p->fp, p->sa, &claim);
+    if (rc == RB_ENOTFOUND && !mine && resolved) {
+        /* Resolved with a startsAt that is not the one claimed: the open
+         * claim of the fingerprint is the alert that ended. */
+        rc = rb_journal_alert_open(q->s->j, p->fp, &claim);
+        if (rc == 0) {
+            p->sa = json_string_value(json_object_get(claim, "starts_at"));
+            p->sa_owned = strdup(p->sa ? p->sa : "");
+            p->sa = p->sa_owned;
+            free(p->key);
+            if (!p->sa || asprintf(&p->key, "%s\x1f%s", p->fp, p->sa) < 0) {
+                p->key = NULL;
+                json_decref(claim);
+                return RB_ENOMEM;
+            }
+        }
+    }
     if (rc < 0 && rc != RB_ENOTFOUND)
         return rc;
     if (mine || claim) {

@@ -65,3 +65,19 @@ wait_for() {
     done
     return 1
 }
+
+# slow_runbook FILE: a runbook that Slow alerts start, which sleeps two
+# minutes and is cancelled when its alert resolves (cancel_on_resolve).
+slow_runbook() {
+    cat >"$1" <<'YAML'
+apiVersion: runbook/v1
+name: slow
+triggers:
+  - match: { alertname: Slow }
+cancel_on_resolve: true
+steps:
+  - name: wait
+    action: sleep
+    with: { duration: 120s }
+YAML
+}

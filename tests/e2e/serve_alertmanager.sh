@@ -28,17 +28,7 @@ steps:
   - name: mark
     run: "printf '%s\n' {{ alert.labels.instance }} >> {{ env.MARKS }}/node-down"
 YAML
-cat >runbooks/slow.yaml <<'YAML'
-apiVersion: runbook/v1
-name: slow
-triggers:
-  - match: { alertname: Slow }
-cancel_on_resolve: true
-steps:
-  - name: wait
-    action: sleep
-    with: { duration: 60s }
-YAML
+slow_runbook runbooks/slow.yaml
 cat >runbooks/cool.yaml <<'YAML'
 apiVersion: runbook/v1
 name: cool
@@ -97,6 +87,16 @@ alert Slow fp-s resolved >sr.json
 wait_for status_is fp-s running && ok || bad "the slow run runs"
 [ "$(http POST /hooks/alertmanager $T sr.json)" = 200 ] && grep -q '"cancelled":1' body && ok || { bad "resolving cancels"; cat body; }
 wait_for status_is fp-s cancelled && ok || bad "the slow run ends cancelled"
+
+# a resolved notice whose startsAt moved (Alertmanager merges a resolve
+# posted with an earlier time) still finds its alert by fingerprint
+alert NodeDown fp-m firing node-m >m.json
+alert NodeDown fp-m resolved node-m | sed 's/"startsAt":"[^"]*"/"startsAt":"2026-11-21T23:40:00Z"/' >mr.json
+[ "$(http POST /hooks/alertmanager $T m.json)" = 200 ] && ok || bad "fp-m: 200"
+wait_for status_is fp-m resolved && ok || bad "the run of fp-m resolves"
+[ "$(http POST /hooks/alertmanager $T mr.json)" = 200 ] && grep -q '"resolved":1' body && ok || { bad "a moved startsAt resolves"; cat body; }
+[ "$(sqlite3 j.db "SELECT count(*) FROM events e JOIN alert_runs a ON a.run_id = e.run_id WHERE a.fingerprint = 'fp-m' AND e.type = 'alert_resolved'")" = 1 ] &&
+    ok || bad "the moved resolution is journaled against the run"
 
 # ---- unmatched ----
 alert Nobody fp-u firing >u.json

@@ -126,12 +126,19 @@ static void test_resolved_first_stays(void **state)
     assert_int_equal(rb_journal_alert_get(j, "f3", sa, &got), 0);
     assert_true(json_is_integer(json_object_get(got, "resolved_at")));
     json_decref(got);
+    /* the open claim of a fingerprint: the newest not resolved */
+    assert_int_equal(rb_journal_alert_open(j, "f3", &got), RB_ENOTFOUND);
+    assert_int_equal(rb_journal_alert_claim(j, "f3", "later", a, names, 0), 0);
+    assert_int_equal(rb_journal_sync(j), 0);
+    assert_int_equal(rb_journal_alert_open(j, "f3", &got), 0);
+    assert_string_equal(json_string_value(json_object_get(got, "starts_at")), "later");
+    json_decref(got);
     /* first heard of as resolved: status resolved, nothing to start */
     assert_int_equal(rb_journal_alert_claim(j, "f4", sa, a, names, 1), 0);
     assert_int_equal(rb_journal_sync(j), 0);
     json_t *v = NULL;
     assert_int_equal(rb_journal_alerts_unstarted(j, 0, &v), 0);
-    assert_int_equal(json_array_size(v), 1); /* f3 only: its run was never made */
+    assert_int_equal(json_array_size(v), 2); /* f3's two: their runs were never made */
     assert_string_equal(json_string_value(json_object_get(json_array_get(v, 0), "fingerprint")),
                         "f3");
     json_decref(v);
