@@ -12,18 +12,8 @@ command -v curl >/dev/null 2>&1 || { echo "SKIP: no curl"; exit 0; }
 command -v jq >/dev/null 2>&1 || { echo "SKIP: no jq"; exit 0; }
 . "$RB_SOURCE_DIR/tests/e2e/lib_serve.sh" # a $tmp to work in, removed at exit
 
-mkdir runbooks
-cat >runbooks/gate.yaml <<'YAML'
-apiVersion: runbook/v1
-name: gate
-params:
-  who: { default: nobody }
-steps:
-  - name: ask
-    approval: { timeout: 1h }
-    action: log
-    with: { message: "approved for {{ params.who }}" }
-YAML
+. "$RB_SOURCE_DIR/tests/e2e/lib_api.sh"
+api_setup
 cat >runbooks/shortgate.yaml <<'YAML'
 apiVersion: runbook/v1
 name: shortgate
@@ -33,29 +23,7 @@ steps:
     action: log
     with: { message: "never" }
 YAML
-cat >runbooks/nap.yaml <<'YAML'
-apiVersion: runbook/v1
-name: nap
-steps:
-  - name: wait
-    action: sleep
-    with: { duration: 60s }
-YAML
-printf 'am hook 0123456789abcdef0123\nops operator fedcba9876543210fedc\nro viewer aaaaaaaaaaaaaaaaaaaaaa\n' >tokens
-chmod 600 tokens
-AM=0123456789abcdef0123 OP=fedcba9876543210fedc RO=aaaaaaaaaaaaaaaaaaaaaa
-cat >server.yaml <<YAML
-database: $tmp/j.db
-runbooks: $tmp/runbooks
-tokens: $tmp/tokens
-YAML
-
-waiting() { # waiting RUN: the run waits for an approval
-    [ "$(http GET /api/v1/runs/$1 $RO)" = 200 ] && [ "$(jq -r .status body)" = waiting_approval ]
-}
-status_is() { # status_is RUN STATUS
-    [ "$(http GET /api/v1/runs/$1 $RO)" = 200 ] && [ "$(jq -r .status body)" = "$2" ]
-}
+waiting() { api_status_is "$1" waiting_approval; }
 
 if serve_start log --config server.yaml; then
     # ---- runbooks ----
@@ -80,7 +48,7 @@ if serve_start log --config server.yaml; then
     [ "$(http POST /api/v1/runs/$g1/approve $OP yes.json)" = 200 ] &&
         [ "$(jq -r '.by + "/" + .answer + "/" + .comment' body)" = "ops/approved/looks safe" ] &&
         ok || { bad "approve: 200 with who"; cat body; }
-    wait_for status_is "$g1" resolved && ok || bad "the approved run resolves"
+    wait_for api_status_is "$g1" resolved && ok || bad "the approved run resolves"
     [ "$(http POST /api/v1/runs/$g1/approve $OP yes.json)" = 409 ] && ok || bad "approving a finished run: 409"
     [ "$(http POST /api/v1/runs/99999/approve $OP yes.json)" = 404 ] && ok || bad "approving no run: 404"
 
@@ -93,13 +61,13 @@ if serve_start log --config server.yaml; then
     [ "$(http POST /api/v1/runs/$g2/deny $OP wrong.json)" = 409 ] && ok || bad "denying a step that does not wait: 409"
     printf '{"step":"ask","comment":"not during the freeze"}' >no.json
     [ "$(http POST /api/v1/runs/$g2/deny $OP no.json)" = 200 ] && ok || { bad "deny: 200"; cat body; }
-    wait_for status_is "$g2" failed && ok || bad "a denied step fails the run"
+    wait_for api_status_is "$g2" failed && ok || bad "a denied step fails the run"
 
     # ---- the declared timeout still applies ----
     printf '{"runbook":"shortgate"}' >start3.json
     http POST /api/v1/runs $OP start3.json >/dev/null
     g3=$(jq -r .id body)
-    wait_for status_is "$g3" failed && ok || bad "the approval timeout ends the wait"
+    wait_for api_status_is "$g3" failed && ok || bad "the approval timeout ends the wait"
 
     # ---- list with filters, show, events ----
     [ "$(http GET "/api/v1/runs?runbook=gate&status=resolved" $RO)" = 200 ] &&
@@ -129,7 +97,7 @@ if serve_start log --config server.yaml; then
     n1=$(jq -r .id body)
     [ "$(http POST /api/v1/runs/$n1/cancel $RO)" = 403 ] && ok || bad "a viewer cancels nothing: 403"
     [ "$(http POST /api/v1/runs/$n1/cancel $OP)" = 202 ] && ok || { bad "cancel: 202"; cat body; }
-    wait_for status_is "$n1" cancelled && ok || bad "the run ends cancelled"
+    wait_for api_status_is "$n1" cancelled && ok || bad "the run ends cancelled"
     [ "$(http POST /api/v1/runs/$n1/cancel $OP)" = 409 ] && ok || bad "cancel a finished run: 409"
 
     # ---- show a runbook: versions, and the last validation ----

@@ -17,7 +17,9 @@ PY=/usr/bin/python3 # Debian's, with python3-prometheus-client
 $PY -c 'import prometheus_client.parser' 2>/dev/null || { echo "SKIP: no python3-prometheus-client"; exit 0; }
 . "$RB_SOURCE_DIR/tests/e2e/lib_serve.sh" # a $tmp to work in, removed at exit
 
-mkdir runbooks
+. "$RB_SOURCE_DIR/tests/e2e/lib_api.sh"
+api_setup
+rm runbooks/nap.yaml
 cat >runbooks/node-down.yaml <<'YAML'
 apiVersion: runbook/v1
 name: node-down
@@ -50,23 +52,8 @@ steps:
     action: log
     with: { message: "{{ params.x }}" }
 YAML
-cat >runbooks/gate.yaml <<'YAML'
-apiVersion: runbook/v1
-name: gate
-steps:
-  - name: ask
-    approval: { timeout: 1h }
-    action: log
-    with: { message: "ok" }
-YAML
-printf 'am hook 0123456789abcdef0123\nops operator fedcba9876543210fedc\nro viewer aaaaaaaaaaaaaaaaaaaaaa\n' >tokens
-chmod 600 tokens
-AM=0123456789abcdef0123 OP=fedcba9876543210fedc RO=aaaaaaaaaaaaaaaaaaaaaa
 export DEPLOY_SECRET=s3cret-s3cret-s3cret
-cat >server.yaml <<YAML
-database: $tmp/j.db
-runbooks: $tmp/runbooks
-tokens: $tmp/tokens
+cat >>server.yaml <<YAML
 generic_hooks:
   deploy: { secret_env: DEPLOY_SECRET, replay_window: 2m }
 YAML
@@ -83,7 +70,6 @@ hook() {
         ${2:+-H "X-Runbook-Timestamp: $2"} ${3:+-H "X-Runbook-Signature: $3"} \
         --data-binary "@$1" "http://127.0.0.1:$srv_port/hooks/generic/deploy"
 }
-status_is() { [ "$(http GET /api/v1/runs/$1 $RO)" = 200 ] && [ "$(jq -r .status body)" = "$2" ]; }
 # metric NAME LABELS-AS-PYTHON-DICT: the sample's value from the parsed scrape, or "none"
 metric() {
     $PY - "$1" "$2" <<'PY'
@@ -126,13 +112,13 @@ if serve_start log --config server.yaml; then
     printf '[1,2]' >arr.json
     [ "$(http POST /hooks/generic/open $AM arr.json)" = 400 ] && ok || bad "a body that is no object: 400"
     [ "$(http POST /hooks/generic/open $RO x.json)" = 403 ] && ok || bad "a viewer calls no hook: 403"
-    wait_for status_is "$d1" resolved && ok || bad "the signed hook's run resolves"
-    wait_for status_is "$o1" resolved && ok || bad "the unsigned hook's run resolves"
+    wait_for api_status_is "$d1" resolved && ok || bad "the signed hook's run resolves"
+    wait_for api_status_is "$o1" resolved && ok || bad "the unsigned hook's run resolves"
     [ "$(http GET /api/v1/runs/$d1 $RO)" = 200 ] && [ "$(jq -r .params.version body)" = 1.2.3 ] &&
         [ "$(jq -r .trigger body)" = webhook ] && ok || { bad "the body is the params"; cat body; }
     [ "$(http GET '/api/v1/runs?runbook=deploy' $RO)" = 200 ] && [ "$(jq '.runs | length' body)" = 1 ] &&
         ok || bad "refused hooks started nothing"
-    [ -n "$nd" ] && wait_for status_is "$nd" resolved || bad "the alert's run resolves"
+    [ -n "$nd" ] && wait_for api_status_is "$nd" resolved || bad "the alert's run resolves"
     printf '{"runbook":"gate"}' >g.json
     http POST /api/v1/runs $OP g.json >/dev/null
     g1=$(jq -r .id body)
