@@ -134,6 +134,17 @@ print(json.dumps({"version": "4", "status": "firing", "alerts": alerts}))
 PY
 [ "$(http POST /hooks/alertmanager $T many.json)" = 200 ] && grep -q '"unmatched":10000' body && ok || { bad "10,000 alerts: 200"; head -c 300 body; }
 [ "$(sqlite3 j.db "SELECT count(*) FROM alerts WHERE fingerprint LIKE 'many-%'")" = 10000 ] && ok || bad "10,000 alerts journaled"
+# more new runs than limits.active_runs (50): 503, nothing claimed, nothing run
+python3 - >over.json <<'PY'
+import json
+alerts = [{"status": "firing", "labels": {"alertname": "NodeDown", "instance": "over-%d" % i},
+           "startsAt": "2026-11-21T23:46:58Z", "fingerprint": "over-%d" % i} for i in range(60)]
+print(json.dumps({"version": "4", "alerts": alerts}))
+PY
+before=$(runs)
+[ "$(http POST /hooks/alertmanager $T over.json)" = 503 ] && ok || bad "over active_runs: 503"
+[ "$(sqlite3 j.db "SELECT count(*) FROM alerts WHERE fingerprint LIKE 'over-%'")" = 0 ] && [ "$(runs)" = "$before" ] &&
+    ok || bad "a request over active_runs claims and runs nothing"
 # a header flood (h2o: at most 100 headers) and a head over header_size
 flood=$(python3 -c 'print(" ".join("-H X-F%d:%d" % (i, i) for i in range(200)))')
 # shellcheck disable=SC2086
