@@ -16,7 +16,8 @@ all: build
 DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
            libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
            libcmocka-dev sqlite3 curl jq python3 nodejs npm libh2o-dev \
-           prometheus-alertmanager python3-prometheus-client wrk nginx-light
+           prometheus-alertmanager python3-prometheus-client wrk nginx-light \
+           python3-aiosmtpd openssl
 
 deps:
 	@missing=""; \
