@@ -462,6 +462,8 @@ static void on_notify_done(rb_invoker_t *iv, json_t *res, void *arg)
     r->npending--;
     if (r->state == RS_ENDING)
         finish(r);
+    else if (r->park_wanted && !r->npending)
+        rb__run_park(r); /* a hold waited for this notification */
 }
 
 int rb__run_expr_error(rb_run_t *r, const char *step, const char *where, long i, const char *key,

@@ -64,6 +64,7 @@ struct rb_run {
     /* rb_run_hold: no new step starts; parked once it stopped at a step
      * boundary (or while waiting for an approval). */
     int hold, parked;
+    int park_wanted; /* it stopped, but a notification is still in flight */
     void (*parked_cb)(rb_run_t *r, void *arg);
     void *parked_arg;
 

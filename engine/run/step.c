@@ -177,8 +177,12 @@ void rb__run_park(rb_run_t *r)
 {
     if (r->parked)
         return;
-    r->parked = 1;
     uv_timer_stop(&r->approval_timer); /* asked again when the run resumes */
+    if (r->npending) { /* parked once its notifications are out (run.c) */
+        r->park_wanted = 1;
+        return;
+    }
+    r->parked = 1;
     if (r->parked_cb)
         r->parked_cb(r, r->parked_arg);
 }
@@ -325,6 +329,9 @@ void rb__step_begin(rb_run_t *r, size_t i)
             return;
         }
         rb__run_durable(r, NULL); /* the request is on record before anyone answers */
+        /* R-notify-approval: say who should answer, and where */
+        rb__run_set_field(r, "approval_step", json_string(s->name));
+        rb__run_notify(r, RB_EV_APPROVAL_REQUESTED, "approval_requested");
         if (s->approval->timeout_ms)
             uv_timer_start(&r->approval_timer, on_approval_timeout, s->approval->timeout_ms, 0);
         return; /* rb_run_approve() or the timer moves on */

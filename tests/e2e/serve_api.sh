@@ -17,6 +17,10 @@ api_setup
 cat >runbooks/shortgate.yaml <<'YAML'
 apiVersion: runbook/v1
 name: shortgate
+notify:
+  - on: [approval_requested]
+    action: log
+    with: { message: "answer with: runbook approve {{ run.id }} {{ run.approval_step }} --server URL" }
 steps:
   - name: ask
     approval: { timeout: 1s, on_timeout: fail }
@@ -68,6 +72,9 @@ if serve_start log --config server.yaml; then
     http POST /api/v1/runs $OP start3.json >/dev/null
     g3=$(jq -r .id body)
     wait_for api_status_is "$g3" failed && ok || bad "the approval timeout ends the wait"
+    [ "$(http GET /api/v1/runs/$g3/events $RO)" = 200 ] &&
+        jq -e --arg m "answer with: runbook approve $g3 ask --server URL" '[.events[] | select(.type == "log") | .data.message] | index($m) != null' body >/dev/null &&
+        ok || { bad "notify on approval_requested says where to answer"; cat body; }
 
     # ---- list with filters, show, events ----
     [ "$(http GET "/api/v1/runs?runbook=gate&status=resolved" $RO)" = 200 ] &&
