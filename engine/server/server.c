@@ -80,6 +80,9 @@ static void close_handles(rb_srv_t *s)
     uv_close((uv_handle_t *)&s->stop_timer, NULL);
 }
 
+/* The HTTP state of connections left open at the end: kept reachable. */
+static rb_http_t *left_http;
+
 /* Every connection is gone (or the wait is over): the end. */
 static void on_stop_poll(uv_timer_t *t)
 {
@@ -87,10 +90,21 @@ static void on_stop_poll(uv_timer_t *t)
     if (rb_http_connections(s->http) && uv_now(s->loop) < s->stop_deadline)
         return;
     uv_timer_stop(t);
-    rb_http_free(s->http);
+    if (rb_http_connections(s->http)) {
+        /* A client that neither sends nor reads past the wait: its
+         * connection keeps h2o's state, which is left as it is (the
+         * process ends; nothing of the journal depends on it). */
+        char n[32];
+        snprintf(n, sizeof n, "%zu", rb_http_connections(s->http));
+        rb_slog("warn", "connections_left", "connections", n, (char *)NULL);
+        left_http = s->http;
+        s->abandoned++;
+    } else {
+        rb_http_free(s->http);
+    }
     s->http = NULL;
     rb__hook_alertmanager_free(s);
-    s->abandoned = rb__runs_free(s);
+    s->abandoned += rb__runs_free(s);
     rb__books_free(s->books);
     s->books = NULL;
     close_handles(s);

@@ -19,6 +19,7 @@ bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 serve_start() {
     srv_log=$1
     shift
+    : >"$srv_log"
     "$RUNBOOK" serve --listen 127.0.0.1:0 "$@" 2>"$srv_log" &
     srv_pid=$!
     srv_port=
@@ -80,4 +81,61 @@ steps:
     action: sleep
     with: { duration: 120s }
 YAML
+}
+
+# hook_token: ./tokens with one token of role hook named am (mode 600);
+# its secret in $T.
+hook_token() {
+    T=0123456789abcdef0123
+    printf 'am hook %s\n' "$T" >tokens
+    chmod 600 tokens
+}
+
+# server_config [LINE…]: ./server.yaml with the journal, runbooks folder and
+# tokens file in $tmp, MARKS readable by runbooks, and the LINEs after.
+server_config() {
+    printf 'database: %s/j.db\nrunbooks: %s/runbooks\ntokens: %s/tokens\nenv: [MARKS]\n' \
+        "$tmp" "$tmp" "$tmp" >server.yaml
+    for line in "$@"; do
+        printf '%s\n' "$line" >>server.yaml
+    done
+}
+
+# node_down_runbook FILE: NodeDown alerts start it; it appends the alert's
+# instance label to $MARKS/node-down (one run per instance at a time).
+node_down_runbook() {
+    cat >"$1" <<'YAML'
+apiVersion: runbook/v1
+name: node-down
+triggers:
+  - match: { alertname: NodeDown }
+concurrency: "{{ alert.labels.instance }}"
+steps:
+  - name: mark
+    run: "printf '%s\n' {{ alert.labels.instance }} >> {{ env.MARKS }}/node-down"
+YAML
+}
+
+# am_tokens: ./tokens with a hook token named alertmanager and ./am.token
+# holding its secret alone (Alertmanager's credentials_file).
+am_tokens() {
+    secret=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
+    printf 'alertmanager hook %s\n' "$secret" >tokens
+    printf '%s' "$secret" >am.token
+    chmod 600 tokens am.token
+}
+
+# am_config PORT: ./am.yml, the Alertmanager configuration of
+# docs/webhooks.md with only its url (the server on PORT) and its
+# credentials_file ($tmp/am.token) changed.
+am_config() {
+    sed -n '/^<!-- alertmanager.yml/,/^```$/p' "$RB_SOURCE_DIR/docs/webhooks.md" | sed '1,2d;$d' |
+        sed "s#http://127.0.0.1:9095/hooks/alertmanager#http://127.0.0.1:$1/hooks/alertmanager#; s#/etc/alertmanager/runbook.token#$tmp/am.token#" >am.yml
+    grep -q "127.0.0.1:$1/hooks/alertmanager" am.yml && grep -q "$tmp/am.token" am.yml
+}
+
+# free_port: a TCP port free on 127.0.0.1 now (for a program that cannot
+# be told port 0; the caller retries when it was taken meanwhile).
+free_port() {
+    python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }

@@ -18,16 +18,7 @@ command -v python3 >/dev/null 2>&1 || { echo "SKIP: no python3"; exit 0; }
 
 mkdir runbooks marks
 export MARKS="$tmp/marks"
-cat >runbooks/node-down.yaml <<'YAML'
-apiVersion: runbook/v1
-name: node-down
-triggers:
-  - match: { alertname: NodeDown }
-concurrency: "{{ alert.labels.instance }}"
-steps:
-  - name: mark
-    run: "printf '%s\n' {{ alert.labels.instance }} >> {{ env.MARKS }}/node-down"
-YAML
+node_down_runbook runbooks/node-down.yaml
 slow_runbook runbooks/slow.yaml
 cat >runbooks/cool.yaml <<'YAML'
 apiVersion: runbook/v1
@@ -39,16 +30,8 @@ steps:
   - name: mark
     run: "echo ran >> {{ env.MARKS }}/cool"
 YAML
-printf 'am hook 0123456789abcdef0123\n' >tokens
-chmod 600 tokens
-T=0123456789abcdef0123
-cat >server.yaml <<YAML
-database: $tmp/j.db
-runbooks: $tmp/runbooks
-tokens: $tmp/tokens
-env: [MARKS]
-limits: { body_size: 4MiB, header_size: 8192, request_time: 2s, active_runs: 50 }
-YAML
+hook_token
+server_config 'limits: { body_size: 4MiB, header_size: 8192, request_time: 2s, active_runs: 50 }'
 
 # alert NAME FP STATUS [INSTANCE]: a version 4 body with one alert
 alert() {
@@ -74,6 +57,29 @@ for i in 1 2 3; do
 done
 grep -q '"duplicates":1' body && ok || bad "a repeat is a duplicate"
 [ "$(lines marks/node-down)" = 1 ] && [ "$(runs)" = 1 ] && ok || bad "a repeat starts nothing"
+
+# the same new alert on 16 connections at once (clustered Alertmanagers):
+# one run, every copy answered 200
+alert NodeDown fp-par firing node-par >par.json
+python3 - "$srv_port" par.json >par.out <<'PY'
+import sys, threading, urllib.request
+port, path = sys.argv[1], sys.argv[2]
+body = open(path, "rb").read()
+codes = []
+def post():
+    req = urllib.request.Request("http://127.0.0.1:%s/hooks/alertmanager" % port, data=body,
+        headers={"Authorization": "Bearer 0123456789abcdef0123"})
+    with urllib.request.urlopen(req, timeout=30) as r:
+        codes.append(r.status)
+ts = [threading.Thread(target=post) for _ in range(16)]
+for t in ts: t.start()
+for t in ts: t.join()
+print(" ".join(str(c) for c in sorted(set(codes))), len(codes))
+PY
+[ "$(cat par.out)" = "200 16" ] && ok || { bad "16 copies at once: all 200"; cat par.out; }
+wait_for status_is fp-par resolved && ok || bad "the parallel alert's run resolves"
+[ "$(sqlite3 j.db "SELECT count(*) FROM alert_runs WHERE fingerprint = 'fp-par'")" = 1 ] &&
+    [ "$(grep -cx node-par marks/node-down)" = 1 ] && ok || bad "16 copies at once: one run"
 
 # ---- resolved: journaled against the run; cancel_on_resolve cancels ----
 alert NodeDown fp-a resolved node-1 >ar.json

@@ -36,28 +36,15 @@ steps:
     run: "echo {{ alert.labels.instance }}/{{ alert.labels.extra }} >> {{ env.MARKS }}/node-down"
 YAML
 slow_runbook runbooks/slow.yaml
-secret=$(python3 -c 'import secrets; print(secrets.token_hex(20))')
-printf 'alertmanager hook %s\n' "$secret" >tokens
-printf '%s' "$secret" >am.token
-chmod 600 tokens am.token
-cat >server.yaml <<YAML
-database: $tmp/j.db
-runbooks: $tmp/runbooks
-tokens: $tmp/tokens
-env: [MARKS]
-shutdown_grace: 5s
-YAML
+am_tokens
+server_config 'shutdown_grace: 5s'
 
 serve_start log1 --config server.yaml || { bad "the server did not start"; cat log1; exit 1; }
 port=$srv_port
 
 # The configuration from docs/webhooks.md, with this test's url and token file.
-sed -n '/^<!-- alertmanager.yml/,/^```$/p' "$RB_SOURCE_DIR/docs/webhooks.md" | sed '1,2d;$d' |
-    sed "s#http://127.0.0.1:9095/hooks/alertmanager#http://127.0.0.1:$port/hooks/alertmanager#; s#/etc/alertmanager/runbook.token#$tmp/am.token#" >am.yml
-grep -q "127.0.0.1:$port/hooks/alertmanager" am.yml && grep -q "$tmp/am.token" am.yml && ok ||
-    { bad "the doc's configuration was not found"; cat am.yml; exit 1; }
+am_config "$port" && ok || { bad "the doc's configuration was not found"; cat am.yml; exit 1; }
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 am_ready() { curl -sf "http://127.0.0.1:$amport/-/ready" >/dev/null 2>&1; }
 started=
 for try in 1 2 3 4 5; do

@@ -30,9 +30,7 @@ steps:
 YAML
     mv "runbooks/$1.yaml.tmp" "runbooks/$1.yaml" # one rename: one change
 }
-printf 'am hook 0123456789abcdef0123\n' >tokens
-chmod 600 tokens
-T=0123456789abcdef0123
+hook_token
 n=0
 # fire NAME: a new alert of that name; the answer's status in $code
 fire() {
@@ -51,12 +49,7 @@ reloads() { grep -c 'event=reloaded' "$srv_log"; }
 reloaded_after() { [ "$(reloads)" -gt "$1" ]; }
 
 version r v1
-cat >server.yaml <<YAML
-database: $tmp/j.db
-runbooks: $tmp/runbooks
-tokens: $tmp/tokens
-env: [MARKS]
-YAML
+server_config
 serve_start log --config server.yaml || { bad "start"; cat log; exit 1; }
 fire r && [ "$code" = 200 ] && wait_for last_is r v1 && ok || bad "v1 runs"
 

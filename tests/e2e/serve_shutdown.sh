@@ -49,18 +49,8 @@ steps:
     approval: { timeout: 1s, on_timeout: continue }
     run: "echo gate >> {{ env.MARKS }}/gate"
 YAML
-printf 'am hook 0123456789abcdef0123\n' >tokens
-chmod 600 tokens
-T=0123456789abcdef0123
-conf() {
-    cat >server.yaml <<YAML
-database: $tmp/j.db
-runbooks: $tmp/runbooks
-tokens: $tmp/tokens
-env: [MARKS]
-shutdown_grace: $1
-YAML
-}
+hook_token
+conf() { server_config "shutdown_grace: $1"; }
 alert() {
     printf '{"version":"4","status":"firing","alerts":[{"status":"firing","labels":{"alertname":"%s"},"startsAt":"2026-11-21T23:46:58Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"%s"}]}' "$1" "$2" >"$2.json"
 }
