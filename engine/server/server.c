@@ -197,14 +197,14 @@ int rb_server_main(rb_srv_config_t *cfg, int no_config)
         rb_auth_free(s.auth);
         return 2;
     }
-    /* static: when runs are left with an action in flight, the loop is
-     * never closed and what it holds stays reachable to the end. */
-    if (rb__metrics_init(&s) < 0) {
+    if (rb__metrics_init(&s) < 0) { /* from here on, every part counts */
         rb_slog("error", "start_failed", "why", "out of memory", (char *)NULL);
         rb_journal_close(s.j);
         rb_auth_free(s.auth);
         return 2;
     }
+    /* static: when runs are left with an action in flight, the loop is
+     * never closed and what it holds stays reachable to the end. */
     static uv_loop_t loop;
     uv_loop_init(&loop);
     s.loop = &loop;
