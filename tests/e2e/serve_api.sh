@@ -119,6 +119,7 @@ if serve_start log --config server.yaml; then
 
     serve_stop
     srv_pid=
+    [ "$srv_rc" = 0 ] && ok || { bad "the server exits 0 (got $srv_rc)"; tail -20 log*; }
     # ---- `runbook show` says who answered and why ----
     "$RUNBOOK" show "$g1" --db j.db >show.txt 2>&1
     grep -q 'approved by ops: "looks safe"' show.txt && ok || { bad "show prints the approval"; cat show.txt; }

@@ -73,6 +73,7 @@ if serve_start log --config server.yaml; then
     [ $? -eq 2 ] && grep -q "no such run" out && ok || { bad "show of no run: exit 2"; cat out; }
     serve_stop
     srv_pid=
+    [ "$srv_rc" = 0 ] && ok || { bad "the server exits 0 (got $srv_rc)"; tail -20 log*; }
     # nothing listens there now
     "$RUNBOOK" runs --server "$URL" >out 2>&1
     [ $? -eq 6 ] && grep -q "cannot reach the server" out && ok || { bad "connection refused: exit 6"; cat out; }

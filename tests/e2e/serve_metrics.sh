@@ -167,6 +167,7 @@ assert len(fams) >= 12, len(fams)' && ok || { bad "the scrape parses"; cat scrap
     [ "$c" = "$h" ] && [ "$c" -gt 0 ] && ok || bad "journal commits $c, commit latency count $h"
     serve_stop
     srv_pid=
+    [ "$srv_rc" = 0 ] && ok || { bad "the server exits 0 (got $srv_rc)"; tail -20 log*; }
 else
     bad "the server did not start"; cat log
 fi
@@ -177,6 +178,7 @@ if serve_start log2 --config server.yaml; then
     [ "$(http GET /metrics)" = 200 ] && ok || bad "metrics.open: no token wanted"
     serve_stop
     srv_pid=
+    [ "$srv_rc" = 0 ] && ok || { bad "the server exits 0 (got $srv_rc)"; tail -20 log*; }
 else
     bad "the server did not start again"; cat log2
 fi
