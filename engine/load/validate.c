@@ -25,7 +25,8 @@ typedef enum {
 static const char *const on_timeout_values[] = {"fail", "continue", NULL};
 static const char *const event_values[] = {"declared", "severity", "step_failed", "escalated",
                                            "resolved", "failed", "not_confirmed",
-                                           "inconclusive", "notify_failed", NULL};
+                                           "inconclusive", "notify_failed",
+                                           "approval_requested", NULL};
 
 typedef struct shape shape_t;
 typedef struct keyspec {

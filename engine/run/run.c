@@ -466,6 +466,8 @@ static void on_notify_done(rb_invoker_t *iv, json_t *res, void *arg)
     r->npending--;
     if (r->state == RS_ENDING)
         finish(r);
+    else if (r->park_wanted && !r->npending)
+        rb__run_park(r); /* a hold waited for this notification */
 }
 
 int rb__run_expr_error(rb_run_t *r, const char *step, const char *where, long i, const char *key,
@@ -752,6 +754,18 @@ static void cancel_for(rb_run_t *r, const char *why)
 void rb_run_cancel(rb_run_t *r)
 {
     cancel_for(r, "cancelled by the operator");
+}
+
+void rb_run_cancel_by(rb_run_t *r, const char *who)
+{
+    if (!who) {
+        rb_run_cancel(r);
+        return;
+    }
+    if (r->cancelling)
+        return; /* the first reason stays (cancel_why may point at cancel_by) */
+    snprintf(r->cancel_by, sizeof r->cancel_by, "cancelled by %s", who);
+    cancel_for(r, r->cancel_by);
 }
 
 int rb_run_alert_resolved(rb_run_t *r, const json_t *alert)

@@ -91,6 +91,10 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
 /* Answers the approval the run is waiting for on step (NULL: whichever
  * step waits). who is journaled. RB_ENOTFOUND when nothing waits. */
 int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who);
+/* rb_run_approve with the answerer's comment (NULL or "": none), journaled
+ * with the answer as data.comment. */
+int rb_run_answer(rb_run_t *r, const char *step, int approved, const char *who,
+                  const char *comment);
 
 /* Asks the run to start no new step (a server shutting down): the action
  * in flight finishes as usual, then the run parks at the step boundary
@@ -109,6 +113,8 @@ const char *rb_run_waiting_step(const rb_run_t *r);
 /* Asks the run to stop: the current action is cancelled, the run ends
  * "cancelled". */
 void rb_run_cancel(rb_run_t *r);
+/* rb_run_cancel, journaled as "cancelled by WHO" (the API's token name). */
+void rb_run_cancel_by(rb_run_t *r, const char *who);
 
 /* The alert that started the run has resolved: journals "alert_resolved"
  * and, when the runbook says cancel_on_resolve: true, cancels the run (it

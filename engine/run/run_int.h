@@ -31,6 +31,7 @@ struct rb_run {
     rstate_t state;
     int cancelling;
     const char *cancel_why; /* static text: why the run is being cancelled */
+    char cancel_by[160];    /* rb_run_cancel_by's reason (cancel_why points here) */
     int journal_broken;
 
     /* parallel checks (detect or validate) */
@@ -63,6 +64,7 @@ struct rb_run {
     /* rb_run_hold: no new step starts; parked once it stopped at a step
      * boundary (or while waiting for an approval). */
     int hold, parked;
+    int park_wanted; /* it stopped, but a notification is still in flight */
     void (*parked_cb)(rb_run_t *r, void *arg);
     void *parked_arg;
 
