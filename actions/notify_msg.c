@@ -23,6 +23,8 @@
 
 #include <runbook/runbook.h>
 
+#include "base/text.h"
+
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,20 +133,7 @@ const char *rb__notify_template_for(const char *event)
 
 char *rb__notify_one_line(const char *s, size_t len, size_t max)
 {
-    size_t n = len < max ? len : max;
-    /* never cut inside a UTF-8 sequence */
-    if (n < len)
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    char *o = malloc(n + 1);
-    if (!o)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        o[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-    }
-    o[n] = '\0';
-    return o;
+    return rb_text_one_line(s, len, max, NULL);
 }
 
 /* v as one line of text (NULL for null or when out of memory). */
@@ -271,12 +260,7 @@ json_t *rb__notify_fields(const json_t *view, const json_t *vars, long long now)
 static void put_escaped(FILE *o, const char *s, notify_format_t fmt)
 {
     for (; *s; s++) {
-        const char *rep = NULL;
-        if (fmt != NOTIFY_FMT_PLAIN) {
-            rep = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : NULL;
-            if (fmt == NOTIFY_FMT_HTML && !rep)
-                rep = *s == '"' ? "&quot;" : *s == '\'' ? "&#39;" : NULL;
-        }
+        const char *rep = fmt == NOTIFY_FMT_PLAIN ? NULL : rb_text_entity(*s, fmt == NOTIFY_FMT_HTML);
         if (rep)
             fputs(rep, o);
         else
