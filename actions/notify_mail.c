@@ -138,14 +138,19 @@ int rb__notify_mail_check(const json_t *with, int rendered, char *msg, size_t ms
     const json_t *st = rb__with_get(with, "starttls");
     if (st && !rb__with_unrendered(st, rendered) && !json_is_boolean(st))
         RB__WITH_FAIL("starttls", "starttls must be true or false");
-    const char *pw = json_string_value(rb__with_get(with, "password"));
-    if (json_is_false(st) && pw && *pw)
+    /* "{{ params.pw }}" may render to "", which means no password: it is
+     * judged once rendered */
+    const json_t *pwv = rb__with_get(with, "password");
+    const char *pw = json_string_value(pwv);
+    if (json_is_false(st) && pw && *pw && !rb__with_unrendered(pwv, rendered))
         RB__WITH_FAIL("starttls", "a password is never sent without TLS: drop starttls: false, or use smtps://");
     return 0;
 }
 
 /* The subject as a header value: as is when printable ASCII, else RFC 2047
- * "=?UTF-8?B?…?=" words of at most 45 bytes each, cut on UTF-8 boundaries. */
+ * "=?UTF-8?B?…?=" words of at most 45 bytes each, cut on UTF-8 boundaries,
+ * one a line (folded: CRLF and a space), so no line passes RFC 5322's 998
+ * bytes however long the subject. */
 static char *subject_encode(const char *s)
 {
     int ascii = 1;
@@ -165,7 +170,7 @@ static char *subject_encode(const char *s)
             k--;
         unsigned char b64[64];
         EVP_EncodeBlock(b64, (const unsigned char *)s + i, (int)k);
-        fprintf(o, "%s=?UTF-8?B?%s?=", i ? " " : "", b64);
+        fprintf(o, "%s=?UTF-8?B?%s?=", i ? "\r\n " : "", b64);
         i += k;
     }
     if (fclose(o) != 0) {
@@ -205,11 +210,11 @@ static char *dup_str(const json_t *with, const char *k)
     return s && *s ? strdup(s) : NULL;
 }
 
-/* Appends s to the ", "-joined list *list. 0 or -1. */
-static int join(char **list, const char *s)
+/* Appends s to the sep-joined list *list. 0 or -1. */
+static int join(char **list, const char *s, const char *sep)
 {
     char *n = NULL;
-    if (asprintf(&n, "%s%s%s", *list ? *list : "", *list ? ", " : "", s) < 0)
+    if (asprintf(&n, "%s%s%s", *list ? *list : "", *list ? sep : "", s) < 0)
         return -1;
     free(*list);
     *list = n;
@@ -246,7 +251,9 @@ notify_mail_t *rb__notify_mail_new(const json_t *with, const char *subject, cons
             break;
         }
         m->nto++;
-        bad = join(&m->to_hdr, t) < 0 || join(&m->rcpts, m->to_addr[i]) < 0;
+        /* one recipient a line (folded) in the header: a long list stays
+         * under RFC 5322's 998 bytes a line */
+        bad = join(&m->to_hdr, t, ",\r\n ") < 0 || join(&m->rcpts, m->to_addr[i], ", ") < 0;
     }
     char *one = bad ? NULL : rb__notify_one_line(subject, strlen(subject), 900);
     m->subject = one ? subject_encode(one) : NULL;

@@ -18,6 +18,10 @@
 #    escalation timer counts from the original start.
 # 8. Unicode line breaks and controls (U+0085, U+2028, U+2029, U+202E) in
 #    a value become spaces in the message.
+# 6. A mail with 40 recipients and a long non-ASCII subject arrives: its
+#    To and Subject headers are folded under RFC 5322's 998 bytes a line.
+# 11. `starttls: false` with `password: "{{ params.pw }}"` (empty by
+#    default) validates: an empty password is no password.
 # 15. A 200 whose body is 1 MiB is a delivery (ok), not "response too
 #    large", and raises no notify_failed.
 # 17. A webhook sent with `json` reports no template message in its result.
@@ -273,6 +277,44 @@ grep -q '"/fallback/uni' $req && bad "notify_failed raised for a delivered notif
 check "a json webhook reports no template message" '[.[0].events[] | select(.type == "notification_sent")
     | .data.result | select(.channel == "webhook" and .status == 200 and (.body | length) < 100)
     | has("text") or has("template")] == [false]' uni.json
+
+# ---- 6. long headers are folded; 11. an empty templated password ----
+to=$(jq -n -c '[range(40) | "Person Number \(.) <person\(.)@example.org>"]')
+cat >long.yaml <<EOF
+apiVersion: runbook/v1
+name: long
+title: long
+params:
+  t: { default: "" }
+  pw: { default: "" }
+steps:
+  - name: s
+    run: [sh, -c, "true"]
+notify:
+  - on: [resolved]
+    action: notify
+    with: { channel: email, url: "smtp://127.0.0.1:$sp", ca_file: "$tmp/cert.pem", from: a@example.org,
+            to: $to, username: alerts, password: "$smtp_pw", vars: { title: "{{ params.t }}" } }
+  - on: [notify_failed]
+    action: notify
+    with: { channel: email, url: "smtp://127.0.0.1:$sp", starttls: false, from: a@example.org,
+            to: b@example.org, password: "{{ params.pw }}" }
+EOF
+"$RUNBOOK" validate long.yaml >long-validate.out 2>&1 && ok || { bad "starttls: false with an empty templated password"; cat long-validate.out; }
+title=$(for i in $(seq 400); do printf '\303\274'; done)
+rm -f mail-*.eml
+"$RUNBOOK" run --db l.db --yes long.yaml -p "t=$title" >long.out 2>&1 || { bad "long run"; cat long.out; }
+m=$(ls mail-*.eml 2>/dev/null | head -n 1)
+if [ -n "$m" ]; then
+    ok
+    awk 'length($0) > 998 { bad = 1 } END { exit bad }' "$m" && ok || bad "a mail line over 998 bytes"
+    "$py" "$RB_SOURCE_DIR/tests/e2e/notify_peer.py" mail "$m" >long-mail.json || bad "the long mail does not parse"
+    check "the folded To lists the 40" '.[0].headers.To | split(", ") | length == 40' long-mail.json
+    check "the folded Subject decodes whole" '.[0].headers.Subject | startswith("INCIDENT RESOLVED: üüü") and (length > 300)' long-mail.json
+else
+    bad "the mail with long headers was not delivered"
+    "$RUNBOOK" show --db l.db 1 | grep -i "error" | head -3
+fi
 
 echo "notify_fixes: $pass passed, $fail failed"
 [ $fail -eq 0 ]
