@@ -8,7 +8,7 @@
 #    at 4096 bytes) is masked in show, show --format json, run --format
 #    json and the SQLite file and its WAL; the receiver still gets it.
 # 2. `timeout: 0s` and `retry_delay` over 1m are refused by validate, at
-#    the key's file:line:col; so is `json` with a template.
+#    the key's file:line:col; so is `json` with a template, and `on: []`.
 # 3. SIGTERM while the run's end waits for a notification that never
 #    answers stops it at once: the notification is journaled cancelled,
 #    the outcome stays resolved, and notify_failed is not raised.
@@ -142,6 +142,9 @@ notify:
   - on: [resolved]
     action: notify
     with: { channel: webhook, url: "http://127.0.0.1:$hp/x", json: { a: 1 }, template: incident }
+  - on: []
+    action: notify
+    with: { url: "http://127.0.0.1:$hp/x" }
 EOF
 "$RUNBOOK" validate zero.yaml >zero.out 2>&1
 rc=$?
@@ -149,6 +152,7 @@ rc=$?
 grep -q 'zero.yaml:10:[0-9]*:.*timeout must be longer than 0s' zero.out && ok || { bad "timeout: 0s not refused at its key"; cat zero.out; }
 grep -q 'zero.yaml:13:[0-9]*:.*retry_delay must be at most 1m' zero.out && ok || { bad "retry_delay: 5m not refused"; cat zero.out; }
 grep -q 'zero.yaml:16:[0-9]*:.*json is the whole body' zero.out && ok || { bad "json with template not refused"; cat zero.out; }
+grep -q 'zero.yaml:17:[0-9]*:.*"on" must not be empty' zero.out && ok || { bad "on: [] not refused"; cat zero.out; }
 
 # ---- 3. SIGTERM while the end waits for a notification ----
 cat >hang.yaml <<EOF
