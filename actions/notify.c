@@ -275,12 +275,31 @@ static void on_timer(uv_timer_t *t)
     try_start(s);
 }
 
+/* A mail that failed says why in the server's words ("554 5.7.1 relay
+ * denied", not libcurl's "Weird server reply"), and its status is the
+ * failing reply's code, or 0 when none failed (a TLS or connection
+ * failure after the server's 220 greeting). */
+static void mail_failure(notify_state_t *s, json_t *result)
+{
+    const char *reply = rb__notify_mail_reply(s->mail);
+    json_int_t code = json_integer_value(json_object_get(result, "status"));
+    if (code >= 400 && reply[0] >= '4' && reply[0] <= '5') {
+        json_object_set_new(result, "error", json_string(reply));
+    } else if (code < 400 && code != 0) {
+        json_object_set_new(result, "status", json_integer(0));
+        if (!json_object_get(result, "error"))
+            json_object_set_new(result, "error", json_string("the mail was not accepted"));
+    }
+}
+
 static void on_try_done(json_t *result, const char *raw, size_t len, void *arg)
 {
     notify_state_t *s = arg;
     (void)raw;
     (void)len;
     s->req = NULL;
+    if (s->mail && !json_is_true(json_object_get(result, "ok")))
+        mail_failure(s, result);
     json_t *st = json_object_get(result, "status"), *oc = json_object_get(result, "outcome"),
            *err = json_object_get(result, "error");
     json_array_append_new(s->tries, json_pack("{s:O,s:O,s:O?}", "status", st, "outcome", oc, "error", err));

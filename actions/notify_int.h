@@ -105,6 +105,10 @@ notify_mail_t *rb__notify_mail_new(const json_t *with, const char *subject, cons
                                    size_t msglen);
 void rb__notify_mail_free(notify_mail_t *m);
 
+/* The server's first failing (4xx, 5xx) reply line in the last try, ""
+ * when none; borrowed. */
+const char *rb__notify_mail_reply(const notify_mail_t *m);
+
 /* The recipients, "a@x, b@y" (borrowed from m). */
 const char *rb__notify_mail_rcpts(const notify_mail_t *m);
 

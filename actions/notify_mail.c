@@ -26,12 +26,14 @@
 #include <runbook/runbook.h>
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAIL_MAX_RCPTS 50
 
@@ -48,6 +50,7 @@ struct notify_mail {
     /* one transfer's */
     curl_mime *mime;
     struct curl_slist *rcpt_list, *headers;
+    char reply[256]; /* the server's first failing reply line, "451 4.3.0 try later" */
 };
 
 /* The bare address of "a@b" or "Name <a@b>", malloc'd; NULL when it is not
@@ -238,6 +241,11 @@ notify_mail_t *rb__notify_mail_new(const json_t *with, const char *subject, cons
         ca = NULL;
     if (ca && asprintf(&m->ca_file, "%s%s%s", ca[0] == '/' ? "" : base_dir, ca[0] == '/' ? "" : "/", ca) < 0)
         m->ca_file = NULL;
+    if (m->ca_file && access(m->ca_file, R_OK) != 0) {
+        snprintf(msg, msglen, "ca_file: %s: %s", m->ca_file, strerror(errno));
+        rb__notify_mail_free(m);
+        return NULL;
+    }
     m->from_hdr = dup_str(with, "from");
     m->from_addr = m->from_hdr ? addr_of(m->from_hdr) : NULL;
     const json_t *to = rb__with_get(with, "to");
@@ -313,6 +321,31 @@ static int add_text_part(curl_mime *mime, const char *data, const char *type)
 
 #define SET(opt, val) RB__HTTP_SET(e, opt, val)
 
+/* CURLOPT_DEBUGFUNCTION: keeps the server's failing reply line (libcurl says
+ * only "Weird server reply" and drops the server's words). */
+static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *arg)
+{
+    (void)e;
+    notify_mail_t *m = arg;
+    /* the first failing reply (4xx, 5xx): a QUIT's 221 may follow it */
+    if (type != CURLINFO_HEADER_IN || size < 3 || m->reply[0] || (data[0] != '4' && data[0] != '5'))
+        return 0;
+    char *one = rb__notify_one_line(data, size, sizeof(m->reply) - 1);
+    if (one) {
+        size_t n = strlen(one);
+        while (n && one[n - 1] == ' ')
+            one[--n] = '\0';
+        snprintf(m->reply, sizeof(m->reply), "%s", one);
+    }
+    free(one);
+    return 0;
+}
+
+const char *rb__notify_mail_reply(const notify_mail_t *m)
+{
+    return m->reply;
+}
+
 int rb__notify_mail_setup(void *easy, void *arg, char *msg, size_t msglen)
 {
     CURL *e = easy;
@@ -371,5 +404,9 @@ int rb__notify_mail_setup(void *easy, void *arg, char *msg, size_t msglen)
         SET(CURLOPT_PASSWORD, m->password);
     if (m->ca_file)
         SET(CURLOPT_CAINFO, m->ca_file);
+    m->reply[0] = '\0';
+    SET(CURLOPT_DEBUGFUNCTION, on_debug);
+    SET(CURLOPT_DEBUGDATA, m);
+    SET(CURLOPT_VERBOSE, 1L); /* for on_debug: nothing is printed */
     return 0;
 }

@@ -16,6 +16,9 @@
 #    PagerDuty dedup_keys of at most 255 bytes, each ending in its run id.
 # 5. A run killed (SIGKILL) during a step and resumed still escalates: the
 #    escalation timer counts from the original start.
+# 7. An SMTP 451 is reported in the server's words (not "Weird server
+#    reply"), a TLS failure after the 220 greeting has status 0, and a
+#    missing ca_file is named.
 # 8. Unicode line breaks and controls (U+0085, U+2028, U+2029, U+202E) in
 #    a value become spaces in the message.
 # 6. A mail with 40 recipients and a long non-ASCII subject arrives: its
@@ -319,6 +322,36 @@ else
     bad "the mail with long headers was not delivered"
     "$RUNBOOK" show --db l.db 1 | grep -i "error" | head -3
 fi
+
+# ---- 7. an SMTP failure in the server's words; a missing ca_file ----
+cat >smtperr.yaml <<EOF
+apiVersion: runbook/v1
+name: smtperr
+title: smtperr
+steps:
+  - name: s
+    run: [sh, -c, "true"]
+notify:
+  - on: [resolved]
+    action: notify
+    with: { channel: email, url: "smtp://127.0.0.1:$sp", ca_file: "$tmp/cert.pem", from: a@example.org,
+            to: tempfail@example.org, username: alerts, password: "$smtp_pw", attempts: 1 }
+  - on: [resolved]
+    action: notify
+    with: { channel: email, url: "smtp://127.0.0.1:$sp", from: a@example.org,
+            to: b@example.org, attempts: 1 }
+  - on: [resolved]
+    action: notify
+    with: { channel: email, url: "smtp://127.0.0.1:$sp", ca_file: "$tmp/no-such.pem", from: a@example.org,
+            to: b@example.org, attempts: 1 }
+EOF
+"$RUNBOOK" run --db se.db --yes smtperr.yaml >smtperr.out 2>&1
+"$RUNBOOK" show --db se.db --format json 1 >smtperr.json 2>&1
+check "a 451 says the server's words" '[.[0].events[] | select(.type == "notification_sent") | .data.result
+    | select(.target == "tempfail@example.org") | [.status, .error]] == [[451, "451 4.3.0 try again later"]]' smtperr.json
+check "a TLS failure after the greeting has no SMTP status" '[.[0].events[] | select(.type == "notification_sent") | .data.result
+    | select(.target == "b@example.org" and .status != null) | .status] == [0]' smtperr.json
+grep -q "ca_file: $tmp/no-such.pem: No such file" smtperr.out && ok || { bad "a missing ca_file is not named"; cat smtperr.out; }
 
 echo "notify_fixes: $pass passed, $fail failed"
 [ $fail -eq 0 ]
