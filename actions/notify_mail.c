@@ -28,6 +28,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,11 +309,21 @@ static int add_header(notify_mail_t *m, const char *name, const char *v)
 }
 
 /* A text part of mime: data as UTF-8 text of type (text/plain, text/html),
- * quoted-printable. */
+ * quoted-printable, its lines ending in CRLF (a bare LF would be encoded
+ * "=0A" and the part would read as one line). */
 static int add_text_part(curl_mime *mime, const char *data, const char *type)
 {
     curl_mimepart *p = curl_mime_addpart(mime);
-    return p && curl_mime_data(p, data, CURL_ZERO_TERMINATED) == CURLE_OK &&
+    char *crlf = malloc(strlen(data) * 2 + 1);
+    size_t w = 0;
+    for (const char *c = data; crlf && *c; c++) {
+        if (*c == '\n' && (c == data || c[-1] != '\r'))
+            crlf[w++] = '\r';
+        crlf[w++] = *c;
+    }
+    int ok = p && crlf && (crlf[w] = '\0', curl_mime_data(p, crlf, w) == CURLE_OK);
+    free(crlf);
+    return ok &&
                    curl_mime_type(p, type) == CURLE_OK &&
                    curl_mime_encoder(p, "quoted-printable") == CURLE_OK
                ? 0
@@ -320,6 +331,21 @@ static int add_text_part(curl_mime *mime, const char *data, const char *type)
 }
 
 #define SET(opt, val) RB__HTTP_SET(e, opt, val)
+
+/* Message-ID: <32 random hex digits@the sender's domain> (RFC 5322 3.6.4),
+ * new for each try as each is a new message to the server. */
+static int add_message_id(notify_mail_t *m)
+{
+    unsigned char r[16];
+    char id[300], hex[33];
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        return -1;
+    for (size_t i = 0; i < sizeof(r); i++)
+        snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    const char *at = strrchr(m->from_addr, '@');
+    snprintf(id, sizeof(id), "<%s%s>", hex, at ? at : "@runbook.invalid");
+    return add_header(m, "Message-ID", id);
+}
 
 /* CURLOPT_DEBUGFUNCTION: keeps the server's failing reply line (libcurl says
  * only "Weird server reply" and drops the server's words). */
@@ -358,6 +384,7 @@ int rb__notify_mail_setup(void *easy, void *arg, char *msg, size_t msglen)
     int bad = add_header(m, "From", m->from_hdr) < 0 || add_header(m, "To", m->to_hdr) < 0 ||
               add_header(m, "Subject", m->subject) < 0 || add_header(m, "Date", date) < 0 ||
               add_header(m, "Auto-Submitted", "auto-generated") < 0 ||
+              add_message_id(m) < 0 ||
               add_header(m, "X-Mailer", "runbook/" RB_VERSION) < 0;
     for (size_t i = 0; !bad && i < m->nto; i++) {
         char *r = NULL;

@@ -16,6 +16,8 @@
 #    PagerDuty dedup_keys of at most 255 bytes, each ending in its run id.
 # 5. A run killed (SIGKILL) during a step and resumed still escalates: the
 #    escalation timer counts from the original start.
+# 16. The mail has a Message-ID, and its text part's lines are CRLF lines,
+#    not "=0A".
 # 7. An SMTP 451 is reported in the server's words (not "Weird server
 #    reply"), a TLS failure after the 220 greeting has status 0, and a
 #    missing ca_file is named.
@@ -317,6 +319,9 @@ if [ -n "$m" ]; then
     awk 'length($0) > 998 { bad = 1 } END { exit bad }' "$m" && ok || bad "a mail line over 998 bytes"
     "$py" "$RB_SOURCE_DIR/tests/e2e/notify_peer.py" mail "$m" >long-mail.json || bad "the long mail does not parse"
     check "the folded To lists the 40" '.[0].headers.To | split(", ") | length == 40' long-mail.json
+    check "a Message-ID at the sender's domain" '.[0].headers["Message-ID"] | test("^<[0-9a-f]{32}@example.org>$")' long-mail.json
+    grep -q '=0A' "$m" && bad "the text part's line breaks are encoded =0A" || ok
+    grep -q '^Status: resolved' "$m" && ok || bad "the text part's lines are not lines"
     check "the folded Subject decodes whole" '.[0].headers.Subject | startswith("INCIDENT RESOLVED: üüü") and (length > 300)' long-mail.json
 else
     bad "the mail with long headers was not delivered"
