@@ -286,7 +286,9 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
             fputs(": ", o->f);
             rb__cli_put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
         } else {
-            put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : outcome_word(res), res, -1, -1);
+            /* the action's own tries (notify retries inside one attempt) */
+            put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : outcome_word(res), res,
+                        rb__cli_jint(res, "attempts"), -1);
         }
     } else if (!strncmp(type, "approval_", 9)) {
         put_step(o, step);

@@ -21,6 +21,7 @@
 # 7. An SMTP 451 is reported in the server's words (not "Weird server
 #    reply"), a TLS failure after the 220 greeting has status 0, and a
 #    missing ca_file is named.
+# 18. show counts a notification's tries ("2 attempts").
 # 8. Unicode line breaks and controls (U+0085, U+2028, U+2029, U+202E) in
 #    a value become spaces in the message.
 # 6. A mail with 40 recipients and a long non-ASCII subject arrives: its
@@ -349,6 +350,9 @@ notify:
     action: notify
     with: { channel: email, url: "smtp://127.0.0.1:$sp", ca_file: "$tmp/no-such.pem", from: a@example.org,
             to: b@example.org, attempts: 1 }
+  - on: [resolved]
+    action: notify
+    with: { channel: webhook, url: "http://127.0.0.1:$hp/down/x", attempts: 2, retry_delay: 100ms }
 EOF
 "$RUNBOOK" run --db se.db --yes smtperr.yaml >smtperr.out 2>&1
 "$RUNBOOK" show --db se.db --format json 1 >smtperr.json 2>&1
@@ -356,6 +360,8 @@ check "a 451 says the server's words" '[.[0].events[] | select(.type == "notific
     | select(.target == "tempfail@example.org") | [.status, .error]] == [[451, "451 4.3.0 try again later"]]' smtperr.json
 check "a TLS failure after the greeting has no SMTP status" '[.[0].events[] | select(.type == "notification_sent") | .data.result
     | select(.target == "b@example.org" and .status != null) | .status] == [0]' smtperr.json
+"$RUNBOOK" show --db se.db 1 >smtperr-show.out 2>&1
+grep -q 'notify resolved: failed (status 500, 2 attempts' smtperr-show.out && ok || { bad "show does not count a notification's tries"; grep notify smtperr-show.out; }
 grep -q "ca_file: $tmp/no-such.pem: No such file" smtperr.out && ok || { bad "a missing ca_file is not named"; cat smtperr.out; }
 
 echo "notify_fixes: $pass passed, $fail failed"
