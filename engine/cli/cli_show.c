@@ -279,7 +279,13 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         fputs("notify ", o->f);
         rb__cli_put_str(o, step ? step : "?");
         fputs(": ", o->f);
-        if (would) { /* a drill sends nothing (R-drill-notify) */
+        if (would && rb__cli_jstr(would, "refused")) { /* a real run would not send it */
+            rb__cli_color_on(o, C_RED);
+            fputs("would be refused", o->f);
+            rb__cli_color_off(o, C_RED);
+            fputs(": ", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(would, "refused"));
+        } else if (would) { /* a drill sends nothing (R-drill-notify) */
             rb__cli_color_on(o, C_YELLOW);
             fputs("would send", o->f);
             rb__cli_color_off(o, C_YELLOW);

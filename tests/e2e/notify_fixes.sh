@@ -28,6 +28,8 @@
 #    To and Subject headers are folded under RFC 5322's 998 bytes a line.
 # 11. `starttls: false` with `password: "{{ params.pw }}"` (empty by
 #    default) validates: an empty password is no password.
+# 10. A drill whose rendered dedup_key is over 255 bytes says "would be
+#    refused" and why, not "would send"; it sends nothing.
 # 15. A 200 whose body is 1 MiB is a delivery (ok), not "response too
 #    large", and raises no notify_failed.
 # 17. A webhook sent with `json` reports no template message in its result.
@@ -363,6 +365,31 @@ check "a TLS failure after the greeting has no SMTP status" '[.[0].events[] | se
 "$RUNBOOK" show --db se.db 1 >smtperr-show.out 2>&1
 grep -q 'notify resolved: failed (status 500, 2 attempts' smtperr-show.out && ok || { bad "show does not count a notification's tries"; grep notify smtperr-show.out; }
 grep -q "ca_file: $tmp/no-such.pem: No such file" smtperr.out && ok || { bad "a missing ca_file is not named"; cat smtperr.out; }
+
+# ---- 10. a drill says what a real run would refuse ----
+cat >drill.yaml <<EOF
+apiVersion: runbook/v1
+name: drill
+title: drill
+params:
+  k: { default: "" }
+steps:
+  - name: s
+    run: [sh, -c, "true"]
+notify:
+  - on: [resolved]
+    action: notify
+    with: { channel: pagerduty, routing_key: rk-123456, url: "http://127.0.0.1:$hp/pd/drill", dedup_key: "{{ params.k }}" }
+  - on: [resolved]
+    action: notify
+    with: { url: "http://127.0.0.1:$hp/chat/drill" }
+EOF
+"$RUNBOOK" run --db d.db --dry-run drill.yaml -p "k=$long" >drill.out 2>&1 || { bad "drill"; cat drill.out; }
+"$RUNBOOK" show --db d.db 1 >drill-show.out 2>&1
+grep -q 'notify resolved: would be refused: dedup_key must be a string of 1 to 255 bytes' drill-show.out && ok ||
+    { bad "a drill does not say the dedup_key would be refused"; grep notify drill-show.out; }
+grep -q 'notify resolved: would send' drill-show.out && ok || bad "a drill no longer says would send"
+grep -q '/drill"' $req && bad "a drill sent something" || ok
 
 echo "notify_fixes: $pass passed, $fail failed"
 [ $fail -eq 0 ]
