@@ -51,6 +51,8 @@ bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 check() { # check DESCRIPTION JQ-FILTER FILE: the filter prints true
     if [ "$(jq -e -s "$2" "$3" 2>/dev/null)" = true ]; then ok; else bad "$1"; fi
 }
+# the steps of a runbook that only notifies: one that succeeds
+one_step() { printf 'steps:\n  - name: s\n    run: [sh, -c, "true"]\n'; }
 # waits (at most 60 s) until FILE holds STRING
 await() {
     i=0
@@ -88,9 +90,7 @@ params:
   tok: { secret: true }
   pad: { default: "" }
   pw: { secret: true }
-steps:
-  - name: s
-    run: [sh, -c, "true"]
+$(one_step)
 notify:
   - on: [resolved]
     action: notify
@@ -137,9 +137,7 @@ cat >zero.yaml <<EOF
 apiVersion: runbook/v1
 name: zero
 title: zero
-steps:
-  - name: s
-    run: [sh, -c, "true"]
+$(one_step)
 notify:
   - on: [resolved]
     action: notify
@@ -167,9 +165,7 @@ cat >hang.yaml <<EOF
 apiVersion: runbook/v1
 name: hang
 title: hang
-steps:
-  - name: s
-    run: [sh, -c, "true"]
+$(one_step)
 notify:
   - on: [resolved]
     action: notify
@@ -206,9 +202,7 @@ title: pd
 params:
   k: { default: "" }
 concurrency: "{{ params.k }}"
-steps:
-  - name: s
-    run: [sh, -c, "true"]
+$(one_step)
 notify:
   - on: [resolved]
     action: notify
@@ -261,9 +255,7 @@ name: uni
 title: uni
 params:
   v: { default: "" }
-steps:
-  - name: s
-    run: [sh, -c, "true"]
+$(one_step)
 notify:
   - on: [resolved]
     action: notify
@@ -299,9 +291,7 @@ title: long
 params:
   t: { default: "" }
   pw: { default: "" }
-steps:
-  - name: s
-    run: [sh, -c, "true"]
+$(one_step)
 notify:
   - on: [resolved]
     action: notify
@@ -336,9 +326,7 @@ cat >smtperr.yaml <<EOF
 apiVersion: runbook/v1
 name: smtperr
 title: smtperr
-steps:
-  - name: s
-    run: [sh, -c, "true"]
+$(one_step)
 notify:
   - on: [resolved]
     action: notify
@@ -373,9 +361,7 @@ name: drill
 title: drill
 params:
   k: { default: "" }
-steps:
-  - name: s
-    run: [sh, -c, "true"]
+$(one_step)
 notify:
   - on: [resolved]
     action: notify
