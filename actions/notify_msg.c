@@ -230,6 +230,19 @@ json_t *rb__notify_fields(const json_t *view, const json_t *vars, long long now)
     json_object_set_new(f, "detected", result_lines(json_object_get(view, "checks"), 1));
     json_object_set_new(f, "steps", result_lines(json_object_get(view, "steps"), 0));
     json_object_set_new(f, "approvals", approval_lines(json_object_get(run, "approvals")));
+    /* on notify_failed: which notification was not sent, and why */
+    const json_t *failed = json_object_get(view, "failed");
+    if (json_is_object(failed)) {
+        char *what = NULL;
+        const char *ch = json_string_value(json_object_get(failed, "channel"));
+        const char *to = json_string_value(json_object_get(failed, "target"));
+        const char *err = json_string_value(json_object_get(failed, "error"));
+        const char *on = json_string_value(json_object_get(failed, "notification"));
+        if (asprintf(&what, "the %s notification (%s to %s) was not sent%s%s", on ? on : "?",
+                     ch ? ch : "?", to && *to ? to : "?", err ? ": " : "", err ? err : "") >= 0)
+            set_text(f, "summary", rb__notify_one_line(what, strlen(what), 4096));
+        free(what);
+    }
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)vars, k, v) {

@@ -455,8 +455,17 @@ static void on_notify_done(rb_invoker_t *iv, json_t *res, void *arg)
      * a broken fallback cannot loop, and never a drill's would-send. */
     if (rc == 0 && !r->journal_broken && !(r->cancelling && r->state == RS_ENDING) &&
         !json_is_true(json_object_get(res, "ok")) &&
-        !json_object_get(res, "would_run") && strcmp(l->name, "notify_failed") != 0)
+        !json_object_get(res, "would_run") && strcmp(l->name, "notify_failed") != 0) {
+        /* what failed, for the messages sent on it (the action's run view
+         * "failed"); only while they start */
+        json_object_set_new(r->ctx, "failed",
+                            json_pack("{s:s,s:O?,s:O?,s:O?}", "notification", l->name, "channel",
+                                      json_object_get(res, "channel"), "target",
+                                      json_object_get(res, "target"), "error",
+                                      json_object_get(res, "error")));
         rb__run_notify(r, RB_EV_NOTIFY_FAILED, "notify_failed");
+        json_object_del(r->ctx, "failed");
+    }
     json_decref(res);
     r->npending--;
     if (r->state == RS_ENDING)

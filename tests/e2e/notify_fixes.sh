@@ -21,7 +21,8 @@
 # 7. An SMTP 451 is reported in the server's words (not "Weird server
 #    reply"), a TLS failure after the 220 greeting has status 0, and a
 #    missing ca_file is named.
-# 18. show counts a notification's tries ("2 attempts").
+# 18. show counts a notification's tries ("2 attempts"); a message sent on
+#    notify_failed names the notification that was not sent.
 # 8. Unicode line breaks and controls (U+0085, U+2028, U+2029, U+202E) in
 #    a value become spaces in the message.
 # 6. A mail with 40 recipients and a long non-ASCII subject arrives: its
@@ -376,6 +377,24 @@ grep -q 'notify resolved: would be refused: dedup_key must be a string of 1 to 2
     { bad "a drill does not say the dedup_key would be refused"; grep notify drill-show.out; }
 grep -q 'notify resolved: would send' drill-show.out && ok || bad "a drill no longer says would send"
 grep -q '/drill"' $req && bad "a drill sent something" || ok
+
+# ---- 18. a message on notify_failed names what was not sent ----
+cat >nf.yaml <<EOF
+apiVersion: runbook/v1
+name: nf
+title: nf
+$(one_step)
+notify:
+  - on: [resolved]
+    action: notify
+    with: { channel: webhook, url: "http://127.0.0.1:$hp/down/nf", attempts: 1 }
+  - on: [notify_failed]
+    action: notify
+    with: { channel: webhook, url: "http://127.0.0.1:$hp/fb/nf" }
+EOF
+"$RUNBOOK" run --db nf.db --yes nf.yaml >nf.out 2>&1 || { bad "nf run"; cat nf.out; }
+check "the fallback names the notification not sent" "[.[] | select(.path == \"/fb/nf\") | .body | fromjson | .summary]
+    == [\"the resolved notification (webhook to http://127.0.0.1:$hp) was not sent\"]" $req
 
 echo "notify_fixes: $pass passed, $fail failed"
 [ $fail -eq 0 ]
