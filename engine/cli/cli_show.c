@@ -283,14 +283,22 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         fputs("notify ", o->f);
         rb__cli_put_str(o, step ? step : "?");
         fputs(": ", o->f);
-        if (would) { /* a drill sends nothing (R-drill-notify) */
+        if (would && rb__cli_jstr(would, "refused")) { /* a real run would not send it */
+            rb__cli_color_on(o, C_RED);
+            fputs("would be refused", o->f);
+            rb__cli_color_off(o, C_RED);
+            fputs(": ", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(would, "refused"));
+        } else if (would) { /* a drill sends nothing (R-drill-notify) */
             rb__cli_color_on(o, C_YELLOW);
             fputs("would send", o->f);
             rb__cli_color_off(o, C_YELLOW);
             fputs(": ", o->f);
             rb__cli_put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
         } else {
-            put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : outcome_word(res), res, -1, -1);
+            /* the action's own tries (notify retries inside one attempt) */
+            put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : outcome_word(res), res,
+                        rb__cli_jint(res, "attempts"), -1);
         }
     } else if (!strncmp(type, "approval_", 9)) {
         put_step(o, step);

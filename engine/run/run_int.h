@@ -85,6 +85,11 @@ struct rb_run {
     uv_timer_t *esc_timers;
     size_t nesc;
     int escalated;
+    /* a resumed run: how long ago it first started (escalation timers count
+     * from then), and the levels it had already escalated to (bit i: level
+     * i + 1) */
+    uint64_t esc_elapsed_ms;
+    uint64_t esc_fired;
 
     /* the end, once the last notifications are out */
     const char *final_status;
@@ -188,6 +193,10 @@ void rb__run_set_status(rb_run_t *r, const char *st);
 int rb__run_set_waiting(rb_run_t *r, int waiting);
 void rb__run_end(rb_run_t *r, const char *status, const char *error);
 void rb__run_notify(rb_run_t *r, uint32_t bit, const char *event);
+
+/* Starts the escalation timers: each level after its `after`, less
+ * r->esc_elapsed_ms, but the levels in r->esc_fired (a resumed run's). */
+void rb__run_start_escalations(rb_run_t *r);
 void rb__run_steps_done(rb_run_t *r);
 rb_invoker_t *rb__run_new_invoker(rb_run_t *r, const char *name, int item);
 void rb__run_free_invoker(rb_invoker_t *iv);
