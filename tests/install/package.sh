@@ -47,8 +47,50 @@ for lib in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
 done
 
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/files"
+
+# Debian's own fields and files: a maintainer with a real mail host (the
+# CMake default names none on purpose: docs/install.md), a copyright file
+# that says no licence is granted, a changelog of this version; Suggests
+# what building a module needs.
+maint=$(dpkg-deb -f "$deb" Maintainer)
+case $maint in *@localhost*|*'<>'*|'') bad "Maintainer: '$maint'" ;; *) ok "Maintainer: $maint" ;; esac
+case $(dpkg-deb -f "$deb" Suggests) in *libjansson-dev*libuv1-dev*) ok "Suggests the module build's -dev packages" ;;
+*) bad "Suggests lacks libjansson-dev, libuv1-dev: $(dpkg-deb -f "$deb" Suggests)" ;; esac
+mkdir -p "$tmp/x" && dpkg-deb -x "$deb" "$tmp/x"
+if grep -q '^License: none$' "$tmp/x/usr/share/doc/runbook/copyright" 2>/dev/null &&
+    grep -q 'No licence has been granted' "$tmp/x/usr/share/doc/runbook/copyright"; then
+    ok "/usr/share/doc/runbook/copyright says that no licence is granted"
+else
+    bad "no /usr/share/doc/runbook/copyright saying that no licence is granted"
+fi
+pkgver=$(dpkg-deb -f "$deb" Version)
+if zcat "$tmp/x/usr/share/doc/runbook/changelog.gz" 2>/dev/null | head -n 1 | grep -qF "runbook ($pkgver) "; then
+    ok "changelog.gz opens with version $pkgver"
+else
+    bad "changelog.gz is missing or not of version $pkgver"
+fi
+pc=$(ls "$tmp"/x/usr/lib/*/pkgconfig/runbook-plugin.pc 2>/dev/null | head -n 1)
+if [ -n "$pc" ] && [ "$(sed -n 's/^prefix=//p' "$pc")" = /usr ]; then
+    ok "runbook-plugin.pc: prefix=/usr, so plugindir is /usr/lib/runbook/plugins"
+else
+    bad "runbook-plugin.pc (${pc:-not in /usr/lib/TRIPLET/pkgconfig}): $(grep -s '^prefix=' "$pc")"
+fi
+dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./postrm >"$tmp/postrm" 2>/dev/null
+grep -q 'deb-systemd-helper purge runbook.service' "$tmp/postrm" &&
+    ok "postrm forgets an enabled unit through deb-systemd-helper purge" ||
+    bad "postrm does not call deb-systemd-helper purge"
+# lintian, where it is installed: no error, and the tags this package fixed
+# stay fixed.
+if command -v lintian >/dev/null 2>&1; then
+    timeout -k 5 240 lintian --no-cfg "$deb" >"$tmp/lintian" 2>&1
+    if grep -E '^E: |no-copyright-file|no-changelog|bogus-mail-host|parse-etc-passwd|copyright-without|wrong-name-for-changelog|pkg-config-unavailable|unused-override' "$tmp/lintian" >"$tmp/lbad"; then
+        bad "lintian:"; sed 's/^/    | /' "$tmp/lbad" | head -n 20
+    else
+        ok "lintian: no error ($(grep -c '^W: ' "$tmp/lintian") warnings)"
+    fi
+fi
 for f in /usr/bin/runbook /etc/runbook/server.yaml /usr/include/runbook/action.h \
-    /usr/lib/pkgconfig/runbook-plugin.pc /usr/share/man/man1/runbook.1.gz /usr/share/man/man1/runbook-run.1.gz \
+    /usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)/pkgconfig/runbook-plugin.pc /usr/share/man/man1/runbook.1.gz /usr/share/man/man1/runbook-run.1.gz \
     /usr/share/man/man5/runbook-format.5.gz /usr/share/bash-completion/completions/runbook \
     /usr/share/zsh/vendor-completions/_runbook \
     /usr/share/runbook/runbooks/node-crash.yaml /usr/share/runbook/schemas/runbook.schema.json; do
