@@ -3,6 +3,8 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+# The world tests (label `world`) mostly wait on sockets: more at once.
+WORLD_JOBS ?= 8
 # CI builds treat warnings as errors.
 CMAKE_FLAGS ?= $(if $(CI),-DRB_WERROR=ON,)
 
@@ -21,7 +23,7 @@ DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
            libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
 DEB_DEMO_PKGS = curl
 DEB_TEST_PKGS = libcmocka-dev sqlite3 curl jq python3 nodejs npm \
-                python3-aiosmtpd openssl
+                python3-aiosmtpd openssl openssh-client openssh-server
 
 # rb_deps: installs the missing packages of the list $(1).
 define rb_deps
@@ -70,13 +72,14 @@ demo: deps-demo build
 
 test-normal: deps-test
 	$(MAKE) build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE world && \
+	  ctest --output-on-failure -j $(WORLD_JOBS) -L world
 
 test-asan: deps-test
 	$(MAKE) build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS)
+	  sh -c 'ctest --output-on-failure -j $(JOBS) -LE world && ctest --output-on-failure -j $(WORLD_JOBS) -L world'
 
 test: test-normal test-asan
 

@@ -28,6 +28,21 @@ foreach(script ${RB_E2E_TESTS})
     TIMEOUT 600)
 endforeach()
 
+# World tests: every tests/world/t_<name>.sh runs runbooks from runbooks/
+# end to end against the simulated deployment of tests/world/world.py
+# (tests/world/README.md), registered as `world.<name>` with the label
+# `world`. They mostly wait on the world's sockets, so `make test` runs
+# them apart, more at a time than there are cores (WORLD_JOBS).
+file(GLOB RB_WORLD_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/world/t_*.sh)
+foreach(script ${RB_WORLD_TESTS})
+  get_filename_component(name ${script} NAME_WE)
+  string(REGEX REPLACE "^t_" "" name ${name})
+  add_test(NAME world.${name} COMMAND sh ${script})
+  set_tests_properties(world.${name} PROPERTIES
+    ENVIRONMENT "RUNBOOK=$<TARGET_FILE:runbook>;RB_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}"
+    LABELS world TIMEOUT 300)
+endforeach()
+
 include(${CMAKE_CURRENT_LIST_DIR}/plugins/plugins.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/install/install.cmake)
 

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE /* asprintf */
 #include "run_int.h"
+#include "load/inventory.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +115,9 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
         rb_secrets_inherit(r->secrets, o->secrets);
     if (o && json_is_object(o->env))
         json_object_update(json_object_get(r->ctx, "env"), (json_t *)o->env);
+    json_object_set_new(r->ctx, "inventory", o && json_is_object(o->inventory)
+                                                 ? json_incref((json_t *)o->inventory)
+                                                 : rb_inventory_empty());
     r->steps = json_object_get(r->ctx, "steps");
     r->checks = json_object_get(r->ctx, "checks");
     if (rb__run_params(r, given, err, errlen) < 0) {

@@ -1,6 +1,6 @@
 #!/bin/sh
 # Alert labels are data, never commands: hostile label values reach the
-# programs of both the argv form and the shell form as the exact bytes
+# programs of the argv form, the shell form (run: and exec's shell:) as the exact bytes
 # that were sent, and create nothing. A NUL byte is refused with a clear
 # error before anything runs.
 # Env: RUNBOOK (the binary), RB_SOURCE_DIR (the repository).
@@ -21,6 +21,9 @@ steps:
   - { name: argv, run: [sh, -c, 'printf %s "$1" > argv.out', x, "{{ params.instance }}"] }
   - { name: shell, run: "printf %s {{ params.instance }} > shell.out" }
   - { name: quoted, run: "printf '%s' \"{{ alert.labels.instance }}\" > quoted.out" }
+  - name: exec-shell
+    action: exec
+    with: { shell: "printf %s {{ params.instance }} > exec_shell.out" }
 YAML
 
 # Each value: the JSON string as the webhook would carry it, and the bytes
@@ -33,7 +36,7 @@ check() {
     rc=$?
     if [ $rc -ne 0 ]; then bad "label $json: run exit $rc"; cat run.log; return; fi
     printf "$want_fmt" >want
-    for f in argv.out shell.out quoted.out; do
+    for f in argv.out shell.out quoted.out exec_shell.out; do
         if cmp -s want "$f"; then ok; else bad "label $json: $f differs: $(od -c "$f" | head -3)"; fi
     done
     if ls PWN* >/dev/null 2>&1; then bad "label $json: a command ran ($(ls PWN*))"; else ok; fi
