@@ -29,8 +29,10 @@ set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd")
-# What building an action module against the package needs (plugins.md).
-set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libjansson-dev, libuv1-dev, pkg-config, gcc | c-compiler")
+# The `ssh` action runs the OpenSSH client. Suggests: what building an
+# action module needs (plugins.md), and what the example runbooks run.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "openssh-client")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libjansson-dev, libuv1-dev, pkg-config, gcc | c-compiler, curl, jq")
 set(CPACK_STRIP_FILES ON)
 # Install with DESTDIR and the real prefix, so that install.cmake sees /usr
 # and puts the defaults in /etc.

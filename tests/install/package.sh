@@ -56,6 +56,8 @@ maint=$(dpkg-deb -f "$deb" Maintainer)
 case $maint in *@localhost*|*'<>'*|'') bad "Maintainer: '$maint'" ;; *) ok "Maintainer: $maint" ;; esac
 case $(dpkg-deb -f "$deb" Suggests) in *libjansson-dev*libuv1-dev*) ok "Suggests the module build's -dev packages" ;;
 *) bad "Suggests lacks libjansson-dev, libuv1-dev: $(dpkg-deb -f "$deb" Suggests)" ;; esac
+case $(dpkg-deb -f "$deb" Recommends) in *openssh-client*) ok "Recommends openssh-client (the ssh action)" ;;
+*) bad "Recommends lacks openssh-client, which the ssh action runs" ;; esac
 mkdir -p "$tmp/x" && dpkg-deb -x "$deb" "$tmp/x"
 if grep -q '^License: none$' "$tmp/x/usr/share/doc/runbook/copyright" 2>/dev/null &&
     grep -q 'No licence has been granted' "$tmp/x/usr/share/doc/runbook/copyright"; then
