@@ -8,7 +8,7 @@ WORLD_JOBS ?= 8
 # CI builds treat warnings as errors.
 CMAKE_FLAGS ?= $(if $(CI),-DRB_WERROR=ON,)
 
-.PHONY: all deps build build-asan demo test test-normal test-asan bench clean
+.PHONY: all deps build build-asan demo test test-normal test-asan bench mutation clean
 
 all: build
 
@@ -23,7 +23,7 @@ DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
            libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev
 DEB_DEMO_PKGS = curl
 DEB_TEST_PKGS = libcmocka-dev sqlite3 curl jq python3 nodejs npm \
-                python3-aiosmtpd openssl openssh-client openssh-server
+                python3-aiosmtpd openssl openssh-client openssh-server patch
 
 # rb_deps: installs the missing packages of the list $(1).
 define rb_deps
@@ -100,6 +100,14 @@ test-package: deps-test
 
 bench: build
 	sh tests/bench/run_all.sh $(BUILD)
+
+# Mutation testing (not part of `make test`): each mutant of
+# tests/mutation/mutants.txt is planted alone in a scratch copy, built and
+# put through the normal suite; prints caught/survived and the score, and
+# fails when one survives. `make mutation MUTANTS="a b"` runs only those.
+MUTATION_JOBS ?= 2
+mutation: deps-test
+	JOBS=$(MUTATION_JOBS) python3 tests/mutation/mutate.py run $(MUTANTS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -77,6 +77,14 @@ foreach(spec ${RB_SPECS})
     ENVIRONMENT "RUNBOOK=$<TARGET_FILE:runbook>;RB_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}"
     TIMEOUT 120)
 endforeach()
+# The mutant list of `make mutation` must not rot: every substitution's text
+# is still in its file exactly once and every patch still applies.
+# mutation.selftest proves that check fails on a rotten list.
+add_test(NAME mutation.list COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/tests/mutation/mutate.py check)
+add_test(NAME mutation.selftest COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/mutation/selftest.sh)
+set_tests_properties(mutation.selftest PROPERTIES
+  ENVIRONMENT "RB_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}")
+
 add_test(NAME spec.coverage COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/spec/coverage.sh)
 set_tests_properties(spec.coverage PROPERTIES
   ENVIRONMENT "RB_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}")
