@@ -128,15 +128,13 @@ install(CODE "
 ")
 
 # The service unit comes with `runbook serve`; it ships when it is there
-# (a glob, so that adding the file re-runs CMake), starting the binary of
-# this prefix where it says /usr/local/bin/runbook (a hand install).
+# (a glob, so that adding the file re-runs CMake), made to agree with this
+# prefix and the package by packaging/unit.cmake.
 file(GLOB rb_unit CONFIGURE_DEPENDS ${RB_PKG}/runbook.service)
 if(rb_unit)
   install(CODE "
-    file(READ \"${rb_unit}\" rb_text)
-    string(REPLACE \"/usr/local/bin/runbook\" \"\${CMAKE_INSTALL_PREFIX}/bin/runbook\" rb_text \"\${rb_text}\")
-    file(WRITE \"${CMAKE_BINARY_DIR}/systemd/runbook.service\" \"\${rb_text}\")
-    file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\" TYPE FILE
-      FILES \"${CMAKE_BINARY_DIR}/systemd/runbook.service\")
+    set(RB_UNIT_SRC \"${rb_unit}\")
+    set(RB_UNIT_OUT \"${CMAKE_BINARY_DIR}/systemd/runbook.service\")
+    include(\"${RB_PKG}/unit.cmake\")
   ")
 endif()

@@ -155,11 +155,46 @@ fi
 uid=$(awk -F: '$1 == "runbook" { print $3 }' "$R/etc/passwd")
 st=$(stat -c '%a %u' "$R/var/lib/runbook" 2>/dev/null)
 [ "$st" = "750 $uid" ] && ok "/var/lib/runbook: 0750, the user's" || bad "/var/lib/runbook: '$st', want '750 $uid'"
+# The unit agrees with the package: it starts the packaged binary with the
+# packaged config, runs as the user postinst made in the directory it made,
+# reads the tokens where the docs say, and names docs that are installed.
 if [ -f "$R$unit" ]; then
-    if grep -q '^ExecStart=/usr/bin/runbook ' "$R$unit"; then
-        ok "the unit starts /usr/bin/runbook"
+    unit_has() { # REGEX WHAT
+        if grep -qE -- "$1" "$R$unit"; then ok "the unit: $2"; else bad "the unit: not $2 ($1)"; fi
+    }
+    unit_has '^ExecStart=/usr/bin/runbook serve ' "starts /usr/bin/runbook serve"
+    unit_has '^ExecStart=.* --config /etc/runbook/server\.yaml( |$)' "reads /etc/runbook/server.yaml"
+    unit_has '^User=runbook$' "runs as the user runbook"
+    unit_has '^StateDirectory=runbook$' "keeps its state in /var/lib/runbook"
+    unit_has '^LoadCredential=tokens:/etc/runbook/tokens$' "reads /etc/runbook/tokens"
+    if grep -q '^DynamicUser=yes' "$R$unit"; then
+        bad "the unit: DynamicUser=yes, while the package makes the user runbook and /var/lib/runbook"
     else
-        bad "the unit does not start /usr/bin/runbook: $(grep '^ExecStart' "$R$unit")"
+        ok "the unit: no DynamicUser (the package's user runs it)"
+    fi
+    for d in $(sed -n 's|^Documentation=||p' "$R$unit" | tr ' ' '\n' | sed -n 's|^file://||p'); do
+        [ -f "$R$d" ] && ok "the unit's Documentation $d is installed" ||
+            bad "the unit's Documentation $d is not in the package"
+    done
+    # The default config's comments name installed docs and the tokens file
+    # the unit reads.
+    for d in $(grep -o 'docs/[A-Za-z0-9_-]*\.md' "$R/etc/runbook/server.yaml" | sort -u); do
+        [ -f "$R/usr/share/doc/runbook/$d" ] && ok "server.yaml names $d, which is installed" ||
+            bad "server.yaml names $d, which is not installed"
+    done
+    grep -q '/etc/runbook/tokens' "$R/etc/runbook/server.yaml" && ok "server.yaml names /etc/runbook/tokens" ||
+        bad "server.yaml does not say where the tokens are (/etc/runbook/tokens)"
+    # systemd's own check (an unknown key, a bad value), on a copy whose
+    # ExecStart is the root's binary (this machine has no /usr/bin/runbook).
+    if command -v systemd-analyze >/dev/null 2>&1; then
+        mkdir -p "$tmp/unit"
+        sed "s|/usr/bin/runbook|$R/usr/bin/runbook|g" "$R$unit" >"$tmp/unit/runbook.service"
+        run systemd-analyze verify --man=no "$tmp/unit/runbook.service"
+        if [ "$rc" -eq 0 ] && ! grep -q 'runbook' "$tmp/out"; then
+            ok "systemd-analyze verify: the unit is clean"
+        else
+            bad "systemd-analyze verify (exit $rc):"; sed 's/^/    | /' "$tmp/out" | head -n 10
+        fi
     fi
 fi
 # The default server config, where the binary knows --config (runbook serve).
