@@ -21,3 +21,8 @@ else()
 endif()
 file(WRITE "${RB_UNIT_OUT}" "${rb_text}")
 file(INSTALL DESTINATION "${CMAKE_INSTALL_PREFIX}/lib/systemd/system" TYPE FILE FILES "${RB_UNIT_OUT}")
+# docs/operations.md links ../packaging/runbook.service: the installed page
+# finds the installed unit.
+set(rb_doc "$ENV{DESTDIR}${CMAKE_INSTALL_PREFIX}/share/doc/runbook/packaging")
+file(MAKE_DIRECTORY "${rb_doc}")
+file(CREATE_LINK ../../../../lib/systemd/system/runbook.service "${rb_doc}/runbook.service" SYMBOLIC)
