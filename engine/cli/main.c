@@ -43,6 +43,10 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
     fprintf(f, "\n`runbook COMMAND --help` (or `runbook help COMMAND`) describes each command.\n"
                "Options may come before or after the arguments; `--` ends them.\n\n"
+               "options:\n"
+               "  --version   print the version, the journal schema and the action ABI\n"
+               "              versions (also: runbook version)\n"
+               "  -h, --help  print this help (also: runbook help)\n\n"
                "exit codes:\n"
                "  0 success: the files are valid, the run was resolved\n"
                "  1 the run failed or was cancelled\n"
@@ -83,7 +87,11 @@ int main(int argc, char **argv)
             if (!strcmp(c->name, cmd))
                 return c->fn(argc - 1, argv + 1);
     }
-    fprintf(stderr, "runbook: unknown command \"%s\"\n\n", cmd);
-    usage(stderr);
+    /* A usage error is one line and where to read more (docs/cli.md). */
+    if (cmd[0] == '-')
+        fprintf(stderr, "runbook: unknown option '%s'\n", cmd);
+    else
+        fprintf(stderr, "runbook: unknown command \"%s\"\n", cmd);
+    fprintf(stderr, "Try 'runbook --help'.\n");
     return RB_EXIT_USAGE;
 }
