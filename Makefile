@@ -16,12 +16,12 @@ all: build
 # only the missing ones of a list, as root, through sudo otherwise, and
 # prints the exact command when it can do neither.
 #   DEB_PKGS       what the build needs (`make build`, `install`, `package`)
-#   DEB_DEMO_PKGS  what `make demo` runs besides (its health check)
+#   DEB_DEMO_PKGS  what `make demo` runs besides (the world it breaks: python3; its checks: curl, jq)
 #   DEB_TEST_PKGS  what `make test` runs besides: cmocka, the servers and
 #                  clients the tests start, the tools that read the pages
 DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
            libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libh2o-dev
-DEB_DEMO_PKGS = curl
+DEB_DEMO_PKGS = curl jq python3
 DEB_TEST_PKGS = libcmocka-dev sqlite3 curl jq python3 nodejs npm \
                 python3-aiosmtpd openssl openssh-client openssh-server patch \
                 prometheus-alertmanager python3-prometheus-client wrk nginx-light
@@ -31,7 +31,7 @@ define rb_deps
 	@missing=""; \
 	for p in $(1); do \
 	  case $$p in nodejs) command -v node >/dev/null 2>&1 && continue ;; \
-	              python3) command -v python3 >/dev/null 2>&1 && continue ;; \
+	              python3) [ -x /usr/bin/python3 ] && continue ;; \
 	              npm) command -v npm >/dev/null 2>&1 && continue ;; esac; \
 	  case " $$missing " in *" $$p "*) continue ;; esac; \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
