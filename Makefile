@@ -18,7 +18,8 @@ all: build
 DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
            libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
            libcmocka-dev sqlite3 curl jq python3 nodejs npm \
-           python3-aiosmtpd openssl openssh-client openssh-server patch
+           python3-aiosmtpd openssl openssh-client openssh-server patch libh2o-dev \
+           prometheus-alertmanager python3-prometheus-client wrk nginx-light
 
 deps:
 	@missing=""; \

@@ -1,5 +1,5 @@
 -- journal.sql — the SQLite schema of the runbook journal (DESIGN §5),
--- version 2. engine/journal_schema.c compiles this text in (CMake turns it into
+-- version 4. engine/journal_schema.c compiles this text in (CMake turns it into
 -- journal_sql.h) and runs it, inside one IMMEDIATE transaction, on a file
 -- whose user_version is 0. A file of an older version is brought here by the
 -- migrations in journal_schema.c (keyed by user_version; version 1 is kept in
@@ -14,7 +14,7 @@
 
 -- 'RUNB': lets the journal tell its own files from other SQLite databases.
 PRAGMA application_id = 1381322306;
-PRAGMA user_version = 3;
+PRAGMA user_version = 4;
 
 -- Every runbook text a run was started from, verbatim, keyed by the SHA-256
 -- of that text: replay and review re-read exactly what ran.
@@ -150,7 +150,9 @@ END;
 
 -- Alerts received from webhooks. An alert is its fingerprint + startsAt: the
 -- UNIQUE insert is the durable claim that makes a repeated delivery start
--- nothing new, across restarts. run_id is the run it started, if any.
+-- nothing new, across restarts. run_id is unused (a claim may start several
+-- runs: alert_runs says which). Version 4 adds status, runbooks, resolved_at
+-- and resolved.
 CREATE TABLE alerts (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     fingerprint TEXT NOT NULL,
@@ -158,5 +160,27 @@ CREATE TABLE alerts (
     received_at INTEGER NOT NULL,
     payload     TEXT NOT NULL,          -- the alert's JSON
     run_id      INTEGER REFERENCES runs(id),
+    status      TEXT NOT NULL DEFAULT 'claimed', -- claimed (runbooks matched), unmatched,
+                                                 -- resolved (first heard of resolved)
+    runbooks    TEXT NOT NULL DEFAULT '[]',      -- JSON array: the runbooks it matched
+    resolved_at INTEGER,                -- when a resolved notice was first journaled
+    resolved    TEXT,                   -- that notice's JSON
     UNIQUE (fingerprint, starts_at)
 );
+
+-- What each claimed alert did with each runbook it matched: the run it
+-- started (run_id, written in the same record as the run itself, so a run
+-- never exists without its claim link) or why none (outcome). A matched
+-- runbook with no row here after a crash is a run that was never created:
+-- the server starts it on its next start. Version 4.
+CREATE TABLE alert_runs (
+    fingerprint TEXT NOT NULL,
+    starts_at   TEXT NOT NULL,
+    runbook     TEXT NOT NULL,
+    run_id      INTEGER REFERENCES runs(id), -- NULL: no run (outcome says why)
+    outcome     TEXT NOT NULL,          -- started, or why not ("busy: …", "error: …")
+    recorded_at INTEGER NOT NULL,
+    PRIMARY KEY (fingerprint, starts_at, runbook)
+);
+CREATE INDEX alert_runs_run ON alert_runs(run_id);
+CREATE INDEX alerts_open ON alerts(id) WHERE status = 'claimed';

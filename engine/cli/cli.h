@@ -21,11 +21,19 @@ int rb_cli_run(int argc, char **argv);
 int rb_cli_resume(int argc, char **argv);
 int rb_cli_runs(int argc, char **argv);
 int rb_cli_show(int argc, char **argv);
+/* cli_remote.c: answers sent to a running server (--server URL). */
+int rb_cli_approve(int argc, char **argv);
+int rb_cli_deny(int argc, char **argv);
+int rb_cli_cancel(int argc, char **argv);
 /* cli_audit.c: `audit verify` (exit 1 when tampering is found) and
  * `journal prune`. argv[0] is "audit" / "journal", argv[1] the action. */
 int rb_cli_audit(int argc, char **argv);
 int rb_cli_journal(int argc, char **argv);
 int rb_cli_actions(int argc, char **argv);
+/* cli_serve.c: `runbook serve`, and `validate --config FILE`'s check of a
+ * server config (prints its diagnostics; RB_EXIT_OK or RB_EXIT_USAGE). */
+int rb_cli_serve(int argc, char **argv);
+int rb_cli_config_check(const char *path);
 
 /* Loads the action modules of dir (--plugins), or of $RUNBOOK_PLUGINS when
  * dir is NULL; nothing when neither is set. On a refused module prints

@@ -441,35 +441,8 @@ static json_t *load_alert(const char *path)
     return a;
 }
 
-/* Where the relative paths of a resumed run resolve: the folder of the
- * runbook file its run_started event records (an absolute path), whatever
- * directory resume is started in. A run recorded before paths were kept
- * falls back to the folder of the runbook of its name under ./runbooks,
- * else ".": never a walk of the current directory, which may be "/".
- * Returns a malloc'd path. */
-static char *resume_dir(const json_t *run, const char *name)
-{
-    size_t i;
-    const json_t *ev;
-    const char *path = NULL;
-    json_array_foreach(json_object_get(run, "events"), i, ev) {
-        const char *type = json_string_value(json_object_get(ev, "type"));
-        if (type && !strcmp(type, "run_started")) {
-            path = json_string_value(json_object_get(json_object_get(ev, "data"), "path"));
-            break;
-        }
-    }
-    char *found = path ? NULL : rb__runbook_find("runbooks", name ? name : "");
-    const char *file = path ? path : found;
-    const char *slash = file ? strrchr(file, '/') : NULL;
-    char *base = slash ? strndup(file, (size_t)(slash - file) + (slash == file)) : strdup(".");
-    free(found);
-    return base;
-}
-
-/* Prepares the run of `runbook resume RUN`: the recorded runbook version,
- * where it stopped, whether the step in flight may run again. Returns 0,
- * or prints why not and returns -1. */
+/* Prepares the run of `runbook resume RUN` (rb_run_resume_prepare).
+ * Returns 0, or prints why not and returns -1. */
 static int prepare_resume(rb_journal_t *j, const char *what, const char *dir, int rerun,
                           const rb_run_opts_t *o, uv_loop_t *loop, rb_runbook_t **rbp,
                           rb_run_t **runp)
@@ -480,69 +453,15 @@ static int prepare_resume(rb_journal_t *j, const char *what, const char *dir, in
         fprintf(stderr, "runbook resume: \"%s\" is not a run id\n", what);
         return -1;
     }
-    json_t *point = NULL, *run = NULL;
-    int rc = rb_journal_run_resume_point(j, id, &point);
-    if (rc < 0) {
-        fprintf(stderr, "runbook resume: no run %lld in the journal%s\n", id,
-                rc == RB_EJOURNAL ? " (its recorded runbook text does not match its hash)" : "");
-        return -1;
-    }
-    const char *status = json_string_value(json_object_get(point, "status"));
-    if (!status || strcmp(status, "interrupted")) {
-        fprintf(stderr, "runbook resume: run %lld is %s, not interrupted: %s\n", id,
-                status ? status : "?",
-                status && (!strcmp(status, "running") || !strcmp(status, "waiting_approval"))
-                    ? "another process is running it"
-                                                     : "start a new run instead");
-        json_decref(point);
-        return -1;
-    }
-    const char *src = json_string_value(json_object_get(point, "source"));
-    const char *name = json_string_value(json_object_get(point, "runbook"));
-    if (rb_journal_run_get(j, id, &run) < 0) {
-        fprintf(stderr, "runbook resume: %s\n", rb_journal_errmsg(j));
-        json_decref(point);
-        return -1;
-    }
-    char *base = dir ? strdup(dir) : resume_dir(run, name);
+    char err[1024] = "";
     rb_diags_t *d = rb_diags_new();
-    rc = rb_runbook_load_text(name ? name : "recorded", src ? src : "", src ? strlen(src) : 0,
-                              base, d, rbp);
-    free(base);
+    int rc = rb_run_resume_prepare(loop, j, id, dir, rerun, o, d, rbp, runp, err, sizeof(err));
     if (rc < 0) {
         rb_diags_print(d, stderr, 0);
-        fprintf(stderr, "runbook resume: the recorded runbook does not load in this version\n");
-        rb_diags_free(d);
-        json_decref(point);
-        json_decref(run);
-        return -1;
+        fprintf(stderr, "runbook resume: %s\n", err);
     }
     rb_diags_free(d);
-    const char *next = json_string_value(json_object_get(point, "next_step"));
-    long at = next ? rb_runbook_step_index(*rbp, next) : -1;
-    const rb_step_t *st = at >= 0 ? rb_runbook_step(*rbp, (size_t)at) : NULL;
-    /* A read-only action changed nothing: running it again is always safe. */
-    if (st && json_is_true(json_object_get(point, "next_step_started")) && !rerun &&
-        !st->idempotent && (st->inv.action->flags & RB_ACTION_SIDE_EFFECTS)) {
-        fprintf(stderr,
-                "runbook resume: step %s of run %lld was started but its result was never "
-                "recorded: it may have run, in part or whole. It is not marked idempotent, so it "
-                "is not run again on its own. Check what it did, then resume with "
-                "--rerun-started to run it again.\n", next, id);
-        json_decref(point);
-        json_decref(run);
-        return -1;
-    }
-    char err[512] = "";
-    rc = rb_run_resume(loop, *rbp, j, point, json_object_get(run, "events"), o, runp, err,
-                       sizeof(err));
-    json_decref(point);
-    json_decref(run);
-    if (rc < 0) {
-        fprintf(stderr, "runbook resume: %s\n", err);
-        return -1;
-    }
-    return 0;
+    return rc < 0 ? -1 : 0;
 }
 
 /* The folders a NAME or an alert is looked up in: --dir, else ./runbooks

@@ -23,17 +23,22 @@
 static void usage_runs(FILE *f)
 {
     fprintf(f,
-            "Usage: runbook runs [--db FILE] [--limit N] [--format text|json]\n"
+            "Usage: runbook runs [--db FILE | --server URL] [--limit N] [--format text|json]\n"
             "\n"
-            "Lists the runs in the journal, newest first.\n"
+            "Lists the runs in the journal, newest first; with --server, those of a\n"
+            "running `runbook serve` (its /api/v1/runs).\n"
             "\n"
             "Options:\n"
             "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
+            "      --server URL     ask the server at URL ($RUNBOOK_SERVER), e.g.\n"
+            "                       http://127.0.0.1:9095, with the token in $RUNBOOK_TOKEN\n"
+            "      --token-file F   the token is the first line of F (not $RUNBOOK_TOKEN)\n"
             "  -n, --limit N        at most N runs (default %d; 0 shows all)\n"
             "      --format FORMAT  text (a table, default) or json (an array of runs)\n"
             "  -h, --help           this help\n"
             "\n"
-            "Exit status: 0 listed; 2 bad usage, or the journal cannot be read.\n",
+            "Exit status: 0 listed; 2 bad usage, the journal cannot be read, or the\n"
+            "server refused the token (401, 403); 6 the server cannot be reached.\n",
             rb_cli_default_db(), RB__RUNS_DEFAULT_LIMIT);
 }
 
@@ -48,18 +53,34 @@ int rb_cli_runs(int argc, char **argv)
         fprintf(stderr, "Try 'runbook runs --help'.\n");
         return RB_EXIT_USAGE;
     }
-    rb_journal_t *j = rb__cli_open_journal("runs", opt.db);
-    if (!j)
-        return RB_EXIT_USAGE;
     json_t *runs = NULL;
     /* One more than asked, to know whether to say that there are more. */
     int limit = opt.limit > 0 ? (int)opt.limit + 1 : 0;
-    if (rb_journal_runs(j, limit, &runs) != 0) {
-        fprintf(stderr, "runbook runs: %s\n", rb_journal_errmsg(j));
+    if (opt.server) {
+        char path[64];
+        json_t *v = NULL;
+        snprintf(path, sizeof path, "/api/v1/runs?limit=%d", limit && limit <= 10000 ? limit : 10000);
+        rc = rb__cli_api("runs", opt.server, opt.token_file, "GET", path, NULL, &v);
+        if (rc != RB_EXIT_OK)
+            return rc;
+        runs = json_incref(json_object_get(v, "runs"));
+        json_decref(v);
+        if (!json_is_array(runs)) {
+            json_decref(runs);
+            fprintf(stderr, "runbook runs: the server's answer has no runs\n");
+            return RB_EXIT_UNREACHABLE;
+        }
+    } else {
+        rb_journal_t *j = rb__cli_open_journal("runs", opt.db);
+        if (!j)
+            return RB_EXIT_USAGE;
+        if (rb_journal_runs(j, limit, &runs) != 0) {
+            fprintf(stderr, "runbook runs: %s\n", rb_journal_errmsg(j));
+            rb_journal_close(j);
+            return RB_EXIT_USAGE;
+        }
         rb_journal_close(j);
-        return RB_EXIT_USAGE;
     }
-    rb_journal_close(j);
     int more = opt.limit > 0 && json_array_size(runs) > (size_t)opt.limit;
     if (more)
         json_array_remove(runs, (size_t)opt.limit);
@@ -72,7 +93,7 @@ int rb_cli_runs(int argc, char **argv)
 
     out_t o = { stdout, rb_cli_color(1) };
     if (json_array_size(runs) == 0) {
-        printf("no runs in %s\n", opt.db);
+        printf("no runs in %s\n", opt.server ? opt.server : opt.db);
         json_decref(runs);
         return RB_EXIT_OK;
     }

@@ -21,12 +21,14 @@
 static void help(FILE *f)
 {
     fprintf(f,
-            "usage: runbook validate [--format text|json] [--quiet] [--plugins DIR] PATH...\n\n"
+            "usage: runbook validate [--format text|json] [--quiet] [--plugins DIR] PATH...\n"
+            "       runbook validate --config FILE [PATH...]\n\n"
             "Checks runbook files (a directory: every *.yaml and *.yml below it) and prints\n"
             "each problem as FILE:LINE:COL: error: MESSAGE.\n\n"
             "  --format text|json  diagnostics as text on stderr (default) or JSON on stdout\n"
             "  -q, --quiet         print nothing when everything is valid\n"
             "      --plugins DIR   load the action modules (*.so) in DIR ($RUNBOOK_PLUGINS)\n"
+            "      --config FILE   check a `runbook serve` config file (docs/server.md)\n"
             "  -h, --help          this text\n\n"
             "exit codes: 0 all valid, 2 some file is invalid or cannot be read.\n");
 }
@@ -109,10 +111,11 @@ int rb_cli_validate(int argc, char **argv)
     static const struct option opts[] = {{"format", required_argument, NULL, 'f'},
                                          {"quiet", no_argument, NULL, 'q'},
                                          {"plugins", required_argument, NULL, 'P'},
+                                         {"config", required_argument, NULL, 'c'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     int json = 0, quiet = 0, c;
-    const char *plugins = NULL;
+    const char *plugins = NULL, *config = NULL;
     optind = 0;
     opterr = 0; /* our own words for a bad option (rb__cli_bad_option) */
     while ((c = getopt_long(argc, argv, ":f:qh", opts, NULL)) != -1) {
@@ -127,9 +130,16 @@ int rb_cli_validate(int argc, char **argv)
             break;
         case 'q': quiet = 1; break;
         case 'P': plugins = optarg; break;
+        case 'c': config = optarg; break;
         case 'h': help(stdout); return RB_EXIT_OK;
         default: return rb__cli_bad_option("validate", c, argv);
         }
+    }
+    /* A server config: checked alone, or before the runbook files. */
+    if (config) {
+        int crc = rb_cli_config_check(config);
+        if (optind >= argc || crc != RB_EXIT_OK)
+            return crc;
     }
     if (rb_cli_plugins("validate", plugins) < 0)
         return RB_EXIT_USAGE;

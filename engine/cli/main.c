@@ -24,8 +24,12 @@ static const command_t commands[] = {
     {"resume", rb_cli_resume, "go on with a run that was interrupted by a crash"},
     {"runs", rb_cli_runs, "list the runs in the journal"},
     {"show", rb_cli_show, "print the timeline of one run"},
+    {"approve", rb_cli_approve, "approve the step a run waits on (a running server: --server)"},
+    {"deny", rb_cli_deny, "deny the step a run waits on (a running server: --server)"},
+    {"cancel", rb_cli_cancel, "cancel a run in flight on a running server (--server)"},
     {"audit", rb_cli_audit, "audit verify: check the journal's hash chain for tampering"},
     {"journal", rb_cli_journal, "journal prune: remove old finished runs behind a checkpoint"},
+    {"serve", rb_cli_serve, "serve alert webhooks over HTTP: Alertmanager starts runbooks"},
     {"actions", rb_cli_actions, "list the actions (built in and plugins) and their parameters"},
     {NULL, NULL, NULL},
 };
@@ -45,7 +49,8 @@ static void usage(FILE *f)
                "  2 invalid input or usage: a runbook with errors, a bad parameter or option\n"
                "  3 not confirmed: the checks found nothing to do, nothing was acted on\n"
                "  4 not started: another run holds its concurrency key, or it cools down\n"
-               "  5 inconclusive: the checks that decide could not run, nothing was acted on\n");
+               "  5 inconclusive: the checks that decide could not run, nothing was acted on\n"
+               "  6 the server (--server) cannot be reached or failed: try again later\n");
 }
 
 int main(int argc, char **argv)

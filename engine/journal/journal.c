@@ -73,6 +73,35 @@ const char *const rb__j_sql[RB__JST_COUNT] = {
     [RB__JST_RUN_GET] =
         "SELECT id, runbook, sha256, status, trigger, params, started_at, ended_at"
         " FROM runs WHERE id = ?1",
+    /* the server's alert claims (journal_alerts.c): the UNIQUE insert is the claim */
+    [RB__JST_ALERT_PUT] =
+        "INSERT OR IGNORE INTO alerts(fingerprint, starts_at, received_at, payload, status,"
+        " runbooks, resolved_at, resolved)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, CASE WHEN ?5 = 'resolved' THEN ?3 END,"
+        " CASE WHEN ?5 = 'resolved' THEN ?4 END)",
+    [RB__JST_ALERT_RUN_PUT] =
+        "INSERT OR IGNORE INTO alert_runs(fingerprint, starts_at, runbook, run_id, outcome,"
+        " recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [RB__JST_ALERT_RESOLVE] =
+        "UPDATE alerts SET resolved_at = ?3, resolved = ?4"
+        " WHERE fingerprint = ?1 AND starts_at = ?2 AND resolved_at IS NULL",
+    [RB__JST_ALERT_GET] =
+        "SELECT status, runbooks, resolved_at, received_at, payload FROM alerts"
+        " WHERE fingerprint = ?1 AND starts_at = ?2",
+    [RB__JST_ALERT_RUNS_GET] =
+        "SELECT runbook, run_id, outcome FROM alert_runs WHERE fingerprint = ?1 AND starts_at = ?2"
+        " ORDER BY runbook",
+    /* the server's API: each filter NULL (or 0) matches every run */
+    [RB__JST_RUNS_FIND] =
+        "SELECT id, runbook, sha256, status, trigger, started_at, ended_at FROM runs"
+        " WHERE (?1 IS NULL OR runbook = ?1) AND (?2 IS NULL OR status = ?2)"
+        " AND (?3 IS NULL OR trigger = ?3) AND (?4 = 0 OR id < ?4)"
+        " ORDER BY id DESC LIMIT ?5",
+    [RB__JST_VERSIONS] =
+        "SELECT v.sha256, v.path, v.recorded_at,"
+        " (SELECT count(*) FROM runs r WHERE r.sha256 = v.sha256),"
+        " (SELECT max(started_at) FROM runs r WHERE r.sha256 = v.sha256)"
+        " FROM versions v WHERE v.name = ?1 ORDER BY v.recorded_at DESC, v.rowid DESC",
     [RB__JST_BEGIN] = "BEGIN IMMEDIATE",
     [RB__JST_COMMIT] = "COMMIT",
     [RB__JST_RUN_EVENTS] =

@@ -79,6 +79,15 @@ int rb_journal_put_version(rb_journal_t *j, const char *name, const char *path,
 int rb_journal_run_create(rb_journal_t *j, const char *runbook, const char *sha256,
                           const json_t *params, const char *trigger, int64_t *run_id);
 
+/* rb_journal_run_create, and the run linked to a claimed alert in the same
+ * record (see rb_journal_alert_claim): alert_runs gets (fingerprint,
+ * starts_at, runbook, the new id, "started") in whichever commit takes the
+ * run, so a run never exists without its link. fingerprint or starts_at
+ * NULL: no link. */
+int rb_journal_run_create_claimed(rb_journal_t *j, const char *runbook, const char *sha256,
+                                  const json_t *params, const char *trigger,
+                                  const char *fingerprint, const char *starts_at, int64_t *run_id);
+
 /* Appends one event to the run: type ("run_started", "step_started",
  * "attempt_started", "step_finished", "run_finished", …), step name or NULL,
  * attempt (0 when it does not apply), data borrowed (NULL = {}), stored as
@@ -151,13 +160,23 @@ int rb_journal_flush(rb_journal_t *j, rb_journal_flush_cb cb, void *arg);
  */
 int rb_journal_detach_loop(rb_journal_t *j);
 
+#define RB_JOURNAL_COMMIT_BUCKETS 12
+
 typedef struct rb_journal_stats {
     uint64_t commits;   /* write transactions committed */
     uint64_t records;   /* records committed: events, runs, versions, statuses */
     uint64_t events;    /* events committed */
     uint64_t max_batch; /* most records in one commit */
     int synchronous;    /* as the connection reports it: 2 FULL, 1 NORMAL; 0 read-only */
+    /* How long each COMMIT took (the disk's flush in it): the sum, and
+     * how many took at most rb_journal_commit_le[i] seconds (each bucket
+     * counts only its own range; above the last: commits minus them all). */
+    double commit_seconds;
+    uint64_t commit_buckets[RB_JOURNAL_COMMIT_BUCKETS];
 } rb_journal_stats_t;
+
+/* The upper bounds (seconds) of the commit latency buckets. */
+extern const double rb_journal_commit_le[RB_JOURNAL_COMMIT_BUCKETS];
 
 /* Counters since open, both modes. Any thread. */
 void rb_journal_stats(rb_journal_t *j, rb_journal_stats_t *out);
@@ -168,6 +187,23 @@ void rb_journal_stats(rb_journal_t *j, rb_journal_stats_t *out);
  * {id, runbook, sha256, status, trigger, started_at, ended_at} with times as
  * ms since the epoch (ended_at null while open). */
 int rb_journal_runs(rb_journal_t *j, int limit, json_t **out);
+
+/* What rb_journal_runs_find lists: each field NULL (0) matches every run. */
+typedef struct rb_journal_runs_filter {
+    const char *runbook;
+    const char *status;  /* "running", "waiting_approval", "resolved", … */
+    const char *trigger; /* "cli", "webhook", "api", … */
+    int64_t before_id;   /* only ids below it (the next page) */
+    int limit;           /* at most this many (0: all) */
+} rb_journal_runs_filter_t;
+
+/* rb_journal_runs, filtered (f NULL: every run): newest first. */
+int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out);
+
+/* The recorded versions of the runbook of that name, newest first:
+ * [{sha256, path, recorded_at (ms), runs (how many it started),
+ * last_run_at (ms or null)}]. */
+int rb_journal_versions(rb_journal_t *j, const char *name, json_t **out);
 
 /* One run: {id, runbook, sha256, status, trigger, params, started_at,
  * ended_at, events: [{seq, wall_ms, mono_ns, type, step, attempt, data}]}.
@@ -184,6 +220,52 @@ int rb_journal_key_state(rb_journal_t *j, const char *runbook, const char *key, 
 
 /* The source text of a recorded runbook version (malloc'd, NUL-terminated). */
 int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, size_t *len);
+
+/* ---- alerts: the server's claims (DESIGN §7; docs/journal.md) ------------- */
+
+/*
+ * Claims an alert: one UNIQUE insert of (fingerprint, starts_at) with the
+ * alert's JSON (borrowed) and the names of the runbooks it matched
+ * (runbooks: an array of strings, borrowed). Its status is "claimed" when
+ * runbooks is not empty, "unmatched" when it is, "resolved" when resolved
+ * is set (an alert first heard of as resolved: nothing to start). A claim
+ * of an alert already claimed changes nothing (the insert is ignored):
+ * callers look first with rb_journal_alert_get and remember their own
+ * claims until they are durable. Pending until sync/flush, in order with
+ * every other append: a run created after the claim is never durable
+ * without it.
+ */
+int rb_journal_alert_claim(rb_journal_t *j, const char *fingerprint, const char *starts_at,
+                           const json_t *alert, const json_t *runbooks, int resolved);
+
+/* Records why a runbook the claimed alert matched started no run
+ * (outcome: "busy: …", "error: …"; the first outcome stays). Pending until
+ * sync/flush. */
+int rb_journal_alert_outcome(rb_journal_t *j, const char *fingerprint, const char *starts_at,
+                             const char *runbook, const char *outcome);
+
+/* Records the alert's resolved notice (JSON, borrowed) on its claim: the
+ * first one; later ones change nothing. Pending until sync/flush. */
+int rb_journal_alert_resolved(rb_journal_t *j, const char *fingerprint, const char *starts_at,
+                              const json_t *notice);
+
+/* The claim as committed: {fingerprint, starts_at, status, runbooks,
+ * received_at, resolved_at (ms or null), alert, runs: [{runbook, run_id
+ * (or null), outcome}]}. RB_ENOTFOUND when the alert was never claimed. */
+int rb_journal_alert_get(rb_journal_t *j, const char *fingerprint, const char *starts_at,
+                         json_t **out);
+
+/* The newest claim of that fingerprint with no resolved notice yet, shaped
+ * as rb_journal_alert_get's; RB_ENOTFOUND when there is none. A resolved
+ * notice whose startsAt is not the one claimed (Alertmanager moves an
+ * alert's startsAt when a resolve posted with an earlier time merges into
+ * it) still finds its alert this way. */
+int rb_journal_alert_open(rb_journal_t *j, const char *fingerprint, json_t **out);
+
+/* The claimed alerts that a matched runbook has no run or outcome for (the
+ * process died between the claim and the run), oldest first, at most
+ * limit (0: all): [{fingerprint, starts_at, alert, missing: [runbook…]}]. */
+int rb_journal_alerts_unstarted(rb_journal_t *j, int limit, json_t **out);
 
 /* ---- audit, retention, recovery ------------------------------------------- */
 

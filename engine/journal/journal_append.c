@@ -94,10 +94,21 @@ int rb__j_txn_begin(rb__jconn_t *c, const char *what)
     return 0;
 }
 
-static void rb__j_count(rb__jconn_t *c)
+const double rb_journal_commit_le[RB_JOURNAL_COMMIT_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+};
+
+static void rb__j_count(rb__jconn_t *c, int64_t commit_ns)
 {
     rb_journal_t *j = c->j;
+    double sec = (double)commit_ns / 1e9;
     uv_mutex_lock(&j->mu);
+    j->stats.commit_seconds += sec;
+    for (int i = 0; i < RB_JOURNAL_COMMIT_BUCKETS; i++)
+        if (sec <= rb_journal_commit_le[i]) {
+            j->stats.commit_buckets[i]++;
+            break;
+        }
     j->stats.commits++;
     j->stats.records += c->txn_records;
     j->stats.events += c->txn_events;
@@ -129,6 +140,7 @@ int rb__j_txn_commit(rb__jconn_t *c, const char *what)
             return ret;
         }
     }
+    int64_t t0 = rb__j_mono_ns();
     rc = rb__j_run_stmt(c, RB__JST_COMMIT);
     if (rc != SQLITE_OK) {
         /* A failed COMMIT may leave the transaction open (BUSY) or not;
@@ -143,7 +155,7 @@ int rb__j_txn_commit(rb__jconn_t *c, const char *what)
     c->head_dirty = 0;
     c->seqs_head_id = c->head_id;
     memcpy(c->seqs_head_hash, c->head_hash, RB__J_HASH_LEN);
-    rb__j_count(c);
+    rb__j_count(c, rb__j_mono_ns() - t0);
     return 0;
 }
 
@@ -178,6 +190,9 @@ static const char *rb__j_what(rb__rec_kind_t k)
     case RB__REC_RUN: return "creating a run";
     case RB__REC_EVENT: return "appending an event";
     case RB__REC_STATUS: return "setting a run's status";
+    case RB__REC_ALERT: return "claiming an alert";
+    case RB__REC_ALERT_RUN: return "recording an alert's outcome";
+    case RB__REC_ALERT_RESOLVED: return "recording a resolved alert";
     }
     return "writing";
 }
@@ -266,6 +281,12 @@ int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
         sqlite3_bind_int64(st, 4, r->wall_ms);
         rb__j_bind_owner(st, 5);
         break;
+    case RB__REC_ALERT:
+    case RB__REC_ALERT_RUN:
+    case RB__REC_ALERT_RESOLVED:
+        if ((ret = rb__j_apply_alert(c, r, 0)) == 0)
+            c->txn_records++;
+        return ret;
     default:
         return rb__j_say(c, RB_EINVAL, "unknown record");
     }
@@ -278,6 +299,10 @@ int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
         rb__map_put(&c->seqs, id, 0);
         if (run_id)
             *run_id = id;
+        /* The claim link goes with the run: one never exists without the
+         * other, whichever commit the writer cuts. */
+        if (r->fingerprint && (ret = rb__j_apply_alert(c, r, id)) != 0)
+            return ret;
     }
     if (r->kind == RB__REC_STATUS && sqlite3_changes(c->db) == 0)
         return rb__j_say(c, RB_ENOTFOUND, "no run %lld", (long long)r->run_id);
@@ -371,7 +396,7 @@ static void rb__j_after_failure(rb__jconn_t *c)
     }
 }
 
-static int rb__j_write(rb_journal_t *j, const rb__jrec_t *r, int64_t *run_id)
+int rb__j_write(rb_journal_t *j, const rb__jrec_t *r, int64_t *run_id)
 {
     rb__jconn_t *c = j->c;
     const char *what = rb__j_what(r->kind);
@@ -429,6 +454,13 @@ int rb_journal_put_version(rb_journal_t *j, const char *name, const char *path,
 int rb_journal_run_create(rb_journal_t *j, const char *runbook, const char *sha256,
                           const json_t *params, const char *trigger, int64_t *run_id)
 {
+    return rb_journal_run_create_claimed(j, runbook, sha256, params, trigger, NULL, NULL, run_id);
+}
+
+int rb_journal_run_create_claimed(rb_journal_t *j, const char *runbook, const char *sha256,
+                                  const json_t *params, const char *trigger,
+                                  const char *fingerprint, const char *starts_at, int64_t *run_id)
+{
     char *p = rb__j_dumps(params);
     if (!p) {
         snprintf(j->err, sizeof j->err, "%s: creating a run: params are not JSON", j->path);
@@ -437,6 +469,8 @@ int rb_journal_run_create(rb_journal_t *j, const char *runbook, const char *sha2
     rb__jrec_t r = {
         .kind = RB__REC_RUN, .runbook = runbook, .sha256 = sha256, .trigger = trigger,
         .params = p, .wall_ms = rb__j_wall_ms(),
+        .fingerprint = fingerprint && starts_at ? fingerprint : NULL,
+        .starts_at = fingerprint && starts_at ? starts_at : NULL,
     };
     int64_t id = 0;
     int ret;

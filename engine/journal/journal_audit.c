@@ -373,8 +373,15 @@ int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **o
     if (cut < cut0)
         cut = cut0;
 
-    sqlite3_stmt *del_alerts = NULL, *del_run = NULL;
+    sqlite3_stmt *del_alerts = NULL, *del_run = NULL, *unlink_st = NULL;
     rc = sqlite3_prepare_v2(c->db, "DELETE FROM alerts WHERE run_id = ?1", -1, &del_alerts, NULL);
+    /* A pruned run's claim link stays, without its run: the alert is still
+     * known as handled (a link gone would read as a run never created). */
+    if (rc == SQLITE_OK)
+        rc = sqlite3_prepare_v2(c->db,
+                                "UPDATE alert_runs SET run_id = NULL,"
+                                " outcome = 'started (run pruned)' WHERE run_id = ?1",
+                                -1, &unlink_st, NULL);
     if (rc == SQLITE_OK)
         rc = sqlite3_prepare_v2(c->db, "DELETE FROM runs WHERE id = ?1", -1, &del_run, NULL);
     json_t *cp = json_null();
@@ -450,16 +457,20 @@ int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **o
             continue;
         }
         sqlite3_bind_int64(del_alerts, 1, runs[i].id);
+        sqlite3_bind_int64(unlink_st, 1, runs[i].id);
         sqlite3_bind_int64(del_run, 1, runs[i].id);
-        if ((rc = sqlite3_step(del_alerts)) == SQLITE_DONE)
+        if ((rc = sqlite3_step(del_alerts)) == SQLITE_DONE &&
+            (rc = sqlite3_step(unlink_st)) == SQLITE_DONE)
             rc = sqlite3_step(del_run);
         sqlite3_reset(del_alerts);
+        sqlite3_reset(unlink_st);
         sqlite3_reset(del_run);
         if (rc == SQLITE_DONE)
             rc = SQLITE_OK;
         pruned_runs++;
     }
     sqlite3_finalize(del_alerts);
+    sqlite3_finalize(unlink_st);
     sqlite3_finalize(del_run);
     if (rc == SQLITE_OK)
         rc = sqlite3_exec(c->db,

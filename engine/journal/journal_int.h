@@ -68,6 +68,9 @@ typedef enum {
     RB__REC_RUN,         /* run_id (0: SQLite picks), runbook, sha256, trigger, params */
     RB__REC_EVENT,       /* run_id, type, step, attempt, data (canonical JSON) */
     RB__REC_STATUS,      /* run_id, status, final */
+    RB__REC_ALERT,       /* fingerprint, starts_at, data (the alert), status, runbooks */
+    RB__REC_ALERT_RUN,   /* fingerprint, starts_at, runbook, outcome (a run not started) */
+    RB__REC_ALERT_RESOLVED, /* fingerprint, starts_at, data (the resolved notice) */
 } rb__rec_kind_t;
 
 typedef struct rb__jrec {
@@ -84,6 +87,9 @@ typedef struct rb__jrec {
     size_t source_len;
     const char *runbook, *trigger, *params;
     const char *status;
+    /* alerts (journal_alerts.c); a RUN record with a fingerprint also
+     * links the run to that claimed alert, in the same statement group */
+    const char *fingerprint, *starts_at, *runbooks, *outcome;
 } rb__jrec_t;
 
 /* ---- journal.c and journal_append.c, for the writer thread ---------------- */
@@ -230,6 +236,13 @@ enum {
     RB__JST_RUN_GET,
     RB__JST_RUN_EVENTS,
     RB__JST_KEY_RUNS,
+    RB__JST_ALERT_PUT,
+    RB__JST_ALERT_RUN_PUT,
+    RB__JST_ALERT_RESOLVE,
+    RB__JST_ALERT_GET,
+    RB__JST_ALERT_RUNS_GET,
+    RB__JST_RUNS_FIND,
+    RB__JST_VERSIONS,
     RB__JST_BEGIN,  /* BEGIN IMMEDIATE and COMMIT, prepared once: parsing */
     RB__JST_COMMIT, /* them again on every group commit cost as much as an insert */
     RB__JST_COUNT
@@ -306,6 +319,14 @@ void rb__j_txn_rollback(rb__jconn_t *c);
  * for no such run: nothing written) or the failure, described in c->err.
  * *run_id (may be NULL): the id of a run it created. */
 int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id);
+
+/* journal_append.c: one record into the journal, as every append does:
+ * into the open transaction (direct mode) or the writer's queue. */
+int rb__j_write(rb_journal_t *j, const rb__jrec_t *r, int64_t *run_id);
+
+/* journal_alerts.c: writes an RB__REC_ALERT* record, or the claim link of a
+ * RUN record (run_id: the run just inserted), inside the open transaction. */
+int rb__j_apply_alert(rb__jconn_t *c, const rb__jrec_t *r, int64_t run_id);
 
 /* journal_schema.c: checks that j's file is a runbook journal, creates the
  * schema in a new one and migrates an older one (see rb_journal_open). */

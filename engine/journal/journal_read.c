@@ -105,6 +105,30 @@ static int rb__j_rows(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols, 
     return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, what);
 }
 
+/* RB__JST_VERSIONS */
+static const rb__jcol_t rb__j_version_row[] = {
+    {"sha256", RB__JCOL_TEXT},     {"path", RB__JCOL_TEXT}, {"recorded_at", RB__JCOL_INT},
+    {"runs", RB__JCOL_INT},        {"last_run_at", RB__JCOL_INT}, {NULL, 0},
+};
+
+/* Runs st (bound) into a new array of rows of shape cols in *out. */
+static int rb__j_list(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols, const char *what,
+                      json_t **out)
+{
+    json_t *arr = json_array();
+    if (!arr) {
+        rb__j_release(st);
+        return RB_ENOMEM;
+    }
+    int ret = rb__j_rows(c, st, cols, arr, what);
+    if (ret != 0) {
+        json_decref(arr);
+        return ret;
+    }
+    *out = arr;
+    return 0;
+}
+
 int rb_journal_runs(rb_journal_t *j, int limit, json_t **out)
 {
     rb__jconn_t *c = j->c;
@@ -114,17 +138,35 @@ int rb_journal_runs(rb_journal_t *j, int limit, json_t **out)
     if (ret != 0)
         return ret;
     sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
-    json_t *arr = json_array();
-    if (!arr) {
-        rb__j_release(st);
-        return RB_ENOMEM;
-    }
-    if ((ret = rb__j_rows(c, st, rb__j_runs_row, arr, "listing runs")) != 0) {
-        json_decref(arr);
+    return rb__j_list(c, st, rb__j_runs_row, "listing runs", out);
+}
+
+int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out)
+{
+    rb__jconn_t *c = j->c;
+    sqlite3_stmt *st;
+    *out = NULL;
+    int ret = rb__j_stmt(c, RB__JST_RUNS_FIND, &st);
+    if (ret != 0)
         return ret;
-    }
-    *out = arr;
-    return 0;
+    sqlite3_bind_text(st, 1, f ? f->runbook : NULL, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 2, f ? f->status : NULL, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_text(st, 3, f ? f->trigger : NULL, -1, SQLITE_TRANSIENT);
+    sqlite3_bind_int64(st, 4, f ? f->before_id : 0);
+    sqlite3_bind_int64(st, 5, f && f->limit > 0 ? f->limit : -1);
+    return rb__j_list(c, st, rb__j_runs_row, "listing runs", out);
+}
+
+int rb_journal_versions(rb_journal_t *j, const char *name, json_t **out)
+{
+    rb__jconn_t *c = j->c;
+    sqlite3_stmt *st;
+    *out = NULL;
+    int ret = rb__j_stmt(c, RB__JST_VERSIONS, &st);
+    if (ret != 0)
+        return ret;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    return rb__j_list(c, st, rb__j_version_row, "listing runbook versions", out);
 }
 
 int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)

@@ -146,6 +146,31 @@ static int rb__j_migrate_3(rb__jconn_t *c)
     return rc;
 }
 
+/* 3 → 4: the server's alert claims: the alerts table's new columns and
+ * alert_runs. */
+static int rb__j_migrate_4(rb__jconn_t *c)
+{
+    static const char *const cols[] = {
+        "ALTER TABLE alerts ADD COLUMN status TEXT NOT NULL DEFAULT 'claimed'",
+        "ALTER TABLE alerts ADD COLUMN runbooks TEXT NOT NULL DEFAULT '[]'",
+        "ALTER TABLE alerts ADD COLUMN resolved_at INTEGER",
+        "ALTER TABLE alerts ADD COLUMN resolved TEXT",
+    };
+    sqlite3 *fresh = NULL;
+    int rc = SQLITE_OK;
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof cols / sizeof *cols; i++)
+        rc = sqlite3_exec(c->db, cols[i], NULL, NULL, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(fresh, (const char *)rb__journal_sql, NULL, NULL, NULL);
+    static const char *const objects[] = {"alert_runs", "alert_runs_run", "alerts_open"};
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof objects / sizeof *objects; i++)
+        rc = rb__j_exec_fresh(c, fresh, objects[i]);
+    sqlite3_close(fresh);
+    return rc;
+}
+
 /*
  * Migrations from one schema version to the next, applied in order to a
  * journal whose user_version is lower than .version, each in the same
@@ -159,6 +184,7 @@ static const struct {
 } rb__j_migrations[] = {
     { 2, rb__j_migrate_2 },
     { 3, rb__j_migrate_3 },
+    { 4, rb__j_migrate_4 },
     { 0, NULL },
 };
 

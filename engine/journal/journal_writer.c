@@ -145,7 +145,8 @@ static size_t rec_size(const rb__jrec_t *r)
 {
     return sizeof *r + slen(r->type) + slen(r->step) + slen(r->data) + slen(r->sha256) +
            slen(r->name) + slen(r->path) + (r->source ? r->source_len + 1 : 0) +
-           slen(r->runbook) + slen(r->trigger) + slen(r->params) + slen(r->status);
+           slen(r->runbook) + slen(r->trigger) + slen(r->params) + slen(r->status) +
+           slen(r->fingerprint) + slen(r->starts_at) + slen(r->runbooks) + slen(r->outcome);
 }
 
 /* Copies r and its strings into mem (rec_size(r) bytes). */
@@ -171,6 +172,10 @@ static rb__jrec_t *rec_copy_into(const rb__jrec_t *r, void *mem)
     c->trigger = put(&p, r->trigger, slen(r->trigger));
     c->params = put(&p, r->params, slen(r->params));
     c->status = put(&p, r->status, slen(r->status));
+    c->fingerprint = put(&p, r->fingerprint, slen(r->fingerprint));
+    c->starts_at = put(&p, r->starts_at, slen(r->starts_at));
+    c->runbooks = put(&p, r->runbooks, slen(r->runbooks));
+    c->outcome = put(&p, r->outcome, slen(r->outcome));
     return c;
 }
 

@@ -173,8 +173,15 @@ static void attempt_begin(rb_invoker_t *iv)
         iv->simulated = rb__result_new(inv->action, "simulated", NULL);
         json_object_set_new(iv->simulated, "ok", json_boolean(ok));
         json_object_set_new(iv->simulated, "assumed", json_string(ok ? "ok" : "failed"));
-        json_object_set_new(iv->simulated, "would_run", json_pack("{s:s,s:O}", "action", inv->action->name,
-                                                                   "with", iv->with));
+        json_t *would = json_pack("{s:s,s:O}", "action", inv->action->name, "with", iv->with);
+        /* what the rendered parameters would meet: a real run's action
+         * refuses them before sending anything (R-drill-notify) */
+        char why[256] = "";
+        const char *key = NULL;
+        if (would && inv->action->validate &&
+            inv->action->validate(iv->with, why, sizeof(why), &key) < 0)
+            json_object_set_new(would, "refused", json_string(why[0] ? why : "invalid parameters"));
+        json_object_set_new(iv->simulated, "would_run", would);
         uv_timer_start(&iv->timer, on_timer, 0, 0);
         return;
     }

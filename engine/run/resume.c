@@ -7,11 +7,15 @@
  * rb_journal_run_resume_point and the run's events give; never decides
  * whether a half-done step may run again (the caller does).
  */
+#define _GNU_SOURCE /* strndup */
 #include "run_int.h"
+
+#include "load/catalog.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const json_t *point,
                   const json_t *events, const rb_run_opts_t *o, rb_run_t **out, char *err,
@@ -50,6 +54,7 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     json_object_update(r->steps, json_object_get(point, "results"));
     /* what the run had decided before it stopped */
     int declared = 0;
+    json_int_t wall0 = 0;
     size_t i;
     json_t *ev;
     json_array_foreach(events, i, ev) {
@@ -64,7 +69,23 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
             rb__run_set_field(r, "severity", json_incref(json_object_get(data, "level")));
         else if (!strcmp(type, "check_finished") && step)
             json_object_set(r->checks, step, json_object_get(data, "result"));
+        else if (!strcmp(type, "run_started"))
+            wall0 = json_integer_value(json_object_get(ev, "wall_ms"));
+        else if (!strcmp(type, "escalated")) {
+            json_int_t lv = json_integer_value(json_object_get(data, "level"));
+            if (lv >= 1 && lv <= 64)
+                r->esc_fired |= (uint64_t)1 << (lv - 1);
+            r->escalated++;
+        }
     }
+    /* escalation timers count from the original start (docs/cli.md) */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (wall0 > 0 && now_ms > wall0)
+        r->esc_elapsed_ms = (uint64_t)(now_ms - wall0);
+    if (r->escalated)
+        rb__run_set_field(r, "escalated", json_integer(r->escalated));
     const char *next = json_string_value(json_object_get(point, "next_step"));
     if (!declared) {
         r->resume_at = RB__RESUME_FROM_START;
@@ -109,8 +130,9 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     return 0;
 }
 
-/* Goes on where an interrupted run stopped. Escalation timers do not
- * restart: they count from the original start, which has passed. */
+/* Goes on where an interrupted run stopped. Escalation timers count from
+ * the original start: a level already escalated to is not sent again, one
+ * whose time passed while the run was down is sent at once. */
 int rb__run_start_resumed(rb_run_t *r)
 {
     r->state = RS_STEPS; /* what the run had reached */
@@ -123,6 +145,7 @@ int rb__run_start_resumed(rb_run_t *r)
     json_decref(d);
     if (rc < 0)
         return 0;
+    rb__run_start_escalations(r);
     if (r->resume_at == RB__RESUME_FAILED) {
         /* the last step failed and its on_failure ends the run: so it does */
         rb__run_end(r, "failed", "the run stopped after a failed step; it ends failed on resume");
@@ -137,3 +160,98 @@ int rb__run_start_resumed(rb_run_t *r)
     return 0;
 }
 
+
+/* ---- what `runbook resume` and the server's restart share ---- */
+
+/* Where the relative paths of a resumed run resolve: the folder of the
+ * runbook file its run_started event records (an absolute path), whatever
+ * directory resume is started in. A run recorded before paths were kept
+ * falls back to the folder of the runbook of its name under ./runbooks,
+ * else ".": never a walk of the current directory, which may be "/".
+ * Returns a malloc'd path. */
+static char *resume_dir(const json_t *run, const char *name)
+{
+    size_t i;
+    const json_t *ev;
+    const char *path = NULL;
+    json_array_foreach(json_object_get(run, "events"), i, ev) {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        if (type && !strcmp(type, "run_started")) {
+            path = json_string_value(json_object_get(json_object_get(ev, "data"), "path"));
+            break;
+        }
+    }
+    char *found = path ? NULL : rb__runbook_find("runbooks", name ? name : "");
+    const char *file = path ? path : found;
+    const char *slash = file ? strrchr(file, '/') : NULL;
+    char *base = slash ? strndup(file, (size_t)(slash - file) + (slash == file)) : strdup(".");
+    free(found);
+    return base;
+}
+
+int rb_run_resume_prepare(uv_loop_t *loop, rb_journal_t *j, int64_t id, const char *dir,
+                          int rerun, const rb_run_opts_t *o, rb_diags_t *d, rb_runbook_t **rbp,
+                          rb_run_t **runp, char *err, size_t errlen)
+{
+    *rbp = NULL;
+    *runp = NULL;
+    json_t *point = NULL, *run = NULL;
+    int rc = rb_journal_run_resume_point(j, id, &point);
+    if (rc < 0) {
+        snprintf(err, errlen, "no run %lld in the journal%s", (long long)id,
+                 rc == RB_EJOURNAL ? " (its recorded runbook text does not match its hash)" : "");
+        return RB_ENOTFOUND;
+    }
+    const char *status = json_string_value(json_object_get(point, "status"));
+    if (!status || strcmp(status, "interrupted")) {
+        snprintf(err, errlen, "run %lld is %s, not interrupted: %s", (long long)id,
+                 status ? status : "?",
+                 status && (!strcmp(status, "running") || !strcmp(status, "waiting_approval"))
+                     ? "another process is running it"
+                     : "start a new run instead");
+        json_decref(point);
+        return RB_EINVAL;
+    }
+    const char *src = json_string_value(json_object_get(point, "source"));
+    const char *name = json_string_value(json_object_get(point, "runbook"));
+    if (rb_journal_run_get(j, id, &run) < 0) {
+        snprintf(err, errlen, "%s", rb_journal_errmsg(j));
+        json_decref(point);
+        return RB_EJOURNAL;
+    }
+    char *base = dir ? strdup(dir) : resume_dir(run, name);
+    rc = rb_runbook_load_text(name ? name : "recorded", src ? src : "", src ? strlen(src) : 0,
+                              base, d, rbp);
+    free(base);
+    if (rc < 0) {
+        snprintf(err, errlen, "the recorded runbook does not load in this version");
+        json_decref(point);
+        json_decref(run);
+        return RB_EINVAL;
+    }
+    const char *next = json_string_value(json_object_get(point, "next_step"));
+    long at = next ? rb_runbook_step_index(*rbp, next) : -1;
+    const rb_step_t *st = at >= 0 ? rb_runbook_step(*rbp, (size_t)at) : NULL;
+    /* A read-only action changed nothing: running it again is always safe. */
+    if (st && json_is_true(json_object_get(point, "next_step_started")) && !rerun &&
+        !st->idempotent && (st->inv.action->flags & RB_ACTION_SIDE_EFFECTS)) {
+        snprintf(err, errlen,
+                 "step %s of run %lld was started but its result was never "
+                 "recorded: it may have run, in part or whole. It is not marked idempotent, so it "
+                 "is not run again on its own. Check what it did, then resume with "
+                 "--rerun-started to run it again.", next, (long long)id);
+        json_decref(point);
+        json_decref(run);
+        rb_runbook_free(*rbp);
+        *rbp = NULL;
+        return RB_EBUSY;
+    }
+    rc = rb_run_resume(loop, *rbp, j, point, json_object_get(run, "events"), o, runp, err, errlen);
+    json_decref(point);
+    json_decref(run);
+    if (rc < 0) {
+        rb_runbook_free(*rbp);
+        *rbp = NULL;
+    }
+    return rc;
+}

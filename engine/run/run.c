@@ -247,8 +247,10 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
     rc = rb_journal_put_version(j, rb_runbook_name(rb), rb_runbook_path(rb), src, len, sha);
     if (rc == 0) {
         json_t *shown = rb_secrets_mask_params(r->secrets, rb, params);
-        rc = rb_journal_run_create(j, rb_runbook_name(rb), sha, shown,
-                                   o && o->trigger ? o->trigger : "cli", &r->id);
+        rc = rb_journal_run_create_claimed(j, rb_runbook_name(rb), sha, shown,
+                                           o && o->trigger ? o->trigger : "cli",
+                                           o ? o->claim_fingerprint : NULL,
+                                           o ? o->claim_starts_at : NULL, &r->id);
         json_decref(shown);
     }
     /* No commit here: the run's first durable point (or its end) covers
@@ -457,13 +459,25 @@ static void on_notify_done(rb_invoker_t *iv, json_t *res, void *arg)
     /* R-notify-failure: a message that finally failed is the notify_failed
      * event (a fallback channel, an escalation); never one sent on it, so
      * a broken fallback cannot loop, and never a drill's would-send. */
-    if (rc == 0 && !r->journal_broken && !json_is_true(json_object_get(res, "ok")) &&
-        !json_object_get(res, "would_run") && strcmp(l->name, "notify_failed") != 0)
+    if (rc == 0 && !r->journal_broken && !(r->cancelling && r->state == RS_ENDING) &&
+        !json_is_true(json_object_get(res, "ok")) &&
+        !json_object_get(res, "would_run") && strcmp(l->name, "notify_failed") != 0) {
+        /* what failed, for the messages sent on it (the action's run view
+         * "failed"); only while they start */
+        json_object_set_new(r->ctx, "failed",
+                            json_pack("{s:s,s:O?,s:O?,s:O?}", "notification", l->name, "channel",
+                                      json_object_get(res, "channel"), "target",
+                                      json_object_get(res, "target"), "error",
+                                      json_object_get(res, "error")));
         rb__run_notify(r, RB_EV_NOTIFY_FAILED, "notify_failed");
+        json_object_del(r->ctx, "failed");
+    }
     json_decref(res);
     r->npending--;
     if (r->state == RS_ENDING)
         finish(r);
+    else if (r->park_wanted && !r->npending)
+        rb__run_park(r); /* a hold waited for this notification */
 }
 
 int rb__run_expr_error(rb_run_t *r, const char *step, const char *where, long i, const char *key,
@@ -662,7 +676,9 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     r->subrun = (rb_subrun_host_t){rb__subrun_start, rb__subrun_cancel, r};
     r->t0_ms = uv_now(r->loop);
     rb__run_set_status(r, "running");
-    rb__run_set_field(r, "started_at", json_integer((json_int_t)time(NULL)));
+    /* a resumed run started when it first did (rb_run_resume) */
+    long long now = (long long)time(NULL);
+    rb__run_set_field(r, "started_at", json_integer(now - (long long)(r->esc_elapsed_ms / 1000)));
     if (r->resumed)
         return rb__run_start_resumed(r);
     json_t *shown = rb_secrets_mask_params(r->secrets, r->rb, json_object_get(r->ctx, "params"));
@@ -686,18 +702,28 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     json_decref(d);
     if (rc < 0)
         return 0;
-    r->nesc = rb_runbook_nescalate(r->rb);
-    if (r->nesc) {
-        r->esc_timers = calloc(r->nesc, sizeof(uv_timer_t));
-        for (size_t i = 0; i < r->nesc; i++) {
-            uv_timer_init(r->loop, &r->esc_timers[i]);
-            r->esc_timers[i].data = r;
-            r->open_handles++;
-            uv_timer_start(&r->esc_timers[i], on_escalation, rb_runbook_escalation(r->rb, i)->after_ms, 0);
-        }
-    }
+    rb__run_start_escalations(r);
     rb__run_detect(r);
     return 0;
+}
+
+void rb__run_start_escalations(rb_run_t *r)
+{
+    r->nesc = rb_runbook_nescalate(r->rb);
+    if (!r->nesc || !(r->esc_timers = calloc(r->nesc, sizeof(uv_timer_t)))) {
+        r->nesc = 0;
+        return;
+    }
+    for (size_t i = 0; i < r->nesc; i++) {
+        uv_timer_init(r->loop, &r->esc_timers[i]);
+        r->esc_timers[i].data = r;
+        r->open_handles++;
+        if (i < 64 && (r->esc_fired >> i & 1))
+            continue; /* escalated before the run was interrupted */
+        uint64_t after = rb_runbook_escalation(r->rb, i)->after_ms;
+        uv_timer_start(&r->esc_timers[i], on_escalation,
+                       after > r->esc_elapsed_ms ? after - r->esc_elapsed_ms : 0, 0);
+    }
 }
 
 void rb__run_detect(rb_run_t *r)
@@ -713,6 +739,19 @@ void rb__run_detect(rb_run_t *r)
 /* Stops the run for the reason given (static text). */
 static void cancel_for(rb_run_t *r, const char *why)
 {
+    if (r->state == RS_ENDING && !r->cancelling && r->npending) {
+        /* the outcome is decided and stays (docs/cli.md); what is still
+         * being sent is stopped (journaled as cancelled), nothing new starts */
+        r->cancelling = 1;
+        r->cancel_why = why;
+        json_t *d = json_pack("{s:s}", "reason", why);
+        rb__run_emit(r, "cancel_requested", NULL, 0, d);
+        json_decref(d);
+        for (size_t i = 0; i < r->nniv; i++)
+            if (r->niv[i] && rb__invoker_busy(r->niv[i]))
+                rb__invoker_cancel(r->niv[i]);
+        return;
+    }
     if (r->state == RS_ENDING || r->state == RS_DONE || r->state == RS_PENDING || r->cancelling)
         return;
     r->cancelling = 1;
@@ -750,6 +789,18 @@ static void cancel_for(rb_run_t *r, const char *why)
 void rb_run_cancel(rb_run_t *r)
 {
     cancel_for(r, "cancelled by the operator");
+}
+
+void rb_run_cancel_by(rb_run_t *r, const char *who)
+{
+    if (!who) {
+        rb_run_cancel(r);
+        return;
+    }
+    if (r->cancelling)
+        return; /* the first reason stays (cancel_why may point at cancel_by) */
+    snprintf(r->cancel_by, sizeof r->cancel_by, "cancelled by %s", who);
+    cancel_for(r, r->cancel_by);
 }
 
 int rb_run_alert_resolved(rb_run_t *r, const json_t *alert)

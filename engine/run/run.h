@@ -34,6 +34,8 @@ typedef struct rb_run_opts {
     const struct rb_secrets *secrets; /* more secret values to mask (a parent's) */
     const char *default_key; /* the concurrency key when the runbook declares none
                                 (NULL: its name); a foreach item's sub-run gets its own */
+    const char *claim_fingerprint; /* the alert this run was claimed for (the server): */
+    const char *claim_starts_at;   /* linked to the run in the same journal record */
 } rb_run_opts_t;
 
 /* Told of every event the run journals (after it is appended), for live
@@ -66,12 +68,44 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
                   const json_t *events, const rb_run_opts_t *o, rb_run_t **out, char *err,
                   size_t errlen);
 
+/*
+ * Everything `runbook resume RUN` does before starting the run, shared
+ * with the server's restart: the run must be interrupted; its recorded
+ * runbook version is loaded (relative paths resolve in dir, else the
+ * folder of the file it was started from); a step whose intent was
+ * recorded without a result runs again only when its action is read-only,
+ * it is idempotent, or rerun is set. Returns 0 with the runbook (*rbp, the
+ * caller frees it after the run) and the run (*runp, start it with
+ * rb_run_start); else RB_ENOTFOUND (no such run), RB_EINVAL (not
+ * interrupted, or the recorded text does not load: diagnostics in d),
+ * RB_EBUSY (the step in flight may not run again), or another code, with
+ * why in err.
+ */
+int rb_run_resume_prepare(uv_loop_t *loop, rb_journal_t *j, int64_t id, const char *dir,
+                          int rerun, const rb_run_opts_t *o, rb_diags_t *d, rb_runbook_t **rbp,
+                          rb_run_t **runp, char *err, size_t errlen);
+
 /* Starts the run; done is called once when it ends. */
 int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg);
 
 /* Answers the approval the run is waiting for on step (NULL: whichever
  * step waits). who is journaled. RB_ENOTFOUND when nothing waits. */
 int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who);
+/* rb_run_approve with the answerer's comment (NULL or "": none), journaled
+ * with the answer as data.comment. */
+int rb_run_answer(rb_run_t *r, const char *step, int approved, const char *who,
+                  const char *comment);
+
+/* Asks the run to start no new step (a server shutting down): the action
+ * in flight finishes as usual, then the run parks at the step boundary
+ * with every step so far on record; a run waiting for an approval parks at
+ * once (its approval timeout stops). parked(r, arg) is called once when it
+ * parks (from inside this call for a waiting run); a run that ends instead
+ * calls its done callback. A parked run is left open: the journal marks it
+ * interrupted, and `resume` goes on with its next step. */
+void rb_run_hold(rb_run_t *r, void (*parked)(rb_run_t *r, void *arg), void *arg);
+/* 1 once the run parked for rb_run_hold. */
+int rb_run_parked(const rb_run_t *r);
 
 /* The step waiting for approval, or NULL. */
 const char *rb_run_waiting_step(const rb_run_t *r);
@@ -79,6 +113,8 @@ const char *rb_run_waiting_step(const rb_run_t *r);
 /* Asks the run to stop: the current action is cancelled, the run ends
  * "cancelled". */
 void rb_run_cancel(rb_run_t *r);
+/* rb_run_cancel, journaled as "cancelled by WHO" (the API's token name). */
+void rb_run_cancel_by(rb_run_t *r, const char *who);
 
 /* The alert that started the run has resolved: journals "alert_resolved"
  * and, when the runbook says cancel_on_resolve: true, cancels the run (it

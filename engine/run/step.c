@@ -173,7 +173,41 @@ static void on_approval_timeout(uv_timer_t *t)
         step_fail(r, "denied", "approval timed out");
 }
 
+void rb__run_park(rb_run_t *r)
+{
+    if (r->parked)
+        return;
+    uv_timer_stop(&r->approval_timer); /* asked again when the run resumes */
+    if (r->npending) { /* parked once its notifications are out (run.c) */
+        r->park_wanted = 1;
+        return;
+    }
+    r->parked = 1;
+    if (r->parked_cb)
+        r->parked_cb(r, r->parked_arg);
+}
+
+void rb_run_hold(rb_run_t *r, void (*parked)(rb_run_t *r, void *arg), void *arg)
+{
+    r->hold = 1;
+    r->parked_cb = parked;
+    r->parked_arg = arg;
+    if (r->waiting_approval)
+        rb__run_park(r);
+}
+
+int rb_run_parked(const rb_run_t *r)
+{
+    return r->parked;
+}
+
 int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
+{
+    return rb_run_answer(r, step, approved, who, NULL);
+}
+
+int rb_run_answer(rb_run_t *r, const char *step, int approved, const char *who,
+                  const char *comment)
 {
     if (!r->waiting_approval || r->state != RS_STEPS)
         return RB_ENOTFOUND;
@@ -183,7 +217,8 @@ int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
     uv_timer_stop(&r->approval_timer);
     if (rb__run_set_waiting(r, 0) < 0)
         return 0;
-    json_t *d = json_pack("{s:s}", "by", who ? who : "operator");
+    json_t *d = json_pack("{s:s,s:s*}", "by", who ? who : "operator", "comment",
+                          comment && *comment ? comment : NULL);
     int rc = rb__run_emit(r, approved ? "approval_granted" : "approval_denied", s->name, 0, d);
     json_decref(d);
     if (rc < 0) {
@@ -215,6 +250,10 @@ void rb__step_begin(rb_run_t *r, size_t i)
 {
     if (r->state != RS_STEPS)
         return;
+    if (r->hold && i < rb_runbook_nsteps(r->rb)) {
+        rb__run_park(r); /* a shutdown: the steps so far are on record, no new one starts */
+        return;
+    }
     if (i >= rb_runbook_nsteps(r->rb)) {
         rb__run_steps_done(r);
         return;
@@ -290,6 +329,9 @@ void rb__step_begin(rb_run_t *r, size_t i)
             return;
         }
         rb__run_durable(r, NULL); /* the request is on record before anyone answers */
+        /* R-notify-approval: say who should answer, and where */
+        rb__run_set_field(r, "approval_step", json_string(s->name));
+        rb__run_notify(r, RB_EV_APPROVAL_REQUESTED, "approval_requested");
         if (s->approval->timeout_ms)
             uv_timer_start(&r->approval_timer, on_approval_timeout, s->approval->timeout_ms, 0);
         return; /* rb_run_approve() or the timer moves on */

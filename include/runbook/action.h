@@ -123,7 +123,9 @@ size_t rb_action_output_cap(rb_action_ctx_t *ctx);
 /* What the run the action works for has seen so far: an object with `run`
  * (id, key, severity, status, started_at …), `checks`, `steps` and, for a
  * notification or an escalation, `event` — the names of the same meaning
- * in expressions (docs/authoring.md), never `params`, `env` or `alert`.
+ * in expressions (docs/authoring.md), never `params`, `env` or `alert` —
+ * and, for a message sent on notify_failed, `failed`: {notification (the
+ * event it was for), channel, target, error} of the one not sent.
  * Borrowed, read-only, valid until rb_action_done(); NULL when the action
  * runs outside a run (a unit test). Lets an action (`notify`) describe the
  * run without the runbook spelling each value out. */

@@ -1,0 +1,63 @@
+/*
+ * config.h — what `runbook serve` is told: the config file (YAML, read by
+ * the runbook loader so that every problem is reported as file:line:col)
+ * with the command line's flags on top, and the defaults for what neither
+ * says (docs/server.md, "Configuration").
+ *
+ * Owns: the rb_srv_config_t and its strings. Must never: read a token's
+ * secret (auth.c reads the tokens file), open the journal or listen.
+ * Any thread; not shared.
+ */
+#ifndef RB_SRV_CONFIG_H
+#define RB_SRV_CONFIG_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "load/diag.h"
+
+#define RB_SRV_DEFAULT_HOST "127.0.0.1"
+#define RB_SRV_DEFAULT_PORT 9095
+
+typedef struct rb_srv_config {
+    char *file;          /* the config file read, or NULL */
+    char *host;          /* listen address (an IP literal or "localhost") */
+    int port;            /* 0: the OS picks one (it is logged) */
+    char *db;            /* journal file */
+    char *dir;           /* runbooks folder */
+    char *plugins;       /* action modules folder, or NULL */
+    char *tokens;        /* tokens file, or NULL: no token works, only /healthz answers */
+    int log_json;        /* --log-format json */
+    uint64_t body_max;     /* bytes of a request body (413 above) */
+    uint64_t header_max;   /* bytes of a request's headers (431 above) */
+    uint64_t request_ms;   /* a request must arrive whole within this (slow clients) */
+    uint64_t active_runs;  /* runs at once; an alert beyond it is answered 503 */
+    uint64_t grace_ms;     /* SIGTERM: how long running steps may finish */
+    json_t *env;           /* names runbooks may read as env.NAME → values */
+    json_t *secret_env;    /* names of env that are secrets: {NAME: true} */
+    int metrics_open;      /* metrics: {open: true}: /metrics wants no token */
+    /* generic_hooks: runbook name → {secret (read from secret_env's
+     * variable; absent: no signature wanted), window_ms (the replay
+     * window)}. A runbook not named here has a generic hook without a
+     * signature check. */
+    json_t *generic_hooks;
+} rb_srv_config_t;
+
+/* The defaults (docs/server.md). Returns NULL when out of memory. */
+rb_srv_config_t *rb_srv_config_new(void);
+void rb_srv_config_free(rb_srv_config_t *c);
+
+/* Reads the config file at path into c (keys it sets replace the
+ * defaults). Problems go to d as file:line:col; returns 0 or RB_EINVAL
+ * (see d) or another negative code. Unknown keys are errors: a typo must
+ * not silently fall back to a default. */
+int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d);
+
+/* "HOST:PORT" or "[V6]:PORT" into c. 0, or RB_EINVAL with why. */
+int rb_srv_config_listen(rb_srv_config_t *c, const char *addr, char *why, size_t whylen);
+
+/* Sets a string field (strdup). */
+int rb_srv_config_set(char **field, const char *value);
+
+#endif

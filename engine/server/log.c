@@ -1,0 +1,109 @@
+/*
+ * log.c — one line per event on stderr, logfmt or JSON (log.h). A value
+ * is quoted in logfmt when it holds a space, a quote, '=' or a control
+ * character, with Go's escapes (\" \\ \n \t \xNN), so a label that tries
+ * to forge a second line or a field stays one value.
+ *
+ * Owns: nothing but the format flag. Must never: write a line in pieces.
+ */
+#define _GNU_SOURCE
+#include "log.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+static int log_json;
+
+void rb_slog_format(int json)
+{
+    log_json = json;
+}
+
+static void now_utc(char *buf, size_t len)
+{
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    struct tm tm;
+    gmtime_r(&tv.tv_sec, &tm);
+    size_t n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + n, len - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
+}
+
+static void put_logfmt(FILE *m, const char *k, const char *v)
+{
+    int quote = !*v;
+    for (const unsigned char *p = (const unsigned char *)v; *p && !quote; p++)
+        quote = *p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f;
+    fprintf(m, " %s=", k);
+    if (!quote) {
+        fputs(v, m);
+        return;
+    }
+    fputc('"', m);
+    for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(m, "\\%c", *p);
+        else if (*p == '\n')
+            fputs("\\n", m);
+        else if (*p == '\t')
+            fputs("\\t", m);
+        else if (*p < ' ' || *p == 0x7f)
+            fprintf(m, "\\x%02x", *p);
+        else
+            fputc(*p, m);
+    }
+    fputc('"', m);
+}
+
+void rb_slog(const char *level, const char *event, ...)
+{
+    char ts[40];
+    now_utc(ts, sizeof ts);
+    char *line = NULL;
+    size_t len = 0;
+    va_list ap;
+    va_start(ap, event);
+    if (log_json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "ts", json_string(ts));
+        json_object_set_new(o, "level", json_string(level));
+        json_object_set_new(o, "event", json_string(event));
+        for (const char *k; (k = va_arg(ap, const char *));) {
+            const char *v = va_arg(ap, const char *);
+            json_t *js = v ? json_string(v) : NULL;
+            if (v && !js) /* not UTF-8: said so, never dropped silently */
+                js = json_string("(not UTF-8)");
+            if (js)
+                json_object_set_new(o, k, js);
+        }
+        char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+        json_decref(o);
+        if (s && asprintf(&line, "%s\n", s) >= 0)
+            len = strlen(line);
+        free(s);
+    } else {
+        FILE *m = open_memstream(&line, &len);
+        if (m) {
+            fprintf(m, "ts=%s level=%s event=%s", ts, level, event);
+            for (const char *k; (k = va_arg(ap, const char *));) {
+                const char *v = va_arg(ap, const char *);
+                if (v)
+                    put_logfmt(m, k, v);
+            }
+            fputc('\n', m);
+            fclose(m);
+        }
+    }
+    va_end(ap);
+    if (line) {
+        ssize_t w = write(2, line, len);
+        (void)w;
+    }
+    free(line);
+}
