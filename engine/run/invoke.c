@@ -341,7 +341,16 @@ static void on_action_done(rb_action_ctx_t *actx, json_t *res, void *arg)
         iv->actx = NULL;
     }
     decorate(iv, res);
-    if (iv->timed_out) {
+    /* An action that answers the step's timeout with error says that what
+     * it runs never started (an ssh probe still connecting): that is no
+     * evidence, so error stays (R-timeout-is-evidence). */
+    if (iv->timed_out && !strcmp(rb__result_outcome(res), "error")) {
+        char msg[96], dur[32];
+        snprintf(msg, sizeof(msg), "; the step's timeout (%s) ran out first",
+                 rb_duration_format(inv->timeout_ms, dur, sizeof(dur)));
+        const char *e = json_string_value(json_object_get(res, "error"));
+        json_object_set_new(res, "error", json_sprintf("%s%s", e ? e : "error", msg));
+    } else if (iv->timed_out) {
         char msg[96], dur[32];
         snprintf(msg, sizeof(msg), "timed out after %s", rb_duration_format(inv->timeout_ms, dur, sizeof(dur)));
         set_outcome(res, "timeout", "", msg);
