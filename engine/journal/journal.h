@@ -165,6 +165,22 @@ void rb_journal_stats(rb_journal_t *j, rb_journal_stats_t *out);
  * ms since the epoch (ended_at null while open). */
 int rb_journal_runs(rb_journal_t *j, int limit, json_t **out);
 
+/* Which runs rb_journal_runs_find lists; a NULL or 0 field does not filter. */
+typedef struct rb_journal_runs_filter {
+    int limit;            /* at most this many (0: all) */
+    const char *runbook;  /* the runbook's name */
+    const char *status;   /* the status in the listing (resolved, failed, running …) */
+    const char *trigger;  /* the trigger, or its kind: "cli" also matches "cli (drill)",
+                           * "runbook" matches "runbook:12" (a sub-runbook) */
+    const char *severity; /* the level severity_assigned recorded (P1 …) */
+    int64_t since_ms;     /* started at or after (ms since the epoch) */
+} rb_journal_runs_filter_t;
+/* The newest runs first that pass f, as rb_journal_runs, each also with
+ * severity (the level assigned, or null). */
+int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out);
+/* The sub-runbook runs that run_id's steps started, oldest first: an array
+ * of {id, runbook, sha256, status, parent_step}. */
+int rb_journal_run_children(rb_journal_t *j, int64_t run_id, json_t **out);
 /* One run: {id, runbook, sha256, status, trigger, params, started_at,
  * ended_at, events: [{seq, wall_ms, mono_ns, type, step, attempt, data}]}.
  * RB_ENOTFOUND when there is no such run. */

@@ -17,6 +17,32 @@
 
 typedef struct rb_run rb_run_t;
 
+/*
+ * A replay (engine/review/): what stands in for the world while a recorded
+ * run is run again. Every action is answered by answer() instead of being
+ * started, except an action that runs a sub-runbook (RB_ACTION_SUBRUN): its
+ * child is replayed too, with the runbook and the host subrun() gives.
+ * Timers do not run: retry delays pass at once, and approvals, their
+ * timeouts and escalations come when the replayer says so
+ * (rb_run_approve, rb_run_approval_expire, rb_run_escalate). Borrowed by
+ * the run; must outlive it.
+ */
+typedef struct rb_replay_host rb_replay_host_t;
+struct rb_replay_host {
+    /* The result of attempt `attempt` of the invocation labelled phase
+     * ("main", "verify", "check", "undo", "notify", "escalate") and name
+     * (the step, check or run event), item (a foreach item, or -1), of
+     * action with the rendered parameters with. A new reference (the
+     * replayer makes one up when the journal has none). */
+    json_t *(*answer)(void *arg, const char *phase, const char *name, int item, int attempt,
+                      const char *action, const json_t *with);
+    /* The runbook (owned by the caller after 0) and host of the sub-runbook
+     * name started by step; 0, or a negative error with err. */
+    int (*subrun)(void *arg, const char *step, const char *name, rb_runbook_t **rb,
+                  const rb_replay_host_t **child, char *err, size_t errlen);
+    void *arg;
+};
+
 typedef struct rb_run_opts {
     const json_t *params; /* object of given parameters (borrowed); may be NULL */
     const json_t *alert;  /* the alert that started the run (borrowed); may be NULL */
@@ -32,6 +58,8 @@ typedef struct rb_run_opts {
     const struct rb_secrets *secrets; /* more secret values to mask (a parent's) */
     const char *default_key; /* the concurrency key when the runbook declares none
                                 (NULL: its name); a foreach item's sub-run gets its own */
+    const rb_replay_host_t *replay; /* a replay: actions answered, timers stopped (or NULL) */
+    int64_t started_at; /* run.started_at in seconds (0: now); a replay gives the recorded one */
 } rb_run_opts_t;
 
 /* Told of every event the run journals (after it is appended), for live
@@ -73,6 +101,12 @@ int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
 
 /* The step waiting for approval, or NULL. */
 const char *rb_run_waiting_step(const rb_run_t *r);
+
+/* A replay's stand-ins for the run's timers: the approval the run waits
+ * for times out now (RB_ENOTFOUND when none waits); escalation rule i
+ * (from 0) fires now, as its timer would have. */
+int rb_run_approval_expire(rb_run_t *r);
+void rb_run_escalate(rb_run_t *r, size_t i);
 
 /* Asks the run to stop: the current action is cancelled, the run ends
  * "cancelled". */
