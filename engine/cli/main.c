@@ -21,6 +21,8 @@ static const command_t commands[] = {
     {"resume", rb_cli_resume, "go on with a run that was interrupted by a crash"},
     {"runs", rb_cli_runs, "list the runs in the journal"},
     {"show", rb_cli_show, "print the timeline of one run"},
+    {"report", rb_cli_report, "the post-incident review of a run: text, Markdown, HTML or JSON"},
+    {"replay", rb_cli_replay, "run a recorded run again from the journal and compare every decision"},
     {"audit", rb_cli_audit, "audit verify: check the journal's hash chain for tampering"},
     {"journal", rb_cli_journal, "journal prune: remove old finished runs behind a checkpoint"},
     {"actions", rb_cli_actions, "list the actions (built in and plugins) and their parameters"},

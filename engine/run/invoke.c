@@ -395,6 +395,8 @@ void rb__invoker_cancel(rb_invoker_t *iv)
     if (!iv->busy || iv->cancelled)
         return;
     iv->cancelled = 1;
+    if (iv->simulated && iv->answered)
+        return; /* a replay: the recorded result says how the cancel ended the attempt */
     if (iv->simulated) {
         json_decref(iv->simulated);
         iv->simulated = NULL;

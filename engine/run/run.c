@@ -752,8 +752,9 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     json_decref(d);
     if (rc < 0)
         return 0;
-    r->nesc = rb_runbook_nescalate(r->rb);
-    if (r->nesc && !r->replay) { /* a replay fires them where the record says (rb_run_escalate) */
+    /* a replay starts no timer: it fires each where the record says (rb_run_escalate) */
+    r->nesc = r->replay ? 0 : rb_runbook_nescalate(r->rb);
+    if (r->nesc) {
         r->esc_timers = calloc(r->nesc, sizeof(uv_timer_t));
         for (size_t i = 0; i < r->nesc; i++) {
             uv_timer_init(r->loop, &r->esc_timers[i]);
