@@ -305,9 +305,9 @@ static json_t *host_answer(void *arg, const char *phase, const char *name, int i
     char detail[300];
     if (rp->whatif) {
         const char *word = assumed(rp, name);
-        snprintf(detail, sizeof detail, "%s %s attempt %d would run (%s): answered as %s",
+        snprintf(detail, sizeof detail, "%s %s attempt %d would run (%s, %s): answered as %s",
                  phase ? phase : "main", name ? name : "?", attempt, action,
-                 a ? "its parameters changed" : "no recorded answer");
+                 a ? "its parameters changed" : "no recorded result", word);
         rv_missing(rp, rec, "would run", name, detail);
         json_t *res = rb__result_new(desc, word, !strcmp(word, "ok") ? NULL : "assumed failed (--assume)");
         json_object_set_new(res, "replay_assumed", json_string(word));

@@ -15,6 +15,7 @@
 #endif
 #include "review_int.h"
 
+#include "expr/expr.h"
 #include "load/diag.h"
 #include "load/doc.h"
 
@@ -65,19 +66,20 @@ static json_t *command_of(const char *action, const json_t *with)
         json_t *a;
         buf[len++] = '$';
         json_array_foreach(argv, i, a) {
-            char *t = json_is_string(a) ? strdup(json_string_value(a)) : json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT);
+            /* quoted as a shell would need it (a string with a NUL cannot be) */
+            char *raw = json_is_string(a) ? NULL : json_dumps(a, JSON_ENCODE_ANY | JSON_COMPACT);
+            const char *txt = raw ? raw : json_string_value(a);
+            size_t tl0 = raw ? strlen(raw) : json_string_length(a);
+            int plain = tl0 && strspn(txt, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == tl0;
+            char *t = plain ? strdup(txt) : rb_shell_quote(txt, tl0);
             size_t tl = t ? strlen(t) : 0;
-            int quote = !t || !tl || strpbrk(t, " \t\n'\"\\$`*?;&|<>()");
             while (len + tl + 8 > cap)
                 buf = realloc(buf, cap *= 2);
             buf[len++] = ' ';
-            if (quote)
-                buf[len++] = '\'';
             if (t)
                 memcpy(buf + len, t, tl), len += tl;
-            if (quote)
-                buf[len++] = '\'';
             free(t);
+            free(raw);
         }
         json_t *v = json_stringn(buf, len);
         free(buf);
