@@ -142,33 +142,32 @@ static int same(const json_t *a, const json_t *b)
            json_equal(json_object_get(a, "decision"), json_object_get(b, "decision"));
 }
 
-/* The decisions of list in lane, as indexes into list. */
-static json_t *in_lane(const json_t *list, const char *lane)
-{
-    json_t *out = json_array();
-    size_t i;
-    json_t *d;
-    json_array_foreach(list, i, d)
-        if (!strcmp(jstr(d, "lane"), lane))
-            json_array_append_new(out, json_integer((json_int_t)i));
-    return out;
-}
-
-json_t *rv_first_divergence(const json_t *recorded, const json_t *replayed)
+/* The decisions of list by lane: {lane: [indexes into list]}, in one pass. */
+static json_t *by_lane(const json_t *list)
 {
     json_t *lanes = json_object();
     size_t i;
     json_t *d;
-    json_array_foreach(recorded, i, d)
-        json_object_set_new(lanes, jstr(d, "lane"), json_true());
-    json_array_foreach(replayed, i, d)
-        json_object_set_new(lanes, jstr(d, "lane"), json_true());
+    json_array_foreach(list, i, d) {
+        json_t *a = json_object_get(lanes, jstr(d, "lane"));
+        if (!a)
+            json_object_set_new(lanes, jstr(d, "lane"), a = json_array());
+        json_array_append_new(a, json_integer((json_int_t)i));
+    }
+    return lanes;
+}
+
+json_t *rv_first_divergence(const json_t *recorded, const json_t *replayed)
+{
+    json_t *la = by_lane(recorded), *lb = by_lane(replayed);
+    json_t *lanes = json_copy(la);
+    json_object_update_missing(lanes, lb);
     json_t *best = NULL;
     size_t best_pos = (size_t)-1;
     const char *lane;
     json_t *v;
     json_object_foreach(lanes, lane, v) {
-        json_t *a = in_lane(recorded, lane), *b = in_lane(replayed, lane);
+        json_t *a = json_object_get(la, lane), *b = json_object_get(lb, lane);
         size_t n = json_array_size(a) > json_array_size(b) ? json_array_size(a) : json_array_size(b);
         for (size_t k = 0; k < n; k++) {
             json_t *ia = json_array_get(a, k), *ib = json_array_get(b, k);
@@ -187,10 +186,10 @@ json_t *rv_first_divergence(const json_t *recorded, const json_t *replayed)
             }
             break;
         }
-        json_decref(a);
-        json_decref(b);
     }
     json_decref(lanes);
+    json_decref(la);
+    json_decref(lb);
     return best ? best : json_null();
 }
 

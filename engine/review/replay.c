@@ -92,10 +92,12 @@ static void on_tick(uv_timer_t *t)
 
 /* The now() values of the run and its sub-runs, in the order they were
  * read (by wall clock, then the monotonic clock, then the record). */
-static void collect_clock(rv_replay_t *rp, int64_t id, json_t *stamps, int depth)
+static void collect_clock(rv_replay_t *rp, int64_t id, const json_t *loaded, json_t *stamps, int depth)
 {
     json_t *run = NULL, *children = NULL;
-    if (depth > 16 || rb_journal_run_get(rp->src, id, &run) < 0)
+    if (loaded) /* the top run, read once */
+        run = json_incref((json_t *)loaded);
+    else if (depth > 16 || rb_journal_run_get(rp->src, id, &run) < 0)
         return;
     size_t i;
     json_t *ev;
@@ -116,7 +118,7 @@ static void collect_clock(rv_replay_t *rp, int64_t id, json_t *stamps, int depth
     if (rb_journal_run_children(rp->src, id, &children) == 0) {
         json_t *c;
         json_array_foreach(children, i, c)
-            collect_clock(rp, json_integer_value(json_object_get(c, "id")), stamps, depth + 1);
+            collect_clock(rp, json_integer_value(json_object_get(c, "id")), NULL, stamps, depth + 1);
     }
     json_decref(children);
 }
@@ -136,7 +138,7 @@ static int stamp_cmp(const void *a, const void *b)
 static json_t *clock_values(rv_replay_t *rp, int64_t id)
 {
     json_t *stamps = json_array();
-    collect_clock(rp, id, stamps, 0);
+    collect_clock(rp, id, rp->top->run, stamps, 0);
     size_t n = json_array_size(stamps);
     json_t **v = calloc(n ? n : 1, sizeof(*v));
     for (size_t i = 0; i < n; i++)
