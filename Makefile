@@ -15,7 +15,8 @@ all: build
 # prints the exact command when it can do neither.
 DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
            libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
-           libcmocka-dev sqlite3 curl jq python3 nodejs npm chromium
+           libcmocka-dev sqlite3 curl jq python3 nodejs npm \
+           python3-aiosmtpd openssl chromium
 
 deps:
 	@missing=""; \

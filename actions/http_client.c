@@ -23,7 +23,9 @@
  *   - keep more than max_body bytes of a body, nor RB_HTTP_MAX_HEADER_BYTES
  *     of headers, whatever the server sends;
  *   - speak anything but http and https, follow a redirect to another
- *     scheme, or from https down to http.
+ *     scheme, or from https down to http — except through a caller's own
+ *     setup (rb__http_opts_t.setup: notify's SMTP), which names its
+ *     protocols itself.
  */
 #define _GNU_SOURCE
 #include "http_client.h"
@@ -81,6 +83,8 @@ struct rb__http_req {
     json_t *headers;
     size_t hdr_count, hdr_bytes;
     json_t *result;
+    void (*release)(void *); /* the caller's, after curl_easy_cleanup */
+    void *release_arg;
 };
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -483,6 +487,9 @@ static void req_finish(rb__http_req_t *req, CURLcode rc, int cancelled)
                                 "error", "out of memory");
     curl_easy_cleanup(req->easy);
     req->easy = NULL;
+    if (req->release)
+        req->release(req->release_arg);
+    req->release = NULL;
     curl_slist_free_all(req->req_headers);
     req->req_headers = NULL;
     free(req->req_body);
@@ -570,27 +577,12 @@ static int build_headers(rb__http_req_t *req, const rb__http_opts_t *o, char *ms
     return 0;
 }
 
-#define SET(opt, val)                                                                              \
-    do {                                                                                           \
-        if (curl_easy_setopt(e, opt, val) != CURLE_OK) {                                           \
-            snprintf(msg, msglen, "libcurl refused %s", #opt);                                     \
-            return RB_EINVAL;                                                                      \
-        }                                                                                          \
-    } while (0)
+#define SET(opt, val) RB__HTTP_SET(e, opt, val)
 
-static int setup_easy(rb__http_req_t *req, const rb__http_opts_t *o, char *msg, size_t msglen)
+/* The options of every transfer, HTTP or the caller's own protocol. */
+static int setup_common(rb__http_req_t *req, const rb__http_opts_t *o, char *msg, size_t msglen)
 {
     CURL *e = req->easy;
-    const char *method = o->method ? o->method : o->body ? "POST" : "GET";
-    if (!rb__http_token_ok(method, 32)) {
-        snprintf(msg, msglen, "invalid method \"%.40s\"", method);
-        return RB_EINVAL;
-    }
-    SET(CURLOPT_URL, o->url);
-    SET(CURLOPT_PROTOCOLS_STR, "http,https");
-    SET(CURLOPT_REDIR_PROTOCOLS_STR, rb__http_redir_protocols(o->url));
-    SET(CURLOPT_FOLLOWLOCATION, o->follow_redirects ? 1L : 0L);
-    SET(CURLOPT_MAXREDIRS, (long)RB_HTTP_MAX_REDIRS);
     SET(CURLOPT_NOSIGNAL, 1L);
 #if LIBCURL_VERSION_NUM >= 0x075700 /* 7.87.0 */
     /* A transfer that ends (cancel, timeout) while libcurl's resolver thread
@@ -612,6 +604,24 @@ static int setup_easy(rb__http_req_t *req, const rb__http_opts_t *o, char *msg, 
         SET(CURLOPT_TIMEOUT_MS, t);
         SET(CURLOPT_CONNECTTIMEOUT_MS, t);
     }
+    if (o->setup)
+        return o->setup(e, o->setup_arg, msg, msglen);
+    return 0;
+}
+
+static int setup_easy(rb__http_req_t *req, const rb__http_opts_t *o, char *msg, size_t msglen)
+{
+    CURL *e = req->easy;
+    const char *method = o->method ? o->method : o->body ? "POST" : "GET";
+    if (!rb__http_token_ok(method, 32)) {
+        snprintf(msg, msglen, "invalid method \"%.40s\"", method);
+        return RB_EINVAL;
+    }
+    SET(CURLOPT_URL, o->url);
+    SET(CURLOPT_PROTOCOLS_STR, "http,https");
+    SET(CURLOPT_REDIR_PROTOCOLS_STR, rb__http_redir_protocols(o->url));
+    SET(CURLOPT_FOLLOWLOCATION, o->follow_redirects ? 1L : 0L);
+    SET(CURLOPT_MAXREDIRS, (long)RB_HTTP_MAX_REDIRS);
     if (req->req_headers)
         SET(CURLOPT_HTTPHEADER, req->req_headers);
     if (!strcmp(method, "HEAD")) {
@@ -635,9 +645,11 @@ int rb__http_start(uv_loop_t *loop, const rb__http_opts_t *o, rb__http_done_cb d
     pthread_once(&g_once, global_init);
     if (g_init_rc != CURLE_OK) {
         snprintf(msg, msglen, "libcurl failed to initialise: %s", curl_easy_strerror(g_init_rc));
+        if (o->release)
+            o->release(o->setup_arg);
         return RB_EIO;
     }
-    if (rb__http_check_url(o->url, msg, msglen) < 0)
+    if (!o->setup && rb__http_check_url(o->url, msg, msglen) < 0)
         return RB_EINVAL;
     rb__http_req_t *req = calloc(1, sizeof(*req));
     if (!req || !(req->headers = json_object()) || !(req->easy = curl_easy_init())) {
@@ -645,8 +657,12 @@ int rb__http_start(uv_loop_t *loop, const rb__http_opts_t *o, rb__http_done_cb d
             json_decref(req->headers);
         free(req);
         snprintf(msg, msglen, "out of memory");
+        if (o->release)
+            o->release(o->setup_arg);
         return RB_ENOMEM;
     }
+    req->release = o->release;
+    req->release_arg = o->setup_arg;
     req->done = done;
     req->arg = arg;
     req->max_body = o->max_body;
@@ -656,14 +672,16 @@ int rb__http_start(uv_loop_t *loop, const rb__http_opts_t *o, rb__http_done_cb d
     if (req->hard_limit < RB_HTTP_DRAIN_MIN)
         req->hard_limit = RB_HTTP_DRAIN_MIN;
     int rc = 0;
-    if (o->body && !(req->req_body = malloc(o->body_len ? o->body_len : 1)))
+    if (!o->setup && o->body && !(req->req_body = malloc(o->body_len ? o->body_len : 1)))
         rc = RB_ENOMEM;
-    if (!rc && o->body)
+    if (!rc && !o->setup && o->body)
         memcpy(req->req_body, o->body, o->body_len);
-    if (!rc)
+    if (!rc && !o->setup)
         rc = build_headers(req, o, msg, msglen);
-    if (!rc)
+    if (!rc && !o->setup)
         rc = setup_easy(req, o, msg, msglen);
+    if (!rc)
+        rc = setup_common(req, o, msg, msglen);
     http_loop_t *L = rc ? NULL : loop_get(loop);
     if (!rc && !L)
         rc = RB_ENOMEM;
@@ -671,6 +689,8 @@ int rb__http_start(uv_loop_t *loop, const rb__http_opts_t *o, rb__http_done_cb d
         if (rc == RB_ENOMEM)
             snprintf(msg, msglen, "out of memory");
         curl_easy_cleanup(req->easy);
+        if (req->release)
+            req->release(req->release_arg);
         curl_slist_free_all(req->req_headers);
         free(req->req_body);
         json_decref(req->headers);
@@ -689,6 +709,9 @@ int rb__http_start(uv_loop_t *loop, const rb__http_opts_t *o, rb__http_done_cb d
         req->finished = 1;
         req->silent = 1;
         curl_easy_cleanup(req->easy);
+        if (req->release)
+            req->release(req->release_arg);
+        req->release = NULL;
         curl_slist_free_all(req->req_headers);
         free(req->req_body);
         uv_close((uv_handle_t *)&req->done_timer, req_closed);

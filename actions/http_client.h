@@ -54,6 +54,18 @@ typedef struct rb__http_opts {
     int insecure;             /* 1: no TLS peer or host name verification */
     int follow_redirects;     /* 1: follow up to RB_HTTP_MAX_REDIRS, same or safer scheme */
     size_t max_body;          /* body bytes kept */
+    /* Another protocol on the same loop machinery (notify's SMTP): when
+     * setup is set, url is not checked here and method, headers, body,
+     * content_type and follow_redirects are ignored; setup(easy, setup_arg)
+     * sets the URL, the protocols allowed and the rest on the easy handle
+     * (a CURL *) after the common options (timeouts, TLS verification,
+     * callbacks). release(setup_arg), when set, runs exactly once after
+     * start returned: after the easy handle is cleaned up, or at once when
+     * start fails. The result is built as for HTTP: status is the
+     * protocol's last response code (SMTP: 250 …), ok when it is 2xx. */
+    int (*setup)(void *easy, void *setup_arg, char *msg, size_t msglen);
+    void (*release)(void *setup_arg);
+    void *setup_arg;
 } rb__http_opts_t;
 
 /*
@@ -73,6 +85,17 @@ void rb__http_cancel(rb__http_req_t *req);
 /* Number of loops that have a live CURLM (tests: 0 once every transfer has
  * ended). Any thread. */
 size_t rb__http_active_loops(void);
+
+/* In a function with (…, char *msg, size_t msglen) that returns an int:
+ * sets a libcurl option on the easy handle e, or says which one libcurl
+ * refused and returns RB_EINVAL. For files that include <curl/curl.h>. */
+#define RB__HTTP_SET(e, opt, val)                                                                  \
+    do {                                                                                           \
+        if (curl_easy_setopt((e), opt, val) != CURLE_OK) {                                         \
+            snprintf(msg, msglen, "libcurl refused %s", #opt);                                     \
+            return RB_EINVAL;                                                                      \
+        }                                                                                          \
+    } while (0)
 
 /* --- parameter checks shared by http.c and notify.c (any thread), in
  *     actions/http_params.c --- */

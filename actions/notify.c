@@ -1,103 +1,93 @@
 /*
- * notify.c — the `notify` action: a webhook POST with a Slack-compatible
- * JSON body, {"text": "…"} (plus "blocks" when given), the text written by
- * the runbook (`text`) or filled from one of the built-in message templates
- * (`template`) modelled on the seeds' communication templates: INCIDENT
- * DECLARED, INCIDENT UPDATE, INCIDENT RESOLVED, and an escalation notice.
+ * notify.c — the `notify` action: tells people where they are. One action,
+ * a `channel` parameter: `slack` (a Slack / Mattermost / Teams-style
+ * incoming webhook, the default), `webhook` (any JSON endpoint: status
+ * pages and the rest), `pagerduty` (Events API v2: trigger, acknowledge,
+ * resolve) and `email` (SMTP with STARTTLS). Every channel sends the same
+ * built-in templates (notify_msg.c) or the runbook's own text, so a chain
+ * of notify entries reads as one list of who hears what.
  *
- * Owns: the built-in templates and their variables, and the message body.
- * The transfer is http_client.c's (the same libcurl multi on the loop as the
- * `http` action).
+ * Owns: the parameter map and its checks per channel, the delivery — each
+ * try a transfer of http_client.c on the loop, a transient failure (no
+ * answer, HTTP 429 or 5xx, SMTP 4xx) tried again after retry_delay,
+ * doubled each time — and the result: the last try's answer plus channel,
+ * target, attempts and tries.
  *
  * Must never:
- *   - evaluate anything that came from the run: a template's {{ vars.x }}
- *     inserts the value of x as text, and the engine has already rendered
- *     `vars` and `text`; a "{{" in a rendered value stays literal text;
- *   - let a variable's value become Slack markup (<!channel>, <url|label>):
- *     & < > in vars are escaped as Slack asks before they enter a template;
- *   - follow a redirect: a POST that is redirected becomes a GET elsewhere.
- *
- * The named templates are rendered with the engine's template language
- * (engine/expr/expr.h), against {"vars": with.vars}; a missing variable prints as
- * nothing.
+ *   - fail a run: a notification that finally fails is a result with ok
+ *     false, journaled as the notification_sent event; what the run does
+ *     about it is the engine's (docs/semantics.md);
+ *   - put a webhook's path, a routing key, an SMTP password or a URL's
+ *     credentials in the result: `target` is scheme://host[:port] or the
+ *     mail's recipients (the engine masks secrets in everything else);
+ *   - follow a redirect: a POST that is redirected becomes a GET elsewhere;
+ *   - call rb_action_done from start or cancel: the end goes through the
+ *     close callback of the retry timer.
  */
 #define _GNU_SOURCE
 #include <runbook/action.h>
 
-#include "expr/expr.h"
-#include "with.h"
 #include "http_client.h"
+#include "notify_int.h"
+#include "with.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define NOTIFY_DEFAULT_TIMEOUT_MS 10000
+#define NOTIFY_DEFAULT_ATTEMPTS 3
+#define NOTIFY_MAX_ATTEMPTS 10
+#define NOTIFY_DEFAULT_DELAY_MS 1000
+#define NOTIFY_MAX_DELAY_MS 60000
+#define PAGERDUTY_EVENTS_URL "https://events.pagerduty.com/v2/enqueue"
 
-typedef struct notify_template {
-    const char *name;
-    const char *text;
-} notify_template_t;
+#define CH(c) (1u << (c))
+#define CH_ALL (CH(NOTIFY_SLACK) | CH(NOTIFY_WEBHOOK) | CH(NOTIFY_PAGERDUTY) | CH(NOTIFY_EMAIL))
+#define CH_HTTP (CH(NOTIFY_SLACK) | CH(NOTIFY_WEBHOOK) | CH(NOTIFY_PAGERDUTY))
 
-/* Variables: title, severity, runbook, run_id, summary, status, duration,
- * url (docs/actions.md). Slack mrkdwn: *bold*. */
-static const notify_template_t notify_templates[] = {
-    {"incident", "*INCIDENT DECLARED*: {{ vars.title }}\n"
-                 "*Severity:* {{ vars.severity }}\n"
-                 "*Status:* {{ vars.status }}\n"
-                 "*What we know:* {{ vars.summary }}\n"
-                 "*Runbook:* {{ vars.runbook }} (run {{ vars.run_id }})\n"
-                 "*Details:* {{ vars.url }}\n"
-                 "Updates follow in this channel."},
-    {"update", "*INCIDENT UPDATE*: {{ vars.title }}\n"
-               "*Severity:* {{ vars.severity }}\n"
-               "*Status:* {{ vars.status }}\n"
-               "*Open for:* {{ vars.duration }}\n"
-               "*Progress:* {{ vars.summary }}\n"
-               "*Runbook:* {{ vars.runbook }} (run {{ vars.run_id }})\n"
-               "*Details:* {{ vars.url }}"},
-    {"resolved", "*INCIDENT RESOLVED*: {{ vars.title }}\n"
-                 "*Severity:* {{ vars.severity }}\n"
-                 "*Status:* {{ vars.status }}\n"
-                 "*Total duration:* {{ vars.duration }}\n"
-                 "*Resolution:* {{ vars.summary }}\n"
-                 "*Runbook:* {{ vars.runbook }} (run {{ vars.run_id }})\n"
-                 "*Details:* {{ vars.url }}\n"
-                 "A post-incident review follows. Thank you for your patience."},
-    {"escalation", "*INCIDENT ESCALATED*: {{ vars.title }}\n"
-                   "*Severity:* {{ vars.severity }}\n"
-                   "*Status:* {{ vars.status }}, not resolved after {{ vars.duration }}\n"
-                   "*What we know:* {{ vars.summary }}\n"
-                   "*Runbook:* {{ vars.runbook }} (run {{ vars.run_id }})\n"
-                   "*Details:* {{ vars.url }}\n"
-                   "The next level of the escalation chain is asked to respond."},
-    {NULL, NULL},
+/* Which channels take which parameter (the rest are refused at load). */
+static const struct {
+    const char *key;
+    unsigned channels;
+    const char *say; /* the channels, in words */
+} key_channels[] = {
+    {"blocks", CH(NOTIFY_SLACK), "slack"},
+    {"json", CH(NOTIFY_WEBHOOK), "webhook"},
+    {"headers", CH_HTTP, "slack, webhook and pagerduty"},
+    {"routing_key", CH(NOTIFY_PAGERDUTY), "pagerduty"},
+    {"event_action", CH(NOTIFY_PAGERDUTY), "pagerduty"},
+    {"dedup_key", CH(NOTIFY_PAGERDUTY), "pagerduty"},
+    {"pd_severity", CH(NOTIFY_PAGERDUTY), "pagerduty"},
+    {"source", CH(NOTIFY_PAGERDUTY), "pagerduty"},
+    {"subject", CH(NOTIFY_PAGERDUTY) | CH(NOTIFY_EMAIL), "email and pagerduty"},
+    {"html", CH(NOTIFY_EMAIL), "email"},
+    {"from", CH(NOTIFY_EMAIL), "email"},
+    {"to", CH(NOTIFY_EMAIL), "email"},
+    {"username", CH(NOTIFY_EMAIL), "email"},
+    {"password", CH(NOTIFY_EMAIL), "email"},
+    {"starttls", CH(NOTIFY_EMAIL), "email"},
+    {"ca_file", CH(NOTIFY_EMAIL), "email"},
 };
 
-typedef struct notify_state {
-    rb_action_ctx_t *ctx;
-    rb__http_req_t *req;
-    json_t *text; /* the message sent, for the result */
-} notify_state_t;
-
-static const notify_template_t *template_find(const char *name)
+static int one_of(const json_t *v, const char *const *words)
 {
-    for (const notify_template_t *t = notify_templates; name && t->name; t++)
-        if (!strcmp(t->name, name))
-            return t;
-    return NULL;
+    for (; *words; words++)
+        if (json_is_string(v) && !rb__with_has_nul(v) && !strcmp(json_string_value(v), *words))
+            return 1;
+    return 0;
 }
 
-static int notify_check(const json_t *with, int rendered, char *msg, size_t msglen,
-                        const char **key)
+/* The HTTP channels' url (required for slack and webhook). */
+static int check_http_url(const json_t *with, int ch, int rendered, char *msg, size_t msglen,
+                          const char **key)
 {
     char sub[200];
-    if (!json_is_object(with))
-        RB__WITH_FAIL(NULL, "notify: `with` must be an object");
     const json_t *url = rb__with_get(with, "url");
-    if (!url)
-        RB__WITH_FAIL("url", "url is required");
-    if (!rb__with_unrendered(url, rendered)) {
+    if (!url && ch != NOTIFY_PAGERDUTY)
+        RB__WITH_FAIL("url", "url is required: the webhook's http:// or https:// URL");
+    if (url && !rb__with_unrendered(url, rendered)) {
         if (!json_is_string(url))
             RB__WITH_FAIL("url", "url must be a string");
         if (rb__with_has_nul(url))
@@ -105,32 +95,89 @@ static int notify_check(const json_t *with, int rendered, char *msg, size_t msgl
         if (rb__http_check_url(json_string_value(url), sub, sizeof(sub)) < 0)
             RB__WITH_FAIL("url", "%s", sub);
     }
-    const json_t *tmpl = rb__with_get(with, "template"), *text = rb__with_get(with, "text");
-    if (tmpl && text)
-        RB__WITH_FAIL("text", "give either template or text, not both");
-    if (!tmpl && !text)
-        RB__WITH_FAIL("template", "one of template or text is required");
-    if (tmpl && !rb__with_unrendered(tmpl, rendered) &&
-        (rb__with_has_nul(tmpl) || !template_find(json_string_value(tmpl))))
-        RB__WITH_FAIL("template", "template must be one of incident, update, resolved, escalation");
-    if (text && !rb__with_unrendered(text, rendered) && !json_is_string(text))
-        RB__WITH_FAIL("text", "text must be a string");
-    const json_t *vars = rb__with_get(with, "vars");
-    if (vars && !rb__with_unrendered(vars, rendered) && !json_is_object(vars))
-        RB__WITH_FAIL("vars", "vars must be a map of names to values");
-    if (vars && text)
-        RB__WITH_FAIL("vars", "vars are for a named template; with text, write the values into text");
-    const json_t *blocks = rb__with_get(with, "blocks");
-    if (blocks && !rb__with_unrendered(blocks, rendered) && !json_is_array(blocks))
-        RB__WITH_FAIL("blocks", "blocks must be a list of Slack blocks");
     const json_t *headers = rb__with_get(with, "headers");
     if (headers && !rb__with_unrendered(headers, rendered) &&
         rb__http_check_headers(headers, rendered, sub, sizeof(sub)) < 0)
         RB__WITH_FAIL("headers", "%s", sub);
-    const json_t *timeout = rb__with_get(with, "timeout");
-    uint64_t ms;
-    if (timeout && !rb__with_unrendered(timeout, rendered) && rb_duration_value(timeout, &ms) < 0)
-        RB__WITH_FAIL("timeout", "timeout: invalid duration (e.g. \"5s\", \"500ms\")");
+    return 0;
+}
+
+static int check_pagerduty(const json_t *with, int rendered, char *msg, size_t msglen,
+                           const char **key)
+{
+    static const char *const actions[] = {"trigger", "acknowledge", "resolve", NULL};
+    static const char *const sevs[] = {"critical", "error", "warning", "info", NULL};
+    const json_t *rk = rb__with_get(with, "routing_key");
+    if (!rk)
+        RB__WITH_FAIL("routing_key", "routing_key is required (the integration key; keep it in a secret)");
+    if (!rb__with_unrendered(rk, rendered) && (!json_is_string(rk) || !json_string_length(rk)))
+        RB__WITH_FAIL("routing_key", "routing_key must be a non-empty string");
+    const json_t *a = rb__with_get(with, "event_action");
+    if (a && !rb__with_unrendered(a, rendered) && !one_of(a, actions))
+        RB__WITH_FAIL("event_action", "event_action must be trigger, acknowledge or resolve");
+    const json_t *s = rb__with_get(with, "pd_severity");
+    if (s && !rb__with_unrendered(s, rendered) && !one_of(s, sevs))
+        RB__WITH_FAIL("pd_severity", "pd_severity must be critical, error, warning or info");
+    const json_t *dk = rb__with_get(with, "dedup_key");
+    if (dk && !rb__with_unrendered(dk, rendered) &&
+        (!json_is_string(dk) || !json_string_length(dk) || json_string_length(dk) > 255))
+        RB__WITH_FAIL("dedup_key", "dedup_key must be a string of 1 to 255 bytes");
+    return 0;
+}
+
+static int notify_check(const json_t *with, int rendered, char *msg, size_t msglen,
+                        const char **key)
+{
+    if (!json_is_object(with))
+        RB__WITH_FAIL(NULL, "notify: `with` must be an object");
+    const json_t *chv = rb__with_get(with, "channel");
+    int ch = NOTIFY_SLACK;
+    if (chv && rb__with_unrendered(chv, rendered))
+        RB__WITH_FAIL("channel", "channel must be written out (slack, webhook, pagerduty or email), not a template");
+    if (chv && (!json_is_string(chv) || rb__with_has_nul(chv) ||
+                (ch = rb__notify_channel(json_string_value(chv))) < 0))
+        RB__WITH_FAIL("channel", "channel must be slack, webhook, pagerduty or email");
+    for (size_t i = 0; i < sizeof(key_channels) / sizeof(key_channels[0]); i++)
+        if (rb__with_get(with, key_channels[i].key) && !(key_channels[i].channels & CH(ch)))
+            RB__WITH_FAIL(key_channels[i].key, "%s is for channel %s, not %s", key_channels[i].key,
+                          key_channels[i].say, rb__notify_channel_name(ch));
+    int rc = ch == NOTIFY_EMAIL ? rb__notify_mail_check(with, rendered, msg, msglen, key)
+                                : check_http_url(with, ch, rendered, msg, msglen, key);
+    if (rc == 0 && ch == NOTIFY_PAGERDUTY)
+        rc = check_pagerduty(with, rendered, msg, msglen, key);
+    if (rc < 0)
+        return rc;
+    const json_t *tmpl = rb__with_get(with, "template"), *text = rb__with_get(with, "text");
+    if (tmpl && text)
+        RB__WITH_FAIL("text", "give either template or text, not both");
+    if (tmpl && !rb__with_unrendered(tmpl, rendered) &&
+        (!json_is_string(tmpl) || rb__with_has_nul(tmpl) ||
+         !rb__notify_template_known(json_string_value(tmpl))))
+        RB__WITH_FAIL("template", "template must be one of incident, update, resolved, escalation");
+    if (text && !rb__with_unrendered(text, rendered) && (!json_is_string(text) || rb__with_has_nul(text)))
+        RB__WITH_FAIL("text", "text must be a string without NUL bytes");
+    const json_t *vars = rb__with_get(with, "vars");
+    if (vars && !rb__with_unrendered(vars, rendered) && !json_is_object(vars))
+        RB__WITH_FAIL("vars", "vars must be a map of names to values");
+    if (vars && text)
+        RB__WITH_FAIL("vars", "vars are for a template; with text, write the values into text");
+    const json_t *subj = rb__with_get(with, "subject");
+    if (subj && !rb__with_unrendered(subj, rendered) && (!json_is_string(subj) || rb__with_has_nul(subj)))
+        RB__WITH_FAIL("subject", "subject must be a string");
+    const json_t *blocks = rb__with_get(with, "blocks");
+    if (blocks && !rb__with_unrendered(blocks, rendered) && !json_is_array(blocks))
+        RB__WITH_FAIL("blocks", "blocks must be a list of Slack blocks");
+    const json_t *att = rb__with_get(with, "attempts");
+    if (att && !rb__with_unrendered(att, rendered) &&
+        (!json_is_integer(att) || json_integer_value(att) < 1 || json_integer_value(att) > NOTIFY_MAX_ATTEMPTS))
+        RB__WITH_FAIL("attempts", "attempts must be a whole number from 1 to %d", NOTIFY_MAX_ATTEMPTS);
+    static const char *const durs[] = {"timeout", "retry_delay"};
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *d = rb__with_get(with, durs[i]);
+        uint64_t ms;
+        if (d && !rb__with_unrendered(d, rendered) && rb_duration_value(d, &ms) < 0)
+            RB__WITH_FAIL(durs[i], "%s: invalid duration (e.g. \"5s\", \"500ms\")", durs[i]);
+    }
     return 0;
 }
 
@@ -139,89 +186,203 @@ static int notify_validate(const json_t *with, char *msg, size_t msglen, const c
     return notify_check(with, 0, msg, msglen, key);
 }
 
-/* s with & < > written as Slack's &amp; &lt; &gt;. NULL when out of memory. */
-static json_t *slack_escape(const char *s, size_t len)
+/* ---------- delivery ---------- */
+
+typedef struct notify_state {
+    rb_action_ctx_t *ctx;
+    notify_channel_t ch;
+    rb__http_req_t *req; /* the try in flight, or NULL */
+    uv_timer_t timer;    /* the wait before the next try; its close callback reports */
+    int waiting, cancelled, ending;
+    rb__http_opts_t o;
+    char *url, *body;
+    notify_mail_t *mail;
+    int attempt, max_attempts;
+    uint64_t delay_ms;
+    json_t *headers; /* the request headers, kept for every try */
+    json_t *info;   /* what the result adds: channel, target, text, … */
+    json_t *tries;  /* one line per try */
+    json_t *result; /* the last try's, reported at the end */
+} notify_state_t;
+
+static void state_free(notify_state_t *s)
 {
-    char *o = malloc(len * 5 + 1), *q = o;
-    if (!o)
-        return NULL;
-    for (size_t i = 0; i < len; i++) {
-        const char *rep = s[i] == '&'   ? "&amp;"
-                          : s[i] == '<' ? "&lt;"
-                          : s[i] == '>' ? "&gt;"
-                                        : NULL;
-        if (rep) {
-            size_t n = strlen(rep);
-            memcpy(q, rep, n);
-            q += n;
-        } else {
-            *q++ = s[i];
-        }
-    }
-    json_t *r = json_stringn(o, (size_t)(q - o));
-    free(o);
-    return r;
+    free(s->url);
+    free(s->body);
+    rb__notify_mail_free(s->mail);
+    json_decref(s->headers);
+    json_decref(s->info);
+    json_decref(s->tries);
+    json_decref(s->result);
+    free(s);
 }
 
-/* {"vars": {name: escaped text}} for rendering a named template. */
-static json_t *template_ctx(const json_t *vars)
+static void ended(uv_handle_t *h)
 {
-    json_t *esc = json_object(), *ctx = NULL;
-    if (!esc)
-        return NULL;
-    const char *k;
-    const json_t *v;
-    json_object_foreach((json_t *)vars, k, v) {
-        if (json_is_null(v))
-            continue;
-        char *dumped = json_is_string(v) ? NULL : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-        const char *s = json_is_string(v) ? json_string_value(v) : dumped;
-        size_t n = json_is_string(v) ? json_string_length(v) : dumped ? strlen(dumped) : 0;
-        json_t *e = s ? slack_escape(s, n) : NULL;
-        free(dumped);
-        if (!e || json_object_set_new(esc, k, e) < 0) {
-            json_decref(esc);
-            return NULL;
-        }
-    }
-    ctx = json_pack("{s:o}", "vars", esc);
-    return ctx;
+    notify_state_t *s = h->data;
+    rb_action_ctx_t *ctx = s->ctx;
+    json_t *r = s->result;
+    s->result = NULL;
+    json_object_del(r, "url"); /* a webhook's path is its secret: `target` says where */
+    json_object_update(r, s->info);
+    json_object_set_new(r, "attempts", json_integer(s->attempt));
+    json_object_set(r, "tries", s->tries);
+    state_free(s);
+    rb_action_set_data(ctx, NULL);
+    rb_action_done(ctx, r); /* last: the engine may free ctx in there */
 }
 
-/* The message text: `text` as given, or the named template filled from vars.
- * A new reference, or NULL with msg. */
-static json_t *message_text(const json_t *with, char *msg, size_t msglen)
+static void finish(notify_state_t *s, json_t *result)
 {
-    const json_t *text = rb__with_get(with, "text");
-    if (text)
-        return json_incref((json_t *)text);
-    const notify_template_t *t = template_find(json_string_value(rb__with_get(with, "template")));
-    const json_t *vars = rb__with_get(with, "vars");
-    rb_expr_error_t err;
-    rb_tmpl_t *tp = rb_tmpl_compile(t->text, strlen(t->text), &err);
-    if (!tp) {
-        snprintf(msg, msglen, "built-in template %s: %s", t->name, err.msg);
-        return NULL;
-    }
-    json_t *empty = json_object();
-    json_t *ctx = template_ctx(vars ? vars : empty);
-    json_t *r = ctx ? rb_tmpl_render(tp, ctx, RB_TMPL_STRING, msg, msglen) : NULL;
-    if (!ctx)
-        snprintf(msg, msglen, "out of memory");
-    json_decref(ctx);
-    json_decref(empty);
-    rb_tmpl_free(tp);
-    return r;
+    json_decref(s->result);
+    s->result = result;
+    s->ending = 1;
+    uv_timer_stop(&s->timer);
+    uv_close((uv_handle_t *)&s->timer, ended);
 }
 
-static void notify_done(json_t *result, const char *raw, size_t len, void *arg)
+/* Worth another try: no answer, or an answer that says "later". */
+static int transient(const notify_state_t *s, const json_t *r)
+{
+    const char *outcome = json_string_value(json_object_get(r, "outcome"));
+    json_int_t code = json_integer_value(json_object_get(r, "status"));
+    if (!outcome || !strcmp(outcome, "cancelled") || !strcmp(outcome, "ok"))
+        return 0;
+    if (code == 0)
+        return !strcmp(outcome, "failed") || !strcmp(outcome, "timeout");
+    if (s->ch == NOTIFY_EMAIL)
+        return code >= 400 && code < 500; /* SMTP 4xx: try again later */
+    return code == 429 || code >= 500;
+}
+
+static void try_start(notify_state_t *s);
+
+static void on_timer(uv_timer_t *t)
+{
+    notify_state_t *s = t->data;
+    s->waiting = 0;
+    try_start(s);
+}
+
+static void on_try_done(json_t *result, const char *raw, size_t len, void *arg)
 {
     notify_state_t *s = arg;
-    rb_action_ctx_t *ctx = s->ctx;
-    json_object_set_new(result, "text", s->text);
-    free(s);
-    rb_action_set_data(ctx, NULL);
-    rb_action_done(ctx, result); /* last: the engine may free ctx in there */
+    (void)raw;
+    (void)len;
+    s->req = NULL;
+    json_t *st = json_object_get(result, "status"), *oc = json_object_get(result, "outcome"),
+           *err = json_object_get(result, "error");
+    json_array_append_new(s->tries, json_pack("{s:O,s:O,s:O?}", "status", st, "outcome", oc, "error", err));
+    if (s->cancelled || !transient(s, result) || s->attempt >= s->max_attempts) {
+        finish(s, result);
+        return;
+    }
+    uint64_t delay = s->delay_ms;
+    const char *ra = json_string_value(json_object_get(json_object_get(result, "headers"), "retry-after"));
+    if (ra && *ra >= '0' && *ra <= '9') {
+        uint64_t sec = strtoull(ra, NULL, 10);
+        if (sec * 1000 > delay)
+            delay = sec > NOTIFY_MAX_DELAY_MS / 1000 ? NOTIFY_MAX_DELAY_MS : sec * 1000;
+    }
+    char d[32], line[400];
+    snprintf(line, sizeof(line), "notify %s: try %d of %d: %s %lld%s%s; again in %s",
+             rb__notify_channel_name(s->ch), s->attempt, s->max_attempts,
+             json_string_value(oc) ? json_string_value(oc) : "?", (long long)json_integer_value(st),
+             json_string_value(err) ? ": " : "", json_string_value(err) ? json_string_value(err) : "",
+             rb_duration_format(delay, d, sizeof(d)));
+    rb_action_log(s->ctx, "warn", line);
+    json_decref(s->result);
+    s->result = result;
+    s->delay_ms = s->delay_ms * 2 > NOTIFY_MAX_DELAY_MS ? NOTIFY_MAX_DELAY_MS : s->delay_ms * 2;
+    s->waiting = 1;
+    uv_timer_start(&s->timer, on_timer, delay, 0);
+}
+
+static void try_start(notify_state_t *s)
+{
+    char msg[256];
+    s->attempt++;
+    int rc = rb__http_start(rb_action_loop(s->ctx), &s->o, on_try_done, s, &s->req, msg, sizeof(msg));
+    if (rc < 0) {
+        json_t *r = json_pack("{s:b,s:s,s:i,s:s}", "ok", 0, "outcome", "error", "status", 0, "error", msg);
+        json_array_append_new(s->tries, json_pack("{s:i,s:s,s:s}", "status", 0, "outcome", "error", "error", msg));
+        finish(s, r);
+    }
+}
+
+/* The first line of text, for a headline. */
+static char *first_line(const char *text)
+{
+    size_t n = strcspn(text, "\r\n");
+    return rb__notify_one_line(text, n, 1024);
+}
+
+/* Builds what s sends: the message, then the body or the mail. 0 or an
+ * error with msg. */
+static int prepare(notify_state_t *s, const json_t *with, char *msg, size_t msglen)
+{
+    const json_t *view = rb_action_run_view(s->ctx);
+    const json_t *textv = rb__with_get(with, "text"), *subj = rb__with_get(with, "subject");
+    const char *tmpl = textv ? NULL : json_string_value(rb__with_get(with, "template"));
+    if (!textv && !tmpl)
+        tmpl = rb__notify_template_for(json_string_value(json_object_get(view, "event")));
+    json_t *fields = rb__notify_fields(view, rb__with_get(with, "vars"), (long long)time(NULL));
+    char *text = !fields ? NULL
+                 : textv ? strdup(json_string_value(textv))
+                         : rb__notify_render(tmpl, fields, s->ch == NOTIFY_SLACK ? NOTIFY_FMT_SLACK
+                                                                                 : NOTIFY_FMT_PLAIN);
+    char *headline = !text ? NULL
+                     : subj  ? strdup(json_string_value(subj))
+                     : textv ? first_line(text)
+                             : rb__notify_headline(tmpl, fields);
+    int rc = headline ? 0 : RB_ENOMEM;
+    if (!rc) {
+        json_object_set_new(s->info, "channel", json_string(rb__notify_channel_name(s->ch)));
+        json_object_set_new(s->info, "text", json_string(text));
+        if (tmpl)
+            json_object_set_new(s->info, "template", json_string(tmpl));
+    }
+    if (!rc && s->ch == NOTIFY_EMAIL) {
+        const json_t *h = rb__with_get(with, "html");
+        char *html = h ? strdup(json_string_value(h)) : tmpl ? rb__notify_render(tmpl, fields, NOTIFY_FMT_HTML) : NULL;
+        s->mail = rb__notify_mail_new(with, headline, text, html, rb_action_base_dir(s->ctx), msg, msglen);
+        free(html);
+        if (!s->mail) {
+            rc = RB_EINVAL;
+        } else {
+            json_object_set_new(s->info, "target", json_string(rb__notify_mail_rcpts(s->mail)));
+            json_object_set_new(s->info, "subject", json_string(headline));
+            s->o.setup = rb__notify_mail_setup;
+            s->o.release = rb__notify_mail_release;
+            s->o.setup_arg = s->mail;
+        }
+    } else if (!rc) {
+        const char *u = json_string_value(rb__with_get(with, "url"));
+        s->url = strdup(u ? u : PAGERDUTY_EVENTS_URL);
+        json_t *body = rb__notify_body(s->ch, with, tmpl, fields, text, headline, view, s->info);
+        s->body = body ? json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+        json_decref(body);
+        char *origin = s->url ? rb__notify_origin(s->url) : NULL;
+        if (!s->body || !origin)
+            rc = RB_ENOMEM;
+        else
+            json_object_set_new(s->info, "target", json_string(origin));
+        free(origin);
+        s->o.url = s->url;
+        s->o.method = "POST";
+        s->headers = json_deep_copy(rb__with_get(with, "headers"));
+        s->o.headers = s->headers;
+        s->o.body = s->body;
+        s->o.body_len = s->body ? strlen(s->body) : 0;
+        s->o.content_type = "application/json";
+        s->o.follow_redirects = 0;
+    }
+    if (rc == RB_ENOMEM)
+        snprintf(msg, msglen, "out of memory");
+    free(text);
+    free(headline);
+    json_decref(fields);
+    return rc;
 }
 
 static int notify_start(rb_action_ctx_t *ctx, const json_t *with)
@@ -232,65 +393,103 @@ static int notify_start(rb_action_ctx_t *ctx, const json_t *with)
         rb_action_log(ctx, "error", msg);
         return RB_EINVAL;
     }
-    json_t *text = message_text(with, msg, sizeof(msg));
-    if (!text) {
-        rb_action_log(ctx, "error", msg);
-        return RB_EINVAL;
-    }
-    json_t *payload = json_pack("{s:O}", "text", text);
-    if (payload && rb__with_get(with, "blocks"))
-        json_object_set(payload, "blocks", (json_t *)rb__with_get(with, "blocks"));
-    char *body = payload ? json_dumps(payload, JSON_COMPACT) : NULL;
-    json_decref(payload);
-    notify_state_t *s = body ? calloc(1, sizeof(*s)) : NULL;
-    if (!s) {
-        free(body);
-        json_decref(text);
+    notify_state_t *s = calloc(1, sizeof(*s));
+    if (!s || !(s->info = json_object()) || !(s->tries = json_array())) {
+        if (s)
+            state_free(s);
         return RB_ENOMEM;
     }
     s->ctx = ctx;
-    s->text = text;
-    rb__http_opts_t o = {0};
-    o.url = json_string_value(rb__with_get(with, "url"));
-    o.method = "POST";
-    o.headers = rb__with_get(with, "headers");
-    o.body = body;
-    o.body_len = strlen(body);
-    o.content_type = "application/json";
-    o.timeout_ms = NOTIFY_DEFAULT_TIMEOUT_MS;
+    const json_t *chv = rb__with_get(with, "channel");
+    s->ch = chv ? (notify_channel_t)rb__notify_channel(json_string_value(chv)) : NOTIFY_SLACK;
+    s->max_attempts = rb__with_get(with, "attempts") ? (int)json_integer_value(rb__with_get(with, "attempts"))
+                                                     : NOTIFY_DEFAULT_ATTEMPTS;
+    s->delay_ms = NOTIFY_DEFAULT_DELAY_MS;
+    if (rb__with_get(with, "retry_delay"))
+        rb_duration_value(rb__with_get(with, "retry_delay"), &s->delay_ms);
+    if (s->delay_ms > NOTIFY_MAX_DELAY_MS)
+        s->delay_ms = NOTIFY_MAX_DELAY_MS;
+    s->o.timeout_ms = NOTIFY_DEFAULT_TIMEOUT_MS;
     if (rb__with_get(with, "timeout"))
-        rb_duration_value(rb__with_get(with, "timeout"), &o.timeout_ms);
-    o.follow_redirects = 0;
-    o.max_body = rb_action_output_cap(ctx);
-    int rc = rb__http_start(rb_action_loop(ctx), &o, notify_done, s, &s->req, msg, sizeof(msg));
-    free(body);
+        rb_duration_value(rb__with_get(with, "timeout"), &s->o.timeout_ms);
+    s->o.max_body = rb_action_output_cap(ctx);
+    int rc = prepare(s, with, msg, sizeof(msg));
     if (rc < 0) {
         rb_action_log(ctx, "error", msg);
-        json_decref(s->text);
-        free(s);
+        state_free(s);
         return rc;
     }
+    uv_timer_init(rb_action_loop(ctx), &s->timer);
+    s->timer.data = s;
     rb_action_set_data(ctx, s);
+    try_start(s);
     return 0;
 }
 
 static void notify_cancel(rb_action_ctx_t *ctx)
 {
     notify_state_t *s = rb_action_data(ctx);
-    if (s)
+    if (!s || s->ending)
+        return;
+    s->cancelled = 1;
+    if (s->req) {
         rb__http_cancel(s->req);
+    } else if (s->waiting) {
+        s->waiting = 0;
+        json_t *r = s->result ? json_incref(s->result) : json_object();
+        json_object_set_new(r, "ok", json_false());
+        json_object_set_new(r, "outcome", json_string("cancelled"));
+        json_object_set_new(r, "error", json_string("cancelled"));
+        finish(s, r);
+    }
 }
 
 static const rb_action_param_t notify_params[] = {
-    {"url", RB_PARAM_STRING, 1, NULL, "The webhook URL (http:// or https://)."},
+    {"channel", RB_PARAM_STRING, 0, "\"slack\"",
+     "slack (a Slack, Mattermost or Teams-style webhook), webhook (any JSON endpoint), pagerduty "
+     "(Events API v2) or email (SMTP)."},
+    {"url", RB_PARAM_STRING, 0, NULL,
+     "slack, webhook: the webhook URL (required). pagerduty: the Events API URL (default "
+     "https://events.pagerduty.com/v2/enqueue). email: the server, smtp://host:587 or "
+     "smtps://host:465 (required)."},
     {"template", RB_PARAM_STRING, 0, NULL,
-     "A built-in message: incident, update, resolved or escalation (give template or text)."},
-    {"text", RB_PARAM_STRING, 0, NULL, "The message text, as written (give template or text)."},
+     "A built-in message: incident, update, resolved or escalation (default: the one for the run "
+     "event)."},
+    {"text", RB_PARAM_STRING, 0, NULL, "The message as written, instead of a template."},
     {"vars", RB_PARAM_MAP, 0, NULL,
-     "Values for the template: title, severity, status, summary, runbook, run_id, duration, url."},
-    {"blocks", RB_PARAM_ANY, 0, NULL, "Slack Block Kit blocks, sent as the body's \"blocks\"."},
-    {"headers", RB_PARAM_MAP, 0, NULL, "Extra request headers (e.g. Authorization)."},
-    {"timeout", RB_PARAM_DURATION, 0, "\"10s\"", "Limit for the whole request."},
+     "Template values over the run's: title, severity, status, summary, runbook, run_id, duration, "
+     "url."},
+    {"subject", RB_PARAM_STRING, 0, NULL,
+     "email: the Subject; pagerduty: the summary (default: the message's headline)."},
+    {"html", RB_PARAM_STRING, 0, NULL, "email: the HTML part (default: the template's; none with text)."},
+    {"blocks", RB_PARAM_ANY, 0, NULL, "slack: Block Kit blocks, sent as the body's \"blocks\"."},
+    {"json", RB_PARAM_ANY, 0, NULL, "webhook: the body to send, instead of the message's fields."},
+    {"headers", RB_PARAM_MAP, 0, NULL, "slack, webhook, pagerduty: extra request headers."},
+    {"routing_key", RB_PARAM_STRING, 0, NULL,
+     "pagerduty: the integration's routing key (required; keep it in a secret)."},
+    {"event_action", RB_PARAM_STRING, 0, NULL,
+     "pagerduty: trigger, acknowledge or resolve (default: resolve on the resolved event, else "
+     "trigger)."},
+    {"dedup_key", RB_PARAM_STRING, 0, NULL,
+     "pagerduty: the alert's key (default: runbook/RUN-KEY/RUN-ID, one per run)."},
+    {"pd_severity", RB_PARAM_STRING, 0, NULL,
+     "pagerduty: critical, error, warning or info (default: from the run's severity, P1 critical "
+     "... P4 info)."},
+    {"source", RB_PARAM_STRING, 0, "\"runbook\"", "pagerduty: the payload's source."},
+    {"from", RB_PARAM_STRING, 0, NULL, "email: the sender, a@x or \"Name <a@x>\" (required)."},
+    {"to", RB_PARAM_ANY, 0, NULL, "email: an address or a list of addresses (required)."},
+    {"username", RB_PARAM_STRING, 0, NULL, "email: the SMTP login."},
+    {"password", RB_PARAM_STRING, 0, NULL, "email: the SMTP password (keep it in a secret)."},
+    {"starttls", RB_PARAM_BOOL, 0, "true",
+     "email: require STARTTLS on smtp:// (false only for a relay without TLS, and then no "
+     "password)."},
+    {"ca_file", RB_PARAM_STRING, 0, NULL, "email: a CA bundle (PEM) to verify the server with."},
+    {"attempts", RB_PARAM_INT, 0, "3",
+     "Tries in all, 1 to 10, when delivery fails for a while (no answer, HTTP 429 or 5xx, SMTP "
+     "4xx)."},
+    {"retry_delay", RB_PARAM_DURATION, 0, "\"1s\"",
+     "The wait before the second try; doubled for each next one, at most 1m."},
+    {"timeout", RB_PARAM_DURATION, 0, "\"10s\"", "Limit for each try."},
     {NULL, 0, 0, NULL, NULL},
 };
 
@@ -298,7 +497,7 @@ const rb_action_t rb_action_notify = {
     .abi_version = RB_ACTION_ABI_VERSION,
     .struct_size = sizeof(rb_action_t),
     .name = "notify",
-    .summary = "POST a message to a webhook (Slack-compatible), from text or a template",
+    .summary = "Tell people: a chat webhook, PagerDuty, email or any JSON webhook, from a template or text",
     .flags = RB_ACTION_SIDE_EFFECTS | RB_ACTION_HTTP_STATUS,
     .params = notify_params,
     .validate = notify_validate,

@@ -89,6 +89,9 @@ static int sleep_start(rb_action_ctx_t *ctx, const json_t *with)
         return RB_ENOMEM;
     s->ctx = ctx;
     s->t0 = uv_hrtime();
+    /* The loop's clock is the time of its last turn; a step started after a
+     * long callback would otherwise sleep that much less than asked. */
+    uv_update_time(rb_action_loop(ctx));
     uv_timer_init(rb_action_loop(ctx), &s->timer);
     s->timer.data = s;
     uv_timer_start(&s->timer, sleep_timer_cb, ms, 0);

@@ -49,6 +49,7 @@ struct rb_action_ctx {
     const rb_subrun_host_t *subrun;
     void *data;
     json_t *last_error; /* the last line logged at level error: why a start failed */
+    json_t *run_view;   /* rb_action_run_view(): run, checks, steps, event */
     int started;
     int finished;
     int cancelled;
@@ -172,6 +173,7 @@ void rb__action_ctx_free(rb_action_ctx_t *ctx)
     if (!ctx)
         return;
     json_decref(ctx->last_error);
+    json_decref(ctx->run_view);
     free(ctx->base_dir);
     free(ctx);
 }
@@ -185,6 +187,32 @@ int rb__action_start(rb_action_ctx_t *ctx, const json_t *with)
     if (rc < 0)
         ctx->started = 0;
     return rc;
+}
+
+int rb__action_ctx_set_run_view(rb_action_ctx_t *ctx, const json_t *expr_ctx)
+{
+    static const char *const keep[] = {"run", "checks", "steps", "event"};
+    json_decref(ctx->run_view);
+    ctx->run_view = NULL;
+    if (!json_is_object(expr_ctx))
+        return 0;
+    json_t *v = json_object();
+    if (!v)
+        return RB_ENOMEM;
+    for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
+        json_t *x = json_object_get(expr_ctx, keep[i]);
+        if (x && json_object_set(v, keep[i], x) < 0) {
+            json_decref(v);
+            return RB_ENOMEM;
+        }
+    }
+    ctx->run_view = v;
+    return 0;
+}
+
+const json_t *rb_action_run_view(rb_action_ctx_t *ctx)
+{
+    return ctx->run_view;
 }
 
 const json_t *rb__action_last_error(const rb_action_ctx_t *ctx)

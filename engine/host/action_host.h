@@ -57,6 +57,11 @@ void rb__action_ctx_set_subrun(rb_action_ctx_t *ctx, const rb_subrun_host_t *h);
 /* The host, or NULL when the context has none (a unit test, a check). */
 const rb_subrun_host_t *rb__action_ctx_subrun(rb_action_ctx_t *ctx);
 
+/* What rb_action_run_view() answers: run, checks, steps and event taken
+ * from expr_ctx (the invocation's expression context, borrowed), nothing
+ * else of it. NULL clears it. 0 or RB_ENOMEM. */
+int rb__action_ctx_set_run_view(rb_action_ctx_t *ctx, const json_t *expr_ctx);
+
 /* Starts the action (with borrowed). 0, or a negative error and then done is
  * never called. */
 int rb__action_start(rb_action_ctx_t *ctx, const json_t *with);

@@ -51,7 +51,7 @@ __attribute__((used)) static const rb__any_fn abi_services[] = {
     (rb__any_fn)rb_action_loop,     (rb__any_fn)rb_action_set_data,   (rb__any_fn)rb_action_data,
     (rb__any_fn)rb_action_base_dir, (rb__any_fn)rb_action_output_cap, (rb__any_fn)rb_action_log,
     (rb__any_fn)rb_action_done,     (rb__any_fn)rb_strerror,          (rb__any_fn)rb_duration_parse,
-    (rb__any_fn)rb_duration_format, (rb__any_fn)rb_duration_value,
+    (rb__any_fn)rb_duration_format, (rb__any_fn)rb_duration_value, (rb__any_fn)rb_action_run_view,
 };
 
 static int fail(char *err, size_t errlen, int rc, const char *fmt, ...)

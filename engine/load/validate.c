@@ -25,7 +25,7 @@ typedef enum {
 static const char *const on_timeout_values[] = {"fail", "continue", NULL};
 static const char *const event_values[] = {"declared", "severity", "step_failed", "escalated",
                                            "resolved", "failed", "not_confirmed",
-                                           "inconclusive", NULL};
+                                           "inconclusive", "notify_failed", NULL};
 
 typedef struct shape shape_t;
 typedef struct keyspec {

@@ -205,6 +205,12 @@ static void attempt_begin(rb_invoker_t *iv)
     rb__action_ctx_set_log(iv->actx, on_action_log, iv);
     if (iv->subrun)
         rb__action_ctx_set_subrun(iv->actx, iv->subrun);
+    if (rb__action_ctx_set_run_view(iv->actx, iv->ctx) < 0) {
+        rb__action_ctx_free(iv->actx);
+        iv->actx = NULL;
+        finish(iv, error_result(iv, "error", "out of memory"));
+        return;
+    }
     rc = rb__action_start(iv->actx, iv->with);
     if (rc < 0) {
         /* the step's error is the action's own reason (R-error-detail) */
@@ -222,8 +228,12 @@ static void attempt_begin(rb_invoker_t *iv)
         on_action_done(NULL, res, iv);
         return;
     }
-    if (inv->timeout_ms && iv->actx)
+    if (inv->timeout_ms && iv->actx) {
+        /* Timers count from the loop's clock, read at its last turn: read it
+         * now, or a step started late in a turn gets less than its time. */
+        uv_update_time(iv->loop);
         uv_timer_start(&iv->timer, on_timer, inv->timeout_ms, 0);
+    }
 }
 
 static uint64_t retry_delay(const rb_retry_t *rt, int attempt)
@@ -270,7 +280,8 @@ static int schedule_retry(rb_invoker_t *iv, const char *reason)
         return rc;
     iv->busy = 1;
     iv->waiting = 1;
-    uv_timer_start(&iv->timer, on_timer, iv->answer ? 0 : delay, 0);
+    uv_update_time(iv->loop); /* the delay counts from now (see above) */
+    uv_timer_start(&iv->timer, on_timer, iv->answer ? 0 : delay, 0); /* a replay waits for nothing */
     return 1;
 }
 

@@ -504,8 +504,14 @@ static void on_notify_done(rb_invoker_t *iv, json_t *res, void *arg)
     rb_run_t *r = arg;
     ivlabel_t *l = rb__invoker_data(iv);
     json_t *d = json_pack("{s:O}", "result", res);
-    rb__run_emit(r, "notification_sent", l->name, rb__invoker_attempts(iv), d);
+    int rc = rb__run_emit(r, "notification_sent", l->name, rb__invoker_attempts(iv), d);
     json_decref(d);
+    /* R-notify-failure: a message that finally failed is the notify_failed
+     * event (a fallback channel, an escalation); never one sent on it, so
+     * a broken fallback cannot loop, and never a drill's would-send. */
+    if (rc == 0 && !r->journal_broken && !json_is_true(json_object_get(res, "ok")) &&
+        !json_object_get(res, "would_run") && strcmp(l->name, "notify_failed") != 0)
+        rb__run_notify(r, RB_EV_NOTIFY_FAILED, "notify_failed");
     json_decref(res);
     r->npending--;
     if (r->state == RS_ENDING)

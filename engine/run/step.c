@@ -138,6 +138,20 @@ static void proceed_after_approval(rb_run_t *r)
         start_main(r);
 }
 
+/* run.approvals gets {step, answer, by}: what notifications and later
+ * expressions can say about who approved what (this process's answers;
+ * the journal keeps every one). */
+static void note_approval(rb_run_t *r, const char *step, const char *answer, const char *by)
+{
+    json_t *run = json_object_get(r->ctx, "run");
+    json_t *list = json_object_get(run, "approvals");
+    if (!json_is_array(list)) {
+        list = json_array();
+        json_object_set_new(run, "approvals", list);
+    }
+    json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "step", step, "answer", answer, "by", by));
+}
+
 int rb_run_approval_expire(rb_run_t *r)
 {
     if (!r->waiting_approval || r->state != RS_STEPS)
@@ -154,6 +168,7 @@ int rb_run_approval_expire(rb_run_t *r)
         rb__run_journal_failed(r, rc);
         return 0;
     }
+    note_approval(r, s->name, s->approval->on_timeout_continue ? "granted" : "denied", "timeout");
     if (s->approval->on_timeout_continue)
         proceed_after_approval(r); /* nobody objected in time: run it as declared */
     else
@@ -183,6 +198,7 @@ int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
         rb__run_journal_failed(r, rc);
         return 0;
     }
+    note_approval(r, s->name, approved ? "granted" : "denied", who ? who : "operator");
     if (approved) {
         proceed_after_approval(r);
     } else {
@@ -264,10 +280,12 @@ void rb__step_begin(rb_run_t *r, size_t i)
                                   (json_int_t)s->approval->timeout_ms);
             int rc = rb__run_emit(r, "approval_granted", s->name, 0, d);
             json_decref(d);
-            if (rc < 0)
+            if (rc < 0) {
                 rb__run_journal_failed(r, rc);
-            else
+            } else {
+                note_approval(r, s->name, "granted", "drill");
                 proceed_after_approval(r);
+            }
             return;
         }
         if (rb__run_set_waiting(r, 1) < 0)

@@ -122,6 +122,15 @@ const char *rb_action_base_dir(rb_action_ctx_t *ctx);
 /* Cap in bytes for each captured output (stdout, stderr, body). */
 size_t rb_action_output_cap(rb_action_ctx_t *ctx);
 
+/* What the run the action works for has seen so far: an object with `run`
+ * (id, key, severity, status, started_at …), `checks`, `steps` and, for a
+ * notification or an escalation, `event` — the names of the same meaning
+ * in expressions (docs/authoring.md), never `params`, `env` or `alert`.
+ * Borrowed, read-only, valid until rb_action_done(); NULL when the action
+ * runs outside a run (a unit test). Lets an action (`notify`) describe the
+ * run without the runbook spelling each value out. */
+const json_t *rb_action_run_view(rb_action_ctx_t *ctx);
+
 /* Writes a line to the run's log (and the journal). level: "debug", "info",
  * "warn", "error". */
 void rb_action_log(rb_action_ctx_t *ctx, const char *level, const char *message);

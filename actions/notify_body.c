@@ -1,0 +1,152 @@
+/*
+ * notify_body.c — the JSON bodies of notify's HTTP channels: a Slack-style
+ * {"text": …} (Slack, Mattermost, Teams connectors and chat bridges), a
+ * generic JSON webhook object, and a PagerDuty Events API v2 event
+ * (https://developer.pagerduty.com/docs/events-api-v2/trigger-events/).
+ *
+ * Owns: the shape of each body, PagerDuty's dedup_key derived from the run,
+ * its event_action from the run event, and its severity from the run's.
+ *
+ * Must never: build JSON by hand (jansson escapes every value), or put the
+ * routing key anywhere but the body it authenticates.
+ */
+#define _GNU_SOURCE
+#include "notify_int.h"
+
+#include "with.h"
+
+#include <runbook/runbook.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define PD_SUMMARY_MAX 1024
+#define PD_DEDUP_MAX 255
+
+/* "runbook/<run key>/<run id>": the same for every notification of one run
+ * (and a resumed run keeps both), different for two runs. */
+static json_t *derived_dedup_key(const json_t *view)
+{
+    const json_t *run = json_object_get(view, "run");
+    const json_t *id = json_object_get(run, "id");
+    const char *key = json_string_value(json_object_get(run, "key"));
+    if (!json_is_integer(id))
+        return NULL;
+    char *s = NULL;
+    if (asprintf(&s, "runbook/%s/%lld", key ? key : "", (long long)json_integer_value(id)) < 0)
+        return NULL;
+    char *one = rb__notify_one_line(s, strlen(s), PD_DEDUP_MAX);
+    free(s);
+    json_t *r = one ? json_string(one) : NULL;
+    free(one);
+    return r;
+}
+
+const char *rb__notify_pd_action(const json_t *with, const json_t *view)
+{
+    const char *a = json_string_value(rb__with_get(with, "event_action"));
+    if (a)
+        return a;
+    const char *ev = json_string_value(json_object_get(view, "event"));
+    return ev && !strcmp(ev, "resolved") ? "resolve" : "trigger";
+}
+
+/* PagerDuty's severity from the run's level: P1 critical, P2 error, P3
+ * warning, P4 info; a PagerDuty word passes; anything else is error. */
+static const char *pd_severity(const json_t *with, const json_t *fields)
+{
+    const char *s = json_string_value(rb__with_get(with, "pd_severity"));
+    if (s)
+        return s;
+    s = json_string_value(json_object_get(fields, "severity"));
+    static const char *const words[] = {"critical", "error", "warning", "info"};
+    for (int i = 0; s && i < 4; i++) {
+        char p[3] = {'p', (char)('1' + i), 0};
+        if (!strcasecmp(s, p) || !strcasecmp(s, words[i]))
+            return words[i];
+    }
+    return "error";
+}
+
+static json_t *pagerduty_body(const json_t *with, const json_t *fields, const char *headline,
+                              const char *text, const json_t *view, json_t *info)
+{
+    const char *action = rb__notify_pd_action(with, view);
+    json_t *dk = json_incref((json_t *)rb__with_get(with, "dedup_key"));
+    if (!dk)
+        dk = derived_dedup_key(view);
+    json_t *b = json_pack("{s:O,s:s}", "routing_key", rb__with_get(with, "routing_key"),
+                          "event_action", action);
+    if (!b) {
+        json_decref(dk);
+        return NULL;
+    }
+    if (dk)
+        json_object_set(b, "dedup_key", dk);
+    json_object_set_new(info, "event_action", json_string(action));
+    if (dk)
+        json_object_set(info, "dedup_key", dk);
+    json_decref(dk);
+    if (strcmp(action, "trigger") != 0)
+        return b; /* acknowledge and resolve carry only the key (Events v2) */
+    char *sum = rb__notify_one_line(headline, strlen(headline), PD_SUMMARY_MAX);
+    const json_t *src = rb__with_get(with, "source");
+    json_t *details = json_deep_copy(fields);
+    if (details) {
+        json_object_del(details, "run_ref"); /* the template's, not a field */
+        json_object_set_new(details, "text", json_string(text));
+    }
+    json_t *payload = sum && details ? json_pack("{s:s,s:s,s:s,s:O}", "summary", sum, "source",
+                                                 src ? json_string_value(src) : "runbook",
+                                                 "severity", pd_severity(with, fields),
+                                                 "custom_details", details)
+                                     : NULL;
+    free(sum);
+    json_decref(details);
+    if (!payload) {
+        json_decref(b);
+        return NULL;
+    }
+    json_object_set_new(b, "payload", payload);
+    json_object_set_new(b, "client", json_string("runbook"));
+    const char *url = json_string_value(json_object_get(fields, "url"));
+    if (url && (!strncmp(url, "https://", 8) || !strncmp(url, "http://", 7)))
+        json_object_set_new(b, "links", json_pack("[{s:s,s:s}]", "href", url, "text", "Details"));
+    return b;
+}
+
+json_t *rb__notify_body(notify_channel_t ch, const json_t *with, const char *tmpl,
+                        const json_t *fields, const char *text, const char *headline,
+                        const json_t *view, json_t *info)
+{
+    switch (ch) {
+    case NOTIFY_SLACK: {
+        json_t *b = json_pack("{s:s}", "text", text);
+        if (b && rb__with_get(with, "blocks"))
+            json_object_set(b, "blocks", (json_t *)rb__with_get(with, "blocks"));
+        return b;
+    }
+    case NOTIFY_WEBHOOK: {
+        const json_t *js = rb__with_get(with, "json");
+        if (js)
+            return json_incref((json_t *)js);
+        json_t *b = json_deep_copy(fields);
+        if (b)
+            json_object_del(b, "run_ref"); /* the template's, not a field */
+        const json_t *ev = json_object_get(view, "event");
+        if (b && json_is_string(ev))
+            json_object_set(b, "event", (json_t *)ev);
+        if (b && tmpl)
+            json_object_set_new(b, "template", json_string(tmpl));
+        if (b)
+            json_object_set_new(b, "text", json_string(text));
+        return b;
+    }
+    case NOTIFY_PAGERDUTY:
+        return pagerduty_body(with, fields, headline, text, view, info);
+    default:
+        return NULL;
+    }
+}
