@@ -128,6 +128,13 @@ static void index_record(rv_rec_t *rec)
         if (step && !strcmp(type, "step_started")) {
             json_object_set(with, step, json_object_get(data, "with"));
             json_object_set(items, step, json_object_get(data, "items"));
+        } else if (step && !strcmp(type, "step_finished")) {
+            json_t *q = json_object_get(rec->durations, step);
+            if (!q) {
+                q = json_array();
+                json_object_set_new(rec->durations, step, q);
+            }
+            json_array_append(q, json_object_get(data, "duration_ms"));
         } else if (step && !strcmp(type, "undo_started")) {
             json_object_set(undo_with, step, json_object_get(data, "with"));
         } else if (!strcmp(type, "attempt_finished")) {
@@ -189,6 +196,21 @@ static json_t *host_answer(void *arg, const char *phase, const char *name, int i
 static int host_subrun(void *arg, const char *step, const char *name, rb_runbook_t **rb,
                        const rb_replay_host_t **child, char *err, size_t errlen);
 
+/* steps.X.duration: the recorded one, in order; the measured one for a
+ * step the record does not have (a what-if's). */
+static uint64_t host_duration(void *arg, const char *step, uint64_t measured)
+{
+    rv_rec_t *rec = arg;
+    char key[300];
+    snprintf(key, sizeof key, "duration" KEY_SEP "%s", step);
+    size_t n = (size_t)json_integer_value(json_object_get(rec->cursor, key));
+    const json_t *v = json_array_get(json_object_get(rec->durations, step), n);
+    if (!json_is_integer(v))
+        return measured;
+    json_object_set_new(rec->cursor, key, json_integer((json_int_t)n + 1));
+    return (uint64_t)json_integer_value(v);
+}
+
 rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id)
 {
     json_t *run = NULL, *children = NULL;
@@ -209,12 +231,15 @@ rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id)
     rec->answers = json_object();
     rec->cursor = json_object();
     rec->approvals = json_object();
+    rec->durations = json_object();
     rec->stimuli = json_array();
     rec->counts = json_object();
     rec->children = children;
     rec->used = json_object();
     rec->replayed = json_array();
-    rec->host = (rb_replay_host_t){host_answer, host_subrun, rec};
+    const json_t *st = json_object_get(json_array_get(rec->events, 0), "data");
+    rec->host = (rb_replay_host_t){.answer = host_answer, .subrun = host_subrun, .duration = host_duration,
+                                   .started_at = json_integer_value(json_object_get(st, "started_at")), .arg = rec};
     index_record(rec);
     /* appended, so that the list keeps the order runs were replayed in */
     rv_rec_t **p = &rp->recs;
@@ -231,6 +256,7 @@ void rv_rec_free(rv_rec_t *rec)
     json_decref(rec->answers);
     json_decref(rec->cursor);
     json_decref(rec->approvals);
+    json_decref(rec->durations);
     json_decref(rec->stimuli);
     json_decref(rec->counts);
     json_decref(rec->children);

@@ -26,6 +26,7 @@ struct rv_rec {
     json_t *answers;   /* "phase\x1fname\x1fitem\x1fattempt" → [{result, with}] in order */
     json_t *cursor;    /* the same keys → how many were handed out */
     json_t *approvals; /* step → [recorded answer events] */
+    json_t *durations; /* step → [duration_ms of its step_finished events] */
     json_t *stimuli;   /* [{anchor, n, event}]: what came from outside (escalation
                           timers, cancels, resolved alerts, approval answers), each after
                           the n-th event of kind anchor */

@@ -40,6 +40,11 @@ struct rb_replay_host {
      * name started by step; 0, or a negative error with err. */
     int (*subrun)(void *arg, const char *step, const char *name, rb_runbook_t **rb,
                   const rb_replay_host_t **child, char *err, size_t errlen);
+    /* The duration in ms the record gives the step that just ended (its
+     * next step_finished), so that steps.X.duration replays the same;
+     * measured stands in when the record has none. */
+    uint64_t (*duration)(void *arg, const char *step, uint64_t measured);
+    int64_t started_at; /* run.started_at of the run this host answers (a sub-run's) */
     void *arg;
 };
 

@@ -67,6 +67,8 @@ static void step_end(rb_run_t *r, json_t *res, int attempts)
     int ok = json_is_true(json_object_get(res, "ok")) && (!strcmp(st, "ok") || !strcmp(st, "simulated"));
     json_object_set_new(res, "ok", json_boolean(ok));
     uint64_t dur = uv_now(r->loop) - r->step_t0;
+    if (r->replay && r->replay->duration) /* a replay: the recorded duration */
+        dur = r->replay->duration(r->replay->arg, s->name, dur);
     json_object_set_new(res, "attempt", json_integer(attempts));
     json_object_set_new(res, "duration", json_integer((json_int_t)dur));
     json_object_set(r->steps, s->name, res);
@@ -688,7 +690,8 @@ have_runbook:;
     rb_run_opts_t o = {.params = params, .alert = json_object_get(r->ctx, "alert"), .trigger = trigger,
                        .dry_run = r->dry_run, .parent_run = r->id, .parent_step = step,
                        .depth = r->depth + 1, .env = json_object_get(r->ctx, "env"),
-                       .secrets = r->secrets, .default_key = key, .replay = child_replay};
+                       .secrets = r->secrets, .default_key = key, .replay = child_replay,
+                       .started_at = child_replay ? child_replay->started_at : 0};
     rb_run_t *child = NULL;
     rc = rb_run_new(r->loop, rb, r->j, &o, &child, err, errlen);
     if (rc < 0) {
