@@ -34,6 +34,11 @@ deps:
 	else echo "deps: packages are missing and this user cannot install them; as root run:" >&2; \
 	     echo "  $$cmd" >&2; exit 1; fi
 
+# What the man pages (help2man, lowdown; groff-base and man-db read them),
+# the package (file, for CPack's dpkg-shlibdeps) and the completion tests
+# (bash-completion, zsh) need.
+DEB_PKGS += help2man lowdown groff-base man-db file bash-completion zsh
+
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(BUILD) -j $(JOBS)
@@ -54,6 +59,20 @@ test-asan: build-asan
 	  ctest --output-on-failure -j $(JOBS)
 
 test: test-normal test-asan
+
+# `make install PREFIX=/opt/runbook` (default /usr/local; DESTDIR is honoured).
+.PHONY: install package test-package
+PREFIX ?= /usr/local
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# The Debian package, runbook_VERSION_ARCH.deb in $(BUILD) (docs/install.md).
+package: build
+	cd $(BUILD) && cpack -G DEB
+
+# The package's full test alone (it is in `make test` too).
+test-package: build
+	cd $(BUILD) && ctest --output-on-failure -R '^install\.package$$'
 
 bench: build
 	sh tests/bench/run_all.sh $(BUILD)

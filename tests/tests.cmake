@@ -29,6 +29,7 @@ foreach(script ${RB_E2E_TESTS})
 endforeach()
 
 include(${CMAKE_CURRENT_LIST_DIR}/plugins/plugins.cmake)
+include(${CMAKE_CURRENT_LIST_DIR}/install/install.cmake)
 
 # Fuzz targets (clang + libFuzzer) are built only on request: -DRB_FUZZ=ON.
 option(RB_FUZZ "Build libFuzzer targets (needs clang)" OFF)

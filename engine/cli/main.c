@@ -4,6 +4,9 @@
  */
 #include "cli.h"
 
+#include "journal/journal.h"
+
+#include <runbook/action.h>
 #include <runbook/runbook.h>
 
 #include <stdio.h>
@@ -68,7 +71,9 @@ int main(int argc, char **argv)
         usage(stdout);
         return RB_EXIT_OK;
     } else if (!strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
-        printf("runbook %s\n", RB_VERSION);
+        /* The journal files it reads and writes, and the modules it loads. */
+        printf("runbook %s\njournal schema %d\naction ABI %d\n", RB_VERSION,
+               rb_journal_schema_version(), RB_ACTION_ABI_VERSION);
         return RB_EXIT_OK;
     } else {
         for (const command_t *c = commands; c->name; c++)

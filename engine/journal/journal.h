@@ -57,6 +57,10 @@ typedef struct rb_journal rb_journal_t;
  */
 int rb_journal_open(const char *path, int flags, rb_journal_t **out, char *err, size_t errlen);
 
+/* The journal schema version this program writes (PRAGMA user_version of a
+ * new or migrated file), for `runbook --version`. Any thread. */
+int rb_journal_schema_version(void);
+
 /* Detaches from the loop if attached (see rb_journal_detach_loop), commits
  * anything pending and closes. NULL is fine. */
 void rb_journal_close(rb_journal_t *j);

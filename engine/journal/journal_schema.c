@@ -171,6 +171,11 @@ static int rb__j_latest_version(void)
     return v;
 }
 
+int rb_journal_schema_version(void)
+{
+    return rb__j_latest_version();
+}
+
 /* Checks the file is ours and brings its schema up to date. Runs in one
  * IMMEDIATE transaction so that two processes opening a new file at the same
  * moment cannot both create the tables. */
