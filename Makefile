@@ -3,10 +3,12 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
+# The world tests (label `world`) mostly wait on sockets: more at once.
+WORLD_JOBS ?= 8
 # CI builds treat warnings as errors.
 CMAKE_FLAGS ?= $(if $(CI),-DRB_WERROR=ON,)
 
-.PHONY: all deps build build-asan demo test test-normal test-asan bench clean
+.PHONY: all deps build build-asan demo test test-normal test-asan bench mutation clean
 
 all: build
 
@@ -16,7 +18,7 @@ all: build
 DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
            libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
            libcmocka-dev sqlite3 curl jq python3 nodejs npm \
-           python3-aiosmtpd openssl chromium
+           python3-aiosmtpd openssl openssh-client openssh-server patch chromium
 
 deps:
 	@missing=""; \
@@ -51,12 +53,13 @@ demo: build
 	sh runbooks/demo/demo.sh $(BUILD)
 
 test-normal: build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE world && \
+	  ctest --output-on-failure -j $(WORLD_JOBS) -L world
 
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(JOBS)
+	  sh -c 'ctest --output-on-failure -j $(JOBS) -LE world && ctest --output-on-failure -j $(WORLD_JOBS) -L world'
 
 test: test-normal test-asan
 
@@ -76,6 +79,14 @@ test-package: build
 
 bench: build
 	sh tests/bench/run_all.sh $(BUILD)
+
+# Mutation testing (not part of `make test`): each mutant of
+# tests/mutation/mutants.txt is planted alone in a scratch copy, built and
+# put through the normal suite; prints caught/survived and the score, and
+# fails when one survives. `make mutation MUTANTS="a b"` runs only those.
+MUTATION_JOBS ?= 2
+mutation: deps
+	JOBS=$(MUTATION_JOBS) python3 tests/mutation/mutate.py run $(MUTANTS)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

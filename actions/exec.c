@@ -72,19 +72,28 @@ struct exec_state {
     rb_action_ctx_t *ctx;
     size_t cap;
     uint64_t grace_ms;
+    uint64_t soft_ms;  /* stdin_hold: the stop's wait before signals */
+    uint64_t limit_ms; /* the action's own time limit (0: none) */
+    char *limit_text;
     enum exec_phase phase;
     pid_t pid; /* also the process group id */
     int pidfd;
     uv_timer_t timer; /* grace, then drain; always inited so reports are async */
     uv_poll_t poll;   /* the pidfd */
     uv_timer_t reap_timer;
-    int poll_inited, reap_inited;
+    uv_timer_t limit_timer;
+    int poll_inited, reap_inited, limit_inited;
     exec_stream_t out, err;
     int out_w, err_w; /* the write ends, held until the child is reaped */
+    int in_w;         /* stdin_hold: the write end of stdin, held likewise */
+    int stdin_hold;
     char *discard; /* scratch for bytes past the cap, allocated on first need */
     int exited, exit_code, term_signal, status_lost;
     int cancelled; /* cancel arrived while the child ran */
     int killed;    /* the grace expired and SIGKILL went out */
+    int soft;      /* a stop closed stdin and waits; signals have not gone out */
+    int limit_hit; /* the action's own time limit ran out */
+    exec_hooks_t hooks;
     int pending_closes;
     json_t *result;
 };
@@ -125,6 +134,8 @@ static json_t *exec_result(exec_state_t *s)
     const char *status;
     if (s->status_lost)
         status = "error";
+    else if (s->limit_hit)
+        status = "timeout";
     else if (s->cancelled)
         status = "cancelled";
     else if (s->term_signal)
@@ -151,6 +162,11 @@ static json_t *exec_result(exec_state_t *s)
         json_object_set_new(r, "error",
                             json_string("exit status lost: the child was reaped elsewhere "
                                         "(is SIGCHLD ignored by the engine?)"));
+    else if (s->limit_hit) {
+        char m[96];
+        snprintf(m, sizeof(m), "timed out after %s", s->limit_text ? s->limit_text : "its limit");
+        json_object_set_new(r, "error", json_string(m));
+    }
     return r;
 }
 
@@ -185,6 +201,11 @@ static void exec_report(exec_state_t *s)
 {
     rb_action_ctx_t *ctx = s->ctx;
     json_t *r = s->result;
+    if (s->hooks.result)
+        s->hooks.result(r, s->hooks.arg);
+    if (s->hooks.free)
+        s->hooks.free(s->hooks.arg);
+    free(s->limit_text);
     rb__exec_stream_release(&s->out);
     rb__exec_stream_release(&s->err);
     free(s->discard);
@@ -237,11 +258,14 @@ static void exec_finish(exec_state_t *s)
         s->result = exec_result(s);
     close_fd(&s->out_w);
     close_fd(&s->err_w);
+    close_fd(&s->in_w);
     close_one(s, &s->timer);
     if (s->poll_inited)
         close_one(s, &s->poll);
     if (s->reap_inited)
         close_one(s, &s->reap_timer);
+    if (s->limit_inited)
+        close_one(s, &s->limit_timer);
     if (s->out.inited)
         close_one(s, &s->out.poll);
     if (s->err.inited)
@@ -303,6 +327,9 @@ static int exec_try_reap(exec_state_t *s)
      * behind that holds them: read to EOF now, no wake-up per pipe. */
     close_fd(&s->out_w);
     close_fd(&s->err_w);
+    close_fd(&s->in_w);
+    if (s->limit_inited)
+        uv_timer_stop(&s->limit_timer);
     int out_eof = rb__exec_stream_drain(&s->out, EXEC_REAP_READS);
     int err_eof = rb__exec_stream_drain(&s->err, EXEC_REAP_READS);
     if (out_eof && err_eof) {
@@ -320,7 +347,7 @@ static int exec_try_reap(exec_state_t *s)
      * the rest of the group (which got SIGTERM too) to let go of the pipes.
      * Otherwise wait briefly for the last bytes: a background grandchild
      * holding stdout must not hold the step. */
-    if (!s->cancelled || s->killed) {
+    if (!s->cancelled || s->killed || s->soft) {
         uv_timer_stop(&s->timer);
         uv_timer_start(&s->timer, exec_timer_cb, EXEC_DRAIN_MS, 0);
     }
@@ -344,10 +371,16 @@ static void reap_timer_cb(uv_timer_t *t)
     exec_try_reap(t->data);
 }
 
+static void exec_hard_cancel(exec_state_t *s);
+static void limit_timer_cb(uv_timer_t *t);
+
 static void exec_timer_cb(uv_timer_t *t)
 {
     exec_state_t *s = t->data;
-    if (s->phase == PHASE_RUNNING) {
+    if (s->phase == PHASE_RUNNING && s->soft) {
+        rb_action_log(s->ctx, "warn", "the command did not end after its stdin was closed");
+        exec_hard_cancel(s);
+    } else if (s->phase == PHASE_RUNNING) {
         char m[128];
         snprintf(m, sizeof(m), "grace expired: SIGKILL to process group %d", (int)s->pid);
         rb_action_log(s->ctx, "warn", m);
@@ -446,8 +479,21 @@ static void exec_launch(exec_state_t *s, exec_spec_t *sp)
     for (int i = 0; i < 2; i++)
         if ((out_p[i] = fd_above_stdio(out_p[i])) < 0 || (err_p[i] = fd_above_stdio(err_p[i])) < 0)
             goto sys_fail;
-    if (sp->has_stdin && (in_fd = stdin_fd(sp)) < 0)
+    if (sp->has_stdin && !sp->stdin_hold && (in_fd = stdin_fd(sp)) < 0)
         goto sys_fail;
+    if (sp->stdin_hold) {
+        /* The text (at most a pipe's capacity: the caller's promise) goes
+         * in before the child starts, so this write never waits. */
+        int in_p[2];
+        if (pipe2(in_p, O_CLOEXEC) < 0)
+            goto sys_fail;
+        in_fd = fd_above_stdio(in_p[0]);
+        s->in_w = fd_above_stdio(in_p[1]);
+        if (in_fd < 0 || s->in_w < 0)
+            goto sys_fail;
+        if (sp->has_stdin && write_all(s->in_w, sp->stdin_data, sp->stdin_len) < 0)
+            goto sys_fail;
+    }
 
     posix_spawn_file_actions_t fa;
     posix_spawnattr_t at;
@@ -497,6 +543,7 @@ static void exec_launch(exec_state_t *s, exec_spec_t *sp)
     posix_spawnattr_destroy(&at);
     close_fd(&in_fd);
     if (e) {
+        close_fd(&s->in_w);
         close_fd(&out_p[1]);
         close_fd(&err_p[1]);
         close_fd(&out_p[0]);
@@ -521,11 +568,18 @@ static void exec_launch(exec_state_t *s, exec_spec_t *sp)
     stream_open(s, &s->out, out_p[0]);
     stream_open(s, &s->err, err_p[0]);
     watch_child(s);
+    if (s->limit_ms) {
+        uv_timer_init(rb_action_loop(s->ctx), &s->limit_timer);
+        s->limit_timer.data = s;
+        s->limit_inited = 1;
+        uv_timer_start(&s->limit_timer, limit_timer_cb, s->limit_ms, 0);
+    }
     return;
 
 sys_fail:
     e = errno;
 spawn_fail_early:
+    close_fd(&s->in_w);
     close_fd(&out_p[0]);
     close_fd(&out_p[1]);
     close_fd(&err_p[0]);
@@ -542,22 +596,27 @@ static int exec_validate(const json_t *with, char *msg, size_t msglen, const cha
     return rb__exec_check(with, 0, msg, msglen, key);
 }
 
-static int exec_start(rb_action_ctx_t *ctx, const json_t *with)
+int rb__exec_run(rb_action_ctx_t *ctx, exec_spec_t *sp, const exec_hooks_t *hooks)
 {
-    exec_spec_t sp;
-    int rc = rb__exec_parse(ctx, with, &sp);
-    if (rc < 0)
-        return rc;
     exec_state_t *s = calloc(1, sizeof(*s));
     if (!s) {
-        rb__exec_spec_free(&sp);
+        rb__exec_spec_free(sp);
+        if (hooks && hooks->free)
+            hooks->free(hooks->arg);
         return RB_ENOMEM;
     }
+    if (hooks)
+        s->hooks = *hooks;
     s->ctx = ctx;
     s->cap = rb_action_output_cap(ctx);
-    s->grace_ms = sp.grace_ms;
+    s->grace_ms = sp->grace_ms;
+    s->soft_ms = sp->soft_ms;
+    s->limit_ms = sp->limit_ms;
+    s->limit_text = sp->limit_text;
+    sp->limit_text = NULL;
+    s->stdin_hold = sp->stdin_hold;
     s->pidfd = -1;
-    s->out_w = s->err_w = -1;
+    s->out_w = s->err_w = s->in_w = -1;
     s->out.fd = s->err.fd = -1;
     s->phase = PHASE_RUNNING;
     /* Inited first and closed last on every path, so even a command that
@@ -565,30 +624,89 @@ static int exec_start(rb_action_ctx_t *ctx, const json_t *with)
     uv_timer_init(rb_action_loop(ctx), &s->timer);
     s->timer.data = s;
     rb_action_set_data(ctx, s);
-    exec_launch(s, &sp);
-    rb__exec_spec_free(&sp);
+    exec_launch(s, sp);
+    rb__exec_spec_free(sp);
     return 0;
 }
 
-static void exec_cancel(rb_action_ctx_t *ctx)
+static int exec_start(rb_action_ctx_t *ctx, const json_t *with)
 {
-    exec_state_t *s = rb_action_data(ctx);
+    exec_spec_t sp;
+    int rc = rb__exec_parse(ctx, with, &sp);
+    if (rc < 0)
+        return rc;
+    return rb__exec_run(ctx, &sp, NULL);
+}
+
+/* SIGTERM to the group now, SIGKILL after grace. */
+static void exec_hard_cancel(exec_state_t *s)
+{
+    s->cancelled = 1;
+    s->soft = 0;
+    char g[32], m[160];
+    rb_duration_format(s->grace_ms, g, sizeof(g));
+    snprintf(m, sizeof(m), "cancel: SIGTERM to process group %d, SIGKILL after %s", (int)s->pid, g);
+    rb_action_log(s->ctx, "info", m);
+    kill(-s->pid, SIGTERM);
+    kill(-s->pid, SIGCONT); /* a stopped process acts on SIGTERM only once continued */
+    uv_timer_stop(&s->timer);
+    uv_timer_start(&s->timer, exec_timer_cb, s->grace_ms, 0);
+}
+
+/* 1 when the command is still to be stopped, else it was handled here. */
+static int exec_stop_begin(exec_state_t *s)
+{
     if (!s || s->phase == PHASE_CLOSING || s->cancelled)
-        return;
+        return 0;
     if (s->phase == PHASE_DRAINING) {
         /* The command has ended on its own; only stop waiting for stragglers
          * holding its pipes. What it left running in the background stays. */
         exec_finish(s);
+        return 0;
+    }
+    return 1;
+}
+
+void rb__exec_cancel(rb_action_ctx_t *ctx)
+{
+    exec_state_t *s = rb_action_data(ctx);
+    if (exec_stop_begin(s))
+        exec_hard_cancel(s);
+}
+
+static void exec_soft_stop(exec_state_t *s)
+{
+    if (!s->stdin_hold || s->in_w < 0) {
+        exec_hard_cancel(s);
         return;
     }
     s->cancelled = 1;
-    char g[32], m[160];
-    rb_duration_format(s->grace_ms, g, sizeof(g));
-    snprintf(m, sizeof(m), "cancel: SIGTERM to process group %d, SIGKILL after %s", (int)s->pid, g);
-    rb_action_log(ctx, "info", m);
-    kill(-s->pid, SIGTERM);
-    kill(-s->pid, SIGCONT); /* a stopped process acts on SIGTERM only once continued */
-    uv_timer_start(&s->timer, exec_timer_cb, s->grace_ms, 0);
+    s->soft = 1;
+    rb_action_log(s->ctx, "info", "cancel: the command's stdin is closed, its cue to stop");
+    close_fd(&s->in_w);
+    uv_timer_stop(&s->timer);
+    uv_timer_start(&s->timer, exec_timer_cb, s->soft_ms, 0);
+}
+
+void rb__exec_stop(rb_action_ctx_t *ctx)
+{
+    exec_state_t *s = rb_action_data(ctx);
+    if (exec_stop_begin(s))
+        exec_soft_stop(s);
+}
+
+static void limit_timer_cb(uv_timer_t *t)
+{
+    exec_state_t *s = t->data;
+    if (s->phase != PHASE_RUNNING || s->cancelled)
+        return;
+    s->limit_hit = 1;
+    exec_soft_stop(s);
+}
+
+static void exec_cancel(rb_action_ctx_t *ctx)
+{
+    rb__exec_cancel(ctx);
 }
 
 static const rb_action_param_t exec_params[] = {
@@ -597,7 +715,7 @@ static const rb_action_param_t exec_params[] = {
     {"argv", RB_PARAM_ANY, 0, NULL,
      "The command and its arguments (a list of strings; a number or boolean is passed as its "
      "text), run without a shell. Exactly one of argv and shell."},
-    {"shell", RB_PARAM_STRING, 0, NULL,
+    {"shell", RB_PARAM_SHELL, 0, NULL,
      "A command line run by /bin/sh -c; every interpolated value is shell-quoted."},
     {"env", RB_PARAM_MAP, 0, NULL, "Extra environment variables for the command."},
     {"inherit_env", RB_PARAM_BOOL, 0, "false",

@@ -33,13 +33,39 @@ typedef struct exec_spec {
     char *stdin_own;        /* the text of a number or boolean given as stdin */
     size_t stdin_len;
     int has_stdin;
+    int stdin_hold; /* stdin is a pipe the engine holds open (after writing the
+                     * stdin text, at most 64 KiB, into it) until the child is
+                     * reaped or rb__exec_stop closes it: the command's cue to
+                     * stop (the ssh action's remote side) */
     uint64_t grace_ms;
+    uint64_t soft_ms;  /* stdin_hold: how long a stop waits for the command after
+                        * closing its stdin before it signals it */
+    uint64_t limit_ms; /* non-zero: the action's own time limit; when it runs out
+                        * the command is stopped and the result says timeout */
+    char *limit_text;  /* how the limit was written, for the error ("30s") */
 } exec_spec_t;
 
 /* The checks validate() runs at load time and start() runs again on the
  * rendered values; rendered says which (templates are only allowed
  * before). 0, or RB_EINVAL with msg and *key (the parameter, or NULL). */
 int rb__exec_check(const json_t *with, int rendered, char *msg, size_t msglen, const char **key);
+
+/* argv as exec and ssh take it: a non-empty list of strings (a number or
+ * boolean counts as its text), no NUL byte, argv[0] not empty. 0, or
+ * RB_EINVAL with msg and *key. */
+int rb__exec_check_argv(const json_t *argv, char *msg, size_t msglen, const char **key);
+
+/* env: a map of names (name_ok says which; what names them in the
+ * message) to scalars without a NUL byte. 0, or RB_EINVAL with msg, *key. */
+int rb__exec_check_env(const json_t *env, int (*name_ok)(const char *), const char *what,
+                       char *msg, size_t msglen, const char **key);
+
+/* A scalar where a string is wanted: a string, number or boolean (a
+ * template that is exactly one {{ }} keeps its value's type). */
+int rb__exec_scalar_ok(const json_t *v);
+
+/* Its text, allocated (numbers as JSON writes them); NULL: out of memory. */
+char *rb__exec_scalar_dup(const json_t *v);
 
 /* Fills *sp from the rendered with (borrowed; sp borrows a string stdin
  * from it). 0, or a negative error (logged to ctx) and *sp is empty. */
@@ -49,6 +75,33 @@ void rb__exec_spec_free(exec_spec_t *sp);
 /* The file argv[0] names, looked up in the child's PATH (envp) and cwd.
  * 0 with *out allocated, -ENOENT / -EACCES as execvp would, or RB_ENOMEM. */
 int rb__exec_resolve(const char *name, char *const *envp, const char *cwd, char **out);
+
+/* ---------------------------------------------------------------- exec.c */
+
+/* What an action built on exec adds to it (the ssh action). result sees the
+ * result before it is reported and may change it (it borrows r); free(arg)
+ * runs once, after the result is built or when the run fails to start. */
+typedef struct exec_hooks {
+    void (*result)(json_t *r, void *arg);
+    void (*free)(void *arg);
+    void *arg;
+} exec_hooks_t;
+
+/* Runs what sp says, as exec does, and reports through ctx (which must
+ * belong to an action whose cancel calls rb__exec_stop or rb__exec_cancel).
+ * Takes sp over (freed here, on every path) and hooks->arg. 0 (the result
+ * comes through rb_action_done), or RB_ENOMEM (nothing is reported). Loop
+ * thread. */
+int rb__exec_run(rb_action_ctx_t *ctx, exec_spec_t *sp, const exec_hooks_t *hooks);
+
+/* The cancel of exec: SIGTERM to the command's group, SIGKILL after grace. */
+void rb__exec_cancel(rb_action_ctx_t *ctx);
+
+/* The cancel of a command started with stdin_hold: its stdin is closed,
+ * which it takes as the request to stop; if it has not ended within
+ * soft_ms, rb__exec_cancel follows. Without stdin_hold, rb__exec_cancel.
+ * Loop thread. */
+void rb__exec_stop(rb_action_ctx_t *ctx);
 
 /* ---------------------------------------------------------------- exec_capture.c */
 

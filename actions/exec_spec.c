@@ -48,12 +48,12 @@ static void strv_free(char **v)
 /* Scalars are accepted where a string is wanted: a template that is exactly
  * one {{ expr }} keeps its value's type, so `[sleep, "{{ params.n }}"]` may
  * render to a number. (A string with a NUL byte is refused apart.) */
-static int scalar_ok(const json_t *v)
+int rb__exec_scalar_ok(const json_t *v)
 {
     return json_is_string(v) || json_is_number(v) || json_is_boolean(v);
 }
 
-static char *scalar_dup(const json_t *v)
+char *rb__exec_scalar_dup(const json_t *v)
 {
     if (json_is_string(v))
         return strdup(json_string_value(v));
@@ -78,6 +78,45 @@ static char *path_join(const char *dir, const char *rel)
 
 /* ---------- checking and parsing `with` ---------- */
 
+int rb__exec_check_argv(const json_t *argv, char *msg, size_t msglen, const char **key)
+{
+    if (!json_is_array(argv) || json_array_size(argv) == 0)
+        RB__WITH_FAIL("argv", "argv must be a non-empty list of strings");
+    size_t i;
+    const json_t *v;
+    json_array_foreach(argv, i, v) {
+        if (rb__with_has_nul(v))
+            RB__WITH_FAIL("argv", "argv[%zu] contains a NUL byte: it cannot be passed to a "
+                                  "command", i);
+        if (!rb__exec_scalar_ok(v))
+            RB__WITH_FAIL("argv", "argv[%zu] must be a string (or a number or boolean, "
+                                  "passed as its text)", i);
+    }
+    const json_t *a0 = json_array_get(argv, 0);
+    if (json_is_string(a0) && json_string_length(a0) == 0)
+        RB__WITH_FAIL("argv", "argv[0] (the command) is empty");
+    return 0;
+}
+
+int rb__exec_check_env(const json_t *env, int (*name_ok)(const char *), const char *what,
+                       char *msg, size_t msglen, const char **key)
+{
+    if (!json_is_object(env))
+        RB__WITH_FAIL("env", "env must be a map of names to strings");
+    const char *k;
+    const json_t *v;
+    json_object_foreach((json_t *)env, k, v) {
+        if (!name_ok(k))
+            RB__WITH_FAIL("env", "env: \"%s\" is not %s", k, what);
+        if (rb__with_has_nul(v))
+            RB__WITH_FAIL("env", "env.%s contains a NUL byte: it cannot be passed to a "
+                                 "command", k);
+        if (!rb__exec_scalar_ok(v))
+            RB__WITH_FAIL("env", "env.%s must be a string", k);
+    }
+    return 0;
+}
+
 /* The checks validate() runs at load time and start() runs again on the
  * rendered values; `rendered` says which (templates are only allowed before). */
 int rb__exec_check(const json_t *with, int rendered, char *msg, size_t msglen, const char **key)
@@ -89,23 +128,9 @@ int rb__exec_check(const json_t *with, int rendered, char *msg, size_t msglen, c
         RB__WITH_FAIL("shell", "give either argv or shell, not both");
     if (!argv && !shell)
         RB__WITH_FAIL("argv", "one of argv or shell is required");
-    if (argv && !rb__with_unrendered(argv, rendered)) {
-        if (!json_is_array(argv) || json_array_size(argv) == 0)
-            RB__WITH_FAIL("argv", "argv must be a non-empty list of strings");
-        size_t i;
-        const json_t *v;
-        json_array_foreach(argv, i, v) {
-            if (rb__with_has_nul(v))
-                RB__WITH_FAIL("argv", "argv[%zu] contains a NUL byte: it cannot be passed to a "
-                                      "command", i);
-            if (!scalar_ok(v))
-                RB__WITH_FAIL("argv", "argv[%zu] must be a string (or a number or boolean, "
-                                      "passed as its text)", i);
-        }
-        const json_t *a0 = json_array_get(argv, 0);
-        if (json_is_string(a0) && json_string_length(a0) == 0)
-            RB__WITH_FAIL("argv", "argv[0] (the command) is empty");
-    }
+    if (argv && !rb__with_unrendered(argv, rendered) &&
+        rb__exec_check_argv(argv, msg, msglen, key) < 0)
+        return RB_EINVAL;
     if (shell && !rb__with_unrendered(shell, rendered)) {
         if (!json_is_string(shell))
             RB__WITH_FAIL("shell", "shell must be a string");
@@ -115,21 +140,9 @@ int rb__exec_check(const json_t *with, int rendered, char *msg, size_t msglen, c
             RB__WITH_FAIL("shell", "shell is empty");
     }
     const json_t *env = rb__with_get(with, "env");
-    if (env && !rb__with_unrendered(env, rendered)) {
-        if (!json_is_object(env))
-            RB__WITH_FAIL("env", "env must be a map of names to strings");
-        const char *k;
-        const json_t *v;
-        json_object_foreach((json_t *)env, k, v) {
-            if (!env_name_ok(k))
-                RB__WITH_FAIL("env", "env: invalid variable name \"%s\"", k);
-            if (rb__with_has_nul(v))
-                RB__WITH_FAIL("env", "env.%s contains a NUL byte: it cannot be passed to a "
-                                     "command", k);
-            if (!scalar_ok(v))
-                RB__WITH_FAIL("env", "env.%s must be a string", k);
-        }
-    }
+    if (env && !rb__with_unrendered(env, rendered) &&
+        rb__exec_check_env(env, env_name_ok, "a variable name", msg, msglen, key) < 0)
+        return RB_EINVAL;
     const json_t *inh = rb__with_get(with, "inherit_env");
     if (inh && !rb__with_unrendered(inh, rendered) && !json_is_boolean(inh))
         RB__WITH_FAIL("inherit_env", "inherit_env must be true or false");
@@ -190,7 +203,7 @@ static int env_build(const json_t *env, int inherit, char ***out)
         const char *k;
         const json_t *val;
         json_object_foreach((json_t *)env, k, val) {
-            char *s = scalar_dup(val);
+            char *s = rb__exec_scalar_dup(val);
             int rc = s ? asprintf(&v[n], "%s=%s", k, s) : -1;
             free(s);
             if (rc < 0) {
@@ -215,6 +228,7 @@ void rb__exec_spec_free(exec_spec_t *sp)
     strv_free(sp->envp);
     free(sp->cwd);
     free(sp->stdin_own);
+    free(sp->limit_text);
 }
 
 int rb__exec_parse(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp)
@@ -234,7 +248,7 @@ int rb__exec_parse(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp)
         return RB_ENOMEM;
     for (size_t i = 0; i < n; i++) {
         if (argv)
-            sp->argv[i] = scalar_dup(json_array_get(argv, i));
+            sp->argv[i] = rb__exec_scalar_dup(json_array_get(argv, i));
         else
             sp->argv[i] = strdup(i == 0 ? "/bin/sh" : i == 1 ? "-c" : json_string_value(shell));
         if (!sp->argv[i])
@@ -256,7 +270,7 @@ int rb__exec_parse(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp)
         sp->stdin_len = json_string_length(in);
         sp->has_stdin = 1;
     } else if (in) {
-        if (!(sp->stdin_own = scalar_dup(in)))
+        if (!(sp->stdin_own = rb__exec_scalar_dup(in)))
             goto nomem;
         sp->stdin_data = sp->stdin_own;
         sp->stdin_len = strlen(sp->stdin_own);

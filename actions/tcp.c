@@ -42,30 +42,6 @@ typedef struct tcp_state {
     char error[200];
 } tcp_state_t;
 
-/* A port: an integer 1..65535, or its decimal text (a template that renders
- * to a string such as an alert label). 0 or -1. */
-static int param_port(const json_t *v, int *port)
-{
-    long p = -1;
-    if (json_is_integer(v)) {
-        p = json_integer_value(v) >= 0 && json_integer_value(v) <= 65535
-                ? (long)json_integer_value(v)
-                : -1;
-    } else if (json_is_string(v) && !rb__with_has_nul(v)) {
-        const char *s = json_string_value(v);
-        char *end;
-        if (*s >= '0' && *s <= '9' && strlen(s) <= 5) {
-            p = strtol(s, &end, 10);
-            if (*end)
-                p = -1;
-        }
-    }
-    if (p < 1 || p > 65535)
-        return -1;
-    *port = (int)p;
-    return 0;
-}
-
 static int tcp_check(const json_t *with, int rendered, char *msg, size_t msglen, const char **key)
 {
     if (!json_is_object(with))
@@ -84,7 +60,7 @@ static int tcp_check(const json_t *with, int rendered, char *msg, size_t msglen,
     if (!port)
         RB__WITH_FAIL("port", "port is required");
     int p;
-    if (!rb__with_unrendered(port, rendered) && param_port(port, &p) < 0) {
+    if (!rb__with_unrendered(port, rendered) && rb__with_port(port, &p) < 0) {
         if (rendered && json_is_string(port)) /* say what the template made of it */
             RB__WITH_FAIL("port", "port must be a number from 1 to 65535 (got \"%.40s\")",
                           json_string_value(port));
@@ -269,7 +245,7 @@ static int tcp_start(rb_action_ctx_t *ctx, const json_t *with)
         free(s);
         return RB_ENOMEM;
     }
-    param_port(json_object_get(with, "port"), &s->port);
+    rb__with_port(json_object_get(with, "port"), &s->port);
     s->ctx = ctx;
     s->loop = rb_action_loop(ctx);
     s->t0 = uv_hrtime();

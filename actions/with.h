@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <runbook/runbook.h>
@@ -32,6 +33,30 @@ static inline int rb__with_unrendered(const json_t *v, int rendered)
 static inline int rb__with_has_nul(const json_t *v)
 {
     return json_is_string(v) && strlen(json_string_value(v)) != json_string_length(v);
+}
+
+/* A port: an integer 1..65535, or its decimal text (a template that renders
+ * to a string such as an alert label). 0 with *port, or -1. */
+static inline int rb__with_port(const json_t *v, int *port)
+{
+    long p = -1;
+    if (json_is_integer(v)) {
+        p = json_integer_value(v) >= 0 && json_integer_value(v) <= 65535
+                ? (long)json_integer_value(v)
+                : -1;
+    } else if (json_is_string(v) && !rb__with_has_nul(v)) {
+        const char *s = json_string_value(v);
+        char *end;
+        if (*s >= '0' && *s <= '9' && strlen(s) <= 5) {
+            p = strtol(s, &end, 10);
+            if (*end)
+                p = -1;
+        }
+    }
+    if (p < 1 || p > 65535)
+        return -1;
+    *port = (int)p;
+    return 0;
 }
 
 /* In a check function with parameters (…, char *msg, size_t msglen,

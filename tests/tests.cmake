@@ -28,6 +28,21 @@ foreach(script ${RB_E2E_TESTS})
     TIMEOUT 600)
 endforeach()
 
+# World tests: every tests/world/t_<name>.sh runs runbooks from runbooks/
+# end to end against the simulated deployment of tests/world/world.py
+# (tests/world/README.md), registered as `world.<name>` with the label
+# `world`. They mostly wait on the world's sockets, so `make test` runs
+# them apart, more at a time than there are cores (WORLD_JOBS).
+file(GLOB RB_WORLD_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/world/t_*.sh)
+foreach(script ${RB_WORLD_TESTS})
+  get_filename_component(name ${script} NAME_WE)
+  string(REGEX REPLACE "^t_" "" name ${name})
+  add_test(NAME world.${name} COMMAND sh ${script})
+  set_tests_properties(world.${name} PROPERTIES
+    ENVIRONMENT "RUNBOOK=$<TARGET_FILE:runbook>;RB_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}"
+    LABELS world TIMEOUT 300)
+endforeach()
+
 include(${CMAKE_CURRENT_LIST_DIR}/plugins/plugins.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/install/install.cmake)
 
@@ -62,6 +77,14 @@ foreach(spec ${RB_SPECS})
     ENVIRONMENT "RUNBOOK=$<TARGET_FILE:runbook>;RB_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}"
     TIMEOUT 120)
 endforeach()
+# The mutant list of `make mutation` must not rot: every substitution's text
+# is still in its file exactly once and every patch still applies.
+# mutation.selftest proves that check fails on a rotten list.
+add_test(NAME mutation.list COMMAND python3 ${CMAKE_CURRENT_SOURCE_DIR}/tests/mutation/mutate.py check)
+add_test(NAME mutation.selftest COMMAND sh ${CMAKE_CURRENT_SOURCE_DIR}/tests/mutation/selftest.sh)
+set_tests_properties(mutation.selftest PROPERTIES
+  ENVIRONMENT "RB_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}")
+
 add_test(NAME spec.coverage COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/tests/spec/coverage.sh)
 set_tests_properties(spec.coverage PROPERTIES
   ENVIRONMENT "RB_SOURCE_DIR=${CMAKE_CURRENT_SOURCE_DIR}")

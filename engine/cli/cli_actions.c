@@ -61,6 +61,7 @@ static const char *type_name(rb_param_type_t t)
     case RB_PARAM_STRINGS: return "list of strings";
     case RB_PARAM_MAP: return "map of strings";
     case RB_PARAM_ANY: return "any";
+    case RB_PARAM_SHELL: return "shell command";
     }
     return "?";
 }
@@ -75,6 +76,7 @@ static const char *type_key(rb_param_type_t t)
     case RB_PARAM_STRINGS: return "strings";
     case RB_PARAM_MAP: return "map";
     case RB_PARAM_ANY: return "any";
+    case RB_PARAM_SHELL: return "shell";
     }
     return "?";
 }
@@ -208,7 +210,8 @@ static json_t *param_schema(const rb_action_param_t *p)
 {
     json_t *t = NULL;
     switch (p->type) {
-    case RB_PARAM_STRING: t = json_pack("{s:s}", "type", "string"); break;
+    case RB_PARAM_STRING:
+    case RB_PARAM_SHELL: t = json_pack("{s:s}", "type", "string"); break;
     case RB_PARAM_INT: t = json_pack("{s:s}", "type", "integer"); break;
     case RB_PARAM_BOOL: t = json_pack("{s:s}", "type", "boolean"); break;
     case RB_PARAM_DURATION: t = json_pack("{s:s}", "$ref", "#/definitions/duration"); break;
@@ -219,7 +222,7 @@ static json_t *param_schema(const rb_action_param_t *p)
     case RB_PARAM_ANY: break;
     }
     json_t *s = json_pack("{s:s}", "description", p->description);
-    if (p->type == RB_PARAM_STRING) {
+    if (p->type == RB_PARAM_STRING || p->type == RB_PARAM_SHELL) {
         json_object_update(s, t); /* a template is a string already */
         json_decref(t);
     } else if (t) {

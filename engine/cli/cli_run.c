@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "cli_out.h"
 #include "load/diag.h"
+#include "load/inventory.h"
 #include "journal/journal.h"
 #include "progress.h"
 #include "run/run.h"
@@ -45,6 +46,8 @@ static void help(FILE *f)
             "      --force            run even though the --alert is resolved\n"
             "      --env NAME         let the runbook read $NAME as {{ env.NAME }} (repeatable)\n"
             "      --secret-env NAME  the same, and mask its value everywhere it is written\n"
+            "      --inventory FILE   the hosts and groups remote steps use, as {{ inventory.* }}\n"
+            "                         ($RUNBOOK_INVENTORY; docs/remote.md)\n"
             "      --sync full|normal the journal's commits: full (default) flushes each to the\n"
             "                         disk; normal may lose the newest on power loss (not on a\n"
             "                         crash of runbook) and is faster ($RUNBOOK_JOURNAL_SYNC)\n"
@@ -78,7 +81,8 @@ static void help_resume(FILE *f)
             "      --db FILE          journal file (default $RUNBOOK_DB or ./runbook.db)\n"
             "      --dir DIR          where relative commands resolve (default: the folder of\n"
             "                         the runbook of that name under ./runbooks, else .)\n"
-            "      --env NAME, --secret-env NAME, -y/--yes, --format, -q, --plugins: as for run\n"
+            "      --env NAME, --secret-env NAME, --inventory FILE, -y/--yes, --format, -q,\n"
+            "      --plugins: as for run\n"
             "  -h, --help             this text\n\n"
             "exit codes: as for run; 2 when the run is not interrupted or cannot resume.\n");
 }
@@ -640,6 +644,7 @@ static int cli_main(int argc, char **argv, int resume)
         {"env", required_argument, NULL, 'e'},   {"secret-env", required_argument, NULL, 'E'},
         {"plugins", required_argument, NULL, 'P'}, {"sync", required_argument, NULL, 'S'},
         {"force", no_argument, NULL, 'F'},       {"assume", required_argument, NULL, 'A'},
+        {"inventory", required_argument, NULL, 'I'},
         {NULL, 0, NULL, 0}};
     const char *cmd = resume ? "resume" : "run";
     void (*usage)(FILE *) = resume ? help_resume : help;
@@ -653,6 +658,8 @@ static int cli_main(int argc, char **argv, int resume)
     const char *db = rb_cli_default_db(), *dir = NULL, *plugins = NULL;
     int dry = 0, rerun = 0, force = 0, opt, rc = RB_EXIT_USAGE;
     const char *sync = getenv("RUNBOOK_JOURNAL_SYNC");
+    const char *inventory_file = getenv("RUNBOOK_INVENTORY");
+    json_t *inventory = NULL;
     optind = 0;
     opterr = 0; /* our own words for a bad option (rb__cli_bad_option) */
     /* GNU permutation: options may follow the runbook's name (`run NAME
@@ -710,6 +717,7 @@ static int cli_main(int argc, char **argv, int resume)
             break;
         case 'P': plugins = optarg; break;
         case 'S': sync = optarg; break;
+        case 'I': inventory_file = optarg; break;
         case 'h':
             usage(stdout);
             rc = RB_EXIT_OK;
@@ -753,6 +761,21 @@ static int cli_main(int argc, char **argv, int resume)
     }
     if (rb_cli_plugins(cmd, plugins) < 0)
         goto out;
+    if (inventory_file && *inventory_file) {
+        rb_diags_t *d = rb_diags_new();
+        int irc = rb_inventory_load(inventory_file, d, &inventory);
+        if (irc < 0) {
+            rb_diags_print(d, stderr, rb_cli_color(2));
+            if (!rb_diags_errors(d))
+                fprintf(stderr, "runbook %s: --inventory %s: %s\n", cmd, inventory_file,
+                        rb_strerror(irc));
+            fprintf(stderr, "runbook %s: the inventory %s is not valid; nothing was run\n", cmd,
+                    inventory_file);
+            rb_diags_free(d);
+            goto out;
+        }
+        rb_diags_free(d);
+    }
     const char *what = by_alert ? NULL : argv[optind];
     rb_runbook_t *rb = NULL;
     char *picked = NULL;
@@ -791,7 +814,8 @@ static int cli_main(int argc, char **argv, int resume)
     uv_loop_t loop;
     uv_loop_init(&loop);
     rb_run_opts_t o = {.params = params, .alert = alert, .trigger = dry ? "cli (drill)" : "cli",
-                       .dry_run = dry, .assume = assume, .env = env, .secret_env = secret_env};
+                       .dry_run = dry, .assume = assume, .env = env, .secret_env = secret_env,
+                       .inventory = inventory};
     /* The writer thread commits in groups; the loop never waits on disk. */
     int attached = 0, made;
     if (resume) {
@@ -844,6 +868,7 @@ out:
     json_decref(alert);
     json_decref(env);
     json_decref(secret_env);
+    json_decref(inventory);
     json_decref(assume);
     return rc;
 }

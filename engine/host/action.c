@@ -22,6 +22,7 @@ extern const rb_action_t rb_action_fs;
 extern const rb_action_t rb_action_http;
 extern const rb_action_t rb_action_tcp;
 extern const rb_action_t rb_action_notify;
+extern const rb_action_t rb_action_ssh;
 
 static const rb_action_t *const builtins[] = {
     &rb_action_exec,
@@ -32,6 +33,7 @@ static const rb_action_t *const builtins[] = {
     &rb_action_http,
     &rb_action_tcp,
     &rb_action_notify,
+    &rb_action_ssh,
     NULL,
 };
 

@@ -96,7 +96,7 @@ static int check_params(const rb_action_t *a, char *err, size_t errlen)
                 return fail(err, errlen, RB_EINVAL,
                             "action \"%s\": parameter \"%s\" is declared twice", a->name,
                             p[i].name);
-        if (p[i].type < RB_PARAM_STRING || p[i].type > RB_PARAM_ANY)
+        if (p[i].type < RB_PARAM_STRING || p[i].type > RB_PARAM_SHELL)
             return fail(err, errlen, RB_EINVAL,
                         "action \"%s\": parameter \"%s\" has unknown type %d", a->name, p[i].name,
                         (int)p[i].type);

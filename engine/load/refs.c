@@ -15,8 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const roots[] = {"alert", "params", "checks", "steps", "item",
-                                    "run",   "env",    "result", "event", NULL};
+static const char *const roots[] = {"alert", "params", "checks", "steps",     "item", "run",
+                                    "env",   "result", "event",  "inventory", NULL};
 
 void rb__compile_on_ref(const char *root, const char *first, size_t offset, void *arg)
 {
@@ -43,7 +43,7 @@ void rb__compile_on_ref(const char *root, const char *first, size_t offset, void
         else
             ERR(c, m,
                 "expression: unknown name \"%s\" (names are alert, params, checks, steps, "
-                "item, run, env, result, event)",
+                "item, run, env, result, event, inventory)",
                 root);
         return;
     }

@@ -95,6 +95,17 @@ static void tvalue_free(rb_tvalue_t *tv)
 }
 
 /* Builds a template tree for v (at mark m). flags apply to strings. */
+/* How the templates of parameter k of action a render: a command line for
+ * a shell (RB_PARAM_SHELL) has every interpolated value shell-quoted, as
+ * `run: "…"` has. */
+static int param_flags(const rb_action_t *a, const char *k)
+{
+    for (const rb_action_param_t *p = a ? a->params : NULL; p && p->name; p++)
+        if (!strcmp(p->name, k))
+            return p->type == RB_PARAM_SHELL ? RB_TMPL_SHELL_QUOTE : 0;
+    return 0;
+}
+
 static int tvalue_build(compiler_t *c, rb_tvalue_t *tv, const json_t *v, rb_mark_t m, int flags,
                         const scope_t *sc)
 {
@@ -207,8 +218,8 @@ static void compile_invoke(compiler_t *c, rb_invoke_t *inv, const json_t *obj, c
     json_t *x;
     json_object_foreach(w, k, x) {
         tv->keys[i] = strdup(k);
-        tvalue_build(c, &tv->kids[i++], json_object_get(with, k), rb_doc_val_mark(c->doc, with, k), 0,
-                     sc);
+        tvalue_build(c, &tv->kids[i++], json_object_get(with, k), rb_doc_val_mark(c->doc, with, k),
+                     param_flags(inv->action, k), sc);
     }
     if (run) {
         rb_mark_t rm = rb_doc_val_mark(c->doc, obj, "run");
@@ -356,6 +367,7 @@ static void compile_steps(compiler_t *c, const json_t *steps)
         rb__check_subrunbook(c, o);
         s->when = keep_expr(c, o, "when", &sc);
         s->idempotent = json_is_true(json_object_get(o, "idempotent"));
+        s->inv.read_only = json_is_true(json_object_get(o, "read_only"));
         const json_t *v = json_object_get(o, "verify");
         if (json_is_object(v)) {
             s->verify = calloc(1, sizeof(rb_invoke_t));

@@ -35,6 +35,8 @@ typedef struct rb_invoke {
     uint64_t timeout_ms; /* 0 = none */
     rb_retry_t retry;
     rb_expr_t *expect;   /* NULL = the action's own ok */
+    int read_only;       /* the step says it only looks (`read_only: true`): a drill
+                            runs it for real whatever its action's flags */
 } rb_invoke_t;
 
 typedef enum {

@@ -73,7 +73,8 @@ static const shape_t s_approval = {T_OBJ, "approval", k_approval, NULL, 0};
 static const keyspec_t k_step[] = {
     {"name", 1, &s_name}, {"title", 0, &s_str}, {"description", 0, &s_str}, INVOKE_KEYS,
     {"when", 0, &s_expr}, {"timeout", 0, &s_dur}, {"retry", 0, &s_retry},
-    {"verify", 0, &s_verify}, {"idempotent", 0, &s_bool}, {"on_failure", 0, &s_onfail},
+    {"verify", 0, &s_verify}, {"idempotent", 0, &s_bool}, {"read_only", 0, &s_bool},
+    {"on_failure", 0, &s_onfail},
     {"approval", 0, &s_approval}, {"undo", 0, &s_undo}, {"foreach", 0, &s_foreach},
     {"max_parallel", 0, &s_posint}, {"expect", 0, &s_expr}, {NULL, 0, NULL}};
 static const shape_t s_step = {T_OBJ, "step", k_step, NULL, 1};
@@ -248,7 +249,8 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
         int okt = 1;
         uint64_t ms;
         switch (p->type) {
-        case RB_PARAM_STRING: okt = json_is_string(v); break;
+        case RB_PARAM_STRING:
+        case RB_PARAM_SHELL: okt = json_is_string(v); break;
         case RB_PARAM_INT: okt = json_is_integer(v); break;
         case RB_PARAM_BOOL: okt = json_is_boolean(v); break;
         case RB_PARAM_DURATION:
@@ -272,7 +274,7 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
         }
         if (!okt) {
             static const char *names[] = {"", "a string", "an integer", "a boolean", "a duration",
-                                          "a list of strings", "a mapping", "a value"};
+                                          "a list of strings", "a mapping", "a value", "a string"};
             ERR(w, vm, "\"%s\" must be %s, got %s", k, names[p->type], rb__json_type_name(v));
         }
         if (w->errors > before) {

@@ -195,6 +195,7 @@ static void recorded_opts(rv_replay_t *rp, rv_rec_t *rec, const rb_runbook_t *rb
     o->dry_run = json_is_true(json_object_get(st, "dry_run"));
     o->assume = json_object_get(st, "assume");
     o->env = json_object_get(st, "env");
+    o->inventory = json_object_get(st, "inventory");
     o->replay = &rec->host;
     const json_t *sa = json_object_get(st, "started_at");
     if (json_is_integer(sa)) {

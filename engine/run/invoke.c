@@ -183,7 +183,7 @@ static void attempt_begin(rb_invoker_t *iv)
         uv_timer_start(&iv->timer, on_timer, 0, 0);
         return;
     }
-    if (iv->dry_run && (inv->action->flags & RB_ACTION_SIDE_EFFECTS)) {
+    if (iv->dry_run && (inv->action->flags & RB_ACTION_SIDE_EFFECTS) && !inv->read_only) {
         /* A drill: the action is not started. Its result says what would
          * have run and takes the outcome --assume gives it; it comes back
          * on the next turn of the loop, as a real action's would, so that

@@ -14,6 +14,7 @@
  */
 #define _GNU_SOURCE /* asprintf */
 #include "run_int.h"
+#include "load/inventory.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -158,6 +159,9 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
         rb_secrets_inherit(r->secrets, o->secrets);
     if (o && json_is_object(o->env))
         json_object_update(json_object_get(r->ctx, "env"), (json_t *)o->env);
+    json_object_set_new(r->ctx, "inventory", o && json_is_object(o->inventory)
+                                                 ? json_incref((json_t *)o->inventory)
+                                                 : rb_inventory_empty());
     r->steps = json_object_get(r->ctx, "steps");
     r->checks = json_object_get(r->ctx, "checks");
     if (rb__run_params(r, given, err, errlen) < 0) {
@@ -780,6 +784,10 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     json_object_set_new(d, "started_at", json_integer(started));
     if (json_object_size(json_object_get(r->ctx, "env")))
         json_object_set(d, "env", json_object_get(r->ctx, "env"));
+    json_t *empty_inv = rb_inventory_empty();
+    if (!json_equal(json_object_get(r->ctx, "inventory"), empty_inv)) /* the hosts it may address */
+        json_object_set(d, "inventory", json_object_get(r->ctx, "inventory"));
+    json_decref(empty_inv);
     /* where relative paths resolve: `runbook resume` goes on from there */
     if (rb_runbook_path(r->rb)[0] == '/')
         json_object_set_new(d, "path", json_string(rb_runbook_path(r->rb)));

@@ -60,6 +60,8 @@ typedef struct rb_run_opts {
     int depth;            /* nesting of sub-runbooks (0 at the top) */
     const json_t *env;    /* names the run may read as env.NAME → values (borrowed) */
     const json_t *secret_env; /* names of env that are secrets: {NAME: true} (borrowed) */
+    const json_t *inventory; /* the hosts remote steps run on, as `inventory` (borrowed;
+                                load/inventory.h); NULL: an empty one */
     const struct rb_secrets *secrets; /* more secret values to mask (a parent's) */
     const char *default_key; /* the concurrency key when the runbook declares none
                                 (NULL: its name); a foreach item's sub-run gets its own */

@@ -317,7 +317,8 @@ static int step_intent(rb_run_t *r, const json_t *with, const json_t *items)
     if (items)
         json_object_set(d, "items", (json_t *)items);
     if (r->dry_run)
-        json_object_set_new(d, "simulated", json_boolean(!!(s->inv.action->flags & RB_ACTION_SIDE_EFFECTS)));
+        json_object_set_new(d, "simulated", json_boolean((s->inv.action->flags & RB_ACTION_SIDE_EFFECTS) &&
+                                                         !s->inv.read_only));
     int rc = rb__run_emit(r, "step_started", s->name, 0, d);
     json_decref(d);
     if (rc < 0)
@@ -690,6 +691,7 @@ have_runbook:;
     rb_run_opts_t o = {.params = params, .alert = json_object_get(r->ctx, "alert"), .trigger = trigger,
                        .dry_run = r->dry_run, .parent_run = r->id, .parent_step = step,
                        .depth = r->depth + 1, .env = json_object_get(r->ctx, "env"),
+                       .inventory = json_object_get(r->ctx, "inventory"),
                        .secrets = r->secrets, .default_key = key, .replay = child_replay,
                        .started_at = child_replay ? child_replay->started_at : 0};
     rb_run_t *child = NULL;

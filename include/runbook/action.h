@@ -58,7 +58,9 @@ typedef enum rb_param_type {
     RB_PARAM_DURATION,   /* "30s", "5m", …, or an integer of seconds */
     RB_PARAM_STRINGS,    /* a list of strings */
     RB_PARAM_MAP,        /* an object of string values */
-    RB_PARAM_ANY         /* any JSON value */
+    RB_PARAM_ANY,        /* any JSON value */
+    RB_PARAM_SHELL       /* a command line for a POSIX shell: a string in which every
+                          * interpolated {{ }} value is shell-quoted (as `run: "…"`) */
 } rb_param_type_t;
 
 /* One entry of an action's parameter map. The map is the one source for

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Alert labels are data, never commands: hostile label values reach the
-# programs of both the argv form and the shell form as the exact bytes
-# that were sent, and create nothing. A NUL byte is refused with a clear
+# programs of the argv form and the shell form (run: bare and inside the
+# author's own "…" and '…', and exec's shell:) as the exact bytes that were
+# sent, and create nothing. A NUL byte is refused with a clear
 # error before anything runs.
 # Env: RUNBOOK (the binary), RB_SOURCE_DIR (the repository).
 set -u
@@ -21,6 +22,11 @@ steps:
   - { name: argv, run: [sh, -c, 'printf %s "$1" > argv.out', x, "{{ params.instance }}"] }
   - { name: shell, run: "printf %s {{ params.instance }} > shell.out" }
   - { name: quoted, run: "printf '%s' \"{{ alert.labels.instance }}\" > quoted.out" }
+  - name: exec-shell
+    action: exec
+    with: { shell: "printf %s {{ params.instance }} > exec_shell.out" }
+  - { name: single, run: "printf '%s' '{{ alert.labels.instance }}' > single.out" }
+  - { name: mixed, run: "printf '%s' \"<{{ alert.labels.instance }}>\"'<{{ alert.labels.instance }}>' > mixed.out" }
 YAML
 
 # Each value: the JSON string as the webhook would carry it, and the bytes
@@ -33,9 +39,11 @@ check() {
     rc=$?
     if [ $rc -ne 0 ]; then bad "label $json: run exit $rc"; cat run.log; return; fi
     printf "$want_fmt" >want
-    for f in argv.out shell.out quoted.out; do
+    for f in argv.out shell.out quoted.out single.out exec_shell.out; do
         if cmp -s want "$f"; then ok; else bad "label $json: $f differs: $(od -c "$f" | head -3)"; fi
     done
+    printf "<$want_fmt><$want_fmt>" >want
+    if cmp -s want mixed.out; then ok; else bad "label $json: mixed.out differs: $(od -c mixed.out | head -3)"; fi
     if ls PWN* >/dev/null 2>&1; then bad "label $json: a command ran ($(ls PWN*))"; else ok; fi
 }
 

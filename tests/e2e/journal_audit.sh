@@ -1,7 +1,7 @@
 #!/bin/sh
 # `runbook audit verify` against a journal made by `runbook run`, then
 # tampered with by the sqlite3 tool as an attacker would (triggers dropped
-# first): an edited column, a deleted event (middle, newest, the whole
+# first): an edited column (the first event's too), a deleted event (middle, newest, the whole
 # newest run), an inserted event, reordered events, an edited runbook text.
 # Each must be caught (exit 1, naming the first bad event); the clean
 # journal must verify (exit 0). While the triggers stand, UPDATE and DELETE
@@ -75,6 +75,12 @@ DROP_ALL='DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete; DROP TRI
 
 attack "edited data" "$DROP_ALL UPDATE events SET data = '{\"stdout\":\"forged\"}' WHERE id = 5;" \
     "event #5 (run 1 seq 5" "does not match its hash"
+# The first event has no event before it: its own hash is all that covers
+# it, and an edit of it must be caught like any other.
+attack "edited first event" "$DROP_ALL UPDATE events SET data = '{\"forged\":true}' WHERE id = 1;" \
+    "event #1 (run 1 seq 1" "does not match its hash"
+attack "edited first event's time" "$DROP_ALL UPDATE events SET wall_ms = wall_ms + 1 WHERE id = 1;" \
+    "event #1 (run 1 seq 1" "does not match its hash"
 attack "edited step name" "$DROP_ALL UPDATE events SET step = 'other' WHERE id = 6 AND step IS NOT NULL;
     UPDATE events SET attempt = attempt + 1 WHERE id = 6 AND step IS NULL;" "event #6 (run 1 seq 6"
 attack "edited time" "$DROP_ALL UPDATE events SET wall_ms = wall_ms - 60000 WHERE id = 3;" "event #3"

@@ -66,6 +66,13 @@ first=$(sqlite3 j.db 'SELECT min(id) FROM events')
 sqlite3 j.db "DROP TRIGGER events_no_update; UPDATE events SET data = '{}' WHERE id = $((first + 2));"
 "$RUNBOOK" audit verify --db j.db >out.log 2>&1
 [ $? -eq 1 ] && grep -q "event #$((first + 2))" out.log && ok || bad "edit after prune not caught"
+# … an edit of the first event after the cut (no event before it covers it:
+# only its own hash and the checkpoint do) …
+cp clean.db j.db
+sqlite3 j.db "DROP TRIGGER events_no_update; UPDATE events SET data = '{\"forged\":true}' WHERE id = $first;"
+"$RUNBOOK" audit verify --db j.db >out.log 2>&1
+[ $? -eq 1 ] && grep -q "event #$first (run 4 seq 1" out.log && grep -q "does not match its hash" out.log &&
+    ok || bad "edit of the first event after the cut not caught"
 # … deleting the first events after the cut (hiding them behind the checkpoint) …
 cp clean.db j.db
 sqlite3 j.db "DROP TRIGGER events_no_delete; DELETE FROM events WHERE id = $first;"

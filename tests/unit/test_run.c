@@ -262,15 +262,10 @@ static void test_param_errors(void **state)
     rb_runbook_free(rb);
 }
 
-/* A run interrupted right after a skipped step (a journal without the step
- * list, so resume decides from the last step's result): skipped is not ok,
- * yet it is no failure, so the run goes on instead of ending failed. */
-static void test_resume_after_skipped_step(void **state)
+/* Journals the start of a run of rb up to its declaration, as a run that
+ * was then interrupted would have left it; the events of its steps follow. */
+static int64_t journal_declared_run(fixture_t *f, rb_runbook_t *rb)
 {
-    fixture_t *f = *state;
-    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\nsteps:\n"
-                               "  - { name: a, when: 'false', run: ['true'] }\n"
-                               "  - { name: b, run: [touch, b] }\n");
     size_t len;
     const char *src = rb_runbook_source(rb, &len);
     char sha[65];
@@ -278,16 +273,19 @@ static void test_resume_after_skipped_step(void **state)
     json_t *params = json_object();
     assert_int_equal(rb_journal_put_version(f->j, "t", f->path, src, len, sha), 0);
     assert_int_equal(rb_journal_run_create(f->j, "t", sha, params, "test", &id), 0);
-    json_t *d = json_pack("{s:s,s:s,s:O}", "runbook", "t", "sha256", sha, "params", params);
+    json_t *d = json_pack("{s:s,s:s,s:o}", "runbook", "t", "sha256", sha, "params", params);
     assert_int_equal(rb_journal_event(f->j, id, "run_started", NULL, 0, d), 0);
     json_decref(d);
     assert_int_equal(rb_journal_event(f->j, id, "declared", NULL, 0, NULL), 0);
-    d = json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "skipped", "reason", "when is false");
-    assert_int_equal(rb_journal_event(f->j, id, "step_skipped", "a", 0, d), 0);
-    json_decref(d);
+    return id;
+}
+
+/* Marks run id interrupted, resumes it as `runbook resume` would and runs it
+ * to its end; leaves the resumed run's status (a static string) in *status. */
+static void resume_to_end(fixture_t *f, rb_runbook_t *rb, int64_t id, char *status, size_t len)
+{
     assert_int_equal(rb_journal_run_status(f->j, id, "interrupted", 0), 0);
     assert_int_equal(rb_journal_sync(f->j), 0);
-
     json_t *point = NULL, *run = NULL;
     assert_int_equal(rb_journal_run_resume_point(f->j, id, &point), 0);
     assert_int_equal(rb_journal_run_get(f->j, id, &run), 0);
@@ -303,16 +301,65 @@ static void test_resume_after_skipped_step(void **state)
     assert_int_equal(rb_run_start(r, NULL, on_done, f), 0);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(f->done_calls, 1);
-    assert_string_equal(rb_run_status(r), "resolved");
-    char p[160];
-    snprintf(p, sizeof(p), "%s/b", f->dir);
-    assert_int_equal(access(p, F_OK), 0);
+    snprintf(status, len, "%s", rb_run_status(r));
     rb_run_free(r);
     uv_run(&loop, UV_RUN_DEFAULT);
     assert_int_equal(uv_loop_close(&loop), 0);
     json_decref(point);
     json_decref(run);
-    json_decref(params);
+}
+
+/* 1 when the file name exists in the fixture's folder. */
+static int made(fixture_t *f, const char *name)
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s/%s", f->dir, name);
+    return access(p, F_OK) == 0;
+}
+
+/* A run interrupted right after a skipped step (a journal without the step
+ * list, so resume decides from the last step's result): skipped is not ok,
+ * yet it is no failure, so the run goes on instead of ending failed. */
+static void test_resume_after_skipped_step(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\nsteps:\n"
+                               "  - { name: a, when: 'false', run: ['true'] }\n"
+                               "  - { name: b, run: [touch, b] }\n");
+    int64_t id = journal_declared_run(f, rb);
+    json_t *d = json_pack("{s:b,s:s,s:s}", "ok", 0, "status", "skipped", "reason", "when is false");
+    assert_int_equal(rb_journal_event(f->j, id, "step_skipped", "a", 0, d), 0);
+    json_decref(d);
+    char st[32];
+    resume_to_end(f, rb, id, st, sizeof(st));
+    assert_string_equal(st, "resolved");
+    assert_true(made(f, "b"));
+    rb_runbook_free(rb);
+}
+
+/* A run interrupted right after a failed step whose on_failure is a goto:
+ * resume goes on at the goto's target, as the run would have, never with
+ * the step after the failed one (which the goto jumped over). */
+static void test_resume_after_failed_goto(void **state)
+{
+    fixture_t *f = *state;
+    rb_runbook_t *rb = load(f, "apiVersion: runbook/v1\nname: t\nsteps:\n"
+                               "  - { name: a, run: ['false'], on_failure: 'goto:c' }\n"
+                               "  - { name: b, run: [touch, b] }\n"
+                               "  - { name: c, run: [touch, c] }\n");
+    int64_t id = journal_declared_run(f, rb);
+    json_t *d = json_pack("{s:s,s:{s:[s]},s:b}", "action", "exec", "with", "argv", "false", "side_effects", 1);
+    assert_int_equal(rb_journal_event(f->j, id, "step_started", "a", 0, d), 0);
+    json_decref(d);
+    d = json_pack("{s:b,s:s,s:i,s:i,s:{s:b,s:s,s:i}}", "ok", 0, "status", "failed", "attempts", 1,
+                  "duration_ms", 1, "result", "ok", 0, "status", "failed", "exit_code", 1);
+    assert_int_equal(rb_journal_event(f->j, id, "step_finished", "a", 1, d), 0);
+    json_decref(d);
+    char st[32];
+    resume_to_end(f, rb, id, st, sizeof(st));
+    assert_string_equal(st, "resolved");
+    assert_true(made(f, "c"));
+    assert_false(made(f, "b")); /* jumped over */
     rb_runbook_free(rb);
 }
 
@@ -321,6 +368,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_steps_pass_results_on, setup, teardown),
         cmocka_unit_test_setup_teardown(test_resume_after_skipped_step, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_resume_after_failed_goto, setup, teardown),
         cmocka_unit_test_setup_teardown(test_intent_is_what_ran, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_until_success, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retry_exhausted_aborts, setup, teardown),

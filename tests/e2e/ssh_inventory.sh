@@ -1,0 +1,115 @@
+#!/bin/sh
+# An inventory drives remote steps: three real sshd (tests/e2e/lib_sshd.sh),
+# each on its own free port with its own host key, are the hosts of an
+# inventory file whose `defaults` give the user and key, whose hosts pin
+# their own host keys, and whose group `validators` lists all three.
+#   - `foreach: "{{ inventory.groups.validators }}"` with `max_parallel: 2`
+#     runs the command once on each host (each sshd authenticates once), never
+#     more than two at a time, and the journal records which host every
+#     attempt ran on (`host`), with the host's vars;
+#   - a host whose pinned key is wrong in the inventory is an `error` item,
+#     and nothing ran there;
+#   - an inventory with a group naming an unknown host, or an unknown key,
+#     is refused with file:line:col before anything runs.
+# Env: RUNBOOK (the binary), RB_SOURCE_DIR.
+set -u
+tmp=$(mktemp -d)
+. "$RB_SOURCE_DIR/tests/e2e/lib_sshd.sh"
+P1= P2= P3=
+stop_all() {
+    ssh_masters_stop "$tmp/rt/runbook/ssh"
+    for p in $P1 $P2 $P3; do kill "$p" 2>/dev/null && wait "$p" 2>/dev/null; done
+    rm -rf "$tmp"
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM HUP PIPE
+cd "$tmp" || exit 1
+pass=0 fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL $*"; }
+mkdir -m 700 rt
+export XDG_RUNTIME_DIR="$tmp/rt"
+
+for i in 1 2 3; do
+    sshd_start "$tmp/s$i" || { echo "cannot start sshd $i"; cat "$tmp/s$i/sshd.log"; exit 1; }
+    eval "P$i=\$SSHD_PID PORT$i=\$SSHD_PORT KEY$i=\"\$SSHD_HOSTKEY\""
+    # one client key for all three: the first one's
+    [ "$i" = 1 ] || cp "$tmp/s1/client_ed25519.pub" "$tmp/s$i/authorized_keys"
+done
+SSHD_PID=
+cp "$tmp/s1/client_ed25519" id_ed25519
+mkdir active
+
+cat >inv.yaml <<YAML
+defaults: { user: $(id -un), identity: id_ed25519 }
+hosts:
+  n1: { address: 127.0.0.1, port: $PORT1, host_key: "$KEY1", vars: { role: primary } }
+  n2: { address: 127.0.0.1, port: $PORT2, host_key: "$KEY2", vars: { role: standby } }
+  n3: { address: 127.0.0.1, port: $PORT3, host_key: "$KEY3", vars: { role: standby } }
+  bad: { address: 127.0.0.1, port: $PORT1, host_key: "$KEY2" }
+groups:
+  validators: [n1, n2, n3]
+  broken: [bad]
+YAML
+cat >fan.yaml <<YAML
+apiVersion: runbook/v1
+name: fan
+steps:
+  - name: each
+    foreach: "{{ inventory.groups.validators }}"
+    max_parallel: 2
+    action: ssh
+    with:
+      host: "{{ item }}"
+      env: { ROLE: "{{ item.vars.role }}" }
+      argv: [sh, -c, 'touch $tmp/active/\$1; ls $tmp/active | wc -l >> $tmp/counts; touch $tmp/ran.\$1; sleep 1; rm $tmp/active/\$1; echo "\$1 \$ROLE"', x, "{{ item.name }}"]
+  - name: broken
+    foreach: "{{ inventory.groups.broken }}"
+    action: ssh
+    with: { host: "{{ item }}", argv: [touch, $tmp/ran.bad] }
+    on_failure: continue
+YAML
+"$RUNBOOK" run --db j.db --inventory inv.yaml fan.yaml >run.log 2>&1
+rc=$?
+[ $rc -eq 0 ] && ok || { bad "run exit $rc"; cat run.log; }
+items() {
+    "$RUNBOOK" show --db j.db --format json 1 |
+        jq -r --arg s "$1" '[.events[] | select(.type == "step_finished" and .step == $s)] | last | .data.result.items[] | "\(.host) \(.status) \(.stdout | rtrimstr("\n"))"'
+}
+want="n1 ok n1 primary
+n2 ok n2 standby
+n3 ok n3 standby"
+[ "$(items each)" = "$want" ] && ok || bad "items: $(items each)"
+for i in 1 2 3; do
+    [ -e "ran.n$i" ] && ok || bad "n$i did not run"
+    [ "$(grep -c 'Accepted publickey' "$tmp/s$i/sshd.log")" = 1 ] && ok || bad "sshd $i: $(grep -c 'Accepted publickey' "$tmp/s$i/sshd.log") authentications"
+done
+max=$(sort -n counts | tail -1)
+[ "$max" -le 2 ] && ok || bad "max_parallel 2: $max ran at once"
+# every attempt's host is journaled
+hosts=$("$RUNBOOK" show --db j.db --format json 1 |
+    jq -r '[.events[] | select(.type == "attempt_finished" and .step == "each") | .data.result.host] | sort | join(",")')
+[ "$hosts" = "n1,n2,n3" ] && ok || bad "journaled hosts: $hosts"
+b=$(items broken)
+case $b in "bad error "*) ok ;; *) bad "broken: $b" ;; esac
+[ ! -e ran.bad ] && ok || bad "the host with a wrong pinned key ran the command"
+
+# an invalid inventory: file:line:col, nothing runs
+cat >inv_bad.yaml <<YAML
+hosts:
+  n1: { address: 127.0.0.1, prot: 22 }
+groups:
+  g: [n1, nope]
+YAML
+rm -f ran.*
+"$RUNBOOK" run --db j.db --inventory inv_bad.yaml fan.yaml >bad.log 2>&1
+rc=$?
+if [ $rc -eq 2 ] && grep -q 'inv_bad.yaml:2:[0-9]*: error: unknown key "prot"' bad.log &&
+    grep -q 'inv_bad.yaml:4:[0-9]*: error: group "g": no such host' bad.log && ! ls ran.* >/dev/null 2>&1; then
+    ok
+else
+    bad "invalid inventory: exit $rc"; cat bad.log
+fi
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

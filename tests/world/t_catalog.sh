@@ -1,0 +1,56 @@
+#!/bin/sh
+# The runbook catalog as a whole: every runbook validates; every runbook is
+# run by a world test; every helper script a runbook calls is shipped,
+# executable and documented, and keeps the exit-code contract of
+# runbooks/scripts/lib.sh (2 on bad usage, 3 when it cannot assess); no
+# approval lets a timeout go ahead (on_timeout: continue).
+. "$(dirname "$0")/lib.sh"
+
+CASE="validate"
+"$RUNBOOK" validate -q "$RUNBOOKS" || fail "runbook validate runbooks/ failed"
+ok "runbook validate runbooks/"
+
+CASE="every runbook is tested"
+for f in "$RUNBOOKS"/*.yaml; do
+    name=$(sed -n 's/^name: *//p' "$f")
+    # shellcheck disable=SC2046
+    grep -lqw -- "$name" $(ls "$RB_SOURCE_DIR"/tests/world/t_*.sh | grep -v /t_catalog.sh) ||
+        fail "$name ($f) is run by no world test"
+    grep -q "$name" "$RUNBOOKS/README.md" || fail "$name is not in runbooks/README.md"
+done
+ok "each of $(ls "$RUNBOOKS"/*.yaml | wc -l) runbooks has a world test and a README entry"
+
+CASE="every script is shipped"
+grep -ho '\./scripts/[A-Za-z0-9_.-]*' "$RUNBOOKS"/*.yaml | sort -u >"$T/used"
+[ -s "$T/used" ] || fail "no runbook calls a script?"
+while read -r s; do
+    [ -x "$RUNBOOKS/$s" ] || fail "$s is called but not shipped (or not executable)"
+done <"$T/used"
+for s in "$RUNBOOKS"/scripts/*; do
+    b=$(basename "$s")
+    [ "$b" = lib.sh ] && continue
+    grep -qx "./scripts/$b" "$T/used" || fail "scripts/$b is shipped but no runbook uses it"
+    sed -n 2p "$s" | grep -q "^# $b — " || fail "scripts/$b has no header comment"
+    grep -q "$b" "$RUNBOOKS/README.md" || fail "scripts/$b is not in runbooks/README.md"
+    set +e; "$s" >/dev/null 2>&1; rc=$?; set -e
+    [ "$rc" = 2 ] || fail "scripts/$b without arguments exits $rc, want 2"
+done
+ok "$(wc -l <"$T/used") scripts called, all shipped, documented, usage exit 2"
+
+CASE="cannot assess is exit 3"
+for args in "db-integrity sqlite /nonexistent/chain.db" "db-repair rocksdb /nonexistent" "backup-restore /nonexistent /tmp/x" \
+            "disk-usage /nonexistent" "db-compact check sqlite /nonexistent/db" "backup-prune /nonexistent p 3 7" \
+            "chain-rollback rocksdb /nonexistent 5"; do
+    set +e
+    # shellcheck disable=SC2086
+    "$RUNBOOKS"/scripts/$args >/dev/null 2>"$T/err"; rc=$?
+    set -e
+    [ "$rc" = 3 ] || fail "scripts/$args exits $rc, want 3"
+    grep -q "^cannot assess: " "$T/err" || fail "scripts/$args does not say why"
+done
+ok "a missing target or tool is exit 3 with the reason"
+
+CASE="no approval times out into action"
+if grep -n "on_timeout: continue" "$RUNBOOKS"/*.yaml; then fail "an approval goes ahead when nobody answers"; fi
+if grep -nE "/opt/|scripts_dir" "$RUNBOOKS"/*.yaml; then fail "a runbook calls a script the project does not ship"; fi
+ok "every approval fails closed; no unshipped script paths"

@@ -1,0 +1,100 @@
+#!/bin/sh
+# rpc-failover and hot-standby-failover against the world.
+# rpc-failover: the services' RPC endpoint (node1) crashed, or lags 150
+# blocks: the configuration is pointed at the backup (node4) and the
+# services recreated; healthy is not_confirmed; an unreadable
+# configuration is inconclusive.
+# hot-standby-failover: the primary behind the load balancer crashed: after
+# an approval the balancer points at the standby, which is promoted;
+# refused, the balancer is not touched.
+. "$(dirname "$0")/lib.sh"
+
+rpc() {
+    printf 'NEO_N3_RPC_URL=%s\nOTHER=1\n' "$NODE1_RPC" >"$T/w/service.env"
+    echo "-p env_file=$T/w/service.env -p primary_rpc_url=$NODE1_RPC -p backup_rpc_url=$NODE4_RPC" \
+         "-p docker_compose=$WORLD_BIN/docker-compose -p webhook_url=$WORLD_WEBHOOK"
+}
+standby() {
+    echo "-p primary=node1 -p standby=node4 -p primary_unit=node1 -p standby_unit=node4 -p systemctl=$SYSTEMCTL" \
+         "-p primary_rpc_url=$NODE1_RPC -p standby_rpc_url=$NODE4_RPC -p lb_url=$WORLD_LB" \
+         "-p promote_url=$NODE4_RPC/admin/promote -p settle=0s -p webhook_url=$WORLD_WEBHOOK"
+}
+
+CASE="rpc: endpoint down"
+world_up
+brk crash node1
+alert "$T/a.json" RPCEndpointDown
+# shellcheck disable=SC2046
+rb 0 --alert "$T/a.json" $(rpc)
+status_is resolved; severity_is P1
+grep -qx "NEO_N3_RPC_URL=$NODE4_RPC" "$T/w/service.env" || fail "not switched"
+grep -qx "OTHER=1" "$T/w/service.env" || fail "the rest of the file changed"
+[ "$(wstate .gateway.recreated)" = 1 ] || fail "services not recreated"
+ok "switched to the backup, services recreated, P1"
+
+CASE="rpc: endpoint lags"
+world_up
+brk behind node1
+# shellcheck disable=SC2046
+rb 0 rpc-failover $(rpc)
+status_is resolved; severity_is P2
+ok "a lag over 100 blocks fails over, P2"
+
+CASE="rpc: healthy"
+world_up
+# shellcheck disable=SC2046
+rb 3 rpc-failover $(rpc)
+no_step_ran
+ok "not_confirmed"
+
+CASE="rpc: configuration unreadable"
+world_up
+brk crash node1
+# shellcheck disable=SC2046
+rb 5 rpc-failover $(rpc) -p env_file=/nonexistent/.env
+no_step_ran
+ok "inconclusive"
+
+CASE="standby: primary down"
+world_up
+brk lb-primary-down
+alert "$T/a.json" PrimaryNodeDown
+# shellcheck disable=SC2046
+rb 0 --alert "$T/a.json" $(standby) --yes
+status_is resolved; severity_is P1
+[ "$(wstate .lb.upstream)" = node4 ] || fail "the balancer still points at $(wstate .lb.upstream)"
+[ "$(wstate '[.admin[] | select(.path == "/admin/promote" and .node == "node4")] | length')" = 1 ] || fail "standby not promoted"
+ok "balancer on the standby, standby promoted"
+
+CASE="standby: refused"
+world_up
+brk lb-primary-down
+rb_tty 1 "approve step switch_lb?=n" -- hot-standby-failover $(standby)
+step_is switch_lb denied; step_not_ran promote
+[ "$(wstate .lb.upstream)" = node1 ] || fail "the balancer was switched without approval"
+ok "refused: the balancer untouched"
+
+CASE="standby: healthy"
+world_up
+# shellcheck disable=SC2046
+rb 3 hot-standby-failover $(standby)
+no_step_ran
+ok "not_confirmed"
+
+CASE="standby: service manager missing"
+world_up
+brk lb-primary-down
+# shellcheck disable=SC2046
+rb 5 hot-standby-failover $(standby) -p systemctl=/nonexistent/systemctl
+no_step_ran
+ok "inconclusive"
+
+CASE="standby: drill"
+world_up
+brk lb-primary-down
+# shellcheck disable=SC2046
+rb 1 hot-standby-failover $(standby)  --dry-run
+step_is switch_lb simulated; step_is promote simulated
+jr 'any(.events[]; .type == "approval_granted" and .step == "switch_lb" and .data.would_ask == true)'
+[ "$(wstate .lb.upstream)" = node1 ] || fail "the drill switched the balancer"
+ok "the drill reaches the switch, would ask, changes nothing (validate fails: nothing was done)"
