@@ -29,15 +29,19 @@ replays() {
 # 1. The runbooks of runbooks/, as drills (their checks run for real and
 #    fail here; the steps are simulated). Slow ones wait out their retry
 #    delays, so they run side by side.
+#    A drill still going after 150 s (a runbook that waits minutes
+#    between attempts) is killed and left out, and said so.
 mkdir books
 for f in "$RB_SOURCE_DIR"/runbooks/*.yaml; do
     n=$(basename "$f" .yaml)
-    "$RUNBOOK" run "$f" --db "books/$n.db" --dry-run --yes -q >/dev/null 2>&1 &
+    timeout -s KILL 150 "$RUNBOOK" run "$f" --db "books/$n.db" --dry-run --yes -q >/dev/null 2>&1 &
 done
 wait
 for f in "$RB_SOURCE_DIR"/runbooks/*.yaml; do
     n=$(basename "$f" .yaml)
     [ -f "books/$n.db" ] && ok || bad "no journal for $n"
+    st=$("$RUNBOOK" runs --db "books/$n.db" --format json 2>/dev/null | jq -r '.[0].status')
+    case $st in running | interrupted | null) echo "note: runbooks/$n: the drill did not finish ($st): left out"; continue ;; esac
     replays "books/$n.db" "runbooks/$n"
 done
 
