@@ -24,7 +24,8 @@ DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
 DEB_DEMO_PKGS = curl jq python3
 DEB_TEST_PKGS = libcmocka-dev sqlite3 curl jq python3 nodejs npm \
                 python3-aiosmtpd openssl openssh-client openssh-server patch \
-                prometheus-alertmanager python3-prometheus-client wrk nginx-light
+                prometheus-alertmanager python3-prometheus-client wrk nginx-light \
+                chromium
 
 # rb_deps: installs the missing packages of the list $(1).
 define rb_deps

@@ -354,6 +354,15 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         rb__cli_color_on(o, C_RED);
         fprintf(o->f, "escalated (level %" PRId64 ", after %s)", rb__cli_jint(data, "level"), d1);
         rb__cli_color_off(o, C_RED);
+    } else if (!strcmp(type, "escalation_held")) {
+        rb__cli_fmt_duration(rb__cli_jint(data, "after_ms"), d1, sizeof d1);
+        fprintf(o->f, "escalation level %" PRId64 " not sent after %s: its unless holds",
+                rb__cli_jint(data, "level"), d1);
+    } else if (!strcmp(type, "clock_read")) {
+        rb__cli_color_on(o, C_DIM);
+        fprintf(o->f, "now() read %zu time(s) (recorded for replay)",
+                json_array_size(json_object_get(data, "values")));
+        rb__cli_color_off(o, C_DIM);
     } else if (!strcmp(type, "cancel_requested")) {
         fputs("cancel requested", o->f);
     } else {

@@ -27,6 +27,8 @@ static const command_t commands[] = {
     {"approve", rb_cli_approve, "approve the step a run waits on (a running server: --server)"},
     {"deny", rb_cli_deny, "deny the step a run waits on (a running server: --server)"},
     {"cancel", rb_cli_cancel, "cancel a run in flight on a running server (--server)"},
+    {"report", rb_cli_report, "the post-incident review of a run: text, Markdown, HTML or JSON"},
+    {"replay", rb_cli_replay, "run a recorded run again from the journal and compare every decision"},
     {"audit", rb_cli_audit, "audit verify: check the journal's hash chain for tampering"},
     {"journal", rb_cli_journal, "journal prune: remove old finished runs behind a checkpoint"},
     {"serve", rb_cli_serve, "serve alert webhooks over HTTP: Alertmanager starts runbooks"},

@@ -91,12 +91,6 @@ const char *const rb__j_sql[RB__JST_COUNT] = {
     [RB__JST_ALERT_RUNS_GET] =
         "SELECT runbook, run_id, outcome FROM alert_runs WHERE fingerprint = ?1 AND starts_at = ?2"
         " ORDER BY runbook",
-    /* the server's API: each filter NULL (or 0) matches every run */
-    [RB__JST_RUNS_FIND] =
-        "SELECT id, runbook, sha256, status, trigger, started_at, ended_at FROM runs"
-        " WHERE (?1 IS NULL OR runbook = ?1) AND (?2 IS NULL OR status = ?2)"
-        " AND (?3 IS NULL OR trigger = ?3) AND (?4 = 0 OR id < ?4)"
-        " ORDER BY id DESC LIMIT ?5",
     [RB__JST_VERSIONS] =
         "SELECT v.sha256, v.path, v.recorded_at,"
         " (SELECT count(*) FROM runs r WHERE r.sha256 = v.sha256),"

@@ -188,17 +188,23 @@ void rb_journal_stats(rb_journal_t *j, rb_journal_stats_t *out);
  * ms since the epoch (ended_at null while open). */
 int rb_journal_runs(rb_journal_t *j, int limit, json_t **out);
 
-/* What rb_journal_runs_find lists: each field NULL (0) matches every run. */
+/* Which runs rb_journal_runs_find lists; a NULL or 0 field does not filter. */
 typedef struct rb_journal_runs_filter {
-    const char *runbook;
-    const char *status;  /* "running", "waiting_approval", "resolved", … */
-    const char *trigger; /* "cli", "webhook", "api", … */
-    int64_t before_id;   /* only ids below it (the next page) */
-    int limit;           /* at most this many (0: all) */
+    int limit;            /* at most this many (0: all) */
+    const char *runbook;  /* the runbook's name */
+    const char *status;   /* the status in the listing (resolved, failed, running …) */
+    const char *trigger;  /* the trigger, or its kind: "cli" also matches "cli (drill)",
+                           * "runbook" matches "runbook:12" (a sub-runbook) */
+    const char *severity; /* the level severity_assigned recorded (P1 …) */
+    int64_t since_ms;     /* started at or after (ms since the epoch) */
+    int64_t before_id;    /* only ids below it (the next page) */
 } rb_journal_runs_filter_t;
-
-/* rb_journal_runs, filtered (f NULL: every run): newest first. */
+/* The newest runs first that pass f (NULL: every run), as rb_journal_runs,
+ * each also with severity (the level assigned, or null). */
 int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out);
+/* The sub-runbook runs that run_id's steps started, oldest first: an array
+ * of {id, runbook, sha256, status, parent_step}. */
+int rb_journal_run_children(rb_journal_t *j, int64_t run_id, json_t **out);
 
 /* The recorded versions of the runbook of that name, newest first:
  * [{sha256, path, recorded_at (ms), runs (how many it started),

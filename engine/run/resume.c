@@ -141,6 +141,9 @@ int rb__run_start_resumed(rb_run_t *r)
     json_t *d = json_pack("{s:s?,s:s}", "from_step", from, "phase",
                           r->resume_at == RB__RESUME_FROM_START ? "start"
                           : from ? "steps" : "validate");
+    /* the parameters it goes on with (given again on resume, secret ones
+     * masked): what a replay of the resumed part needs */
+    json_object_set_new(d, "params", rb_secrets_mask_params(r->secrets, r->rb, json_object_get(r->ctx, "params")));
     int rc = rb__run_announce(r, "run_resumed", d);
     json_decref(d);
     if (rc < 0)

@@ -115,6 +115,9 @@ struct rb_run {
     int resumed;    /* rb_run_resume(): goes on at resume_at */
     long resume_at; /* a step index, or RB__RESUME_FROM_START */
 
+    const rb_replay_host_t *replay; /* a replay's stand-in for the world, or NULL */
+    int64_t started_at;             /* run.started_at given (a replay's), or 0 */
+
     int open_handles;
     rb_run_event_cb ev;
     rb_run_done_cb done;

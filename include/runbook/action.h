@@ -45,6 +45,11 @@
  * makes for the action (it could not start, its parameters did not
  * render, a drill, a cancel) then have that shape too. */
 #define RB_ACTION_HTTP_STATUS  0x4u
+/* The action runs a sub-runbook through the host (rb_action_ctx's sub-run
+ * service): a replay does not answer it from the journal but replays the
+ * child run with its parent. Reserved for the built-in `runbook` action: a
+ * module that sets it is refused. */
+#define RB_ACTION_SUBRUN       0x8u
 
 typedef enum rb_param_type {
     RB_PARAM_STRING = 1, /* a string (templates allowed) */
