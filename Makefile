@@ -12,21 +12,29 @@ CMAKE_FLAGS ?= $(if $(CI),-DRB_WERROR=ON,)
 
 all: build
 
-# Debian packages the build, the demo and the tests need. `make deps`
-# installs only the missing ones: as root, through sudo otherwise, and
+# Debian packages, in three lists (docs/install.md): `make deps` installs
+# only the missing ones of a list, as root, through sudo otherwise, and
 # prints the exact command when it can do neither.
+#   DEB_PKGS       what the build needs (`make build`, `install`, `package`)
+#   DEB_DEMO_PKGS  what `make demo` runs besides (the world it breaks: python3; its checks: curl, jq)
+#   DEB_TEST_PKGS  what `make test` runs besides: cmocka, the servers and
+#                  clients the tests start, the tools that read the pages
 DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
-           libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev \
-           libcmocka-dev sqlite3 curl jq python3 nodejs npm \
-           python3-aiosmtpd openssl openssh-client openssh-server patch libh2o-dev \
-           prometheus-alertmanager rocksdb-tools
+           libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libh2o-dev
+DEB_DEMO_PKGS = curl jq python3
+DEB_TEST_PKGS = libcmocka-dev sqlite3 curl jq python3 nodejs npm \
+                python3-aiosmtpd openssl openssh-client openssh-server patch \
+                prometheus-alertmanager python3-prometheus-client wrk nginx-light \
+                chromium rocksdb-tools
 
-deps:
+# rb_deps: installs the missing packages of the list $(1).
+define rb_deps
 	@missing=""; \
-	for p in $(DEB_PKGS); do \
+	for p in $(1); do \
 	  case $$p in nodejs) command -v node >/dev/null 2>&1 && continue ;; \
-	              python3) command -v python3 >/dev/null 2>&1 && continue ;; \
+	              python3) [ -x /usr/bin/python3 ] && continue ;; \
 	              npm) command -v npm >/dev/null 2>&1 && continue ;; esac; \
+	  case " $$missing " in *" $$p "*) continue ;; esac; \
 	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; \
 	done; \
 	[ -z "$$missing" ] && exit 0; \
@@ -36,11 +44,22 @@ deps:
 	elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then sudo sh -c "$$cmd"; \
 	else echo "deps: packages are missing and this user cannot install them; as root run:" >&2; \
 	     echo "  $$cmd" >&2; exit 1; fi
+endef
 
-# What the man pages (help2man, lowdown; groff-base and man-db read them),
-# the package (file, for CPack's dpkg-shlibdeps) and the completion tests
-# (bash-completion, zsh) need.
-DEB_PKGS += help2man lowdown groff-base man-db file bash-completion zsh
+.PHONY: deps-demo deps-test
+deps:
+	$(call rb_deps,$(DEB_PKGS))
+deps-demo:
+	$(call rb_deps,$(DEB_PKGS) $(DEB_DEMO_PKGS))
+# Before the build is configured: CMake looks for cmocka then.
+deps-test:
+	$(call rb_deps,$(DEB_PKGS) $(DEB_TEST_PKGS))
+
+# The build makes the man pages (help2man, lowdown) and the package (file,
+# for CPack's dpkg-shlibdeps); the man page and completion tests read them
+# with groff-base, man-db, bash-completion and zsh.
+DEB_PKGS += help2man lowdown file
+DEB_TEST_PKGS += groff-base man-db bash-completion zsh
 
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -50,14 +69,16 @@ build-asan: deps
 	cmake -S . -B $(ASAN_BUILD) -DRB_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS) >/dev/null
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 
-demo: build
+demo: deps-demo build
 	sh runbooks/demo/demo.sh $(BUILD)
 
-test-normal: build
+test-normal: deps-test
+	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE world && \
 	  ctest --output-on-failure -j $(WORLD_JOBS) -L world
 
-test-asan: build-asan
+test-asan: deps-test
+	$(MAKE) build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  sh -c 'ctest --output-on-failure -j $(JOBS) -LE world && ctest --output-on-failure -j $(WORLD_JOBS) -L world'
@@ -75,7 +96,8 @@ package: build
 	cd $(BUILD) && cpack -G DEB
 
 # The package's full test alone (it is in `make test` too).
-test-package: build
+test-package: deps-test
+	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure -R '^install\.package$$'
 
 bench: build
@@ -86,7 +108,7 @@ bench: build
 # put through the normal suite; prints caught/survived and the score, and
 # fails when one survives. `make mutation MUTANTS="a b"` runs only those.
 MUTATION_JOBS ?= 2
-mutation: deps
+mutation: deps-test
 	JOBS=$(MUTATION_JOBS) python3 tests/mutation/mutate.py run $(MUTANTS)
 
 clean:

@@ -676,7 +676,8 @@ void rb__exec_cancel(rb_action_ctx_t *ctx)
 
 static void exec_soft_stop(exec_state_t *s)
 {
-    if (!s->stdin_hold || s->in_w < 0) {
+    if (!s->stdin_hold || s->in_w < 0 ||
+        (s->hooks.started && !s->hooks.started(s->err.buf, s->err.len, s->hooks.arg))) {
         exec_hard_cancel(s);
         return;
     }

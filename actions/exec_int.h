@@ -80,11 +80,16 @@ int rb__exec_resolve(const char *name, char *const *envp, const char *cwd, char 
 
 /* What an action built on exec adds to it (the ssh action). result sees the
  * result before it is reported and may change it (it borrows r); free(arg)
- * runs once, after the result is built or when the run fails to start. */
+ * runs once, after the result is built or when the run fails to start.
+ * started (optional) is asked by a stop of a stdin_hold command with the
+ * stderr captured so far: 0 says the command proper has not started (ssh
+ * still connecting), so there is nothing to stop gently and the client is
+ * signalled at once. */
 typedef struct exec_hooks {
     void (*result)(json_t *r, void *arg);
     void (*free)(void *arg);
     void *arg;
+    int (*started)(const char *err, size_t n, void *arg);
 } exec_hooks_t;
 
 /* Runs what sp says, as exec does, and reports through ctx (which must

@@ -671,6 +671,8 @@ int rb__http_start(uv_loop_t *loop, const rb__http_opts_t *o, rb__http_done_cb d
                           : o->max_body * RB_HTTP_DRAIN_FACTOR;
     if (req->hard_limit < RB_HTTP_DRAIN_MIN)
         req->hard_limit = RB_HTTP_DRAIN_MIN;
+    if (o->drain_body)
+        req->hard_limit = SIZE_MAX;
     int rc = 0;
     if (!o->setup && o->body && !(req->req_body = malloc(o->body_len ? o->body_len : 1)))
         rc = RB_ENOMEM;

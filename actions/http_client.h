@@ -54,6 +54,9 @@ typedef struct rb__http_opts {
     int insecure;             /* 1: no TLS peer or host name verification */
     int follow_redirects;     /* 1: follow up to RB_HTTP_MAX_REDIRS, same or safer scheme */
     size_t max_body;          /* body bytes kept */
+    int drain_body;           /* 1: past max_body, read and drop the rest to its end (never
+                               * "response too large": the status is the answer; the
+                               * timeout still bounds the transfer) */
     /* Another protocol on the same loop machinery (notify's SMTP): when
      * setup is set, url is not checked here and method, headers, body,
      * content_type and follow_redirects are ignored; setup(easy, setup_arg)

@@ -175,9 +175,20 @@ static int notify_check(const json_t *with, int rendered, char *msg, size_t msgl
     for (size_t i = 0; i < 2; i++) {
         const json_t *d = rb__with_get(with, durs[i]);
         uint64_t ms;
-        if (d && !rb__with_unrendered(d, rendered) && rb_duration_value(d, &ms) < 0)
+        if (!d || rb__with_unrendered(d, rendered))
+            continue;
+        if (rb_duration_value(d, &ms) < 0)
             RB__WITH_FAIL(durs[i], "%s: invalid duration (e.g. \"5s\", \"500ms\")", durs[i]);
+        /* a try without a limit could hold the run's end forever */
+        if (i == 0 && ms == 0)
+            RB__WITH_FAIL("timeout", "timeout must be longer than 0s: it is the limit for each try");
+        if (i == 1 && ms > NOTIFY_MAX_DELAY_MS)
+            RB__WITH_FAIL("retry_delay", "retry_delay must be at most 1m (the longest wait between tries)");
     }
+    const json_t *js = rb__with_get(with, "json");
+    if (js && (tmpl || text || vars))
+        RB__WITH_FAIL(tmpl ? "template" : text ? "text" : "vars",
+                      "json is the whole body: a template, text or vars would not be sent");
     return 0;
 }
 
@@ -264,12 +275,31 @@ static void on_timer(uv_timer_t *t)
     try_start(s);
 }
 
+/* A mail that failed says why in the server's words ("554 5.7.1 relay
+ * denied", not libcurl's "Weird server reply"), and its status is the
+ * failing reply's code, or 0 when none failed (a TLS or connection
+ * failure after the server's 220 greeting). */
+static void mail_failure(notify_state_t *s, json_t *result)
+{
+    const char *reply = rb__notify_mail_reply(s->mail);
+    json_int_t code = json_integer_value(json_object_get(result, "status"));
+    if (code >= 400 && reply[0] >= '4' && reply[0] <= '5') {
+        json_object_set_new(result, "error", json_string(reply));
+    } else if (code < 400 && code != 0) {
+        json_object_set_new(result, "status", json_integer(0));
+        if (!json_object_get(result, "error"))
+            json_object_set_new(result, "error", json_string("the mail was not accepted"));
+    }
+}
+
 static void on_try_done(json_t *result, const char *raw, size_t len, void *arg)
 {
     notify_state_t *s = arg;
     (void)raw;
     (void)len;
     s->req = NULL;
+    if (s->mail && !json_is_true(json_object_get(result, "ok")))
+        mail_failure(s, result);
     json_t *st = json_object_get(result, "status"), *oc = json_object_get(result, "outcome"),
            *err = json_object_get(result, "error");
     json_array_append_new(s->tries, json_pack("{s:O,s:O,s:O?}", "status", st, "outcome", oc, "error", err));
@@ -338,9 +368,12 @@ static int prepare(notify_state_t *s, const json_t *with, char *msg, size_t msgl
     int rc = headline ? 0 : RB_ENOMEM;
     if (!rc) {
         json_object_set_new(s->info, "channel", json_string(rb__notify_channel_name(s->ch)));
-        json_object_set_new(s->info, "text", json_string(text));
-        if (tmpl)
-            json_object_set_new(s->info, "template", json_string(tmpl));
+        /* with json, the body is the runbook's own: no message was sent */
+        if (!(s->ch == NOTIFY_WEBHOOK && rb__with_get(with, "json"))) {
+            json_object_set_new(s->info, "text", json_string(text));
+            if (tmpl)
+                json_object_set_new(s->info, "template", json_string(tmpl));
+        }
     }
     if (!rc && s->ch == NOTIFY_EMAIL) {
         const json_t *h = rb__with_get(with, "html");
@@ -413,6 +446,7 @@ static int notify_start(rb_action_ctx_t *ctx, const json_t *with)
     if (rb__with_get(with, "timeout"))
         rb_duration_value(rb__with_get(with, "timeout"), &s->o.timeout_ms);
     s->o.max_body = rb_action_output_cap(ctx);
+    s->o.drain_body = 1; /* a long answer to a delivered message is still a delivery */
     int rc = prepare(s, with, msg, sizeof(msg));
     if (rc < 0) {
         rb_action_log(ctx, "error", msg);
@@ -463,7 +497,8 @@ static const rb_action_param_t notify_params[] = {
      "email: the Subject; pagerduty: the summary (default: the message's headline)."},
     {"html", RB_PARAM_STRING, 0, NULL, "email: the HTML part (default: the template's; none with text)."},
     {"blocks", RB_PARAM_ANY, 0, NULL, "slack: Block Kit blocks, sent as the body's \"blocks\"."},
-    {"json", RB_PARAM_ANY, 0, NULL, "webhook: the body to send, instead of the message's fields."},
+    {"json", RB_PARAM_ANY, 0, NULL,
+     "webhook: the whole body to send, instead of the message (no template, text or vars)."},
     {"headers", RB_PARAM_MAP, 0, NULL, "slack, webhook, pagerduty: extra request headers."},
     {"routing_key", RB_PARAM_STRING, 0, NULL,
      "pagerduty: the integration's routing key (required; keep it in a secret)."},
@@ -471,7 +506,8 @@ static const rb_action_param_t notify_params[] = {
      "pagerduty: trigger, acknowledge or resolve (default: resolve on the resolved event, else "
      "trigger)."},
     {"dedup_key", RB_PARAM_STRING, 0, NULL,
-     "pagerduty: the alert's key (default: runbook/RUN-KEY/RUN-ID, one per run)."},
+     "pagerduty: the alert's key, 1 to 255 bytes (default: runbook/RUN-KEY/RUN-ID, one per run; "
+     "a long RUN-KEY is cut and hashed, the run id kept)."},
     {"pd_severity", RB_PARAM_STRING, 0, NULL,
      "pagerduty: critical, error, warning or info (default: from the run's severity, P1 critical "
      "... P4 info)."},
@@ -489,7 +525,7 @@ static const rb_action_param_t notify_params[] = {
      "4xx)."},
     {"retry_delay", RB_PARAM_DURATION, 0, "\"1s\"",
      "The wait before the second try; doubled for each next one, at most 1m."},
-    {"timeout", RB_PARAM_DURATION, 0, "\"10s\"", "Limit for each try."},
+    {"timeout", RB_PARAM_DURATION, 0, "\"10s\"", "Limit for each try, more than 0s."},
     {NULL, 0, 0, NULL, NULL},
 };
 

@@ -22,11 +22,16 @@
 #include <string.h>
 #include <strings.h>
 
+#include <openssl/evp.h>
+
 #define PD_SUMMARY_MAX 1024
 #define PD_DEDUP_MAX 255
 
 /* "runbook/<run key>/<run id>": the same for every notification of one run
- * (and a resumed run keeps both), different for two runs. */
+ * (and a resumed run keeps both), different for two runs. A key too long
+ * for PagerDuty's 255 bytes keeps its beginning and is told apart by its
+ * SHA-256 ("runbook/<beginning>~<16 hex digits>/<run id>"): the run id is
+ * never cut off, so two runs never share a page. */
 static json_t *derived_dedup_key(const json_t *view)
 {
     const json_t *run = json_object_get(view, "run");
@@ -34,13 +39,31 @@ static json_t *derived_dedup_key(const json_t *view)
     const char *key = json_string_value(json_object_get(run, "key"));
     if (!json_is_integer(id))
         return NULL;
-    char *s = NULL;
-    if (asprintf(&s, "runbook/%s/%lld", key ? key : "", (long long)json_integer_value(id)) < 0)
+    char tail[48];
+    snprintf(tail, sizeof(tail), "/%lld", (long long)json_integer_value(id));
+    char *k = rb__notify_one_line(key ? key : "", key ? strlen(key) : 0, (size_t)-1);
+    if (!k)
         return NULL;
-    char *one = rb__notify_one_line(s, strlen(s), PD_DEDUP_MAX);
+    size_t room = PD_DEDUP_MAX - strlen("runbook/") - strlen(tail);
+    if (strlen(k) > room) {
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned int mdlen = 0;
+        char hash[18] = "~";
+        if (EVP_Digest(key, strlen(key), md, &mdlen, EVP_sha256(), NULL) != 1) {
+            free(k);
+            return NULL;
+        }
+        for (int i = 0; i < 8; i++)
+            snprintf(hash + 1 + 2 * i, 3, "%02x", md[i]);
+        size_t n = room - strlen(hash);
+        while (n > 0 && ((unsigned char)k[n] & 0xC0) == 0x80)
+            n--; /* never cut inside a UTF-8 sequence */
+        memcpy(k + n, hash, strlen(hash) + 1);
+    }
+    char *s = NULL;
+    json_t *r = asprintf(&s, "runbook/%s%s", k, tail) < 0 ? NULL : json_string(s);
     free(s);
-    json_t *r = one ? json_string(one) : NULL;
-    free(one);
+    free(k);
     return r;
 }
 

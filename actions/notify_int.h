@@ -58,8 +58,10 @@ char *rb__notify_render(const char *tmpl, const json_t *fields, notify_format_t 
  * with severity in front when there is one: "[P1] INCIDENT …". */
 char *rb__notify_headline(const char *tmpl, const json_t *fields);
 
-/* s with CR, LF, other control bytes and NUL replaced by spaces, cut to at
- * most max bytes on a UTF-8 boundary: a single header-safe line. */
+/* s with CR, LF, other control characters (ASCII or Unicode, NUL too) and
+ * Unicode line breaks replaced by spaces, cut to at most max bytes on a
+ * UTF-8 boundary and then ending in "[…]": a single header-safe line
+ * (rb_text_one_line, which secret masking follows). */
 char *rb__notify_one_line(const char *s, size_t len, size_t max);
 
 /* scheme://host[:port] of a URL: where a message went, without the path or
@@ -102,6 +104,10 @@ notify_mail_t *rb__notify_mail_new(const json_t *with, const char *subject, cons
                                    const char *html, const char *base_dir, char *msg,
                                    size_t msglen);
 void rb__notify_mail_free(notify_mail_t *m);
+
+/* The server's first failing (4xx, 5xx) reply line in the last try, ""
+ * when none; borrowed. */
+const char *rb__notify_mail_reply(const notify_mail_t *m);
 
 /* The recipients, "a@x, b@y" (borrowed from m). */
 const char *rb__notify_mail_rcpts(const notify_mail_t *m);

@@ -26,12 +26,15 @@
 #include <runbook/runbook.h>
 
 #include <curl/curl.h>
+#include <errno.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #define MAIL_MAX_RCPTS 50
 
@@ -48,6 +51,7 @@ struct notify_mail {
     /* one transfer's */
     curl_mime *mime;
     struct curl_slist *rcpt_list, *headers;
+    char reply[256]; /* the server's first failing reply line, "451 4.3.0 try later" */
 };
 
 /* The bare address of "a@b" or "Name <a@b>", malloc'd; NULL when it is not
@@ -138,14 +142,19 @@ int rb__notify_mail_check(const json_t *with, int rendered, char *msg, size_t ms
     const json_t *st = rb__with_get(with, "starttls");
     if (st && !rb__with_unrendered(st, rendered) && !json_is_boolean(st))
         RB__WITH_FAIL("starttls", "starttls must be true or false");
-    const char *pw = json_string_value(rb__with_get(with, "password"));
-    if (json_is_false(st) && pw && *pw)
+    /* "{{ params.pw }}" may render to "", which means no password: it is
+     * judged once rendered */
+    const json_t *pwv = rb__with_get(with, "password");
+    const char *pw = json_string_value(pwv);
+    if (json_is_false(st) && pw && *pw && !rb__with_unrendered(pwv, rendered))
         RB__WITH_FAIL("starttls", "a password is never sent without TLS: drop starttls: false, or use smtps://");
     return 0;
 }
 
 /* The subject as a header value: as is when printable ASCII, else RFC 2047
- * "=?UTF-8?B?…?=" words of at most 45 bytes each, cut on UTF-8 boundaries. */
+ * "=?UTF-8?B?…?=" words of at most 45 bytes each, cut on UTF-8 boundaries,
+ * one a line (folded: CRLF and a space), so no line passes RFC 5322's 998
+ * bytes however long the subject. */
 static char *subject_encode(const char *s)
 {
     int ascii = 1;
@@ -165,7 +174,7 @@ static char *subject_encode(const char *s)
             k--;
         unsigned char b64[64];
         EVP_EncodeBlock(b64, (const unsigned char *)s + i, (int)k);
-        fprintf(o, "%s=?UTF-8?B?%s?=", i ? " " : "", b64);
+        fprintf(o, "%s=?UTF-8?B?%s?=", i ? "\r\n " : "", b64);
         i += k;
     }
     if (fclose(o) != 0) {
@@ -205,11 +214,11 @@ static char *dup_str(const json_t *with, const char *k)
     return s && *s ? strdup(s) : NULL;
 }
 
-/* Appends s to the ", "-joined list *list. 0 or -1. */
-static int join(char **list, const char *s)
+/* Appends s to the sep-joined list *list. 0 or -1. */
+static int join(char **list, const char *s, const char *sep)
 {
     char *n = NULL;
-    if (asprintf(&n, "%s%s%s", *list ? *list : "", *list ? ", " : "", s) < 0)
+    if (asprintf(&n, "%s%s%s", *list ? *list : "", *list ? sep : "", s) < 0)
         return -1;
     free(*list);
     *list = n;
@@ -233,6 +242,11 @@ notify_mail_t *rb__notify_mail_new(const json_t *with, const char *subject, cons
         ca = NULL;
     if (ca && asprintf(&m->ca_file, "%s%s%s", ca[0] == '/' ? "" : base_dir, ca[0] == '/' ? "" : "/", ca) < 0)
         m->ca_file = NULL;
+    if (m->ca_file && access(m->ca_file, R_OK) != 0) {
+        snprintf(msg, msglen, "ca_file: %s: %s", m->ca_file, strerror(errno));
+        rb__notify_mail_free(m);
+        return NULL;
+    }
     m->from_hdr = dup_str(with, "from");
     m->from_addr = m->from_hdr ? addr_of(m->from_hdr) : NULL;
     const json_t *to = rb__with_get(with, "to");
@@ -246,7 +260,9 @@ notify_mail_t *rb__notify_mail_new(const json_t *with, const char *subject, cons
             break;
         }
         m->nto++;
-        bad = join(&m->to_hdr, t) < 0 || join(&m->rcpts, m->to_addr[i]) < 0;
+        /* one recipient a line (folded) in the header: a long list stays
+         * under RFC 5322's 998 bytes a line */
+        bad = join(&m->to_hdr, t, ",\r\n ") < 0 || join(&m->rcpts, m->to_addr[i], ", ") < 0;
     }
     char *one = bad ? NULL : rb__notify_one_line(subject, strlen(subject), 900);
     m->subject = one ? subject_encode(one) : NULL;
@@ -293,11 +309,21 @@ static int add_header(notify_mail_t *m, const char *name, const char *v)
 }
 
 /* A text part of mime: data as UTF-8 text of type (text/plain, text/html),
- * quoted-printable. */
+ * quoted-printable, its lines ending in CRLF (a bare LF would be encoded
+ * "=0A" and the part would read as one line). */
 static int add_text_part(curl_mime *mime, const char *data, const char *type)
 {
     curl_mimepart *p = curl_mime_addpart(mime);
-    return p && curl_mime_data(p, data, CURL_ZERO_TERMINATED) == CURLE_OK &&
+    char *crlf = malloc(strlen(data) * 2 + 1);
+    size_t w = 0;
+    for (const char *c = data; crlf && *c; c++) {
+        if (*c == '\n' && (c == data || c[-1] != '\r'))
+            crlf[w++] = '\r';
+        crlf[w++] = *c;
+    }
+    int ok = p && crlf && (crlf[w] = '\0', curl_mime_data(p, crlf, w) == CURLE_OK);
+    free(crlf);
+    return ok &&
                    curl_mime_type(p, type) == CURLE_OK &&
                    curl_mime_encoder(p, "quoted-printable") == CURLE_OK
                ? 0
@@ -305,6 +331,46 @@ static int add_text_part(curl_mime *mime, const char *data, const char *type)
 }
 
 #define SET(opt, val) RB__HTTP_SET(e, opt, val)
+
+/* Message-ID: <32 random hex digits@the sender's domain> (RFC 5322 3.6.4),
+ * new for each try as each is a new message to the server. */
+static int add_message_id(notify_mail_t *m)
+{
+    unsigned char r[16];
+    char id[300], hex[33];
+    if (RAND_bytes(r, sizeof(r)) != 1)
+        return -1;
+    for (size_t i = 0; i < sizeof(r); i++)
+        snprintf(hex + 2 * i, 3, "%02x", r[i]);
+    const char *at = strrchr(m->from_addr, '@');
+    snprintf(id, sizeof(id), "<%s%s>", hex, at ? at : "@runbook.invalid");
+    return add_header(m, "Message-ID", id);
+}
+
+/* CURLOPT_DEBUGFUNCTION: keeps the server's failing reply line (libcurl says
+ * only "Weird server reply" and drops the server's words). */
+static int on_debug(CURL *e, curl_infotype type, char *data, size_t size, void *arg)
+{
+    (void)e;
+    notify_mail_t *m = arg;
+    /* the first failing reply (4xx, 5xx): a QUIT's 221 may follow it */
+    if (type != CURLINFO_HEADER_IN || size < 3 || m->reply[0] || (data[0] != '4' && data[0] != '5'))
+        return 0;
+    char *one = rb__notify_one_line(data, size, sizeof(m->reply) - 1);
+    if (one) {
+        size_t n = strlen(one);
+        while (n && one[n - 1] == ' ')
+            one[--n] = '\0';
+        snprintf(m->reply, sizeof(m->reply), "%s", one);
+    }
+    free(one);
+    return 0;
+}
+
+const char *rb__notify_mail_reply(const notify_mail_t *m)
+{
+    return m->reply;
+}
 
 int rb__notify_mail_setup(void *easy, void *arg, char *msg, size_t msglen)
 {
@@ -318,6 +384,7 @@ int rb__notify_mail_setup(void *easy, void *arg, char *msg, size_t msglen)
     int bad = add_header(m, "From", m->from_hdr) < 0 || add_header(m, "To", m->to_hdr) < 0 ||
               add_header(m, "Subject", m->subject) < 0 || add_header(m, "Date", date) < 0 ||
               add_header(m, "Auto-Submitted", "auto-generated") < 0 ||
+              add_message_id(m) < 0 ||
               add_header(m, "X-Mailer", "runbook/" RB_VERSION) < 0;
     for (size_t i = 0; !bad && i < m->nto; i++) {
         char *r = NULL;
@@ -364,5 +431,9 @@ int rb__notify_mail_setup(void *easy, void *arg, char *msg, size_t msglen)
         SET(CURLOPT_PASSWORD, m->password);
     if (m->ca_file)
         SET(CURLOPT_CAINFO, m->ca_file);
+    m->reply[0] = '\0';
+    SET(CURLOPT_DEBUGFUNCTION, on_debug);
+    SET(CURLOPT_DEBUGDATA, m);
+    SET(CURLOPT_VERBOSE, 1L); /* for on_debug: nothing is printed */
     return 0;
 }

@@ -23,6 +23,8 @@
 
 #include <runbook/runbook.h>
 
+#include "base/text.h"
+
 #include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -131,20 +133,7 @@ const char *rb__notify_template_for(const char *event)
 
 char *rb__notify_one_line(const char *s, size_t len, size_t max)
 {
-    size_t n = len < max ? len : max;
-    /* never cut inside a UTF-8 sequence */
-    if (n < len)
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-    char *o = malloc(n + 1);
-    if (!o)
-        return NULL;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        o[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
-    }
-    o[n] = '\0';
-    return o;
+    return rb_text_one_line(s, len, max, NULL);
 }
 
 /* v as one line of text (NULL for null or when out of memory). */
@@ -241,6 +230,19 @@ json_t *rb__notify_fields(const json_t *view, const json_t *vars, long long now)
     json_object_set_new(f, "detected", result_lines(json_object_get(view, "checks"), 1));
     json_object_set_new(f, "steps", result_lines(json_object_get(view, "steps"), 0));
     json_object_set_new(f, "approvals", approval_lines(json_object_get(run, "approvals")));
+    /* on notify_failed: which notification was not sent, and why */
+    const json_t *failed = json_object_get(view, "failed");
+    if (json_is_object(failed)) {
+        char *what = NULL;
+        const char *ch = json_string_value(json_object_get(failed, "channel"));
+        const char *to = json_string_value(json_object_get(failed, "target"));
+        const char *err = json_string_value(json_object_get(failed, "error"));
+        const char *on = json_string_value(json_object_get(failed, "notification"));
+        if (asprintf(&what, "the %s notification (%s to %s) was not sent%s%s", on ? on : "?",
+                     ch ? ch : "?", to && *to ? to : "?", err ? ": " : "", err ? err : "") >= 0)
+            set_text(f, "summary", rb__notify_one_line(what, strlen(what), 4096));
+        free(what);
+    }
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)vars, k, v) {
@@ -271,12 +273,7 @@ json_t *rb__notify_fields(const json_t *view, const json_t *vars, long long now)
 static void put_escaped(FILE *o, const char *s, notify_format_t fmt)
 {
     for (; *s; s++) {
-        const char *rep = NULL;
-        if (fmt != NOTIFY_FMT_PLAIN) {
-            rep = *s == '&' ? "&amp;" : *s == '<' ? "&lt;" : *s == '>' ? "&gt;" : NULL;
-            if (fmt == NOTIFY_FMT_HTML && !rep)
-                rep = *s == '"' ? "&quot;" : *s == '\'' ? "&#39;" : NULL;
-        }
+        const char *rep = fmt == NOTIFY_FMT_PLAIN ? NULL : rb_text_entity(*s, fmt == NOTIFY_FMT_HTML);
         if (rep)
             fputs(rep, o);
         else

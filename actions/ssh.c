@@ -12,7 +12,8 @@
  *   - cancel and the action's own timeout close the client's stdin, which
  *     the remote wrapper takes as the cue to end the command's whole process
  *     group there (SIGTERM, SIGKILL after grace); the client is signalled
- *     only if the remote side does not answer in time;
+ *     only if the remote side does not answer in time — or at once when the
+ *     start marker has not come (still connecting: nothing runs there);
  *   - the result: the wrapper's start and end markers are taken out of
  *     stderr, the exit status comes from the end marker (a remote exit 255
  *     is not ssh's 255), and no start marker means the command never ran.
@@ -115,6 +116,10 @@ static void ssh_result(json_t *r, void *arg)
 
     if (!strcmp(status, "timeout") || !strcmp(status, "cancelled")) {
         json_object_set_new(r, "exit_code", e0 ? json_integer(code) : json_null());
+        /* Ended before the start marker: the command never ran (still
+         * connecting), so no symptom was seen — error, never timeout. */
+        if (!s0)
+            set_error(r, st->host, "the command did not run: ended while connecting", line);
         return;
     }
     if (!strcmp(status, "error")) /* the client itself could not be run */
@@ -146,6 +151,16 @@ static void ssh_result(json_t *r, void *arg)
     json_object_del(r, "error");
 }
 
+/* Whether the wrapper's start marker has come: before it, nothing runs on
+ * the host, and a stop ends the client at once. */
+static int ssh_started(const char *err, size_t n, void *arg)
+{
+    ssh_state_t *st = arg;
+    char start[64];
+    int sl = snprintf(start, sizeof(start), "rb-ssh-%s-start\n", st->nonce);
+    return err && memmem(err, n, start, (size_t)sl) != NULL;
+}
+
 static void ssh_state_free(void *arg)
 {
     ssh_state_t *st = arg;
@@ -169,7 +184,7 @@ static int ssh_start(rb_action_ctx_t *ctx, const json_t *with)
         free(st);
         return rc;
     }
-    exec_hooks_t hooks = {ssh_result, ssh_state_free, st};
+    exec_hooks_t hooks = {ssh_result, ssh_state_free, st, ssh_started};
     return rb__exec_run(ctx, &sp, &hooks);
 }
 

@@ -277,6 +277,30 @@ static void hash_hex(const char *const *parts, size_t n, char out[33])
         snprintf(out + 2 * i, 3, "%02x", md[i]);
 }
 
+/* The first 32 hex characters of the SHA-256 of a file's bytes, or "absent"
+ * when it cannot be read: a known_hosts file's content, not only its path,
+ * decides whom a kept connection trusts. */
+static void file_hash_hex(const char *path, char out[33])
+{
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f) {
+        snprintf(out, 33, "absent");
+        return;
+    }
+    unsigned char md[EVP_MAX_MD_SIZE], buf[8192];
+    unsigned int mdlen = 0;
+    size_t n;
+    EVP_MD_CTX *c = EVP_MD_CTX_new();
+    EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+    while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+        EVP_DigestUpdate(c, buf, n);
+    fclose(f);
+    EVP_DigestFinal_ex(c, md, &mdlen);
+    EVP_MD_CTX_free(c);
+    for (int i = 0; i < 16; i++)
+        snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
 /* A known_hosts file that trusts exactly the pinned key(s), for any name:
  * it is given to this connection alone. */
 static int pinned_file(rb_action_ctx_t *ctx, const char *dir, const char *keys, char **out)
@@ -537,9 +561,20 @@ int rb__ssh_build(rb_action_ctx_t *ctx, const json_t *with, exec_spec_t *sp, cha
     }
     if (persist_ms) {
         /* Everything that decides whom the connection trusts names its socket. */
-        char hx[33];
-        const char *parts[] = {"v1", address, ports, user, identity, known, pinned,
-                               jump, checking};
+        char hx[33], kh[33], kh_user[33], kh_global[33];
+        /* Without a known_hosts of its own, ssh reads the user's and the
+         * system's: their content names the socket too, so an edited file
+         * is never bypassed by a connection made under the old one. */
+        char *user_kh = NULL;
+        const char *home = getenv("HOME");
+        if (!known && !pinned && home && asprintf(&user_kh, "%s/.ssh/known_hosts", home) < 0)
+            user_kh = NULL;
+        file_hash_hex(known, kh);
+        file_hash_hex(user_kh, kh_user);
+        file_hash_hex(known || pinned ? NULL : "/etc/ssh/ssh_known_hosts", kh_global);
+        free(user_kh);
+        const char *parts[] = {"v2", address, ports, user, identity, known, kh, kh_user,
+                               kh_global, pinned, jump, checking};
         hash_hex(parts, sizeof(parts) / sizeof(parts[0]), hx);
         if (strlen(dir) + 1 + strlen(hx) > SSH_SOCK_MAX) {
             char m[PATH_MAX + 128];

@@ -5,7 +5,9 @@
 #   bin/runbook                                the engine
 #   include/runbook/*.h                        the action module ABI
 #   lib/pkgconfig/runbook-plugin.pc            its flags, abi_version, plugindir
+#     (lib/TRIPLET/pkgconfig/ for prefix /usr: /usr/lib/x86_64-linux-gnu/…)
 #   lib/runbook/plugins/                       where packaged modules go
+#   lib/runbook/demo-target                    the demo runbook's service
 #   share/runbook/runbooks/                    the example runbooks and scripts
 #   share/runbook/schemas/                     runbook.schema.json, journal.sql
 #   share/doc/runbook/                         README, docs/, examples/plugin/
@@ -33,19 +35,46 @@ file(STRINGS include/runbook/action.h rb_entry REGEX "^#define RB_ACTION_ENTRY_S
 string(REGEX REPLACE ".*\"(.*)\"$" "\\1" RB_ACTION_ENTRY_SYMBOL "${rb_entry}")
 file(STRINGS include/runbook/runbook.h rb_ver REGEX "^#define RB_VERSION ")
 string(REGEX REPLACE ".*\"(.*)\"$" "\\1" RB_VERSION "${rb_ver}")
-configure_file(${RB_PKG}/runbook-plugin.pc.in ${CMAKE_BINARY_DIR}/runbook-plugin.pc @ONLY)
-install(FILES ${CMAKE_BINARY_DIR}/runbook-plugin.pc DESTINATION lib/pkgconfig)
+# The versions now, the prefix at install time (when it is known).
+set(RB_INSTALL_PREFIX "@RB_INSTALL_PREFIX@")
+configure_file(${RB_PKG}/runbook-plugin.pc.in ${CMAKE_BINARY_DIR}/runbook-plugin.pc.in @ONLY)
+install(CODE "
+  set(RB_INSTALL_PREFIX \"\${CMAKE_INSTALL_PREFIX}\")
+  configure_file(\"${CMAKE_BINARY_DIR}/runbook-plugin.pc.in\" \"${CMAKE_BINARY_DIR}/pc/runbook-plugin.pc\" @ONLY)
+  # Prefix /usr: the multiarch folder (Debian; pkg-config and its cross
+  # wrappers look there); any other prefix: lib/pkgconfig.
+  if(CMAKE_INSTALL_PREFIX STREQUAL \"/usr\" AND NOT \"${CMAKE_LIBRARY_ARCHITECTURE}\" STREQUAL \"\")
+    set(rb_pc \"\${CMAKE_INSTALL_PREFIX}/lib/${CMAKE_LIBRARY_ARCHITECTURE}/pkgconfig\")
+  else()
+    set(rb_pc \"\${CMAKE_INSTALL_PREFIX}/lib/pkgconfig\")
+  endif()
+  file(INSTALL DESTINATION \"\${rb_pc}\" TYPE FILE
+    FILES \"${CMAKE_BINARY_DIR}/pc/runbook-plugin.pc\")
+")
 install(DIRECTORY DESTINATION lib/runbook/plugins)
 
 # The example runbooks with their scripts (the demo's C source and driver
 # belong to the build, not to an installed tree).
 install(DIRECTORY runbooks/ DESTINATION share/runbook/runbooks USE_SOURCE_PERMISSIONS
   PATTERN "*.c" EXCLUDE PATTERN "demo.sh" EXCLUDE)
+# The demo's service, so that the installed demo runbook runs:
+# -p bin=PREFIX/lib/runbook/demo-target (docs/install.md).
+install(TARGETS demo-target RUNTIME DESTINATION lib/runbook)
 install(FILES schemas/runbook.schema.json schemas/journal.sql DESTINATION share/runbook/schemas)
 
 install(FILES README.md DESTINATION share/doc/runbook)
 install(DIRECTORY docs/ DESTINATION share/doc/runbook/docs FILES_MATCHING PATTERN "*.md")
 install(FILES actions/external/hello.c DESTINATION share/doc/runbook/examples/plugin)
+# docs/ links into the source tree (../actions/external/hello.c,
+# ../schemas/, ../runbooks/): relative links at those places lead an
+# installed page to the installed copies (tests/ is not installed).
+install(CODE "
+  set(rb_doc \"\$ENV{DESTDIR}\${CMAKE_INSTALL_PREFIX}/share/doc/runbook\")
+  file(MAKE_DIRECTORY \"\${rb_doc}/actions/external\")
+  file(CREATE_LINK ../../examples/plugin/hello.c \"\${rb_doc}/actions/external/hello.c\" SYMBOLIC)
+  file(CREATE_LINK ../../runbook/schemas \"\${rb_doc}/schemas\" SYMBOLIC)
+  file(CREATE_LINK ../../runbook/runbooks \"\${rb_doc}/runbooks\" SYMBOLIC)
+")
 
 install(FILES ${RB_PKG}/completion/runbook.bash DESTINATION share/bash-completion/completions
   RENAME runbook)
@@ -99,15 +128,13 @@ install(CODE "
 ")
 
 # The service unit comes with `runbook serve`; it ships when it is there
-# (a glob, so that adding the file re-runs CMake), starting the binary of
-# this prefix where it says /usr/local/bin/runbook (a hand install).
+# (a glob, so that adding the file re-runs CMake), made to agree with this
+# prefix and the package by packaging/unit.cmake.
 file(GLOB rb_unit CONFIGURE_DEPENDS ${RB_PKG}/runbook.service)
 if(rb_unit)
   install(CODE "
-    file(READ \"${rb_unit}\" rb_text)
-    string(REPLACE \"/usr/local/bin/runbook\" \"\${CMAKE_INSTALL_PREFIX}/bin/runbook\" rb_text \"\${rb_text}\")
-    file(WRITE \"${CMAKE_BINARY_DIR}/systemd/runbook.service\" \"\${rb_text}\")
-    file(INSTALL DESTINATION \"\${CMAKE_INSTALL_PREFIX}/lib/systemd/system\" TYPE FILE
-      FILES \"${CMAKE_BINARY_DIR}/systemd/runbook.service\")
+    set(RB_UNIT_SRC \"${rb_unit}\")
+    set(RB_UNIT_OUT \"${CMAKE_BINARY_DIR}/systemd/runbook.service\")
+    include(\"${RB_PKG}/unit.cmake\")
   ")
 endif()

@@ -12,7 +12,13 @@
 set(CPACK_GENERATOR DEB)
 set(CPACK_PACKAGE_NAME runbook)
 set(CPACK_PACKAGE_VERSION ${RB_VERSION})
-set(CPACK_PACKAGE_CONTACT "runbook maintainers <runbook@localhost>")
+# The Maintainer field and the changelog's signature. The default names no
+# real mailbox (.invalid, RFC 2606): whoever publishes the package sets it,
+# `cmake -DRB_PACKAGE_MAINTAINER="Name <address>"` (docs/install.md).
+set(RB_PACKAGE_MAINTAINER "runbook authors <runbook@maintainer.invalid>" CACHE STRING
+  "The package's Maintainer: \"Name <address>\"")
+set(CPACK_PACKAGE_CONTACT "${RB_PACKAGE_MAINTAINER}")
+set(CPACK_DEBIAN_PACKAGE_MAINTAINER "${RB_PACKAGE_MAINTAINER}")
 set(CPACK_PACKAGE_DESCRIPTION_SUMMARY "declarative runbook engine: detect, grade and recover from failures")
 # The summary is the first line; CPack indents this text below it.
 set(CPACK_PACKAGE_DESCRIPTION "runbook runs YAML runbooks that detect a failure, grade its severity and
@@ -23,12 +29,34 @@ set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_FILE_NAME DEB-DEFAULT)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
 set(CPACK_DEBIAN_PACKAGE_DEPENDS "passwd")
+# The `ssh` action runs the OpenSSH client. Suggests: what building an
+# action module needs (plugins.md), and what the example runbooks run.
+set(CPACK_DEBIAN_PACKAGE_RECOMMENDS "openssh-client")
+set(CPACK_DEBIAN_PACKAGE_SUGGESTS "libjansson-dev, libuv1-dev, pkg-config, gcc | c-compiler, curl, jq")
 set(CPACK_STRIP_FILES ON)
 # Install with DESTDIR and the real prefix, so that install.cmake sees /usr
 # and puts the defaults in /etc.
 set(CPACK_SET_DESTDIR ON)
 set(CPACK_INSTALL_PREFIX /usr)
 set(CPACK_PACKAGING_INSTALL_PREFIX /usr)
+
+# /usr/share/doc/runbook/copyright (no licence is granted: the file says
+# so) and changelog.gz (a native package: the version has no Debian
+# revision), one entry for this version, dated by
+# SOURCE_DATE_EPOCH when set (reproducible) and the configure time else.
+string(TIMESTAMP rb_date "%a, %d %b %Y %H:%M:%S +0000" UTC)
+file(WRITE ${CMAKE_BINARY_DIR}/deb/changelog "runbook (${RB_VERSION}) unstable; urgency=medium
+
+  * runbook ${RB_VERSION}, built from the runbook source tree.
+
+ -- ${RB_PACKAGE_MAINTAINER}  ${rb_date}
+")
+execute_process(COMMAND gzip -9nf ${CMAKE_BINARY_DIR}/deb/changelog RESULT_VARIABLE rb_gz)
+if(NOT rb_gz EQUAL 0)
+  message(FATAL_ERROR "gzip of the changelog failed")
+endif()
+install(FILES ${RB_PKG}/deb/copyright ${CMAKE_BINARY_DIR}/deb/changelog.gz
+  DESTINATION share/doc/runbook)
 
 set(rb_conffiles "")
 file(GLOB rb_etc_files CONFIGURE_DEPENDS ${RB_PKG}/etc/*)

@@ -21,6 +21,13 @@ int rb_cli_run(int argc, char **argv);
 int rb_cli_resume(int argc, char **argv);
 int rb_cli_runs(int argc, char **argv);
 int rb_cli_show(int argc, char **argv);
+/* cli_remote.c: answers sent to a running server (--server URL). */
+int rb_cli_approve(int argc, char **argv);
+int rb_cli_deny(int argc, char **argv);
+int rb_cli_cancel(int argc, char **argv);
+/* cli_replay.c: replay (verify, what-if); cli_report.c: the post-incident review */
+int rb_cli_replay(int argc, char **argv);
+int rb_cli_report(int argc, char **argv);
 /* cli_audit.c: `audit verify` (exit 1 when tampering is found) and
  * `journal prune`. argv[0] is "audit" / "journal", argv[1] the action. */
 int rb_cli_audit(int argc, char **argv);

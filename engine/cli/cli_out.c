@@ -238,11 +238,16 @@ int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, o
         { "db", required_argument, NULL, RB__OPT_DB },
         { "format", required_argument, NULL, RB__OPT_FORMAT },
         { "limit", required_argument, NULL, 'n' },
+        { "server", required_argument, NULL, RB__OPT_SERVER },
+        { "token-file", required_argument, NULL, RB__OPT_TOKEN_FILE },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
     o->db = NULL;
     o->json = 0;
+    o->server = getenv("RUNBOOK_SERVER") && *getenv("RUNBOOK_SERVER") ? getenv("RUNBOOK_SERVER")
+                                                                        : NULL;
+    o->token_file = NULL;
     o->limit = RB__RUNS_DEFAULT_LIMIT;
     /* 0, not 1: a full GNU reset, since another subcommand (or a test) may
      * have run getopt in this process before. Our own messages, not
@@ -262,6 +267,12 @@ int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, o
                 return rc;
             break;
         }
+        case RB__OPT_SERVER:
+            o->server = optarg;
+            break;
+        case RB__OPT_TOKEN_FILE:
+            o->token_file = optarg;
+            break;
         case 'n': {
             if (!with_limit)
                 goto unknown;
@@ -322,3 +333,16 @@ void rb__cli_pad(out_t *o, size_t used, size_t width)
         fputc(' ', o->f);
 }
 
+
+long long rb__cli_run_id(const char *cmd, const char *arg)
+{
+    char *end;
+    errno = 0;
+    long long id = strtoll(arg, &end, 10);
+    if (errno || end == arg || *end || id <= 0) {
+        fprintf(stderr, "runbook %s: '%s' is not a run id (a number, as `runbook runs` lists)\n",
+                cmd, arg);
+        return 0;
+    }
+    return id;
+}

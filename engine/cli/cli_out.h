@@ -30,6 +30,8 @@ typedef struct {
     const char *db;
     int json;
     long limit;
+    const char *server;     /* --server URL (else $RUNBOOK_SERVER): ask a running server */
+    const char *token_file; /* --token-file FILE (else $RUNBOOK_TOKEN) */
 } opts_t;
 
 void rb__cli_color_on(out_t *o, int c);
@@ -48,7 +50,7 @@ void rb__cli_fmt_offset(int64_t ms, char *buf, size_t len);
 const char *rb__cli_jstr(const json_t *obj, const char *key);
 int64_t rb__cli_jint(const json_t *obj, const char *key);
 /* getopt_long values of the options every journal command takes. */
-enum { RB__OPT_DB = 0x100, RB__OPT_FORMAT, RB__OPT_NEXT };
+enum { RB__OPT_DB = 0x100, RB__OPT_FORMAT, RB__OPT_SERVER, RB__OPT_TOKEN_FILE, RB__OPT_NEXT };
 /* --db FILE and --format text|json, given getopt_long's answer c (with
  * optarg). Returns -1 when c was one of them and is taken, 0 when it is
  * another option, or the exit code for a bad value (said on stderr). */
@@ -65,6 +67,24 @@ int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, o
                        void (*usage)(FILE *));
 /* Opens the journal read-only; on failure says why on stderr. */
 rb_journal_t *rb__cli_open_journal(const char *cmd, const char *db);
+/* arg as a run id (> 0), or 0 with "runbook CMD: 'arg' is not a run id" said. */
+long long rb__cli_run_id(const char *cmd, const char *arg);
+
+/* ---- cli_client.c: a running server's API (docs/api.md) ---- */
+
+/* The exit code of a command that could not reach the server, or that the
+ * server could not serve (5xx): trying again later may work. */
+#define RB_EXIT_UNREACHABLE 6
+
+/* Calls METHOD server+path with the token ($RUNBOOK_TOKEN, or the first
+ * line of token_file) and body (NULL: none). Returns RB_EXIT_OK with the
+ * answer's JSON in *out (new reference), or says why on stderr as
+ * "runbook CMD: …" and returns RB_EXIT_USAGE (401, 403, another 4xx: what
+ * the server said) or RB_EXIT_UNREACHABLE (no connection, a 5xx). */
+int rb__cli_api(const char *cmd, const char *server, const char *token_file, const char *method,
+                const char *path, const json_t *body, json_t **out);
+/* A run as rb_journal_run_get's shape (with its events) from the server. */
+int rb__cli_api_run(const char *cmd, const opts_t *o, long long id, json_t **out);
 int rb__cli_print_json(const json_t *v);
 void rb__cli_pad(out_t *o, size_t used, size_t width);
 

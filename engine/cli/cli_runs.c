@@ -23,24 +23,131 @@
 static void usage_runs(FILE *f)
 {
     fprintf(f,
-            "Usage: runbook runs [--db FILE] [--limit N] [--format text|json]\n"
+            "Usage: runbook runs [--db FILE | --server URL] [--limit N] [--format text|json]\n"
+            "                    [--runbook NAME] [--status S] [--since WHEN] [--severity L]\n"
+            "                    [--trigger T]\n"
             "\n"
-            "Lists the runs in the journal, newest first.\n"
+            "Lists the runs in the journal, newest first; with --server, those of a\n"
+            "running `runbook serve` (its /api/v1/runs).\n"
             "\n"
             "Options:\n"
             "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
+            "      --server URL     ask the server at URL ($RUNBOOK_SERVER), e.g.\n"
+            "                       http://127.0.0.1:9095, with the token in $RUNBOOK_TOKEN\n"
+            "      --token-file F   the token is the first line of F (not $RUNBOOK_TOKEN)\n"
             "  -n, --limit N        at most N runs (default %d; 0 shows all)\n"
             "      --format FORMAT  text (a table, default) or json (an array of runs)\n"
+            "      --runbook NAME   only runs of this runbook\n"
+            "      --status S       only runs with this status (resolved, failed, running …)\n"
+            "      --since WHEN     only runs started since WHEN: a duration ago (2h, 7d),\n"
+            "                       or a local date and time (2025-03-14, 2025-03-14 03:00)\n"
+            "      --severity L     only runs graded L (P1 …)\n"
+            "      --trigger T      only runs started by T: cli, alert, api, runbook (a\n"
+            "                       sub-runbook) … (cli also lists drills)\n"
             "  -h, --help           this help\n"
             "\n"
-            "Exit status: 0 listed; 2 bad usage, or the journal cannot be read.\n",
+            "Exit status: 0 listed; 2 bad usage, the journal cannot be read, or the\n"
+            "server refused the token (401, 403); 6 the server cannot be reached.\n",
             rb_cli_default_db(), RB__RUNS_DEFAULT_LIMIT);
+}
+
+/* --since: a duration ago ("2h", "7d"), or a local date "YYYY-MM-DD" with
+ * an optional time "HH:MM[:SS]" (after a space or a T). ms since the
+ * epoch, or -1. */
+static int64_t parse_since(const char *s)
+{
+    uint64_t ago;
+    if (rb_duration_parse(s, &ago) == 0)
+        return (int64_t)time(NULL) * 1000 - (int64_t)ago;
+    static const char *const fmts[] = {"%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M",
+                                       "%Y-%m-%dT%H:%M", "%Y-%m-%d"};
+    for (size_t i = 0; i < sizeof fmts / sizeof fmts[0]; i++) {
+        struct tm tm;
+        memset(&tm, 0, sizeof tm);
+        const char *end = strptime(s, fmts[i], &tm);
+        if (end && !*end) {
+            tm.tm_isdst = -1;
+            time_t t = mktime(&tm);
+            return t == (time_t)-1 ? -1 : (int64_t)t * 1000;
+        }
+    }
+    return -1;
+}
+
+/* The options of `runs`: the journal's, --limit and the filters. Returns
+ * -1 to go on, or the exit code. */
+static int parse_runs_opts(int argc, char **argv, opts_t *o, rb_journal_runs_filter_t *f)
+{
+    enum { O_RUNBOOK = RB__OPT_NEXT, O_STATUS, O_SINCE, O_SEVERITY, O_TRIGGER };
+    static const struct option longopts[] = {
+        {"db", required_argument, NULL, RB__OPT_DB},  {"format", required_argument, NULL, RB__OPT_FORMAT},
+        {"limit", required_argument, NULL, 'n'},      {"runbook", required_argument, NULL, O_RUNBOOK},
+        {"status", required_argument, NULL, O_STATUS}, {"since", required_argument, NULL, O_SINCE},
+        {"severity", required_argument, NULL, O_SEVERITY},
+        {"trigger", required_argument, NULL, O_TRIGGER}, {"help", no_argument, NULL, 'h'},
+        {"server", required_argument, NULL, RB__OPT_SERVER},
+        {"token-file", required_argument, NULL, RB__OPT_TOKEN_FILE},
+        {NULL, 0, NULL, 0},
+    };
+    o->db = NULL;
+    o->json = 0;
+    o->server = getenv("RUNBOOK_SERVER") && *getenv("RUNBOOK_SERVER") ? getenv("RUNBOOK_SERVER")
+                                                                        : NULL;
+    o->token_file = NULL;
+    o->limit = RB__RUNS_DEFAULT_LIMIT;
+    optind = 0;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":hn:", longopts, NULL)) != -1) {
+        int rc = rb__cli_journal_opt(c, "runs", &o->db, &o->json);
+        if (rc > 0)
+            return rc;
+        if (rc == -1)
+            continue;
+        switch (c) {
+        case 'h':
+            usage_runs(stdout);
+            return RB_EXIT_OK;
+        case 'n': {
+            char *end;
+            errno = 0;
+            long v = strtol(optarg, &end, 10);
+            if (errno || end == optarg || *end || v < 0 || v > 1000000000) {
+                fprintf(stderr, "runbook runs: --limit needs a number >= 0, not '%s'\n", optarg);
+                return RB_EXIT_USAGE;
+            }
+            o->limit = v;
+            break;
+        }
+        case RB__OPT_SERVER: o->server = optarg; break;
+        case RB__OPT_TOKEN_FILE: o->token_file = optarg; break;
+        case O_RUNBOOK: f->runbook = optarg; break;
+        case O_STATUS: f->status = optarg; break;
+        case O_SEVERITY: f->severity = optarg; break;
+        case O_TRIGGER: f->trigger = optarg; break;
+        case O_SINCE:
+            f->since_ms = parse_since(optarg);
+            if (f->since_ms <= 0) {
+                fprintf(stderr, "runbook runs: --since needs a duration (2h, 7d) or a local date "
+                                "and time (2025-03-14 03:00), not '%s'\n", optarg);
+                return RB_EXIT_USAGE;
+            }
+            break;
+        default:
+            return rb__cli_bad_option("runs", c == ':' ? ':' : '?', argv);
+        }
+    }
+    if (!o->db)
+        o->db = rb_cli_default_db();
+    return -1;
 }
 
 int rb_cli_runs(int argc, char **argv)
 {
     opts_t opt;
-    int rc = rb__cli_parse_opts(argc, argv, "runs", 1, &opt, usage_runs);
+    rb_journal_runs_filter_t filter;
+    memset(&filter, 0, sizeof filter);
+    int rc = parse_runs_opts(argc, argv, &opt, &filter);
     if (rc >= 0)
         return rc;
     if (optind < argc) {
@@ -48,18 +155,43 @@ int rb_cli_runs(int argc, char **argv)
         fprintf(stderr, "Try 'runbook runs --help'.\n");
         return RB_EXIT_USAGE;
     }
-    rb_journal_t *j = rb__cli_open_journal("runs", opt.db);
-    if (!j)
-        return RB_EXIT_USAGE;
     json_t *runs = NULL;
     /* One more than asked, to know whether to say that there are more. */
-    int limit = opt.limit > 0 ? (int)opt.limit + 1 : 0;
-    if (rb_journal_runs(j, limit, &runs) != 0) {
-        fprintf(stderr, "runbook runs: %s\n", rb_journal_errmsg(j));
+    filter.limit = opt.limit > 0 ? (int)opt.limit + 1 : 0;
+    int filtered = filter.runbook || filter.status || filter.trigger || filter.severity ||
+                   filter.since_ms;
+    if (opt.server) {
+        if (filtered) {
+            fprintf(stderr, "runbook runs: --runbook, --status, --since, --severity and --trigger "
+                            "read a journal (--db), not a server\n");
+            fprintf(stderr, "Try 'runbook runs --help'.\n");
+            return RB_EXIT_USAGE;
+        }
+        char path[64];
+        json_t *v = NULL;
+        int limit = filter.limit;
+        snprintf(path, sizeof path, "/api/v1/runs?limit=%d", limit && limit <= 10000 ? limit : 10000);
+        rc = rb__cli_api("runs", opt.server, opt.token_file, "GET", path, NULL, &v);
+        if (rc != RB_EXIT_OK)
+            return rc;
+        runs = json_incref(json_object_get(v, "runs"));
+        json_decref(v);
+        if (!json_is_array(runs)) {
+            json_decref(runs);
+            fprintf(stderr, "runbook runs: the server's answer has no runs\n");
+            return RB_EXIT_UNREACHABLE;
+        }
+    } else {
+        rb_journal_t *j = rb__cli_open_journal("runs", opt.db);
+        if (!j)
+            return RB_EXIT_USAGE;
+        if (rb_journal_runs_find(j, &filter, &runs) != 0) {
+            fprintf(stderr, "runbook runs: %s\n", rb_journal_errmsg(j));
+            rb_journal_close(j);
+            return RB_EXIT_USAGE;
+        }
         rb_journal_close(j);
-        return RB_EXIT_USAGE;
     }
-    rb_journal_close(j);
     int more = opt.limit > 0 && json_array_size(runs) > (size_t)opt.limit;
     if (more)
         json_array_remove(runs, (size_t)opt.limit);
@@ -72,7 +204,7 @@ int rb_cli_runs(int argc, char **argv)
 
     out_t o = { stdout, rb_cli_color(1) };
     if (json_array_size(runs) == 0) {
-        printf("no runs in %s\n", opt.db);
+        printf("no runs%s in %s\n", filtered ? " match" : "", opt.server ? opt.server : opt.db);
         json_decref(runs);
         return RB_EXIT_OK;
     }

@@ -32,7 +32,7 @@
 static void usage_show(FILE *f)
 {
     fprintf(f,
-            "Usage: runbook show RUN [--db FILE] [--format text|json]\n"
+"Usage: runbook show RUN [--db FILE | --server URL] [--format text|json]\n"
             "\n"
             "Shows one run: its runbook version, trigger and parameters, then every\n"
             "event as a timeline from the run's start, with the first lines of each\n"
@@ -40,11 +40,15 @@ static void usage_show(FILE *f)
             "\n"
             "Options:\n"
             "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
+            "      --server URL     ask a running `runbook serve` at URL ($RUNBOOK_SERVER),\n"
+            "                       with the token in $RUNBOOK_TOKEN\n"
+            "      --token-file F   the token is the first line of F (not $RUNBOOK_TOKEN)\n"
             "      --format FORMAT  text (the timeline, default) or json (the run and all\n"
             "                       its events, as recorded)\n"
             "  -h, --help           this help\n"
             "\n"
-            "Exit status: 0 shown; 2 bad usage, no such run, or the journal cannot be read.\n",
+            "Exit status: 0 shown; 2 bad usage, no such run, the journal cannot be read,\n"
+            "or the server refused the token (401, 403); 6 the server cannot be reached.\n",
             rb_cli_default_db());
 }
 
@@ -279,14 +283,22 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         fputs("notify ", o->f);
         rb__cli_put_str(o, step ? step : "?");
         fputs(": ", o->f);
-        if (would) { /* a drill sends nothing (R-drill-notify) */
+        if (would && rb__cli_jstr(would, "refused")) { /* a real run would not send it */
+            rb__cli_color_on(o, C_RED);
+            fputs("would be refused", o->f);
+            rb__cli_color_off(o, C_RED);
+            fputs(": ", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(would, "refused"));
+        } else if (would) { /* a drill sends nothing (R-drill-notify) */
             rb__cli_color_on(o, C_YELLOW);
             fputs("would send", o->f);
             rb__cli_color_off(o, C_YELLOW);
             fputs(": ", o->f);
             rb__cli_put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
         } else {
-            put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : outcome_word(res), res, -1, -1);
+            /* the action's own tries (notify retries inside one attempt) */
+            put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : outcome_word(res), res,
+                        rb__cli_jint(res, "attempts"), -1);
         }
     } else if (!strncmp(type, "approval_", 9)) {
         put_step(o, step);
@@ -310,6 +322,11 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         if (rb__cli_jstr(data, "outcome")) {
             fputs(": ", o->f);
             rb__cli_put_str(o, rb__cli_jstr(data, "outcome"));
+        }
+        if (rb__cli_jstr(data, "comment")) { /* the answer's why (the server's API) */
+            fputs(": \"", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(data, "comment"));
+            fputs("\"", o->f);
         }
     } else if (!strcmp(type, "rollback_started")) {
         rb__cli_color_on(o, C_YELLOW);
@@ -337,6 +354,15 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         rb__cli_color_on(o, C_RED);
         fprintf(o->f, "escalated (level %" PRId64 ", after %s)", rb__cli_jint(data, "level"), d1);
         rb__cli_color_off(o, C_RED);
+    } else if (!strcmp(type, "escalation_held")) {
+        rb__cli_fmt_duration(rb__cli_jint(data, "after_ms"), d1, sizeof d1);
+        fprintf(o->f, "escalation level %" PRId64 " not sent after %s: its unless holds",
+                rb__cli_jint(data, "level"), d1);
+    } else if (!strcmp(type, "clock_read")) {
+        rb__cli_color_on(o, C_DIM);
+        fprintf(o->f, "now() read %zu time(s) (recorded for replay)",
+                json_array_size(json_object_get(data, "values")));
+        rb__cli_color_off(o, C_DIM);
     } else if (!strcmp(type, "cancel_requested")) {
         fputs("cancel requested", o->f);
     } else {
@@ -667,20 +693,20 @@ int rb_cli_show(int argc, char **argv)
         fprintf(stderr, "Try 'runbook show --help'.\n");
         return RB_EXIT_USAGE;
     }
-    const char *arg = argv[optind];
-    char *end;
-    errno = 0;
-    long long id = strtoll(arg, &end, 10);
-    if (errno || end == arg || *end || id <= 0) {
-        fprintf(stderr, "runbook show: '%s' is not a run id (a number, as `runbook runs` lists)\n",
-                arg);
+    long long id = rb__cli_run_id("show", argv[optind]);
+    if (id <= 0)
         return RB_EXIT_USAGE;
-    }
 
+    json_t *run = NULL;
+    if (opt.server) {
+        rc = rb__cli_api_run("show", &opt, id, &run);
+        if (rc != RB_EXIT_OK)
+            return rc;
+        goto print;
+    }
     rb_journal_t *j = rb__cli_open_journal("show", opt.db);
     if (!j)
         return RB_EXIT_USAGE;
-    json_t *run = NULL;
     rc = rb_journal_run_get(j, id, &run);
     if (rc == RB_ENOTFOUND) {
         fprintf(stderr, "runbook show: no run %lld in %s\n", id, opt.db);
@@ -694,6 +720,7 @@ int rb_cli_show(int argc, char **argv)
     }
     rb_journal_close(j);
 
+print:
     if (opt.json) {
         rc = rb__cli_print_json(run);
     } else {

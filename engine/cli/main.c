@@ -24,6 +24,11 @@ static const command_t commands[] = {
     {"resume", rb_cli_resume, "go on with a run that was interrupted by a crash"},
     {"runs", rb_cli_runs, "list the runs in the journal"},
     {"show", rb_cli_show, "print the timeline of one run"},
+    {"approve", rb_cli_approve, "approve the step a run waits on (a running server: --server)"},
+    {"deny", rb_cli_deny, "deny the step a run waits on (a running server: --server)"},
+    {"cancel", rb_cli_cancel, "cancel a run in flight on a running server (--server)"},
+    {"report", rb_cli_report, "the post-incident review of a run: text, Markdown, HTML or JSON"},
+    {"replay", rb_cli_replay, "run a recorded run again from the journal and compare every decision"},
     {"audit", rb_cli_audit, "audit verify: check the journal's hash chain for tampering"},
     {"journal", rb_cli_journal, "journal prune: remove old finished runs behind a checkpoint"},
     {"serve", rb_cli_serve, "serve alert webhooks over HTTP: Alertmanager starts runbooks"},
@@ -40,13 +45,18 @@ static void usage(FILE *f)
         fprintf(f, "  %-10s %s\n", c->name, c->summary);
     fprintf(f, "\n`runbook COMMAND --help` (or `runbook help COMMAND`) describes each command.\n"
                "Options may come before or after the arguments; `--` ends them.\n\n"
+               "options:\n"
+               "  --version   print the version, the journal schema and the action ABI\n"
+               "              versions (also: runbook version)\n"
+               "  -h, --help  print this help (also: runbook help)\n\n"
                "exit codes:\n"
                "  0 success: the files are valid, the run was resolved\n"
                "  1 the run failed or was cancelled\n"
                "  2 invalid input or usage: a runbook with errors, a bad parameter or option\n"
                "  3 not confirmed: the checks found nothing to do, nothing was acted on\n"
                "  4 not started: another run holds its concurrency key, or it cools down\n"
-               "  5 inconclusive: the checks that decide could not run, nothing was acted on\n");
+               "  5 inconclusive: the checks that decide could not run, nothing was acted on\n"
+               "  6 the server (--server) cannot be reached or failed: try again later\n");
 }
 
 int main(int argc, char **argv)
@@ -79,7 +89,11 @@ int main(int argc, char **argv)
             if (!strcmp(c->name, cmd))
                 return c->fn(argc - 1, argv + 1);
     }
-    fprintf(stderr, "runbook: unknown command \"%s\"\n\n", cmd);
-    usage(stderr);
+    /* A usage error is one line and where to read more (docs/cli.md). */
+    if (cmd[0] == '-')
+        fprintf(stderr, "runbook: unknown option '%s'\n", cmd);
+    else
+        fprintf(stderr, "runbook: unknown command \"%s\"\n", cmd);
+    fprintf(stderr, "Try 'runbook --help'.\n");
     return RB_EXIT_USAGE;
 }

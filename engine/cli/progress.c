@@ -336,7 +336,10 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         const json_t *res = json_object_get(data, "result");
         int ok = json_is_true(json_object_get(res, "ok"));
         const json_t *would = json_object_get(res, "would_run");
-        if (would) { /* a drill sends nothing (R-drill-notify) */
+        if (would && json_is_string(json_object_get(would, "refused"))) {
+            fprintf(stderr, "  notify %s: would be refused: %s\n", step,
+                    json_string_value(json_object_get(would, "refused")));
+        } else if (would) { /* a drill sends nothing (R-drill-notify) */
             fprintf(stderr, "  notify %s: would send: ", step);
             print_would_run(json_string_value(json_object_get(would, "action")), json_object_get(would, "with"));
             fputc('\n', stderr);

@@ -40,6 +40,18 @@ void rb_expr_free(rb_expr_t *e);
  * thread: it touches nothing but its arguments. */
 json_t *rb_expr_eval(const rb_expr_t *e, const json_t *ctx, char *err, size_t errlen);
 
+/* Where now() reads the time on the calling thread: fn(arg) returns
+ * seconds since the epoch. NULL restores the system clock. Thread-local, so
+ * that one thread's replay never answers another thread's now(). The run
+ * installs a clock that records every value it hands out
+ * (rb_expr_clock_take), so that a replay can give back the same values;
+ * a replay installs one that answers from the journal. */
+typedef double (*rb_expr_clock_fn)(void *arg);
+void rb_expr_set_clock(rb_expr_clock_fn fn, void *arg);
+rb_expr_clock_fn rb_expr_get_clock(void **arg);
+/* The system clock, in seconds since the epoch (what now() reads by default). */
+double rb_expr_system_now(void);
+
 /* Truthiness: null, false, 0, "", [] and {} are false; all else true. */
 int rb_expr_truthy(const json_t *v);
 

@@ -10,7 +10,7 @@
  * Every function takes borrowed arguments and returns a new reference or
  * NULL with a message "<name>: …". A function never keeps state between
  * calls and never touches anything but its arguments (now() reads the
- * clock), so evaluation stays thread-safe. Predicates (contains, startsWith,
+ * calling thread's clock, rb_expr_set_clock), so evaluation stays thread-safe. Predicates (contains, startsWith,
  * endsWith, matches) answer false for a null subject, because a missing
  * path is null; transformations (lower, split, …) refuse null, so a missing
  * value is an error the operator sees rather than a silent "".
@@ -546,11 +546,33 @@ static json_t *f_float(json_t *const *a, int n, void *aux, char *err, size_t err
     return to_number(a[0], 0, err, errlen);
 }
 
-static json_t *f_now(json_t *const *a, int n, void *aux, char *err, size_t errlen)
+static _Thread_local rb_expr_clock_fn clock_fn;
+static _Thread_local void *clock_arg;
+
+void rb_expr_set_clock(rb_expr_clock_fn fn, void *arg)
+{
+    clock_fn = fn;
+    clock_arg = arg;
+}
+
+rb_expr_clock_fn rb_expr_get_clock(void **arg)
+{
+    if (arg)
+        *arg = clock_arg;
+    return clock_fn;
+}
+
+double rb_expr_system_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
-    json_t *r = json_real((double)ts.tv_sec + (double)ts.tv_nsec / 1e9);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* now(): the thread's clock (rb_expr_set_clock), else the system's. */
+static json_t *f_now(json_t *const *a, int n, void *aux, char *err, size_t errlen)
+{
+    json_t *r = json_real(clock_fn ? clock_fn(clock_arg) : rb_expr_system_now());
     return r ? r : oom(err, errlen);
 }
 

@@ -193,7 +193,7 @@ int rb__action_start(rb_action_ctx_t *ctx, const json_t *with)
 
 int rb__action_ctx_set_run_view(rb_action_ctx_t *ctx, const json_t *expr_ctx)
 {
-    static const char *const keep[] = {"run", "checks", "steps", "event"};
+    static const char *const keep[] = {"run", "checks", "steps", "event", "failed"};
     json_decref(ctx->run_view);
     ctx->run_view = NULL;
     if (!json_is_object(expr_ctx))

@@ -144,7 +144,7 @@ int rb__plugin_check_action(const rb_action_t *a, char *err, size_t errlen)
     if (!a->summary || !a->summary[0])
         return fail(err, errlen, RB_EINVAL, "action \"%s\" has no summary", a->name);
     uint32_t kind = a->flags & (RB_ACTION_SIDE_EFFECTS | RB_ACTION_READ_ONLY);
-    const uint32_t known = RB_ACTION_SIDE_EFFECTS | RB_ACTION_READ_ONLY | RB_ACTION_HTTP_STATUS;
+    const uint32_t known = RB_ACTION_SIDE_EFFECTS | RB_ACTION_READ_ONLY | RB_ACTION_HTTP_STATUS | RB_ACTION_SUBRUN;
     if (a->flags & ~known)
         return fail(err, errlen, RB_EINVAL, "action \"%s\" has unknown flags 0x%x", a->name,
                     (unsigned)(a->flags & ~known));
@@ -253,6 +253,13 @@ int rb__plugin_load(const char *path, char *err, size_t errlen)
                 rc = fail(err, errlen, rc, "%s: descriptor %zu: %s", path, i, msg);
             else
                 rc = fail(err, errlen, rc, "%s: %s", path, msg);
+            goto out;
+        }
+        if (list[i]->flags & RB_ACTION_SUBRUN) {
+            /* a replay runs such an action instead of answering it from
+             * the journal: only the built-in `runbook` may say so */
+            rc = fail(err, errlen, RB_EINVAL, "%s: action \"%s\": RB_ACTION_SUBRUN is reserved for the built-in runbook action",
+                      path, list[i]->name);
             goto out;
         }
         for (size_t j = 0; j < i; j++)

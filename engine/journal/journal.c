@@ -91,6 +91,11 @@ const char *const rb__j_sql[RB__JST_COUNT] = {
     [RB__JST_ALERT_RUNS_GET] =
         "SELECT runbook, run_id, outcome FROM alert_runs WHERE fingerprint = ?1 AND starts_at = ?2"
         " ORDER BY runbook",
+    [RB__JST_VERSIONS] =
+        "SELECT v.sha256, v.path, v.recorded_at,"
+        " (SELECT count(*) FROM runs r WHERE r.sha256 = v.sha256),"
+        " (SELECT max(started_at) FROM runs r WHERE r.sha256 = v.sha256)"
+        " FROM versions v WHERE v.name = ?1 ORDER BY v.recorded_at DESC, v.rowid DESC",
     [RB__JST_BEGIN] = "BEGIN IMMEDIATE",
     [RB__JST_COMMIT] = "COMMIT",
     [RB__JST_RUN_EVENTS] =

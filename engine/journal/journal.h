@@ -160,13 +160,23 @@ int rb_journal_flush(rb_journal_t *j, rb_journal_flush_cb cb, void *arg);
  */
 int rb_journal_detach_loop(rb_journal_t *j);
 
+#define RB_JOURNAL_COMMIT_BUCKETS 12
+
 typedef struct rb_journal_stats {
     uint64_t commits;   /* write transactions committed */
     uint64_t records;   /* records committed: events, runs, versions, statuses */
     uint64_t events;    /* events committed */
     uint64_t max_batch; /* most records in one commit */
     int synchronous;    /* as the connection reports it: 2 FULL, 1 NORMAL; 0 read-only */
+    /* How long each COMMIT took (the disk's flush in it): the sum, and
+     * how many took at most rb_journal_commit_le[i] seconds (each bucket
+     * counts only its own range; above the last: commits minus them all). */
+    double commit_seconds;
+    uint64_t commit_buckets[RB_JOURNAL_COMMIT_BUCKETS];
 } rb_journal_stats_t;
+
+/* The upper bounds (seconds) of the commit latency buckets. */
+extern const double rb_journal_commit_le[RB_JOURNAL_COMMIT_BUCKETS];
 
 /* Counters since open, both modes. Any thread. */
 void rb_journal_stats(rb_journal_t *j, rb_journal_stats_t *out);
@@ -177,6 +187,29 @@ void rb_journal_stats(rb_journal_t *j, rb_journal_stats_t *out);
  * {id, runbook, sha256, status, trigger, started_at, ended_at} with times as
  * ms since the epoch (ended_at null while open). */
 int rb_journal_runs(rb_journal_t *j, int limit, json_t **out);
+
+/* Which runs rb_journal_runs_find lists; a NULL or 0 field does not filter. */
+typedef struct rb_journal_runs_filter {
+    int limit;            /* at most this many (0: all) */
+    const char *runbook;  /* the runbook's name */
+    const char *status;   /* the status in the listing (resolved, failed, running …) */
+    const char *trigger;  /* the trigger, or its kind: "cli" also matches "cli (drill)",
+                           * "runbook" matches "runbook:12" (a sub-runbook) */
+    const char *severity; /* the level severity_assigned recorded (P1 …) */
+    int64_t since_ms;     /* started at or after (ms since the epoch) */
+    int64_t before_id;    /* only ids below it (the next page) */
+} rb_journal_runs_filter_t;
+/* The newest runs first that pass f (NULL: every run), as rb_journal_runs,
+ * each also with severity (the level assigned, or null). */
+int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out);
+/* The sub-runbook runs that run_id's steps started, oldest first: an array
+ * of {id, runbook, sha256, status, parent_step}. */
+int rb_journal_run_children(rb_journal_t *j, int64_t run_id, json_t **out);
+
+/* The recorded versions of the runbook of that name, newest first:
+ * [{sha256, path, recorded_at (ms), runs (how many it started),
+ * last_run_at (ms or null)}]. */
+int rb_journal_versions(rb_journal_t *j, const char *name, json_t **out);
 
 /* One run: {id, runbook, sha256, status, trigger, params, started_at,
  * ended_at, events: [{seq, wall_ms, mono_ns, type, step, attempt, data}]}.

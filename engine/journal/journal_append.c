@@ -94,10 +94,21 @@ int rb__j_txn_begin(rb__jconn_t *c, const char *what)
     return 0;
 }
 
-static void rb__j_count(rb__jconn_t *c)
+const double rb_journal_commit_le[RB_JOURNAL_COMMIT_BUCKETS] = {
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
+};
+
+static void rb__j_count(rb__jconn_t *c, int64_t commit_ns)
 {
     rb_journal_t *j = c->j;
+    double sec = (double)commit_ns / 1e9;
     uv_mutex_lock(&j->mu);
+    j->stats.commit_seconds += sec;
+    for (int i = 0; i < RB_JOURNAL_COMMIT_BUCKETS; i++)
+        if (sec <= rb_journal_commit_le[i]) {
+            j->stats.commit_buckets[i]++;
+            break;
+        }
     j->stats.commits++;
     j->stats.records += c->txn_records;
     j->stats.events += c->txn_events;
@@ -129,6 +140,7 @@ int rb__j_txn_commit(rb__jconn_t *c, const char *what)
             return ret;
         }
     }
+    int64_t t0 = rb__j_mono_ns();
     rc = rb__j_run_stmt(c, RB__JST_COMMIT);
     if (rc != SQLITE_OK) {
         /* A failed COMMIT may leave the transaction open (BUSY) or not;
@@ -143,7 +155,7 @@ int rb__j_txn_commit(rb__jconn_t *c, const char *what)
     c->head_dirty = 0;
     c->seqs_head_id = c->head_id;
     memcpy(c->seqs_head_hash, c->head_hash, RB__J_HASH_LEN);
-    rb__j_count(c);
+    rb__j_count(c, rb__j_mono_ns() - t0);
     return 0;
 }
 

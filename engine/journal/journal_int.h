@@ -241,6 +241,7 @@ enum {
     RB__JST_ALERT_RESOLVE,
     RB__JST_ALERT_GET,
     RB__JST_ALERT_RUNS_GET,
+    RB__JST_VERSIONS,
     RB__JST_BEGIN,  /* BEGIN IMMEDIATE and COMMIT, prepared once: parsing */
     RB__JST_COMMIT, /* them again on every group commit cost as much as an insert */
     RB__JST_COUNT

@@ -1,7 +1,8 @@
 /*
  * journal_read.c — reading the journal back: the list of runs, one run with
  * its events, the source of a runbook version, each row turned into the
- * JSON that `runbook runs`, `runbook show` and the server's API print.
+ * JSON that `runbook runs`, `runbook show` and the server's API print;
+ * the filtered listing and a run's sub-runs (for replay and reports).
  *
  * Owns: nothing but the statements' rows while it reads them; every read
  * goes through the caller's connection (j->c) and its cached statements
@@ -105,6 +106,30 @@ static int rb__j_rows(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols, 
     return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, what);
 }
 
+/* RB__JST_VERSIONS */
+static const rb__jcol_t rb__j_version_row[] = {
+    {"sha256", RB__JCOL_TEXT},     {"path", RB__JCOL_TEXT}, {"recorded_at", RB__JCOL_INT},
+    {"runs", RB__JCOL_INT},        {"last_run_at", RB__JCOL_INT}, {NULL, 0},
+};
+
+/* Runs st (bound) into a new array of rows of shape cols in *out. */
+static int rb__j_list(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols, const char *what,
+                      json_t **out)
+{
+    json_t *arr = json_array();
+    if (!arr) {
+        rb__j_release(st);
+        return RB_ENOMEM;
+    }
+    int ret = rb__j_rows(c, st, cols, arr, what);
+    if (ret != 0) {
+        json_decref(arr);
+        return ret;
+    }
+    *out = arr;
+    return 0;
+}
+
 int rb_journal_runs(rb_journal_t *j, int limit, json_t **out)
 {
     rb__jconn_t *c = j->c;
@@ -114,17 +139,19 @@ int rb_journal_runs(rb_journal_t *j, int limit, json_t **out)
     if (ret != 0)
         return ret;
     sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
-    json_t *arr = json_array();
-    if (!arr) {
-        rb__j_release(st);
-        return RB_ENOMEM;
-    }
-    if ((ret = rb__j_rows(c, st, rb__j_runs_row, arr, "listing runs")) != 0) {
-        json_decref(arr);
+    return rb__j_list(c, st, rb__j_runs_row, "listing runs", out);
+}
+
+int rb_journal_versions(rb_journal_t *j, const char *name, json_t **out)
+{
+    rb__jconn_t *c = j->c;
+    sqlite3_stmt *st;
+    *out = NULL;
+    int ret = rb__j_stmt(c, RB__JST_VERSIONS, &st);
+    if (ret != 0)
         return ret;
-    }
-    *out = arr;
-    return 0;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_TRANSIENT);
+    return rb__j_list(c, st, rb__j_version_row, "listing runbook versions", out);
 }
 
 int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
@@ -229,4 +256,101 @@ int rb_journal_key_state(rb_journal_t *j, const char *runbook, const char *key, 
     }
     rb__j_release(st);
     return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, "reading runs by concurrency key");
+}
+
+/* Every row of st (prepared for this one call) as an array in *out;
+ * finalizes st. 0, RB_ENOMEM or SQLite's failure described as what. */
+static int rb__j_rows_once(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols,
+                           const char *what, json_t **out)
+{
+    json_t *arr = json_array();
+    int ret = arr ? 0 : RB_ENOMEM, rc = SQLITE_DONE;
+    while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        json_t *row = rb__j_row(st, cols);
+        if (!row || json_array_append_new(arr, row) != 0)
+            ret = RB_ENOMEM;
+    }
+    sqlite3_finalize(st);
+    if (!ret && rc != SQLITE_DONE)
+        ret = rb__j_failc(c, rc, what);
+    if (ret) {
+        json_decref(arr);
+        return ret;
+    }
+    *out = arr;
+    return 0;
+}
+
+/* rb_journal_runs_find's row: the listing's columns and the severity. */
+static const rb__jcol_t rb__j_runs_find_row[] = {
+    {"id", RB__JCOL_INT},       {"runbook", RB__JCOL_TEXT},
+    {"sha256", RB__JCOL_TEXT},  {"status", RB__JCOL_TEXT},
+    {"trigger", RB__JCOL_TEXT}, {"started_at", RB__JCOL_INT},
+    {"ended_at", RB__JCOL_INT}, {"severity", RB__JCOL_TEXT}, {NULL, 0},
+};
+
+/* The level a run's severity_assigned recorded: it comes early in the run,
+ * so the walk in seq order stops after a few rows however long the run. */
+#define RB__J_SEVERITY_SQL                                                                        \
+    "(SELECT json_extract(e.data, '$.level') FROM events e WHERE e.run_id = runs.id"              \
+    " AND e.type = 'severity_assigned' ORDER BY e.seq LIMIT 1)"
+
+int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out)
+{
+    static const rb_journal_runs_filter_t none;
+    rb__jconn_t *c = j->c;
+    *out = NULL;
+    if (!f)
+        f = &none;
+    /* The statement depends on which filters are given: built from fixed
+     * pieces (values are bound, never pasted) and prepared for this call. */
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT id, runbook, sha256, status, trigger, started_at, ended_at, %s AS severity"
+             " FROM runs WHERE 1%s%s%s%s%s%s ORDER BY id DESC LIMIT ?6",
+             RB__J_SEVERITY_SQL, f->runbook ? " AND runbook = ?1" : "",
+             f->status ? " AND status = ?2" : "",
+             f->trigger ? " AND (trigger = ?3 OR substr(trigger, 1, length(?3) + 1) IN (?3 || ':', ?3 || ' '))" : "",
+             f->severity ? " AND severity = ?4" : "", f->since_ms ? " AND started_at >= ?5" : "", f->before_id ? " AND id < ?7" : "");
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "listing runs");
+    if (f->runbook)
+        sqlite3_bind_text(st, 1, f->runbook, -1, SQLITE_STATIC);
+    if (f->status)
+        sqlite3_bind_text(st, 2, f->status, -1, SQLITE_STATIC);
+    if (f->trigger)
+        sqlite3_bind_text(st, 3, f->trigger, -1, SQLITE_STATIC);
+    if (f->severity)
+        sqlite3_bind_text(st, 4, f->severity, -1, SQLITE_STATIC);
+    if (f->since_ms)
+        sqlite3_bind_int64(st, 5, f->since_ms);
+    sqlite3_bind_int64(st, 6, f->limit > 0 ? f->limit : -1);
+    if (f->before_id)
+        sqlite3_bind_int64(st, 7, f->before_id);
+    return rb__j_rows_once(c, st, rb__j_runs_find_row, "listing runs", out);
+}
+
+static const rb__jcol_t rb__j_children_row[] = {
+    {"id", RB__JCOL_INT},     {"runbook", RB__JCOL_TEXT},     {"sha256", RB__JCOL_TEXT},
+    {"status", RB__JCOL_TEXT}, {"parent_step", RB__JCOL_TEXT}, {NULL, 0},
+};
+
+int rb_journal_run_children(rb_journal_t *j, int64_t run_id, json_t **out)
+{
+    rb__jconn_t *c = j->c;
+    *out = NULL;
+    /* a sub-run's trigger is "runbook:<parent id>" (engine/run/step.c); its
+     * run_started (seq 1) names the parent's step */
+    static const char sql[] =
+        "SELECT id, runbook, sha256, status,"
+        " (SELECT json_extract(e.data, '$.parent_step') FROM events e WHERE e.run_id = runs.id"
+        " AND e.seq = 1) FROM runs WHERE trigger = 'runbook:' || ?1 ORDER BY id";
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "listing sub-runs");
+    sqlite3_bind_int64(st, 1, run_id);
+    return rb__j_rows_once(c, st, rb__j_children_row, "listing sub-runs", out);
 }

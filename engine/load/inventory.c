@@ -19,6 +19,7 @@
 #include "inventory.h"
 
 #include "doc.h"
+#include "host/action_host.h"
 
 #include <limits.h>
 #include <stdio.h>
@@ -102,6 +103,33 @@ static void host_fields(inv_t *iv, const json_t *h, const char *what, int defaul
     }
 }
 
+/* Checks a host's connection fields with the ssh action's own validator, so
+ * that a value the action would refuse (an address or user read as an ssh
+ * option, a host_key that is no key) stops the load, not a remote step
+ * halfway through a run. The mark is the value's: in the host, else in
+ * defaults, else the host's name. */
+static void ssh_fields_ok(inv_t *iv, const json_t *h, const char *what, const json_t *hosts,
+                          const char *name, const json_t *hv, const json_t *dj)
+{
+    const rb_action_t *ssh = rb__action_find("ssh");
+    if (!ssh || !ssh->validate)
+        return;
+    json_t *with = json_pack("{s:O,s:[s]}", "host", h, "argv", "true");
+    char msg[512] = "";
+    const char *key = NULL;
+    int rc = with ? ssh->validate(with, msg, sizeof(msg), &key) : 0;
+    json_decref(with);
+    if (rc >= 0)
+        return;
+    const char *field = key && strcmp(key, "host") ? key : "address";
+    rb_mark_t m = rb_doc_key_mark(iv->doc, hosts, name);
+    if (hv && json_object_get(hv, field))
+        m = rb_doc_val_mark(iv->doc, hv, field);
+    else if (json_is_object(dj) && json_object_get(dj, field))
+        m = rb_doc_val_mark(iv->doc, dj, field);
+    IERR(iv, m, "%s: %s (the ssh action would refuse it)", what, msg);
+}
+
 static json_t *build(inv_t *iv, const json_t *root)
 {
     json_t *inv = rb_inventory_empty();
@@ -148,6 +176,7 @@ static json_t *build(inv_t *iv, const json_t *root)
             IERR(iv, rb_doc_val_mark(iv->doc, hosts, k), "%s must be a mapping (or empty)", what);
         if (!json_object_get(h, "address"))
             json_object_set_new(h, "address", json_string(k));
+        ssh_fields_ok(iv, h, what, hosts, k, json_is_object(v) ? v : NULL, dj);
         if (!json_object_get(h, "vars"))
             json_object_set_new(h, "vars", json_object());
         json_object_set_new(h, "groups", json_array());

@@ -536,7 +536,8 @@ uint32_t rb_runbook_event_bit(const char *name)
 {
     static const char *const names[] = {"declared", "severity", "step_failed", "escalated",
                                         "resolved", "failed", "not_confirmed",
-                                        "inconclusive", "notify_failed", NULL};
+                                        "inconclusive", "notify_failed",
+                                           "approval_requested", NULL};
     for (uint32_t i = 0; name && names[i]; i++)
         if (!strcmp(names[i], name))
             return 1u << i;

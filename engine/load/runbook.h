@@ -87,6 +87,7 @@ typedef struct rb_severity_rule {
 #define RB_EV_NOT_CONFIRMED 0x40u
 #define RB_EV_INCONCLUSIVE  0x80u
 #define RB_EV_NOTIFY_FAILED 0x100u /* another notification finally failed */
+#define RB_EV_APPROVAL_REQUESTED 0x200u /* a step waits for an answer */
 
 typedef struct rb_notify_rule {
     uint32_t events;

@@ -25,7 +25,8 @@ typedef enum {
 static const char *const on_timeout_values[] = {"fail", "continue", NULL};
 static const char *const event_values[] = {"declared", "severity", "step_failed", "escalated",
                                            "resolved", "failed", "not_confirmed",
-                                           "inconclusive", "notify_failed", NULL};
+                                           "inconclusive", "notify_failed",
+                                           "approval_requested", NULL};
 
 typedef struct shape shape_t;
 typedef struct keyspec {
@@ -327,14 +328,17 @@ static void check_object(walk_t *w, const json_t *obj, rb_mark_t m, const shape_
         if (s->required && !json_object_get(obj, s->key))
             ERR(w, m, "missing required key \"%s\" in %s", s->key, sh->what);
     /* Lists and maps that must not be empty: a runbook with no steps does
-     * nothing, and an empty matcher would match every alert. */
-    static const char *const non_empty[] = {"steps", "match", NULL};
+     * nothing, an empty matcher would match every alert, and a notify
+     * entry on no event would never be sent. */
+    static const char *const non_empty[] = {"steps", "match", "on", NULL};
+    static const char *const why_empty[] = {"", " (it would match every alert)",
+                                            " (the entry would never be sent)"};
     for (size_t i = 0; non_empty[i]; i++) {
         const json_t *x = json_object_get(obj, non_empty[i]);
         if ((json_is_array(x) && json_array_size(x) == 0) ||
             (json_is_object(x) && json_object_size(x) == 0))
             ERR(w, rb_doc_val_mark(w->doc, obj, non_empty[i]), "\"%s\" must not be empty%s",
-                non_empty[i], i == 1 ? " (it would match every alert)" : "");
+                non_empty[i], why_empty[i]);
     }
     if (!sh->invocation)
         return;

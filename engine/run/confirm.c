@@ -90,10 +90,12 @@ static void end_inconclusive(rb_run_t *r, json_t *data, const char *msg)
 /* Picks the severity (first rule that matches). A rule whose `when` cannot
  * be evaluated is journaled and the run takes the most severe level any
  * rule names, so a broken rule never lowers the severity (R-severity-error).
- * Returns the level or NULL; *errors gets [{rule, error}] or stays NULL. */
-static const char *pick_severity(rb_run_t *r, json_t **errors)
+ * Returns the level or NULL; *errors gets [{rule, error}] or stays NULL;
+ * *rule the index of the rule that chose it (-1: none did, or an error). */
+static const char *pick_severity(rb_run_t *r, json_t **errors, long *rule)
 {
     const char *level = NULL;
+    *rule = -1;
     char e[256] = "";
     *errors = NULL;
     size_t n = rb_runbook_nseverity(r->rb);
@@ -102,6 +104,7 @@ static const char *pick_severity(rb_run_t *r, json_t **errors)
         int t = s->when ? rb_expr_test(s->when, r->ctx, e, sizeof(e)) : 1;
         if (t > 0) {
             level = s->level;
+            *rule = (long)i;
         } else if (t < 0) {
             if (!*errors)
                 *errors = json_array();
@@ -111,6 +114,7 @@ static const char *pick_severity(rb_run_t *r, json_t **errors)
     }
     if (!*errors)
         return level;
+    *rule = -1;
     const char *worst = NULL;
     for (size_t i = 0; i < n; i++) {
         const char *l = rb_runbook_severity(r->rb, i)->level;
@@ -168,7 +172,8 @@ void rb__run_confirm(rb_run_t *r)
         }
     }
     json_t *sev_errors;
-    const char *level = pick_severity(r, &sev_errors);
+    long rule;
+    const char *level = pick_severity(r, &sev_errors, &rule);
     if (level) {
         uint64_t respond = 0, resolve = 0;
         rb_runbook_level_targets(r->rb, level, &respond, &resolve);
@@ -177,6 +182,8 @@ void rb__run_confirm(rb_run_t *r)
                               "resolve_ms", (json_int_t)resolve);
         if (sev_errors)
             json_object_set(d, "errors", sev_errors);
+        if (rule >= 0) /* which rule chose it: a replay checks the same one does */
+            json_object_set_new(d, "rule", json_integer(rule));
         int rc = rb__run_emit(r, "severity_assigned", NULL, 0, d);
         json_decref(d);
         if (rc < 0) {

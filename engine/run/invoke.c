@@ -18,7 +18,11 @@ struct rb_invoker {
     uv_loop_t *loop;
     char *base_dir;
     int dry_run;       /* 0, or a drill: RB__SIMULATE_OK / RB__SIMULATE_FAILED */
-    json_t *simulated; /* a drill's stand-in result, handed back on the next turn */
+    json_t *simulated; /* a drill's stand-in result (or a replay's answer), handed back on the
+                          next turn */
+    rb_invoker_answer_fn answer; /* a replay's: answers each attempt (or NULL) */
+    void *answer_arg;
+    int answered; /* the result in flight is a replay's answer, already complete */
     uv_timer_t timer;
     const rb_invoke_t *inv;
     json_t *ctx;
@@ -71,6 +75,11 @@ void rb__invoker_free(rb_invoker_t *iv)
 }
 
 void rb__invoker_set_data(rb_invoker_t *iv, void *data) { iv->data = data; }
+void rb__invoker_set_answer(rb_invoker_t *iv, rb_invoker_answer_fn fn, void *arg)
+{
+    iv->answer = fn;
+    iv->answer_arg = arg;
+}
 void rb__invoker_set_subrun(rb_invoker_t *iv, const rb_subrun_host_t *h) { iv->subrun = h; }
 void rb__invoker_set_dry_run(rb_invoker_t *iv, int dry_run) { iv->dry_run = dry_run; }
 void *rb__invoker_data(const rb_invoker_t *iv) { return iv->data; }
@@ -164,6 +173,16 @@ static void attempt_begin(rb_invoker_t *iv)
         finish(iv, error_result(iv, "error", "the journal refused the attempt's record"));
         return;
     }
+    iv->answered = 0;
+    if (iv->answer && !(inv->action->flags & RB_ACTION_SUBRUN)) {
+        /* A replay: the journal answers; nothing is started. */
+        iv->simulated = iv->answer(iv, iv->phase, inv->action->name, iv->attempt, iv->with, iv->answer_arg);
+        if (!iv->simulated)
+            iv->simulated = error_result(iv, "error", "out of memory");
+        iv->answered = 1;
+        uv_timer_start(&iv->timer, on_timer, 0, 0);
+        return;
+    }
     if (iv->dry_run && (inv->action->flags & RB_ACTION_SIDE_EFFECTS) && !inv->read_only) {
         /* A drill: the action is not started. Its result says what would
          * have run and takes the outcome --assume gives it; it comes back
@@ -173,8 +192,15 @@ static void attempt_begin(rb_invoker_t *iv)
         iv->simulated = rb__result_new(inv->action, "simulated", NULL);
         json_object_set_new(iv->simulated, "ok", json_boolean(ok));
         json_object_set_new(iv->simulated, "assumed", json_string(ok ? "ok" : "failed"));
-        json_object_set_new(iv->simulated, "would_run", json_pack("{s:s,s:O}", "action", inv->action->name,
-                                                                   "with", iv->with));
+        json_t *would = json_pack("{s:s,s:O}", "action", inv->action->name, "with", iv->with);
+        /* what the rendered parameters would meet: a real run's action
+         * refuses them before sending anything (R-drill-notify) */
+        char why[256] = "";
+        const char *key = NULL;
+        if (would && inv->action->validate &&
+            inv->action->validate(iv->with, why, sizeof(why), &key) < 0)
+            json_object_set_new(would, "refused", json_string(why[0] ? why : "invalid parameters"));
+        json_object_set_new(iv->simulated, "would_run", would);
         uv_timer_start(&iv->timer, on_timer, 0, 0);
         return;
     }
@@ -262,7 +288,7 @@ static int schedule_retry(rb_invoker_t *iv, const char *reason)
     iv->busy = 1;
     iv->waiting = 1;
     uv_update_time(iv->loop); /* the delay counts from now (see above) */
-    uv_timer_start(&iv->timer, on_timer, delay, 0);
+    uv_timer_start(&iv->timer, on_timer, iv->answer ? 0 : delay, 0); /* a replay waits for nothing */
     return 1;
 }
 
@@ -333,14 +359,28 @@ static void on_action_done(rb_action_ctx_t *actx, json_t *res, void *arg)
         rb__action_ctx_free(actx);
         iv->actx = NULL;
     }
-    decorate(iv, res);
-    if (iv->timed_out) {
+    if (!iv->answered) /* a replay's answer is the recorded result, duration and all */
+        decorate(iv, res);
+    /* An action that answers the step's timeout with error says that what
+     * it runs never started (an ssh probe still connecting): that is no
+     * evidence, so error stays (R-timeout-is-evidence). */
+    if (iv->timed_out && !strcmp(rb__result_outcome(res), "error")) {
+        char msg[96], dur[32];
+        snprintf(msg, sizeof(msg), "; the step's timeout (%s) ran out first",
+                 rb_duration_format(inv->timeout_ms, dur, sizeof(dur)));
+        const char *e = json_string_value(json_object_get(res, "error"));
+        json_object_set_new(res, "error", json_sprintf("%s%s", e ? e : "error", msg));
+    } else if (iv->timed_out) {
         char msg[96], dur[32];
         snprintf(msg, sizeof(msg), "timed out after %s", rb_duration_format(inv->timeout_ms, dur, sizeof(dur)));
         set_outcome(res, "timeout", "", msg);
     } else if (iv->cancelled && json_is_false(json_object_get(res, "ok"))) {
         rb__result_set_outcome(res, "cancelled");
     }
+    /* What the action said before expect and until judged it: recorded
+     * when they changed it, so that a replay (or a what-if with another
+     * expect) judges the action's own answer again. */
+    json_t *raw = inv->expect || inv->retry.until ? json_deep_copy(res) : NULL;
     const char *why = judge(iv, res);
     /* ok only with the outcome ok (or a drill's stand-in): R-ok-field */
     const char *st = rb__result_outcome(res);
@@ -348,6 +388,9 @@ static void on_action_done(rb_action_ctx_t *actx, json_t *res, void *arg)
         json_object_set_new(res, "ok", json_false());
     int ok = json_is_true(json_object_get(res, "ok"));
     json_t *d = json_pack("{s:O,s:s}", "result", res, "phase", iv->phase);
+    if (raw && !json_equal(raw, res))
+        json_object_set(d, "raw", raw);
+    json_decref(raw);
     int rc = iv->hooks.event(iv, "attempt_finished", iv->attempt, d, iv->arg);
     json_decref(d);
     /* a drill's assumed failure is not retried: nothing ran */
@@ -379,6 +422,8 @@ void rb__invoker_cancel(rb_invoker_t *iv)
     if (!iv->busy || iv->cancelled)
         return;
     iv->cancelled = 1;
+    if (iv->simulated && iv->answered)
+        return; /* a replay: the recorded result says how the cancel ended the attempt */
     if (iv->simulated) {
         json_decref(iv->simulated);
         iv->simulated = NULL;

@@ -87,6 +87,17 @@ void rb__invoker_set_subrun(rb_invoker_t *iv, const rb_subrun_host_t *h);
  * a step takes the outcome --assume gives it. */
 void rb__invoker_set_dry_run(rb_invoker_t *iv, int dry_run);
 
+/* A replay: every attempt is answered by answer(iv, phase, action, attempt,
+ * with, arg)
+ * (a new reference) instead of starting the action — except an action
+ * that runs a sub-runbook (RB_ACTION_SUBRUN), which the replay runs as the
+ * child's replay. The answer comes on the next turn of the loop and is
+ * judged (expect, until) as an action's result would be; retry delays pass
+ * at once (the journaled delay_ms is still the computed one). */
+typedef json_t *(*rb_invoker_answer_fn)(rb_invoker_t *iv, const char *phase, const char *action,
+                                        int attempt, const json_t *with, void *arg);
+void rb__invoker_set_answer(rb_invoker_t *iv, rb_invoker_answer_fn fn, void *arg);
+
 /* Opaque per-invoker user slot (e.g. the foreach item index). */
 void rb__invoker_set_data(rb_invoker_t *iv, void *data);
 void *rb__invoker_data(const rb_invoker_t *iv);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const json_t *point,
                   const json_t *events, const rb_run_opts_t *o, rb_run_t **out, char *err,
@@ -53,6 +54,7 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     json_object_update(r->steps, json_object_get(point, "results"));
     /* what the run had decided before it stopped */
     int declared = 0;
+    json_int_t wall0 = 0;
     size_t i;
     json_t *ev;
     json_array_foreach(events, i, ev) {
@@ -67,7 +69,23 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
             rb__run_set_field(r, "severity", json_incref(json_object_get(data, "level")));
         else if (!strcmp(type, "check_finished") && step)
             json_object_set(r->checks, step, json_object_get(data, "result"));
+        else if (!strcmp(type, "run_started"))
+            wall0 = json_integer_value(json_object_get(ev, "wall_ms"));
+        else if (!strcmp(type, "escalated")) {
+            json_int_t lv = json_integer_value(json_object_get(data, "level"));
+            if (lv >= 1 && lv <= 64)
+                r->esc_fired |= (uint64_t)1 << (lv - 1);
+            r->escalated++;
+        }
     }
+    /* escalation timers count from the original start (docs/cli.md) */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    if (wall0 > 0 && now_ms > wall0)
+        r->esc_elapsed_ms = (uint64_t)(now_ms - wall0);
+    if (r->escalated)
+        rb__run_set_field(r, "escalated", json_integer(r->escalated));
     const char *next = json_string_value(json_object_get(point, "next_step"));
     if (!declared) {
         r->resume_at = RB__RESUME_FROM_START;
@@ -112,8 +130,9 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     return 0;
 }
 
-/* Goes on where an interrupted run stopped. Escalation timers do not
- * restart: they count from the original start, which has passed. */
+/* Goes on where an interrupted run stopped. Escalation timers count from
+ * the original start: a level already escalated to is not sent again, one
+ * whose time passed while the run was down is sent at once. */
 int rb__run_start_resumed(rb_run_t *r)
 {
     r->state = RS_STEPS; /* what the run had reached */
@@ -122,10 +141,14 @@ int rb__run_start_resumed(rb_run_t *r)
     json_t *d = json_pack("{s:s?,s:s}", "from_step", from, "phase",
                           r->resume_at == RB__RESUME_FROM_START ? "start"
                           : from ? "steps" : "validate");
+    /* the parameters it goes on with (given again on resume, secret ones
+     * masked): what a replay of the resumed part needs */
+    json_object_set_new(d, "params", rb_secrets_mask_params(r->secrets, r->rb, json_object_get(r->ctx, "params")));
     int rc = rb__run_announce(r, "run_resumed", d);
     json_decref(d);
     if (rc < 0)
         return 0;
+    rb__run_start_escalations(r);
     if (r->resume_at == RB__RESUME_FAILED) {
         /* the last step failed and its on_failure ends the run: so it does */
         rb__run_end(r, "failed", "the run stopped after a failed step; it ends failed on resume");

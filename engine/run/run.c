@@ -23,6 +23,41 @@
 
 /* ---- journaling ---- */
 
+/* now() values handed out on this thread since the last event: each run
+ * installs recording_clock (unless a replay installed its own), and the
+ * next event journaled on the thread is preceded by a "clock_read" event
+ * with them, in the order they were read, so that a replay can give back
+ * exactly those values (docs/review.md). */
+#define RB__CLOCK_PENDING 64
+static _Thread_local double clock_pending[RB__CLOCK_PENDING];
+static _Thread_local size_t clock_npending, clock_dropped;
+
+static double recording_clock(void *arg)
+{
+    (void)arg;
+    double t = rb_expr_system_now();
+    if (clock_npending < RB__CLOCK_PENDING)
+        clock_pending[clock_npending++] = t;
+    else
+        clock_dropped++;
+    return t;
+}
+
+/* Journals the pending now() values as "clock_read" {values, dropped?}. */
+static int record_clock(rb_run_t *r)
+{
+    json_t *v = json_array();
+    for (size_t i = 0; i < clock_npending; i++)
+        json_array_append_new(v, json_real(clock_pending[i]));
+    json_t *d = json_pack("{s:o}", "values", v);
+    if (clock_dropped)
+        json_object_set_new(d, "dropped", json_integer((json_int_t)clock_dropped));
+    clock_npending = clock_dropped = 0;
+    int rc = rb_journal_event(r->j, r->id, "clock_read", NULL, 0, d);
+    json_decref(d);
+    return rc;
+}
+
 /* Appends an event and tells the observer. Returns 0, or negative when the
  * journal refused it (the caller must stop). data is borrowed. */
 int rb__run_emit(rb_run_t *r, const char *type, const char *step, int attempt, const json_t *data)
@@ -31,8 +66,13 @@ int rb__run_emit(rb_run_t *r, const char *type, const char *step, int attempt, c
         return RB_EJOURNAL;
     /* Secrets are masked here, the one door to the journal and the
      * terminal: whatever string one was interpolated into. */
+    int rc = clock_npending || clock_dropped ? record_clock(r) : 0;
+    if (rc < 0) {
+        r->journal_broken = 1;
+        return rc;
+    }
     json_t *d = data ? rb_secrets_mask(r->secrets, data) : json_object();
-    int rc = rb_journal_event(r->j, r->id, type, step, attempt, d);
+    rc = rb_journal_event(r->j, r->id, type, step, attempt, d);
     if (rc < 0) {
         r->journal_broken = 1;
     } else if (r->ev) {
@@ -102,6 +142,10 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     r->parent_run = o ? o->parent_run : 0;
     r->parent_step = o && o->parent_step ? strdup(o->parent_step) : NULL;
     r->default_key = o && o->default_key ? strdup(o->default_key) : NULL;
+    r->replay = o ? o->replay : NULL;
+    r->started_at = o ? o->started_at : 0;
+    if (!rb_expr_get_clock(NULL))
+        rb_expr_set_clock(recording_clock, NULL);
     r->status = "pending";
     uv_timer_init(loop, &r->approval_timer);
     r->approval_timer.data = r;
@@ -289,6 +333,16 @@ int rb__run_on_iv_event(rb_invoker_t *iv, const char *type, int attempt, const j
     return rb__run_emit(l->r, type, l->name, attempt, data);
 }
 
+/* A replay answers the invocation's attempt from the journal. */
+static json_t *replay_answer(rb_invoker_t *iv, const char *phase, const char *action, int attempt,
+                             const json_t *with, void *arg)
+{
+    (void)iv;
+    ivlabel_t *l = arg;
+    const rb_replay_host_t *h = l->r->replay;
+    return h->answer(h->arg, phase, l->name, l->item, attempt, action, with);
+}
+
 rb_invoker_t *rb__run_new_invoker(rb_run_t *r, const char *name, int item)
 {
     rb_invoker_t *iv = rb__invoker_new(r->loop, rb_runbook_dir(r->rb), r->dry_run);
@@ -300,6 +354,8 @@ rb_invoker_t *rb__run_new_invoker(rb_run_t *r, const char *name, int item)
     l->item = item;
     rb__invoker_set_data(iv, l);
     rb__invoker_set_subrun(iv, &r->subrun);
+    if (r->replay)
+        rb__invoker_set_answer(iv, replay_answer, l);
     return iv;
 }
 
@@ -369,8 +425,47 @@ static void on_flushed(int status, void *arg)
         k(r);
 }
 
+/* A replay's journal is in memory and commits at once; k still comes on
+ * the next turn of the loop, as after a writer's flush, so that what the
+ * record says came in between (a cancel, an escalation) comes in between
+ * again. */
+typedef struct deferred {
+    uv_timer_t t;
+    rb_run_t *r;
+    rb__run_cont_fn k;
+} deferred_t;
+
+static void deferred_closed(uv_handle_t *h) { free(h->data); }
+
+static void on_deferred(uv_timer_t *t)
+{
+    deferred_t *d = t->data;
+    rb_run_t *r = d->r;
+    rb__run_cont_fn k = d->k;
+    uv_close((uv_handle_t *)&d->t, deferred_closed);
+    r->flushes--;
+    if (k)
+        k(r);
+}
+
 void rb__run_durable(rb_run_t *r, rb__run_cont_fn k)
 {
+    if (r->replay) {
+        deferred_t *d = calloc(1, sizeof(*d));
+        int rc = rb_journal_sync(r->j);
+        if (rc < 0 || !d) {
+            free(d);
+            rb__run_journal_failed(r, rc < 0 ? rc : RB_ENOMEM);
+            return;
+        }
+        d->r = r;
+        d->k = k;
+        uv_timer_init(r->loop, &d->t);
+        d->t.data = d;
+        r->flushes++;
+        uv_timer_start(&d->t, on_deferred, 0, 0);
+        return;
+    }
     durable_t *d = malloc(sizeof(*d));
     if (d) {
         d->r = r;
@@ -459,13 +554,25 @@ static void on_notify_done(rb_invoker_t *iv, json_t *res, void *arg)
     /* R-notify-failure: a message that finally failed is the notify_failed
      * event (a fallback channel, an escalation); never one sent on it, so
      * a broken fallback cannot loop, and never a drill's would-send. */
-    if (rc == 0 && !r->journal_broken && !json_is_true(json_object_get(res, "ok")) &&
-        !json_object_get(res, "would_run") && strcmp(l->name, "notify_failed") != 0)
+    if (rc == 0 && !r->journal_broken && !(r->cancelling && r->state == RS_ENDING) &&
+        !json_is_true(json_object_get(res, "ok")) &&
+        !json_object_get(res, "would_run") && strcmp(l->name, "notify_failed") != 0) {
+        /* what failed, for the messages sent on it (the action's run view
+         * "failed"); only while they start */
+        json_object_set_new(r->ctx, "failed",
+                            json_pack("{s:s,s:O?,s:O?,s:O?}", "notification", l->name, "channel",
+                                      json_object_get(res, "channel"), "target",
+                                      json_object_get(res, "target"), "error",
+                                      json_object_get(res, "error")));
         rb__run_notify(r, RB_EV_NOTIFY_FAILED, "notify_failed");
+        json_object_del(r->ctx, "failed");
+    }
     json_decref(res);
     r->npending--;
     if (r->state == RS_ENDING)
         finish(r);
+    else if (r->park_wanted && !r->npending)
+        rb__run_park(r); /* a hold waited for this notification */
 }
 
 int rb__run_expr_error(rb_run_t *r, const char *step, const char *where, long i, const char *key,
@@ -518,18 +625,26 @@ void rb__run_notify(rb_run_t *r, uint32_t bit, const char *event)
     }
 }
 
-static void on_escalation(uv_timer_t *t)
+void rb_run_escalate(rb_run_t *r, size_t i)
 {
-    rb_run_t *r = t->data;
-    size_t i = (size_t)(t - r->esc_timers);
+    if (i >= rb_runbook_nescalate(r->rb))
+        return;
     const rb_escalation_t *e = rb_runbook_escalation(r->rb, i);
-    if (r->state == RS_ENDING || r->state == RS_DONE)
+    if (r->state == RS_ENDING || r->state == RS_DONE || r->state == RS_PENDING)
         return;
     if (e->unless) {
         char err[200] = "";
         int held = rb_expr_test(e->unless, r->ctx, err, sizeof(err));
-        if (held > 0)
+        if (held > 0) {
+            /* the timer fired and `unless` held: on record, so that a
+             * replay fires it at the same place and finds the same */
+            json_t *d = json_pack("{s:I,s:i}", "after_ms", (json_int_t)e->after_ms, "level", (int)i + 1);
+            int rc = rb__run_emit(r, "escalation_held", NULL, 0, d);
+            json_decref(d);
+            if (rc < 0)
+                rb__run_journal_failed(r, rc);
             return;
+        }
         if (held < 0)
             rb__run_expr_error(r, NULL, "escalate", (long)i, "unless", err); /* R-notify-when-error: escalates anyway */
     }
@@ -544,6 +659,12 @@ static void on_escalation(uv_timer_t *t)
     }
     start_side_invoke(r, &e->inv, "escalation", "escalated", "escalate");
     rb__run_notify(r, RB_EV_ESCALATED, "escalated");
+}
+
+static void on_escalation(uv_timer_t *t)
+{
+    rb_run_t *r = t->data;
+    rb_run_escalate(r, (size_t)(t - r->esc_timers));
 }
 
 /* ---- checks (detect, validate) ---- */
@@ -664,13 +785,26 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     r->subrun = (rb_subrun_host_t){rb__subrun_start, rb__subrun_cancel, r};
     r->t0_ms = uv_now(r->loop);
     rb__run_set_status(r, "running");
-    rb__run_set_field(r, "started_at", json_integer((json_int_t)time(NULL)));
+    /* a replay gives the recorded start; a resumed run started when it first
+     * did (rb_run_resume) */
+    json_int_t started = r->started_at ? (json_int_t)r->started_at
+                                       : (json_int_t)time(NULL) - (json_int_t)(r->esc_elapsed_ms / 1000);
+    rb__run_set_field(r, "started_at", json_integer(started));
     if (r->resumed)
         return rb__run_start_resumed(r);
     json_t *shown = rb_secrets_mask_params(r->secrets, r->rb, json_object_get(r->ctx, "params"));
     json_t *d = json_pack("{s:s,s:o,s:O,s:b}", "runbook", rb_runbook_name(r->rb), "params", shown,
                           "sha256", json_object_get(json_object_get(r->ctx, "run"), "sha256"),
                           "dry_run", r->dry_run);
+    /* what a replay must give back: run.started_at, and the env values the
+     * run may read (secret ones masked, as everywhere) */
+    json_object_set_new(d, "started_at", json_integer(started));
+    if (json_object_size(json_object_get(r->ctx, "env")))
+        json_object_set(d, "env", json_object_get(r->ctx, "env"));
+    json_t *empty_inv = rb_inventory_empty();
+    if (!json_equal(json_object_get(r->ctx, "inventory"), empty_inv)) /* the hosts it may address */
+        json_object_set(d, "inventory", json_object_get(r->ctx, "inventory"));
+    json_decref(empty_inv);
     /* where relative paths resolve: `runbook resume` goes on from there */
     if (rb_runbook_path(r->rb)[0] == '/')
         json_object_set_new(d, "path", json_string(rb_runbook_path(r->rb)));
@@ -688,18 +822,30 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     json_decref(d);
     if (rc < 0)
         return 0;
-    r->nesc = rb_runbook_nescalate(r->rb);
-    if (r->nesc) {
-        r->esc_timers = calloc(r->nesc, sizeof(uv_timer_t));
-        for (size_t i = 0; i < r->nesc; i++) {
-            uv_timer_init(r->loop, &r->esc_timers[i]);
-            r->esc_timers[i].data = r;
-            r->open_handles++;
-            uv_timer_start(&r->esc_timers[i], on_escalation, rb_runbook_escalation(r->rb, i)->after_ms, 0);
-        }
-    }
+    /* a replay starts no timer: it fires each where the record says (rb_run_escalate) */
+    if (!r->replay)
+        rb__run_start_escalations(r);
     rb__run_detect(r);
     return 0;
+}
+
+void rb__run_start_escalations(rb_run_t *r)
+{
+    r->nesc = rb_runbook_nescalate(r->rb);
+    if (!r->nesc || !(r->esc_timers = calloc(r->nesc, sizeof(uv_timer_t)))) {
+        r->nesc = 0;
+        return;
+    }
+    for (size_t i = 0; i < r->nesc; i++) {
+        uv_timer_init(r->loop, &r->esc_timers[i]);
+        r->esc_timers[i].data = r;
+        r->open_handles++;
+        if (i < 64 && (r->esc_fired >> i & 1))
+            continue; /* escalated before the run was interrupted */
+        uint64_t after = rb_runbook_escalation(r->rb, i)->after_ms;
+        uv_timer_start(&r->esc_timers[i], on_escalation,
+                       after > r->esc_elapsed_ms ? after - r->esc_elapsed_ms : 0, 0);
+    }
 }
 
 void rb__run_detect(rb_run_t *r)
@@ -715,6 +861,19 @@ void rb__run_detect(rb_run_t *r)
 /* Stops the run for the reason given (static text). */
 static void cancel_for(rb_run_t *r, const char *why)
 {
+    if (r->state == RS_ENDING && !r->cancelling && r->npending) {
+        /* the outcome is decided and stays (docs/cli.md); what is still
+         * being sent is stopped (journaled as cancelled), nothing new starts */
+        r->cancelling = 1;
+        r->cancel_why = why;
+        json_t *d = json_pack("{s:s}", "reason", why);
+        rb__run_emit(r, "cancel_requested", NULL, 0, d);
+        json_decref(d);
+        for (size_t i = 0; i < r->nniv; i++)
+            if (r->niv[i] && rb__invoker_busy(r->niv[i]))
+                rb__invoker_cancel(r->niv[i]);
+        return;
+    }
     if (r->state == RS_ENDING || r->state == RS_DONE || r->state == RS_PENDING || r->cancelling)
         return;
     r->cancelling = 1;
@@ -752,6 +911,18 @@ static void cancel_for(rb_run_t *r, const char *why)
 void rb_run_cancel(rb_run_t *r)
 {
     cancel_for(r, "cancelled by the operator");
+}
+
+void rb_run_cancel_by(rb_run_t *r, const char *who)
+{
+    if (!who) {
+        rb_run_cancel(r);
+        return;
+    }
+    if (r->cancelling)
+        return; /* the first reason stays (cancel_why may point at cancel_by) */
+    snprintf(r->cancel_by, sizeof r->cancel_by, "cancelled by %s", who);
+    cancel_for(r, r->cancel_by);
 }
 
 int rb_run_alert_resolved(rb_run_t *r, const json_t *alert)

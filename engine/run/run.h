@@ -17,6 +17,37 @@
 
 typedef struct rb_run rb_run_t;
 
+/*
+ * A replay (engine/review/): what stands in for the world while a recorded
+ * run is run again. Every action is answered by answer() instead of being
+ * started, except an action that runs a sub-runbook (RB_ACTION_SUBRUN): its
+ * child is replayed too, with the runbook and the host subrun() gives.
+ * Timers do not run: retry delays pass at once, and approvals, their
+ * timeouts and escalations come when the replayer says so
+ * (rb_run_approve, rb_run_approval_expire, rb_run_escalate). Borrowed by
+ * the run; must outlive it.
+ */
+typedef struct rb_replay_host rb_replay_host_t;
+struct rb_replay_host {
+    /* The result of attempt `attempt` of the invocation labelled phase
+     * ("main", "verify", "check", "undo", "notify", "escalate") and name
+     * (the step, check or run event), item (a foreach item, or -1), of
+     * action with the rendered parameters with. A new reference (the
+     * replayer makes one up when the journal has none). */
+    json_t *(*answer)(void *arg, const char *phase, const char *name, int item, int attempt,
+                      const char *action, const json_t *with);
+    /* The runbook (owned by the caller after 0) and host of the sub-runbook
+     * name started by step; 0, or a negative error with err. */
+    int (*subrun)(void *arg, const char *step, const char *name, rb_runbook_t **rb,
+                  const rb_replay_host_t **child, char *err, size_t errlen);
+    /* The duration in ms the record gives the step that just ended (its
+     * next step_finished), so that steps.X.duration replays the same;
+     * measured stands in when the record has none. */
+    uint64_t (*duration)(void *arg, const char *step, uint64_t measured);
+    int64_t started_at; /* run.started_at of the run this host answers (a sub-run's) */
+    void *arg;
+};
+
 typedef struct rb_run_opts {
     const json_t *params; /* object of given parameters (borrowed); may be NULL */
     const json_t *alert;  /* the alert that started the run (borrowed); may be NULL */
@@ -36,6 +67,8 @@ typedef struct rb_run_opts {
                                 (NULL: its name); a foreach item's sub-run gets its own */
     const char *claim_fingerprint; /* the alert this run was claimed for (the server): */
     const char *claim_starts_at;   /* linked to the run in the same journal record */
+    const rb_replay_host_t *replay; /* a replay: actions answered, timers stopped (or NULL) */
+    int64_t started_at; /* run.started_at in seconds (0: now); a replay gives the recorded one */
 } rb_run_opts_t;
 
 /* Told of every event the run journals (after it is appended), for live
@@ -91,6 +124,10 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
 /* Answers the approval the run is waiting for on step (NULL: whichever
  * step waits). who is journaled. RB_ENOTFOUND when nothing waits. */
 int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who);
+/* rb_run_approve with the answerer's comment (NULL or "": none), journaled
+ * with the answer as data.comment. */
+int rb_run_answer(rb_run_t *r, const char *step, int approved, const char *who,
+                  const char *comment);
 
 /* Asks the run to start no new step (a server shutting down): the action
  * in flight finishes as usual, then the run parks at the step boundary
@@ -106,9 +143,17 @@ int rb_run_parked(const rb_run_t *r);
 /* The step waiting for approval, or NULL. */
 const char *rb_run_waiting_step(const rb_run_t *r);
 
+/* A replay's stand-ins for the run's timers: the approval the run waits
+ * for times out now (RB_ENOTFOUND when none waits); escalation rule i
+ * (from 0) fires now, as its timer would have. */
+int rb_run_approval_expire(rb_run_t *r);
+void rb_run_escalate(rb_run_t *r, size_t i);
+
 /* Asks the run to stop: the current action is cancelled, the run ends
  * "cancelled". */
 void rb_run_cancel(rb_run_t *r);
+/* rb_run_cancel, journaled as "cancelled by WHO" (the API's token name). */
+void rb_run_cancel_by(rb_run_t *r, const char *who);
 
 /* The alert that started the run has resolved: journals "alert_resolved"
  * and, when the runbook says cancel_on_resolve: true, cancels the run (it

@@ -31,6 +31,7 @@ struct rb_run {
     rstate_t state;
     int cancelling;
     const char *cancel_why; /* static text: why the run is being cancelled */
+    char cancel_by[160];    /* rb_run_cancel_by's reason (cancel_why points here) */
     int journal_broken;
 
     /* parallel checks (detect or validate) */
@@ -63,6 +64,7 @@ struct rb_run {
     /* rb_run_hold: no new step starts; parked once it stopped at a step
      * boundary (or while waiting for an approval). */
     int hold, parked;
+    int park_wanted; /* it stopped, but a notification is still in flight */
     void (*parked_cb)(rb_run_t *r, void *arg);
     void *parked_arg;
 
@@ -83,6 +85,11 @@ struct rb_run {
     uv_timer_t *esc_timers;
     size_t nesc;
     int escalated;
+    /* a resumed run: how long ago it first started (escalation timers count
+     * from then), and the levels it had already escalated to (bit i: level
+     * i + 1) */
+    uint64_t esc_elapsed_ms;
+    uint64_t esc_fired;
 
     /* the end, once the last notifications are out */
     const char *final_status;
@@ -107,6 +114,9 @@ struct rb_run {
     int key_held;
     int resumed;    /* rb_run_resume(): goes on at resume_at */
     long resume_at; /* a step index, or RB__RESUME_FROM_START */
+
+    const rb_replay_host_t *replay; /* a replay's stand-in for the world, or NULL */
+    int64_t started_at;             /* run.started_at given (a replay's), or 0 */
 
     int open_handles;
     rb_run_event_cb ev;
@@ -186,6 +196,10 @@ void rb__run_set_status(rb_run_t *r, const char *st);
 int rb__run_set_waiting(rb_run_t *r, int waiting);
 void rb__run_end(rb_run_t *r, const char *status, const char *error);
 void rb__run_notify(rb_run_t *r, uint32_t bit, const char *event);
+
+/* Starts the escalation timers: each level after its `after`, less
+ * r->esc_elapsed_ms, but the levels in r->esc_fired (a resumed run's). */
+void rb__run_start_escalations(rb_run_t *r);
 void rb__run_steps_done(rb_run_t *r);
 rb_invoker_t *rb__run_new_invoker(rb_run_t *r, const char *name, int item);
 void rb__run_free_invoker(rb_invoker_t *iv);

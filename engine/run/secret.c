@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/text.h"
 #include "runbook/runbook.h" /* RB_E* */
 
 struct rb_secrets {
@@ -42,10 +43,12 @@ void rb_secrets_free(rb_secrets_t *s)
     free(s);
 }
 
+static void add_form(rb_secrets_t *s, const char *v, size_t len);
+
 void rb_secrets_inherit(rb_secrets_t *s, const rb_secrets_t *from)
 {
     for (size_t i = 0; from && i < from->n; i++)
-        rb_secrets_add(s, from->v[i], from->len[i]);
+        add_form(s, from->v[i], from->len[i]);
 }
 
 int rb_secrets_any(const rb_secrets_t *s)
@@ -53,7 +56,8 @@ int rb_secrets_any(const rb_secrets_t *s)
     return s && s->n > 0;
 }
 
-void rb_secrets_add(rb_secrets_t *s, const char *v, size_t len)
+/* Remembers one form of a secret (copied), longest first. */
+static void add_form(rb_secrets_t *s, const char *v, size_t len)
 {
     if (!s || !v || !len)
         return;
@@ -83,6 +87,45 @@ void rb_secrets_add(rb_secrets_t *s, const char *v, size_t len)
     s->v[at] = copy;
     s->len[at] = len;
     s->n++;
+}
+
+/*
+ * A secret as it is and in every form a message writer may turn it into
+ * before it reaches a result (base/text.h): one line (line breaks and
+ * controls as spaces), escaped for Slack mrkdwn or HTML, and as a JSON
+ * string's inside (a list or map value printed as JSON text), each of
+ * those escaped too. Masking looks for each form, so a secret that went
+ * through a template is masked as surely as one that did not.
+ */
+void rb_secrets_add(rb_secrets_t *s, const char *v, size_t len)
+{
+    if (!s || !v || !len)
+        return;
+    char *base[3] = {NULL, NULL, NULL};
+    size_t blen[3] = {len, 0, 0};
+    base[1] = rb_text_one_line(v, len, (size_t)-1, &blen[1]);
+    json_t *js = json_stringn(v, len);
+    char *dump = js ? json_dumps(js, JSON_ENCODE_ANY | JSON_COMPACT) : NULL;
+    json_decref(js);
+    if (dump && strlen(dump) >= 2) {
+        blen[2] = strlen(dump) - 2; /* without the quotes */
+        base[2] = strndup(dump + 1, blen[2]);
+    }
+    free(dump);
+    for (int b = 0; b < 3; b++) {
+        const char *f = b ? base[b] : v;
+        if (!f)
+            continue;
+        add_form(s, f, blen[b]);
+        for (int html = 0; html < 2; html++) {
+            size_t el;
+            char *e = rb_text_escape(f, blen[b], html, &el);
+            add_form(s, e, el);
+            free(e);
+        }
+    }
+    free(base[1]);
+    free(base[2]);
 }
 
 /* Characters (UTF-8 code points) in v[0..len). */
@@ -181,6 +224,50 @@ static char *mask_bytes(const rb_secrets_t *s, const char *str, size_t len, size
     return cur;
 }
 
+/* Ends a masked copy: out (o bytes written; NULL when nothing was masked)
+ * gets str[from..len) and a NUL. Returns out. */
+static char *copy_rest(char *out, size_t o, const char *str, size_t from, size_t len, size_t *outlen)
+{
+    if (!out)
+        return NULL;
+    memcpy(out + o, str + from, len - from);
+    o += len - from;
+    out[o] = 0;
+    *outlen = o;
+    return out;
+}
+
+/* The beginning of a secret that a cut left just before RB_TEXT_CUT (a
+ * value cut short by rb_text_one_line) replaced by RB_SECRET_MASK, into a
+ * new buffer; NULL when there was none. The longest beginning of any form
+ * wins; even one character of a secret is not left in clear. */
+static char *mask_cut(const rb_secrets_t *s, const char *str, size_t len, size_t *outlen)
+{
+    const size_t cl = sizeof(RB_TEXT_CUT) - 1, ml = sizeof(RB_SECRET_MASK) - 1;
+    char *out = NULL;
+    size_t o = 0, from = 0;
+    const char *end = str + len;
+    for (const char *p = str; p < end && (p = memmem(p, (size_t)(end - p), RB_TEXT_CUT, cl)); p += cl) {
+        size_t at = (size_t)(p - str), best = 0;
+        for (size_t k = 0; k < s->n; k++)
+            for (size_t l = s->len[k] - 1; l > best; l--)
+                if (l <= at - from && !memcmp(p - l, s->v[k], l)) {
+                    best = l;
+                    break;
+                }
+        if (!best)
+            continue;
+        if (!out && !(out = malloc(len + (len / cl + 1) * ml + 1)))
+            return NULL;
+        memcpy(out + o, str + from, at - best - from);
+        o += at - best - from;
+        memcpy(out + o, RB_SECRET_MASK, ml);
+        o += ml;
+        from = at;
+    }
+    return copy_rest(out, o, str, from, len, outlen);
+}
+
 /* 1 for a character of a URL scheme after its first letter (RFC 3986). */
 static int scheme_char(unsigned char c)
 {
@@ -230,21 +317,21 @@ static char *mask_url_passwords(const char *str, size_t len, size_t *outlen)
         from = (size_t)(at - str);
         p = at - 2; /* the loop adds 3: go on after the '@' */
     }
-    if (!out)
-        return NULL;
-    memcpy(out + o, str + from, len - from);
-    o += len - from;
-    out[o] = 0;
-    *outlen = o;
-    return out;
+    return copy_rest(out, o, str, from, len, outlen);
 }
 
 /* str[0..len) with its secrets and URL passwords masked, into a new buffer;
  * NULL when nothing needed masking. */
 static char *mask_all(const rb_secrets_t *s, const char *str, size_t len, size_t *outlen)
 {
-    size_t l1 = len, l2;
+    size_t l1 = len, l2, lc;
     char *m1 = rb_secrets_any(s) ? mask_bytes(s, str, len, &l1) : NULL;
+    char *mc = rb_secrets_any(s) ? mask_cut(s, m1 ? m1 : str, l1, &lc) : NULL;
+    if (mc) {
+        free(m1);
+        m1 = mc;
+        l1 = lc;
+    }
     char *m2 = mask_url_passwords(m1 ? m1 : str, l1, &l2);
     if (!m2) {
         *outlen = l1;

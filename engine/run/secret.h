@@ -26,7 +26,9 @@ typedef struct rb_secrets rb_secrets_t;
 rb_secrets_t *rb_secrets_new(void);
 void rb_secrets_free(rb_secrets_t *s);
 
-/* Remembers a secret value (copied). Empty values are ignored. */
+/* Remembers a secret value (copied), with every form a message writer may
+ * turn it into (base/text.h: one line, Slack/HTML-escaped, JSON text), so
+ * each is masked too. Empty values are ignored. */
 void rb_secrets_add(rb_secrets_t *s, const char *v, size_t len);
 
 /* Collects the secrets of a run that is starting: every parameter of rb
@@ -47,7 +49,8 @@ int rb_secrets_any(const rb_secrets_t *s);
 
 /* v with every occurrence of every secret inside its string values, and
  * the password of every URL's userinfo (scheme://user:PASSWORD@host),
- * replaced by RB_SECRET_MASK (R-secret-mask). s may be NULL or empty. Object keys, numbers,
+ * replaced by RB_SECRET_MASK (R-secret-mask); so is the beginning of a
+ * secret that a cut left just before RB_TEXT_CUT. s may be NULL or empty. Object keys, numbers,
  * booleans, null and the shape of v are never changed. Returns a new
  * reference: v itself (increfed) when nothing needed masking, else a copy
  * that shares every part that did not change. v is borrowed. */

@@ -67,6 +67,8 @@ static void step_end(rb_run_t *r, json_t *res, int attempts)
     int ok = json_is_true(json_object_get(res, "ok")) && (!strcmp(st, "ok") || !strcmp(st, "simulated"));
     json_object_set_new(res, "ok", json_boolean(ok));
     uint64_t dur = uv_now(r->loop) - r->step_t0;
+    if (r->replay && r->replay->duration) /* a replay: the recorded duration */
+        dur = r->replay->duration(r->replay->arg, s->name, dur);
     json_object_set_new(res, "attempt", json_integer(attempts));
     json_object_set_new(res, "duration", json_integer((json_int_t)dur));
     json_object_set(r->steps, s->name, res);
@@ -152,33 +154,45 @@ static void note_approval(rb_run_t *r, const char *step, const char *answer, con
     json_array_append_new(list, json_pack("{s:s,s:s,s:s}", "step", step, "answer", answer, "by", by));
 }
 
-static void on_approval_timeout(uv_timer_t *t)
+int rb_run_approval_expire(rb_run_t *r)
 {
-    rb_run_t *r = t->data;
+    if (!r->waiting_approval || r->state != RS_STEPS)
+        return RB_ENOTFOUND;
     const rb_step_t *s = rb__step_current(r);
-    if (!r->waiting_approval || rb__run_set_waiting(r, 0) < 0)
-        return;
+    uv_timer_stop(&r->approval_timer);
+    if (rb__run_set_waiting(r, 0) < 0)
+        return 0;
     json_t *d = json_pack("{s:s,s:s}", "outcome", s->approval->on_timeout_continue ? "continue" : "fail",
                           "by", "timeout");
     int rc = rb__run_emit(r, "approval_timeout", s->name, 0, d);
     json_decref(d);
     if (rc < 0) {
         rb__run_journal_failed(r, rc);
-        return;
+        return 0;
     }
     note_approval(r, s->name, s->approval->on_timeout_continue ? "granted" : "denied", "timeout");
     if (s->approval->on_timeout_continue)
         proceed_after_approval(r); /* nobody objected in time: run it as declared */
     else
         step_fail(r, "denied", "approval timed out");
+    return 0;
+}
+
+static void on_approval_timeout(uv_timer_t *t)
+{
+    rb_run_approval_expire(t->data);
 }
 
 void rb__run_park(rb_run_t *r)
 {
     if (r->parked)
         return;
-    r->parked = 1;
     uv_timer_stop(&r->approval_timer); /* asked again when the run resumes */
+    if (r->npending) { /* parked once its notifications are out (run.c) */
+        r->park_wanted = 1;
+        return;
+    }
+    r->parked = 1;
     if (r->parked_cb)
         r->parked_cb(r, r->parked_arg);
 }
@@ -199,6 +213,12 @@ int rb_run_parked(const rb_run_t *r)
 
 int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
 {
+    return rb_run_answer(r, step, approved, who, NULL);
+}
+
+int rb_run_answer(rb_run_t *r, const char *step, int approved, const char *who,
+                  const char *comment)
+{
     if (!r->waiting_approval || r->state != RS_STEPS)
         return RB_ENOTFOUND;
     const rb_step_t *s = rb__step_current(r);
@@ -207,7 +227,8 @@ int rb_run_approve(rb_run_t *r, const char *step, int approved, const char *who)
     uv_timer_stop(&r->approval_timer);
     if (rb__run_set_waiting(r, 0) < 0)
         return 0;
-    json_t *d = json_pack("{s:s}", "by", who ? who : "operator");
+    json_t *d = json_pack("{s:s,s:s*}", "by", who ? who : "operator", "comment",
+                          comment && *comment ? comment : NULL);
     int rc = rb__run_emit(r, approved ? "approval_granted" : "approval_denied", s->name, 0, d);
     json_decref(d);
     if (rc < 0) {
@@ -318,7 +339,10 @@ void rb__step_begin(rb_run_t *r, size_t i)
             return;
         }
         rb__run_durable(r, NULL); /* the request is on record before anyone answers */
-        if (s->approval->timeout_ms)
+        /* R-notify-approval: say who should answer, and where */
+        rb__run_set_field(r, "approval_step", json_string(s->name));
+        rb__run_notify(r, RB_EV_APPROVAL_REQUESTED, "approval_requested");
+        if (s->approval->timeout_ms && !r->replay) /* a replay: rb_run_approval_expire */
             uv_timer_start(&r->approval_timer, on_approval_timeout, s->approval->timeout_ms, 0);
         return; /* rb_run_approve() or the timer moves on */
     }
@@ -666,9 +690,20 @@ static int subrun_start(rb_run_t *r, rb_action_ctx_t *ctx, const char *name, con
                  RB_MAX_SUBRUN_DEPTH);
         return RB_EINVAL;
     }
+    rb_runbook_t *rb = NULL;
+    const rb_replay_host_t *child_replay = NULL;
+    int rc;
+    if (r->replay) {
+        /* a replay runs the child's recorded version, answered from its record */
+        rc = r->replay->subrun(r->replay->arg, rb__step_current(r)->name, name, &rb, &child_replay,
+                               err, errlen);
+        if (rc < 0)
+            return rc;
+        goto have_runbook;
+    }
     char *path = NULL;
     rb_diags_t *d = rb_diags_new();
-    int rc = d ? rb__runbook_lookup(rb_runbook_dir(r->rb), name, d, &path) : RB_ENOMEM;
+    rc = d ? rb__runbook_lookup(rb_runbook_dir(r->rb), name, d, &path) : RB_ENOMEM;
     if (rc == RB_ENOTFOUND)
         snprintf(err, errlen, "no runbook named \"%s\" in %s", name, rb_runbook_dir(r->rb));
     else if (rc < 0)
@@ -677,7 +712,6 @@ static int subrun_start(rb_run_t *r, rb_action_ctx_t *ctx, const char *name, con
         rb_diags_free(d);
         return rc;
     }
-    rb_runbook_t *rb = NULL;
     rc = rb_runbook_load(path, d, &rb);
     rb_diags_free(d);
     if (rc < 0) {
@@ -686,6 +720,7 @@ static int subrun_start(rb_run_t *r, rb_action_ctx_t *ctx, const char *name, con
         return rc;
     }
     free(path);
+have_runbook:;
     struct child *n = realloc(r->children, (r->nchildren + 1) * sizeof(*n));
     if (!n) {
         rb_runbook_free(rb);
@@ -699,7 +734,8 @@ static int subrun_start(rb_run_t *r, rb_action_ctx_t *ctx, const char *name, con
                        .dry_run = r->dry_run, .parent_run = r->id, .parent_step = step,
                        .depth = r->depth + 1, .env = json_object_get(r->ctx, "env"),
                        .inventory = json_object_get(r->ctx, "inventory"),
-                       .secrets = r->secrets, .default_key = key};
+                       .secrets = r->secrets, .default_key = key, .replay = child_replay,
+                       .started_at = child_replay ? child_replay->started_at : 0};
     rb_run_t *child = NULL;
     rc = rb_run_new(r->loop, rb, r->j, &o, &child, err, errlen);
     if (rc < 0) {

@@ -36,7 +36,8 @@ rb_srv_config_t *rb_srv_config_new(void)
     c->grace_ms = 30000;
     c->env = json_object();
     c->secret_env = json_object();
-    if (!c->host || !c->db || !c->dir || !c->env || !c->secret_env) {
+    c->generic_hooks = json_object();
+    if (!c->host || !c->db || !c->dir || !c->env || !c->secret_env || !c->generic_hooks) {
         rb_srv_config_free(c);
         return NULL;
     }
@@ -55,6 +56,7 @@ void rb_srv_config_free(rb_srv_config_t *c)
     free(c->tokens);
     json_decref(c->env);
     json_decref(c->secret_env);
+    json_decref(c->generic_hooks); /* secrets: strings jansson frees */
     free(c);
 }
 
@@ -259,11 +261,70 @@ static void unknown_keys(ld_t *l, const json_t *obj, const char *const *keys, co
     }
 }
 
+/* metrics: {open: bool} */
+static void get_metrics(ld_t *l, const json_t *root, rb_srv_config_t *c)
+{
+    static const char *const keys[] = {"open", NULL};
+    const json_t *m = json_object_get(root, "metrics");
+    if (!m)
+        return;
+    if (!json_is_object(m)) {
+        err_at(l, root, "metrics", "must be a mapping (open: true|false)", "");
+        return;
+    }
+    unknown_keys(l, m, keys, " in metrics");
+    const json_t *o = json_object_get(m, "open");
+    if (o && !json_is_boolean(o))
+        err_at(l, m, "open", "must be true or false", "");
+    else if (o)
+        c->metrics_open = json_is_true(o);
+}
+
+/* generic_hooks: {RUNBOOK: {secret_env: VAR, replay_window: 5m}}; the
+ * secret is read from the server's environment now (never from the file). */
+static void get_hooks(ld_t *l, const json_t *root, rb_srv_config_t *c)
+{
+    static const char *const keys[] = {"secret_env", "replay_window", NULL};
+    const json_t *h = json_object_get(root, "generic_hooks");
+    if (!h)
+        return;
+    if (!json_is_object(h)) {
+        err_at(l, root, "generic_hooks", "must be a mapping of runbook names", "");
+        return;
+    }
+    const char *name;
+    const json_t *v;
+    json_object_foreach((json_t *)h, name, v) {
+        if (!json_is_object(v)) {
+            err_at(l, h, name, "must be a mapping (secret_env, replay_window)", "");
+            continue;
+        }
+        unknown_keys(l, v, keys, " in a generic hook");
+        uint64_t window = 300000;
+        get_duration(l, v, "replay_window", &window);
+        json_t *e = json_pack("{s:I}", "window_ms", (json_int_t)window);
+        const json_t *se = json_object_get(v, "secret_env");
+        if (se) {
+            const char *var = json_string_value(se);
+            const char *val = var && *var ? getenv(var) : NULL;
+            if (!var || !*var)
+                err_at(l, v, "secret_env", "must be an environment variable's name", "");
+            else if (!val || strlen(val) < 16)
+                err_at(l, v, "secret_env", "", val ? ": the secret is shorter than 16 characters"
+                                                   : ": the variable is not set in the server's "
+                                                     "environment");
+            else
+                json_object_set_new(e, "secret", json_stringn(val, strlen(val)));
+        }
+        json_object_set_new(c->generic_hooks, name, e);
+    }
+}
+
 int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
 {
     static const char *const top[] = {"listen", "database", "runbooks", "plugins", "tokens",
                                       "log_format", "limits", "shutdown_grace", "env",
-                                      "secret_env", NULL};
+                                      "secret_env", "metrics", "generic_hooks", NULL};
     static const char *const lim[] = {"body_size", "header_size", "request_time", "active_runs",
                                       NULL};
     ld_t l = {.d = d, .file = path};
@@ -308,6 +369,8 @@ int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
     get_duration(&l, root, "shutdown_grace", &c->grace_ms);
     get_env(&l, root, "env", c, 0);
     get_env(&l, root, "secret_env", c, 1);
+    get_metrics(&l, root, c);
+    get_hooks(&l, root, c);
     const json_t *limits = json_object_get(root, "limits");
     if (limits && !json_is_object(limits)) {
         err_at(&l, root, "limits", "must be a mapping (body_size, header_size, request_time, "

@@ -36,6 +36,12 @@ typedef struct rb_srv_config {
     uint64_t grace_ms;     /* SIGTERM: how long running steps may finish */
     json_t *env;           /* names runbooks may read as env.NAME → values */
     json_t *secret_env;    /* names of env that are secrets: {NAME: true} */
+    int metrics_open;      /* metrics: {open: true}: /metrics wants no token */
+    /* generic_hooks: runbook name → {secret (read from secret_env's
+     * variable; absent: no signature wanted), window_ms (the replay
+     * window)}. A runbook not named here has a generic hook without a
+     * signature check. */
+    json_t *generic_hooks;
 } rb_srv_config_t;
 
 /* The defaults (docs/server.md). Returns NULL when out of memory. */

@@ -185,6 +185,17 @@ const char *rb_http_req_header(const rb_http_req_t *r, const char *name, size_t 
     return NULL;
 }
 
+const char *rb_http_req_query(const rb_http_req_t *r, size_t *len)
+{
+    const h2o_req_t *q = r->req;
+    if (q->query_at == SIZE_MAX || q->query_at + 1 > q->path.len) {
+        *len = 0;
+        return NULL;
+    }
+    *len = q->path.len - q->query_at - 1;
+    return q->path.base + q->query_at + 1;
+}
+
 const char *rb_http_req_who(const rb_http_req_t *r)
 {
     return r->who;

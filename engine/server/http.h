@@ -84,6 +84,9 @@ const char *rb_http_req_path(const rb_http_req_t *r);
 const char *rb_http_req_body(const rb_http_req_t *r, size_t *len);
 /* A request header's value (the first), or NULL; not NUL-terminated. */
 const char *rb_http_req_header(const rb_http_req_t *r, const char *name, size_t *len);
+/* The query string after '?', not decoded and not NUL-terminated (NULL,
+ * len 0 when none). */
+const char *rb_http_req_query(const rb_http_req_t *r, size_t *len);
 /* The name of the token that authenticated it ("anonymous" on an open
  * route). */
 const char *rb_http_req_who(const rb_http_req_t *r);

@@ -6,6 +6,7 @@
  * Owns: the table, GET /healthz. Must never: do an endpoint's work here
  * (beyond /healthz, which says only that the process answers).
  */
+#include "api.h"
 #include "server_int.h"
 
 #include <stdio.h>
@@ -27,6 +28,15 @@ const rb_http_route_t rb__srv_routes[] = {
     {"GET", "/healthz", 0, RB_ROLE_OPEN, "healthz", healthz},
     {"POST", "/hooks/alertmanager", 0, RB_ROLE_HOOK | RB_ROLE_OPERATOR, "alertmanager",
      rb__hook_alertmanager},
+    {"POST", "/hooks/generic/", 1, RB_ROLE_HOOK | RB_ROLE_OPERATOR, "generic", rb__hook_generic},
+    {"GET", "/metrics", 0, RB_ROLE_OPEN, "metrics", rb__metrics_handler}, /* auth: metrics.c */
+    {"GET", "/api/v1/runbooks", 0, RB_ROLE_VIEWER | RB_ROLE_OPERATOR, "runbooks", rb__api_runbooks},
+    {"GET", "/api/v1/runbooks/", 1, RB_ROLE_VIEWER | RB_ROLE_OPERATOR, "runbooks", rb__api_runbooks},
+    {"GET", "/api/v1/runs", 0, RB_ROLE_VIEWER | RB_ROLE_OPERATOR, "runs", rb__api_runs_get},
+    {"POST", "/api/v1/runs", 0, RB_ROLE_OPERATOR, "runs", rb__api_runs_start},
+    {"GET", "/api/v1/runs/", 1, RB_ROLE_VIEWER | RB_ROLE_OPERATOR, "runs", rb__api_runs_get},
+    {"POST", "/api/v1/runs/", 1, RB_ROLE_OPERATOR, "runs", rb__api_runs_post},
+    {"GET", "/api/v1/approvals", 0, RB_ROLE_VIEWER | RB_ROLE_OPERATOR, "approvals", rb__api_approvals},
     {NULL, NULL, 0, 0, NULL, NULL},
 };
 

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "server_int.h"
 
+#include "api.h"
 #include "log.h"
 
 #include <runbook/runbook.h>
@@ -28,6 +29,7 @@ struct rb_srv_run {
     int64_t id;
     int finished;
     int parked;    /* held at a step boundary for shutdown */
+    void *metrics; /* metrics.c's state of the step in flight */
     rb_srv_run_t *next; /* the reap list */
 };
 
@@ -75,6 +77,7 @@ rb_run_t *rb__runs_find(rb_srv_t *s, int64_t id)
 
 static void free_entry(rb_srv_run_t *e)
 {
+    rb__metrics_run_free(e->metrics);
     rb_run_free(e->run);
     if (e->own_book) {
         rb_runbook_free(e->book->rb);
@@ -143,8 +146,8 @@ static void on_event(rb_run_t *run, const char *type, const char *step, int atte
                !strcmp(type, "run_resumed")) {
         rb_slog("info", type, "run", id, "step", step, (char *)NULL);
     }
+    rb__metrics_run_event(e->s, &e->metrics, type, step, data);
     (void)attempt;
-    (void)e;
 }
 
 static void on_done(rb_run_t *run, void *arg)
@@ -343,4 +346,14 @@ size_t rb__runs_free(rb_srv_t *s)
     free(rs);
     s->runs = NULL;
     return left;
+}
+
+size_t rb__runs_waiting(const rb_srv_t *s)
+{
+    const runs_t *rs = s->runs;
+    size_t n = 0;
+    for (size_t i = 0; rs && i < rs->n; i++)
+        if (rb_run_waiting_step(rs->v[i]->run))
+            n++;
+    return n;
 }

@@ -12,6 +12,7 @@
 #define _GNU_SOURCE
 #include "server.h"
 
+#include "api.h"
 #include "log.h"
 #include "server_int.h"
 
@@ -196,6 +197,12 @@ int rb_server_main(rb_srv_config_t *cfg, int no_config)
         rb_auth_free(s.auth);
         return 2;
     }
+    if (rb__metrics_init(&s) < 0) { /* from here on, every part counts */
+        rb_slog("error", "start_failed", "why", "out of memory", (char *)NULL);
+        rb_journal_close(s.j);
+        rb_auth_free(s.auth);
+        return 2;
+    }
     /* static: when runs are left with an action in flight, the loop is
      * never closed and what it holds stays reachable to the end. */
     static uv_loop_t loop;
@@ -262,5 +269,7 @@ out_loop:
 out_journal:
     rb_journal_close(s.j);
     rb_auth_free(s.auth);
+    rb__metrics_free(&s); /* no loop turn follows: no run reports again */
+    rb__hook_generic_free();
     return code;
 }

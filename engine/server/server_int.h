@@ -90,6 +90,8 @@ int rb__runs_adopt(rb_srv_t *s, rb_run_t *run, rb_book_t *k, int own_book);
 /* The run in flight of that id, or NULL. */
 rb_run_t *rb__runs_find(rb_srv_t *s, int64_t id);
 size_t rb__runs_active(const rb_srv_t *s);
+/* How many of them wait for an approval. */
+size_t rb__runs_waiting(const rb_srv_t *s);
 /* SIGTERM: no run starts a new step; the actions in flight may finish
  * within grace_ms. cb once every run left is parked at a step boundary (or
  * finished), or when the grace is over. */

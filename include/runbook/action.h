@@ -45,6 +45,11 @@
  * makes for the action (it could not start, its parameters did not
  * render, a drill, a cancel) then have that shape too. */
 #define RB_ACTION_HTTP_STATUS  0x4u
+/* The action runs a sub-runbook through the host (rb_action_ctx's sub-run
+ * service): a replay does not answer it from the journal but replays the
+ * child run with its parent. Reserved for the built-in `runbook` action: a
+ * module that sets it is refused. */
+#define RB_ACTION_SUBRUN       0x8u
 
 typedef enum rb_param_type {
     RB_PARAM_STRING = 1, /* a string (templates allowed) */
@@ -123,7 +128,9 @@ size_t rb_action_output_cap(rb_action_ctx_t *ctx);
 /* What the run the action works for has seen so far: an object with `run`
  * (id, key, severity, status, started_at …), `checks`, `steps` and, for a
  * notification or an escalation, `event` — the names of the same meaning
- * in expressions (docs/authoring.md), never `params`, `env` or `alert`.
+ * in expressions (docs/authoring.md), never `params`, `env` or `alert` —
+ * and, for a message sent on notify_failed, `failed`: {notification (the
+ * event it was for), channel, target, error} of the one not sent.
  * Borrowed, read-only, valid until rb_action_done(); NULL when the action
  * runs outside a run (a unit test). Lets an action (`notify`) describe the
  * run without the runbook spelling each value out. */

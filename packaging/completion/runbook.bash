@@ -7,10 +7,12 @@
 #   - sub-actions (audit verify): "(runbook CMD SUB --help)" in CMD's help;
 #   - options: every --long and -s option in `runbook CMD --help`;
 #   - an option's values: "--OPT a|b|c" in that help (--format, --sync, …);
+#   - a short option's value as its long one's ("-p, --param");
 #   - arguments, by the usage line's word for them: NAME a runbook name
 #     (the `name:` of the YAML files in --dir, default ./runbooks then .)
 #     or a file, RUN a run id from the journal (--db, $RUNBOOK_DB or
-#     ./runbook.db; the newest 50), PATH or FILE a file.
+#     ./runbook.db; the newest 50; for resume only those interrupted or
+#     still running), PATH or FILE a file; `actions` the action names.
 # Needs nothing but bash; uses bash-completion's helpers when they are there.
 # zsh runs it too, through bashcompinit (packaging/completion/_runbook.in).
 
@@ -48,12 +50,21 @@ _runbook_names() {
     done
 }
 
+# Run ids, newest first; with arguments, only the runs of those statuses.
 _runbook_runs() {
     local db
     db=$(_runbook_opt_value --db "${RUNBOOK_DB:-runbook.db}")
     [ -f "$db" ] || return
     NO_COLOR=1 "$_runbook_bin" runs --db "$db" --limit 50 2>/dev/null |
-        awk '$1 ~ /^[0-9]+$/ { print $1 }'
+        awk -v want=" $* " '$1 ~ /^[0-9]+$/ && (want == "  " || index(want, " " $3 " ")) { print $1 }'
+}
+
+# Action names, as `runbook actions` lists them (with --plugins if given).
+_runbook_actions() {
+    local plugins
+    plugins=$(_runbook_opt_value --plugins "")
+    NO_COLOR=1 "$_runbook_bin" actions ${plugins:+--plugins "$plugins"} 2>/dev/null |
+        sed -n 's/^\([a-z][a-z0-9_.-]*\) — .*/\1/p'
 }
 
 _runbook_files() {
@@ -90,6 +101,12 @@ _runbook() {
         help=$(_runbook_help "$cmd" "$sub") || return
     fi
 
+    # A short option is its long one ("-p, --param KEY=VALUE").
+    if [[ $prev == -[a-zA-Z] ]]; then
+        local long
+        long=$(grep -o -E -m1 -e "(^|[ ,[])$prev, --[a-z][a-z0-9-]*" <<<"$help" | head -n 1)
+        [ -n "$long" ] && prev=${long##* }
+    fi
     # The value of an option: its listed values, else by its metavariable.
     if [[ $prev == -* ]]; then
         local line values meta
@@ -115,7 +132,11 @@ _runbook() {
     fi
     local usage
     usage=$(sed -n '1p' <<<"$help")
-    case $usage in
+    case "$cmd $usage" in
+    # resume goes on with a run that died: interrupted, or still marked
+    # running when no writer has opened the journal since.
+    resume*" RUN"*) COMPREPLY=($(compgen -W "$(_runbook_runs interrupted running)" -- "$cur")) ;;
+    actions*) COMPREPLY=($(compgen -W "$(_runbook_actions)" -- "$cur")) ;;
     *" RUN"*) COMPREPLY=($(compgen -W "$(_runbook_runs)" -- "$cur")) ;;
     *" NAME"*)
         local dir

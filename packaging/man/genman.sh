@@ -53,6 +53,7 @@ normalize() {
                 sub(/^(exit codes|Exit status): +/, ""); print "Exit status:"; print "  " $0; ex = 1; continue
             }
             if (ex == 2 && /^ +[0-9]+ /) { sub(/^ +/, ""); sub(/ /, "    "); print "  " $0; continue }
+            if (ex == 1 && /^[^ ]/) { print "  " $0; continue } # the sentence goes on
             if (ex && /^ +[^ ]/) { sub(/^ +/, "  "); print; continue }
             ex = 0
             print
@@ -60,19 +61,23 @@ normalize() {
     }'
 }
 
+# here: what a run-time value is where the help was printed ("--db FILE
+# the journal (…; here: ./runbook.db)") is not for a page: it goes.
+runtime() { sed -E 's/; here: [^)]*\)/)/'; }
+
 help_of() {
     rb=$1 cmd=${2:-}
     if [ -z "$cmd" ]; then
-        "$rb" --help | normalize
+        "$rb" --help | runtime | normalize
         return
     fi
-    "$rb" "$cmd" --help >"$tmp_help"
+    "$rb" "$cmd" --help | runtime >"$tmp_help"
     normalize <"$tmp_help"
     # Sub-actions the help names as "(runbook CMD SUB --help)".
     for sub in $(sed -n "s/.*(runbook $cmd \([a-z][a-z0-9-]*\) --help).*/\1/p" "$tmp_help"); do
         echo
         echo "runbook $cmd $sub:"
-        "$rb" "$cmd" "$sub" --help | normalize | sed "1s/^Usage: /  usage: /"
+        "$rb" "$cmd" "$sub" --help | runtime | normalize | sed "1s/^Usage: /  usage: /"
     done
 }
 
@@ -118,11 +123,11 @@ md2roff() {
             -e 's/^([[/])/\\\&\1/'
 }
 
-see_also() { # the pages of every command but $1
+see_also() { # the pages of every command but $1 (\% keeps a name whole)
     printf '[SEE ALSO]\n'
     { echo "runbook 1"; cut -f1 "$tmp/commands" | sed 's/^/runbook-/; s/$/ 1/'; echo "runbook-format 5"; } |
-        grep -v "^$1 " | awk '{ printf "%s\\fB%s\\fR(%s)", (NR > 1 ? ",\n" : ""), $1, $2 } END { print "" }'
-    printf '.PP\nThe full documentation is in %s.\n' '\fI/usr/share/doc/runbook/\fR'
+        grep -v "^$1 " | awk '{ printf "%s\\fB\\%%%s\\fR(%s)", (NR > 1 ? ",\n" : ""), $1, $2 } END { print "" }'
+    printf '.PP\nThe full documentation is in %s.\n' '\fI\%/usr/share/doc/runbook/\fR'
 }
 
 # help2man names a page after its program: a wrapper per command.

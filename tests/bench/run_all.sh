@@ -10,3 +10,5 @@ bench="$(cd "${1:-build}" && pwd)/bench_engine"
 "$bench" idle
 sh "$dir/journal.sh" "${1:-build}"
 sh "$dir/ssh.sh" "${1:-build}"
+sh "$dir/serve.sh" "${1:-build}"
+sh "$dir/review.sh" "${1:-build}"

@@ -30,6 +30,20 @@ expect_rc 0 "--help" "$RUNBOOK" --help
 expect_rc 2 "no command" "$RUNBOOK"
 expect_rc 2 "unknown command" "$RUNBOOK" frobnicate
 expect_grep err.log 'unknown command "frobnicate"' "unknown command is named"
+# an unknown command or top-level option is a usage error like any other:
+# one line, then where to read more (not the whole help)
+for bad in frobnicate -V "help frobnicate"; do
+    # shellcheck disable=SC2086
+    expect_rc 2 "runbook $bad" "$RUNBOOK" $bad
+    [ "$(wc -l <err.log)" -eq 2 ] && grep -q "^Try 'runbook --help'.$" err.log && pass=$((pass + 1)) ||
+        { fail=$((fail + 1)); echo "FAIL runbook $bad: $(wc -l <err.log) lines, want 2 ending in Try 'runbook --help'."; }
+done
+expect_grep err.log 'unknown command "frobnicate"' "help names the unknown command"
+expect_rc 2 "runbook -V" "$RUNBOOK" -V
+expect_grep err.log "runbook: unknown option '-V'" "an unknown top-level option is named"
+# --version is in --help (and so in runbook(1)'s OPTIONS)
+expect_rc 0 "--help" "$RUNBOOK" --help
+expect_grep out.log "^  --version " "--help lists --version"
 expect_rc 2 "bad option" "$RUNBOOK" run --no-such-option x
 # a usage error is one line and a pointer to --help, not the whole help
 expect_grep err.log "runbook run: unknown option '--no-such-option'" "a bad option of run is named"

@@ -81,3 +81,31 @@ sshd_stop() {
     SSHD_PID=
     return 0
 }
+
+# tarpit_start DIR: a listener on 127.0.0.1 (a port the OS chooses) that
+# accepts connections and never writes a byte — a host that answers TCP but
+# never speaks SSH. Sets TARPIT_PORT and TARPIT_PID; readiness is the port
+# it writes into a FIFO once it listens. Each accepted connection adds a
+# line to DIR/tarpit.accepts. The caller stops it with
+# tarpit_stop (from its EXIT trap).
+tarpit_start() {
+    mkfifo "$1/tarpit.port" || return 1
+    python3 -c '
+import socket, sys
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(64)
+with open(sys.argv[1], "w") as f: f.write("%d\n" % s.getsockname()[1])
+held = []
+while True:
+    held.append(s.accept()[0])
+    with open(sys.argv[2], "a") as f: f.write("accepted\n")
+' "$1/tarpit.port" "$1/tarpit.accepts" &
+    TARPIT_PID=$!
+    read -r TARPIT_PORT <"$1/tarpit.port"
+    [ -n "$TARPIT_PORT" ]
+}
+
+tarpit_stop() {
+    [ -n "${TARPIT_PID:-}" ] && kill "$TARPIT_PID" 2>/dev/null && wait "$TARPIT_PID" 2>/dev/null
+    TARPIT_PID=
+    return 0
+}

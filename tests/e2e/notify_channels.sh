@@ -72,9 +72,11 @@ jq -n --arg i "$hostile" '{receiver: "runbook", status: "firing",
     -p "status_webhook=http://127.0.0.1:$hp/flaky/status" \
     -p "pd_routing_key=$pd_key" -p "pd_events_url=http://127.0.0.1:$hp/pd/enqueue" \
     -p "smtp_url=smtp://127.0.0.1:$sp" -p "smtp_password=$smtp_pw" -p "smtp_ca=$tmp/cert.pem" \
-    >run.out 2>&1
+    -p "rpc_check=echo probed >$tmp/probed; exit 1" >run.out 2>&1
 rc=$?
 [ $rc -eq 0 ] && ok || { bad "run exit $rc"; cat run.out; }
+# the documented probe is a shell command that really runs
+[ "$(cat probed 2>/dev/null)" = probed ] && ok || bad "the rpc_check shell command did not run"
 "$RUNBOOK" show --db j.db --format json 1 >show.json 2>&1 || bad "show --format json"
 "$RUNBOOK" show --db j.db 1 >show.out 2>&1 || bad "show"
 check "the run is resolved" '.[0].status == "resolved"' show.json

@@ -8,7 +8,8 @@ serve DIR FIFO: on 127.0.0.1, ports chosen by the OS,
       (counted per path and body: per notification, whose tries send the
       same body)
       /down/...   500 always                       /hang/...  never answers
-      /pd/...     202 and PagerDuty's JSON          anything else: 200 "ok"
+      /pd/...     202 and PagerDuty's JSON          /big/...   200 and a 1 MiB body
+      anything else: 200 "ok"
   - an SMTP server (aiosmtpd) that requires STARTTLS (DIR/cert.pem,
     DIR/key.pem) and AUTH (user "alerts", password from $SMTP_PASSWORD), and
     writes each message to DIR/mail-N.eml with DIR/mail-N.json (envelope,
@@ -69,6 +70,8 @@ def serve(d, fifo):
                 out = json.dumps({"status": "success", "message": "Event processed",
                                   "dedup_key": dk}).encode()
                 ctype = "application/json"
+            elif kind == "big":
+                out, ctype = b"x" * (1024 * 1024), "text/plain"
             else:
                 out, ctype = (b"ok", "text/plain") if code < 300 else (b"try later", "text/plain")
             self.send_response(code)

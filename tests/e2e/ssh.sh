@@ -147,6 +147,29 @@ refused "refused client key" "port: $SSHD_PORT, identity: $tmp/stranger, host_ke
 # the outcome is checked all the same, the message less precisely)
 refused "unreachable port" "port: $FREE, identity: $KEY, host_key: \"$PIN\"" "Connection refused\|the command did not run"
 
+# a kept connection follows its known_hosts file's content: once the file
+# no longer trusts the host's key, the next step is refused, not run over the
+# connection made under the old file
+cp kh_good kh_edit
+cat >khedit.yaml <<YAML
+apiVersion: runbook/v1
+name: khedit
+detect:
+  - name: probe
+    action: ssh
+    with: { host: 127.0.0.1, port: $SSHD_PORT, identity: $KEY, known_hosts: kh_edit, argv: [true] }
+steps:
+  - { name: act, action: log, with: { message: acting } }
+YAML
+"$RUNBOOK" run --quiet --db j.db khedit.yaml >run.log 2>&1
+id=$("$RUNBOOK" runs --db j.db --format json | jq -r '.[0].id')
+[ "$(result "$id" probe status)" = ok ] && ok || { bad "known_hosts edit: first run not ok"; cat run.log; }
+cp kh_changed kh_edit
+"$RUNBOOK" run --quiet --db j.db khedit.yaml >run.log 2>&1
+id=$("$RUNBOOK" runs --db j.db --format json | jq -r '.[0].id')
+got=$(result "$id" probe status)
+[ "$got" = error ] && ok || { bad "known_hosts edited to another key: probe $got over the kept connection"; cat run.log; }
+
 # --- hostile labels and params: inert on the remote side ---
 cat >inj.yaml <<YAML
 apiVersion: runbook/v1

@@ -111,5 +111,39 @@ else
     bad "invalid inventory: exit $rc"; cat bad.log
 fi
 
+# values the ssh action refuses are refused when the inventory is read,
+# with file:line:col, before the first (side-effecting) step runs
+cat >inv_hostile.yaml <<YAML
+hosts:
+  h1: { address: "-oProxyCommand=touch $tmp/pwned" }
+  h2: { address: 127.0.0.1, host_key: garbage }
+  h3: { address: "127.0.0.1 -p 22" }
+  h4: { address: 127.0.0.1, user: "-oProxyCommand=x" }
+groups:
+  all: [h1, h2, h3, h4]
+YAML
+cat >first.yaml <<YAML
+apiVersion: runbook/v1
+name: first
+steps:
+  - { name: before, action: exec, with: { argv: [touch, $tmp/ran.before] } }
+  - name: remote
+    action: ssh
+    foreach: "{{ inventory.groups.all }}"
+    with: { host: "{{ item }}", argv: ["true"] }
+YAML
+rm -f ran.*
+"$RUNBOOK" run --db j.db --inventory inv_hostile.yaml first.yaml >hostile.log 2>&1
+rc=$?
+if [ $rc -eq 2 ] && grep -q 'inv_hostile.yaml:2:[0-9]*: error: host "h1": host' hostile.log &&
+    grep -q 'inv_hostile.yaml:3:[0-9]*: error: host "h2": host_key' hostile.log &&
+    grep -q 'inv_hostile.yaml:4:[0-9]*: error: host "h3": host' hostile.log &&
+    grep -q 'inv_hostile.yaml:5:[0-9]*: error: host "h4": user' hostile.log &&
+    [ ! -e ran.before ] && [ ! -e pwned ]; then
+    ok
+else
+    bad "hostile inventory values: exit $rc, before ran: $([ -e ran.before ] && echo yes || echo no)"; cat hostile.log
+fi
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

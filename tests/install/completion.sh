@@ -6,7 +6,9 @@
 #   - commands (all that `runbook --help` lists), sub-actions, options of a
 #     command, an option's listed values (--format, --sync);
 #   - runbook names from --dir (and from ./runbooks by default);
-#   - run ids from the journal given by --db;
+#   - run ids from the journal given by --db (for resume, only a run that
+#     died); action names for `actions`; nothing for a short option that
+#     takes a value (-p KEY=VALUE);
 #   - a command the program gains completes with no change to the script.
 #   - the same with bash-completion's helpers loaded (files through _filedir);
 #   - zsh: its compinit finds the installed _runbook, which completes the
@@ -32,6 +34,18 @@ printf 'apiVersion: runbook/v1\nname: "gamma"\nsteps: []\n' >"$tmp/w/runbooks/su
 printf 'apiVersion: runbook/v1\nname: delta\nsteps: []\n' >"$tmp/w/other/delta.yaml"
 "$RUNBOOK" run --db "$tmp/w/j.db" --dir "$tmp/w/runbooks" alpha -q >/dev/null 2>&1
 "$RUNBOOK" run --db "$tmp/w/j.db" --dir "$tmp/w/runbooks" beta -q >/dev/null 2>&1
+# Run 3 dies in a step (kill -9): the one run `resume` can go on with.
+printf 'apiVersion: runbook/v1\nname: long\nsteps:\n  - name: a\n    action: sleep\n    with: { duration: 600s }\n' >"$tmp/long.yaml"
+"$RUNBOOK" run --db "$tmp/w/j.db" -q "$tmp/long.yaml" >/dev/null 2>&1 &
+long=$!
+i=0
+until "$RUNBOOK" runs --db "$tmp/w/j.db" 2>/dev/null | grep -q '^3 .* running '; do
+    i=$((i + 1))
+    [ $i -gt 600 ] && { bad "run 3 never showed as running"; break; }
+    sleep 0.1
+done
+kill -9 $long 2>/dev/null
+wait $long 2>/dev/null
 
 # complete LINE: what the completion offers for LINE (the last word is the
 # one being completed; a trailing space means an empty word), sorted.
@@ -89,8 +103,13 @@ includes "runbook journal prune --" --before --db --dry-run --format --help
 offers "runbook run " alpha beta gamma
 offers "runbook run al" alpha
 offers "runbook run --dir other " delta
-offers "runbook show --db j.db " 1 2
-offers "runbook resume --db j.db 2" 2
+offers "runbook show --db j.db " 1 2 3
+offers "runbook resume --db j.db " 3
+offers "runbook resume --db j.db 2"
+offers "runbook run -p "
+offers "runbook run --param "
+offers "runbook actions ex" exec
+includes "runbook actions " exec log sleep http
 offers "runbook help ru" run runs
 includes "runbook validate --" --format --quiet --plugins --help
 
@@ -101,7 +120,7 @@ bin=$tmp/newbin
 offers "runbook frob" frobnicate
 offers "runbook frobnicate --" --level --mode
 offers "runbook frobnicate --mode " fast slow
-offers "runbook frobnicate --db j.db " 1 2
+offers "runbook frobnicate --db j.db " 1 2 3
 includes "runbook validate runb" runbooks
 done
 
@@ -137,7 +156,7 @@ if command -v zsh >/dev/null 2>&1; then
     zsh_offers "runbook run --format " json text
     zsh_offers "runbook audit " verify
     zsh_offers "runbook run " alpha beta gamma
-    zsh_offers "runbook show --db j.db " 1 2
+    zsh_offers "runbook show --db j.db " 1 2 3
     zsh_offers "runbook journal prune --d" --db --dry-run
     zsh_offers "runbook validate runb" runbooks
 else

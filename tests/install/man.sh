@@ -44,11 +44,11 @@ contains() {
 
 # check_help PAGE HELP_FILE WHAT: every line of the help is in the page.
 # Only the form help2man gives changes: "usage:"/"exit codes:" headings and
-# the synopsis's "or:".
+# the synopsis's "or:"; and a run-time value ("; here: ./runbook.db") goes.
 check_help() {
     missing=0
     while IFS= read -r line; do
-        l=$(printf '%s\n' "$line" | sed -E 's/^ *(usage|Usage|exit codes|Exit status):? *//' | words)
+        l=$(printf '%s\n' "$line" | sed -E 's/^ *(usage|Usage|exit codes|Exit status):? *//; s/; here: [^)]*\)/)/' | words)
         [ -n "$l" ] || continue
         if ! contains "$1" "$l"; then
             missing=$((missing + 1))
@@ -164,6 +164,33 @@ else
     bad "genman.sh failed"
     sed 's/^/    | /' "$tmp/out"
 fi
+
+# docs/cli.md has a section for every command (it is the page's DETAILS).
+while read -r c; do
+    grep -q "^## runbook $c\( \|\$\)" "$RB_SOURCE_DIR/docs/cli.md" && ok "docs/cli.md has a section for $c" ||
+        bad "docs/cli.md has no \"## runbook $c\" section (runbook-$c(1) has no DETAILS)"
+done <"$tmp/commands"
+
+# As read: no run-time value frozen in a page; a name in SEE ALSO stays whole
+# on a narrow terminal; an exit status that --help wraps is one paragraph.
+if grep -l 'here: ' "$man"/man1/*.1 >"$tmp/here"; then
+    bad "pages hold a run-time value (here: …): $(tr '\n' ' ' <"$tmp/here")"
+else
+    ok "no page holds a run-time value (here: …)"
+fi
+broken=0
+for f in "$man"/man1/*.1; do
+    MANWIDTH=60 man -l "$f" 2>/dev/null | sed -n '/^SEE ALSO/,/^[A-Z]/p' | grep -q -- '‐$' && broken=$((broken + 1))
+done
+[ $broken -eq 0 ] && ok "SEE ALSO keeps every page name whole at 60 columns" ||
+    bad "$broken pages break a name in SEE ALSO at 60 columns"
+for c in audit journal; do
+    [ -f "$man/man1/runbook-$c.1" ] || continue
+    gaps=$(MANWIDTH=80 man -l "$man/man1/runbook-$c.1" 2>/dev/null |
+        awk '/Exit status:/ { f = 1; next } f && /^$/ { n++ } f && /journal cannot be/ { print n + 0; exit }')
+    [ "$gaps" = 0 ] && ok "runbook-$c(1): its exit status is one paragraph" ||
+        bad "runbook-$c(1): its exit status is split (${gaps:-?} blank lines)"
+done
 
 # What is installed is these pages, compressed.
 gz_bad=0

@@ -47,8 +47,52 @@ for lib in $(readelf -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'); do
 done
 
 dpkg-deb -c "$deb" | awk '{ print $6 }' | sed 's|^\./|/|' >"$tmp/files"
+
+# Debian's own fields and files: a maintainer with a real mail host (the
+# CMake default names none on purpose: docs/install.md), a copyright file
+# that says no licence is granted, a changelog of this version; Suggests
+# what building a module needs.
+maint=$(dpkg-deb -f "$deb" Maintainer)
+case $maint in *@localhost*|*'<>'*|'') bad "Maintainer: '$maint'" ;; *) ok "Maintainer: $maint" ;; esac
+case $(dpkg-deb -f "$deb" Suggests) in *libjansson-dev*libuv1-dev*) ok "Suggests the module build's -dev packages" ;;
+*) bad "Suggests lacks libjansson-dev, libuv1-dev: $(dpkg-deb -f "$deb" Suggests)" ;; esac
+case $(dpkg-deb -f "$deb" Recommends) in *openssh-client*) ok "Recommends openssh-client (the ssh action)" ;;
+*) bad "Recommends lacks openssh-client, which the ssh action runs" ;; esac
+mkdir -p "$tmp/x" && dpkg-deb -x "$deb" "$tmp/x"
+if grep -q '^License: none$' "$tmp/x/usr/share/doc/runbook/copyright" 2>/dev/null &&
+    grep -q 'No licence has been granted' "$tmp/x/usr/share/doc/runbook/copyright"; then
+    ok "/usr/share/doc/runbook/copyright says that no licence is granted"
+else
+    bad "no /usr/share/doc/runbook/copyright saying that no licence is granted"
+fi
+pkgver=$(dpkg-deb -f "$deb" Version)
+if zcat "$tmp/x/usr/share/doc/runbook/changelog.gz" 2>/dev/null | head -n 1 | grep -qF "runbook ($pkgver) "; then
+    ok "changelog.gz opens with version $pkgver"
+else
+    bad "changelog.gz is missing or not of version $pkgver"
+fi
+pc=$(ls "$tmp"/x/usr/lib/*/pkgconfig/runbook-plugin.pc 2>/dev/null | head -n 1)
+if [ -n "$pc" ] && [ "$(sed -n 's/^prefix=//p' "$pc")" = /usr ]; then
+    ok "runbook-plugin.pc: prefix=/usr, so plugindir is /usr/lib/runbook/plugins"
+else
+    bad "runbook-plugin.pc (${pc:-not in /usr/lib/TRIPLET/pkgconfig}): $(grep -s '^prefix=' "$pc")"
+fi
+dpkg-deb --ctrl-tarfile "$deb" | tar -xOf - ./postrm >"$tmp/postrm" 2>/dev/null
+grep -q 'deb-systemd-helper purge runbook.service' "$tmp/postrm" &&
+    ok "postrm forgets an enabled unit through deb-systemd-helper purge" ||
+    bad "postrm does not call deb-systemd-helper purge"
+# lintian, where it is installed: no error, and the tags this package fixed
+# stay fixed.
+if command -v lintian >/dev/null 2>&1; then
+    timeout -k 5 240 lintian --no-cfg "$deb" >"$tmp/lintian" 2>&1
+    if grep -E '^E: |no-copyright-file|no-changelog|bogus-mail-host|parse-etc-passwd|copyright-without|wrong-name-for-changelog|pkg-config-unavailable|unused-override' "$tmp/lintian" >"$tmp/lbad"; then
+        bad "lintian:"; sed 's/^/    | /' "$tmp/lbad" | head -n 20
+    else
+        ok "lintian: no error ($(grep -c '^W: ' "$tmp/lintian") warnings)"
+    fi
+fi
 for f in /usr/bin/runbook /etc/runbook/server.yaml /usr/include/runbook/action.h \
-    /usr/lib/pkgconfig/runbook-plugin.pc /usr/share/man/man1/runbook.1.gz /usr/share/man/man1/runbook-run.1.gz \
+    /usr/lib/$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)/pkgconfig/runbook-plugin.pc /usr/share/man/man1/runbook.1.gz /usr/share/man/man1/runbook-run.1.gz \
     /usr/share/man/man5/runbook-format.5.gz /usr/share/bash-completion/completions/runbook \
     /usr/share/zsh/vendor-completions/_runbook \
     /usr/share/runbook/runbooks/node-crash.yaml /usr/share/runbook/schemas/runbook.schema.json; do
@@ -111,11 +155,46 @@ fi
 uid=$(awk -F: '$1 == "runbook" { print $3 }' "$R/etc/passwd")
 st=$(stat -c '%a %u' "$R/var/lib/runbook" 2>/dev/null)
 [ "$st" = "750 $uid" ] && ok "/var/lib/runbook: 0750, the user's" || bad "/var/lib/runbook: '$st', want '750 $uid'"
+# The unit agrees with the package: it starts the packaged binary with the
+# packaged config, runs as the user postinst made in the directory it made,
+# reads the tokens where the docs say, and names docs that are installed.
 if [ -f "$R$unit" ]; then
-    if grep -q '^ExecStart=/usr/bin/runbook ' "$R$unit"; then
-        ok "the unit starts /usr/bin/runbook"
+    unit_has() { # REGEX WHAT
+        if grep -qE -- "$1" "$R$unit"; then ok "the unit: $2"; else bad "the unit: not $2 ($1)"; fi
+    }
+    unit_has '^ExecStart=/usr/bin/runbook serve ' "starts /usr/bin/runbook serve"
+    unit_has '^ExecStart=.* --config /etc/runbook/server\.yaml( |$)' "reads /etc/runbook/server.yaml"
+    unit_has '^User=runbook$' "runs as the user runbook"
+    unit_has '^StateDirectory=runbook$' "keeps its state in /var/lib/runbook"
+    unit_has '^LoadCredential=tokens:/etc/runbook/tokens$' "reads /etc/runbook/tokens"
+    if grep -q '^DynamicUser=yes' "$R$unit"; then
+        bad "the unit: DynamicUser=yes, while the package makes the user runbook and /var/lib/runbook"
     else
-        bad "the unit does not start /usr/bin/runbook: $(grep '^ExecStart' "$R$unit")"
+        ok "the unit: no DynamicUser (the package's user runs it)"
+    fi
+    for d in $(sed -n 's|^Documentation=||p' "$R$unit" | tr ' ' '\n' | sed -n 's|^file://||p'); do
+        [ -f "$R$d" ] && ok "the unit's Documentation $d is installed" ||
+            bad "the unit's Documentation $d is not in the package"
+    done
+    # The default config's comments name installed docs and the tokens file
+    # the unit reads.
+    for d in $(grep -o 'docs/[A-Za-z0-9_-]*\.md' "$R/etc/runbook/server.yaml" | sort -u); do
+        [ -f "$R/usr/share/doc/runbook/$d" ] && ok "server.yaml names $d, which is installed" ||
+            bad "server.yaml names $d, which is not installed"
+    done
+    grep -q '/etc/runbook/tokens' "$R/etc/runbook/server.yaml" && ok "server.yaml names /etc/runbook/tokens" ||
+        bad "server.yaml does not say where the tokens are (/etc/runbook/tokens)"
+    # systemd's own check (an unknown key, a bad value), on a copy whose
+    # ExecStart is the root's binary (this machine has no /usr/bin/runbook).
+    if command -v systemd-analyze >/dev/null 2>&1; then
+        mkdir -p "$tmp/unit"
+        sed "s|/usr/bin/runbook|$R/usr/bin/runbook|g" "$R$unit" >"$tmp/unit/runbook.service"
+        run systemd-analyze verify --man=no "$tmp/unit/runbook.service"
+        if [ "$rc" -eq 0 ] && ! grep -q 'runbook' "$tmp/out"; then
+            ok "systemd-analyze verify: the unit is clean"
+        else
+            bad "systemd-analyze verify (exit $rc):"; sed 's/^/    | /' "$tmp/out" | head -n 10
+        fi
     fi
 fi
 # The default server config, where the binary knows --config (runbook serve).

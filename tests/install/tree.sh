@@ -19,13 +19,22 @@ expect 0 "" "cmake --install --prefix $p"
 
 rb=$p/bin/runbook
 for f in bin/runbook include/runbook/action.h include/runbook/runbook.h \
-    lib/pkgconfig/runbook-plugin.pc lib/runbook/plugins share/runbook/schemas/runbook.schema.json \
+    lib/pkgconfig/runbook-plugin.pc lib/runbook/plugins lib/runbook/demo-target share/runbook/schemas/runbook.schema.json \
     share/runbook/runbooks/node-crash.yaml share/runbook/runbooks/demo/scripts/health.sh \
     share/doc/runbook/README.md share/doc/runbook/docs/cli.md \
     share/doc/runbook/examples/plugin/hello.c share/man/man1/runbook.1.gz \
     share/man/man1/runbook-run.1.gz share/man/man5/runbook-format.5.gz \
     share/bash-completion/completions/runbook etc/runbook/server.yaml etc/runbook/runbooks; do
     has "$p/$f" "installed: $f"
+done
+# The installed docs' links to ../ (the source tree's files) lead to the
+# installed copies; tests/ alone is not installed.
+for d in "$p"/share/doc/runbook/docs/*.md; do
+    for l in $(grep -o '](\.\./[^)#]*' "$d" | sed 's/^](//'); do
+        case $l in ../tests/*) continue ;; esac
+        if [ -e "$(dirname "$d")/$l" ]; then ok "$(basename "$d") links $l"; else
+            bad "installed $(basename "$d") links $l, which is not there"; fi
+    done
 done
 if [ -x "$p/share/runbook/runbooks/demo/scripts/health.sh" ]; then
     ok "a shipped script stays executable"
@@ -62,6 +71,9 @@ export PKG_CONFIG_PATH="$p/lib/pkgconfig"
 run pkg-config --variable=abi_version runbook-plugin
 expect 0 "$abi" "pkg-config: abi_version is the header's"
 if [ "$(cat "$tmp/out")" = "$abi" ]; then ok "abi_version is exactly $abi"; else bad "abi_version: $(cat "$tmp/out")"; fi
+run pkg-config --variable=plugindir runbook-plugin
+if [ "$(cat "$tmp/out")" = "$p/lib/runbook/plugins" ]; then ok "plugindir is plain: $p/lib/runbook/plugins"; else
+    bad "plugindir: $(cat "$tmp/out"), want $p/lib/runbook/plugins"; fi
 cflags=$(pkg-config --cflags runbook-plugin) || cflags=
 case " $cflags " in
 *" -I$p/"*) ok "cflags point into the prefix: $cflags" ;;

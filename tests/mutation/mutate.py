@@ -59,10 +59,15 @@ def parse(path=LIST):
     for no, raw in enumerate(lines, 1):
         shown = os.path.relpath(os.path.abspath(path), SRC)
         where = "%s:%d" % (path if shown.startswith("..") else shown, no)
-        m = re.fullmatch(r"\[([a-z0-9][a-z0-9-]*)\]\s*", raw)
+        m = re.fullmatch(r"\[([^\]]*)\]\s*", raw)
         if m:
             cur = Mutant(m.group(1), where, os.path.dirname(os.path.abspath(path)))
-            mutants.append(cur)
+            if re.fullmatch(r"[a-z0-9][a-z0-9-]*", m.group(1)):
+                mutants.append(cur)
+            else:
+                # its lines still belong to it, not to the mutant before
+                errors.append("%s: [%s]: a name is lower case letters, digits and dashes"
+                              % (where, m.group(1)))
             continue
         if raw.startswith("-") and (raw == "-" or raw.startswith("- ")):
             target = "find"
@@ -216,6 +221,13 @@ def suite(top, jobs, log, fast):
     # planted mutant's text is gone: it would "catch" every mutant.
     cmd = ["ctest", "-j", str(jobs), "--output-on-failure", "-E", r"^mutation\."] + \
         (["--stop-on-failure"] if fast else [])
+    if fast:
+        # ctest starts the slowest tests first by their recorded cost; a
+        # suite that stops at its first failure finds it sooner in the
+        # declared order, where the quick unit and spec tests come first.
+        cost = os.path.join(b, "Testing", "Temporary", "CTestCostData.txt")
+        if os.path.exists(cost):
+            os.remove(cost)
     rc = sh(cmd, log, cwd=b)
     names = []
     if os.path.exists(failed_log):
@@ -241,6 +253,19 @@ def cmd_run(only):
     jobs = int(os.environ.get("JOBS", "2"))
     fast = os.environ.get("MUTATION_ALL") != "1"
     scratch = tempfile.mkdtemp(prefix="runbook-mutation.")
+    keep = [False]  # set where the scratch copy is worth reading afterwards
+    try:
+        return run_in(mutants, jobs, fast, scratch, keep)
+    except KeyboardInterrupt:
+        print("\nmutation: interrupted; the scratch copy is removed", file=sys.stderr)
+        keep[0] = False
+        return 130
+    finally:
+        if not keep[0]:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def run_in(mutants, jobs, fast, scratch, keep):
     top = os.path.join(scratch, "src")
     log = os.path.join(scratch, "mutation.log")
     t0 = time.time()
@@ -252,10 +277,12 @@ def cmd_run(only):
             print("mutation: %s: %s (tests/mutation/README.md)" % (mu.name, why))
             return 2
     if not build(top, jobs, log):
+        keep[0] = True
         print("mutation: the unmutated copy does not build; see %s" % log)
         return 2
     failed = suite(top, jobs, log, False)
     if failed:
+        keep[0] = True
         print("mutation: the suite fails without any mutant (%s): nothing can be judged; see %s"
               % (", ".join(failed), log))
         return 2
@@ -290,9 +317,8 @@ def cmd_run(only):
     print("mutation score: %d/%d caught, %d survived, %d did not build; %.0f s"
           % (len(caught), n, len(survived), len(broken), time.time() - t0))
     if os.environ.get("MUTATION_KEEP") == "1" or survived or broken:
+        keep[0] = True
         print("mutation: kept %s (its log says what each suite printed)" % scratch)
-    else:
-        shutil.rmtree(scratch, ignore_errors=True)
     return 0 if not survived and not broken else 1
 
 

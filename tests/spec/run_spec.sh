@@ -92,6 +92,20 @@ while IFS= read -r l; do
     grep -qF -- "$t" "$DIR/$f" 2>/dev/null || bad "$f has no \"$t\""
 done <<<"$(directive file)"
 
+# Every finished top-level run replays identically from the journal
+# (docs/review.md), and the replay runs nothing: the runbook's folder, where
+# its markers go, is the same before and after.
+if [ -f "$DB" ] && [ -z "$(directive no-replay)" ]; then
+    before=$(cd "$DIR" && find . -print | sort | md5sum)
+    for id in $("$RUNBOOK" runs --db "$DB" --limit 0 --format json 2>/dev/null |
+                jq -r '.[] | select((.trigger | startswith("runbook:")) | not)
+                           | select(.status as $s | ["running", "interrupted", "waiting_approval"] | index($s) | not) | .id'); do
+        "$RUNBOOK" replay --db "$DB" "$id" >"$top/replay" 2>&1 ||
+            { bad "replay of run $id is not identical"; sed 's/^/  | /' "$top/replay" | head -20; }
+    done
+    [ "$(cd "$DIR" && find . -print | sort | md5sum)" = "$before" ] || bad "the replay changed the runbook's folder"
+fi
+
 if [ "$fail" != 0 ]; then
     echo "--- stderr"; sed 's/^/  | /' "$top/err" | head -40
     echo "--- stdout"; sed 's/^/  | /' "$top/out" | head -20

@@ -369,6 +369,69 @@ static void test_runs_and_run_get_shape(void **state)
     rb_journal_close(j);
 }
 
+/* The server's reads: runs filtered and paged, a runbook's versions with
+ * their runs, and the commit latency counters. */
+static void test_runs_find_versions_stats(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = open_ok(fx->db, 0);
+    char v1[65], v2[65];
+    const char *s1 = "apiVersion: runbook/v1\nname: a\n# one\n";
+    const char *s2 = "apiVersion: runbook/v1\nname: a\n# two\n";
+    assert_int_equal(rb_journal_put_version(j, "a", "runbooks/a.yaml", s1, strlen(s1), v1), 0);
+    int64_t ids[5];
+    for (int i = 0; i < 5; i++) {
+        if (i == 3)
+            assert_int_equal(rb_journal_put_version(j, "a", "runbooks/a.yaml", s2, strlen(s2), v2), 0);
+        assert_int_equal(rb_journal_run_create(j, i == 4 ? "b" : "a", i < 3 ? v1 : v2, NULL,
+                                               i % 2 ? "api" : "webhook", &ids[i]), 0);
+    }
+    assert_int_equal(rb_journal_run_status(j, ids[1], "resolved", 1), 0);
+    assert_int_equal(rb_journal_sync(j), 0);
+
+    json_t *runs = NULL;
+    rb_journal_runs_filter_t f = {.runbook = "a"};
+    assert_int_equal(rb_journal_runs_find(j, &f, &runs), 0);
+    assert_int_equal(json_array_size(runs), 4);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(runs, 0), "id")), ids[3]);
+    json_decref(runs);
+    f = (rb_journal_runs_filter_t){.trigger = "api", .status = "running"};
+    assert_int_equal(rb_journal_runs_find(j, &f, &runs), 0);
+    assert_int_equal(json_array_size(runs), 1); /* ids[3]; ids[1] is resolved */
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(runs, 0), "id")), ids[3]);
+    json_decref(runs);
+    f = (rb_journal_runs_filter_t){.before_id = ids[3], .limit = 2};
+    assert_int_equal(rb_journal_runs_find(j, &f, &runs), 0);
+    assert_int_equal(json_array_size(runs), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(runs, 1), "id")), ids[1]);
+    json_decref(runs);
+    assert_int_equal(rb_journal_runs_find(j, NULL, &runs), 0);
+    assert_int_equal(json_array_size(runs), 5);
+    json_decref(runs);
+
+    json_t *vs = NULL;
+    assert_int_equal(rb_journal_versions(j, "a", &vs), 0);
+    assert_int_equal(json_array_size(vs), 2);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(vs, 0), "sha256")), v2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(vs, 0), "runs")), 2);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(vs, 1), "runs")), 3);
+    assert_true(json_is_integer(json_object_get(json_array_get(vs, 1), "last_run_at")));
+    json_decref(vs);
+    assert_int_equal(rb_journal_versions(j, "nope", &vs), 0);
+    assert_int_equal(json_array_size(vs), 0);
+    json_decref(vs);
+
+    rb_journal_stats_t st;
+    rb_journal_stats(j, &st);
+    uint64_t in_buckets = 0;
+    for (int i = 0; i < RB_JOURNAL_COMMIT_BUCKETS; i++)
+        in_buckets += st.commit_buckets[i];
+    assert_true(st.commits >= 1);
+    assert_true(in_buckets <= st.commits); /* the rest took over the last bound */
+    assert_true(st.commit_seconds > 0);
+    rb_journal_close(j);
+}
+
 static void test_sync_level(void **state)
 {
     fx_t *fx = *state;
@@ -517,6 +580,7 @@ int main(void)
         T(test_readonly),
         T(test_locked),
         T(test_runs_and_run_get_shape),
+        T(test_runs_find_versions_stats),
         T(test_open_bad_path),
         T(test_sync_level),
         T(test_canonical_data),

@@ -35,6 +35,28 @@ static void assert_masks_to(rb_secrets_t *s, const char *in, const char *want)
     json_decref(v);
 }
 
+/* A secret that a message writer transformed (base/text.h) is masked in
+ * every form: escaped for Slack or HTML, made one line, printed as JSON
+ * text, and its beginning when a cut left it before "[…]". */
+static void test_mask_transformed_forms(void **state)
+{
+    (void)state;
+    rb_secrets_t *s = rb_secrets_new();
+    json_t *js = json_loads("\"S3cr&t<Tok>en\\tA\\nB\\u2028C'\\\"\"", JSON_DECODE_ANY, NULL);
+    assert_non_null(js);
+    rb_secrets_add(s, json_string_value(js), json_string_length(js));
+    json_decref(js);
+    assert_masks_to(s, "[\"S3cr&amp;t&lt;Tok&gt;en A B C'\\\"\"]", "[\"***\"]");
+    assert_masks_to(s, "[\"x S3cr&amp;t&lt;Tok&gt;en A B C&#39;&quot; y\"]", "[\"x *** y\"]");
+    assert_masks_to(s, "[\"S3cr&t<Tok>en A B C'\\\"\"]", "[\"***\"]");
+    assert_masks_to(s, "[\"[\\\"S3cr&t<Tok>en\\\\tA\\\\nB\u2028C'\\\\\\\"\\\"]\"]", "[\"[\\\"***\\\"]\"]");
+    assert_masks_to(s, "[\"S3cr&t<Tok>en\\tA\\nB\u2028C'\\\"\"]", "[\"***\"]");
+    assert_masks_to(s, "[\"token S3cr&amp;t&l[\u2026] end\"]", "[\"token ***[\u2026] end\"]");
+    assert_masks_to(s, "[\"a S[\u2026]\"]", "[\"a ***[\u2026]\"]");
+    assert_masks_to(s, "[\"a Q[\u2026]\"]", "[\"a Q[\u2026]\"]");
+    rb_secrets_free(s);
+}
+
 /* A secret that is also a key, a part of a key, and the text of a number
  * or a boolean: only the string values change. */
 static void test_mask_values_only(void **state)
@@ -231,6 +253,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_mask_values_only),
+        cmocka_unit_test(test_mask_transformed_forms),
         cmocka_unit_test(test_mask_shares_what_did_not_change),
         cmocka_unit_test(test_mask_string_with_nul),
         cmocka_unit_test(test_mask_url_password),

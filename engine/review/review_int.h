@@ -1,0 +1,91 @@
+/*
+ * review_int.h — what the files of engine/review/ share: the replay in
+ * progress (replay.c drives it), the recorded run a replayed run answers
+ * from (replayer.c) and the decision paths (decisions.c). Internal.
+ */
+#ifndef RB_REVIEW_INT_H
+#define RB_REVIEW_INT_H
+
+#include <jansson.h>
+#include <uv.h>
+
+#include "load/runbook.h"
+#include "review.h"
+#include "run/run.h"
+
+typedef struct rv_replay rv_replay_t;
+typedef struct rv_rec rv_rec_t;
+
+/* One recorded run (the top run or a sub-runbook's) and the replayed run
+ * that answers from it. Owned by its replay (rv_replay_t.recs). */
+struct rv_rec {
+    rv_replay_t *rp;
+    int64_t id;        /* the recorded run's id */
+    json_t *run;       /* rb_journal_run_get's object */
+    json_t *events;    /* its effective events: a resumed run's unfinished part left out */
+    json_t *answers;   /* "phase\x1fname\x1fitem\x1fattempt" → [{result, with}] in order */
+    json_t *cursor;    /* the same keys → how many were handed out */
+    json_t *approvals; /* step → [recorded answer events] */
+    json_t *durations; /* step → [duration_ms of its step_finished events] */
+    json_t *stimuli;   /* [{anchor, n, event}]: what came from outside (escalation
+                          timers, cancels, resolved alerts, approval answers), each after
+                          the n-th event of kind anchor */
+    json_t *counts;    /* anchor → how many the replayed run has emitted */
+    json_t *children;  /* the recorded sub-runs [{id, runbook, sha256, status, parent_step}] */
+    json_t *used;      /* ids of those handed out */
+    json_t *replayed;  /* the replayed run's events [{type, step, attempt, data}] */
+    rb_replay_host_t host;
+    rb_run_t *live;    /* the replayed run (the top one is replay.c's; children step.c's) */
+    int claim;         /* handed to step.c, its run not yet seen */
+    rv_rec_t *next;
+};
+
+struct rv_replay {
+    rb_journal_t *src; /* the recorded journal (only read) */
+    uv_loop_t *loop;
+    int whatif;
+    const json_t *assume;
+    rb_runbook_t *top_rb; /* the runbook the top run replays (recorded, or --with) */
+    rv_rec_t *recs, *top;
+    json_t *missing;      /* [{run, what, step?, detail}] */
+    json_t *clock;        /* the recorded now() values of the whole tree, in order */
+    size_t clock_next;
+    json_t *pending;      /* stimuli due: [{rec (pointer as integer), event}] */
+    uv_timer_t tick;
+    char *err;
+    size_t errlen;
+};
+
+/* replayer.c */
+
+/* Reads recorded run id and what it answers; adds it to rp->recs.
+ * NULL with rp->err on failure. */
+rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id);
+void rv_rec_free(rv_rec_t *rec);
+/* The run's recorded runbook version, compiled (dir: where relative paths
+ * would resolve). NULL with rp->err. */
+rb_runbook_t *rv_rec_runbook(rv_replay_t *rp, const rv_rec_t *rec);
+/* Notes a value the journal lacks. */
+void rv_missing(rv_replay_t *rp, const rv_rec_t *rec, const char *what, const char *step,
+                const char *detail);
+/* The replayed run of rec emitted an event: remember it and queue the
+ * stimuli due after it (rp->pending). */
+void rv_rec_saw(rv_rec_t *rec, const char *type, const char *step, int attempt, const json_t *data);
+/* The clock a replay installs for now(): the recorded values in order. */
+double rv_clock(void *arg);
+
+/* decisions.c */
+
+/* The decision path of a run's events: [D…] (see review.h). New reference. */
+json_t *rv_decisions(const json_t *events);
+/* The first place two decision paths differ, lane by lane (parallel checks,
+ * foreach items and notifications each keep their own order): null when
+ * identical, else {lane, index, recorded: D | null, replayed: D | null}. */
+json_t *rv_first_divergence(const json_t *recorded, const json_t *replayed);
+/* What-if: the steps of both paths aligned by name:
+ * [{step, recorded, replayed, change: "same" | "changed" | "added" | "removed"}]. */
+json_t *rv_step_diff(const json_t *recorded, const json_t *replayed);
+/* One decision as a line for people ("step restart finished: ok (2 attempts)"). */
+void rv_decision_text(const json_t *d, char *buf, size_t len);
+
+#endif

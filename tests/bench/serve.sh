@@ -1,0 +1,216 @@
+#!/bin/sh
+# `runbook serve` under load (issue 8's speed figures); prints figures,
+# never fails on timing.
+#
+#   1. Webhook ingest: wrk -t1 -c32 for RB_BENCH_SECS (default 10) seconds,
+#      each request one new ~1 KB Alertmanager alert (tests/bench/
+#      serve_ingest.lua) that no runbook matches, so each is claimed
+#      (journaled "unmatched", durable before the 200: the journal at its
+#      default synchronous=FULL). Beside it in the same run, Debian's nginx
+#      (one worker, its own prefix and config, a free port) answering the
+#      same POSTs with a static 200. Requests/s of both, their ratio, p99.
+#   2. From the end of a webhook request to the start of its run's first
+#      action: RB_BENCH_LAT (default 200) alerts one after another, each
+#      starting a one-step runbook (exec /bin/true); the client reads
+#      CLOCK_MONOTONIC when the answer is in, the journal's mono_ns says
+#      when the action's attempt started (the same clock, one machine).
+#      Median and p90; negative: the action started before the answer.
+#   3. RB_BENCH_WAITING (default 10000) runs waiting in an approval, then
+#      the ingest of 1. again: the server's RSS idle and with them waiting,
+#      and the ingest figure beside the idle one.
+#
+# Usage: serve.sh BUILD_DIR. Needs wrk, nginx, python3, sqlite3, curl.
+set -eu
+build=$(cd "${1:-build}" && pwd)
+src=$(cd "$(dirname "$0")/../.." && pwd)
+secs=${RB_BENCH_SECS:-10}
+nlat=${RB_BENCH_LAT:-200}
+nwait=${RB_BENCH_WAITING:-10000}
+for t in wrk nginx python3 sqlite3 curl; do
+    command -v $t >/dev/null 2>&1 || [ -x /usr/sbin/$t ] || { echo "serve bench: SKIP (no $t)"; exit 0; }
+done
+NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+tmp=$(mktemp -d)
+srv_pid= ngx_pid=
+cleanup() {
+    [ -n "$srv_pid" ] && kill "$srv_pid" 2>/dev/null && wait "$srv_pid" 2>/dev/null
+    [ -n "$ngx_pid" ] && kill "$ngx_pid" 2>/dev/null && wait "$ngx_pid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+cd "$tmp"
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+# ---- nginx: one worker, static 200, its own prefix ----
+mkdir -p ngx/logs ngx/tmp
+start_nginx() {
+    port=$(free_port)
+    cat >ngx/nginx.conf <<NGX
+worker_processes 1;
+daemon off;
+pid $tmp/ngx/nginx.pid;
+error_log $tmp/ngx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $tmp/ngx/tmp/body;
+    proxy_temp_path $tmp/ngx/tmp/proxy;
+    fastcgi_temp_path $tmp/ngx/tmp/fastcgi;
+    uwsgi_temp_path $tmp/ngx/tmp/uwsgi;
+    scgi_temp_path $tmp/ngx/tmp/scgi;
+    server {
+        listen 127.0.0.1:$port;
+        location / { client_body_buffer_size 16k; return 200 "{}\n"; }
+    }
+}
+NGX
+    "$NGINX" -p "$tmp/ngx" -c "$tmp/ngx/nginx.conf" 2>ngx/logs/stderr &
+    ngx_pid=$!
+    i=0
+    while [ $i -lt 200 ]; do
+        curl -s -o /dev/null "http://127.0.0.1:$port/" && { ngx_port=$port; return 0; }
+        kill -0 $ngx_pid 2>/dev/null || return 1
+        sleep 0.05
+        i=$((i + 1))
+    done
+    return 1
+}
+tries=0
+until start_nginx; do
+    tries=$((tries + 1))
+    [ $tries -lt 5 ] || { echo "serve bench: nginx did not start"; cat ngx/logs/*; exit 1; }
+done
+
+# ---- the server ----
+mkdir runbooks
+cat >runbooks/bench-run.yaml <<'YAML'
+apiVersion: runbook/v1
+name: bench-run
+triggers:
+  - match: { alertname: BenchRun }
+concurrency: "{{ alert.labels.instance }}"
+steps:
+  - name: first
+    run: [/bin/true]
+YAML
+cat >runbooks/bench-wait.yaml <<'YAML'
+apiVersion: runbook/v1
+name: bench-wait
+triggers:
+  - match: { alertname: BenchWait }
+concurrency: "{{ alert.labels.instance }}"
+steps:
+  - name: ask
+    approval: { timeout: 1h }
+    action: log
+    with: { message: "never answered" }
+YAML
+TOKEN=0123456789abcdef0123456789
+printf 'bench hook %s\n' "$TOKEN" >tokens
+chmod 600 tokens
+cat >server.yaml <<YAML
+database: $tmp/j.db
+runbooks: $tmp/runbooks
+tokens: $tmp/tokens
+limits: { active_runs: $((nwait + 1000)), body_size: 8MiB }
+YAML
+"$build/runbook" serve --config server.yaml --listen 127.0.0.1:0 2>serve.log &
+srv_pid=$!
+i=0
+port=
+while [ $i -lt 1200 ] && [ -z "$port" ]; do
+    port=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p' serve.log | head -1)
+    sleep 0.05
+    i=$((i + 1))
+done
+[ -n "$port" ] || { echo "serve bench: the server did not start"; cat serve.log; exit 1; }
+rss() { awk '/^VmRSS/ { print $2 / 1024 " MiB" }' /proc/$srv_pid/status; }
+
+export RB_BENCH_TOKEN=$TOKEN
+# wrk_run URL PREFIX: requests/s and p99 (ms) as "RPS P99"
+wrk_run() {
+    RB_BENCH_PREFIX=$2 wrk -t1 -c32 -d"${secs}s" --latency -s "$src/tests/bench/serve_ingest.lua" "$1" >wrk.out 2>&1
+    rps=$(awk '/^Requests\/sec:/ { print $2 }' wrk.out)
+    p99=$(awk '$1 == "99%" { v = $2; if (v ~ /us$/) { sub(/us$/, "", v); v /= 1000 } else if (v ~ /ms$/) sub(/ms$/, "", v); else if (v ~ /s$/) { sub(/s$/, "", v); v *= 1000 } print v }' wrk.out)
+    non2xx=$(awk '/Non-2xx/ { print $NF }' wrk.out)
+    echo "${rps:-0} ${p99:-?} ${non2xx:-0}"
+}
+
+echo "serve bench: wrk -t1 -c32 -d${secs}s, ~1 KB alert POSTs (tests/bench/serve_ingest.lua), $(nproc) cores"
+set -- $(wrk_run "http://127.0.0.1:$ngx_port" ngx)
+ngx_rps=$1 ngx_p99=$2
+set -- $(wrk_run "http://127.0.0.1:$port" idle)
+srv_rps=$1 srv_p99=$2 srv_bad=$3
+claimed=$(sqlite3 j.db "select count(*) from alerts where fingerprint like 'idle-%'")
+echo "  nginx (1 worker, static 200):        $ngx_rps req/s, p99 $ngx_p99 ms"
+echo "  runbook serve (each alert journaled): $srv_rps req/s, p99 $srv_p99 ms, non-2xx $srv_bad, alerts durable $claimed"
+awk -v a="$srv_rps" -v b="$ngx_rps" 'BEGIN { if (b > 0) printf "  ratio: %.1f%% of nginx (target >= 50%%); p99 target < 5 ms\n", 100 * a / b }'
+echo "  server RSS after ingest: $(rss)"
+
+# ---- 2. webhook end → first action start ----
+python3 - "$port" "$TOKEN" "$nlat" <<'PY' >lat.txt
+import http.client, json, sys, time
+port, token, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+for i in range(n):
+    fp = "lat-%d" % i
+    body = json.dumps({"version": "4", "status": "firing", "receiver": "runbook",
+                       "groupLabels": {}, "commonLabels": {}, "commonAnnotations": {},
+                       "externalURL": "http://am", "groupKey": "{}", "alerts": [{
+                           "status": "firing", "fingerprint": fp,
+                           "startsAt": "2026-01-01T00:00:00Z", "endsAt": "0001-01-01T00:00:00Z",
+                           "labels": {"alertname": "BenchRun", "instance": fp},
+                           "annotations": {}}]})
+    c.request("POST", "/hooks/alertmanager", body,
+              {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    end = time.monotonic_ns()  # CLOCK_MONOTONIC, as the journal's mono_ns
+    if r.status != 200:
+        sys.exit("status %d" % r.status)
+    print(fp, end)
+PY
+i=0
+while [ $i -lt 600 ]; do # the last runs finish
+    left=$(sqlite3 j.db "select count(*) from runs where runbook = 'bench-run' and ended_at is null")
+    [ "$left" = 0 ] && break
+    sleep 0.1
+    i=$((i + 1))
+done
+sqlite3 -separator ' ' j.db "select a.fingerprint, min(e.mono_ns), (select mono_ns from events where run_id = a.run_id and type = 'run_started') from alert_runs a join events e on e.run_id = a.run_id where a.fingerprint like 'lat-%' and e.type = 'attempt_started' group by a.fingerprint" >act.txt
+awk 'NR == FNR { end[$1] = $2; next } ($1 in end) { d = ($2 - end[$1]) / 1e6; r = ($2 - $3) / 1e6; print d, r }' lat.txt act.txt | sort -n >d.txt
+awk '{ print $2 }' d.txt | sort -n >r.txt
+n=$(wc -l <d.txt)
+awk -v n="$n" 'NR == int((n + 1) / 2) { m = $1 } NR == int(n * 0.9) { p = $1 } END {
+    printf "  webhook answered → first action started (%d alerts, sequential): median %.3f ms, p90 %.3f ms (negative: the action started before the answer)\n", n, m, p }' d.txt
+awk -v n="$n" 'NR == int((n + 1) / 2) { m = $1 } END {
+    printf "  run_started → first action started (journal mono_ns): median %.3f ms (target: webhook → action < 1 ms)\n", m }' r.txt
+
+# ---- 3. many runs waiting ----
+rss_idle=$(rss)
+python3 - "$port" "$TOKEN" "$nwait" <<'PY'
+import http.client, json, sys
+port, token, n = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
+for start in range(0, n, 500):
+    alerts = [{"status": "firing", "fingerprint": "wait-%d" % i, "startsAt": "2026-01-01T00:00:00Z",
+               "endsAt": "0001-01-01T00:00:00Z", "labels": {"alertname": "BenchWait", "instance": "w%d" % i},
+               "annotations": {}} for i in range(start, min(n, start + 500))]
+    c.request("POST", "/hooks/alertmanager", json.dumps({"version": "4", "status": "firing", "alerts": alerts}),
+              {"Authorization": "Bearer " + token, "Content-Type": "application/json"})
+    r = c.getresponse()
+    r.read()
+    if r.status != 200:
+        sys.exit("status %d" % r.status)
+PY
+i=0
+while [ $i -lt 1200 ]; do
+    w=$(sqlite3 j.db "select count(*) from runs where runbook = 'bench-wait' and status = 'waiting_approval'")
+    [ "$w" -ge "$nwait" ] && break
+    sleep 0.1
+    i=$((i + 1))
+done
+echo "  $w runs waiting in an approval: server RSS $(rss) (after ingest, before them: $rss_idle)"
+set -- $(wrk_run "http://127.0.0.1:$port" busy)
+echo "  ingest with them waiting: $1 req/s, p99 $2 ms, non-2xx $3 (idle: $srv_rps req/s, p99 $srv_p99 ms)"

@@ -1,0 +1,42 @@
+#!/bin/sh
+# deps.sh — the Makefile's package lists (docs/install.md): `make deps`,
+# which `make install` and `make package` run, installs what the build
+# needs and nothing of the test toolchain; `make deps-test`, which `make
+# test` runs, adds it; `make demo` adds the demo's health check (curl).
+# Reads the lists through `make -n`, so nothing is installed.
+# Env: RB_SOURCE_DIR, RB_BUILD_DIR.
+. "$RB_SOURCE_DIR/tests/install/lib.sh"
+command -v make >/dev/null 2>&1 || { bad "make is missing"; summary; exit 1; }
+list() { # TARGET: the packages its recipe would install
+    make -s -n -C "$RB_SOURCE_DIR" "$1" BUILD="$tmp/b" ASAN_BUILD="$tmp/a" 2>/dev/null |
+        sed -n 's/.*for p in \([^;]*\); do.*/\1/p' | head -n 1
+}
+build=$(list deps)
+echo "    deps: $build"
+for p in cmake libyaml-dev libjansson-dev libuv1-dev libcurl4-openssl-dev libsqlite3-dev help2man lowdown file; do
+    case " $build " in *" $p "*) ok "make deps installs $p (the build needs it)" ;;
+    *) bad "make deps lacks $p, which the build needs" ;; esac
+done
+for p in libcmocka-dev nodejs npm python3-aiosmtpd jq zsh bash-completion man-db; do
+    case " $build " in *" $p "*) bad "make deps installs $p, which only the tests need" ;;
+    *) ok "make deps leaves out $p (tests only)" ;; esac
+done
+testl=$(list deps-test)
+for p in cmake libcmocka-dev nodejs python3-aiosmtpd zsh man-db; do
+    case " $testl " in *" $p "*) ok "make deps-test installs $p" ;;
+    *) bad "make deps-test lacks $p" ;; esac
+done
+demo=$(list deps-demo)
+case " $demo " in *" curl "*) ok "make deps-demo installs curl" ;; *) bad "make deps-demo lacks curl" ;; esac
+# Which list each target installs before it builds.
+for t in install package build; do
+    make -n -C "$RB_SOURCE_DIR" "$t" BUILD="$tmp/b" 2>/dev/null | grep -q 'libcmocka-dev' &&
+        bad "make $t installs the test toolchain" || ok "make $t installs the build's packages only"
+done
+for t in test demo; do
+    want=libcmocka-dev
+    [ "$t" = demo ] && want=curl
+    make -n -C "$RB_SOURCE_DIR" "$t" BUILD="$tmp/b" ASAN_BUILD="$tmp/a" 2>/dev/null | grep -q " $want" &&
+        ok "make $t installs $want first" || bad "make $t does not install $want"
+done
+summary
