@@ -94,7 +94,7 @@ world_up
 brk lb-primary-down
 # shellcheck disable=SC2046
 rb 1 hot-standby-failover $(standby)  --dry-run
-step_is switch_lb simulated; step_is promote simulated
+step_is standby_ready ok; step_is switch_lb simulated; step_is promote simulated
 jr 'any(.events[]; .type == "approval_granted" and .step == "failover" and .data.would_ask == true)'
 [ "$(wstate .lb.upstream)" = node1 ] || fail "the drill switched the balancer"
 ok "the drill reaches the switch, would ask, changes nothing (validate fails: nothing was done)"

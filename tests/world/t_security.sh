@@ -84,6 +84,15 @@ sb() {
          "-p docker_compose=$WORLD_BIN/docker-compose -p security_webhook=$WORLD_WEBHOOK"
 }
 
+CASE="breach: isolation refused"
+world_up
+brk breach
+# shellcheck disable=SC2046
+rb_tty 1 "approve step lockdown?=n" -- security-breach $(sb)
+step_is lockdown denied
+[ "$(wstate '[.firewall[] | select(index("DROP"))] | length')" = 0 ] || fail "traffic dropped without approval"
+ok "refused: no port dropped"
+
 CASE="breach"
 world_up
 brk breach
