@@ -41,8 +41,24 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
             return RB_EINVAL;
         }
     }
+    /* the alert that started the run, as its run_started event recorded it:
+     * a resumed step renders {{ alert.* }} as the first attempt did */
+    rb_run_opts_t with_alert = {0};
+    if (o)
+        with_alert = *o;
+    if (!with_alert.alert) {
+        size_t k;
+        json_t *e;
+        json_array_foreach(events, k, e) {
+            const char *type = json_string_value(json_object_get(e, "type"));
+            if (type && !strcmp(type, "run_started")) {
+                with_alert.alert = json_object_get(json_object_get(e, "data"), "alert");
+                break;
+            }
+        }
+    }
     rb_run_t *r;
-    int rc = rb__run_alloc(loop, rb, j, o, given, &r, err, errlen);
+    int rc = rb__run_alloc(loop, rb, j, &with_alert, given, &r, err, errlen);
     json_decref(given);
     if (rc < 0)
         return rc;

@@ -53,6 +53,7 @@ void rb_srv_config_free(rb_srv_config_t *c)
     free(c->db);
     free(c->dir);
     free(c->plugins);
+    free(c->inventory);
     free(c->tokens);
     json_decref(c->env);
     json_decref(c->secret_env);
@@ -322,7 +323,7 @@ static void get_hooks(ld_t *l, const json_t *root, rb_srv_config_t *c)
 
 int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
 {
-    static const char *const top[] = {"listen", "database", "runbooks", "plugins", "tokens",
+    static const char *const top[] = {"listen", "database", "runbooks", "plugins", "inventory", "tokens",
                                       "log_format", "limits", "shutdown_grace", "env",
                                       "secret_env", "metrics", "generic_hooks", NULL};
     static const char *const lim[] = {"body_size", "header_size", "request_time", "active_runs",
@@ -355,6 +356,7 @@ int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
     get_string(&l, root, "database", &c->db);
     get_string(&l, root, "runbooks", &c->dir);
     get_string(&l, root, "plugins", &c->plugins);
+    get_string(&l, root, "inventory", &c->inventory);
     get_string(&l, root, "tokens", &c->tokens);
     const json_t *lf = json_object_get(root, "log_format");
     if (lf) {

@@ -27,6 +27,7 @@ typedef struct rb_srv_config {
     char *db;            /* journal file */
     char *dir;           /* runbooks folder */
     char *plugins;       /* action modules folder, or NULL */
+    char *inventory;     /* the hosts remote steps use (docs/remote.md), or NULL */
     char *tokens;        /* tokens file, or NULL: no token works, only /healthz answers */
     int log_json;        /* --log-format json */
     uint64_t body_max;     /* bytes of a request body (413 above) */

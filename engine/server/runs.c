@@ -212,7 +212,7 @@ int rb__runs_start(rb_srv_t *s, rb_book_t *k, const json_t *alert, const json_t 
     rb__book_ref(k);
     rb_run_opts_t o = {
         .params = params, .alert = alert, .trigger = trigger, .env = s->cfg->env,
-        .secret_env = s->cfg->secret_env,
+        .secret_env = s->cfg->secret_env, .inventory = s->inventory,
         .claim_fingerprint = claim ? claim->fingerprint : NULL,
         .claim_starts_at = claim ? claim->starts_at : NULL,
     };

@@ -15,6 +15,7 @@
 #include "api.h"
 #include "log.h"
 #include "server_int.h"
+#include "load/inventory.h"
 
 #include <runbook/runbook.h>
 
@@ -197,6 +198,19 @@ int rb_server_main(rb_srv_config_t *cfg, int no_config)
         rb_auth_free(s.auth);
         return 2;
     }
+    if (cfg->inventory) {
+        d = rb_diags_new();
+        if (rb_inventory_load(cfg->inventory, d, &s.inventory) < 0) {
+            rb__srv_log_diags(d, "inventory_invalid");
+            rb_diags_free(d);
+            rb_slog("error", "start_failed", "inventory", cfg->inventory, "why",
+                    "the inventory is not valid (see above)", (char *)NULL);
+            rb_journal_close(s.j);
+            rb_auth_free(s.auth);
+            return 2;
+        }
+        rb_diags_free(d);
+    }
     if (rb__metrics_init(&s) < 0) { /* from here on, every part counts */
         rb_slog("error", "start_failed", "why", "out of memory", (char *)NULL);
         rb_journal_close(s.j);
@@ -268,6 +282,7 @@ out_loop:
         rb_slog("warn", "loop_not_closed", "why", "handles left open at exit", (char *)NULL);
 out_journal:
     rb_journal_close(s.j);
+    json_decref(s.inventory);
     rb_auth_free(s.auth);
     rb__metrics_free(&s); /* no loop turn follows: no run reports again */
     rb__hook_generic_free();

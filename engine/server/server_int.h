@@ -140,6 +140,7 @@ struct rb_srv {
     rb_auth_t *auth;
     rb_http_t *http;
     rb_books_t *books;
+    json_t *inventory; /* the config's inventory, read at start ({{ inventory.* }}), or NULL */
     void *runs;         /* runs.c's */
     void *am;           /* hook_alertmanager.c's */
     int stopping;       /* SIGTERM: no new run starts */

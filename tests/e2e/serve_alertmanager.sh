@@ -1,6 +1,6 @@
 #!/bin/sh
 # POST /hooks/alertmanager (docs/webhooks.md), driven with real payloads
-# (../shared/fixtures shape): a firing alert starts the matching runbook
+# (the shape of tests/fixtures/alertmanager, captured from a real Alertmanager): a firing alert starts the matching runbook
 # once (a repeated delivery starts nothing and is answered 200); a resolved
 # alert is journaled against its run and cancels a cancel_on_resolve run;
 # an alert nothing matches is journaled as unmatched; a cooldown holds

@@ -57,7 +57,7 @@ chmod 600 weak
 # ---- auth, routes, logs (JSON) ----
 if serve_start log.json --config good.yaml; then
     [ "$(http GET /healthz)" = 200 ] && ok || bad "/healthz is open"
-    [ "$(http POST /hooks/alertmanager "" "$RB_SOURCE_DIR/../shared/fixtures/alertmanager/firing.json")" = 401 ] && ok || bad "no token: 401"
+    [ "$(http POST /hooks/alertmanager "" "$RB_SOURCE_DIR/tests/fixtures/alertmanager/firing.json")" = 401 ] && ok || bad "no token: 401"
     [ "$(http POST /hooks/alertmanager wrongwrongwrongwrong)" = 401 ] && ok || bad "wrong token: 401"
     [ "$(http POST /hooks/alertmanager aaaaaaaaaaaaaaaaaaaaaa)" = 403 ] && ok || bad "viewer on a hook: 403"
     [ "$(http GET /hooks/alertmanager 0123456789abcdef0123)" = 405 ] && ok || bad "GET on a POST route: 405"

@@ -87,7 +87,7 @@ PY
 
 if serve_start log --config server.yaml; then
     # ---- known traffic ----
-    FIRING="$RB_SOURCE_DIR/../shared/fixtures/alertmanager/firing.json"
+    FIRING="$RB_SOURCE_DIR/tests/fixtures/alertmanager/firing.json"
     [ "$(http POST /hooks/alertmanager $AM "$FIRING")" = 200 ] || bad "alertmanager delivery"
     [ "$(http POST /hooks/alertmanager $AM "$FIRING")" = 200 ] || bad "alertmanager repeat"
     nd=$(sqlite3 j.db "select run_id from alert_runs limit 1" 2>/dev/null || true)
