@@ -231,6 +231,14 @@ int rb__cli_bad_option(const char *cmd, int c, char **argv)
     return RB_EXIT_USAGE;
 }
 
+void rb__cli_opts_defaults(opts_t *o)
+{
+    o->server = getenv("RUNBOOK_SERVER") && *getenv("RUNBOOK_SERVER") ? getenv("RUNBOOK_SERVER")
+                                                                        : NULL;
+    o->token_file = NULL;
+    o->limit = RB__RUNS_DEFAULT_LIMIT;
+}
+
 int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, opts_t *o,
                       void (*usage)(FILE *))
 {
@@ -245,10 +253,7 @@ int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, o
     };
     o->db = NULL;
     o->json = 0;
-    o->server = getenv("RUNBOOK_SERVER") && *getenv("RUNBOOK_SERVER") ? getenv("RUNBOOK_SERVER")
-                                                                        : NULL;
-    o->token_file = NULL;
-    o->limit = RB__RUNS_DEFAULT_LIMIT;
+    rb__cli_opts_defaults(o);
     /* 0, not 1: a full GNU reset, since another subcommand (or a test) may
      * have run getopt in this process before. Our own messages, not
      * getopt's, which would name argv[0] ("runs") as the program. */

@@ -81,6 +81,9 @@ long long rb__cli_run_id(const char *cmd, const char *arg);
  * answer's JSON in *out (new reference), or says why on stderr as
  * "runbook CMD: …" and returns RB_EXIT_USAGE (401, 403, another 4xx: what
  * the server said) or RB_EXIT_UNREACHABLE (no connection, a 5xx). */
+/* The defaults a command that reads a journal or a server starts from:
+ * $RUNBOOK_SERVER, no token file, the default --limit. */
+void rb__cli_opts_defaults(opts_t *o);
 int rb__cli_api(const char *cmd, const char *server, const char *token_file, const char *method,
                 const char *path, const json_t *body, json_t **out);
 /* A run as rb_journal_run_get's shape (with its events) from the server. */

@@ -91,10 +91,7 @@ static int parse_runs_opts(int argc, char **argv, opts_t *o, rb_journal_runs_fil
     };
     o->db = NULL;
     o->json = 0;
-    o->server = getenv("RUNBOOK_SERVER") && *getenv("RUNBOOK_SERVER") ? getenv("RUNBOOK_SERVER")
-                                                                        : NULL;
-    o->token_file = NULL;
-    o->limit = RB__RUNS_DEFAULT_LIMIT;
+    rb__cli_opts_defaults(o);
     optind = 0;
     opterr = 0;
     int c;
