@@ -41,7 +41,7 @@ CASE="bad arguments are exit 2"
 mkdir -p "$T/store"
 for args in "db-compact bogus sqlite /nonexistent/db" "db-compact check bogus /nonexistent/db" \
             "backup-prune $T/store p x 7" "backup-prune $T/store p -1 7" "backup-prune --list $T/store p 3 x" \
-            "disk-usage $T/store abc"; do
+            "disk-usage $T/store abc" "log-window $T/store x 5x"; do
     set +e
     # shellcheck disable=SC2086
     "$RUNBOOKS"/scripts/$args >/dev/null 2>&1; rc=$?
@@ -81,7 +81,7 @@ ok "healthy RocksDB intact (checkconsistency), broken one corrupt, RB_LDB honour
 CASE="cannot assess is exit 3"
 for args in "db-integrity sqlite /nonexistent/chain.db" "db-repair rocksdb /nonexistent" "backup-restore /nonexistent /tmp/x" \
             "disk-usage /nonexistent" "db-compact check sqlite /nonexistent/db" "backup-prune /nonexistent p 3 7" \
-            "chain-rollback rocksdb /nonexistent 5"; do
+            "chain-rollback rocksdb /nonexistent 5" "log-window /nonexistent/auth.log x 60"; do
     set +e
     # shellcheck disable=SC2086
     "$RUNBOOKS"/scripts/$args >/dev/null 2>"$T/err"; rc=$?
