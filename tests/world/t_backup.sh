@@ -68,6 +68,30 @@ jr '[.events[] | select(.type == "step_finished" and .step == "restore") | .data
 [ "$(wstate .nodes.node1.state)" = active ] || fail "node1 not running"
 ok "the backup before the moment restored, rolled back to 250, node running"
 
+CASE="point in time: two restores in a row"
+# The second restore moves the first one's result aside under a new name:
+# the data from before the first restore is still there, never removed.
+world_up
+"$RUNBOOKS/scripts/backup-create" "$NODE1_DATA" "$WORLD_BACKUPS" >/dev/null
+orig=$(sqlite3 "$NODE1_DATA/chain.db" 'select max(height) from blocks')
+# shellcheck disable=SC2046
+rb 0 point-in-time-restore $(p) -p target_height=250 --yes
+# shellcheck disable=SC2046
+rb 0 point-in-time-restore $(p) -p target_height=240 --yes
+[ "$(ls -d "$NODE1_DATA".before-restore.* | wc -l)" = 2 ] || fail "kept: $(ls -d "$NODE1_DATA".before-restore.* 2>&1)"
+first=$(ls -d "$NODE1_DATA".before-restore.* | sort | head -n 1)
+[ "$(sqlite3 "$first/chain.db" 'select max(height) from blocks')" -ge "$orig" ] || fail "the data from before the first restore is gone"
+[ "$(sqlite3 "$NODE1_DATA/chain.db" 'select max(height) from blocks')" = 240 ] || fail "not rolled back to 240"
+ok "two restores: both previous folders kept, the newest restore in place"
+
+CASE="restore into a folder of another name"
+world_up
+"$RUNBOOKS/scripts/backup-create" "$NODE1_DATA" "$WORLD_BACKUPS" >/dev/null
+"$RUNBOOKS/scripts/backup-restore" "$WORLD_BACKUPS" "$T/elsewhere/node1-copy" >/dev/null
+sqlite3 "$T/elsewhere/node1-copy/chain.db" 'PRAGMA integrity_check' | grep -qx ok || fail "no chain.db in the target"
+[ ! -e "$T/elsewhere/$(basename "$NODE1_DATA")" ] || fail "extracted under the backup's folder name"
+ok "the archive's folder becomes the target, whatever its name"
+
 CASE="point in time: refused"
 world_up
 "$RUNBOOKS/scripts/backup-create" "$NODE1_DATA" "$WORLD_BACKUPS" >/dev/null

@@ -33,7 +33,7 @@ rb 0 database-corruption $(p) --yes
 status_is resolved
 step_is repair failed; step_is restore ok; step_is resync skipped
 jr 'any(.events[]; .type == "approval_granted" and .step == "restore")'
-[ -d "$NODE1_DATA.before-restore" ] || fail "the corrupted data was not moved aside"
+ls -d "$NODE1_DATA".before-restore.* >/dev/null 2>&1 || fail "the corrupted data was not moved aside"
 [ "$(wstate .nodes.node1.state)" = active ] || fail "node1 not running"
 messages_have "INCIDENT UPDATE"; messages_have "INCIDENT RESOLVED"
 ok "restored from the verified backup after approval"
