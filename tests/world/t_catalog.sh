@@ -105,6 +105,20 @@ for f in "$RUNBOOKS"/*.yaml; do
 done
 ok "every runbook acting on a node holds node/{{ params.instance }}"
 
+CASE="the steps that switch traffic or change the platform ask first"
+# runbook:step pairs runbooks/README.md promises an approval for.
+for rs in rpc-failover:switch maintenance-window:drain maintenance-window:upgrade \
+          full-infrastructure-failure:deploy_services full-infrastructure-failure:provision \
+          full-infrastructure-failure:restore_db hot-standby-failover:failover split-brain:resync_minority \
+          security-breach:lockdown security-breach:rotate_credentials point-in-time-restore:restore \
+          database-corruption:restore database-corruption:resync backup-verify:retention key-compromise:rotate_key; do
+    f=$RUNBOOKS/${rs%%:*}.yaml s=${rs#*:}
+    awk -v s="$s" '$0 ~ "^  - name: " s "$" {on = 1; next} on && /^  - name: |^[a-z]/ {on = 0}
+                   on && /^    approval: .*on_timeout: fail/ {found = 1} END {exit !found}' "$f" ||
+        fail "$rs has no approval with on_timeout: fail"
+done
+ok "every switch, wipe, restore, deploy and rotation waits for an operator"
+
 CASE="no approval times out into action"
 if grep -n "on_timeout: continue" "$RUNBOOKS"/*.yaml; then fail "an approval goes ahead when nobody answers"; fi
 if grep -nE "/opt/|scripts_dir" "$RUNBOOKS"/*.yaml; then fail "a runbook calls a script the project does not ship"; fi

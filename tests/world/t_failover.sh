@@ -33,8 +33,9 @@ world_up
 brk crash node1
 alert "$T/a.json" RPCEndpointDown
 # shellcheck disable=SC2046
-rb 0 --alert "$T/a.json" $(rpc)
+rb 0 --alert "$T/a.json" $(rpc) --yes
 status_is resolved; severity_is P1
+jr 'any(.events[]; .type == "approval_granted" and .step == "switch")'
 grep -qx "NEO_N3_RPC_URL=$NODE4_RPC" "$T/w/service.env" || fail "not switched"
 grep -qx "OTHER=1" "$T/w/service.env" || fail "the rest of the file changed"
 [ "$(wstate .gateway.recreated)" = 1 ] || fail "services not recreated"
@@ -44,9 +45,19 @@ CASE="rpc: endpoint lags"
 world_up
 brk behind node1
 # shellcheck disable=SC2046
-rb 0 rpc-failover $(rpc)
+rb 0 rpc-failover $(rpc) --yes
 status_is resolved; severity_is P2
 ok "a lag over 100 blocks fails over, P2"
+
+CASE="rpc: failover refused"
+world_up
+brk crash node1
+# shellcheck disable=SC2046
+rb_tty 1 "approve step switch?=n" -- rpc-failover $(rpc)
+step_is switch denied; step_not_ran recreate
+grep -qx "NEO_N3_RPC_URL=$NODE1_RPC" "$T/w/service.env" || fail "switched without approval"
+[ "$(wstate .gateway.recreated)" = 0 ] || fail "services recreated without approval"
+ok "refused: the configuration and the services untouched"
 
 CASE="rpc: healthy"
 world_up
