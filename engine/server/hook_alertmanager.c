@@ -475,8 +475,15 @@ void rb__hook_alertmanager(rb_http_req_t *r, void *arg)
     json_t *seen = json_object();
     size_t new_runs = 0;
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++)
+    /* Stop at the first alert whose runs would pass limits.active_runs:
+     * the answer is 503 whatever the rest holds, and a burst of new alerts
+     * is refused after a few journal reads, not one per alert. */
+    size_t active = rb__runs_active(s);
+    int over = 0;
+    for (size_t i = 0; rc == 0 && !over && i < n; i++) {
         rc = plan_one(q, am, seen, i, &new_runs);
+        over = active + new_runs > s->cfg->active_runs;
+    }
     json_decref(seen);
     if (rc < 0) {
         q->n = n;
@@ -484,9 +491,9 @@ void rb__hook_alertmanager(rb_http_req_t *r, void *arg)
         req_free(q);
         return;
     }
-    if (new_runs && rb__runs_active(s) + new_runs > s->cfg->active_runs) {
-        snprintf(why, sizeof why, "%zu runs would exceed the limit of %llu active runs: retry "
-                                  "later", rb__runs_active(s) + new_runs,
+    if (over) {
+        snprintf(why, sizeof why, "%zu runs or more would exceed the limit of %llu active runs: "
+                                  "retry later", active + new_runs,
                  (unsigned long long)s->cfg->active_runs);
         rb_http_reply_error(r, 503, why);
         req_free(q);
