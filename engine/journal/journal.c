@@ -504,12 +504,8 @@ void rb__j_idle(rb__jconn_t *c)
 static int rb__j_create_private(const char *path, char *err, size_t errlen)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0) {
-        if (errno == EEXIST)
-            return 0;
-        snprintf(err, errlen, "%s: cannot create the journal: %s", path, strerror(errno));
-        return RB_EIO;
-    }
+    if (fd < 0)
+        return 0; /* there already, or SQLite says why it cannot be made */
     int rc = fchmod(fd, 0600); /* a umask may have taken the owner's bits */
     close(fd);
     if (rc != 0) {
