@@ -137,7 +137,9 @@ int rb_srv_config_check(const rb_srv_config_t *c, rb_diags_t *d, rb_srv_checked_
         return RB_ENOMEM;
     rb_auth_load(c->tokens, td, &auth);
     take(c, d, "tokens", td);
-    if (auth && rb_auth_add_env(auth, c->env_tokens, c->file, d) == RB_ENOMEM) {
+    if (!auth) /* the file is refused: env_tokens are still checked, on their own */
+        rb_auth_load(NULL, NULL, &auth);
+    if (!auth || rb_auth_add_env(auth, c->env_tokens, c->file, d) == RB_ENOMEM) {
         rb_auth_free(auth);
         return RB_ENOMEM;
     }
