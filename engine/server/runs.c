@@ -147,8 +147,9 @@ static void on_event(rb_run_t *run, const char *type, const char *step, int atte
         const json_t *ok = json_object_get(data, "ok");
         rb_slog(json_is_false(ok) ? "warn" : "info", type, "run", id, "step", step, "status",
                 json_string_value(json_object_get(data, "status")), (char *)NULL);
-    } else if (!strcmp(type, "approval_requested") || !strcmp(type, "alert_resolved") ||
-               !strcmp(type, "run_resumed")) {
+    } else if (!strcmp(type, "approval_requested")) {
+        /* alert_resolved and run_resumed are logged where they are decided
+         * (the hook, recover.c), with what they know: not again here */
         rb_slog("info", type, "run", id, "step", step, (char *)NULL);
     }
     rb__metrics_run_event(e->s, &e->metrics, type, step, data);

@@ -93,6 +93,8 @@ alert Slow fp-s resolved >sr.json
 wait_for status_is fp-s running && ok || bad "the slow run runs"
 [ "$(http POST /hooks/alertmanager $T sr.json)" = 200 ] && grep -q '"cancelled":1' body && ok || { bad "resolving cancels"; cat body; }
 wait_for status_is fp-s cancelled && ok || bad "the slow run ends cancelled"
+sid=$(sqlite3 j.db "SELECT run_id FROM alert_runs WHERE fingerprint = 'fp-s'")
+[ "$(grep -c "event=alert_resolved run=$sid " log1)" = 1 ] && ok || { bad "alert_resolved is logged once"; grep alert_resolved log1; }
 
 # a resolved notice whose startsAt moved (Alertmanager merges a resolve
 # posted with an earlier time) still finds its alert by fingerprint
