@@ -10,6 +10,8 @@
 #define _GNU_SOURCE
 #include "log.h"
 
+#include "base/buf.h"
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -63,38 +65,43 @@ static void now_utc(char *buf, size_t len)
     snprintf(buf + n, len - n, ".%03ldZ", (long)(tv.tv_usec / 1000));
 }
 
-static void put_logfmt(FILE *m, const char *k, const char *v)
+static void put_logfmt(rb_buf_t *m, const char *k, const char *v)
 {
     int quote = !*v;
     for (const unsigned char *p = (const unsigned char *)v; *p && !quote; p++)
         quote = *p <= ' ' || *p == '"' || *p == '=' || *p == '\\' || *p == 0x7f;
-    fprintf(m, " %s=", k);
+    rb_buf_addc(m, ' ');
+    rb_buf_adds(m, k);
+    rb_buf_addc(m, '=');
     if (!quote) {
-        fputs(v, m);
+        rb_buf_adds(m, v);
         return;
     }
-    fputc('"', m);
+    rb_buf_addc(m, '"');
     for (const unsigned char *p = (const unsigned char *)v; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            fprintf(m, "\\%c", *p);
-        else if (*p == '\n')
-            fputs("\\n", m);
-        else if (*p == '\t')
-            fputs("\\t", m);
-        else if (*p < ' ' || *p == 0x7f)
-            fprintf(m, "\\x%02x", *p);
-        else
-            fputc(*p, m);
+        if (*p == '"' || *p == '\\') {
+            rb_buf_addc(m, '\\');
+            rb_buf_addc(m, (char)*p);
+        } else if (*p == '\n') {
+            rb_buf_adds(m, "\\n");
+        } else if (*p == '\t') {
+            rb_buf_adds(m, "\\t");
+        } else if (*p < ' ' || *p == 0x7f) {
+            rb_buf_printf(m, "\\x%02x", *p);
+        } else {
+            rb_buf_addc(m, (char)*p);
+        }
     }
-    fputc('"', m);
+    rb_buf_addc(m, '"');
 }
 
 void rb_slog(const char *level, const char *event, ...)
 {
     char ts[40];
     now_utc(ts, sizeof ts);
-    char *line = NULL;
-    size_t len = 0;
+    char mem[1024];
+    rb_buf_t b;
+    rb_buf_init(&b, mem, sizeof mem);
     va_list ap;
     va_start(ap, event);
     if (log_json) {
@@ -112,26 +119,29 @@ void rb_slog(const char *level, const char *event, ...)
         }
         char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
         json_decref(o);
-        if (s && asprintf(&line, "%s\n", s) >= 0)
-            len = strlen(line);
+        if (s) {
+            rb_buf_adds(&b, s);
+            rb_buf_addc(&b, '\n');
+        }
         free(s);
     } else {
-        FILE *m = open_memstream(&line, &len);
-        if (m) {
-            fprintf(m, "ts=%s level=%s event=%s", ts, level, event);
-            for (const char *k; (k = va_arg(ap, const char *));) {
-                const char *v = va_arg(ap, const char *);
-                if (v)
-                    put_logfmt(m, k, v);
-            }
-            fputc('\n', m);
-            fclose(m);
+        rb_buf_adds(&b, "ts=");
+        rb_buf_adds(&b, ts);
+        rb_buf_adds(&b, " level=");
+        rb_buf_adds(&b, level);
+        rb_buf_adds(&b, " event=");
+        rb_buf_adds(&b, event);
+        for (const char *k; (k = va_arg(ap, const char *));) {
+            const char *v = va_arg(ap, const char *);
+            if (v)
+                put_logfmt(&b, k, v);
         }
+        rb_buf_addc(&b, '\n');
     }
     va_end(ap);
-    if (line) {
-        ssize_t w = write(2, line, len);
+    if (b.len && !b.oom) {
+        ssize_t w = write(2, b.p, b.len);
         (void)w;
     }
-    free(line);
+    rb_buf_free(&b);
 }
