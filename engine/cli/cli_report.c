@@ -1,7 +1,9 @@
 /*
  * cli_report.c — `runbook report RUN [--format text|md|html|json] [-o FILE]`:
- * the post-incident review of a run, from the journal. Thin:
- * engine/review/ builds and writes it (docs/review.md).
+ * the post-incident review of a run, from the journal (--db) or from a
+ * running server (--server: its GET /api/v1/runs/ID/report?format=json,
+ * written here by the same writers). Thin: engine/review/ builds and
+ * writes it (docs/review.md).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -22,7 +24,8 @@
 static void usage_report(FILE *f)
 {
     fprintf(f,
-            "Usage: runbook report RUN [--format text|md|html|json] [-o FILE] [--db FILE]\n"
+            "Usage: runbook report RUN [--format text|md|html|json] [-o FILE]\n"
+            "                          [--db FILE | --server URL [--token-file FILE]]\n"
             "\n"
             "Writes the post-incident review of a run from the journal: summary, severity\n"
             "and why, duration against the level's targets, the timeline (detection,\n"
@@ -37,10 +40,14 @@ static void usage_report(FILE *f)
             "                       print it), json (the data)\n"
             "  -o, --output FILE    write to FILE instead of standard output\n"
             "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
+            "      --server URL     ask a running `runbook serve` at URL ($RUNBOOK_SERVER),\n"
+            "                       e.g. http://127.0.0.1:9095, instead of reading a journal\n"
+            "      --token-file FILE  the token for --server (else $RUNBOOK_TOKEN)\n"
             "  -h, --help           this help\n"
             "\n"
-            "Exit status: 0 written; 2 bad usage, no such run, the journal cannot be read or\n"
-            "FILE cannot be written.\n",
+            "Exit status: 0 written; 2 bad usage, no such run, the journal cannot be read,\n"
+            "FILE cannot be written, or the server refused the token (401, 403); 6 the\n"
+            "server cannot be reached.\n",
             rb_cli_default_db());
 }
 
@@ -49,9 +56,13 @@ int rb_cli_report(int argc, char **argv)
     static const struct option longopts[] = {
         {"db", required_argument, NULL, RB__OPT_DB}, {"format", required_argument, NULL, RB__OPT_FORMAT},
         {"output", required_argument, NULL, 'o'},  {"help", no_argument, NULL, 'h'},
+        {"server", required_argument, NULL, RB__OPT_SERVER},
+        {"token-file", required_argument, NULL, RB__OPT_TOKEN_FILE},
         {NULL, 0, NULL, 0},
     };
     const char *db = NULL, *format = "text", *output = NULL;
+    opts_t srv;
+    rb__cli_opts_defaults(&srv);
     int c;
     optind = 0;
     opterr = 0;
@@ -73,6 +84,12 @@ int rb_cli_report(int argc, char **argv)
         case 'o':
             output = optarg;
             break;
+        case RB__OPT_SERVER:
+            srv.server = optarg;
+            break;
+        case RB__OPT_TOKEN_FILE:
+            srv.token_file = optarg;
+            break;
         default:
             return rb__cli_bad_option("report", c == ':' ? ':' : '?', argv);
         }
@@ -88,16 +105,24 @@ int rb_cli_report(int argc, char **argv)
         fprintf(stderr, "runbook report: \"%s\" is not a run id\n", argv[optind]);
         return RB_EXIT_USAGE;
     }
-    rb_journal_t *j = rb__cli_open_journal("report", db ? db : rb_cli_default_db());
-    if (!j)
-        return RB_EXIT_USAGE;
     json_t *rep = NULL;
-    char err[300] = "";
-    int rc = rb_review_report(j, id, &rep, err, sizeof err);
-    rb_journal_close(j);
-    if (rc < 0) {
-        fprintf(stderr, "runbook report: %s\n", err);
-        return RB_EXIT_USAGE;
+    if (srv.server) {
+        char path[80];
+        snprintf(path, sizeof path, "/api/v1/runs/%lld/report?format=json", id);
+        int rc = rb__cli_api("report", srv.server, srv.token_file, "GET", path, NULL, &rep);
+        if (rc != RB_EXIT_OK)
+            return rc;
+    } else {
+        rb_journal_t *j = rb__cli_open_journal("report", db ? db : rb_cli_default_db());
+        if (!j)
+            return RB_EXIT_USAGE;
+        char err[300] = "";
+        int rc = rb_review_report(j, id, &rep, err, sizeof err);
+        rb_journal_close(j);
+        if (rc < 0) {
+            fprintf(stderr, "runbook report: %s\n", err);
+            return RB_EXIT_USAGE;
+        }
     }
     FILE *f = output ? fopen(output, "w") : stdout;
     if (!f) {
