@@ -348,6 +348,20 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         rb__cli_color_on(o, C_YELLOW);
         fprintf(o->f, "rollback finished: %" PRId64 " undo(s) ran, %" PRId64 " failed",
                 rb__cli_jint(data, "undos"), rb__cli_jint(data, "failed"));
+        if (json_is_true(json_object_get(data, "cancelled"))) { /* R-rollback-cancel */
+            fprintf(o->f, ", %" PRId64 " cancelled; the rollback was cancelled, not run:",
+                    rb__cli_jint(data, "undos_cancelled"));
+            size_t k;
+            json_t *u;
+            json_array_foreach(json_object_get(data, "not_run"), k, u) {
+                fputs(k ? ", " : " ", o->f);
+                rb__cli_put_str(o, rb__cli_jstr(u, "step") ? rb__cli_jstr(u, "step") : "?");
+                if (rb__cli_jint(u, "item") >= 0)
+                    fprintf(o->f, " item %" PRId64, rb__cli_jint(u, "item"));
+            }
+            if (!json_array_size(json_object_get(data, "not_run")))
+                fputs(" none", o->f);
+        }
         rb__cli_color_off(o, C_YELLOW);
     } else if (!strcmp(type, "escalated")) {
         rb__cli_fmt_duration(rb__cli_jint(data, "after_ms"), d1, sizeof d1);

@@ -326,9 +326,11 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             print_result_line(c, res);
         fputc('\n', stderr);
     } else if (!strcmp(type, "rollback_finished")) {
-        fprintf(stderr, "%s↶ rolled back: %lld undo(s) ran, %lld failed%s\n", C(c, "\033[33m"),
+        fprintf(stderr, "%s↶ rolled back: %lld undo(s) ran, %lld failed%s%s\n", C(c, "\033[33m"),
                 (long long)json_integer_value(json_object_get(data, "undos")),
-                (long long)json_integer_value(json_object_get(data, "failed")), C(c, "\033[0m"));
+                (long long)json_integer_value(json_object_get(data, "failed")),
+                json_is_true(json_object_get(data, "cancelled")) ? "; cancelled before the rest" : "",
+                C(c, "\033[0m"));
     } else if (!strcmp(type, "escalated")) {
         fprintf(stderr, "%s⚑ escalated (level %lld)%s\n", C(c, "\033[1;31m"),
                 (long long)json_integer_value(json_object_get(data, "level")), C(c, "\033[0m"));
