@@ -56,7 +56,7 @@ static int add_assume(json_t *assume, const char *v)
     const char *eq = strrchr(v, '=');
     const char *word = eq ? eq + 1 : v;
     if (strcmp(word, "ok") && strcmp(word, "failed")) {
-        fprintf(stderr, "runbook replay: --assume takes ok, failed, or STEP=ok|failed, not '%s'\n", v);
+        rb__cli_usage("replay", "--assume takes ok, failed, or STEP=ok|failed, not '%s'", v);
         return -1;
     }
     char *name = eq ? strndup(v, (size_t)(eq - v)) : strdup("*");
@@ -108,19 +108,16 @@ int rb_cli_replay(int argc, char **argv)
         goto out;
     }
     if (verify && with) {
-        fprintf(stderr, "runbook replay: --verify and --with exclude each other\n");
+        rb__cli_usage("replay", "--verify and --with exclude each other");
         goto out;
     }
     if (json_object_size(assume) && !with) {
-        fprintf(stderr, "runbook replay: --assume is for a what-if (--with FILE)\n");
+        rb__cli_usage("replay", "--assume is for a what-if (--with FILE)");
         goto out;
     }
-    char *end;
-    long long id = strtoll(argv[optind], &end, 10);
-    if (*end || id <= 0) {
-        fprintf(stderr, "runbook replay: \"%s\" is not a run id\n", argv[optind]);
+    long long id = rb__cli_run_id("replay", argv[optind]);
+    if (id <= 0)
         goto out;
-    }
     if (!db)
         db = rb_cli_default_db();
     rb_journal_t *j = rb__cli_open_journal("replay", db);

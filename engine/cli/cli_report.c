@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void usage_report(FILE *f)
@@ -38,7 +39,8 @@ static void usage_report(FILE *f)
             "      --format F       text (for the terminal, the default), md (Markdown),\n"
             "                       html (one self-contained file: open it in a browser,\n"
             "                       print it), json (the data)\n"
-            "  -o, --output FILE    write to FILE instead of standard output\n"
+            "  -o, --output FILE    write to FILE instead of standard output (- is standard\n"
+            "                       output); a database is never written over\n"
             "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
             "      --server URL     ask a running `runbook serve` at URL ($RUNBOOK_SERVER),\n"
             "                       e.g. http://127.0.0.1:9095, instead of reading a journal\n"
@@ -49,6 +51,48 @@ static void usage_report(FILE *f)
             "FILE cannot be written, or the server refused the token (401, 403); 6 the\n"
             "server cannot be reached.\n",
             rb_cli_default_db());
+}
+
+/* 1 when path is a file that holds an SQLite database (a journal, most
+ * likely the one being read: `-o runbook.db` for `-o review.html`). */
+static int is_database(const char *path)
+{
+    char head[16];
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return 0;
+    size_t n = fread(head, 1, sizeof head, f);
+    fclose(f);
+    return n == sizeof head && !memcmp(head, "SQLite format 3", sizeof head);
+}
+
+/* A new file beside path (path.XXXXXX, mode 0666 less the umask) that
+ * replaces path once written: a report that fails half-way leaves path as
+ * it was. *tmp: its name (malloc'd). NULL with errno on failure. */
+static FILE *open_beside(const char *path, char **tmp)
+{
+    if (asprintf(tmp, "%s.XXXXXX", path) < 0) {
+        *tmp = NULL;
+        return NULL;
+    }
+    int fd = mkstemp(*tmp);
+    if (fd < 0) {
+        free(*tmp);
+        *tmp = NULL;
+        return NULL;
+    }
+    mode_t um = umask(0);
+    umask(um);
+    FILE *f = fchmod(fd, 0666 & ~um) == 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        int e = errno;
+        close(fd);
+        unlink(*tmp);
+        free(*tmp);
+        *tmp = NULL;
+        errno = e;
+    }
+    return f;
 }
 
 int rb_cli_report(int argc, char **argv)
@@ -75,10 +119,8 @@ int rb_cli_report(int argc, char **argv)
             db = optarg;
             break;
         case RB__OPT_FORMAT:
-            if (strcmp(optarg, "text") && strcmp(optarg, "md") && strcmp(optarg, "html") && strcmp(optarg, "json")) {
-                fprintf(stderr, "runbook report: --format must be text, md, html or json, not '%s'\n", optarg);
-                return RB_EXIT_USAGE;
-            }
+            if (strcmp(optarg, "text") && strcmp(optarg, "md") && strcmp(optarg, "html") && strcmp(optarg, "json"))
+                return rb__cli_usage("report", "--format must be text, md, html or json, not '%s'", optarg);
             format = optarg;
             break;
         case 'o':
@@ -99,10 +141,16 @@ int rb_cli_report(int argc, char **argv)
                 optind >= argc ? "which run? (runbook runs lists them)" : "one run at a time");
         return RB_EXIT_USAGE;
     }
-    char *end;
-    long long id = strtoll(argv[optind], &end, 10);
-    if (*end || id <= 0) {
-        fprintf(stderr, "runbook report: \"%s\" is not a run id\n", argv[optind]);
+    long long id = rb__cli_run_id("report", argv[optind]);
+    if (id <= 0)
+        return RB_EXIT_USAGE;
+    if (output && !strcmp(output, "-"))
+        output = NULL; /* -o -: standard output, as the usual tools take it */
+    if (output && is_database(output)) {
+        fprintf(stderr,
+                "runbook report: %s is a database (a journal?): a report never writes over one; "
+                "give -o another file (review.html)\n",
+                output);
         return RB_EXIT_USAGE;
     }
     json_t *rep = NULL;
@@ -124,7 +172,8 @@ int rb_cli_report(int argc, char **argv)
             return RB_EXIT_USAGE;
         }
     }
-    FILE *f = output ? fopen(output, "w") : stdout;
+    char *tmp = NULL;
+    FILE *f = output ? open_beside(output, &tmp) : stdout;
     if (!f) {
         fprintf(stderr, "runbook report: %s: %s\n", output, strerror(errno));
         json_decref(rep);
@@ -141,9 +190,14 @@ int rb_cli_report(int argc, char **argv)
     } else
         rb_review_report_text(rep, f, !output && rb_cli_color(1));
     json_decref(rep);
-    if ((output ? fclose(f) : fflush(f)) != 0) {
+    int bad = output ? fclose(f) != 0 : fflush(f) != 0;
+    if (!bad && output && rename(tmp, output) != 0)
+        bad = 1;
+    if (bad) {
         fprintf(stderr, "runbook report: %s: %s\n", output ? output : "stdout", strerror(errno));
-        return RB_EXIT_USAGE;
+        if (tmp)
+            unlink(tmp);
     }
-    return RB_EXIT_OK;
+    free(tmp);
+    return bad ? RB_EXIT_USAGE : RB_EXIT_OK;
 }

@@ -109,10 +109,8 @@ static int parse_runs_opts(int argc, char **argv, opts_t *o, rb_journal_runs_fil
             char *end;
             errno = 0;
             long v = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || v < 0 || v > 1000000000) {
-                fprintf(stderr, "runbook runs: --limit needs a number >= 0, not '%s'\n", optarg);
-                return RB_EXIT_USAGE;
-            }
+            if (errno || end == optarg || *end || v < 0 || v > 1000000000)
+                return rb__cli_usage("runs", "--limit needs a number >= 0, not '%s'", optarg);
             o->limit = v;
             break;
         }
@@ -124,11 +122,9 @@ static int parse_runs_opts(int argc, char **argv, opts_t *o, rb_journal_runs_fil
         case O_TRIGGER: f->trigger = optarg; break;
         case O_SINCE:
             f->since_ms = parse_since(optarg);
-            if (f->since_ms <= 0) {
-                fprintf(stderr, "runbook runs: --since needs a duration (2h, 7d) or a local date "
-                                "and time (2025-03-14 03:00), not '%s'\n", optarg);
-                return RB_EXIT_USAGE;
-            }
+            if (f->since_ms <= 0)
+                return rb__cli_usage("runs", "--since needs a duration (2h, 7d) or a local date "
+                                             "and time (2025-03-14 03:00), not '%s'", optarg);
             break;
         default:
             return rb__cli_bad_option("runs", c == ':' ? ':' : '?', argv);

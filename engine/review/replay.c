@@ -214,6 +214,31 @@ static void recorded_opts(rv_replay_t *rp, rv_rec_t *rec, const rb_runbook_t *rb
 
 static json_t *path_of(const json_t *events) { return rv_decisions(events); }
 
+/* A what-if runs an edit of the recorded runbook: a file of another name
+ * (the wrong file) is refused, and so is --assume STEP for a step the edit
+ * does not have (a typo would assume nothing), as a drill refuses it. */
+static int whatif_refused(const rv_replay_t *rp, const char *path, char *err, size_t errlen)
+{
+    const char *was = jstr(rp->top->run, "runbook"), *is = rb_runbook_name(rp->top_rb);
+    if (was && is && strcmp(was, is)) {
+        snprintf(err, errlen,
+                 "%s is the runbook \"%s\", run %lld ran \"%s\": a what-if runs an edit of "
+                 "the same runbook",
+                 path, is, (long long)rp->top->id, was);
+        return -1;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)rp->assume, k, v) {
+        if (strcmp(k, "*") && rb_runbook_step_index(rp->top_rb, k) < 0) {
+            snprintf(err, errlen, "--assume %s=%s: %s has no step named \"%s\"", k,
+                     json_string_value(v), path, k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o, json_t **out,
                      char *err, size_t errlen)
 {
@@ -248,6 +273,19 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
                  (long long)json_integer_value(json_object_get(st, "parent_run")));
         goto done;
     }
+    const char *status = jstr(rp.top->run, "status");
+    if (status && !strcmp(status, "interrupted")) {
+        snprintf(err, errlen, "run %lld was interrupted (its process stopped) and has not been resumed: "
+                 "there is no end to compare; `runbook resume %lld` finishes it, then replay it",
+                 (long long)run_id, (long long)run_id);
+        goto done;
+    }
+    if (!json_is_integer(json_object_get(rp.top->run, "ended_at"))) {
+        snprintf(err, errlen, "run %lld has not ended (%s): a replay compares a run that ended; if its "
+                 "process is gone, `runbook resume %lld` finishes it",
+                 (long long)run_id, status ? status : "?", (long long)run_id);
+        goto done;
+    }
     if (rp.whatif) {
         rb_diags_t *d = rb_diags_new();
         if (rb_runbook_load(o->with_path, d, &rp.top_rb) < 0) {
@@ -262,6 +300,8 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
             goto done;
         }
         rb_diags_free(d);
+        if (whatif_refused(&rp, o->with_path, err, errlen) < 0)
+            goto done;
     } else if (!(rp.top_rb = rv_rec_runbook(&rp, rp.top))) {
         goto done;
     }
@@ -282,7 +322,7 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
     recorded_opts(&rp, rp.top, rp.top_rb, &ro, &params);
     char rerr[512] = "";
     if (rb_run_new(&loop, rp.top_rb, scratch, &ro, &run, rerr, sizeof rerr) < 0) {
-        snprintf(err, errlen, "replay: the run does not start again: %s", rerr);
+        snprintf(err, errlen, "the run does not start again: %s", rerr);
         goto done;
     }
     rp.top->live = run;
@@ -316,7 +356,7 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
             json_object_set(res, "recorded", a);
             json_object_set(res, "replayed", b);
             if (rp.whatif)
-                json_object_set_new(res, "steps", rv_step_diff(a, b));
+                json_object_set_new(res, "steps", rv_step_diff(a, b, rp.top_rb));
         }
         json_decref(a);
         json_decref(b);

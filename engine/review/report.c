@@ -196,6 +196,14 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
         } else if (!strcmp(type, "step_started") && step) {
             if (first_action < 0)
                 first_action = t;
+            /* started again after an interruption (resume): one step, the
+             * one that went on */
+            json_t *stale = json_object_get(open, step);
+            for (size_t k = 0; stale && k < json_array_size(steps); k++)
+                if (json_array_get(steps, k) == stale) {
+                    json_array_remove(steps, k);
+                    break;
+                }
             json_t *s = json_pack("{s:s,s:I,s:O,s:o,s:s,s:i}", "name", step, "t_ms", t, "action",
                                   json_object_get(data, "action"),
                                   "command", command_of(jstr(data, "action"), json_object_get(data, "with")),
@@ -342,14 +350,22 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
         const char *st = jstr(s, "status");
         if (st && (!strcmp(st, "ok") || !strcmp(st, "simulated")))
             nok++;
-        else if (st && strcmp(st, "skipped"))
+        else if (st && strcmp(st, "skipped") && strcmp(st, "running"))
             nfail++;
     }
-    char summary[1200], d1[32];
+    char summary[1200], d1[32], ended[160];
     rb_duration_format((uint64_t)(dur > 0 ? dur : 0), d1, sizeof d1);
-    snprintf(summary, sizeof summary, "Run %lld of %s (%s) ended %s after %s%s%s. %zu step%s ran ok, %zu did not, %zu %s skipped.%s%s",
+    const char *rs = jstr(run, "status") ? jstr(run, "status") : "?";
+    if (!strcmp(rs, "interrupted")) /* its process stopped, nobody resumed it */
+        snprintf(ended, sizeof ended, "was interrupted (its process stopped; `runbook resume %lld` "
+                 "finishes it) after", (long long)run_id);
+    else if (end_t < 0) /* going, or its process died and no writer marked it yet */
+        snprintf(ended, sizeof ended, "has not ended (%s) after", rs);
+    else
+        snprintf(ended, sizeof ended, "ended %s after", rs);
+    snprintf(summary, sizeof summary, "Run %lld of %s (%s) %s %s%s%s. %zu step%s ran ok, %zu did not, %zu %s skipped.%s%s",
              (long long)run_id, jstr(run, "runbook") ? jstr(run, "runbook") : "?", jstr(run, "trigger") ? jstr(run, "trigger") : "?",
-             jstr(run, "status") ? jstr(run, "status") : "?", d1,
+             ended, d1,
              json_is_object(json_object_get(rep, "severity")) ? ", graded " : "",
              json_is_object(json_object_get(rep, "severity")) ? jstr(json_object_get(rep, "severity"), "level") : "", nok,
              nok == 1 ? "" : "s", nfail, json_array_size(skipped), json_array_size(skipped) == 1 ? "was" : "were",

@@ -83,8 +83,10 @@ json_t *rv_decisions(const json_t *events);
  * identical, else {lane, index, recorded: D | null, replayed: D | null}. */
 json_t *rv_first_divergence(const json_t *recorded, const json_t *replayed);
 /* What-if: the steps of both paths aligned by name:
- * [{step, recorded, replayed, change: "same" | "changed" | "added" | "removed"}]. */
-json_t *rv_step_diff(const json_t *recorded, const json_t *replayed);
+ * [{step, recorded, replayed, change: "same" | "changed" | "added" |
+ * "removed" | "not reached"}]; "not reached": the edit (NULL: unknown) has
+ * the step, its run did not get to it (replayed "not reached"). */
+json_t *rv_step_diff(const json_t *recorded, const json_t *replayed, const rb_runbook_t *edit);
 /* One decision as a line for people ("step restart finished: ok (2 attempts)"). */
 void rv_decision_text(const json_t *d, char *buf, size_t len);
 

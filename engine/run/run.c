@@ -333,14 +333,19 @@ int rb__run_on_iv_event(rb_invoker_t *iv, const char *type, int attempt, const j
     return rb__run_emit(l->r, type, l->name, attempt, data);
 }
 
-/* A replay answers the invocation's attempt from the journal. */
+/* A replay answers the invocation's attempt from the journal. The
+ * parameters go masked, as the journal holds them (R-secret-mask): a
+ * what-if compares them with the recorded ones. */
 static json_t *replay_answer(rb_invoker_t *iv, const char *phase, const char *action, int attempt,
                              const json_t *with, void *arg)
 {
     (void)iv;
     ivlabel_t *l = arg;
     const rb_replay_host_t *h = l->r->replay;
-    return h->answer(h->arg, phase, l->name, l->item, attempt, action, with);
+    json_t *shown = rb_secrets_mask(l->r->secrets, with);
+    json_t *res = h->answer(h->arg, phase, l->name, l->item, attempt, action, shown);
+    json_decref(shown);
+    return res;
 }
 
 rb_invoker_t *rb__run_new_invoker(rb_run_t *r, const char *name, int item)
