@@ -239,7 +239,10 @@ int rb_cli_runs(int argc, char **argv)
         n = status ? rb__cli_put_clean(&o, status, strlen(status), w_status) : 0;
         rb__cli_color_off(&o, c);
         rb__cli_pad(&o, n, w_status + 2);
-        fprintf(o.f, "%-19s  %s\n", when, dur);
+        /* a drill (runbook run --dry-run) is no incident: said on its line */
+        const char *tr = rb__cli_jstr(r, "trigger");
+        int drill = tr && strstr(tr, "(drill)");
+        fprintf(o.f, "%-19s  %s%s\n", when, dur, drill ? "  (drill)" : "");
     }
     if (more)
         fprintf(stderr, "(the newest %ld run%s; --limit 0 shows all)\n", opt.limit,

@@ -170,7 +170,12 @@ static void track(rb_progress_t *c, const char *type, const char *step, int atte
     }
     else if (!strcmp(type, "approval_requested"))
         snprintf(c->what, sizeof(c->what), "step %s · waiting for approval", step);
+    if (!strcmp(type, "run_started")) { /* the run's zero, as the engine's (rb_run_start) */
+        uv_update_time(c->loop);
+        c->t0 = uv_now(c->loop);
+    }
     if (!strcmp(type, "step_started") && !c->have_first_action) {
+        uv_update_time(c->loop);
         c->have_first_action = 1;
         c->first_action_ms = uv_now(c->loop) - c->t0;
     }

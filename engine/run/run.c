@@ -499,6 +499,7 @@ static void finish(rb_run_t *r)
     if (r->state == RS_DONE || r->npending)
         return;
     r->state = RS_DONE;
+    uv_update_time(r->loop);
     r->end_ms = uv_now(r->loop);
     rb__run_release_key(r);
     rb__run_set_status(r, r->final_status);
@@ -788,6 +789,10 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     r->done = done;
     r->arg = arg;
     r->subrun = (rb_subrun_host_t){rb__subrun_start, rb__subrun_cancel, r};
+    /* the loop's cached time may be from before the runbook was loaded and
+     * the journal opened: the run's zero (its duration, the escalation
+     * timers' base) is now, the instant run_started is journaled */
+    uv_update_time(r->loop);
     r->t0_ms = uv_now(r->loop);
     rb__run_set_status(r, "running");
     /* a replay gives the recorded start; a resumed run started when it first

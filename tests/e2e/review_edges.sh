@@ -8,7 +8,9 @@
 # (exit 2, saying why) and its report does not say it ended; a resumed
 # run's report counts the resumed step once; `report -o` never writes over
 # a database (the journal) and `-o -` is standard output; usage errors end
-# with "Try 'runbook CMD --help'.".
+# with "Try 'runbook CMD --help'."; one zero and one duration for a run
+# (escalations count from run_started); a notification not sent is in the
+# report with its target and why.
 # Env: RUNBOOK (the binary).
 set -u
 tmp=$(mktemp -d)
@@ -116,6 +118,54 @@ cp all.db self.db
 echo old >keep.html
 "$RUNBOOK" report 1 --db all.db -o keep.html --format html && grep -q '^<!DOCTYPE html>' keep.html && ok || bad "-o over a file"
 ls keep.html.* >/dev/null 2>&1 && bad "a temporary file is left" || ok
+
+# 6. One zero and one duration: escalation delays count from run_started
+#    (the loop's cached time is not stale at the start), and the summary,
+#    show and the report say the duration run_finished records.
+cat >esc.yaml <<'Y'
+apiVersion: runbook/v1
+name: esc
+severity:
+  - { level: P1 }
+escalate:
+  - { after: 300ms, action: log, with: { message: paged } }
+steps:
+  - { name: wait, run: [sleep, "0.6"] }
+Y
+"$RUNBOOK" run esc.yaml --db esc.db 2>sum.out >/dev/null && ok || bad "the escalating run"
+"$RUNBOOK" show 1 --db esc.db --format json >esc.json
+jq -e '(.events | map(select(.type == "escalated"))[0].wall_ms) - .events[0].wall_ms >= 299' esc.json >/dev/null &&
+    ok || bad "the escalation fired early: $(jq -c '[.events[] | select(.type == "run_started" or .type == "escalated") | .wall_ms]' esc.json)"
+d=$(jq '.events[-1].data.duration_ms' esc.json)
+"$RUNBOOK" report 1 --db esc.db --format json | jq -e ".duration_ms == $d" >/dev/null && ok || bad "report's duration is not $d"
+"$RUNBOOK" show 1 --db esc.db | grep -q "ended .*(${d}ms)" && ok || bad "show's duration is not $d: $("$RUNBOOK" show 1 --db esc.db | grep ended)"
+grep -q "resolved in ${d}ms" sum.out && ok || bad "the summary's duration is not $d: $(grep resolved sum.out)"
+
+# 7. A notification that was not sent: the report says where it went and
+#    why, and its summary counts it.
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+cat >nf.yaml <<Y
+apiVersion: runbook/v1
+name: nf
+steps:
+  - { name: s, run: ["true"] }
+notify:
+  - { on: [resolved], action: notify, with: { url: "http://127.0.0.1:$port/hook", text: done } }
+Y
+"$RUNBOOK" run nf.yaml --db nf.db -q >/dev/null 2>&1
+"$RUNBOOK" report 1 --db nf.db >nf.txt
+sed -n 3p nf.txt | grep -q '1 notification was not sent' && ok || bad "the summary: $(sed -n 3p nf.txt)"
+grep -q "on resolved: failed (via .* to http://127.0.0.1:$port: .*onnect" nf.txt && ok || bad "text: $(cat nf.txt)"
+"$RUNBOOK" report 1 --db nf.db --format md | grep -q "notification on resolved: failed (via .* to http://127.0.0.1:$port" &&
+    ok || bad "md notification"
+"$RUNBOOK" report 1 --db nf.db --format json | jq -e ".notifications[0] | .target == \"http://127.0.0.1:$port\" and (.error | length > 0)" >/dev/null &&
+    ok || bad "json notification"
+
+# 8. A drill is marked as one in the runs list.
+"$RUNBOOK" run all.yaml --db all.db --dry-run -q >/dev/null 2>&1
+"$RUNBOOK" runs --db all.db >runs.out
+grep -q '^2 .*(drill)$' runs.out && ! grep -q '^1 .*(drill)' runs.out && ok || bad "drill mark: $(cat runs.out)"
+"$RUNBOOK" runs --db all.db --trigger 'cli (drill)' | grep -c '^[0-9]' | grep -qx 1 && ok || bad "--trigger 'cli (drill)'"
 
 # 5. Usage errors end with the Try line.
 for cmd in "replay 1 --db all.db --assume failed" "replay 1 --db all.db --verify --with all.yaml" \
