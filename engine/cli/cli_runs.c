@@ -117,7 +117,21 @@ static int parse_runs_opts(int argc, char **argv, opts_t *o, rb_journal_runs_fil
         case RB__OPT_SERVER: o->server = optarg; break;
         case RB__OPT_TOKEN_FILE: o->token_file = optarg; break;
         case O_RUNBOOK: f->runbook = optarg; break;
-        case O_STATUS: f->status = optarg; break;
+        case O_STATUS: {
+            /* a status no run can have matches nothing: a typo, said so */
+            static const char *const known[] = {"resolved", "failed", "cancelled", "not_confirmed",
+                                                "inconclusive", "interrupted", "running",
+                                                "waiting_approval", NULL};
+            size_t k = 0;
+            while (known[k] && strcmp(known[k], optarg))
+                k++;
+            if (!known[k])
+                return rb__cli_usage("runs", "--status '%s' is no run status: resolved, failed, "
+                                             "cancelled, not_confirmed, inconclusive, interrupted, "
+                                             "running or waiting_approval", optarg);
+            f->status = optarg;
+            break;
+        }
         case O_SEVERITY: f->severity = optarg; break;
         case O_TRIGGER: f->trigger = optarg; break;
         case O_SINCE:
