@@ -250,6 +250,7 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
     rp.assume = o ? o->assume : NULL;
     rp.missing = json_array();
     rp.pending = json_array();
+    rp.deferred = json_array();
     rp.err = err;
     rp.errlen = errlen;
     int rc = RB_EINVAL;
@@ -393,6 +394,7 @@ done:
     }
     json_decref(rp.missing);
     json_decref(rp.pending);
+    json_decref(rp.deferred);
     json_decref(rp.clock);
     return rc;
 }

@@ -37,6 +37,7 @@ struct rv_rec {
     rb_replay_host_t host;
     rb_run_t *live;    /* the replayed run (the top one is replay.c's; children step.c's) */
     int claim;         /* handed to step.c, its run not yet seen */
+    rv_rec_t *parent;  /* the run whose step started this one (NULL: the top run) */
     rv_rec_t *next;
 };
 
@@ -51,6 +52,9 @@ struct rv_replay {
     json_t *clock;        /* the recorded now() values of the whole tree, in order */
     size_t clock_next;
     json_t *pending;      /* stimuli due: [{rec (pointer as integer), event}] */
+    json_t *deferred;     /* a parent's cancel that reached its sub-run in the record:
+                             [{child (id), step, rec, event}], delivered when the
+                             replayed sub-run gets to where its cancel came */
     uv_timer_t tick;
     char *err;
     size_t errlen;

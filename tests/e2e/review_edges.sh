@@ -10,7 +10,8 @@
 # a database (the journal) and `-o -` is standard output; usage errors end
 # with "Try 'runbook CMD --help'."; one zero and one duration for a run
 # (escalations count from run_started); a notification not sent is in the
-# report with its target and why.
+# report with its target and why; a parent cancelled during its sub-run
+# replays identically.
 # Env: RUNBOOK (the binary).
 set -u
 tmp=$(mktemp -d)
@@ -166,6 +167,37 @@ grep -q "on resolved: failed (via .* to http://127.0.0.1:$port: .*onnect" nf.txt
 "$RUNBOOK" runs --db all.db >runs.out
 grep -q '^2 .*(drill)$' runs.out && ! grep -q '^1 .*(drill)' runs.out && ok || bad "drill mark: $(cat runs.out)"
 "$RUNBOOK" runs --db all.db --trigger 'cli (drill)' | grep -c '^[0-9]' | grep -qx 1 && ok || bad "--trigger 'cli (drill)'"
+
+# 9. A parent cancelled while its sub-run is in flight replays identically:
+#    its cancel comes where the sub-run's record has it.
+mkdir sub
+cat >sub/parent.yaml <<'Y'
+apiVersion: runbook/v1
+name: parent
+steps:
+  - { name: first, run: ["true"] }
+  - { name: call, action: runbook, with: { name: child } }
+  - { name: after, run: ["true"] }
+Y
+cat >sub/child.yaml <<'Y'
+apiVersion: runbook/v1
+name: child
+steps:
+  - { name: c1, run: ["true"] }
+  - { name: nap, run: [sh, -c, "touch napping; sleep 30"] }
+  - { name: c2, run: ["true"] }
+Y
+(cd sub && exec "$RUNBOOK" run parent.yaml --dir . --db ../p.db -q >/dev/null 2>&1) &
+p=$!
+pids="$pids $p"
+i=0
+while [ ! -e sub/napping ] && [ $i -lt 600 ]; do sleep 0.05; i=$((i + 1)); done
+kill -TERM $p
+wait $p
+"$RUNBOOK" runs --db p.db --format json | jq -e 'map(.status) == ["cancelled", "cancelled"]' >/dev/null &&
+    ok || bad "parent and sub-run cancelled: $("$RUNBOOK" runs --db p.db)"
+"$RUNBOOK" replay 1 --db p.db >rp.out 2>&1 && ok || bad "a parent cancelled during its sub-run: $(cat rp.out)"
+"$RUNBOOK" replay 1 --db p.db --with sub/parent.yaml >rp.out 2>&1 && ok || bad "its what-if: $(cat rp.out)"
 
 # 5. Usage errors end with the Try line.
 for cmd in "replay 1 --db all.db --assume failed" "replay 1 --db all.db --verify --with all.yaml" \
