@@ -22,7 +22,7 @@ static void usage_replay(FILE *f)
 {
     fprintf(f,
             "Usage: runbook replay RUN [--verify] [--db FILE] [--format text|json]\n"
-            "       runbook replay RUN --with FILE [--assume ok|failed|STEP=ok|failed]…\n"
+            "       runbook replay RUN --with FILE [--with-sub FILE]… [--assume ok|failed|STEP=ok|failed]…\n"
             "\n"
             "Runs a recorded run again with every action answered from the journal and\n"
             "nothing executed, and compares every decision (confirm, severity and its rule,\n"
@@ -39,6 +39,8 @@ static void usage_replay(FILE *f)
             "Options:\n"
             "      --verify         replay the recorded version (the default)\n"
             "      --with FILE      what-if: replay the edited runbook FILE\n"
+            "      --with-sub FILE  what-if: an edited sub-runbook: it replaces the recorded\n"
+            "                       version of the runbook of its name (repeatable)\n"
             "      --assume A       what-if: ok or failed for every step without a recording,\n"
             "                       or STEP=ok|failed for one (repeatable)\n"
             "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
@@ -67,16 +69,19 @@ static int add_assume(json_t *assume, const char *v)
 
 int rb_cli_replay(int argc, char **argv)
 {
-    enum { O_VERIFY = RB__OPT_NEXT, O_WITH, O_ASSUME };
+    enum { O_VERIFY = RB__OPT_NEXT, O_WITH, O_ASSUME, O_WITH_SUB };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, RB__OPT_DB},     {"format", required_argument, NULL, RB__OPT_FORMAT},
         {"verify", no_argument, NULL, O_VERIFY},        {"with", required_argument, NULL, O_WITH},
         {"assume", required_argument, NULL, O_ASSUME}, {"help", no_argument, NULL, 'h'},
+        {"with-sub", required_argument, NULL, O_WITH_SUB},
         {NULL, 0, NULL, 0},
     };
     const char *db = NULL, *with = NULL;
     int json = 0, c, verify = 0;
     json_t *assume = json_object();
+    const char **subs = calloc((size_t)argc + 1, sizeof *subs);
+    size_t nsubs = 0;
     int rc = RB_EXIT_USAGE;
     optind = 0;
     opterr = 0;
@@ -93,6 +98,7 @@ int rb_cli_replay(int argc, char **argv)
             goto out;
         case O_VERIFY: verify = 1; break;
         case O_WITH: with = optarg; break;
+        case O_WITH_SUB: subs[nsubs++] = optarg; break;
         case O_ASSUME:
             if (add_assume(assume, optarg) < 0)
                 goto out;
@@ -115,6 +121,10 @@ int rb_cli_replay(int argc, char **argv)
         rb__cli_usage("replay", "--assume is for a what-if (--with FILE)");
         goto out;
     }
+    if (nsubs && !with) {
+        rb__cli_usage("replay", "--with-sub is for a what-if (--with FILE)");
+        goto out;
+    }
     long long id = rb__cli_run_id("replay", argv[optind]);
     if (id <= 0)
         goto out;
@@ -125,7 +135,7 @@ int rb_cli_replay(int argc, char **argv)
         goto out;
     json_t *res = NULL;
     char err[600] = "";
-    rb_replay_opts_t o = {.with_path = with, .assume = assume};
+    rb_replay_opts_t o = {.with_path = with, .assume = assume, .with_subs = subs};
     if (rb_review_replay(j, id, &o, &res, err, sizeof err) < 0) {
         fprintf(stderr, "runbook replay: %s\n", err);
         rb_journal_close(j);
@@ -139,6 +149,7 @@ int rb_cli_replay(int argc, char **argv)
     rc = json_is_true(json_object_get(res, "identical")) ? RB_EXIT_OK : RB_EXIT_FAILED;
     json_decref(res);
 out:
+    free(subs);
     json_decref(assume);
     return rc;
 }

@@ -390,7 +390,18 @@ static int host_subrun(void *arg, const char *step, const char *name, rb_runbook
         rv_rec_t *sub = rv_rec_load(rp, json_integer_value(json_object_get(c, "id")));
         if (sub)
             sub->parent = rec;
-        rb_runbook_t *srb = sub ? rv_rec_runbook(rp, sub) : NULL;
+        json_t *edit = json_object_get(rp->subs, name); /* what-if: an edited version */
+        rb_runbook_t *srb = NULL;
+        if (sub && edit) {
+            rb_diags_t *d = rb_diags_new();
+            if (rb_runbook_load(jstr(edit, "path"), d, &srb) < 0)
+                snprintf(rp->err, rp->errlen, "%s does not load", jstr(edit, "path"));
+            else
+                json_object_set_new(edit, "used", json_true());
+            rb_diags_free(d);
+        } else if (sub) {
+            srb = rv_rec_runbook(rp, sub);
+        }
         if (!srb) {
             snprintf(err, errlen, "replay: %s", rp->err);
             return RB_EINVAL;

@@ -52,6 +52,7 @@ struct rv_replay {
     json_t *clock;        /* the recorded now() values of the whole tree, in order */
     size_t clock_next;
     json_t *pending;      /* stimuli due: [{rec (pointer as integer), event}] */
+    json_t *subs;         /* what-if: sub-runbook name → {path, used}: its edited file */
     json_t *deferred;     /* a parent's cancel that reached its sub-run in the record:
                              [{child (id), step, rec, event}], delivered when the
                              replayed sub-run gets to where its cancel came */

@@ -11,7 +11,7 @@
 # with "Try 'runbook CMD --help'."; one zero and one duration for a run
 # (escalations count from run_started); a notification not sent is in the
 # report with its target and why; a parent cancelled during its sub-run
-# replays identically.
+# replays identically; --with-sub edits a sub-runbook in a what-if.
 # Env: RUNBOOK (the binary).
 set -u
 tmp=$(mktemp -d)
@@ -198,6 +198,34 @@ wait $p
     ok || bad "parent and sub-run cancelled: $("$RUNBOOK" runs --db p.db)"
 "$RUNBOOK" replay 1 --db p.db >rp.out 2>&1 && ok || bad "a parent cancelled during its sub-run: $(cat rp.out)"
 "$RUNBOOK" replay 1 --db p.db --with sub/parent.yaml >rp.out 2>&1 && ok || bad "its what-if: $(cat rp.out)"
+
+# 10. What-if with an edited sub-runbook (--with-sub): the recorded
+#     sub-run runs the edit; a new step of it takes --assume.
+mkdir q
+cp sub/parent.yaml q/parent.yaml
+sed 's/sleep 30/sleep 0/' sub/child.yaml >q/child.yaml
+(cd q && exec "$RUNBOOK" run parent.yaml --dir . --db ../q.db -q >/dev/null 2>&1) && ok || bad "the parent's run"
+cat >child2.yaml <<'Y'
+apiVersion: runbook/v1
+name: child
+steps:
+  - { name: c1, run: ["true"] }
+  - { name: nap, run: [sh, -c, "touch napping; sleep 0"] }
+  - { name: extra, run: [echo, new] }
+  - { name: c2, run: ["true"] }
+Y
+"$RUNBOOK" replay 1 --db q.db --with q/parent.yaml --with-sub child2.yaml >ws.out 2>&1
+[ $? -eq 1 ] && grep -q 'replayed resolved' ws.out && ok || bad "an added step taken as ok: $(cat ws.out)"
+grep -q 'run 2: would run: main extra' ws.out && ok || bad "the sub-run's new step would run: $(cat ws.out)"
+"$RUNBOOK" replay 1 --db q.db --with q/parent.yaml --with-sub child2.yaml --assume extra=failed --format json >ws.json
+[ $? -eq 1 ] && jq -e '.status.replayed == "failed" and ([.steps[] | select(.step == "call")][0].change == "changed")' ws.json >/dev/null &&
+    ok || bad "extra=failed fails call: $(jq -c '{status, steps}' ws.json)"
+"$RUNBOOK" replay 1 --db q.db --with q/parent.yaml --with-sub q/parent.yaml >ws.out 2>&1
+[ $? -eq 2 ] && grep -q 'give it as --with' ws.out && ok || bad "--with-sub of the top runbook: $(cat ws.out)"
+"$RUNBOOK" replay 1 --db q.db --with-sub child2.yaml >ws.out 2>&1
+[ $? -eq 2 ] && ok || bad "--with-sub without --with"
+"$RUNBOOK" replay 1 --db q.db --with q/parent.yaml --with-sub sec.yaml >ws.out 2>&1
+[ $? -eq 0 ] && grep -q 'the edit was not used' ws.out && ok || bad "an edit no sub-run used: $(cat ws.out)"
 
 # 5. Usage errors end with the Try line.
 for cmd in "replay 1 --db all.db --assume failed" "replay 1 --db all.db --verify --with all.yaml" \
