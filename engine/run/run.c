@@ -359,14 +359,19 @@ int rb__run_on_iv_event(rb_invoker_t *iv, const char *type, int attempt, const j
     return rb__run_emit(l->r, type, l->name, attempt, data);
 }
 
-/* A replay answers the invocation's attempt from the journal. */
+/* A replay answers the invocation's attempt from the journal. The
+ * parameters go masked, as the journal holds them (R-secret-mask): a
+ * what-if compares them with the recorded ones. */
 static json_t *replay_answer(rb_invoker_t *iv, const char *phase, const char *action, int attempt,
                              const json_t *with, void *arg)
 {
     (void)iv;
     ivlabel_t *l = arg;
     const rb_replay_host_t *h = l->r->replay;
-    return h->answer(h->arg, phase, l->name, l->item, attempt, action, with);
+    json_t *shown = rb_secrets_mask(l->r->secrets, with);
+    json_t *res = h->answer(h->arg, phase, l->name, l->item, attempt, action, shown);
+    json_decref(shown);
+    return res;
 }
 
 rb_invoker_t *rb__run_new_invoker(rb_run_t *r, const char *name, int item)
@@ -520,6 +525,7 @@ static void finish(rb_run_t *r)
     if (r->state == RS_DONE || r->npending)
         return;
     r->state = RS_DONE;
+    uv_update_time(r->loop);
     r->end_ms = uv_now(r->loop);
     rb__run_release_key(r);
     rb__run_set_status(r, r->final_status);
@@ -809,6 +815,10 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     r->done = done;
     r->arg = arg;
     r->subrun = (rb_subrun_host_t){rb__subrun_start, rb__subrun_cancel, r};
+    /* the loop's cached time may be from before the runbook was loaded and
+     * the journal opened: the run's zero (its duration, the escalation
+     * timers' base) is now, the instant run_started is journaled */
+    uv_update_time(r->loop);
     r->t0_ms = uv_now(r->loop);
     rb__run_set_status(r, "running");
     /* a replay gives the recorded start; a resumed run started when it first
@@ -977,6 +987,35 @@ uint64_t rb_run_duration_ms(const rb_run_t *r) { return r->end_ms - r->t0_ms; }
 const char *rb_run_waiting_step(const rb_run_t *r)
 {
     return r->waiting_approval ? rb__step_current(r)->name : NULL;
+}
+
+rb_run_t *rb_run_find(rb_run_t *r, int64_t id)
+{
+    if (!r || r->state == RS_DONE)
+        return NULL;
+    if (r->id == id)
+        return r;
+    for (size_t i = 0; i < r->nchildren; i++) {
+        rb_run_t *hit = rb_run_find(r->children[i].run, id);
+        if (hit)
+            return hit;
+    }
+    return NULL;
+}
+
+size_t rb_run_waiting_count(const rb_run_t *r)
+{
+    if (!r || r->state == RS_DONE)
+        return 0;
+    size_t n = rb_run_waiting_step(r) ? 1 : 0;
+    for (size_t i = 0; i < r->nchildren; i++)
+        n += rb_run_waiting_count(r->children[i].run);
+    return n;
+}
+
+rb_run_t *rb_run_parent(const rb_run_t *r)
+{
+    return r->parent;
 }
 
 void rb_run_free(rb_run_t *r)

@@ -75,7 +75,7 @@ struct rb_run {
     int undo_item;     /* the item of the undo in flight, or -1 */
     json_t *undo_ctx;  /* what the undo in flight sees (with its item) */
     int rolling_back;
-    size_t undos_run, undos_failed;
+    size_t undos_run, undos_failed, undos_cancelled;
     char *rollback_reason;
 
     /* notifications and escalations */
