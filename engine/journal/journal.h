@@ -40,6 +40,11 @@ typedef struct rb_journal rb_journal_t;
                                     * failure or an OS crash (never on a crash of runbook
                                     * itself), the file stays consistent. Default: FULL. */
 #define RB_JOURNAL_NO_RECOVER  0x4 /* do not mark dead processes' runs interrupted on open */
+#define RB_JOURNAL_EXCLUSIVE   0x8 /* this process alone serves from the file (`runbook
+                                    * serve`): an exclusive flock on it, taken before
+                                    * anything is read and held until rb_journal_close; a
+                                    * second opener with the flag gets RB_EBUSY. Openers
+                                    * without it (run, show) are not held back. */
 
 /*
  * Opens (creating when needed) the journal at path, applies the schema

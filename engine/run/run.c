@@ -955,6 +955,35 @@ const char *rb_run_waiting_step(const rb_run_t *r)
     return r->waiting_approval ? rb__step_current(r)->name : NULL;
 }
 
+rb_run_t *rb_run_find(rb_run_t *r, int64_t id)
+{
+    if (!r || r->state == RS_DONE)
+        return NULL;
+    if (r->id == id)
+        return r;
+    for (size_t i = 0; i < r->nchildren; i++) {
+        rb_run_t *hit = rb_run_find(r->children[i].run, id);
+        if (hit)
+            return hit;
+    }
+    return NULL;
+}
+
+size_t rb_run_waiting_count(const rb_run_t *r)
+{
+    if (!r || r->state == RS_DONE)
+        return 0;
+    size_t n = rb_run_waiting_step(r) ? 1 : 0;
+    for (size_t i = 0; i < r->nchildren; i++)
+        n += rb_run_waiting_count(r->children[i].run);
+    return n;
+}
+
+rb_run_t *rb_run_parent(const rb_run_t *r)
+{
+    return r->parent;
+}
+
 void rb_run_free(rb_run_t *r)
 {
     if (!r)

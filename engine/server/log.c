@@ -1,5 +1,6 @@
 /*
- * log.c — one line per event on stderr, logfmt or JSON (log.h). A value
+ * log.c — one line per event on stderr, logfmt or JSON (log.h; in JSON,
+ * counts, ids, ports, HTTP codes and milliseconds are numbers). A value
  * is quoted in logfmt when it holds a space, a quote, '=' or a control
  * character, with Go's escapes (\" \\ \n \t \xNN), so a label that tries
  * to forge a second line or a field stays one value.
@@ -25,6 +26,33 @@ static int log_json;
 void rb_slog_format(int json)
 {
     log_json = json;
+}
+
+/* The keys whose values are counts, ids, ports, codes and times: written as
+ * JSON numbers (when the value is one), so that a log query can compare
+ * them. Everything else is a string, whatever it looks like (a label). */
+static const char *const numeric[] = {
+    "active_runs", "alerts", "changed", "configured", "connections", "in_force",
+    "interrupted_runs", "invalid", "left_in_flight", "loaded", "ms", "open_files",
+    "parent_run", "port", "run", "runs", "status", "tokens", NULL,
+};
+
+static json_t *json_value(const char *k, const char *v)
+{
+    for (const char *const *n = numeric; *n; n++) {
+        if (strcmp(k, *n))
+            continue;
+        const char *p = v + (*v == '-');
+        size_t ints = strspn(p, "0123456789");
+        if (!ints || ints > 15)
+            break;
+        if (!p[ints])
+            return json_integer(strtoll(v, NULL, 10));
+        if (p[ints] == '.' && p[ints + 1] && !p[ints + 1 + strspn(p + ints + 1, "0123456789")])
+            return json_real(strtod(v, NULL));
+        break;
+    }
+    return json_string(v);
 }
 
 static void now_utc(char *buf, size_t len)
@@ -83,7 +111,7 @@ void rb_slog(const char *level, const char *event, ...)
         json_object_set_new(o, "event", json_string(event));
         for (const char *k; (k = va_arg(ap, const char *));) {
             const char *v = va_arg(ap, const char *);
-            json_t *js = v ? json_string(v) : NULL;
+            json_t *js = v ? json_value(k, v) : NULL;
             if (v && !js) /* not UTF-8: said so, never dropped silently */
                 js = json_string("(not UTF-8)");
             if (js)

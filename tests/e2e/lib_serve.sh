@@ -25,7 +25,7 @@ serve_start() {
     srv_port=
     i=0
     while [ $i -lt 1200 ]; do
-        srv_port=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p; s/.*"event":"listening".*"port":"\([0-9][0-9]*\)".*/\1/p' "$srv_log" | head -1)
+        srv_port=$(sed -n 's/.*event=listening .*port=\([0-9][0-9]*\).*/\1/p; s/.*"event":"listening".*"port":"\{0,1\}\([0-9][0-9]*\).*/\1/p' "$srv_log" | head -1)
         [ -n "$srv_port" ] && return 0
         kill -0 "$srv_pid" 2>/dev/null || return 1
         sleep 0.05
