@@ -46,11 +46,11 @@ const char *const rb__j_sql[RB__JST_COUNT] = {
         "INSERT OR IGNORE INTO versions(sha256, name, path, source, recorded_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5)",
     [RB__JST_VERSION_GET] = "SELECT source FROM versions WHERE sha256 = ?1",
-    /* the newest runs of a runbook with a concurrency key (events_concurrency) */
+    /* the newest runs, of any runbook, with a concurrency key (events_concurrency) */
     [RB__JST_KEY_RUNS] =
-        "SELECT r.id, r.ended_at FROM events e JOIN runs r ON r.id = e.run_id"
-        " WHERE e.type = 'run_started' AND json_extract(e.data, '$.concurrency_key') = ?2"
-        " AND r.runbook = ?1 ORDER BY r.id DESC LIMIT 64",
+        "SELECT r.id, r.ended_at, r.runbook FROM events e JOIN runs r ON r.id = e.run_id"
+        " WHERE e.type = 'run_started' AND json_extract(e.data, '$.concurrency_key') = ?1"
+        " ORDER BY r.id DESC LIMIT 64",
     /* ?1 NULL: SQLite picks the id; else an id the writer reserved. */
     [RB__JST_RUN_CREATE] =
         "INSERT INTO runs(id, runbook, sha256, status, trigger, params, started_at,"

@@ -59,6 +59,9 @@ typedef struct rb_run_opts {
                              (borrowed; NULL: all ok) */
     int64_t parent_run;   /* a sub-runbook's parent run, or 0 */
     const char *parent_step;
+    rb_run_t *parent;     /* a sub-runbook's parent run (borrowed; outlives the child):
+                             the child shares the concurrency key its parent, or the
+                             parent's parent …, holds (R-key-subrun) */
     int depth;            /* nesting of sub-runbooks (0 at the top) */
     const json_t *env;    /* names the run may read as env.NAME → values (borrowed) */
     const json_t *secret_env; /* names of env that are secrets: {NAME: true} (borrowed) */

@@ -103,6 +103,16 @@ static void log_request(rb_http_req_t *r, int status)
             v[6][0] ? v[6][0] : "", v[6][1], v[7][0] ? v[7][0] : "", v[7][1], (char *)NULL);
 }
 
+void rb_http_res_header(rb_http_req_t *r, const char *name, const char *value)
+{
+    if (r->replied || !name || !value)
+        return;
+    h2o_req_t *req = r->req;
+    h2o_iovec_t n = h2o_strdup(&req->pool, name, SIZE_MAX);
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, SIZE_MAX);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
+}
+
 void rb_http_reply(rb_http_req_t *r, int status, const char *ct, const char *body, size_t len)
 {
     if (r->replied)

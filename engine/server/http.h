@@ -95,6 +95,9 @@ const char *rb_http_req_who(const rb_http_req_t *r);
 /* Adds key=value to the request's log line (both copied). */
 void rb_http_req_log(rb_http_req_t *r, const char *key, const char *value);
 
+/* Adds a header to the answer still to come (name in lower case, both
+ * copied): call it before rb_http_reply. */
+void rb_http_res_header(rb_http_req_t *r, const char *name, const char *value);
 /* Answers: body copied; content_type NULL → text/plain. */
 void rb_http_reply(rb_http_req_t *r, int status, const char *content_type, const char *body,
                    size_t len);
