@@ -216,6 +216,15 @@ int rb_journal_versions(rb_journal_t *j, const char *name, json_t **out);
  * RB_ENOTFOUND when there is no such run. */
 int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out);
 
+/* rb_journal_run_get for a reader that needs the data of some events only:
+ * an event's data is parsed when its type is one of types (NULL-terminated)
+ * or, with except, when it is none of them; the other events have data
+ * null. Parsing the JSON is most of the cost of reading a run (a run of
+ * 10,000 events is about 1 MB of it): a reader that passes over log lines
+ * or foreach items should not pay for them. types NULL: every event's. */
+int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *types,
+                            int except, json_t **out);
+
 /* Runs of runbook whose run_started recorded concurrency_key = key: the
  * newest one still open (ended_at NULL) in *active_run (0: none), and the
  * newest end time of the others in *last_end_ms (0: none). What is read is
@@ -290,6 +299,20 @@ int rb_journal_alerts_unstarted(rb_journal_t *j, int limit, json_t **out);
  * RB_E* when it could not (RB_EINVAL: appends of this handle are pending).
  */
 int rb_journal_verify(rb_journal_t *j, json_t **out);
+
+/*
+ * The checks of rb_journal_verify that concern one run, in one read
+ * snapshot, without reading the rest of the chain: each of the run's
+ * events against its hash, its link to the event stored before it
+ * (whichever run that is) and its id, the run's seq; the chain head
+ * against the newest event; the checkpoints' chain; the run's runbook
+ * version against its SHA-256; the run's status in the runs table against
+ * its events. Its findings are the ones rb_journal_verify makes on those
+ * records, with the same texts (event-level ones carry run_id). What it
+ * reads grows with the run, not with the journal: what a report of a run
+ * checks. *out: {ok, run, events (the run's), problems_total, problems}.
+ */
+int rb_journal_verify_run(rb_journal_t *j, int64_t run_id, json_t **out);
 
 /*
  * Removes the runs that finished (ended_at set) before before_ms, with

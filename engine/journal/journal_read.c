@@ -73,14 +73,17 @@ static json_t *rb__j_col(sqlite3_stmt *st, int col, rb__jcol_kind_t kind)
     return v ? v : json_stringn(s ? s : "", n);
 }
 
-/* st's current row as an object of the shape cols. New reference; NULL
- * when out of memory (a missing key would be a wrong answer). */
-static json_t *rb__j_row(sqlite3_stmt *st, const rb__jcol_t *cols)
+/* st's current row as an object of the shape cols; with skip_json, its
+ * JSON columns are null, unparsed. New reference; NULL when out of memory
+ * (a missing key would be a wrong answer). The keys are the fixed ASCII of
+ * cols: set without jansson's UTF-8 check. */
+static json_t *rb__j_row(sqlite3_stmt *st, const rb__jcol_t *cols, int skip_json)
 {
     json_t *obj = json_object();
     for (int i = 0; obj && cols[i].key; i++) {
-        json_t *v = rb__j_col(st, i, cols[i].kind);
-        if (!v || json_object_set_new(obj, cols[i].key, v) != 0) {
+        json_t *v = skip_json && cols[i].kind == RB__JCOL_JSON ? json_null()
+                                                               : rb__j_col(st, i, cols[i].kind);
+        if (!v || json_object_set_new_nocheck(obj, cols[i].key, v) != 0) {
             json_decref(obj);
             obj = NULL;
         }
@@ -88,15 +91,35 @@ static json_t *rb__j_row(sqlite3_stmt *st, const rb__jcol_t *cols)
     return obj;
 }
 
+/* Which rows' JSON columns rb__j_rows parses: those whose column col (a
+ * text) is one of names (NULL-terminated), or, with except, is none of
+ * them. NULL: every row's. */
+typedef struct {
+    int col;
+    const char *const *names;
+    int except;
+} rb__jpick_t;
+
+static int rb__j_skip_json(sqlite3_stmt *st, const rb__jpick_t *pick)
+{
+    if (!pick || !pick->names)
+        return 0;
+    const char *v = (const char *)sqlite3_column_text(st, pick->col);
+    int listed = 0;
+    for (size_t i = 0; v && !listed && pick->names[i]; i++)
+        listed = strcmp(v, pick->names[i]) == 0;
+    return listed == pick->except;
+}
+
 /* Appends each remaining row of st to arr as rb__j_row(st, cols), then
  * releases st. Returns 0, RB_ENOMEM, or SQLite's failure described as
  * what (rb__j_failc). */
-static int rb__j_rows(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols, json_t *arr,
-                      const char *what)
+static int rb__j_rows(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols,
+                      const rb__jpick_t *pick, json_t *arr, const char *what)
 {
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *row = rb__j_row(st, cols);
+        json_t *row = rb__j_row(st, cols, rb__j_skip_json(st, pick));
         if (!row || json_array_append_new(arr, row) != 0) {
             rb__j_release(st);
             return RB_ENOMEM;
@@ -121,7 +144,7 @@ static int rb__j_list(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols, 
         rb__j_release(st);
         return RB_ENOMEM;
     }
-    int ret = rb__j_rows(c, st, cols, arr, what);
+    int ret = rb__j_rows(c, st, cols, NULL, arr, what);
     if (ret != 0) {
         json_decref(arr);
         return ret;
@@ -156,6 +179,12 @@ int rb_journal_versions(rb_journal_t *j, const char *name, json_t **out)
 
 int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
 {
+    return rb_journal_run_get_some(j, run_id, NULL, 0, out);
+}
+
+int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *types,
+                            int except, json_t **out)
+{
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     *out = NULL;
@@ -172,7 +201,7 @@ int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
         }
         return rb__j_failc(c, rc, "reading a run");
     }
-    json_t *r = rb__j_row(st, rb__j_run_row);
+    json_t *r = rb__j_row(st, rb__j_run_row, 0);
     rb__j_release(st);
     json_t *events = r ? json_array() : NULL;
     if (!events || json_object_set_new(r, "events", events) != 0) {
@@ -188,7 +217,9 @@ int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
         return ret;
     }
     sqlite3_bind_int64(st, 1, run_id);
-    if ((ret = rb__j_rows(c, st, rb__j_event_row, events, "reading events")) != 0) {
+    /* column 3 of rb__j_event_row: the type */
+    const rb__jpick_t pick = {3, types, except};
+    if ((ret = rb__j_rows(c, st, rb__j_event_row, &pick, events, "reading events")) != 0) {
         json_decref(r);
         return ret;
     }
@@ -266,7 +297,7 @@ static int rb__j_rows_once(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *c
     json_t *arr = json_array();
     int ret = arr ? 0 : RB_ENOMEM, rc = SQLITE_DONE;
     while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-        json_t *row = rb__j_row(st, cols);
+        json_t *row = rb__j_row(st, cols, 0);
         if (!row || json_array_append_new(arr, row) != 0)
             ret = RB_ENOMEM;
     }
