@@ -40,6 +40,11 @@ typedef struct rb_journal rb_journal_t;
                                     * failure or an OS crash (never on a crash of runbook
                                     * itself), the file stays consistent. Default: FULL. */
 #define RB_JOURNAL_NO_RECOVER  0x4 /* do not mark dead processes' runs interrupted on open */
+#define RB_JOURNAL_SCRATCH     0x8 /* a replay's journal in memory: rb_journal_event checks
+                                    * an event (its data must encode) but keeps only
+                                    * run_started (what rb_journal_key_state reads): nobody
+                                    * reads the others back, and storing and chaining them
+                                    * was a third of a replay's time */
 
 /*
  * Opens (creating when needed) the journal at path, applies the schema

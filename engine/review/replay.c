@@ -97,7 +97,7 @@ static void collect_clock(rv_replay_t *rp, int64_t id, const json_t *loaded, jso
     json_t *run = NULL, *children = NULL;
     if (loaded) /* the top run, read once */
         run = json_incref((json_t *)loaded);
-    else if (depth > 16 || rb_journal_run_get(rp->src, id, &run) < 0)
+    else if (depth > 16 || rb_journal_run_get_some(rp->src, id, (const char *const[]){"clock_read", NULL}, 0, &run) < 0)
         return;
     size_t i;
     json_t *ev;
@@ -266,7 +266,7 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
         goto done;
     }
     char jerr[300];
-    if (rb_journal_open(":memory:", RB_JOURNAL_NO_RECOVER, &scratch, jerr, sizeof jerr) < 0) {
+    if (rb_journal_open(":memory:", RB_JOURNAL_NO_RECOVER | RB_JOURNAL_SCRATCH, &scratch, jerr, sizeof jerr) < 0) {
         snprintf(err, errlen, "replay: a journal in memory: %s", jerr);
         goto done;
     }
@@ -301,7 +301,7 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
                             "recorded", jstr(rp.top->run, "status"), "replayed", rb_run_status(run));
     json_t *div = json_null(), *runs = json_array();
     for (rv_rec_t *r = rp.recs; r; r = r->next) {
-        json_t *a = path_of(r->events), *b = path_of(r->replayed);
+        json_t *a = path_of(r->events), *b = json_incref(r->replayed);
         json_t *d = rv_first_divergence(a, b);
         if (json_is_null(div) && !json_is_null(d)) {
             json_decref(div);

@@ -214,7 +214,10 @@ static uint64_t host_duration(void *arg, const char *step, uint64_t measured)
 rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id)
 {
     json_t *run = NULL, *children = NULL;
-    if (rb_journal_run_get(rp->src, id, &run) < 0) {
+    /* log lines are the one kind of event a replay never reads: nothing
+     * runs, so none is answered or emitted */
+    static const char *const unread[] = {"log", NULL};
+    if (rb_journal_run_get_some(rp->src, id, unread, 1, &run) < 0) {
         snprintf(rp->err, rp->errlen, "no run %lld in the journal", (long long)id);
         return NULL;
     }
@@ -381,10 +384,21 @@ static int host_subrun(void *arg, const char *step, const char *name, rb_runbook
 void rv_rec_saw(rv_rec_t *rec, const char *type, const char *step, int attempt, const json_t *data)
 {
     rv_replay_t *rp = rec->rp;
-    /* a copy: the run goes on changing the objects it journaled (the
-     * journal itself writes their text at once) */
-    json_array_append_new(rec->replayed, json_pack("{s:s,s:s?,s:i,s:o}", "type", type, "step", step,
-                                                   "attempt", attempt, "data", json_deep_copy(data)));
+    /* the decision, taken now and copied: the run goes on changing the
+     * objects it journaled (the journal itself writes their text at once);
+     * only what was decided is kept, not the whole event (a foreach's
+     * step_finished holds every item's result) */
+    json_t *d = rv_decision(type, step, attempt, data);
+    if (d) {
+        /* its containers copied (nothing in the engine changes a number
+         * or a string it made: jansson's *_set of scalars is never used) */
+        json_t *dec = json_object_get(d, "decision"), *v;
+        const char *k;
+        json_object_foreach(dec, k, v)
+            if (json_is_object(v) || json_is_array(v))
+                json_object_set_new(dec, k, json_deep_copy(v));
+        json_array_append_new(rec->replayed, d);
+    }
     if (step && !strcmp(type, "approval_requested")) {
         /* the recorded answer to this step's request, in order */
         json_t *q = json_object_get(rec->approvals, step);

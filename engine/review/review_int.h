@@ -33,7 +33,7 @@ struct rv_rec {
     json_t *counts;    /* anchor → how many the replayed run has emitted */
     json_t *children;  /* the recorded sub-runs [{id, runbook, sha256, status, parent_step}] */
     json_t *used;      /* ids of those handed out */
-    json_t *replayed;  /* the replayed run's events [{type, step, attempt, data}] */
+    json_t *replayed;  /* the replayed run's decision path [D…], as it emitted them */
     rb_replay_host_t host;
     rb_run_t *live;    /* the replayed run (the top one is replay.c's; children step.c's) */
     int claim;         /* handed to step.c, its run not yet seen */
@@ -76,6 +76,9 @@ double rv_clock(void *arg);
 
 /* decisions.c */
 
+/* The decision one event made: D (see review.h), or NULL for an event
+ * that decides nothing. New reference; it shares values with data. */
+json_t *rv_decision(const char *type, const char *step, json_int_t attempt, const json_t *data);
 /* The decision path of a run's events: [D…] (see review.h). New reference. */
 json_t *rv_decisions(const json_t *events);
 /* The first place two decision paths differ, lane by lane (parallel checks,
