@@ -320,11 +320,18 @@ static const rb__jcol_t rb__j_runs_find_row[] = {
     {"ended_at", RB__JCOL_INT}, {"severity", RB__JCOL_TEXT}, {NULL, 0},
 };
 
-/* The level a run's severity_assigned recorded: it comes early in the run,
- * so the walk in seq order stops after a few rows however long the run. */
+/* The level a run's first severity_assigned recorded. The engine emits it
+ * only right before the run's declared (engine/run/confirm.c), and never
+ * confirms again once a run declared (a resume goes on from its steps):
+ * so the walk in seq order stops at the first of the two, a few rows in
+ * however long the run, also when the run has no severity (a runbook
+ * without `severity:`; before, that walk read every event of the run:
+ * 2.7 s of `runs --severity P1` over 100 such runs of 10,000 events). A
+ * run that never declared is walked to its end: its checks only. */
 #define RB__J_SEVERITY_SQL                                                                        \
-    "(SELECT json_extract(e.data, '$.level') FROM events e WHERE e.run_id = runs.id"              \
-    " AND e.type = 'severity_assigned' ORDER BY e.seq LIMIT 1)"
+    "(SELECT CASE e.type WHEN 'severity_assigned' THEN json_extract(e.data, '$.level') END"       \
+    " FROM events e WHERE e.run_id = runs.id"                                                     \
+    " AND e.type IN ('severity_assigned', 'declared') ORDER BY e.seq LIMIT 1)"
 
 int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out)
 {

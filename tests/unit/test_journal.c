@@ -634,6 +634,68 @@ static void test_run_get_some_and_scratch(void **state)
     rb_journal_close(s);
 }
 
+/* The severity rb_journal_runs_find lists (and filters on) is the level of
+ * the run's first severity_assigned, found without walking a long run's
+ * events when it has none: runs as the engine writes them, with a
+ * severity, without one (declared, then many events), never declared,
+ * and declared only after an interruption and a resume; each compared
+ * with the plain definition, asked of SQLite on another connection. */
+static void test_runs_severity(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = open_ok(fx->db, 0);
+    static const char *const shapes[][8] = {
+        {"run_started", "check_finished", "confirm", "severity_assigned", "declared", "step_started", "run_finished", NULL},
+        {"run_started", "declared", "step_started", "log", "log", "log", "run_finished", NULL},
+        {"run_started", "check_finished", "confirm", "run_finished", NULL},
+        {"run_started", "check_finished", "run_interrupted", "run_resumed", "severity_assigned", "declared", "run_finished", NULL},
+    };
+    static const char *const levels[] = {"P1", NULL, NULL, "P2"};
+    int64_t ids[4];
+    for (int r = 0; r < 4; r++) {
+        ids[r] = new_run(j, "node-crash");
+        for (int k = 0; shapes[r][k]; k++) {
+            json_t *d = !strcmp(shapes[r][k], "severity_assigned") ? json_pack("{s:s}", "level", levels[r])
+                                                                   : json_pack("{s:i}", "k", k);
+            assert_int_equal(rb_journal_event(j, ids[r], shapes[r][k], NULL, 0, d), 0);
+            json_decref(d);
+        }
+        /* a long run after its declared, with no severity: its log lines */
+        for (int k = 0; r == 1 && k < 500; k++) {
+            json_t *d = json_pack("{s:i}", "k", k);
+            assert_int_equal(rb_journal_event(j, ids[r], "log", "s", 0, d), 0);
+            json_decref(d);
+        }
+    }
+    assert_int_equal(rb_journal_sync(j), 0);
+    json_t *runs = NULL;
+    assert_int_equal(rb_journal_runs_find(j, NULL, &runs), 0);
+    assert_int_equal(json_array_size(runs), 4);
+    for (int r = 0; r < 4; r++) {
+        const json_t *row = json_array_get(runs, (size_t)(3 - r)); /* newest first */
+        assert_int_equal(json_integer_value(json_object_get(row, "id")), ids[r]);
+        const char *got = json_string_value(json_object_get(row, "severity"));
+        if (levels[r])
+            assert_string_equal(got, levels[r]);
+        else
+            assert_true(json_is_null(json_object_get(row, "severity")));
+        char sql[300];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM runs WHERE id = %lld AND (SELECT json_extract(data, '$.level')"
+                 " FROM events WHERE run_id = runs.id AND type = 'severity_assigned' ORDER BY seq LIMIT 1)"
+                 " IS %s%s%s", (long long)ids[r], levels[r] ? "'" : "", levels[r] ? levels[r] : "NULL",
+                 levels[r] ? "'" : "");
+        assert_int_equal(sql_int(fx->db, sql), 1);
+    }
+    json_decref(runs);
+    rb_journal_runs_filter_t f = {.severity = "P2"};
+    assert_int_equal(rb_journal_runs_find(j, &f, &runs), 0);
+    assert_int_equal(json_array_size(runs), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(runs, 0), "id")), ids[3]);
+    json_decref(runs);
+    rb_journal_close(j);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
@@ -655,6 +717,7 @@ int main(void)
         T(test_nul_round_trip),
         T(test_disk_full),
         T(test_run_get_some_and_scratch),
+        T(test_runs_severity),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);
