@@ -182,8 +182,8 @@ int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
     return rb_journal_run_get_some(j, run_id, NULL, 0, out);
 }
 
-int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *types,
-                            int except, json_t **out)
+/* The run's row (rb__j_run_row) in *out. RB_ENOTFOUND when there is none. */
+static int rb__j_run_row_get(rb_journal_t *j, int64_t run_id, json_t **out)
 {
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
@@ -201,9 +201,22 @@ int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *
         }
         return rb__j_failc(c, rc, "reading a run");
     }
-    json_t *r = rb__j_row(st, rb__j_run_row, 0);
+    *out = rb__j_row(st, rb__j_run_row, 0);
     rb__j_release(st);
-    json_t *events = r ? json_array() : NULL;
+    return *out ? 0 : RB_ENOMEM;
+}
+
+int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *types,
+                            int except, json_t **out)
+{
+    rb__jconn_t *c = j->c;
+    sqlite3_stmt *st;
+    json_t *r = NULL;
+    *out = NULL;
+    int ret = rb__j_run_row_get(j, run_id, &r);
+    if (ret != 0)
+        return ret;
+    json_t *events = json_array();
     if (!events || json_object_set_new(r, "events", events) != 0) {
         json_decref(r);
         return RB_ENOMEM;
@@ -225,6 +238,79 @@ int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *
     }
     *out = r;
     return 0;
+}
+
+/* What rb_journal_run_walk's outline adds to the run's row: how many
+ * events, the newest one's wall_ms, and each step's last seq. */
+static int rb__j_outline(rb__jconn_t *c, int64_t run_id, json_t *r)
+{
+    static const char sql[] =
+        "SELECT step, count(*), max(seq),"
+        " (SELECT wall_ms FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1)"
+        " FROM events WHERE run_id = ?1 GROUP BY step";
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "reading a run's outline");
+    sqlite3_bind_int64(st, 1, run_id);
+    json_t *steps = json_object(), *last = json_null();
+    int64_t n = 0;
+    int ret = steps ? 0 : RB_ENOMEM;
+    while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        n += sqlite3_column_int64(st, 1);
+        json_decref(last);
+        last = json_integer(sqlite3_column_int64(st, 3));
+        const char *step = (const char *)sqlite3_column_text(st, 0);
+        if (step && json_object_set_new(steps, step, json_integer(sqlite3_column_int64(st, 2))) != 0)
+            ret = RB_ENOMEM;
+    }
+    sqlite3_finalize(st);
+    if (!ret && rc != SQLITE_DONE)
+        ret = rb__j_failc(c, rc, "reading a run's outline");
+    if (!ret && (json_object_set_new(r, "events", json_integer(n)) != 0 ||
+                 json_object_set_new(r, "last_wall_ms", last) != 0 ||
+                 json_object_set_new(r, "last_seq", steps) != 0))
+        ret = RB_ENOMEM;
+    else if (ret) {
+        json_decref(last);
+        json_decref(steps);
+    }
+    return ret;
+}
+
+int rb_journal_run_walk(rb_journal_t *j, int64_t run_id, const char *const *types, int except,
+                        rb_journal_outline_fn outline, rb_journal_event_fn event, void *arg)
+{
+    rb__jconn_t *c = j->c;
+    /* one snapshot for the outline and the events (unless the caller's
+     * own write transaction already is one) */
+    int txn = !c->in_txn && sqlite3_get_autocommit(c->db);
+    int rc = txn ? sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) : SQLITE_OK;
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "reading a run");
+    json_t *r = NULL;
+    sqlite3_stmt *st = NULL;
+    int ret = rb__j_run_row_get(j, run_id, &r);
+    if (!ret)
+        ret = rb__j_outline(c, run_id, r);
+    if (!ret)
+        ret = outline(r, arg);
+    json_decref(r);
+    if (!ret && (ret = rb__j_stmt(c, RB__JST_RUN_EVENTS, &st)) == 0) {
+        sqlite3_bind_int64(st, 1, run_id);
+        const rb__jpick_t pick = {3, types, except};
+        while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+            json_t *ev = rb__j_row(st, rb__j_event_row, rb__j_skip_json(st, &pick));
+            ret = ev ? event(ev, arg) : RB_ENOMEM;
+            json_decref(ev);
+        }
+        rb__j_release(st);
+        if (!ret && rc != SQLITE_DONE)
+            ret = rb__j_failc(c, rc, "reading events");
+    }
+    if (txn)
+        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    return ret;
 }
 
 int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, size_t *len)
