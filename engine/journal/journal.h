@@ -240,7 +240,8 @@ int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *
  * its last event}); then event(ev, arg) for each event in seq order, as
  * rb_journal_run_get_some holds it (types, except). Both get borrowed
  * objects, freed after the call (incref to keep one). A callback's nonzero
- * return ends the walk and is returned; callbacks must not use j.
+ * return ends the walk and is returned. outline may read j (the events'
+ * statement is not yet running), event must not use it.
  * RB_ENOTFOUND when there is no such run (outline is not called).
  */
 typedef int (*rb_journal_outline_fn)(json_t *run, void *arg);
