@@ -158,7 +158,7 @@ static json_t *clock_values(rv_replay_t *rp, int64_t id)
 static void recorded_opts(rv_replay_t *rp, rv_rec_t *rec, const rb_runbook_t *rb, rb_run_opts_t *o,
                           json_t **params)
 {
-    const json_t *first = json_array_get(rec->events, 0);
+    const json_t *first = rec->first;
     const json_t *st = json_object_get(first, "data");
     *params = json_deep_copy(json_object_get(st, "params"));
     if (!json_is_object(*params)) {
@@ -212,8 +212,6 @@ static void recorded_opts(rv_replay_t *rp, rv_rec_t *rec, const rb_runbook_t *rb
     }
 }
 
-static json_t *path_of(const json_t *events) { return rv_decisions(events); }
-
 int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o, json_t **out,
                      char *err, size_t errlen)
 {
@@ -241,7 +239,7 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
         rc = RB_ENOTFOUND;
         goto done;
     }
-    const json_t *st = json_object_get(json_array_get(rp.top->events, 0), "data");
+    const json_t *st = json_object_get(rp.top->first, "data");
     if (json_is_integer(json_object_get(st, "parent_run"))) {
         snprintf(err, errlen, "run %lld is a sub-runbook of run %lld: replay run %lld (sub-runbooks replay with their parent)",
                  (long long)run_id, (long long)json_integer_value(json_object_get(st, "parent_run")),
@@ -286,6 +284,7 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
         goto done;
     }
     rp.top->live = run;
+    rv_rec_release(rp.top); /* the run is set up: what it answers is indexed */
     rb_run_start(run, on_event, NULL, &rp);
     uv_run(&loop, UV_RUN_DEFAULT);
     if (rp.clock_next < json_array_size(rp.clock)) {
@@ -301,7 +300,7 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
                             "recorded", jstr(rp.top->run, "status"), "replayed", rb_run_status(run));
     json_t *div = json_null(), *runs = json_array();
     for (rv_rec_t *r = rp.recs; r; r = r->next) {
-        json_t *a = path_of(r->events), *b = json_incref(r->replayed);
+        json_t *a = json_incref(r->recorded), *b = json_incref(r->replayed);
         json_t *d = rv_first_divergence(a, b);
         if (json_is_null(div) && !json_is_null(d)) {
             json_decref(div);

@@ -240,10 +240,12 @@ rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id)
     rec->children = children;
     rec->used = json_object();
     rec->replayed = json_array();
-    const json_t *st = json_object_get(json_array_get(rec->events, 0), "data");
+    rec->first = json_incref(json_array_get(rec->events, 0));
+    const json_t *st = json_object_get(rec->first, "data");
     rec->host = (rb_replay_host_t){.answer = host_answer, .subrun = host_subrun, .duration = host_duration,
                                    .started_at = json_integer_value(json_object_get(st, "started_at")), .arg = rec};
     index_record(rec);
+    rec->recorded = rv_decisions(rec->events);
     /* appended, so that the list keeps the order runs were replayed in */
     rv_rec_t **p = &rp->recs;
     while (*p)
@@ -252,10 +254,19 @@ rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id)
     return rec;
 }
 
+void rv_rec_release(rv_rec_t *rec)
+{
+    json_object_del(rec->run, "events");
+    json_decref(rec->events);
+    rec->events = NULL;
+}
+
 void rv_rec_free(rv_rec_t *rec)
 {
     json_decref(rec->run);
     json_decref(rec->events);
+    json_decref(rec->first);
+    json_decref(rec->recorded);
     json_decref(rec->answers);
     json_decref(rec->cursor);
     json_decref(rec->approvals);
@@ -280,7 +291,7 @@ rb_runbook_t *rv_rec_runbook(rv_replay_t *rp, const rv_rec_t *rec)
     }
     /* where relative paths resolved: only a sub-runbook lookup would use
      * it, and a replay looks none up */
-    const char *path = jstr(json_object_get(json_array_get(rec->events, 0), "data"), "path");
+    const char *path = jstr(json_object_get(rec->first, "data"), "path");
     char *dir = NULL;
     if (path && strrchr(path, '/'))
         dir = strndup(path, (size_t)(strrchr(path, '/') - path) + (strrchr(path, '/') == path));
@@ -365,6 +376,8 @@ static int host_subrun(void *arg, const char *step, const char *name, rb_runbook
         json_object_set_new(rec->used, id, json_true());
         rv_rec_t *sub = rv_rec_load(rp, json_integer_value(json_object_get(c, "id")));
         rb_runbook_t *srb = sub ? rv_rec_runbook(rp, sub) : NULL;
+        if (sub)
+            rv_rec_release(sub);
         if (!srb) {
             snprintf(err, errlen, "replay: %s", rp->err);
             return RB_EINVAL;
