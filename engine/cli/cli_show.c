@@ -348,6 +348,20 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         rb__cli_color_on(o, C_YELLOW);
         fprintf(o->f, "rollback finished: %" PRId64 " undo(s) ran, %" PRId64 " failed",
                 rb__cli_jint(data, "undos"), rb__cli_jint(data, "failed"));
+        if (json_is_true(json_object_get(data, "cancelled"))) { /* R-rollback-cancel */
+            fprintf(o->f, ", %" PRId64 " cancelled; the rollback was cancelled, not run:",
+                    rb__cli_jint(data, "undos_cancelled"));
+            size_t k;
+            json_t *u;
+            json_array_foreach(json_object_get(data, "not_run"), k, u) {
+                fputs(k ? ", " : " ", o->f);
+                rb__cli_put_str(o, rb__cli_jstr(u, "step") ? rb__cli_jstr(u, "step") : "?");
+                if (rb__cli_jint(u, "item") >= 0)
+                    fprintf(o->f, " item %" PRId64, rb__cli_jint(u, "item"));
+            }
+            if (!json_array_size(json_object_get(data, "not_run")))
+                fputs(" none", o->f);
+        }
         rb__cli_color_off(o, C_YELLOW);
     } else if (!strcmp(type, "escalated")) {
         rb__cli_fmt_duration(rb__cli_jint(data, "after_ms"), d1, sizeof d1);
@@ -631,7 +645,8 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
 /* The run's header; then the state for its events: the width of the
  * offsets column from the newest event's time (last_wall_ms; none: "(no
  * events)" and 0), and each step's last seq. */
-static int show_head(const json_t *run, int64_t nevents, int64_t last_wall_ms, show_state_t *st)
+static int show_head(const json_t *run, int64_t nevents, const json_t *first, const json_t *fin,
+                     show_state_t *st)
 {
     out_t *o = st->o;
     const char *sha = rb__cli_jstr(run, "sha256");
@@ -659,9 +674,18 @@ static int show_head(const json_t *run, int64_t nevents, int64_t last_wall_ms, s
     char when[32], dur[32];
     rb__cli_fmt_local(started, when, sizeof when);
     fprintf(o->f, "\n  started  %s", when);
+    /* the run's zero and its duration as the engine measured them (the
+     * summary, the report, escalation delays count from run_started) */
+    if (rb__cli_jstr(first, "type") && !strcmp(rb__cli_jstr(first, "type"), "run_started") &&
+        rb__cli_jint(first, "wall_ms") >= 0)
+        started = rb__cli_jint(first, "wall_ms");
     if (ended >= 0) {
+        int64_t d = ended - started;
+        if (rb__cli_jstr(fin, "type") && !strcmp(rb__cli_jstr(fin, "type"), "run_finished") &&
+            rb__cli_jint(json_object_get(fin, "data"), "duration_ms") >= 0)
+            d = rb__cli_jint(json_object_get(fin, "data"), "duration_ms");
         rb__cli_fmt_local(ended, when, sizeof when);
-        rb__cli_fmt_duration(ended - started, dur, sizeof dur);
+        rb__cli_fmt_duration(d, dur, sizeof dur);
         fprintf(o->f, "\n  ended    %s (%s)", when, dur);
     }
     fputs("\n\n", o->f);
@@ -673,7 +697,7 @@ static int show_head(const json_t *run, int64_t nevents, int64_t last_wall_ms, s
     }
     /* One width for the offsets column, from the longest (the last). */
     char off[32];
-    rb__cli_fmt_offset(last_wall_ms - started, off, sizeof off);
+    rb__cli_fmt_offset(rb__cli_jint(fin, "wall_ms") - started, off, sizeof off);
     st->offset_w = (int)strlen(off) < 9 ? 9 : (int)strlen(off);
     return 1;
 }
@@ -688,7 +712,7 @@ static void show_text(out_t *o, const json_t *run)
     json_array_foreach(events, i, ev)
         if (rb__cli_jstr(ev, "step"))
             json_object_set_new(st.last_seq, rb__cli_jstr(ev, "step"), json_integer(rb__cli_jint(ev, "seq")));
-    if (show_head(run, (int64_t)n, n ? rb__cli_jint(json_array_get(events, n - 1), "wall_ms") : 0, &st))
+    if (show_head(run, (int64_t)n, json_array_get(events, 0), n ? json_array_get(events, n - 1) : NULL, &st))
         json_array_foreach(events, i, ev)
             put_event(o, ev, st.started, st.offset_w, &st);
     json_decref(st.last_seq);
@@ -700,7 +724,7 @@ static int walk_head(json_t *run, void *arg)
 {
     show_state_t *st = arg;
     st->last_seq = json_incref(json_object_get(run, "last_seq"));
-    show_head(run, rb__cli_jint(run, "events"), rb__cli_jint(run, "last_wall_ms"), st);
+    show_head(run, rb__cli_jint(run, "events"), json_object_get(run, "first"), json_object_get(run, "last"), st);
     return 0;
 }
 

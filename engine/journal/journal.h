@@ -40,7 +40,12 @@ typedef struct rb_journal rb_journal_t;
                                     * failure or an OS crash (never on a crash of runbook
                                     * itself), the file stays consistent. Default: FULL. */
 #define RB_JOURNAL_NO_RECOVER  0x4 /* do not mark dead processes' runs interrupted on open */
-#define RB_JOURNAL_SCRATCH     0x8 /* a replay's journal in memory: rb_journal_event checks
+#define RB_JOURNAL_EXCLUSIVE   0x8 /* this process alone serves from the file (`runbook
+                                    * serve`): an exclusive flock on it, taken before
+                                    * anything is read and held until rb_journal_close; a
+                                    * second opener with the flag gets RB_EBUSY. Openers
+                                    * without it (run, show) are not held back. */
+#define RB_JOURNAL_SCRATCH    0x10 /* a replay's journal in memory: rb_journal_event checks
                                     * an event (its data must encode) but keeps only
                                     * run_started (what rb_journal_key_state reads): nobody
                                     * reads the others back, and storing and chaining them
@@ -235,9 +240,10 @@ int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *
  * (a run of 10,000 events parsed whole is 40 MB; the page faults alone
  * were a third of `runbook show`'s time): in one read snapshot, outline(run,
  * arg) with the run's row as rb_journal_run_get gives it but, for events,
- * what such a reader must know ahead: "events" (how many), "last_wall_ms"
- * (the newest event's, null when none) and "last_seq" ({step: the seq of
- * its last event}); then event(ev, arg) for each event in seq order, as
+ * what such a reader must know ahead: "events" (how many), "first" and
+ * "last" (the first and the newest event as {type, wall_ms, data:
+ * {duration_ms}}, data holding only that, when it is an integer; null when
+ * there are none) and "last_seq" ({step: the seq of its last event}); then event(ev, arg) for each event in seq order, as
  * rb_journal_run_get_some holds it (types, except). Both get borrowed
  * objects, freed after the call (incref to keep one). A callback's nonzero
  * return ends the walk and is returned. outline may read j (the events'
@@ -249,13 +255,16 @@ typedef int (*rb_journal_event_fn)(json_t *ev, void *arg);
 int rb_journal_run_walk(rb_journal_t *j, int64_t run_id, const char *const *types, int except,
                         rb_journal_outline_fn outline, rb_journal_event_fn event, void *arg);
 
-/* Runs of runbook whose run_started recorded concurrency_key = key: the
- * newest one still open (ended_at NULL) in *active_run (0: none), and the
- * newest end time of the others in *last_end_ms (0: none). What is read is
- * what is committed: runs of this process not yet written are the caller's
- * to know. */
+/* Runs whose run_started recorded concurrency_key = key, of any runbook
+ * (keys are one namespace, R-key-global): the newest one still open
+ * (ended_at NULL) in *active_run (0: none) and its runbook's name in
+ * *active_runbook (malloc'd, NULL when none; the pointer may be NULL), and
+ * the newest end time of runbook's own others in *last_end_ms (0: none;
+ * the cooldown), among the key's newest 64 runs. What is read is what is
+ * committed: runs of this process not yet written are the caller's to
+ * know. */
 int rb_journal_key_state(rb_journal_t *j, const char *runbook, const char *key, int64_t *active_run,
-                         int64_t *last_end_ms);
+                         char **active_runbook, int64_t *last_end_ms);
 
 /* The source text of a recorded runbook version (malloc'd, NUL-terminated). */
 int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, size_t *len);

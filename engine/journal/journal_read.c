@@ -240,26 +240,39 @@ int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *
     return 0;
 }
 
+/* The first and the last event of a run for its outline: {type, wall_ms,
+ * data: {duration_ms}} (data holds duration_ms only, and only when it is
+ * an integer: what a header says of the run's zero and duration). */
+static json_t *rb__j_outline_end(sqlite3_stmt *st)
+{
+    json_t *data = json_object();
+    if (sqlite3_column_type(st, 2) == SQLITE_INTEGER)
+        json_object_set_new(data, "duration_ms", json_integer(sqlite3_column_int64(st, 2)));
+    return json_pack("{s:s?,s:I,s:o}", "type", (const char *)sqlite3_column_text(st, 0), "wall_ms",
+                     (json_int_t)sqlite3_column_int64(st, 1), "data", data);
+}
+
 /* What rb_journal_run_walk's outline adds to the run's row: how many
- * events, the newest one's wall_ms, and each step's last seq. */
+ * events, the first and the last, and each step's last seq. */
 static int rb__j_outline(rb__jconn_t *c, int64_t run_id, json_t *r)
 {
-    static const char sql[] =
-        "SELECT step, count(*), max(seq),"
-        " (SELECT wall_ms FROM events WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1)"
-        " FROM events WHERE run_id = ?1 GROUP BY step";
+    static const char steps_sql[] =
+        "SELECT step, count(*), max(seq) FROM events WHERE run_id = ?1 GROUP BY step";
+    static const char ends_sql[] =
+        "SELECT * FROM (SELECT type, wall_ms, json_extract(data, '$.duration_ms') FROM events"
+        " WHERE run_id = ?1 ORDER BY seq LIMIT 1) UNION ALL"
+        " SELECT * FROM (SELECT type, wall_ms, json_extract(data, '$.duration_ms') FROM events"
+        " WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1)";
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(c->db, steps_sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, "reading a run's outline");
     sqlite3_bind_int64(st, 1, run_id);
-    json_t *steps = json_object(), *last = json_null();
+    json_t *steps = json_object(), *ends = json_array();
     int64_t n = 0;
-    int ret = steps ? 0 : RB_ENOMEM;
+    int ret = steps && ends ? 0 : RB_ENOMEM;
     while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         n += sqlite3_column_int64(st, 1);
-        json_decref(last);
-        last = json_integer(sqlite3_column_int64(st, 3));
         const char *step = (const char *)sqlite3_column_text(st, 0);
         if (step && json_object_set_new(steps, step, json_integer(sqlite3_column_int64(st, 2))) != 0)
             ret = RB_ENOMEM;
@@ -267,14 +280,25 @@ static int rb__j_outline(rb__jconn_t *c, int64_t run_id, json_t *r)
     sqlite3_finalize(st);
     if (!ret && rc != SQLITE_DONE)
         ret = rb__j_failc(c, rc, "reading a run's outline");
-    if (!ret && (json_object_set_new(r, "events", json_integer(n)) != 0 ||
-                 json_object_set_new(r, "last_wall_ms", last) != 0 ||
-                 json_object_set_new(r, "last_seq", steps) != 0))
-        ret = RB_ENOMEM;
-    else if (ret) {
-        json_decref(last);
-        json_decref(steps);
+    if (!ret && (rc = sqlite3_prepare_v2(c->db, ends_sql, -1, &st, NULL)) != SQLITE_OK)
+        ret = rb__j_failc(c, rc, "reading a run's outline");
+    else if (!ret) {
+        sqlite3_bind_int64(st, 1, run_id);
+        while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW)
+            if (json_array_append_new(ends, rb__j_outline_end(st)) != 0)
+                ret = RB_ENOMEM;
+        sqlite3_finalize(st);
+        if (!ret && rc != SQLITE_DONE)
+            ret = rb__j_failc(c, rc, "reading a run's outline");
     }
+    json_t *first = json_array_get(ends, 0), *last = json_array_get(ends, 1);
+    if (!ret && (json_object_set_new(r, "events", json_integer(n)) != 0 ||
+                 json_object_set(r, "first", first ? first : json_null()) != 0 ||
+                 json_object_set(r, "last", last ? last : json_null()) != 0 ||
+                 json_object_set(r, "last_seq", steps) != 0))
+        ret = RB_ENOMEM;
+    json_decref(ends);
+    json_decref(steps);
     return ret;
 }
 
@@ -351,25 +375,33 @@ int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, s
 }
 
 int rb_journal_key_state(rb_journal_t *j, const char *runbook, const char *key, int64_t *active_run,
-                         int64_t *last_end_ms)
+                         char **active_runbook, int64_t *last_end_ms)
 {
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     int ret;
     *active_run = 0;
     *last_end_ms = 0;
+    if (active_runbook)
+        *active_runbook = NULL;
     if ((ret = rb__j_stmt(c, RB__JST_KEY_RUNS, &st)) != 0)
         return ret;
-    sqlite3_bind_text(st, 1, runbook, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 2);
         if (sqlite3_column_type(st, 1) == SQLITE_NULL) {
-            if (!*active_run)
+            if (!*active_run) {
                 *active_run = sqlite3_column_int64(st, 0);
-        } else if (sqlite3_column_int64(st, 1) > *last_end_ms) {
+                if (active_runbook && name && !(*active_runbook = strdup(name)))
+                    rc = SQLITE_NOMEM;
+            }
+        } else if (name && strcmp(name, runbook) == 0 &&
+                   sqlite3_column_int64(st, 1) > *last_end_ms) {
             *last_end_ms = sqlite3_column_int64(st, 1);
         }
+        if (rc == SQLITE_NOMEM)
+            break;
     }
     rb__j_release(st);
     return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, "reading runs by concurrency key");

@@ -148,222 +148,218 @@ static const char *const report_reads[] = {
     "rollback_started", "undo_finished", "phase_started", "run_finished", NULL,
 };
 
-/* What the report gathers as it reads the run's events, one at a time
- * (rb_journal_run_walk: a big run is never held whole). */
-typedef struct {
-    json_t *rep, *timeline, *steps, *approvals, *notes, *escal, *skipped, *people;
-    json_t *severity; /* the last severity_assigned's data */
-    json_t *open;     /* step → its entry in steps, while it runs */
-    json_int_t t0, first_action, end_t, last_wall_ms;
-    int64_t seen;
-    char *final_error;
-    rb_journal_t *j;
-} rep_state_t;
-
-static int report_outline(json_t *run, void *arg)
-{
-    rep_state_t *S = arg;
-    S->rep = json_pack("{s:I,s:O,s:O,s:O,s:O,s:O,s:O}", "run", jint(run, "id"), "runbook",
-                       json_object_get(run, "runbook"), "status", json_object_get(run, "status"), "trigger",
-                       json_object_get(run, "trigger"), "params", json_object_get(run, "params"), "started_at",
-                       json_object_get(run, "started_at"), "ended_at", json_object_get(run, "ended_at"));
-    json_object_set(S->rep, "sha256", json_object_get(run, "sha256"));
-    version_facts(S->j, jstr(run, "sha256"), S->rep);
-    S->last_wall_ms = jint(run, "last_wall_ms");
-    return S->rep ? 0 : RB_ENOMEM;
-}
-
-static int report_event(json_t *ev, void *arg)
-{
-    rep_state_t *S = arg;
-    json_t *rep = S->rep, *timeline = S->timeline, *steps = S->steps, *approvals = S->approvals;
-    json_t *notes = S->notes, *escal = S->escal, *skipped = S->skipped, *people = S->people, *open = S->open;
-    const char *type = jstr(ev, "type"), *step = jstr(ev, "step");
-    const json_t *data = json_object_get(ev, "data");
-    if (S->seen++ == 0)
-        S->t0 = jint(ev, "wall_ms"); /* the first event: the run's time 0 */
-    json_int_t t = jint(ev, "wall_ms") - S->t0;
-    char what[400];
-    if (!type)
-        return 0;
-    if (!strcmp(type, "run_started")) {
-        json_object_set_new(rep, "dry_run", json_boolean(json_is_true(json_object_get(data, "dry_run"))));
-        if (json_object_get(data, "alert"))
-            json_object_set(rep, "alert", json_object_get(data, "alert"));
-        tl(timeline, t, "detection", json_object_get(data, "alert") ? "the alert started the run" : "the run started",
-           NULL, NULL);
-    } else if (!strcmp(type, "check_finished")) {
-        snprintf(what, sizeof what, "%s check %s: %s", jstr(data, "phase") ? jstr(data, "phase") : "",
-                 step ? step : "?", outcome(json_object_get(data, "result")));
-        tl(timeline, t, !strcmp(jstr(data, "phase") ? jstr(data, "phase") : "", "validate") ? "resolution" : "detection",
-           what, step, outcome(json_object_get(data, "result")));
-    } else if (!strcmp(type, "confirm")) {
-        tl(timeline, t, "detection",
-           json_is_true(json_object_get(data, "confirmed")) ? "the failure is confirmed"
-           : json_is_true(json_object_get(data, "inconclusive")) ? "inconclusive: a check confirm needs could not run"
-                                                                 : "not confirmed: nothing to do",
-           NULL, NULL);
-    } else if (!strcmp(type, "severity_assigned")) {
-        json_decref(S->severity);
-        S->severity = json_deep_copy(data);
-        snprintf(what, sizeof what, "severity %s%s", jstr(data, "level") ? jstr(data, "level") : "?",
-                 json_is_integer(json_object_get(data, "rule")) ? " (its rule matched)" : "");
-        tl(timeline, t, "response", what, NULL, NULL);
-    } else if (!strcmp(type, "declared")) {
-        tl(timeline, t, "response", "declared: recovery starts", NULL, NULL);
-    } else if (!strcmp(type, "step_started") && step) {
-        if (S->first_action < 0)
-            S->first_action = t;
-        json_t *s = json_pack("{s:s,s:I,s:O,s:o,s:s,s:i}", "name", step, "t_ms", t, "action",
-                              json_object_get(data, "action"),
-                              "command", command_of(jstr(data, "action"), json_object_get(data, "with")),
-                              "status", "running", "attempts", 0);
-        if (json_is_array(json_object_get(data, "items")))
-            json_object_set_new(s, "items", json_integer((json_int_t)json_array_size(json_object_get(data, "items"))));
-        json_array_append_new(steps, s);
-        json_object_set(open, step, s);
-        snprintf(what, sizeof what, "step %s started", step);
-        tl(timeline, t, "mitigation", what, step, NULL);
-    } else if (!strcmp(type, "attempt_finished") && step && json_object_get(open, step)) {
-        json_t *s = json_object_get(open, step);
-        const json_t *res = json_object_get(data, "result");
-        if (!strcmp(jstr(data, "phase") ? jstr(data, "phase") : "", "main")) {
-            json_t *att = json_object_get(s, "attempt_list");
-            if (!att)
-                json_object_set_new(s, "attempt_list", att = json_array());
-            json_array_append_new(att, json_pack("{s:I,s:I,s:s}", "t_ms", t, "duration_ms", jint(res, "duration_ms"),
-                                                 "status", outcome(res)));
-        }
-    } else if (!strcmp(type, "step_retry") && step) {
-        snprintf(what, sizeof what, "step %s retries (attempt %lld in %lldms: %s)", step,
-                 (long long)jint(data, "next_attempt"), (long long)jint(data, "delay_ms"),
-                 jstr(data, "reason") ? jstr(data, "reason") : "");
-        tl(timeline, t, "mitigation", what, step, "retry");
-    } else if (!strcmp(type, "step_finished") && step) {
-        json_t *s = json_object_get(open, step);
-        const json_t *res = json_object_get(data, "result");
-        if (!s) { /* a step that failed before starting (approval, rendering) */
-            s = json_pack("{s:s,s:I,s:s}", "name", step, "t_ms", t, "command", "");
-            json_array_append_new(steps, s);
-        }
-        json_object_set(s, "status", json_object_get(data, "status"));
-        json_object_set(s, "attempts", json_object_get(data, "attempts"));
-        json_object_set(s, "duration_ms", json_object_get(data, "duration_ms"));
-        json_t *o = excerpt(jstr(res, "stdout"));
-        if (o)
-            json_object_set_new(s, "output", o);
-        if ((o = excerpt(jstr(res, "stderr"))))
-            json_object_set_new(s, "stderr", o);
-        if (jstr(res, "error"))
-            json_object_set(s, "error", json_object_get(res, "error"));
-        if (json_is_integer(json_object_get(res, "exit_code")))
-            json_object_set(s, "exit_code", json_object_get(res, "exit_code"));
-        json_object_del(open, step);
-        snprintf(what, sizeof what, "step %s: %s", step, jstr(data, "status") ? jstr(data, "status") : "?");
-        tl(timeline, t, "mitigation", what, step, jstr(data, "status"));
-    } else if (!strcmp(type, "step_skipped") && step) {
-        json_array_append_new(skipped, json_pack("{s:s,s:s}", "step", step, "reason",
-                                                 jstr(data, "reason") ? jstr(data, "reason") : ""));
-        json_array_append_new(steps, json_pack("{s:s,s:I,s:s,s:s,s:i,s:I,s:s}", "name", step, "t_ms", t, "command", "",
-                                               "status", "skipped", "attempts", 0, "duration_ms", (json_int_t)0,
-                                               "error", jstr(data, "reason") ? jstr(data, "reason") : ""));
-        snprintf(what, sizeof what, "step %s skipped: %s", step, jstr(data, "reason") ? jstr(data, "reason") : "");
-        tl(timeline, t, "mitigation", what, step, "skipped");
-    } else if (!strcmp(type, "approval_requested") && step) {
-        json_array_append_new(approvals, json_pack("{s:s,s:I,s:s,s:s,s:n}", "step", step, "requested_ms", t,
-                                                   "answer", "waiting", "by", "", "at_ms"));
-        snprintf(what, sizeof what, "step %s waits for approval", step);
-        tl(timeline, t, "mitigation", what, step, "waiting");
-    } else if ((!strcmp(type, "approval_granted") || !strcmp(type, "approval_denied") ||
-                !strcmp(type, "approval_timeout")) && step) {
-        const char *ans = !strcmp(type, "approval_granted") ? "granted" : !strcmp(type, "approval_denied") ? "denied" : "timed out";
-        json_t *a = NULL;
-        size_t k = json_array_size(approvals);
-        while (k-- > 0)
-            if (!strcmp(jstr(json_array_get(approvals, k), "step"), step) &&
-                !strcmp(jstr(json_array_get(approvals, k), "answer"), "waiting")) {
-                a = json_array_get(approvals, k);
-                break;
-            }
-        if (!a) { /* a drill's, asked of nobody */
-            a = json_pack("{s:s,s:I}", "step", step, "requested_ms", t);
-            json_array_append_new(approvals, a);
-        }
-        json_object_set_new(a, "answer", json_string(ans));
-        json_object_set(a, "by", json_object_get(data, "by") ? json_object_get(data, "by") : json_string(""));
-        json_object_set_new(a, "at_ms", json_integer(t));
-        if (jstr(data, "by"))
-            json_object_set_new(people, jstr(data, "by"), json_true());
-        snprintf(what, sizeof what, "step %s: approval %s by %s", step, ans, jstr(data, "by") ? jstr(data, "by") : "?");
-        tl(timeline, t, "mitigation", what, step, ans);
-    } else if (!strcmp(type, "escalated") || !strcmp(type, "escalation_held")) {
-        int held = !strcmp(type, "escalation_held");
-        json_array_append_new(escal, json_pack("{s:I,s:I,s:b}", "level", jint(data, "level"), "t_ms", t, "held", held));
-        snprintf(what, sizeof what, held ? "escalation level %lld not sent (its unless held)" : "escalated to level %lld",
-                 (long long)jint(data, "level"));
-        tl(timeline, t, "escalation", what, NULL, held ? "held" : "escalated");
-    } else if (!strcmp(type, "notification_sent")) {
-        const json_t *res = json_object_get(data, "result");
-        json_array_append_new(notes, json_pack("{s:s?,s:I,s:b,s:s}", "event", step, "t_ms", t, "ok",
-                                               json_is_true(json_object_get(res, "ok")), "status", outcome(res)));
-    } else if (!strcmp(type, "rollback_started")) {
-        snprintf(what, sizeof what, "rollback after %s failed (%lld undo step%s)",
-                 jstr(data, "failed_step") ? jstr(data, "failed_step") : "?", (long long)jint(data, "undo_steps"),
-                 jint(data, "undo_steps") == 1 ? "" : "s");
-        tl(timeline, t, "mitigation", what, NULL, "rollback");
-    } else if (!strcmp(type, "undo_finished") && step) {
-        snprintf(what, sizeof what, "undo of %s: %s", step, jstr(data, "status") ? jstr(data, "status") : "?");
-        tl(timeline, t, "mitigation", what, step, jstr(data, "status"));
-    } else if (!strcmp(type, "phase_started") && jstr(data, "phase") && !strcmp(jstr(data, "phase"), "validate")) {
-        tl(timeline, t, "resolution", "post-recovery validation started", NULL, NULL);
-    } else if (!strcmp(type, "cancel_requested") || !strcmp(type, "alert_resolved") ||
-               !strcmp(type, "run_interrupted") || !strcmp(type, "run_resumed")) {
-        tl(timeline, t, "response",
-           !strcmp(type, "cancel_requested") ? "cancel requested"
-           : !strcmp(type, "alert_resolved") ? "the alert resolved"
-           : !strcmp(type, "run_interrupted") ? "the engine stopped (interrupted)" : "resumed",
-           NULL, NULL);
-    } else if (!strcmp(type, "run_finished")) {
-        S->end_t = t;
-        /* copied: the event goes when this returns */
-        free(S->final_error);
-        S->final_error = jstr(data, "error") ? strdup(jstr(data, "error")) : NULL;
-        if (S->final_error)
-            json_object_set(rep, "error", json_object_get(data, "error"));
-        const char *st = jstr(data, "status") ? jstr(data, "status") : "?";
-        snprintf(what, sizeof what, "run finished: %s", st);
-        tl(timeline, t, !strcmp(st, "resolved") ? "all clear" : "resolution", what, NULL, st);
-    }
-    return 0;
-}
-
 int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, size_t errlen)
 {
     *out = NULL;
-    rep_state_t S = {.timeline = json_array(), .steps = json_array(), .approvals = json_array(),
-                     .notes = json_array(), .escal = json_array(), .skipped = json_array(),
-                     .people = json_object(), .severity = json_null(), .open = json_object(),
-                     .first_action = -1, .end_t = -1, .j = j};
-    int rc = rb_journal_run_walk(j, run_id, report_reads, 0, report_outline, report_event, &S);
-    if (rc < 0) {
-        if (rc == RB_ENOTFOUND)
-            snprintf(err, errlen, "no run %lld in the journal", (long long)run_id);
-        else
-            snprintf(err, errlen, "%s", rb_journal_errmsg(j));
-        json_t *all[] = {S.rep, S.timeline, S.steps, S.approvals, S.notes, S.escal, S.skipped, S.people,
-                         S.severity, S.open};
-        for (size_t k = 0; k < sizeof all / sizeof *all; k++)
-            json_decref(all[k]);
-        free(S.final_error);
-        return rc == RB_ENOTFOUND ? RB_ENOTFOUND : rc;
+    json_t *run = NULL;
+    if (rb_journal_run_get_some(j, run_id, report_reads, 0, &run) < 0) {
+        snprintf(err, errlen, "no run %lld in the journal", (long long)run_id);
+        return RB_ENOTFOUND;
     }
-    json_t *rep = S.rep, *timeline = S.timeline, *steps = S.steps, *approvals = S.approvals;
-    json_t *notes = S.notes, *escal = S.escal, *skipped = S.skipped, *people = S.people, *severity = S.severity;
-    json_t *open = S.open;
-    json_int_t t0 = S.t0, first_action = S.first_action, end_t = S.end_t;
-    const char *final_error = S.final_error;
+    const json_t *events = json_object_get(run, "events");
+    const json_t *first = json_array_get(events, 0);
+    json_int_t t0 = jint(first, "wall_ms");
+    json_t *rep = json_pack("{s:I,s:O,s:O,s:O,s:O,s:O,s:O}", "run", (json_int_t)run_id, "runbook",
+                            json_object_get(run, "runbook"), "status", json_object_get(run, "status"), "trigger",
+                            json_object_get(run, "trigger"), "params", json_object_get(run, "params"), "started_at",
+                            json_object_get(run, "started_at"), "ended_at", json_object_get(run, "ended_at"));
+    json_object_set(rep, "sha256", json_object_get(run, "sha256"));
+    version_facts(j, jstr(run, "sha256"), rep);
+    json_t *timeline = json_array(), *steps = json_array(), *approvals = json_array(), *notes = json_array();
+    json_t *escal = json_array(), *skipped = json_array(), *people = json_object(), *severity = json_null();
+    json_t *open = json_object(); /* step → its entry in steps, while it runs */
+    json_int_t first_action = -1, end_t = -1, run_dur = -1;
+    size_t unsent = 0;
+    const char *final_error = NULL;
     size_t i;
-    json_int_t dur = end_t >= 0 ? end_t : S.last_wall_ms - t0;
+    json_t *ev;
+    json_array_foreach(events, i, ev) {
+        const char *type = jstr(ev, "type"), *step = jstr(ev, "step");
+        const json_t *data = json_object_get(ev, "data");
+        json_int_t t = jint(ev, "wall_ms") - t0;
+        char what[400];
+        if (!type)
+            continue;
+        if (!strcmp(type, "run_started")) {
+            json_object_set_new(rep, "dry_run", json_boolean(json_is_true(json_object_get(data, "dry_run"))));
+            if (json_object_get(data, "alert"))
+                json_object_set(rep, "alert", json_object_get(data, "alert"));
+            tl(timeline, t, "detection", json_object_get(data, "alert") ? "the alert started the run" : "the run started",
+               NULL, NULL);
+        } else if (!strcmp(type, "check_finished")) {
+            snprintf(what, sizeof what, "%s check %s: %s", jstr(data, "phase") ? jstr(data, "phase") : "",
+                     step ? step : "?", outcome(json_object_get(data, "result")));
+            tl(timeline, t, !strcmp(jstr(data, "phase") ? jstr(data, "phase") : "", "validate") ? "resolution" : "detection",
+               what, step, outcome(json_object_get(data, "result")));
+        } else if (!strcmp(type, "confirm")) {
+            tl(timeline, t, "detection",
+               json_is_true(json_object_get(data, "confirmed")) ? "the failure is confirmed"
+               : json_is_true(json_object_get(data, "inconclusive")) ? "inconclusive: a check confirm needs could not run"
+                                                                     : "not confirmed: nothing to do",
+               NULL, NULL);
+        } else if (!strcmp(type, "severity_assigned")) {
+            json_decref(severity);
+            severity = json_deep_copy(data);
+            snprintf(what, sizeof what, "severity %s%s", jstr(data, "level") ? jstr(data, "level") : "?",
+                     json_is_integer(json_object_get(data, "rule")) ? " (its rule matched)" : "");
+            tl(timeline, t, "response", what, NULL, NULL);
+        } else if (!strcmp(type, "declared")) {
+            tl(timeline, t, "response", "declared: recovery starts", NULL, NULL);
+        } else if (!strcmp(type, "step_started") && step) {
+            if (first_action < 0)
+                first_action = t;
+            /* started again after an interruption (resume): one step, the
+             * one that went on */
+            json_t *stale = json_object_get(open, step);
+            for (size_t k = 0; stale && k < json_array_size(steps); k++)
+                if (json_array_get(steps, k) == stale) {
+                    json_array_remove(steps, k);
+                    break;
+                }
+            json_t *s = json_pack("{s:s,s:I,s:O,s:o,s:s,s:i}", "name", step, "t_ms", t, "action",
+                                  json_object_get(data, "action"),
+                                  "command", command_of(jstr(data, "action"), json_object_get(data, "with")),
+                                  "status", "running", "attempts", 0);
+            if (json_is_array(json_object_get(data, "items")))
+                json_object_set_new(s, "items", json_integer((json_int_t)json_array_size(json_object_get(data, "items"))));
+            json_array_append_new(steps, s);
+            json_object_set(open, step, s);
+            snprintf(what, sizeof what, "step %s started", step);
+            tl(timeline, t, "mitigation", what, step, NULL);
+        } else if (!strcmp(type, "attempt_finished") && step && json_object_get(open, step)) {
+            json_t *s = json_object_get(open, step);
+            const json_t *res = json_object_get(data, "result");
+            if (!strcmp(jstr(data, "phase") ? jstr(data, "phase") : "", "main")) {
+                json_t *att = json_object_get(s, "attempt_list");
+                if (!att)
+                    json_object_set_new(s, "attempt_list", att = json_array());
+                json_array_append_new(att, json_pack("{s:I,s:I,s:s}", "t_ms", t, "duration_ms", jint(res, "duration_ms"),
+                                                     "status", outcome(res)));
+            }
+        } else if (!strcmp(type, "step_retry") && step) {
+            snprintf(what, sizeof what, "step %s retries (attempt %lld in %lldms: %s)", step,
+                     (long long)jint(data, "next_attempt"), (long long)jint(data, "delay_ms"),
+                     jstr(data, "reason") ? jstr(data, "reason") : "");
+            tl(timeline, t, "mitigation", what, step, "retry");
+        } else if (!strcmp(type, "step_finished") && step) {
+            json_t *s = json_object_get(open, step);
+            const json_t *res = json_object_get(data, "result");
+            if (!s) { /* a step that failed before starting (approval, rendering) */
+                s = json_pack("{s:s,s:I,s:s}", "name", step, "t_ms", t, "command", "");
+                json_array_append_new(steps, s);
+            }
+            json_object_set(s, "status", json_object_get(data, "status"));
+            json_object_set(s, "attempts", json_object_get(data, "attempts"));
+            json_object_set(s, "duration_ms", json_object_get(data, "duration_ms"));
+            json_t *o = excerpt(jstr(res, "stdout"));
+            if (o)
+                json_object_set_new(s, "output", o);
+            if ((o = excerpt(jstr(res, "stderr"))))
+                json_object_set_new(s, "stderr", o);
+            if (jstr(res, "error"))
+                json_object_set(s, "error", json_object_get(res, "error"));
+            if (json_is_integer(json_object_get(res, "exit_code")))
+                json_object_set(s, "exit_code", json_object_get(res, "exit_code"));
+            json_object_del(open, step);
+            snprintf(what, sizeof what, "step %s: %s", step, jstr(data, "status") ? jstr(data, "status") : "?");
+            tl(timeline, t, "mitigation", what, step, jstr(data, "status"));
+        } else if (!strcmp(type, "step_skipped") && step) {
+            json_array_append_new(skipped, json_pack("{s:s,s:s}", "step", step, "reason",
+                                                     jstr(data, "reason") ? jstr(data, "reason") : ""));
+            json_array_append_new(steps, json_pack("{s:s,s:I,s:s,s:s,s:i,s:I,s:s}", "name", step, "t_ms", t, "command", "",
+                                                   "status", "skipped", "attempts", 0, "duration_ms", (json_int_t)0,
+                                                   "error", jstr(data, "reason") ? jstr(data, "reason") : ""));
+            snprintf(what, sizeof what, "step %s skipped: %s", step, jstr(data, "reason") ? jstr(data, "reason") : "");
+            tl(timeline, t, "mitigation", what, step, "skipped");
+        } else if (!strcmp(type, "approval_requested") && step) {
+            json_array_append_new(approvals, json_pack("{s:s,s:I,s:s,s:s,s:n}", "step", step, "requested_ms", t,
+                                                       "answer", "waiting", "by", "", "at_ms"));
+            snprintf(what, sizeof what, "step %s waits for approval", step);
+            tl(timeline, t, "mitigation", what, step, "waiting");
+        } else if ((!strcmp(type, "approval_granted") || !strcmp(type, "approval_denied") ||
+                    !strcmp(type, "approval_timeout")) && step) {
+            const char *ans = !strcmp(type, "approval_granted") ? "granted" : !strcmp(type, "approval_denied") ? "denied" : "timed out";
+            json_t *a = NULL;
+            size_t k = json_array_size(approvals);
+            while (k-- > 0)
+                if (!strcmp(jstr(json_array_get(approvals, k), "step"), step) &&
+                    !strcmp(jstr(json_array_get(approvals, k), "answer"), "waiting")) {
+                    a = json_array_get(approvals, k);
+                    break;
+                }
+            if (!a) { /* a drill's, asked of nobody */
+                a = json_pack("{s:s,s:I}", "step", step, "requested_ms", t);
+                json_array_append_new(approvals, a);
+            }
+            json_object_set_new(a, "answer", json_string(ans));
+            json_object_set(a, "by", json_object_get(data, "by") ? json_object_get(data, "by") : json_string(""));
+            json_object_set_new(a, "at_ms", json_integer(t));
+            if (jstr(data, "by"))
+                json_object_set_new(people, jstr(data, "by"), json_true());
+            snprintf(what, sizeof what, "step %s: approval %s by %s", step, ans, jstr(data, "by") ? jstr(data, "by") : "?");
+            tl(timeline, t, "mitigation", what, step, ans);
+        } else if (!strcmp(type, "escalated") || !strcmp(type, "escalation_held")) {
+            int held = !strcmp(type, "escalation_held");
+            json_array_append_new(escal, json_pack("{s:I,s:I,s:b}", "level", jint(data, "level"), "t_ms", t, "held", held));
+            snprintf(what, sizeof what, held ? "escalation level %lld not sent (its unless held)" : "escalated to level %lld",
+                     (long long)jint(data, "level"));
+            tl(timeline, t, "escalation", what, NULL, held ? "held" : "escalated");
+        } else if (!strcmp(type, "notification_sent")) {
+            const json_t *res = json_object_get(data, "result");
+            json_t *n = json_pack("{s:s?,s:I,s:b,s:s}", "event", step, "t_ms", t, "ok",
+                                  json_is_true(json_object_get(res, "ok")), "status", outcome(res));
+            /* where it went and, when it was not sent, why (as journaled:
+             * secrets masked) */
+            char detail[600] = "";
+            size_t dl = 0;
+            static const char *const keys[] = {"channel", "target", "error"};
+            for (size_t k = 0; k < 3; k++) {
+                const char *v = jstr(res, keys[k]);
+                if (!v || !*v || (k == 2 && json_is_true(json_object_get(res, "ok"))))
+                    continue;
+                json_object_set_new(n, keys[k], json_string(v));
+                if (dl < sizeof detail)
+                    dl += (size_t)snprintf(detail + dl, sizeof detail - dl, "%s%s%s", dl ? (k == 2 ? ": " : " ") : "",
+                                           k == 0 ? "via " : k == 1 ? "to " : "", v);
+            }
+            if (*detail)
+                json_object_set_new(n, "detail", json_string(detail));
+            if (!json_is_true(json_object_get(res, "ok")))
+                unsent++;
+            json_array_append_new(notes, n);
+        } else if (!strcmp(type, "rollback_started")) {
+            snprintf(what, sizeof what, "rollback after %s failed (%lld undo step%s)",
+                     jstr(data, "failed_step") ? jstr(data, "failed_step") : "?", (long long)jint(data, "undo_steps"),
+                     jint(data, "undo_steps") == 1 ? "" : "s");
+            tl(timeline, t, "mitigation", what, NULL, "rollback");
+        } else if (!strcmp(type, "undo_finished") && step) {
+            snprintf(what, sizeof what, "undo of %s: %s", step, jstr(data, "status") ? jstr(data, "status") : "?");
+            tl(timeline, t, "mitigation", what, step, jstr(data, "status"));
+        } else if (!strcmp(type, "phase_started") && jstr(data, "phase") && !strcmp(jstr(data, "phase"), "validate")) {
+            tl(timeline, t, "resolution", "post-recovery validation started", NULL, NULL);
+        } else if (!strcmp(type, "cancel_requested") || !strcmp(type, "alert_resolved") ||
+                   !strcmp(type, "run_interrupted") || !strcmp(type, "run_resumed")) {
+            tl(timeline, t, "response",
+               !strcmp(type, "cancel_requested") ? "cancel requested"
+               : !strcmp(type, "alert_resolved") ? "the alert resolved"
+               : !strcmp(type, "run_interrupted") ? "the engine stopped (interrupted)" : "resumed",
+               NULL, NULL);
+        } else if (!strcmp(type, "run_finished")) {
+            end_t = t;
+            if (json_is_integer(json_object_get(data, "duration_ms"))) /* the engine's own measure */
+                run_dur = jint(data, "duration_ms");
+            final_error = jstr(data, "error");
+            if (final_error)
+                json_object_set(rep, "error", json_object_get(data, "error"));
+            const char *st = jstr(data, "status") ? jstr(data, "status") : "?";
+            snprintf(what, sizeof what, "run finished: %s", st);
+            tl(timeline, t, !strcmp(st, "resolved") ? "all clear" : "resolution", what, NULL, st);
+        }
+    }
+    /* the duration the run's summary and `show` say: run_finished's */
+    json_int_t dur = run_dur >= 0 ? run_dur
+                     : end_t >= 0 ? end_t
+                                  : jint(json_array_get(events, json_array_size(events) - 1), "wall_ms") - t0;
     json_object_set_new(rep, "duration_ms", json_integer(dur));
     json_object_set_new(rep, "finished", json_boolean(end_t >= 0));
     /* durations against the level's targets */
@@ -379,7 +375,7 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
         }
         if (end_t >= 0 && resolve)
             json_object_set_new(targets, "resolve_met",
-                                json_boolean(!strcmp(jstr(rep, "status") ? jstr(rep, "status") : "", "resolved") && end_t <= resolve));
+                                json_boolean(!strcmp(jstr(run, "status") ? jstr(run, "status") : "", "resolved") && end_t <= resolve));
     }
     json_object_set_new(rep, "severity", severity);
     json_object_set_new(rep, "targets", targets);
@@ -390,18 +386,31 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
         const char *st = jstr(s, "status");
         if (st && (!strcmp(st, "ok") || !strcmp(st, "simulated")))
             nok++;
-        else if (st && strcmp(st, "skipped"))
+        else if (st && strcmp(st, "skipped") && strcmp(st, "running"))
             nfail++;
     }
-    char summary[1200], d1[32];
+    char summary[1200], d1[32], ended[160];
     rb_duration_format((uint64_t)(dur > 0 ? dur : 0), d1, sizeof d1);
-    snprintf(summary, sizeof summary, "Run %lld of %s (%s) ended %s after %s%s%s. %zu step%s ran ok, %zu did not, %zu %s skipped.%s%s",
-             (long long)run_id, jstr(rep, "runbook") ? jstr(rep, "runbook") : "?", jstr(rep, "trigger") ? jstr(rep, "trigger") : "?",
-             jstr(rep, "status") ? jstr(rep, "status") : "?", d1,
+    const char *rs = jstr(run, "status") ? jstr(run, "status") : "?";
+    if (!strcmp(rs, "interrupted")) /* its process stopped, nobody resumed it */
+        snprintf(ended, sizeof ended, "was interrupted (its process stopped; `runbook resume %lld` "
+                 "finishes it) after", (long long)run_id);
+    else if (end_t < 0) /* going, or its process died and no writer marked it yet */
+        snprintf(ended, sizeof ended, "has not ended (%s) after", rs);
+    else
+        snprintf(ended, sizeof ended, "ended %s after", rs);
+    snprintf(summary, sizeof summary, "Run %lld of %s (%s) %s %s%s%s. %zu step%s ran ok, %zu did not, %zu %s skipped.%s%s",
+             (long long)run_id, jstr(run, "runbook") ? jstr(run, "runbook") : "?", jstr(run, "trigger") ? jstr(run, "trigger") : "?",
+             ended, d1,
              json_is_object(json_object_get(rep, "severity")) ? ", graded " : "",
              json_is_object(json_object_get(rep, "severity")) ? jstr(json_object_get(rep, "severity"), "level") : "", nok,
              nok == 1 ? "" : "s", nfail, json_array_size(skipped), json_array_size(skipped) == 1 ? "was" : "were",
              final_error ? " Why: " : "", final_error ? final_error : "");
+    if (unsent) {
+        size_t sl = strlen(summary);
+        snprintf(summary + sl, sizeof summary - sl, " %zu notification%s not sent.", unsent,
+                 unsent == 1 ? " was" : "s were");
+    }
     json_object_set_new(rep, "summary", json_string(summary));
     json_object_set_new(rep, "timeline", timeline);
     json_object_set_new(rep, "steps", steps);
@@ -437,7 +446,7 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
     }
     json_decref(ver);
     json_object_set_new(rep, "chain", chain);
-    free(S.final_error);
+    json_decref(run);
     *out = rep;
     return 0;
 }

@@ -629,7 +629,7 @@ static void test_run_get_some_and_scratch(void **state)
                         "run_started");
     json_decref(run);
     int64_t active = 0, last = 0;
-    assert_int_equal(rb_journal_key_state(s, "node-crash", "k", &active, &last), 0);
+    assert_int_equal(rb_journal_key_state(s, "node-crash", "k", &active, NULL, &last), 0);
     assert_int_equal(active, r); /* run_started is what tells */
     rb_journal_close(s);
 }
