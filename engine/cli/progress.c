@@ -330,8 +330,9 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             print_result_line(c, res);
         fputc('\n', stderr);
     } else if (!strcmp(type, "rollback_finished")) {
-        fprintf(stderr, "%s↶ rolled back: %lld undo(s) ran, %lld failed%s\n", C(c, "\033[33m"),
+        fprintf(stderr, "%s↶ rolled back: %lld undo(s) %s, %lld failed%s\n", C(c, "\033[33m"),
                 (long long)json_integer_value(json_object_get(data, "undos")),
+                c->undos_simulated ? "simulated (a drill)" : "ran",
                 (long long)json_integer_value(json_object_get(data, "failed")), C(c, "\033[0m"));
     } else if (!strcmp(type, "escalated")) {
         fprintf(stderr, "%s⚑ escalated (level %lld)%s\n", C(c, "\033[1;31m"),

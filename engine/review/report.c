@@ -426,6 +426,22 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
             snprintf(what, sizeof what, "rollback finished: %lld undo%s %s for %zu step%s, %lld failed",
                      (long long)jint(data, "undos"), jint(data, "undos") == 1 ? "" : "s", drill ? "simulated" : "ran",
                      json_object_size(undone), json_object_size(undone) == 1 ? "" : "s", (long long)jint(data, "failed"));
+            if (json_is_true(json_object_get(data, "cancelled"))) { /* a cancel stopped it: its own words stand */
+                size_t used = strlen(what), k;
+                const json_t *nr;
+                json_array_foreach(json_object_get(data, "not_run"), k, nr)
+                    if (used < sizeof what) {
+                        int n = snprintf(what + used, sizeof what - used, "%s%s", k ? ", " : "; cancelled, not run: ",
+                                         jstr(nr, "step") ? jstr(nr, "step") : "?");
+                        used += n > 0 ? (size_t)n : 0;
+                        if (json_is_integer(json_object_get(nr, "item")) && used < sizeof what) {
+                            n = snprintf(what + used, sizeof what - used, " item %lld", (long long)jint(nr, "item"));
+                            used += n > 0 ? (size_t)n : 0;
+                        }
+                    }
+                tl(timeline, t, "mitigation", what, NULL, "cancelled");
+                continue;
+            }
             tl(timeline, t, "mitigation", what, NULL, jint(data, "failed") ? "failed" : "rollback");
             /* R-rollback-count: how many undos ran (the recorded error counts them as "steps") */
             snprintf(rollback_why, sizeof rollback_why, "%s; rollback: %lld undo%s %s for %zu step%s, %lld failed.",

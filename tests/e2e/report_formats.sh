@@ -270,6 +270,7 @@ grep -q "ran ok" d.txt && bad "a drill's steps 'ran ok': $(sed -n 3p d.txt)" || 
 grep -q "rollback: 4 undos simulated for 2 steps" d.txt && ok || bad "drill undos: $(sed -n 3p d.txt)"
 grep -q "^  breaker: simulated (assumed failed)" d.txt && ok || bad "drill step: $(grep breaker d.txt)"
 grep -q "rollback: 4 undos simulated (a drill: nothing undone), 0 ran, 0 failed" d.err && ok || bad "live drill summary: $(grep rollback d.err)"
+grep -q "rolled back: 4 undo(s) simulated (a drill), 0 failed" d.err && ok || bad "live drill rollback: $(grep 'rolled back' d.err)"
 [ "$(jq -r .trigger d.json)" = "alert (drill)" ] && ok || bad "drill trigger: $(jq -r .trigger d.json)"
 echo "report_formats: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
