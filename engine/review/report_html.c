@@ -65,6 +65,14 @@ static const char *cls(const char *st)
     return "bad";
 }
 
+/* The CSS class of a step or an item: a drill's step --assume took as
+ * failed is marked as failed. */
+static const char *work_cls(const json_t *e)
+{
+    const char *a = jstr(e, "assumed");
+    return a && !strcmp(a, "failed") ? "bad" : cls(jstr(e, "status"));
+}
+
 static const char css[] =
     "body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1d2329;max-width:1000px;"
     "margin:2em auto;padding:0 1em}h1{font-size:1.7em;margin:.2em 0}h2{font-size:1.25em;border-bottom:1px solid "
@@ -120,7 +128,7 @@ static void svg_timeline(const json_t *rep, FILE *f)
         fprintf(f, "\"><text x=\"4\" y=\"%d\">", y + 15);
         esc(f, jstr(s, "name"));
         fprintf(f, "</text><rect class=\"bar bar-%s\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"14\" rx=\"2\"><title>",
-                cls(jstr(s, "status")), x, y + 4, w);
+                work_cls(s), x, y + 4, w);
         esc(f, jstr(s, "name"));
         fprintf(f, ": ");
         esc(f, jstr(s, "status"));
@@ -274,7 +282,7 @@ void rb_review_report_html(const json_t *rep, FILE *f)
         esc(f, jstr(e, "name"));
         fprintf(f, "\"><h3>");
         esc(f, jstr(e, "name"));
-        fprintf(f, " <span class=\"badge %s\">", cls(jstr(e, "status")));
+        fprintf(f, " <span class=\"badge %s\">", work_cls(e));
         esc(f, jstr(e, "status"));
         if (jstr(e, "assumed")) { /* a drill's simulated step: how --assume took it */
             fprintf(f, " (assumed ");
@@ -290,7 +298,7 @@ void rb_review_report_html(const json_t *rep, FILE *f)
             fprintf(f, "<section class=\"item\" data-item=\"%lld\"><h4>item %lld (", (long long)jint(it, "index"),
                     (long long)jint(it, "index"));
             html_value(f, json_object_get(it, "item"));
-            fprintf(f, ") <span class=\"badge %s\">", cls(jstr(it, "status")));
+            fprintf(f, ") <span class=\"badge %s\">", work_cls(it));
             esc(f, jstr(it, "status"));
             if (jstr(it, "assumed")) {
                 fprintf(f, " (assumed ");
