@@ -77,9 +77,10 @@ void rb_review_report_text(const json_t *rep, FILE *f, int color)
     tput(f, jstr(rep, "title") ? jstr(rep, "title") : jstr(rep, "runbook"), 120);
     fputs("\n\n", f);
     tput(f, jstr(rep, "summary"), 1000);
-    fprintf(f, "\n\n%-9s %s, %s%s\n", "started", rv_fmt_time(jint(rep, "started_at"), b1, sizeof b1),
-            json_is_integer(json_object_get(rep, "ended_at")) ? "lasted " : "no end recorded, ",
-            rv_fmt_dur(jint(rep, "duration_ms"), b2, sizeof b2));
+    int ended = json_is_integer(json_object_get(rep, "ended_at"));
+    fprintf(f, "\n\n%-9s %s, %s%s%s\n", "started", rv_fmt_time(jint(rep, "started_at"), b1, sizeof b1),
+            ended ? "lasted " : "no end recorded (its last event after ", rv_fmt_dur(jint(rep, "duration_ms"), b2, sizeof b2),
+            ended ? "" : ")");
     const json_t *alert = json_object_get(rep, "alert");
     if (json_is_object(alert))
         tput_pairs(f, "alert", json_object_get(alert, "labels"));
