@@ -161,6 +161,17 @@ static void version_facts(rb_journal_t *j, const char *sha, json_t *rep)
     free(src);
 }
 
+/* Notes a fact the journal does not hold (once per what). */
+static void note_missing(json_t *missing, const char *what, const char *detail)
+{
+    size_t i;
+    const json_t *m;
+    json_array_foreach(missing, i, m)
+        if (!strcmp(jstr(m, "what"), what))
+            return;
+    json_array_append_new(missing, json_pack("{s:s,s:s}", "what", what, "detail", detail));
+}
+
 /* The executive summary, one paragraph from the facts. A drill says that
  * nothing ran: its steps were simulated, some taken as failed (R-drill-*).
  * malloc'd. */
@@ -223,6 +234,7 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
     json_t *escal = json_array(), *skipped = json_array(), *people = json_object(), *severity = json_null();
     json_t *open = json_object(); /* step → its entry in steps, while it runs */
     json_t *last = json_object(); /* step → its newest entry in steps */
+    json_t *missing = json_array(); /* [{what, detail}] the journal did not record */
     json_t *undone = json_object(); /* the steps a rollback undid (or simulated undoing) */
     json_int_t first_action = -1, end_t = -1, run_dur = -1;
     const char *final_error = NULL;
@@ -381,6 +393,8 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
             }
             json_object_set_new(a, "answer", json_string(ans));
             json_object_set(a, "by", jstr(data, "by") ? json_object_get(data, "by") : json_null());
+            if (!jstr(data, "by"))
+                note_missing(missing, "approval", "who answered a step's approval is not recorded");
             json_object_set_new(a, "at_ms", json_integer(t));
             if (jstr(data, "comment")) /* the answer's why (the server's API) */
                 json_object_set(a, "comment", json_object_get(data, "comment"));
@@ -476,6 +490,15 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
                          ? jint(run, "ended_at") - jint(run, "started_at")
                          : jint(json_array_get(events, json_array_size(events) - 1), "wall_ms") - t0;
     json_object_set_new(rep, "duration_ms", json_integer(dur));
+    /* what this journal did not record, that a newer one does (the report
+     * says so rather than guess) */
+    if (end_t >= 0 && run_dur < 0)
+        note_missing(missing, "duration", "the run's end has no duration (an older journal): taken from its start to "
+                                          "its end as the runs table has them");
+    if (json_object_get(rep, "alert") && jstr(run, "trigger") && !strncmp(jstr(run, "trigger"), "cli", 3))
+        note_missing(missing, "trigger", "an alert started this run, journaled with the trigger cli by an older runbook "
+                                         "(now: alert)");
+    json_object_set_new(rep, "missing", missing);
     json_object_set_new(rep, "finished", json_boolean(end_t >= 0));
     /* durations against the level's targets */
     json_t *targets = json_object();

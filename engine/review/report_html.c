@@ -260,6 +260,15 @@ void rb_review_report_html(const json_t *rep, FILE *f)
     esc(f, params);
     fprintf(f, "</code></td></tr>\n");
     free(params);
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(rep, "missing"), i, e) {
+        fprintf(f, "<tr class=\"missing\"><th>Not recorded</th><td>");
+        esc(f, jstr(e, "what"));
+        fprintf(f, ": ");
+        esc(f, jstr(e, "detail"));
+        fprintf(f, "</td></tr>\n");
+    }
     const json_t *chain = json_object_get(rep, "chain");
     fprintf(f, "<tr><th>Journal</th><td id=\"chain\" class=\"%s\">hash chain %s</td></tr>\n</table></section>\n",
             json_is_true(json_object_get(chain, "ok")) ? "ok" : "bad",
@@ -267,8 +276,6 @@ void rb_review_report_html(const json_t *rep, FILE *f)
     fprintf(f, "<section id=\"timeline\"><h2>Timeline</h2>\n");
     svg_timeline(rep, f);
     fprintf(f, "<table><thead><tr><th>Time</th><th>Phase</th><th>What</th></tr></thead><tbody>\n");
-    size_t i;
-    json_t *e;
     json_array_foreach(json_object_get(rep, "timeline"), i, e) {
         fprintf(f, "<tr class=\"%s\"><td>+%s</td><td>", cls(jstr(e, "status")), dur(jint(e, "t_ms"), b1, sizeof b1));
         esc(f, jstr(e, "phase"));

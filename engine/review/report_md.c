@@ -188,6 +188,15 @@ static void md_details(const json_t *rep, FILE *f)
     fputs("| Parameters | ", f);
     md_pairs(f, json_object_get(rep, "params"));
     fputs(" |\n", f);
+    size_t i;
+    const json_t *m;
+    json_array_foreach(json_object_get(rep, "missing"), i, m) {
+        fputs("| Not recorded | ", f);
+        md_cell(f, jstr(m, "what"));
+        fputs(": ", f);
+        md_cell(f, jstr(m, "detail"));
+        fputs(" |\n", f);
+    }
     const json_t *chain = json_object_get(rep, "chain");
     fprintf(f, "| Journal | hash chain %s |\n| Impact | _(to fill in)_ |\n",
             json_is_true(json_object_get(chain, "ok")) ? "verified for this run" : "**BROKEN for this run** (runbook audit verify)");

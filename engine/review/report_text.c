@@ -153,6 +153,13 @@ void rb_review_report_text(const json_t *rep, FILE *f, int color)
         fputc('\n', f);
     }
     const json_t *chain = json_object_get(rep, "chain");
+    json_array_foreach(json_object_get(rep, "missing"), i, e) {
+        fputs(i ? "  " : "\nnot in this journal\n  ", f);
+        tput(f, jstr(e, "what"), 40);
+        fputs(": ", f);
+        tput(f, jstr(e, "detail"), 300);
+        fputc('\n', f);
+    }
     fprintf(f, "\njournal: hash chain %s\n", json_is_true(json_object_get(chain, "ok")) ? "verified" : "BROKEN");
     fputs("(--format md|html for the full review, with sections to fill in)\n", f);
 }

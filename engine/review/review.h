@@ -65,7 +65,8 @@ void rb_review_replay_print(const json_t *res, FILE *f, int color);
  *  …}] (a foreach step)}], approvals: [{step, requested_ms, answer,
  *  by (null: nobody answered), at_ms (null: no answer recorded), comment?,
  *  reason?}], notifications, escalations, skipped: [{step, reason}],
- *  chain: {ok, problems}, subruns: [...], people: [...]}. duration_ms is
+ *  chain: {ok, problems}, subruns: [...], people: [...],
+ *  missing: [{what, detail}] (what an older journal did not record)}. duration_ms is
  *  the one the run's end recorded; outputs keep their bytes (a NUL too).
  * 0, or a negative RB_E* with err.
  */

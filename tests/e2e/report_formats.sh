@@ -237,6 +237,20 @@ print("\n".join(errs)); sys.exit(1 if errs else 0)
 PY
 fi
 
+# --- an older journal: what it did not record is said, not guessed ---
+cp j.db old.db
+sqlite3 old.db "DROP TRIGGER events_no_update;
+  UPDATE events SET data = json_remove(data, '\$.duration_ms') WHERE run_id = 1 AND type = 'run_finished';
+  UPDATE runs SET trigger = 'cli' WHERE id = 1;"
+"$RUNBOOK" report 1 --db old.db --format json >old.json
+jq -e '([.missing[].what] | sort) == ["duration", "trigger"] and .duration_ms == (.ended_at - .started_at)' old.json >/dev/null &&
+    ok || bad "an older journal's gaps: $(jq -c '{missing, duration_ms, started_at, ended_at}' old.json)"
+"$RUNBOOK" report 1 --db old.db --format md | grep -q '^| Not recorded | duration: the run.s end has no duration' && ok ||
+    bad "md says what the journal did not record"
+"$RUNBOOK" report 1 --db old.db | grep -A2 '^not in this journal' | grep -q '^  trigger: an alert started this run' && ok ||
+    bad "text says what the journal did not record"
+jq -e '.missing == []' r.json >/dev/null && ok || bad "a new journal lacks: $(jq -c .missing r.json)"
+
 # --- finding 7: an approval nobody answered (cancelled during the wait) ---
 "$RUNBOOK" run rb/wait.yaml --db w.db -q </dev/null >/dev/null 2>&1 &
 bg=$!
