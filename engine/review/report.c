@@ -313,7 +313,9 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
                     json_object_set_new(it, "attempts", json_integer(jint(it, "attempts") + 1));
             }
         } else if (!strcmp(type, "item_finished") && step && json_object_get(open, step)) {
-            json_t *it = json_array_get(json_object_get(json_object_get(open, step), "items"), (size_t)jint(data, "item"));
+            json_t *it = json_is_integer(json_object_get(data, "item"))
+                             ? json_array_get(json_object_get(json_object_get(open, step), "items"), (size_t)jint(data, "item"))
+                             : NULL;
             const json_t *res = json_object_get(data, "result");
             if (it) {
                 json_object_set(it, "status", json_object_get(data, "status") ? json_object_get(data, "status")
