@@ -175,7 +175,7 @@ static void note_missing(json_t *missing, const char *what, const char *detail)
 /* The executive summary, one paragraph from the facts. A drill says that
  * nothing ran: its steps were simulated, some taken as failed (R-drill-*).
  * malloc'd. */
-static char *summary_of(const json_t *rep, const json_t *steps, size_t nskipped, const char *why)
+static char *summary_of(const json_t *rep, const json_t *steps, size_t nskipped, const char *why, size_t unsent)
 {
     size_t nok = 0, nfail = 0, nsim = 0, nsimfail = 0, i;
     const json_t *s;
@@ -186,7 +186,7 @@ static char *summary_of(const json_t *rep, const json_t *steps, size_t nskipped,
             nsimfail += jstr(s, "assumed") && !strcmp(jstr(s, "assumed"), "failed");
         } else if (st && !strcmp(st, "ok"))
             nok++;
-        else if (st && strcmp(st, "skipped"))
+        else if (st && strcmp(st, "skipped") && strcmp(st, "running"))
             nfail++;
     }
     char d[32], counts[300], *out = NULL;
@@ -203,12 +203,22 @@ static char *summary_of(const json_t *rep, const json_t *steps, size_t nskipped,
     else
         snprintf(counts, sizeof counts, "%zu step%s ran ok, %zu did not, %zu %s skipped.", nok, nok == 1 ? "" : "s", nfail,
                  nskipped, nskipped == 1 ? "was" : "were");
-    if (asprintf(&out, "%s %lld of %s (%s) ended %s after %s%s%s. %s%s%s", "Run",
-                 (long long)jint(rep, "run"), jstr(rep, "runbook") ? jstr(rep, "runbook") : "?",
-                 jstr(rep, "trigger") ? jstr(rep, "trigger") : "?", jstr(rep, "status") ? jstr(rep, "status") : "?",
+    char ended[160], unsent_s[80] = "";
+    const char *rs = jstr(rep, "status") ? jstr(rep, "status") : "?";
+    if (!strcmp(rs, "interrupted")) /* its process stopped, nobody resumed it */
+        snprintf(ended, sizeof ended, "was interrupted (its process stopped; `runbook resume %lld` finishes it) after",
+                 (long long)jint(rep, "run"));
+    else if (!json_is_true(json_object_get(rep, "finished"))) /* going, or its process died unmarked */
+        snprintf(ended, sizeof ended, "has not ended (%s) after", rs);
+    else
+        snprintf(ended, sizeof ended, "ended %s after", rs);
+    if (unsent)
+        snprintf(unsent_s, sizeof unsent_s, " %zu notification%s not sent.", unsent, unsent == 1 ? " was" : "s were");
+    if (asprintf(&out, "Run %lld of %s (%s) %s %s%s%s. %s%s%s%s", (long long)jint(rep, "run"),
+                 jstr(rep, "runbook") ? jstr(rep, "runbook") : "?", jstr(rep, "trigger") ? jstr(rep, "trigger") : "?", ended,
                  rv_fmt_dur(jint(rep, "duration_ms"), d, sizeof d), json_is_object(sev) ? ", graded " : "",
                  json_is_object(sev) && jstr(sev, "level") ? jstr(sev, "level") : "", counts, why ? " Why: " : "",
-                 why ? why : "") < 0)
+                 why ? why : "", unsent_s) < 0)
         return NULL;
     return out;
 }
@@ -237,6 +247,7 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
     json_t *missing = json_array(); /* [{what, detail}] the journal did not record */
     json_t *undone = json_object(); /* the steps a rollback undid (or simulated undoing) */
     json_int_t first_action = -1, end_t = -1, run_dur = -1;
+    size_t unsent = 0;
     const char *final_error = NULL;
     char rollback_why[400] = "", rollback_failed[200] = ""; /* the run's end in the report's words, after a rollback */
     size_t i;
@@ -276,6 +287,14 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
         } else if (!strcmp(type, "step_started") && step) {
             if (first_action < 0)
                 first_action = t;
+            /* started again after an interruption (resume): one step, the
+             * one that went on */
+            json_t *stale = json_object_get(open, step);
+            for (size_t k = 0; stale && k < json_array_size(steps); k++)
+                if (json_array_get(steps, k) == stale) {
+                    json_array_remove(steps, k);
+                    break;
+                }
             const json_t *items = json_object_get(data, "items");
             json_t *s = json_pack("{s:s,s:I,s:O,s:o,s:s,s:i}", "name", step, "t_ms", t, "action",
                                   json_object_get(data, "action"), "command",
@@ -412,8 +431,27 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
             tl(timeline, t, "escalation", what, NULL, held ? "held" : "escalated");
         } else if (!strcmp(type, "notification_sent")) {
             const json_t *res = json_object_get(data, "result");
-            json_array_append_new(notes, json_pack("{s:s?,s:I,s:b,s:s}", "event", step, "t_ms", t, "ok",
-                                                   json_is_true(json_object_get(res, "ok")), "status", outcome(res)));
+            json_t *n = json_pack("{s:s?,s:I,s:b,s:s}", "event", step, "t_ms", t, "ok",
+                                  json_is_true(json_object_get(res, "ok")), "status", outcome(res));
+            /* where it went and, when it was not sent, why (as journaled:
+             * secrets masked) */
+            char detail[600] = "";
+            size_t dl = 0;
+            static const char *const keys[] = {"channel", "target", "error"};
+            for (size_t k = 0; k < 3; k++) {
+                const char *v = jstr(res, keys[k]);
+                if (!v || !*v || (k == 2 && json_is_true(json_object_get(res, "ok"))))
+                    continue;
+                json_object_set_new(n, keys[k], json_string(v));
+                if (dl < sizeof detail)
+                    dl += (size_t)snprintf(detail + dl, sizeof detail - dl, "%s%s%s", dl ? (k == 2 ? ": " : " ") : "",
+                                           k == 0 ? "via " : k == 1 ? "to " : "", v);
+            }
+            if (*detail)
+                json_object_set_new(n, "detail", json_string(detail));
+            if (!json_is_true(json_object_get(res, "ok")))
+                unsent++;
+            json_array_append_new(notes, n);
         } else if (!strcmp(type, "rollback_started")) {
             /* undo_steps counts undos (a foreach step has one per item) */
             snprintf(rollback_failed, sizeof rollback_failed, "step %s failed",
@@ -485,8 +523,9 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
             tl(timeline, t, !strcmp(st, "resolved") ? "all clear" : "resolution", what, NULL, st);
         }
     }
-    /* One duration for the run, the one its end recorded (the live summary's);
-     * an older journal's: from its start to its end as the runs table has them */
+    /* One duration for the run, the one its end recorded (the live summary's
+     * and `show`'s); an older journal's: from its start to its end as the
+     * runs table has them */
     json_int_t dur = run_dur >= 0 ? run_dur
                      : json_is_integer(json_object_get(run, "ended_at"))
                          ? jint(run, "ended_at") - jint(run, "started_at")
@@ -522,7 +561,7 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
     /* a one-paragraph summary, from the facts */
     char *summary = summary_of(rep, steps, json_array_size(skipped),
                                rollback_why[0] && final_error && !strncmp(final_error, rollback_failed, strlen(rollback_failed))
-                                   ? rollback_why : final_error);
+                                   ? rollback_why : final_error, unsent);
     json_object_set_new(rep, "summary", json_string(summary ? summary : ""));
     free(summary);
     json_object_set_new(rep, "timeline", timeline);

@@ -304,6 +304,11 @@ void rb_review_report_md(const json_t *rep, FILE *f)
         md_text(f, jstr(e, "event"), " ");
         fputs(": ", f);
         md_text(f, jstr(e, "status"), " ");
+        if (jstr(e, "detail")) {
+            fputs(" (", f);
+            md_text(f, jstr(e, "detail"), " ");
+            fputc(')', f);
+        }
         fputs(" at ", f);
         md_time(f, jint(e, "t_ms"));
         fputc('\n', f);

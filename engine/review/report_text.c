@@ -141,6 +141,20 @@ void rb_review_report_text(const json_t *rep, FILE *f, int color)
         }
         fputc('\n', f);
     }
+    json_array_foreach(json_object_get(rep, "notifications"), i, e) {
+        if (i == 0)
+            fputs("\nnotifications\n", f);
+        fputs("  on ", f);
+        tput(f, jstr(e, "event"), 60);
+        fputs(": ", f);
+        tput(f, jstr(e, "status"), 20);
+        if (jstr(e, "detail")) {
+            fputs(" (", f);
+            tput(f, jstr(e, "detail"), 300);
+            fputc(')', f);
+        }
+        fputc('\n', f);
+    }
     json_array_foreach(json_object_get(rep, "subruns"), i, e) {
         if (i == 0)
             fputs("\nsub-runbooks\n", f);
