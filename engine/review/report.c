@@ -381,6 +381,12 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
     char summary[1200], d1[32], ended[160];
     rb_duration_format((uint64_t)(dur > 0 ? dur : 0), d1, sizeof d1);
     const char *rs = jstr(run, "status") ? jstr(run, "status") : "?";
+    json_t *gone = NULL, *g;
+    if (end_t < 0 && rb_journal_runs_orphaned(j, &gone) == 0) /* its process is gone */
+        json_array_foreach(gone, i, g)
+            if (json_integer_value(g) == run_id)
+                rs = "interrupted";
+    json_decref(gone);
     if (!strcmp(rs, "interrupted")) /* its process stopped, nobody resumed it */
         snprintf(ended, sizeof ended, "was interrupted (its process stopped; `runbook resume %lld` "
                  "finishes it) after", (long long)run_id);
