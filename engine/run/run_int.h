@@ -110,7 +110,6 @@ struct rb_run {
     rb_secrets_t *secrets; /* masked out of everything the run writes down */
     char *key;      /* the concurrency key */
     char *default_key; /* the key when the runbook declares none (a sub-run's), or NULL */
-    char *key_slot; /* "runbook\x1fkey" */
     int key_held;
     int resumed;    /* rb_run_resume(): goes on at resume_at */
     long resume_at; /* a step index, or RB__RESUME_FROM_START */

@@ -772,7 +772,7 @@ have_runbook:;
     snprintf(trigger, sizeof(trigger), "runbook:%lld", (long long)r->id);
     const char *step = rb__step_current(r)->name;
     rb_run_opts_t o = {.params = params, .alert = json_object_get(r->ctx, "alert"), .trigger = trigger,
-                       .dry_run = r->dry_run, .parent_run = r->id, .parent_step = step,
+                       .dry_run = r->dry_run, .parent_run = r->id, .parent_step = step, .parent = r,
                        .depth = r->depth + 1, .env = json_object_get(r->ctx, "env"),
                        .inventory = json_object_get(r->ctx, "inventory"),
                        .secrets = r->secrets, .default_key = key, .replay = child_replay,

@@ -54,6 +54,8 @@ typedef struct rb_http_opts {
     void *arg;             /* given to every handler */
     rb_http_count_fn count;
     void *count_arg;
+    struct ssl_ctx_st *tls; /* OpenSSL's SSL_CTX: every connection is TLS; NULL: plain */
+    size_t max_conns;      /* connections at once (0: no limit); more wait to be accepted */
 } rb_http_opts_t;
 
 /* Listens on o->host:o->port. 0, or a negative code with why in err. */
@@ -101,7 +103,9 @@ void rb_http_reply(rb_http_req_t *r, int status, const char *content_type, const
                    size_t len);
 /* Answers with v as JSON (the reference is taken). */
 void rb_http_reply_json(rb_http_req_t *r, int status, json_t *v);
-/* Answers {"error": why} (why may be NULL: the status's reason). */
+/* Answers {"error": why} (why may be NULL: the status's reason). Every 503
+ * says Retry-After (RB_HTTP_RETRY_AFTER seconds). */
+#define RB_HTTP_RETRY_AFTER "5"
 void rb_http_reply_error(rb_http_req_t *r, int status, const char *why);
 
 #endif
