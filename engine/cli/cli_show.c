@@ -386,9 +386,13 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
 }
 
 typedef struct {
-    const json_t *events;
-    size_t index;         /* of the event being printed */
-    const char *out_step; /* step and attempt whose output was shown last */
+    out_t *o;
+    int64_t started;      /* the run's start: events are shown as offsets from it */
+    int offset_w;         /* the width of the offsets column */
+    json_t *last_seq;     /* step → the seq of its last event */
+    int64_t seq;          /* of the event being printed */
+    char *out_step;       /* step and attempt whose output was shown last (owned:
+                           * the event it came from is gone when the next is shown) */
     int64_t out_attempt;
 } show_state_t;
 
@@ -398,19 +402,13 @@ typedef struct {
  * stopped right there (a crash, an interrupted run), they are the news. */
 static int step_goes_on(const show_state_t *s, const char *step)
 {
-    if (!step)
-        return 0;
-    for (size_t i = s->index + 1; i < json_array_size(s->events); i++) {
-        const char *other = rb__cli_jstr(json_array_get(s->events, i), "step");
-        if (other && strcmp(other, step) == 0)
-            return 1;
-    }
-    return 0;
+    return step && json_integer_value(json_object_get(s->last_seq, step)) > s->seq;
 }
 
 /* One event, one line (plus output lines for finished work). */
 static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w, show_state_t *s)
 {
+    s->seq = rb__cli_jint(ev, "seq");
     const char *type = rb__cli_jstr(ev, "type");
     const char *step = rb__cli_jstr(ev, "step");
     int64_t attempt = rb__cli_jint(ev, "attempt");
@@ -532,7 +530,8 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         put_output(o, indent, "stdout", json_object_get(res, "stdout"));
         put_output(o, indent, "stderr", json_object_get(res, "stderr"));
         if (!verify) {
-            s->out_step = step;
+            free(s->out_step);
+            s->out_step = step ? strdup(step) : NULL;
             s->out_attempt = attempt;
         }
         return;
@@ -583,6 +582,7 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
             put_output(o, indent, "stdout", json_object_get(res, "stdout"));
             put_output(o, indent, "stderr", json_object_get(res, "stderr"));
         }
+        free(s->out_step);
         s->out_step = NULL;
         return;
     } else if (strcmp(type, "run_finished") == 0) {
@@ -642,8 +642,13 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
     fputc('\n', o->f);
 }
 
-static void show_text(out_t *o, const json_t *run)
+/* The run's header; then the state for its events: the width of the
+ * offsets column from the newest event's time (last_wall_ms; none: "(no
+ * events)" and 0), and each step's last seq. */
+static int show_head(const json_t *run, int64_t nevents, const json_t *first, const json_t *fin,
+                     show_state_t *st)
 {
+    out_t *o = st->o;
     const char *sha = rb__cli_jstr(run, "sha256");
     const char *status = rb__cli_jstr(run, "status");
     const char *trigger = rb__cli_jstr(run, "trigger");
@@ -669,10 +674,8 @@ static void show_text(out_t *o, const json_t *run)
     char when[32], dur[32];
     rb__cli_fmt_local(started, when, sizeof when);
     fprintf(o->f, "\n  started  %s", when);
-    json_t *events = json_object_get(run, "events");
     /* the run's zero and its duration as the engine measured them (the
      * summary, the report, escalation delays count from run_started) */
-    const json_t *first = json_array_get(events, 0), *fin = json_array_get(events, json_array_size(events) - 1);
     if (rb__cli_jstr(first, "type") && !strcmp(rb__cli_jstr(first, "type"), "run_started") &&
         rb__cli_jint(first, "wall_ms") >= 0)
         started = rb__cli_jint(first, "wall_ms");
@@ -687,19 +690,49 @@ static void show_text(out_t *o, const json_t *run)
     }
     fputs("\n\n", o->f);
 
-    if (json_array_size(events) == 0) {
+    st->started = started;
+    if (nevents == 0) {
         fputs("  (no events)\n", o->f);
-        return;
+        return 0;
     }
     /* One width for the offsets column, from the longest (the last). */
     char off[32];
-    json_t *last = json_array_get(events, json_array_size(events) - 1);
-    rb__cli_fmt_offset(rb__cli_jint(last, "wall_ms") - started, off, sizeof off);
-    int w = (int)strlen(off) < 9 ? 9 : (int)strlen(off);
-    show_state_t st = { events, 0, NULL, 0 };
+    rb__cli_fmt_offset(rb__cli_jint(fin, "wall_ms") - started, off, sizeof off);
+    st->offset_w = (int)strlen(off) < 9 ? 9 : (int)strlen(off);
+    return 1;
+}
+
+/* A run as a whole (the server's answer): its header, then its events. */
+static void show_text(out_t *o, const json_t *run)
+{
+    json_t *events = json_object_get(run, "events");
+    size_t n = json_array_size(events), i;
     json_t *ev;
-    json_array_foreach(events, st.index, ev)
-        put_event(o, ev, started, w, &st);
+    show_state_t st = {.o = o, .last_seq = json_object()};
+    json_array_foreach(events, i, ev)
+        if (rb__cli_jstr(ev, "step"))
+            json_object_set_new(st.last_seq, rb__cli_jstr(ev, "step"), json_integer(rb__cli_jint(ev, "seq")));
+    if (show_head(run, (int64_t)n, json_array_get(events, 0), n ? json_array_get(events, n - 1) : NULL, &st))
+        json_array_foreach(events, i, ev)
+            put_event(o, ev, st.started, st.offset_w, &st);
+    json_decref(st.last_seq);
+    free(st.out_step);
+}
+
+/* A run from the journal, one event at a time (rb_journal_run_walk). */
+static int walk_head(json_t *run, void *arg)
+{
+    show_state_t *st = arg;
+    st->last_seq = json_incref(json_object_get(run, "last_seq"));
+    show_head(run, rb__cli_jint(run, "events"), json_object_get(run, "first"), json_object_get(run, "last"), st);
+    return 0;
+}
+
+static int walk_event(json_t *ev, void *arg)
+{
+    show_state_t *st = arg;
+    put_event(st->o, ev, st->started, st->offset_w, st);
+    return 0;
 }
 
 int rb_cli_show(int argc, char **argv)
@@ -731,6 +764,20 @@ int rb_cli_show(int argc, char **argv)
     rb_journal_t *j = rb__cli_open_journal("show", opt.db);
     if (!j)
         return RB_EXIT_USAGE;
+    if (!opt.json) {
+        /* the timeline as the events are read: never the whole run at once */
+        out_t o = { stdout, rb_cli_color(1) };
+        show_state_t st = {.o = &o};
+        rc = rb_journal_run_walk(j, id, NULL, 0, walk_head, walk_event, &st);
+        json_decref(st.last_seq);
+        free(st.out_step);
+        if (rc == RB_ENOTFOUND)
+            fprintf(stderr, "runbook show: no run %lld in %s\n", id, opt.db);
+        else if (rc != 0)
+            fprintf(stderr, "runbook show: %s\n", rb_journal_errmsg(j));
+        rb_journal_close(j);
+        return rc == 0 ? RB_EXIT_OK : RB_EXIT_USAGE;
+    }
     rc = rb_journal_run_get(j, id, &run);
     if (rc == RB_ENOTFOUND) {
         fprintf(stderr, "runbook show: no run %lld in %s\n", id, opt.db);

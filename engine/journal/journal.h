@@ -45,6 +45,11 @@ typedef struct rb_journal rb_journal_t;
                                     * anything is read and held until rb_journal_close; a
                                     * second opener with the flag gets RB_EBUSY. Openers
                                     * without it (run, show) are not held back. */
+#define RB_JOURNAL_SCRATCH    0x10 /* a replay's journal in memory: rb_journal_event checks
+                                    * an event (its data must encode) but keeps only
+                                    * run_started (what rb_journal_key_state reads): nobody
+                                    * reads the others back, and storing and chaining them
+                                    * was a third of a replay's time */
 
 /*
  * Opens (creating when needed) the journal at path, applies the schema
@@ -221,6 +226,35 @@ int rb_journal_versions(rb_journal_t *j, const char *name, json_t **out);
  * RB_ENOTFOUND when there is no such run. */
 int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out);
 
+/* rb_journal_run_get for a reader that needs the data of some events only:
+ * an event's data is parsed when its type is one of types (NULL-terminated)
+ * or, with except, when it is none of them; the other events have data
+ * null. Parsing the JSON is most of the cost of reading a run (a run of
+ * 10,000 events is about 1 MB of it): a reader that passes over log lines
+ * or foreach items should not pay for them. types NULL: every event's. */
+int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *types,
+                            int except, json_t **out);
+
+/*
+ * A run for a reader that prints as it reads, holding one event at a time
+ * (a run of 10,000 events parsed whole is 40 MB; the page faults alone
+ * were a third of `runbook show`'s time): in one read snapshot, outline(run,
+ * arg) with the run's row as rb_journal_run_get gives it but, for events,
+ * what such a reader must know ahead: "events" (how many), "first" and
+ * "last" (the first and the newest event as {type, wall_ms, data:
+ * {duration_ms}}, data holding only that, when it is an integer; null when
+ * there are none) and "last_seq" ({step: the seq of its last event}); then event(ev, arg) for each event in seq order, as
+ * rb_journal_run_get_some holds it (types, except). Both get borrowed
+ * objects, freed after the call (incref to keep one). A callback's nonzero
+ * return ends the walk and is returned. outline may read j (the events'
+ * statement is not yet running), event must not use it.
+ * RB_ENOTFOUND when there is no such run (outline is not called).
+ */
+typedef int (*rb_journal_outline_fn)(json_t *run, void *arg);
+typedef int (*rb_journal_event_fn)(json_t *ev, void *arg);
+int rb_journal_run_walk(rb_journal_t *j, int64_t run_id, const char *const *types, int except,
+                        rb_journal_outline_fn outline, rb_journal_event_fn event, void *arg);
+
 /* Runs whose run_started recorded concurrency_key = key, of any runbook
  * (keys are one namespace, R-key-global): the newest one still open
  * (ended_at NULL) in *active_run (0: none) and its runbook's name in
@@ -298,6 +332,20 @@ int rb_journal_alerts_unstarted(rb_journal_t *j, int limit, json_t **out);
  * RB_E* when it could not (RB_EINVAL: appends of this handle are pending).
  */
 int rb_journal_verify(rb_journal_t *j, json_t **out);
+
+/*
+ * The checks of rb_journal_verify that concern one run, in one read
+ * snapshot, without reading the rest of the chain: each of the run's
+ * events against its hash, its link to the event stored before it
+ * (whichever run that is) and its id, the run's seq; the chain head
+ * against the newest event; the checkpoints' chain; the run's runbook
+ * version against its SHA-256; the run's status in the runs table against
+ * its events. Its findings are the ones rb_journal_verify makes on those
+ * records, with the same texts (event-level ones carry run_id). What it
+ * reads grows with the run, not with the journal: what a report of a run
+ * checks. *out: {ok, run, events (the run's), problems_total, problems}.
+ */
+int rb_journal_verify_run(rb_journal_t *j, int64_t run_id, json_t **out);
 
 /*
  * Removes the runs that finished (ended_at set) before before_ms, with

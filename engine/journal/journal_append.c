@@ -507,7 +507,8 @@ int rb_journal_event(rb_journal_t *j, int64_t run_id, const char *type, const ch
         .attempt = attempt, .data = j->enc.p, .wall_ms = rb__j_wall_ms(),
         .mono_ns = rb__j_mono_ns(),
     };
-    ret = rb__j_write(j, &r, NULL);
+    if (!(j->flags & RB_JOURNAL_SCRATCH) || strcmp(type, "run_started") == 0)
+        ret = rb__j_write(j, &r, NULL);
     /* A big output once should not stay allocated for good. */
     if (j->enc.cap > 65536)
         rb__buf_free(&j->enc);

@@ -18,6 +18,7 @@
 #include <runbook/runbook.h>
 
 #include <sqlite3.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,20 +81,81 @@ static int rb__j_verify_checkpoints(rb__jconn_t *c, rb__jverify_t *v, json_t *li
     return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, "reading checkpoints");
 }
 
-static int rb__j_verify_events(rb__jconn_t *c, rb__jverify_t *v)
+/* Sets the walk's state to what it is after the event stored before id:
+ * the one the whole walk would have checked last (or the chain's start,
+ * cut and cut_hash, when there is none). */
+static int rb__j_verify_resync(rb__jconn_t *c, rb__jverify_t *v, sqlite3_stmt *before, int64_t id,
+                               int64_t cut, const unsigned char cut_hash[RB__J_HASH_LEN])
 {
-    sqlite3_stmt *st;
+    sqlite3_bind_int64(before, 1, id);
+    int rc = sqlite3_step(before);
+    if (rc == SQLITE_ROW) {
+        const unsigned char *h = rb__j_col_hash(before, 1);
+        v->last_id = sqlite3_column_int64(before, 0);
+        v->expect_id = v->last_id + 1;
+        memcpy(v->last_hash, h ? h : rb__j_zero, RB__J_HASH_LEN);
+        memcpy(v->expect_prev, v->last_hash, RB__J_HASH_LEN);
+    } else if (rc == SQLITE_DONE) {
+        v->last_id = 0;
+        v->expect_id = cut + 1;
+        memcpy(v->expect_prev, cut_hash, RB__J_HASH_LEN);
+    }
+    sqlite3_reset(before);
+    return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, "reading events");
+}
+
+/* rb__j_verify_events walked a run in seq order and found its ids not in
+ * the same order: walk again in id order. */
+#define RB__J_UNORDERED 1
+
+/* Feeds the events to the rules in chain order: all of them, or (run > 0)
+ * only that run's, each checked in the state the whole walk would have
+ * reached it in (the link to the event stored before it, whichever run
+ * that is), so that a run's findings are the ones `audit verify` makes.
+ * A run's events are read in seq order, straight from the (run_id, seq)
+ * index, which is their id order unless someone renumbered them: then
+ * (by_id 0) RB__J_UNORDERED; by_id sorts them by id first. */
+static int rb__j_verify_events(rb__jconn_t *c, rb__jverify_t *v, int64_t run, int by_id,
+                               int64_t cut, const unsigned char cut_hash[RB__J_HASH_LEN])
+{
+    sqlite3_stmt *st, *before = NULL;
     int rc = sqlite3_prepare_v2(c->db,
-                                "SELECT e.id, e.run_id, e.seq, e.wall_ms, e.mono_ns, e.type, e.step,"
-                                " e.attempt, e.data, e.prev_hash, e.hash, r.id IS NOT NULL"
-                                " FROM events e LEFT JOIN runs r ON r.id = e.run_id ORDER BY e.id",
+                                run > 0 && by_id
+                                    ? "SELECT e.id, e.run_id, e.seq, e.wall_ms, e.mono_ns, e.type,"
+                                      " e.step, e.attempt, e.data, e.prev_hash, e.hash, 1"
+                                      " FROM events e WHERE e.run_id = ?1 ORDER BY e.id"
+                                : run > 0
+                                    ? "SELECT e.id, e.run_id, e.seq, e.wall_ms, e.mono_ns, e.type,"
+                                      " e.step, e.attempt, e.data, e.prev_hash, e.hash, 1"
+                                      " FROM events e WHERE e.run_id = ?1 ORDER BY e.seq"
+                                    : "SELECT e.id, e.run_id, e.seq, e.wall_ms, e.mono_ns, e.type,"
+                                      " e.step, e.attempt, e.data, e.prev_hash, e.hash,"
+                                      " r.id IS NOT NULL FROM events e"
+                                      " LEFT JOIN runs r ON r.id = e.run_id ORDER BY e.id",
                                 -1, &st, NULL);
-    if (rc != SQLITE_OK)
+    if (rc == SQLITE_OK && run > 0) {
+        sqlite3_bind_int64(st, 1, run);
+        rc = sqlite3_prepare_v2(c->db,
+                                "SELECT id, hash FROM events WHERE id < ?1 ORDER BY id DESC LIMIT 1",
+                                -1, &before, NULL);
+    }
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(st);
         return rb__j_failc(c, rc, "reading events");
+    }
+    int ret = 0;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW && !v->oom) {
         const unsigned char *prev = rb__j_col_hash(st, 9);
         rb__jev_t e = {.id = sqlite3_column_int64(st, 0), .prev_hash = prev ? prev : rb__j_zero};
         rb__j_col_event(st, 1, &e);
+        if (before && !by_id && v->events && e.id <= v->last_id) {
+            ret = RB__J_UNORDERED;
+            break;
+        }
+        /* another run's events (or a hole) between this one and the last */
+        if (before && (v->events == 0 || e.id != v->expect_id) &&
+            (ret = rb__j_verify_resync(c, v, before, e.id, cut, cut_hash)) != 0)
+            break;
         if (!prev) {
             /* Not 32 bytes: no hash could have been computed over it. */
             rb__jv_problem(v, &e, 0, "its prev_hash is not a 32-byte hash: a column was edited");
@@ -110,20 +172,32 @@ static int rb__j_verify_events(rb__jconn_t *c, rb__jverify_t *v)
                      sqlite3_column_int(st, 11));
     }
     sqlite3_finalize(st);
+    sqlite3_finalize(before);
+    if (ret != 0)
+        return ret;
     if (v->oom)
         return RB_ENOMEM;
     return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, "reading events");
 }
 
-static void rb__j_verify_versions(rb__jconn_t *c, rb__jverify_t *v, int64_t *count, int *rcp)
+/* Every runbook version's text against its SHA-256; run > 0: only the
+ * version that run ran. */
+static void rb__j_verify_versions(rb__jconn_t *c, rb__jverify_t *v, int64_t run, int64_t *count,
+                                  int *rcp)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(c->db, "SELECT sha256, name, source FROM versions", -1, &st, NULL);
+    int rc = sqlite3_prepare_v2(c->db,
+                                run > 0 ? "SELECT sha256, name, source FROM versions WHERE sha256 ="
+                                          " (SELECT sha256 FROM runs WHERE id = ?1)"
+                                        : "SELECT sha256, name, source FROM versions",
+                                -1, &st, NULL);
     *count = 0;
     if (rc != SQLITE_OK) {
         *rcp = rc;
         return;
     }
+    if (run > 0)
+        sqlite3_bind_int64(st, 1, run);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *sha = (const char *)sqlite3_column_text(st, 0);
         const char *src = (const char *)sqlite3_column_text(st, 2);
@@ -145,13 +219,14 @@ static void rb__j_verify_versions(rb__jconn_t *c, rb__jverify_t *v, int64_t *cou
  * the chain. A run whose newest end event is run_finished must have that
  * event's status (when the event names one), one whose newest is
  * run_interrupted "interrupted". */
-static void rb__j_verify_runs(rb__jconn_t *c, rb__jverify_t *v, int *rcp)
+static void rb__j_verify_runs(rb__jconn_t *c, rb__jverify_t *v, int64_t run, int *rcp)
 {
+    /* ?1 0: every run */
     static const char sql[] =
         "SELECT r.id, r.status, CASE e.type WHEN 'run_finished'"
         " THEN json_extract(e.data, '$.status') ELSE 'interrupted' END AS want"
         " FROM runs r JOIN events e ON e.run_id = r.id"
-        " WHERE e.type IN ('run_finished', 'run_interrupted')"
+        " WHERE (?1 = 0 OR r.id = ?1) AND e.type IN ('run_finished', 'run_interrupted')"
         " AND e.seq = (SELECT max(seq) FROM events WHERE run_id = r.id"
         "   AND type IN ('run_finished', 'run_interrupted', 'run_resumed'))"
         " AND want IS NOT NULL AND r.status IS NOT want ORDER BY r.id";
@@ -161,6 +236,7 @@ static void rb__j_verify_runs(rb__jconn_t *c, rb__jverify_t *v, int *rcp)
         *rcp = rc;
         return;
     }
+    sqlite3_bind_int64(st, 1, run);
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         const char *have = (const char *)sqlite3_column_text(st, 1);
         const char *want = (const char *)sqlite3_column_text(st, 2);
@@ -172,6 +248,56 @@ static void rb__j_verify_runs(rb__jconn_t *c, rb__jverify_t *v, int *rcp)
     }
     sqlite3_finalize(st);
     *rcp = rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+/* The chain head record: *id -1 (and a finding) when it is missing. */
+static int rb__j_verify_head_read(rb__jconn_t *c, rb__jverify_t *v, int64_t *id,
+                                  unsigned char hash[RB__J_HASH_LEN])
+{
+    sqlite3_stmt *st;
+    int rc = sqlite3_prepare_v2(c->db, rb__j_sql[RB__JST_HEAD_GET], -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "reading the chain head");
+    *id = -1;
+    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *h = rb__j_col_hash(st, 1);
+        *id = sqlite3_column_int64(st, 0);
+        if (h)
+            memcpy(hash, h, RB__J_HASH_LEN);
+        else
+            memset(hash, 0xff, RB__J_HASH_LEN); /* matches no event */
+    }
+    sqlite3_finalize(st);
+    if (*id < 0)
+        rb__jv_problem(v, NULL, 0, "the chain head record is missing (deleted)");
+    return 0;
+}
+
+/* The chain head (head_id >= 0) against the newest event, last (the cut
+ * when there is none), whose stored hash is last_hash. */
+static void rb__j_verify_head(rb__jverify_t *v, int64_t head_id,
+                              const unsigned char head_hash[RB__J_HASH_LEN], int64_t last,
+                              const unsigned char last_hash[RB__J_HASH_LEN])
+{
+    if (head_id == last + 1)
+        rb__jv_problem(v, NULL, head_id,
+                       "the chain head records event #%lld but the newest event is #%lld:"
+                       " the newest event was deleted", (long long)head_id, (long long)last);
+    else if (head_id > last)
+        rb__jv_problem(v, NULL, last + 1,
+                       "the chain head records event #%lld but the newest event is #%lld:"
+                       " the newest events (#%lld to #%lld) were deleted",
+                       (long long)head_id, (long long)last, (long long)(last + 1),
+                       (long long)head_id);
+    else if (head_id < last)
+        rb__jv_problem(v, NULL, head_id + 1,
+                       "events #%lld to #%lld are newer than the chain head (#%lld): added"
+                       " outside the journal", (long long)(head_id + 1), (long long)last,
+                       (long long)head_id);
+    else if (memcmp(head_hash, last_hash, RB__J_HASH_LEN) != 0)
+        rb__jv_problem(v, NULL, last,
+                       "the chain head's hash is not event #%lld's: the newest event or the"
+                       " head was edited", (long long)last);
 }
 
 int rb_journal_verify(rb_journal_t *j, json_t **out)
@@ -197,57 +323,23 @@ int rb_journal_verify(rb_journal_t *j, json_t **out)
         ret = rb__j_failc(c, rc, "verify");
         goto done;
     }
-    sqlite3_stmt *st;
-    if ((rc = sqlite3_prepare_v2(c->db, rb__j_sql[RB__JST_HEAD_GET], -1, &st, NULL)) != SQLITE_OK) {
-        ret = rb__j_failc(c, rc, "reading the chain head");
+    if ((ret = rb__j_verify_head_read(c, &v, &head_id, head_hash)) != 0)
         goto end;
-    }
-    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        const unsigned char *h = rb__j_col_hash(st, 1);
-        head_id = sqlite3_column_int64(st, 0);
-        if (h)
-            memcpy(head_hash, h, RB__J_HASH_LEN);
-        else
-            memset(head_hash, 0xff, RB__J_HASH_LEN); /* matches no event */
-    }
-    sqlite3_finalize(st);
-    if (head_id < 0)
-        rb__jv_problem(&v, NULL, 0, "the chain head record is missing (deleted)");
 
     if ((ret = rb__j_verify_checkpoints(c, &v, cps, &cut, cut_hash)) != 0)
         goto end;
     v.expect_id = cut + 1;
     memcpy(v.expect_prev, cut_hash, RB__J_HASH_LEN);
     int64_t first_id = v.expect_id;
-    if ((ret = rb__j_verify_events(c, &v)) != 0)
+    if ((ret = rb__j_verify_events(c, &v, 0, 1, cut, cut_hash)) != 0)
         goto end;
 
-    if (head_id >= 0) {
-        int64_t last = v.events ? v.last_id : cut;
-        const unsigned char *last_hash = v.events ? v.last_hash : cut_hash;
-        if (head_id == last + 1)
-            rb__jv_problem(&v, NULL, head_id,
-                           "the chain head records event #%lld but the newest event is #%lld:"
-                           " the newest event was deleted", (long long)head_id, (long long)last);
-        else if (head_id > last)
-            rb__jv_problem(&v, NULL, last + 1,
-                           "the chain head records event #%lld but the newest event is #%lld:"
-                           " the newest events (#%lld to #%lld) were deleted",
-                           (long long)head_id, (long long)last, (long long)(last + 1),
-                           (long long)head_id);
-        else if (head_id < last)
-            rb__jv_problem(&v, NULL, head_id + 1,
-                           "events #%lld to #%lld are newer than the chain head (#%lld): added"
-                           " outside the journal", (long long)(head_id + 1), (long long)last,
-                           (long long)head_id);
-        else if (memcmp(head_hash, last_hash, RB__J_HASH_LEN) != 0)
-            rb__jv_problem(&v, NULL, last,
-                           "the chain head's hash is not event #%lld's: the newest event or the"
-                           " head was edited", (long long)last);
-    }
-    rb__j_verify_versions(c, &v, &versions, &rc);
+    if (head_id >= 0)
+        rb__j_verify_head(&v, head_id, head_hash, v.events ? v.last_id : cut,
+                          v.events ? v.last_hash : cut_hash);
+    rb__j_verify_versions(c, &v, 0, &versions, &rc);
     if (rc == SQLITE_OK)
-        rb__j_verify_runs(c, &v, &rc);
+        rb__j_verify_runs(c, &v, 0, &rc);
     if (rc == SQLITE_OK)
         rc = rb__j_int(c->db, "SELECT count(*) FROM runs", &runs);
     if (rc != SQLITE_OK) {
@@ -276,6 +368,76 @@ end:
 done:
     json_decref(cps);
     rb__jv_free(&v);
+    return ret;
+}
+
+/* One walk of rb_journal_verify_run (by_id: see rb__j_verify_events). */
+static int rb__j_verify_run_pass(rb__jconn_t *c, int64_t run_id, int by_id, json_t **out)
+{
+    rb__jverify_t v;
+    if (rb__jv_init(&v, 1, rb__j_zero) != 0)
+        return RB_ENOMEM;
+    json_t *cps = json_array();
+    int ret, rc;
+    int64_t head_id = -1, cut = 0, versions = 0;
+    unsigned char head_hash[RB__J_HASH_LEN] = { 0 }, cut_hash[RB__J_HASH_LEN];
+    if ((ret = rb__j_verify_head_read(c, &v, &head_id, head_hash)) != 0 ||
+        (ret = rb__j_verify_checkpoints(c, &v, cps, &cut, cut_hash)) != 0 ||
+        (ret = rb__j_verify_events(c, &v, run_id, by_id, cut, cut_hash)) != 0)
+        goto done;
+    int64_t events = v.events;
+    if (head_id >= 0) {
+        /* the newest event, where the whole walk would have ended */
+        sqlite3_stmt *before;
+        if ((rc = sqlite3_prepare_v2(c->db, "SELECT id, hash FROM events WHERE id < ?1"
+                                     " ORDER BY id DESC LIMIT 1", -1, &before, NULL)) != SQLITE_OK) {
+            ret = rb__j_failc(c, rc, "verify");
+            goto done;
+        }
+        ret = rb__j_verify_resync(c, &v, before, INT64_MAX, cut, cut_hash);
+        sqlite3_finalize(before);
+        if (ret != 0)
+            goto done;
+        rb__j_verify_head(&v, head_id, head_hash, v.last_id ? v.last_id : cut,
+                          v.last_id ? v.last_hash : cut_hash);
+    }
+    rb__j_verify_versions(c, &v, run_id, &versions, &rc);
+    if (rc == SQLITE_OK)
+        rb__j_verify_runs(c, &v, run_id, &rc);
+    if (rc != SQLITE_OK) {
+        ret = rb__j_failc(c, rc, "verify");
+        goto done;
+    }
+    if (v.oom) {
+        ret = RB_ENOMEM;
+        goto done;
+    }
+    *out = json_pack("{s:b,s:I,s:I,s:I,s:O}", "ok", v.nproblems == 0, "run", (json_int_t)run_id,
+                     "events", (json_int_t)events, "problems_total", (json_int_t)v.nproblems,
+                     "problems", v.problems);
+    if (!*out)
+        ret = RB_ENOMEM;
+done:
+    json_decref(cps);
+    rb__jv_free(&v);
+    return ret;
+}
+
+int rb_journal_verify_run(rb_journal_t *j, int64_t run_id, json_t **out)
+{
+    rb__jconn_t *c = j->c;
+    *out = NULL;
+    if (c->in_txn) {
+        snprintf(j->err, sizeof j->err, "%s: verify: commit the pending appends first", j->path);
+        return RB_EINVAL;
+    }
+    int rc = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
+    if (rc != SQLITE_OK)
+        return rb__j_failc(c, rc, "verify");
+    int ret = rb__j_verify_run_pass(c, run_id, 0, out);
+    if (ret == RB__J_UNORDERED)
+        ret = rb__j_verify_run_pass(c, run_id, 1, out);
+    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
     return ret;
 }
 

@@ -276,7 +276,7 @@ struct rb__jconn {
     int seqs_valid;
     int64_t seqs_head_id;
     unsigned char seqs_head_hash[RB__J_HASH_LEN];
-    rb__hasher_t hasher;
+    rb__hasher_t hasher;         /* not set up on a read-only connection */
     int wal_frames;              /* the writer's: WAL size after its last commit */
 };
 

@@ -114,22 +114,27 @@ static void lane_of(const char *type, const char *step, const json_t *data, char
         snprintf(buf, len, "main");
 }
 
+json_t *rv_decision(const char *type, const char *step, json_int_t attempt, const json_t *data)
+{
+    json_t *d = type ? decision_of(type, data) : NULL;
+    if (!d)
+        return NULL;
+    char lane[300];
+    lane_of(type, step, data, lane, sizeof lane);
+    return json_pack("{s:s,s:s?,s:I,s:s,s:o}", "type", type, "step", step, "attempt", attempt, "lane", lane,
+                     "decision", d);
+}
+
 json_t *rv_decisions(const json_t *events)
 {
     json_t *out = json_array();
     size_t i;
     json_t *ev;
     json_array_foreach(events, i, ev) {
-        const char *type = jstr(ev, "type"), *step = jstr(ev, "step");
-        const json_t *data = json_object_get(ev, "data");
-        json_t *d = type ? decision_of(type, data) : NULL;
-        if (!d)
-            continue;
-        char lane[300];
-        lane_of(type, step, data, lane, sizeof lane);
-        json_array_append_new(out, json_pack("{s:s,s:s?,s:I,s:s,s:o}", "type", type, "step", step,
-                                             "attempt", json_integer_value(json_object_get(ev, "attempt")),
-                                             "lane", lane, "decision", d));
+        json_t *d = rv_decision(jstr(ev, "type"), jstr(ev, "step"),
+                                json_integer_value(json_object_get(ev, "attempt")), json_object_get(ev, "data"));
+        if (d)
+            json_array_append_new(out, d);
     }
     return out;
 }

@@ -97,7 +97,7 @@ static void collect_clock(rv_replay_t *rp, int64_t id, const json_t *loaded, jso
     json_t *run = NULL, *children = NULL;
     if (loaded) /* the top run, read once */
         run = json_incref((json_t *)loaded);
-    else if (depth > 16 || rb_journal_run_get(rp->src, id, &run) < 0)
+    else if (depth > 16 || rb_journal_run_get_some(rp->src, id, (const char *const[]){"clock_read", NULL}, 0, &run) < 0)
         return;
     size_t i;
     json_t *ev;
@@ -158,7 +158,7 @@ static json_t *clock_values(rv_replay_t *rp, int64_t id)
 static void recorded_opts(rv_replay_t *rp, rv_rec_t *rec, const rb_runbook_t *rb, rb_run_opts_t *o,
                           json_t **params)
 {
-    const json_t *first = json_array_get(rec->events, 0);
+    const json_t *first = rec->first;
     const json_t *st = json_object_get(first, "data");
     *params = json_deep_copy(json_object_get(st, "params"));
     if (!json_is_object(*params)) {
@@ -211,8 +211,6 @@ static void recorded_opts(rv_replay_t *rp, rv_rec_t *rec, const rb_runbook_t *rb
             rv_missing(rp, rec, "env", NULL, "the env values the run read were not recorded (an older journal)");
     }
 }
-
-static json_t *path_of(const json_t *events) { return rv_decisions(events); }
 
 /* --with-sub FILE…: each file loads, names a runbook other than the top
  * one, and only one file names it. */
@@ -320,7 +318,7 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
         rc = RB_ENOTFOUND;
         goto done;
     }
-    const json_t *st = json_object_get(json_array_get(rp.top->events, 0), "data");
+    const json_t *st = json_object_get(rp.top->first, "data");
     if (json_is_integer(json_object_get(st, "parent_run"))) {
         snprintf(err, errlen, "run %lld is a sub-runbook of run %lld: replay run %lld (sub-runbooks replay with their parent)",
                  (long long)run_id, (long long)json_integer_value(json_object_get(st, "parent_run")),
@@ -367,7 +365,7 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
         goto done;
     }
     char jerr[300];
-    if (rb_journal_open(":memory:", RB_JOURNAL_NO_RECOVER, &scratch, jerr, sizeof jerr) < 0) {
+    if (rb_journal_open(":memory:", RB_JOURNAL_NO_RECOVER | RB_JOURNAL_SCRATCH, &scratch, jerr, sizeof jerr) < 0) {
         snprintf(err, errlen, "replay: a journal in memory: %s", jerr);
         goto done;
     }
@@ -387,6 +385,7 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
         goto done;
     }
     rp.top->live = run;
+    rv_rec_release(rp.top); /* the run is set up: what it answers is indexed */
     rb_run_start(run, on_event, NULL, &rp);
     uv_run(&loop, UV_RUN_DEFAULT);
     const char *sname;
@@ -411,7 +410,7 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
                             "recorded", jstr(rp.top->run, "status"), "replayed", rb_run_status(run));
     json_t *div = json_null(), *runs = json_array();
     for (rv_rec_t *r = rp.recs; r; r = r->next) {
-        json_t *a = path_of(r->events), *b = path_of(r->replayed);
+        json_t *a = json_incref(r->recorded), *b = json_incref(r->replayed);
         json_t *d = rv_first_divergence(a, b);
         if (json_is_null(div) && !json_is_null(d)) {
             json_decref(div);

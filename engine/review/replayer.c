@@ -241,7 +241,10 @@ static uint64_t host_duration(void *arg, const char *step, uint64_t measured)
 rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id)
 {
     json_t *run = NULL, *children = NULL;
-    if (rb_journal_run_get(rp->src, id, &run) < 0) {
+    /* log lines are the one kind of event a replay never reads: nothing
+     * runs, so none is answered or emitted */
+    static const char *const unread[] = {"log", NULL};
+    if (rb_journal_run_get_some(rp->src, id, unread, 1, &run) < 0) {
         snprintf(rp->err, rp->errlen, "no run %lld in the journal", (long long)id);
         return NULL;
     }
@@ -264,10 +267,12 @@ rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id)
     rec->children = children;
     rec->used = json_object();
     rec->replayed = json_array();
-    const json_t *st = json_object_get(json_array_get(rec->events, 0), "data");
+    rec->first = json_incref(json_array_get(rec->events, 0));
+    const json_t *st = json_object_get(rec->first, "data");
     rec->host = (rb_replay_host_t){.answer = host_answer, .subrun = host_subrun, .duration = host_duration,
                                    .started_at = json_integer_value(json_object_get(st, "started_at")), .arg = rec};
     index_record(rec);
+    rec->recorded = rv_decisions(rec->events);
     /* appended, so that the list keeps the order runs were replayed in */
     rv_rec_t **p = &rp->recs;
     while (*p)
@@ -276,10 +281,19 @@ rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id)
     return rec;
 }
 
+void rv_rec_release(rv_rec_t *rec)
+{
+    json_object_del(rec->run, "events");
+    json_decref(rec->events);
+    rec->events = NULL;
+}
+
 void rv_rec_free(rv_rec_t *rec)
 {
     json_decref(rec->run);
     json_decref(rec->events);
+    json_decref(rec->first);
+    json_decref(rec->recorded);
     json_decref(rec->answers);
     json_decref(rec->cursor);
     json_decref(rec->approvals);
@@ -304,7 +318,7 @@ rb_runbook_t *rv_rec_runbook(rv_replay_t *rp, const rv_rec_t *rec)
     }
     /* where relative paths resolved: only a sub-runbook lookup would use
      * it, and a replay looks none up */
-    const char *path = jstr(json_object_get(json_array_get(rec->events, 0), "data"), "path");
+    const char *path = jstr(json_object_get(rec->first, "data"), "path");
     char *dir = NULL;
     if (path && strrchr(path, '/'))
         dir = strndup(path, (size_t)(strrchr(path, '/') - path) + (strrchr(path, '/') == path));
@@ -402,6 +416,8 @@ static int host_subrun(void *arg, const char *step, const char *name, rb_runbook
         } else if (sub) {
             srb = rv_rec_runbook(rp, sub);
         }
+        if (sub)
+            rv_rec_release(sub);
         if (!srb) {
             snprintf(err, errlen, "replay: %s", rp->err);
             return RB_EINVAL;
@@ -421,10 +437,21 @@ static int host_subrun(void *arg, const char *step, const char *name, rb_runbook
 void rv_rec_saw(rv_rec_t *rec, const char *type, const char *step, int attempt, const json_t *data)
 {
     rv_replay_t *rp = rec->rp;
-    /* a copy: the run goes on changing the objects it journaled (the
-     * journal itself writes their text at once) */
-    json_array_append_new(rec->replayed, json_pack("{s:s,s:s?,s:i,s:o}", "type", type, "step", step,
-                                                   "attempt", attempt, "data", json_deep_copy(data)));
+    /* the decision, taken now and copied: the run goes on changing the
+     * objects it journaled (the journal itself writes their text at once);
+     * only what was decided is kept, not the whole event (a foreach's
+     * step_finished holds every item's result) */
+    json_t *dn = rv_decision(type, step, attempt, data);
+    if (dn) {
+        /* its containers copied (nothing in the engine changes a number
+         * or a string it made: jansson's *_set of scalars is never used) */
+        json_t *dec = json_object_get(dn, "decision"), *v;
+        const char *k;
+        json_object_foreach(dec, k, v)
+            if (json_is_object(v) || json_is_array(v))
+                json_object_set_new(dec, k, json_deep_copy(v));
+        json_array_append_new(rec->replayed, dn);
+    }
     if (step && !strcmp(type, "approval_requested")) {
         /* the recorded answer to this step's request, in order */
         json_t *q = json_object_get(rec->approvals, step);

@@ -21,8 +21,12 @@ typedef struct rv_rec rv_rec_t;
 struct rv_rec {
     rv_replay_t *rp;
     int64_t id;        /* the recorded run's id */
-    json_t *run;       /* rb_journal_run_get's object */
-    json_t *events;    /* its effective events: a resumed run's unfinished part left out */
+    json_t *run;       /* rb_journal_run_get's object (its events let go once the
+                          replay is set up: rv_rec_release) */
+    json_t *events;    /* its effective events: a resumed run's unfinished part left out;
+                          NULL after rv_rec_release */
+    json_t *first;     /* its first event (run_started): what the run was started with */
+    json_t *recorded;  /* the decision path of events (rv_decisions), taken at load */
     json_t *answers;   /* "phase\x1fname\x1fitem\x1fattempt" → [{result, with}] in order */
     json_t *cursor;    /* the same keys → how many were handed out */
     json_t *approvals; /* step → [recorded answer events] */
@@ -33,7 +37,7 @@ struct rv_rec {
     json_t *counts;    /* anchor → how many the replayed run has emitted */
     json_t *children;  /* the recorded sub-runs [{id, runbook, sha256, status, parent_step}] */
     json_t *used;      /* ids of those handed out */
-    json_t *replayed;  /* the replayed run's events [{type, step, attempt, data}] */
+    json_t *replayed;  /* the replayed run's decision path [D…], as it emitted them */
     rb_replay_host_t host;
     rb_run_t *live;    /* the replayed run (the top one is replay.c's; children step.c's) */
     int claim;         /* handed to step.c, its run not yet seen */
@@ -67,6 +71,10 @@ struct rv_replay {
  * NULL with rp->err on failure. */
 rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id);
 void rv_rec_free(rv_rec_t *rec);
+/* Lets the recorded events go once nothing reads them any more (what the
+ * replay answers from them is indexed, their decision path taken): the
+ * parsed run is most of a replay's memory, and the replayed run reuses it. */
+void rv_rec_release(rv_rec_t *rec);
 /* The run's recorded runbook version, compiled (dir: where relative paths
  * would resolve). NULL with rp->err. */
 rb_runbook_t *rv_rec_runbook(rv_replay_t *rp, const rv_rec_t *rec);
@@ -81,6 +89,9 @@ double rv_clock(void *arg);
 
 /* decisions.c */
 
+/* The decision one event made: D (see review.h), or NULL for an event
+ * that decides nothing. New reference; it shares values with data. */
+json_t *rv_decision(const char *type, const char *step, json_int_t attempt, const json_t *data);
 /* The decision path of a run's events: [D…] (see review.h). New reference. */
 json_t *rv_decisions(const json_t *events);
 /* The first place two decision paths differ, lane by lane (parallel checks,

@@ -151,8 +151,10 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     uv_timer_init(loop, &r->approval_timer);
     r->approval_timer.data = r;
     r->open_handles = 1;
+    /* The alert is shared, not copied (nobody changes it once a run has
+     * it): 10,000 runs waiting in an approval hold 10,000 alerts. */
     r->ctx = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "params", json_object(), "alert",
-                       o && o->alert ? json_deep_copy(o->alert) : json_object(), "steps",
+                       o && o->alert ? json_incref((json_t *)o->alert) : json_object(), "steps",
                        json_object(), "checks", json_object(), "run", json_object(), "env",
                        json_object());
     r->secrets = rb_secrets_new();

@@ -50,7 +50,9 @@ struct rb_replay_host {
 
 typedef struct rb_run_opts {
     const json_t *params; /* object of given parameters (borrowed); may be NULL */
-    const json_t *alert;  /* the alert that started the run (borrowed); may be NULL */
+    const json_t *alert;  /* the alert that started the run; may be NULL. The run
+                           * keeps a reference (not a copy): the caller must not
+                           * change it afterwards */
     const char *trigger;  /* "cli", "webhook", … */
     int dry_run;          /* a drill: actions with side effects are simulated */
     const json_t *assume; /* a drill's assumed outcomes: {"*" or step name: "ok"|"failed"}

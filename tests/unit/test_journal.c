@@ -566,6 +566,136 @@ static void test_open_bad_path(void **state)
     assert_int_equal(rb_journal_open("", 0, &j, err, sizeof err), RB_EINVAL);
 }
 
+/* rb_journal_run_get_some parses the data of the events asked for only
+ * (the others read back with data null, everything else the same), and a
+ * scratch journal (a replay's) keeps run_started and checks, but does not
+ * store, the other events. */
+static void test_run_get_some_and_scratch(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = open_ok(fx->db, 0);
+    int64_t r = new_run(j, "node-crash");
+    static const char *const types[] = {"run_started", "log", "step_finished"};
+    for (size_t i = 0; i < 3; i++) {
+        json_t *d = json_pack("{s:i,s:s}", "n", (int)i, "concurrency_key", "k");
+        assert_int_equal(rb_journal_event(j, r, types[i], i ? "s" : NULL, 0, d), 0);
+        json_decref(d);
+    }
+    assert_int_equal(rb_journal_sync(j), 0);
+    json_t *all = NULL, *some = NULL, *not_log = NULL;
+    assert_int_equal(rb_journal_run_get(j, r, &all), 0);
+    assert_int_equal(rb_journal_run_get_some(j, r, (const char *const[]){"log", NULL}, 0, &some), 0);
+    assert_int_equal(rb_journal_run_get_some(j, r, (const char *const[]){"log", NULL}, 1, &not_log), 0);
+    json_t *ea = json_object_get(all, "events"), *es = json_object_get(some, "events"),
+           *en = json_object_get(not_log, "events");
+    assert_int_equal(json_array_size(es), 3);
+    for (size_t i = 0; i < 3; i++) {
+        json_t *a = json_array_get(ea, i), *b = json_array_get(es, i), *c = json_array_get(en, i);
+        assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "data"), "n")), (json_int_t)i);
+        /* the same but for data: null where it was not asked for */
+        assert_true(json_is_null(json_object_get(i == 1 ? c : b, "data")));
+        assert_true(json_equal(json_object_get(a, "data"), json_object_get(i == 1 ? b : c, "data")));
+        json_t *x = json_copy(a), *y = json_copy(b);
+        json_object_del(x, "data");
+        json_object_del(y, "data");
+        assert_true(json_equal(x, y));
+        json_decref(x);
+        json_decref(y);
+    }
+    assert_true(json_equal(json_object_get(all, "params"), json_object_get(some, "params")));
+    json_decref(all);
+    json_decref(some);
+    json_decref(not_log);
+    rb_journal_close(j);
+
+    char err[256];
+    rb_journal_t *s = NULL;
+    assert_int_equal(rb_journal_open(":memory:", RB_JOURNAL_NO_RECOVER | RB_JOURNAL_SCRATCH, &s, err, sizeof err), 0);
+    r = new_run(s, "node-crash");
+    for (size_t i = 0; i < 3; i++) {
+        json_t *d = json_pack("{s:i,s:s}", "n", (int)i, "concurrency_key", "k");
+        assert_int_equal(rb_journal_event(s, r, types[i], i ? "s" : NULL, 0, d), 0);
+        json_decref(d);
+    }
+    /* an event whose data cannot be journaled is refused all the same */
+    json_t *bad = json_stringn_nocheck("\xff", 1), *d = json_pack("{s:o}", "out", bad);
+    assert_int_equal(rb_journal_event(s, r, "log", "s", 0, d), RB_EINVAL);
+    json_decref(d);
+    assert_int_equal(rb_journal_sync(s), 0);
+    json_t *run = NULL;
+    assert_int_equal(rb_journal_run_get(s, r, &run), 0);
+    assert_int_equal(json_array_size(json_object_get(run, "events")), 1);
+    assert_string_equal(json_string_value(json_object_get(json_array_get(json_object_get(run, "events"), 0), "type")),
+                        "run_started");
+    json_decref(run);
+    int64_t active = 0, last = 0;
+    assert_int_equal(rb_journal_key_state(s, "node-crash", "k", &active, NULL, &last), 0);
+    assert_int_equal(active, r); /* run_started is what tells */
+    rb_journal_close(s);
+}
+
+/* The severity rb_journal_runs_find lists (and filters on) is the level of
+ * the run's first severity_assigned, found without walking a long run's
+ * events when it has none: runs as the engine writes them, with a
+ * severity, without one (declared, then many events), never declared,
+ * and declared only after an interruption and a resume; each compared
+ * with the plain definition, asked of SQLite on another connection. */
+static void test_runs_severity(void **state)
+{
+    fx_t *fx = *state;
+    rb_journal_t *j = open_ok(fx->db, 0);
+    static const char *const shapes[][8] = {
+        {"run_started", "check_finished", "confirm", "severity_assigned", "declared", "step_started", "run_finished", NULL},
+        {"run_started", "declared", "step_started", "log", "log", "log", "run_finished", NULL},
+        {"run_started", "check_finished", "confirm", "run_finished", NULL},
+        {"run_started", "check_finished", "run_interrupted", "run_resumed", "severity_assigned", "declared", "run_finished", NULL},
+    };
+    static const char *const levels[] = {"P1", NULL, NULL, "P2"};
+    int64_t ids[4];
+    for (int r = 0; r < 4; r++) {
+        ids[r] = new_run(j, "node-crash");
+        for (int k = 0; shapes[r][k]; k++) {
+            json_t *d = !strcmp(shapes[r][k], "severity_assigned") ? json_pack("{s:s}", "level", levels[r])
+                                                                   : json_pack("{s:i}", "k", k);
+            assert_int_equal(rb_journal_event(j, ids[r], shapes[r][k], NULL, 0, d), 0);
+            json_decref(d);
+        }
+        /* a long run after its declared, with no severity: its log lines */
+        for (int k = 0; r == 1 && k < 500; k++) {
+            json_t *d = json_pack("{s:i}", "k", k);
+            assert_int_equal(rb_journal_event(j, ids[r], "log", "s", 0, d), 0);
+            json_decref(d);
+        }
+    }
+    assert_int_equal(rb_journal_sync(j), 0);
+    json_t *runs = NULL;
+    assert_int_equal(rb_journal_runs_find(j, NULL, &runs), 0);
+    assert_int_equal(json_array_size(runs), 4);
+    for (int r = 0; r < 4; r++) {
+        const json_t *row = json_array_get(runs, (size_t)(3 - r)); /* newest first */
+        assert_int_equal(json_integer_value(json_object_get(row, "id")), ids[r]);
+        const char *got = json_string_value(json_object_get(row, "severity"));
+        if (levels[r])
+            assert_string_equal(got, levels[r]);
+        else
+            assert_true(json_is_null(json_object_get(row, "severity")));
+        char sql[300];
+        snprintf(sql, sizeof sql,
+                 "SELECT count(*) FROM runs WHERE id = %lld AND (SELECT json_extract(data, '$.level')"
+                 " FROM events WHERE run_id = runs.id AND type = 'severity_assigned' ORDER BY seq LIMIT 1)"
+                 " IS %s%s%s", (long long)ids[r], levels[r] ? "'" : "", levels[r] ? levels[r] : "NULL",
+                 levels[r] ? "'" : "");
+        assert_int_equal(sql_int(fx->db, sql), 1);
+    }
+    json_decref(runs);
+    rb_journal_runs_filter_t f = {.severity = "P2"};
+    assert_int_equal(rb_journal_runs_find(j, &f, &runs), 0);
+    assert_int_equal(json_array_size(runs), 1);
+    assert_int_equal(json_integer_value(json_object_get(json_array_get(runs, 0), "id")), ids[3]);
+    json_decref(runs);
+    rb_journal_close(j);
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
@@ -586,6 +716,8 @@ int main(void)
         T(test_canonical_data),
         T(test_nul_round_trip),
         T(test_disk_full),
+        T(test_run_get_some_and_scratch),
+        T(test_runs_severity),
     };
 #undef T
     return cmocka_run_group_tests(tests, NULL, NULL);

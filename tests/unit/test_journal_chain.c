@@ -7,6 +7,8 @@
  * head, edit a runbook text); what the triggers refuse while they stand;
  * journal prune and its checkpoint (verify passes after it, tampering after
  * it is still caught); and the migration of a version 1 journal.
+ * rb_journal_verify_run (one run's part of the chain) finds what verify
+ * finds about that run, under every attack.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -596,6 +598,92 @@ static void test_migrate_from_v1(void **state)
     sqlite3_close(b);
 }
 
+/* rb_journal_verify_run(r) reads only run r's events (and the head, the
+ * checkpoints, r's version and status), yet finds what the whole verify
+ * finds about them: for every attack, every run's findings are exactly the
+ * whole verify's findings on that run's events and on the records every
+ * run shares (head, checkpoints, versions: there is one here), in the
+ * same order with the same words, and a runs-table edit of another run is
+ * not this run's. Runs interleave, so each run's links cross the others'. */
+static void expect_run_findings_match(fx_t *fx, const char *attack, int nruns)
+{
+    if (attack)
+        sql_exec(fx->db, attack);
+    json_t *all = NULL;
+    verify_path_ok(fx->db, &all);
+    rb_journal_t *j = open_ok(fx->db, RB_JOURNAL_READONLY);
+    for (int64_t run = 1; run <= nruns; run++) {
+        json_t *mine = NULL;
+        assert_int_equal(rb_journal_verify_run(j, run, &mine), 0);
+        json_t *want = json_array();
+        size_t i;
+        json_t *p;
+        json_array_foreach(json_object_get(all, "problems"), i, p) {
+            const json_t *rid = json_object_get(p, "run_id");
+            long long other = 0;
+            const char *what = json_string_value(json_object_get(p, "what"));
+            if (json_is_integer(rid) ? json_integer_value(rid) == run
+                                     : !(sscanf(what, "run %lld:", &other) == 1 && other != run))
+                json_array_append(want, p);
+        }
+        if (!json_equal(want, json_object_get(mine, "problems"))) {
+            char *a = json_dumps(want, JSON_COMPACT), *b = json_dumps(mine, JSON_COMPACT);
+            fail_msg("%s: run %lld: verify says %s, verify_run says %s", attack ? attack : "(none)",
+                     (long long)run, a, b);
+        }
+        assert_int_equal(json_is_true(json_object_get(mine, "ok")), json_array_size(want) == 0);
+        json_decref(want);
+        json_decref(mine);
+    }
+    rb_journal_close(j);
+    json_decref(all);
+}
+
+static void test_verify_run_matches_verify(void **state)
+{
+    static const char *const attacks[] = {
+        NULL,
+        "DROP TRIGGER events_no_update; UPDATE events SET data = '{}' WHERE id = 8",
+        "DROP TRIGGER events_no_update; UPDATE events SET prev_hash = randomblob(32) WHERE id = 8",
+        "DROP TRIGGER events_no_update; UPDATE events SET hash = randomblob(32) WHERE id = 8",
+        "DROP TRIGGER events_no_update; UPDATE events SET prev_hash = x'' WHERE id = 8",
+        "DROP TRIGGER events_no_update; UPDATE events SET hash = x'00' WHERE id = 7",
+        "DROP TRIGGER events_no_update; UPDATE events SET run_id = 1, seq = 9 WHERE id = 8",
+        "DROP TRIGGER events_no_update; UPDATE events SET seq = 9 WHERE id = 8",
+        "DROP TRIGGER events_no_delete; DELETE FROM events WHERE id = 7",
+        "DROP TRIGGER events_no_delete; DELETE FROM events WHERE id = 1",
+        "DROP TRIGGER events_no_delete; DELETE FROM events WHERE id IN (5, 6, 7)",
+        "DROP TRIGGER events_no_delete; DELETE FROM events WHERE id = 15",
+        "DROP TRIGGER events_no_delete; DELETE FROM events WHERE run_id = 3;"
+        " DELETE FROM runs WHERE id = 3",
+        "DROP TRIGGER chain_head_no_delete; DELETE FROM chain_head",
+        "INSERT INTO events SELECT 16, run_id, seq + 1, wall_ms, mono_ns, type, step,"
+        " attempt, data, hash, hash FROM events WHERE id = 15",
+        /* two runs' events swap places */
+        "DROP TRIGGER events_no_update; UPDATE events SET id = 0 WHERE id = 4;"
+        " UPDATE events SET id = 4 WHERE id = 5; UPDATE events SET id = 5 WHERE id = 0",
+        /* two events of run 1 swap ids: its seq order is no longer its id
+         * order (the walk in id order) */
+        "DROP TRIGGER events_no_update; UPDATE events SET id = 0 WHERE id = 4;"
+        " UPDATE events SET id = 4 WHERE id = 7; UPDATE events SET id = 7 WHERE id = 0",
+        "DROP TRIGGER events_no_update; DROP TRIGGER events_no_delete;"
+        " DROP TRIGGER chain_head_follows; DELETE FROM events WHERE id = 9;"
+        " UPDATE events SET id = id - 1 WHERE id > 9;"
+        " UPDATE chain_head SET event_id = 14, hash = (SELECT hash FROM events WHERE id = 14)",
+        "DROP TRIGGER versions_no_update; UPDATE versions SET source = 'x'",
+        "UPDATE runs SET status = 'failed' WHERE id = 2",
+    };
+    for (size_t i = 0; i < sizeof attacks / sizeof *attacks; i++) {
+        if (i) {
+            fx_teardown(state);
+            fx_setup(state);
+        }
+        fx_t *fx = *state;
+        build(fx, 3, 5);
+        expect_run_findings_match(fx, attacks[i], 3);
+    }
+}
+
 int main(void)
 {
 #define T(f) cmocka_unit_test_setup_teardown(f, fx_setup, fx_teardown)
@@ -608,6 +696,7 @@ int main(void)
         T(test_insert_caught),
         T(test_reorder_caught),
         T(test_version_text_edit_caught),
+        T(test_verify_run_matches_verify),
         T(test_triggers_refuse),
         T(test_prune_then_verify),
         T(test_prune_interleaved_keeps),
