@@ -571,6 +571,14 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
     json_object_set_new(rep, "severity", severity);
     json_object_set_new(rep, "targets", targets);
     /* a one-paragraph summary, from the facts */
+    if (end_t < 0) { /* its process is gone and nobody marked it yet: interrupted, as `runs` says */
+        json_t *gone = NULL, *g;
+        if (rb_journal_runs_orphaned(j, &gone) == 0)
+            json_array_foreach(gone, i, g)
+                if (json_integer_value(g) == run_id)
+                    json_object_set_new(rep, "status", json_string("interrupted"));
+        json_decref(gone);
+    }
     char *summary = summary_of(rep, steps, json_array_size(skipped),
                                rollback_why[0] && final_error && !strncmp(final_error, rollback_failed, strlen(rollback_failed))
                                    ? rollback_why : final_error, unsent);
