@@ -43,6 +43,12 @@ void rb__cli_put_json(out_t *o, const json_t *v, size_t max);
  * "$ argv…" (an argument a shell would split quoted; a number or boolean as
  * its text), "$ shell line", or the action's name and its parameters. */
 void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with);
+/* The host an ssh step's with names: an inventory host's name, or
+ * [user@]address[:port]; nothing when with has no host. */
+void rb__cli_put_host(out_t *o, const json_t *with);
+/* A foreach item as a label, at most max bytes: an inventory host by its
+ * name, a string as itself, anything else as compact JSON. */
+void rb__cli_put_item(out_t *o, const json_t *value, size_t max);
 int rb__cli_status_color(const char *s);
 void rb__cli_fmt_local(int64_t ms, char *buf, size_t len);
 void rb__cli_fmt_duration(int64_t ms, char *buf, size_t len);

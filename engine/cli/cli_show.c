@@ -194,13 +194,9 @@ static void put_item(out_t *o, const json_t *data, const json_t *value)
     if (!json_is_integer(json_object_get(data, "item")))
         return;
     fprintf(o->f, " item %" PRId64, rb__cli_jint(data, "item"));
-    if (json_is_string(value)) {
+    if (value) {
         fputs(" (", o->f);
-        rb__cli_put_clean(o, json_string_value(value), strlen(json_string_value(value)), 60);
-        fputc(')', o->f);
-    } else if (value) {
-        fputs(" (", o->f);
-        rb__cli_put_json(o, value, 60);
+        rb__cli_put_item(o, value, 60);
         fputc(')', o->f);
     }
 }
