@@ -52,7 +52,8 @@ static const template_t templates[] = {
       {"What we know", "summary"},
       {"Detected", "detected"},
       {"Runbook", "run_ref"},
-      {"Details", "url"}},
+      {"Details", "url"},
+      {"Report", "report_url"}},
      "Updates follow in this channel."},
     {"update",
      "INCIDENT UPDATE",
@@ -63,7 +64,8 @@ static const template_t templates[] = {
       {"Steps so far", "steps"},
       {"Approvals", "approvals"},
       {"Runbook", "run_ref"},
-      {"Details", "url"}},
+      {"Details", "url"},
+      {"Report", "report_url"}},
      NULL},
     {"resolved",
      "INCIDENT RESOLVED",
@@ -74,7 +76,8 @@ static const template_t templates[] = {
       {"Steps taken", "steps"},
       {"Approvals", "approvals"},
       {"Runbook", "run_ref"},
-      {"Details", "url"}},
+      {"Details", "url"},
+      {"Report", "report_url"}},
      "A post-incident review follows. Thank you for your patience."},
     {"escalation",
      "INCIDENT ESCALATED",
@@ -86,7 +89,8 @@ static const template_t templates[] = {
       {"Steps so far", "steps"},
       {"Approvals", "approvals"},
       {"Runbook", "run_ref"},
-      {"Details", "url"}},
+      {"Details", "url"},
+      {"Report", "report_url"}},
      "The next level of the escalation chain is asked to respond."},
 };
 
@@ -220,6 +224,7 @@ json_t *rb__notify_fields(const json_t *view, const json_t *vars, long long now)
     set_text(f, "status", value_text(json_is_string(event) ? event : json_object_get(run, "status")));
     set_text(f, "run_id", value_text(json_object_get(run, "id")));
     set_text(f, "title", value_text(json_object_get(run, "key")));
+    set_text(f, "report_url", value_text(json_object_get(run, "report_url")));
     const json_t *t0 = json_object_get(run, "started_at");
     if (json_is_integer(t0) && now >= json_integer_value(t0)) {
         char d[32] = "0s";

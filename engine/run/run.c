@@ -142,6 +142,7 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     r->parent_run = o ? o->parent_run : 0;
     r->parent_step = o && o->parent_step ? strdup(o->parent_step) : NULL;
     r->default_key = o && o->default_key ? strdup(o->default_key) : NULL;
+    r->external_url = o && o->external_url && *o->external_url ? strdup(o->external_url) : NULL;
     r->replay = o ? o->replay : NULL;
     r->started_at = o ? o->started_at : 0;
     if (!rb_expr_get_clock(NULL))
@@ -164,7 +165,24 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
                                                  : rb_inventory_empty());
     r->steps = json_object_get(r->ctx, "steps");
     r->checks = json_object_get(r->ctx, "checks");
-    if (rb__run_params(r, given, err, errlen) < 0) {
+    /* the host's values for what the runbook declares, under the given */
+    json_t *merged = NULL;
+    if (o && json_is_object(o->preset)) {
+        merged = json_object();
+        for (size_t i = 0; merged && i < rb_runbook_nparams(rb); i++) {
+            const char *name = rb_runbook_param(rb, i)->name;
+            json_t *v = json_object_get(o->preset, name);
+            if (v)
+                json_object_set(merged, name, v);
+        }
+        if (merged && json_is_object(given))
+            json_object_update(merged, (json_t *)given);
+        if (merged)
+            given = merged;
+    }
+    int prc = rb__run_params(r, given, err, errlen);
+    json_decref(merged);
+    if (prc < 0) {
         rb_run_free(r);
         return RB_EINVAL;
     }
@@ -307,7 +325,7 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
         return rc;
     }
     hold_key(r);
-    rb__run_set_field(r, "id", json_integer(r->id));
+    rb__run_set_id(r);
     rb__run_set_field(r, "key", json_string(r->key));
     rb__run_set_field(r, "status", json_string("pending"));
     rb__run_set_field(r, "dry_run", json_boolean(r->dry_run));
@@ -315,6 +333,17 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
     rb__run_set_field(r, "sha256", json_string(sha));
     *out = r;
     return 0;
+}
+
+void rb__run_set_id(rb_run_t *r)
+{
+    rb__run_set_field(r, "id", json_integer(r->id));
+    char *url = NULL;
+    if (r->external_url &&
+        asprintf(&url, "%s/api/v1/runs/%lld/report", r->external_url, (long long)r->id) >= 0) {
+        rb__run_set_field(r, "report_url", json_string(url));
+        free(url);
+    }
 }
 
 /* ---- invoker plumbing ---- */
@@ -961,6 +990,7 @@ void rb_run_free(rb_run_t *r)
     free(r->key);
     free(r->key_slot);
     free(r->default_key);
+    free(r->external_url);
     json_decref(r->assume);
     json_decref(r->ctx);
     json_decref(r->intent_with);

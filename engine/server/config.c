@@ -37,7 +37,10 @@ rb_srv_config_t *rb_srv_config_new(void)
     c->env = json_object();
     c->secret_env = json_object();
     c->generic_hooks = json_object();
-    if (!c->host || !c->db || !c->dir || !c->env || !c->secret_env || !c->generic_hooks) {
+    c->params = json_object();
+    c->param_secrets = json_array();
+    if (!c->host || !c->db || !c->dir || !c->env || !c->secret_env || !c->generic_hooks ||
+        !c->params || !c->param_secrets) {
         rb_srv_config_free(c);
         return NULL;
     }
@@ -58,6 +61,9 @@ void rb_srv_config_free(rb_srv_config_t *c)
     json_decref(c->env);
     json_decref(c->secret_env);
     json_decref(c->generic_hooks); /* secrets: strings jansson frees */
+    json_decref(c->params);
+    json_decref(c->param_secrets);
+    free(c->external_url);
     free(c);
 }
 
@@ -325,7 +331,8 @@ int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
 {
     static const char *const top[] = {"listen", "database", "runbooks", "plugins", "inventory", "tokens",
                                       "log_format", "limits", "shutdown_grace", "env",
-                                      "secret_env", "metrics", "generic_hooks", NULL};
+                                      "secret_env", "metrics", "generic_hooks",
+                                      "params", "external_url", NULL};
     static const char *const lim[] = {"body_size", "header_size", "request_time", "active_runs",
                                       NULL};
     ld_t l = {.d = d, .file = path};
@@ -373,6 +380,7 @@ int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
     get_env(&l, root, "secret_env", c, 1);
     get_metrics(&l, root, c);
     get_hooks(&l, root, c);
+    l.bad |= rb__srv_config_runs(c, l.doc, root, path, d);
     const json_t *limits = json_object_get(root, "limits");
     if (limits && !json_is_object(limits)) {
         err_at(&l, root, "limits", "must be a mapping (body_size, header_size, request_time, "

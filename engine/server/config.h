@@ -43,6 +43,10 @@ typedef struct rb_srv_config {
      * window)}. A runbook not named here has a generic hook without a
      * signature check. */
     json_t *generic_hooks;
+    /* config_runs.c: what the runs the server starts are given */
+    json_t *params;        /* params: name → value, for runbooks that declare the name */
+    json_t *param_secrets; /* the secret values among them, masked in every run */
+    char *external_url;    /* external_url: for {{ run.report_url }}, or NULL */
 } rb_srv_config_t;
 
 /* The defaults (docs/server.md). Returns NULL when out of memory. */
@@ -57,6 +61,16 @@ int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d);
 
 /* "HOST:PORT" or "[V6]:PORT" into c. 0, or RB_EINVAL with why. */
 int rb_srv_config_listen(rb_srv_config_t *c, const char *addr, char *why, size_t whylen);
+
+/* config_runs.c: reads params: and external_url: of the file's root
+ * into c; problems go to d. Returns 1 when one was refused, else 0. */
+struct rb_doc;
+int rb__srv_config_runs(rb_srv_config_t *c, const struct rb_doc *doc, const json_t *root,
+                        const char *file, rb_diags_t *d);
+
+/* 0 when s may be an external_url (http:// or https://, a host, no query,
+ * fragment, space or control character), else -1 with why. */
+int rb_srv_external_url_check(const char *s, char *why, size_t whylen);
 
 /* Sets a string field (strdup). */
 int rb_srv_config_set(char **field, const char *value);

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "server_int.h"
 #include "load/inventory.h"
+#include "run/secret.h"
 
 #include <runbook/runbook.h>
 
@@ -217,6 +218,11 @@ int rb_server_main(rb_srv_config_t *cfg, int no_config)
         rb_auth_free(s.auth);
         return 2;
     }
+    s.secrets = rb_secrets_new(); /* params: given as secrets (config_runs.c) */
+    size_t si;
+    json_t *sv;
+    json_array_foreach(cfg->param_secrets, si, sv)
+        rb_secrets_add(s.secrets, json_string_value(sv), json_string_length(sv));
     /* static: when runs are left with an action in flight, the loop is
      * never closed and what it holds stays reachable to the end. */
     static uv_loop_t loop;
@@ -283,6 +289,7 @@ out_loop:
 out_journal:
     rb_journal_close(s.j);
     json_decref(s.inventory);
+    rb_secrets_free(s.secrets);
     rb_auth_free(s.auth);
     rb__metrics_free(&s); /* no loop turn follows: no run reports again */
     rb__hook_generic_free();

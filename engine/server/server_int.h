@@ -141,6 +141,7 @@ struct rb_srv {
     rb_http_t *http;
     rb_books_t *books;
     json_t *inventory; /* the config's inventory, read at start ({{ inventory.* }}), or NULL */
+    struct rb_secrets *secrets; /* the config's secret params:, masked in every run */
     void *runs;         /* runs.c's */
     void *am;           /* hook_alertmanager.c's */
     int stopping;       /* SIGTERM: no new run starts */
