@@ -520,7 +520,7 @@ void rb__run_durable(rb_run_t *r, rb__run_cont_fn k)
 /* Writes the final record and tells the owner, once notifications are out. */
 static void finish(rb_run_t *r)
 {
-    if (r->state == RS_DONE || r->npending)
+    if (r->state == RS_DONE || r->npending || !r->end_ready)
         return;
     r->state = RS_DONE;
     r->end_ms = uv_now(r->loop);
@@ -546,18 +546,16 @@ static void finish(rb_run_t *r)
     rb__run_durable(r, tell_owner);
 }
 
-void rb__run_end(rb_run_t *r, const char *status, const char *error)
+/* The end's notifications, once what the run decided is durable: a crash
+ * while one is in flight leaves a journal whose steps are all recorded, so
+ * that resume goes on after the last step, reaches the end again and sends
+ * them again (at least once, docs/notifications.md). */
+static void end_notify(rb_run_t *r)
 {
-    if (r->state == RS_ENDING || r->state == RS_DONE)
+    const char *status = r->end_status;
+    if (r->state != RS_ENDING || r->end_ready)
         return;
-    r->state = RS_ENDING;
-    stop_escalations(r);
-    uv_timer_stop(&r->approval_timer);
-    if (!r->final_status) {
-        r->final_status = status;
-        r->final_error = error ? strdup(error) : NULL;
-    }
-    rb__run_set_status(r, r->final_status);
+    r->end_ready = 1;
     if (!r->journal_broken) {
         if (!strcmp(status, "resolved"))
             rb__run_notify(r, RB_EV_RESOLVED, "resolved");
@@ -568,7 +566,36 @@ void rb__run_end(rb_run_t *r, const char *status, const char *error)
         else if (!strcmp(status, "inconclusive"))
             rb__run_notify(r, RB_EV_INCONCLUSIVE, "inconclusive");
     }
+    if (r->cancelling) /* cancelled while the end was made durable: stop them too */
+        for (size_t i = 0; i < r->nniv; i++)
+            if (r->niv[i] && rb__invoker_busy(r->niv[i]))
+                rb__invoker_cancel(r->niv[i]);
     finish(r);
+}
+
+void rb__run_end(rb_run_t *r, const char *status, const char *error)
+{
+    if (r->state == RS_ENDING && !r->end_ready && r->journal_broken) {
+        /* the journal failed while the end was made durable: end now */
+        r->end_ready = 1;
+        finish(r);
+        return;
+    }
+    if (r->state == RS_ENDING || r->state == RS_DONE)
+        return;
+    r->state = RS_ENDING;
+    stop_escalations(r);
+    uv_timer_stop(&r->approval_timer);
+    if (!r->final_status) {
+        r->final_status = status;
+        r->final_error = error ? strdup(error) : NULL;
+    }
+    rb__run_set_status(r, r->final_status);
+    r->end_status = status;
+    if (r->journal_broken)
+        end_notify(r);
+    else
+        rb__run_durable(r, end_notify);
 }
 
 /* ---- notifications and escalations ---- */

@@ -114,6 +114,8 @@ struct rb_run {
     char *key_slot; /* "runbook\x1fkey" */
     int key_held;
     int resumed;    /* rb_run_resume(): goes on at resume_at */
+    const char *end_status; /* rb__run_end's status (static text), for its notifications */
+    int end_ready;  /* the end is durable and its notifications are out: finish may end */
     long resume_at; /* a step index, or RB__RESUME_FROM_START */
 
     const rb_replay_host_t *replay; /* a replay's stand-in for the world, or NULL */
