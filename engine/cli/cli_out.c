@@ -171,6 +171,52 @@ void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with)
     }
 }
 
+void rb__cli_put_would(out_t *o, int indent, const json_t *would)
+{
+    const json_t *pv = json_object_get(would, "preview");
+    if (!json_is_object(pv)) {
+        rb__cli_put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
+        return;
+    }
+    const char *ch = rb__cli_jstr(pv, "channel"), *to = rb__cli_jstr(pv, "target");
+    const char *ev = rb__cli_jstr(pv, "event_action");
+    rb__cli_put_str(o, ch ? ch : rb__cli_jstr(would, "action"));
+    if (ev) {
+        fputc(' ', o->f);
+        rb__cli_put_str(o, ev);
+    }
+    if (to && *to) {
+        fputs(" to ", o->f);
+        rb__cli_put_clean(o, to, strlen(to), RB__OUT_COLS);
+    }
+    const char *dk = rb__cli_jstr(pv, "dedup_key");
+    if (dk) {
+        fputs(", dedup_key ", o->f);
+        rb__cli_put_clean(o, dk, strlen(dk), RB__OUT_COLS);
+    }
+    const char *subj = rb__cli_jstr(pv, "subject");
+    if (subj && *subj) {
+        fputs(", subject: ", o->f);
+        rb__cli_put_clean(o, subj, strlen(subj), RB__OUT_COLS);
+    }
+    const char *msg = rb__cli_jstr(pv, "message");
+    const json_t *body = json_object_get(pv, "body");
+    if (!msg && body) {
+        fprintf(o->f, "\n%*s| ", indent, "");
+        rb__cli_put_json(o, body, RB__DATA_COLS);
+    }
+    int n = 0;
+    for (const char *p = msg; p && *p && n < RB__MSG_LINES; n++) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        fprintf(o->f, "\n%*s| ", indent, "");
+        rb__cli_put_clean(o, p, len, RB__OUT_COLS);
+        p = e ? e + 1 : p + len;
+        if (n + 1 == RB__MSG_LINES && *p)
+            fprintf(o->f, "\n%*s| ...", indent, "");
+    }
+}
+
 /* The run-level events (phases, decisions, approvals, rollback,
  * escalation): one line each. Returns 0 for a type it does not know. *//* Green for a good end, red for a bad one, yellow for the in-between. */
 int rb__cli_status_color(const char *s)

@@ -201,7 +201,8 @@ static void put_item(out_t *o, const json_t *data, const json_t *value)
     }
 }
 
-static int put_run_event(out_t *o, const char *type, const char *step, const json_t *data)
+static int put_run_event(out_t *o, const char *type, const char *step, const json_t *data,
+                         int indent)
 {
     char d1[32], d2[32];
     if (!strcmp(type, "phase_started")) {
@@ -290,7 +291,7 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
             fputs("would send", o->f);
             rb__cli_color_off(o, C_YELLOW);
             fputs(": ", o->f);
-            rb__cli_put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
+            rb__cli_put_would(o, indent, would);
         } else {
             /* the action's own tries (notify retries inside one attempt) */
             put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : outcome_word(res), res,
@@ -479,7 +480,7 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
                 rb__cli_put_would_run(o, action, json_object_get(it, "with"));
             }
         }
-    } else if (put_run_event(o, type, step, data)) {
+    } else if (put_run_event(o, type, step, data, indent)) {
         if (!strcmp(type, "check_finished")) { /* what the check saw */
             json_t *res = json_object_get(data, "result");
             fputc('\n', o->f);

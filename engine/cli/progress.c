@@ -342,8 +342,9 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             fprintf(stderr, "  notify %s: would be refused: %s\n", step,
                     json_string_value(json_object_get(would, "refused")));
         } else if (would) { /* a drill sends nothing (R-drill-notify) */
+            out_t o = {stderr, 0};
             fprintf(stderr, "  notify %s: would send: ", step);
-            print_would_run(json_string_value(json_object_get(would, "action")), json_object_get(would, "with"));
+            rb__cli_put_would(&o, 4, would);
             fputc('\n', stderr);
         } else {
             fprintf(stderr, "  notify %s: %s", step, ok ? "sent" : rb__result_outcome(res));
