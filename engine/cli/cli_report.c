@@ -22,7 +22,7 @@
 static void usage_report(FILE *f)
 {
     fprintf(f,
-            "Usage: runbook report RUN [--format text|md|html|json] [-o FILE] [--db FILE]\n"
+            "usage: runbook report RUN [--format text|md|html|json] [-o FILE] [--db FILE]\n"
             "\n"
             "Writes the post-incident review of a run from the journal: summary, severity\n"
             "and why, duration against the level's targets, the timeline (detection,\n"

@@ -32,7 +32,7 @@
 static void usage_show(FILE *f)
 {
     fprintf(f,
-"Usage: runbook show RUN [--db FILE | --server URL] [--format text|json]\n"
+"usage: runbook show RUN [--db FILE | --server URL] [--format text|json]\n"
             "\n"
             "Shows one run: its runbook version, trigger and parameters, then every\n"
             "event as a timeline from the run's start, with the first lines of each\n"

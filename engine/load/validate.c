@@ -277,6 +277,9 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
             if (rb_duration_value(v, &ms) < 0) {
                 if (json_is_string(v) || rb_duration_value(v, &ms) == RB_ETOOBIG)
                     duration_error(w, vm, v, k);
+                else if (json_is_number(v) && json_number_value(v) < 0)
+                    ERR(w, vm, "\"%s\" must not be negative: a duration (30s, 5m) or a number of "
+                               "seconds, 0 or more", k);
                 else
                     okt = 0;
             }
@@ -309,6 +312,7 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
         if (has_run && (!strcmp(q->name, "argv") || !strcmp(q->name, "shell")))
             continue;
         ERR(w, objm, "action \"%s\" needs parameter \"%s\"", a->name, q->name);
+        json_object_set_new(typed_keys, q->name, json_true()); /* said once */
     }
     int (*all)(const json_t *, rb_action_report_fn, void *) = rb__action_validate_all(a);
     if (all && !has_run) {
@@ -320,7 +324,8 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
         /* One diagnostic per problem: the action's own check is not repeated
          * about a value whose type was already found wrong above. */
         int rc = a->validate(with, msg, sizeof(msg), &bad);
-        int told = typed && (!bad || typed > 1 || !strcmp(bad, bad_key));
+        int told = (typed && (!bad || typed > 1 || !strcmp(bad, bad_key))) ||
+                   (bad && json_object_get(typed_keys, bad));
         if (rc < 0 && !told) {
             rb_mark_t at = bad && json_object_get(with, bad) ? rb_doc_key_mark(w->doc, with, bad)
                                                              : rb_doc_val_mark(w->doc, obj, "with");

@@ -336,7 +336,7 @@ int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
     static const char *const lim[] = {"body_size", "header_size", "request_time", "active_runs",
                                       NULL};
     ld_t l = {.d = d, .file = path};
-    int rc = rb_doc_load_file(path, d, &l.doc);
+    int rc = rb_doc_load_file_as(path, NULL, d, &l.doc); /* empty: every default */
     if (rc < 0)
         return rc;
     rb_srv_config_set(&c->file, path);
