@@ -398,7 +398,10 @@ static int prepare(notify_state_t *s, const json_t *with, const json_t *view, co
     const char *tmpl = textv ? NULL : json_string_value(rb__with_get(with, "template"));
     if (!textv && !tmpl)
         tmpl = rb__notify_template_for(json_string_value(json_object_get(view, "event")));
-    json_t *fields = rb__notify_fields(view, rb__with_get(with, "vars"), (long long)time(NULL));
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    json_t *fields = rb__notify_fields(view, rb__with_get(with, "vars"),
+                                       (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
     char *text = !fields ? NULL
                  : textv ? strdup(json_string_value(textv))
                          : rb__notify_render(tmpl, fields, s->ch == NOTIFY_SLACK ? NOTIFY_FMT_SLACK

@@ -846,6 +846,14 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     json_int_t started = r->started_at ? (json_int_t)r->started_at
                                        : (json_int_t)time(NULL) - (json_int_t)(r->esc_elapsed_ms / 1000);
     rb__run_set_field(r, "started_at", json_integer(started));
+    /* the start to the millisecond, for the durations people read (a
+     * resumed run's: when it first started; a replay's: the recorded
+     * second) */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    json_int_t now_ms = (json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    rb__run_set_field(r, "started_at_ms", json_integer(r->started_at ? started * 1000
+                                                       : now_ms - (json_int_t)r->esc_elapsed_ms));
     if (r->resumed)
         return rb__run_start_resumed(r);
     json_t *shown = rb_secrets_mask_params(r->secrets, r->rb, json_object_get(r->ctx, "params"));
