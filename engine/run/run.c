@@ -143,6 +143,7 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     r->parent_step = o && o->parent_step ? strdup(o->parent_step) : NULL;
     r->default_key = o && o->default_key ? strdup(o->default_key) : NULL;
     r->external_url = o && o->external_url && *o->external_url ? strdup(o->external_url) : NULL;
+    r->preset = o && json_is_object(o->preset) ? json_incref((json_t *)o->preset) : NULL;
     r->replay = o ? o->replay : NULL;
     r->started_at = o ? o->started_at : 0;
     if (!rb_expr_get_clock(NULL))
@@ -1026,6 +1027,7 @@ void rb_run_free(rb_run_t *r)
     free(r->key_slot);
     free(r->default_key);
     free(r->external_url);
+    json_decref(r->preset);
     json_decref(r->assume);
     json_decref(r->ctx);
     json_decref(r->intent_with);

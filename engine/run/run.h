@@ -72,7 +72,7 @@ typedef struct rb_run_opts {
     const json_t *preset; /* values the host gives (the server config's params:), used for
                              the parameters the runbook declares and params does not give;
                              on resume also for a secret one the journal holds masked
-                             (borrowed; NULL: none) */
+                             (borrowed; NULL: none); sub-runs get the same */
     const char *external_url; /* where people reach the server: run.report_url is
                                  EXTERNAL_URL/api/v1/runs/ID/report (NULL: no link) */
 } rb_run_opts_t;

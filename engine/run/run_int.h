@@ -111,6 +111,7 @@ struct rb_run {
     char *key;      /* the concurrency key */
     char *default_key; /* the key when the runbook declares none (a sub-run's), or NULL */
     char *external_url; /* rb_run_opts_t.external_url (copied), or NULL */
+    json_t *preset;     /* rb_run_opts_t.preset (a reference), for sub-runs; or NULL */
     char *key_slot; /* "runbook\x1fkey" */
     int key_held;
     int resumed;    /* rb_run_resume(): goes on at resume_at */

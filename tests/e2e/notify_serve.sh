@@ -79,6 +79,28 @@ notify:
       password: "{{ params.smtp_password }}"
       ca_file: "{{ params.smtp_ca }}"
 YAML
+# a sub-runbook is given the config's params too
+cat >runbooks/parent.yaml <<'YAML'
+apiVersion: runbook/v1
+name: parent
+triggers:
+  - match: { alertname: Parent }
+steps:
+  - { name: sub, action: runbook, with: { name: child } }
+YAML
+cat >runbooks/child.yaml <<'YAML'
+apiVersion: runbook/v1
+name: child
+params:
+  child_hook: { default: "" }
+steps:
+  - { name: s, run: [sh, -c, "true"] }
+notify:
+  - on: [declared]
+    when: "params.child_hook != ''"
+    action: notify
+    with: { url: "{{ params.child_hook }}", text: "child of {{ run.key }}" }
+YAML
 T=0123456789abcdef0123
 V=fedcba98765432100123
 printf 'am hook %s\nme viewer %s\n' "$T" "$V" >tokens
@@ -96,8 +118,10 @@ params:
   smtp_password: { env: RB_TEST_SMTP_PW }
   smtp_ca: "$tmp/cert.pem"
   hold: "$tmp/hold"
+  child_hook: { env: RB_TEST_CHILD }
 YAML
 export RB_TEST_CHAT="http://127.0.0.1:$hp/hook/T000/$hook_secret" RB_TEST_SMTP_PW=$smtp_pw
+export RB_TEST_CHILD="http://127.0.0.1:$hp/child/$hook_secret"
 alert() { # alert FP: a version 4 body with one RpcDown alert
     printf '{"receiver":"engine","status":"firing","version":"4","groupKey":"{}","alerts":[{"status":"firing","labels":{"alertname":"RpcDown","instance":"node-7"},"annotations":{},"startsAt":"2026-11-21T23:46:58.46Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"%s"}]}' "$1"
 }
@@ -133,6 +157,12 @@ check "the PagerDuty trigger carries the report link" \
 [ -e mail-1.eml ] && grep -q 'Report: https://ops.example.com/rb/api/v1/runs/1/report' mail-1.eml && ok ||
     bad "the mail has no report link"
 grep -q 'event=run_resumed' log2 && ok || bad "the restarted server did not resume run 1"
+
+# the sub-runbook's notification went with the config's value
+printf '{"receiver":"engine","status":"firing","version":"4","groupKey":"{}","alerts":[{"status":"firing","labels":{"alertname":"Parent"},"annotations":{},"startsAt":"2026-11-21T23:46:58.46Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"fp-parent"}]}' >p.json
+[ "$(http POST /hooks/alertmanager $T p.json)" = 200 ] && ok || { bad "parent alert: not 200"; cat body; }
+child_sent() { grep -q "\"/child/$hook_secret\"" $req; }
+wait_for child_sent && ok || bad "the sub-runbook did not notify with the config's params"
 
 # ---- 2: masked everywhere the server writes ----
 http GET /api/v1/runs/1 $V >/dev/null && cp body api-run.json
