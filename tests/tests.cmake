@@ -58,7 +58,7 @@ if(RB_FUZZ)
     target_link_libraries(${stem} PRIVATE runbook_core)
   endforeach()
 endif()
-include(${CMAKE_CURRENT_SOURCE_DIR}/tests/bench/bench.cmake) # benchmark programs, not tests
+include(${CMAKE_CURRENT_SOURCE_DIR}/tests/bench/bench.cmake) # benchmark programs, and the serve bench smoke
 
 # The crash test kills and restarts the engine a hundred times; run it alone
 # so that its load does not skew the timing-sensitive fault tests beside it.

@@ -75,7 +75,7 @@ struct rb_run {
     int undo_item;     /* the item of the undo in flight, or -1 */
     json_t *undo_ctx;  /* what the undo in flight sees (with its item) */
     int rolling_back;
-    size_t undos_run, undos_failed;
+    size_t undos_run, undos_failed, undos_cancelled;
     char *rollback_reason;
 
     /* notifications and escalations */
@@ -112,7 +112,6 @@ struct rb_run {
     char *default_key; /* the key when the runbook declares none (a sub-run's), or NULL */
     char *external_url; /* rb_run_opts_t.external_url (copied), or NULL */
     json_t *preset;     /* rb_run_opts_t.preset (a reference), for sub-runs; or NULL */
-    char *key_slot; /* "runbook\x1fkey" */
     int key_held;
     int resumed;    /* rb_run_resume(): goes on at resume_at */
     const char *end_status; /* rb__run_end's status (static text), for its notifications */
