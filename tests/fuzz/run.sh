@@ -10,8 +10,11 @@
 # Seeds come from three places: tests/fuzz/corpus/NAME (small, checked in),
 # tests/fuzz/regress/NAME (crash reproducers of fixed findings, checked in)
 # and what seeds.py extracts from runbooks/, tests/fixtures, tests/spec and
-# tests/e2e. A finding is saved as $RB_BUILD_DIR/fuzz/NAME-artifacts/crash-…
-# and makes the command fail. Prints one summary line:
+# tests/e2e. A finding (crash-, leak-, timeout- or oom-…; a slow-unit- is
+# only noted) is saved in $RB_BUILD_DIR/fuzz/NAME-artifacts/ and makes the
+# command fail. A unit may take 60 s in a run, 30 s in the smoke: generous,
+# so that a fuzzer stopped for a while (SIGSTOP) does not count it as a hang.
+# Prints one summary line:
 #   fuzz NAME: N execs in S s (E exec/s), cov C ft F, corpus K, findings X
 # Env: RB_SOURCE_DIR (the source tree), RB_BUILD_DIR (where corpora go).
 # The fuzzer runs under nice -n 19: the machine is shared.
