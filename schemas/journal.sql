@@ -65,7 +65,7 @@ CREATE TABLE events (
 );
 
 -- Runs by concurrency key (run_started's data.concurrency_key): is a run
--- of this runbook still active for the key, and when did the last one end
+-- of any runbook still active for the key, and when did this runbook's last one end
 -- (cooldown)? Version 3.
 CREATE INDEX events_concurrency ON events(json_extract(data, '$.concurrency_key'))
     WHERE type = 'run_started';

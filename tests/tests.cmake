@@ -47,7 +47,7 @@ include(${CMAKE_CURRENT_LIST_DIR}/plugins/plugins.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/install/install.cmake)
 
 include(${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz.cmake) # libFuzzer targets, -DRB_FUZZ=ON
-include(${CMAKE_CURRENT_SOURCE_DIR}/tests/bench/bench.cmake) # benchmark programs, not tests
+include(${CMAKE_CURRENT_SOURCE_DIR}/tests/bench/bench.cmake) # benchmark programs, and the serve bench smoke
 
 # The crash test kills and restarts the engine a hundred times; run it alone
 # so that its load does not skew the timing-sensitive fault tests beside it.

@@ -15,6 +15,7 @@
 #include <runbook/runbook.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -199,17 +200,13 @@ int rb__cli_journal_opt(int c, const char *cmd, const char **db, int *json)
 {
     switch (c) {
     case RB__OPT_DB:
-        if (!*optarg) {
-            fprintf(stderr, "runbook %s: --db needs a file name\n", cmd);
-            return RB_EXIT_USAGE;
-        }
+        if (!*optarg)
+            return rb__cli_usage(cmd, "--db needs a file name");
         *db = optarg;
         return -1;
     case RB__OPT_FORMAT:
-        if (strcmp(optarg, "json") && strcmp(optarg, "text")) {
-            fprintf(stderr, "runbook %s: --format must be text or json, not '%s'\n", cmd, optarg);
-            return RB_EXIT_USAGE;
-        }
+        if (strcmp(optarg, "json") && strcmp(optarg, "text"))
+            return rb__cli_usage(cmd, "--format must be text or json, not '%s'", optarg);
         *json = !strcmp(optarg, "json");
         return -1;
     default:
@@ -228,6 +225,17 @@ int rb__cli_bad_option(const char *cmd, int c, char **argv)
     else
         fprintf(stderr, "runbook %s: unknown option '%s'\n", cmd, argv[optind - 1]);
     fprintf(stderr, "Try 'runbook %s --help'.\n", cmd);
+    return RB_EXIT_USAGE;
+}
+
+int rb__cli_usage(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "runbook %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\nTry 'runbook %s --help'.\n", cmd);
     return RB_EXIT_USAGE;
 }
 
@@ -284,11 +292,8 @@ int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, o
             char *end;
             errno = 0;
             long v = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || v < 0 || v > 1000000000) {
-                fprintf(stderr, "runbook %s: --limit needs a number >= 0, not '%s'\n", cmd,
-                        optarg);
-                return RB_EXIT_USAGE;
-            }
+            if (errno || end == optarg || *end || v < 0 || v > 1000000000)
+                return rb__cli_usage(cmd, "--limit needs a number >= 0, not '%s'", optarg);
             o->limit = v;
             break;
         }
@@ -345,8 +350,7 @@ long long rb__cli_run_id(const char *cmd, const char *arg)
     errno = 0;
     long long id = strtoll(arg, &end, 10);
     if (errno || end == arg || *end || id <= 0) {
-        fprintf(stderr, "runbook %s: '%s' is not a run id (a number, as `runbook runs` lists)\n",
-                cmd, arg);
+        rb__cli_usage(cmd, "'%s' is not a run id (a number, as `runbook runs` lists)", arg);
         return 0;
     }
     return id;

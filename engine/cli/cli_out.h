@@ -60,6 +60,9 @@ int rb__cli_journal_opt(int c, const char *cmd, const char **db, int *json);
  * option): one line on stderr, then "Try 'runbook CMD --help'."; returns
  * RB_EXIT_USAGE. */
 int rb__cli_bad_option(const char *cmd, int c, char **argv);
+/* A usage error: "runbook CMD: " and the message on stderr, then "Try
+ * 'runbook CMD --help'." (docs/cli.md); returns RB_EXIT_USAGE. */
+int rb__cli_usage(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Parses --db, --format and (with_limit) --limit/-n for a journal command.
  * Returns -1 to go on, or the exit code to return now (help printed,
  * bad usage). */

@@ -22,7 +22,7 @@ static void usage_replay(FILE *f)
 {
     fprintf(f,
             "Usage: runbook replay RUN [--verify] [--db FILE] [--format text|json]\n"
-            "       runbook replay RUN --with FILE [--assume ok|failed|STEP=ok|failed]…\n"
+            "       runbook replay RUN --with FILE [--with-sub FILE]… [--assume ok|failed|STEP=ok|failed]…\n"
             "\n"
             "Runs a recorded run again with every action answered from the journal and\n"
             "nothing executed, and compares every decision (confirm, severity and its rule,\n"
@@ -39,6 +39,8 @@ static void usage_replay(FILE *f)
             "Options:\n"
             "      --verify         replay the recorded version (the default)\n"
             "      --with FILE      what-if: replay the edited runbook FILE\n"
+            "      --with-sub FILE  what-if: an edited sub-runbook: it replaces the recorded\n"
+            "                       version of the runbook of its name (repeatable)\n"
             "      --assume A       what-if: ok or failed for every step without a recording,\n"
             "                       or STEP=ok|failed for one (repeatable)\n"
             "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
@@ -56,7 +58,7 @@ static int add_assume(json_t *assume, const char *v)
     const char *eq = strrchr(v, '=');
     const char *word = eq ? eq + 1 : v;
     if (strcmp(word, "ok") && strcmp(word, "failed")) {
-        fprintf(stderr, "runbook replay: --assume takes ok, failed, or STEP=ok|failed, not '%s'\n", v);
+        rb__cli_usage("replay", "--assume takes ok, failed, or STEP=ok|failed, not '%s'", v);
         return -1;
     }
     char *name = eq ? strndup(v, (size_t)(eq - v)) : strdup("*");
@@ -67,16 +69,19 @@ static int add_assume(json_t *assume, const char *v)
 
 int rb_cli_replay(int argc, char **argv)
 {
-    enum { O_VERIFY = RB__OPT_NEXT, O_WITH, O_ASSUME };
+    enum { O_VERIFY = RB__OPT_NEXT, O_WITH, O_ASSUME, O_WITH_SUB };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, RB__OPT_DB},     {"format", required_argument, NULL, RB__OPT_FORMAT},
         {"verify", no_argument, NULL, O_VERIFY},        {"with", required_argument, NULL, O_WITH},
         {"assume", required_argument, NULL, O_ASSUME}, {"help", no_argument, NULL, 'h'},
+        {"with-sub", required_argument, NULL, O_WITH_SUB},
         {NULL, 0, NULL, 0},
     };
     const char *db = NULL, *with = NULL;
     int json = 0, c, verify = 0;
     json_t *assume = json_object();
+    const char **subs = calloc((size_t)argc + 1, sizeof *subs);
+    size_t nsubs = 0;
     int rc = RB_EXIT_USAGE;
     optind = 0;
     opterr = 0;
@@ -93,6 +98,7 @@ int rb_cli_replay(int argc, char **argv)
             goto out;
         case O_VERIFY: verify = 1; break;
         case O_WITH: with = optarg; break;
+        case O_WITH_SUB: subs[nsubs++] = optarg; break;
         case O_ASSUME:
             if (add_assume(assume, optarg) < 0)
                 goto out;
@@ -108,19 +114,20 @@ int rb_cli_replay(int argc, char **argv)
         goto out;
     }
     if (verify && with) {
-        fprintf(stderr, "runbook replay: --verify and --with exclude each other\n");
+        rb__cli_usage("replay", "--verify and --with exclude each other");
         goto out;
     }
     if (json_object_size(assume) && !with) {
-        fprintf(stderr, "runbook replay: --assume is for a what-if (--with FILE)\n");
+        rb__cli_usage("replay", "--assume is for a what-if (--with FILE)");
         goto out;
     }
-    char *end;
-    long long id = strtoll(argv[optind], &end, 10);
-    if (*end || id <= 0) {
-        fprintf(stderr, "runbook replay: \"%s\" is not a run id\n", argv[optind]);
+    if (nsubs && !with) {
+        rb__cli_usage("replay", "--with-sub is for a what-if (--with FILE)");
         goto out;
     }
+    long long id = rb__cli_run_id("replay", argv[optind]);
+    if (id <= 0)
+        goto out;
     if (!db)
         db = rb_cli_default_db();
     rb_journal_t *j = rb__cli_open_journal("replay", db);
@@ -128,7 +135,7 @@ int rb_cli_replay(int argc, char **argv)
         goto out;
     json_t *res = NULL;
     char err[600] = "";
-    rb_replay_opts_t o = {.with_path = with, .assume = assume};
+    rb_replay_opts_t o = {.with_path = with, .assume = assume, .with_subs = subs};
     if (rb_review_replay(j, id, &o, &res, err, sizeof err) < 0) {
         fprintf(stderr, "runbook replay: %s\n", err);
         rb_journal_close(j);
@@ -142,6 +149,7 @@ int rb_cli_replay(int argc, char **argv)
     rc = json_is_true(json_object_get(res, "identical")) ? RB_EXIT_OK : RB_EXIT_FAILED;
     json_decref(res);
 out:
+    free(subs);
     json_decref(assume);
     return rc;
 }

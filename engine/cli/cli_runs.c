@@ -109,26 +109,36 @@ static int parse_runs_opts(int argc, char **argv, opts_t *o, rb_journal_runs_fil
             char *end;
             errno = 0;
             long v = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || v < 0 || v > 1000000000) {
-                fprintf(stderr, "runbook runs: --limit needs a number >= 0, not '%s'\n", optarg);
-                return RB_EXIT_USAGE;
-            }
+            if (errno || end == optarg || *end || v < 0 || v > 1000000000)
+                return rb__cli_usage("runs", "--limit needs a number >= 0, not '%s'", optarg);
             o->limit = v;
             break;
         }
         case RB__OPT_SERVER: o->server = optarg; break;
         case RB__OPT_TOKEN_FILE: o->token_file = optarg; break;
         case O_RUNBOOK: f->runbook = optarg; break;
-        case O_STATUS: f->status = optarg; break;
+        case O_STATUS: {
+            /* a status no run can have matches nothing: a typo, said so */
+            static const char *const known[] = {"resolved", "failed", "cancelled", "not_confirmed",
+                                                "inconclusive", "interrupted", "running",
+                                                "waiting_approval", NULL};
+            size_t k = 0;
+            while (known[k] && strcmp(known[k], optarg))
+                k++;
+            if (!known[k])
+                return rb__cli_usage("runs", "--status '%s' is no run status: resolved, failed, "
+                                             "cancelled, not_confirmed, inconclusive, interrupted, "
+                                             "running or waiting_approval", optarg);
+            f->status = optarg;
+            break;
+        }
         case O_SEVERITY: f->severity = optarg; break;
         case O_TRIGGER: f->trigger = optarg; break;
         case O_SINCE:
             f->since_ms = parse_since(optarg);
-            if (f->since_ms <= 0) {
-                fprintf(stderr, "runbook runs: --since needs a duration (2h, 7d) or a local date "
-                                "and time (2025-03-14 03:00), not '%s'\n", optarg);
-                return RB_EXIT_USAGE;
-            }
+            if (f->since_ms <= 0)
+                return rb__cli_usage("runs", "--since needs a duration (2h, 7d) or a local date "
+                                             "and time (2025-03-14 03:00), not '%s'", optarg);
             break;
         default:
             return rb__cli_bad_option("runs", c == ':' ? ':' : '?', argv);
@@ -243,7 +253,10 @@ int rb_cli_runs(int argc, char **argv)
         n = status ? rb__cli_put_clean(&o, status, strlen(status), w_status) : 0;
         rb__cli_color_off(&o, c);
         rb__cli_pad(&o, n, w_status + 2);
-        fprintf(o.f, "%-19s  %s\n", when, dur);
+        /* a drill (runbook run --dry-run) is no incident: said on its line */
+        const char *tr = rb__cli_jstr(r, "trigger");
+        int drill = tr && strstr(tr, "(drill)");
+        fprintf(o.f, "%-19s  %s%s\n", when, dur, drill ? "  (drill)" : "");
     }
     if (more)
         fprintf(stderr, "(the newest %ld run%s; --limit 0 shows all)\n", opt.limit,

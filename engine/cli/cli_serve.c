@@ -10,6 +10,7 @@
 #include "load/diag.h"
 #include "server/config.h"
 #include "server/server.h"
+#include "server/server_check.h"
 
 #include <getopt.h>
 #include <stdio.h>
@@ -40,7 +41,8 @@ static void help(FILE *f)
             "shutdown_grace; runs still open are marked interrupted and resumed at the next\n"
             "start); SIGHUP reloads the runbooks.\n\n"
             "exit codes: 0 stopped cleanly, 1 the journal failed while serving, 2 could not\n"
-            "            start (a bad config, tokens file, folder, journal or address).\n");
+            "            start (a bad config, tokens file, folder, journal or address), 4\n"
+            "            another `runbook serve` serves from the same journal.\n");
 }
 
 int rb_cli_config_check(const char *path)
@@ -48,6 +50,9 @@ int rb_cli_config_check(const char *path)
     rb_srv_config_t *c = rb_srv_config_new();
     rb_diags_t *d = rb_diags_new();
     int rc = c && d ? rb_srv_config_load(c, path, d) : -1;
+    /* and what serve would refuse at start: the files the config names */
+    if (rc == 0)
+        rc = rb_srv_config_check(c, d, NULL);
     rb_diags_print(d, stderr, rb_cli_color(2));
     if (rc < 0 && !rb_diags_errors(d))
         fprintf(stderr, "%s: error: cannot read the config file\n", path);
@@ -117,7 +122,8 @@ int rb_cli_serve(int argc, char **argv)
         goto out;
     if (logf)
         c->log_json = !strcmp(logf, "json");
-    if (rb_cli_plugins("serve", c->plugins) < 0)
+    if (!c->plugins && getenv("RUNBOOK_PLUGINS") && *getenv("RUNBOOK_PLUGINS") &&
+        rb_srv_config_set(&c->plugins, getenv("RUNBOOK_PLUGINS")) < 0)
         goto out;
     rc = rb_server_main(c, !config && !c->tokens);
 out:

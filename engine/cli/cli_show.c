@@ -348,6 +348,20 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         rb__cli_color_on(o, C_YELLOW);
         fprintf(o->f, "rollback finished: %" PRId64 " undo(s) ran, %" PRId64 " failed",
                 rb__cli_jint(data, "undos"), rb__cli_jint(data, "failed"));
+        if (json_is_true(json_object_get(data, "cancelled"))) { /* R-rollback-cancel */
+            fprintf(o->f, ", %" PRId64 " cancelled; the rollback was cancelled, not run:",
+                    rb__cli_jint(data, "undos_cancelled"));
+            size_t k;
+            json_t *u;
+            json_array_foreach(json_object_get(data, "not_run"), k, u) {
+                fputs(k ? ", " : " ", o->f);
+                rb__cli_put_str(o, rb__cli_jstr(u, "step") ? rb__cli_jstr(u, "step") : "?");
+                if (rb__cli_jint(u, "item") >= 0)
+                    fprintf(o->f, " item %" PRId64, rb__cli_jint(u, "item"));
+            }
+            if (!json_array_size(json_object_get(data, "not_run")))
+                fputs(" none", o->f);
+        }
         rb__cli_color_off(o, C_YELLOW);
     } else if (!strcmp(type, "escalated")) {
         rb__cli_fmt_duration(rb__cli_jint(data, "after_ms"), d1, sizeof d1);
@@ -655,14 +669,24 @@ static void show_text(out_t *o, const json_t *run)
     char when[32], dur[32];
     rb__cli_fmt_local(started, when, sizeof when);
     fprintf(o->f, "\n  started  %s", when);
+    json_t *events = json_object_get(run, "events");
+    /* the run's zero and its duration as the engine measured them (the
+     * summary, the report, escalation delays count from run_started) */
+    const json_t *first = json_array_get(events, 0), *fin = json_array_get(events, json_array_size(events) - 1);
+    if (rb__cli_jstr(first, "type") && !strcmp(rb__cli_jstr(first, "type"), "run_started") &&
+        rb__cli_jint(first, "wall_ms") >= 0)
+        started = rb__cli_jint(first, "wall_ms");
     if (ended >= 0) {
+        int64_t d = ended - started;
+        if (rb__cli_jstr(fin, "type") && !strcmp(rb__cli_jstr(fin, "type"), "run_finished") &&
+            rb__cli_jint(json_object_get(fin, "data"), "duration_ms") >= 0)
+            d = rb__cli_jint(json_object_get(fin, "data"), "duration_ms");
         rb__cli_fmt_local(ended, when, sizeof when);
-        rb__cli_fmt_duration(ended - started, dur, sizeof dur);
+        rb__cli_fmt_duration(d, dur, sizeof dur);
         fprintf(o->f, "\n  ended    %s (%s)", when, dur);
     }
     fputs("\n\n", o->f);
 
-    json_t *events = json_object_get(run, "events");
     if (json_array_size(events) == 0) {
         fputs("  (no events)\n", o->f);
         return;

@@ -55,6 +55,7 @@ static void usage(FILE *f)
                "  2 invalid input or usage: a runbook with errors, a bad parameter or option\n"
                "  3 not confirmed: the checks found nothing to do, nothing was acted on\n"
                "  4 not started: another run holds its concurrency key, or it cools down\n"
+               "    (serve: another `runbook serve` serves from the same journal)\n"
                "  5 inconclusive: the checks that decide could not run, nothing was acted on\n"
                "  6 the server (--server) cannot be reached or failed: try again later\n");
 }

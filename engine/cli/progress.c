@@ -170,7 +170,12 @@ static void track(rb_progress_t *c, const char *type, const char *step, int atte
     }
     else if (!strcmp(type, "approval_requested"))
         snprintf(c->what, sizeof(c->what), "step %s · waiting for approval", step);
+    if (!strcmp(type, "run_started")) { /* the run's zero, as the engine's (rb_run_start) */
+        uv_update_time(c->loop);
+        c->t0 = uv_now(c->loop);
+    }
     if (!strcmp(type, "step_started") && !c->have_first_action) {
+        uv_update_time(c->loop);
         c->have_first_action = 1;
         c->first_action_ms = uv_now(c->loop) - c->t0;
     }
@@ -326,9 +331,11 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             print_result_line(c, res);
         fputc('\n', stderr);
     } else if (!strcmp(type, "rollback_finished")) {
-        fprintf(stderr, "%s↶ rolled back: %lld undo(s) ran, %lld failed%s\n", C(c, "\033[33m"),
+        fprintf(stderr, "%s↶ rolled back: %lld undo(s) ran, %lld failed%s%s\n", C(c, "\033[33m"),
                 (long long)json_integer_value(json_object_get(data, "undos")),
-                (long long)json_integer_value(json_object_get(data, "failed")), C(c, "\033[0m"));
+                (long long)json_integer_value(json_object_get(data, "failed")),
+                json_is_true(json_object_get(data, "cancelled")) ? "; cancelled before the rest" : "",
+                C(c, "\033[0m"));
     } else if (!strcmp(type, "escalated")) {
         fprintf(stderr, "%s⚑ escalated (level %lld)%s\n", C(c, "\033[1;31m"),
                 (long long)json_integer_value(json_object_get(data, "level")), C(c, "\033[0m"));

@@ -38,13 +38,45 @@ static json_t *ferr(char *err, size_t errlen, const char *fmt, ...)
     if (err && errlen) {
         va_list ap;
         va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
+        int n = vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
+        /* cut short by a small buffer: never in the middle of a character,
+         * so the message stays valid UTF-8 for the journal */
+        if (n >= (int)errlen) {
+            size_t k = errlen - 1;
+            while (k && ((unsigned char)err[k] & 0xC0) == 0x80)
+                k--;
+            err[k] = '\0';
+        }
     }
     return NULL;
 }
 
 static json_t *oom(char *err, size_t errlen) { return ferr(err, errlen, "out of memory"); }
+
+/* How much of the string v to quote in an error: all of it without its
+ * trailing whitespace (a script's reason ends with a newline), at most
+ * RB__QUOTE_MAX bytes, cut on a UTF-8 character boundary; *cut says
+ * whether it was cut. The reason a value could not be converted is often
+ * the only word on why a probe could not run: it is shown, not clipped. */
+#define RB__QUOTE_MAX 400
+static int quote_len(const json_t *v, int *cut)
+{
+    const char *s = json_string_value(v);
+    size_t n = json_string_length(v);
+    const char *nul = memchr(s, '\0', n);
+    if (nul)
+        n = (size_t)(nul - s);
+    while (n && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    *cut = n > RB__QUOTE_MAX;
+    if (*cut) {
+        n = RB__QUOTE_MAX;
+        while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+    }
+    return (int)n;
+}
 
 const char *rb__expr_type(const json_t *v)
 {
@@ -517,8 +549,11 @@ static json_t *to_number(const json_t *v, int want_int, char *err, size_t errlen
     case JSON_TRUE: iv = 1; is_int = 1; break;
     case JSON_FALSE: iv = 0; is_int = 1; break;
     case JSON_STRING:
-        if (parse_number(json_string_value(v), json_string_length(v), &iv, &dv, &is_int) < 0)
-            return ferr(err, errlen, "%s: cannot convert \"%.40s\" to a number", fn, json_string_value(v));
+        if (parse_number(json_string_value(v), json_string_length(v), &iv, &dv, &is_int) < 0) {
+            int cut, n = quote_len(v, &cut);
+            return ferr(err, errlen, "%s: cannot convert \"%.*s%s\" to a number", fn, n,
+                        json_string_value(v), cut ? "…" : "");
+        }
         break;
     default: return ferr(err, errlen, "%s: cannot convert %s to a number", fn, rb__expr_type(v));
     }
@@ -586,9 +621,11 @@ static json_t *f_duration(json_t *const *a, int n, void *aux, char *err, size_t 
         return ferr(err, errlen, "duration: expected a string such as \"5m\", got %s", rb__expr_type(a[0]));
     uint64_t ms;
     if (memchr(json_string_value(a[0]), '\0', json_string_length(a[0])) ||
-        rb_duration_parse(json_string_value(a[0]), &ms) < 0)
-        return ferr(err, errlen, "duration: invalid duration \"%.40s\" (use e.g. 30s, 5m, 1h30m, 250ms)",
-                    json_string_value(a[0]));
+        rb_duration_parse(json_string_value(a[0]), &ms) < 0) {
+        int cut, len = quote_len(a[0], &cut);
+        return ferr(err, errlen, "duration: invalid duration \"%.*s%s\" (use e.g. 30s, 5m, 1h30m, 250ms)",
+                    len, json_string_value(a[0]), cut ? "…" : "");
+    }
     json_t *r = ms % 1000 ? json_real((double)ms / 1000.0) : json_integer((json_int_t)(ms / 1000));
     return r ? r : oom(err, errlen);
 }

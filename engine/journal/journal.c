@@ -25,11 +25,14 @@
 #include <runbook/runbook.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <openssl/evp.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,11 +46,11 @@ const char *const rb__j_sql[RB__JST_COUNT] = {
         "INSERT OR IGNORE INTO versions(sha256, name, path, source, recorded_at)"
         " VALUES (?1, ?2, ?3, ?4, ?5)",
     [RB__JST_VERSION_GET] = "SELECT source FROM versions WHERE sha256 = ?1",
-    /* the newest runs of a runbook with a concurrency key (events_concurrency) */
+    /* the newest runs, of any runbook, with a concurrency key (events_concurrency) */
     [RB__JST_KEY_RUNS] =
-        "SELECT r.id, r.ended_at FROM events e JOIN runs r ON r.id = e.run_id"
-        " WHERE e.type = 'run_started' AND json_extract(e.data, '$.concurrency_key') = ?2"
-        " AND r.runbook = ?1 ORDER BY r.id DESC LIMIT 64",
+        "SELECT r.id, r.ended_at, r.runbook FROM events e JOIN runs r ON r.id = e.run_id"
+        " WHERE e.type = 'run_started' AND json_extract(e.data, '$.concurrency_key') = ?1"
+        " ORDER BY r.id DESC LIMIT 64",
     /* ?1 NULL: SQLite picks the id; else an id the writer reserved. */
     [RB__JST_RUN_CREATE] =
         "INSERT INTO runs(id, runbook, sha256, status, trigger, params, started_at,"
@@ -494,6 +497,46 @@ void rb__j_idle(rb__jconn_t *c)
 
 /* ---- open, close ------------------------------------------------------------- */
 
+/* The journal holds what runbooks did, their parameters (secrets masked)
+ * and alerts: readable by its owner alone. A missing file is made here,
+ * mode 0600 whatever the umask; SQLite gives the -wal and -shm files the
+ * database file's mode. An existing file keeps its mode. */
+static int rb__j_create_private(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return 0; /* there already, or SQLite says why it cannot be made */
+    int rc = fchmod(fd, 0600); /* a umask may have taken the owner's bits */
+    close(fd);
+    if (rc != 0) {
+        snprintf(err, errlen, "%s: cannot make the journal private: %s", path, strerror(errno));
+        return RB_EIO;
+    }
+    return 0;
+}
+
+/* RB_JOURNAL_EXCLUSIVE: the flock, before SQLite reads a byte. */
+static int rb__j_lock(rb_journal_t *j, char *err, size_t errlen)
+{
+    j->lock_fd = open(j->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+    if (j->lock_fd < 0) {
+        snprintf(err, errlen, "%s: %s", j->path, strerror(errno));
+        return RB_EIO;
+    }
+    if (flock(j->lock_fd, LOCK_EX | LOCK_NB) == 0)
+        return 0;
+    int e = errno;
+    close(j->lock_fd);
+    j->lock_fd = -1;
+    if (e == EWOULDBLOCK) {
+        snprintf(err, errlen, "%s: another `runbook serve` serves from this journal; one "
+                              "server per journal", j->path);
+        return RB_EBUSY;
+    }
+    snprintf(err, errlen, "%s: cannot lock the journal: %s", j->path, strerror(e));
+    return RB_EIO;
+}
+
 int rb_journal_open(const char *path, int flags, rb_journal_t **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -514,8 +557,14 @@ int rb_journal_open(const char *path, int flags, rb_journal_t **out, char *err, 
         return RB_ENOMEM;
     }
     j->flags = flags;
+    j->lock_fd = -1;
     const int ro = flags & RB_JOURNAL_READONLY;
-    int ret = rb__j_conn_new(j, ro, RB__J_BUSY_MS, j->err, sizeof j->err, &j->c);
+    int ret = ro || !strcmp(path, ":memory:") ? 0
+                                              : rb__j_create_private(path, j->err, sizeof j->err);
+    if (ret == 0 && (flags & RB_JOURNAL_EXCLUSIVE))
+        ret = rb__j_lock(j, j->err, sizeof j->err);
+    if (ret == 0)
+        ret = rb__j_conn_new(j, ro, RB__J_BUSY_MS, j->err, sizeof j->err, &j->c);
     if (ret == 0)
         ret = rb__j_migrate(j);
     if (ret == 0 && !ro && !(flags & RB_JOURNAL_NO_RECOVER))
@@ -524,6 +573,8 @@ int rb_journal_open(const char *path, int flags, rb_journal_t **out, char *err, 
         if (err && errlen)
             snprintf(err, errlen, "%s", j->err[0] ? j->err : rb_strerror(ret));
         rb__j_conn_free(j->c);
+        if (j->lock_fd >= 0)
+            close(j->lock_fd);
         json_decref(j->recovered);
         uv_mutex_destroy(&j->mu);
         free(j->path);
@@ -543,6 +594,8 @@ void rb_journal_close(rb_journal_t *j)
     if (j->c->in_txn)
         rb_journal_sync(j);
     rb__j_conn_free(j->c);
+    if (j->lock_fd >= 0)
+        close(j->lock_fd); /* after the connections: see lock_fd */
     json_decref(j->recovered);
     rb__buf_free(&j->enc);
     uv_mutex_destroy(&j->mu);

@@ -40,6 +40,11 @@ typedef struct rb_journal rb_journal_t;
                                     * failure or an OS crash (never on a crash of runbook
                                     * itself), the file stays consistent. Default: FULL. */
 #define RB_JOURNAL_NO_RECOVER  0x4 /* do not mark dead processes' runs interrupted on open */
+#define RB_JOURNAL_EXCLUSIVE   0x8 /* this process alone serves from the file (`runbook
+                                    * serve`): an exclusive flock on it, taken before
+                                    * anything is read and held until rb_journal_close; a
+                                    * second opener with the flag gets RB_EBUSY. Openers
+                                    * without it (run, show) are not held back. */
 
 /*
  * Opens (creating when needed) the journal at path, applies the schema
@@ -216,13 +221,16 @@ int rb_journal_versions(rb_journal_t *j, const char *name, json_t **out);
  * RB_ENOTFOUND when there is no such run. */
 int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out);
 
-/* Runs of runbook whose run_started recorded concurrency_key = key: the
- * newest one still open (ended_at NULL) in *active_run (0: none), and the
- * newest end time of the others in *last_end_ms (0: none). What is read is
- * what is committed: runs of this process not yet written are the caller's
- * to know. */
+/* Runs whose run_started recorded concurrency_key = key, of any runbook
+ * (keys are one namespace, R-key-global): the newest one still open
+ * (ended_at NULL) in *active_run (0: none) and its runbook's name in
+ * *active_runbook (malloc'd, NULL when none; the pointer may be NULL), and
+ * the newest end time of runbook's own others in *last_end_ms (0: none;
+ * the cooldown), among the key's newest 64 runs. What is read is what is
+ * committed: runs of this process not yet written are the caller's to
+ * know. */
 int rb_journal_key_state(rb_journal_t *j, const char *runbook, const char *key, int64_t *active_run,
-                         int64_t *last_end_ms);
+                         char **active_runbook, int64_t *last_end_ms);
 
 /* The source text of a recorded runbook version (malloc'd, NUL-terminated). */
 int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, size_t *len);

@@ -55,6 +55,9 @@ struct rb_journal {
     rb_journal_stats_t stats;
     rb__jwriter_t *w;     /* writer mode; NULL in direct mode */
     rb__buf_t enc;        /* the caller's thread: an event's data, encoded */
+    int lock_fd;          /* RB_JOURNAL_EXCLUSIVE: the flock's descriptor, else -1; closed
+                           * after every connection (closing a descriptor of the file
+                           * drops the process's POSIX locks, SQLite's included) */
 };
 
 /* ---- records ---------------------------------------------------------------

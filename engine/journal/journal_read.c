@@ -234,25 +234,33 @@ int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, s
 }
 
 int rb_journal_key_state(rb_journal_t *j, const char *runbook, const char *key, int64_t *active_run,
-                         int64_t *last_end_ms)
+                         char **active_runbook, int64_t *last_end_ms)
 {
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     int ret;
     *active_run = 0;
     *last_end_ms = 0;
+    if (active_runbook)
+        *active_runbook = NULL;
     if ((ret = rb__j_stmt(c, RB__JST_KEY_RUNS, &st)) != 0)
         return ret;
-    sqlite3_bind_text(st, 1, runbook, -1, SQLITE_STATIC);
-    sqlite3_bind_text(st, 2, key, -1, SQLITE_STATIC);
+    sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *name = (const char *)sqlite3_column_text(st, 2);
         if (sqlite3_column_type(st, 1) == SQLITE_NULL) {
-            if (!*active_run)
+            if (!*active_run) {
                 *active_run = sqlite3_column_int64(st, 0);
-        } else if (sqlite3_column_int64(st, 1) > *last_end_ms) {
+                if (active_runbook && name && !(*active_runbook = strdup(name)))
+                    rc = SQLITE_NOMEM;
+            }
+        } else if (name && strcmp(name, runbook) == 0 &&
+                   sqlite3_column_int64(st, 1) > *last_end_ms) {
             *last_end_ms = sqlite3_column_int64(st, 1);
         }
+        if (rc == SQLITE_NOMEM)
+            break;
     }
     rb__j_release(st);
     return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, "reading runs by concurrency key");

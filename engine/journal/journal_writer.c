@@ -38,6 +38,11 @@
  * the writer inside each transaction, from the file, so they are right
  * whoever else writes the journal.
  *
+ * RUNBOOK_JOURNAL_COMMIT_DELAY_MS=N (a test knob, read at attach): the
+ * writer waits N ms after taking each group and before writing it, as a
+ * slow disk would, so that tests can see groups form and kill the process
+ * while one is on its way.
+ *
  * Owns: the thread, the queue and the chunks its records live in, the
  * tickets, the flush requests, and the loop handles (uv_async_t,
  * uv_prepare_t, uv_idle_t: one allocation, freed by the last close
@@ -117,6 +122,7 @@ struct rb__jwriter {
     int64_t spare_next, spare_end; /* the block reserved ahead */
     int64_t last_lo, last_hi;      /* the newest block reserved */
     int64_t id_top;                /* the highest id handed out */
+    unsigned delay_ms; /* RUNBOOK_JOURNAL_COMMIT_DELAY_MS: a test knob */
 
     /* Loop thread only. */
     rb__jflush_t *f_head, *f_tail;
@@ -245,6 +251,8 @@ static void writer_main(void *arg)
         uv_mutex_unlock(&j->mu);
 
         rb__jbatch_t out;
+        if (w->delay_ms)
+            uv_sleep(w->delay_ms); /* the group is taken: what comes now waits for the next */
         int rc = rb__j_batch(w->conn, batch, nres, &out);
         free_chunks(chunks);
 
@@ -397,6 +405,9 @@ int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop)
     w->j = j;
     w->loop = loop;
     w->block = RB__JW_IDS_FIRST;
+    const char *delay = getenv("RUNBOOK_JOURNAL_COMMIT_DELAY_MS");
+    if (delay && *delay)
+        w->delay_ms = (unsigned)strtoul(delay, NULL, 10) % 10000;
     w->id_next = 1; /* empty: next > end */
     w->spare_next = 1;
     if ((ret = rb__j_conn_open(j, &w->conn, j->err, sizeof j->err)) != 0) {

@@ -137,6 +137,21 @@ void rb_diags_print(const rb_diags_t *d, FILE *f, int color)
     free(s);
 }
 
+size_t rb_diags_count(const rb_diags_t *d)
+{
+    return d ? d->n : 0;
+}
+
+void rb_diags_get(const rb_diags_t *d, size_t i, rb_diag_level_t *level, const char **file,
+                  rb_mark_t *at, const char **msg)
+{
+    const rb_diag_t *x = &d->v[i];
+    *level = x->level;
+    *file = x->file;
+    *at = x->at;
+    *msg = x->msg;
+}
+
 json_t *rb_diags_json(const rb_diags_t *d)
 {
     json_t *a = json_array();

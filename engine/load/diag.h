@@ -36,6 +36,12 @@ size_t rb_diags_warnings(const rb_diags_t *d);
 /* Prints every diagnostic, in the order of the file positions of each file. */
 void rb_diags_print(const rb_diags_t *d, FILE *f, int color);
 
+/* Diagnostic i (0 … rb_diags_count - 1) in the order added, with its mark
+ * as given (line 0: about the file as a whole). Strings borrowed. */
+size_t rb_diags_count(const rb_diags_t *d);
+void rb_diags_get(const rb_diags_t *d, size_t i, rb_diag_level_t *level, const char **file,
+                  rb_mark_t *at, const char **msg);
+
 /* [{file, line, col, level, message}] — a new reference. */
 json_t *rb_diags_json(const rb_diags_t *d);
 

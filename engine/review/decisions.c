@@ -233,7 +233,7 @@ static json_t *step_summaries(const json_t *path)
     return out;
 }
 
-json_t *rv_step_diff(const json_t *recorded, const json_t *replayed)
+json_t *rv_step_diff(const json_t *recorded, const json_t *replayed, const rb_runbook_t *edit)
 {
     json_t *a = step_summaries(recorded), *b = step_summaries(replayed);
     size_t n = json_array_size(a), m = json_array_size(b);
@@ -254,9 +254,16 @@ json_t *rv_step_diff(const json_t *recorded, const json_t *replayed)
             json_array_append_new(out, json_pack("{s:s,s:s,s:s,s:s}", "step", jstr(x, "step"), "recorded",
                                                  jstr(x, "text"), "replayed", jstr(y, "text"), "change", change));
             i++, j++;
-        } else if (x && (!y || AT(i + 1, j) >= AT(i, j + 1))) {
-            json_array_append_new(out, json_pack("{s:s,s:s,s:n,s:s}", "step", jstr(x, "step"), "recorded",
-                                                 jstr(x, "text"), "replayed", "change", "removed"));
+        } else if (x && (!y || AT(i + 1, j) > AT(i, j + 1) ||
+                         (AT(i + 1, j) == AT(i, j + 1) && !(edit && rb_runbook_step_index(edit, jstr(x, "step")) >= 0)))) {
+            /* a step the edit still has but did not get to comes after
+             * what the edit did instead */
+            int kept = edit && rb_runbook_step_index(edit, jstr(x, "step")) >= 0;
+            json_array_append_new(out, kept ? json_pack("{s:s,s:s,s:s,s:s}", "step", jstr(x, "step"), "recorded",
+                                                        jstr(x, "text"), "replayed", "not reached", "change",
+                                                        "not reached")
+                                            : json_pack("{s:s,s:s,s:n,s:s}", "step", jstr(x, "step"), "recorded",
+                                                        jstr(x, "text"), "replayed", "change", "removed"));
             i++;
         } else {
             json_array_append_new(out, json_pack("{s:s,s:n,s:s,s:s}", "step", jstr(y, "step"), "recorded",

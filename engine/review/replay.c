@@ -214,6 +214,83 @@ static void recorded_opts(rv_replay_t *rp, rv_rec_t *rec, const rb_runbook_t *rb
 
 static json_t *path_of(const json_t *events) { return rv_decisions(events); }
 
+/* --with-sub FILE…: each file loads, names a runbook other than the top
+ * one, and only one file names it. */
+static int load_subs(rv_replay_t *rp, const rb_replay_opts_t *o, char *err, size_t errlen)
+{
+    for (const char *const *p = o->with_subs; p && *p; p++) {
+        rb_diags_t *d = rb_diags_new();
+        rb_runbook_t *rb = NULL;
+        int rc = rb_runbook_load(*p, d, &rb);
+        if (rc < 0) {
+            json_t *all = rb_diags_json(d);
+            const json_t *f = json_array_get(all, 0);
+            snprintf(err, errlen, "%s:%lld:%lld: %s", f ? jstr(f, "file") : *p,
+                     f ? (long long)json_integer_value(json_object_get(f, "line")) : 0LL,
+                     f ? (long long)json_integer_value(json_object_get(f, "col")) : 0LL,
+                     f ? jstr(f, "message") : "does not load");
+            json_decref(all);
+        } else if (!strcmp(rb_runbook_name(rb), rb_runbook_name(rp->top_rb))) {
+            snprintf(err, errlen, "--with-sub %s is the runbook \"%s\" itself: give it as --with", *p,
+                     rb_runbook_name(rb));
+            rc = RB_EINVAL;
+        } else if (json_object_get(rp->subs, rb_runbook_name(rb))) {
+            snprintf(err, errlen, "--with-sub %s: another file is already the runbook \"%s\"", *p,
+                     rb_runbook_name(rb));
+            rc = RB_EINVAL;
+        } else {
+            json_t *steps = json_array();
+            for (size_t i = 0; i < rb_runbook_nsteps(rb); i++)
+                json_array_append_new(steps, json_string(rb_runbook_step(rb, i)->name));
+            json_object_set_new(rp->subs, rb_runbook_name(rb),
+                                json_pack("{s:s,s:b,s:o}", "path", *p, "used", 0, "steps", steps));
+        }
+        rb_runbook_free(rb);
+        rb_diags_free(d);
+        if (rc < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* 1 when an edited sub-runbook (--with-sub) has a step named name. */
+static int sub_has_step(const rv_replay_t *rp, const char *name)
+{
+    const char *k;
+    json_t *sub, *s;
+    size_t i;
+    json_object_foreach(rp->subs, k, sub)
+        json_array_foreach(json_object_get(sub, "steps"), i, s)
+            if (!strcmp(json_string_value(s), name))
+                return 1;
+    return 0;
+}
+
+/* A what-if runs an edit of the recorded runbook: a file of another name
+ * (the wrong file) is refused, and so is --assume STEP for a step the edit
+ * does not have (a typo would assume nothing), as a drill refuses it. */
+static int whatif_refused(const rv_replay_t *rp, const char *path, char *err, size_t errlen)
+{
+    const char *was = jstr(rp->top->run, "runbook"), *is = rb_runbook_name(rp->top_rb);
+    if (was && is && strcmp(was, is)) {
+        snprintf(err, errlen,
+                 "%s is the runbook \"%s\", run %lld ran \"%s\": a what-if runs an edit of "
+                 "the same runbook",
+                 path, is, (long long)rp->top->id, was);
+        return -1;
+    }
+    const char *k;
+    json_t *v;
+    json_object_foreach((json_t *)rp->assume, k, v) {
+        if (strcmp(k, "*") && rb_runbook_step_index(rp->top_rb, k) < 0 && !sub_has_step(rp, k)) {
+            snprintf(err, errlen, "--assume %s=%s: %s has no step named \"%s\"", k,
+                     json_string_value(v), path, k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
 int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o, json_t **out,
                      char *err, size_t errlen)
 {
@@ -225,6 +302,8 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
     rp.assume = o ? o->assume : NULL;
     rp.missing = json_array();
     rp.pending = json_array();
+    rp.deferred = json_array();
+    rp.subs = json_object();
     rp.err = err;
     rp.errlen = errlen;
     int rc = RB_EINVAL;
@@ -248,6 +327,19 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
                  (long long)json_integer_value(json_object_get(st, "parent_run")));
         goto done;
     }
+    const char *status = jstr(rp.top->run, "status");
+    if (status && !strcmp(status, "interrupted")) {
+        snprintf(err, errlen, "run %lld was interrupted (its process stopped) and has not been resumed: "
+                 "there is no end to compare; `runbook resume %lld` finishes it, then replay it",
+                 (long long)run_id, (long long)run_id);
+        goto done;
+    }
+    if (!json_is_integer(json_object_get(rp.top->run, "ended_at"))) {
+        snprintf(err, errlen, "run %lld has not ended (%s): a replay compares a run that ended; if its "
+                 "process is gone, `runbook resume %lld` finishes it",
+                 (long long)run_id, status ? status : "?", (long long)run_id);
+        goto done;
+    }
     if (rp.whatif) {
         rb_diags_t *d = rb_diags_new();
         if (rb_runbook_load(o->with_path, d, &rp.top_rb) < 0) {
@@ -262,6 +354,8 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
             goto done;
         }
         rb_diags_free(d);
+        if (load_subs(&rp, o, err, errlen) < 0 || whatif_refused(&rp, o->with_path, err, errlen) < 0)
+            goto done;
     } else if (!(rp.top_rb = rv_rec_runbook(&rp, rp.top))) {
         goto done;
     }
@@ -282,12 +376,21 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
     recorded_opts(&rp, rp.top, rp.top_rb, &ro, &params);
     char rerr[512] = "";
     if (rb_run_new(&loop, rp.top_rb, scratch, &ro, &run, rerr, sizeof rerr) < 0) {
-        snprintf(err, errlen, "replay: the run does not start again: %s", rerr);
+        snprintf(err, errlen, "the run does not start again: %s", rerr);
         goto done;
     }
     rp.top->live = run;
     rb_run_start(run, on_event, NULL, &rp);
     uv_run(&loop, UV_RUN_DEFAULT);
+    const char *sname;
+    json_t *sub;
+    json_object_foreach(rp.subs, sname, sub)
+        if (!json_is_true(json_object_get(sub, "used"))) {
+            char m[400];
+            snprintf(m, sizeof m, "--with-sub %s: no recorded sub-run of \"%s\" ran: the edit was not used",
+                     jstr(sub, "path"), sname);
+            rv_missing(&rp, rp.top, "edit not used", NULL, m);
+        }
     if (rp.clock_next < json_array_size(rp.clock)) {
         char m[160];
         snprintf(m, sizeof m, "%zu recorded now() value(s) were not asked for", json_array_size(rp.clock) - rp.clock_next);
@@ -316,7 +419,7 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
             json_object_set(res, "recorded", a);
             json_object_set(res, "replayed", b);
             if (rp.whatif)
-                json_object_set_new(res, "steps", rv_step_diff(a, b));
+                json_object_set_new(res, "steps", rv_step_diff(a, b, rp.top_rb));
         }
         json_decref(a);
         json_decref(b);
@@ -353,6 +456,8 @@ done:
     }
     json_decref(rp.missing);
     json_decref(rp.pending);
+    json_decref(rp.deferred);
+    json_decref(rp.subs);
     json_decref(rp.clock);
     return rc;
 }

@@ -107,6 +107,20 @@ static void answer_key(char *buf, size_t len, const char *phase, const char *nam
              name ? name : "", item, attempt);
 }
 
+/* The id of the last sub-run that step of rec started and that ended
+ * cancelled; 0 when none. */
+static json_int_t cancelled_child(const rv_rec_t *rec, const char *step)
+{
+    json_int_t id = 0;
+    size_t i;
+    json_t *c;
+    json_array_foreach(step ? rec->children : NULL, i, c)
+        if (jstr(c, "parent_step") && !strcmp(jstr(c, "parent_step"), step) && jstr(c, "status") &&
+            !strcmp(jstr(c, "status"), "cancelled"))
+            id = json_integer_value(json_object_get(c, "id"));
+    return id;
+}
+
 /* Indexes what the recorded run answers: each attempt's result with the
  * parameters it ran with, the approvals, the stimuli. */
 static void index_record(rv_rec_t *rec)
@@ -117,6 +131,7 @@ static void index_record(rv_rec_t *rec)
     const json_t *prev_data = NULL;
     char prev_anchor[512] = "";
     long prev_n = 0;
+    const char *in_flight = NULL; /* the main step running */
     size_t i;
     json_t *ev;
     json_array_foreach(rec->events, i, ev) {
@@ -125,6 +140,10 @@ static void index_record(rv_rec_t *rec)
         int attempt = (int)json_integer_value(json_object_get(ev, "attempt"));
         if (!type)
             continue;
+        if (step && !strcmp(type, "step_started"))
+            in_flight = step;
+        else if (step && !strcmp(type, "step_finished"))
+            in_flight = NULL;
         if (step && !strcmp(type, "step_started")) {
             json_object_set(with, step, json_object_get(data, "with"));
             json_object_set(items, step, json_object_get(data, "items"));
@@ -171,10 +190,18 @@ static void index_record(rv_rec_t *rec)
                 json_array_append(q, ev);
             }
         }
-        if (is_stimulus(type, data, prev_type, prev_data))
-            json_array_append_new(rec->stimuli, json_pack("{s:s,s:I,s:O,s:b}", "anchor", prev_anchor,
-                                                          "n", (json_int_t)prev_n, "event", ev,
-                                                          "fired", 0));
+        if (is_stimulus(type, data, prev_type, prev_data)) {
+            json_t *s = json_pack("{s:s,s:I,s:O,s:b}", "anchor", prev_anchor, "n", (json_int_t)prev_n,
+                                  "event", ev, "fired", 0);
+            /* a cancel while a step's sub-run ran reached the sub-run: it
+             * came when the sub-run was where its own cancel is recorded */
+            json_int_t child = !strcmp(type, "cancel_requested") ? cancelled_child(rec, in_flight) : 0;
+            if (child) {
+                json_object_set_new(s, "via_child", json_integer(child));
+                json_object_set_new(s, "via_step", json_string(in_flight));
+            }
+            json_array_append_new(rec->stimuli, s);
+        }
         char a[512];
         if (anchor_of(type, step, attempt, data, a, sizeof a)) {
             json_int_t n = json_integer_value(json_object_get(seen, a)) + 1;
@@ -361,7 +388,20 @@ static int host_subrun(void *arg, const char *step, const char *name, rb_runbook
             continue;
         json_object_set_new(rec->used, id, json_true());
         rv_rec_t *sub = rv_rec_load(rp, json_integer_value(json_object_get(c, "id")));
-        rb_runbook_t *srb = sub ? rv_rec_runbook(rp, sub) : NULL;
+        if (sub)
+            sub->parent = rec;
+        json_t *edit = json_object_get(rp->subs, name); /* what-if: an edited version */
+        rb_runbook_t *srb = NULL;
+        if (sub && edit) {
+            rb_diags_t *d = rb_diags_new();
+            if (rb_runbook_load(jstr(edit, "path"), d, &srb) < 0)
+                snprintf(rp->err, rp->errlen, "%s does not load", jstr(edit, "path"));
+            else
+                json_object_set_new(edit, "used", json_true());
+            rb_diags_free(d);
+        } else if (sub) {
+            srb = rv_rec_runbook(rp, sub);
+        }
         if (!srb) {
             snprintf(err, errlen, "replay: %s", rp->err);
             return RB_EINVAL;
@@ -413,13 +453,48 @@ void rv_rec_saw(rv_rec_t *rec, const char *type, const char *step, int attempt, 
     json_object_set_new(rec->counts, a, json_integer(n));
     size_t i;
     json_t *s;
+    /* a deferred cancel whose step is over (a what-if ran no sub-run
+     * there) comes now */
+    for (i = 0; i < json_array_size(rp->deferred);) {
+        json_t *d = json_array_get(rp->deferred, i);
+        if ((rv_rec_t *)(intptr_t)json_integer_value(json_object_get(d, "rec")) == rec &&
+            (!step || strcmp(step, jstr(d, "step")))) {
+            json_array_append_new(rp->pending, json_pack("{s:O,s:O}", "rec", json_object_get(d, "rec"), "event",
+                                                         json_object_get(d, "event")));
+            json_array_remove(rp->deferred, i);
+        } else {
+            i++;
+        }
+    }
     json_array_foreach(rec->stimuli, i, s) {
         if (json_is_true(json_object_get(s, "fired")) || json_integer_value(json_object_get(s, "n")) != n ||
             strcmp(jstr(s, "anchor"), a))
             continue;
         json_object_set_new(s, "fired", json_true());
-        json_array_append_new(rp->pending, json_pack("{s:I,s:O}", "rec", (json_int_t)(intptr_t)rec, "event",
-                                                     json_object_get(s, "event")));
+        if (json_object_get(s, "via_child")) { /* waits for the sub-run (deferred) */
+            json_array_append_new(rp->deferred, json_pack("{s:O,s:O,s:I,s:O}", "child", json_object_get(s, "via_child"),
+                                                          "step", json_object_get(s, "via_step"), "rec",
+                                                          (json_int_t)(intptr_t)rec, "event",
+                                                          json_object_get(s, "event")));
+            continue;
+        }
+        const json_t *ev = json_object_get(s, "event");
+        json_t *from = NULL; /* the parent's cancel that reached this sub-run here */
+        size_t k;
+        json_t *d;
+        json_array_foreach(rp->deferred, k, d)
+            if (jstr(ev, "type") && !strcmp(jstr(ev, "type"), "cancel_requested") &&
+                json_integer_value(json_object_get(d, "child")) == rec->id) {
+                from = json_incref(d);
+                json_array_remove(rp->deferred, k);
+                break;
+            }
+        if (from)
+            json_array_append_new(rp->pending, json_pack("{s:O,s:O}", "rec", json_object_get(from, "rec"), "event",
+                                                         json_object_get(from, "event")));
+        else
+            json_array_append_new(rp->pending, json_pack("{s:I,s:O}", "rec", (json_int_t)(intptr_t)rec, "event", ev));
+        json_decref(from);
     }
 }
 

@@ -157,7 +157,8 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
     json_t *timeline = json_array(), *steps = json_array(), *approvals = json_array(), *notes = json_array();
     json_t *escal = json_array(), *skipped = json_array(), *people = json_object(), *severity = json_null();
     json_t *open = json_object(); /* step → its entry in steps, while it runs */
-    json_int_t first_action = -1, end_t = -1;
+    json_int_t first_action = -1, end_t = -1, run_dur = -1;
+    size_t unsent = 0;
     const char *final_error = NULL;
     size_t i;
     json_t *ev;
@@ -196,6 +197,14 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
         } else if (!strcmp(type, "step_started") && step) {
             if (first_action < 0)
                 first_action = t;
+            /* started again after an interruption (resume): one step, the
+             * one that went on */
+            json_t *stale = json_object_get(open, step);
+            for (size_t k = 0; stale && k < json_array_size(steps); k++)
+                if (json_array_get(steps, k) == stale) {
+                    json_array_remove(steps, k);
+                    break;
+                }
             json_t *s = json_pack("{s:s,s:I,s:O,s:o,s:s,s:i}", "name", step, "t_ms", t, "action",
                                   json_object_get(data, "action"),
                                   "command", command_of(jstr(data, "action"), json_object_get(data, "with")),
@@ -286,8 +295,27 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
             tl(timeline, t, "escalation", what, NULL, held ? "held" : "escalated");
         } else if (!strcmp(type, "notification_sent")) {
             const json_t *res = json_object_get(data, "result");
-            json_array_append_new(notes, json_pack("{s:s?,s:I,s:b,s:s}", "event", step, "t_ms", t, "ok",
-                                                   json_is_true(json_object_get(res, "ok")), "status", outcome(res)));
+            json_t *n = json_pack("{s:s?,s:I,s:b,s:s}", "event", step, "t_ms", t, "ok",
+                                  json_is_true(json_object_get(res, "ok")), "status", outcome(res));
+            /* where it went and, when it was not sent, why (as journaled:
+             * secrets masked) */
+            char detail[600] = "";
+            size_t dl = 0;
+            static const char *const keys[] = {"channel", "target", "error"};
+            for (size_t k = 0; k < 3; k++) {
+                const char *v = jstr(res, keys[k]);
+                if (!v || !*v || (k == 2 && json_is_true(json_object_get(res, "ok"))))
+                    continue;
+                json_object_set_new(n, keys[k], json_string(v));
+                if (dl < sizeof detail)
+                    dl += (size_t)snprintf(detail + dl, sizeof detail - dl, "%s%s%s", dl ? (k == 2 ? ": " : " ") : "",
+                                           k == 0 ? "via " : k == 1 ? "to " : "", v);
+            }
+            if (*detail)
+                json_object_set_new(n, "detail", json_string(detail));
+            if (!json_is_true(json_object_get(res, "ok")))
+                unsent++;
+            json_array_append_new(notes, n);
         } else if (!strcmp(type, "rollback_started")) {
             snprintf(what, sizeof what, "rollback after %s failed (%lld undo step%s)",
                      jstr(data, "failed_step") ? jstr(data, "failed_step") : "?", (long long)jint(data, "undo_steps"),
@@ -307,6 +335,8 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
                NULL, NULL);
         } else if (!strcmp(type, "run_finished")) {
             end_t = t;
+            if (json_is_integer(json_object_get(data, "duration_ms"))) /* the engine's own measure */
+                run_dur = jint(data, "duration_ms");
             final_error = jstr(data, "error");
             if (final_error)
                 json_object_set(rep, "error", json_object_get(data, "error"));
@@ -315,7 +345,10 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
             tl(timeline, t, !strcmp(st, "resolved") ? "all clear" : "resolution", what, NULL, st);
         }
     }
-    json_int_t dur = end_t >= 0 ? end_t : jint(json_array_get(events, json_array_size(events) - 1), "wall_ms") - t0;
+    /* the duration the run's summary and `show` say: run_finished's */
+    json_int_t dur = run_dur >= 0 ? run_dur
+                     : end_t >= 0 ? end_t
+                                  : jint(json_array_get(events, json_array_size(events) - 1), "wall_ms") - t0;
     json_object_set_new(rep, "duration_ms", json_integer(dur));
     json_object_set_new(rep, "finished", json_boolean(end_t >= 0));
     /* durations against the level's targets */
@@ -342,18 +375,31 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
         const char *st = jstr(s, "status");
         if (st && (!strcmp(st, "ok") || !strcmp(st, "simulated")))
             nok++;
-        else if (st && strcmp(st, "skipped"))
+        else if (st && strcmp(st, "skipped") && strcmp(st, "running"))
             nfail++;
     }
-    char summary[1200], d1[32];
+    char summary[1200], d1[32], ended[160];
     rb_duration_format((uint64_t)(dur > 0 ? dur : 0), d1, sizeof d1);
-    snprintf(summary, sizeof summary, "Run %lld of %s (%s) ended %s after %s%s%s. %zu step%s ran ok, %zu did not, %zu %s skipped.%s%s",
+    const char *rs = jstr(run, "status") ? jstr(run, "status") : "?";
+    if (!strcmp(rs, "interrupted")) /* its process stopped, nobody resumed it */
+        snprintf(ended, sizeof ended, "was interrupted (its process stopped; `runbook resume %lld` "
+                 "finishes it) after", (long long)run_id);
+    else if (end_t < 0) /* going, or its process died and no writer marked it yet */
+        snprintf(ended, sizeof ended, "has not ended (%s) after", rs);
+    else
+        snprintf(ended, sizeof ended, "ended %s after", rs);
+    snprintf(summary, sizeof summary, "Run %lld of %s (%s) %s %s%s%s. %zu step%s ran ok, %zu did not, %zu %s skipped.%s%s",
              (long long)run_id, jstr(run, "runbook") ? jstr(run, "runbook") : "?", jstr(run, "trigger") ? jstr(run, "trigger") : "?",
-             jstr(run, "status") ? jstr(run, "status") : "?", d1,
+             ended, d1,
              json_is_object(json_object_get(rep, "severity")) ? ", graded " : "",
              json_is_object(json_object_get(rep, "severity")) ? jstr(json_object_get(rep, "severity"), "level") : "", nok,
              nok == 1 ? "" : "s", nfail, json_array_size(skipped), json_array_size(skipped) == 1 ? "was" : "were",
              final_error ? " Why: " : "", final_error ? final_error : "");
+    if (unsent) {
+        size_t sl = strlen(summary);
+        snprintf(summary + sl, sizeof summary - sl, " %zu notification%s not sent.", unsent,
+                 unsent == 1 ? " was" : "s were");
+    }
     json_object_set_new(rep, "summary", json_string(summary));
     json_object_set_new(rep, "timeline", timeline);
     json_object_set_new(rep, "steps", steps);

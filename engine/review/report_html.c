@@ -279,7 +279,13 @@ void rb_review_report_html(const json_t *rep, FILE *f)
         esc(f, jstr(e, "event"));
         fprintf(f, ": <span class=\"%s\">", cls(jstr(e, "status")));
         esc(f, jstr(e, "status"));
-        fprintf(f, "</span> at +%s</li>\n", dur(jint(e, "t_ms"), b1, sizeof b1));
+        fprintf(f, "</span>");
+        if (jstr(e, "detail")) {
+            fprintf(f, " (");
+            esc(f, jstr(e, "detail"));
+            fprintf(f, ")");
+        }
+        fprintf(f, " at +%s</li>\n", dur(jint(e, "t_ms"), b1, sizeof b1));
     }
     json_array_foreach(json_object_get(rep, "escalations"), i, e)
         fprintf(f, "<li>escalation level %lld %s at +%s</li>\n", (long long)jint(e, "level"),

@@ -144,6 +144,11 @@ void rb_review_report_md(const json_t *rep, FILE *f)
         md_cell(f, jstr(e, "event"));
         fputs(": ", f);
         md_cell(f, jstr(e, "status"));
+        if (jstr(e, "detail")) {
+            fputs(" (", f);
+            md_cell(f, jstr(e, "detail"));
+            fputc(')', f);
+        }
         fputs(" at ", f);
         md_time(f, jint(e, "t_ms"));
         fputc('\n', f);
@@ -218,6 +223,20 @@ void rb_review_report_text(const json_t *rep, FILE *f, int color)
         tput(f, jstr(e, "answer"), 20);
         fputs(" by ", f);
         tput(f, jstr(e, "by"), 80);
+        fputc('\n', f);
+    }
+    json_array_foreach(json_object_get(rep, "notifications"), i, e) {
+        if (i == 0)
+            fputs("\nnotifications\n", f);
+        fputs("  on ", f);
+        tput(f, jstr(e, "event"), 60);
+        fputs(": ", f);
+        tput(f, jstr(e, "status"), 20);
+        if (jstr(e, "detail")) {
+            fputs(" (", f);
+            tput(f, jstr(e, "detail"), 300);
+            fputc(')', f);
+        }
         fputc('\n', f);
     }
     const json_t *chain = json_object_get(rep, "chain");

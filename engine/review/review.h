@@ -30,6 +30,10 @@ typedef struct rb_replay_opts {
     /* what-if: how a step with no recorded answer comes out: {"*": "ok" |
      * "failed", STEP: "ok" | "failed"} (borrowed; NULL: all ok) */
     const json_t *assume;
+    /* what-if: edited sub-runbook files, NULL-terminated (NULL: none);
+     * each replaces the recorded version of the sub-runbook of its name
+     * in every recorded sub-run of that name */
+    const char *const *with_subs;
 } rb_replay_opts_t;
 
 /*

@@ -37,6 +37,7 @@ struct rv_rec {
     rb_replay_host_t host;
     rb_run_t *live;    /* the replayed run (the top one is replay.c's; children step.c's) */
     int claim;         /* handed to step.c, its run not yet seen */
+    rv_rec_t *parent;  /* the run whose step started this one (NULL: the top run) */
     rv_rec_t *next;
 };
 
@@ -51,6 +52,10 @@ struct rv_replay {
     json_t *clock;        /* the recorded now() values of the whole tree, in order */
     size_t clock_next;
     json_t *pending;      /* stimuli due: [{rec (pointer as integer), event}] */
+    json_t *subs;         /* what-if: sub-runbook name → {path, used}: its edited file */
+    json_t *deferred;     /* a parent's cancel that reached its sub-run in the record:
+                             [{child (id), step, rec, event}], delivered when the
+                             replayed sub-run gets to where its cancel came */
     uv_timer_t tick;
     char *err;
     size_t errlen;
@@ -83,8 +88,10 @@ json_t *rv_decisions(const json_t *events);
  * identical, else {lane, index, recorded: D | null, replayed: D | null}. */
 json_t *rv_first_divergence(const json_t *recorded, const json_t *replayed);
 /* What-if: the steps of both paths aligned by name:
- * [{step, recorded, replayed, change: "same" | "changed" | "added" | "removed"}]. */
-json_t *rv_step_diff(const json_t *recorded, const json_t *replayed);
+ * [{step, recorded, replayed, change: "same" | "changed" | "added" |
+ * "removed" | "not reached"}]; "not reached": the edit (NULL: unknown) has
+ * the step, its run did not get to it (replayed "not reached"). */
+json_t *rv_step_diff(const json_t *recorded, const json_t *replayed, const rb_runbook_t *edit);
 /* One decision as a line for people ("step restart finished: ok (2 attempts)"). */
 void rv_decision_text(const json_t *d, char *buf, size_t len);
 

@@ -295,7 +295,7 @@ static int schedule_retry(rb_invoker_t *iv, const char *reason)
 /* Marks res as not ok with outcome word and error message. */
 static void set_outcome(json_t *res, const char *word, const char *prefix, const char *msg)
 {
-    char buf[320];
+    char buf[700]; /* prefix + an expression error (invoke_judge e[600]) */
     json_object_set_new(res, "ok", json_false());
     rb__result_set_outcome(res, word);
     if (msg) {
@@ -320,7 +320,7 @@ static const char *judge(rb_invoker_t *iv, json_t *res)
     const char *why = "attempt failed";
     if (iv->cancelled || iv->timed_out || !strcmp(st, "simulated") || (!inv->expect && !inv->retry.until))
         return why;
-    char e[200] = "";
+    char e[600] = ""; /* room for a script's whole reason (int(stderr), R-expect-error) */
     /* expect and until see the result as `result` and its fields as names
      * of their own (`status == 200`); the run's names take precedence. */
     json_t *ectx = json_copy(iv->ctx);

@@ -140,6 +140,7 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     r->assume = o && json_is_object(o->assume) ? json_deep_copy(o->assume) : json_object();
     r->depth = o ? o->depth : 0;
     r->parent_run = o ? o->parent_run : 0;
+    r->parent = o ? o->parent : NULL;
     r->parent_step = o && o->parent_step ? strdup(o->parent_step) : NULL;
     r->default_key = o && o->default_key ? strdup(o->default_key) : NULL;
     r->replay = o ? o->replay : NULL;
@@ -150,8 +151,10 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     uv_timer_init(loop, &r->approval_timer);
     r->approval_timer.data = r;
     r->open_handles = 1;
+    /* The alert is shared, not copied (nobody changes it once a run has
+     * it): 10,000 runs waiting in an approval hold 10,000 alerts. */
     r->ctx = json_pack("{s:o,s:o,s:o,s:o,s:o,s:o}", "params", json_object(), "alert",
-                       o && o->alert ? json_deep_copy(o->alert) : json_object(), "steps",
+                       o && o->alert ? json_incref((json_t *)o->alert) : json_object(), "steps",
                        json_object(), "checks", json_object(), "run", json_object(), "env",
                        json_object());
     r->secrets = rb_secrets_new();
@@ -181,9 +184,9 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
 
 /* ---- concurrency keys ---- */
 
-/* The keys held by active runs of this process, "runbook\x1fkey" → run id:
- * runs not yet committed are not in the journal, so the journal alone
- * cannot tell. Loop thread. */
+/* The keys held by active runs of this process, key → run id: runs not yet
+ * committed are not in the journal, so the journal alone cannot tell. Keys
+ * are one namespace across runbooks (R-key-global). Loop thread. */
 static json_t *held_keys;
 
 /* Renders the run's concurrency key (the runbook's name when it has none,
@@ -199,39 +202,58 @@ static int render_key(rb_run_t *r, char *err, size_t errlen)
         return RB_EINVAL;
     }
     const char *k = json_string_value(v);
+    free(r->key);
     r->key = strdup(k && *k ? k : r->default_key ? r->default_key : name);
     json_decref(v);
-    if (!r->key || asprintf(&r->key_slot, "%s\x1f%s", name, r->key) < 0) {
-        r->key_slot = NULL;
-        return RB_ENOMEM;
-    }
-    return 0;
+    return r->key ? 0 : RB_ENOMEM;
 }
 
-/* At most one active run per key; an alert's run not within the cooldown
- * after the last run of its key. RB_EBUSY with the reason in err. */
+/* The run that started this one (or its parent, …) holding the same key,
+ * or NULL: a sub-run shares its ancestors' key (R-key-subrun). */
+static const rb_run_t *key_holder_above(const rb_run_t *r)
+{
+    for (const rb_run_t *a = r->parent; a; a = a->parent)
+        if (a->key && strcmp(a->key, r->key) == 0)
+            return a;
+    return NULL;
+}
+
+static void busy_active(rb_run_t *r, long long id, const char *runbook, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "run %lld of %s is still active for the concurrency key \"%s\"", id,
+             runbook, r->key);
+}
+
+/* At most one active run per key, whatever its runbook (R-key-global); an
+ * alert's run not within its runbook's cooldown after that runbook's last
+ * run of the key. A sub-run whose key an ancestor holds shares it and is
+ * never refused for it. RB_EBUSY with the reason in err. */
 static int claim_key(rb_run_t *r, int alerted, char *err, size_t errlen)
 {
     int rc = render_key(r, err, errlen);
     if (rc < 0)
         return rc;
-    json_t *mine = held_keys ? json_object_get(held_keys, r->key_slot) : NULL;
+    if (key_holder_above(r))
+        return 0;
+    json_t *mine = held_keys ? json_object_get(held_keys, r->key) : NULL;
     if (mine) {
-        snprintf(err, errlen, "run %lld of %s is still active for the concurrency key \"%s\"",
-                 (long long)json_integer_value(mine), rb_runbook_name(r->rb), r->key);
+        busy_active(r, (long long)json_integer_value(json_object_get(mine, "run")),
+                    json_string_value(json_object_get(mine, "runbook")), err, errlen);
         return RB_EBUSY;
     }
     int64_t active = 0, last_end = 0;
-    rc = rb_journal_key_state(r->j, rb_runbook_name(r->rb), r->key, &active, &last_end);
+    char *holder = NULL;
+    rc = rb_journal_key_state(r->j, rb_runbook_name(r->rb), r->key, &active, &holder, &last_end);
     if (rc < 0) {
         snprintf(err, errlen, "%s", rb_journal_errmsg(r->j));
         return rc;
     }
     if (active) {
-        snprintf(err, errlen, "run %lld of %s is still active for the concurrency key \"%s\"",
-                 (long long)active, rb_runbook_name(r->rb), r->key);
+        busy_active(r, (long long)active, holder ? holder : "?", err, errlen);
+        free(holder);
         return RB_EBUSY;
     }
+    free(holder);
     uint64_t cool = rb_runbook_cooldown_ms(r->rb);
     int64_t now = (int64_t)time(NULL) * 1000;
     if (alerted && cool && last_end && now < last_end + (int64_t)cool) {
@@ -244,12 +266,18 @@ static int claim_key(rb_run_t *r, int alerted, char *err, size_t errlen)
     return 0;
 }
 
+/* Holds the key in this process's registry, unless an ancestor holds it
+ * (a shared key is released by its holder). */
 static void hold_key(rb_run_t *r)
 {
+    if (!r->key || key_holder_above(r))
+        return;
     if (!held_keys)
         held_keys = json_object();
-    if (held_keys && r->key_slot)
-        json_object_set_new(held_keys, r->key_slot, json_integer(r->id));
+    if (held_keys)
+        json_object_set_new(held_keys, r->key,
+                            json_pack("{s:I,s:s}", "run", (json_int_t)r->id, "runbook",
+                                      rb_runbook_name(r->rb)));
     r->key_held = 1;
 }
 
@@ -258,7 +286,7 @@ void rb__run_release_key(rb_run_t *r)
     if (!r->key_held)
         return;
     r->key_held = 0;
-    json_object_del(held_keys, r->key_slot);
+    json_object_del(held_keys, r->key);
     if (held_keys && json_object_size(held_keys) == 0) {
         json_decref(held_keys); /* nothing held: nothing left behind at exit */
         held_keys = NULL;
@@ -333,14 +361,19 @@ int rb__run_on_iv_event(rb_invoker_t *iv, const char *type, int attempt, const j
     return rb__run_emit(l->r, type, l->name, attempt, data);
 }
 
-/* A replay answers the invocation's attempt from the journal. */
+/* A replay answers the invocation's attempt from the journal. The
+ * parameters go masked, as the journal holds them (R-secret-mask): a
+ * what-if compares them with the recorded ones. */
 static json_t *replay_answer(rb_invoker_t *iv, const char *phase, const char *action, int attempt,
                              const json_t *with, void *arg)
 {
     (void)iv;
     ivlabel_t *l = arg;
     const rb_replay_host_t *h = l->r->replay;
-    return h->answer(h->arg, phase, l->name, l->item, attempt, action, with);
+    json_t *shown = rb_secrets_mask(l->r->secrets, with);
+    json_t *res = h->answer(h->arg, phase, l->name, l->item, attempt, action, shown);
+    json_decref(shown);
+    return res;
 }
 
 rb_invoker_t *rb__run_new_invoker(rb_run_t *r, const char *name, int item)
@@ -494,6 +527,7 @@ static void finish(rb_run_t *r)
     if (r->state == RS_DONE || r->npending)
         return;
     r->state = RS_DONE;
+    uv_update_time(r->loop);
     r->end_ms = uv_now(r->loop);
     rb__run_release_key(r);
     rb__run_set_status(r, r->final_status);
@@ -783,6 +817,10 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     r->done = done;
     r->arg = arg;
     r->subrun = (rb_subrun_host_t){rb__subrun_start, rb__subrun_cancel, r};
+    /* the loop's cached time may be from before the runbook was loaded and
+     * the journal opened: the run's zero (its duration, the escalation
+     * timers' base) is now, the instant run_started is journaled */
+    uv_update_time(r->loop);
     r->t0_ms = uv_now(r->loop);
     rb__run_set_status(r, "running");
     /* a replay gives the recorded start; a resumed run started when it first
@@ -953,13 +991,41 @@ const char *rb_run_waiting_step(const rb_run_t *r)
     return r->waiting_approval ? rb__step_current(r)->name : NULL;
 }
 
+rb_run_t *rb_run_find(rb_run_t *r, int64_t id)
+{
+    if (!r || r->state == RS_DONE)
+        return NULL;
+    if (r->id == id)
+        return r;
+    for (size_t i = 0; i < r->nchildren; i++) {
+        rb_run_t *hit = rb_run_find(r->children[i].run, id);
+        if (hit)
+            return hit;
+    }
+    return NULL;
+}
+
+size_t rb_run_waiting_count(const rb_run_t *r)
+{
+    if (!r || r->state == RS_DONE)
+        return 0;
+    size_t n = rb_run_waiting_step(r) ? 1 : 0;
+    for (size_t i = 0; i < r->nchildren; i++)
+        n += rb_run_waiting_count(r->children[i].run);
+    return n;
+}
+
+rb_run_t *rb_run_parent(const rb_run_t *r)
+{
+    return r->parent;
+}
+
 void rb_run_free(rb_run_t *r)
 {
     if (!r)
         return;
     rb__run_release_key(r);
     free(r->key);
-    free(r->key_slot);
     free(r->default_key);
     json_decref(r->assume);
     json_decref(r->ctx);

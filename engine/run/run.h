@@ -50,13 +50,18 @@ struct rb_replay_host {
 
 typedef struct rb_run_opts {
     const json_t *params; /* object of given parameters (borrowed); may be NULL */
-    const json_t *alert;  /* the alert that started the run (borrowed); may be NULL */
+    const json_t *alert;  /* the alert that started the run; may be NULL. The run
+                           * keeps a reference (not a copy): the caller must not
+                           * change it afterwards */
     const char *trigger;  /* "cli", "webhook", … */
     int dry_run;          /* a drill: actions with side effects are simulated */
     const json_t *assume; /* a drill's assumed outcomes: {"*" or step name: "ok"|"failed"}
                              (borrowed; NULL: all ok) */
     int64_t parent_run;   /* a sub-runbook's parent run, or 0 */
     const char *parent_step;
+    rb_run_t *parent;     /* a sub-runbook's parent run (borrowed; outlives the child):
+                             the child shares the concurrency key its parent, or the
+                             parent's parent …, holds (R-key-subrun) */
     int depth;            /* nesting of sub-runbooks (0 at the top) */
     const json_t *env;    /* names the run may read as env.NAME → values (borrowed) */
     const json_t *secret_env; /* names of env that are secrets: {NAME: true} (borrowed) */
@@ -142,6 +147,15 @@ int rb_run_parked(const rb_run_t *r);
 
 /* The step waiting for approval, or NULL. */
 const char *rb_run_waiting_step(const rb_run_t *r);
+
+/* The run of that id among r and the runs of its sub-runbooks (`runbook`
+ * steps, at any depth) that have not ended; NULL when none is. A sub-run
+ * waits for its own approvals: a server finds it here to answer them. */
+rb_run_t *rb_run_find(rb_run_t *r, int64_t id);
+/* How many of r and its sub-runs that have not ended wait for an approval. */
+size_t rb_run_waiting_count(const rb_run_t *r);
+/* The run that started r as a sub-runbook, or NULL at the top. */
+rb_run_t *rb_run_parent(const rb_run_t *r);
 
 /* A replay's stand-ins for the run's timers: the approval the run waits
  * for times out now (RB_ENOTFOUND when none waits); escalation rule i

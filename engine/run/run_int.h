@@ -75,7 +75,7 @@ struct rb_run {
     int undo_item;     /* the item of the undo in flight, or -1 */
     json_t *undo_ctx;  /* what the undo in flight sees (with its item) */
     int rolling_back;
-    size_t undos_run, undos_failed;
+    size_t undos_run, undos_failed, undos_cancelled;
     char *rollback_reason;
 
     /* notifications and escalations */
@@ -110,7 +110,6 @@ struct rb_run {
     rb_secrets_t *secrets; /* masked out of everything the run writes down */
     char *key;      /* the concurrency key */
     char *default_key; /* the key when the runbook declares none (a sub-run's), or NULL */
-    char *key_slot; /* "runbook\x1fkey" */
     int key_held;
     int resumed;    /* rb_run_resume(): goes on at resume_at */
     long resume_at; /* a step index, or RB__RESUME_FROM_START */

@@ -540,8 +540,10 @@ static void on_undo_done(rb_invoker_t *iv, json_t *res, void *arg)
     rb_run_t *r = arg;
     ivlabel_t *l = rb__invoker_data(iv);
     int ok = json_is_true(json_object_get(res, "ok"));
+    int cancelled = !ok && !strcmp(rb__result_outcome(res), "cancelled");
     r->undos_run++;
-    r->undos_failed += !ok;
+    r->undos_failed += !ok && !cancelled;
+    r->undos_cancelled += cancelled;
     json_t *d = json_pack("{s:b,s:s,s:O}", "ok", ok, "status", rb__result_outcome(res), "result", res);
     if (l->item >= 0)
         json_object_set_new(d, "item", json_integer(l->item));
@@ -579,9 +581,48 @@ static void undo_go(rb_run_t *r)
     rb__invoker_start(r->iv, s->undo, r->undo_ctx, with, "undo", &hooks, r);
 }
 
+/* A cancel stopped the rollback (R-rollback-cancel): the undos not
+ * started are named, and the run ends cancelled. */
+static void rollback_cancelled(rb_run_t *r)
+{
+    json_t *not_run = json_array();
+    char names[300] = "";
+    size_t used = 0;
+    for (size_t k = r->rollback_pos; k-- > 0;) {
+        const rb_step_t *s = rb_runbook_step(r->rb, r->undo_stack[k]);
+        int item = r->undo_items ? r->undo_items[k] : -1;
+        json_array_append_new(not_run, item >= 0 ? json_pack("{s:s,s:i}", "step", s->name, "item", item)
+                                                 : json_pack("{s:s}", "step", s->name));
+        if (used < sizeof names) {
+            int n = item >= 0 ? snprintf(names + used, sizeof names - used, "%s%s (item %d)",
+                                         used ? ", " : "", s->name, item)
+                              : snprintf(names + used, sizeof names - used, "%s%s", used ? ", " : "", s->name);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    char msg[800];
+    snprintf(msg, sizeof(msg), "%s; the rollback was cancelled (%s): %zu undo%s ran, %zu failed, %zu cancelled; "
+             "not run: %s", r->rollback_reason, r->cancel_why ? r->cancel_why : "cancelled", r->undos_run,
+             r->undos_run == 1 ? "" : "s", r->undos_failed, r->undos_cancelled, *names ? names : "none");
+    json_t *d = json_pack("{s:I,s:I,s:I,s:b,s:o}", "undos", (json_int_t)r->undos_run, "failed",
+                          (json_int_t)r->undos_failed, "undos_cancelled", (json_int_t)r->undos_cancelled,
+                          "cancelled", 1, "not_run", not_run);
+    int rc = rb__run_emit(r, "rollback_finished", NULL, 0, d);
+    json_decref(d);
+    if (rc < 0) {
+        rb__run_journal_failed(r, rc);
+        return;
+    }
+    rb__run_end(r, "cancelled", msg);
+}
+
 static void rollback_next(rb_run_t *r)
 {
-    if (r->rollback_pos == 0 || r->cancelling) {
+    if (r->cancelling) {
+        rollback_cancelled(r);
+        return;
+    }
+    if (r->rollback_pos == 0) {
         /* R-rollback-count: how many undos ran, and how many of them failed */
         char msg[400];
         snprintf(msg, sizeof(msg), "%s; rolled back %zu step%s, %zu undo%s failed", r->rollback_reason,
@@ -731,7 +772,7 @@ have_runbook:;
     snprintf(trigger, sizeof(trigger), "runbook:%lld", (long long)r->id);
     const char *step = rb__step_current(r)->name;
     rb_run_opts_t o = {.params = params, .alert = json_object_get(r->ctx, "alert"), .trigger = trigger,
-                       .dry_run = r->dry_run, .parent_run = r->id, .parent_step = step,
+                       .dry_run = r->dry_run, .parent_run = r->id, .parent_step = step, .parent = r,
                        .depth = r->depth + 1, .env = json_object_get(r->ctx, "env"),
                        .inventory = json_object_get(r->ctx, "inventory"),
                        .secrets = r->secrets, .default_key = key, .replay = child_replay,

@@ -1,7 +1,8 @@
 /*
  * api.h — the second half of `runbook serve`: the JSON API under /api/v1
- * (api_runbooks.c, api_runs.c, approvals.c), /metrics (metrics.c) and the
- * generic webhook (hook_generic.c), with the helpers they share (api.c).
+ * (api_runbooks.c, api_runs.c, api_report.c, approvals.c), /metrics
+ * (metrics.c) and the generic webhook (hook_generic.c), with the helpers
+ * they share (api.c).
  * Declared apart from server_int.h so that these files stay their own.
  *
  * Must never: be included outside engine/server/; touch SQL. Loop thread.
@@ -40,6 +41,11 @@ void rb__metrics_handler(rb_http_req_t *r, void *arg);  /* GET /metrics */
 void rb__hook_generic(rb_http_req_t *r, void *arg);     /* POST /hooks/generic/RUNBOOK */
 /* Forgets the signatures taken (at the end). */
 void rb__hook_generic_free(void);
+
+/* ---- api_report.c, for api_runs.c ---- */
+
+/* GET /api/v1/runs/ID/report?format=html|md|text|json. */
+void rb__api_report(rb_srv_t *s, rb_http_req_t *r, int64_t id);
 
 /* ---- approvals.c, for api_runs.c ---- */
 

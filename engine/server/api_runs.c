@@ -3,9 +3,10 @@
  * filtered by runbook, status, trigger; paged by limit and before),
  * POST /api/v1/runs (start one: {"runbook": NAME, "params": {…}}),
  * GET /api/v1/runs/ID (the run and, while it is in flight here, what it
- * waits for), GET /api/v1/runs/ID/events (?after=SEQ), and
- * POST /api/v1/runs/ID/cancel, /approve, /deny. Who asked is the token's
- * name, journaled with what it did.
+ * waits for), GET /api/v1/runs/ID/events (?after=SEQ), GET
+ * /api/v1/runs/ID/report (handed to api_report.c), and POST
+ * /api/v1/runs/ID/cancel, /approve, /deny. Who asked is the token's name,
+ * journaled with what it did.
  *
  * Owns: nothing past a request. Must never: start a run for a request it
  * answers 4xx; answer 2xx to a write before it is durable; touch SQL.
@@ -119,7 +120,10 @@ void rb__api_runs_get(rb_http_req_t *r, void *arg)
         rb_http_reply_error(r, 404, "a run is /api/v1/runs/ID with ID a run id");
         return;
     }
-    show(s, r, id, rest);
+    if (!strcmp(rest, "/report"))
+        rb__api_report(s, r, id);
+    else
+        show(s, r, id, rest);
 }
 
 void rb__api_runs_start(rb_http_req_t *r, void *arg)

@@ -71,6 +71,8 @@ void rb__api_approvals(rb_http_req_t *r, void *arg)
         json_object_set_new(a, "run", json_integer(id));
         json_object_set(a, "runbook", json_object_get(x, "runbook"));
         json_object_set_new(a, "step", json_string(step));
+        if (rb_run_parent(run)) /* a sub-runbook's run: answered by its own id */
+            json_object_set_new(a, "parent_run", json_integer(rb_run_id(rb_run_parent(run))));
         json_array_append_new(list, a);
     }
     json_decref(runs);

@@ -93,6 +93,39 @@ static size_t split(char *line, char *f[4], unsigned col[4])
     return n;
 }
 
+/* Adds one token (the secret is only hashed). A name or a secret used
+ * twice is said at name_at / secret_at. 0, RB_EINVAL (said in d), RB_ENOMEM. */
+static int add(rb_auth_t *a, const char *name, unsigned role, const char *secret,
+               const char *path, rb_mark_t name_at, rb_mark_t secret_at, rb_diags_t *d)
+{
+    unsigned char dg[32];
+    if (sha256(secret, strlen(secret), dg) < 0)
+        return RB_ENOMEM;
+    for (size_t i = 0; i < a->n; i++) {
+        if (!strcmp(a->t[i].name, name)) {
+            rb_diag_add(d, RB_DIAG_ERROR, path, name_at, "token name \"%s\" is used twice", name);
+            return RB_EINVAL;
+        }
+        if (!CRYPTO_memcmp(a->t[i].digest, dg, 32)) {
+            rb_diag_add(d, RB_DIAG_ERROR, path, secret_at,
+                        "token %s has the same secret as token %s", name, a->t[i].name);
+            return RB_EINVAL;
+        }
+    }
+    token_t *t = realloc(a->t, (a->n + 1) * sizeof *t);
+    if (!t)
+        return RB_ENOMEM;
+    a->t = t;
+    t[a->n].name = strdup(name);
+    t[a->n].role = role;
+    memcpy(t[a->n].digest, dg, 32);
+    OPENSSL_cleanse(dg, 32);
+    if (!t[a->n].name)
+        return RB_ENOMEM;
+    a->n++;
+    return 0;
+}
+
 static int parse(rb_auth_t *a, char *text, const char *path, rb_diags_t *d)
 {
     int bad = 0;
@@ -133,36 +166,12 @@ static int parse(rb_auth_t *a, char *text, const char *path, rb_diags_t *d)
             bad = 1;
             continue;
         }
-        unsigned char dg[32];
-        if (sha256(f[2], strlen(f[2]), dg) < 0)
-            return RB_ENOMEM;
+        int rc = add(a, f[0], role, f[2], path, at, (rb_mark_t){lineno, col[2], 0}, d);
         OPENSSL_cleanse(f[2], strlen(f[2]));
-        int dup = 0;
-        for (size_t i = 0; i < a->n && !dup; i++) {
-            if (!strcmp(a->t[i].name, f[0])) {
-                rb_diag_add(d, RB_DIAG_ERROR, path, at, "token name \"%s\" is used twice", f[0]);
-                dup = 1;
-            } else if (!CRYPTO_memcmp(a->t[i].digest, dg, 32)) {
-                rb_diag_add(d, RB_DIAG_ERROR, path, (rb_mark_t){lineno, col[2], 0},
-                            "token %s has the same secret as token %s", f[0], a->t[i].name);
-                dup = 1;
-            }
-        }
-        if (dup) {
+        if (rc == RB_ENOMEM)
+            return rc;
+        if (rc < 0)
             bad = 1;
-            continue;
-        }
-        token_t *t = realloc(a->t, (a->n + 1) * sizeof *t);
-        if (!t)
-            return RB_ENOMEM;
-        a->t = t;
-        t[a->n].name = strdup(f[0]);
-        t[a->n].role = role;
-        memcpy(t[a->n].digest, dg, 32);
-        OPENSSL_cleanse(dg, 32);
-        if (!t[a->n].name)
-            return RB_ENOMEM;
-        a->n++;
     }
     return bad ? RB_EINVAL : 0;
 }
@@ -229,6 +238,39 @@ int rb_auth_load(const char *path, rb_diags_t *d, rb_auth_t **out)
     }
     *out = a;
     return 0;
+}
+
+int rb_auth_add_env(rb_auth_t *a, const json_t *tokens, const char *file, rb_diags_t *d)
+{
+    int bad = 0;
+    const char *name;
+    const json_t *t;
+    json_object_foreach((json_t *)tokens, name, t) {
+        const char *var = json_string_value(json_object_get(t, "secret_env"));
+        unsigned role = rb_auth_role(json_string_value(json_object_get(t, "role")));
+        rb_mark_t at = {(uint32_t)json_integer_value(json_object_get(t, "line")),
+                        (uint32_t)json_integer_value(json_object_get(t, "col")), 0};
+        const char *secret = var ? getenv(var) : NULL;
+        if (!var || !role) {
+            bad = 1; /* the config loader said why */
+        } else if (!secret || !*secret) {
+            rb_diag_add(d, RB_DIAG_ERROR, file, at,
+                        "token %s: the environment variable %s is %s", name, var,
+                        secret ? "empty" : "not set in the server's environment");
+            bad = 1;
+        } else if (strlen(secret) < RB_AUTH_MIN_SECRET) {
+            rb_diag_add(d, RB_DIAG_ERROR, file, at,
+                        "token %s: the secret in %s is shorter than %d characters", name, var,
+                        RB_AUTH_MIN_SECRET);
+            bad = 1;
+        } else {
+            int rc = add(a, name, role, secret, file, at, at, d);
+            if (rc == RB_ENOMEM)
+                return rc;
+            bad |= rc < 0;
+        }
+    }
+    return bad ? RB_EINVAL : 0;
 }
 
 int rb_auth_check(const rb_auth_t *a, const char *h, size_t hl, unsigned roles, const char **who)

@@ -1,6 +1,7 @@
 /*
  * auth.h — who may call the server: bearer tokens from the tokens file
- * (one `NAME ROLE SECRET` a line), each with a role, compared in constant
+ * (one `NAME ROLE SECRET` a line) and from environment variables the
+ * config names (env_tokens), each with a role, compared in constant
  * time. A route says which roles it admits (a bit set); auth says 401 (no
  * token, or one that is nobody's) or 403 (a token whose role the route
  * does not admit), and names the token so the journal records who.
@@ -12,6 +13,7 @@
 #ifndef RB_SRV_AUTH_H
 #define RB_SRV_AUTH_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 #include "load/diag.h"
@@ -31,6 +33,13 @@ typedef struct rb_auth rb_auth_t;
  * each as path:line:col in d. Returns 0 or RB_EINVAL / RB_EIO. */
 int rb_auth_load(const char *path, rb_diags_t *d, rb_auth_t **out);
 void rb_auth_free(rb_auth_t *a);
+
+/* Adds the config's env_tokens ({NAME: {role, secret_env, line, col}}):
+ * each secret is read from the server's environment variable secret_env. A
+ * variable that is missing or empty, a secret shorter than 16 characters,
+ * a name or a secret another token has: said at file:line:col (where the
+ * config names the variable). Returns 0, RB_EINVAL or RB_ENOMEM. */
+int rb_auth_add_env(rb_auth_t *a, const json_t *tokens, const char *file, rb_diags_t *d);
 
 /* Number of tokens. */
 size_t rb_auth_count(const rb_auth_t *a);

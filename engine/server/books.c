@@ -34,6 +34,10 @@ struct rb_books {
     /* the watch */
     uv_fs_event_t *ev;
     uv_timer_t *settle;
+    /* what was said of a file that failed (or lost to a duplicate name):
+     * path → its diagnostics, so that a reload says it again only when it
+     * changed (one report per problem, not one per reload) */
+    json_t *said;
 };
 
 void rb__book_ref(rb_book_t *k)
@@ -127,6 +131,16 @@ typedef struct {
     size_t kept, loaded, failed;
 } walk_t;
 
+/* 1 when the problem sig of the file at key is new (not said at the last
+ * load); it is remembered in the new set either way. */
+static int news(walk_t *w, const char *key, const char *sig)
+{
+    const char *before = w->old ? json_string_value(json_object_get(w->old->said, key)) : NULL;
+    if (w->now->said)
+        json_object_set_new(w->now->said, key, json_string(sig));
+    return !before || strcmp(before, sig);
+}
+
 static int visit(const char *path, void *arg)
 {
     walk_t *w = arg;
@@ -155,15 +169,22 @@ static int visit(const char *path, void *arg)
             w->oom = 1;
         }
     } else {
-        rb__srv_log_diags(d, "runbook_invalid");
+        json_t *all = rb_diags_json(d);
+        char *sig = json_dumps(all, JSON_COMPACT);
+        json_decref(all);
+        int say = news(w, path, sig ? sig : "");
+        free(sig);
         w->failed++;
+        if (say)
+            rb__srv_log_diags(d, "runbook_invalid");
         if (prev) {
-            rb_slog("warn", "runbook_kept", "name", rb_runbook_name(prev->rb), "file", path,
-                    "sha256", prev->sha256, "why",
-                    "the new text does not validate: the last good version stays in force",
-                    (char *)NULL);
+            if (say)
+                rb_slog("warn", "runbook_kept", "name", rb_runbook_name(prev->rb), "file", path,
+                        "sha256", prev->sha256, "why",
+                        "the new text does not validate: the last good version stays in force",
+                        (char *)NULL);
             k = prev;
-        } else {
+        } else if (say) {
             rb_slog("warn", "runbook_skipped", "file", path, "why",
                     "it does not validate: no alert starts it until it does", (char *)NULL);
         }
@@ -174,9 +195,13 @@ static int visit(const char *path, void *arg)
     const char *name = rb_runbook_name(k->rb);
     rb_book_t *same = rb__books_find(w->now, name);
     if (same) {
-        rb_slog("error", "runbook_duplicate", "name", name, "file", path, "kept", same->path,
-                "why", "two files have one name: the first in name order is in force",
-                (char *)NULL);
+        char key[4200];
+        snprintf(key, sizeof key, "duplicate\x1f%s", path);
+        if (news(w, key, same->path))
+            rb_slog("error", "runbook_duplicate", "name", name, "file", path, "kept",
+                    same->path, "why",
+                    "two files have one name: the first in name order is in force",
+                    (char *)NULL);
         if (k != prev) { /* a new book nobody holds */
             k->refs = 1;
             rb__book_unref(k);
@@ -193,8 +218,10 @@ static rb_books_t *scan(rb_srv_t *s, const char *dir, rb_books_t *old, walk_t *w
     memset(w, 0, sizeof *w);
     w->old = old;
     w->now = calloc(1, sizeof *w->now);
-    if (!w->now)
-        return NULL;
+    if (!w->now || !(w->now->said = json_object())) {
+        free(w->now);
+        return w->now = NULL;
+    }
     int rc = rb__runbook_walk(dir, visit, w);
     if (rc == RB_ETOOBIG)
         rb_slog("warn", "runbooks_cut", "dir", dir, "why",
@@ -226,10 +253,7 @@ void rb__books_reload(rb_srv_t *s, const char *what)
         rb_slog("error", "reload_failed", "why", "out of memory: the runbooks in force stay",
                 (char *)NULL);
         if (now) {
-            for (size_t i = 0; i < now->n; i++)
-                rb__book_unref(now->v[i]);
-            free(now->v);
-            free(now);
+            rb__books_free(now);
         }
         return;
     }
@@ -249,8 +273,8 @@ void rb__books_reload(rb_srv_t *s, const char *what)
     snprintf(n, sizeof n, "%zu", now->n);
     snprintf(bad, sizeof bad, "%zu", w.failed);
     snprintf(changed, sizeof changed, "%zu", w.loaded);
-    rb_slog("info", "reloaded", "trigger", what, "runbooks", n, "changed", changed, "invalid", bad,
-            (char *)NULL);
+    rb_slog("info", "reloaded", "trigger", what, "in_force", n, "changed", changed, "invalid",
+            bad, (char *)NULL);
     if (now->ev)
         now->ev->data = s;
     if (now->settle)
@@ -264,6 +288,7 @@ void rb__books_free(rb_books_t *b)
     for (size_t i = 0; i < b->n; i++)
         rb__book_unref(b->v[i]);
     free(b->v);
+    json_decref(b->said);
     if (b->ev)
         uv_close((uv_handle_t *)b->ev, (uv_close_cb)free);
     if (b->settle)

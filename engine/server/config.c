@@ -10,6 +10,7 @@
 #define _GNU_SOURCE
 #include "config.h"
 
+#include "auth.h"
 #include "load/doc.h"
 
 #include <runbook/action.h>
@@ -37,7 +38,10 @@ rb_srv_config_t *rb_srv_config_new(void)
     c->env = json_object();
     c->secret_env = json_object();
     c->generic_hooks = json_object();
-    if (!c->host || !c->db || !c->dir || !c->env || !c->secret_env || !c->generic_hooks) {
+    c->env_tokens = json_object();
+    c->marks = json_object();
+    if (!c->host || !c->db || !c->dir || !c->env || !c->secret_env || !c->generic_hooks ||
+        !c->env_tokens || !c->marks) {
         rb_srv_config_free(c);
         return NULL;
     }
@@ -58,6 +62,10 @@ void rb_srv_config_free(rb_srv_config_t *c)
     json_decref(c->env);
     json_decref(c->secret_env);
     json_decref(c->generic_hooks); /* secrets: strings jansson frees */
+    json_decref(c->env_tokens);
+    json_decref(c->marks);
+    free(c->tls_cert);
+    free(c->tls_key);
     free(c);
 }
 
@@ -132,6 +140,31 @@ static int get_string(ld_t *l, const json_t *obj, const char *key, char **out)
     return rb_srv_config_set(out, json_string_value(v));
 }
 
+/* A path key: get_string, and where the file says it (c->marks[name]). */
+static void get_path(ld_t *l, rb_srv_config_t *c, const json_t *obj, const char *key,
+                     const char *name, char **out)
+{
+    if (get_string(l, obj, key, out) != 0 || !json_object_get(obj, key))
+        return;
+    rb_mark_t m = rb_doc_val_mark(l->doc, obj, key);
+    json_object_set_new(c->marks, name,
+                        json_pack("{s:s,s:i,s:i}", "value", *out, "line", (int)m.line, "col",
+                                  (int)m.col));
+}
+
+int rb_srv_config_where(const rb_srv_config_t *c, const char *key, const char *value,
+                        const char **file, rb_mark_t *at)
+{
+    const json_t *m = json_object_get(c->marks, key);
+    const char *v = json_string_value(json_object_get(m, "value"));
+    if (!c->file || !v || !value || strcmp(v, value))
+        return 0;
+    *file = c->file;
+    *at = (rb_mark_t){(uint32_t)json_integer_value(json_object_get(m, "line")),
+                      (uint32_t)json_integer_value(json_object_get(m, "col")), 0};
+    return 1;
+}
+
 /* A size: a whole number of bytes, or a number with KiB/MiB (1024s) or
  * KB/MB (1000s). */
 static int parse_size(const json_t *v, uint64_t *out)
@@ -160,7 +193,8 @@ static int parse_size(const json_t *v, uint64_t *out)
     return -1;
 }
 
-static void get_size(ld_t *l, const json_t *obj, const char *key, uint64_t max, uint64_t *out)
+static void get_size(ld_t *l, const json_t *obj, const char *key, uint64_t min, uint64_t max,
+                     uint64_t *out)
 {
     const json_t *v = json_object_get(obj, key);
     uint64_t n;
@@ -171,16 +205,18 @@ static void get_size(ld_t *l, const json_t *obj, const char *key, uint64_t max, 
                "");
         return;
     }
-    if (n > max) {
-        char lim[40];
-        snprintf(lim, sizeof lim, " (at most %llu)", (unsigned long long)max);
-        err_at(l, obj, key, "too large", lim);
+    if (n > max || n < min) {
+        char lim[60];
+        snprintf(lim, sizeof lim, " (%llu to %llu bytes)", (unsigned long long)min,
+                 (unsigned long long)max);
+        err_at(l, obj, key, n > max ? "too large" : "too small: no request would fit", lim);
         return;
     }
     *out = n;
 }
 
-static void get_duration(ld_t *l, const json_t *obj, const char *key, uint64_t *out)
+static void get_duration_min(ld_t *l, const json_t *obj, const char *key, uint64_t min_ms,
+                             uint64_t *out)
 {
     const json_t *v = json_object_get(obj, key);
     uint64_t ms;
@@ -190,7 +226,19 @@ static void get_duration(ld_t *l, const json_t *obj, const char *key, uint64_t *
         err_at(l, obj, key, "must be a duration above zero (30s, 5m, 1h)", "");
         return;
     }
+    if (ms < min_ms) {
+        char lim[60], d[32];
+        rb_duration_format(min_ms, d, sizeof d);
+        snprintf(lim, sizeof lim, " (at least %s)", d);
+        err_at(l, obj, key, "too short", lim);
+        return;
+    }
     *out = ms;
+}
+
+static void get_duration(ld_t *l, const json_t *obj, const char *key, uint64_t *out)
+{
+    get_duration_min(l, obj, key, 1, out);
 }
 
 static void get_count(ld_t *l, const json_t *obj, const char *key, uint64_t *out)
@@ -321,11 +369,85 @@ static void get_hooks(ld_t *l, const json_t *root, rb_srv_config_t *c)
     }
 }
 
+/* tls: {cert: FILE, key: FILE} — both, PEM; the files are read (and the
+ * key's mode checked) by config_check.c. */
+static void get_tls(ld_t *l, const json_t *root, rb_srv_config_t *c)
+{
+    static const char *const keys[] = {"cert", "key", NULL};
+    const json_t *t = json_object_get(root, "tls");
+    if (!t)
+        return;
+    if (!json_is_object(t)) {
+        err_at(l, root, "tls", "must be a mapping (cert: FILE, key: FILE)", "");
+        return;
+    }
+    unknown_keys(l, t, keys, " in tls");
+    get_path(l, c, t, "cert", "tls.cert", &c->tls_cert);
+    get_path(l, c, t, "key", "tls.key", &c->tls_key);
+    if (!json_object_get(t, "cert") != !json_object_get(t, "key")) {
+        rb_diag_add(l->d, RB_DIAG_ERROR, l->file, rb_doc_key_mark(l->doc, root, "tls"),
+                    "tls: wants both cert and key (PEM files)");
+        l->bad = 1;
+    }
+}
+
+/* env_tokens: {NAME: {role: ROLE, secret_env: VAR}} — tokens whose secret
+ * is the server's environment variable VAR (never in a file, never on the
+ * command line). The variable is read by auth.c. */
+static void get_env_tokens(ld_t *l, const json_t *root, rb_srv_config_t *c)
+{
+    static const char *const keys[] = {"role", "secret_env", NULL};
+    const json_t *t = json_object_get(root, "env_tokens");
+    if (!t)
+        return;
+    if (!json_is_object(t)) {
+        err_at(l, root, "env_tokens", "must be a mapping of token names "
+                                      "({NAME: {role: ROLE, secret_env: VAR}})", "");
+        return;
+    }
+    const char *name;
+    const json_t *v;
+    json_object_foreach((json_t *)t, name, v) {
+        if (!json_is_object(v)) {
+            err_at(l, t, name, "must be a mapping (role, secret_env)", "");
+            continue;
+        }
+        unknown_keys(l, v, keys, " in a token");
+        const char *role = json_string_value(json_object_get(v, "role"));
+        const char *var = json_string_value(json_object_get(v, "secret_env"));
+        int bad = 0;
+        if (!role || !rb_auth_role(role)) {
+            rb_diag_add(l->d, RB_DIAG_ERROR, l->file,
+                        json_object_get(v, "role") ? rb_doc_val_mark(l->doc, v, "role")
+                                                   : rb_doc_key_mark(l->doc, t, name),
+                        "token %s: role must be hook, operator or viewer", name);
+            bad = 1;
+        }
+        if (!var || !*var) {
+            rb_diag_add(l->d, RB_DIAG_ERROR, l->file,
+                        json_object_get(v, "secret_env") ? rb_doc_val_mark(l->doc, v, "secret_env")
+                                                         : rb_doc_key_mark(l->doc, t, name),
+                        "token %s: secret_env must name the environment variable that holds "
+                        "its secret", name);
+            bad = 1;
+        }
+        if (bad) {
+            l->bad = 1;
+            continue;
+        }
+        rb_mark_t m = rb_doc_val_mark(l->doc, v, "secret_env");
+        json_object_set_new(c->env_tokens, name,
+                            json_pack("{s:s,s:s,s:i,s:i}", "role", role, "secret_env", var,
+                                      "line", (int)m.line, "col", (int)m.col));
+    }
+}
+
 int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
 {
     static const char *const top[] = {"listen", "database", "runbooks", "plugins", "inventory", "tokens",
                                       "log_format", "limits", "shutdown_grace", "env",
-                                      "secret_env", "metrics", "generic_hooks", NULL};
+                                      "secret_env", "metrics", "generic_hooks", "tls", "env_tokens",
+                                      NULL};
     static const char *const lim[] = {"body_size", "header_size", "request_time", "active_runs",
                                       NULL};
     ld_t l = {.d = d, .file = path};
@@ -353,11 +475,13 @@ int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
         else if (rb_srv_config_listen(c, json_string_value(listen), why, sizeof why) < 0)
             err_at(&l, root, "listen", "", why);
     }
-    get_string(&l, root, "database", &c->db);
-    get_string(&l, root, "runbooks", &c->dir);
-    get_string(&l, root, "plugins", &c->plugins);
-    get_string(&l, root, "inventory", &c->inventory);
-    get_string(&l, root, "tokens", &c->tokens);
+    get_path(&l, c, root, "database", "database", &c->db);
+    get_path(&l, c, root, "runbooks", "runbooks", &c->dir);
+    get_path(&l, c, root, "plugins", "plugins", &c->plugins);
+    get_path(&l, c, root, "inventory", "inventory", &c->inventory);
+    get_path(&l, c, root, "tokens", "tokens", &c->tokens);
+    get_tls(&l, root, c);
+    get_env_tokens(&l, root, c);
     const json_t *lf = json_object_get(root, "log_format");
     if (lf) {
         const char *s = json_string_value(lf);
@@ -379,11 +503,11 @@ int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
                                    "active_runs)", "");
     } else if (limits) {
         unknown_keys(&l, limits, lim, " in limits");
-        get_size(&l, limits, "body_size", 1u << 30, &c->body_max);
+        get_size(&l, limits, "body_size", RB_SRV_MIN_BODY_SIZE, 1u << 30, &c->body_max);
         /* h2o reads a request head of at most H2O_MAX_REQLEN bytes and
          * 100 headers itself; the configured limit is checked under it. */
-        get_size(&l, limits, "header_size", 256u << 10, &c->header_max);
-        get_duration(&l, limits, "request_time", &c->request_ms);
+        get_size(&l, limits, "header_size", RB_SRV_MIN_HEADER_SIZE, 256u << 10, &c->header_max);
+        get_duration_min(&l, limits, "request_time", RB_SRV_MIN_REQUEST_MS, &c->request_ms);
         get_count(&l, limits, "active_runs", &c->active_runs);
     }
     rb_doc_free(l.doc);

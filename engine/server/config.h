@@ -43,6 +43,16 @@ typedef struct rb_srv_config {
      * window)}. A runbook not named here has a generic hook without a
      * signature check. */
     json_t *generic_hooks;
+    /* env_tokens: token name → {role, secret_env (the variable's name),
+     * line, col (where the config names it)}; auth.c reads the secrets. */
+    json_t *env_tokens;
+    char *tls_cert;        /* tls: {cert, key}: PEM files; both or neither */
+    char *tls_key;
+    /* Where the config file set each path key (database, runbooks,
+     * plugins, inventory, tokens, tls.cert, tls.key): key → {value, line,
+     * col}, so that a later check says file:line:col of what the file
+     * named (a flag that replaced it has no position). */
+    json_t *marks;
 } rb_srv_config_t;
 
 /* The defaults (docs/server.md). Returns NULL when out of memory. */
@@ -57,6 +67,16 @@ int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d);
 
 /* "HOST:PORT" or "[V6]:PORT" into c. 0, or RB_EINVAL with why. */
 int rb_srv_config_listen(rb_srv_config_t *c, const char *addr, char *why, size_t whylen);
+
+/* Where the config file named value for key: 1 with its file and mark, or
+ * 0 (a default, or a flag replaced it). */
+int rb_srv_config_where(const rb_srv_config_t *c, const char *key, const char *value,
+                        const char **file, rb_mark_t *at);
+
+/* The least a limit may be: a smaller one would refuse every request. */
+#define RB_SRV_MIN_HEADER_SIZE 1024u
+#define RB_SRV_MIN_BODY_SIZE 1024u
+#define RB_SRV_MIN_REQUEST_MS 1000u
 
 /* Sets a string field (strdup). */
 int rb_srv_config_set(char **field, const char *value);

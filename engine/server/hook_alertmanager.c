@@ -35,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define RB_AM_MAX_KEY 512 /* bytes of a fingerprint or a startsAt */
 
@@ -123,6 +124,46 @@ static void count_alert(rb_srv_t *s, const char *outcome)
 
 /* ---- the first pass: check the whole request, decide per alert ---- */
 
+static int digits(const char *p, int n, int *out)
+{
+    *out = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i] < '0' || p[i] > '9')
+            return 0;
+        *out = *out * 10 + (p[i] - '0');
+    }
+    return 1;
+}
+
+/* An RFC 3339 date-time (what Alertmanager sends, Go's time.RFC3339Nano):
+ * 2026-11-21T23:46:58.46Z, 2026-11-21T23:46:58+02:00. */
+static int rfc3339(const char *s)
+{
+    int y, mo, d, h, mi, se, oh, om;
+    if (strlen(s) < 20 || !digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) ||
+        s[7] != '-' || !digits(s + 8, 2, &d) || (s[10] != 'T' && s[10] != 't') ||
+        !digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
+        !digits(s + 17, 2, &se))
+        return 0;
+    static const int mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap) ||
+        h > 23 || mi > 59 || se > 60)
+        return 0;
+    const char *p = s + 19;
+    if (*p == '.') {
+        const char *f = ++p;
+        while (*p >= '0' && *p <= '9')
+            p++;
+        if (p == f)
+            return 0;
+    }
+    if ((*p == 'Z' || *p == 'z') && !p[1])
+        return 1;
+    return (*p == '+' || *p == '-') && digits(p + 1, 2, &oh) && p[3] == ':' &&
+           digits(p + 4, 2, &om) && !p[6] && oh < 24 && om < 60;
+}
+
 static const char *check_alert(const json_t *a, size_t i, char *why, size_t whylen)
 {
     if (!json_is_object(a)) {
@@ -138,9 +179,9 @@ static const char *check_alert(const json_t *a, size_t i, char *why, size_t whyl
     else if (!fp || !*fp || strlen(fp) > RB_AM_MAX_KEY)
         snprintf(why, whylen, "alerts[%zu].fingerprint must be a string of 1 to %d bytes", i,
                  RB_AM_MAX_KEY);
-    else if (!sa || !*sa || strlen(sa) > RB_AM_MAX_KEY)
-        snprintf(why, whylen, "alerts[%zu].startsAt must be a string of 1 to %d bytes", i,
-                 RB_AM_MAX_KEY);
+    else if (!sa || strlen(sa) > RB_AM_MAX_KEY || !rfc3339(sa))
+        snprintf(why, whylen,
+                 "alerts[%zu].startsAt must be an RFC 3339 time (2026-11-21T23:46:58.46Z)", i);
     else if (!json_is_object(labels))
         snprintf(why, whylen, "alerts[%zu].labels must be an object", i);
     else {
@@ -411,6 +452,17 @@ void rb__hook_alertmanager(rb_http_req_t *r, void *arg)
                                                 : "the journal failed: retry later");
         return;
     }
+    /* Alertmanager sends application/json; anything else is not its
+     * webhook (a form, a text body): 415, before the body is parsed. */
+    size_t ctl;
+    const char *ct = rb_http_req_header(r, "content-type", &ctl);
+    static const char json_type[] = "application/json";
+    if (!ct || ctl < sizeof json_type - 1 || strncasecmp(ct, json_type, sizeof json_type - 1) ||
+        (ctl > sizeof json_type - 1 && ct[sizeof json_type - 1] != ';' &&
+         ct[sizeof json_type - 1] != ' ')) {
+        rb_http_reply_error(r, 415, "the body must be JSON (Content-Type: application/json)");
+        return;
+    }
     size_t len;
     const char *body = rb_http_req_body(r, &len);
     char why[300];
@@ -438,8 +490,15 @@ void rb__hook_alertmanager(rb_http_req_t *r, void *arg)
     json_t *seen = json_object();
     size_t new_runs = 0;
     int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++)
+    /* Stop at the first alert whose runs would pass limits.active_runs:
+     * the answer is 503 whatever the rest holds, and a burst of new alerts
+     * is refused after a few journal reads, not one per alert. */
+    size_t active = rb__runs_active(s);
+    int over = 0;
+    for (size_t i = 0; rc == 0 && !over && i < n; i++) {
         rc = plan_one(q, am, seen, i, &new_runs);
+        over = active + new_runs > s->cfg->active_runs;
+    }
     json_decref(seen);
     if (rc < 0) {
         q->n = n;
@@ -447,9 +506,9 @@ void rb__hook_alertmanager(rb_http_req_t *r, void *arg)
         req_free(q);
         return;
     }
-    if (new_runs && rb__runs_active(s) + new_runs > s->cfg->active_runs) {
-        snprintf(why, sizeof why, "%zu runs would exceed the limit of %llu active runs: retry "
-                                  "later", rb__runs_active(s) + new_runs,
+    if (over) {
+        snprintf(why, sizeof why, "%zu runs or more would exceed the limit of %llu active runs: "
+                                  "retry later", active + new_runs,
                  (unsigned long long)s->cfg->active_runs);
         rb_http_reply_error(r, 503, why);
         req_free(q);

@@ -14,8 +14,9 @@
 #include <stdint.h>
 
 /* hook_alertmanager.c: an Alertmanager webhook body (version "4"; every
- * alert with status firing|resolved, a fingerprint and a startsAt of 1 to
- * 512 bytes, labels an object of strings), checked whole. The document
+ * alert with status firing|resolved, a fingerprint of 1 to 512 bytes, a
+ * startsAt that is an RFC 3339 time, labels an object of strings), checked
+ * whole (the handler checks the Content-Type before). The document
  * (new reference), or NULL with *status 400 (not JSON, not a webhook) or
  * 422 (an alert is wrong) and why. */
 json_t *rb__hook_am_parse(const char *body, size_t len, int *status, char *why, size_t whylen);

@@ -35,6 +35,7 @@ struct rb_http {
     rb_http_opts_t o;
     size_t inflight;
     size_t conns;
+    int accept_waiting; /* a connection waits for the budget (max_conns) */
     h2o_handler_t *handler;
 };
 
@@ -102,6 +103,16 @@ static void log_request(rb_http_req_t *r, int status)
             v[6][0] ? v[6][0] : "", v[6][1], v[7][0] ? v[7][0] : "", v[7][1], (char *)NULL);
 }
 
+void rb_http_res_header(rb_http_req_t *r, const char *name, const char *value)
+{
+    if (r->replied || !name || !value)
+        return;
+    h2o_req_t *req = r->req;
+    h2o_iovec_t n = h2o_strdup(&req->pool, name, SIZE_MAX);
+    h2o_iovec_t v = h2o_strdup(&req->pool, value, SIZE_MAX);
+    h2o_add_header_by_str(&req->pool, &req->res.headers, n.base, n.len, 1, NULL, v.base, v.len);
+}
+
 void rb_http_reply(rb_http_req_t *r, int status, const char *ct, const char *body, size_t len)
 {
     if (r->replied)
@@ -119,6 +130,9 @@ void rb_http_reply(rb_http_req_t *r, int status, const char *ct, const char *bod
     if (status == 401)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
                        H2O_STRLIT("Bearer realm=\"runbook\""));
+    if (status == 503)
+        h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
+                       H2O_STRLIT(RB_HTTP_RETRY_AFTER));
     h2o_iovec_t buf = h2o_strdup(&req->pool, body ? body : "", len);
     log_request(r, status);
     if (h->o.count)
@@ -238,33 +252,36 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     /* A path holding a NUL byte is nobody's route. */
-    if (strlen(r->path) != req->path_normalized.len) {
-        rb_http_reply_error(r, 404, NULL);
-        return 0;
-    }
+    int nul = strlen(r->path) != req->path_normalized.len;
     const char *method = rb_http_req_method(r);
     const rb_http_route_t *hit = NULL;
-    int path_known = 0;
-    for (const rb_http_route_t *rt = h->o.routes; rt && rt->method; rt++) {
+    int path_known = 0, path_open = 0;
+    for (const rb_http_route_t *rt = h->o.routes; !nul && rt && rt->method; rt++) {
         if (!path_matches(rt, r->path))
             continue;
         path_known = 1;
+        path_open |= rt->roles == RB_ROLE_OPEN;
         if (!strcmp(rt->method, method) ||
             (!strcmp(method, "HEAD") && !strcmp(rt->method, "GET"))) {
             hit = rt;
             break;
         }
     }
-    if (!hit) {
+    r->route = hit;
+    /* 404 and 405 come after the token: a caller without one learns
+     * nothing of the routes (but those open to all: /healthz). */
+    unsigned roles = hit ? hit->roles
+                         : path_open ? RB_ROLE_OPEN
+                                     : RB_ROLE_HOOK | RB_ROLE_OPERATOR | RB_ROLE_VIEWER;
+    size_t alen = 0;
+    const char *auth = rb_http_req_header(r, "authorization", &alen);
+    int ok = rb_auth_check(h->o.auth, auth, alen, roles, &r->who);
+    if (!r->who)
+        r->who = "-";
+    if (ok == 200 && !hit) {
         rb_http_reply_error(r, path_known ? 405 : 404, NULL);
         return 0;
     }
-    r->route = hit;
-    size_t alen = 0;
-    const char *auth = rb_http_req_header(r, "authorization", &alen);
-    int ok = rb_auth_check(h->o.auth, auth, alen, hit->roles, &r->who);
-    if (!r->who)
-        r->who = "-";
     if (ok != 200) {
         rb_http_reply_error(r, ok, ok == 401 ? "a valid bearer token is needed "
                                                "(Authorization: Bearer SECRET)"
@@ -277,11 +294,18 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
 
 /* ---- connections ---- */
 
+static void accept_one(rb_http_t *h);
+
 static void on_conn_closed(uv_handle_t *hd)
 {
     conn_t *c = (conn_t *)hd;
-    c->h->conns--;
+    rb_http_t *h = c->h;
+    h->conns--;
     free(c);
+    if (h->accept_waiting && h->listening) { /* one left the budget: the next comes in */
+        h->accept_waiting = 0;
+        accept_one(h);
+    }
 }
 
 static void on_accept(uv_stream_t *l, int status)
@@ -289,6 +313,18 @@ static void on_accept(uv_stream_t *l, int status)
     rb_http_t *h = l->data;
     if (status != 0 || !h->listening)
         return;
+    if (h->o.max_conns && h->conns >= h->o.max_conns) {
+        /* Not taken now: libuv stops reading the listener until it is,
+         * and the client waits in the kernel's queue. */
+        h->accept_waiting = 1;
+        return;
+    }
+    accept_one(h);
+}
+
+static void accept_one(rb_http_t *h)
+{
+    uv_stream_t *l = (uv_stream_t *)h->listener;
     conn_t *c = malloc(sizeof *c);
     if (!c)
         return;
@@ -358,6 +394,7 @@ int rb_http_start(uv_loop_t *loop, const rb_http_opts_t *o, rb_http_t **out, cha
     h2o_context_init(&h->ctx, loop, &h->config);
     h->accept.ctx = &h->ctx;
     h->accept.hosts = h->config.hosts;
+    h->accept.ssl_ctx = o->tls; /* h2o makes the handshake before the request */
     int rc = listen_on(h, loop, err, errlen);
     if (rc < 0) {
         h2o_context_dispose(&h->ctx);

@@ -54,6 +54,8 @@ typedef struct rb_http_opts {
     void *arg;             /* given to every handler */
     rb_http_count_fn count;
     void *count_arg;
+    struct ssl_ctx_st *tls; /* OpenSSL's SSL_CTX: every connection is TLS; NULL: plain */
+    size_t max_conns;      /* connections at once (0: no limit); more wait to be accepted */
 } rb_http_opts_t;
 
 /* Listens on o->host:o->port. 0, or a negative code with why in err. */
@@ -93,12 +95,17 @@ const char *rb_http_req_who(const rb_http_req_t *r);
 /* Adds key=value to the request's log line (both copied). */
 void rb_http_req_log(rb_http_req_t *r, const char *key, const char *value);
 
+/* Adds a header to the answer still to come (name in lower case, both
+ * copied): call it before rb_http_reply. */
+void rb_http_res_header(rb_http_req_t *r, const char *name, const char *value);
 /* Answers: body copied; content_type NULL → text/plain. */
 void rb_http_reply(rb_http_req_t *r, int status, const char *content_type, const char *body,
                    size_t len);
 /* Answers with v as JSON (the reference is taken). */
 void rb_http_reply_json(rb_http_req_t *r, int status, json_t *v);
-/* Answers {"error": why} (why may be NULL: the status's reason). */
+/* Answers {"error": why} (why may be NULL: the status's reason). Every 503
+ * says Retry-After (RB_HTTP_RETRY_AFTER seconds). */
+#define RB_HTTP_RETRY_AFTER "5"
 void rb_http_reply_error(rb_http_req_t *r, int status, const char *why);
 
 #endif

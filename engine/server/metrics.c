@@ -15,6 +15,8 @@
 #define _GNU_SOURCE
 #include "api.h"
 
+#include "base/buf.h"
+
 #include <runbook/runbook.h>
 
 #include <stdio.h>
@@ -68,28 +70,24 @@ static const struct fam *fam_of(const char *key)
     return NULL;
 }
 
-/* {a="x",b="y"} with \\, \" and \n escaped as the format wants. */
-static char *labels_text(const char *const *labels)
+/* {a="x",b="y"} with \\, \" and \n escaped as the format wants, into b. */
+static void labels_text(rb_buf_t *b, const char *const *labels)
 {
-    char *buf = NULL;
-    size_t len = 0;
-    FILE *f = open_memstream(&buf, &len);
-    if (!f)
-        return NULL;
     for (size_t i = 0; labels && labels[i] && labels[i + 1]; i += 2) {
-        fprintf(f, "%s%s=\"", i ? "," : "", labels[i]);
+        if (i)
+            rb_buf_addc(b, ',');
+        rb_buf_adds(b, labels[i]);
+        rb_buf_adds(b, "=\"");
         for (const char *p = labels[i + 1]; *p; p++) {
             if (*p == '\\' || *p == '"')
-                fputc('\\', f);
+                rb_buf_addc(b, '\\');
             if (*p == '\n')
-                fputs("\\n", f);
+                rb_buf_adds(b, "\\n");
             else
-                fputc(*p, f);
+                rb_buf_addc(b, *p);
         }
-        fputc('"', f);
+        rb_buf_addc(b, '"');
     }
-    fclose(f);
-    return buf;
 }
 
 static void count(void *arg, const char *metric, const char *const *labels, double value)
@@ -103,9 +101,15 @@ static void count(void *arg, const char *metric, const char *const *labels, doub
         fam = json_object();
         json_object_set_new(m->series, metric, fam);
     }
-    char *lt = labels_text(labels);
-    if (!lt)
+    char mem[256];
+    rb_buf_t lb;
+    rb_buf_init(&lb, mem, sizeof mem);
+    labels_text(&lb, labels);
+    if (lb.oom) {
+        rb_buf_free(&lb);
         return;
+    }
+    const char *lt = lb.p;
     json_t *ix = json_object_get(fam, lt);
     if (!ix) {
         if (m->n == m->cap) {
@@ -117,7 +121,7 @@ static void count(void *arg, const char *metric, const char *const *labels, doub
             if (h)
                 m->hists = h;
             if (!v || !h) {
-                free(lt);
+                rb_buf_free(&lb);
                 return;
             }
             m->cap = cap;
@@ -127,7 +131,7 @@ static void count(void *arg, const char *metric, const char *const *labels, doub
         ix = json_integer((json_int_t)m->n++);
         json_object_set_new(fam, lt, ix);
     }
-    free(lt);
+    rb_buf_free(&lb);
     size_t i = (size_t)json_integer_value(ix);
     if (!f->hist) {
         m->vals[i] += value;

@@ -69,9 +69,14 @@ size_t rb__runs_active(const rb_srv_t *s)
 rb_run_t *rb__runs_find(rb_srv_t *s, int64_t id)
 {
     runs_t *rs = s->runs;
-    for (size_t i = 0; rs && i < rs->n; i++)
+    for (size_t i = 0; rs && i < rs->n; i++) {
         if (rs->v[i]->id == id)
             return rs->v[i]->run;
+        /* a sub-runbook's run (a `runbook` step's): it answers for itself */
+        rb_run_t *sub = rb_run_find(rs->v[i]->run, id);
+        if (sub)
+            return sub;
+    }
     return NULL;
 }
 
@@ -142,8 +147,9 @@ static void on_event(rb_run_t *run, const char *type, const char *step, int atte
         const json_t *ok = json_object_get(data, "ok");
         rb_slog(json_is_false(ok) ? "warn" : "info", type, "run", id, "step", step, "status",
                 json_string_value(json_object_get(data, "status")), (char *)NULL);
-    } else if (!strcmp(type, "approval_requested") || !strcmp(type, "alert_resolved") ||
-               !strcmp(type, "run_resumed")) {
+    } else if (!strcmp(type, "approval_requested")) {
+        /* alert_resolved and run_resumed are logged where they are decided
+         * (the hook, recover.c), with what they know: not again here */
         rb_slog("info", type, "run", id, "step", step, (char *)NULL);
     }
     rb__metrics_run_event(e->s, &e->metrics, type, step, data);
@@ -353,7 +359,6 @@ size_t rb__runs_waiting(const rb_srv_t *s)
     const runs_t *rs = s->runs;
     size_t n = 0;
     for (size_t i = 0; rs && i < rs->n; i++)
-        if (rb_run_waiting_step(rs->v[i]->run))
-            n++;
+        n += rb_run_waiting_count(rs->v[i]->run); /* its sub-runs' too */
     return n;
 }

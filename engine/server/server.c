@@ -14,8 +14,9 @@
 
 #include "api.h"
 #include "log.h"
+#include "server_check.h"
 #include "server_int.h"
-#include "load/inventory.h"
+#include "host/plugin.h"
 
 #include <runbook/runbook.h>
 
@@ -26,6 +27,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -69,6 +72,54 @@ static int local_tokens(rb_srv_config_t *cfg)
         }
     }
     return rb_srv_config_set(&cfg->tokens, RB_SRV_LOCAL_TOKENS) == 0 ? 0 : -1;
+}
+
+/* ---- file descriptors ---- */
+
+/* What the process may hold open: the journal, the loop, the listener and
+ * logs (reserved), a few for each run (a command's pipes, a connection to
+ * a host) and one for each connection. The soft limit is raised to the
+ * hard one; when even that cannot hold limits.active_runs, the limit is
+ * lowered to what fits and the log says so (a run that cannot open a pipe
+ * fails; a connection beyond the budget waits in the listen queue). */
+#define RB_SRV_FDS_RESERVED 64
+#define RB_SRV_FDS_PER_RUN 4
+#define RB_SRV_MIN_CONNS 64
+
+static int fd_budget(rb_srv_t *s)
+{
+    rb_srv_config_t *cfg = s->cfg;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return 0;
+    if (rl.rlim_cur < rl.rlim_max) {
+        struct rlimit up = {rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+            rl = up;
+    }
+    uint64_t fds = rl.rlim_cur == RLIM_INFINITY ? UINT64_MAX / 2 : (uint64_t)rl.rlim_cur;
+    uint64_t fixed = RB_SRV_FDS_RESERVED + RB_SRV_MIN_CONNS;
+    char have[32], want[32], runs[32];
+    snprintf(have, sizeof have, "%llu", (unsigned long long)fds);
+    if (fds < fixed + RB_SRV_FDS_PER_RUN) {
+        rb_slog("error", "start_failed", "open_files", have, "why",
+                "the process may open too few files to serve: raise its limit (ulimit -n, "
+                "LimitNOFILE= in the systemd unit)", (char *)NULL);
+        return -1;
+    }
+    uint64_t fit = (fds - fixed) / RB_SRV_FDS_PER_RUN;
+    if (cfg->active_runs > fit) {
+        snprintf(want, sizeof want, "%llu", (unsigned long long)cfg->active_runs);
+        snprintf(runs, sizeof runs, "%llu", (unsigned long long)fit);
+        rb_slog("warn", "limits_lowered", "active_runs", runs, "configured", want, "open_files",
+                have, "why",
+                "each run may hold 4 files open and the process may open no more: raise "
+                "the limit (ulimit -n, LimitNOFILE=) for more runs at once", (char *)NULL);
+        cfg->active_runs = fit;
+    }
+    uint64_t conns = fds - RB_SRV_FDS_RESERVED - RB_SRV_FDS_PER_RUN * cfg->active_runs;
+    s->max_conns = conns > SIZE_MAX ? SIZE_MAX : (size_t)conns;
+    return 0;
 }
 
 /* ---- shutdown ---- */
@@ -175,46 +226,42 @@ int rb_server_main(rb_srv_config_t *cfg, int no_config)
     s.cfg = cfg;
     if (no_config && !cfg->tokens && local_tokens(cfg) < 0)
         return 2;
+    /* What validate --config checks, checked the same way. */
     rb_diags_t *d = rb_diags_new();
-    int rc = rb_auth_load(cfg->tokens, d, &s.auth);
+    rb_srv_checked_t k;
+    int rc = d ? rb_srv_config_check(cfg, d, &k) : RB_ENOMEM;
     if (rc < 0) {
-        rb__srv_log_diags(d, "tokens_invalid");
+        rb__srv_log_diags(d, "config_invalid");
         rb_diags_free(d);
-        rb_slog("error", "start_failed", "why", "the tokens file is refused (see above)",
+        rb_slog("error", "start_failed", "why",
+                rc == RB_ENOMEM ? "out of memory" : "the config is refused (see above)",
                 (char *)NULL);
         return 2;
     }
     rb_diags_free(d);
-    struct stat dst;
-    if (stat(cfg->dir, &dst) != 0 || !S_ISDIR(dst.st_mode)) {
-        rb_slog("error", "start_failed", "runbooks", cfg->dir, "why",
-                "no such folder (give --dir or runbooks: in the config)", (char *)NULL);
-        rb_auth_free(s.auth);
-        return 2;
-    }
+    s.auth = k.auth;
+    s.inventory = k.inventory;
+    s.tls = k.tls;
     char err[512] = "";
-    if (rb_journal_open(cfg->db, 0, &s.j, err, sizeof err) < 0) {
-        rb_slog("error", "start_failed", "why", err, (char *)NULL);
-        rb_auth_free(s.auth);
+    if (cfg->plugins && rb__plugins_load_dir(cfg->plugins, err, sizeof err) < 0) {
+        rb_slog("error", "start_failed", "plugins", cfg->plugins, "why", err, (char *)NULL);
+        rb_srv_checked_free(&k);
         return 2;
     }
-    if (cfg->inventory) {
-        d = rb_diags_new();
-        if (rb_inventory_load(cfg->inventory, d, &s.inventory) < 0) {
-            rb__srv_log_diags(d, "inventory_invalid");
-            rb_diags_free(d);
-            rb_slog("error", "start_failed", "inventory", cfg->inventory, "why",
-                    "the inventory is not valid (see above)", (char *)NULL);
-            rb_journal_close(s.j);
-            rb_auth_free(s.auth);
-            return 2;
-        }
-        rb_diags_free(d);
+    if (fd_budget(&s) < 0) {
+        rb_srv_checked_free(&k);
+        return 2;
+    }
+    rc = rb_journal_open(cfg->db, RB_JOURNAL_EXCLUSIVE, &s.j, err, sizeof err);
+    if (rc < 0) {
+        rb_slog("error", "start_failed", "why", err, (char *)NULL);
+        rb_srv_checked_free(&k);
+        return rc == RB_EBUSY ? RB_SRV_EXIT_BUSY : 2;
     }
     if (rb__metrics_init(&s) < 0) { /* from here on, every part counts */
         rb_slog("error", "start_failed", "why", "out of memory", (char *)NULL);
         rb_journal_close(s.j);
-        rb_auth_free(s.auth);
+        rb_srv_checked_free(&k);
         return 2;
     }
     /* static: when runs are left with an action in flight, the loop is
@@ -235,6 +282,7 @@ int rb_server_main(rb_srv_config_t *cfg, int no_config)
         .host = cfg->host, .port = cfg->port, .body_max = cfg->body_max,
         .header_max = cfg->header_max, .request_ms = cfg->request_ms, .auth = s.auth,
         .routes = rb__srv_routes, .arg = &s, .count = rb__srv_count_http, .count_arg = &s,
+        .tls = s.tls, .max_conns = s.max_conns,
     };
     if (rb_http_start(&loop, &ho, &s.http, err, sizeof err) < 0) {
         rb_slog("error", "start_failed", "why", err, (char *)NULL);
@@ -257,8 +305,11 @@ int rb_server_main(rb_srv_config_t *cfg, int no_config)
     char port[16], ntok[16];
     snprintf(port, sizeof port, "%d", rb_http_port(s.http));
     snprintf(ntok, sizeof ntok, "%zu", rb_auth_count(s.auth));
-    rb_slog("info", "listening", "address", cfg->host, "port", port, "db", cfg->db, "runbooks",
-            cfg->dir, "tokens", ntok, (char *)NULL);
+    char nruns[32];
+    snprintf(nruns, sizeof nruns, "%llu", (unsigned long long)cfg->active_runs);
+    rb_slog("info", "listening", "address", cfg->host, "port", port, "scheme",
+            s.tls ? "https" : "http", "db", cfg->db, "runbooks", cfg->dir, "tokens", ntok,
+            "active_runs", nruns, (char *)NULL);
     if (no_config)
         rb_slog("info", "auth", "how",
                 "send Authorization: Bearer SECRET, with SECRET the third field of the line "
@@ -282,8 +333,7 @@ out_loop:
         rb_slog("warn", "loop_not_closed", "why", "handles left open at exit", (char *)NULL);
 out_journal:
     rb_journal_close(s.j);
-    json_decref(s.inventory);
-    rb_auth_free(s.auth);
+    rb_srv_checked_free(&k); /* the tokens, inventory and TLS context */
     rb__metrics_free(&s); /* no loop turn follows: no run reports again */
     rb__hook_generic_free();
     return code;

@@ -87,10 +87,11 @@ int rb__runs_start(rb_srv_t *s, rb_book_t *k, const json_t *alert, const json_t 
 /* Puts a resumed run (rb_run_resume's) in flight; it holds a reference on
  * k (which it owns when own_book: a recorded version, freed at the end). */
 int rb__runs_adopt(rb_srv_t *s, rb_run_t *run, rb_book_t *k, int own_book);
-/* The run in flight of that id, or NULL. */
+/* The run in flight of that id (one the server started, or the run of a
+ * sub-runbook one of them started), or NULL. */
 rb_run_t *rb__runs_find(rb_srv_t *s, int64_t id);
 size_t rb__runs_active(const rb_srv_t *s);
-/* How many of them wait for an approval. */
+/* How many of them (and of their sub-runs) wait for an approval. */
 size_t rb__runs_waiting(const rb_srv_t *s);
 /* SIGTERM: no run starts a new step; the actions in flight may finish
  * within grace_ms. cb once every run left is parked at a step boundary (or
@@ -141,6 +142,8 @@ struct rb_srv {
     rb_http_t *http;
     rb_books_t *books;
     json_t *inventory; /* the config's inventory, read at start ({{ inventory.* }}), or NULL */
+    struct ssl_ctx_st *tls; /* tls: in the config: every connection is TLS; else NULL */
+    size_t max_conns;  /* connections at once: what the open-files limit leaves */
     void *runs;         /* runs.c's */
     void *am;           /* hook_alertmanager.c's */
     int stopping;       /* SIGTERM: no new run starts */

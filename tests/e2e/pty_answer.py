@@ -15,6 +15,7 @@ import os
 import pty
 import select
 import sys
+import time
 
 
 def main():
@@ -28,14 +29,24 @@ def main():
         os.execvp(cmd[0], cmd)
     out = b""
     seen = 0  # where the next pair's TEXT is looked for
+    held = None  # (FILE, X): an answer typed once FILE exists
+    quiet_since = time.monotonic()
     while True:
-        while pairs and pairs[0][0].encode() in out[seen:]:
+        if held and os.path.exists(held[0]):
+            os.write(fd, held[1].encode() + b"\n")
+            held = None
+        while not held and pairs and pairs[0][0].encode() in out[seen:]:
             text, answer = pairs.pop(0)
             seen = out.index(text.encode(), seen) + len(text)
-            if answer != "-":
+            if answer.startswith("wait:"):
+                held = tuple(answer[5:].rsplit(":", 1))
+                quiet_since = time.monotonic()
+            elif answer != "-":
                 os.write(fd, answer.encode() + b"\n")
-        r, _, _ = select.select([fd], [], [], 60)
+        r, _, _ = select.select([fd], [], [], 0.05 if held else 60)
         if not r:
+            if held and time.monotonic() - quiet_since < 120:
+                continue
             os.kill(pid, 9)
             break
         try:

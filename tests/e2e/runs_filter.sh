@@ -59,8 +59,10 @@ sev=$("$RUNBOOK" runs --db j.db --format json --runbook sev --status failed | jq
 [ "$sev" = P2 ] && ok || bad "json has severity: $sev"
 "$RUNBOOK" runs --db j.db --status failed >out.txt 2>&1 && ok || bad "text runs failed"
 grep -q '^2 ' out.txt && ! grep -q '^1 ' out.txt && ok || bad "text filter: $(cat out.txt)"
-"$RUNBOOK" runs --db j.db --status nosuch >out.txt 2>&1
+"$RUNBOOK" runs --db j.db --status interrupted >out.txt 2>&1
 grep -q 'no runs match' out.txt && ok || bad "empty filter says no runs match: $(cat out.txt)"
+"$RUNBOOK" runs --db j.db --status nosuch >out.txt 2>&1
+[ $? -eq 2 ] && grep -q "'nosuch' is no run status" out.txt && ok || bad "a status no run has: $(cat out.txt)"
 "$RUNBOOK" runs --db j.db --since yesterdayish >/dev/null 2>err.txt
 [ $? -eq 2 ] && grep -q -- '--since needs' err.txt && ok || bad "bad --since: $(cat err.txt)"
 

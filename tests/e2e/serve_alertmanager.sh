@@ -68,7 +68,7 @@ body = open(path, "rb").read()
 codes = []
 def post():
     req = urllib.request.Request("http://127.0.0.1:%s/hooks/alertmanager" % port, data=body,
-        headers={"Authorization": "Bearer 0123456789abcdef0123"})
+        headers={"Authorization": "Bearer 0123456789abcdef0123", "Content-Type": "application/json"})
     with urllib.request.urlopen(req, timeout=30) as r:
         codes.append(r.status)
 ts = [threading.Thread(target=post) for _ in range(16)]
@@ -93,6 +93,8 @@ alert Slow fp-s resolved >sr.json
 wait_for status_is fp-s running && ok || bad "the slow run runs"
 [ "$(http POST /hooks/alertmanager $T sr.json)" = 200 ] && grep -q '"cancelled":1' body && ok || { bad "resolving cancels"; cat body; }
 wait_for status_is fp-s cancelled && ok || bad "the slow run ends cancelled"
+sid=$(sqlite3 j.db "SELECT run_id FROM alert_runs WHERE fingerprint = 'fp-s'")
+[ "$(grep -c "event=alert_resolved run=$sid " log1)" = 1 ] && ok || { bad "alert_resolved is logged once"; grep alert_resolved log1; }
 
 # a resolved notice whose startsAt moved (Alertmanager merges a resolve
 # posted with an earlier time) still finds its alert by fingerprint
@@ -117,6 +119,28 @@ alert NodeDown fp-v firing | sed 's/"version":"4"/"version":"3"/' >bad2.json
 [ "$(http POST /hooks/alertmanager $T bad2.json)" = 400 ] && ok || bad "wrong version: 400"
 alert NodeDown fp-w firing | sed 's/"fingerprint":"fp-w"/"fingerprint":7/' >bad3.json
 [ "$(http POST /hooks/alertmanager $T bad3.json)" = 422 ] && ok || bad "a bad alert: 422"
+# startsAt is an RFC 3339 time, named when it is not
+for sa in 'yesterday' '2026-13-01T00:00:00Z' '2026-02-30T00:00:00Z' '2026-11-21 23:46:58Z' '2026-11-21T23:46:58'; do
+    alert NodeDown fp-t firing | sed "s/\"startsAt\":\"[^\"]*\"/\"startsAt\":\"$sa\"/" >bad5.json
+    [ "$(http POST /hooks/alertmanager $T bad5.json)" = 422 ] && grep -q 'alerts\[0\].startsAt must be an RFC 3339 time' body && ok ||
+        { bad "startsAt $sa: 422 naming the field"; cat body; }
+done
+alert NodeDown fp-tz firing node-tz | sed 's/"startsAt":"[^"]*"/"startsAt":"2026-11-22T01:46:58.5+02:00"/' >tz.json
+[ "$(http POST /hooks/alertmanager $T tz.json)" = 200 ] && ok || { bad "a startsAt with an offset: 200"; cat body; }
+before=$(runs) # its run is on record before the 200
+# the body must be JSON by its content type: 415 before it is read
+code=$(curl -s -o body -w '%{http_code}' --max-time 30 -H "Authorization: Bearer $T" \
+    --data-binary @a.json "http://127.0.0.1:$srv_port/hooks/alertmanager")
+[ "$code" = 415 ] && ok || bad "a form body (curl -d): 415 (got $code)"
+code=$(curl -s -o body -w '%{http_code}' --max-time 30 -H "Authorization: Bearer $T" -H 'Content-Type: text/plain' \
+    --data-binary @a.json "http://127.0.0.1:$srv_port/hooks/alertmanager")
+[ "$code" = 415 ] && ok || bad "text/plain: 415 (got $code)"
+code=$(curl -s -o body -w '%{http_code}' --max-time 30 -H "Authorization: Bearer $T" -H 'Content-Type: application/jsonx' \
+    --data-binary @a.json "http://127.0.0.1:$srv_port/hooks/alertmanager")
+[ "$code" = 415 ] && ok || bad "application/jsonx: 415 (got $code)"
+code=$(curl -s -o body -w '%{http_code}' --max-time 30 -H "Authorization: Bearer $T" -H 'Content-Type: Application/JSON; charset=utf-8' \
+    --data-binary @a.json "http://127.0.0.1:$srv_port/hooks/alertmanager")
+[ "$code" = 200 ] && ok || bad "application/json with a charset: 200 (got $code)"
 # a good alert beside a bad one: the whole request is refused
 printf '{"version":"4","alerts":[%s,%s]}' "$(alert NodeDown fp-x firing node-9 | sed 's/.*"alerts":\[\(.*\)\]}$/\1/')" '{"status":"firing"}' >bad4.json
 [ "$(http POST /hooks/alertmanager $T bad4.json)" = 422 ] && ok || bad "one bad alert refuses the request"

@@ -67,8 +67,12 @@ if serve_start log.json --config good.yaml; then
     srv_pid=
     # Every line is one JSON object with ts, level, event; requests say who.
     jq -e -s 'all(.[]; .ts and .level and .event)' log.json >/dev/null && ok || { bad "JSON log lines"; cat log.json; }
-    jq -e -s 'any(.[]; .event == "request" and .status == "403" and .who == "ro")' log.json >/dev/null &&
+    jq -e -s 'any(.[]; .event == "request" and .status == 403 and .who == "ro")' log.json >/dev/null &&
         ok || bad "a request's line names the token"
+    # counts, ports, codes and times are JSON numbers; text stays text
+    jq -e -s 'all(.[] | select(.event == "request"); (.status | type) == "number" and (.ms | type) == "number")' log.json >/dev/null &&
+        jq -e -s 'any(.[]; .event == "listening" and (.port | type) == "number" and (.tokens | type) == "number" and (.address | type) == "string")' log.json >/dev/null &&
+        ok || { bad "JSON log numbers are numbers"; grep -E 'listening|request' log.json | head -3; }
     grep -q "0123456789abcdef0123\|aaaaaaaaaaaaaaaaaaaaaa" log.json && bad "a secret is in the log" || ok
     jq -e -s 'any(.[]; .event == "stopped")' log.json >/dev/null && ok || bad "stopped is logged"
 else

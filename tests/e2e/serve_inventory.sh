@@ -46,7 +46,7 @@ printf 'hosts:\n  node1: { adress: 10.1.2.3 }\n' >inv.yaml
 "$RUNBOOK" serve --config server.yaml --listen 127.0.0.1:0 >out 2>&1
 rc=$?
 [ $rc -eq 2 ] && ok || bad "invalid inventory: exit $rc"
-grep -q 'inventory_invalid file=.*inv.yaml at=2:' out && ok || { bad "invalid inventory: no file:line in the log"; cat out; }
+grep -q 'config_invalid file=.*inv.yaml at=2:' out && ok || { bad "invalid inventory: no file:line in the log"; cat out; }
 grep -q 'event=listening' out && bad "listened with an invalid inventory" || ok
 
 echo "serve_inventory: $pass passed, $fail failed"

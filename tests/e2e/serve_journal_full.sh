@@ -19,7 +19,7 @@ while [ $i -lt 40 ]; do
     python3 -c 'import json, sys
 n = int(sys.argv[1])
 print(json.dumps({"version": "4", "alerts": [{"status": "firing", "labels": {"alertname": "Fill", "pad": "x" * 20000},
-    "startsAt": "s", "fingerprint": "fill-%d-%d" % (n, k)} for k in range(4)]}))' "$i" >fill.json
+    "startsAt": "2026-11-21T23:46:58Z", "fingerprint": "fill-%d-%d" % (n, k)} for k in range(4)]}))' "$i" >fill.json
     code=$(http POST /hooks/alertmanager $T fill.json)
     codes="$codes $code"
     [ "$code" = 200 ] || break

@@ -78,6 +78,9 @@ fire g && [ "$code" = 200 ] && ok || bad "g fires"
 k=$(reloads)
 version g gB
 wait_for reloaded_after "$k" && ok || bad "g's change is reloaded"
+# the invalid r.yaml, unchanged through these reloads, was said once
+[ "$(grep -c 'event=runbook_invalid file=[^ ]*runbooks/r.yaml at=5:5 ' log)" = 1 ] &&
+    [ "$(grep -c 'event=runbook_kept name=r' log)" = 1 ] && ok || { bad "an unchanged invalid file is said once, not at every reload"; grep 'name=r\|r.yaml' log; }
 touch marks/gate
 wait_for last_is g gA && ok || bad "the run in flight kept version gA"
 fire g && [ "$code" = 200 ] && wait_for last_is g gB && ok || bad "a new run takes gB"

@@ -448,6 +448,37 @@ static void test_fn_conversions(void **state)
     assert_runtime_error("int(params.unit)", "int: cannot convert \"neo-node\"");
     assert_runtime_error("int(params.missing)", "int: cannot convert null to a number");
     assert_runtime_error("float(params.validators)", "float: cannot convert list");
+    /* a script's "cannot assess" reason is shown whole, without its newline */
+    json_object_set_new(json_object_get(ctx, "params"), "reason",
+                        json_string("cannot assess: rollback of a RocksDB chain needs the node's own tool\n"));
+    assert_runtime_error("int(params.reason)",
+                         "int: cannot convert \"cannot assess: rollback of a RocksDB chain needs the "
+                         "node's own tool\" to a number");
+    /* a long one is cut at 400 bytes, on a character boundary (é is 2 bytes) */
+    char big[1024] = "";
+    for (int i = 0; i < 300; i++)
+        strcat(big, "é");
+    json_object_set_new(json_object_get(ctx, "params"), "reason", json_string(big));
+    {
+        rb_expr_error_t ce;
+        rb_expr_t *e = rb_expr_compile("int(params.reason)", 18, &ce);
+        char msg[1024];
+        assert_null(rb_expr_eval(e, ctx, msg, sizeof(msg)));
+        rb_expr_free(e);
+        json_t *ok = json_string(msg); /* valid UTF-8 */
+        assert_non_null(ok);
+        json_decref(ok);
+        assert_non_null(strstr(msg, "éé…\" to a number"));
+        assert_true(strlen(msg) < 400 + 60);
+        /* and a small buffer cuts it on a character boundary too */
+        e = rb_expr_compile("int(params.reason)", 18, &ce);
+        assert_null(rb_expr_eval(e, ctx, msg, 100));
+        rb_expr_free(e);
+        ok = json_string(msg);
+        assert_non_null(ok);
+        json_decref(ok);
+    }
+    json_object_del(json_object_get(ctx, "params"), "reason");
     assert_eval("string(42)", "\"42\"");
     assert_eval("string(-7)", "\"-7\"");
     assert_eval("string(0.5)", "\"0.5\"");

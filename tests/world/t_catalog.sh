@@ -41,7 +41,7 @@ CASE="bad arguments are exit 2"
 mkdir -p "$T/store"
 for args in "db-compact bogus sqlite /nonexistent/db" "db-compact check bogus /nonexistent/db" \
             "backup-prune $T/store p x 7" "backup-prune $T/store p -1 7" "backup-prune --list $T/store p 3 x" \
-            "disk-usage $T/store abc"; do
+            "disk-usage $T/store abc" "log-window $T/store x 5x"; do
     set +e
     # shellcheck disable=SC2086
     "$RUNBOOKS"/scripts/$args >/dev/null 2>&1; rc=$?
@@ -81,7 +81,7 @@ ok "healthy RocksDB intact (checkconsistency), broken one corrupt, RB_LDB honour
 CASE="cannot assess is exit 3"
 for args in "db-integrity sqlite /nonexistent/chain.db" "db-repair rocksdb /nonexistent" "backup-restore /nonexistent /tmp/x" \
             "disk-usage /nonexistent" "db-compact check sqlite /nonexistent/db" "backup-prune /nonexistent p 3 7" \
-            "chain-rollback rocksdb /nonexistent 5"; do
+            "chain-rollback rocksdb /nonexistent 5" "log-window /nonexistent/auth.log x 60"; do
     set +e
     # shellcheck disable=SC2086
     "$RUNBOOKS"/scripts/$args >/dev/null 2>"$T/err"; rc=$?
@@ -104,6 +104,20 @@ for f in "$RUNBOOKS"/*.yaml; do
     grep -q '^  instance:' "$f" || fail "$name has no instance parameter for its key"
 done
 ok "every runbook acting on a node holds node/{{ params.instance }}"
+
+CASE="the steps that switch traffic or change the platform ask first"
+# runbook:step pairs runbooks/README.md promises an approval for.
+for rs in rpc-failover:switch maintenance-window:drain maintenance-window:upgrade \
+          full-infrastructure-failure:deploy_services full-infrastructure-failure:provision \
+          full-infrastructure-failure:restore_db hot-standby-failover:failover split-brain:resync_minority \
+          security-breach:lockdown security-breach:rotate_credentials point-in-time-restore:restore \
+          database-corruption:restore database-corruption:resync backup-verify:retention key-compromise:rotate_key; do
+    f=$RUNBOOKS/${rs%%:*}.yaml s=${rs#*:}
+    awk -v s="$s" '$0 ~ "^  - name: " s "$" {on = 1; next} on && /^  - name: |^[a-z]/ {on = 0}
+                   on && /^    approval: .*on_timeout: fail/ {found = 1} END {exit !found}' "$f" ||
+        fail "$rs has no approval with on_timeout: fail"
+done
+ok "every switch, wipe, restore, deploy and rotation waits for an operator"
 
 CASE="no approval times out into action"
 if grep -n "on_timeout: continue" "$RUNBOOKS"/*.yaml; then fail "an approval goes ahead when nobody answers"; fi

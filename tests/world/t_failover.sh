@@ -14,8 +14,16 @@ rpc() {
     echo "-p env_file=$T/w/service.env -p primary_rpc_url=$NODE1_RPC -p backup_rpc_url=$NODE4_RPC" \
          "-p docker_compose=$WORLD_BIN/docker-compose -p webhook_url=$WORLD_WEBHOOK"
 }
+# on_node NAME: $T/on-NAME, the command that "reaches" node NAME: it logs
+# what it runs to $T/onlog, then runs it (the world's nodes share this host).
+on_node() {
+    printf '#!/bin/sh\necho "%s: $*" >>"%s/onlog"\nexec "$@"\n' "$1" "$T" >"$T/on-$1"
+    chmod +x "$T/on-$1"
+}
 standby() {
+    on_node node1; on_node node4
     echo "-p primary=node1 -p standby=node4 -p primary_unit=node1 -p standby_unit=node4 -p systemctl=$SYSTEMCTL" \
+         "-p on_primary=$T/on-node1 -p on_standby=$T/on-node4" \
          "-p primary_rpc_url=$NODE1_RPC -p standby_rpc_url=$NODE4_RPC -p lb_url=$WORLD_LB" \
          "-p promote_url=$NODE4_RPC/admin/promote -p settle=0s -p webhook_url=$WORLD_WEBHOOK"
 }
@@ -25,8 +33,9 @@ world_up
 brk crash node1
 alert "$T/a.json" RPCEndpointDown
 # shellcheck disable=SC2046
-rb 0 --alert "$T/a.json" $(rpc)
+rb 0 --alert "$T/a.json" $(rpc) --yes
 status_is resolved; severity_is P1
+jr 'any(.events[]; .type == "approval_granted" and .step == "switch")'
 grep -qx "NEO_N3_RPC_URL=$NODE4_RPC" "$T/w/service.env" || fail "not switched"
 grep -qx "OTHER=1" "$T/w/service.env" || fail "the rest of the file changed"
 [ "$(wstate .gateway.recreated)" = 1 ] || fail "services not recreated"
@@ -36,9 +45,19 @@ CASE="rpc: endpoint lags"
 world_up
 brk behind node1
 # shellcheck disable=SC2046
-rb 0 rpc-failover $(rpc)
+rb 0 rpc-failover $(rpc) --yes
 status_is resolved; severity_is P2
 ok "a lag over 100 blocks fails over, P2"
+
+CASE="rpc: failover refused"
+world_up
+brk crash node1
+# shellcheck disable=SC2046
+rb_tty 1 "approve step switch?=n" -- rpc-failover $(rpc)
+step_is switch denied; step_not_ran recreate
+grep -qx "NEO_N3_RPC_URL=$NODE1_RPC" "$T/w/service.env" || fail "switched without approval"
+[ "$(wstate .gateway.recreated)" = 0 ] || fail "services recreated without approval"
+ok "refused: the configuration and the services untouched"
 
 CASE="rpc: healthy"
 world_up
@@ -64,7 +83,23 @@ rb 0 --alert "$T/a.json" $(standby) --yes
 status_is resolved; severity_is P1
 [ "$(wstate .lb.upstream)" = node4 ] || fail "the balancer still points at $(wstate .lb.upstream)"
 [ "$(wstate '[.admin[] | select(.path == "/admin/promote" and .node == "node4")] | length')" = 1 ] || fail "standby not promoted"
-ok "balancer on the standby, standby promoted"
+grep -qx "node1: $SYSTEMCTL stop node1" "$T/onlog" || fail "the primary was not stopped on the primary: $(cat "$T/onlog")"
+grep -qx "node4: $SYSTEMCTL is-active node4" "$T/onlog" || fail "the standby was not asked on the standby: $(cat "$T/onlog")"
+if grep -E "^node1: .* node4|^node4: .* node1" "$T/onlog"; then fail "a unit driven through the other node's command"; fi
+ok "balancer on the standby, standby promoted; each unit driven on its own node"
+
+CASE="standby: no command reaches the primary"
+world_up
+brk lb-primary-down
+rm -f "$T/onlog"
+# shellcheck disable=SC2046
+rb 1 hot-standby-failover $(standby) -p on_primary= --yes
+step_is reachable failed; step_not_ran stop_primary; step_not_ran switch_lb
+jr 'all(.events[]; .type != "approval_requested")'
+grep -q "refusing to fail over" "$T/out" || fail "the refusal does not say why"
+[ "$(wstate .lb.upstream)" = node1 ] || fail "the balancer was switched"
+if grep -q "stop" "$T/onlog"; then fail "something was stopped: $(cat "$T/onlog")"; fi
+ok "without on_primary: refused before the approval, nothing stopped or switched"
 
 CASE="standby: refused"
 world_up
@@ -88,6 +123,14 @@ brk lb-primary-down
 rb 5 hot-standby-failover $(standby) -p systemctl=/nonexistent/systemctl
 no_step_ran
 ok "inconclusive"
+
+CASE="standby: no command reaches the standby"
+world_up
+brk lb-primary-down
+# shellcheck disable=SC2046
+rb 5 hot-standby-failover $(standby) -p on_standby=
+no_step_ran
+ok "inconclusive: the standby cannot be asked"
 
 CASE="standby: drill"
 world_up

@@ -19,8 +19,9 @@ world_up
 brk all-down
 alert "$T/a.json" MainnetDown
 # shellcheck disable=SC2046
-rb 0 --alert "$T/a.json" $(p)
+rb 0 --alert "$T/a.json" $(p) --yes
 status_is resolved; severity_is P1
+jr 'any(.events[]; .type == "approval_granted" and .step == "deploy_services")'
 step_is provision skipped; step_is start_db ok; step_is restore_db skipped; step_is smoke_tests ok
 [ "$(wstate '[.nodes[] | select(.state == "active")] | length')" = 4 ] || fail "not every node runs"
 [ "$(wstate .db.state)" = active ] || fail "database down"
@@ -38,6 +39,15 @@ status_is resolved
 step_is start_db failed; step_is restore_db ok; step_is restart_db ok
 [ "$(sqlite3 "$WORLD_DB_FILE" 'select count(*) from users')" = 200 ] || fail "data not restored"
 ok "the dump restored after approval"
+
+CASE="all down, deploy refused"
+world_up
+brk all-down
+# shellcheck disable=SC2046
+rb_tty 1 "approve step deploy_services?=n" -- full-infrastructure-failure $(p)
+step_is start_db ok; step_is deploy_services denied; step_not_ran smoke_tests
+[ "$(wstate .gateway.recreated)" = 0 ] || fail "the platform was deployed without approval"
+ok "refused: the database and nodes are back, the platform not deployed"
 
 CASE="quorum"
 world_up

@@ -40,6 +40,15 @@ status_is failed; step_is rollout failed
 messages_have "INCIDENT ESCALATED"
 ok "rolled back: old image, unfrozen, back in the balancer"
 
+CASE="maintenance: drain refused"
+world_up
+# shellcheck disable=SC2046
+rb_tty 1 "approve step drain?=n" -- maintenance-window $(mw)
+step_is drain denied; step_not_ran maintenance_on; step_not_ran upgrade
+[ "$(wstate .lb.upstream)" = node1 ] || fail "drained without approval"
+[ "$(admin)" = "" ] || fail "admin calls without approval: $(admin)"
+ok "refused: the node stays in the balancer, nothing frozen"
+
 CASE="maintenance: unhealthy node"
 world_up
 brk crash node1

@@ -46,3 +46,21 @@ rb 5 oom $(p) -p systemctl=/nonexistent/systemctl
 no_step_ran
 [ "$(wstate .nodes.node1.state)" = failed ] || fail "node1 was touched"
 ok "inconclusive"
+
+CASE="rolled back: the operator's own settings kept"
+# The node cannot come back (its database is beyond repair too): the
+# restart fails and the run rolls back. The memory limit's undo sets back
+# the values it found; `systemctl revert` would have removed every drop-in
+# of the unit, the operator's CPUQuota and MemoryMax=12G with them.
+world_up
+"$SYSTEMCTL" set-property node1 CPUQuota=50% MemoryMax=12G >/dev/null
+brk corrupt-header node1
+brk oom-kill node1
+# shellcheck disable=SC2046
+rb 1 oom $(p)
+step_is memory_limit ok; step_is restart failed
+jr 'any(.events[]; .type == "undo_finished" and .step == "memory_limit" and .data.ok == true)'
+[ "$(wstate .nodes.node1.props.CPUQuota)" = 50% ] || fail "the operator's CPUQuota is gone: $(wstate .nodes.node1.props)"
+[ "$(wstate .nodes.node1.props.MemoryMax)" = 12G ] || fail "MemoryMax not set back: $(wstate .nodes.node1.props)"
+[ "$(wstate .nodes.node1.memory_max)" = 12884901888 ] || fail "memory_max $(wstate .nodes.node1.memory_max)"
+ok "the undo set MemoryMax back to 12G and left the other drop-ins alone"

@@ -108,6 +108,23 @@ tar -tzf "$(ls "$T"/w/forensics/forensics_*.tar.gz)" | grep -q audit.log || fail
 messages_have "INCIDENT DECLARED"
 ok "isolated, forensics kept, rotated, redeployed"
 
+CASE="breach: only old lines in the window's past"
+# Yesterday's failed logins (epoch, RFC 3339 and syslog stamps, two hours
+# old) are not a breach now: the window is one hour (004 --since="1 hour").
+world_up
+old=$(($(date +%s) - 7200))
+{ echo "$old unauthorized login user=admin from=203.0.113.9"
+  echo "$(date -d "@$old" --iso-8601=seconds) host sshd[7]: Failed password for root from 203.0.113.9"
+  echo "$(date -d "@$old" '+%b %e %H:%M:%S') host sshd[8]: Invalid user oracle from 203.0.113.9"; } >>"$WORLD_AUDIT_LOG"
+# shellcheck disable=SC2046
+rb 3 security-breach $(sb)
+no_step_ran
+[ "$(wstate '[.firewall[] | select(index("DROP"))] | length')" = 0 ] || fail "traffic dropped"
+# shellcheck disable=SC2046
+rb 0 security-breach $(sb) -p window=3h --yes
+severity_is P1
+ok "lines two hours old: not_confirmed within 1h, a breach within 3h"
+
 CASE="breach: clean log"
 world_up
 # shellcheck disable=SC2046

@@ -14,7 +14,22 @@ alert "$T/a.json" ServiceDown service=api-gateway
 rb 0 --alert "$T/a.json" $(p)
 status_is resolved; severity_is P1; step_is restart ok; step_is redeploy skipped
 [ "$(wstate .gateway.state)" = active ] || fail "the gateway is not running"
-ok "restarted (the entry point: P1)"
+[ "$(wstate '.compose.files | length > 0 and all(startswith("/"))')" = true ] ||
+    fail "docker-compose given a relative file: $(wstate .compose.files)"
+ok "restarted (the entry point: P1); the compose file is an absolute path"
+
+CASE="a label that looks like an option"
+# The service comes from the alert's label; after `--` it can only be a
+# service name: docker-compose never sees --remove-orphans as an option.
+world_up
+brk service-down
+alert "$T/a.json" ServiceDown service=--remove-orphans
+# shellcheck disable=SC2046
+rb 1 --alert "$T/a.json" $(p)
+[ "$(wstate '.compose.options | index("--remove-orphans")')" = null ] ||
+    fail "the label reached docker-compose as an option: $(wstate .compose.options)"
+step_is restart failed
+ok "passed after --: a service name that does not exist, never an option"
 
 CASE="fails on restart"
 world_up

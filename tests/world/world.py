@@ -474,6 +474,8 @@ class World:
         self.genesis = now()
         self.stall_all = False
         self.hung_nodes = set()
+        self.props = {}  # unit → its set-property drop-ins
+        self.compose_opts, self.compose_files = [], []  # what docker-compose was given
         self.admin, self.messages = [], []
         self.nodes = {}
         for i in range(1, n + 1):
@@ -531,17 +533,28 @@ class World:
                 code, out = self.svc([args[0], args[1]])
                 return (code, args[1] if code == 0 else "Error: %s" % out)
             return 2, "docker: unsupported: %s" % " ".join(args)
-        if name == "docker-compose":  # [-f FILE] ps | logs | restart|stop|start SVC | up -d --force-recreate SVC
+        if name == "docker-compose":  # [-f FILE] ps | logs | restart|stop|start [--] SVC | up -d --force-recreate [--] SVC
             while args and args[0] == "-f":
+                self.compose_files.append(args[1] if len(args) > 1 else "")
                 args = args[2:]
-            if args and args[0] == "ps":
+            # as compose parses them: options until "--", names after it
+            cmd, rest, names, opts = (args[0] if args else ""), args[1:], [], []
+            for i, a in enumerate(rest):
+                if a == "--":
+                    names += rest[i + 1:]
+                    break
+                (opts if a.startswith("-") else names).append(a)
+            self.compose_opts += opts
+            if cmd == "ps":
                 return 0, "\n".join("%s %s" % (n, u.state()) for n, u in self.units().items())
-            if args and args[0] == "logs":
+            if cmd == "logs":
                 return 0, "(logs)"
-            if len(args) >= 2 and args[0] in ("restart", "stop", "start"):
-                return self.svc([args[0], args[-1]])
-            if len(args) >= 2 and args[0] == "up" and "--force-recreate" in args:
-                names = [a for a in args[1:] if not a.startswith("-")] or list(self.units())
+            if cmd in ("restart", "stop", "start") and names:
+                if names[0] not in self.units():
+                    return 1, "no such service: %s" % names[0]
+                return self.svc([cmd, names[0]])
+            if cmd == "up" and "--force-recreate" in opts:
+                names = names or list(self.units())
                 for n in names:
                     u = self.units().get(n)
                     if u is None:
@@ -615,16 +628,25 @@ class World:
                 u.frozen = None if not self.stall_all else u.frozen
             u.stop()
             return u.start()
-        if cmd == "revert":
+        props = self.props.setdefault(name, {})   # the unit's drop-ins, as systemd keeps them
+        if cmd == "revert":                      # removes every drop-in, the operator's own too
+            props.clear()
             if isinstance(u, Node):
                 u.memory_max = None
             return 0, ""
         if cmd == "set-property":
             for kv in units[1:]:
                 k, _, v = kv.partition("=")
+                props[k] = v
                 if k == "MemoryMax" and isinstance(u, Node):
                     u.memory_max = parse_size(v)
             return 0, ""
+        if cmd == "show":                        # show UNIT -p PROP… [--value]
+            want = [units[i + 1] for i in range(len(units) - 1) if units[i] == "-p"]
+            vals = [(k, props.get(k, "infinity" if k.startswith("Memory") else "")) for k in want]
+            if "--value" in units:
+                return 0, "\n".join(v for _, v in vals)
+            return 0, "\n".join("%s=%s" % kv for kv in vals)
         return 1, "systemctl: unknown command %s" % cmd
 
     # --- the fault switch ---------------------------------------------
@@ -721,10 +743,12 @@ class World:
             nodes[name] = {"state": n.state(), "result": n.result, "port": n.server.port,
                            "height": n.height(), "chain": n.chain()[0], "peers": len(n.peers()),
                            "memory_bytes": n.memory(), "memory_max": n.memory_max,
+                           "props": self.props.get(name, {}),
                            "hung": name in self.hung_nodes, "stalled": bool(n.frozen),
                            "lag": n.lag, "cpu": n.cpu, "io": n.io, "connections": n.conns,
                            "view_changes": n.view, "data": n.data}
         return {"network_height": network_height(self), "nodes": nodes,
+                "compose": {"options": self.compose_opts, "files": self.compose_files},
                 "db": {"state": self.db.state(), "port": self.db.port.port},
                 "gateway": {"state": self.gateway.state(), "port": self.gateway.port.port,
                             "recreated": self.gateway.recreated},
@@ -735,6 +759,8 @@ class World:
 def parse_size(v):
     mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
     v = v.strip().upper()
+    if v in ("INFINITY", ""):
+        return None
     return int(float(v[:-1]) * mult[v[-1]]) if v and v[-1] in mult else int(v)
 
 
