@@ -245,6 +245,12 @@ json_t *rb__notify_fields(const json_t *view, const json_t *vars, long long now_
         const char *to = json_string_value(json_object_get(failed, "target"));
         const char *err = json_string_value(json_object_get(failed, "error"));
         const char *on = json_string_value(json_object_get(failed, "notification"));
+        char answered[48] = ""; /* no error text: the status the receiver answered */
+        json_int_t code = json_integer_value(json_object_get(failed, "status"));
+        if (!err && code > 0) {
+            snprintf(answered, sizeof answered, "the receiver answered %lld", (long long)code);
+            err = answered;
+        }
         if (asprintf(&what, "the %s notification (%s to %s) was not sent%s%s", on ? on : "?",
                      ch ? ch : "?", to && *to ? to : "?", err ? ": " : "", err ? err : "") >= 0)
             set_text(f, "summary", rb__notify_one_line(what, strlen(what), 4096));

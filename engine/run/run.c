@@ -651,10 +651,11 @@ static void on_notify_done(rb_invoker_t *iv, json_t *res, void *arg)
         /* what failed, for the messages sent on it (the action's run view
          * "failed"); only while they start */
         json_object_set_new(r->ctx, "failed",
-                            json_pack("{s:s,s:O?,s:O?,s:O?}", "notification", l->name, "channel",
+                            json_pack("{s:s,s:O?,s:O?,s:O?,s:O?}", "notification", l->name, "channel",
                                       json_object_get(res, "channel"), "target",
                                       json_object_get(res, "target"), "error",
-                                      json_object_get(res, "error")));
+                                      json_object_get(res, "error"), "status",
+                                      json_object_get(res, "status")));
         rb__run_notify(r, RB_EV_NOTIFY_FAILED, "notify_failed");
         json_object_del(r->ctx, "failed");
     }

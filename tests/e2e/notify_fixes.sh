@@ -378,7 +378,7 @@ notify:
 EOF
 "$RUNBOOK" run --db nf.db --yes nf.yaml >nf.out 2>&1 || { bad "nf run"; cat nf.out; }
 check "the fallback names the notification not sent" "[.[] | select(.path == \"/fb/nf\") | .body | fromjson | .summary]
-    == [\"the resolved notification (webhook to http://127.0.0.1:$hp) was not sent\"]" $req
+    == [\"the resolved notification (webhook to http://127.0.0.1:$hp) was not sent: the receiver answered 500\"]" $req
 
 echo "notify_fixes: $pass passed, $fail failed"
 [ $fail -eq 0 ]
