@@ -202,7 +202,7 @@ static void exec_report(exec_state_t *s)
     rb_action_ctx_t *ctx = s->ctx;
     json_t *r = s->result;
     if (s->hooks.result)
-        s->hooks.result(r, s->hooks.arg);
+        s->hooks.result(r, s->err.tail, s->err.tail_len, s->hooks.arg);
     if (s->hooks.free)
         s->hooks.free(s->hooks.arg);
     free(s->limit_text);

@@ -30,6 +30,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #define EXEC_DISCARD_SIZE 65536
@@ -68,6 +69,20 @@ static char *read_room(exec_stream_t *st, size_t *room)
     return *st->discard;
 }
 
+/* The last EXEC_TAIL_SIZE bytes of the stream, whatever the cap. */
+static void keep_tail(exec_stream_t *st, const char *p, size_t n)
+{
+    if (n >= EXEC_TAIL_SIZE) {
+        memcpy(st->tail, p + n - EXEC_TAIL_SIZE, EXEC_TAIL_SIZE);
+        st->tail_len = EXEC_TAIL_SIZE;
+        return;
+    }
+    size_t keep = st->tail_len + n > EXEC_TAIL_SIZE ? EXEC_TAIL_SIZE - n : st->tail_len;
+    memmove(st->tail, st->tail + st->tail_len - keep, keep);
+    memcpy(st->tail + keep, p, n);
+    st->tail_len = keep + n;
+}
+
 void rb__exec_stream_stop(exec_stream_t *st)
 {
     if (st->inited)
@@ -87,6 +102,7 @@ int rb__exec_stream_drain(exec_stream_t *st, int max_reads)
         }
         ssize_t n = read(st->fd, p, room);
         if (n > 0) {
+            keep_tail(st, p, (size_t)n);
             if (p == *st->discard)
                 st->truncated = 1;
             else

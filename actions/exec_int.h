@@ -86,7 +86,10 @@ int rb__exec_resolve(const char *name, char *const *envp, const char *cwd, char 
  * still connecting), so there is nothing to stop gently and the client is
  * signalled at once. */
 typedef struct exec_hooks {
-    void (*result)(json_t *r, void *arg);
+    /* tail: the last bytes the command wrote to stderr (at most
+     * EXEC_TAIL_SIZE), kept past the cap, so that what ends a long stderr
+     * (ssh's end marker) is still seen when the capture was cut. */
+    void (*result)(json_t *r, const char *tail, size_t tail_len, void *arg);
     void (*free)(void *arg);
     void *arg;
     int (*started)(const char *err, size_t n, void *arg);
@@ -112,6 +115,8 @@ void rb__exec_stop(rb_action_ctx_t *ctx);
 
 typedef struct exec_stream exec_stream_t;
 
+#define EXEC_TAIL_SIZE 256 /* bytes of a stream's end kept past the cap */
+
 /* EOF or a read error on st: nothing more will come, reading has stopped. */
 typedef void (*exec_eof_cb)(exec_stream_t *st);
 
@@ -125,6 +130,8 @@ struct exec_stream {
     size_t cap;
     char **discard; /* the owner's scratch for bytes past the cap, made on first need */
     exec_eof_cb on_eof;
+    char tail[EXEC_TAIL_SIZE]; /* the last bytes read, past the cap too */
+    size_t tail_len;
     int inited; /* the handle is registered with the loop and must be closed */
     int eof;
     int truncated;

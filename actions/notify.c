@@ -197,6 +197,46 @@ static int notify_validate(const json_t *with, char *msg, size_t msglen, const c
     return notify_check(with, 0, msg, msglen, key);
 }
 
+/* Every problem of an entry in one pass (validate_all): the checks stop at
+ * the first, so after each the offending value is set aside — made a
+ * template, which the load-time checks leave to the rendered check, or
+ * taken out when it is already one — and the entry checked again. A
+ * problem with the channel stops there: the other checks depend on it. */
+#define NOTIFY_PLACEHOLDER "{{ set-aside }}"
+static int notify_validate_all(const json_t *with, rb_action_report_fn report, void *arg)
+{
+    char msg[256], last[256] = "";
+    const char *key = NULL;
+    json_t *w = json_is_object(with) ? json_deep_copy(with) : NULL;
+    int n = 0;
+    if (!w) {
+        if (notify_check(with, 0, msg, sizeof msg, &key) < 0)
+            report(arg, key, msg), n++;
+        return n;
+    }
+    for (int round = 0; round < 64; round++) {
+        msg[0] = 0;
+        key = NULL;
+        if (notify_check(w, 0, msg, sizeof msg, &key) == 0)
+            break;
+        int again = key && !strcmp(msg, last);
+        if (!again) /* the same problem, found again once its value was set aside */
+            report(arg, key, msg), n++;
+        snprintf(last, sizeof last, "%s", msg);
+        if (!key || !strcmp(key, "channel") || (again && !json_object_get(w, key)))
+            break;
+        const char *v = json_string_value(json_object_get(w, key));
+        if (!json_object_get(w, key)) /* a required one: as if it were there */
+            json_object_set_new(w, key, json_string(NOTIFY_PLACEHOLDER));
+        else if (again || (v && !strcmp(v, NOTIFY_PLACEHOLDER)))
+            json_object_del(w, key);
+        else
+            json_object_set_new(w, key, json_string(NOTIFY_PLACEHOLDER));
+    }
+    json_decref(w);
+    return n;
+}
+
 /* ---------- delivery ---------- */
 
 typedef struct notify_state {
@@ -349,14 +389,19 @@ static char *first_line(const char *text)
 
 /* Builds what s sends: the message, then the body or the mail. 0 or an
  * error with msg. */
-static int prepare(notify_state_t *s, const json_t *with, char *msg, size_t msglen)
+/* The message, its body and where it goes, into s (view: the run's;
+ * base_dir: the runbook's folder). 0, or a negative error with msg. */
+static int prepare(notify_state_t *s, const json_t *with, const json_t *view, const char *base_dir,
+                   char *msg, size_t msglen)
 {
-    const json_t *view = rb_action_run_view(s->ctx);
     const json_t *textv = rb__with_get(with, "text"), *subj = rb__with_get(with, "subject");
     const char *tmpl = textv ? NULL : json_string_value(rb__with_get(with, "template"));
     if (!textv && !tmpl)
         tmpl = rb__notify_template_for(json_string_value(json_object_get(view, "event")));
-    json_t *fields = rb__notify_fields(view, rb__with_get(with, "vars"), (long long)time(NULL));
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    json_t *fields = rb__notify_fields(view, rb__with_get(with, "vars"),
+                                       (long long)now.tv_sec * 1000 + now.tv_nsec / 1000000);
     char *text = !fields ? NULL
                  : textv ? strdup(json_string_value(textv))
                          : rb__notify_render(tmpl, fields, s->ch == NOTIFY_SLACK ? NOTIFY_FMT_SLACK
@@ -378,7 +423,7 @@ static int prepare(notify_state_t *s, const json_t *with, char *msg, size_t msgl
     if (!rc && s->ch == NOTIFY_EMAIL) {
         const json_t *h = rb__with_get(with, "html");
         char *html = h ? strdup(json_string_value(h)) : tmpl ? rb__notify_render(tmpl, fields, NOTIFY_FMT_HTML) : NULL;
-        s->mail = rb__notify_mail_new(with, headline, text, html, rb_action_base_dir(s->ctx), msg, msglen);
+        s->mail = rb__notify_mail_new(with, headline, text, html, base_dir, msg, msglen);
         free(html);
         if (!s->mail) {
             rc = RB_EINVAL;
@@ -447,7 +492,7 @@ static int notify_start(rb_action_ctx_t *ctx, const json_t *with)
         rb_duration_value(rb__with_get(with, "timeout"), &s->o.timeout_ms);
     s->o.max_body = rb_action_output_cap(ctx);
     s->o.drain_body = 1; /* a long answer to a delivered message is still a delivery */
-    int rc = prepare(s, with, msg, sizeof(msg));
+    int rc = prepare(s, with, rb_action_run_view(ctx), rb_action_base_dir(ctx), msg, sizeof(msg));
     if (rc < 0) {
         rb_action_log(ctx, "error", msg);
         state_free(s);
@@ -458,6 +503,47 @@ static int notify_start(rb_action_ctx_t *ctx, const json_t *with)
     rb_action_set_data(ctx, s);
     try_start(s);
     return 0;
+}
+
+/* A drill's preview: the message as it would go — channel, target, the
+ * rendered text (or, with json, the body) and the subject — built by the
+ * same code as a real send, which it never starts. */
+static json_t *notify_preview(const json_t *with, const json_t *view, const char *base_dir)
+{
+    char msg[256];
+    const char *key = NULL;
+    if (notify_check(with, 1, msg, sizeof(msg), &key) < 0)
+        return NULL; /* the drill says why it would be refused */
+    notify_state_t *s = calloc(1, sizeof(*s));
+    if (!s || !(s->info = json_object()) || !(s->tries = json_array())) {
+        if (s)
+            state_free(s);
+        return NULL;
+    }
+    const json_t *chv = rb__with_get(with, "channel");
+    s->ch = chv ? (notify_channel_t)rb__notify_channel(json_string_value(chv)) : NOTIFY_SLACK;
+    json_t *out = NULL;
+    if (prepare(s, with, view, base_dir, msg, sizeof(msg)) == 0) {
+        out = json_pack("{s:O?,s:O?,s:O?,s:O?,s:O?}", "channel", json_object_get(s->info, "channel"),
+                        "target", json_object_get(s->info, "target"), "template",
+                        json_object_get(s->info, "template"), "subject",
+                        json_object_get(s->info, "subject"), "message",
+                        json_object_get(s->info, "text"));
+        if (out && s->ch == NOTIFY_WEBHOOK && rb__with_get(with, "json"))
+            json_object_set(out, "body", (json_t *)rb__with_get(with, "json"));
+        if (out && s->ch == NOTIFY_PAGERDUTY) {
+            const json_t *ea = json_object_get(s->info, "event_action");
+            json_object_set(out, "event_action", (json_t *)ea);
+            json_object_set(out, "dedup_key", json_object_get(s->info, "dedup_key"));
+            if (json_string_value(ea) && strcmp(json_string_value(ea), "trigger")) {
+                /* acknowledge and resolve carry the key only */
+                json_object_del(out, "message");
+                json_object_del(out, "subject");
+            }
+        }
+    }
+    state_free(s);
+    return out;
 }
 
 static void notify_cancel(rb_action_ctx_t *ctx)
@@ -539,4 +625,6 @@ const rb_action_t rb_action_notify = {
     .validate = notify_validate,
     .start = notify_start,
     .cancel = notify_cancel,
+    .validate_all = notify_validate_all,
+    .preview = notify_preview,
 };

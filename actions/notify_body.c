@@ -135,8 +135,19 @@ static json_t *pagerduty_body(const json_t *with, const json_t *fields, const ch
     json_object_set_new(b, "payload", payload);
     json_object_set_new(b, "client", json_string("runbook"));
     const char *url = json_string_value(json_object_get(fields, "url"));
+    const char *rep = json_string_value(json_object_get(fields, "report_url"));
+    json_t *links = json_array();
     if (url && (!strncmp(url, "https://", 8) || !strncmp(url, "http://", 7)))
-        json_object_set_new(b, "links", json_pack("[{s:s,s:s}]", "href", url, "text", "Details"));
+        json_array_append_new(links, json_pack("{s:s,s:s}", "href", url, "text", "Details"));
+    if (rep && (!strncmp(rep, "https://", 8) || !strncmp(rep, "http://", 7))) {
+        /* the run's report on the server (external_url) */
+        json_array_append_new(links, json_pack("{s:s,s:s}", "href", rep, "text", "Report"));
+        json_object_set_new(b, "client_url", json_string(rep));
+    }
+    if (json_array_size(links))
+        json_object_set_new(b, "links", links);
+    else
+        json_decref(links);
     return b;
 }
 

@@ -39,10 +39,11 @@ const char *rb__notify_template_for(const char *event);
  * (rb_action_run_view: run, checks, steps, event; may be NULL), then every
  * value of vars (an object or NULL) over them, as text (a list or object as
  * compact JSON). An object of strings, plus "detected", "steps" and
- * "approvals": lists of one-line strings. now: seconds since the epoch, for "duration". A new
+ * "approvals": lists of one-line strings. now_ms: milliseconds since the epoch, for
+ * "duration" (from run.started_at_ms, in rb_duration_human's words). A new
  * reference, NULL when out of memory.
  */
-json_t *rb__notify_fields(const json_t *run_view, const json_t *vars, long long now);
+json_t *rb__notify_fields(const json_t *run_view, const json_t *vars, long long now_ms);
 
 typedef enum notify_format {
     NOTIFY_FMT_SLACK, /* *bold* mrkdwn, & < > escaped as Slack asks */

@@ -52,7 +52,8 @@ static const template_t templates[] = {
       {"What we know", "summary"},
       {"Detected", "detected"},
       {"Runbook", "run_ref"},
-      {"Details", "url"}},
+      {"Details", "url"},
+      {"Report", "report_url"}},
      "Updates follow in this channel."},
     {"update",
      "INCIDENT UPDATE",
@@ -63,7 +64,8 @@ static const template_t templates[] = {
       {"Steps so far", "steps"},
       {"Approvals", "approvals"},
       {"Runbook", "run_ref"},
-      {"Details", "url"}},
+      {"Details", "url"},
+      {"Report", "report_url"}},
      NULL},
     {"resolved",
      "INCIDENT RESOLVED",
@@ -74,7 +76,8 @@ static const template_t templates[] = {
       {"Steps taken", "steps"},
       {"Approvals", "approvals"},
       {"Runbook", "run_ref"},
-      {"Details", "url"}},
+      {"Details", "url"},
+      {"Report", "report_url"}},
      "A post-incident review follows. Thank you for your patience."},
     {"escalation",
      "INCIDENT ESCALATED",
@@ -86,7 +89,8 @@ static const template_t templates[] = {
       {"Steps so far", "steps"},
       {"Approvals", "approvals"},
       {"Runbook", "run_ref"},
-      {"Details", "url"}},
+      {"Details", "url"},
+      {"Report", "report_url"}},
      "The next level of the escalation chain is asked to respond."},
 };
 
@@ -209,7 +213,7 @@ static json_t *approval_lines(const json_t *approvals)
     return list;
 }
 
-json_t *rb__notify_fields(const json_t *view, const json_t *vars, long long now)
+json_t *rb__notify_fields(const json_t *view, const json_t *vars, long long now_ms)
 {
     json_t *f = json_object();
     if (!f)
@@ -220,11 +224,14 @@ json_t *rb__notify_fields(const json_t *view, const json_t *vars, long long now)
     set_text(f, "status", value_text(json_is_string(event) ? event : json_object_get(run, "status")));
     set_text(f, "run_id", value_text(json_object_get(run, "id")));
     set_text(f, "title", value_text(json_object_get(run, "key")));
-    const json_t *t0 = json_object_get(run, "started_at");
-    if (json_is_integer(t0) && now >= json_integer_value(t0)) {
-        char d[32] = "0s";
-        if (now > json_integer_value(t0))
-            rb_duration_format((uint64_t)(now - json_integer_value(t0)) * 1000, d, sizeof(d));
+    set_text(f, "report_url", value_text(json_object_get(run, "report_url")));
+    const json_t *t0 = json_object_get(run, "started_at_ms");
+    long long start = json_is_integer(t0) ? (long long)json_integer_value(t0) : -1;
+    if (start < 0 && json_is_integer(json_object_get(run, "started_at")))
+        start = (long long)json_integer_value(json_object_get(run, "started_at")) * 1000;
+    if (start >= 0) {
+        char d[32];
+        rb_duration_human(now_ms > start ? (uint64_t)(now_ms - start) : 0, d, sizeof(d));
         json_object_set_new(f, "duration", json_string(d));
     }
     json_object_set_new(f, "detected", result_lines(json_object_get(view, "checks"), 1));

@@ -62,7 +62,7 @@ static void set_error(json_t *r, const char *host, const char *why, const char *
     json_object_set_new(r, "error", json_string(m));
 }
 
-static void ssh_result(json_t *r, void *arg)
+static void ssh_result(json_t *r, const char *tail, size_t tail_len, void *arg)
 {
     ssh_state_t *st = arg;
     const char *status = json_string_value(json_object_get(r, "status"));
@@ -135,12 +135,27 @@ static void ssh_result(json_t *r, void *arg)
         }
         return;
     }
+    if (!e0 && s0 && tail_len) {
+        /* the capture was cut before the end marker: it is in the tail */
+        for (const char *p = tail; (p = memmem(p, tail_len - (size_t)(p - tail), endp + 1,
+                                             (size_t)el - 1));
+             p++) {
+            const char *q = p + el - 1;
+            int c = 0, digits = 0;
+            while (q < tail + tail_len && *q >= '0' && *q <= '9' && digits < 4)
+                c = c * 10 + (*q++ - '0'), digits++;
+            if (digits && q < tail + tail_len && *q == '\n') {
+                code = c;
+                e0 = p;
+            }
+        }
+    }
     if (!e0 && (ssh_exit == 255 || ssh_exit < 0)) {
-        char tail[300];
+        char last[300];
         const char *now = json_string_value(json_object_get(r, "stderr"));
-        last_line(now, strlen(now), tail, sizeof(tail));
+        last_line(now, strlen(now), last, sizeof(last));
         json_object_set_new(r, "exit_code", json_null());
-        set_error(r, st->host, "the connection ended before the command did", tail);
+        set_error(r, st->host, "the connection ended before the command did", last);
         return;
     }
     if (e0)

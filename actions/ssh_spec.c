@@ -197,6 +197,14 @@ int rb__ssh_check(const json_t *with, int rendered, char *msg, size_t msglen, co
         (!json_is_string(chk) || (strcmp(json_string_value(chk), "strict") &&
                                   strcmp(json_string_value(chk), "accept-new"))))
         RB__WITH_FAIL("host_key_checking", "host_key_checking must be strict or accept-new");
+    /* a step's pinned key is the only key accepted: accept-new would never
+     * apply, and a reader could think it does (an inventory host's pinned
+     * key wins over the step's accept-new: docs/remote.md) */
+    if (chk && rb__with_get(with, "host_key") && json_is_string(chk) &&
+        !strcmp(json_string_value(chk), "accept-new"))
+        RB__WITH_FAIL("host_key_checking",
+                      "host_key_checking: accept-new never applies with host_key, which pins the "
+                      "key: give one of them");
     const json_t *argv = rb__with_get(with, "argv"), *cmd = rb__with_get(with, "command");
     if (argv && cmd)
         RB__WITH_FAIL("command", "give either argv or command, not both");
@@ -217,6 +225,10 @@ int rb__ssh_check(const json_t *with, int rendered, char *msg, size_t msglen, co
         uint64_t ms;
         if (d && !rb__with_unrendered(d, rendered) && rb_duration_value(d, &ms) < 0)
             RB__WITH_FAIL(durations[i], "%s: invalid duration (e.g. \"30s\", \"5m\")", durations[i]);
+        /* ssh's ConnectTimeout=0 is no limit of its own: a host that never
+         * answers would hold the step to its timeout */
+        if (d && !rb__with_unrendered(d, rendered) && i == 2 && ms == 0)
+            RB__WITH_FAIL("connect_timeout", "connect_timeout must be more than 0s");
     }
     return 0;
 }

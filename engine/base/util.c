@@ -95,6 +95,24 @@ char *rb_duration_format(uint64_t ms, char *buf, size_t len)
     return buf;
 }
 
+char *rb_duration_human(uint64_t ms, char *buf, size_t len)
+{
+    unsigned long long s = ms / 1000, m = s / 60, h = m / 60, d = h / 24;
+    if (ms < 1000)
+        snprintf(buf, len, "%llu ms", (unsigned long long)ms);
+    else if (ms < 60000 && ms % 1000 >= 100) /* a tenth, cut (59.97 s is not 60.0 s) */
+        snprintf(buf, len, "%llu.%llu s", s, (unsigned long long)(ms % 1000 / 100));
+    else if (ms < 60000)
+        snprintf(buf, len, "%llu s", s);
+    else if (h == 0)
+        snprintf(buf, len, "%llu min %02llu s", m, s % 60);
+    else if (d == 0)
+        snprintf(buf, len, "%llu h %02llu min", h, m % 60);
+    else
+        snprintf(buf, len, "%llu d %02llu h", d, h % 24);
+    return buf;
+}
+
 int rb_duration_value(const json_t *v, uint64_t *out_ms)
 {
     if (json_is_string(v)) /* "5s\0…" is no duration: never read up to a NUL */

@@ -105,14 +105,58 @@ static void put_argv(out_t *o, const json_t *argv)
     }
 }
 
-/* "ok (exit 0, 2 attempts, 120ms)" — the outcome word and the facts an
- * operator checks first. attempts < 0: not shown. */
+/* The host a remote (ssh) step's with names, as docs/remote.md promises
+ * it is shown: an inventory host by its name ("n1"), an address as given
+ * with its user and port ("neo@10.0.0.12:2222"). Nothing when with names
+ * no host. */
+void rb__cli_put_host(out_t *o, const json_t *with)
+{
+    const json_t *h = json_object_get(with, "host");
+    const char *user = rb__cli_jstr(with, "user");
+    const json_t *port = json_object_get(with, "port");
+    if (json_is_object(h) && rb__cli_jstr(h, "name")) {
+        rb__cli_put_str(o, rb__cli_jstr(h, "name"));
+        return;
+    }
+    if (!json_is_string(h))
+        return;
+    if (user && *user) {
+        rb__cli_put_clean(o, user, strlen(user), 64);
+        fputc('@', o->f);
+    }
+    rb__cli_put_clean(o, json_string_value(h), json_string_length(h), 120);
+    if (json_is_integer(port))
+        fprintf(o->f, ":%" PRId64, (int64_t)json_integer_value(port));
+    else if (json_is_string(port))
+        fprintf(o->f, ":%.8s", json_string_value(port));
+}
+
+void rb__cli_put_item(out_t *o, const json_t *value, size_t max)
+{
+    if (json_is_object(value) && rb__cli_jstr(value, "name") &&
+        json_is_string(json_object_get(value, "address")))
+        value = json_object_get(value, "name"); /* an inventory host: its name */
+    if (json_is_string(value))
+        rb__cli_put_clean(o, json_string_value(value), json_string_length(value), max);
+    else
+        rb__cli_put_json(o, value, max);
+}
+
 /* What an action would run or ran: "$ argv…", "$ shell line", or the
- * action's name and its parameters. */
+ * action's name and its parameters; a remote step starts with its host
+ * ("on n1: $ systemctl is-active neo-node"). */
 void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with)
 {
     json_t *argv = json_object_get(with, "argv");
     const char *shell = rb__cli_jstr(with, "shell");
+    int remote = action && !strcmp(action, "ssh") && json_object_get(with, "host");
+    if (remote) {
+        fputs("on ", o->f);
+        rb__cli_put_host(o, with);
+        fputs(": ", o->f);
+        if (!shell)
+            shell = rb__cli_jstr(with, "command");
+    }
     if (json_is_array(argv)) {
         fputs("$ ", o->f);
         put_argv(o, argv);
@@ -125,6 +169,52 @@ void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with)
             fputc(' ', o->f);
             rb__cli_put_json(o, with, RB__DATA_COLS);
         }
+    }
+}
+
+void rb__cli_put_would(out_t *o, int indent, const json_t *would)
+{
+    const json_t *pv = json_object_get(would, "preview");
+    if (!json_is_object(pv)) {
+        rb__cli_put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
+        return;
+    }
+    const char *ch = rb__cli_jstr(pv, "channel"), *to = rb__cli_jstr(pv, "target");
+    const char *ev = rb__cli_jstr(pv, "event_action");
+    rb__cli_put_str(o, ch ? ch : rb__cli_jstr(would, "action"));
+    if (ev) {
+        fputc(' ', o->f);
+        rb__cli_put_str(o, ev);
+    }
+    if (to && *to) {
+        fputs(" to ", o->f);
+        rb__cli_put_clean(o, to, strlen(to), RB__OUT_COLS);
+    }
+    const char *dk = rb__cli_jstr(pv, "dedup_key");
+    if (dk) {
+        fputs(", dedup_key ", o->f);
+        rb__cli_put_clean(o, dk, strlen(dk), RB__OUT_COLS);
+    }
+    const char *subj = rb__cli_jstr(pv, "subject");
+    if (subj && *subj) {
+        fputs(", subject: ", o->f);
+        rb__cli_put_clean(o, subj, strlen(subj), RB__OUT_COLS);
+    }
+    const char *msg = rb__cli_jstr(pv, "message");
+    const json_t *body = json_object_get(pv, "body");
+    if (!msg && body) {
+        fprintf(o->f, "\n%*s| ", indent, "");
+        rb__cli_put_json(o, body, RB__DATA_COLS);
+    }
+    int n = 0;
+    for (const char *p = msg; p && *p && n < RB__MSG_LINES; n++) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        fprintf(o->f, "\n%*s| ", indent, "");
+        rb__cli_put_clean(o, p, len, RB__OUT_COLS);
+        p = e ? e + 1 : p + len;
+        if (n + 1 == RB__MSG_LINES && *p)
+            fprintf(o->f, "\n%*s| ...", indent, "");
     }
 }
 

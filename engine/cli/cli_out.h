@@ -18,6 +18,7 @@
 #define RB__OUT_LINES          5   /* lines of stdout/stderr shown per result */
 #define RB__OUT_COLS           160 /* bytes of each such line */
 #define RB__DATA_COLS          200 /* bytes of compact JSON shown inline */
+#define RB__MSG_LINES          30  /* lines of a drill's message shown */
 
 typedef struct {
     FILE *f;
@@ -43,6 +44,17 @@ void rb__cli_put_json(out_t *o, const json_t *v, size_t max);
  * "$ argv…" (an argument a shell would split quoted; a number or boolean as
  * its text), "$ shell line", or the action's name and its parameters. */
 void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with);
+/* What a drill's would_run (the action, its with, and the action's
+ * preview when it gave one) says would have been sent or run: with a
+ * preview, "slack to http://h:p" and the rendered message below it, each
+ * line indented by indent and "| "; else rb__cli_put_would_run's. */
+void rb__cli_put_would(out_t *o, int indent, const json_t *would);
+/* The host an ssh step's with names: an inventory host's name, or
+ * [user@]address[:port]; nothing when with has no host. */
+void rb__cli_put_host(out_t *o, const json_t *with);
+/* A foreach item as a label, at most max bytes: an inventory host by its
+ * name, a string as itself, anything else as compact JSON. */
+void rb__cli_put_item(out_t *o, const json_t *value, size_t max);
 int rb__cli_status_color(const char *s);
 void rb__cli_fmt_local(int64_t ms, char *buf, size_t len);
 void rb__cli_fmt_duration(int64_t ms, char *buf, size_t len);

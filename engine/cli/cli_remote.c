@@ -24,13 +24,13 @@ static const char *cur; /* the command, for the usage text */
 static void usage(FILE *f)
 {
     if (!strcmp(cur, "cancel"))
-        fprintf(f, "Usage: runbook cancel RUN [--server URL] [--token-file FILE] [--format text|json]\n"
+        fprintf(f, "usage: runbook cancel RUN [--server URL] [--token-file FILE] [--format text|json]\n"
                    "\n"
                    "Cancels a run in flight on a running `runbook serve`: its action in flight\n"
                    "is stopped and the run ends cancelled, journaled as cancelled by the\n"
                    "token's name.\n");
     else
-        fprintf(f, "Usage: runbook %s RUN [STEP] [--comment TEXT] [--server URL] [--token-file FILE]\n"
+        fprintf(f, "usage: runbook %s RUN [STEP] [--comment TEXT] [--server URL] [--token-file FILE]\n"
                    "                       [--format text|json]\n"
                    "\n"
                    "%s the step a run waits on (STEP: say which; by default whichever\n"

@@ -21,7 +21,7 @@
 static void usage_replay(FILE *f)
 {
     fprintf(f,
-            "Usage: runbook replay RUN [--verify] [--db FILE] [--format text|json]\n"
+            "usage: runbook replay RUN [--verify] [--db FILE] [--format text|json]\n"
             "       runbook replay RUN --with FILE [--with-sub FILE]… [--assume ok|failed|STEP=ok|failed]…\n"
             "\n"
             "Runs a recorded run again with every action answered from the journal and\n"

@@ -25,7 +25,7 @@
 static void usage_report(FILE *f)
 {
     fprintf(f,
-            "Usage: runbook report RUN [--format text|md|html|json] [-o FILE]\n"
+            "usage: runbook report RUN [--format text|md|html|json] [-o FILE]\n"
             "                          [--db FILE | --server URL [--token-file FILE]]\n"
             "\n"
             "Writes the post-incident review of a run from the journal: summary, severity\n"

@@ -16,6 +16,7 @@
 #include "journal/journal.h"
 #include "progress.h"
 #include "run/run.h"
+#include "server/config.h"
 #include "load/runbook.h"
 
 #include <dirent.h>
@@ -61,6 +62,9 @@ static void help(FILE *f)
             "  -q, --quiet            print only the summary\n"
             "      --plugins DIR      load the action modules (*.so) in DIR ($RUNBOOK_PLUGINS)\n"
             "  -h, --help             this text\n\n"
+            "environment: $RUNBOOK_EXTERNAL_URL (https://runbook.example.com), where people\n"
+            "reach the server that holds this journal: {{ run.report_url }} and the built-in\n"
+            "notify templates link EXTERNAL_URL/api/v1/runs/ID/report (docs/notifications.md).\n\n"
             "exit codes: 0 resolved, 1 failed or cancelled, 2 invalid runbook, parameter\n"
             "            or usage, 3 not confirmed (the checks found nothing to do), 4 not\n"
             "            started: another run holds its concurrency key, or it cools down,\n"
@@ -82,7 +86,7 @@ static void help_resume(FILE *f)
             "      --dir DIR          where relative commands resolve (default: the folder of\n"
             "                         the runbook of that name under ./runbooks, else .)\n"
             "      --env NAME, --secret-env NAME, --inventory FILE, -y/--yes, --format, -q,\n"
-            "      --plugins: as for run\n"
+            "      --plugins, $RUNBOOK_EXTERNAL_URL: as for run\n"
             "  -h, --help             this text\n\n"
             "exit codes: as for run; 2 when the run is not interrupted or cannot resume.\n");
 }
@@ -441,6 +445,28 @@ static json_t *load_alert(const char *path)
     return a;
 }
 
+/* $RUNBOOK_EXTERNAL_URL, checked as the server checks its external_url:
+ * 0 with *out (malloc'd, no trailing '/'; NULL when unset or empty), or
+ * -1 after saying why. */
+static int cli_external_url(const char *cmd, char **out)
+{
+    const char *v = getenv("RUNBOOK_EXTERNAL_URL");
+    char why[200];
+    *out = NULL;
+    if (!v || !*v)
+        return 0;
+    if (rb_srv_external_url_check(v, why, sizeof why) < 0) {
+        fprintf(stderr, "runbook %s: $RUNBOOK_EXTERNAL_URL %s\n", cmd, why);
+        return -1;
+    }
+    if (!(*out = strdup(v)))
+        return -1;
+    size_t n = strlen(*out);
+    while (n > 8 && (*out)[n - 1] == '/')
+        (*out)[--n] = 0;
+    return 0;
+}
+
 /* Prepares the run of `runbook resume RUN` (rb_run_resume_prepare).
  * Returns 0, or prints why not and returns -1. */
 static int prepare_resume(rb_journal_t *j, const char *what, const char *dir, int rerun,
@@ -579,6 +605,7 @@ static int cli_main(int argc, char **argv, int resume)
     const char *sync = getenv("RUNBOOK_JOURNAL_SYNC");
     const char *inventory_file = getenv("RUNBOOK_INVENTORY");
     json_t *inventory = NULL;
+    char *external_url = NULL; /* $RUNBOOK_EXTERNAL_URL */
     optind = 0;
     opterr = 0; /* our own words for a bad option (rb__cli_bad_option) */
     /* GNU permutation: options may follow the runbook's name (`run NAME
@@ -657,6 +684,8 @@ static int cli_main(int argc, char **argv, int resume)
                         "--dry-run\n", cmd);
         goto out;
     }
+    if (cli_external_url(cmd, &external_url) < 0)
+        goto out;
     const char *astatus = json_string_value(json_object_get(alert, "status"));
     if (astatus && !strcmp(astatus, "resolved") && !force) {
         /* A resolved alert says the failure is over: acting on it is a
@@ -734,7 +763,7 @@ static int cli_main(int argc, char **argv, int resume)
     uv_loop_init(&loop);
     rb_run_opts_t o = {.params = params, .alert = alert, .trigger = dry ? "cli (drill)" : "cli",
                        .dry_run = dry, .assume = assume, .env = env, .secret_env = secret_env,
-                       .inventory = inventory};
+                       .inventory = inventory, .external_url = external_url};
     /* The writer thread commits in groups; the loop never waits on disk. */
     int attached = 0, made;
     if (resume) {
@@ -789,6 +818,7 @@ out:
     json_decref(secret_env);
     json_decref(inventory);
     json_decref(assume);
+    free(external_url);
     return rc;
 }
 

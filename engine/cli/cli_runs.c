@@ -23,7 +23,7 @@
 static void usage_runs(FILE *f)
 {
     fprintf(f,
-            "Usage: runbook runs [--db FILE | --server URL] [--limit N] [--format text|json]\n"
+            "usage: runbook runs [--db FILE | --server URL] [--limit N] [--format text|json]\n"
             "                    [--runbook NAME] [--status S] [--since WHEN] [--severity L]\n"
             "                    [--trigger T]\n"
             "\n"

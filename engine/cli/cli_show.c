@@ -32,7 +32,7 @@
 static void usage_show(FILE *f)
 {
     fprintf(f,
-"Usage: runbook show RUN [--db FILE | --server URL] [--format text|json]\n"
+"usage: runbook show RUN [--db FILE | --server URL] [--format text|json]\n"
             "\n"
             "Shows one run: its runbook version, trigger and parameters, then every\n"
             "event as a timeline from the run's start, with the first lines of each\n"
@@ -194,18 +194,15 @@ static void put_item(out_t *o, const json_t *data, const json_t *value)
     if (!json_is_integer(json_object_get(data, "item")))
         return;
     fprintf(o->f, " item %" PRId64, rb__cli_jint(data, "item"));
-    if (json_is_string(value)) {
+    if (value) {
         fputs(" (", o->f);
-        rb__cli_put_clean(o, json_string_value(value), strlen(json_string_value(value)), 60);
-        fputc(')', o->f);
-    } else if (value) {
-        fputs(" (", o->f);
-        rb__cli_put_json(o, value, 60);
+        rb__cli_put_item(o, value, 60);
         fputc(')', o->f);
     }
 }
 
-static int put_run_event(out_t *o, const char *type, const char *step, const json_t *data)
+static int put_run_event(out_t *o, const char *type, const char *step, const json_t *data,
+                         int indent)
 {
     char d1[32], d2[32];
     if (!strcmp(type, "phase_started")) {
@@ -294,7 +291,7 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
             fputs("would send", o->f);
             rb__cli_color_off(o, C_YELLOW);
             fputs(": ", o->f);
-            rb__cli_put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
+            rb__cli_put_would(o, indent, would);
         } else {
             /* the action's own tries (notify retries inside one attempt) */
             put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : outcome_word(res), res,
@@ -495,7 +492,7 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
                 rb__cli_put_would_run(o, action, json_object_get(it, "with"));
             }
         }
-    } else if (put_run_event(o, type, step, data)) {
+    } else if (put_run_event(o, type, step, data, indent)) {
         if (!strcmp(type, "check_finished")) { /* what the check saw */
             json_t *res = json_object_get(data, "result");
             fputc('\n', o->f);

@@ -79,10 +79,12 @@ static void print_result_line(const rb_progress_t *c, const json_t *res)
 /* " (node-b)": a foreach item as the operator wrote it, cut short. */
 static void print_item_value(const json_t *v)
 {
-    char *txt = json_is_string(v) ? strdup(json_string_value(v)) : v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-    if (txt)
-        fprintf(stderr, " (%.60s%s)", txt, strlen(txt) > 60 ? "…" : "");
-    free(txt);
+    out_t o = {stderr, 0};
+    if (!v)
+        return;
+    fputs(" (", stderr);
+    rb__cli_put_item(&o, v, 60);
+    fputc(')', stderr);
 }
 
 /* "$ systemctl restart neo" or "notify {…}": what a drill would have run,
@@ -347,8 +349,9 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             fprintf(stderr, "  notify %s: would be refused: %s\n", step,
                     json_string_value(json_object_get(would, "refused")));
         } else if (would) { /* a drill sends nothing (R-drill-notify) */
+            out_t o = {stderr, 0};
             fprintf(stderr, "  notify %s: would send: ", step);
-            print_would_run(json_string_value(json_object_get(would, "action")), json_object_get(would, "with"));
+            rb__cli_put_would(&o, 4, would);
             fputc('\n', stderr);
         } else {
             fprintf(stderr, "  notify %s: %s", step, ok ? "sent" : rb__result_outcome(res));
@@ -360,6 +363,12 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         const json_t *items = json_object_get(data, "items");
         fprintf(stderr, "%s▶%s %s%s%s (%s", C(c, "\033[36m"), C(c, "\033[0m"), C(c, "\033[1m"), step,
                 C(c, "\033[0m"), str(data, "action", "?"));
+        if (!json_is_array(items) && !strcmp(str(data, "action", "?"), "ssh") &&
+            json_object_get(json_object_get(data, "with"), "host")) { /* where it runs */
+            out_t o = {stderr, 0};
+            fputs(" on ", stderr);
+            rb__cli_put_host(&o, json_object_get(data, "with"));
+        }
         if (json_is_array(items))
             fprintf(stderr, ", %zu item%s", json_array_size(items), json_array_size(items) == 1 ? "" : "s");
         fputs(")\n", stderr);

@@ -10,6 +10,7 @@
  */
 #include "action_host.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,20 @@ const rb_action_t *rb__action_find(const char *name)
         if (strcmp(all[i]->name, name) == 0)
             return all[i];
     return NULL;
+}
+
+/* A field added within the ABI version is there only when struct_size
+ * covers it (docs/plugins.md, Versioning). */
+#define HAS_FIELD(a, f) ((a)->struct_size >= offsetof(rb_action_t, f) + sizeof((a)->f))
+
+int (*rb__action_validate_all(const rb_action_t *a))(const json_t *, rb_action_report_fn, void *)
+{
+    return a && HAS_FIELD(a, validate_all) ? a->validate_all : NULL;
+}
+
+json_t *(*rb__action_preview(const rb_action_t *a))(const json_t *, const json_t *, const char *)
+{
+    return a && HAS_FIELD(a, preview) ? a->preview : NULL;
 }
 
 int rb__action_register(const rb_action_t *a)
@@ -191,25 +206,30 @@ int rb__action_start(rb_action_ctx_t *ctx, const json_t *with)
     return rc;
 }
 
-int rb__action_ctx_set_run_view(rb_action_ctx_t *ctx, const json_t *expr_ctx)
+json_t *rb__action_run_view_of(const json_t *expr_ctx)
 {
     static const char *const keep[] = {"run", "checks", "steps", "event", "failed"};
-    json_decref(ctx->run_view);
-    ctx->run_view = NULL;
-    if (!json_is_object(expr_ctx))
-        return 0;
     json_t *v = json_object();
     if (!v)
-        return RB_ENOMEM;
+        return NULL;
     for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++) {
         json_t *x = json_object_get(expr_ctx, keep[i]);
         if (x && json_object_set(v, keep[i], x) < 0) {
             json_decref(v);
-            return RB_ENOMEM;
+            return NULL;
         }
     }
-    ctx->run_view = v;
-    return 0;
+    return v;
+}
+
+int rb__action_ctx_set_run_view(rb_action_ctx_t *ctx, const json_t *expr_ctx)
+{
+    json_decref(ctx->run_view);
+    ctx->run_view = NULL;
+    if (!json_is_object(expr_ctx))
+        return 0;
+    ctx->run_view = rb__action_run_view_of(expr_ctx);
+    return ctx->run_view ? 0 : RB_ENOMEM;
 }
 
 const json_t *rb_action_run_view(rb_action_ctx_t *ctx)

@@ -14,6 +14,12 @@ typedef void (*rb_action_done_cb)(rb_action_ctx_t *ctx, json_t *result, void *ar
 /* The descriptor registered under name, or NULL. */
 const rb_action_t *rb__action_find(const char *name);
 
+/* The fields added to rb_action_t within ABI version 1 (validate_all,
+ * preview), or NULL when the descriptor's struct_size does not cover
+ * them (a module built before they existed). Any thread. */
+int (*rb__action_validate_all(const rb_action_t *a))(const json_t *, rb_action_report_fn, void *);
+json_t *(*rb__action_preview(const rb_action_t *a))(const json_t *, const json_t *, const char *);
+
 /* Every registered descriptor, NULL-terminated. */
 const rb_action_t *const *rb__action_list(void);
 
@@ -61,6 +67,9 @@ const rb_subrun_host_t *rb__action_ctx_subrun(rb_action_ctx_t *ctx);
  * from expr_ctx (the invocation's expression context, borrowed), nothing
  * else of it. NULL clears it. 0 or RB_ENOMEM. */
 int rb__action_ctx_set_run_view(rb_action_ctx_t *ctx, const json_t *expr_ctx);
+/* The run view (rb_action_run_view) of an expression context: a new
+ * reference, NULL when out of memory. Any thread. */
+json_t *rb__action_run_view_of(const json_t *expr_ctx);
 
 /* Starts the action (with borrowed). 0, or a negative error and then done is
  * never called. */

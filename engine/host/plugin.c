@@ -130,11 +130,11 @@ int rb__plugin_check_action(const rb_action_t *a, char *err, size_t errlen)
     if (a->abi_version != RB_ACTION_ABI_VERSION)
         return fail(err, errlen, RB_EABI, "ABI version %u, this engine speaks %d",
                     (unsigned)a->abi_version, RB_ACTION_ABI_VERSION);
-    if (a->struct_size < sizeof(rb_action_t))
+    if (a->struct_size < RB_ACTION_MIN_SIZE)
         return fail(err, errlen, RB_EABI,
                     "struct_size %u is smaller than rb_action_t of ABI version %d (%zu bytes): "
                     "rebuild the module against this engine's include/runbook/action.h",
-                    (unsigned)a->struct_size, RB_ACTION_ABI_VERSION, sizeof(rb_action_t));
+                    (unsigned)a->struct_size, RB_ACTION_ABI_VERSION, RB_ACTION_MIN_SIZE);
     if (a->struct_size > 4096)
         return fail(err, errlen, RB_EABI, "struct_size %u is not plausible (at most 4096)",
                     (unsigned)a->struct_size);

@@ -533,7 +533,15 @@ static void yaml_problem(builder_t *b, yaml_parser_t *p)
     fail(b, at, "%s", msg);
 }
 
+#define RB_DOC_EXPECT_RUNBOOK "a runbook (a mapping with apiVersion, name and steps)"
+
 int rb_doc_load_string(const char *name, const char *text, size_t len, rb_diags_t *d, rb_doc_t **out)
+{
+    return rb_doc_load_string_as(name, RB_DOC_EXPECT_RUNBOOK, text, len, d, out);
+}
+
+int rb_doc_load_string_as(const char *name, const char *expect, const char *text, size_t len,
+                          rb_diags_t *d, rb_doc_t **out)
 {
     *out = NULL;
     rb_doc_t *doc = calloc(1, sizeof(*doc));
@@ -598,11 +606,13 @@ int rb_doc_load_string(const char *name, const char *text, size_t len, rb_diags_
     json_decref(b->dupe_values);
     int failed = b->failed || b->dupes;
     free(b);
-    if (!failed && (!doc->root || json_is_null(doc->root))) {
-        rb_diag_add(d, RB_DIAG_ERROR, name, (rb_mark_t){1, 1, 0},
-                    "empty file: expected a runbook (a mapping with apiVersion, name and steps)");
+    if (!failed && expect && (!doc->root || json_is_null(doc->root))) {
+        rb_diag_add(d, RB_DIAG_ERROR, name, (rb_mark_t){1, 1, 0}, "empty file: expected %s",
+                    expect);
         failed = 1;
     }
+    if (!failed && !doc->root)
+        doc->root = json_null();
     if (failed) {
         rb_doc_free(doc);
         return RB_EINVAL;
@@ -612,6 +622,11 @@ int rb_doc_load_string(const char *name, const char *text, size_t len, rb_diags_
 }
 
 int rb_doc_load_file(const char *path, rb_diags_t *d, rb_doc_t **out)
+{
+    return rb_doc_load_file_as(path, RB_DOC_EXPECT_RUNBOOK, d, out);
+}
+
+int rb_doc_load_file_as(const char *path, const char *expect, rb_diags_t *d, rb_doc_t **out)
 {
     *out = NULL;
     /* O_NONBLOCK: opening a FIFO for reading would wait for a writer; so
@@ -668,7 +683,7 @@ int rb_doc_load_file(const char *path, rb_diags_t *d, rb_doc_t **out)
         len += (size_t)n;
     }
     close(fd);
-    int rc = rb_doc_load_string(path, buf, len, d, out);
+    int rc = rb_doc_load_string_as(path, expect, buf, len, d, out);
     free(buf);
     return rc;
 }

@@ -37,6 +37,13 @@ int rb_doc_load_file(const char *path, rb_diags_t *d, rb_doc_t **out);
 int rb_doc_load_string(const char *name, const char *text, size_t len, rb_diags_t *d,
                        rb_doc_t **out);
 
+/* The same for a file that is not a runbook: an empty file is an error
+ * "empty file: expected EXPECT" (e.g. "an inventory (…)"), or, with expect
+ * NULL, a document whose root is null. */
+int rb_doc_load_file_as(const char *path, const char *expect, rb_diags_t *d, rb_doc_t **out);
+int rb_doc_load_string_as(const char *name, const char *expect, const char *text, size_t len,
+                          rb_diags_t *d, rb_doc_t **out);
+
 void rb_doc_free(rb_doc_t *doc);
 
 json_t *rb_doc_root(const rb_doc_t *doc);            /* borrowed */

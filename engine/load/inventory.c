@@ -231,7 +231,8 @@ int rb_inventory_load(const char *path, rb_diags_t *d, json_t **out)
 {
     *out = NULL;
     inv_t iv = {.d = d, .file = path};
-    int rc = rb_doc_load_file(path, d, &iv.doc);
+    int rc = rb_doc_load_file_as(path, "an inventory (a mapping with hosts, and groups or "
+                                       "defaults: docs/remote.md)", d, &iv.doc);
     if (rc < 0)
         return rc;
     char *real = realpath(path, NULL);

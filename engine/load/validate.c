@@ -207,6 +207,24 @@ static const char *suggest_key(const keyspec_t *keys, const char *k)
 
 static void check_value(walk_t *w, const char *key, const json_t *v, rb_mark_t m, const shape_t *sh);
 
+/* validate_all's reports: one diagnostic each, at its key, except about a
+ * key whose type was already found wrong (one diagnostic per problem). */
+typedef struct {
+    walk_t *w;
+    const rb_action_t *a;
+    const json_t *obj, *with, *typed; /* typed: {key: true} of type errors */
+} all_t;
+
+static void on_report(void *arg, const char *key, const char *msg)
+{
+    all_t *c = arg;
+    if (key && json_object_get(c->typed, key))
+        return;
+    rb_mark_t at = key && json_object_get(c->with, key) ? rb_doc_key_mark(c->w->doc, c->with, key)
+                                                        : rb_doc_val_mark(c->w->doc, c->obj, "with");
+    ERR(c->w, at, "action \"%s\": %s", c->a->name, msg && *msg ? msg : "invalid parameters");
+}
+
 static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_action_t *a,
                        int has_run)
 {
@@ -217,6 +235,7 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
     const json_t *v;
     size_t typed = 0;
     const char *bad_key = NULL; /* the last key with a type error */
+    json_t *typed_keys = json_object(); /* every key with a type error */
     json_object_foreach((json_t *)with, k, v) {
         const rb_action_param_t *p = NULL, *best = NULL;
         int bd = 3;
@@ -258,6 +277,9 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
             if (rb_duration_value(v, &ms) < 0) {
                 if (json_is_string(v) || rb_duration_value(v, &ms) == RB_ETOOBIG)
                     duration_error(w, vm, v, k);
+                else if (json_is_number(v) && json_number_value(v) < 0)
+                    ERR(w, vm, "\"%s\" must not be negative: a duration (30s, 5m) or a number of "
+                               "seconds, 0 or more", k);
                 else
                     okt = 0;
             }
@@ -281,6 +303,7 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
         if (w->errors > before) {
             typed++;
             bad_key = k;
+            json_object_set_new(typed_keys, k, json_true());
         }
     }
     for (const rb_action_param_t *q = a->params; q && q->name; q++) {
@@ -289,20 +312,27 @@ static void check_with(walk_t *w, const json_t *obj, rb_mark_t objm, const rb_ac
         if (has_run && (!strcmp(q->name, "argv") || !strcmp(q->name, "shell")))
             continue;
         ERR(w, objm, "action \"%s\" needs parameter \"%s\"", a->name, q->name);
+        json_object_set_new(typed_keys, q->name, json_true()); /* said once */
     }
-    if (a->validate && !has_run) {
+    int (*all)(const json_t *, rb_action_report_fn, void *) = rb__action_validate_all(a);
+    if (all && !has_run) {
+        all_t c = {w, a, obj, with, typed_keys};
+        all(with, on_report, &c);
+    } else if (a->validate && !has_run) {
         char msg[256] = "";
         const char *bad = NULL;
         /* One diagnostic per problem: the action's own check is not repeated
          * about a value whose type was already found wrong above. */
         int rc = a->validate(with, msg, sizeof(msg), &bad);
-        int told = typed && (!bad || typed > 1 || !strcmp(bad, bad_key));
+        int told = (typed && (!bad || typed > 1 || !strcmp(bad, bad_key))) ||
+                   (bad && json_object_get(typed_keys, bad));
         if (rc < 0 && !told) {
             rb_mark_t at = bad && json_object_get(with, bad) ? rb_doc_key_mark(w->doc, with, bad)
                                                              : rb_doc_val_mark(w->doc, obj, "with");
             ERR(w, at, "action \"%s\": %s", a->name, msg[0] ? msg : "invalid parameters");
         }
     }
+    json_decref(typed_keys);
 }
 
 static void check_object(walk_t *w, const json_t *obj, rb_mark_t m, const shape_t *sh)

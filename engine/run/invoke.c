@@ -200,6 +200,18 @@ static void attempt_begin(rb_invoker_t *iv)
         if (would && inv->action->validate &&
             inv->action->validate(iv->with, why, sizeof(why), &key) < 0)
             json_object_set_new(would, "refused", json_string(why[0] ? why : "invalid parameters"));
+        json_t *(*preview)(const json_t *, const json_t *, const char *) =
+            rb__action_preview(inv->action);
+        if (would && preview && !json_object_get(would, "refused")) {
+            /* what it would send, rendered (R-drill-notify) */
+            json_t *view = json_is_object(iv->ctx) ? rb__action_run_view_of(iv->ctx) : NULL;
+            json_t *pv = preview(iv->with, view, iv->base_dir);
+            if (json_is_object(pv))
+                json_object_set_new(would, "preview", pv);
+            else
+                json_decref(pv);
+            json_decref(view);
+        }
         json_object_set_new(iv->simulated, "would_run", would);
         uv_timer_start(&iv->timer, on_timer, 0, 0);
         return;

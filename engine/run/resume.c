@@ -33,6 +33,14 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     for (size_t i = 0; i < rb_runbook_nparams(rb); i++) {
         const rb_param_t *p = rb_runbook_param(rb, i);
         const json_t *v = json_object_get(given, p->name);
+        json_t *pre = o ? json_object_get(o->preset, p->name) : NULL;
+        /* a secret the journal holds masked (the runbook's, or one the
+         * host gave as a secret): the host's value again */
+        if (pre && json_is_string(v) && strstr(json_string_value(v), RB_SECRET_MASK) &&
+            !(o && json_object_get(o->params, p->name))) {
+            json_object_set(given, p->name, pre);
+            continue;
+        }
         if (p->secret && json_is_string(v) && strstr(json_string_value(v), RB_SECRET_MASK) &&
             !(o && json_object_get(o->params, p->name))) {
             snprintf(err, errlen, "parameter \"%s\" is secret, so the journal holds no value for "
@@ -63,7 +71,7 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     if (rc < 0)
         return rc;
     r->id = (int64_t)json_integer_value(json_object_get(point, "run_id"));
-    rb__run_set_field(r, "id", json_integer(r->id));
+    rb__run_set_id(r);
     rb__run_set_field(r, "dry_run", json_boolean(r->dry_run));
     rb__run_set_field(r, "severity", json_null());
     rb__run_set_field(r, "sha256", json_incref(json_object_get(point, "sha256")));

@@ -143,6 +143,8 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
     r->parent = o ? o->parent : NULL;
     r->parent_step = o && o->parent_step ? strdup(o->parent_step) : NULL;
     r->default_key = o && o->default_key ? strdup(o->default_key) : NULL;
+    r->external_url = o && o->external_url && *o->external_url ? strdup(o->external_url) : NULL;
+    r->preset = o && json_is_object(o->preset) ? json_incref((json_t *)o->preset) : NULL;
     r->replay = o ? o->replay : NULL;
     r->started_at = o ? o->started_at : 0;
     if (!rb_expr_get_clock(NULL))
@@ -167,7 +169,24 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
                                                  : rb_inventory_empty());
     r->steps = json_object_get(r->ctx, "steps");
     r->checks = json_object_get(r->ctx, "checks");
-    if (rb__run_params(r, given, err, errlen) < 0) {
+    /* the host's values for what the runbook declares, under the given */
+    json_t *merged = NULL;
+    if (o && json_is_object(o->preset)) {
+        merged = json_object();
+        for (size_t i = 0; merged && i < rb_runbook_nparams(rb); i++) {
+            const char *name = rb_runbook_param(rb, i)->name;
+            json_t *v = json_object_get(o->preset, name);
+            if (v)
+                json_object_set(merged, name, v);
+        }
+        if (merged && json_is_object(given))
+            json_object_update(merged, (json_t *)given);
+        if (merged)
+            given = merged;
+    }
+    int prc = rb__run_params(r, given, err, errlen);
+    json_decref(merged);
+    if (prc < 0) {
         rb_run_free(r);
         return RB_EINVAL;
     }
@@ -335,7 +354,7 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
         return rc;
     }
     hold_key(r);
-    rb__run_set_field(r, "id", json_integer(r->id));
+    rb__run_set_id(r);
     rb__run_set_field(r, "key", json_string(r->key));
     rb__run_set_field(r, "status", json_string("pending"));
     rb__run_set_field(r, "dry_run", json_boolean(r->dry_run));
@@ -343,6 +362,17 @@ int rb_run_new(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const r
     rb__run_set_field(r, "sha256", json_string(sha));
     *out = r;
     return 0;
+}
+
+void rb__run_set_id(rb_run_t *r)
+{
+    rb__run_set_field(r, "id", json_integer(r->id));
+    char *url = NULL;
+    if (r->external_url &&
+        asprintf(&url, "%s/api/v1/runs/%lld/report", r->external_url, (long long)r->id) >= 0) {
+        rb__run_set_field(r, "report_url", json_string(url));
+        free(url);
+    }
 }
 
 /* ---- invoker plumbing ---- */
@@ -524,7 +554,7 @@ void rb__run_durable(rb_run_t *r, rb__run_cont_fn k)
 /* Writes the final record and tells the owner, once notifications are out. */
 static void finish(rb_run_t *r)
 {
-    if (r->state == RS_DONE || r->npending)
+    if (r->state == RS_DONE || r->npending || !r->end_ready)
         return;
     r->state = RS_DONE;
     uv_update_time(r->loop);
@@ -551,18 +581,16 @@ static void finish(rb_run_t *r)
     rb__run_durable(r, tell_owner);
 }
 
-void rb__run_end(rb_run_t *r, const char *status, const char *error)
+/* The end's notifications, once what the run decided is durable: a crash
+ * while one is in flight leaves a journal whose steps are all recorded, so
+ * that resume goes on after the last step, reaches the end again and sends
+ * them again (at least once, docs/notifications.md). */
+static void end_notify(rb_run_t *r)
 {
-    if (r->state == RS_ENDING || r->state == RS_DONE)
+    const char *status = r->end_status;
+    if (r->state != RS_ENDING || r->end_ready)
         return;
-    r->state = RS_ENDING;
-    stop_escalations(r);
-    uv_timer_stop(&r->approval_timer);
-    if (!r->final_status) {
-        r->final_status = status;
-        r->final_error = error ? strdup(error) : NULL;
-    }
-    rb__run_set_status(r, r->final_status);
+    r->end_ready = 1;
     if (!r->journal_broken) {
         if (!strcmp(status, "resolved"))
             rb__run_notify(r, RB_EV_RESOLVED, "resolved");
@@ -573,7 +601,36 @@ void rb__run_end(rb_run_t *r, const char *status, const char *error)
         else if (!strcmp(status, "inconclusive"))
             rb__run_notify(r, RB_EV_INCONCLUSIVE, "inconclusive");
     }
+    if (r->cancelling) /* cancelled while the end was made durable: stop them too */
+        for (size_t i = 0; i < r->nniv; i++)
+            if (r->niv[i] && rb__invoker_busy(r->niv[i]))
+                rb__invoker_cancel(r->niv[i]);
     finish(r);
+}
+
+void rb__run_end(rb_run_t *r, const char *status, const char *error)
+{
+    if (r->state == RS_ENDING && !r->end_ready && r->journal_broken) {
+        /* the journal failed while the end was made durable: end now */
+        r->end_ready = 1;
+        finish(r);
+        return;
+    }
+    if (r->state == RS_ENDING || r->state == RS_DONE)
+        return;
+    r->state = RS_ENDING;
+    stop_escalations(r);
+    uv_timer_stop(&r->approval_timer);
+    if (!r->final_status) {
+        r->final_status = status;
+        r->final_error = error ? strdup(error) : NULL;
+    }
+    rb__run_set_status(r, r->final_status);
+    r->end_status = status;
+    if (r->journal_broken)
+        end_notify(r);
+    else
+        rb__run_durable(r, end_notify);
 }
 
 /* ---- notifications and escalations ---- */
@@ -828,6 +885,14 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     json_int_t started = r->started_at ? (json_int_t)r->started_at
                                        : (json_int_t)time(NULL) - (json_int_t)(r->esc_elapsed_ms / 1000);
     rb__run_set_field(r, "started_at", json_integer(started));
+    /* the start to the millisecond, for the durations people read (a
+     * resumed run's: when it first started; a replay's: the recorded
+     * second) */
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    json_int_t now_ms = (json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    rb__run_set_field(r, "started_at_ms", json_integer(r->started_at ? started * 1000
+                                                       : now_ms - (json_int_t)r->esc_elapsed_ms));
     if (r->resumed)
         return rb__run_start_resumed(r);
     json_t *shown = rb_secrets_mask_params(r->secrets, r->rb, json_object_get(r->ctx, "params"));
@@ -1027,6 +1092,8 @@ void rb_run_free(rb_run_t *r)
     rb__run_release_key(r);
     free(r->key);
     free(r->default_key);
+    free(r->external_url);
+    json_decref(r->preset);
     json_decref(r->assume);
     json_decref(r->ctx);
     json_decref(r->intent_with);

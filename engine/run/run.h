@@ -74,6 +74,12 @@ typedef struct rb_run_opts {
     const char *claim_starts_at;   /* linked to the run in the same journal record */
     const rb_replay_host_t *replay; /* a replay: actions answered, timers stopped (or NULL) */
     int64_t started_at; /* run.started_at in seconds (0: now); a replay gives the recorded one */
+    const json_t *preset; /* values the host gives (the server config's params:), used for
+                             the parameters the runbook declares and params does not give;
+                             on resume also for a secret one the journal holds masked
+                             (borrowed; NULL: none); sub-runs get the same */
+    const char *external_url; /* where people reach the server: run.report_url is
+                                 EXTERNAL_URL/api/v1/runs/ID/report (NULL: no link) */
 } rb_run_opts_t;
 
 /* Told of every event the run journals (after it is appended), for live

@@ -110,8 +110,12 @@ struct rb_run {
     rb_secrets_t *secrets; /* masked out of everything the run writes down */
     char *key;      /* the concurrency key */
     char *default_key; /* the key when the runbook declares none (a sub-run's), or NULL */
+    char *external_url; /* rb_run_opts_t.external_url (copied), or NULL */
+    json_t *preset;     /* rb_run_opts_t.preset (a reference), for sub-runs; or NULL */
     int key_held;
     int resumed;    /* rb_run_resume(): goes on at resume_at */
+    const char *end_status; /* rb__run_end's status (static text), for its notifications */
+    int end_ready;  /* the end is durable and its notifications are out: finish may end */
     long resume_at; /* a step index, or RB__RESUME_FROM_START */
 
     const rb_replay_host_t *replay; /* a replay's stand-in for the world, or NULL */
@@ -162,6 +166,8 @@ int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
 int rb__run_params(rb_run_t *r, const json_t *given, char *err, size_t errlen);
 /* Sets run.<k> in the expression context (steals v). */
 void rb__run_set_field(rb_run_t *r, const char *k, json_t *v);
+/* run.id from r->id, and run.report_url when the run has an external_url. */
+void rb__run_set_id(rb_run_t *r);
 /* Runs the detect (which 0) or validate (1) checks, in parallel. */
 void rb__run_checks(rb_run_t *r, int which);
 /* Journals the run's start (run_started, run_resumed) with data and claims

@@ -776,7 +776,8 @@ have_runbook:;
                        .depth = r->depth + 1, .env = json_object_get(r->ctx, "env"),
                        .inventory = json_object_get(r->ctx, "inventory"),
                        .secrets = r->secrets, .default_key = key, .replay = child_replay,
-                       .started_at = child_replay ? child_replay->started_at : 0};
+                       .started_at = child_replay ? child_replay->started_at : 0,
+                       .external_url = r->external_url, .preset = r->preset};
     rb_run_t *child = NULL;
     rc = rb_run_new(r->loop, rb, r->j, &o, &child, err, errlen);
     if (rc < 0) {

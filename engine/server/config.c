@@ -40,8 +40,10 @@ rb_srv_config_t *rb_srv_config_new(void)
     c->generic_hooks = json_object();
     c->env_tokens = json_object();
     c->marks = json_object();
+    c->params = json_object();
+    c->param_secrets = json_array();
     if (!c->host || !c->db || !c->dir || !c->env || !c->secret_env || !c->generic_hooks ||
-        !c->env_tokens || !c->marks) {
+        !c->env_tokens || !c->marks || !c->params || !c->param_secrets) {
         rb_srv_config_free(c);
         return NULL;
     }
@@ -66,6 +68,9 @@ void rb_srv_config_free(rb_srv_config_t *c)
     json_decref(c->marks);
     free(c->tls_cert);
     free(c->tls_key);
+    json_decref(c->params);
+    json_decref(c->param_secrets);
+    free(c->external_url);
     free(c);
 }
 
@@ -447,11 +452,11 @@ int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
     static const char *const top[] = {"listen", "database", "runbooks", "plugins", "inventory", "tokens",
                                       "log_format", "limits", "shutdown_grace", "env",
                                       "secret_env", "metrics", "generic_hooks", "tls", "env_tokens",
-                                      NULL};
+                                      "params", "external_url", NULL};
     static const char *const lim[] = {"body_size", "header_size", "request_time", "active_runs",
                                       NULL};
     ld_t l = {.d = d, .file = path};
-    int rc = rb_doc_load_file(path, d, &l.doc);
+    int rc = rb_doc_load_file_as(path, NULL, d, &l.doc); /* empty: every default */
     if (rc < 0)
         return rc;
     rb_srv_config_set(&c->file, path);
@@ -497,6 +502,7 @@ int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
     get_env(&l, root, "secret_env", c, 1);
     get_metrics(&l, root, c);
     get_hooks(&l, root, c);
+    l.bad |= rb__srv_config_runs(c, l.doc, root, path, d);
     const json_t *limits = json_object_get(root, "limits");
     if (limits && !json_is_object(limits)) {
         err_at(&l, root, "limits", "must be a mapping (body_size, header_size, request_time, "

@@ -53,6 +53,10 @@ typedef struct rb_srv_config {
      * col}, so that a later check says file:line:col of what the file
      * named (a flag that replaced it has no position). */
     json_t *marks;
+    /* config_runs.c: what the runs the server starts are given */
+    json_t *params;        /* params: name → value, for runbooks that declare the name */
+    json_t *param_secrets; /* the secret values among them, masked in every run */
+    char *external_url;    /* external_url: for {{ run.report_url }}, or NULL */
 } rb_srv_config_t;
 
 /* The defaults (docs/server.md). Returns NULL when out of memory. */
@@ -77,6 +81,15 @@ int rb_srv_config_where(const rb_srv_config_t *c, const char *key, const char *v
 #define RB_SRV_MIN_HEADER_SIZE 1024u
 #define RB_SRV_MIN_BODY_SIZE 1024u
 #define RB_SRV_MIN_REQUEST_MS 1000u
+/* config_runs.c: reads params: and external_url: of the file's root
+ * into c; problems go to d. Returns 1 when one was refused, else 0. */
+struct rb_doc;
+int rb__srv_config_runs(rb_srv_config_t *c, const struct rb_doc *doc, const json_t *root,
+                        const char *file, rb_diags_t *d);
+
+/* 0 when s may be an external_url (http:// or https://, a host, no query,
+ * fragment, space or control character), else -1 with why. */
+int rb_srv_external_url_check(const char *s, char *why, size_t whylen);
 
 /* Sets a string field (strdup). */
 int rb_srv_config_set(char **field, const char *value);

@@ -38,7 +38,9 @@ static void resume_one(rb_srv_t *s, int64_t id)
     rb_run_t *run = NULL;
     rb_diags_t *d = rb_diags_new();
     rb_run_opts_t o = {.trigger = RB_SRV_TRIGGER, .env = s->cfg->env,
-                       .secret_env = s->cfg->secret_env, .inventory = s->inventory};
+                       .secret_env = s->cfg->secret_env, .inventory = s->inventory,
+                       .preset = s->cfg->params, .secrets = s->secrets,
+                       .external_url = s->cfg->external_url};
     int rc = rb_run_resume_prepare(s->loop, s->j, id, NULL, 0, &o, d, &rb, &run, err, sizeof err);
     rb_diags_free(d);
     if (rc < 0) {

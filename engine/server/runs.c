@@ -219,6 +219,7 @@ int rb__runs_start(rb_srv_t *s, rb_book_t *k, const json_t *alert, const json_t 
     rb_run_opts_t o = {
         .params = params, .alert = alert, .trigger = trigger, .env = s->cfg->env,
         .secret_env = s->cfg->secret_env, .inventory = s->inventory,
+        .preset = s->cfg->params, .secrets = s->secrets, .external_url = s->cfg->external_url,
         .claim_fingerprint = claim ? claim->fingerprint : NULL,
         .claim_starts_at = claim ? claim->starts_at : NULL,
     };

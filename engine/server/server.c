@@ -17,6 +17,7 @@
 #include "server_check.h"
 #include "server_int.h"
 #include "host/plugin.h"
+#include "run/secret.h"
 
 #include <runbook/runbook.h>
 
@@ -264,6 +265,11 @@ int rb_server_main(rb_srv_config_t *cfg, int no_config)
         rb_srv_checked_free(&k);
         return 2;
     }
+    s.secrets = rb_secrets_new(); /* params: given as secrets (config_runs.c) */
+    size_t si;
+    json_t *sv;
+    json_array_foreach(cfg->param_secrets, si, sv)
+        rb_secrets_add(s.secrets, json_string_value(sv), json_string_length(sv));
     /* static: when runs are left with an action in flight, the loop is
      * never closed and what it holds stays reachable to the end. */
     static uv_loop_t loop;
@@ -333,6 +339,7 @@ out_loop:
         rb_slog("warn", "loop_not_closed", "why", "handles left open at exit", (char *)NULL);
 out_journal:
     rb_journal_close(s.j);
+    rb_secrets_free(s.secrets);
     rb_srv_checked_free(&k); /* the tokens, inventory and TLS context */
     rb__metrics_free(&s); /* no loop turn follows: no run reports again */
     rb__hook_generic_free();

@@ -144,6 +144,7 @@ struct rb_srv {
     json_t *inventory; /* the config's inventory, read at start ({{ inventory.* }}), or NULL */
     struct ssl_ctx_st *tls; /* tls: in the config: every connection is TLS; else NULL */
     size_t max_conns;  /* connections at once: what the open-files limit leaves */
+    struct rb_secrets *secrets; /* the config's secret params:, masked in every run */
     void *runs;         /* runs.c's */
     void *am;           /* hook_alertmanager.c's */
     int stopping;       /* SIGTERM: no new run starts */

@@ -75,6 +75,10 @@ typedef struct rb_action_param {
 
 typedef struct rb_action_ctx rb_action_ctx_t; /* opaque, owned by the engine */
 
+/* How validate_all() tells one problem: key is the offending key of `with`
+ * (NULL when none applies), msg the message (both borrowed for the call). */
+typedef void (*rb_action_report_fn)(void *arg, const char *key, const char *msg);
+
 typedef struct rb_action {
     uint32_t abi_version; /* RB_ACTION_ABI_VERSION */
     uint32_t struct_size; /* sizeof(rb_action_t). The loader accepts a size at least
@@ -99,7 +103,32 @@ typedef struct rb_action {
      * rb_action_done() once, soon. Loop thread. May be NULL for actions that
      * always finish promptly. */
     void (*cancel)(rb_action_ctx_t *ctx);
+
+    /* ---- Added within ABI version 1, at the end (docs/plugins.md,
+     * Versioning): the engine reads them only when struct_size covers them,
+     * and a module built before them (struct_size RB_ACTION_MIN_SIZE) is
+     * taken as having them NULL. ---- */
+
+    /* Optional: every problem of `with` at load time, not only the first:
+     * calls report(arg, key, msg) once for each and returns how many it
+     * reported (0: none). When set, load-time checks call it instead of
+     * validate(), which still checks the rendered values (a drill's "would
+     * be refused"). Any thread; must not touch the loop. */
+    int (*validate_all)(const json_t *with, rb_action_report_fn report, void *arg);
+
+    /* Optional: for a drill (--dry-run), what the action would send or do
+     * with the rendered `with`, for people: a new reference — e.g.
+     * {"message": "INCIDENT DECLARED: …"} — that the drill journals as
+     * would_run.preview and `show` prints instead of the raw `with`; NULL
+     * for nothing to add. run_view is what rb_action_run_view() would give
+     * (may be NULL), base_dir the runbook's folder. Loop thread; must not
+     * start anything or touch the network. */
+    json_t *(*preview)(const json_t *with, const json_t *run_view, const char *base_dir);
 } rb_action_t;
+
+/* The size of rb_action_t as ABI version 1 first defined it (through
+ * cancel): the smallest struct_size the loader accepts. */
+#define RB_ACTION_MIN_SIZE (offsetof(rb_action_t, validate_all))
 
 /* Signature of the entry symbol of an external module. */
 typedef const rb_action_t *const *(*rb_action_entry_fn)(void);

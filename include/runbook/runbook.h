@@ -40,4 +40,10 @@ int rb_duration_parse(const char *s, uint64_t *out_ms);
  * Writes at most len bytes including the NUL; returns buf. Any thread. */
 char *rb_duration_format(uint64_t ms, char *buf, size_t len);
 
+/* Formats milliseconds for people, as precise as is useful at that size:
+ * "850 ms", "12.4 s", "3 min 05 s", "2 h 05 min", "3 d 04 h" (not meant to
+ * be parsed back: rb_duration_format is). Writes at most len bytes with
+ * the NUL; returns buf. Any thread. */
+char *rb_duration_human(uint64_t ms, char *buf, size_t len);
+
 #endif

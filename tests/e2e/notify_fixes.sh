@@ -49,9 +49,7 @@ cd "$tmp" || exit 1
 pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
-check() { # check DESCRIPTION JQ-FILTER FILE: the filter prints true
-    if [ "$(jq -e -s "$2" "$3" 2>/dev/null)" = true ]; then ok; else bad "$1"; fi
-}
+. "$RB_SOURCE_DIR/tests/e2e/lib_notify.sh"
 # the steps of a runbook that only notifies: one that succeeds
 one_step() { printf 'steps:\n  - name: s\n    run: [sh, -c, "true"]\n'; }
 # waits (at most 60 s) until FILE holds STRING
@@ -64,22 +62,8 @@ await() {
     done
 }
 
-py=
-for p in /usr/bin/python3 python3; do
-    if "$p" -c 'import aiosmtpd' 2>/dev/null; then py=$p; break; fi
-done
-[ -n "$py" ] || { echo "FAIL python3-aiosmtpd is not installed (make deps)"; exit 1; }
-openssl req -x509 -newkey rsa:2048 -nodes -keyout key.pem -out cert.pem -days 2 \
-    -subj /CN=localhost -addext "subjectAltName=IP:127.0.0.1,DNS:localhost" 2>/dev/null ||
-    { echo "FAIL openssl req"; exit 1; }
 smtp_pw=smtp-Pw-4e8d1c77
-mkfifo ready
-SMTP_PASSWORD=$smtp_pw "$py" "$RB_SOURCE_DIR/tests/e2e/notify_peer.py" serve "$tmp" ready \
-    >peer.log 2>&1 &
-peer_pid=$!
-ports=$(timeout 60 head -n 1 ready) || { echo "FAIL the peer did not start"; cat peer.log; exit 1; }
-set -- $ports
-hp=$1 sp=$2
+notify_peer_start "$smtp_pw"
 req=requests.jsonl
 
 # ---- 1. a transformed secret is masked everywhere ----

@@ -9,6 +9,8 @@ serve DIR FIFO: on 127.0.0.1, ports chosen by the OS,
       same body)
       /down/...   500 always                       /hang/...  never answers
       /pd/...     202 and PagerDuty's JSON          /big/...   200 and a 1 MiB body
+      /slowpd/... the first request never answers, the next ones as /pd/
+      (a receiver slow enough to kill the engine while it waits)
       anything else: 200 "ok"
   - an SMTP server (aiosmtpd) that requires STARTTLS (DIR/cert.pem,
     DIR/key.pem) and AUTH (user "alerts", password from $SMTP_PASSWORD), and
@@ -37,6 +39,7 @@ def serve(d, fifo):
     lock = threading.Lock()
     counts = {}
     hang = threading.Event()
+    slow_seen = set()  # /slowpd/ paths asked once already
 
     class H(http.server.BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
@@ -53,10 +56,14 @@ def serve(d, fifo):
                                         "body": body}) + "\n")
                 key = (self.path, body)  # one notification's tries send the same body
                 c = counts[key] = counts.get(key, 0) + 1
-            kind = self.path.split("/")[1]
-            if kind == "hang":
+                kind = self.path.split("/")[1]
+                first_slow = kind == "slowpd" and self.path not in slow_seen
+                slow_seen.add(self.path)
+            if kind == "hang" or first_slow:
                 hang.wait(120)
                 return
+            if kind == "slowpd":
+                kind = "pd"
             if kind == "flaky":
                 code = 500 if c <= 2 else 202
             elif kind == "busy":

@@ -283,5 +283,59 @@ YAML
 rc=$?
 [ $rc -ne 0 ] && [ "$(grep -c 'bad.yaml:[0-9]*:[0-9]*: error' val.log)" -ge 5 ] && ok || { bad "validate: exit $rc"; cat val.log; }
 
+# --- a stderr past the output cap, then exit 255: failed 255, not a broken
+# connection (the end marker is found past the cap) ---
+cat >big.yaml <<YAML
+apiVersion: runbook/v1
+name: big
+steps:
+  - name: big
+    action: ssh
+    with: { host: 127.0.0.1, port: $SSHD_PORT, identity: $KEY, host_key: "$PIN",
+            argv: [sh, -c, 'head -c 200000 /dev/zero | tr "\\\\0" x >&2; echo done; exit 255'] }
+YAML
+"$RUNBOOK" run --quiet --db big.db big.yaml >big.log 2>&1
+bres() { "$RUNBOOK" show --db big.db --format json 1 | jq -r "[.events[] | select(.type == \"attempt_finished\")] | last | .data.result.$1"; }
+[ "$(bres status) $(bres exit_code) $(bres stdout)" = "failed 255 done" ] && ok ||
+    bad "a big stderr then 255: $(bres status) $(bres exit_code) $(bres error)"
+[ "$(bres stderr | cut -c1-5)" = xxxxx ] && ok || bad "the big stderr is not kept up to the cap"
+
+# --- what validate says: each problem once, at its file:line:col ---
+cat >checks.yaml <<YAML
+apiVersion: runbook/v1
+name: checks
+steps:
+  - name: nohost
+    action: ssh
+    with: { argv: ["true"] }
+  - name: grace
+    action: ssh
+    with: { host: h, argv: ["true"], grace: -1 }
+  - name: connect
+    action: ssh
+    with: { host: h, argv: ["true"], connect_timeout: 0 }
+  - name: both
+    action: ssh
+    with: { host: h, argv: ["true"], host_key: "$PIN", host_key_checking: accept-new }
+YAML
+"$RUNBOOK" validate checks.yaml >checks.log 2>&1
+rc=$?
+[ $rc -eq 2 ] && ok || bad "validate checks.yaml: exit $rc"
+[ "$(grep -c 'host' checks.log | tr -d ' ')" -ge 1 ] && [ "$(grep -c '^checks.yaml:[0-9]*:[0-9]*: error: .*"host"\|host is required' checks.log)" = 1 ] && ok ||
+    { bad "a missing host is not reported exactly once"; cat checks.log; }
+for w in 'checks.yaml:9:[0-9]*: error: "grace" must not be negative' \
+    'checks.yaml:12:[0-9]*: error: action "ssh": connect_timeout must be more than 0s' \
+    'checks.yaml:15:[0-9]*: error: action "ssh": host_key_checking: accept-new never applies with host_key'; do
+    grep -q -- "$w" checks.log && ok || { bad "validate does not say: $w"; cat checks.log; }
+done
+grep -q 'got an integer' checks.log && bad "grace: -1 is called not an integer" || ok
+
+# --- an empty inventory is called an inventory, not a runbook ---
+: >empty_inv.yaml
+"$RUNBOOK" run --db e.db --inventory empty_inv.yaml basic.yaml >inv.log 2>&1
+rc=$?
+[ $rc -eq 2 ] && grep -q 'empty_inv.yaml:1:1: error: empty file: expected an inventory' inv.log &&
+    ! grep -q apiVersion inv.log && ok || { bad "empty inventory: exit $rc"; cat inv.log; }
+
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

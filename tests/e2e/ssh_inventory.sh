@@ -10,7 +10,9 @@
 #   - a host whose pinned key is wrong in the inventory is an `error` item,
 #     and nothing ran there;
 #   - an inventory with a group naming an unknown host, or an unknown key,
-#     is refused with file:line:col before anything runs.
+#     is refused with file:line:col before anything runs;
+#   - live progress, `show` and a drill name each remote step's host (an
+#     inventory host by its name, else user@address:port), never its JSON.
 # Env: RUNBOOK (the binary), RB_SOURCE_DIR.
 set -u
 tmp=$(mktemp -d)
@@ -93,6 +95,39 @@ hosts=$("$RUNBOOK" show --db j.db --format json 1 |
 b=$(items broken)
 case $b in "bad error "*) ok ;; *) bad "broken: $b" ;; esac
 [ ! -e ran.bad ] && ok || bad "the host with a wrong pinned key ran the command"
+
+# remote steps show their host (docs/remote.md): live progress, show and a
+# drill name the inventory host, or [user@]address:port, not the host's JSON
+cat >where.yaml <<YAML
+apiVersion: runbook/v1
+name: where
+steps:
+  - name: one
+    action: ssh
+    with: { host: "{{ inventory.hosts.n2 }}", argv: [echo, hi] }
+  - name: fan
+    foreach: "{{ inventory.groups.validators }}"
+    action: ssh
+    with: { host: "{{ item }}", argv: [echo, "{{ item.name }}"] }
+  - name: plain
+    action: ssh
+    with: { host: 127.0.0.1, port: $PORT1, user: $(id -un), identity: id_ed25519, host_key: "$KEY1", command: "uname -s" }
+YAML
+"$RUNBOOK" run --db w.db --inventory inv.yaml where.yaml >where.log 2>&1 || { bad "where: exit $?"; cat where.log; }
+"$RUNBOOK" show --db w.db 1 >where.show 2>&1
+"$RUNBOOK" run --db w.db --dry-run --inventory inv.yaml where.yaml >drill.log 2>&1 || bad "where drill: exit $?"
+me=$(id -un)
+for want in "where.log|▶ one (ssh on n2)" "where.log|✔ item 0 (n1): ok" "where.log|✔ item 2 (n3): ok" \
+    "where.log|▶ plain (ssh on $me@127.0.0.1:$PORT1)" \
+    "where.show|step one started: on n2: \$ echo hi" "where.show|item 1 (n2): on n2: \$ echo n2" \
+    "where.show|step fan item 2 (n3): ok" "where.show|step plain started: on $me@127.0.0.1:$PORT1: \$ uname -s" \
+    "drill.log|would run: on n2: \$ echo hi" "drill.log|item 1 would run: on n2: \$ echo n2" \
+    "drill.log|✔ item 1 (n2): simulated" "drill.log|would run: on $me@127.0.0.1:$PORT1: \$ uname -s"; do
+    f=${want%%|*} w=${want#*|}
+    grep -qF -- "$w" "$f" && ok || { bad "$f lacks: $w"; cat "$f"; }
+done
+# a host's JSON is never the label
+! grep -q '"address"' where.log where.show drill.log && ok || bad "an item label prints the host's JSON"
 
 # an invalid inventory: file:line:col, nothing runs
 cat >inv_bad.yaml <<YAML

@@ -15,6 +15,7 @@
 
 #include "host/action_host.h"
 #include "local_server.h"
+#include "../../actions/notify_int.h"
 
 #include <signal.h>
 #include <stdio.h>
@@ -115,6 +116,34 @@ static json_t *vars(void)
                      "severity", "P1", "runbook", "node-crash", "run_id", 42, "summary",
                      "RPC not responding", "status", "investigating", "duration", "17m", "url",
                      "https://status.example/i/42");
+}
+
+/* Durations people read: as precise as is useful at their size, from the
+ * run's start to the millisecond (run.started_at_ms). */
+static void test_durations_for_people(void **state)
+{
+    (void)state;
+    char b[32];
+    assert_string_equal(rb_duration_human(0, b, sizeof b), "0 ms");
+    assert_string_equal(rb_duration_human(850, b, sizeof b), "850 ms");
+    assert_string_equal(rb_duration_human(12400, b, sizeof b), "12.4 s");
+    assert_string_equal(rb_duration_human(12000, b, sizeof b), "12 s");
+    assert_string_equal(rb_duration_human(59970, b, sizeof b), "59.9 s");
+    assert_string_equal(rb_duration_human(185000, b, sizeof b), "3 min 05 s");
+    assert_string_equal(rb_duration_human(7500000, b, sizeof b), "2 h 05 min");
+    assert_string_equal(rb_duration_human((3 * 24 + 4) * 3600000ull, b, sizeof b), "3 d 04 h");
+    json_t *view = json_pack("{s:{s:I,s:I},s:s}", "run", "started_at", (json_int_t)1000,
+                             "started_at_ms", (json_int_t)1000123, "event", "resolved");
+    json_t *f = rb__notify_fields(view, NULL, 1000123 + 850);
+    assert_string_equal(json_string_value(json_object_get(f, "duration")), "850 ms");
+    char *t = rb__notify_render("resolved", f, NOTIFY_FMT_PLAIN);
+    assert_non_null(strstr(t, "\nTotal duration: 850 ms\n"));
+    free(t);
+    json_decref(f);
+    f = rb__notify_fields(view, NULL, 1000123 + 185000);
+    assert_string_equal(json_string_value(json_object_get(f, "duration")), "3 min 05 s");
+    json_decref(f);
+    json_decref(view);
 }
 
 static void test_incident_template(void **state)
@@ -531,6 +560,7 @@ int main(void)
     unsetenv("all_proxy");
     unsetenv("ALL_PROXY");
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_durations_for_people),
         cmocka_unit_test(test_incident_template),
         cmocka_unit_test(test_every_template),
         cmocka_unit_test(test_missing_vars_print_empty),

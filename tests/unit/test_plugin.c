@@ -204,6 +204,34 @@ static void test_refused(void **state)
     assert_true(registry_is_builtins());
 }
 
+static int fake_validate_all(const json_t *with, rb_action_report_fn report, void *arg)
+{
+    (void)with, (void)report, (void)arg;
+    return 0;
+}
+
+/* A module built before validate_all and preview were added to ABI
+ * version 1 (struct_size RB_ACTION_MIN_SIZE, 64 bytes on 64-bit Linux) is
+ * still taken, and the engine reads neither field of it. */
+static void test_older_descriptor(void **state)
+{
+    (void)state;
+    char err[512] = "";
+    extern const rb_action_t rb_action_notify;
+    rb_action_t d = rb_action_notify;
+    d.name = "older";
+    d.validate_all = fake_validate_all;
+    d.struct_size = (uint32_t)RB_ACTION_MIN_SIZE;
+    assert_int_equal(RB_ACTION_MIN_SIZE, offsetof(rb_action_t, cancel) + sizeof(d.cancel));
+    assert_int_equal(rb__plugin_check_action(&d, err, sizeof err), 0);
+    assert_null(rb__action_validate_all(&d));
+    assert_null(rb__action_preview(&d));
+    d.struct_size = (uint32_t)sizeof(rb_action_t);
+    assert_ptr_equal(rb__action_validate_all(&d), fake_validate_all);
+    d.struct_size = (uint32_t)RB_ACTION_MIN_SIZE - 8;
+    assert_int_equal(rb__plugin_check_action(&d, err, sizeof err), RB_EABI);
+}
+
 static void test_clash_between_modules(void **state)
 {
     const char *hello = env_path("RB_HELLO_SO");
@@ -309,6 +337,7 @@ int main(void)
         cmocka_unit_test(test_hello_cancel),
         cmocka_unit_test(test_load_dir),
         cmocka_unit_test(test_refused),
+        cmocka_unit_test(test_older_descriptor),
         cmocka_unit_test(test_clash_between_modules),
         cmocka_unit_test(test_dir_all_or_nothing),
         cmocka_unit_test(test_builtins_pass_the_checks),

@@ -1,0 +1,96 @@
+#!/bin/sh
+# notify_resume.sh — the run's end notification is delivered at least once
+# (docs/notifications.md, "Delivery"): a `resolved` PagerDuty resolve in
+# flight when the engine is killed (SIGKILL, while a slow receiver of
+# tests/e2e/notify_peer.py holds the request) is sent again when the run is
+# resumed, with the same dedup_key, so PagerDuty closes the one incident;
+# the journal then records it sent and the run resolved.
+#   1. `runbook run`, kill -9, `runbook resume` (the secret routing key
+#      given again);
+#   2. `runbook serve`, kill -9, a restart that resumes the run itself (the
+#      routing key from the config's params:).
+# Env: RUNBOOK (the binary), RB_SOURCE_DIR (the repository root).
+set -u
+: "${RUNBOOK:?}" "${RB_SOURCE_DIR:?}"
+. "$RB_SOURCE_DIR/tests/e2e/lib_serve.sh"
+peer_pid= run_pid=
+trap '[ -n "$srv_pid" ] && kill -9 $srv_pid 2>/dev/null; [ -n "$run_pid" ] && kill -9 $run_pid 2>/dev/null; [ -n "$peer_pid" ] && kill $peer_pid 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'exit 130' INT TERM HUP PIPE
+. "$RB_SOURCE_DIR/tests/e2e/lib_notify.sh"
+notify_peer_start unused-password
+pd_key=R0UTINGKEY-3e9d0b7a
+req=requests.jsonl
+mkdir runbooks
+cat >runbooks/r.yaml <<'YAML'
+apiVersion: runbook/v1
+name: pd-resume
+triggers:
+  - match: { alertname: Down }
+params:
+  pd_key: { secret: true }
+  who: {}
+  port: {}
+steps:
+  - name: fix
+    run: [sh, -c, "true"]
+notify:
+  - on: [declared]
+    action: notify
+    with: { channel: pagerduty, url: "http://127.0.0.1:{{ params.port }}/pd/{{ params.who }}", routing_key: "{{ params.pd_key }}" }
+  - on: [resolved]
+    action: notify
+    with: { channel: pagerduty, url: "http://127.0.0.1:{{ params.port }}/slowpd/{{ params.who }}", routing_key: "{{ params.pd_key }}",
+            timeout: 5m, attempts: 1 }
+YAML
+# resolves WHO: the resolve events /slowpd/WHO received, as [action, key] pairs
+resolves() {
+    jq -c -s --arg p "/slowpd/$1" '[.[] | select(.path == $p) | .body | fromjson | [.event_action, .dedup_key, .routing_key]]' $req 2>/dev/null
+}
+asked() { [ "$(resolves "$1" | jq length)" -ge 1 ]; }
+sent_ok() { # sent_ok DB: the journal's resolved notification is ok, after run_resumed
+    "$RUNBOOK" show --db "$1" --format json 1 | jq -e '.status == "resolved" and
+        ([.events[].type] | index("run_resumed")) as $r | $r != null and
+        ([.events[] | select(.type == "notification_sent" and .step == "resolved")] | length == 1 and
+         (.[0].data.result | .ok and .status == 202 and .dedup_key == "runbook/pd-resume/1"))' >/dev/null
+}
+
+# ---- 1. the command line ----
+"$RUNBOOK" run --db cli.db runbooks/r.yaml -p "pd_key=$pd_key" -p who=cli -p port=$hp \
+    >run.out 2>&1 &
+run_pid=$!
+wait_for asked cli || { bad "the resolve never reached the receiver"; cat run.out; }
+kill -9 "$run_pid"
+wait "$run_pid" 2>/dev/null
+run_pid=
+"$RUNBOOK" resume --db cli.db 1 -p "pd_key=$pd_key" >resume.out 2>&1 && ok ||
+    { bad "resume: exit $?"; cat resume.out; }
+want="[[\"resolve\",\"runbook/pd-resume/1\",\"$pd_key\"],[\"resolve\",\"runbook/pd-resume/1\",\"$pd_key\"]]"
+[ "$(resolves cli)" = "$want" ] && ok || bad "cli: the resolve was not sent again with its dedup_key: $(resolves cli)"
+sent_ok cli.db && ok || { bad "cli: the journal does not say the resolve was sent"; "$RUNBOOK" show --db cli.db 1; }
+
+# ---- 2. the server ----
+T=0123456789abcdef0123
+printf 'am hook %s\n' "$T" >tokens
+chmod 600 tokens
+cat >server.yaml <<YAML
+database: $tmp/srv.db
+runbooks: $tmp/runbooks
+tokens: $tmp/tokens
+params:
+  pd_key: { secret: "$pd_key" }
+  who: srv
+  port: $hp
+YAML
+serve_start log1 --config server.yaml || { bad "the server did not start"; cat log1; exit 1; }
+printf '{"receiver":"engine","status":"firing","version":"4","groupKey":"{}","alerts":[{"status":"firing","labels":{"alertname":"Down"},"annotations":{},"startsAt":"2026-11-21T23:46:58.46Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"fp-1"}]}' >a.json
+[ "$(http POST /hooks/alertmanager $T a.json)" = 200 ] && ok || { bad "alert: not 200"; cat body; }
+wait_for asked srv || { bad "the server's resolve never reached the receiver"; cat log1; }
+kill -9 "$srv_pid"
+wait "$srv_pid" 2>/dev/null
+serve_start log2 --config server.yaml || { bad "the server did not restart"; cat log2; exit 1; }
+wait_for sent_ok srv.db && ok || { bad "srv: the journal does not say the resolve was sent"; cat log2; }
+[ "$(resolves srv)" = "$want" ] && ok || bad "srv: the resolve was not sent again with its dedup_key: $(resolves srv)"
+serve_stop
+
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]
