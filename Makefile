@@ -2,13 +2,14 @@
 # Debian 12 machine: `make deps` installs whatever is missing first.
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 # The world tests (label `world`) mostly wait on sockets: more at once.
 WORLD_JOBS ?= 8
 # CI builds treat warnings as errors.
 CMAKE_FLAGS ?= $(if $(CI),-DRB_WERROR=ON,)
 
-.PHONY: all deps build build-asan demo test test-normal test-asan bench mutation clean
+.PHONY: all deps build build-asan build-fuzz demo test test-normal test-asan test-fuzz fuzz bench mutation clean
 
 all: build
 
@@ -46,7 +47,7 @@ define rb_deps
 	     echo "  $$cmd" >&2; exit 1; fi
 endef
 
-.PHONY: deps-demo deps-test
+.PHONY: deps-demo deps-test deps-fuzz
 deps:
 	$(call rb_deps,$(DEB_PKGS))
 deps-demo:
@@ -54,12 +55,20 @@ deps-demo:
 # Before the build is configured: CMake looks for cmocka then.
 deps-test:
 	$(call rb_deps,$(DEB_PKGS) $(DEB_TEST_PKGS))
+deps-fuzz:
+	$(call rb_deps,$(DEB_PKGS) $(DEB_FUZZ_PKGS))
 
 # The build makes the man pages (help2man, lowdown) and the package (file,
 # for CPack's dpkg-shlibdeps); the man page and completion tests read them
 # with groff-base, man-db, bash-completion and zsh.
 DEB_PKGS += help2man lowdown file
 DEB_TEST_PKGS += groff-base man-db bash-completion zsh
+# The fuzz targets (tests/fuzz/README.md): Debian's clang with libFuzzer and
+# the sanitizer runtimes (libclang-rt), llvm-symbolizer (llvm-14) for the
+# stacks of a finding. `make test` runs their smoke, so CI installs them.
+DEB_FUZZ_PKGS = clang-14 libclang-rt-14-dev llvm-14
+DEB_TEST_PKGS += $(DEB_FUZZ_PKGS)
+FUZZ_CC ?= clang-14
 
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -83,7 +92,32 @@ test-asan: deps-test
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  sh -c 'ctest --output-on-failure -j $(JOBS) -LE world && ctest --output-on-failure -j $(WORLD_JOBS) -L world'
 
-test: test-normal test-asan
+# The fuzz targets with clang + ASan + UBSan (libFuzzer), in their own
+# build: the engine's files are instrumented for the fuzzer there only.
+build-fuzz: deps-fuzz
+	CC=$(FUZZ_CC) cmake -S . -B $(FUZZ_BUILD) -DRB_FUZZ=ON -DRB_SANITIZE=ON $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_targets
+
+# The ctest label `fuzz`: every target replays its checked-in inputs (the
+# seeds and the reproducers of fixed findings) and fuzzes a few seconds.
+test-fuzz: deps-test
+	$(MAKE) build-fuzz
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz
+
+test: test-normal test-asan test-fuzz
+
+# Fuzzing for long (not part of `make test`): each target in turn for
+# FUZZ_SECONDS (default 600), one at a time, under nice; prints executions,
+# coverage and findings per target and fails when one found something.
+# `make fuzz FUZZ_TARGETS="expr load"` runs only those. The corpora grow in
+# $(FUZZ_BUILD)/fuzz/NAME and are kept between runs (not committed).
+FUZZ_SECONDS ?= 600
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+fuzz: build-fuzz
+	@fail=0; for t in $(FUZZ_TARGETS); do \
+	  RB_SOURCE_DIR=$(CURDIR) RB_BUILD_DIR=$(CURDIR)/$(FUZZ_BUILD) \
+	    sh tests/fuzz/run.sh run $(FUZZ_BUILD)/fuzz_$$t $$t $(FUZZ_SECONDS) || fail=1; \
+	done; exit $$fail
 
 # `make install PREFIX=/opt/runbook` (default /usr/local; DESTDIR is honoured).
 .PHONY: install package test-package
@@ -112,4 +146,4 @@ mutation: deps-test
 	JOBS=$(MUTATION_JOBS) python3 tests/mutation/mutate.py run $(MUTANTS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

@@ -761,7 +761,10 @@ static int cli_main(int argc, char **argv, int resume)
     }
     uv_loop_t loop;
     uv_loop_init(&loop);
-    rb_run_opts_t o = {.params = params, .alert = alert, .trigger = dry ? "cli (drill)" : "cli",
+    /* the trigger `runs --trigger` finds it by: an alert given with --alert
+     * started it (docs/journal.md); a drill says so after the word */
+    const char *trigger = alert ? (dry ? "alert (drill)" : "alert") : (dry ? "cli (drill)" : "cli");
+    rb_run_opts_t o = {.params = params, .alert = alert, .trigger = trigger,
                        .dry_run = dry, .assume = assume, .env = env, .secret_env = secret_env,
                        .inventory = inventory, .external_url = external_url};
     /* The writer thread commits in groups; the loop never waits on disk. */

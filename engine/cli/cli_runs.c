@@ -149,6 +149,24 @@ static int parse_runs_opts(int argc, char **argv, opts_t *o, rb_journal_runs_fil
     return -1;
 }
 
+/* A run still open whose process is gone is not going: it is listed
+ * interrupted, as the next writer to open the journal will mark it
+ * (process_gone: not marked yet). */
+static void mark_orphaned(rb_journal_t *j, json_t *runs)
+{
+    json_t *gone = NULL, *r, *id;
+    size_t i, k;
+    if (rb_journal_runs_orphaned(j, &gone) != 0)
+        return;
+    json_array_foreach(runs, i, r)
+        json_array_foreach(gone, k, id)
+            if (json_equal(id, json_object_get(r, "id"))) {
+                json_object_set_new(r, "status", json_string("interrupted"));
+                json_object_set_new(r, "process_gone", json_true());
+            }
+    json_decref(gone);
+}
+
 int rb_cli_runs(int argc, char **argv)
 {
     opts_t opt;
@@ -197,6 +215,7 @@ int rb_cli_runs(int argc, char **argv)
             rb_journal_close(j);
             return RB_EXIT_USAGE;
         }
+        mark_orphaned(j, runs);
         rb_journal_close(j);
     }
     int more = opt.limit > 0 && json_array_size(runs) > (size_t)opt.limit;

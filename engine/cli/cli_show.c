@@ -284,7 +284,7 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         }
     } else if (!strcmp(type, "rollback_started")) {
         rb__cli_color_on(o, C_YELLOW);
-        fprintf(o->f, "rollback: undoing %" PRId64 " step(s)", rb__cli_jint(data, "undo_steps"));
+        fprintf(o->f, "rollback: %" PRId64 " undo(s) to run", rb__cli_jint(data, "undo_steps"));
         rb__cli_color_off(o, C_YELLOW);
     } else if (!strcmp(type, "undo_started")) {
         fputs("undo ", o->f);
@@ -623,6 +623,12 @@ static int show_head(const json_t *run, int64_t nevents, const json_t *first, co
     rb__cli_color_off(o, c);
     fputs("\n  trigger  ", o->f);
     rb__cli_put_str(o, trigger ? trigger : "-");
+    /* the alert that started the run: its labels (run_started has it all) */
+    const json_t *alert = json_object_get(json_object_get(first, "data"), "alert");
+    if (json_is_object(alert) && !strcmp(rb__cli_jstr(first, "type") ? rb__cli_jstr(first, "type") : "", "run_started")) {
+        fputs("\n  alert    ", o->f);
+        rb__cli_put_json(o, json_object_get(alert, "labels"), SIZE_MAX);
+    }
     fputs("\n  params   ", o->f);
     rb__cli_put_json(o, json_object_get(run, "params"), SIZE_MAX);
     char when[32], dur[32];

@@ -27,7 +27,7 @@ struct rb_progress {
     uint64_t t0;
     char what[160]; /* what the status line says the run is doing */
     size_t nsteps;
-    size_t undos, undos_failed;
+    size_t undos, undos_failed, undos_simulated; /* a drill's undos are simulated (R-drill-simulated) */
     size_t unsent; /* notifications and escalations that did not go */
     int rolled_back;
     json_t *rows;   /* [{step, status, attempts, duration_ms}] for the summary */
@@ -204,6 +204,9 @@ static void track(rb_progress_t *c, const char *type, const char *step, int atte
     }
     if (!strcmp(type, "step_skipped") || !strcmp(type, "step_finished")) {
         c->nsteps++;
+    } else if (!strcmp(type, "undo_finished")) {
+        const char *st = json_string_value(json_object_get(data, "status"));
+        c->undos_simulated += st && !strcmp(st, "simulated");
     } else if (!strcmp(type, "rollback_finished")) {
         c->undos = (size_t)json_integer_value(json_object_get(data, "undos"));
         c->undos_failed = (size_t)json_integer_value(json_object_get(data, "failed"));
@@ -342,7 +345,8 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             put(" by ", by ? by : "?", "\n");
         }
     } else if (!strcmp(type, "rollback_started")) {
-        fprintf(stderr, "%s↶ rolling back %lld step(s)%s\n", C(c, "\033[33m"),
+        /* undo_steps counts undos: a foreach step has one per item (R-rollback-count) */
+        fprintf(stderr, "%s↶ rolling back: %lld undo(s) to run%s\n", C(c, "\033[33m"),
                 (long long)json_integer_value(json_object_get(data, "undo_steps")), C(c, "\033[0m"));
     } else if (!strcmp(type, "undo_finished")) {
         const json_t *res = json_object_get(data, "result");
@@ -354,8 +358,9 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             print_result_line(c, res);
         fputc('\n', stderr);
     } else if (!strcmp(type, "rollback_finished")) {
-        fprintf(stderr, "%s↶ rolled back: %lld undo(s) ran, %lld failed%s%s\n", C(c, "\033[33m"),
+        fprintf(stderr, "%s↶ rolled back: %lld undo(s) %s, %lld failed%s%s\n", C(c, "\033[33m"),
                 (long long)json_integer_value(json_object_get(data, "undos")),
+                c->undos_simulated ? "simulated (a drill)" : "ran",
                 (long long)json_integer_value(json_object_get(data, "failed")),
                 json_is_true(json_object_get(data, "cancelled")) ? "; cancelled before the rest" : "",
                 C(c, "\033[0m"));
@@ -526,7 +531,11 @@ void rb_progress_summary(rb_progress_t *c, rb_run_t *run)
         }
     }
     fputc('\n', stderr);
-    if (c->rolled_back)
+    if (c->rolled_back && c->undos_simulated)
+        fprintf(stderr, "   rollback: %zu undo%s simulated (a drill: nothing undone), %zu ran, %zu failed\n",
+                c->undos_simulated, c->undos_simulated == 1 ? "" : "s", c->undos - c->undos_simulated,
+                c->undos_failed);
+    else if (c->rolled_back)
         fprintf(stderr, "   rollback: %zu undo%s ran, %zu failed\n", c->undos, c->undos == 1 ? "" : "s",
                 c->undos_failed);
     if (c->unsent)

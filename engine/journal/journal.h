@@ -368,6 +368,12 @@ int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **o
  */
 int rb_journal_recovered(rb_journal_t *j, json_t **out);
 
+/* The ids of the runs still open (running, waiting_approval) whose owning
+ * process is gone: interrupted in fact, not marked yet (a read-only open
+ * marks nothing; the next writer's open will). *out: [id…], a new
+ * reference. Reads only. */
+int rb_journal_runs_orphaned(rb_journal_t *j, json_t **out);
+
 /*
  * What resuming the run needs, from its events (the hash-chained record):
  * {run_id, status, runbook, sha256, source (the recorded text), params,

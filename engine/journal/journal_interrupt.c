@@ -3,7 +3,8 @@
  * file whose owning process is gone (journal_recover.c decides who is
  * alive) are marked `interrupted`, each with a run_interrupted event that
  * says where it stopped and which step was in flight, in one transaction.
- * rb_journal_recovered lists them for the caller to report.
+ * rb_journal_recovered lists them for the caller to report;
+ * rb_journal_runs_orphaned lists those a read-only open left unmarked.
  *
  * Owns: j->recovered. Must never: mark a run whose owner may still be
  * alive, or take the write lock when there is nothing to mark (a journal
@@ -174,6 +175,26 @@ int rb__j_recover(rb_journal_t *j)
         return ret;
     }
     return rb__j_txn_commit(c, "marking interrupted runs");
+}
+
+int rb_journal_runs_orphaned(rb_journal_t *j, json_t **out)
+{
+    rb__jopen_t *dead = NULL;
+    size_t n = 0;
+    *out = NULL;
+    int rc = rb__j_dead_runs(j->c, &dead, &n);
+    if (rc != SQLITE_OK) {
+        free(dead);
+        return rb__j_failc(j->c, rc, "reading the open runs");
+    }
+    json_t *ids = json_array();
+    for (size_t i = 0; ids && i < n; i++)
+        json_array_append_new(ids, json_integer(dead[i].id));
+    free(dead);
+    if (!ids)
+        return RB_ENOMEM;
+    *out = ids;
+    return 0;
 }
 
 int rb_journal_recovered(rb_journal_t *j, json_t **out)

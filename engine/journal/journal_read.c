@@ -241,13 +241,22 @@ int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *
 }
 
 /* The first and the last event of a run for its outline: {type, wall_ms,
- * data: {duration_ms}} (data holds duration_ms only, and only when it is
- * an integer: what a header says of the run's zero and duration). */
+ * data: {duration_ms, alert: {labels}}} (data holds duration_ms only when
+ * it is an integer, alert.labels only when they are an object: what a
+ * header says of the run's zero, its duration and the alert that started
+ * it). */
 static json_t *rb__j_outline_end(sqlite3_stmt *st)
 {
     json_t *data = json_object();
     if (sqlite3_column_type(st, 2) == SQLITE_INTEGER)
         json_object_set_new(data, "duration_ms", json_integer(sqlite3_column_int64(st, 2)));
+    if (sqlite3_column_type(st, 3) == SQLITE_TEXT) {
+        json_t *labels = json_loadb((const char *)sqlite3_column_text(st, 3), (size_t)sqlite3_column_bytes(st, 3), 0, NULL);
+        if (json_is_object(labels))
+            json_object_set_new(data, "alert", json_pack("{s:o}", "labels", labels));
+        else
+            json_decref(labels);
+    }
     return json_pack("{s:s?,s:I,s:o}", "type", (const char *)sqlite3_column_text(st, 0), "wall_ms",
                      (json_int_t)sqlite3_column_int64(st, 1), "data", data);
 }
@@ -259,9 +268,10 @@ static int rb__j_outline(rb__jconn_t *c, int64_t run_id, json_t *r)
     static const char steps_sql[] =
         "SELECT step, count(*), max(seq) FROM events WHERE run_id = ?1 GROUP BY step";
     static const char ends_sql[] =
-        "SELECT * FROM (SELECT type, wall_ms, json_extract(data, '$.duration_ms') FROM events"
+        "SELECT * FROM (SELECT type, wall_ms, json_extract(data, '$.duration_ms'),"
+        " json_extract(data, '$.alert.labels') FROM events"
         " WHERE run_id = ?1 ORDER BY seq LIMIT 1) UNION ALL"
-        " SELECT * FROM (SELECT type, wall_ms, json_extract(data, '$.duration_ms') FROM events"
+        " SELECT * FROM (SELECT type, wall_ms, json_extract(data, '$.duration_ms'), NULL FROM events"
         " WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1)";
     sqlite3_stmt *st;
     int rc = sqlite3_prepare_v2(c->db, steps_sql, -1, &st, NULL);

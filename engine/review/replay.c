@@ -326,6 +326,13 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
         goto done;
     }
     const char *status = jstr(rp.top->run, "status");
+    json_t *gone = NULL, *g;
+    size_t gi;
+    if (rb_journal_runs_orphaned(j, &gone) == 0) /* open, its process gone: interrupted */
+        json_array_foreach(gone, gi, g)
+            if (json_integer_value(g) == run_id)
+                status = "interrupted";
+    json_decref(gone);
     if (status && !strcmp(status, "interrupted")) {
         snprintf(err, errlen, "run %lld was interrupted (its process stopped) and has not been resumed: "
                  "there is no end to compare; `runbook resume %lld` finishes it, then replay it",

@@ -31,28 +31,52 @@
 static const char *jstr(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 static json_int_t jint(const json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
 
-/* The first lines of an output, cut. New reference (a string), or NULL. */
-static json_t *excerpt(const char *s)
+/* The first lines of an output (s[0..len), which may hold NUL bytes: all
+ * of them are kept), cut with a mark "…" when there is more. New reference
+ * (a string), or NULL when there is nothing. */
+static json_t *excerpt(const char *s, size_t len)
 {
-    if (!s || !*s)
+    if (!s || !len)
         return NULL;
     size_t n = 0, lines = 0;
-    while (s[n] && n < EXCERPT_BYTES && lines < EXCERPT_LINES)
+    while (n < len && n < EXCERPT_BYTES && lines < EXCERPT_LINES)
         if (s[n++] == '\n')
             lines++;
-    size_t len = n;
-    while (len && s[len - 1] == '\n')
-        len--;
-    json_t *v = json_stringn(s, len);
-    if (v && s[n]) {
-        char *cut = NULL;
-        if (asprintf(&cut, "%s\n…", json_string_value(v)) >= 0) {
-            json_decref(v);
-            v = json_string(cut);
-            free(cut);
-        }
-    }
+    size_t keep = n;
+    while (keep && s[keep - 1] == '\n')
+        keep--;
+    if (!keep)
+        return NULL;
+    if (n >= len)
+        return json_stringn(s, keep);
+    char *cut = malloc(keep + 8);
+    if (!cut)
+        return NULL;
+    memcpy(cut, s, keep);
+    memcpy(cut + keep, "\n\xe2\x80\xa6", 4); /* "\n…" */
+    json_t *v = json_stringn(cut, keep + 4);
+    free(cut);
     return v;
+}
+
+/* A result's output excerpts, error and exit code, onto the report entry e
+ * (a step or a foreach item). */
+static void result_facts(json_t *e, const json_t *res)
+{
+    const char *s;
+    size_t n = rv_jstrn(res, "stdout", &s);
+    json_t *o = excerpt(s, n);
+    if (o)
+        json_object_set_new(e, "output", o);
+    n = rv_jstrn(res, "stderr", &s);
+    if ((o = excerpt(s, n)))
+        json_object_set_new(e, "stderr", o);
+    if (jstr(res, "error"))
+        json_object_set(e, "error", json_object_get(res, "error"));
+    if (json_is_integer(json_object_get(res, "exit_code")))
+        json_object_set(e, "exit_code", json_object_get(res, "exit_code"));
+    if (jstr(res, "assumed")) /* a drill's simulated step: how --assume took it */
+        json_object_set(e, "assumed", json_object_get(res, "assumed"));
 }
 
 /* What an action ran, as a line: "$ argv…" for exec, else the action and
@@ -138,15 +162,78 @@ static void version_facts(rb_journal_t *j, const char *sha, json_t *rep)
 }
 
 /* The events whose data the loop below reads: the journal parses only
- * theirs (a foreach's item_finished, attempt_started and log lines are
- * most of a big run, and the report reads only their times). An event
- * type the loop starts to read must be added here. */
+ * theirs (attempt_started and log lines are most of a big run, and the
+ * report reads only their times). An event type the loop starts to read
+ * must be added here. */
 static const char *const report_reads[] = {
     "run_started", "check_finished", "confirm", "severity_assigned", "step_started",
-    "attempt_finished", "step_retry", "step_finished", "step_skipped", "approval_granted",
-    "approval_denied", "approval_timeout", "escalated", "escalation_held", "notification_sent",
-    "rollback_started", "undo_finished", "phase_started", "run_finished", NULL,
+    "attempt_finished", "item_finished", "step_retry", "step_finished", "step_skipped",
+    "approval_requested", "approval_granted", "approval_denied", "approval_timeout", "escalated",
+    "escalation_held", "notification_sent", "rollback_started", "undo_finished", "rollback_finished",
+    "phase_started", "run_finished", NULL,
 };
+
+/* Notes a fact the journal does not hold (once per what). */
+static void note_missing(json_t *missing, const char *what, const char *detail)
+{
+    size_t i;
+    const json_t *m;
+    json_array_foreach(missing, i, m)
+        if (!strcmp(jstr(m, "what"), what))
+            return;
+    json_array_append_new(missing, json_pack("{s:s,s:s}", "what", what, "detail", detail));
+}
+
+/* The executive summary, one paragraph from the facts. A drill says that
+ * nothing ran: its steps were simulated, some taken as failed (R-drill-*).
+ * malloc'd. */
+static char *summary_of(const json_t *rep, const json_t *steps, size_t nskipped, const char *why, size_t unsent)
+{
+    size_t nok = 0, nfail = 0, nsim = 0, nsimfail = 0, i;
+    const json_t *s;
+    json_array_foreach(steps, i, s) {
+        const char *st = jstr(s, "status");
+        if (st && !strcmp(st, "simulated")) {
+            nsim++;
+            nsimfail += jstr(s, "assumed") && !strcmp(jstr(s, "assumed"), "failed");
+        } else if (st && !strcmp(st, "ok"))
+            nok++;
+        else if (st && strcmp(st, "skipped") && strcmp(st, "running"))
+            nfail++;
+    }
+    char d[32], counts[300], *out = NULL;
+    const json_t *sev = json_object_get(rep, "severity");
+    int drill = json_is_true(json_object_get(rep, "dry_run"));
+    if (drill) {
+        int n = snprintf(counts, sizeof counts, "A drill: nothing with side effects ran. %zu step%s %s simulated (%zu taken as "
+                         "failed), %zu %s skipped.", nsim, nsim == 1 ? "" : "s", nsim == 1 ? "was" : "were", nsimfail,
+                         nskipped, nskipped == 1 ? "was" : "were");
+        if (nok + nfail && n > 0 && (size_t)n < sizeof counts)
+            snprintf(counts + n, sizeof counts - (size_t)n, " %zu step%s without side effects ran: %zu ok, %zu not.",
+                     nok + nfail, nok + nfail == 1 ? "" : "s", nok, nfail);
+    }
+    else
+        snprintf(counts, sizeof counts, "%zu step%s ran ok, %zu did not, %zu %s skipped.", nok, nok == 1 ? "" : "s", nfail,
+                 nskipped, nskipped == 1 ? "was" : "were");
+    char ended[160], unsent_s[80] = "";
+    const char *rs = jstr(rep, "status") ? jstr(rep, "status") : "?";
+    if (!strcmp(rs, "interrupted")) /* its process stopped, nobody resumed it */
+        snprintf(ended, sizeof ended, "was interrupted (its process stopped; `runbook resume %lld` finishes it) after",
+                 (long long)jint(rep, "run"));
+    else if (!json_is_true(json_object_get(rep, "finished"))) /* going, or its process died unmarked */
+        snprintf(ended, sizeof ended, "has not ended (%s) after", rs);
+    else
+        snprintf(ended, sizeof ended, "ended %s after", rs);
+    if (unsent)
+        snprintf(unsent_s, sizeof unsent_s, " %zu notification%s not sent.", unsent, unsent == 1 ? " was" : "s were");
+    if (asprintf(&out, "Run %lld of %s (%s) %s %s%s%s. %s%s%s%s", (long long)jint(rep, "run"),
+                 jstr(rep, "runbook") ? jstr(rep, "runbook") : "?", jstr(rep, "trigger") ? jstr(rep, "trigger") : "?", ended,
+                 rv_fmt_dur(jint(rep, "duration_ms"), d, sizeof d), json_is_object(sev) ? ", graded " : "",
+                 json_is_object(sev) && jstr(sev, "level") ? jstr(sev, "level") : "", counts, why ? " Why: " : "",
+                 why ? why : "", unsent_s) < 0)
+        return NULL;
+    return out;
+}
 
 int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, size_t errlen)
 {
@@ -168,9 +255,13 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
     json_t *timeline = json_array(), *steps = json_array(), *approvals = json_array(), *notes = json_array();
     json_t *escal = json_array(), *skipped = json_array(), *people = json_object(), *severity = json_null();
     json_t *open = json_object(); /* step → its entry in steps, while it runs */
+    json_t *last = json_object(); /* step → its newest entry in steps */
+    json_t *missing = json_array(); /* [{what, detail}] the journal did not record */
+    json_t *undone = json_object(); /* the steps a rollback undid (or simulated undoing) */
     json_int_t first_action = -1, end_t = -1, run_dur = -1;
     size_t unsent = 0;
     const char *final_error = NULL;
+    char rollback_why[400] = "", rollback_failed[200] = ""; /* the run's end in the report's words, after a rollback */
     size_t i;
     json_t *ev;
     json_array_foreach(events, i, ev) {
@@ -216,14 +307,27 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
                     json_array_remove(steps, k);
                     break;
                 }
+            const json_t *items = json_object_get(data, "items");
             json_t *s = json_pack("{s:s,s:I,s:O,s:o,s:s,s:i}", "name", step, "t_ms", t, "action",
-                                  json_object_get(data, "action"),
-                                  "command", command_of(jstr(data, "action"), json_object_get(data, "with")),
+                                  json_object_get(data, "action"), "command",
+                                  json_is_array(items) ? json_string("")
+                                                       : command_of(jstr(data, "action"), json_object_get(data, "with")),
                                   "status", "running", "attempts", 0);
-            if (json_is_array(json_object_get(data, "items")))
-                json_object_set_new(s, "items", json_integer((json_int_t)json_array_size(json_object_get(data, "items"))));
+            if (json_is_array(items)) { /* a foreach step: what each item ran (R-foreach) */
+                json_t *list = json_array(), *it;
+                size_t k;
+                json_array_foreach(items, k, it)
+                    json_array_append_new(list, json_pack("{s:I,s:O,s:o,s:s,s:i}", "index", (json_int_t)k, "item",
+                                                          json_object_get(it, "item") ? json_object_get(it, "item")
+                                                                                      : json_null(),
+                                                          "command",
+                                                          command_of(jstr(data, "action"), json_object_get(it, "with")),
+                                                          "status", "running", "attempts", 0));
+                json_object_set_new(s, "items", list);
+            }
             json_array_append_new(steps, s);
             json_object_set(open, step, s);
+            json_object_set(last, step, s);
             snprintf(what, sizeof what, "step %s started", step);
             tl(timeline, t, "mitigation", what, step, NULL);
         } else if (!strcmp(type, "attempt_finished") && step && json_object_get(open, step)) {
@@ -235,6 +339,23 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
                     json_object_set_new(s, "attempt_list", att = json_array());
                 json_array_append_new(att, json_pack("{s:I,s:I,s:s}", "t_ms", t, "duration_ms", jint(res, "duration_ms"),
                                                      "status", outcome(res)));
+                json_t *it = json_array_get(json_object_get(s, "items"), (size_t)jint(data, "item"));
+                if (it && json_is_integer(json_object_get(data, "item")))
+                    json_object_set_new(it, "attempts", json_integer(jint(it, "attempts") + 1));
+            }
+        } else if (!strcmp(type, "item_finished") && step && json_object_get(open, step)) {
+            json_t *it = json_is_integer(json_object_get(data, "item"))
+                             ? json_array_get(json_object_get(json_object_get(open, step), "items"), (size_t)jint(data, "item"))
+                             : NULL;
+            const json_t *res = json_object_get(data, "result");
+            if (it) {
+                json_object_set(it, "status", json_object_get(data, "status") ? json_object_get(data, "status")
+                                                                              : json_string(outcome(res)));
+                if (json_is_integer(json_object_get(res, "attempt")))
+                    json_object_set(it, "attempts", json_object_get(res, "attempt"));
+                if (json_is_integer(json_object_get(res, "duration_ms")))
+                    json_object_set(it, "duration_ms", json_object_get(res, "duration_ms"));
+                result_facts(it, res);
             }
         } else if (!strcmp(type, "step_retry") && step) {
             snprintf(what, sizeof what, "step %s retries (attempt %lld in %lldms: %s)", step,
@@ -247,20 +368,32 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
             if (!s) { /* a step that failed before starting (approval, rendering) */
                 s = json_pack("{s:s,s:I,s:s}", "name", step, "t_ms", t, "command", "");
                 json_array_append_new(steps, s);
+                json_object_set(last, step, s);
             }
             json_object_set(s, "status", json_object_get(data, "status"));
             json_object_set(s, "attempts", json_object_get(data, "attempts"));
             json_object_set(s, "duration_ms", json_object_get(data, "duration_ms"));
-            json_t *o = excerpt(jstr(res, "stdout"));
-            if (o)
-                json_object_set_new(s, "output", o);
-            if ((o = excerpt(jstr(res, "stderr"))))
-                json_object_set_new(s, "stderr", o);
-            if (jstr(res, "error"))
+            if (!json_object_get(s, "items"))
+                result_facts(s, res);
+            else if (jstr(res, "error"))
                 json_object_set(s, "error", json_object_get(res, "error"));
-            if (json_is_integer(json_object_get(res, "exit_code")))
-                json_object_set(s, "exit_code", json_object_get(res, "exit_code"));
             json_object_del(open, step);
+            /* an approval still waiting when its step ended: nobody answered
+             * (cancelled, the run stopped) — the step's end says why */
+            size_t k = json_array_size(approvals);
+            while (k-- > 0) {
+                json_t *a = json_array_get(approvals, k);
+                if (strcmp(jstr(a, "step"), step))
+                    continue;
+                if (!strcmp(jstr(a, "answer"), "waiting")) {
+                    json_object_set(a, "answer", json_object_get(data, "status") ? json_object_get(data, "status")
+                                                                                : json_string(outcome(res)));
+                    json_object_set_new(a, "at_ms", json_integer(t));
+                    if (jstr(res, "error"))
+                        json_object_set(a, "reason", json_object_get(res, "error"));
+                }
+                break;
+            }
             snprintf(what, sizeof what, "step %s: %s", step, jstr(data, "status") ? jstr(data, "status") : "?");
             tl(timeline, t, "mitigation", what, step, jstr(data, "status"));
         } else if (!strcmp(type, "step_skipped") && step) {
@@ -272,8 +405,8 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
             snprintf(what, sizeof what, "step %s skipped: %s", step, jstr(data, "reason") ? jstr(data, "reason") : "");
             tl(timeline, t, "mitigation", what, step, "skipped");
         } else if (!strcmp(type, "approval_requested") && step) {
-            json_array_append_new(approvals, json_pack("{s:s,s:I,s:s,s:s,s:n}", "step", step, "requested_ms", t,
-                                                       "answer", "waiting", "by", "", "at_ms"));
+            json_array_append_new(approvals, json_pack("{s:s,s:I,s:s,s:n,s:n}", "step", step, "requested_ms", t,
+                                                       "answer", "waiting", "by", "at_ms"));
             snprintf(what, sizeof what, "step %s waits for approval", step);
             tl(timeline, t, "mitigation", what, step, "waiting");
         } else if ((!strcmp(type, "approval_granted") || !strcmp(type, "approval_denied") ||
@@ -292,8 +425,12 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
                 json_array_append_new(approvals, a);
             }
             json_object_set_new(a, "answer", json_string(ans));
-            json_object_set(a, "by", json_object_get(data, "by") ? json_object_get(data, "by") : json_string(""));
+            json_object_set(a, "by", jstr(data, "by") ? json_object_get(data, "by") : json_null());
+            if (!jstr(data, "by"))
+                note_missing(missing, "approval", "who answered a step's approval is not recorded");
             json_object_set_new(a, "at_ms", json_integer(t));
+            if (jstr(data, "comment")) /* the answer's why (the server's API) */
+                json_object_set(a, "comment", json_object_get(data, "comment"));
             if (jstr(data, "by"))
                 json_object_set_new(people, jstr(data, "by"), json_true());
             snprintf(what, sizeof what, "step %s: approval %s by %s", step, ans, jstr(data, "by") ? jstr(data, "by") : "?");
@@ -328,13 +465,55 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
                 unsent++;
             json_array_append_new(notes, n);
         } else if (!strcmp(type, "rollback_started")) {
-            snprintf(what, sizeof what, "rollback after %s failed (%lld undo step%s)",
+            /* undo_steps counts undos (a foreach step has one per item) */
+            snprintf(rollback_failed, sizeof rollback_failed, "step %s failed",
+                     jstr(data, "failed_step") ? jstr(data, "failed_step") : "?");
+            snprintf(what, sizeof what, "rollback after %s failed: %lld undo%s to run",
                      jstr(data, "failed_step") ? jstr(data, "failed_step") : "?", (long long)jint(data, "undo_steps"),
                      jint(data, "undo_steps") == 1 ? "" : "s");
             tl(timeline, t, "mitigation", what, NULL, "rollback");
         } else if (!strcmp(type, "undo_finished") && step) {
-            snprintf(what, sizeof what, "undo of %s: %s", step, jstr(data, "status") ? jstr(data, "status") : "?");
+            const json_t *it = json_is_integer(json_object_get(data, "item"))
+                                   ? json_array_get(json_object_get(json_object_get(last, step), "items"),
+                                                    (size_t)jint(data, "item"))
+                                   : NULL;
+            char item[120] = "";
+            if (json_is_integer(json_object_get(data, "item"))) {
+                char *v = json_dumps(json_object_get(it, "item"), JSON_ENCODE_ANY | JSON_COMPACT);
+                snprintf(item, sizeof item, " item %lld%s%.80s%s", (long long)jint(data, "item"), v ? " (" : "",
+                         v ? (json_is_string(json_object_get(it, "item")) ? jstr(it, "item") : v) : "", v ? ")" : "");
+                free(v);
+            }
+            json_object_set_new(undone, step, json_true());
+            snprintf(what, sizeof what, "undo of %s%s: %s", step, item, jstr(data, "status") ? jstr(data, "status") : "?");
             tl(timeline, t, "mitigation", what, step, jstr(data, "status"));
+        } else if (!strcmp(type, "rollback_finished")) {
+            int drill = json_is_true(json_object_get(rep, "dry_run"));
+            snprintf(what, sizeof what, "rollback finished: %lld undo%s %s for %zu step%s, %lld failed",
+                     (long long)jint(data, "undos"), jint(data, "undos") == 1 ? "" : "s", drill ? "simulated" : "ran",
+                     json_object_size(undone), json_object_size(undone) == 1 ? "" : "s", (long long)jint(data, "failed"));
+            if (json_is_true(json_object_get(data, "cancelled"))) { /* a cancel stopped it: its own words stand */
+                size_t used = strlen(what), k;
+                const json_t *nr;
+                json_array_foreach(json_object_get(data, "not_run"), k, nr)
+                    if (used < sizeof what) {
+                        int n = snprintf(what + used, sizeof what - used, "%s%s", k ? ", " : "; cancelled, not run: ",
+                                         jstr(nr, "step") ? jstr(nr, "step") : "?");
+                        used += n > 0 ? (size_t)n : 0;
+                        if (json_is_integer(json_object_get(nr, "item")) && used < sizeof what) {
+                            n = snprintf(what + used, sizeof what - used, " item %lld", (long long)jint(nr, "item"));
+                            used += n > 0 ? (size_t)n : 0;
+                        }
+                    }
+                tl(timeline, t, "mitigation", what, NULL, "cancelled");
+                continue;
+            }
+            tl(timeline, t, "mitigation", what, NULL, jint(data, "failed") ? "failed" : "rollback");
+            /* R-rollback-count: how many undos ran (the recorded error counts them as "steps") */
+            snprintf(rollback_why, sizeof rollback_why, "%s; rollback: %lld undo%s %s for %zu step%s, %lld failed.",
+                     rollback_failed[0] ? rollback_failed : "a step failed", (long long)jint(data, "undos"),
+                     jint(data, "undos") == 1 ? "" : "s", drill ? "simulated" : "ran", json_object_size(undone),
+                     json_object_size(undone) == 1 ? "" : "s", (long long)jint(data, "failed"));
         } else if (!strcmp(type, "phase_started") && jstr(data, "phase") && !strcmp(jstr(data, "phase"), "validate")) {
             tl(timeline, t, "resolution", "post-recovery validation started", NULL, NULL);
         } else if (!strcmp(type, "cancel_requested") || !strcmp(type, "alert_resolved") ||
@@ -346,7 +525,7 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
                NULL, NULL);
         } else if (!strcmp(type, "run_finished")) {
             end_t = t;
-            if (json_is_integer(json_object_get(data, "duration_ms"))) /* the engine's own measure */
+            if (json_is_integer(json_object_get(data, "duration_ms"))) /* what the engine measured and said */
                 run_dur = jint(data, "duration_ms");
             final_error = jstr(data, "error");
             if (final_error)
@@ -356,11 +535,23 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
             tl(timeline, t, !strcmp(st, "resolved") ? "all clear" : "resolution", what, NULL, st);
         }
     }
-    /* the duration the run's summary and `show` say: run_finished's */
+    /* One duration for the run, the one its end recorded (the live summary's
+     * and `show`'s); an older journal's: from its start to its end as the
+     * runs table has them */
     json_int_t dur = run_dur >= 0 ? run_dur
-                     : end_t >= 0 ? end_t
-                                  : jint(json_array_get(events, json_array_size(events) - 1), "wall_ms") - t0;
+                     : json_is_integer(json_object_get(run, "ended_at"))
+                         ? jint(run, "ended_at") - jint(run, "started_at")
+                         : jint(json_array_get(events, json_array_size(events) - 1), "wall_ms") - t0;
     json_object_set_new(rep, "duration_ms", json_integer(dur));
+    /* what this journal did not record, that a newer one does (the report
+     * says so rather than guess) */
+    if (end_t >= 0 && run_dur < 0)
+        note_missing(missing, "duration", "the run's end has no duration (an older journal): taken from its start to "
+                                          "its end as the runs table has them");
+    if (json_object_get(rep, "alert") && jstr(run, "trigger") && !strncmp(jstr(run, "trigger"), "cli", 3))
+        note_missing(missing, "trigger", "an alert started this run, journaled with the trigger cli by an older runbook "
+                                         "(now: alert)");
+    json_object_set_new(rep, "missing", missing);
     json_object_set_new(rep, "finished", json_boolean(end_t >= 0));
     /* durations against the level's targets */
     json_t *targets = json_object();
@@ -375,43 +566,24 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
         }
         if (end_t >= 0 && resolve)
             json_object_set_new(targets, "resolve_met",
-                                json_boolean(!strcmp(jstr(run, "status") ? jstr(run, "status") : "", "resolved") && end_t <= resolve));
+                                json_boolean(!strcmp(jstr(run, "status") ? jstr(run, "status") : "", "resolved") && dur <= resolve));
     }
     json_object_set_new(rep, "severity", severity);
     json_object_set_new(rep, "targets", targets);
     /* a one-paragraph summary, from the facts */
-    size_t nok = 0, nfail = 0;
-    json_t *s;
-    json_array_foreach(steps, i, s) {
-        const char *st = jstr(s, "status");
-        if (st && (!strcmp(st, "ok") || !strcmp(st, "simulated")))
-            nok++;
-        else if (st && strcmp(st, "skipped") && strcmp(st, "running"))
-            nfail++;
+    if (end_t < 0) { /* its process is gone and nobody marked it yet: interrupted, as `runs` says */
+        json_t *gone = NULL, *g;
+        if (rb_journal_runs_orphaned(j, &gone) == 0)
+            json_array_foreach(gone, i, g)
+                if (json_integer_value(g) == run_id)
+                    json_object_set_new(rep, "status", json_string("interrupted"));
+        json_decref(gone);
     }
-    char summary[1200], d1[32], ended[160];
-    rb_duration_format((uint64_t)(dur > 0 ? dur : 0), d1, sizeof d1);
-    const char *rs = jstr(run, "status") ? jstr(run, "status") : "?";
-    if (!strcmp(rs, "interrupted")) /* its process stopped, nobody resumed it */
-        snprintf(ended, sizeof ended, "was interrupted (its process stopped; `runbook resume %lld` "
-                 "finishes it) after", (long long)run_id);
-    else if (end_t < 0) /* going, or its process died and no writer marked it yet */
-        snprintf(ended, sizeof ended, "has not ended (%s) after", rs);
-    else
-        snprintf(ended, sizeof ended, "ended %s after", rs);
-    snprintf(summary, sizeof summary, "Run %lld of %s (%s) %s %s%s%s. %zu step%s ran ok, %zu did not, %zu %s skipped.%s%s",
-             (long long)run_id, jstr(run, "runbook") ? jstr(run, "runbook") : "?", jstr(run, "trigger") ? jstr(run, "trigger") : "?",
-             ended, d1,
-             json_is_object(json_object_get(rep, "severity")) ? ", graded " : "",
-             json_is_object(json_object_get(rep, "severity")) ? jstr(json_object_get(rep, "severity"), "level") : "", nok,
-             nok == 1 ? "" : "s", nfail, json_array_size(skipped), json_array_size(skipped) == 1 ? "was" : "were",
-             final_error ? " Why: " : "", final_error ? final_error : "");
-    if (unsent) {
-        size_t sl = strlen(summary);
-        snprintf(summary + sl, sizeof summary - sl, " %zu notification%s not sent.", unsent,
-                 unsent == 1 ? " was" : "s were");
-    }
-    json_object_set_new(rep, "summary", json_string(summary));
+    char *summary = summary_of(rep, steps, json_array_size(skipped),
+                               rollback_why[0] && final_error && !strncmp(final_error, rollback_failed, strlen(rollback_failed))
+                                   ? rollback_why : final_error, unsent);
+    json_object_set_new(rep, "summary", json_string(summary ? summary : ""));
+    free(summary);
     json_object_set_new(rep, "timeline", timeline);
     json_object_set_new(rep, "steps", steps);
     json_object_set_new(rep, "approvals", approvals);
@@ -426,6 +598,8 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
     json_object_set_new(rep, "people", who);
     json_decref(people);
     json_decref(open);
+    json_decref(last);
+    json_decref(undone);
     /* sub-runbooks */
     json_t *children = NULL;
     if (rb_journal_run_children(j, run_id, &children) == 0)

@@ -20,28 +20,38 @@
 static const char *jstr(const json_t *o, const char *k) { return json_string_value(json_object_get(o, k)); }
 static json_int_t jint(const json_t *o, const char *k) { return json_integer_value(json_object_get(o, k)); }
 
-/* s as HTML text or attribute value: & < > " ' escaped, control characters
- * other than newline and tab dropped. */
-static void esc(FILE *f, const char *s)
+/* s[0..len) as HTML text or attribute value: & < > " ' escaped, control
+ * characters other than newline and tab (a NUL, an escape) written as ?,
+ * as in the other formats. */
+static void esc_n(FILE *f, const char *s, size_t len)
 {
-    for (; s && *s; s++) {
-        switch (*s) {
+    for (size_t i = 0; s && i < len; i++) {
+        switch (s[i]) {
         case '&': fputs("&amp;", f); break;
         case '<': fputs("&lt;", f); break;
         case '>': fputs("&gt;", f); break;
         case '"': fputs("&quot;", f); break;
         case '\'': fputs("&#39;", f); break;
         default:
-            if ((unsigned char)*s >= 0x20 || *s == '\n' || *s == '\t')
-                fputc(*s, f);
+            if (((unsigned char)s[i] >= 0x20 && s[i] != 0x7f) || s[i] == '\n' || s[i] == '\t')
+                fputc(s[i], f);
+            else
+                fputc('?', f);
         }
     }
 }
 
-static const char *dur(json_int_t ms, char *buf, size_t len)
+static void esc(FILE *f, const char *s) { esc_n(f, s, s ? strlen(s) : 0); }
+
+/* o[k], a string that may hold NUL bytes, escaped whole. */
+static void esc_key(FILE *f, const json_t *o, const char *k)
 {
-    return rb_duration_format((uint64_t)(ms > 0 ? ms : 0), buf, len);
+    const char *s;
+    size_t n = rv_jstrn(o, k, &s);
+    esc_n(f, s, n);
 }
+
+static const char *dur(json_int_t ms, char *buf, size_t len) { return rv_fmt_dur(ms, buf, len); }
 
 /* The CSS class of an outcome word. */
 static const char *cls(const char *st)
@@ -53,6 +63,14 @@ static const char *cls(const char *st)
     if (!strcmp(st, "skipped") || !strcmp(st, "not_confirmed") || !strcmp(st, "running") || !strcmp(st, "waiting"))
         return "skip";
     return "bad";
+}
+
+/* The CSS class of a step or an item: a drill's step --assume took as
+ * failed is marked as failed. */
+static const char *work_cls(const json_t *e)
+{
+    const char *a = jstr(e, "assumed");
+    return a && !strcmp(a, "failed") ? "bad" : cls(jstr(e, "status"));
 }
 
 static const char css[] =
@@ -110,7 +128,7 @@ static void svg_timeline(const json_t *rep, FILE *f)
         fprintf(f, "\"><text x=\"4\" y=\"%d\">", y + 15);
         esc(f, jstr(s, "name"));
         fprintf(f, "</text><rect class=\"bar bar-%s\" x=\"%.1f\" y=\"%d\" width=\"%.1f\" height=\"14\" rx=\"2\"><title>",
-                cls(jstr(s, "status")), x, y + 4, w);
+                work_cls(s), x, y + 4, w);
         esc(f, jstr(s, "name"));
         fprintf(f, ": ");
         esc(f, jstr(s, "status"));
@@ -134,7 +152,7 @@ static void svg_timeline(const json_t *rep, FILE *f)
                     y + 4, aw < 2 ? 2 : aw);
             esc(f, jstr(a, "answer"));
             fprintf(f, " by ");
-            esc(f, jstr(a, "by"));
+            esc(f, jstr(a, "by") ? jstr(a, "by") : "nobody");
             fprintf(f, "</title></rect>");
         }
         fprintf(f, "</g>\n");
@@ -145,6 +163,35 @@ static void svg_timeline(const json_t *rep, FILE *f)
                 x, top - 6, x, height - 6, (long long)jint(s, "level"), json_is_true(json_object_get(s, "held")) ? " held" : "");
     }
     fprintf(f, "</svg>\n");
+}
+
+/* A JSON value as text: a string as it is, else compact JSON. */
+static void html_value(FILE *f, const json_t *v)
+{
+    if (json_is_string(v)) {
+        esc_n(f, json_string_value(v), json_string_length(v));
+        return;
+    }
+    char *js = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
+    esc(f, js);
+    free(js);
+}
+
+/* What one step or foreach item did: its command, error and output. */
+static void html_work(FILE *f, const json_t *e)
+{
+    if (jstr(e, "command") && *jstr(e, "command")) {
+        fprintf(f, "<pre class=\"cmd\">");
+        esc_key(f, e, "command");
+        fprintf(f, "</pre>\n");
+    }
+    static const char *const parts[][3] = {{"error", "p", "bad"}, {"output", "pre", "out"}, {"stderr", "pre", "err"}};
+    for (size_t k = 0; k < sizeof parts / sizeof parts[0]; k++)
+        if (jstr(e, parts[k][0])) {
+            fprintf(f, "<%s class=\"%s\">", parts[k][1], parts[k][2]);
+            esc_key(f, e, parts[k][0]);
+            fprintf(f, "</%s>\n", parts[k][1]);
+        }
 }
 
 static void row2(FILE *f, const char *k, const char *v)
@@ -174,6 +221,11 @@ void rb_review_report_html(const json_t *rep, FILE *f)
     row2(f, "Runbook", jstr(rep, "runbook"));
     row2(f, "Version", jstr(rep, "sha256"));
     row2(f, "Trigger", jstr(rep, "trigger"));
+    fprintf(f, "<tr><th>Started</th><td id=\"started\"><time datetime=\"%s\">%s</time></td></tr>\n",
+            rv_fmt_time(jint(rep, "started_at"), b2, sizeof b2), b2);
+    if (json_is_integer(json_object_get(rep, "ended_at")))
+        fprintf(f, "<tr><th>Ended</th><td id=\"ended\"><time datetime=\"%s\">%s</time></td></tr>\n",
+                rv_fmt_time(jint(rep, "ended_at"), b2, sizeof b2), b2);
     row2(f, "Duration", dur(jint(rep, "duration_ms"), b1, sizeof b1));
     if (json_is_object(sev)) {
         snprintf(b2, sizeof b2, "%s%s", jstr(sev, "level") ? jstr(sev, "level") : "?",
@@ -208,6 +260,15 @@ void rb_review_report_html(const json_t *rep, FILE *f)
     esc(f, params);
     fprintf(f, "</code></td></tr>\n");
     free(params);
+    size_t i;
+    json_t *e;
+    json_array_foreach(json_object_get(rep, "missing"), i, e) {
+        fprintf(f, "<tr class=\"missing\"><th>Not recorded</th><td>");
+        esc(f, jstr(e, "what"));
+        fprintf(f, ": ");
+        esc(f, jstr(e, "detail"));
+        fprintf(f, "</td></tr>\n");
+    }
     const json_t *chain = json_object_get(rep, "chain");
     fprintf(f, "<tr><th>Journal</th><td id=\"chain\" class=\"%s\">hash chain %s</td></tr>\n</table></section>\n",
             json_is_true(json_object_get(chain, "ok")) ? "ok" : "bad",
@@ -215,8 +276,6 @@ void rb_review_report_html(const json_t *rep, FILE *f)
     fprintf(f, "<section id=\"timeline\"><h2>Timeline</h2>\n");
     svg_timeline(rep, f);
     fprintf(f, "<table><thead><tr><th>Time</th><th>Phase</th><th>What</th></tr></thead><tbody>\n");
-    size_t i;
-    json_t *e;
     json_array_foreach(json_object_get(rep, "timeline"), i, e) {
         fprintf(f, "<tr class=\"%s\"><td>+%s</td><td>", cls(jstr(e, "status")), dur(jint(e, "t_ms"), b1, sizeof b1));
         esc(f, jstr(e, "phase"));
@@ -230,29 +289,33 @@ void rb_review_report_html(const json_t *rep, FILE *f)
         esc(f, jstr(e, "name"));
         fprintf(f, "\"><h3>");
         esc(f, jstr(e, "name"));
-        fprintf(f, " <span class=\"badge %s\">", cls(jstr(e, "status")));
+        fprintf(f, " <span class=\"badge %s\">", work_cls(e));
         esc(f, jstr(e, "status"));
+        if (jstr(e, "assumed")) { /* a drill's simulated step: how --assume took it */
+            fprintf(f, " (assumed ");
+            esc(f, jstr(e, "assumed"));
+            fprintf(f, ")");
+        }
         fprintf(f, "</span></h3><p class=\"meta\">+%s · %lld attempt%s · %s</p>\n", dur(jint(e, "t_ms"), b1, sizeof b1),
                 (long long)jint(e, "attempts"), jint(e, "attempts") == 1 ? "" : "s", dur(jint(e, "duration_ms"), b2, sizeof b2));
-        if (jstr(e, "command") && *jstr(e, "command")) {
-            fprintf(f, "<pre class=\"cmd\">");
-            esc(f, jstr(e, "command"));
-            fprintf(f, "</pre>\n");
-        }
-        if (jstr(e, "error")) {
-            fprintf(f, "<p class=\"bad\">");
-            esc(f, jstr(e, "error"));
-            fprintf(f, "</p>\n");
-        }
-        if (jstr(e, "output")) {
-            fprintf(f, "<pre class=\"out\">");
-            esc(f, jstr(e, "output"));
-            fprintf(f, "</pre>\n");
-        }
-        if (jstr(e, "stderr")) {
-            fprintf(f, "<pre class=\"err\">");
-            esc(f, jstr(e, "stderr"));
-            fprintf(f, "</pre>\n");
+        html_work(f, e);
+        size_t k;
+        const json_t *it;
+        json_array_foreach(json_object_get(e, "items"), k, it) { /* a foreach step: item by item */
+            fprintf(f, "<section class=\"item\" data-item=\"%lld\"><h4>item %lld (", (long long)jint(it, "index"),
+                    (long long)jint(it, "index"));
+            html_value(f, json_object_get(it, "item"));
+            fprintf(f, ") <span class=\"badge %s\">", work_cls(it));
+            esc(f, jstr(it, "status"));
+            if (jstr(it, "assumed")) {
+                fprintf(f, " (assumed ");
+                esc(f, jstr(it, "assumed"));
+                fprintf(f, ")");
+            }
+            fprintf(f, "</span></h4><p class=\"meta\">%lld attempt%s · %s</p>\n", (long long)jint(it, "attempts"),
+                    jint(it, "attempts") == 1 ? "" : "s", dur(jint(it, "duration_ms"), b2, sizeof b2));
+            html_work(f, it);
+            fprintf(f, "</section>\n");
         }
         fprintf(f, "</article>\n");
     }
@@ -260,16 +323,22 @@ void rb_review_report_html(const json_t *rep, FILE *f)
     if (!json_array_size(json_object_get(rep, "approvals")))
         fprintf(f, "<p>None asked.</p>\n");
     else
-        fprintf(f, "<table><tr><th>Step</th><th>Answer</th><th>By</th><th>Asked</th><th>Answered</th></tr>\n");
+        fprintf(f, "<table><tr><th>Step</th><th>Answer</th><th>By</th><th>Asked</th><th>Answered</th><th>Why</th></tr>\n");
     json_array_foreach(json_object_get(rep, "approvals"), i, e) {
         fprintf(f, "<tr><td>");
         esc(f, jstr(e, "step"));
         fprintf(f, "</td><td class=\"%s\">", cls(jstr(e, "answer")));
         esc(f, jstr(e, "answer"));
-        fprintf(f, "</td><td>");
-        esc(f, jstr(e, "by"));
-        fprintf(f, "</td><td>+%s</td><td>+%s</td></tr>\n", dur(jint(e, "requested_ms"), b1, sizeof b1),
-                dur(jint(e, "at_ms"), b2, sizeof b2));
+        fprintf(f, "</td><td class=\"by\">");
+        esc(f, jstr(e, "by") ? jstr(e, "by") : json_is_integer(json_object_get(e, "at_ms")) ? "nobody answered" : "");
+        fprintf(f, "</td><td>+%s</td><td>", dur(jint(e, "requested_ms"), b1, sizeof b1));
+        if (json_is_integer(json_object_get(e, "at_ms")))
+            fprintf(f, "+%s", dur(jint(e, "at_ms"), b2, sizeof b2));
+        else
+            fprintf(f, "no answer recorded");
+        fprintf(f, "</td><td class=\"comment\">");
+        esc(f, jstr(e, "comment") ? jstr(e, "comment") : jstr(e, "reason"));
+        fprintf(f, "</td></tr>\n");
     }
     if (json_array_size(json_object_get(rep, "approvals")))
         fprintf(f, "</table>\n");

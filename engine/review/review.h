@@ -63,11 +63,15 @@ void rb_review_replay_print(const json_t *res, FILE *f, int color);
  * {run, runbook, title, status, severity, severity_rule, trigger, params,
  *  started_at, ended_at, duration_ms, targets: {respond_ms, resolve_ms,
  *  respond_met, resolve_met}, summary, timeline: [{t_ms, phase, what,
- *  step?, status?}], steps: [{name, status, attempts, started_ms,
- *  duration_ms, action, command, output, error, approval, skipped}],
- *  approvals: [{step, requested_ms, answer, by, at_ms}], notifications,
- *  escalations, skipped: [{step, reason}], chain: {ok, problems},
- *  subruns: [...], people: [...]}.
+ *  step?, status?}], steps: [{name, status, attempts, t_ms, duration_ms,
+ *  action, command, output?, stderr?, error?, exit_code?, assumed?,
+ *  items?: [{index, item, command, status, attempts, duration_ms, output?,
+ *  …}] (a foreach step)}], approvals: [{step, requested_ms, answer,
+ *  by (null: nobody answered), at_ms (null: no answer recorded), comment?,
+ *  reason?}], notifications, escalations, skipped: [{step, reason}],
+ *  chain: {ok, problems}, subruns: [...], people: [...],
+ *  missing: [{what, detail}] (what an older journal did not record)}. duration_ms is
+ *  the one the run's end recorded; outputs keep their bytes (a NUL too).
  * 0, or a negative RB_E* with err.
  */
 int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, size_t errlen);

@@ -106,4 +106,19 @@ json_t *rv_step_diff(const json_t *recorded, const json_t *replayed, const rb_ru
 /* One decision as a line for people ("step restart finished: ok (2 attempts)"). */
 void rv_decision_text(const json_t *d, char *buf, size_t len);
 
+/* report_fmt.c: what every report writer formats the same way */
+
+/* A duration: "86ms", "1.25s", "1h2m". */
+const char *rv_fmt_dur(json_int_t ms, char *buf, size_t len);
+/* An offset from the run's start: "+86ms". */
+const char *rv_fmt_offset(json_int_t ms, char *buf, size_t len);
+/* A time (ms since the epoch) in UTC, ISO 8601: "2026-12-03T17:29:01Z". */
+const char *rv_fmt_time(json_int_t epoch_ms, char *buf, size_t len);
+/* o[k] as a string and its length (jansson's: it may hold NUL bytes);
+ * *s NULL and 0 when it is not a string. */
+size_t rv_jstrn(const json_t *o, const char *k, const char **s);
+/* s[0..len) with control characters other than newline and tab (a NUL, an
+ * escape, a carriage return) written as '?', as `runbook show` does. */
+void rv_put_visible(FILE *f, const char *s, size_t len);
+
 #endif

@@ -27,6 +27,7 @@
 #define _GNU_SOURCE
 #include "server_int.h"
 
+#include "hook_parse.h"
 #include "log.h"
 
 #include <runbook/runbook.h>
@@ -411,6 +412,37 @@ static void on_flushed(int status, void *arg)
     req_free(q);
 }
 
+json_t *rb__hook_am_parse(const char *body, size_t len, int *status, char *why, size_t whylen)
+{
+    json_error_t e;
+    json_t *doc = json_loadb(body, len, 0, &e);
+    *status = 400;
+    if (!doc) {
+        snprintf(why, whylen, "malformed JSON at line %d, column %d: %s", e.line, e.column,
+                 e.text);
+        return NULL;
+    }
+    const char *version = json_string_value(json_object_get(doc, "version"));
+    const json_t *alerts = json_object_get(doc, "alerts");
+    const char *bad = NULL;
+    if (!json_is_object(doc))
+        bad = "the body must be a JSON object (an Alertmanager webhook)";
+    else if (!version || strcmp(version, "4"))
+        bad = "webhook version must be \"4\" (Alertmanager's)";
+    else if (!json_is_array(alerts))
+        bad = "\"alerts\" must be an array";
+    for (size_t i = 0; !bad && i < json_array_size(alerts); i++)
+        bad = check_alert(json_array_get(alerts, i), i, why, whylen);
+    if (!bad)
+        return doc;
+    if (bad == why)
+        *status = 422;
+    else
+        snprintf(why, whylen, "%s", bad);
+    json_decref(doc);
+    return NULL;
+}
+
 void rb__hook_alertmanager(rb_http_req_t *r, void *arg)
 {
     rb_srv_t *s = arg;
@@ -433,31 +465,14 @@ void rb__hook_alertmanager(rb_http_req_t *r, void *arg)
     }
     size_t len;
     const char *body = rb_http_req_body(r, &len);
-    json_error_t e;
-    json_t *doc = json_loadb(body, len, 0, &e);
     char why[300];
+    int status;
+    json_t *doc = rb__hook_am_parse(body, len, &status, why, sizeof why);
     if (!doc) {
-        snprintf(why, sizeof why, "malformed JSON at line %d, column %d: %s", e.line, e.column,
-                 e.text);
-        rb_http_reply_error(r, 400, why);
+        rb_http_reply_error(r, status, why);
         return;
     }
-    const char *version = json_string_value(json_object_get(doc, "version"));
     const json_t *alerts = json_object_get(doc, "alerts");
-    const char *bad = NULL;
-    if (!json_is_object(doc))
-        bad = "the body must be a JSON object (an Alertmanager webhook)";
-    else if (!version || strcmp(version, "4"))
-        bad = "webhook version must be \"4\" (Alertmanager's)";
-    else if (!json_is_array(alerts))
-        bad = "\"alerts\" must be an array";
-    for (size_t i = 0; !bad && i < json_array_size(alerts); i++)
-        bad = check_alert(json_array_get(alerts, i), i, why, sizeof why);
-    if (bad) {
-        rb_http_reply_error(r, bad == why ? 422 : 400, bad);
-        json_decref(doc);
-        return;
-    }
     req_t *q = calloc(1, sizeof *q);
     size_t n = json_array_size(alerts);
     if (!q || !(q->p = calloc(n ? n : 1, sizeof *q->p))) {

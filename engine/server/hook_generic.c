@@ -22,6 +22,7 @@
 #define _GNU_SOURCE
 #include "api.h"
 
+#include "hook_parse.h"
 #include "log.h"
 
 #include <runbook/runbook.h>
@@ -60,6 +61,62 @@ static void forget_old(int64_t now, int64_t window_s)
             json_object_del(seen, k);
 }
 
+int rb__hook_sig_check(const char *secret, const char *ts, size_t tl, const char *sig, size_t sl,
+                       const char *body, size_t bl, int64_t now, int64_t window_s, char want[65],
+                       int64_t *t_out)
+{
+    *t_out = -1;
+    if (!sig || !ts)
+        return RB_HOOK_SIG_MISSING;
+    char tsbuf[24];
+    char *end;
+    long long t = -1;
+    if (tl > 0 && tl < sizeof tsbuf) {
+        memcpy(tsbuf, ts, tl);
+        tsbuf[tl] = '\0';
+        t = strtoll(tsbuf, &end, 10);
+        if (*end || t < 0)
+            t = -1;
+    }
+    if (t < 0 || sl != 7 + 64 || memcmp(sig, "sha256=", 7) != 0)
+        return RB_HOOK_SIG_MALFORMED;
+    /* what is signed: TIMESTAMP "." BODY */
+    unsigned char *msg = malloc(tl + 1 + bl + 1);
+    unsigned char mac[EVP_MAX_MD_SIZE];
+    unsigned int ml = 0;
+    if (!msg)
+        return RB_HOOK_SIG_NOMEM;
+    memcpy(msg, ts, tl);
+    msg[tl] = '.';
+    if (bl)
+        memcpy(msg + tl + 1, body, bl);
+    int ok = HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, tl + 1 + bl, mac, &ml) != NULL;
+    free(msg);
+    char got[65];
+    memset(want, 0, 65);
+    for (unsigned i = 0; ok && i < ml && i < 32; i++)
+        snprintf(want + 2 * i, 3, "%02x", mac[i]);
+    for (size_t i = 0; i < 64; i++) /* hex digits either case */
+        got[i] = (char)(sig[7 + i] >= 'A' && sig[7 + i] <= 'F' ? sig[7 + i] + 32 : sig[7 + i]);
+    got[64] = want[64] = '\0';
+    if (!ok || ml != 32 || CRYPTO_memcmp(want, got, 64) != 0)
+        return RB_HOOK_SIG_BAD;
+    *t_out = t;
+    if (t < now - window_s || t > now + window_s)
+        return RB_HOOK_SIG_STALE;
+    return RB_HOOK_SIG_OK;
+}
+
+json_t *rb__hook_generic_params(const char *body, size_t len)
+{
+    json_error_t e;
+    json_t *params = len ? json_loadb(body, len, 0, &e) : json_object();
+    if (json_is_object(params))
+        return params;
+    json_decref(params);
+    return NULL;
+}
+
 /* 0 when the request's signature holds; else a refusal was sent. */
 static int check_signature(rb_srv_t *s, rb_http_req_t *r, const json_t *hook)
 {
@@ -73,55 +130,30 @@ static int check_signature(rb_srv_t *s, rb_http_req_t *r, const json_t *hook)
     const char *sig = rb_http_req_header(r, "x-runbook-signature", &sl);
     const char *ts = rb_http_req_header(r, "x-runbook-timestamp", &tl);
     const char *body = rb_http_req_body(r, &bl);
-    if (!sig || !ts) {
+    int64_t now = (int64_t)time(NULL);
+    char want[65];
+    int64_t t;
+    switch (rb__hook_sig_check(secret, ts, tl, sig, sl, body, bl, now, window_s, want, &t)) {
+    case RB_HOOK_SIG_OK:
+        break;
+    case RB_HOOK_SIG_MISSING:
         refuse(s, r, 401, "signature_missing",
                "this hook wants X-Runbook-Timestamp and X-Runbook-Signature: sha256=HEX");
         return -1;
-    }
-    char tsbuf[24];
-    char *end;
-    long long t = -1;
-    if (tl > 0 && tl < sizeof tsbuf) {
-        memcpy(tsbuf, ts, tl);
-        tsbuf[tl] = '\0';
-        t = strtoll(tsbuf, &end, 10);
-        if (*end || t < 0)
-            t = -1;
-    }
-    if (t < 0 || sl != 7 + 64 || memcmp(sig, "sha256=", 7) != 0) {
+    case RB_HOOK_SIG_MALFORMED:
         refuse(s, r, 401, "signature_malformed",
                "X-Runbook-Timestamp must be UNIX seconds and X-Runbook-Signature sha256= and 64 "
                "hex digits");
         return -1;
-    }
-    /* what is signed: TIMESTAMP "." BODY */
-    unsigned char *msg = malloc(tl + 1 + bl + 1);
-    unsigned char mac[EVP_MAX_MD_SIZE];
-    unsigned int ml = 0;
-    if (!msg) {
-        refuse(s, r, 500, "error", "out of memory");
-        return -1;
-    }
-    memcpy(msg, ts, tl);
-    msg[tl] = '.';
-    if (bl)
-        memcpy(msg + tl + 1, body, bl);
-    int ok = HMAC(EVP_sha256(), secret, (int)strlen(secret), msg, tl + 1 + bl, mac, &ml) != NULL;
-    free(msg);
-    char want[65], got[65];
-    for (unsigned i = 0; ok && i < ml && i < 32; i++)
-        snprintf(want + 2 * i, 3, "%02x", mac[i]);
-    for (size_t i = 0; i < 64; i++) /* hex digits either case */
-        got[i] = (char)(sig[7 + i] >= 'A' && sig[7 + i] <= 'F' ? sig[7 + i] + 32 : sig[7 + i]);
-    got[64] = want[64] = '\0';
-    if (!ok || ml != 32 || CRYPTO_memcmp(want, got, 64) != 0) {
+    case RB_HOOK_SIG_BAD:
         refuse(s, r, 401, "signature_bad", "the signature does not match this hook's secret");
         return -1;
-    }
-    int64_t now = (int64_t)time(NULL);
-    if (t < now - window_s || t > now + window_s) {
+    case RB_HOOK_SIG_STALE:
         refuse(s, r, 401, "signature_stale",
                "the timestamp is outside the replay window (is the sender's clock right?)");
+        return -1;
+    default:
+        refuse(s, r, 500, "error", "out of memory");
         return -1;
     }
     if (!seen && !(seen = json_object())) {
@@ -154,10 +186,8 @@ void rb__hook_generic(rb_http_req_t *r, void *arg)
         return;
     size_t bl;
     const char *b = rb_http_req_body(r, &bl);
-    json_error_t e;
-    json_t *params = bl ? json_loadb(b, bl, 0, &e) : json_object();
-    if (!json_is_object(params)) {
-        json_decref(params);
+    json_t *params = rb__hook_generic_params(b, bl);
+    if (!params) {
         refuse(s, r, 400, "bad_body", "the body must be a JSON object (the run's params)");
         return;
     }

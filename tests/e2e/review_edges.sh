@@ -89,7 +89,12 @@ grep -q 'has not ended (running)' rep.out && ! grep -q 'ended running' rep.out &
 kill -9 $p
 wait $p 2>/dev/null
 "$RUNBOOK" replay 1 --db r.db >rp.out 2>&1
-[ $? -eq 2 ] && grep -q 'runbook resume 1' rp.out && ok || bad "replay of a killed run: $(cat rp.out)"
+[ $? -eq 2 ] && grep -q 'was interrupted.*runbook resume 1' rp.out && ok || bad "replay of a killed run: $(cat rp.out)"
+# its process is gone: not "running", though no writer marked it yet
+"$RUNBOOK" runs --db r.db | grep -q '^1 *slow *interrupted' && ok || bad "runs of a killed run: $("$RUNBOOK" runs --db r.db)"
+"$RUNBOOK" runs --db r.db --format json | jq -e '.[0].status == "interrupted" and .[0].process_gone' >/dev/null &&
+    ok || bad "runs json of a killed run"
+"$RUNBOOK" report 1 --db r.db | sed -n 3p | grep -q 'was interrupted' && ok || bad "report of a killed run"
 cp r.db k.db
 [ -e r.db-wal ] && cp r.db-wal k.db-wal # what the killed process wrote may be there still
 # another writer marks the dead process's run interrupted

@@ -53,6 +53,14 @@ if serve_start log --config server.yaml; then
     wait_for is "$g1" resolved && ok || bad "the approved run resolves"
     "$RUNBOOK" show "$g1" --server "$URL" >out 2>&1 && grep -q 'approved by ops: "graphs look fine"' out &&
         ok || { bad "show --server prints who and why"; cat out; }
+    # the post-incident review says who and why too, in every format
+    "$RUNBOOK" report "$g1" --db j.db --format json | jq -e '.approvals[0] | .by == "ops" and .comment == "graphs look fine"' \
+        >/dev/null && ok || bad "report json: the approver's comment"
+    "$RUNBOOK" report "$g1" --db j.db | grep -q '^  ask: granted by ops at .*: "graphs look fine"$' && ok || bad "report text: the comment"
+    "$RUNBOOK" report "$g1" --db j.db --format md | grep -q '^- step ask: granted by ops at .*: “graphs look fine”$' && ok ||
+        bad "report md: the comment"
+    "$RUNBOOK" report "$g1" --db j.db --format html | grep -q '<td class="comment">graphs look fine</td>' && ok ||
+        bad "report html: the comment"
     "$RUNBOOK" approve "$g1" --server "$URL" --token-file op.token >out 2>&1
     [ $? -eq 2 ] && grep -q "not in flight" out && ok || { bad "approving a finished run: exit 2"; cat out; }
 

@@ -1,100 +1,47 @@
 /*
- * fuzz_expr.c — libFuzzer target for the expression language and templates.
+ * fuzz_expr.c — libFuzzer target for the expression compiler and evaluator
+ * (engine/expr, `when:`, `expect:`, `until:` and every {{ }}).
  *
- * The first input byte picks what to do with the rest: compile it as an
- * expression (then evaluate, test and list references), or as a template
- * (then render it plain, as a string and for the shell, list references
- * and run the shell check). Everything runs against a small fixed context
- * that has every kind of value. Besides the sanitizers, it checks the
- * promises callers rely on: an error offset lies inside the source, an
- * error always has a message, and text rendered for the shell never holds
- * a NUL byte.
+ * The input is an expression's source. It is compiled, then evaluated,
+ * tested and its references listed against a small fixed context that has
+ * every kind of value, and once against no context. Besides the sanitizers
+ * it checks the promises callers rely on: an error offset lies inside the
+ * source (or one past its end), an error always has a message, a runtime
+ * error always says why. Owns nothing but its context; never touches files.
  *
- * Built only with -DRB_FUZZ=ON (clang): `./fuzz_expr -max_len=4096 corpus/`.
+ * Built with -DRB_FUZZ=ON (clang); run by tests/fuzz/run.sh.
  */
-#include "expr/expr.h"
+#include "fuzz.h"
 
-#include <stdint.h>
-#include <stdlib.h>
-#include <string.h>
-
-static const char CTX[] =
-    "{\"alert\": {\"labels\": {\"instance\": \"node1:20332\", \"team-name\": \"a'b$(x)\"}},"
-    " \"params\": {\"n\": 3, \"r\": 0.5, \"s\": \"neo\", \"l\": [1, \"two\", null, [3]], \"o\": {},"
-    "             \"big\": 9223372036854775807, \"nul\": \"a\\u0000b\", \"t\": true},"
-    " \"steps\": {\"restart\": {\"ok\": false, \"exit_code\": 1, \"stdout\": \"42\\n\"}},"
-    " \"checks\": {\"rpc\": {\"json\": {\"result\": {\"height\": 7}}}},"
-    " \"item\": \"v1\", \"run\": {\"severity\": \"P1\"}}";
-
-static json_t *ctx;
-
-static void on_ref(const char *root, const char *first, size_t offset, void *arg)
+static void on_field(const char *name, const char *field, void *arg)
 {
-    size_t size = *(const size_t *)arg;
-    if (!root || offset > size)
-        abort();
-}
-
-static void check_error(const rb_expr_error_t *err, size_t size)
-{
-    /* an offset may point one past the end ("found end of expression") */
-    if (err->offset > size || err->msg[0] == '\0')
-        abort();
+    (void)name, (void)field, (void)arg;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!ctx && !(ctx = json_loads(CTX, JSON_ALLOW_NUL, NULL)))
-        abort();
-    if (size < 1)
-        return 0;
-    int mode = data[0];
-    const char *src = (const char *)data + 1;
-    size--;
+    json_t *ctx = rb_fuzz_ctx();
+    const char *src = (const char *)data;
     rb_expr_error_t err;
     char msg[256];
 
-    if (mode & 1) {
-        rb_expr_t *e = rb_expr_compile(src, size, &err);
-        if (!e) {
-            /* longer than the limit: the offset is the limit itself */
-            if (size <= 65536)
-                check_error(&err, size);
-            return 0;
-        }
-        json_t *v = rb_expr_eval(e, ctx, msg, sizeof(msg));
-        if (!v && msg[0] == '\0')
-            abort();
-        json_decref(v);
-        v = rb_expr_eval(e, NULL, msg, sizeof(msg));
-        json_decref(v);
-        rb_expr_test(e, ctx, msg, sizeof(msg));
-        rb_expr_refs(e, on_ref, &size);
-        rb_expr_free(e);
+    rb_expr_t *e = rb_expr_compile(src, size, &err);
+    if (!e) {
+        /* longer than the limit: the offset is the limit itself */
+        if (size <= 65536)
+            rb_fuzz_check_error(&err, size);
         return 0;
     }
-
-    rb_tmpl_t *t = rb_tmpl_compile(src, size, &err);
-    if (!t) {
-        if (size <= (1u << 20))
-            check_error(&err, size);
-        return 0;
-    }
-    static const int flags[] = {0, RB_TMPL_STRING, RB_TMPL_SHELL_QUOTE};
-    for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-        json_t *v = rb_tmpl_render(t, ctx, flags[i], msg, sizeof(msg));
-        if (v && flags[i] && !json_is_string(v))
-            abort();
-        if (v && flags[i] == RB_TMPL_SHELL_QUOTE &&
-            memchr(json_string_value(v), '\0', json_string_length(v)) &&
-            !memchr(src, '\0', size)) /* a NUL the author wrote is theirs */
-            abort();
-        json_decref(v);
-    }
-    rb_tmpl_refs(t, on_ref, &size);
-    if (rb_tmpl_shell_check(t, &err) < 0)
-        check_error(&err, size);
-    rb_tmpl_is_literal(t);
-    rb_tmpl_free(t);
+    msg[0] = '\0';
+    json_t *v = rb_expr_eval(e, ctx, msg, sizeof(msg));
+    if (!v && msg[0] == '\0')
+        abort();
+    json_decref(v);
+    v = rb_expr_eval(e, NULL, msg, sizeof(msg));
+    json_decref(v);
+    rb_expr_test(e, ctx, msg, sizeof(msg));
+    rb_expr_refs(e, rb_fuzz_on_ref, &size);
+    rb_expr_fields(e, "checks", on_field, NULL);
+    rb_expr_free(e);
     return 0;
 }

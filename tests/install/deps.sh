@@ -2,7 +2,9 @@
 # deps.sh — the Makefile's package lists (docs/install.md): `make deps`,
 # which `make install` and `make package` run, installs what the build
 # needs and nothing of the test toolchain; `make deps-test`, which `make
-# test` runs, adds it; `make demo` adds the demo's health check (curl).
+# test` runs, adds it (clang with libFuzzer included, for the fuzz
+# smoke); `make demo` adds the demo's health check (curl); `make fuzz`
+# installs the build's packages and clang only.
 # Reads the lists through `make -n`, so nothing is installed.
 # Env: RB_SOURCE_DIR, RB_BUILD_DIR.
 . "$RB_SOURCE_DIR/tests/install/lib.sh"
@@ -17,15 +19,25 @@ for p in cmake libyaml-dev libjansson-dev libuv1-dev libcurl4-openssl-dev libsql
     case " $build " in *" $p "*) ok "make deps installs $p (the build needs it)" ;;
     *) bad "make deps lacks $p, which the build needs" ;; esac
 done
-for p in libcmocka-dev nodejs npm python3-aiosmtpd jq zsh bash-completion man-db; do
+for p in libcmocka-dev nodejs npm python3-aiosmtpd jq zsh bash-completion man-db clang-14 libclang-rt-14-dev; do
     case " $build " in *" $p "*) bad "make deps installs $p, which only the tests need" ;;
     *) ok "make deps leaves out $p (tests only)" ;; esac
 done
 testl=$(list deps-test)
-for p in cmake libcmocka-dev nodejs python3-aiosmtpd zsh man-db; do
+for p in cmake libcmocka-dev nodejs python3-aiosmtpd zsh man-db clang-14 libclang-rt-14-dev; do
     case " $testl " in *" $p "*) ok "make deps-test installs $p" ;;
     *) bad "make deps-test lacks $p" ;; esac
 done
+# make fuzz: the build's packages and clang with libFuzzer, not the tests'.
+fuzzl=$(list deps-fuzz)
+for p in cmake libyaml-dev clang-14 libclang-rt-14-dev; do
+    case " $fuzzl " in *" $p "*) ok "make deps-fuzz installs $p" ;;
+    *) bad "make deps-fuzz lacks $p" ;; esac
+done
+case " $fuzzl " in *" libcmocka-dev "*) bad "make deps-fuzz installs the test toolchain" ;;
+*) ok "make deps-fuzz leaves out the test toolchain" ;; esac
+make -n -C "$RB_SOURCE_DIR" fuzz FUZZ_BUILD="$tmp/f" 2>/dev/null | grep -q " clang-14" &&
+    ok "make fuzz installs clang-14 first" || bad "make fuzz does not install clang-14"
 demo=$(list deps-demo)
 case " $demo " in *" curl "*) ok "make deps-demo installs curl" ;; *) bad "make deps-demo lacks curl" ;; esac
 # Which list each target installs before it builds.

@@ -42,7 +42,7 @@ import urllib.request
 BLOCK_INTERVAL = 0.2        # seconds per block of the simulated network
 GENESIS_HEIGHT = 1000
 NORMAL_PEERS = 12
-LEAK_RATE = 1 << 27         # bytes per second a leaking node grows (0.125 GiB/s)
+LEAK_RATE = 1 << 24         # bytes per second a leaking node grows (16 MiB/s: 10 GiB after 96 s, slow enough for a loaded machine)
 LIFETIME = 900              # the daemon exits on its own after this (a bound)
 
 FAULTS = {
@@ -57,7 +57,7 @@ FAULTS = {
     "fork": "the node follows a fork: same heights, different hashes",
     "corrupt": "a page of chain.db is overwritten; the node dies, repairable",
     "corrupt-header": "chain.db is not a database any more; repair fails",
-    "leak": "memory at 8.5 GiB and growing 0.125 GiB/s (OOM kill at 10 GiB or MemoryMax)",
+    "leak": "memory at 8.5 GiB and growing 16 MiB/s (OOM kill at 10 GiB or MemoryMax)",
     "oom-kill": "the kernel OOM-killed the node (its memory leaks)",
     "disk-full": "the node's volume is filled with old rotated logs",
     "cpu": "CPU bound: 97% CPU and a growing lag until max_peers is lowered",
