@@ -225,7 +225,7 @@ static const rb_action_param_t ssh_params[] = {
     {"timeout", RB_PARAM_DURATION, 0, NULL,
      "Time limit for the attempt, counted from the ssh client's start (connecting included): "
      "when it runs out the command is ended on the host and the result is timeout, or error "
-     "when the command never started (no evidence)."},
+     "when the command never started (no evidence). More than 0s; leave it out for no limit."},
     {"grace", RB_PARAM_DURATION, 0, "\"5s\"",
      "On cancel or timeout: time between SIGTERM and SIGKILL to the remote process group."},
     {"connect_timeout", RB_PARAM_DURATION, 0, "\"10s\"", "Limit for connecting (ConnectTimeout)."},

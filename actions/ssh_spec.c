@@ -229,6 +229,9 @@ int rb__ssh_check(const json_t *with, int rendered, char *msg, size_t msglen, co
          * answers would hold the step to its timeout */
         if (d && !rb__with_unrendered(d, rendered) && i == 2 && ms == 0)
             RB__WITH_FAIL("connect_timeout", "connect_timeout must be more than 0s");
+        /* a limit of 0s would end every attempt at once; no limit is no timeout: */
+        if (d && !rb__with_unrendered(d, rendered) && i == 0 && ms == 0)
+            RB__WITH_FAIL("timeout", "timeout must be more than 0s (leave it out for no limit)");
     }
     return 0;
 }

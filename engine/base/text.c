@@ -17,6 +17,8 @@ size_t rb_text_break_len(const char *str, size_t n)
         return 1;
     if (n >= 2 && s[0] == 0xC2 && s[1] >= 0x80 && s[1] <= 0x9F)
         return 2; /* C1 controls, U+0085 among them */
+    if (n >= 2 && s[0] == 0xD8 && s[1] == 0x9C)
+        return 2; /* U+061C ARABIC LETTER MARK */
     if (n >= 3 && s[0] == 0xE2 && s[1] == 0x80 &&
         (s[2] == 0x8E || s[2] == 0x8F || (s[2] >= 0xA8 && s[2] <= 0xAE)))
         return 3; /* U+200E/F, U+2028, U+2029, U+202A–U+202E */

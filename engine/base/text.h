@@ -22,7 +22,8 @@
  * left), 0 when s starts with none: ASCII controls and DEL, C1 controls
  * (U+0080–U+009F, among them U+0085 NEXT LINE), U+2028 LINE SEPARATOR,
  * U+2029 PARAGRAPH SEPARATOR and the bidirectional controls (U+200E,
- * U+200F, U+202A–U+202E, U+2066–U+2069) that can make text read otherwise. */
+ * U+200F, U+202A–U+202E, U+2066–U+2069, U+061C) that can make text read
+ * otherwise. */
 size_t rb_text_break_len(const char *s, size_t n);
 
 /* s[0..len) with every such character replaced by one space, cut to at most

@@ -10,6 +10,7 @@
 #endif
 #include "cli.h"
 #include "cli_out.h"
+#include "base/text.h"
 #include "journal/journal.h"
 
 #include <runbook/runbook.h>
@@ -39,19 +40,65 @@ void rb__cli_color_off(out_t *o, int c)
 }
 
 /* Writes at most max bytes of s (stopping at a UTF-8 boundary), with every
- * control character but tab shown as '?'. Returns the bytes consumed. */
+ * control character but tab shown as '?': C0, DEL, C1, U+2028/9 and the
+ * bidirectional controls, the characters rb_text_break_len knows (the same
+ * table the notify messages make a space of). Returns the bytes consumed. */
 size_t rb__cli_put_clean(out_t *o, const char *s, size_t len, size_t max)
 {
     size_t n = len < max ? len : max;
     while (n < len && n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
         n--;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        fputc((c < 0x20 && c != '\t') || c == 0x7f ? '?' : c, o->f);
+    for (size_t i = 0; i < n;) {
+        size_t b = s[i] == '\t' ? 0 : rb_text_break_len(s + i, n - i);
+        fputc(b ? '?' : s[i], o->f);
+        i += b ? b : 1;
     }
     if (n < len)
         fputs("...", o->f);
     return n;
+}
+
+/* Prints the first lines of a captured output stream (a JSON string, which
+ * may hold NUL bytes: its length is jansson's, not strlen's), indented under
+ * the event, and how many lines were left out. */
+void rb__cli_put_output(out_t *o, int indent, const char *label, const json_t *v, int lines)
+{
+    const char *s = json_string_value(v);
+    if (!s)
+        return;
+    size_t len = json_string_length(v);
+    while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
+        len--;
+    if (!len)
+        return;
+    int shown = 0, total = 0;
+    const char *p = s, *end = s + len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *le = nl ? nl : end;
+        total++;
+        if (shown < lines) {
+            size_t n = (size_t)(le - p);
+            if (n && p[n - 1] == '\r')
+                n--;
+            fprintf(o->f, "%*s", indent, "");
+            rb__cli_color_on(o, C_DIM);
+            fprintf(o->f, "%s | ", label);
+            rb__cli_color_off(o, C_DIM);
+            rb__cli_put_clean(o, p, n, RB__OUT_COLS);
+            fputc('\n', o->f);
+            shown++;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    if (total > shown) {
+        fprintf(o->f, "%*s", indent, "");
+        rb__cli_color_on(o, C_DIM);
+        fprintf(o->f, "%s | ... (%d more line%s)", label, total - shown,
+                total - shown == 1 ? "" : "s");
+        rb__cli_color_off(o, C_DIM);
+        fputc('\n', o->f);
+    }
 }
 
 void rb__cli_put_str(out_t *o, const char *s)
@@ -95,11 +142,12 @@ static void put_argv(out_t *o, const json_t *argv)
             continue;
         }
         fputc('\'', o->f);
-        for (const char *c = s; *c; c++) {
+        for (const char *c = s; *c;) { /* cleaned a run at a time: a control may be 3 bytes */
+            size_t run = strcspn(c, "'");
+            rb__cli_put_clean(o, c, run, run);
+            c += run;
             if (*c == '\'')
-                fputs("'\\''", o->f);
-            else
-                rb__cli_put_clean(o, c, 1, 1);
+                fputs("'\\''", o->f), c++;
         }
         fputc('\'', o->f);
     }

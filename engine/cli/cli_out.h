@@ -39,6 +39,11 @@ void rb__cli_color_on(out_t *o, int c);
 void rb__cli_color_off(out_t *o, int c);
 size_t rb__cli_put_clean(out_t *o, const char *s, size_t len, size_t max);
 void rb__cli_put_str(out_t *o, const char *s);
+/* The first `lines` lines of a captured output stream (a JSON string that
+ * may hold NUL bytes), each "LABEL | text" indented, cleaned and cut at
+ * RB__OUT_COLS bytes as rb__cli_put_clean does, then how many were left
+ * out: how show and live progress print a step's stdout and stderr. */
+void rb__cli_put_output(out_t *o, int indent, const char *label, const json_t *v, int lines);
 void rb__cli_put_json(out_t *o, const json_t *v, size_t max);
 /* What an action would run or ran, as show and live progress print it:
  * "$ argv…" (an argument a shell would split quoted; a number or boolean as

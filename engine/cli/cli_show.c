@@ -54,49 +54,6 @@ static void usage_show(FILE *f)
 
 /* ---- runbook show ---------------------------------------------------------- */
 
-/* Prints the first lines of a captured output stream (a JSON string, which
- * may hold NUL bytes: its length is jansson's, not strlen's), indented under
- * the event, and how many lines were left out. */
-static void put_output(out_t *o, int indent, const char *label, const json_t *v)
-{
-    const char *s = json_string_value(v);
-    if (!s)
-        return;
-    size_t len = json_string_length(v);
-    while (len && (s[len - 1] == '\n' || s[len - 1] == '\r'))
-        len--;
-    if (!len)
-        return;
-    int shown = 0, total = 0;
-    const char *p = s, *end = s + len;
-    while (p < end) {
-        const char *nl = memchr(p, '\n', (size_t)(end - p));
-        const char *le = nl ? nl : end;
-        total++;
-        if (shown < RB__OUT_LINES) {
-            size_t n = (size_t)(le - p);
-            if (n && p[n - 1] == '\r')
-                n--;
-            fprintf(o->f, "%*s", indent, "");
-            rb__cli_color_on(o, C_DIM);
-            fprintf(o->f, "%s | ", label);
-            rb__cli_color_off(o, C_DIM);
-            rb__cli_put_clean(o, p, n, RB__OUT_COLS);
-            fputc('\n', o->f);
-            shown++;
-        }
-        p = nl ? nl + 1 : end;
-    }
-    if (total > shown) {
-        fprintf(o->f, "%*s", indent, "");
-        rb__cli_color_on(o, C_DIM);
-        fprintf(o->f, "%s | ... (%d more line%s)", label, total - shown,
-                total - shown == 1 ? "" : "s");
-        rb__cli_color_off(o, C_DIM);
-        fputc('\n', o->f);
-    }
-}
-
 static void put_outcome(out_t *o, const char *word, const json_t *result, int64_t attempts,
                         int64_t duration_ms)
 {
@@ -496,8 +453,8 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         if (!strcmp(type, "check_finished")) { /* what the check saw */
             json_t *res = json_object_get(data, "result");
             fputc('\n', o->f);
-            put_output(o, indent, "stdout", json_object_get(res, "stdout"));
-            put_output(o, indent, "stderr", json_object_get(res, "stderr"));
+            rb__cli_put_output(o, indent, "stdout", json_object_get(res, "stdout"), RB__OUT_LINES);
+            rb__cli_put_output(o, indent, "stderr", json_object_get(res, "stderr"), RB__OUT_LINES);
             return;
         }
     } else if (strcmp(type, "item_finished") == 0) {
@@ -524,8 +481,8 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         fprintf(o->f, "%s attempt %" PRId64 ": ", verify ? " verify" : "", attempt);
         put_outcome(o, outcome_word(res), res, -1, -1);
         fputc('\n', o->f);
-        put_output(o, indent, "stdout", json_object_get(res, "stdout"));
-        put_output(o, indent, "stderr", json_object_get(res, "stderr"));
+        rb__cli_put_output(o, indent, "stdout", json_object_get(res, "stdout"), RB__OUT_LINES);
+        rb__cli_put_output(o, indent, "stderr", json_object_get(res, "stderr"), RB__OUT_LINES);
         if (!verify) {
             free(s->out_step);
             s->out_step = step ? strdup(step) : NULL;
@@ -576,8 +533,8 @@ static void put_event(out_t *o, const json_t *ev, int64_t base_ms, int offset_w,
         /* The last attempt's output was just shown with it. */
         int64_t last = attempts > 0 ? attempts : attempt;
         if (!(s->out_step && step && strcmp(s->out_step, step) == 0 && s->out_attempt == last)) {
-            put_output(o, indent, "stdout", json_object_get(res, "stdout"));
-            put_output(o, indent, "stderr", json_object_get(res, "stderr"));
+            rb__cli_put_output(o, indent, "stdout", json_object_get(res, "stdout"), RB__OUT_LINES);
+            rb__cli_put_output(o, indent, "stderr", json_object_get(res, "stderr"), RB__OUT_LINES);
         }
         free(s->out_step);
         s->out_step = NULL;

@@ -56,6 +56,17 @@ static const char *str(const json_t *d, const char *k, const char *dflt)
     return s ? s : dflt;
 }
 
+/* Text that came from outside (an error, a reason, a name a command or a
+ * host printed): cleaned and cut as show prints it (rb__cli_put_clean). */
+static void put(const char *pre, const char *s, const char *post)
+{
+    out_t o = {stderr, 0};
+    fputs(pre, stderr);
+    if (s)
+        rb__cli_put_clean(&o, s, strlen(s), RB__OUT_COLS);
+    fputs(post, stderr);
+}
+
 static void print_result_line(const rb_progress_t *c, const json_t *res)
 {
     const json_t *ec = json_object_get(res, "exit_code");
@@ -64,13 +75,13 @@ static void print_result_line(const rb_progress_t *c, const json_t *res)
     const char *why = json_string_value(json_object_get(res, "reason"));
     const char *assumed = json_string_value(json_object_get(res, "assumed"));
     if (err)
-        fprintf(stderr, " — %s", err);
+        put(" — ", err, "");
     else if (assumed) /* a drill's simulated step: how --assume took it */
-        fprintf(stderr, " (assumed %s)", assumed);
+        put(" (assumed ", assumed, ")");
     else if (why) /* it ran, and what judged it said no: "expect was false" */
-        fprintf(stderr, " — %s", why);
+        put(" — ", why, "");
     else if (sig)
-        fprintf(stderr, " (killed by %s)", sig);
+        put(" (killed by ", sig, ")");
     else if (json_is_integer(ec))
         fprintf(stderr, " (exit %lld)", (long long)json_integer_value(ec));
     (void)c;
@@ -277,19 +288,23 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         size_t i;
         json_t *u;
         json_array_foreach(json_object_get(data, "unrunnable"), i, u)
-            fprintf(stderr, "%scheck %s could not run (%s)", i ? "; " : ": ", str(u, "check", "?"),
-                    str(u, "error", "?"));
+        {
+            fprintf(stderr, "%scheck %s could not run", i ? "; " : ": ", str(u, "check", "?"));
+            put(" (", str(u, "error", "?"), ")");
+        }
         if (json_is_string(json_object_get(data, "error")))
-            fprintf(stderr, ": confirm: %s", str(data, "error", ""));
+            put(": confirm: ", str(data, "error", ""), "");
         fputc('\n', stderr);
     } else if (!strcmp(type, "expression_error") && step) {
         /* a step's approval.when: the step ends error (its step_finished says so) */
-        fprintf(stderr, "  %sexpression error%s in step %s %s.%s: %s\n", C(c, "\033[31m"), C(c, "\033[0m"),
-                step, str(data, "in", "?"), str(data, "key", "?"), str(data, "error", "?"));
+        fprintf(stderr, "  %sexpression error%s in step %s %s.%s", C(c, "\033[31m"), C(c, "\033[0m"),
+                step, str(data, "in", "?"), str(data, "key", "?"));
+        put(": ", str(data, "error", "?"), "\n");
     } else if (!strcmp(type, "expression_error")) {
-        fprintf(stderr, "  %sexpression error%s in %s[%lld].%s (it goes anyway): %s\n", C(c, "\033[33m"),
+        fprintf(stderr, "  %sexpression error%s in %s[%lld].%s (it goes anyway)", C(c, "\033[33m"),
                 C(c, "\033[0m"), str(data, "in", "?"), (long long)json_integer_value(json_object_get(data, "index")),
-                str(data, "key", "?"), str(data, "error", "?"));
+                str(data, "key", "?"));
+        put(": ", str(data, "error", "?"), "\n");
     } else if (!strcmp(type, "severity_assigned")) {
         char a[32], b[32];
         fprintf(stderr, "%sseverity %s%s", C(c, "\033[1m"), str(data, "level", "?"), C(c, "\033[0m"));
@@ -300,8 +315,11 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         size_t i;
         json_t *e;
         json_array_foreach(json_object_get(data, "errors"), i, e)
-            fprintf(stderr, "%sseverity rule %lld cannot be evaluated: %s", i ? "; " : ": the most severe level, as ",
-                    (long long)json_integer_value(json_object_get(e, "rule")) + 1, str(e, "error", "?"));
+        {
+            fprintf(stderr, "%sseverity rule %lld cannot be evaluated", i ? "; " : ": the most severe level, as ",
+                    (long long)json_integer_value(json_object_get(e, "rule")) + 1);
+            put(": ", str(e, "error", "?"), "");
+        }
         fputc('\n', stderr);
     } else if (!strcmp(type, "phase_started")) {
         fprintf(stderr, "%s%s%s (%lld checks)\n", C(c, "\033[36m"),
@@ -321,8 +339,11 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             fprintf(stderr, "%s? step %s would ask for approval%s: a drill takes it as given\n",
                     C(c, "\033[33m"), step, C(c, "\033[0m"));
         else
-            fprintf(stderr, "  %s%s%s by %s\n", C(c, type[9] == 'g' ? "\033[32m" : "\033[31m"),
-                    type[9] == 'g' ? "approved" : "approval denied", C(c, "\033[0m"), by ? by : "?");
+        {
+            fprintf(stderr, "  %s%s%s", C(c, type[9] == 'g' ? "\033[32m" : "\033[31m"),
+                    type[9] == 'g' ? "approved" : "approval denied", C(c, "\033[0m"));
+            put(" by ", by ? by : "?", "\n");
+        }
     } else if (!strcmp(type, "rollback_started")) {
         /* undo_steps counts undos: a foreach step has one per item (R-rollback-count) */
         fprintf(stderr, "%s↶ rolling back: %lld undo(s) to run%s\n", C(c, "\033[33m"),
@@ -351,8 +372,8 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         int ok = json_is_true(json_object_get(res, "ok"));
         const json_t *would = json_object_get(res, "would_run");
         if (would && json_is_string(json_object_get(would, "refused"))) {
-            fprintf(stderr, "  notify %s: would be refused: %s\n", step,
-                    json_string_value(json_object_get(would, "refused")));
+            fprintf(stderr, "  notify %s: would be refused", step);
+            put(": ", json_string_value(json_object_get(would, "refused")), "\n");
         } else if (would) { /* a drill sends nothing (R-drill-notify) */
             out_t o = {stderr, 0};
             fprintf(stderr, "  notify %s: would send: ", step);
@@ -422,11 +443,12 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         fprintf(stderr, " [%.2fs]\n", secs(res, "duration_ms"));
     } else if (!strcmp(type, "step_retry")) {
         char d[32];
-        fprintf(stderr, "    %sretrying in %s%s (%s)\n", C(c, "\033[33m"), dur(data, "delay_ms", d, sizeof(d)),
-                C(c, "\033[0m"), str(data, "reason", "attempt failed"));
+        fprintf(stderr, "    %sretrying in %s%s", C(c, "\033[33m"), dur(data, "delay_ms", d, sizeof(d)),
+                C(c, "\033[0m"));
+        put(" (", str(data, "reason", "attempt failed"), ")\n");
     } else if (!strcmp(type, "step_skipped")) {
-        fprintf(stderr, "%s⤼ %s skipped%s: %s\n", C(c, "\033[33m"), step ? step : "?", C(c, "\033[0m"),
-                str(data, "reason", "when is false"));
+        fprintf(stderr, "%s⤼ %s skipped%s", C(c, "\033[33m"), step ? step : "?", C(c, "\033[0m"));
+        put(": ", str(data, "reason", "when is false"), "\n");
     } else if (!strcmp(type, "step_finished")) {
         int ok = json_is_true(json_object_get(data, "ok"));
         const char *word = str(data, "status", ok ? "ok" : "failed");
@@ -439,21 +461,11 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
                 secs(data, "duration_ms"));
         const char *why = str(json_object_get(data, "result"), "error", NULL);
         if (!ok && why)
-            fprintf(stderr, " — %s", why);
+            put(" — ", why, "");
         fputc('\n', stderr);
         if (!ok) {
-            const char *err = json_string_value(json_object_get(json_object_get(data, "result"), "stderr"));
-            if (err && *err) {
-                int lines = 0;
-                fprintf(stderr, "    stderr: ");
-                for (const char *p = err; *p && lines < 3; p++) {
-                    fputc(*p, stderr);
-                    if (*p == '\n' && (lines++, p[1] && lines < 3))
-                        fprintf(stderr, "            ");
-                }
-                if (err[strlen(err) - 1] != '\n')
-                    fputc('\n', stderr);
-            }
+            out_t o = {stderr, 0}; /* cleaned and capped as show prints it */
+            rb__cli_put_output(&o, 4, "stderr", json_object_get(json_object_get(data, "result"), "stderr"), 3);
         }
     }
 }
@@ -530,6 +542,6 @@ void rb_progress_summary(rb_progress_t *c, rb_run_t *run)
         fprintf(stderr, "   %s%zu notification%s not sent%s\n", C(c, "\033[31m"), c->unsent,
                 c->unsent == 1 ? "" : "s", C(c, "\033[0m"));
     if (rb_run_error(run))
-        fprintf(stderr, "   %s\n", rb_run_error(run));
+        put("   ", rb_run_error(run), "\n");
     fprintf(stderr, "   timeline: runbook show %lld\n", (long long)rb_run_id(run));
 }
