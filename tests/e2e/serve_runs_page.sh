@@ -105,6 +105,10 @@ grep -c 'class="badge skip drill"' body | grep -qx 1 && ok || bad "the drill is 
 [ "$(G '/runs?status=&runbook=&drill=' -u "u:$RO")" = 200 ] && [ "$(listed)" = "3 2 1 " ] && ok ||
     bad "empty fields filter nothing: $(listed)"
 [ "$(G '/runs?status=cancelled' -u "u:$RO")" = 200 ] && grep -q 'id="none"' body && ok || bad "no match"
+[ "$(G '/runs?trigger=cli+%28drill%29' -u "u:$RO")" = 200 ] && [ "$(listed)" = "3 " ] && ok ||
+    bad "a + is a space: $(listed)"
+[ "$(G '/api/v1/runs?trigger=cli+(drill)' -u "u:$RO")" = 200 ] && jq -e '[.runs[].id] == [3]' body >/dev/null &&
+    ok || bad "a + is a space in the API: $(cat body)"
 [ "$(G '/runs?limit=2&runbook=html-demo' -u "u:$RO")" = 200 ] && [ "$(listed)" = "3 1 " ] &&
     ! grep -q 'id="older"' body && ok || bad "a page that holds all: $(listed)"
 [ "$(G '/runs?limit=1&drill=no' -u "u:$RO")" = 200 ] && [ "$(listed)" = "2 " ] && ok || bad "limit=1: $(listed)"
@@ -165,6 +169,20 @@ PY
 }
 if [ -s list.html ]; then
     dom_check list.html "3 2 1" >dom.check 2>&1 && ok || { bad "the list's DOM:"; cat dom.check; }
+fi
+# the filter form submits (to the server itself, as the policy allows):
+# drill=only stays selected, the form sends it again
+if python3 "$RB_SOURCE_DIR/tests/e2e/browser.py" "$ub/runs?drill=only" form.html \
+    'form.filters button[type="submit"]' form2.html >browser.out 2>&1; then
+    read -r st url <form2.html.status
+    case "$url" in
+    "$ub/runs?"*"drill=only"*) [ "$st" = 200 ] && ok || bad "the form's answer: $st" ;;
+    *) bad "the form went to $url" ;;
+    esac
+    dom_check form2.html "3" >dom.check 2>&1 && ok || { bad "the form's page:"; cat dom.check; }
+    grep -i 'refused\|content security policy' form.html.log form2.html.log && bad "the browser refused the form" || ok
+else
+    bad "the browser, the filter form: $(tail -5 browser.out)"
 fi
 # without JavaScript the page is the same
 if python3 "$RB_SOURCE_DIR/tests/e2e/browser.py" --no-js "$ub/runs" nojs.html >browser.out 2>&1; then
