@@ -208,5 +208,6 @@ for u in "http://127.0.0.1:$srv_port/runs" "http://viewer:wrong-secret-wrong-sec
     fi
 done
 serve_stop
+[ "$srv_rc" = 0 ] && ok || { bad "the server exited $srv_rc"; tail -20 srv.log; }
 echo "serve_runs_page: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
