@@ -122,9 +122,7 @@ static int parse_runs_opts(int argc, char **argv, opts_t *o, rb_journal_runs_fil
         case O_RUNBOOK: f->runbook = optarg; break;
         case O_STATUS: {
             /* a status no run can have matches nothing: a typo, said so */
-            static const char *const known[] = {"resolved", "failed", "cancelled", "not_confirmed",
-                                                "inconclusive", "interrupted", "running",
-                                                "waiting_approval", NULL};
+            const char *const *known = rb_journal_run_statuses;
             size_t k = 0;
             while (known[k] && strcmp(known[k], optarg))
                 k++;

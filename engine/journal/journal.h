@@ -198,6 +198,11 @@ void rb_journal_stats(rb_journal_t *j, rb_journal_stats_t *out);
  * ms since the epoch (ended_at null while open). */
 int rb_journal_runs(rb_journal_t *j, int limit, json_t **out);
 
+/* Every status a run can have in the listing, NULL-terminated: resolved,
+ * failed, cancelled, not_confirmed, inconclusive, interrupted, running,
+ * waiting_approval (what a filter by status may ask for). */
+extern const char *const rb_journal_run_statuses[];
+
 /* Which runs rb_journal_runs_find lists; a NULL or 0 field does not filter. */
 typedef struct rb_journal_runs_filter {
     int limit;            /* at most this many (0: all) */

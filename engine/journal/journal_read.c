@@ -440,6 +440,10 @@ static int rb__j_rows_once(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *c
     return 0;
 }
 
+const char *const rb_journal_run_statuses[] = {"resolved", "failed", "cancelled", "not_confirmed",
+                                               "inconclusive", "interrupted", "running",
+                                               "waiting_approval", NULL};
+
 /* rb_journal_runs_find's row: the listing's columns and the severity. */
 static const rb__jcol_t rb__j_runs_find_row[] = {
     {"id", RB__JCOL_INT},       {"runbook", RB__JCOL_TEXT},

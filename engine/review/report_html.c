@@ -60,7 +60,8 @@ const char *rv_html_cls(const char *st)
         return "other";
     if (!strcmp(st, "ok") || !strcmp(st, "resolved") || !strcmp(st, "granted") || !strcmp(st, "simulated"))
         return "ok";
-    if (!strcmp(st, "skipped") || !strcmp(st, "not_confirmed") || !strcmp(st, "running") || !strcmp(st, "waiting"))
+    if (!strcmp(st, "skipped") || !strcmp(st, "not_confirmed") || !strcmp(st, "running") || !strcmp(st, "waiting") ||
+        !strcmp(st, "waiting_approval"))
         return "skip";
     return "bad";
 }

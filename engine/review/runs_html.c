@@ -84,15 +84,12 @@ static void text_input(FILE *f, const char *name, const char *label, const char 
 
 static void filters(FILE *f, const rb_runs_page_t *p)
 {
-    static const char *const statuses[] = {"resolved", "failed", "cancelled", "not_confirmed", "inconclusive",
-                                           "interrupted", "running", "waiting_approval"};
     static const char *const drills[][2] = {{"", "shown"}, {"no", "left out"}, {"only", "only drills"}};
     fputs("<form class=\"filters\" method=\"get\" action=\"runs\">\n<label>status <select name=\"status\">"
           "<option value=\"\">any</option>",
           f);
-    for (size_t k = 0; k < sizeof statuses / sizeof *statuses; k++)
-        fprintf(f, "<option%s>%s</option>", p->status && !strcmp(p->status, statuses[k]) ? " selected" : "",
-                statuses[k]);
+    for (const char *const *st = rb_journal_run_statuses; *st; st++)
+        fprintf(f, "<option%s>%s</option>", p->status && !strcmp(p->status, *st) ? " selected" : "", *st);
     fputs("</select></label>\n", f);
     text_input(f, "runbook", "runbook", p->runbook);
     text_input(f, "severity", "severity", p->severity);

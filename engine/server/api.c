@@ -30,8 +30,17 @@ char *rb__api_query(rb_http_req_t *r, const char *key)
         if (n > klen && !memcmp(q, key, klen) && q[klen] == '=') {
             if (n == klen + 1) /* "key=": libcurl would read a length 0 as "up to the NUL" */
                 return strdup("");
+            /* a '+' is a space (what a browser's form sends); a '+' itself
+             * comes as %2B */
+            char *raw = strndup(q + klen + 1, n - klen - 1);
+            if (!raw)
+                return NULL;
+            for (char *p = raw; *p; p++)
+                if (*p == '+')
+                    *p = ' ';
             int out = 0;
-            char *v = curl_easy_unescape(NULL, q + klen + 1, (int)(n - klen - 1), &out);
+            char *v = curl_easy_unescape(NULL, raw, (int)strlen(raw), &out);
+            free(raw);
             if (!v)
                 return NULL;
             char *dup = strndup(v, (size_t)out); /* a %00 ends it */

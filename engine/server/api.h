@@ -14,8 +14,9 @@
 
 /* ---- api.c: what the handlers share ---- */
 
-/* The value of the query parameter key, percent-decoded (malloc'd; NULL
- * when absent). */
+/* The value of the query parameter key, percent-decoded, a '+' read as a
+ * space as a browser's form means it (malloc'd; NULL when absent; "" for
+ * "key="). */
 char *rb__api_query(rb_http_req_t *r, const char *key);
 /* The path's part after prefix up to the next '/' as a run id (> 0), and
  * in *rest what follows it ("" or "/events"…). 0 when it is not an id. */

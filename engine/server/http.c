@@ -295,10 +295,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (ok != 200) {
-        rb_http_reply_error(r, ok, ok == 401 ? "a valid bearer token is needed "
-                                               "(Authorization: Bearer SECRET; a browser: "
-                                               "any user name, the token as password)"
-                                             : "this token's role may not call this endpoint");
+        int basic = auth && alen >= 6 && !strncasecmp(auth, "Basic ", 6);
+        rb_http_reply_error(r, ok, ok == 403 ? "this token's role may not call this endpoint"
+                                   : basic && !rb_http_req_readonly(r)
+                                       ? "Basic credentials are taken for GET and HEAD only "
+                                         "(what a browser reads); send Authorization: Bearer SECRET"
+                                       : "a valid bearer token is needed (Authorization: Bearer "
+                                         "SECRET; a browser: any user name, the token as password)");
         return 0;
     }
     hit->fn(r, h->o.arg);

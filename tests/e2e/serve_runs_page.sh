@@ -77,6 +77,7 @@ cp body page.html
 [ "$(G /api/v1/runs -u "u:$OP" -H 'Content-Type: application/json' -d '{"runbook":"gate"}')" = 401 ] &&
     ok || bad "POST with Basic: $(cat body)"
 header www-authenticate | grep -q Basic && bad "a POST's 401 asks for Basic" || ok
+jq -e '.error | test("GET and HEAD only")' body >/dev/null && ok || bad "the POST's 401 says why: $(cat body)"
 [ "$(G /api/v1/runs/1/cancel -u "u:$OP" -X POST)" = 401 ] && ok || bad "cancel with Basic"
 
 # ---- the page ----
@@ -105,6 +106,10 @@ grep -c 'class="badge skip drill"' body | grep -qx 1 && ok || bad "the drill is 
 [ "$(G '/runs?status=&runbook=&drill=' -u "u:$RO")" = 200 ] && [ "$(listed)" = "3 2 1 " ] && ok ||
     bad "empty fields filter nothing: $(listed)"
 [ "$(G '/runs?status=cancelled' -u "u:$RO")" = 200 ] && grep -q 'id="none"' body && ok || bad "no match"
+[ "$(G '/runs?trigger=cli+%28drill%29' -u "u:$RO")" = 200 ] && [ "$(listed)" = "3 " ] && ok ||
+    bad "a + is a space: $(listed)"
+[ "$(G '/api/v1/runs?trigger=cli+(drill)' -u "u:$RO")" = 200 ] && jq -e '[.runs[].id] == [3]' body >/dev/null &&
+    ok || bad "a + is a space in the API: $(cat body)"
 [ "$(G '/runs?limit=2&runbook=html-demo' -u "u:$RO")" = 200 ] && [ "$(listed)" = "3 1 " ] &&
     ! grep -q 'id="older"' body && ok || bad "a page that holds all: $(listed)"
 [ "$(G '/runs?limit=1&drill=no' -u "u:$RO")" = 200 ] && [ "$(listed)" = "2 " ] && ok || bad "limit=1: $(listed)"
@@ -112,9 +117,17 @@ older=$(sed -n 's/.*<a id="older" href="\([^"]*\)".*/\1/p' body | sed 's/&amp;/\
 [ "$older" = "runs?drill=no&limit=1&before=2" ] && ok || bad "the older link: $older"
 [ "$(G "/$older" -u "u:$RO")" = 200 ] && [ "$(listed)" = "1 " ] && grep -q 'id="newest"' body && ok ||
     bad "the older page: $(listed)"
-for q in limit=0 limit=1001 limit=x before=-1 drill=maybe; do
-    [ "$(G "/runs?$q" -u "u:$RO")" = 400 ] && ok || bad "?$q is not refused"
+# a bad value: 400 in words, naming it
+for q in "limit=0:limit must be a whole number from 1 to 1000, not '0'" \
+    "limit=1001:limit must be" "limit=x:limit must be" "limit=99999999999999999999:limit must be" \
+    "before=-1:before must be a run id" "before=abc:before must be" "drill=maybe:drill must be no" \
+    "status=bogus:status 'bogus' is no run status"; do
+    [ "$(G "/runs?${q%%:*}" -u "u:$RO")" = 400 ] && grep -qF "${q#*:}" body &&
+        [ "$(header content-type)" = "text/plain; charset=utf-8" ] && ok || bad "?${q%%:*}: $(cat body)"
 done
+[ "$(G '/runs?drill=NO' -u "u:$RO")" = 200 ] && [ "$(listed)" = "2 1 " ] && ok || bad "drill=NO: $(listed)"
+[ "$(G '/?status=failed' -u "u:$RO")" = 302 ] && [ "$(header location)" = "runs?status=failed" ] && ok ||
+    bad "/ keeps the query: $(header location)"
 
 # ---- in a real browser ----
 ub="http://viewer:$RO@127.0.0.1:$srv_port"
@@ -166,6 +179,20 @@ PY
 if [ -s list.html ]; then
     dom_check list.html "3 2 1" >dom.check 2>&1 && ok || { bad "the list's DOM:"; cat dom.check; }
 fi
+# the filter form submits (to the server itself, as the policy allows):
+# drill=only stays selected, the form sends it again
+if python3 "$RB_SOURCE_DIR/tests/e2e/browser.py" "$ub/runs?drill=only" form.html \
+    'form.filters button[type="submit"]' form2.html >browser.out 2>&1; then
+    read -r st url <form2.html.status
+    case "$url" in
+    "$ub/runs?"*"drill=only"*) [ "$st" = 200 ] && ok || bad "the form's answer: $st" ;;
+    *) bad "the form went to $url" ;;
+    esac
+    dom_check form2.html "3" >dom.check 2>&1 && ok || { bad "the form's page:"; cat dom.check; }
+    grep -i 'refused\|content security policy' form.html.log form2.html.log && bad "the browser refused the form" || ok
+else
+    bad "the browser, the filter form: $(tail -5 browser.out)"
+fi
 # without JavaScript the page is the same
 if python3 "$RB_SOURCE_DIR/tests/e2e/browser.py" --no-js "$ub/runs" nojs.html >browser.out 2>&1; then
     dom_check nojs.html "3 2 1" >dom.check 2>&1 && ok || { bad "the list without JavaScript:"; cat dom.check; }
@@ -189,6 +216,13 @@ for u in "http://127.0.0.1:$srv_port/runs" "http://viewer:wrong-secret-wrong-sec
         bad "the browser, no credentials: $(tail -5 browser.out)"
     fi
 done
+# a run that waits for an approval is marked as waiting, not as failed
+[ "$(G /api/v1/runs -H "Authorization: Bearer $OP" -H 'Content-Type: application/json' -d '{"runbook":"gate"}')" = 201 ] &&
+    ok || bad "start gate: $(cat body)"
+wait_for sh -c "curl -s -u u:$RO '$base/runs?status=waiting_approval' | grep -q 'data-run=\"4\"'" && ok || bad "run 4 never waits"
+G '/runs?status=waiting_approval' -u "u:$RO" >/dev/null
+grep -q '<span class="badge status skip">waiting_approval</span>' body && ok || bad "the waiting run's badge: $(grep -o '<span class="badge status[^<]*' body)"
 serve_stop
+[ "$srv_rc" = 0 ] && ok || { bad "the server exited $srv_rc"; tail -20 srv.log; }
 echo "serve_runs_page: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
