@@ -463,14 +463,79 @@ static int prepare(notify_state_t *s, const json_t *with, const json_t *view, co
     return rc;
 }
 
+/* Where a notification that cannot be sent would have gone, as far as
+ * its parameters say: the result's channel and target (a webhook's
+ * origin, a mail's recipients), so that every notification line names
+ * them (docs/notifications.md, "Journal"). */
+static void refused_info(const json_t *with, json_t *info)
+{
+    const json_t *chv = rb__with_get(with, "channel");
+    int ch = chv ? rb__notify_channel(json_string_value(chv)) : NOTIFY_SLACK;
+    if (ch < 0)
+        return;
+    json_object_set_new(info, "channel", json_string(rb__notify_channel_name((notify_channel_t)ch)));
+    if (ch == NOTIFY_EMAIL) {
+        const json_t *to = rb__with_get(with, "to"), *v;
+        size_t i;
+        char *all = NULL;
+        if (json_is_string(to))
+            all = strdup(json_string_value(to));
+        json_array_foreach(json_is_array(to) ? to : NULL, i, v) {
+            char *next = NULL;
+            if (json_is_string(v) && asprintf(&next, "%s%s%s", all ? all : "", all ? ", " : "",
+                                              json_string_value(v)) >= 0) {
+                free(all);
+                all = next;
+            }
+        }
+        json_object_set_new(info, "target", json_string(all ? all : ""));
+        free(all);
+        return;
+    }
+    const char *u = json_string_value(rb__with_get(with, "url"));
+    if (!u && ch == NOTIFY_PAGERDUTY)
+        u = PAGERDUTY_EVENTS_URL;
+    char *origin = u && *u ? rb__notify_origin(u) : NULL;
+    json_object_set_new(info, "target", json_string(origin ? origin : ""));
+    free(origin);
+}
+
+/* A notification refused before anything was sent (an empty url, a
+ * recipient that rendered to a line break): an error result that says
+ * where it would have gone, reported on the loop's next turn. */
+static int refuse(rb_action_ctx_t *ctx, notify_state_t *s, const json_t *with, const char *msg)
+{
+    if (!s) {
+        s = calloc(1, sizeof(*s));
+        if (!s || !(s->info = json_object()) || !(s->tries = json_array())) {
+            if (s)
+                state_free(s);
+            return RB_ENOMEM;
+        }
+        s->ctx = ctx;
+    }
+    refused_info(with, s->info);
+    json_object_del(s->info, "text"); /* nothing was sent */
+    json_object_del(s->info, "template");
+    json_object_del(s->info, "subject");
+    json_t *r = json_pack("{s:b,s:s,s:i,s:s}", "ok", 0, "outcome", "error", "status", 0, "error", msg);
+    if (!r) {
+        state_free(s);
+        return RB_ENOMEM;
+    }
+    uv_timer_init(rb_action_loop(ctx), &s->timer);
+    s->timer.data = s;
+    rb_action_set_data(ctx, s);
+    finish(s, r);
+    return 0;
+}
+
 static int notify_start(rb_action_ctx_t *ctx, const json_t *with)
 {
     char msg[256];
     const char *key = NULL;
-    if (notify_check(with, 1, msg, sizeof(msg), &key) < 0) {
-        rb_action_log(ctx, "error", msg);
-        return RB_EINVAL;
-    }
+    if (notify_check(with, 1, msg, sizeof(msg), &key) < 0)
+        return refuse(ctx, NULL, with, msg);
     notify_state_t *s = calloc(1, sizeof(*s));
     if (!s || !(s->info = json_object()) || !(s->tries = json_array())) {
         if (s)
@@ -493,11 +558,12 @@ static int notify_start(rb_action_ctx_t *ctx, const json_t *with)
     s->o.max_body = rb_action_output_cap(ctx);
     s->o.drain_body = 1; /* a long answer to a delivered message is still a delivery */
     int rc = prepare(s, with, rb_action_run_view(ctx), rb_action_base_dir(ctx), msg, sizeof(msg));
-    if (rc < 0) {
-        rb_action_log(ctx, "error", msg);
+    if (rc == RB_ENOMEM) {
         state_free(s);
         return rc;
     }
+    if (rc < 0)
+        return refuse(ctx, s, with, msg);
     uv_timer_init(rb_action_loop(ctx), &s->timer);
     s->timer.data = s;
     rb_action_set_data(ctx, s);

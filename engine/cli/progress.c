@@ -380,7 +380,11 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             rb__cli_put_would(&o, 4, would);
             fputc('\n', stderr);
         } else {
-            fprintf(stderr, "  notify %s: %s", step, ok ? "sent" : rb__result_outcome(res));
+            out_t o = {stderr, 0};
+            fprintf(stderr, "  notify %s: ", step);
+            if (rb__cli_put_channel(&o, res)) /* which of the event's notifications */
+                fputs(": ", stderr);
+            fputs(ok ? "sent" : rb__result_outcome(res), stderr);
             if (!ok)
                 print_result_line(c, res);
             fputc('\n', stderr);
