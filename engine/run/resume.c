@@ -95,19 +95,36 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
             json_object_set(r->checks, step, json_object_get(data, "result"));
         else if (!strcmp(type, "run_started"))
             wall0 = json_integer_value(json_object_get(ev, "wall_ms"));
-        else if (!strcmp(type, "escalated")) {
+        else if (!strcmp(type, "escalated") || !strcmp(type, "escalation_held")) {
+            /* a level sent, or whose `unless` held when its time came:
+             * decided once, as in a run that was never interrupted */
             json_int_t lv = json_integer_value(json_object_get(data, "level"));
             if (lv >= 1 && lv <= 64)
                 r->esc_fired |= (uint64_t)1 << (lv - 1);
-            r->escalated++;
+            r->escalated += !strcmp(type, "escalated");
+        } else if (!strcmp(type, "approval_requested") && step && !json_is_true(json_object_get(data, "would_ask"))) {
+            /* the first request not answered yet: asked again on resume,
+             * its timeout counts from this one */
+            if (!r->asked_step) {
+                r->asked_step = strdup(step);
+                r->asked_wall_ms = json_integer_value(json_object_get(ev, "wall_ms"));
+            }
+        } else if (step && (!strcmp(type, "approval_granted") || !strcmp(type, "approval_denied") ||
+                            !strcmp(type, "approval_timeout") || !strcmp(type, "step_finished") ||
+                            !strcmp(type, "step_skipped"))) {
+            if (r->asked_step && !strcmp(r->asked_step, step)) {
+                free(r->asked_step);
+                r->asked_step = NULL;
+            }
         }
     }
-    /* escalation timers count from the original start (docs/cli.md) */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    if (wall0 > 0 && now_ms > wall0)
-        r->esc_elapsed_ms = (uint64_t)(now_ms - wall0);
+    /* escalation timers and the duration count from the original start
+     * (docs/cli.md): the runs listing's, else run_started's */
+    json_int_t first = json_integer_value(json_object_get(point, "started_at"));
+    r->start_wall_ms = first > 0 ? first : wall0;
+    long long now_ms = rb__run_wall_ms();
+    if (r->start_wall_ms > 0 && now_ms > r->start_wall_ms)
+        r->esc_elapsed_ms = (uint64_t)(now_ms - r->start_wall_ms);
     if (r->escalated)
         rb__run_set_field(r, "escalated", json_integer(r->escalated));
     const char *next = json_string_value(json_object_get(point, "next_step"));

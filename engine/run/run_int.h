@@ -90,6 +90,15 @@ struct rb_run {
      * i + 1) */
     uint64_t esc_elapsed_ms;
     uint64_t esc_fired;
+    /* the run's start (wall clock, ms since the epoch; a resumed run's: its
+     * first start, runs.started_at) and its duration once it ended, from
+     * that start to the end (docs/semantics.md, "Durations") */
+    int64_t start_wall_ms;
+    uint64_t duration_ms;
+    /* a resumed run: when the approval it waited on was first asked (wall
+     * clock ms) and for which step; its timeout counts from then */
+    int64_t asked_wall_ms;
+    char *asked_step;
 
     /* the end, once the last notifications are out */
     const char *final_status;
@@ -156,6 +165,9 @@ typedef struct ivlabel {
 } ivlabel_t;
 
 /* run.c */
+
+/* The wall clock, ms since the epoch. */
+int64_t rb__run_wall_ms(void);
 
 /* The run in memory (context, parameters, secrets); nothing journaled. */
 int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const rb_run_opts_t *o,

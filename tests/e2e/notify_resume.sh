@@ -9,6 +9,11 @@
 #      given again);
 #   2. `runbook serve`, kill -9, a restart that resumes the run itself (the
 #      routing key from the config's params:).
+# Both times the run's duration is one number everywhere — run_finished
+# (`show`), the runs listing (ended_at - started_at), the report, and the
+# resume's summary — counted from the run's first start, so it covers the
+# time before the kill; and the resume's summary counts the step that
+# finished before it (docs/semantics.md, "Durations").
 # Env: RUNBOOK (the binary), RB_SOURCE_DIR (the repository root).
 set -u
 : "${RUNBOOK:?}" "${RB_SOURCE_DIR:?}"
@@ -46,6 +51,7 @@ YAML
 resolves() {
     jq -c -s --arg p "/slowpd/$1" '[.[] | select(.path == $p) | .body | fromjson | [.event_action, .dedup_key, .routing_key]]' $req 2>/dev/null
 }
+ms() { echo $(($(date +%s%N) / 1000000)); }
 asked() { [ "$(resolves "$1" | jq length)" -ge 1 ]; }
 sent_ok() { # sent_ok DB: the journal's resolved notification is ok, after run_resumed
     "$RUNBOOK" show --db "$1" --format json 1 | jq -e '.status == "resolved" and
@@ -59,14 +65,38 @@ sent_ok() { # sent_ok DB: the journal's resolved notification is ok, after run_r
     >run.out 2>&1 &
 run_pid=$!
 wait_for asked cli || { bad "the resolve never reached the receiver"; cat run.out; }
+ta=$(ms)
 kill -9 "$run_pid"
 wait "$run_pid" 2>/dev/null
 run_pid=
+sleep 2 # a gap the duration must cover, measured: not a wait for an event
+tb=$(ms)
 "$RUNBOOK" resume --db cli.db 1 -p "pd_key=$pd_key" >resume.out 2>&1 && ok ||
     { bad "resume: exit $?"; cat resume.out; }
 want="[[\"resolve\",\"runbook/pd-resume/1\",\"$pd_key\"],[\"resolve\",\"runbook/pd-resume/1\",\"$pd_key\"]]"
 [ "$(resolves cli)" = "$want" ] && ok || bad "cli: the resolve was not sent again with its dedup_key: $(resolves cli)"
 sent_ok cli.db && ok || { bad "cli: the journal does not say the resolve was sent"; "$RUNBOOK" show --db cli.db 1; }
+# one_duration DB TA TB: run 1's duration in ms, the same in show, runs and
+# the report, and at least TB - TA: the run had started by TA (the
+# receiver had its resolve), and ended after TB (the resume began)
+one_duration() {
+    "$RUNBOOK" show --db "$1" --format json 1 >d-show.json
+    "$RUNBOOK" runs --db "$1" --format json >d-runs.json
+    "$RUNBOOK" report --db "$1" --format json 1 >d-report.json
+    d_show=$(jq '.events[] | select(.type == "run_finished") | .data.duration_ms' d-show.json)
+    d_runs=$(jq '.[] | select(.id == 1) | .ended_at - .started_at' d-runs.json)
+    d_rep=$(jq '.duration_ms' d-report.json)
+    [ -n "$d_show" ] && [ "$d_show" = "$d_runs" ] && [ "$d_show" = "$d_rep" ] && ok ||
+        bad "$1: durations disagree: show $d_show, runs $d_runs, report $d_rep"
+    [ "${d_show:-0}" -ge $(($3 - $2)) ] && ok ||
+        bad "$1: the duration $d_show ms is shorter than the $(($3 - $2)) ms from the kill to the resume"
+}
+one_duration cli.db "$ta" "$tb"
+grep -q '1 step: 1 ok' resume.out && ok || { bad "the resume's summary does not count the step before the kill"; cat resume.out; }
+# the summary's "resolved in 12.3s" is show's "(12.3s)"
+said=$(sed -n 's/.*run 1: resolved.* in \([^ ]*\).*/\1/p' resume.out | sed 's/\x1b\[[0-9;]*m//g')
+"$RUNBOOK" show --db cli.db 1 | grep -q "run finished: resolved ($said)" && ok ||
+    { bad "the resume says resolved in $said, show says otherwise"; "$RUNBOOK" show --db cli.db 1 | tail -2; }
 
 # ---- 2. the server ----
 T=0123456789abcdef0123
@@ -85,11 +115,15 @@ serve_start log1 --config server.yaml || { bad "the server did not start"; cat l
 printf '{"receiver":"engine","status":"firing","version":"4","groupKey":"{}","alerts":[{"status":"firing","labels":{"alertname":"Down"},"annotations":{},"startsAt":"2026-11-21T23:46:58.46Z","endsAt":"0001-01-01T00:00:00Z","fingerprint":"fp-1"}]}' >a.json
 [ "$(http POST /hooks/alertmanager $T a.json)" = 200 ] && ok || { bad "alert: not 200"; cat body; }
 wait_for asked srv || { bad "the server's resolve never reached the receiver"; cat log1; }
+ta=$(ms)
 kill -9 "$srv_pid"
 wait "$srv_pid" 2>/dev/null
+sleep 2
+tb=$(ms)
 serve_start log2 --config server.yaml || { bad "the server did not restart"; cat log2; exit 1; }
 wait_for sent_ok srv.db && ok || { bad "srv: the journal does not say the resolve was sent"; cat log2; }
 [ "$(resolves srv)" = "$want" ] && ok || bad "srv: the resolve was not sent again with its dedup_key: $(resolves srv)"
+one_duration srv.db "$ta" "$tb"
 serve_stop
 
 echo "$pass passed, $fail failed"
