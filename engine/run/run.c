@@ -381,9 +381,12 @@ void rb__run_set_id(rb_run_t *r)
 int rb__run_on_iv_event(rb_invoker_t *iv, const char *type, int attempt, const json_t *data, void *arg)
 {
     ivlabel_t *l = rb__invoker_data(iv);
-    if (l->item >= 0) {
+    if (l->item >= 0 || l->rule >= 0) {
         json_t *d = json_deep_copy(data);
-        json_object_set_new(d, "item", json_integer(l->item));
+        if (l->item >= 0)
+            json_object_set_new(d, "item", json_integer(l->item));
+        else /* which entry a notification's attempt is: resume.c sends it again */
+            json_object_set_new(d, "rule", json_integer(l->rule));
         int rc = rb__run_emit(l->r, type, l->name, attempt, d);
         json_decref(d);
         return rc;
@@ -415,6 +418,7 @@ rb_invoker_t *rb__run_new_invoker(rb_run_t *r, const char *name, int item)
     l->r = r;
     l->name = name;
     l->item = item;
+    l->rule = -1;
     rb__invoker_set_data(iv, l);
     rb__invoker_set_subrun(iv, &r->subrun);
     if (r->replay)
@@ -648,6 +652,8 @@ static void on_notify_done(rb_invoker_t *iv, json_t *res, void *arg)
     rb_run_t *r = arg;
     ivlabel_t *l = rb__invoker_data(iv);
     json_t *d = json_pack("{s:O}", "result", res);
+    if (l->rule >= 0) /* which entry: resume.c pairs it with its attempt */
+        json_object_set_new(d, "rule", json_integer(l->rule));
     int rc = rb__run_emit(r, "notification_sent", l->name, rb__invoker_attempts(iv), d);
     json_decref(d);
     /* R-notify-failure: a message that finally failed is the notify_failed
@@ -689,10 +695,12 @@ int rb__run_expr_error(rb_run_t *r, const char *step, const char *where, long i,
 }
 
 static void start_side_invoke(rb_run_t *r, const rb_invoke_t *inv, const char *label,
-                              const char *event, const char *phase)
+                              const char *event, const char *phase, int rule)
 {
     static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_notify_done};
     rb_invoker_t *iv = rb__run_new_invoker(r, label, -1);
+    if (iv)
+        ((ivlabel_t *)rb__invoker_data(iv))->rule = rule;
     rb_invoker_t **n = iv ? realloc(r->niv, (r->nniv + 1) * sizeof(*n)) : NULL;
     if (!n) {
         rb__run_free_invoker(iv);
@@ -721,7 +729,31 @@ void rb__run_notify(rb_run_t *r, uint32_t bit, const char *event)
             if (t < 0)
                 rb__run_expr_error(r, NULL, "notify", (long)i, "when", e); /* R-notify-when-error: sent anyway */
         }
-        start_side_invoke(r, &n->inv, event, event, "notify");
+        start_side_invoke(r, &n->inv, event, event, "notify", (int)i);
+    }
+}
+
+void rb__run_resend(rb_run_t *r)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(r->resend, i, x) {
+        const char *label = json_string_value(json_object_get(x, "label"));
+        size_t rule = (size_t)json_integer_value(json_object_get(x, "rule"));
+        if (!strcmp(json_string_value(json_object_get(x, "phase")), "escalate")) {
+            if (rule < rb_runbook_nescalate(r->rb))
+                start_side_invoke(r, &rb_runbook_escalation(r->rb, rule)->inv, "escalation", "escalated",
+                                  "escalate", (int)rule);
+            continue;
+        }
+        if (rule >= rb_runbook_nnotify(r->rb))
+            continue;
+        int failed = !strcmp(label, "notify_failed") && r->resend_failed;
+        if (failed) /* what had failed, as the first send said */
+            json_object_set(r->ctx, "failed", r->resend_failed);
+        start_side_invoke(r, &rb_runbook_notify(r->rb, rule)->inv, label, label, "notify", (int)rule);
+        if (failed)
+            json_object_del(r->ctx, "failed");
     }
 }
 
@@ -757,7 +789,7 @@ void rb_run_escalate(rb_run_t *r, size_t i)
         rb__run_journal_failed(r, rc);
         return;
     }
-    start_side_invoke(r, &e->inv, "escalation", "escalated", "escalate");
+    start_side_invoke(r, &e->inv, "escalation", "escalated", "escalate", (int)i);
     rb__run_notify(r, RB_EV_ESCALATED, "escalated");
 }
 
@@ -1125,6 +1157,8 @@ void rb_run_free(rb_run_t *r)
     free(r->undo_items);
     free(r->error);
     free(r->asked_step);
+    json_decref(r->resend);
+    json_decref(r->resend_failed);
     free(r->final_error);
     rb_secrets_free(r->secrets);
     free(r->rollback_reason);

@@ -99,6 +99,10 @@ struct rb_run {
      * clock ms) and for which step; its timeout counts from then */
     int64_t asked_wall_ms;
     char *asked_step;
+    /* a resumed run: the notifications in flight when it stopped, sent
+     * again as it resumes ([{label, phase, rule}], resume.c), and the last
+     * one that had failed (the run view's "failed" of a notify_failed) */
+    json_t *resend, *resend_failed;
 
     /* the end, once the last notifications are out */
     const char *final_status;
@@ -162,6 +166,7 @@ typedef struct ivlabel {
     rb_run_t *r;
     const char *name; /* step or check name */
     int item;         /* foreach item index, or -1 */
+    int rule;         /* a notification's: its notify (escalate) entry's index, or -1 */
 } ivlabel_t;
 
 /* run.c */
@@ -213,6 +218,8 @@ void rb__run_set_status(rb_run_t *r, const char *st);
 int rb__run_set_waiting(rb_run_t *r, int waiting);
 void rb__run_end(rb_run_t *r, const char *status, const char *error);
 void rb__run_notify(rb_run_t *r, uint32_t bit, const char *event);
+/* A resumed run: sends again the notifications of r->resend. */
+void rb__run_resend(rb_run_t *r);
 
 /* Starts the escalation timers: each level after its `after`, less
  * r->esc_elapsed_ms, but the levels in r->esc_fired (a resumed run's). */

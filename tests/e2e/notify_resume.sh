@@ -9,6 +9,10 @@
 #      given again);
 #   2. `runbook serve`, kill -9, a restart that resumes the run itself (the
 #      routing key from the config's params:).
+#   3. not only the end's: a `declared` PagerDuty trigger and an escalation
+#      both in flight at the kill are sent again on `runbook resume` (the
+#      trigger with its dedup_key), once each, and the run does not
+#      escalate again; the journal then records each sent.
 # Both times the run's duration is one number everywhere — run_finished
 # (`show`), the runs listing (ended_at - started_at), the report, and the
 # resume's summary — counted from the run's first start, so it covers the
@@ -125,6 +129,46 @@ wait_for sent_ok srv.db && ok || { bad "srv: the journal does not say the resolv
 [ "$(resolves srv)" = "$want" ] && ok || bad "srv: the resolve was not sent again with its dedup_key: $(resolves srv)"
 one_duration srv.db "$ta" "$tb"
 serve_stop
+
+# ---- 3. the declared notification and an escalation in flight ----
+cat >mid.yaml <<EOF
+apiVersion: runbook/v1
+name: mid
+steps:
+  - name: slow
+    idempotent: true
+    run: [sh, -c, "sleep 4"]
+notify:
+  - on: [declared]
+    action: notify
+    with: { channel: pagerduty, url: "http://127.0.0.1:$hp/slowpd/mid-declared", routing_key: rk-mid, timeout: 5m, attempts: 1 }
+escalate:
+  - after: 200ms
+    action: notify
+    with: { channel: webhook, url: "http://127.0.0.1:$hp/slowpd/mid-esc", timeout: 5m, attempts: 1 }
+EOF
+got() { jq -c -s --arg p "/slowpd/$1" '[.[] | select(.path == $p) | .body | fromjson | (.dedup_key // .event)]' $req 2>/dev/null; }
+# both in flight: each reached its receiver, and the journal has each one's start
+both_out() {
+    [ "$(got mid-declared | jq length)" -ge 1 ] && [ "$(got mid-esc | jq length)" -ge 1 ] &&
+        "$RUNBOOK" show --db mid.db --format json 1 | jq -e '[.events[] | select(.type == "attempt_started"
+            and (.data.phase == "notify" or .data.phase == "escalate")) | .step] | sort == ["declared", "escalation"]' >/dev/null
+}
+"$RUNBOOK" run --db mid.db --yes mid.yaml >mid.out 2>&1 &
+run_pid=$!
+wait_for both_out || { bad "the declared notification and the escalation never both went out"; cat mid.out; }
+kill -9 "$run_pid"
+wait "$run_pid" 2>/dev/null
+run_pid=
+"$RUNBOOK" resume --db mid.db 1 >mid-resume.out 2>&1 && ok || { bad "resume: exit $?"; cat mid-resume.out; }
+[ "$(got mid-declared)" = '["runbook/mid/1","runbook/mid/1"]' ] && ok ||
+    bad "the declared trigger was not sent again with its dedup_key: $(got mid-declared)"
+[ "$(got mid-esc | jq length)" = 2 ] && ok || bad "the escalation was not sent again, once: $(got mid-esc)"
+"$RUNBOOK" show --db mid.db --format json 1 | jq -e '.status == "resolved" and
+    ([.events[] | select(.type == "escalated")] | length == 1) and
+    ([.events[] | select(.type == "notification_sent") | [.step, .data.rule, .data.result.ok]]
+        == [["declared", 0, true], ["escalation", 0, true]])' >/dev/null && ok ||
+    { bad "the journal does not record the two sent once each, and one escalation"; "$RUNBOOK" show --db mid.db 1; }
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -132,6 +132,14 @@ serve_start log1 --config server.yaml || { bad "the server did not start"; cat l
 alert fp-1 >a.json
 [ "$(http POST /hooks/alertmanager $T a.json)" = 200 ] && ok || { bad "alert: not 200"; cat body; }
 wait_for test -e hold.started || bad "the step did not start"
+# the declared notifications recorded sent before the kill: one in flight
+# would be sent again on the restart (at least once, docs/notifications.md)
+declared_sent() {
+    "$RUNBOOK" show --db j.db --format json 1 | jq -e '[.events[] | select(.step == "declared")] |
+        ([.[] | select(.type == "attempt_started")] | length) as $n | $n > 0 and
+        ([.[] | select(.type == "notification_sent")] | length) == $n' >/dev/null
+}
+wait_for declared_sent || bad "the declared notifications were not recorded"
 kill -9 "$srv_pid"
 wait "$srv_pid" 2>/dev/null
 touch hold.go
