@@ -197,44 +197,11 @@ static int notify_validate(const json_t *with, char *msg, size_t msglen, const c
     return notify_check(with, 0, msg, msglen, key);
 }
 
-/* Every problem of an entry in one pass (validate_all): the checks stop at
- * the first, so after each the offending value is set aside — made a
- * template, which the load-time checks leave to the rendered check, or
- * taken out when it is already one — and the entry checked again. A
- * problem with the channel stops there: the other checks depend on it. */
-#define NOTIFY_PLACEHOLDER "{{ set-aside }}"
+/* Every problem of an entry in one pass (validate_all). A problem with
+ * the channel stops there: the other checks depend on it. */
 static int notify_validate_all(const json_t *with, rb_action_report_fn report, void *arg)
 {
-    char msg[256], last[256] = "";
-    const char *key = NULL;
-    json_t *w = json_is_object(with) ? json_deep_copy(with) : NULL;
-    int n = 0;
-    if (!w) {
-        if (notify_check(with, 0, msg, sizeof msg, &key) < 0)
-            report(arg, key, msg), n++;
-        return n;
-    }
-    for (int round = 0; round < 64; round++) {
-        msg[0] = 0;
-        key = NULL;
-        if (notify_check(w, 0, msg, sizeof msg, &key) == 0)
-            break;
-        int again = key && !strcmp(msg, last);
-        if (!again) /* the same problem, found again once its value was set aside */
-            report(arg, key, msg), n++;
-        snprintf(last, sizeof last, "%s", msg);
-        if (!key || !strcmp(key, "channel") || (again && !json_object_get(w, key)))
-            break;
-        const char *v = json_string_value(json_object_get(w, key));
-        if (!json_object_get(w, key)) /* a required one: as if it were there */
-            json_object_set_new(w, key, json_string(NOTIFY_PLACEHOLDER));
-        else if (again || (v && !strcmp(v, NOTIFY_PLACEHOLDER)))
-            json_object_del(w, key);
-        else
-            json_object_set_new(w, key, json_string(NOTIFY_PLACEHOLDER));
-    }
-    json_decref(w);
-    return n;
+    return rb__with_check_all(with, notify_check, "channel", report, arg);
 }
 
 /* ---------- delivery ---------- */
