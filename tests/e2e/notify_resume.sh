@@ -58,7 +58,7 @@ resolves() {
 ms() { echo $(($(date +%s%N) / 1000000)); }
 asked() { [ "$(resolves "$1" | jq length)" -ge 1 ]; }
 sent_ok() { # sent_ok DB: the journal's resolved notification is ok, after run_resumed
-    "$RUNBOOK" show --db "$1" --format json 1 | jq -e '.status == "resolved" and
+    run_is "$1" '.status == "resolved" and
         ([.events[].type] | index("run_resumed")) as $r | $r != null and
         ([.events[] | select(.type == "notification_sent" and .step == "resolved")] | length == 1 and
          (.[0].data.result | .ok and .status == 202 and .dedup_key == "runbook/pd-resume/1"))' >/dev/null
@@ -151,7 +151,7 @@ got() { jq -c -s --arg p "/slowpd/$1" '[.[] | select(.path == $p) | .body | from
 # both in flight: each reached its receiver, and the journal has each one's start
 both_out() {
     [ "$(got mid-declared | jq length)" -ge 1 ] && [ "$(got mid-esc | jq length)" -ge 1 ] &&
-        "$RUNBOOK" show --db mid.db --format json 1 | jq -e '[.events[] | select(.type == "attempt_started"
+        run_is mid.db '[.events[] | select(.type == "attempt_started"
             and (.data.phase == "notify" or .data.phase == "escalate")) | .step] | sort == ["declared", "escalation"]' >/dev/null
 }
 "$RUNBOOK" run --db mid.db --yes mid.yaml >mid.out 2>&1 &
@@ -164,7 +164,7 @@ run_pid=
 [ "$(got mid-declared)" = '["runbook/mid/1","runbook/mid/1"]' ] && ok ||
     bad "the declared trigger was not sent again with its dedup_key: $(got mid-declared)"
 [ "$(got mid-esc | jq length)" = 2 ] && ok || bad "the escalation was not sent again, once: $(got mid-esc)"
-"$RUNBOOK" show --db mid.db --format json 1 | jq -e '.status == "resolved" and
+run_is mid.db '.status == "resolved" and
     ([.events[] | select(.type == "escalated")] | length == 1) and
     ([.events[] | select(.type == "notification_sent") | [.step, .data.rule, .data.result.ok]]
         == [["declared", 0, true], ["escalation", 0, true]])' >/dev/null && ok ||

@@ -135,7 +135,7 @@ wait_for test -e hold.started || bad "the step did not start"
 # the declared notifications recorded sent before the kill: one in flight
 # would be sent again on the restart (at least once, docs/notifications.md)
 declared_sent() {
-    "$RUNBOOK" show --db j.db --format json 1 | jq -e '[.events[] | select(.step == "declared")] |
+    run_is j.db '[.events[] | select(.step == "declared")] |
         ([.[] | select(.type == "attempt_started")] | length) as $n | $n > 0 and
         ([.[] | select(.type == "notification_sent")] | length) == $n' >/dev/null
 }

@@ -30,8 +30,6 @@ await() {
         sleep 0.1
     done
 }
-# ev DB JQ: over run 1's events (wall_ms, type, step, data)
-ev() { "$RUNBOOK" show --db "$1" --format json 1 | jq -e "$2"; }
 
 # ---- 1. an escalation ----
 cat >esc.yaml <<EOF
@@ -77,7 +75,7 @@ steps:
 EOF
 RUNBOOK_NO_LIVE=1 "$RUNBOOK" run --db a.db ask.yaml </dev/null >ask.out 2>&1 &
 run_pid=$!
-await ev a.db '[.events[] | select(.type == "approval_requested")] | length == 1' >/dev/null ||
+await run_is a.db '[.events[] | select(.type == "approval_requested")] | length == 1' ||
     bad "the approval was never asked"
 kill -9 $run_pid
 wait $run_pid 2>/dev/null
