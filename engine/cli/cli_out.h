@@ -57,6 +57,11 @@ void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with);
  * preview, "slack to http://h:p" and the rendered message below it, each
  * line indented by indent and "| "; else rb__cli_put_would_run's. */
 void rb__cli_put_would(out_t *o, int indent, const json_t *would);
+/* A notification's channel and where it went, from its result (or a
+ * drill's preview): "pagerduty resolve to https://events.pagerduty.com",
+ * "email to a@x, b@y", "webhook" (no target). 0, printing nothing, when
+ * the result names no channel. */
+int rb__cli_put_channel(out_t *o, const json_t *res);
 /* The host an ssh step's with names: an inventory host's name, or
  * [user@]address[:port]; nothing when with has no host. */
 void rb__cli_put_host(out_t *o, const json_t *with);

@@ -787,6 +787,10 @@ static int cli_main(int argc, char **argv, int resume)
         c.progress = rb_progress_new(&loop, c.json, c.quiet, !c.json && rb_cli_color(2),
                                      !c.json && isatty(2) && !getenv("RUNBOOK_NO_LIVE"));
         rb_progress_set_run(c.progress, c.run);
+        json_t *before = NULL;
+        if (resume && rb_journal_run_get(j, rb_run_id(c.run), &before) == 0)
+            rb_progress_history(c.progress, before);
+        json_decref(before);
         uv_timer_init(&loop, &c.later);
         c.later.data = &c;
         uv_signal_init(&loop, &c.sigint);

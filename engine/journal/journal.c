@@ -61,7 +61,8 @@ const char *const rb__j_sql[RB__JST_COUNT] = {
         " ended_at = CASE WHEN ?3 THEN ?4 ELSE NULL END,"
         " owner_pid = CASE WHEN ?3 THEN owner_pid ELSE ?5 END,"
         " owner_start = CASE WHEN ?3 THEN owner_start ELSE ?6 END,"
-        " owner_boot = CASE WHEN ?3 THEN owner_boot ELSE ?7 END"
+        " owner_boot = CASE WHEN ?3 THEN owner_boot ELSE ?7 END,"
+        " started_at = coalesce(?8, started_at)"
         " WHERE id = ?1",
     [RB__JST_EVENT] =
         "INSERT INTO events(id, run_id, seq, wall_ms, mono_ns, type, step, attempt, data,"

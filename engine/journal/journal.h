@@ -116,6 +116,12 @@ int rb_journal_event(rb_journal_t *j, int64_t run_id, const char *type, const ch
  * resumed): clears the end time and makes this process the run's owner.
  * Pending until sync/flush. Direct mode: RB_ENOTFOUND for no such run. */
 int rb_journal_run_status(rb_journal_t *j, int64_t run_id, const char *status, int final);
+/* rb_journal_run_status at a given wall clock (ms since the epoch; 0:
+ * now), and, started_ms > 0, the run's start (started_at) set too: the
+ * engine gives both, so that the runs listing's duration (ended_at -
+ * started_at) is the run's own (docs/semantics.md, "Durations"). */
+int rb_journal_run_status_at(rb_journal_t *j, int64_t run_id, const char *status, int final,
+                             int64_t started_ms, int64_t at_ms);
 
 /* Commits everything appended so far: durable when it returns 0. In writer
  * mode it blocks the calling (loop) thread until the writer has committed
@@ -396,7 +402,8 @@ int rb_journal_runs_orphaned(rb_journal_t *j, json_t **out);
  *  next_step_started: true when next_step's intent was recorded but no
  *             result (it may have run, or be half done),
  *  next_step_with: the rendered parameters of that intent, or null,
- *  next_step_attempts: attempts started for it}.
+ *  next_step_attempts: attempts started for it,
+ *  started_at: the run's start (ms, the runs row's)}.
  * RB_ENOTFOUND: no such run, or its runbook version is missing;
  * RB_EJOURNAL: the recorded text does not match its SHA-256.
  */

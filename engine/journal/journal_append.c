@@ -280,6 +280,8 @@ int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
         sqlite3_bind_int(st, 3, r->final ? 1 : 0);
         sqlite3_bind_int64(st, 4, r->wall_ms);
         rb__j_bind_owner(st, 5);
+        if (r->started_ms > 0)
+            sqlite3_bind_int64(st, 8, r->started_ms);
         break;
     case RB__REC_ALERT:
     case RB__REC_ALERT_RUN:
@@ -517,9 +519,15 @@ int rb_journal_event(rb_journal_t *j, int64_t run_id, const char *type, const ch
 
 int rb_journal_run_status(rb_journal_t *j, int64_t run_id, const char *status, int final)
 {
+    return rb_journal_run_status_at(j, run_id, status, final, 0, 0);
+}
+
+int rb_journal_run_status_at(rb_journal_t *j, int64_t run_id, const char *status, int final,
+                             int64_t started_ms, int64_t at_ms)
+{
     rb__jrec_t r = {
         .kind = RB__REC_STATUS, .run_id = run_id, .status = status ? status : "",
-        .final = final, .wall_ms = rb__j_wall_ms(),
+        .final = final, .wall_ms = at_ms > 0 ? at_ms : rb__j_wall_ms(), .started_ms = started_ms,
     };
     return rb__j_write(j, &r, NULL);
 }

@@ -82,6 +82,7 @@ typedef struct rb__jrec {
     uint64_t ticket;      /* writer mode: the order it was appended in */
     int64_t run_id;
     int64_t wall_ms;      /* taken when it was appended, on the caller's thread */
+    int64_t started_ms;   /* a status record: the run's start (runs.started_at), or 0 */
     int64_t mono_ns;
     int attempt;
     int final;
