@@ -759,6 +759,11 @@ static int cli_main(int argc, char **argv, int resume)
         rb_runbook_free(rb);
         goto out;
     }
+    if (rb_cli_signing_key(cmd, j) < 0) {
+        rb_journal_close(j);
+        rb_runbook_free(rb);
+        goto out;
+    }
     uv_loop_t loop;
     uv_loop_init(&loop);
     /* the trigger `runs --trigger` finds it by: an alert given with --alert

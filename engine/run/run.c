@@ -574,6 +574,8 @@ static void finish(rb_run_t *r)
     json_decref(d);
     if (rc == 0)
         rc = rb_journal_run_status(r->j, r->id, r->final_status, 1);
+    if (rc == 0) /* a signed checkpoint of the head, run_finished included (none without a key) */
+        rc = rb_journal_seal(r->j);
     if (rc < 0) {
         final_record_failed(r, rc);
         return;
