@@ -330,7 +330,12 @@ static void pt_problem(rb__jverify_t *v, const rb_journal_verify_opts_t *o, cons
     else
         since[0] = '\0';
     int64_t from = good ? good->event_id + 1 : first;
-    if (p->state == PT_DIFFERS)
+    if (p->state == PT_DIFFERS && p->event_id < first)
+        rb__jv_problem(v, NULL, p->event_id,
+                       "%s has hash %.16s… for event #%lld, the checkpoint that cut the chain"
+                       " there now has %.16s…: the checkpoint was rewritten (and the chain"
+                       " after it with it)", name, was, (long long)p->event_id, now);
+    else if (p->state == PT_DIFFERS)
         rb__jv_problem(v, NULL, p->event_id,
                        "%s has hash %.16s… for event #%lld, the journal now has %.16s…: events"
                        " #%lld to #%lld were changed after it was taken%s", name, was,
