@@ -62,10 +62,10 @@ static void usage_verify(FILE *f)
             "      --format FORMAT  text (default) or json (the full report)\n"
             "  -h, --help           this help\n"
             "\n"
-            "Exit status: 0 the journal is intact (and, with --pubkey, signed by a key\n"
-            "given); 1 tampering found, a signature or anchor does not match, or no\n"
-            "checkpoint is signed by the keys given; 2 bad usage, a key or anchor that\n"
-            "cannot be read, or the journal cannot be opened or read.\n",
+            "Exit status: 0 the journal is intact (with --pubkey: and signed by a key\n"
+            "given); 1 tampering found: an event, checkpoint, signature or anchor that\n"
+            "does not match, or no checkpoint signed by the keys given; 2 bad usage, a\n"
+            "key or anchor that cannot be read, or the journal cannot be opened or read.\n",
             rb_cli_default_db());
 }
 
