@@ -390,7 +390,8 @@ int rb__j_verify_seals(rb__jconn_t *c, rb__jverify_t *v, const rb_journal_verify
     for (size_t i = 0; i < s.n; i++)
         if ((ret = pt_locate(c, ev, cp, &s.pts[i])) != 0)
             goto done;
-    qsort(s.pts, s.n, sizeof *s.pts, pt_cmp);
+    if (s.n)
+        qsort(s.pts, s.n, sizeof *s.pts, pt_cmp);
 
     const point_t *good_sig = NULL, *good_anchor = NULL, *last = NULL;
     for (size_t i = 0; i < s.n; i++) {
