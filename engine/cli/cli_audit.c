@@ -370,10 +370,17 @@ static int audit_verify(int argc, char **argv)
         print_seals(r);
     } else {
         long long n = jint(r, "problems_total");
-        printf("%s: TAMPERED: %lld problem%s found; the first bad record first\n", o.db, n,
-               n == 1 ? "" : "s");
         size_t i;
         json_t *p;
+        int unproven = (size_t)n == json_array_size(json_object_get(r, "problems"));
+        json_array_foreach(json_object_get(r, "problems"), i, p)
+            unproven &= !strcmp(jstr(p, "kind") ? jstr(p, "kind") : "", "unproven");
+        if (unproven)
+            printf("%s: NOT PROVEN: the hash chain is intact, but what was asked cannot be"
+                   " proven\n", o.db);
+        else
+            printf("%s: TAMPERED: %lld problem%s found; the first bad record first\n", o.db, n,
+                   n == 1 ? "" : "s");
         json_array_foreach(json_object_get(r, "problems"), i, p)
             print_problem(stdout, p);
         if ((size_t)n > json_array_size(json_object_get(r, "problems")))

@@ -141,6 +141,15 @@ int rb_journal_anchor_parse(const char *s, size_t len, rb_journal_anchor_t *a)
 
 /* ---- checking ------------------------------------------------------------------ */
 
+/* Marks the finding just made (if it was kept) as "unproven": nothing was
+ * found changed, but what was asked cannot be proven. */
+static void mark_unproven(rb__jverify_t *v, size_t before)
+{
+    size_t n = json_array_size(v->problems);
+    if (n > before)
+        json_object_set_new(json_array_get(v->problems, n - 1), "kind", json_string("unproven"));
+}
+
 typedef enum { PT_MATCH = 1, PT_DIFFERS, PT_MISSING, PT_PRUNED } pt_state_t;
 
 typedef struct {
@@ -351,11 +360,14 @@ static void pt_problem(rb__jverify_t *v, const rb_journal_verify_opts_t *o, cons
         rb__jv_problem(v, NULL, p->event_id, "%s names event #%lld, which is not in the"
                                              " journal: it was deleted", name,
                        (long long)p->event_id);
-    else /* an anchor pruned */
+    else { /* an anchor pruned */
+        size_t before = json_array_size(v->problems);
         rb__jv_problem(v, NULL, p->event_id,
                        "%s: its event was pruned (checkpoint %lld cut the chain after it): it"
                        " cannot be checked any more; take a new anchor after a prune", name,
                        (long long)p->cut_by);
+        mark_unproven(v, before);
+    }
 }
 
 int rb__j_verify_seals(rb__jconn_t *c, rb__jverify_t *v, const rb_journal_verify_opts_t *o,
@@ -419,11 +431,13 @@ int rb__j_verify_seals(rb__jconn_t *c, rb__jverify_t *v, const rb_journal_verify
             for (size_t i = 0; i < o->nkeys; i++)
                 snprintf(ids + strlen(ids), sizeof ids - strlen(ids), "%s%.16s…", i ? ", " : "",
                          rb_journal_key_id(o->keys[i]));
+            size_t before = json_array_size(v->problems);
             rb__jv_problem(v, NULL, 0,
                            "no checkpoint in the journal is signed by %s %s (%lld signed by"
                            " other keys): nothing beyond the hash chain is proven",
                            o->nkeys == 1 ? "the key" : "the keys", ids,
                            (long long)(s.total - s.by_keys));
+            mark_unproven(v, before);
         }
         json_t *lj = json_null();
         int64_t from = cut;
