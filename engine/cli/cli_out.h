@@ -98,6 +98,16 @@ rb_journal_t *rb__cli_open_journal(const char *cmd, const char *db);
 /* arg as a run id (> 0), or 0 with "runbook CMD: 'arg' is not a run id" said. */
 long long rb__cli_run_id(const char *cmd, const char *arg);
 
+/* ---- cli_seal.c: signed checkpoints and anchors (docs/journal.md) ---- */
+
+/* `runbook audit key …` and `runbook audit anchor …` (argv[0] the word). */
+int rb__cli_audit_key(int argc, char **argv);
+int rb__cli_audit_anchor(int argc, char **argv);
+/* Appends the anchors arg holds (an anchor line, or a file of them) to
+ * *arr (*n of *cap); -1 with why said on stderr. */
+int rb__cli_anchors_add(const char *cmd, const char *arg, rb_journal_anchor_t **arr, size_t *n,
+                        size_t *cap);
+
 /* ---- cli_client.c: a running server's API (docs/api.md) ---- */
 
 /* The exit code of a command that could not reach the server, or that the

@@ -100,6 +100,10 @@ const char *const rb__j_sql[RB__JST_COUNT] = {
         " (SELECT count(*) FROM runs r WHERE r.sha256 = v.sha256),"
         " (SELECT max(started_at) FROM runs r WHERE r.sha256 = v.sha256)"
         " FROM versions v WHERE v.name = ?1 ORDER BY v.recorded_at DESC, v.rowid DESC",
+    [RB__JST_SIG_LAST] = "SELECT id, event_id, key_id FROM signatures ORDER BY id DESC LIMIT 1",
+    [RB__JST_SIG_PUT] =
+        "INSERT INTO signatures(id, event_id, hash, signed_at, key_id, signature)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [RB__JST_BEGIN] = "BEGIN IMMEDIATE",
     [RB__JST_COMMIT] = "COMMIT",
     [RB__JST_RUN_EVENTS] =
@@ -311,11 +315,10 @@ void rb__j_col_event(sqlite3_stmt *st, int col, rb__jev_t *e)
 
 int rb__j_sha256_hex(const char *s, size_t len, char hex[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+    unsigned char md[RB__J_HASH_LEN];
+    if (rb__j_sha256(s, len, md) != 0)
         return RB_EJOURNAL;
-    rb__hex(md, 32, hex);
+    rb__hex(md, RB__J_HASH_LEN, hex);
     return 0;
 }
 
@@ -600,6 +603,7 @@ void rb_journal_close(rb_journal_t *j)
     if (j->lock_fd >= 0)
         close(j->lock_fd); /* after the connections: see lock_fd */
     json_decref(j->recovered);
+    rb_journal_key_free(j->sign_key);
     rb__buf_free(&j->enc);
     uv_mutex_destroy(&j->mu);
     free(j->path);

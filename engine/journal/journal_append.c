@@ -193,6 +193,7 @@ static const char *rb__j_what(rb__rec_kind_t k)
     case RB__REC_ALERT: return "claiming an alert";
     case RB__REC_ALERT_RUN: return "recording an alert's outcome";
     case RB__REC_ALERT_RESOLVED: return "recording a resolved alert";
+    case RB__REC_SEAL: return "signing the chain head";
     }
     return "writing";
 }
@@ -287,6 +288,10 @@ int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
     case RB__REC_ALERT_RUN:
     case RB__REC_ALERT_RESOLVED:
         if ((ret = rb__j_apply_alert(c, r, 0)) == 0)
+            c->txn_records++;
+        return ret;
+    case RB__REC_SEAL:
+        if ((ret = rb__j_apply_seal(c)) == 0)
             c->txn_records++;
         return ret;
     default:

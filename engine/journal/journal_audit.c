@@ -302,6 +302,26 @@ static void rb__j_verify_head(rb__jverify_t *v, int64_t head_id,
 
 int rb_journal_verify(rb_journal_t *j, json_t **out)
 {
+    return rb_journal_verify_with(j, NULL, out);
+}
+
+/* The time of the head's event (0 when it is gone: pruned). */
+static int64_t rb__j_head_wall_ms(rb__jconn_t *c, int64_t head_id)
+{
+    sqlite3_stmt *st;
+    int64_t ms = 0;
+    if (sqlite3_prepare_v2(c->db, "SELECT wall_ms FROM events WHERE id = ?1", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, head_id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            ms = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    return ms;
+}
+
+int rb_journal_verify_with(rb_journal_t *j, const rb_journal_verify_opts_t *o, json_t **out)
+{
     rb__jconn_t *c = j->c;
     *out = NULL;
     if (c->in_txn) {
@@ -346,7 +366,18 @@ int rb_journal_verify(rb_journal_t *j, json_t **out)
         ret = rb__j_failc(c, rc, "verify");
         goto end;
     }
+    json_t *seals = json_object();
+    if (!seals) {
+        ret = RB_ENOMEM;
+        goto end;
+    }
+    if (o && (o->nkeys || o->nanchors) &&
+        (ret = rb__j_verify_seals(c, &v, o, cut, v.events ? v.last_id : cut, seals)) != 0) {
+        json_decref(seals);
+        goto end;
+    }
     if (v.oom) {
+        json_decref(seals);
         ret = RB_ENOMEM;
         goto end;
     }
@@ -356,13 +387,17 @@ int rb_journal_verify(rb_journal_t *j, json_t **out)
                      "versions", (json_int_t)versions, "first_event_id", (json_int_t)first_id,
                      "checkpoints", cps, "problems_total", (json_int_t)v.nproblems);
     if (*out) {
-        json_object_set_new(*out, "head", head_id < 0 ? json_null()
-                                          : json_pack("{s:I,s:s}", "event_id",
-                                                      (json_int_t)head_id, "hash", hex));
+        json_object_set_new(*out, "head",
+                            head_id < 0 ? json_null()
+                                        : json_pack("{s:I,s:s,s:I}", "event_id",
+                                                    (json_int_t)head_id, "hash", hex, "wall_ms",
+                                                    (json_int_t)rb__j_head_wall_ms(c, head_id)));
         json_object_set(*out, "problems", v.problems);
+        json_object_update(*out, seals);
     } else {
         ret = RB_ENOMEM;
     }
+    json_decref(seals);
 end:
     sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
 done:

@@ -171,6 +171,21 @@ static int rb__j_migrate_4(rb__jconn_t *c)
     return rc;
 }
 
+/* 4 → 5: signed checkpoints (the signatures table and its triggers). */
+static int rb__j_migrate_5(rb__jconn_t *c)
+{
+    sqlite3 *fresh = NULL;
+    int rc = sqlite3_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = sqlite3_exec(fresh, (const char *)rb__journal_sql, NULL, NULL, NULL);
+    static const char *const objects[] = {"signatures", "signatures_no_update",
+                                          "signatures_no_delete"};
+    for (size_t i = 0; rc == SQLITE_OK && i < sizeof objects / sizeof *objects; i++)
+        rc = rb__j_exec_fresh(c, fresh, objects[i]);
+    sqlite3_close(fresh);
+    return rc;
+}
+
 /*
  * Migrations from one schema version to the next, applied in order to a
  * journal whose user_version is lower than .version, each in the same
@@ -185,6 +200,7 @@ static const struct {
     { 2, rb__j_migrate_2 },
     { 3, rb__j_migrate_3 },
     { 4, rb__j_migrate_4 },
+    { 5, rb__j_migrate_5 },
     { 0, NULL },
 };
 
