@@ -18,6 +18,8 @@
  *   journal_audit.c     audit verify, prune and the checkpoints.
  *   journal_seal.c      signed checkpoints: signing the head, checking the
  *                       signatures and anchors for audit verify.
+ *   journal_fault.c     the wrappers every SQLite call that can fail goes
+ *                       through, and the test-only fault knob in them.
  * The files that do not:
  *   journal_chain.c     the canonical encoding, SHA-256, the verify rules.
  *   journal_key.c       Ed25519 key files, signing and checking (libcrypto).
@@ -317,6 +319,25 @@ struct rb__jconn {
  * SQLite's result code rc, rb__j_say for a failure of our own making. */
 int rb__j_failc(rb__jconn_t *c, int rc, const char *what);
 int rb__j_say(rb__jconn_t *c, int ret, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* journal_fault.c: the only way the journal calls sqlite3_open_v2,
+ * sqlite3_prepare_v2/v3, sqlite3_step and sqlite3_exec (same arguments,
+ * same results), so that RUNBOOK_JOURNAL_FAULT=N[:KIND] can make the Nth
+ * of them fail. rb__j_fault_arm reads the variable (rb_journal_open, once
+ * per process); rb__j_fault_fired says, once, whether this thread's last
+ * failure was the injected one (for the reason the user reads). */
+struct sqlite3;
+struct sqlite3_stmt;
+void rb__j_fault_arm(void);
+int rb__j_fault_fired(void);
+int rb__j_open_v2(const char *path, struct sqlite3 **db, int flags, const char *vfs);
+int rb__j_prepare_v2(struct sqlite3 *db, const char *sql, int n, struct sqlite3_stmt **st,
+                     const char **tail);
+int rb__j_prepare_v3(struct sqlite3 *db, const char *sql, int n, unsigned flags,
+                     struct sqlite3_stmt **st, const char **tail);
+int rb__j_step(struct sqlite3_stmt *st);
+int rb__j_exec(struct sqlite3 *db, const char *sql, int (*cb)(void *, int, char **, char **),
+               void *arg, char **errmsg);
 
 /* journal.c: helpers. */
 int64_t rb__j_wall_ms(void);
