@@ -10,7 +10,7 @@ WORLD_JOBS ?= 8
 # CI builds treat warnings as errors.
 CMAKE_FLAGS ?= $(if $(CI),-DRB_WERROR=ON,)
 
-.PHONY: all deps build build-asan build-fuzz demo test test-normal test-asan test-fuzz fuzz bench mutation coverage clean
+.PHONY: all deps build build-asan build-fuzz demo test test-normal test-asan test-fuzz fuzz bench compare mutation coverage clean
 
 all: build
 
@@ -48,7 +48,7 @@ define rb_deps
 	     echo "  $$cmd" >&2; exit 1; fi
 endef
 
-.PHONY: deps-demo deps-test deps-fuzz deps-coverage
+.PHONY: deps-demo deps-test deps-fuzz deps-coverage deps-bench
 deps:
 	$(call rb_deps,$(DEB_PKGS))
 deps-demo:
@@ -60,6 +60,8 @@ deps-fuzz:
 	$(call rb_deps,$(DEB_PKGS) $(DEB_FUZZ_PKGS))
 deps-coverage:
 	$(call rb_deps,$(DEB_PKGS) $(DEB_TEST_PKGS) $(DEB_COV_PKGS))
+deps-bench:
+	$(call rb_deps,$(DEB_PKGS) $(DEB_BENCH_PKGS))
 
 # The build makes the man pages (help2man, lowdown) and the package (file,
 # for CPack's dpkg-shlibdeps); the man page and completion tests read them
@@ -157,8 +159,25 @@ coverage: deps-coverage
 	@rc=$$(cat $(COV_BUILD)/coverage-ctest.rc); [ "$$rc" = 0 ] || \
 	  { echo "coverage: some tests failed (figures above are still measured)" >&2; exit 1; }
 
-bench: build
+# The benchmarks (tests/bench/README.md; not part of `make test`): what
+# they run or measure against — ansible-core and jq (compare.sh, ssh.sh),
+# sshd (ssh.sh), wrk, nginx, python3, sqlite3 and curl (serve.sh, review.sh),
+# strace (journal.sh's fsync count).
+DEB_BENCH_PKGS = ansible-core jq openssh-client openssh-server wrk nginx-light \
+                 python3 sqlite3 curl strace
+
+# Every benchmark, then the engine's figures in one table (summary.sh);
+# the output is kept in $(BUILD)/bench.log.
+bench: deps-bench
+	$(MAKE) build
 	sh tests/bench/run_all.sh $(BUILD)
+
+# The comparison alone: the engine, Ansible and a sh loop on the same
+# recovery work of COMPARE_STEPS steps (tests/bench/compare.sh).
+COMPARE_STEPS ?= 100
+compare: deps-bench
+	$(MAKE) build
+	sh tests/bench/compare.sh $(BUILD) $(COMPARE_STEPS)
 
 # Mutation testing (not part of `make test`): each mutant of
 # tests/mutation/mutants.txt is planted alone in a scratch copy, built and
