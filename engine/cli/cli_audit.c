@@ -120,14 +120,6 @@ static void fmt_local(int64_t ms, char *buf, size_t len)
 
 /* Text from the journal may come from outside (step names, runbook names):
  * no control characters to the terminal. */
-static void put_clean(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
-    }
-}
-
 static const char *jstr(const json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
@@ -258,29 +250,6 @@ static int parse_opts(int argc, char **argv, const char *cmd, int prune, audit_o
 
 /* ---- runbook audit verify ------------------------------------------------------- */
 
-static void print_problem(FILE *f, const json_t *p)
-{
-    const json_t *ev = json_object_get(p, "event_id");
-    fputs("  ", f);
-    if (json_is_integer(ev))
-        fprintf(f, "event #%lld", (long long)json_integer_value(ev));
-    else
-        fputs("journal", f);
-    if (json_is_integer(json_object_get(p, "run_id"))) {
-        fprintf(f, " (run %lld seq %lld, %s", jint(p, "run_id"), jint(p, "seq"),
-                jstr(p, "type") ? "" : "?");
-        put_clean(f, jstr(p, "type"));
-        if (jstr(p, "step")) {
-            fputs(" of step ", f);
-            put_clean(f, jstr(p, "step"));
-        }
-        fputc(')', f);
-    }
-    fputs(": ", f);
-    put_clean(f, jstr(p, "what"));
-    fputc('\n', f);
-}
-
 /* What --pubkey and --anchor proved, for a journal that verified. */
 static void print_seals(const json_t *r)
 {
@@ -381,8 +350,9 @@ static int audit_verify(int argc, char **argv)
         else
             printf("%s: TAMPERED: %lld problem%s found; the first bad record first\n", o.db, n,
                    n == 1 ? "" : "s");
+        out_t out = {stdout, 0};
         json_array_foreach(json_object_get(r, "problems"), i, p)
-            print_problem(stdout, p);
+            rb__cli_put_problem(&out, p);
         if ((size_t)n > json_array_size(json_object_get(r, "problems")))
             printf("  … and %lld more\n",
                    n - (long long)json_array_size(json_object_get(r, "problems")));

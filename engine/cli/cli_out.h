@@ -39,6 +39,9 @@ void rb__cli_color_on(out_t *o, int c);
 void rb__cli_color_off(out_t *o, int c);
 size_t rb__cli_put_clean(out_t *o, const char *s, size_t len, size_t max);
 void rb__cli_put_str(out_t *o, const char *s);
+/* One finding of the hash-chain check (rb_journal_verify's problems) as a
+ * line: "  event #12 (run 3 seq 4, step_finished of step x): what". */
+void rb__cli_put_problem(out_t *o, const json_t *p);
 /* The first `lines` lines of a captured output stream (a JSON string that
  * may hold NUL bytes), each "LABEL | text" indented, cleaned and cut at
  * RB__OUT_COLS bytes as rb__cli_put_clean does, then how many were left

@@ -205,9 +205,12 @@ typedef struct rb_journal_runs_filter {
     const char *status;   /* the status in the listing (resolved, failed, running …) */
     const char *trigger;  /* the trigger, or its kind: "cli" also matches "cli (drill)",
                            * "runbook" matches "runbook:12" (a sub-runbook) */
-    const char *severity; /* the level severity_assigned recorded (P1 …) */
+    const char *severity; /* the level severity_assigned recorded (P1 …; p1 matches it:
+                           * ASCII case does not count) */
     int64_t since_ms;     /* started at or after (ms since the epoch) */
     int64_t before_id;    /* only ids below it (the next page) */
+    int drill;            /* 1: only drills (dry runs: a trigger "… (drill)");
+                           * -1: no drills; 0: both */
 } rb_journal_runs_filter_t;
 /* The newest runs first that pass f (NULL: every run), as rb_journal_runs,
  * each also with severity (the level assigned, or null). */

@@ -473,11 +473,14 @@ int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, jso
     char sql[1024];
     snprintf(sql, sizeof sql,
              "SELECT id, runbook, sha256, status, trigger, started_at, ended_at, %s AS severity"
-             " FROM runs WHERE 1%s%s%s%s%s%s ORDER BY id DESC LIMIT ?6",
+             " FROM runs WHERE 1%s%s%s%s%s%s%s ORDER BY id DESC LIMIT ?6",
              RB__J_SEVERITY_SQL, f->runbook ? " AND runbook = ?1" : "",
              f->status ? " AND status = ?2" : "",
              f->trigger ? " AND (trigger = ?3 OR substr(trigger, 1, length(?3) + 1) IN (?3 || ':', ?3 || ' '))" : "",
-             f->severity ? " AND severity = ?4" : "", f->since_ms ? " AND started_at >= ?5" : "", f->before_id ? " AND id < ?7" : "");
+             f->severity ? " AND severity = ?4 COLLATE NOCASE" : "", f->since_ms ? " AND started_at >= ?5" : "", f->before_id ? " AND id < ?7" : "",
+             /* a drill's trigger ends " (drill)" (engine/cli/cli_run.c) */
+             f->drill > 0 ? " AND substr(trigger, -8) = ' (drill)'"
+             : f->drill < 0 ? " AND substr(trigger, -8) IS NOT ' (drill)'" : "");
     sqlite3_stmt *st = NULL;
     int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)

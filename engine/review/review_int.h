@@ -121,4 +121,14 @@ size_t rv_jstrn(const json_t *o, const char *k, const char **s);
  * escape, a carriage return) written as '?', as `runbook show` does. */
 void rv_put_visible(FILE *f, const char *s, size_t len);
 
+/* report_html.c: what the HTML pages share (the report, the runs list) */
+
+/* s[0..len) as HTML text or attribute value: & < > " ' escaped, control
+ * characters other than newline and tab written as '?'. */
+void rv_html_esc_n(FILE *f, const char *s, size_t len);
+/* The pages' one stylesheet (screen and print). */
+extern const char rv_html_css[];
+/* The CSS class of an outcome word: ok, bad, skip or other. */
+const char *rv_html_cls(const char *st);
+
 #endif

@@ -30,6 +30,14 @@ void rb__api_reply_durable(rb_srv_t *s, rb_http_req_t *r, int status, json_t *v)
  * journal has no such run, 409 when it has (finished, or another's). */
 void rb__api_not_in_flight(rb_srv_t *s, rb_http_req_t *r, int64_t id);
 
+/* Answers 200 with a document for people (a report, the runs page):
+ * no-store, nosniff, and for text/html a Content-Security-Policy that
+ * allows no script, no request to anywhere, no framing, only the page's
+ * first <style> (by its hash) and forms submitting to form_action ("'none'"
+ * or "'self'"). */
+void rb__api_reply_page(rb_http_req_t *r, const char *type, const char *page, size_t len,
+                        const char *form_action);
+
 /* ---- the handlers (routes.c's table) ---- */
 
 void rb__api_runbooks(rb_http_req_t *r, void *arg);     /* GET /api/v1/runbooks[/NAME] */
@@ -51,6 +59,11 @@ void rb__api_report(rb_srv_t *s, rb_http_req_t *r, int64_t id);
 
 /* POST /api/v1/runs/ID/approve or /deny. */
 void rb__approvals_answer(rb_srv_t *s, rb_http_req_t *r, int64_t id, int approved);
+
+/* ---- page_runs.c ---- */
+
+void rb__page_runs(rb_http_req_t *r, void *arg); /* GET /runs: the runs as a page */
+void rb__page_root(rb_http_req_t *r, void *arg); /* GET /: to /runs */
 
 /* ---- metrics.c ---- */
 

@@ -14,10 +14,13 @@
  *   load    load + validate + compile of 1,000 runbooks of about 60 lines;
  *   sign    N one-step runs in one journal, without and with a signing key
  *           (a signed checkpoint at each run's end), in alternating rounds:
- *           what a signature costs a run.
+ *           what a signature costs a run;
+ *   parse   FILE: jansson's parse and free of the file's JSON, N times (the
+ *           serve bench gives it the ingest benchmark's body: the share of
+ *           an alert's cost that is the JSON library's alone).
  *
  * Prints figures; never fails on timing. Usage:
- *   bench_engine [steps N | flat N | idle R | load N | sign N | all]
+ *   bench_engine [steps N | flat N | idle R | load N | sign N | parse FILE [N] | all]
  */
 #define _GNU_SOURCE
 #include "load/diag.h"
@@ -25,6 +28,7 @@
 #include "run/run.h"
 #include "load/runbook.h"
 
+#include <jansson.h>
 #include <spawn.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -462,12 +466,39 @@ static void bench_sign(int n)
     rb_runbook_free(rb);
 }
 
+static void bench_parse(const char *path, int n)
+{
+    FILE *f = fopen(path, "rb");
+    static char buf[1 << 20];
+    size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f)
+        fclose(f);
+    json_error_t err;
+    json_t *probe = json_loadb(buf, len, 0, &err);
+    if (!probe) {
+        printf("parse: %s: not JSON (%s)\n", path, err.text);
+        return;
+    }
+    json_decref(probe);
+    double t0 = now_ms();
+    for (int i = 0; i < n; i++)
+        json_decref(json_loadb(buf, len, 0, &err));
+    double t = now_ms() - t0;
+    printf("parse: jansson parse + free of %zu bytes: %.1f us each (%d times)\n", len,
+           1000.0 * t / n, n);
+}
+
 int main(int argc, char **argv)
 {
     strcpy(tmpdir, "/tmp/rb-bench-XXXXXX");
     if (!mkdtemp(tmpdir))
         return 1;
     const char *what = argc > 1 ? argv[1] : "all";
+    if (!strcmp(what, "parse") && argc > 2) {
+        bench_parse(argv[2], argc > 3 ? atoi(argv[3]) : 20000);
+        rmdir(tmpdir);
+        return 0;
+    }
     int n = argc > 2 ? atoi(argv[2]) : 0;
     if (!strcmp(what, "steps") || !strcmp(what, "all"))
         bench_steps(n ? n : 1000);
