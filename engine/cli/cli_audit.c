@@ -341,7 +341,6 @@ static int audit_verify(int argc, char **argv)
         long long n = jint(r, "problems_total");
         size_t i;
         json_t *p;
-        out_t out = {stdout, 0};
         int unproven = (size_t)n == json_array_size(json_object_get(r, "problems"));
         json_array_foreach(json_object_get(r, "problems"), i, p)
             unproven &= !strcmp(jstr(p, "kind") ? jstr(p, "kind") : "", "unproven");
@@ -351,6 +350,7 @@ static int audit_verify(int argc, char **argv)
         else
             printf("%s: TAMPERED: %lld problem%s found; the first bad record first\n", o.db, n,
                    n == 1 ? "" : "s");
+        out_t out = {stdout, 0};
         json_array_foreach(json_object_get(r, "problems"), i, p)
             rb__cli_put_problem(&out, p);
         if ((size_t)n > json_array_size(json_object_get(r, "problems")))

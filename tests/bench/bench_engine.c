@@ -12,15 +12,15 @@
  *   idle    R concurrent runs each waiting in a sleep step: RSS per run and
  *           the loop's worst lag while they wait;
  *   load    load + validate + compile of 1,000 runbooks of about 60 lines;
- *   parse   FILE: jansson's parse and free of the file's JSON, N times (the
- *           serve bench gives it the ingest benchmark's body: the share of
- *           an alert's cost that is the JSON library's alone);
  *   sign    N one-step runs in one journal, without and with a signing key
  *           (a signed checkpoint at each run's end), in alternating rounds:
- *           what a signature costs a run.
+ *           what a signature costs a run;
+ *   parse   FILE: jansson's parse and free of the file's JSON, N times (the
+ *           serve bench gives it the ingest benchmark's body: the share of
+ *           an alert's cost that is the JSON library's alone).
  *
  * Prints figures; never fails on timing. Usage:
- *   bench_engine [steps N | flat N | idle R | load N | parse FILE [N] | sign N | all]
+ *   bench_engine [steps N | flat N | idle R | load N | sign N | parse FILE [N] | all]
  */
 #define _GNU_SOURCE
 #include "load/diag.h"
@@ -393,28 +393,6 @@ static void bench_load(int n)
            "%.0f runbooks/s (%d valid)\n", n, t, n / (t / 1000.0), ok);
 }
 
-static void bench_parse(const char *path, int n)
-{
-    FILE *f = fopen(path, "rb");
-    static char buf[1 << 20];
-    size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
-    if (f)
-        fclose(f);
-    json_error_t err;
-    json_t *probe = json_loadb(buf, len, 0, &err);
-    if (!probe) {
-        printf("parse: %s: not JSON (%s)\n", path, err.text);
-        return;
-    }
-    json_decref(probe);
-    double t0 = now_ms();
-    for (int i = 0; i < n; i++)
-        json_decref(json_loadb(buf, len, 0, &err));
-    double t = now_ms() - t0;
-    printf("parse: jansson parse + free of %zu bytes: %.1f us each (%d times)\n", len,
-           1000.0 * t / n, n);
-}
-
 /* n runs of rb one after the other in one journal (writer thread), signed
  * with the private key at key or not: ms per run. */
 static double runs_in_one_journal(rb_runbook_t *rb, const char *name, const char *key, int n)
@@ -486,6 +464,28 @@ static void bench_sign(int n)
            " %.3f ms signed: a signed checkpoint costs %.3f ms per run end (%+.1f%%)\n", n,
            rounds, p, q, q - p, 100.0 * (q - p) / p);
     rb_runbook_free(rb);
+}
+
+static void bench_parse(const char *path, int n)
+{
+    FILE *f = fopen(path, "rb");
+    static char buf[1 << 20];
+    size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f)
+        fclose(f);
+    json_error_t err;
+    json_t *probe = json_loadb(buf, len, 0, &err);
+    if (!probe) {
+        printf("parse: %s: not JSON (%s)\n", path, err.text);
+        return;
+    }
+    json_decref(probe);
+    double t0 = now_ms();
+    for (int i = 0; i < n; i++)
+        json_decref(json_loadb(buf, len, 0, &err));
+    double t = now_ms() - t0;
+    printf("parse: jansson parse + free of %zu bytes: %.1f us each (%d times)\n", len,
+           1000.0 * t / n, n);
 }
 
 int main(int argc, char **argv)
