@@ -107,6 +107,29 @@ void rb__cli_put_str(out_t *o, const char *s)
         rb__cli_put_clean(o, s, strlen(s), SIZE_MAX);
 }
 
+void rb__cli_put_problem(out_t *o, const json_t *p)
+{
+    const json_t *ev = json_object_get(p, "event_id");
+    fputs("  ", o->f);
+    if (json_is_integer(ev))
+        fprintf(o->f, "event #%lld", (long long)json_integer_value(ev));
+    else
+        fputs("journal", o->f);
+    if (json_is_integer(json_object_get(p, "run_id"))) {
+        fprintf(o->f, " (run %lld seq %lld, %s", (long long)rb__cli_jint(p, "run_id"),
+                (long long)rb__cli_jint(p, "seq"), rb__cli_jstr(p, "type") ? "" : "?");
+        rb__cli_put_str(o, rb__cli_jstr(p, "type"));
+        if (rb__cli_jstr(p, "step")) {
+            fputs(" of step ", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(p, "step"));
+        }
+        fputc(')', o->f);
+    }
+    fputs(": ", o->f);
+    rb__cli_put_str(o, rb__cli_jstr(p, "what"));
+    fputc('\n', o->f);
+}
+
 /* Compact JSON, capped; json_dumps escapes control characters itself. */
 void rb__cli_put_json(out_t *o, const json_t *v, size_t max)
 {

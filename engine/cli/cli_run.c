@@ -64,7 +64,9 @@ static void help(FILE *f)
             "  -h, --help             this text\n\n"
             "environment: $RUNBOOK_EXTERNAL_URL (https://runbook.example.com), where people\n"
             "reach the server that holds this journal: {{ run.report_url }} and the built-in\n"
-            "notify templates link EXTERNAL_URL/api/v1/runs/ID/report (docs/notifications.md).\n\n"
+            "notify templates link EXTERNAL_URL/api/v1/runs/ID/report (docs/notifications.md).\n"
+            "$RUNBOOK_SIGNING_KEY (runbook audit key init): the run's end is signed with it\n"
+            "(runbook audit verify --pubkey; docs/journal.md).\n\n"
             "exit codes: 0 resolved, 1 failed or cancelled, 2 invalid runbook, parameter\n"
             "            or usage, 3 not confirmed (the checks found nothing to do), 4 not\n"
             "            started: another run holds its concurrency key, or it cools down,\n"
@@ -756,6 +758,11 @@ static int cli_main(int argc, char **argv, int resume)
     int jflags = sync && !strcmp(sync, "normal") ? RB_JOURNAL_SYNC_NORMAL : 0;
     if (rb_journal_open(db, jflags, &j, err, sizeof(err)) < 0) {
         fprintf(stderr, "runbook %s: %s\n", cmd, err);
+        rb_runbook_free(rb);
+        goto out;
+    }
+    if (rb_cli_signing_key(cmd, j) < 0) {
+        rb_journal_close(j);
         rb_runbook_free(rb);
         goto out;
     }

@@ -312,9 +312,13 @@ int rb_run_resume_prepare(uv_loop_t *loop, rb_journal_t *j, int64_t id, const ch
     json_t *point = NULL, *run = NULL;
     int rc = rb_journal_run_resume_point(j, id, &point);
     if (rc < 0) {
-        snprintf(err, errlen, "no run %lld in the journal%s", (long long)id,
-                 rc == RB_EJOURNAL ? " (its recorded runbook text does not match its hash)" : "");
-        return RB_ENOTFOUND;
+        /* not there, or the journal's own reason: a text that does not
+         * match its hash, a read that failed */
+        if (rc == RB_ENOTFOUND)
+            snprintf(err, errlen, "no run %lld in the journal", (long long)id);
+        else
+            snprintf(err, errlen, "%s", rb_journal_errmsg(j));
+        return rc;
     }
     const char *status = json_string_value(json_object_get(point, "status"));
     if (!status || strcmp(status, "interrupted")) {

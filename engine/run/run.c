@@ -586,6 +586,8 @@ static void finish(rb_run_t *r)
     if (rc == 0)
         rc = rb_journal_run_status_at(r->j, r->id, r->final_status, 1, 0,
                                       r->start_wall_ms > 0 && !r->replay ? end_wall : 0);
+    if (rc == 0 && !r->replay) /* a signed checkpoint of the head, run_finished included (none without a key) */
+        rc = rb_journal_seal(r->j);
     if (rc < 0) {
         final_record_failed(r, rc);
         return;
