@@ -216,11 +216,17 @@ void rb__cli_put_item(out_t *o, const json_t *value, size_t max)
 /* What an action would run or ran: "$ argv…", "$ shell line", or the
  * action's name and its parameters; a remote step starts with its host
  * ("on n1: $ systemctl is-active neo-node"). */
+int rb__cli_has_host(const json_t *with)
+{
+    const json_t *h = json_object_get(with, "host");
+    return h && !json_is_null(h);
+}
+
 void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with)
 {
     json_t *argv = json_object_get(with, "argv");
     const char *shell = rb__cli_jstr(with, "shell");
-    int remote = action && !strcmp(action, "ssh") && json_object_get(with, "host");
+    int remote = action && !strcmp(action, "ssh") && rb__cli_has_host(with);
     if (remote) {
         fputs("on ", o->f);
         rb__cli_put_host(o, with);

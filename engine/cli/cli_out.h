@@ -65,6 +65,8 @@ int rb__cli_put_channel(out_t *o, const json_t *res);
 /* The host an ssh step's with names: an inventory host's name, or
  * [user@]address[:port]; nothing when with has no host. */
 void rb__cli_put_host(out_t *o, const json_t *with);
+/* An ssh step's `with` names a host (a template that gave null names none). */
+int rb__cli_has_host(const json_t *with);
 /* A foreach item as a label, at most max bytes: an inventory host by its
  * name, a string as itself, anything else as compact JSON. */
 void rb__cli_put_item(out_t *o, const json_t *value, size_t max);

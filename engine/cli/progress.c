@@ -422,7 +422,7 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         fprintf(stderr, "%s▶%s %s%s%s (%s", C(c, "\033[36m"), C(c, "\033[0m"), C(c, "\033[1m"), step,
                 C(c, "\033[0m"), str(data, "action", "?"));
         if (!json_is_array(items) && !strcmp(str(data, "action", "?"), "ssh") &&
-            json_object_get(json_object_get(data, "with"), "host")) { /* where it runs */
+            rb__cli_has_host(json_object_get(data, "with"))) { /* where it runs */
             out_t o = {stderr, 0};
             fputs(" on ", stderr);
             rb__cli_put_host(&o, json_object_get(data, "with"));

@@ -2,7 +2,9 @@
 # ssh_validate.sh — `runbook validate` reports every problem of an `ssh`
 # step in one pass, each at its own key (validate_all in the action ABI,
 # as notify's entries do), and loading an inventory reports every problem
-# of a host, each at its value, not only the first.
+# of a host, each at its value, not only the first. A host looked up in
+# the inventory by an alert label that names no host fails its step
+# naming the lookup and the missing host, not only "host is required".
 # Env: RUNBOOK (the binary), RB_SOURCE_DIR (the repository root).
 set -u
 : "${RUNBOOK:?}" "${RB_SOURCE_DIR:?}"
@@ -47,6 +49,24 @@ rc=$?
 says inv.out 'inv.yaml:3:14: .*host "a": host: "-oProxyCommand=x" is not a host name' \
     'inv.yaml:4:11: .*host "a": user: "-bad" is not a user name' \
     'inv.yaml:5:15: .*host "a": host_key: .*is not a public key'
+
+# ---- a host the inventory does not have ----
+cat >node.yaml <<'EOF'
+apiVersion: runbook/v1
+name: node
+steps:
+  - name: s
+    action: ssh
+    with: { host: "{{ inventory.hosts[alert.labels.node] }}", argv: [true] }
+EOF
+printf '{"labels":{"alertname":"Down","node":"nope"}}' >alert.json
+printf 'hosts:\n  b: { address: ok.example }\n' >good.yaml
+"$RUNBOOK" run --db n.db --yes --inventory good.yaml --alert alert.json node.yaml >node.out 2>&1
+rc=$?
+[ $rc -eq 1 ] && ok || { bad "a missing host: exit $rc, not 1"; cat node.out; }
+"$RUNBOOK" show --db n.db 1 >node-show.out 2>&1
+says node-show.out 'step s finished: error .*host is required (host: {{ inventory.hosts\[alert.labels.node\] }} gave nothing: inventory.hosts has no "nope")'
+grep -q 'ssh on )' node.out && bad "live progress names an empty host" || ok
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
