@@ -243,16 +243,13 @@ void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with)
     }
 }
 
-void rb__cli_put_would(out_t *o, int indent, const json_t *would)
+int rb__cli_put_channel(out_t *o, const json_t *res)
 {
-    const json_t *pv = json_object_get(would, "preview");
-    if (!json_is_object(pv)) {
-        rb__cli_put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
-        return;
-    }
-    const char *ch = rb__cli_jstr(pv, "channel"), *to = rb__cli_jstr(pv, "target");
-    const char *ev = rb__cli_jstr(pv, "event_action");
-    rb__cli_put_str(o, ch ? ch : rb__cli_jstr(would, "action"));
+    const char *ch = rb__cli_jstr(res, "channel"), *to = rb__cli_jstr(res, "target");
+    const char *ev = rb__cli_jstr(res, "event_action");
+    if (!ch)
+        return 0;
+    rb__cli_put_str(o, ch);
     if (ev) {
         fputc(' ', o->f);
         rb__cli_put_str(o, ev);
@@ -261,6 +258,18 @@ void rb__cli_put_would(out_t *o, int indent, const json_t *would)
         fputs(" to ", o->f);
         rb__cli_put_clean(o, to, strlen(to), RB__OUT_COLS);
     }
+    return 1;
+}
+
+void rb__cli_put_would(out_t *o, int indent, const json_t *would)
+{
+    const json_t *pv = json_object_get(would, "preview");
+    if (!json_is_object(pv)) {
+        rb__cli_put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
+        return;
+    }
+    if (!rb__cli_put_channel(o, pv))
+        rb__cli_put_str(o, rb__cli_jstr(would, "action"));
     const char *dk = rb__cli_jstr(pv, "dedup_key");
     if (dk) {
         fputs(", dedup_key ", o->f);

@@ -57,6 +57,11 @@ void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with);
  * preview, "slack to http://h:p" and the rendered message below it, each
  * line indented by indent and "| "; else rb__cli_put_would_run's. */
 void rb__cli_put_would(out_t *o, int indent, const json_t *would);
+/* A notification's channel and where it went, from its result (or a
+ * drill's preview): "pagerduty resolve to https://events.pagerduty.com",
+ * "email to a@x, b@y", "webhook" (no target). 0, printing nothing, when
+ * the result names no channel. */
+int rb__cli_put_channel(out_t *o, const json_t *res);
 /* The host an ssh step's with names: an inventory host's name, or
  * [user@]address[:port]; nothing when with has no host. */
 void rb__cli_put_host(out_t *o, const json_t *with);
@@ -92,6 +97,16 @@ int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, o
 rb_journal_t *rb__cli_open_journal(const char *cmd, const char *db);
 /* arg as a run id (> 0), or 0 with "runbook CMD: 'arg' is not a run id" said. */
 long long rb__cli_run_id(const char *cmd, const char *arg);
+
+/* ---- cli_seal.c: signed checkpoints and anchors (docs/journal.md) ---- */
+
+/* `runbook audit key …` and `runbook audit anchor …` (argv[0] the word). */
+int rb__cli_audit_key(int argc, char **argv);
+int rb__cli_audit_anchor(int argc, char **argv);
+/* Appends the anchors arg holds (an anchor line, or a file of them) to
+ * *arr (*n of *cap); -1 with why said on stderr. */
+int rb__cli_anchors_add(const char *cmd, const char *arg, rb_journal_anchor_t **arr, size_t *n,
+                        size_t *cap);
 
 /* ---- cli_client.c: a running server's API (docs/api.md) ---- */
 

@@ -125,6 +125,9 @@ int rb_cli_serve(int argc, char **argv)
     if (!c->plugins && getenv("RUNBOOK_PLUGINS") && *getenv("RUNBOOK_PLUGINS") &&
         rb_srv_config_set(&c->plugins, getenv("RUNBOOK_PLUGINS")) < 0)
         goto out;
+    if (!c->signing_key && getenv("RUNBOOK_SIGNING_KEY") && *getenv("RUNBOOK_SIGNING_KEY") &&
+        rb_srv_config_set(&c->signing_key, getenv("RUNBOOK_SIGNING_KEY")) < 0)
+        goto out;
     rc = rb_server_main(c, !config && !c->tokens);
 out:
     rb_srv_config_free(c);

@@ -254,7 +254,10 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
             fputs(": ", o->f);
             rb__cli_put_would(o, indent, would);
         } else {
-            /* the action's own tries (notify retries inside one attempt) */
+            /* which of the event's notifications, then the action's own
+             * tries (notify retries inside one attempt) */
+            if (rb__cli_put_channel(o, res))
+                fputs(": ", o->f);
             put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : outcome_word(res), res,
                         rb__cli_jint(res, "attempts"), -1);
         }

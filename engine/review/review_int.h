@@ -63,6 +63,8 @@ struct rv_replay {
     uv_timer_t tick;
     char *err;
     size_t errlen;
+    int jrc;              /* a read of the recorded journal that failed (its RB_E*):
+                             the replay stops with rb_journal_errmsg(src) */
 };
 
 /* replayer.c */
