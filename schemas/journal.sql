@@ -1,5 +1,5 @@
 -- journal.sql — the SQLite schema of the runbook journal (DESIGN §5),
--- version 5. engine/journal_schema.c compiles this text in (CMake turns it into
+-- version 6. engine/journal_schema.c compiles this text in (CMake turns it into
 -- journal_sql.h) and runs it, inside one IMMEDIATE transaction, on a file
 -- whose user_version is 0. A file of an older version is brought here by the
 -- migrations in journal_schema.c (keyed by user_version; version 1 is kept in
@@ -14,7 +14,7 @@
 
 -- 'RUNB': lets the journal tell its own files from other SQLite databases.
 PRAGMA application_id = 1381322306;
-PRAGMA user_version = 5;
+PRAGMA user_version = 6;
 
 -- Every runbook text a run was started from, verbatim, keyed by the SHA-256
 -- of that text: replay and review re-read exactly what ran.
@@ -45,6 +45,9 @@ CREATE TABLE runs (
 
 -- Open runs, looked at on every open for writing.
 CREATE INDEX runs_open ON runs(id) WHERE ended_at IS NULL;
+
+-- The runs by start time: the listings show the newest first (version 6).
+CREATE INDEX runs_started ON runs(started_at, id);
 
 -- The append-only record of every transition of every run, hash-chained in
 -- insertion order over all runs: event N carries the hash of event N-1.

@@ -735,14 +735,16 @@ static int walk_event(json_t *ev, void *arg)
  * their links, its version, its status, the chain's head and checkpoints:
  * rb_journal_verify_run, what `runbook report` checks). When it does not
  * verify, what was shown may not be what happened: said on stderr with
- * the findings, exit 1 (as `runbook audit verify`). */
+ * the findings, exit 1 (as `runbook audit verify`); when it cannot be
+ * read, exit 2. */
 static int check_chain(rb_journal_t *j, long long id)
 {
     json_t *ver = NULL;
     if (rb_journal_verify_run(j, id, &ver) != 0) {
-        fprintf(stderr, "runbook show: warning: the hash chain of run %lld could not be checked: %s\n",
-                id, rb_journal_errmsg(j));
-        return RB_EXIT_FAILED;
+        /* not a finding: the journal could not be read (exit 2, as any read) */
+        fprintf(stderr, "runbook show: the hash chain of run %lld could not be read: %s\n", id,
+                rb_journal_errmsg(j));
+        return RB_EXIT_USAGE;
     }
     const json_t *problems = json_object_get(ver, "problems");
     int rc = RB_EXIT_OK;

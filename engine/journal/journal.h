@@ -219,12 +219,15 @@ typedef struct rb_journal_runs_filter {
     const char *severity; /* the level severity_assigned recorded (P1 …; p1 matches it:
                            * ASCII case does not count) */
     int64_t since_ms;     /* started at or after (ms since the epoch) */
-    int64_t before_id;    /* only ids below it (the next page) */
+    int64_t before_id;    /* only the runs listed after this run (the next page; a run
+                           * the journal does not hold: none) */
     int drill;            /* 1: only drills (dry runs: a trigger "… (drill)");
                            * -1: no drills; 0: both */
 } rb_journal_runs_filter_t;
-/* The newest runs first that pass f (NULL: every run), as rb_journal_runs,
- * each also with severity (the level assigned, or null). */
+/* The newest runs first that pass f (NULL: every run): by started_at, then
+ * id (a newer run may have a smaller id while two processes write the
+ * journal), with rb_journal_runs' fields and severity (the
+ * level assigned, or null). */
 int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out);
 /* The sub-runbook runs that run_id's steps started, oldest first: an array
  * of {id, runbook, sha256, status, parent_step}. */

@@ -473,15 +473,24 @@ int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, jso
     if (!f)
         f = &none;
     /* The statement depends on which filters are given: built from fixed
-     * pieces (values are bound, never pasted) and prepared for this call. */
-    char sql[1024];
+     * pieces (values are bound, never pasted) and prepared for this call.
+     * Newest first is by start time, then id: ids are handed out in
+     * blocks per writing process (journal.md), so while a server and a
+     * command write one journal a newer run may have a smaller id. The
+     * inner query picks the page (the severity only read where it
+     * filters); the outer reads the severity of those runs only. The page
+     * after run ?7 is what comes after it in that order. */
+    char sql[2048];
     snprintf(sql, sizeof sql,
              "SELECT id, runbook, sha256, status, trigger, started_at, ended_at, %s AS severity"
-             " FROM runs WHERE 1%s%s%s%s%s%s%s ORDER BY id DESC LIMIT ?6",
+             " FROM runs WHERE id IN (SELECT id FROM runs WHERE 1%s%s%s%s%s%s%s"
+             " ORDER BY started_at DESC, id DESC LIMIT ?6) ORDER BY started_at DESC, id DESC",
              RB__J_SEVERITY_SQL, f->runbook ? " AND runbook = ?1" : "",
              f->status ? " AND status = ?2" : "",
              f->trigger ? " AND (trigger = ?3 OR substr(trigger, 1, length(?3) + 1) IN (?3 || ':', ?3 || ' '))" : "",
-             f->severity ? " AND severity = ?4 COLLATE NOCASE" : "", f->since_ms ? " AND started_at >= ?5" : "", f->before_id ? " AND id < ?7" : "",
+             f->severity ? " AND " RB__J_SEVERITY_SQL " = ?4 COLLATE NOCASE" : "",
+             f->since_ms ? " AND started_at >= ?5" : "",
+             f->before_id ? " AND (started_at, id) < (SELECT b.started_at, b.id FROM runs b WHERE b.id = ?7)" : "",
              /* a drill's trigger ends " (drill)" (engine/cli/cli_run.c) */
              f->drill > 0 ? " AND substr(trigger, -8) = ' (drill)'"
              : f->drill < 0 ? " AND substr(trigger, -8) IS NOT ' (drill)'" : "");

@@ -171,19 +171,34 @@ static int rb__j_migrate_4(rb__jconn_t *c)
     return rc;
 }
 
-/* 4 → 5: signed checkpoints (the signatures table and its triggers). */
-static int rb__j_migrate_5(rb__jconn_t *c)
+/* Creates the named objects (NULL-terminated) as the compiled-in schema
+ * has them. */
+static int rb__j_add_fresh(rb__jconn_t *c, const char *const *objects)
 {
     sqlite3 *fresh = NULL;
-    int rc = sqlite3_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL);
+    int rc = rb__j_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(fresh, (const char *)rb__journal_sql, NULL, NULL, NULL);
-    static const char *const objects[] = {"signatures", "signatures_no_update",
-                                          "signatures_no_delete"};
-    for (size_t i = 0; rc == SQLITE_OK && i < sizeof objects / sizeof *objects; i++)
+        rc = rb__j_exec(fresh, (const char *)rb__journal_sql, NULL, NULL, NULL);
+    for (size_t i = 0; rc == SQLITE_OK && objects[i]; i++)
         rc = rb__j_exec_fresh(c, fresh, objects[i]);
     sqlite3_close(fresh);
     return rc;
+}
+
+/* 4 → 5: signed checkpoints (the signatures table and its triggers). */
+static int rb__j_migrate_5(rb__jconn_t *c)
+{
+    static const char *const objects[] = {"signatures", "signatures_no_update",
+                                          "signatures_no_delete", NULL};
+    return rb__j_add_fresh(c, objects);
+}
+
+/* 5 → 6: the index of runs by start time (the listings' order: newest
+ * first by start, which ids handed out in blocks per process are not). */
+static int rb__j_migrate_6(rb__jconn_t *c)
+{
+    static const char *const objects[] = {"runs_started", NULL};
+    return rb__j_add_fresh(c, objects);
 }
 
 /*
@@ -201,6 +216,7 @@ static const struct {
     { 3, rb__j_migrate_3 },
     { 4, rb__j_migrate_4 },
     { 5, rb__j_migrate_5 },
+    { 6, rb__j_migrate_6 },
     { 0, NULL },
 };
 

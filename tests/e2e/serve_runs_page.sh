@@ -3,7 +3,8 @@
 # browser's Basic credentials (docs/server.md#tokens-in-a-browser) on a
 # real `runbook serve`: newest first, each run linking to its report; the
 # filters (status, runbook, severity in any case, drill=no|only) and the
-# pages (limit, before); GET / sends the browser to it; served under the
+# pages (limit, before); newest first by start time also when a command's
+# run beside the server has a larger id; GET / sends the browser to it; served under the
 # report's Content-Security-Policy (no script, its own <style> only, forms
 # only to itself). Auth: no credentials → 401 with a Basic challenge; Basic
 # with any user name and a viewer's or operator's token as the password
@@ -216,12 +217,28 @@ for u in "http://127.0.0.1:$srv_port/runs" "http://viewer:wrong-secret-wrong-sec
         bad "the browser, no credentials: $(tail -5 browser.out)"
     fi
 done
+# A command's run beside the server takes its id from its own block, past
+# the server's (docs/journal.md): the server's next run, started later,
+# has a smaller id, and is still listed first — newest first is by time.
+"$RUNBOOK" run h.yaml --db j.db --yes -q >/dev/null 2>&1 && ok || bad "a run beside the server"
+cli_id=$("$RUNBOOK" runs --db j.db --format json --limit 1 | jq '.[0].id')
 # a run that waits for an approval is marked as waiting, not as failed
 [ "$(G /api/v1/runs -H "Authorization: Bearer $OP" -H 'Content-Type: application/json' -d '{"runbook":"gate"}')" = 201 ] &&
     ok || bad "start gate: $(cat body)"
-wait_for sh -c "curl -s -u u:$RO '$base/runs?status=waiting_approval' | grep -q 'data-run=\"4\"'" && ok || bad "run 4 never waits"
+gate_id=$(jq .id body)
+[ "$gate_id" -lt "$cli_id" ] && ok || bad "the premise: the server's run $gate_id has an id below the command's $cli_id"
+wait_for sh -c "curl -s -u u:$RO '$base/runs?status=waiting_approval' | grep -q 'data-run=\"$gate_id\"'" &&
+    ok || bad "run $gate_id never waits"
 G '/runs?status=waiting_approval' -u "u:$RO" >/dev/null
 grep -q '<span class="badge status skip">waiting_approval</span>' body && ok || bad "the waiting run's badge: $(grep -o '<span class="badge status[^<]*' body)"
+[ "$(G /runs -u "u:$RO")" = 200 ] && [ "$(listed)" = "$gate_id $cli_id 3 2 1 " ] && ok || bad "newest first by time: $(listed)"
+[ "$(G '/runs?limit=1' -u "u:$RO")" = 200 ] && [ "$(listed)" = "$gate_id " ] && ok || bad "limit=1: $(listed)"
+[ "$(G "/runs?limit=2&before=$gate_id" -u "u:$RO")" = 200 ] && [ "$(listed)" = "$cli_id 3 " ] && ok ||
+    bad "the page after run $gate_id: $(listed)"
+[ "$(G "/api/v1/runs?limit=2" -u "u:$RO")" = 200 ] && jq -e --argjson g "$gate_id" --argjson c "$cli_id" \
+    '[.runs[].id] == [$g, $c] and .next_before == $c' body >/dev/null && ok || bad "the API's order: $(cat body)"
+[ "$("$RUNBOOK" runs --db j.db --format json --limit 2 | jq -c '[.[].id]')" = "[$gate_id,$cli_id]" ] && ok ||
+    bad "runbook runs' order"
 serve_stop
 [ "$srv_rc" = 0 ] && ok || { bad "the server exited $srv_rc"; tail -20 srv.log; }
 echo "serve_runs_page: $pass passed, $fail failed"
