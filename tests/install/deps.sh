@@ -4,7 +4,8 @@
 # needs and nothing of the test toolchain; `make deps-test`, which `make
 # test` runs, adds it (clang with libFuzzer included, for the fuzz
 # smoke); `make demo` adds the demo's health check (curl); `make fuzz`
-# installs the build's packages and clang only.
+# installs the build's packages and clang only; `make bench` and `make
+# compare` add the benchmarks' tools (ansible-core for the comparison).
 # Reads the lists through `make -n`, so nothing is installed.
 # Env: RB_SOURCE_DIR, RB_BUILD_DIR.
 . "$RB_SOURCE_DIR/tests/install/lib.sh"
@@ -38,6 +39,19 @@ case " $fuzzl " in *" libcmocka-dev "*) bad "make deps-fuzz installs the test to
 *) ok "make deps-fuzz leaves out the test toolchain" ;; esac
 make -n -C "$RB_SOURCE_DIR" fuzz FUZZ_BUILD="$tmp/f" 2>/dev/null | grep -q " clang-14" &&
     ok "make fuzz installs clang-14 first" || bad "make fuzz does not install clang-14"
+# make bench and make compare: the tools the benchmarks measure against
+# (tests/bench/README.md), Ansible for the comparison first of all.
+benchl=$(list deps-bench)
+for p in cmake ansible-core jq openssh-server wrk nginx-light sqlite3 strace; do
+    case " $benchl " in *" $p "*) ok "make deps-bench installs $p" ;;
+    *) bad "make deps-bench lacks $p" ;; esac
+done
+case " $build " in *" ansible-core "*) bad "make deps installs ansible-core, which only the benchmarks need" ;;
+*) ok "make deps leaves out ansible-core (benchmarks only)" ;; esac
+for t in bench compare; do
+    make -n -C "$RB_SOURCE_DIR" "$t" BUILD="$tmp/b" 2>/dev/null | grep -q " ansible-core" &&
+        ok "make $t installs ansible-core first" || bad "make $t does not install ansible-core"
+done
 demo=$(list deps-demo)
 case " $demo " in *" curl "*) ok "make deps-demo installs curl" ;; *) bad "make deps-demo lacks curl" ;; esac
 # Which list each target installs before it builds.
