@@ -4,7 +4,8 @@
 # needs and nothing of the test toolchain; `make deps-test`, which `make
 # test` runs, adds it (clang with libFuzzer included, for the fuzz
 # smoke); `make demo` adds the demo's health check (curl); `make fuzz`
-# installs the build's packages and clang only.
+# installs the build's packages and clang only; `make bench` and `make
+# compare` add the benchmarks' tools (ansible-core for the comparison).
 # Reads the lists through `make -n`, so nothing is installed.
 # Env: RB_SOURCE_DIR, RB_BUILD_DIR.
 . "$RB_SOURCE_DIR/tests/install/lib.sh"
@@ -44,6 +45,19 @@ case " $covl " in *" gcovr "*) ok "make deps-coverage installs gcovr" ;; *) bad 
 case " $build " in *" gcovr "*) bad "make deps installs gcovr (coverage only)" ;; *) ok "make deps leaves out gcovr" ;; esac
 make -n -C "$RB_SOURCE_DIR" coverage COV_BUILD="$tmp/c" 2>/dev/null | grep -q " gcovr" &&
     ok "make coverage installs gcovr first" || bad "make coverage does not install gcovr"
+# make bench and make compare: the tools the benchmarks measure against
+# (tests/bench/README.md), Ansible for the comparison first of all.
+benchl=$(list deps-bench)
+for p in cmake ansible-core jq openssh-server wrk nginx-light sqlite3 strace; do
+    case " $benchl " in *" $p "*) ok "make deps-bench installs $p" ;;
+    *) bad "make deps-bench lacks $p" ;; esac
+done
+case " $build " in *" ansible-core "*) bad "make deps installs ansible-core, which only the benchmarks need" ;;
+*) ok "make deps leaves out ansible-core (benchmarks only)" ;; esac
+for t in bench compare; do
+    make -n -C "$RB_SOURCE_DIR" "$t" BUILD="$tmp/b" 2>/dev/null | grep -q " ansible-core" &&
+        ok "make $t installs ansible-core first" || bad "make $t does not install ansible-core"
+done
 demo=$(list deps-demo)
 case " $demo " in *" curl "*) ok "make deps-demo installs curl" ;; *) bad "make deps-demo lacks curl" ;; esac
 # Which list each target installs before it builds.
