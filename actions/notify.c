@@ -226,11 +226,12 @@ static int notify_validate_all(const json_t *with, rb_action_report_fn report, v
         if (!key || !strcmp(key, "channel") || (again && !json_object_get(w, key)))
             break;
         const char *v = json_string_value(json_object_get(w, key));
+        /* the first and last branches do the same for different reasons */
         if (!json_object_get(w, key)) /* a required one: as if it were there */
-            json_object_set_new(w, key, json_string(NOTIFY_PLACEHOLDER));
+            json_object_set_new(w, key, json_string(NOTIFY_PLACEHOLDER)); // NOLINT(bugprone-branch-clone)
         else if (again || (v && !strcmp(v, NOTIFY_PLACEHOLDER)))
             json_object_del(w, key);
-        else
+        else /* a real value: set aside, to find the next problem */
             json_object_set_new(w, key, json_string(NOTIFY_PLACEHOLDER));
     }
     json_decref(w);
