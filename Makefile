@@ -3,13 +3,14 @@
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
 FUZZ_BUILD ?= build-fuzz
+COV_BUILD  ?= build-cov
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 # The world tests (label `world`) mostly wait on sockets: more at once.
 WORLD_JOBS ?= 8
 # CI builds treat warnings as errors.
 CMAKE_FLAGS ?= $(if $(CI),-DRB_WERROR=ON,)
 
-.PHONY: all deps build build-asan build-fuzz demo test test-normal test-asan test-fuzz fuzz bench mutation clean lint valgrind
+.PHONY: all deps build build-asan build-fuzz demo test test-normal test-asan test-fuzz fuzz bench compare mutation coverage clean lint valgrind
 
 all: build
 
@@ -47,7 +48,7 @@ define rb_deps
 	     echo "  $$cmd" >&2; exit 1; fi
 endef
 
-.PHONY: deps-demo deps-test deps-fuzz
+.PHONY: deps-demo deps-test deps-fuzz deps-coverage deps-bench
 deps:
 	$(call rb_deps,$(DEB_PKGS))
 deps-demo:
@@ -57,6 +58,10 @@ deps-test:
 	$(call rb_deps,$(DEB_PKGS) $(DEB_TEST_PKGS))
 deps-fuzz:
 	$(call rb_deps,$(DEB_PKGS) $(DEB_FUZZ_PKGS))
+deps-coverage:
+	$(call rb_deps,$(DEB_PKGS) $(DEB_TEST_PKGS) $(DEB_COV_PKGS))
+deps-bench:
+	$(call rb_deps,$(DEB_PKGS) $(DEB_BENCH_PKGS))
 
 # The build makes the man pages (help2man, lowdown) and the package (file,
 # for CPack's dpkg-shlibdeps); the man page and completion tests read them
@@ -154,8 +159,45 @@ test-package: deps-test
 	$(MAKE) build
 	cd $(BUILD) && ctest --output-on-failure -R '^install\.package$$'
 
-bench: build
+# Coverage (not part of `make test`; docs/testing.md): the whole suite in
+# its own gcc --coverage build ($(COV_BUILD)), then gcovr prints line and
+# branch figures for engine/ and actions/ apart and together, and writes the
+# per-file HTML report $(COV_BUILD)/coverage/index.html. COV_WORLD=0 leaves
+# out the world tests (label `world`, the slowest). The report is written
+# even when a test failed; the target fails then.
+DEB_COV_PKGS = gcovr
+COV_WORLD ?= 1
+coverage: deps-coverage
+	CC=gcc cmake -S . -B $(COV_BUILD) -DRB_COVERAGE=ON -DCMAKE_BUILD_TYPE=Debug $(CMAKE_FLAGS) >/dev/null
+	cmake --build $(COV_BUILD) -j $(JOBS)
+	find $(COV_BUILD) -name '*.gcda' -delete
+	@cd $(COV_BUILD) && { ctest --output-on-failure -j $(JOBS) -LE world; rc=$$?; \
+	  if [ "$(COV_WORLD)" != 0 ]; then ctest --output-on-failure -j $(WORLD_JOBS) -L world || rc=1; \
+	  else echo "coverage: world tests left out (COV_WORLD=0)"; fi; \
+	  echo $$rc > coverage-ctest.rc; }
+	sh tests/coverage.sh $(COV_BUILD)
+	@rc=$$(cat $(COV_BUILD)/coverage-ctest.rc); [ "$$rc" = 0 ] || \
+	  { echo "coverage: some tests failed (figures above are still measured)" >&2; exit 1; }
+
+# The benchmarks (tests/bench/README.md; not part of `make test`): what
+# they run or measure against — ansible-core and jq (compare.sh, ssh.sh),
+# sshd (ssh.sh), wrk, nginx, python3, sqlite3 and curl (serve.sh, review.sh),
+# strace (journal.sh's fsync count).
+DEB_BENCH_PKGS = ansible-core jq openssh-client openssh-server wrk nginx-light \
+                 python3 sqlite3 curl strace
+
+# Every benchmark, then the engine's figures in one table (summary.sh);
+# the output is kept in $(BUILD)/bench.log.
+bench: deps-bench
+	$(MAKE) build
 	sh tests/bench/run_all.sh $(BUILD)
+
+# The comparison alone: the engine, Ansible and a sh loop on the same
+# recovery work of COMPARE_STEPS steps (tests/bench/compare.sh).
+COMPARE_STEPS ?= 100
+compare: deps-bench
+	$(MAKE) build
+	sh tests/bench/compare.sh $(BUILD) $(COMPARE_STEPS)
 
 # Mutation testing (not part of `make test`): each mutant of
 # tests/mutation/mutants.txt is planted alone in a scratch copy, built and
@@ -166,4 +208,4 @@ mutation: deps-test
 	JOBS=$(MUTATION_JOBS) python3 tests/mutation/mutate.py run $(MUTANTS)
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD) $(COV_BUILD)

@@ -197,45 +197,11 @@ static int notify_validate(const json_t *with, char *msg, size_t msglen, const c
     return notify_check(with, 0, msg, msglen, key);
 }
 
-/* Every problem of an entry in one pass (validate_all): the checks stop at
- * the first, so after each the offending value is set aside — made a
- * template, which the load-time checks leave to the rendered check, or
- * taken out when it is already one — and the entry checked again. A
- * problem with the channel stops there: the other checks depend on it. */
-#define NOTIFY_PLACEHOLDER "{{ set-aside }}"
+/* Every problem of an entry in one pass (validate_all). A problem with
+ * the channel stops there: the other checks depend on it. */
 static int notify_validate_all(const json_t *with, rb_action_report_fn report, void *arg)
 {
-    char msg[256], last[256] = "";
-    const char *key = NULL;
-    json_t *w = json_is_object(with) ? json_deep_copy(with) : NULL;
-    int n = 0;
-    if (!w) {
-        if (notify_check(with, 0, msg, sizeof msg, &key) < 0)
-            report(arg, key, msg), n++;
-        return n;
-    }
-    for (int round = 0; round < 64; round++) {
-        msg[0] = 0;
-        key = NULL;
-        if (notify_check(w, 0, msg, sizeof msg, &key) == 0)
-            break;
-        int again = key && !strcmp(msg, last);
-        if (!again) /* the same problem, found again once its value was set aside */
-            report(arg, key, msg), n++;
-        snprintf(last, sizeof last, "%s", msg);
-        if (!key || !strcmp(key, "channel") || (again && !json_object_get(w, key)))
-            break;
-        const char *v = json_string_value(json_object_get(w, key));
-        /* the first and last branches do the same for different reasons */
-        if (!json_object_get(w, key)) /* a required one: as if it were there */
-            json_object_set_new(w, key, json_string(NOTIFY_PLACEHOLDER)); // NOLINT(bugprone-branch-clone)
-        else if (again || (v && !strcmp(v, NOTIFY_PLACEHOLDER)))
-            json_object_del(w, key);
-        else /* a real value: set aside, to find the next problem */
-            json_object_set_new(w, key, json_string(NOTIFY_PLACEHOLDER));
-    }
-    json_decref(w);
-    return n;
+    return rb__with_check_all(with, notify_check, "channel", report, arg);
 }
 
 /* ---------- delivery ---------- */
@@ -464,14 +430,79 @@ static int prepare(notify_state_t *s, const json_t *with, const json_t *view, co
     return rc;
 }
 
+/* Where a notification that cannot be sent would have gone, as far as
+ * its parameters say: the result's channel and target (a webhook's
+ * origin, a mail's recipients), so that every notification line names
+ * them (docs/notifications.md, "Journal"). */
+static void refused_info(const json_t *with, json_t *info)
+{
+    const json_t *chv = rb__with_get(with, "channel");
+    int ch = chv ? rb__notify_channel(json_string_value(chv)) : NOTIFY_SLACK;
+    if (ch < 0)
+        return;
+    json_object_set_new(info, "channel", json_string(rb__notify_channel_name((notify_channel_t)ch)));
+    if (ch == NOTIFY_EMAIL) {
+        const json_t *to = rb__with_get(with, "to"), *v;
+        size_t i;
+        char *all = NULL;
+        if (json_is_string(to))
+            all = strdup(json_string_value(to));
+        json_array_foreach(json_is_array(to) ? to : NULL, i, v) {
+            char *next = NULL;
+            if (json_is_string(v) && asprintf(&next, "%s%s%s", all ? all : "", all ? ", " : "",
+                                              json_string_value(v)) >= 0) {
+                free(all);
+                all = next;
+            }
+        }
+        json_object_set_new(info, "target", json_string(all ? all : ""));
+        free(all);
+        return;
+    }
+    const char *u = json_string_value(rb__with_get(with, "url"));
+    if (!u && ch == NOTIFY_PAGERDUTY)
+        u = PAGERDUTY_EVENTS_URL;
+    char *origin = u && *u ? rb__notify_origin(u) : NULL;
+    json_object_set_new(info, "target", json_string(origin ? origin : ""));
+    free(origin);
+}
+
+/* A notification refused before anything was sent (an empty url, a
+ * recipient that rendered to a line break): an error result that says
+ * where it would have gone, reported on the loop's next turn. */
+static int refuse(rb_action_ctx_t *ctx, notify_state_t *s, const json_t *with, const char *msg)
+{
+    if (!s) {
+        s = calloc(1, sizeof(*s));
+        if (!s || !(s->info = json_object()) || !(s->tries = json_array())) {
+            if (s)
+                state_free(s);
+            return RB_ENOMEM;
+        }
+        s->ctx = ctx;
+    }
+    refused_info(with, s->info);
+    json_object_del(s->info, "text"); /* nothing was sent */
+    json_object_del(s->info, "template");
+    json_object_del(s->info, "subject");
+    json_t *r = json_pack("{s:b,s:s,s:i,s:s}", "ok", 0, "outcome", "error", "status", 0, "error", msg);
+    if (!r) {
+        state_free(s);
+        return RB_ENOMEM;
+    }
+    uv_timer_init(rb_action_loop(ctx), &s->timer);
+    s->timer.data = s;
+    rb_action_set_data(ctx, s);
+    finish(s, r);
+    return 0;
+}
+
 static int notify_start(rb_action_ctx_t *ctx, const json_t *with)
 {
     char msg[256];
     const char *key = NULL;
-    if (notify_check(with, 1, msg, sizeof(msg), &key) < 0) {
-        rb_action_log(ctx, "error", msg);
-        return RB_EINVAL;
-    }
+    if (notify_check(with, 1, msg, sizeof(msg), &key) < 0)
+        return refuse(ctx, NULL, with, msg);
     notify_state_t *s = calloc(1, sizeof(*s));
     if (!s || !(s->info = json_object()) || !(s->tries = json_array())) {
         if (s)
@@ -494,11 +525,12 @@ static int notify_start(rb_action_ctx_t *ctx, const json_t *with)
     s->o.max_body = rb_action_output_cap(ctx);
     s->o.drain_body = 1; /* a long answer to a delivered message is still a delivery */
     int rc = prepare(s, with, rb_action_run_view(ctx), rb_action_base_dir(ctx), msg, sizeof(msg));
-    if (rc < 0) {
-        rb_action_log(ctx, "error", msg);
+    if (rc == RB_ENOMEM) {
         state_free(s);
         return rc;
     }
+    if (rc < 0)
+        return refuse(ctx, s, with, msg);
     uv_timer_init(rb_action_loop(ctx), &s->timer);
     s->timer.data = s;
     rb_action_set_data(ctx, s);

@@ -188,6 +188,27 @@ static int ssh_validate(const json_t *with, char *msg, size_t msglen, const char
     return rb__ssh_check(with, 0, msg, msglen, key);
 }
 
+/* Every problem of an entry (or an inventory host) in one pass. An
+ * inventory host's fields are checked as the step's own parameters, which
+ * they stand for (a step's own wins, as at the start): so that one problem
+ * set aside does not hide the host's others. */
+static int ssh_validate_all(const json_t *with, rb_action_report_fn report, void *arg)
+{
+    const json_t *h = json_object_get(with, "host");
+    if (!json_is_object(h) || !(json_object_get(h, "address") || json_object_get(h, "name")))
+        return rb__with_check_all(with, rb__ssh_check, NULL, report, arg);
+    json_t *w = json_copy((json_t *)with);
+    static const char *const fields[] = {"user", "port", "identity", "host_key", NULL};
+    for (size_t i = 0; w && fields[i]; i++)
+        if (!json_object_get(w, fields[i]) && json_object_get(h, fields[i]))
+            json_object_set(w, fields[i], json_object_get(h, fields[i]));
+    if (w)
+        json_object_set(w, "host", json_object_get(h, json_object_get(h, "address") ? "address" : "name"));
+    int n = rb__with_check_all(w ? w : with, rb__ssh_check, NULL, report, arg);
+    json_decref(w);
+    return n;
+}
+
 static int ssh_start(rb_action_ctx_t *ctx, const json_t *with)
 {
     ssh_state_t *st = calloc(1, sizeof(*st));
@@ -254,6 +275,7 @@ const rb_action_t rb_action_ssh = {
     .flags = RB_ACTION_SIDE_EFFECTS,
     .params = ssh_params,
     .validate = ssh_validate,
+    .validate_all = ssh_validate_all,
     .start = ssh_start,
     .cancel = ssh_cancel,
 };

@@ -11,7 +11,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <runbook/action.h>
 #include <runbook/runbook.h>
+
+/* An action's check of `with` that stops at its first problem: 0, or
+ * RB_EINVAL with msg and *key (the offending key, or NULL). rendered: the
+ * values are rendered (a start), not templates (a load). */
+typedef int (*rb__with_check_fn)(const json_t *with, int rendered, char *msg, size_t msglen,
+                                 const char **key);
+
+/* validate_all from such a check (with.c): every problem of `with`, each
+ * reported once at its key, by checking again with each offending value
+ * set aside. A problem at stop_key (NULL: none) ends it: the other checks
+ * depend on that value. Returns how many were reported. */
+int rb__with_check_all(const json_t *with, rb__with_check_fn check, const char *stop_key,
+                       rb_action_report_fn report, void *arg);
 
 /* A parameter's value; an explicit null means "not given". */
 static inline const json_t *rb__with_get(const json_t *with, const char *key)

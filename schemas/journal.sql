@@ -1,5 +1,5 @@
 -- journal.sql — the SQLite schema of the runbook journal (DESIGN §5),
--- version 4. engine/journal_schema.c compiles this text in (CMake turns it into
+-- version 6. engine/journal_schema.c compiles this text in (CMake turns it into
 -- journal_sql.h) and runs it, inside one IMMEDIATE transaction, on a file
 -- whose user_version is 0. A file of an older version is brought here by the
 -- migrations in journal_schema.c (keyed by user_version; version 1 is kept in
@@ -14,7 +14,7 @@
 
 -- 'RUNB': lets the journal tell its own files from other SQLite databases.
 PRAGMA application_id = 1381322306;
-PRAGMA user_version = 4;
+PRAGMA user_version = 6;
 
 -- Every runbook text a run was started from, verbatim, keyed by the SHA-256
 -- of that text: replay and review re-read exactly what ran.
@@ -45,6 +45,9 @@ CREATE TABLE runs (
 
 -- Open runs, looked at on every open for writing.
 CREATE INDEX runs_open ON runs(id) WHERE ended_at IS NULL;
+
+-- The runs by start time: the listings show the newest first (version 6).
+CREATE INDEX runs_started ON runs(started_at, id);
 
 -- The append-only record of every transition of every run, hash-chained in
 -- insertion order over all runs: event N carries the hash of event N-1.
@@ -94,6 +97,21 @@ CREATE TABLE checkpoints (
     hash          BLOB NOT NULL         -- SHA-256 of this checkpoint's canonical encoding
 );
 
+-- Signed checkpoints: the chain head (its newest event and that event's
+-- hash) signed with an Ed25519 key the journal's writers are given
+-- (RUNBOOK_SIGNING_KEY, or the server's signing_key), at every run's end and
+-- at the server's sign_interval. Rewriting the chain up to a signed head
+-- needs the private key; `runbook audit verify --pubkey` checks them.
+-- docs/journal.md gives the signed bytes. Version 5.
+CREATE TABLE signatures (
+    id        INTEGER PRIMARY KEY,      -- 1, 2, 3 …; signed too, so a deleted one shows
+    event_id  INTEGER NOT NULL,         -- the head signed: its newest event
+    hash      BLOB NOT NULL,            -- that event's hash
+    signed_at INTEGER NOT NULL,         -- ms since the epoch
+    key_id    BLOB NOT NULL,            -- SHA-256 of the raw Ed25519 public key
+    signature BLOB NOT NULL             -- Ed25519, 64 bytes
+);
+
 -- SQLite cannot revoke UPDATE or DELETE, so refuse them here. Whoever can
 -- write the file can drop these triggers too; the hash chain and
 -- `runbook audit verify` are what detect that.
@@ -139,6 +157,16 @@ END;
 CREATE TRIGGER checkpoints_no_delete BEFORE DELETE ON checkpoints
 BEGIN
     SELECT RAISE(ABORT, 'checkpoints are append-only');
+END;
+
+CREATE TRIGGER signatures_no_update BEFORE UPDATE ON signatures
+BEGIN
+    SELECT RAISE(ABORT, 'signatures are append-only');
+END;
+
+CREATE TRIGGER signatures_no_delete BEFORE DELETE ON signatures
+BEGIN
+    SELECT RAISE(ABORT, 'signatures are append-only');
 END;
 
 -- A recorded version is what replay trusts: it never changes. (Deleting one

@@ -47,6 +47,14 @@ int rb_cli_plugins(const char *cmd, const char *dir);
 /* The default journal path when --db is not given: $RUNBOOK_DB or ./runbook.db */
 const char *rb_cli_default_db(void);
 
+/* Gives j the private key $RUNBOOK_SIGNING_KEY names, so that each run's
+ * end is a signed checkpoint (docs/journal.md); nothing when it is unset
+ * or empty. A key that cannot be used (missing, readable by others, not
+ * Ed25519) prints "runbook CMD: why" and returns -1: nothing is to run
+ * unsigned that was meant to be signed. In cli_audit.c. */
+struct rb_journal;
+int rb_cli_signing_key(const char *cmd, struct rb_journal *j);
+
 /* 1 when colors may be used on the stream (a TTY and no NO_COLOR). */
 int rb_cli_color(int fd);
 

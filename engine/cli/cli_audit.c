@@ -27,12 +27,15 @@
 #include <time.h>
 #include <unistd.h>
 
-enum { OPT_BEFORE = RB__OPT_NEXT, OPT_DRY_RUN };
+enum { OPT_BEFORE = RB__OPT_NEXT, OPT_DRY_RUN, OPT_PUBKEY, OPT_ANCHOR };
+
+#define PUBKEYS_MAX 16
 
 static void usage_verify(FILE *f)
 {
     fprintf(f,
-            "usage: runbook audit verify [--db FILE] [--format text|json]\n"
+            "usage: runbook audit verify [--db FILE] [--pubkey FILE]… [--anchor ANCHOR]…\n"
+            "                            [--format text|json]\n"
             "\n"
             "Checks the whole journal: every event's SHA-256 against its content and\n"
             "against the event before it, the order of every run's events, the chain\n"
@@ -41,13 +44,28 @@ static void usage_verify(FILE *f)
             "SHA-256. Reports the first bad event (run, seq, what is wrong) and the\n"
             "others after it.\n"
             "\n"
+            "The chain alone has no secret: whoever can write the file can rewrite every\n"
+            "event after the one they change, and the head, and it verifies. --pubkey\n"
+            "also checks the signed checkpoints (the head signed at each run's end with\n"
+            "the key RUNBOOK_SIGNING_KEY or the server's signing_key names): every event\n"
+            "up to the newest signed one is proven unchanged, and the events after it are\n"
+            "counted as unsigned. --anchor checks heads kept elsewhere (`runbook audit\n"
+            "anchor`). Either names the first signed or anchored head that no longer\n"
+            "matches.\n"
+            "\n"
             "Options:\n"
             "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
+            "      --pubkey FILE    a public key (`runbook audit key init`); again for\n"
+            "                       another key (the one before a rotation)\n"
+            "      --anchor ANCHOR  a line `runbook audit anchor` printed, or a file of such\n"
+            "                       lines (each is checked); may be given again\n"
             "      --format FORMAT  text (default) or json (the full report)\n"
             "  -h, --help           this help\n"
             "\n"
-            "Exit status: 0 the journal is intact; 1 tampering found; 2 bad usage, or the\n"
-            "journal cannot be opened or read.\n",
+            "Exit status: 0 the journal is intact (with --pubkey: and signed by a key\n"
+            "given); 1 tampering found: an event, checkpoint, signature or anchor that\n"
+            "does not match, or no checkpoint signed by the keys given; 2 bad usage, a\n"
+            "key or anchor that cannot be read, or the journal cannot be opened or read.\n",
             rb_cli_default_db());
 }
 
@@ -102,14 +120,6 @@ static void fmt_local(int64_t ms, char *buf, size_t len)
 
 /* Text from the journal may come from outside (step names, runbook names):
  * no control characters to the terminal. */
-static void put_clean(FILE *f, const char *s)
-{
-    for (; s && *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
-    }
-}
-
 static const char *jstr(const json_t *o, const char *k)
 {
     return json_string_value(json_object_get(o, k));
@@ -142,7 +152,19 @@ typedef struct {
     const char *before;
     int json;
     int dry_run;
+    rb_journal_key_t *keys[PUBKEYS_MAX]; /* --pubkey */
+    size_t nkeys;
+    rb_journal_anchor_t *anchors; /* --anchor */
+    size_t nanchors, anchors_cap;
 } audit_opts_t;
+
+static void opts_free(audit_opts_t *o)
+{
+    for (size_t i = 0; i < o->nkeys; i++)
+        rb_journal_key_free(o->keys[i]);
+    free(o->anchors);
+    memset(o, 0, sizeof *o);
+}
 
 /* Returns -1 to go on, or the exit code to return now. */
 static int parse_opts(int argc, char **argv, const char *cmd, int prune, audit_opts_t *o,
@@ -153,6 +175,8 @@ static int parse_opts(int argc, char **argv, const char *cmd, int prune, audit_o
         { "format", required_argument, NULL, RB__OPT_FORMAT },
         { "before", required_argument, NULL, OPT_BEFORE },
         { "dry-run", no_argument, NULL, 'n' },
+        { "pubkey", required_argument, NULL, OPT_PUBKEY },
+        { "anchor", required_argument, NULL, OPT_ANCHOR },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -182,6 +206,27 @@ static int parse_opts(int argc, char **argv, const char *cmd, int prune, audit_o
                 goto unknown;
             o->dry_run = 1;
             break;
+        case OPT_PUBKEY: {
+            char err[512];
+            if (prune)
+                goto unknown;
+            if (o->nkeys == PUBKEYS_MAX) {
+                fprintf(stderr, "runbook %s: at most %d --pubkey\n", cmd, PUBKEYS_MAX);
+                return RB_EXIT_USAGE;
+            }
+            if (rb_journal_key_load_public(optarg, &o->keys[o->nkeys], err, sizeof err) != 0) {
+                fprintf(stderr, "runbook %s: --pubkey %s\n", cmd, err);
+                return RB_EXIT_USAGE;
+            }
+            o->nkeys++;
+            break;
+        }
+        case OPT_ANCHOR:
+            if (prune)
+                goto unknown;
+            if (rb__cli_anchors_add(cmd, optarg, &o->anchors, &o->nanchors, &o->anchors_cap) != 0)
+                return RB_EXIT_USAGE;
+            break;
         case ':':
             fprintf(stderr, "runbook %s: %s needs a value\nTry 'runbook %s --help'.\n", cmd,
                     argv[optind - 1], cmd);
@@ -205,43 +250,64 @@ static int parse_opts(int argc, char **argv, const char *cmd, int prune, audit_o
 
 /* ---- runbook audit verify ------------------------------------------------------- */
 
-static void print_problem(FILE *f, const json_t *p)
+/* What --pubkey and --anchor proved, for a journal that verified. */
+static void print_seals(const json_t *r)
 {
-    const json_t *ev = json_object_get(p, "event_id");
-    fputs("  ", f);
-    if (json_is_integer(ev))
-        fprintf(f, "event #%lld", (long long)json_integer_value(ev));
-    else
-        fputs("journal", f);
-    if (json_is_integer(json_object_get(p, "run_id"))) {
-        fprintf(f, " (run %lld seq %lld, %s", jint(p, "run_id"), jint(p, "seq"),
-                jstr(p, "type") ? "" : "?");
-        put_clean(f, jstr(p, "type"));
-        if (jstr(p, "step")) {
-            fputs(" of step ", f);
-            put_clean(f, jstr(p, "step"));
-        }
-        fputc(')', f);
+    const json_t *s = json_object_get(r, "signatures"), *last = json_object_get(s, "last");
+    char at[64];
+    if (json_is_object(last)) {
+        fmt_local(jint(last, "signed_at"), at, sizeof at);
+        printf("  signed       up to event #%lld: signed checkpoint #%lld, %s, key %.16s…;"
+               " every event up to it is as it was signed\n", jint(last, "event_id"),
+               jint(last, "id"), at, jstr(last, "key_id"));
+    } else if (json_is_object(s)) {
+        printf("  signed       nothing: no signed checkpoint of these keys covers an event"
+               " that is left\n");
     }
-    fputs(": ", f);
-    put_clean(f, jstr(p, "what"));
-    fputc('\n', f);
+    if (json_is_object(s)) {
+        long long n = jint(s, "unsigned_events"), ended = jint(s, "unsigned_runs_ended");
+        printf("  unsigned     %lld event%s after it%s", n, n == 1 ? "" : "s",
+               n ? ": not proven beyond the hash chain" : "");
+        if (ended)
+            printf(" (%lld run%s ended in them unsigned: a run's end is signed when its"
+                   " process has the key; if it had, signatures were deleted)", ended,
+                   ended == 1 ? "" : "s");
+        putchar('\n');
+        if (json_array_size(json_object_get(s, "other_keys")))
+            printf("  other keys   %lld signed checkpoint%s by other keys, not checked\n",
+                   jint(s, "total") - jint(s, "by_keys"),
+                   jint(s, "total") - jint(s, "by_keys") == 1 ? "" : "s");
+    }
+    size_t i;
+    const json_t *a;
+    json_array_foreach(json_object_get(r, "anchors"), i, a) {
+        fmt_local(jint(a, "wall_ms"), at, sizeof at);
+        printf("  anchor       event #%lld %.16s… (%s) is there, unchanged\n",
+               jint(a, "event_id"), jstr(a, "hash"), at);
+    }
 }
 
 static int audit_verify(int argc, char **argv)
 {
     audit_opts_t o;
     int rc = parse_opts(argc, argv, "audit verify", 0, &o, usage_verify);
-    if (rc >= 0)
+    if (rc >= 0) {
+        opts_free(&o);
         return rc;
+    }
     rb_journal_t *j = open_journal("audit verify", o.db, RB_JOURNAL_READONLY);
-    if (!j)
+    if (!j) {
+        opts_free(&o);
         return RB_EXIT_USAGE;
+    }
     json_t *r = NULL;
-    if ((rc = rb_journal_verify(j, &r)) != 0) {
+    rb_journal_verify_opts_t vo = {.keys = o.keys, .nkeys = o.nkeys, .anchors = o.anchors,
+                                   .nanchors = o.nanchors};
+    if ((rc = rb_journal_verify_with(j, &vo, &r)) != 0) {
         const char *why = rb_journal_errmsg(j);
         fprintf(stderr, "runbook audit verify: %s\n", *why ? why : rb_strerror(rc));
         rb_journal_close(j);
+        opts_free(&o);
         return RB_EXIT_USAGE;
     }
     rb_journal_close(j);
@@ -270,19 +336,29 @@ static int audit_verify(int argc, char **argv)
                    jint(cp, "id"), at, jint(cp, "pruned_runs"), jint(cp, "pruned_events"), before,
                    jint(cp, "cut_event_id"), jstr(cp, "cut_hash"));
         }
+        print_seals(r);
     } else {
         long long n = jint(r, "problems_total");
-        printf("%s: TAMPERED: %lld problem%s found; the first bad record first\n", o.db, n,
-               n == 1 ? "" : "s");
         size_t i;
         json_t *p;
+        int unproven = (size_t)n == json_array_size(json_object_get(r, "problems"));
         json_array_foreach(json_object_get(r, "problems"), i, p)
-            print_problem(stdout, p);
+            unproven &= !strcmp(jstr(p, "kind") ? jstr(p, "kind") : "", "unproven");
+        if (unproven)
+            printf("%s: NOT PROVEN: the hash chain is intact, but what was asked cannot be"
+                   " proven\n", o.db);
+        else
+            printf("%s: TAMPERED: %lld problem%s found; the first bad record first\n", o.db, n,
+                   n == 1 ? "" : "s");
+        out_t out = {stdout, 0};
+        json_array_foreach(json_object_get(r, "problems"), i, p)
+            rb__cli_put_problem(&out, p);
         if ((size_t)n > json_array_size(json_object_get(r, "problems")))
             printf("  … and %lld more\n",
                    n - (long long)json_array_size(json_object_get(r, "problems")));
     }
     json_decref(r);
+    opts_free(&o);
     return ok ? RB_EXIT_OK : RB_EXIT_FAILED;
 }
 
@@ -291,7 +367,8 @@ static int audit_verify(int argc, char **argv)
  * (`runbook audit --db F verify`). */
 static int subcommand_at(int argc, char **argv)
 {
-    static const char *const with_value[] = {"--db", "--format", "--before", NULL};
+    static const char *const with_value[] = {"--db",     "--format", "--before",
+                                             "--pubkey", "--anchor", "--out",    NULL};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--"))
             return i + 1 < argc ? i + 1 : argc;
@@ -343,9 +420,19 @@ int rb_cli_audit(int argc, char **argv)
     subcommand_first(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "verify"))
         return audit_verify(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "anchor"))
+        return rb__cli_audit_anchor(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "key"))
+        return rb__cli_audit_key(argc - 1, argv + 1);
     return no_subcommand("audit", "verify", argc, argv,
-                         "usage: runbook audit verify [--db FILE] [--format text|json]\n"
-                         "  verify   check the journal's hash chain (runbook audit verify --help)\n");
+                         "usage: runbook audit verify [--db FILE] [--pubkey FILE] [--anchor ANCHOR]\n"
+                         "                            [--format text|json]\n"
+                         "       runbook audit anchor [--db FILE] [--format text|json]\n"
+                         "       runbook audit key init --out PREFIX\n"
+                         "  verify   check the journal's hash chain, signatures and anchors\n"
+                         "           (runbook audit verify --help)\n"
+                         "  anchor   print the head to keep elsewhere (runbook audit anchor --help)\n"
+                         "  key      make a signing key pair (runbook audit key --help)\n");
 }
 
 /* ---- runbook journal prune --------------------------------------------------------- */

@@ -107,6 +107,29 @@ void rb__cli_put_str(out_t *o, const char *s)
         rb__cli_put_clean(o, s, strlen(s), SIZE_MAX);
 }
 
+void rb__cli_put_problem(out_t *o, const json_t *p)
+{
+    const json_t *ev = json_object_get(p, "event_id");
+    fputs("  ", o->f);
+    if (json_is_integer(ev))
+        fprintf(o->f, "event #%lld", (long long)json_integer_value(ev));
+    else
+        fputs("journal", o->f);
+    if (json_is_integer(json_object_get(p, "run_id"))) {
+        fprintf(o->f, " (run %lld seq %lld, %s", (long long)rb__cli_jint(p, "run_id"),
+                (long long)rb__cli_jint(p, "seq"), rb__cli_jstr(p, "type") ? "" : "?");
+        rb__cli_put_str(o, rb__cli_jstr(p, "type"));
+        if (rb__cli_jstr(p, "step")) {
+            fputs(" of step ", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(p, "step"));
+        }
+        fputc(')', o->f);
+    }
+    fputs(": ", o->f);
+    rb__cli_put_str(o, rb__cli_jstr(p, "what"));
+    fputc('\n', o->f);
+}
+
 /* Compact JSON, capped; json_dumps escapes control characters itself. */
 void rb__cli_put_json(out_t *o, const json_t *v, size_t max)
 {
@@ -193,11 +216,17 @@ void rb__cli_put_item(out_t *o, const json_t *value, size_t max)
 /* What an action would run or ran: "$ argv…", "$ shell line", or the
  * action's name and its parameters; a remote step starts with its host
  * ("on n1: $ systemctl is-active neo-node"). */
+int rb__cli_has_host(const json_t *with)
+{
+    const json_t *h = json_object_get(with, "host");
+    return h && !json_is_null(h);
+}
+
 void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with)
 {
     json_t *argv = json_object_get(with, "argv");
     const char *shell = rb__cli_jstr(with, "shell");
-    int remote = action && !strcmp(action, "ssh") && json_object_get(with, "host");
+    int remote = action && !strcmp(action, "ssh") && rb__cli_has_host(with);
     if (remote) {
         fputs("on ", o->f);
         rb__cli_put_host(o, with);
@@ -220,16 +249,13 @@ void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with)
     }
 }
 
-void rb__cli_put_would(out_t *o, int indent, const json_t *would)
+int rb__cli_put_channel(out_t *o, const json_t *res)
 {
-    const json_t *pv = json_object_get(would, "preview");
-    if (!json_is_object(pv)) {
-        rb__cli_put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
-        return;
-    }
-    const char *ch = rb__cli_jstr(pv, "channel"), *to = rb__cli_jstr(pv, "target");
-    const char *ev = rb__cli_jstr(pv, "event_action");
-    rb__cli_put_str(o, ch ? ch : rb__cli_jstr(would, "action"));
+    const char *ch = rb__cli_jstr(res, "channel"), *to = rb__cli_jstr(res, "target");
+    const char *ev = rb__cli_jstr(res, "event_action");
+    if (!ch)
+        return 0;
+    rb__cli_put_str(o, ch);
     if (ev) {
         fputc(' ', o->f);
         rb__cli_put_str(o, ev);
@@ -238,6 +264,18 @@ void rb__cli_put_would(out_t *o, int indent, const json_t *would)
         fputs(" to ", o->f);
         rb__cli_put_clean(o, to, strlen(to), RB__OUT_COLS);
     }
+    return 1;
+}
+
+void rb__cli_put_would(out_t *o, int indent, const json_t *would)
+{
+    const json_t *pv = json_object_get(would, "preview");
+    if (!json_is_object(pv)) {
+        rb__cli_put_would_run(o, rb__cli_jstr(would, "action"), json_object_get(would, "with"));
+        return;
+    }
+    if (!rb__cli_put_channel(o, pv))
+        rb__cli_put_str(o, rb__cli_jstr(would, "action"));
     const char *dk = rb__cli_jstr(pv, "dedup_key");
     if (dk) {
         fputs(", dedup_key ", o->f);

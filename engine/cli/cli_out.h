@@ -39,6 +39,9 @@ void rb__cli_color_on(out_t *o, int c);
 void rb__cli_color_off(out_t *o, int c);
 size_t rb__cli_put_clean(out_t *o, const char *s, size_t len, size_t max);
 void rb__cli_put_str(out_t *o, const char *s);
+/* One finding of the hash-chain check (rb_journal_verify's problems) as a
+ * line: "  event #12 (run 3 seq 4, step_finished of step x): what". */
+void rb__cli_put_problem(out_t *o, const json_t *p);
 /* The first `lines` lines of a captured output stream (a JSON string that
  * may hold NUL bytes), each "LABEL | text" indented, cleaned and cut at
  * RB__OUT_COLS bytes as rb__cli_put_clean does, then how many were left
@@ -54,9 +57,16 @@ void rb__cli_put_would_run(out_t *o, const char *action, const json_t *with);
  * preview, "slack to http://h:p" and the rendered message below it, each
  * line indented by indent and "| "; else rb__cli_put_would_run's. */
 void rb__cli_put_would(out_t *o, int indent, const json_t *would);
+/* A notification's channel and where it went, from its result (or a
+ * drill's preview): "pagerduty resolve to https://events.pagerduty.com",
+ * "email to a@x, b@y", "webhook" (no target). 0, printing nothing, when
+ * the result names no channel. */
+int rb__cli_put_channel(out_t *o, const json_t *res);
 /* The host an ssh step's with names: an inventory host's name, or
  * [user@]address[:port]; nothing when with has no host. */
 void rb__cli_put_host(out_t *o, const json_t *with);
+/* An ssh step's `with` names a host (a template that gave null names none). */
+int rb__cli_has_host(const json_t *with);
 /* A foreach item as a label, at most max bytes: an inventory host by its
  * name, a string as itself, anything else as compact JSON. */
 void rb__cli_put_item(out_t *o, const json_t *value, size_t max);
@@ -89,6 +99,16 @@ int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, o
 rb_journal_t *rb__cli_open_journal(const char *cmd, const char *db);
 /* arg as a run id (> 0), or 0 with "runbook CMD: 'arg' is not a run id" said. */
 long long rb__cli_run_id(const char *cmd, const char *arg);
+
+/* ---- cli_seal.c: signed checkpoints and anchors (docs/journal.md) ---- */
+
+/* `runbook audit key …` and `runbook audit anchor …` (argv[0] the word). */
+int rb__cli_audit_key(int argc, char **argv);
+int rb__cli_audit_anchor(int argc, char **argv);
+/* Appends the anchors arg holds (an anchor line, or a file of them) to
+ * *arr (*n of *cap); -1 with why said on stderr. */
+int rb__cli_anchors_add(const char *cmd, const char *arg, rb_journal_anchor_t **arr, size_t *n,
+                        size_t *cap);
 
 /* ---- cli_client.c: a running server's API (docs/api.md) ---- */
 

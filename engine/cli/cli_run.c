@@ -64,7 +64,9 @@ static void help(FILE *f)
             "  -h, --help             this text\n\n"
             "environment: $RUNBOOK_EXTERNAL_URL (https://runbook.example.com), where people\n"
             "reach the server that holds this journal: {{ run.report_url }} and the built-in\n"
-            "notify templates link EXTERNAL_URL/api/v1/runs/ID/report (docs/notifications.md).\n\n"
+            "notify templates link EXTERNAL_URL/api/v1/runs/ID/report (docs/notifications.md).\n"
+            "$RUNBOOK_SIGNING_KEY (runbook audit key init): the run's end is signed with it\n"
+            "(runbook audit verify --pubkey; docs/journal.md).\n\n"
             "exit codes: 0 resolved, 1 failed or cancelled, 2 invalid runbook, parameter\n"
             "            or usage, 3 not confirmed (the checks found nothing to do), 4 not\n"
             "            started: another run holds its concurrency key, or it cools down,\n"
@@ -763,6 +765,11 @@ static int cli_main(int argc, char **argv, int resume)
         rb_runbook_free(rb);
         goto out;
     }
+    if (rb_cli_signing_key(cmd, j) < 0) {
+        rb_journal_close(j);
+        rb_runbook_free(rb);
+        goto out;
+    }
     uv_loop_t loop;
     uv_loop_init(&loop);
     /* the trigger `runs --trigger` finds it by: an alert given with --alert
@@ -791,6 +798,10 @@ static int cli_main(int argc, char **argv, int resume)
         c.progress = rb_progress_new(&loop, c.json, c.quiet, !c.json && rb_cli_color(2),
                                      !c.json && isatty(2) && !getenv("RUNBOOK_NO_LIVE"));
         rb_progress_set_run(c.progress, c.run);
+        json_t *before = NULL;
+        if (resume && rb_journal_run_get(j, rb_run_id(c.run), &before) == 0)
+            rb_progress_history(c.progress, before);
+        json_decref(before);
         uv_timer_init(&loop, &c.later);
         c.later.data = &c;
         uv_signal_init(&loop, &c.sigint);

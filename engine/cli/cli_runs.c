@@ -25,7 +25,7 @@ static void usage_runs(FILE *f)
     fprintf(f,
             "usage: runbook runs [--db FILE | --server URL] [--limit N] [--format text|json]\n"
             "                    [--runbook NAME] [--status S] [--since WHEN] [--severity L]\n"
-            "                    [--trigger T]\n"
+            "                    [--trigger T] [--drill | --no-drill]\n"
             "\n"
             "Lists the runs in the journal, newest first; with --server, those of a\n"
             "running `runbook serve` (its /api/v1/runs).\n"
@@ -41,9 +41,11 @@ static void usage_runs(FILE *f)
             "      --status S       only runs with this status (resolved, failed, running …)\n"
             "      --since WHEN     only runs started since WHEN: a duration ago (2h, 7d),\n"
             "                       or a local date and time (2025-03-14, 2025-03-14 03:00)\n"
-            "      --severity L     only runs graded L (P1 …)\n"
+            "      --severity L     only runs graded L (P1 …; p1 finds P1 too)\n"
             "      --trigger T      only runs started by T: cli, alert, api, runbook (a\n"
             "                       sub-runbook) … (cli also lists drills)\n"
+            "      --drill          only drills (runs of `run --dry-run`)\n"
+            "      --no-drill       leave drills out\n"
             "  -h, --help           this help\n"
             "\n"
             "Exit status: 0 listed; 2 bad usage, the journal cannot be read, or the\n"
@@ -78,13 +80,14 @@ static int64_t parse_since(const char *s)
  * -1 to go on, or the exit code. */
 static int parse_runs_opts(int argc, char **argv, opts_t *o, rb_journal_runs_filter_t *f)
 {
-    enum { O_RUNBOOK = RB__OPT_NEXT, O_STATUS, O_SINCE, O_SEVERITY, O_TRIGGER };
+    enum { O_RUNBOOK = RB__OPT_NEXT, O_STATUS, O_SINCE, O_SEVERITY, O_TRIGGER, O_DRILL, O_NO_DRILL };
     static const struct option longopts[] = {
         {"db", required_argument, NULL, RB__OPT_DB},  {"format", required_argument, NULL, RB__OPT_FORMAT},
         {"limit", required_argument, NULL, 'n'},      {"runbook", required_argument, NULL, O_RUNBOOK},
         {"status", required_argument, NULL, O_STATUS}, {"since", required_argument, NULL, O_SINCE},
         {"severity", required_argument, NULL, O_SEVERITY},
         {"trigger", required_argument, NULL, O_TRIGGER}, {"help", no_argument, NULL, 'h'},
+        {"drill", no_argument, NULL, O_DRILL},        {"no-drill", no_argument, NULL, O_NO_DRILL},
         {"server", required_argument, NULL, RB__OPT_SERVER},
         {"token-file", required_argument, NULL, RB__OPT_TOKEN_FILE},
         {NULL, 0, NULL, 0},
@@ -119,9 +122,7 @@ static int parse_runs_opts(int argc, char **argv, opts_t *o, rb_journal_runs_fil
         case O_RUNBOOK: f->runbook = optarg; break;
         case O_STATUS: {
             /* a status no run can have matches nothing: a typo, said so */
-            static const char *const known[] = {"resolved", "failed", "cancelled", "not_confirmed",
-                                                "inconclusive", "interrupted", "running",
-                                                "waiting_approval", NULL};
+            const char *const *known = rb_journal_run_statuses;
             size_t k = 0;
             while (known[k] && strcmp(known[k], optarg))
                 k++;
@@ -134,6 +135,12 @@ static int parse_runs_opts(int argc, char **argv, opts_t *o, rb_journal_runs_fil
         }
         case O_SEVERITY: f->severity = optarg; break;
         case O_TRIGGER: f->trigger = optarg; break;
+        case O_DRILL:
+        case O_NO_DRILL:
+            if (f->drill && f->drill != (c == O_DRILL ? 1 : -1))
+                return rb__cli_usage("runs", "--drill and --no-drill exclude each other");
+            f->drill = c == O_DRILL ? 1 : -1;
+            break;
         case O_SINCE:
             f->since_ms = parse_since(optarg);
             if (f->since_ms <= 0)
@@ -184,11 +191,11 @@ int rb_cli_runs(int argc, char **argv)
     /* One more than asked, to know whether to say that there are more. */
     filter.limit = opt.limit > 0 ? (int)opt.limit + 1 : 0;
     int filtered = filter.runbook || filter.status || filter.trigger || filter.severity ||
-                   filter.since_ms;
+                   filter.since_ms || filter.drill;
     if (opt.server) {
         if (filtered) {
-            fprintf(stderr, "runbook runs: --runbook, --status, --since, --severity and --trigger "
-                            "read a journal (--db), not a server\n");
+            fprintf(stderr, "runbook runs: --runbook, --status, --since, --severity, --trigger and "
+                            "--drill/--no-drill read a journal (--db), not a server\n");
             fprintf(stderr, "Try 'runbook runs --help'.\n");
             return RB_EXIT_USAGE;
         }

@@ -47,8 +47,12 @@ static void usage_show(FILE *f)
             "                       its events, as recorded)\n"
             "  -h, --help           this help\n"
             "\n"
-            "Exit status: 0 shown; 2 bad usage, no such run, the journal cannot be read,\n"
-            "or the server refused the token (401, 403); 6 the server cannot be reached.\n",
+            "After the run, its part of the journal's hash chain is checked (as `runbook\n"
+            "report` does): a record changed after it was written is said on stderr.\n"
+            "\n"
+            "Exit status: 0 shown; 1 shown, but the run's records do not verify; 2 bad\n"
+            "usage, no such run, the journal cannot be read, or the server refused the\n"
+            "token (401, 403); 6 the server cannot be reached.\n",
             rb_cli_default_db());
 }
 
@@ -250,7 +254,10 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
             fputs(": ", o->f);
             rb__cli_put_would(o, indent, would);
         } else {
-            /* the action's own tries (notify retries inside one attempt) */
+            /* which of the event's notifications, then the action's own
+             * tries (notify retries inside one attempt) */
+            if (rb__cli_put_channel(o, res))
+                fputs(": ", o->f);
             put_outcome(o, json_is_true(json_object_get(res, "ok")) ? "sent" : outcome_word(res), res,
                         rb__cli_jint(res, "attempts"), -1);
         }
@@ -333,6 +340,35 @@ static int put_run_event(out_t *o, const char *type, const char *step, const jso
         rb__cli_color_off(o, C_DIM);
     } else if (!strcmp(type, "cancel_requested")) {
         fputs("cancel requested", o->f);
+    } else if (!strcmp(type, "run_interrupted")) {
+        /* written by the journal (the process died) or a stopping server */
+        rb__cli_color_on(o, C_YELLOW);
+        fputs("run interrupted", o->f);
+        rb__cli_color_off(o, C_YELLOW);
+        if (rb__cli_jstr(data, "reason")) {
+            fputs(": ", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(data, "reason"));
+        }
+        if (rb__cli_jstr(data, "step")) {
+            fputs("; step ", o->f);
+            rb__cli_put_str(o, rb__cli_jstr(data, "step"));
+            fputs(" was in flight", o->f);
+        }
+    } else if (!strcmp(type, "run_resumed")) {
+        const char *ph = rb__cli_jstr(data, "phase"), *from = rb__cli_jstr(data, "from_step");
+        rb__cli_color_on(o, C_BOLD);
+        fputs("run resumed", o->f);
+        rb__cli_color_off(o, C_BOLD);
+        if (from) {
+            fputs(": goes on at step ", o->f);
+            rb__cli_put_str(o, from);
+        } else if (ph && !strcmp(ph, "validate")) {
+            fputs(": goes on with the validation", o->f);
+        } else if (ph && !strcmp(ph, "start")) {
+            fputs(": starts again from the checks", o->f);
+        } else if (ph && !strcmp(ph, "steps")) {
+            fputs(": every step had run", o->f);
+        }
     } else {
         return 0;
     }
@@ -695,6 +731,44 @@ static int walk_event(json_t *ev, void *arg)
     return 0;
 }
 
+/* After the run was shown: its part of the hash chain (its events and
+ * their links, its version, its status, the chain's head and checkpoints:
+ * rb_journal_verify_run, what `runbook report` checks). When it does not
+ * verify, what was shown may not be what happened: said on stderr with
+ * the findings, exit 1 (as `runbook audit verify`); when it cannot be
+ * read, exit 2. */
+static int check_chain(rb_journal_t *j, long long id)
+{
+    json_t *ver = NULL;
+    if (rb_journal_verify_run(j, id, &ver) != 0) {
+        /* not a finding: the journal could not be read (exit 2, as any read) */
+        fprintf(stderr, "runbook show: the hash chain of run %lld could not be read: %s\n", id,
+                rb_journal_errmsg(j));
+        return RB_EXIT_USAGE;
+    }
+    const json_t *problems = json_object_get(ver, "problems");
+    int rc = RB_EXIT_OK;
+    if (json_array_size(problems)) {
+        out_t e = {stderr, rb_cli_color(2)};
+        long long n = (long long)json_integer_value(json_object_get(ver, "problems_total"));
+        if (n < (long long)json_array_size(problems))
+            n = (long long)json_array_size(problems);
+        rb__cli_color_on(&e, C_RED);
+        fprintf(stderr, "runbook show: warning: run %lld does not verify: its records were changed "
+                        "after they were written (%lld problem%s; `runbook audit verify` checks the "
+                        "whole journal)\n",
+                id, n, n == 1 ? "" : "s");
+        rb__cli_color_off(&e, C_RED);
+        size_t i;
+        json_t *p;
+        json_array_foreach(problems, i, p)
+            rb__cli_put_problem(&e, p);
+        rc = RB_EXIT_FAILED;
+    }
+    json_decref(ver);
+    return rc;
+}
+
 int rb_cli_show(int argc, char **argv)
 {
     opts_t opt;
@@ -735,8 +809,9 @@ int rb_cli_show(int argc, char **argv)
             fprintf(stderr, "runbook show: no run %lld in %s\n", id, opt.db);
         else if (rc != 0)
             fprintf(stderr, "runbook show: %s\n", rb_journal_errmsg(j));
+        int ex = rc == 0 ? check_chain(j, id) : RB_EXIT_USAGE;
         rb_journal_close(j);
-        return rc == 0 ? RB_EXIT_OK : RB_EXIT_USAGE;
+        return ex;
     }
     rc = rb_journal_run_get(j, id, &run);
     if (rc == RB_ENOTFOUND) {
@@ -749,9 +824,14 @@ int rb_cli_show(int argc, char **argv)
         rb_journal_close(j);
         return RB_EXIT_USAGE;
     }
+    rc = rb__cli_print_json(run);
+    json_decref(run);
+    if (rc == RB_EXIT_OK)
+        rc = check_chain(j, id);
     rb_journal_close(j);
+    return rc;
 
-print:
+print: /* the server's answer: the server's journal is its to check */
     if (opt.json) {
         rc = rb__cli_print_json(run);
     } else {

@@ -33,6 +33,7 @@ struct rb_progress {
     char severity[16];
     uint64_t respond_ms, resolve_ms, first_action_ms;
     int have_first_action;
+    uint64_t ahead_ms; /* a resumed run: how long ago it first started */
 };
 
 static const char *C(const rb_progress_t *c, const char *code) { return c->color ? code : ""; }
@@ -117,7 +118,8 @@ static void on_tick(uv_timer_t *t)
     rb_progress_t *c = t->data;
     c->frame = (c->frame + 1) % 10;
     fprintf(stderr, "\r\033[K%s%s%s %s %s[%.1fs]%s", C(c, "\033[36m"), spin[c->frame], C(c, "\033[0m"),
-            c->what, C(c, "\033[2m"), (double)(uv_now(c->loop) - c->t0) / 1000.0, C(c, "\033[0m"));
+            c->what, C(c, "\033[2m"), (double)(c->ahead_ms + uv_now(c->loop) - c->t0) / 1000.0,
+            C(c, "\033[0m"));
     fflush(stderr);
 }
 
@@ -189,7 +191,7 @@ static void track(rb_progress_t *c, const char *type, const char *step, int atte
     if (!strcmp(type, "step_started") && !c->have_first_action) {
         uv_update_time(c->loop);
         c->have_first_action = 1;
-        c->first_action_ms = uv_now(c->loop) - c->t0;
+        c->first_action_ms = c->ahead_ms + uv_now(c->loop) - c->t0;
     }
     if (!strcmp(type, "severity_assigned")) {
         snprintf(c->severity, sizeof(c->severity), "%s", json_string_value(json_object_get(data, "level")));
@@ -216,6 +218,32 @@ static void track(rb_progress_t *c, const char *type, const char *step, int atte
                                                  json_object_get(data, "status"), "attempts", attempt,
                                                  "duration_ms",
                                                  json_integer_value(json_object_get(data, "duration_ms"))));
+}
+
+void rb_progress_history(rb_progress_t *c, const json_t *run)
+{
+    int64_t w0 = json_integer_value(json_object_get(run, "started_at"));
+    size_t i;
+    const json_t *e;
+    json_array_foreach(json_object_get(run, "events"), i, e) {
+        const char *type = json_string_value(json_object_get(e, "type"));
+        int64_t wall = json_integer_value(json_object_get(e, "wall_ms"));
+        if (!type || !strcmp(type, "run_started"))
+            continue; /* the live zero stays this process's start */
+        if (!strcmp(type, "step_started") && !c->have_first_action) {
+            c->have_first_action = 1;
+            c->first_action_ms = wall > w0 ? (uint64_t)(wall - w0) : 0;
+        }
+        if (!c->json)
+            track(c, type, json_string_value(json_object_get(e, "step")),
+                  (int)json_integer_value(json_object_get(e, "attempt")), json_object_get(e, "data"));
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    int64_t now_ms = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    uv_update_time(c->loop);
+    c->t0 = uv_now(c->loop);
+    c->ahead_ms = w0 > 0 && now_ms > w0 ? (uint64_t)(now_ms - w0) : 0;
 }
 
 void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const char *step,
@@ -379,7 +407,11 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             rb__cli_put_would(&o, 4, would);
             fputc('\n', stderr);
         } else {
-            fprintf(stderr, "  notify %s: %s", step, ok ? "sent" : rb__result_outcome(res));
+            out_t o = {stderr, 0};
+            fprintf(stderr, "  notify %s: ", step);
+            if (rb__cli_put_channel(&o, res)) /* which of the event's notifications */
+                fputs(": ", stderr);
+            fputs(ok ? "sent" : rb__result_outcome(res), stderr);
             if (!ok)
                 print_result_line(c, res);
             fputc('\n', stderr);
@@ -389,7 +421,7 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
         fprintf(stderr, "%s▶%s %s%s%s (%s", C(c, "\033[36m"), C(c, "\033[0m"), C(c, "\033[1m"), step,
                 C(c, "\033[0m"), str(data, "action", "?"));
         if (!json_is_array(items) && !strcmp(str(data, "action", "?"), "ssh") &&
-            json_object_get(json_object_get(data, "with"), "host")) { /* where it runs */
+            rb__cli_has_host(json_object_get(data, "with"))) { /* where it runs */
             out_t o = {stderr, 0};
             fputs(" on ", stderr);
             rb__cli_put_host(&o, json_object_get(data, "with"));

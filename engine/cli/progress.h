@@ -26,6 +26,11 @@ void rb_progress_event(rb_progress_t *p, rb_run_t *run, const char *type, const 
 
 /* The one-screen summary once the run is done; stops the status line. */
 void rb_progress_summary(rb_progress_t *p, rb_run_t *run);
+/* A resumed run: what it did before it was interrupted (run: the journal's
+ * record of it, rb_journal_run_get's {started_at, events}), taken into the
+ * summary unprinted, so that it counts the steps of the whole run and the
+ * times from its first start (docs/cli.md, `runbook resume`). */
+void rb_progress_history(rb_progress_t *p, const json_t *run);
 
 /* Closes the timer; the memory goes in its close callback. */
 void rb_progress_free(rb_progress_t *p);

@@ -100,6 +100,10 @@ int rb_tmpl_is_literal(const rb_tmpl_t *t);
  * literal text around it) is single-quoted for POSIX sh so that no value can
  * become a command. Returns a new reference, or NULL with err set. */
 json_t *rb_tmpl_render(const rb_tmpl_t *t, const json_t *ctx, int flags, char *err, size_t errlen);
+/* Why a template that is one {{ }} renders null, when a key it looked up
+ * is not there: "{{ inventory.hosts[params.node] }} gave nothing:
+ * inventory.hosts has no \"nope\"" into out, and 1; else 0. */
+int rb_tmpl_missing(const rb_tmpl_t *t, const json_t *ctx, char *out, size_t len);
 
 /* Calls cb for the references of every expression in the template, with
  * offsets relative to the template source. */

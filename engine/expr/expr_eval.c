@@ -30,6 +30,8 @@ typedef struct evst {
     const json_t *ctx;
     char *err;
     size_t errlen;
+    char *miss; /* the first path that missed a key, said, or NULL: not asked */
+    size_t misslen;
 } evst;
 
 /* A value that is either borrowed (from ctx or the tree) or owned. */
@@ -287,6 +289,23 @@ static const json_t *index_get(const json_t *v, json_int_t i)
     return json_array_get(v, (size_t)i);
 }
 
+/* Says which key path n missed at segment i (the first miss only):
+ * `inventory.hosts has no "nope"`. */
+static void note_miss(const node *n, evst *s, size_t i, const char *key, size_t klen)
+{
+    if (!s->miss || !s->misslen || s->miss[0] || !n->u.path.root)
+        return;
+    size_t at = (size_t)snprintf(s->miss, s->misslen, "%s", n->u.path.base ? "(…)" : n->u.path.root);
+    for (size_t k = 0; k < i && at < s->misslen; k++) {
+        const seg *g = &n->u.path.segs[k];
+        at += g->kind == SEG_KEY     ? (size_t)snprintf(s->miss + at, s->misslen - at, ".%s", g->key)
+              : g->kind == SEG_INDEX ? (size_t)snprintf(s->miss + at, s->misslen - at, "[%lld]", (long long)g->idx)
+                                     : (size_t)snprintf(s->miss + at, s->misslen - at, "[…]");
+    }
+    if (at < s->misslen)
+        snprintf(s->miss + at, s->misslen - at, " has no \"%.*s\"", (int)(klen < 80 ? klen : 80), key);
+}
+
 static int ev_path(const node *n, evst *s, val *out)
 {
     val base = {NULL, 0};
@@ -301,7 +320,13 @@ static int ev_path(const node *n, evst *s, val *out)
     for (size_t i = 0; i < n->u.path.nseg && cur; i++) {
         const seg *g = &n->u.path.segs[i];
         switch (g->kind) {
-        case SEG_KEY: cur = json_is_object(cur) ? json_object_getn(cur, g->key, g->klen) : NULL; break;
+        case SEG_KEY: {
+            const json_t *in = cur;
+            cur = json_is_object(cur) ? json_object_getn(cur, g->key, g->klen) : NULL;
+            if (!cur && json_is_object(in))
+                note_miss(n, s, i, g->key, g->klen);
+            break;
+        }
         case SEG_INDEX: cur = index_get(cur, g->idx); break;
         case SEG_EXPR: {
             val k;
@@ -309,9 +334,13 @@ static int ev_path(const node *n, evst *s, val *out)
                 vrel(base);
                 return -1;
             }
-            if (json_is_string(k.v))
+            if (json_is_string(k.v)) {
+                const json_t *in = cur;
                 cur = json_is_object(cur) ? json_object_getn(cur, json_string_value(k.v), json_string_length(k.v))
                                           : NULL;
+                if (!cur && json_is_object(in))
+                    note_miss(n, s, i, json_string_value(k.v), json_string_length(k.v));
+            }
             else if (json_is_integer(k.v))
                 cur = index_get(cur, json_integer_value(k.v));
             else if (json_is_real(k.v) && json_real_value(k.v) == floor(json_real_value(k.v)) &&
@@ -472,7 +501,15 @@ static int ev(const node *n, evst *s, val *out)
 
 json_t *rb__expr_eval_node(const node *n, const json_t *ctx, char *err, size_t errlen)
 {
-    evst s = {ctx, err, errlen};
+    return rb__expr_eval_miss(n, ctx, err, errlen, NULL, 0);
+}
+
+json_t *rb__expr_eval_miss(const node *n, const json_t *ctx, char *err, size_t errlen, char *miss,
+                           size_t misslen)
+{
+    evst s = {ctx, err, errlen, miss, misslen};
+    if (miss && misslen)
+        miss[0] = '\0';
     val v;
     if (err && errlen)
         err[0] = '\0';

@@ -175,6 +175,10 @@ const char *rb__expr_tok_desc(const parser *p, const tok *t, char *buf, size_t n
 /* expr_eval.c: evaluates one node against ctx (borrowed; NULL when the
  * parser folds a constant node). A new reference, or NULL with err set. */
 json_t *rb__expr_eval_node(const node *n, const json_t *ctx, char *err, size_t errlen);
+/* rb__expr_eval_node, and in miss the first key a path looked for in an
+ * object that has no such key ("inventory.hosts has no \"x\""), if any. */
+json_t *rb__expr_eval_miss(const node *n, const json_t *ctx, char *err, size_t errlen, char *miss,
+                           size_t misslen);
 
 /* expr_func.c: the text of v as templates, string() and join() print it: strings as
  * they are, numbers as JSON, booleans true/false, null "", arrays and

@@ -665,6 +665,20 @@ static void rerr(const rb_tmpl_t *t, const part *p, const char *msg, char *err, 
     snprintf(err, errlen, "%.*s%s: %s", n, t->src + p->off, p->len > 60 ? "…" : "", msg);
 }
 
+int rb_tmpl_missing(const rb_tmpl_t *t, const json_t *ctx, char *out, size_t len)
+{
+    if (!t || !t->single || !len)
+        return 0;
+    char msg[200], miss[200];
+    json_t *v = rb__expr_eval_miss(t->parts[0].e->root, ctx, msg, sizeof msg, miss, sizeof miss);
+    int said = v && json_is_null(v) && miss[0];
+    if (said)
+        snprintf(out, len, "%.*s gave nothing: %s", (int)(t->parts[0].len < 80 ? t->parts[0].len : 80),
+                 t->src + t->parts[0].off, miss);
+    json_decref(v);
+    return said;
+}
+
 json_t *rb_tmpl_render(const rb_tmpl_t *t, const json_t *ctx, int flags, char *err, size_t errlen)
 {
     if (err && errlen)

@@ -61,7 +61,8 @@ const char *const rb__j_sql[RB__JST_COUNT] = {
         " ended_at = CASE WHEN ?3 THEN ?4 ELSE NULL END,"
         " owner_pid = CASE WHEN ?3 THEN owner_pid ELSE ?5 END,"
         " owner_start = CASE WHEN ?3 THEN owner_start ELSE ?6 END,"
-        " owner_boot = CASE WHEN ?3 THEN owner_boot ELSE ?7 END"
+        " owner_boot = CASE WHEN ?3 THEN owner_boot ELSE ?7 END,"
+        " started_at = coalesce(?8, started_at)"
         " WHERE id = ?1",
     [RB__JST_EVENT] =
         "INSERT INTO events(id, run_id, seq, wall_ms, mono_ns, type, step, attempt, data,"
@@ -99,6 +100,10 @@ const char *const rb__j_sql[RB__JST_COUNT] = {
         " (SELECT count(*) FROM runs r WHERE r.sha256 = v.sha256),"
         " (SELECT max(started_at) FROM runs r WHERE r.sha256 = v.sha256)"
         " FROM versions v WHERE v.name = ?1 ORDER BY v.recorded_at DESC, v.rowid DESC",
+    [RB__JST_SIG_LAST] = "SELECT id, event_id, key_id FROM signatures ORDER BY id DESC LIMIT 1",
+    [RB__JST_SIG_PUT] =
+        "INSERT INTO signatures(id, event_id, hash, signed_at, key_id, signature)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
     [RB__JST_BEGIN] = "BEGIN IMMEDIATE",
     [RB__JST_COMMIT] = "COMMIT",
     [RB__JST_RUN_EVENTS] =
@@ -118,6 +123,9 @@ static int rb__j_reason(sqlite3 *db, const char *path, int rc, const char *what,
 {
     char buf[320];
     const char *reason;
+    /* A failure of RUNBOOK_JOURNAL_FAULT (journal_fault.c): SQLite did not
+     * run, so neither its errno nor its message belongs to it. */
+    const int injected = rb__j_fault_fired();
     switch (rc & 0xff) {
     case SQLITE_NOTADB:
         reason = "file is not a database (not a runbook journal?)";
@@ -137,7 +145,7 @@ static int rb__j_reason(sqlite3 *db, const char *path, int rc, const char *what,
         /* SQLite's text alone ("disk I/O error") hides the cause the
          * operator can fix; the errno says it (permissions, a directory,
          * no space). */
-        int e = db ? sqlite3_system_errno(db) : 0;
+        int e = db && !injected ? sqlite3_system_errno(db) : 0;
         const char *base = (rc & 0xff) == SQLITE_CANTOPEN ? "unable to open database file"
                                                            : "disk I/O error";
         if (e)
@@ -150,9 +158,15 @@ static int rb__j_reason(sqlite3 *db, const char *path, int rc, const char *what,
     default:
         /* The connection's message is the specific one ("FOREIGN KEY
          * constraint failed", "events are append-only" …). */
-        reason = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+        reason = db && !injected ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
         break;
     }
+    if (injected && reason != buf) {
+        snprintf(buf, sizeof buf, "%s", reason);
+        reason = buf;
+    }
+    if (injected)
+        snprintf(buf + strlen(buf), sizeof buf - strlen(buf), " (RUNBOOK_JOURNAL_FAULT)");
     if (err && errlen) {
         if (what)
             snprintf(err, errlen, "%s: %s: %s", path, what, reason);
@@ -208,7 +222,7 @@ int64_t rb__j_mono_ns(void)
 int rb__j_stmt(rb__jconn_t *c, int id, sqlite3_stmt **out)
 {
     if (!c->st[id]) {
-        int rc = sqlite3_prepare_v3(c->db, rb__j_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+        int rc = rb__j_prepare_v3(c->db, rb__j_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
                                     &c->st[id], NULL);
         if (rc != SQLITE_OK)
             return rb__j_failc(c, rc, "preparing a statement");
@@ -230,10 +244,10 @@ void rb__j_release(sqlite3_stmt *st)
 int rb__j_int(sqlite3 *db, const char *sql, int64_t *out)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+    int rc = rb__j_prepare_v2(db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
-    rc = sqlite3_step(st);
+    rc = rb__j_step(st);
     if (rc == SQLITE_ROW) {
         *out = sqlite3_column_int64(st, 0);
         rc = SQLITE_OK;
@@ -310,11 +324,10 @@ void rb__j_col_event(sqlite3_stmt *st, int col, rb__jev_t *e)
 
 int rb__j_sha256_hex(const char *s, size_t len, char hex[65])
 {
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned int mdlen = 0;
-    if (!EVP_Digest(s, len, md, &mdlen, EVP_sha256(), NULL) || mdlen != 32)
+    unsigned char md[RB__J_HASH_LEN];
+    if (rb__j_sha256(s, len, md) != 0)
         return RB_EJOURNAL;
-    rb__hex(md, 32, hex);
+    rb__hex(md, RB__J_HASH_LEN, hex);
     return 0;
 }
 
@@ -390,7 +403,7 @@ static int rb__j_conn_new(rb_journal_t *j, int ro, int busy_ms, char *errbuf, si
     }
     /* NOMUTEX: a connection is only ever used by one thread (the caller's,
      * or the writer's), so SQLite need not lock it on every call. */
-    int rc = sqlite3_open_v2(j->path, &c->db,
+    int rc = rb__j_open_v2(j->path, &c->db,
                              (ro ? SQLITE_OPEN_READONLY
                                  : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
                                  SQLITE_OPEN_NOMUTEX,
@@ -412,14 +425,14 @@ static int rb__j_conn_new(rb_journal_t *j, int ro, int busy_ms, char *errbuf, si
          * the newest commits, never the file's consistency. */
         const char *sync = (j->flags & RB_JOURNAL_SYNC_NORMAL) ? "PRAGMA synchronous = NORMAL"
                                                                 : "PRAGMA synchronous = FULL";
-        if ((rc = sqlite3_exec(c->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) !=
+        if ((rc = rb__j_exec(c->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) !=
                 SQLITE_OK ||
-            (rc = sqlite3_exec(c->db, sync, NULL, NULL, NULL)) != SQLITE_OK)
+            (rc = rb__j_exec(c->db, sync, NULL, NULL, NULL)) != SQLITE_OK)
             goto fail;
         /* A group commit of thousands of events must not spill: with the
          * default 2 MiB the (run_id, seq) index pages are written out and
          * read back within one transaction. Memory, not disk, is cheap. */
-        if ((rc = sqlite3_exec(c->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL)) !=
+        if ((rc = rb__j_exec(c->db, "PRAGMA cache_size = -16384", NULL, NULL, NULL)) !=
             SQLITE_OK)
             goto fail;
         if ((rc = rb__j_int(c->db, "PRAGMA synchronous", &v)) != SQLITE_OK)
@@ -434,7 +447,7 @@ static int rb__j_conn_new(rb_journal_t *j, int ro, int busy_ms, char *errbuf, si
                 goto fail;
         }
     }
-    if ((rc = sqlite3_exec(c->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL)) != SQLITE_OK)
+    if ((rc = rb__j_exec(c->db, "PRAGMA foreign_keys = ON", NULL, NULL, NULL)) != SQLITE_OK)
         goto fail;
     *out = c;
     return 0;
@@ -560,6 +573,7 @@ int rb_journal_open(const char *path, int flags, rb_journal_t **out, char *err, 
     }
     j->flags = flags;
     j->lock_fd = -1;
+    rb__j_fault_arm();
     const int ro = flags & RB_JOURNAL_READONLY;
     int ret = ro || !strcmp(path, ":memory:") ? 0
                                               : rb__j_create_private(path, j->err, sizeof j->err);
@@ -599,6 +613,7 @@ void rb_journal_close(rb_journal_t *j)
     if (j->lock_fd >= 0)
         close(j->lock_fd); /* after the connections: see lock_fd */
     json_decref(j->recovered);
+    rb_journal_key_free(j->sign_key);
     rb__buf_free(&j->enc);
     uv_mutex_destroy(&j->mu);
     free(j->path);

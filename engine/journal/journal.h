@@ -116,6 +116,12 @@ int rb_journal_event(rb_journal_t *j, int64_t run_id, const char *type, const ch
  * resumed): clears the end time and makes this process the run's owner.
  * Pending until sync/flush. Direct mode: RB_ENOTFOUND for no such run. */
 int rb_journal_run_status(rb_journal_t *j, int64_t run_id, const char *status, int final);
+/* rb_journal_run_status at a given wall clock (ms since the epoch; 0:
+ * now), and, started_ms > 0, the run's start (started_at) set too: the
+ * engine gives both, so that the runs listing's duration (ended_at -
+ * started_at) is the run's own (docs/semantics.md, "Durations"). */
+int rb_journal_run_status_at(rb_journal_t *j, int64_t run_id, const char *status, int final,
+                             int64_t started_ms, int64_t at_ms);
 
 /* Commits everything appended so far: durable when it returns 0. In writer
  * mode it blocks the calling (loop) thread until the writer has committed
@@ -198,6 +204,11 @@ void rb_journal_stats(rb_journal_t *j, rb_journal_stats_t *out);
  * ms since the epoch (ended_at null while open). */
 int rb_journal_runs(rb_journal_t *j, int limit, json_t **out);
 
+/* Every status a run can have in the listing, NULL-terminated: resolved,
+ * failed, cancelled, not_confirmed, inconclusive, interrupted, running,
+ * waiting_approval (what a filter by status may ask for). */
+extern const char *const rb_journal_run_statuses[];
+
 /* Which runs rb_journal_runs_find lists; a NULL or 0 field does not filter. */
 typedef struct rb_journal_runs_filter {
     int limit;            /* at most this many (0: all) */
@@ -205,12 +216,18 @@ typedef struct rb_journal_runs_filter {
     const char *status;   /* the status in the listing (resolved, failed, running …) */
     const char *trigger;  /* the trigger, or its kind: "cli" also matches "cli (drill)",
                            * "runbook" matches "runbook:12" (a sub-runbook) */
-    const char *severity; /* the level severity_assigned recorded (P1 …) */
+    const char *severity; /* the level severity_assigned recorded (P1 …; p1 matches it:
+                           * ASCII case does not count) */
     int64_t since_ms;     /* started at or after (ms since the epoch) */
-    int64_t before_id;    /* only ids below it (the next page) */
+    int64_t before_id;    /* only the runs listed after this run (the next page; a run
+                           * the journal does not hold: none) */
+    int drill;            /* 1: only drills (dry runs: a trigger "… (drill)");
+                           * -1: no drills; 0: both */
 } rb_journal_runs_filter_t;
-/* The newest runs first that pass f (NULL: every run), as rb_journal_runs,
- * each also with severity (the level assigned, or null). */
+/* The newest runs first that pass f (NULL: every run): by started_at, then
+ * id (a newer run may have a smaller id while two processes write the
+ * journal), with rb_journal_runs' fields and severity (the
+ * level assigned, or null). */
 int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out);
 /* The sub-runbook runs that run_id's steps started, oldest first: an array
  * of {id, runbook, sha256, status, parent_step}. */
@@ -361,6 +378,76 @@ int rb_journal_verify_run(rb_journal_t *j, int64_t run_id, json_t **out);
  */
 int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **out);
 
+/* ---- signed checkpoints (docs/journal.md, "Signed checkpoints") ------------ */
+
+/* An Ed25519 key: private (it signs, and verifies) or public (it verifies).
+ * Immutable once loaded: one key may be used from several threads. */
+typedef struct rb_journal_key rb_journal_key_t;
+
+/* Makes a new Ed25519 key pair: prefix.key (the private key, PKCS#8 PEM,
+ * created mode 0600) and prefix.pub (the public key, PEM). Refuses to
+ * overwrite either (RB_EINVAL, nothing written); key_id (may be NULL)
+ * gets the new key's id (rb_journal_key_id). err: why, for the user. */
+int rb_journal_key_generate(const char *prefix, char key_id[65], char *err, size_t errlen);
+
+/* Loads a private key (PEM). Refused (RB_EINVAL) when the file is not a
+ * regular file, others than its owner may read or write it (mode & 077),
+ * or it is not an Ed25519 private key. */
+int rb_journal_key_load_private(const char *path, rb_journal_key_t **out, char *err,
+                                size_t errlen);
+/* Loads a public key (PEM); a private key's file is accepted too. */
+int rb_journal_key_load_public(const char *path, rb_journal_key_t **out, char *err,
+                               size_t errlen);
+void rb_journal_key_free(rb_journal_key_t *k);
+/* The key's id: 64 hex digits of the SHA-256 of its raw 32-byte public key. */
+const char *rb_journal_key_id(const rb_journal_key_t *k);
+
+/* Gives j the private key it signs with (j owns it from here, also on
+ * failure; NULL: none). Before rb_journal_attach_loop. RB_EINVAL for a
+ * public key or a read-only journal. */
+int rb_journal_set_signing_key(rb_journal_t *j, rb_journal_key_t *k);
+
+/* Appends a signed checkpoint: the chain head as it is when the record is
+ * written (after everything appended before this call), signed with j's
+ * key, in the same commit. Nothing when j has no key, the journal has no
+ * event yet, or the newest signature by this key already names that head.
+ * Pending until sync/flush like any append. */
+int rb_journal_seal(rb_journal_t *j);
+
+/* A head an operator kept elsewhere (rb_journal_verify_with checks it). */
+typedef struct rb_journal_anchor {
+    int64_t event_id;
+    unsigned char hash[32];
+    int64_t wall_ms; /* the event's time as the anchor says it (shown, not trusted) */
+} rb_journal_anchor_t;
+
+/* "runbook-anchor-v1:EVENT_ID:HASH:WALL_MS", the form `audit anchor` prints,
+ * into a. 0, or RB_EINVAL. */
+int rb_journal_anchor_parse(const char *s, size_t len, rb_journal_anchor_t *a);
+
+typedef struct rb_journal_verify_opts {
+    rb_journal_key_t *const *keys; /* public keys: check the signed checkpoints */
+    size_t nkeys;
+    const rb_journal_anchor_t *anchors; /* heads kept elsewhere: check each is still there */
+    size_t nanchors;
+} rb_journal_verify_opts_t;
+
+/*
+ * rb_journal_verify, and (o not NULL) in the same snapshot: with keys,
+ * every signature row made by one of them (its Ed25519 signature, its
+ * signed head against the chain as it is now: the event, or the cut of a
+ * checkpoint, with that hash); the ids of the signature rows without gaps;
+ * at least one signed head when the journal has events; with anchors,
+ * each anchor's event with that hash. A difference is a problem naming the
+ * span it can be in: after the newest signed head or anchor before it that
+ * still matches, up to it. *out gets also "signatures": {total, by_keys,
+ * valid, other_keys: [id…], last: {id, event_id, hash, signed_at, key_id} |
+ * null (the newest valid one that matches), unsigned_events (events after
+ * it)} and "anchors": [{event_id, hash, wall_ms, ok, what}]; the head gets
+ * wall_ms (its event's time, 0 when all were pruned).
+ */
+int rb_journal_verify_with(rb_journal_t *j, const rb_journal_verify_opts_t *o, json_t **out);
+
 /*
  * What open() did for crash recovery: an array of the runs it marked
  * interrupted, [{id, runbook, last_seq, last_event_type, step}] (step: the
@@ -388,7 +475,8 @@ int rb_journal_runs_orphaned(rb_journal_t *j, json_t **out);
  *  next_step_started: true when next_step's intent was recorded but no
  *             result (it may have run, or be half done),
  *  next_step_with: the rendered parameters of that intent, or null,
- *  next_step_attempts: attempts started for it}.
+ *  next_step_attempts: attempts started for it,
+ *  started_at: the run's start (ms, the runs row's)}.
  * RB_ENOTFOUND: no such run, or its runbook version is missing;
  * RB_EJOURNAL: the recorded text does not match its SHA-256.
  */

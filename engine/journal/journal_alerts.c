@@ -59,7 +59,7 @@ int rb__j_apply_alert(rb__jconn_t *c, const rb__jrec_t *r, int64_t run_id)
     default:
         return rb__j_say(c, RB_EINVAL, "unknown record");
     }
-    rc = sqlite3_step(st);
+    rc = rb__j_step(st);
     rb__j_release(st);
     return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, what);
 }
@@ -151,7 +151,7 @@ static int runs_of(rb__jconn_t *c, const char *fp, const char *sa, json_t *runs)
     sqlite3_bind_text(st, 1, fp, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, sa, -1, SQLITE_TRANSIENT);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = rb__j_step(st)) == SQLITE_ROW)
         json_array_append_new(
             runs, json_pack("{s:o,s:o,s:o}", "runbook", col_text(st, 0), "run_id",
                             sqlite3_column_type(st, 1) == SQLITE_NULL
@@ -175,7 +175,7 @@ int rb_journal_alert_get(rb_journal_t *j, const char *fingerprint, const char *s
         return ret;
     sqlite3_bind_text(st, 1, fingerprint, -1, SQLITE_TRANSIENT);
     sqlite3_bind_text(st, 2, starts_at, -1, SQLITE_TRANSIENT);
-    int rc = sqlite3_step(st);
+    int rc = rb__j_step(st);
     if (rc != SQLITE_ROW) {
         rb__j_release(st);
         if (rc == SQLITE_DONE)
@@ -208,14 +208,14 @@ int rb_journal_alert_open(rb_journal_t *j, const char *fingerprint, json_t **out
         return RB_EINVAL;
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(c->db,
+    int rc = rb__j_prepare_v2(c->db,
                                 "SELECT starts_at FROM alerts WHERE fingerprint = ?1"
                                 " AND resolved_at IS NULL ORDER BY id DESC LIMIT 1",
                                 -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, "reading an alert");
     sqlite3_bind_text(st, 1, fingerprint, -1, SQLITE_TRANSIENT);
-    rc = sqlite3_step(st);
+    rc = rb__j_step(st);
     char *sa = rc == SQLITE_ROW && sqlite3_column_text(st, 0)
                    ? strdup((const char *)sqlite3_column_text(st, 0))
                    : NULL;
@@ -236,7 +236,7 @@ int rb_journal_alerts_unstarted(rb_journal_t *j, int limit, json_t **out)
     sqlite3_stmt *st;
     /* The claimed alerts (alerts_open), each with the matched runbooks that
      * have no alert_runs row. */
-    int rc = sqlite3_prepare_v2(
+    int rc = rb__j_prepare_v2(
         c->db,
         "SELECT a.fingerprint, a.starts_at, a.payload, json_group_array(m.value)"
         " FROM alerts a, json_each(a.runbooks) m"
@@ -249,7 +249,7 @@ int rb_journal_alerts_unstarted(rb_journal_t *j, int limit, json_t **out)
         return rb__j_failc(c, rc, "reading unstarted alerts");
     sqlite3_bind_int64(st, 1, limit > 0 ? limit : -1);
     json_t *v = json_array();
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+    while ((rc = rb__j_step(st)) == SQLITE_ROW)
         json_array_append_new(v, json_pack("{s:o,s:o,s:o,s:o}", "fingerprint", col_text(st, 0),
                                            "starts_at", col_text(st, 1), "alert",
                                            col_json(st, 2), "missing", col_json(st, 3)));

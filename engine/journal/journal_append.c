@@ -29,7 +29,7 @@
 void rb__j_txn_rollback(rb__jconn_t *c)
 {
     if (!sqlite3_get_autocommit(c->db))
-        sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+        rb__j_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
     c->in_txn = 0;
     c->pending = 0;
     c->head_dirty = 0;
@@ -42,13 +42,13 @@ static int rb__j_run_stmt(rb__jconn_t *c, int id)
 {
     sqlite3_stmt *st;
     if (!c->st[id]) {
-        int rc = sqlite3_prepare_v3(c->db, rb__j_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+        int rc = rb__j_prepare_v3(c->db, rb__j_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
                                     &c->st[id], NULL);
         if (rc != SQLITE_OK)
             return rc;
     }
     st = c->st[id];
-    int rc = sqlite3_step(st);
+    int rc = rb__j_step(st);
     sqlite3_reset(st);
     return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
@@ -71,7 +71,7 @@ int rb__j_txn_begin(rb__jconn_t *c, const char *what)
         rb__j_txn_rollback(c);
         return ret;
     }
-    rc = sqlite3_step(st);
+    rc = rb__j_step(st);
     const unsigned char *h = rc == SQLITE_ROW ? rb__j_col_hash(st, 1) : NULL;
     if (rc == SQLITE_ROW && h) {
         c->head_id = sqlite3_column_int64(st, 0);
@@ -132,7 +132,7 @@ int rb__j_txn_commit(rb__jconn_t *c, const char *what)
         }
         sqlite3_bind_int64(st, 1, c->head_id);
         sqlite3_bind_blob(st, 2, c->head_hash, RB__J_HASH_LEN, SQLITE_STATIC);
-        rc = sqlite3_step(st);
+        rc = rb__j_step(st);
         rb__j_release(st);
         if (rc != SQLITE_DONE) {
             ret = rb__j_failc(c, rc, what);
@@ -173,7 +173,7 @@ static int rb__j_next_seq(rb__jconn_t *c, int64_t run_id, int64_t *seq)
     if (ret != 0)
         return ret;
     sqlite3_bind_int64(st, 1, run_id);
-    int rc = sqlite3_step(st);
+    int rc = rb__j_step(st);
     if (rc == SQLITE_ROW)
         last = sqlite3_column_int64(st, 0);
     rb__j_release(st);
@@ -193,6 +193,7 @@ static const char *rb__j_what(rb__rec_kind_t k)
     case RB__REC_ALERT: return "claiming an alert";
     case RB__REC_ALERT_RUN: return "recording an alert's outcome";
     case RB__REC_ALERT_RESOLVED: return "recording a resolved alert";
+    case RB__REC_SEAL: return "signing the chain head";
     }
     return "writing";
 }
@@ -260,7 +261,7 @@ int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
         if (rb__chain_event_hash(&c->hasher, &e, hash) != 0)
             return rb__j_say(c, RB_EJOURNAL, "%s: SHA-256 failed", what);
         rb__j_bind_event(st, &e, hash);
-        rc = sqlite3_step(st);
+        rc = rb__j_step(st);
         rb__j_release(st);
         if (rc != SQLITE_DONE)
             return rb__j_failc(c, rc, what);
@@ -280,6 +281,8 @@ int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
         sqlite3_bind_int(st, 3, r->final ? 1 : 0);
         sqlite3_bind_int64(st, 4, r->wall_ms);
         rb__j_bind_owner(st, 5);
+        if (r->started_ms > 0)
+            sqlite3_bind_int64(st, 8, r->started_ms);
         break;
     case RB__REC_ALERT:
     case RB__REC_ALERT_RUN:
@@ -287,10 +290,14 @@ int rb__j_apply(rb__jconn_t *c, const rb__jrec_t *r, int64_t *run_id)
         if ((ret = rb__j_apply_alert(c, r, 0)) == 0)
             c->txn_records++;
         return ret;
+    case RB__REC_SEAL:
+        if ((ret = rb__j_apply_seal(c)) == 0)
+            c->txn_records++;
+        return ret;
     default:
         return rb__j_say(c, RB_EINVAL, "unknown record");
     }
-    rc = sqlite3_step(st);
+    rc = rb__j_step(st);
     rb__j_release(st);
     if (rc != SQLITE_DONE)
         return rb__j_failc(c, rc, what);
@@ -349,7 +356,7 @@ int rb__j_batch(rb__jconn_t *c, const rb__jrec_t *recs, int64_t reserve, rb__jba
                  has ? "UPDATE sqlite_sequence SET seq = %lld WHERE name = 'runs'"
                      : "INSERT INTO sqlite_sequence(name, seq) VALUES ('runs', %lld)",
                  (long long)out->ids_hi);
-        if ((rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
+        if ((rc = rb__j_exec(c->db, sql, NULL, NULL, NULL)) != SQLITE_OK) {
             ret = rb__j_failc(c, rc, "reserving run ids");
             rb__j_txn_rollback(c);
             return ret;
@@ -363,18 +370,18 @@ int rb__j_batch(rb__jconn_t *c, const rb__jrec_t *recs, int64_t reserve, rb__jba
 void rb__j_release_ids(rb__jconn_t *c, int64_t top, int64_t new_seq)
 {
     int64_t seq = 0;
-    if (sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    if (rb__j_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
         return;
     if (rb__j_int(c->db, "SELECT seq FROM sqlite_sequence WHERE name = 'runs'", &seq) ==
             SQLITE_OK && seq == top && new_seq < top) {
         char sql[96];
         snprintf(sql, sizeof sql, "UPDATE sqlite_sequence SET seq = %lld WHERE name = 'runs'",
                  (long long)new_seq);
-        if (sqlite3_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK &&
-            sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
+        if (rb__j_exec(c->db, sql, NULL, NULL, NULL) == SQLITE_OK &&
+            rb__j_exec(c->db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK)
             return;
     }
-    sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+    rb__j_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* ---- direct-mode writes, and the public append API ----------------------------- */
@@ -517,9 +524,15 @@ int rb_journal_event(rb_journal_t *j, int64_t run_id, const char *type, const ch
 
 int rb_journal_run_status(rb_journal_t *j, int64_t run_id, const char *status, int final)
 {
+    return rb_journal_run_status_at(j, run_id, status, final, 0, 0);
+}
+
+int rb_journal_run_status_at(rb_journal_t *j, int64_t run_id, const char *status, int final,
+                             int64_t started_ms, int64_t at_ms)
+{
     rb__jrec_t r = {
         .kind = RB__REC_STATUS, .run_id = run_id, .status = status ? status : "",
-        .final = final, .wall_ms = rb__j_wall_ms(),
+        .final = final, .wall_ms = at_ms > 0 ? at_ms : rb__j_wall_ms(), .started_ms = started_ms,
     };
     return rb__j_write(j, &r, NULL);
 }

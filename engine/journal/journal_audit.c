@@ -31,7 +31,7 @@ static int rb__j_verify_checkpoints(rb__jconn_t *c, rb__jverify_t *v, json_t *li
                                     int64_t *cut, unsigned char cut_hash[RB__J_HASH_LEN])
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(c->db,
+    int rc = rb__j_prepare_v2(c->db,
                                 "SELECT id, created_at, before_ms, cut_event_id, cut_hash,"
                                 " pruned_runs, pruned_events, prev_hash, hash"
                                 " FROM checkpoints ORDER BY id", -1, &st, NULL);
@@ -41,7 +41,7 @@ static int rb__j_verify_checkpoints(rb__jconn_t *c, rb__jverify_t *v, json_t *li
     int64_t prev_cut = 0;
     *cut = 0;
     memset(cut_hash, 0, RB__J_HASH_LEN);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = rb__j_step(st)) == SQLITE_ROW) {
         const unsigned char *ch = rb__j_col_hash(st, 4), *ph = rb__j_col_hash(st, 7),
                             *hh = rb__j_col_hash(st, 8);
         rb__jcp_t cp = {
@@ -88,7 +88,7 @@ static int rb__j_verify_resync(rb__jconn_t *c, rb__jverify_t *v, sqlite3_stmt *b
                                int64_t cut, const unsigned char cut_hash[RB__J_HASH_LEN])
 {
     sqlite3_bind_int64(before, 1, id);
-    int rc = sqlite3_step(before);
+    int rc = rb__j_step(before);
     if (rc == SQLITE_ROW) {
         const unsigned char *h = rb__j_col_hash(before, 1);
         v->last_id = sqlite3_column_int64(before, 0);
@@ -119,7 +119,7 @@ static int rb__j_verify_events(rb__jconn_t *c, rb__jverify_t *v, int64_t run, in
                                int64_t cut, const unsigned char cut_hash[RB__J_HASH_LEN])
 {
     sqlite3_stmt *st, *before = NULL;
-    int rc = sqlite3_prepare_v2(c->db,
+    int rc = rb__j_prepare_v2(c->db,
                                 run > 0 && by_id
                                     ? "SELECT e.id, e.run_id, e.seq, e.wall_ms, e.mono_ns, e.type,"
                                       " e.step, e.attempt, e.data, e.prev_hash, e.hash, 1"
@@ -135,7 +135,7 @@ static int rb__j_verify_events(rb__jconn_t *c, rb__jverify_t *v, int64_t run, in
                                 -1, &st, NULL);
     if (rc == SQLITE_OK && run > 0) {
         sqlite3_bind_int64(st, 1, run);
-        rc = sqlite3_prepare_v2(c->db,
+        rc = rb__j_prepare_v2(c->db,
                                 "SELECT id, hash FROM events WHERE id < ?1 ORDER BY id DESC LIMIT 1",
                                 -1, &before, NULL);
     }
@@ -144,7 +144,7 @@ static int rb__j_verify_events(rb__jconn_t *c, rb__jverify_t *v, int64_t run, in
         return rb__j_failc(c, rc, "reading events");
     }
     int ret = 0;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW && !v->oom) {
+    while ((rc = rb__j_step(st)) == SQLITE_ROW && !v->oom) {
         const unsigned char *prev = rb__j_col_hash(st, 9);
         rb__jev_t e = {.id = sqlite3_column_int64(st, 0), .prev_hash = prev ? prev : rb__j_zero};
         rb__j_col_event(st, 1, &e);
@@ -186,7 +186,7 @@ static void rb__j_verify_versions(rb__jconn_t *c, rb__jverify_t *v, int64_t run,
                                   int *rcp)
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(c->db,
+    int rc = rb__j_prepare_v2(c->db,
                                 run > 0 ? "SELECT sha256, name, source FROM versions WHERE sha256 ="
                                           " (SELECT sha256 FROM runs WHERE id = ?1)"
                                         : "SELECT sha256, name, source FROM versions",
@@ -198,7 +198,7 @@ static void rb__j_verify_versions(rb__jconn_t *c, rb__jverify_t *v, int64_t run,
     }
     if (run > 0)
         sqlite3_bind_int64(st, 1, run);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = rb__j_step(st)) == SQLITE_ROW) {
         const char *sha = (const char *)sqlite3_column_text(st, 0);
         const char *src = (const char *)sqlite3_column_text(st, 2);
         char hex[65];
@@ -231,13 +231,13 @@ static void rb__j_verify_runs(rb__jconn_t *c, rb__jverify_t *v, int64_t run, int
         "   AND type IN ('run_finished', 'run_interrupted', 'run_resumed'))"
         " AND want IS NOT NULL AND r.status IS NOT want ORDER BY r.id";
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    int rc = rb__j_prepare_v2(c->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK) {
         *rcp = rc;
         return;
     }
     sqlite3_bind_int64(st, 1, run);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = rb__j_step(st)) == SQLITE_ROW) {
         const char *have = (const char *)sqlite3_column_text(st, 1);
         const char *want = (const char *)sqlite3_column_text(st, 2);
         rb__jv_problem(v, NULL, 0,
@@ -255,11 +255,11 @@ static int rb__j_verify_head_read(rb__jconn_t *c, rb__jverify_t *v, int64_t *id,
                                   unsigned char hash[RB__J_HASH_LEN])
 {
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(c->db, rb__j_sql[RB__JST_HEAD_GET], -1, &st, NULL);
+    int rc = rb__j_prepare_v2(c->db, rb__j_sql[RB__JST_HEAD_GET], -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, "reading the chain head");
     *id = -1;
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (rb__j_step(st) == SQLITE_ROW) {
         const unsigned char *h = rb__j_col_hash(st, 1);
         *id = sqlite3_column_int64(st, 0);
         if (h)
@@ -268,6 +268,9 @@ static int rb__j_verify_head_read(rb__jconn_t *c, rb__jverify_t *v, int64_t *id,
             memset(hash, 0xff, RB__J_HASH_LEN); /* matches no event */
     }
     sqlite3_finalize(st);
+    /* A read that failed is not a missing record: no false tamper alarm. */
+    if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+        return rb__j_failc(c, rc, "reading the chain head");
     if (*id < 0)
         rb__jv_problem(v, NULL, 0, "the chain head record is missing (deleted)");
     return 0;
@@ -302,6 +305,26 @@ static void rb__j_verify_head(rb__jverify_t *v, int64_t head_id,
 
 int rb_journal_verify(rb_journal_t *j, json_t **out)
 {
+    return rb_journal_verify_with(j, NULL, out);
+}
+
+/* The time of the head's event (0 when it is gone: pruned). */
+static int64_t rb__j_head_wall_ms(rb__jconn_t *c, int64_t head_id)
+{
+    sqlite3_stmt *st;
+    int64_t ms = 0;
+    if (sqlite3_prepare_v2(c->db, "SELECT wall_ms FROM events WHERE id = ?1", -1, &st, NULL) ==
+        SQLITE_OK) {
+        sqlite3_bind_int64(st, 1, head_id);
+        if (sqlite3_step(st) == SQLITE_ROW)
+            ms = sqlite3_column_int64(st, 0);
+        sqlite3_finalize(st);
+    }
+    return ms;
+}
+
+int rb_journal_verify_with(rb_journal_t *j, const rb_journal_verify_opts_t *o, json_t **out)
+{
     rb__jconn_t *c = j->c;
     *out = NULL;
     if (c->in_txn) {
@@ -319,7 +342,7 @@ int rb_journal_verify(rb_journal_t *j, json_t **out)
 
     /* One snapshot for everything: a writer committing meanwhile must not
      * make the head and the events disagree. */
-    if ((rc = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK) {
+    if ((rc = rb__j_exec(c->db, "BEGIN", NULL, NULL, NULL)) != SQLITE_OK) {
         ret = rb__j_failc(c, rc, "verify");
         goto done;
     }
@@ -346,7 +369,18 @@ int rb_journal_verify(rb_journal_t *j, json_t **out)
         ret = rb__j_failc(c, rc, "verify");
         goto end;
     }
+    json_t *seals = json_object();
+    if (!seals) {
+        ret = RB_ENOMEM;
+        goto end;
+    }
+    if (o && (o->nkeys || o->nanchors) &&
+        (ret = rb__j_verify_seals(c, &v, o, cut, v.events ? v.last_id : cut, seals)) != 0) {
+        json_decref(seals);
+        goto end;
+    }
     if (v.oom) {
+        json_decref(seals);
         ret = RB_ENOMEM;
         goto end;
     }
@@ -356,15 +390,19 @@ int rb_journal_verify(rb_journal_t *j, json_t **out)
                      "versions", (json_int_t)versions, "first_event_id", (json_int_t)first_id,
                      "checkpoints", cps, "problems_total", (json_int_t)v.nproblems);
     if (*out) {
-        json_object_set_new(*out, "head", head_id < 0 ? json_null()
-                                          : json_pack("{s:I,s:s}", "event_id",
-                                                      (json_int_t)head_id, "hash", hex));
+        json_object_set_new(*out, "head",
+                            head_id < 0 ? json_null()
+                                        : json_pack("{s:I,s:s,s:I}", "event_id",
+                                                    (json_int_t)head_id, "hash", hex, "wall_ms",
+                                                    (json_int_t)rb__j_head_wall_ms(c, head_id)));
         json_object_set(*out, "problems", v.problems);
+        json_object_update(*out, seals);
     } else {
         ret = RB_ENOMEM;
     }
+    json_decref(seals);
 end:
-    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    rb__j_exec(c->db, "COMMIT", NULL, NULL, NULL);
 done:
     json_decref(cps);
     rb__jv_free(&v);
@@ -389,7 +427,7 @@ static int rb__j_verify_run_pass(rb__jconn_t *c, int64_t run_id, int by_id, json
     if (head_id >= 0) {
         /* the newest event, where the whole walk would have ended */
         sqlite3_stmt *before;
-        if ((rc = sqlite3_prepare_v2(c->db, "SELECT id, hash FROM events WHERE id < ?1"
+        if ((rc = rb__j_prepare_v2(c->db, "SELECT id, hash FROM events WHERE id < ?1"
                                      " ORDER BY id DESC LIMIT 1", -1, &before, NULL)) != SQLITE_OK) {
             ret = rb__j_failc(c, rc, "verify");
             goto done;
@@ -431,13 +469,13 @@ int rb_journal_verify_run(rb_journal_t *j, int64_t run_id, json_t **out)
         snprintf(j->err, sizeof j->err, "%s: verify: commit the pending appends first", j->path);
         return RB_EINVAL;
     }
-    int rc = sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL);
+    int rc = rb__j_exec(c->db, "BEGIN", NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, "verify");
     int ret = rb__j_verify_run_pass(c, run_id, 0, out);
     if (ret == RB__J_UNORDERED)
         ret = rb__j_verify_run_pass(c, run_id, 1, out);
-    sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+    rb__j_exec(c->db, "COMMIT", NULL, NULL, NULL);
     return ret;
 }
 
@@ -468,10 +506,10 @@ int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **o
     int64_t cut0 = 0, cp_id = 0, pruned_events = 0, pruned_runs = 0, kept = 0;
     unsigned char cp_prev[RB__J_HASH_LEN] = { 0 };
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(c->db,
+    int rc = rb__j_prepare_v2(c->db,
                                 "SELECT id, cut_event_id, hash FROM checkpoints ORDER BY id DESC"
                                 " LIMIT 1", -1, &st, NULL);
-    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if (rc == SQLITE_OK && (rc = rb__j_step(st)) == SQLITE_ROW) {
         cp_id = sqlite3_column_int64(st, 0);
         cut0 = sqlite3_column_int64(st, 1);
         const unsigned char *h = rb__j_col_hash(st, 2);
@@ -484,14 +522,14 @@ int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **o
     st = NULL;
     /* Every run with the span of its events in the chain. */
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(c->db,
+        rc = rb__j_prepare_v2(c->db,
                                 "SELECT r.id, r.ended_at IS NOT NULL AND r.ended_at < ?1,"
                                 " min(e.id), max(e.id), count(e.id)"
                                 " FROM runs r LEFT JOIN events e ON e.run_id = r.id GROUP BY r.id",
                                 -1, &st, NULL);
     if (rc == SQLITE_OK) {
         sqlite3_bind_int64(st, 1, before_ms);
-        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while ((rc = rb__j_step(st)) == SQLITE_ROW) {
             if (n == cap) {
                 cap = cap ? cap * 2 : 64;
                 rb__jprun_t *p = realloc(runs, cap * sizeof *p);
@@ -536,16 +574,16 @@ int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **o
         cut = cut0;
 
     sqlite3_stmt *del_alerts = NULL, *del_run = NULL, *unlink_st = NULL;
-    rc = sqlite3_prepare_v2(c->db, "DELETE FROM alerts WHERE run_id = ?1", -1, &del_alerts, NULL);
+    rc = rb__j_prepare_v2(c->db, "DELETE FROM alerts WHERE run_id = ?1", -1, &del_alerts, NULL);
     /* A pruned run's claim link stays, without its run: the alert is still
      * known as handled (a link gone would read as a run never created). */
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(c->db,
+        rc = rb__j_prepare_v2(c->db,
                                 "UPDATE alert_runs SET run_id = NULL,"
                                 " outcome = 'started (run pruned)' WHERE run_id = ?1",
                                 -1, &unlink_st, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(c->db, "DELETE FROM runs WHERE id = ?1", -1, &del_run, NULL);
+        rc = rb__j_prepare_v2(c->db, "DELETE FROM runs WHERE id = ?1", -1, &del_run, NULL);
     json_t *cp = json_null();
     if (rc == SQLITE_OK && cut > cut0) {
         /* The checkpoint first: the trigger lets events go only below a
@@ -554,10 +592,10 @@ int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **o
         for (size_t i = 0; i < n; i++)
             if (runs[i].prunable && runs[i].events && runs[i].max_ev <= cut)
                 pruned_events += runs[i].events;
-        rc = sqlite3_prepare_v2(c->db, "SELECT hash FROM events WHERE id = ?1", -1, &st, NULL);
+        rc = rb__j_prepare_v2(c->db, "SELECT hash FROM events WHERE id = ?1", -1, &st, NULL);
         if (rc == SQLITE_OK) {
             sqlite3_bind_int64(st, 1, cut);
-            rc = sqlite3_step(st);
+            rc = rb__j_step(st);
             const unsigned char *ch = rc == SQLITE_ROW ? rb__j_col_hash(st, 0) : NULL;
             if (ch) {
                 memcpy(cut_hash, ch, RB__J_HASH_LEN);
@@ -578,7 +616,7 @@ int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **o
         if (rc == SQLITE_OK && rb__chain_checkpoint_hash(&c->hasher, &k, h) != 0)
             rc = SQLITE_NOMEM;
         if (rc == SQLITE_OK)
-            rc = sqlite3_prepare_v2(c->db,
+            rc = rb__j_prepare_v2(c->db,
                                     "INSERT INTO checkpoints(id, created_at, before_ms, cut_event_id,"
                                     " cut_hash, pruned_runs, pruned_events, prev_hash, hash)"
                                     " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", -1, &st, NULL);
@@ -592,7 +630,7 @@ int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **o
             sqlite3_bind_int64(st, 7, k.pruned_events);
             sqlite3_bind_blob(st, 8, cp_prev, RB__J_HASH_LEN, SQLITE_STATIC);
             sqlite3_bind_blob(st, 9, h, RB__J_HASH_LEN, SQLITE_STATIC);
-            rc = sqlite3_step(st);
+            rc = rb__j_step(st);
             if (rc == SQLITE_DONE)
                 rc = SQLITE_OK;
             sqlite3_finalize(st);
@@ -601,7 +639,7 @@ int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **o
         if (rc == SQLITE_OK) {
             char sql[96];
             snprintf(sql, sizeof sql, "DELETE FROM events WHERE id <= %lld", (long long)cut);
-            rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+            rc = rb__j_exec(c->db, sql, NULL, NULL, NULL);
         }
         if (rc == SQLITE_OK) {
             char hex[2 * RB__J_HASH_LEN + 1];
@@ -621,9 +659,9 @@ int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **o
         sqlite3_bind_int64(del_alerts, 1, runs[i].id);
         sqlite3_bind_int64(unlink_st, 1, runs[i].id);
         sqlite3_bind_int64(del_run, 1, runs[i].id);
-        if ((rc = sqlite3_step(del_alerts)) == SQLITE_DONE &&
-            (rc = sqlite3_step(unlink_st)) == SQLITE_DONE)
-            rc = sqlite3_step(del_run);
+        if ((rc = rb__j_step(del_alerts)) == SQLITE_DONE &&
+            (rc = rb__j_step(unlink_st)) == SQLITE_DONE)
+            rc = rb__j_step(del_run);
         sqlite3_reset(del_alerts);
         sqlite3_reset(unlink_st);
         sqlite3_reset(del_run);
@@ -635,7 +673,7 @@ int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **o
     sqlite3_finalize(unlink_st);
     sqlite3_finalize(del_run);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(c->db,
+        rc = rb__j_exec(c->db,
                           "DELETE FROM versions WHERE sha256 NOT IN"
                           " (SELECT sha256 FROM runs WHERE sha256 IS NOT NULL)", NULL, NULL, NULL);
     free(runs);

@@ -23,6 +23,7 @@
 
 static const char rb__ev_tag[] = "runbook-journal-event-v1";      /* + its NUL */
 static const char rb__cp_tag[] = "runbook-journal-checkpoint-v1"; /* + its NUL */
+static const char rb__sig_tag[] = "runbook-journal-signature-v1"; /* + its NUL */
 
 int rb__hasher_init(rb__hasher_t *h)
 {
@@ -156,6 +157,29 @@ int rb__chain_checkpoint_hash(rb__hasher_t *h, const rb__jcp_t *cp,
     put_i64(c, cp->pruned_events);
     EVP_DigestUpdate(c, cp->prev_hash, RB__J_HASH_LEN);
     return finish(c, out);
+}
+
+int rb__j_sha256(const void *p, size_t n, unsigned char out[RB__J_HASH_LEN])
+{
+    unsigned int len = 0;
+    if (!EVP_Digest(p, n, out, &len, EVP_sha256(), NULL) || len != RB__J_HASH_LEN)
+        return RB_EJOURNAL;
+    return 0;
+}
+
+/* tag NUL | id | event_id | hash | signed_at: what a signed checkpoint's
+ * Ed25519 signature is over. */
+size_t rb__chain_sig_message(const rb__jsig_t *s, unsigned char out[RB__J_SIGMSG_LEN])
+{
+    unsigned char *p = out;
+    memcpy(p, rb__sig_tag, sizeof rb__sig_tag);
+    p += sizeof rb__sig_tag;
+    p = be64(p, s->id);
+    p = be64(p, s->event_id);
+    memcpy(p, s->hash, RB__J_HASH_LEN);
+    p += RB__J_HASH_LEN;
+    p = be64(p, s->signed_at);
+    return (size_t)(p - out);
 }
 
 void rb__hex(const unsigned char *b, size_t n, char *out)

@@ -16,8 +16,13 @@
  *   journal_interrupt.c on open, marking dead processes' runs interrupted.
  *   journal_read.c      runs, a run with its events, runbook versions.
  *   journal_audit.c     audit verify, prune and the checkpoints.
+ *   journal_seal.c      signed checkpoints: signing the head, checking the
+ *                       signatures and anchors for audit verify.
+ *   journal_fault.c     the wrappers every SQLite call that can fail goes
+ *                       through, and the test-only fault knob in them.
  * The files that do not:
  *   journal_chain.c     the canonical encoding, SHA-256, the verify rules.
+ *   journal_key.c       Ed25519 key files, signing and checking (libcrypto).
  *   journal_writer.c    the writer thread, its queue, flush callbacks.
  *   journal_recover.c   who owns a run, whether it is alive, resume points.
  *
@@ -55,6 +60,8 @@ struct rb_journal {
     rb_journal_stats_t stats;
     rb__jwriter_t *w;     /* writer mode; NULL in direct mode */
     rb__buf_t enc;        /* the caller's thread: an event's data, encoded */
+    rb_journal_key_t *sign_key; /* signs checkpoints (rb_journal_seal), or NULL; set
+                           * before the writer starts, then only read */
     int lock_fd;          /* RB_JOURNAL_EXCLUSIVE: the flock's descriptor, else -1; closed
                            * after every connection (closing a descriptor of the file
                            * drops the process's POSIX locks, SQLite's included) */
@@ -74,6 +81,7 @@ typedef enum {
     RB__REC_ALERT,       /* fingerprint, starts_at, data (the alert), status, runbooks */
     RB__REC_ALERT_RUN,   /* fingerprint, starts_at, runbook, outcome (a run not started) */
     RB__REC_ALERT_RESOLVED, /* fingerprint, starts_at, data (the resolved notice) */
+    RB__REC_SEAL,        /* a signed checkpoint of the head as it is then (journal_seal.c) */
 } rb__rec_kind_t;
 
 typedef struct rb__jrec {
@@ -82,6 +90,7 @@ typedef struct rb__jrec {
     uint64_t ticket;      /* writer mode: the order it was appended in */
     int64_t run_id;
     int64_t wall_ms;      /* taken when it was appended, on the caller's thread */
+    int64_t started_ms;   /* a status record: the run's start (runs.started_at), or 0 */
     int64_t mono_ns;
     int attempt;
     int final;
@@ -168,6 +177,29 @@ typedef struct {
 int rb__chain_checkpoint_hash(rb__hasher_t *h, const rb__jcp_t *cp,
                               unsigned char out[RB__J_HASH_LEN]);
 
+/* A signed checkpoint as the signature sees it. */
+#define RB__J_SIG_LEN    64 /* Ed25519 */
+#define RB__J_SIGMSG_LEN 96 /* tag (29) + NUL + 8 + 8 + 32 + 8, rounded up */
+typedef struct {
+    int64_t id, event_id, signed_at;
+    const unsigned char *hash; /* RB__J_HASH_LEN */
+} rb__jsig_t;
+
+/* The bytes signed (docs/journal.md); returns their length. */
+size_t rb__chain_sig_message(const rb__jsig_t *s, unsigned char out[RB__J_SIGMSG_LEN]);
+
+/* SHA-256 of n bytes. */
+int rb__j_sha256(const void *p, size_t n, unsigned char out[RB__J_HASH_LEN]);
+
+/* journal_key.c: Ed25519. sign: 0 or RB_EINVAL (a public key) / RB_EJOURNAL.
+ * check: 1 when sig is k's signature of msg. */
+int rb__key_sign(const rb_journal_key_t *k, const unsigned char *msg, size_t n,
+                 unsigned char sig[RB__J_SIG_LEN]);
+int rb__key_check(const rb_journal_key_t *k, const unsigned char *msg, size_t n,
+                  const void *sig, size_t siglen);
+const unsigned char *rb__key_raw_id(const rb_journal_key_t *k); /* RB__J_HASH_LEN bytes */
+int rb__key_is_private(const rb_journal_key_t *k);
+
 void rb__buf_free(rb__buf_t *b);
 
 #define RB__J_JSON_DEPTH 2048 /* jansson's own parser limit */
@@ -245,6 +277,8 @@ enum {
     RB__JST_ALERT_GET,
     RB__JST_ALERT_RUNS_GET,
     RB__JST_VERSIONS,
+    RB__JST_SIG_LAST, /* journal_seal.c */
+    RB__JST_SIG_PUT,
     RB__JST_BEGIN,  /* BEGIN IMMEDIATE and COMMIT, prepared once: parsing */
     RB__JST_COMMIT, /* them again on every group commit cost as much as an insert */
     RB__JST_COUNT
@@ -285,6 +319,25 @@ struct rb__jconn {
  * SQLite's result code rc, rb__j_say for a failure of our own making. */
 int rb__j_failc(rb__jconn_t *c, int rc, const char *what);
 int rb__j_say(rb__jconn_t *c, int ret, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* journal_fault.c: the only way the journal calls sqlite3_open_v2,
+ * sqlite3_prepare_v2/v3, sqlite3_step and sqlite3_exec (same arguments,
+ * same results), so that RUNBOOK_JOURNAL_FAULT=N[:KIND] can make the Nth
+ * of them fail. rb__j_fault_arm reads the variable (rb_journal_open, once
+ * per process); rb__j_fault_fired says, once, whether this thread's last
+ * failure was the injected one (for the reason the user reads). */
+struct sqlite3;
+struct sqlite3_stmt;
+void rb__j_fault_arm(void);
+int rb__j_fault_fired(void);
+int rb__j_open_v2(const char *path, struct sqlite3 **db, int flags, const char *vfs);
+int rb__j_prepare_v2(struct sqlite3 *db, const char *sql, int n, struct sqlite3_stmt **st,
+                     const char **tail);
+int rb__j_prepare_v3(struct sqlite3 *db, const char *sql, int n, unsigned flags,
+                     struct sqlite3_stmt **st, const char **tail);
+int rb__j_step(struct sqlite3_stmt *st);
+int rb__j_exec(struct sqlite3 *db, const char *sql, int (*cb)(void *, int, char **, char **),
+               void *arg, char **errmsg);
 
 /* journal.c: helpers. */
 int64_t rb__j_wall_ms(void);
@@ -329,6 +382,16 @@ int rb__j_write(rb_journal_t *j, const rb__jrec_t *r, int64_t *run_id);
 /* journal_alerts.c: writes an RB__REC_ALERT* record, or the claim link of a
  * RUN record (run_id: the run just inserted), inside the open transaction. */
 int rb__j_apply_alert(rb__jconn_t *c, const rb__jrec_t *r, int64_t run_id);
+
+/* journal_seal.c: writes an RB__REC_SEAL record: signs the head of the
+ * open transaction with c->j->sign_key and inserts the signature. */
+int rb__j_apply_seal(rb__jconn_t *c);
+/* journal_seal.c: the checks of rb_journal_verify_with o (signatures,
+ * anchors) in the open read snapshot, after the chain walk: cut is the
+ * newest checkpoint's cut, end the newest event (cut when none is left).
+ * Findings go to v; out gets "signatures" and "anchors". */
+int rb__j_verify_seals(rb__jconn_t *c, rb__jverify_t *v, const rb_journal_verify_opts_t *o,
+                       int64_t cut, int64_t end, json_t *out);
 
 /* journal_schema.c: checks that j's file is a runbook journal, creates the
  * schema in a new one and migrates an older one (see rb_journal_open). */

@@ -31,12 +31,12 @@ static int rb__j_dead_runs(rb__jconn_t *c, rb__jopen_t **out, size_t *n)
     size_t cap = 0;
     *out = NULL;
     *n = 0;
-    int rc = sqlite3_prepare_v2(c->db,
+    int rc = rb__j_prepare_v2(c->db,
                                 "SELECT id, owner_pid, owner_start, owner_boot FROM runs"
                                 " WHERE ended_at IS NULL ORDER BY id", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = rb__j_step(st)) == SQLITE_ROW) {
         rb__jopen_t r = { .id = sqlite3_column_int64(st, 0) };
         r.owner.pid = sqlite3_column_type(st, 1) == SQLITE_NULL ? 0 : sqlite3_column_int64(st, 1);
         r.owner.start = sqlite3_column_type(st, 2) == SQLITE_NULL ? -1
@@ -69,20 +69,20 @@ static int rb__j_interrupt(rb_journal_t *j, const rb__jopen_t *r)
     int64_t last_seq = 0, last_wall = 0;
     char last_type[64] = "", step[256] = "", runbook[256] = "";
     int in_flight = 0;
-    int rc = sqlite3_prepare_v2(c->db,
+    int rc = rb__j_prepare_v2(c->db,
                                 "SELECT seq, type, wall_ms FROM events WHERE run_id = ?1"
                                 " ORDER BY seq DESC LIMIT 1", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, "recovering runs");
     sqlite3_bind_int64(st, 1, r->id);
-    if (sqlite3_step(st) == SQLITE_ROW) {
+    if (rb__j_step(st) == SQLITE_ROW) {
         last_seq = sqlite3_column_int64(st, 0);
         snprintf(last_type, sizeof last_type, "%s", sqlite3_column_text(st, 1));
         last_wall = sqlite3_column_int64(st, 2);
     }
     sqlite3_finalize(st);
     /* The step in flight: its intent is the newest step record. */
-    rc = sqlite3_prepare_v2(c->db,
+    rc = rb__j_prepare_v2(c->db,
                             "SELECT type, step FROM events WHERE run_id = ?1 AND type IN"
                             " ('step_started', 'step_finished', 'step_skipped')"
                             " ORDER BY seq DESC LIMIT 1", -1, &st, NULL);
@@ -90,17 +90,17 @@ static int rb__j_interrupt(rb_journal_t *j, const rb__jopen_t *r)
         return rb__j_failc(c, rc, "recovering runs");
     sqlite3_bind_int64(st, 1, r->id);
     const char *t;
-    if (sqlite3_step(st) == SQLITE_ROW && (t = (const char *)sqlite3_column_text(st, 0)) &&
+    if (rb__j_step(st) == SQLITE_ROW && (t = (const char *)sqlite3_column_text(st, 0)) &&
         strcmp(t, "step_started") == 0 && sqlite3_column_text(st, 1)) {
         in_flight = 1;
         snprintf(step, sizeof step, "%s", sqlite3_column_text(st, 1));
     }
     sqlite3_finalize(st);
-    rc = sqlite3_prepare_v2(c->db, "SELECT runbook FROM runs WHERE id = ?1", -1, &st, NULL);
+    rc = rb__j_prepare_v2(c->db, "SELECT runbook FROM runs WHERE id = ?1", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, "recovering runs");
     sqlite3_bind_int64(st, 1, r->id);
-    if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+    if (rb__j_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
         snprintf(runbook, sizeof runbook, "%s", sqlite3_column_text(st, 0));
     sqlite3_finalize(st);
 

@@ -118,7 +118,7 @@ static int rb__j_rows(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols,
                       const rb__jpick_t *pick, json_t *arr, const char *what)
 {
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = rb__j_step(st)) == SQLITE_ROW) {
         json_t *row = rb__j_row(st, cols, rb__j_skip_json(st, pick));
         if (!row || json_array_append_new(arr, row) != 0) {
             rb__j_release(st);
@@ -192,7 +192,7 @@ static int rb__j_run_row_get(rb_journal_t *j, int64_t run_id, json_t **out)
     if (ret != 0)
         return ret;
     sqlite3_bind_int64(st, 1, run_id);
-    int rc = sqlite3_step(st);
+    int rc = rb__j_step(st);
     if (rc != SQLITE_ROW) {
         rb__j_release(st);
         if (rc == SQLITE_DONE) {
@@ -274,14 +274,14 @@ static int rb__j_outline(rb__jconn_t *c, int64_t run_id, json_t *r)
         " SELECT * FROM (SELECT type, wall_ms, json_extract(data, '$.duration_ms'), NULL FROM events"
         " WHERE run_id = ?1 ORDER BY seq DESC LIMIT 1)";
     sqlite3_stmt *st;
-    int rc = sqlite3_prepare_v2(c->db, steps_sql, -1, &st, NULL);
+    int rc = rb__j_prepare_v2(c->db, steps_sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, "reading a run's outline");
     sqlite3_bind_int64(st, 1, run_id);
     json_t *steps = json_object(), *ends = json_array();
     int64_t n = 0;
     int ret = steps && ends ? 0 : RB_ENOMEM;
-    while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!ret && (rc = rb__j_step(st)) == SQLITE_ROW) {
         n += sqlite3_column_int64(st, 1);
         const char *step = (const char *)sqlite3_column_text(st, 0);
         if (step && json_object_set_new(steps, step, json_integer(sqlite3_column_int64(st, 2))) != 0)
@@ -290,11 +290,11 @@ static int rb__j_outline(rb__jconn_t *c, int64_t run_id, json_t *r)
     sqlite3_finalize(st);
     if (!ret && rc != SQLITE_DONE)
         ret = rb__j_failc(c, rc, "reading a run's outline");
-    if (!ret && (rc = sqlite3_prepare_v2(c->db, ends_sql, -1, &st, NULL)) != SQLITE_OK)
+    if (!ret && (rc = rb__j_prepare_v2(c->db, ends_sql, -1, &st, NULL)) != SQLITE_OK)
         ret = rb__j_failc(c, rc, "reading a run's outline");
     else if (!ret) {
         sqlite3_bind_int64(st, 1, run_id);
-        while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW)
+        while (!ret && (rc = rb__j_step(st)) == SQLITE_ROW)
             if (json_array_append_new(ends, rb__j_outline_end(st)) != 0)
                 ret = RB_ENOMEM;
         sqlite3_finalize(st);
@@ -319,7 +319,7 @@ int rb_journal_run_walk(rb_journal_t *j, int64_t run_id, const char *const *type
     /* one snapshot for the outline and the events (unless the caller's
      * own write transaction already is one) */
     int txn = !c->in_txn && sqlite3_get_autocommit(c->db);
-    int rc = txn ? sqlite3_exec(c->db, "BEGIN", NULL, NULL, NULL) : SQLITE_OK;
+    int rc = txn ? rb__j_exec(c->db, "BEGIN", NULL, NULL, NULL) : SQLITE_OK;
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, "reading a run");
     json_t *r = NULL;
@@ -333,7 +333,7 @@ int rb_journal_run_walk(rb_journal_t *j, int64_t run_id, const char *const *type
     if (!ret && (ret = rb__j_stmt(c, RB__JST_RUN_EVENTS, &st)) == 0) {
         sqlite3_bind_int64(st, 1, run_id);
         const rb__jpick_t pick = {3, types, except};
-        while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        while (!ret && (rc = rb__j_step(st)) == SQLITE_ROW) {
             json_t *ev = rb__j_row(st, rb__j_event_row, rb__j_skip_json(st, &pick));
             ret = ev ? event(ev, arg) : RB_ENOMEM;
             json_decref(ev);
@@ -343,7 +343,7 @@ int rb_journal_run_walk(rb_journal_t *j, int64_t run_id, const char *const *type
             ret = rb__j_failc(c, rc, "reading events");
     }
     if (txn)
-        sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL);
+        rb__j_exec(c->db, "COMMIT", NULL, NULL, NULL);
     return ret;
 }
 
@@ -358,7 +358,7 @@ int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, s
     if ((ret = rb__j_stmt(c, RB__JST_VERSION_GET, &st)) != 0)
         return ret;
     sqlite3_bind_text(st, 1, sha256, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    int rc = rb__j_step(st);
     if (rc != SQLITE_ROW) {
         rb__j_release(st);
         if (rc == SQLITE_DONE) {
@@ -398,7 +398,7 @@ int rb_journal_key_state(rb_journal_t *j, const char *runbook, const char *key, 
         return ret;
     sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
     int rc;
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while ((rc = rb__j_step(st)) == SQLITE_ROW) {
         const char *name = (const char *)sqlite3_column_text(st, 2);
         if (sqlite3_column_type(st, 1) == SQLITE_NULL) {
             if (!*active_run) {
@@ -424,7 +424,7 @@ static int rb__j_rows_once(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *c
 {
     json_t *arr = json_array();
     int ret = arr ? 0 : RB_ENOMEM, rc = SQLITE_DONE;
-    while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+    while (!ret && (rc = rb__j_step(st)) == SQLITE_ROW) {
         json_t *row = rb__j_row(st, cols, 0);
         if (!row || json_array_append_new(arr, row) != 0)
             ret = RB_ENOMEM;
@@ -439,6 +439,10 @@ static int rb__j_rows_once(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *c
     *out = arr;
     return 0;
 }
+
+const char *const rb_journal_run_statuses[] = {"resolved", "failed", "cancelled", "not_confirmed",
+                                               "inconclusive", "interrupted", "running",
+                                               "waiting_approval", NULL};
 
 /* rb_journal_runs_find's row: the listing's columns and the severity. */
 static const rb__jcol_t rb__j_runs_find_row[] = {
@@ -469,17 +473,29 @@ int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, jso
     if (!f)
         f = &none;
     /* The statement depends on which filters are given: built from fixed
-     * pieces (values are bound, never pasted) and prepared for this call. */
-    char sql[1024];
+     * pieces (values are bound, never pasted) and prepared for this call.
+     * Newest first is by start time, then id: ids are handed out in
+     * blocks per writing process (journal.md), so while a server and a
+     * command write one journal a newer run may have a smaller id. The
+     * inner query picks the page (the severity only read where it
+     * filters); the outer reads the severity of those runs only. The page
+     * after run ?7 is what comes after it in that order. */
+    char sql[2048];
     snprintf(sql, sizeof sql,
              "SELECT id, runbook, sha256, status, trigger, started_at, ended_at, %s AS severity"
-             " FROM runs WHERE 1%s%s%s%s%s%s ORDER BY id DESC LIMIT ?6",
+             " FROM runs WHERE id IN (SELECT id FROM runs WHERE 1%s%s%s%s%s%s%s"
+             " ORDER BY started_at DESC, id DESC LIMIT ?6) ORDER BY started_at DESC, id DESC",
              RB__J_SEVERITY_SQL, f->runbook ? " AND runbook = ?1" : "",
              f->status ? " AND status = ?2" : "",
              f->trigger ? " AND (trigger = ?3 OR substr(trigger, 1, length(?3) + 1) IN (?3 || ':', ?3 || ' '))" : "",
-             f->severity ? " AND severity = ?4" : "", f->since_ms ? " AND started_at >= ?5" : "", f->before_id ? " AND id < ?7" : "");
+             f->severity ? " AND " RB__J_SEVERITY_SQL " = ?4 COLLATE NOCASE" : "",
+             f->since_ms ? " AND started_at >= ?5" : "",
+             f->before_id ? " AND (started_at, id) < (SELECT b.started_at, b.id FROM runs b WHERE b.id = ?7)" : "",
+             /* a drill's trigger ends " (drill)" (engine/cli/cli_run.c) */
+             f->drill > 0 ? " AND substr(trigger, -8) = ' (drill)'"
+             : f->drill < 0 ? " AND substr(trigger, -8) IS NOT ' (drill)'" : "");
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    int rc = rb__j_prepare_v2(c->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, "listing runs");
     if (f->runbook)
@@ -514,7 +530,7 @@ int rb_journal_run_children(rb_journal_t *j, int64_t run_id, json_t **out)
         " (SELECT json_extract(e.data, '$.parent_step') FROM events e WHERE e.run_id = runs.id"
         " AND e.seq = 1) FROM runs WHERE trigger = 'runbook:' || ?1 ORDER BY id";
     sqlite3_stmt *st = NULL;
-    int rc = sqlite3_prepare_v2(c->db, sql, -1, &st, NULL);
+    int rc = rb__j_prepare_v2(c->db, sql, -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, "listing sub-runs");
     sqlite3_bind_int64(st, 1, run_id);

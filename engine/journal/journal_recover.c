@@ -230,6 +230,8 @@ int rb_journal_run_resume_point(rb_journal_t *j, int64_t run_id, json_t **out)
             /* The rest of what the run started from, when it was recorded. */
             json_t *alert = started ? json_object_get(started, "alert") : NULL;
             json_object_set_new(*out, "alert", alert ? json_deep_copy(alert) : json_null());
+            /* when it started (ms): a resumed run's duration counts from then */
+            json_object_set(*out, "started_at", json_object_get(run, "started_at"));
             json_object_set_new(*out, "dry_run",
                                 json_boolean(started &&
                                              json_is_true(json_object_get(started, "dry_run"))));

@@ -35,12 +35,12 @@ static int rb__j_fresh_sql(sqlite3 *fresh, const char *name, char **out)
 {
     sqlite3_stmt *st;
     *out = NULL;
-    int rc = sqlite3_prepare_v2(fresh, "SELECT sql FROM sqlite_master WHERE name = ?1", -1, &st,
+    int rc = rb__j_prepare_v2(fresh, "SELECT sql FROM sqlite_master WHERE name = ?1", -1, &st,
                                 NULL);
     if (rc != SQLITE_OK)
         return rc;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
-    if ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+    if ((rc = rb__j_step(st)) == SQLITE_ROW) {
         *out = strdup((const char *)sqlite3_column_text(st, 0));
         rc = *out ? SQLITE_OK : SQLITE_NOMEM;
     } else if (rc == SQLITE_DONE) {
@@ -55,7 +55,7 @@ static int rb__j_exec_fresh(rb__jconn_t *c, sqlite3 *fresh, const char *name)
     char *sql;
     int rc = rb__j_fresh_sql(fresh, name, &sql);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(c->db, sql, NULL, NULL, NULL);
+        rc = rb__j_exec(c->db, sql, NULL, NULL, NULL);
     free(sql);
     return rc;
 }
@@ -64,9 +64,9 @@ static int rb__j_migrate_2(rb__jconn_t *c)
 {
     sqlite3 *fresh = NULL;
     sqlite3_stmt *rd = NULL, *wr = NULL;
-    int rc = sqlite3_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL);
+    int rc = rb__j_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(fresh, (const char *)rb__journal_sql, NULL, NULL, NULL);
+        rc = rb__j_exec(fresh, (const char *)rb__journal_sql, NULL, NULL, NULL);
     static const char *const cols[] = {
         "ALTER TABLE runs ADD COLUMN owner_pid INTEGER",
         "ALTER TABLE runs ADD COLUMN owner_start INTEGER",
@@ -76,22 +76,22 @@ static int rb__j_migrate_2(rb__jconn_t *c)
         "ALTER TABLE events RENAME TO events_v1",
     };
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof cols / sizeof *cols; i++)
-        rc = sqlite3_exec(c->db, cols[i], NULL, NULL, NULL);
+        rc = rb__j_exec(c->db, cols[i], NULL, NULL, NULL);
     static const char *const objects[] = { "runs_open", "events", "chain_head", "checkpoints" };
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof objects / sizeof *objects; i++)
         rc = rb__j_exec_fresh(c, fresh, objects[i]);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(c->db, "INSERT INTO chain_head(one, event_id, hash)"
+        rc = rb__j_exec(c->db, "INSERT INTO chain_head(one, event_id, hash)"
                                  " VALUES (1, 0, zeroblob(32))", NULL, NULL, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(c->db,
+        rc = rb__j_prepare_v2(c->db,
                                 "SELECT run_id, seq, wall_ms, mono_ns, type, step, attempt, data"
                                 " FROM events_v1 ORDER BY rowid", -1, &rd, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_prepare_v2(c->db, rb__j_sql[RB__JST_EVENT], -1, &wr, NULL);
+        rc = rb__j_prepare_v2(c->db, rb__j_sql[RB__JST_EVENT], -1, &wr, NULL);
     int64_t id = 0;
     unsigned char prev[RB__J_HASH_LEN] = { 0 }, hash[RB__J_HASH_LEN];
-    while (rc == SQLITE_OK && (rc = sqlite3_step(rd)) == SQLITE_ROW) {
+    while (rc == SQLITE_OK && (rc = rb__j_step(rd)) == SQLITE_ROW) {
         // cppcheck-suppress unknownEvaluationOrder -- the one side effect of the initializer
         rb__jev_t e = {.id = ++id, .prev_hash = prev};
         rb__j_col_event(rd, 0, &e);
@@ -100,7 +100,7 @@ static int rb__j_migrate_2(rb__jconn_t *c)
             break;
         }
         rb__j_bind_event(wr, &e, hash);
-        rc = sqlite3_step(wr);
+        rc = rb__j_step(wr);
         sqlite3_reset(wr);
         if (rc == SQLITE_DONE)
             rc = SQLITE_OK;
@@ -111,7 +111,7 @@ static int rb__j_migrate_2(rb__jconn_t *c)
     sqlite3_finalize(rd);
     sqlite3_finalize(wr);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(c->db, "DROP TABLE events_v1", NULL, NULL, NULL);
+        rc = rb__j_exec(c->db, "DROP TABLE events_v1", NULL, NULL, NULL);
     static const char *const triggers[] = {
         "events_no_update", "events_no_delete", "chain_head_follows", "chain_head_no_delete",
         "checkpoints_cut", "checkpoints_no_update", "checkpoints_no_delete",
@@ -120,11 +120,11 @@ static int rb__j_migrate_2(rb__jconn_t *c)
         rc = rb__j_exec_fresh(c, fresh, triggers[i]);
     if (rc == SQLITE_OK && id > 0) {
         sqlite3_stmt *st;
-        rc = sqlite3_prepare_v2(c->db, rb__j_sql[RB__JST_HEAD_SET], -1, &st, NULL);
+        rc = rb__j_prepare_v2(c->db, rb__j_sql[RB__JST_HEAD_SET], -1, &st, NULL);
         if (rc == SQLITE_OK) {
             sqlite3_bind_int64(st, 1, id);
             sqlite3_bind_blob(st, 2, prev, RB__J_HASH_LEN, SQLITE_STATIC);
-            rc = sqlite3_step(st);
+            rc = rb__j_step(st);
             if (rc == SQLITE_DONE)
                 rc = SQLITE_OK;
             sqlite3_finalize(st);
@@ -138,9 +138,9 @@ static int rb__j_migrate_2(rb__jconn_t *c)
 static int rb__j_migrate_3(rb__jconn_t *c)
 {
     sqlite3 *fresh = NULL;
-    int rc = sqlite3_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL);
+    int rc = rb__j_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(fresh, (const char *)rb__journal_sql, NULL, NULL, NULL);
+        rc = rb__j_exec(fresh, (const char *)rb__journal_sql, NULL, NULL, NULL);
     if (rc == SQLITE_OK)
         rc = rb__j_exec_fresh(c, fresh, "events_concurrency");
     sqlite3_close(fresh);
@@ -160,16 +160,46 @@ static int rb__j_migrate_4(rb__jconn_t *c)
     sqlite3 *fresh = NULL;
     int rc = SQLITE_OK;
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof cols / sizeof *cols; i++)
-        rc = sqlite3_exec(c->db, cols[i], NULL, NULL, NULL);
+        rc = rb__j_exec(c->db, cols[i], NULL, NULL, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL);
+        rc = rb__j_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(fresh, (const char *)rb__journal_sql, NULL, NULL, NULL);
+        rc = rb__j_exec(fresh, (const char *)rb__journal_sql, NULL, NULL, NULL);
     static const char *const objects[] = {"alert_runs", "alert_runs_run", "alerts_open"};
     for (size_t i = 0; rc == SQLITE_OK && i < sizeof objects / sizeof *objects; i++)
         rc = rb__j_exec_fresh(c, fresh, objects[i]);
     sqlite3_close(fresh);
     return rc;
+}
+
+/* Creates the named objects (NULL-terminated) as the compiled-in schema
+ * has them. */
+static int rb__j_add_fresh(rb__jconn_t *c, const char *const *objects)
+{
+    sqlite3 *fresh = NULL;
+    int rc = rb__j_open_v2(":memory:", &fresh, SQLITE_OPEN_READWRITE, NULL);
+    if (rc == SQLITE_OK)
+        rc = rb__j_exec(fresh, (const char *)rb__journal_sql, NULL, NULL, NULL);
+    for (size_t i = 0; rc == SQLITE_OK && objects[i]; i++)
+        rc = rb__j_exec_fresh(c, fresh, objects[i]);
+    sqlite3_close(fresh);
+    return rc;
+}
+
+/* 4 → 5: signed checkpoints (the signatures table and its triggers). */
+static int rb__j_migrate_5(rb__jconn_t *c)
+{
+    static const char *const objects[] = {"signatures", "signatures_no_update",
+                                          "signatures_no_delete", NULL};
+    return rb__j_add_fresh(c, objects);
+}
+
+/* 5 → 6: the index of runs by start time (the listings' order: newest
+ * first by start, which ids handed out in blocks per process are not). */
+static int rb__j_migrate_6(rb__jconn_t *c)
+{
+    static const char *const objects[] = {"runs_started", NULL};
+    return rb__j_add_fresh(c, objects);
 }
 
 /*
@@ -186,6 +216,8 @@ static const struct {
     { 2, rb__j_migrate_2 },
     { 3, rb__j_migrate_3 },
     { 4, rb__j_migrate_4 },
+    { 5, rb__j_migrate_5 },
+    { 6, rb__j_migrate_6 },
     { 0, NULL },
 };
 
@@ -216,9 +248,9 @@ static int rb__j_empty_readonly(rb_journal_t *j)
 {
     rb__jconn_t *c = j->c;
     sqlite3 *mem = NULL;
-    int rc = sqlite3_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
+    int rc = rb__j_open_v2(":memory:", &mem, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc == SQLITE_OK)
-        rc = sqlite3_exec(mem, (const char *)rb__journal_sql, NULL, NULL, NULL);
+        rc = rb__j_exec(mem, (const char *)rb__journal_sql, NULL, NULL, NULL);
     if (rc != SQLITE_OK) {
         snprintf(j->err, sizeof j->err, "%s: empty journal: %s", j->path,
                  mem ? sqlite3_errmsg(mem) : sqlite3_errstr(rc));
@@ -265,7 +297,7 @@ int rb__j_migrate(rb_journal_t *j)
         return RB_EJOURNAL;
     }
 
-    if ((rc = sqlite3_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
+    if ((rc = rb__j_exec(c->db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) != SQLITE_OK)
         return rb__j_failc(c, rc, NULL);
     /* Read again under the write lock: another process may have won. */
     if ((rc = rb__j_int(c->db, "PRAGMA user_version", &uv)) != SQLITE_OK)
@@ -276,12 +308,12 @@ int rb__j_migrate(rb_journal_t *j)
         if ((rc = rb__j_int(c->db, "SELECT count(*) FROM sqlite_master", &objects)) != SQLITE_OK)
             goto fail;
         if (objects) {
-            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            rb__j_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
             snprintf(j->err, sizeof j->err,
                      "%s: an SQLite database, but not a runbook journal", j->path);
             return RB_EJOURNAL;
         }
-        if ((rc = sqlite3_exec(c->db, (const char *)rb__journal_sql, NULL, NULL, NULL)) !=
+        if ((rc = rb__j_exec(c->db, (const char *)rb__journal_sql, NULL, NULL, NULL)) !=
             SQLITE_OK)
             goto fail;
         if ((rc = rb__j_int(c->db, "PRAGMA user_version", &uv)) != SQLITE_OK)
@@ -290,7 +322,7 @@ int rb__j_migrate(rb_journal_t *j)
         if ((rc = rb__j_int(c->db, "PRAGMA application_id", &app)) != SQLITE_OK)
             goto fail;
         if (app != RB__J_APP_ID) {
-            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            rb__j_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
             goto check_app;
         }
     }
@@ -300,11 +332,11 @@ int rb__j_migrate(rb_journal_t *j)
         char bump[64];
         snprintf(bump, sizeof bump, "PRAGMA user_version = %d", rb__j_migrations[i].version);
         if ((rc = rb__j_migrations[i].run(c)) != SQLITE_OK ||
-            (rc = sqlite3_exec(c->db, bump, NULL, NULL, NULL)) != SQLITE_OK)
+            (rc = rb__j_exec(c->db, bump, NULL, NULL, NULL)) != SQLITE_OK)
             goto fail;
         uv = rb__j_migrations[i].version;
     }
-    if ((rc = sqlite3_exec(c->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
+    if ((rc = rb__j_exec(c->db, "COMMIT", NULL, NULL, NULL)) != SQLITE_OK)
         goto fail;
 
 check_app:
@@ -321,7 +353,7 @@ check_app:
 fail: {
         int ret = rb__j_failc(c, rc, uv == 0 ? "creating the schema" : "upgrading the schema");
         if (!sqlite3_get_autocommit(c->db))
-            sqlite3_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
+            rb__j_exec(c->db, "ROLLBACK", NULL, NULL, NULL);
         return ret;
     }
 }

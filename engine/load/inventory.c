@@ -103,31 +103,51 @@ static void host_fields(inv_t *iv, const json_t *h, const char *what, int defaul
     }
 }
 
+/* One host's problems as the ssh action's check reports them. */
+typedef struct {
+    inv_t *iv;
+    const char *what, *name;
+    const json_t *hosts, *hv, *dj;
+} host_report_t;
+
+/* The mark is the value's: in the host, else in defaults, else the host's name. */
+static void host_problem(void *arg, const char *key, const char *msg)
+{
+    host_report_t *c = arg;
+    const char *field = key && strcmp(key, "host") ? key : "address";
+    rb_mark_t m = rb_doc_key_mark(c->iv->doc, c->hosts, c->name);
+    if (c->hv && json_object_get(c->hv, field))
+        m = rb_doc_val_mark(c->iv->doc, c->hv, field);
+    else if (json_is_object(c->dj) && json_object_get(c->dj, field))
+        m = rb_doc_val_mark(c->iv->doc, c->dj, field);
+    IERR(c->iv, m, "%s: %s (the ssh action would refuse it)", c->what, msg);
+}
+
 /* Checks a host's connection fields with the ssh action's own validator, so
  * that a value the action would refuse (an address or user read as an ssh
  * option, a host_key that is no key) stops the load, not a remote step
- * halfway through a run. The mark is the value's: in the host, else in
- * defaults, else the host's name. */
+ * halfway through a run: every problem of the host, each at its value. */
 static void ssh_fields_ok(inv_t *iv, const json_t *h, const char *what, const json_t *hosts,
                           const char *name, const json_t *hv, const json_t *dj)
 {
     const rb_action_t *ssh = rb__action_find("ssh");
-    if (!ssh || !ssh->validate)
+    int (*all)(const json_t *, rb_action_report_fn, void *) = rb__action_validate_all(ssh);
+    if (!ssh || (!all && !ssh->validate))
         return;
+    /* the host's fields as the step's parameters, where the check reads them */
     json_t *with = json_pack("{s:O,s:[s]}", "host", h, "argv", "true");
-    char msg[512] = "";
-    const char *key = NULL;
-    int rc = with ? ssh->validate(with, msg, sizeof(msg), &key) : 0;
-    json_decref(with);
-    if (rc >= 0)
+    if (!with)
         return;
-    const char *field = key && strcmp(key, "host") ? key : "address";
-    rb_mark_t m = rb_doc_key_mark(iv->doc, hosts, name);
-    if (hv && json_object_get(hv, field))
-        m = rb_doc_val_mark(iv->doc, hv, field);
-    else if (json_is_object(dj) && json_object_get(dj, field))
-        m = rb_doc_val_mark(iv->doc, dj, field);
-    IERR(iv, m, "%s: %s (the ssh action would refuse it)", what, msg);
+    host_report_t c = {iv, what, name, hosts, hv, dj};
+    if (all) {
+        all(with, host_problem, &c);
+    } else {
+        char msg[512] = "";
+        const char *key = NULL;
+        if (ssh->validate(with, msg, sizeof(msg), &key) < 0)
+            host_problem(&c, key, msg);
+    }
+    json_decref(with);
 }
 
 static json_t *build(inv_t *iv, const json_t *root)

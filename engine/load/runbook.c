@@ -194,6 +194,22 @@ json_t *rb_tvalue_render(const rb_tvalue_t *tv, const json_t *ctx, char *err, si
     }
 }
 
+int rb_tvalue_missing(const rb_tvalue_t *tv, const json_t *ctx, char *out, size_t len)
+{
+    int n = 0;
+    size_t at = 0;
+    if (len)
+        out[0] = '\0';
+    for (size_t i = 0; tv && tv->kind == TV_OBJ && i < tv->n && at + 1 < len; i++) {
+        char why[400];
+        if (tv->kids[i].kind != TV_TMPL || !rb_tmpl_missing(tv->kids[i].t, ctx, why, sizeof why))
+            continue;
+        at += (size_t)snprintf(out + at, len - at, "%s%s: %s", n ? "; " : "", tv->keys[i], why);
+        n++;
+    }
+    return n;
+}
+
 /* Compiles action/run/with/timeout/retry/expect of obj into inv. */
 static void compile_invoke(compiler_t *c, rb_invoke_t *inv, const json_t *obj, const scope_t *sc,
                            const scope_t *self_sc)

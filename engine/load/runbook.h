@@ -180,5 +180,10 @@ size_t rb_runbook_level_rank(const rb_runbook_t *rb, const char *level);
 
 /* Renders a `with` tree against ctx. Returns a new object, or NULL with err. */
 json_t *rb_tvalue_render(const rb_tvalue_t *tv, const json_t *ctx, char *err, size_t errlen);
+/* Why parameters written as one {{ }} render null, where a key they looked
+ * up is not there ("host: {{ inventory.hosts[params.node] }} gave nothing:
+ * inventory.hosts has no \"nope\""; several joined by "; "): for an
+ * action's error, which sees only the null. Returns how many were said. */
+int rb_tvalue_missing(const rb_tvalue_t *tv, const json_t *ctx, char *out, size_t len);
 
 #endif

@@ -96,10 +96,16 @@ static void on_tick(uv_timer_t *t)
 static void collect_clock(rv_replay_t *rp, int64_t id, const json_t *loaded, json_t *stamps, int depth)
 {
     json_t *run = NULL, *children = NULL;
+    int rc;
     if (loaded) /* the top run, read once */
         run = json_incref((json_t *)loaded);
-    else if (depth > 16 || rb_journal_run_get_some(rp->src, id, (const char *const[]){"clock_read", NULL}, 0, &run) < 0)
+    else if (depth > 16)
         return;
+    else if ((rc = rb_journal_run_get_some(rp->src, id, (const char *const[]){"clock_read", NULL}, 0, &run)) < 0) {
+        if (rc != RB_ENOTFOUND && !rp->jrc)
+            rp->jrc = rc;
+        return;
+    }
     size_t i;
     json_t *ev;
     json_array_foreach(json_object_get(run, "events"), i, ev) {
@@ -116,10 +122,12 @@ static void collect_clock(rv_replay_t *rp, int64_t id, const json_t *loaded, jso
             rv_missing(rp, NULL, "now()", NULL, "more than 64 now() values between two events: some were not recorded");
     }
     json_decref(run);
-    if (rb_journal_run_children(rp->src, id, &children) == 0) {
+    if ((rc = rb_journal_run_children(rp->src, id, &children)) == 0) {
         json_t *c;
         json_array_foreach(children, i, c)
             collect_clock(rp, json_integer_value(json_object_get(c, "id")), NULL, stamps, depth + 1);
+    } else if (!rp->jrc) {
+        rp->jrc = rc;
     }
     json_decref(children);
 }
@@ -329,11 +337,16 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
     const char *status = jstr(rp.top->run, "status");
     json_t *gone = NULL, *g;
     size_t gi;
-    if (rb_journal_runs_orphaned(j, &gone) == 0) /* open, its process gone: interrupted */
+    int orc = rb_journal_runs_orphaned(j, &gone);
+    if (orc == 0) /* open, its process gone: interrupted */
         json_array_foreach(gone, gi, g)
             if (json_integer_value(g) == run_id)
                 status = "interrupted";
     json_decref(gone);
+    if (orc < 0) {
+        snprintf(err, errlen, "%s", rb_journal_errmsg(j));
+        goto done;
+    }
     if (status && !strcmp(status, "interrupted")) {
         snprintf(err, errlen, "run %lld was interrupted (its process stopped) and has not been resumed: "
                  "there is no end to compare; `runbook resume %lld` finishes it, then replay it",
@@ -376,6 +389,10 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
     uv_timer_init(&loop, &rp.tick);
     rp.tick.data = &rp;
     rp.clock = clock_values(&rp, run_id);
+    if (rp.jrc) {
+        snprintf(err, errlen, "%s", rb_journal_errmsg(j));
+        goto done;
+    }
     rb_expr_set_clock(rv_clock, &rp);
     rb_run_opts_t ro;
     memset(&ro, 0, sizeof ro);
@@ -389,6 +406,12 @@ int rb_review_replay(rb_journal_t *j, int64_t run_id, const rb_replay_opts_t *o,
     rv_rec_release(rp.top); /* the run is set up: what it answers is indexed */
     rb_run_start(run, on_event, NULL, &rp);
     uv_run(&loop, UV_RUN_DEFAULT);
+    /* what the replayed run could not journal would read as a decision
+     * that differs: it is the replay that failed */
+    if (*rb_journal_errmsg(scratch)) {
+        snprintf(err, errlen, "replay: its journal in memory failed: %s", rb_journal_errmsg(scratch));
+        goto done;
+    }
     const char *sname;
     json_t *sub;
     json_object_foreach(rp.subs, sname, sub)

@@ -244,8 +244,12 @@ rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id)
     /* log lines are the one kind of event a replay never reads: nothing
      * runs, so none is answered or emitted */
     static const char *const unread[] = {"log", NULL};
-    if (rb_journal_run_get_some(rp->src, id, unread, 1, &run) < 0) {
-        snprintf(rp->err, rp->errlen, "no run %lld in the journal", (long long)id);
+    int rc = rb_journal_run_get_some(rp->src, id, unread, 1, &run);
+    if (rc < 0) {
+        if (rc == RB_ENOTFOUND)
+            snprintf(rp->err, rp->errlen, "no run %lld in the journal", (long long)id);
+        else
+            snprintf(rp->err, rp->errlen, "%s", rb_journal_errmsg(rp->src));
         return NULL;
     }
     if (rb_journal_run_children(rp->src, id, &children) < 0) {
@@ -311,9 +315,14 @@ rb_runbook_t *rv_rec_runbook(rv_replay_t *rp, const rv_rec_t *rec)
     const char *sha = jstr(rec->run, "sha256"), *name = jstr(rec->run, "runbook");
     char *src = NULL;
     size_t len = 0;
-    if (!sha || rb_journal_get_version(rp->src, sha, &src, &len) < 0) {
+    int vrc = sha ? rb_journal_get_version(rp->src, sha, &src, &len) : RB_ENOTFOUND;
+    if (vrc == RB_ENOTFOUND) {
         snprintf(rp->err, rp->errlen, "run %lld: its runbook version is not in the journal",
                  (long long)rec->id);
+        return NULL;
+    }
+    if (vrc < 0) {
+        snprintf(rp->err, rp->errlen, "%s", rb_journal_errmsg(rp->src));
         return NULL;
     }
     /* where relative paths resolved: only a sub-runbook lookup would use

@@ -150,13 +150,16 @@ static void tl(json_t *timeline, json_int_t t, const char *phase, const char *wh
 }
 
 /* The runbook's title and targets from its recorded version (no compile:
- * a version this build could not load still has a report). */
-static void version_facts(rb_journal_t *j, const char *sha, json_t *rep)
+ * a version this build could not load still has a report). 0, or the
+ * journal's error when it could not be read (a version not recorded is
+ * not one: the report goes without it). */
+static int version_facts(rb_journal_t *j, const char *sha, json_t *rep)
 {
     char *src = NULL;
     size_t len = 0;
-    if (!sha || rb_journal_get_version(j, sha, &src, &len) < 0)
-        return;
+    int rc = sha ? rb_journal_get_version(j, sha, &src, &len) : RB_ENOTFOUND;
+    if (rc < 0)
+        return rc == RB_ENOTFOUND ? 0 : rc;
     rb_diags_t *d = rb_diags_new();
     rb_doc_t *doc = NULL;
     if (rb_doc_load_string("recorded", src, len, d, &doc) == 0) {
@@ -169,6 +172,7 @@ static void version_facts(rb_journal_t *j, const char *sha, json_t *rep)
     rb_doc_free(doc);
     rb_diags_free(d);
     free(src);
+    return 0;
 }
 
 /* The events whose data the report never reads: a step's log lines and
@@ -243,9 +247,15 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
 {
     *out = NULL;
     json_t *run = NULL;
-    if (rb_journal_run_get_some(j, run_id, report_skips, 1, &run) < 0) {
-        snprintf(err, errlen, "no run %lld in the journal", (long long)run_id);
-        return RB_ENOTFOUND;
+    int rc = rb_journal_run_get_some(j, run_id, report_skips, 1, &run);
+    if (rc < 0) {
+        /* a run that is not there, or a journal that cannot be read: a
+         * review never goes on with part of what the journal holds */
+        if (rc == RB_ENOTFOUND)
+            snprintf(err, errlen, "no run %lld in the journal", (long long)run_id);
+        else
+            snprintf(err, errlen, "%s", rb_journal_errmsg(j));
+        return rc;
     }
     const json_t *events = json_object_get(run, "events");
     const json_t *first = json_array_get(events, 0);
@@ -255,7 +265,8 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
                             json_object_get(run, "trigger"), "params", json_object_get(run, "params"), "started_at",
                             json_object_get(run, "started_at"), "ended_at", json_object_get(run, "ended_at"));
     json_object_set(rep, "sha256", json_object_get(run, "sha256"));
-    version_facts(j, jstr(run, "sha256"), rep);
+    /* what the journal could not read: the report fails with it (jrc) */
+    int jrc = version_facts(j, jstr(run, "sha256"), rep);
     json_t *timeline = json_array(), *steps = json_array(), *approvals = json_array(), *notes = json_array();
     json_t *escal = json_array(), *skipped = json_array(), *people = json_object(), *severity = json_null();
     json_t *open = json_object(); /* step → its entry in steps, while it runs */
@@ -577,10 +588,14 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
     /* a one-paragraph summary, from the facts */
     if (end_t < 0) { /* its process is gone and nobody marked it yet: interrupted, as `runs` says */
         json_t *gone = NULL, *g;
-        if (rb_journal_runs_orphaned(j, &gone) == 0)
+        int orc = rb_journal_runs_orphaned(j, &gone);
+        if (orc == 0) {
             json_array_foreach(gone, i, g)
                 if (json_integer_value(g) == run_id)
                     json_object_set_new(rep, "status", json_string("interrupted"));
+        } else if (!jrc) {
+            jrc = orc;
+        }
         json_decref(gone);
     }
     char *summary = summary_of(rep, steps, json_array_size(skipped),
@@ -606,25 +621,31 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
     json_decref(undone);
     /* sub-runbooks */
     json_t *children = NULL;
-    if (rb_journal_run_children(j, run_id, &children) == 0)
+    int crc = rb_journal_run_children(j, run_id, &children);
+    if (crc == 0)
         json_object_set_new(rep, "subruns", children);
-    else
-        json_object_set_new(rep, "subruns", json_array());
+    else if (!jrc)
+        jrc = crc;
     /* the hash chain, as far as this run is concerned: its events and
      * their links, its version, its status, the head and checkpoints
      * (rb_journal_verify_run); `runbook audit verify` reads the whole
      * journal, which a report of one run must not wait for */
     json_t *ver = NULL, *chain = json_pack("{s:b,s:[]}", "ok", 1, "problems");
-    if (rb_journal_verify_run(j, run_id, &ver) == 0) {
+    int vrc = jrc ? 0 : rb_journal_verify_run(j, run_id, &ver);
+    if (vrc == 0) {
         json_object_set(chain, "problems", json_object_get(ver, "problems"));
         json_object_set_new(chain, "ok", json_boolean(json_array_size(json_object_get(chain, "problems")) == 0));
     } else {
-        json_object_set_new(chain, "ok", json_false());
-        json_object_set_new(chain, "error", json_string(rb_journal_errmsg(j)));
+        jrc = vrc;
     }
     json_decref(ver);
     json_object_set_new(rep, "chain", chain);
     json_decref(run);
+    if (jrc) {
+        snprintf(err, errlen, "%s", rb_journal_errmsg(j));
+        json_decref(rep);
+        return jrc;
+    }
     *out = rep;
     return 0;
 }

@@ -23,7 +23,7 @@ static json_int_t jint(const json_t *o, const char *k) { return json_integer_val
 /* s[0..len) as HTML text or attribute value: & < > " ' escaped, control
  * characters other than newline and tab (a NUL, an escape) written as ?,
  * as in the other formats. */
-static void esc_n(FILE *f, const char *s, size_t len)
+void rv_html_esc_n(FILE *f, const char *s, size_t len)
 {
     for (size_t i = 0; s && i < len; i++) {
         switch (s[i]) {
@@ -41,26 +41,27 @@ static void esc_n(FILE *f, const char *s, size_t len)
     }
 }
 
-static void esc(FILE *f, const char *s) { esc_n(f, s, s ? strlen(s) : 0); }
+static void esc(FILE *f, const char *s) { rv_html_esc_n(f, s, s ? strlen(s) : 0); }
 
 /* o[k], a string that may hold NUL bytes, escaped whole. */
 static void esc_key(FILE *f, const json_t *o, const char *k)
 {
     const char *s;
     size_t n = rv_jstrn(o, k, &s);
-    esc_n(f, s, n);
+    rv_html_esc_n(f, s, n);
 }
 
 static const char *dur(json_int_t ms, char *buf, size_t len) { return rv_fmt_dur(ms, buf, len); }
 
 /* The CSS class of an outcome word. */
-static const char *cls(const char *st)
+const char *rv_html_cls(const char *st)
 {
     if (!st)
         return "other";
     if (!strcmp(st, "ok") || !strcmp(st, "resolved") || !strcmp(st, "granted") || !strcmp(st, "simulated"))
         return "ok";
-    if (!strcmp(st, "skipped") || !strcmp(st, "not_confirmed") || !strcmp(st, "running") || !strcmp(st, "waiting"))
+    if (!strcmp(st, "skipped") || !strcmp(st, "not_confirmed") || !strcmp(st, "running") || !strcmp(st, "waiting") ||
+        !strcmp(st, "waiting_approval"))
         return "skip";
     return "bad";
 }
@@ -70,10 +71,10 @@ static const char *cls(const char *st)
 static const char *work_cls(const json_t *e)
 {
     const char *a = jstr(e, "assumed");
-    return a && !strcmp(a, "failed") ? "bad" : cls(jstr(e, "status"));
+    return a && !strcmp(a, "failed") ? "bad" : rv_html_cls(jstr(e, "status"));
 }
 
-static const char css[] =
+const char rv_html_css[] =
     "body{font:15px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;color:#1d2329;max-width:1000px;"
     "margin:2em auto;padding:0 1em}h1{font-size:1.7em;margin:.2em 0}h2{font-size:1.25em;border-bottom:1px solid "
     "#d8dee4;padding-bottom:.2em;margin-top:1.8em}table{border-collapse:collapse;width:100%}td,th{text-align:left;"
@@ -169,7 +170,7 @@ static void svg_timeline(const json_t *rep, FILE *f)
 static void html_value(FILE *f, const json_t *v)
 {
     if (json_is_string(v)) {
-        esc_n(f, json_string_value(v), json_string_length(v));
+        rv_html_esc_n(f, json_string_value(v), json_string_length(v));
         return;
     }
     char *js = json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT | JSON_SORT_KEYS);
@@ -211,9 +212,9 @@ void rb_review_report_html(const json_t *rep, FILE *f)
                "<title>Post-incident review: run %lld, ", (long long)jint(rep, "run"));
     esc(f, title);
     fprintf(f, "</title><style>%s</style></head>\n<body>\n<header><h1>Post-Incident Report</h1>"
-               "<p class=\"meta\">run <strong id=\"run-id\">%lld</strong> · ", css, (long long)jint(rep, "run"));
+               "<p class=\"meta\">run <strong id=\"run-id\">%lld</strong> · ", rv_html_css, (long long)jint(rep, "run"));
     esc(f, title);
-    fprintf(f, " · <span id=\"status\" class=\"badge %s\">", cls(jstr(rep, "status")));
+    fprintf(f, " · <span id=\"status\" class=\"badge %s\">", rv_html_cls(jstr(rep, "status")));
     esc(f, jstr(rep, "status"));
     fprintf(f, "</span></p></header>\n<section id=\"summary\"><h2>Executive summary</h2><p>");
     esc(f, jstr(rep, "summary"));
@@ -277,7 +278,7 @@ void rb_review_report_html(const json_t *rep, FILE *f)
     svg_timeline(rep, f);
     fprintf(f, "<table><thead><tr><th>Time</th><th>Phase</th><th>What</th></tr></thead><tbody>\n");
     json_array_foreach(json_object_get(rep, "timeline"), i, e) {
-        fprintf(f, "<tr class=\"%s\"><td>+%s</td><td>", cls(jstr(e, "status")), dur(jint(e, "t_ms"), b1, sizeof b1));
+        fprintf(f, "<tr class=\"%s\"><td>+%s</td><td>", rv_html_cls(jstr(e, "status")), dur(jint(e, "t_ms"), b1, sizeof b1));
         esc(f, jstr(e, "phase"));
         fprintf(f, "</td><td>");
         esc(f, jstr(e, "what"));
@@ -327,7 +328,7 @@ void rb_review_report_html(const json_t *rep, FILE *f)
     json_array_foreach(json_object_get(rep, "approvals"), i, e) {
         fprintf(f, "<tr><td>");
         esc(f, jstr(e, "step"));
-        fprintf(f, "</td><td class=\"%s\">", cls(jstr(e, "answer")));
+        fprintf(f, "</td><td class=\"%s\">", rv_html_cls(jstr(e, "answer")));
         esc(f, jstr(e, "answer"));
         fprintf(f, "</td><td class=\"by\">");
         esc(f, jstr(e, "by") ? jstr(e, "by") : json_is_integer(json_object_get(e, "at_ms")) ? "nobody answered" : "");
@@ -346,7 +347,7 @@ void rb_review_report_html(const json_t *rep, FILE *f)
     json_array_foreach(json_object_get(rep, "notifications"), i, e) {
         fprintf(f, "<li>on ");
         esc(f, jstr(e, "event"));
-        fprintf(f, ": <span class=\"%s\">", cls(jstr(e, "status")));
+        fprintf(f, ": <span class=\"%s\">", rv_html_cls(jstr(e, "status")));
         esc(f, jstr(e, "status"));
         fprintf(f, "</span>");
         if (jstr(e, "detail")) {
@@ -375,7 +376,7 @@ void rb_review_report_html(const json_t *rep, FILE *f)
             esc(f, jstr(e, "runbook"));
             fprintf(f, " (step ");
             esc(f, jstr(e, "parent_step"));
-            fprintf(f, "): <span class=\"%s\">", cls(jstr(e, "status")));
+            fprintf(f, "): <span class=\"%s\">", rv_html_cls(jstr(e, "status")));
             esc(f, jstr(e, "status"));
             fprintf(f, "</span></li>\n");
         }

@@ -8,7 +8,8 @@
  *                      against the recorded incident (what-if);
  *   rb_review_report   the post-incident review of a run as data (JSON),
  *                      with writers for Markdown, the terminal and one
- *                      self-contained HTML file.
+ *                      self-contained HTML file;
+ *   rb_review_runs_html  the list of runs as an HTML page (the server's).
  *
  * Reads the journal only through engine/journal/journal.h; writes nothing
  * to it. Loop: a replay runs its own uv loop on the calling thread, to the
@@ -83,5 +84,21 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
 void rb_review_report_md(const json_t *rep, FILE *f);
 void rb_review_report_text(const json_t *rep, FILE *f, int color);
 void rb_review_report_html(const json_t *rep, FILE *f);
+
+/* One page of the list of runs, for GET /runs of `runbook serve`. */
+#define RB_RUNS_PAGE_LIMIT 50 /* runs a page, unless ?limit= says */
+typedef struct rb_runs_page {
+    const json_t *runs;  /* rb_journal_runs_find's rows, newest first (borrowed) */
+    /* the filters in force, as the query gave them (NULL: none); they
+     * stay in the links to other pages */
+    const char *status, *runbook, *severity, *trigger, *drill; /* drill: "no" | "only" */
+    int limit;           /* runs a page */
+    int64_t before;      /* this page lists ids below it (0: the newest) */
+    int64_t next_before; /* > 0: older runs exist, below this id */
+} rb_runs_page_t;
+/* The page as one self-contained HTML document: every value escaped, no
+ * script, no external asset, print styles; each run links to its report
+ * (relative links: the page works under a path prefix). */
+void rb_review_runs_html(const rb_runs_page_t *p, FILE *f);
 
 #endif

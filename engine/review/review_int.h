@@ -63,6 +63,8 @@ struct rv_replay {
     uv_timer_t tick;
     char *err;
     size_t errlen;
+    int jrc;              /* a read of the recorded journal that failed (its RB_E*):
+                             the replay stops with rb_journal_errmsg(src) */
 };
 
 /* replayer.c */
@@ -120,5 +122,15 @@ size_t rv_jstrn(const json_t *o, const char *k, const char **s);
 /* s[0..len) with control characters other than newline and tab (a NUL, an
  * escape, a carriage return) written as '?', as `runbook show` does. */
 void rv_put_visible(FILE *f, const char *s, size_t len);
+
+/* report_html.c: what the HTML pages share (the report, the runs list) */
+
+/* s[0..len) as HTML text or attribute value: & < > " ' escaped, control
+ * characters other than newline and tab written as '?'. */
+void rv_html_esc_n(FILE *f, const char *s, size_t len);
+/* The pages' one stylesheet (screen and print). */
+extern const char rv_html_css[];
+/* The CSS class of an outcome word: ok, bad, skip or other. */
+const char *rv_html_cls(const char *st);
 
 #endif

@@ -235,7 +235,12 @@ static void attempt_begin(rb_invoker_t *iv)
         /* the step's error is the action's own reason (R-error-detail) */
         json_t *res = error_result(iv, "error", NULL);
         const json_t *why = rb__action_last_error(iv->actx);
-        if (why) {
+        char miss[600], both[900];
+        if (why && rb_tvalue_missing(inv->with, iv->ctx, miss, sizeof miss)) {
+            /* "host is required" says the action; which lookup gave it null */
+            snprintf(both, sizeof both, "%s (%s)", json_string_value(why), miss);
+            json_object_set_new(res, "error", json_string(both));
+        } else if (why) {
             json_object_set(res, "error", (json_t *)why);
         } else {
             char msg[200];

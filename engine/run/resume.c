@@ -17,6 +17,74 @@
 #include <string.h>
 #include <time.h>
 
+/* The run events whose notifications a resume does not send again itself:
+ * the end's, sent again when the resumed run reaches its end. */
+static int end_event(const char *label)
+{
+    static const char *const ends[] = {"resolved", "failed", "not_confirmed", "inconclusive", NULL};
+    for (size_t i = 0; ends[i]; i++)
+        if (!strcmp(label, ends[i]))
+            return 1;
+    return 0;
+}
+
+/* The notifications the journal says were started (an attempt_started of
+ * a notify or escalate entry, with its entry's index) but has no
+ * notification_sent for: in flight when the run stopped. Into r->resend,
+ * but the end's (sent again at the end) and an approval's request that
+ * the resumed run asks again (and so notifies again); the last failed
+ * notification into r->resend_failed. */
+static void in_flight_notifications(rb_run_t *r, const json_t *events)
+{
+    json_t *open = json_object(); /* "label/rule" → {label, phase, rule, n} */
+    size_t i;
+    const json_t *ev;
+    json_array_foreach(events, i, ev) {
+        const char *type = json_string_value(json_object_get(ev, "type"));
+        const char *label = json_string_value(json_object_get(ev, "step"));
+        const json_t *data = json_object_get(ev, "data");
+        const json_t *rule = json_object_get(data, "rule");
+        if (!type || !label || !json_is_integer(rule))
+            continue;
+        char key[160];
+        snprintf(key, sizeof key, "%s/%lld", label, (long long)json_integer_value(rule));
+        json_t *o = json_object_get(open, key);
+        const char *phase = json_string_value(json_object_get(data, "phase"));
+        if (!strcmp(type, "attempt_started") && json_integer_value(json_object_get(data, "attempt")) == 1 &&
+            phase && (!strcmp(phase, "notify") || !strcmp(phase, "escalate"))) {
+            if (!o)
+                json_object_set_new(open, key, o = json_pack("{s:s,s:s,s:O,s:i}", "label", label, "phase",
+                                                             phase, "rule", rule, "n", 0));
+            json_object_set_new(o, "n", json_integer(json_integer_value(json_object_get(o, "n")) + 1));
+        } else if (!strcmp(type, "notification_sent")) {
+            if (o)
+                json_object_set_new(o, "n", json_integer(json_integer_value(json_object_get(o, "n")) - 1));
+            const json_t *res = json_object_get(data, "result");
+            if (!json_is_true(json_object_get(res, "ok")) && strcmp(label, "notify_failed")) {
+                json_decref(r->resend_failed);
+                r->resend_failed = json_pack("{s:s,s:O?,s:O?,s:O?,s:O?}", "notification", label, "channel",
+                                             json_object_get(res, "channel"), "target",
+                                             json_object_get(res, "target"), "error",
+                                             json_object_get(res, "error"), "status",
+                                             json_object_get(res, "status"));
+            }
+        }
+    }
+    const char *key;
+    json_t *o;
+    json_object_foreach(open, key, o) {
+        const char *label = json_string_value(json_object_get(o, "label"));
+        if (end_event(label) || (!strcmp(label, "approval_requested") && r->asked_step))
+            continue;
+        for (json_int_t n = json_integer_value(json_object_get(o, "n")); n > 0; n--) {
+            if (!r->resend)
+                r->resend = json_array();
+            json_array_append(r->resend, o);
+        }
+    }
+    json_decref(open);
+}
+
 int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const json_t *point,
                   const json_t *events, const rb_run_opts_t *o, rb_run_t **out, char *err,
                   size_t errlen)
@@ -95,21 +163,39 @@ int rb_run_resume(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, cons
             json_object_set(r->checks, step, json_object_get(data, "result"));
         else if (!strcmp(type, "run_started"))
             wall0 = json_integer_value(json_object_get(ev, "wall_ms"));
-        else if (!strcmp(type, "escalated")) {
+        else if (!strcmp(type, "escalated") || !strcmp(type, "escalation_held")) {
+            /* a level sent, or whose `unless` held when its time came:
+             * decided once, as in a run that was never interrupted */
             json_int_t lv = json_integer_value(json_object_get(data, "level"));
             if (lv >= 1 && lv <= 64)
                 r->esc_fired |= (uint64_t)1 << (lv - 1);
-            r->escalated++;
+            r->escalated += !strcmp(type, "escalated");
+        } else if (!strcmp(type, "approval_requested") && step && !json_is_true(json_object_get(data, "would_ask"))) {
+            /* the first request not answered yet: asked again on resume,
+             * its timeout counts from this one */
+            if (!r->asked_step) {
+                r->asked_step = strdup(step);
+                r->asked_wall_ms = json_integer_value(json_object_get(ev, "wall_ms"));
+            }
+        } else if (step && (!strcmp(type, "approval_granted") || !strcmp(type, "approval_denied") ||
+                            !strcmp(type, "approval_timeout") || !strcmp(type, "step_finished") ||
+                            !strcmp(type, "step_skipped"))) {
+            if (r->asked_step && !strcmp(r->asked_step, step)) {
+                free(r->asked_step);
+                r->asked_step = NULL;
+            }
         }
     }
-    /* escalation timers count from the original start (docs/cli.md) */
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    long long now_ms = (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-    if (wall0 > 0 && now_ms > wall0)
-        r->esc_elapsed_ms = (uint64_t)(now_ms - wall0);
+    /* escalation timers and the duration count from the original start
+     * (docs/cli.md): the runs listing's, else run_started's */
+    json_int_t first = json_integer_value(json_object_get(point, "started_at"));
+    r->start_wall_ms = first > 0 ? first : wall0;
+    long long now_ms = rb__run_wall_ms();
+    if (r->start_wall_ms > 0 && now_ms > r->start_wall_ms)
+        r->esc_elapsed_ms = (uint64_t)(now_ms - r->start_wall_ms);
     if (r->escalated)
         rb__run_set_field(r, "escalated", json_integer(r->escalated));
+    in_flight_notifications(r, events);
     const char *next = json_string_value(json_object_get(point, "next_step"));
     if (!declared) {
         r->resume_at = RB__RESUME_FROM_START;
@@ -172,6 +258,7 @@ int rb__run_start_resumed(rb_run_t *r)
     json_decref(d);
     if (rc < 0)
         return 0;
+    rb__run_resend(r); /* what was in flight when it stopped (docs/notifications.md) */
     rb__run_start_escalations(r);
     if (r->resume_at == RB__RESUME_FAILED) {
         /* the last step failed and its on_failure ends the run: so it does */
@@ -225,9 +312,13 @@ int rb_run_resume_prepare(uv_loop_t *loop, rb_journal_t *j, int64_t id, const ch
     json_t *point = NULL, *run = NULL;
     int rc = rb_journal_run_resume_point(j, id, &point);
     if (rc < 0) {
-        snprintf(err, errlen, "no run %lld in the journal%s", (long long)id,
-                 rc == RB_EJOURNAL ? " (its recorded runbook text does not match its hash)" : "");
-        return RB_ENOTFOUND;
+        /* not there, or the journal's own reason: a text that does not
+         * match its hash, a read that failed */
+        if (rc == RB_ENOTFOUND)
+            snprintf(err, errlen, "no run %lld in the journal", (long long)id);
+        else
+            snprintf(err, errlen, "%s", rb_journal_errmsg(j));
+        return rc;
     }
     const char *status = json_string_value(json_object_get(point, "status"));
     if (!status || strcmp(status, "interrupted")) {

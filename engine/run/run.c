@@ -381,9 +381,12 @@ void rb__run_set_id(rb_run_t *r)
 int rb__run_on_iv_event(rb_invoker_t *iv, const char *type, int attempt, const json_t *data, void *arg)
 {
     ivlabel_t *l = rb__invoker_data(iv);
-    if (l->item >= 0) {
+    if (l->item >= 0 || l->rule >= 0) {
         json_t *d = json_deep_copy(data);
-        json_object_set_new(d, "item", json_integer(l->item));
+        if (l->item >= 0)
+            json_object_set_new(d, "item", json_integer(l->item));
+        else /* which entry a notification's attempt is: resume.c sends it again */
+            json_object_set_new(d, "rule", json_integer(l->rule));
         int rc = rb__run_emit(l->r, type, l->name, attempt, d);
         json_decref(d);
         return rc;
@@ -415,6 +418,7 @@ rb_invoker_t *rb__run_new_invoker(rb_run_t *r, const char *name, int item)
     l->r = r;
     l->name = name;
     l->item = item;
+    l->rule = -1;
     rb__invoker_set_data(iv, l);
     rb__invoker_set_subrun(iv, &r->subrun);
     if (r->replay)
@@ -559,12 +563,19 @@ static void finish(rb_run_t *r)
     r->state = RS_DONE;
     uv_update_time(r->loop);
     r->end_ms = uv_now(r->loop);
+    /* the duration: from the run's start, a resumed run's first one, to
+     * now, the end that the runs listing records too (a replay's start is
+     * the recorded one: it measures its own time) */
+    int64_t end_wall = rb__run_wall_ms();
+    r->duration_ms = r->start_wall_ms > 0 && !r->replay
+                         ? (end_wall > r->start_wall_ms ? (uint64_t)(end_wall - r->start_wall_ms) : 0)
+                         : r->end_ms - r->t0_ms;
     rb__run_release_key(r);
     rb__run_set_status(r, r->final_status);
     free(r->error);
     r->error = r->final_error ? rb_secrets_mask_str(r->secrets, r->final_error) : NULL;
     json_t *d = json_pack("{s:s,s:I}", "status", r->final_status, "duration_ms",
-                          (json_int_t)(r->end_ms - r->t0_ms));
+                          (json_int_t)r->duration_ms);
     if (r->final_error)
         json_object_set_new(d, "error", json_string(r->final_error));
     const json_t *sev = json_object_get(json_object_get(r->ctx, "run"), "severity");
@@ -573,7 +584,10 @@ static void finish(rb_run_t *r)
     int rc = rb__run_emit(r, "run_finished", NULL, 0, d);
     json_decref(d);
     if (rc == 0)
-        rc = rb_journal_run_status(r->j, r->id, r->final_status, 1);
+        rc = rb_journal_run_status_at(r->j, r->id, r->final_status, 1, 0,
+                                      r->start_wall_ms > 0 && !r->replay ? end_wall : 0);
+    if (rc == 0 && !r->replay) /* a signed checkpoint of the head, run_finished included (none without a key) */
+        rc = rb_journal_seal(r->j);
     if (rc < 0) {
         final_record_failed(r, rc);
         return;
@@ -640,6 +654,8 @@ static void on_notify_done(rb_invoker_t *iv, json_t *res, void *arg)
     rb_run_t *r = arg;
     ivlabel_t *l = rb__invoker_data(iv);
     json_t *d = json_pack("{s:O}", "result", res);
+    if (l->rule >= 0) /* which entry: resume.c pairs it with its attempt */
+        json_object_set_new(d, "rule", json_integer(l->rule));
     int rc = rb__run_emit(r, "notification_sent", l->name, rb__invoker_attempts(iv), d);
     json_decref(d);
     /* R-notify-failure: a message that finally failed is the notify_failed
@@ -681,10 +697,12 @@ int rb__run_expr_error(rb_run_t *r, const char *step, const char *where, long i,
 }
 
 static void start_side_invoke(rb_run_t *r, const rb_invoke_t *inv, const char *label,
-                              const char *event, const char *phase)
+                              const char *event, const char *phase, int rule)
 {
     static const rb_invoker_hooks_t hooks = {rb__run_on_iv_event, on_notify_done};
     rb_invoker_t *iv = rb__run_new_invoker(r, label, -1);
+    if (iv)
+        ((ivlabel_t *)rb__invoker_data(iv))->rule = rule;
     rb_invoker_t **n = iv ? realloc(r->niv, (r->nniv + 1) * sizeof(*n)) : NULL;
     if (!n) {
         rb__run_free_invoker(iv);
@@ -713,7 +731,31 @@ void rb__run_notify(rb_run_t *r, uint32_t bit, const char *event)
             if (t < 0)
                 rb__run_expr_error(r, NULL, "notify", (long)i, "when", e); /* R-notify-when-error: sent anyway */
         }
-        start_side_invoke(r, &n->inv, event, event, "notify");
+        start_side_invoke(r, &n->inv, event, event, "notify", (int)i);
+    }
+}
+
+void rb__run_resend(rb_run_t *r)
+{
+    size_t i;
+    json_t *x;
+    json_array_foreach(r->resend, i, x) {
+        const char *label = json_string_value(json_object_get(x, "label"));
+        size_t rule = (size_t)json_integer_value(json_object_get(x, "rule"));
+        if (!strcmp(json_string_value(json_object_get(x, "phase")), "escalate")) {
+            if (rule < rb_runbook_nescalate(r->rb))
+                start_side_invoke(r, &rb_runbook_escalation(r->rb, rule)->inv, "escalation", "escalated",
+                                  "escalate", (int)rule);
+            continue;
+        }
+        if (rule >= rb_runbook_nnotify(r->rb))
+            continue;
+        int failed = !strcmp(label, "notify_failed") && r->resend_failed;
+        if (failed) /* what had failed, as the first send said */
+            json_object_set(r->ctx, "failed", r->resend_failed);
+        start_side_invoke(r, &rb_runbook_notify(r->rb, rule)->inv, label, label, "notify", (int)rule);
+        if (failed)
+            json_object_del(r->ctx, "failed");
     }
 }
 
@@ -749,7 +791,7 @@ void rb_run_escalate(rb_run_t *r, size_t i)
         rb__run_journal_failed(r, rc);
         return;
     }
-    start_side_invoke(r, &e->inv, "escalation", "escalated", "escalate");
+    start_side_invoke(r, &e->inv, "escalation", "escalated", "escalate", (int)i);
     rb__run_notify(r, RB_EV_ESCALATED, "escalated");
 }
 
@@ -862,8 +904,10 @@ void rb__run_steps_done(rb_run_t *r)
 int rb__run_announce(rb_run_t *r, const char *type, const json_t *data)
 {
     int rc = rb__run_emit(r, type, NULL, 0, data);
+    /* a new run's start is the one its duration counts from (runs.started_at) */
     if (rc == 0)
-        rc = rb_journal_run_status(r->j, r->id, "running", 0);
+        rc = rb_journal_run_status_at(r->j, r->id, "running", 0,
+                                      r->resumed || r->replay ? 0 : r->start_wall_ms, 0);
     if (rc < 0)
         rb__run_journal_failed(r, rc);
     return rc;
@@ -883,17 +927,16 @@ int rb_run_start(rb_run_t *r, rb_run_event_cb ev, rb_run_done_cb done, void *arg
     rb__run_set_status(r, "running");
     /* a replay gives the recorded start; a resumed run started when it first
      * did (rb_run_resume) */
-    json_int_t started = r->started_at ? (json_int_t)r->started_at
-                                       : (json_int_t)time(NULL) - (json_int_t)(r->esc_elapsed_ms / 1000);
-    rb__run_set_field(r, "started_at", json_integer(started));
     /* the start to the millisecond, for the durations people read (a
-     * resumed run's: when it first started; a replay's: the recorded
-     * second) */
-    struct timespec now;
-    clock_gettime(CLOCK_REALTIME, &now);
-    json_int_t now_ms = (json_int_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    rb__run_set_field(r, "started_at_ms", json_integer(r->started_at ? started * 1000
-                                                       : now_ms - (json_int_t)r->esc_elapsed_ms));
+     * resumed run's: when it first started, set by rb_run_resume; a
+     * replay's: the recorded second) */
+    if (r->started_at)
+        r->start_wall_ms = (int64_t)r->started_at * 1000;
+    else if (!r->start_wall_ms)
+        r->start_wall_ms = rb__run_wall_ms();
+    json_int_t started = r->started_at ? (json_int_t)r->started_at : (json_int_t)(r->start_wall_ms / 1000);
+    rb__run_set_field(r, "started_at", json_integer(started));
+    rb__run_set_field(r, "started_at_ms", json_integer(r->start_wall_ms));
     if (r->resumed)
         return rb__run_start_resumed(r);
     json_t *shown = rb_secrets_mask_params(r->secrets, r->rb, json_object_get(r->ctx, "params"));
@@ -1051,7 +1094,14 @@ int64_t rb_run_id(const rb_run_t *r) { return r->id; }
 const char *rb_run_status(const rb_run_t *r) { return r->status; }
 const char *rb_run_error(const rb_run_t *r) { return r->error; }
 const json_t *rb_run_context(const rb_run_t *r) { return r->ctx; }
-uint64_t rb_run_duration_ms(const rb_run_t *r) { return r->end_ms - r->t0_ms; }
+uint64_t rb_run_duration_ms(const rb_run_t *r) { return r->duration_ms; }
+
+int64_t rb__run_wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 const char *rb_run_waiting_step(const rb_run_t *r)
 {
     return r->waiting_approval ? rb__step_current(r)->name : NULL;
@@ -1108,6 +1158,9 @@ void rb_run_free(rb_run_t *r)
     free(r->fitem);
     free(r->undo_items);
     free(r->error);
+    free(r->asked_step);
+    json_decref(r->resend);
+    json_decref(r->resend_failed);
     free(r->final_error);
     rb_secrets_free(r->secrets);
     free(r->rollback_reason);

@@ -188,6 +188,8 @@ const char *rb_run_status(const rb_run_t *r);
 const char *rb_run_error(const rb_run_t *r);
 /* The expression context (params, steps, …); borrowed. */
 const json_t *rb_run_context(const rb_run_t *r);
+/* How long the run took, once it ended: from its start (a resumed run's
+ * first start) to its end, as run_finished and the runs listing say. */
 uint64_t rb_run_duration_ms(const rb_run_t *r);
 
 /* Frees a run that has finished (or never started); closes its handles and

@@ -90,6 +90,19 @@ struct rb_run {
      * i + 1) */
     uint64_t esc_elapsed_ms;
     uint64_t esc_fired;
+    /* the run's start (wall clock, ms since the epoch; a resumed run's: its
+     * first start, runs.started_at) and its duration once it ended, from
+     * that start to the end (docs/semantics.md, "Durations") */
+    int64_t start_wall_ms;
+    uint64_t duration_ms;
+    /* a resumed run: when the approval it waited on was first asked (wall
+     * clock ms) and for which step; its timeout counts from then */
+    int64_t asked_wall_ms;
+    char *asked_step;
+    /* a resumed run: the notifications in flight when it stopped, sent
+     * again as it resumes ([{label, phase, rule}], resume.c), and the last
+     * one that had failed (the run view's "failed" of a notify_failed) */
+    json_t *resend, *resend_failed;
 
     /* the end, once the last notifications are out */
     const char *final_status;
@@ -153,9 +166,13 @@ typedef struct ivlabel {
     rb_run_t *r;
     const char *name; /* step or check name */
     int item;         /* foreach item index, or -1 */
+    int rule;         /* a notification's: its notify (escalate) entry's index, or -1 */
 } ivlabel_t;
 
 /* run.c */
+
+/* The wall clock, ms since the epoch. */
+int64_t rb__run_wall_ms(void);
 
 /* The run in memory (context, parameters, secrets); nothing journaled. */
 int rb__run_alloc(uv_loop_t *loop, const rb_runbook_t *rb, rb_journal_t *j, const rb_run_opts_t *o,
@@ -201,6 +218,8 @@ void rb__run_set_status(rb_run_t *r, const char *st);
 int rb__run_set_waiting(rb_run_t *r, int waiting);
 void rb__run_end(rb_run_t *r, const char *status, const char *error);
 void rb__run_notify(rb_run_t *r, uint32_t bit, const char *event);
+/* A resumed run: sends again the notifications of r->resend. */
+void rb__run_resend(rb_run_t *r);
 
 /* Starts the escalation timers: each level after its `after`, less
  * r->esc_elapsed_ms, but the levels in r->esc_fired (a resumed run's). */

@@ -183,6 +183,21 @@ static void on_approval_timeout(uv_timer_t *t)
     rb_run_approval_expire(t->data);
 }
 
+/* How long the approval of step s waits: its timeout, less the time since
+ * it was first asked when a resumed run asks it again (0: it times out at
+ * once, its on_timeout applied). */
+static uint64_t approval_left(rb_run_t *r, const rb_step_t *s)
+{
+    uint64_t t = s->approval->timeout_ms;
+    if (!r->asked_step || strcmp(r->asked_step, s->name) || r->asked_wall_ms <= 0)
+        return t;
+    int64_t now = rb__run_wall_ms();
+    uint64_t gone = now > r->asked_wall_ms ? (uint64_t)(now - r->asked_wall_ms) : 0;
+    free(r->asked_step); /* once: a later request of the step waits its whole timeout */
+    r->asked_step = NULL;
+    return gone < t ? t - gone : 0;
+}
+
 void rb__run_park(rb_run_t *r)
 {
     if (r->parked)
@@ -343,7 +358,7 @@ void rb__step_begin(rb_run_t *r, size_t i)
         rb__run_set_field(r, "approval_step", json_string(s->name));
         rb__run_notify(r, RB_EV_APPROVAL_REQUESTED, "approval_requested");
         if (s->approval->timeout_ms && !r->replay) /* a replay: rb_run_approval_expire */
-            uv_timer_start(&r->approval_timer, on_approval_timeout, s->approval->timeout_ms, 0);
+            uv_timer_start(&r->approval_timer, on_approval_timeout, approval_left(r, s), 0);
         return; /* rb_run_approve() or the timer moves on */
     }
     proceed_after_approval(r);

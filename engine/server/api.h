@@ -14,8 +14,9 @@
 
 /* ---- api.c: what the handlers share ---- */
 
-/* The value of the query parameter key, percent-decoded (malloc'd; NULL
- * when absent). */
+/* The value of the query parameter key, percent-decoded, a '+' read as a
+ * space as a browser's form means it (malloc'd; NULL when absent; "" for
+ * "key="). */
 char *rb__api_query(rb_http_req_t *r, const char *key);
 /* The path's part after prefix up to the next '/' as a run id (> 0), and
  * in *rest what follows it ("" or "/events"…). 0 when it is not an id. */
@@ -29,6 +30,14 @@ void rb__api_reply_durable(rb_srv_t *s, rb_http_req_t *r, int status, json_t *v)
 /* Answers a request about run id that is not in flight here: 404 when the
  * journal has no such run, 409 when it has (finished, or another's). */
 void rb__api_not_in_flight(rb_srv_t *s, rb_http_req_t *r, int64_t id);
+
+/* Answers 200 with a document for people (a report, the runs page):
+ * no-store, nosniff, and for text/html a Content-Security-Policy that
+ * allows no script, no request to anywhere, no framing, only the page's
+ * first <style> (by its hash) and forms submitting to form_action ("'none'"
+ * or "'self'"). */
+void rb__api_reply_page(rb_http_req_t *r, const char *type, const char *page, size_t len,
+                        const char *form_action);
 
 /* ---- the handlers (routes.c's table) ---- */
 
@@ -51,6 +60,11 @@ void rb__api_report(rb_srv_t *s, rb_http_req_t *r, int64_t id);
 
 /* POST /api/v1/runs/ID/approve or /deny. */
 void rb__approvals_answer(rb_srv_t *s, rb_http_req_t *r, int64_t id, int approved);
+
+/* ---- page_runs.c ---- */
+
+void rb__page_runs(rb_http_req_t *r, void *arg); /* GET /runs: the runs as a page */
+void rb__page_root(rb_http_req_t *r, void *arg); /* GET /: to /runs */
 
 /* ---- metrics.c ---- */
 

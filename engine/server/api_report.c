@@ -2,10 +2,9 @@
  * api_report.c — GET /api/v1/runs/ID/report?format=html|md|text|json: the
  * post-incident review of a run (docs/review.md), written by
  * engine/review/ from the server's journal. HTML by default, served with a
- * Content-Security-Policy that lets the page do nothing but show itself:
- * no script, no request to anywhere, its one inline <style> allowed by its
- * hash. 404 for a run the journal does not hold, 400 for a format it does
- * not know.
+ * Content-Security-Policy that lets the page do nothing but show itself
+ * (rb__api_reply_page). 404 for a run the journal does not hold, 400 for a
+ * format it does not know.
  *
  * Owns: nothing past a request. Must never: let a value of the journal
  * reach the page unescaped (the writers escape it; this file adds nothing
@@ -19,17 +18,9 @@
 
 #include <runbook/runbook.h>
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* The policy for the HTML page: nothing may load, run, submit or frame;
- * the one <style> element of the page is allowed by its SHA-256 (put in
- * at %s). */
-#define RB_REPORT_CSP                                                                  \
-    "default-src 'none'; style-src '%s'; img-src 'none'; base-uri 'none'; "            \
-    "form-action 'none'; frame-ancestors 'none'"
 
 static const struct {
     const char *name, *type;
@@ -39,21 +30,6 @@ static const struct {
     {"text", "text/plain; charset=utf-8"},
     {"json", "application/json"},
 };
-
-/* "sha256-BASE64" of the text of the page's first <style> element, in src
- * (size cap); "" when the page has none. */
-static void style_hash(const char *page, size_t len, char *src, size_t cap)
-{
-    *src = '\0';
-    const char *a = memmem(page, len, "<style>", 7);
-    const char *b = a ? memmem(a, len - (size_t)(a - page), "</style>", 8) : NULL;
-    unsigned char md[EVP_MAX_MD_SIZE], b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
-    unsigned int ml = 0;
-    if (!b || EVP_Digest(a + 7, (size_t)(b - a - 7), md, &ml, EVP_sha256(), NULL) != 1)
-        return;
-    EVP_EncodeBlock(b64, md, (int)ml);
-    snprintf(src, cap, "sha256-%s", (const char *)b64);
-}
 
 void rb__api_report(rb_srv_t *s, rb_http_req_t *r, int64_t id)
 {
@@ -102,17 +78,9 @@ void rb__api_report(rb_srv_t *s, rb_http_req_t *r, int64_t id)
         rb_http_reply_error(r, 500, "out of memory");
         return;
     }
-    if (!strcmp(name, "html")) {
-        char hash[128], csp[512];
-        style_hash(page, len, hash, sizeof hash);
-        snprintf(csp, sizeof csp, RB_REPORT_CSP, *hash ? hash : "none");
-        rb_http_res_header(r, "content-security-policy", csp);
-    }
-    rb_http_res_header(r, "x-content-type-options", "nosniff");
-    rb_http_res_header(r, "cache-control", "no-store");
     char sid[32];
     snprintf(sid, sizeof sid, "%lld", (long long)id);
     rb_http_req_log(r, "run", sid);
-    rb_http_reply(r, 200, type, page, len);
+    rb__api_reply_page(r, type, page, len, "'none'");
     free(page);
 }

@@ -1,5 +1,7 @@
 /*
- * auth.c — bearer tokens (auth.h). Every token is checked on every
+ * auth.c — bearer tokens (auth.h), also as the password of HTTP Basic
+ * credentials where the caller allows them (a browser's read-only GETs).
+ * Every token is checked on every
  * request with CRYPTO_memcmp over a fixed length (the SHA-256 of the
  * secret), so the time taken says nothing of how much of a guess was
  * right, nor of its length.
@@ -273,27 +275,67 @@ int rb_auth_add_env(rb_auth_t *a, const json_t *tokens, const char *file, rb_dia
     return bad ? RB_EINVAL : 0;
 }
 
-int rb_auth_check(const rb_auth_t *a, const char *h, size_t hl, unsigned roles, const char **who)
+/* h[0..hl) without the blanks around it. */
+static const char *trim(const char *h, size_t *hl)
+{
+    while (*hl && (*h == ' ' || *h == '\t')) {
+        h++;
+        (*hl)--;
+    }
+    while (*hl && (h[*hl - 1] == ' ' || h[*hl - 1] == '\t'))
+        (*hl)--;
+    return h;
+}
+
+/* The SHA-256 of the password of Basic credentials b[0..bl) =
+ * BASE64(USER:PASSWORD) (RFC 7617: any user name; the password is what
+ * follows the first ':'), decoded with OpenSSL. 0, or -1 when they are not
+ * base64, have no ':' or an empty password. */
+static int basic_digest(const char *b, size_t bl, unsigned char dg[32])
+{
+    if (!bl || bl % 4 || bl > 8192)
+        return -1;
+    unsigned char *plain = malloc(bl / 4 * 3 + 1);
+    if (!plain)
+        return -1;
+    int n = EVP_DecodeBlock(plain, (const unsigned char *)b, (int)bl);
+    /* EVP_DecodeBlock counts the bytes the padding stands for: not data */
+    for (size_t k = bl; n > 0 && k > bl - 2 && b[k - 1] == '='; k--)
+        n--;
+    int rc = -1;
+    const unsigned char *colon = n > 0 ? memchr(plain, ':', (size_t)n) : NULL;
+    if (colon && colon + 1 < plain + n)
+        rc = sha256(colon + 1, (size_t)(plain + n - colon - 1), dg);
+    if (n > 0)
+        OPENSSL_cleanse(plain, (size_t)n);
+    free(plain);
+    return rc;
+}
+
+int rb_auth_check(const rb_auth_t *a, const char *h, size_t hl, unsigned roles, int basic,
+                  const char **who)
 {
     *who = NULL;
     if (roles == RB_ROLE_OPEN) {
         *who = "anonymous";
         return 200;
     }
-    static const char bearer[] = "Bearer ";
-    if (!h || hl <= sizeof bearer - 1 || strncasecmp(h, bearer, sizeof bearer - 1))
-        return 401;
-    h += sizeof bearer - 1;
-    hl -= sizeof bearer - 1;
-    while (hl && (*h == ' ' || *h == '\t')) {
-        h++;
-        hl--;
-    }
-    while (hl && (h[hl - 1] == ' ' || h[hl - 1] == '\t'))
-        hl--;
+    static const char bearer[] = "Bearer ", basic_sp[] = "Basic ";
     unsigned char dg[32];
-    if (!hl || sha256(h, hl, dg) < 0)
+    if (h && hl > sizeof bearer - 1 && !strncasecmp(h, bearer, sizeof bearer - 1)) {
+        hl -= sizeof bearer - 1;
+        h = trim(h + sizeof bearer - 1, &hl);
+        if (!hl || sha256(h, hl, dg) < 0)
+            return 401;
+    } else if (basic && h && hl > sizeof basic_sp - 1 &&
+               !strncasecmp(h, basic_sp, sizeof basic_sp - 1)) {
+        hl -= sizeof basic_sp - 1;
+        h = trim(h + sizeof basic_sp - 1, &hl);
+        if (basic_digest(h, hl, dg) < 0)
+            return 401;
+    } else {
         return 401;
+    }
     /* Every token is compared, whichever matches: the time is the same. */
     const token_t *found = NULL;
     for (size_t i = 0; a && i < a->n; i++)

@@ -1,5 +1,6 @@
 /*
- * auth.h — who may call the server: bearer tokens from the tokens file
+ * auth.h — who may call the server: bearer tokens (or, from a browser,
+ * HTTP Basic credentials whose password is a token) from the tokens file
  * (one `NAME ROLE SECRET` a line) and from environment variables the
  * config names (env_tokens), each with a role, compared in constant
  * time. A route says which roles it admits (a bit set); auth says 401 (no
@@ -45,11 +46,14 @@ int rb_auth_add_env(rb_auth_t *a, const json_t *tokens, const char *file, rb_dia
 size_t rb_auth_count(const rb_auth_t *a);
 
 /* Checks an Authorization header value (NULL: none) against the roles a
- * route admits. Returns 200 (allowed; *who is the token's name, valid
- * while a lives), 401 or 403. A route admitting RB_ROLE_OPEN is allowed
- * with *who "anonymous". */
+ * route admits: "Bearer SECRET", and when basic is set also "Basic
+ * BASE64(ANY-USER:SECRET)" (what a browser sends; the caller allows it for
+ * GET and HEAD only, so that credentials a browser keeps cannot be sent by
+ * another site's form to what writes). Returns 200 (allowed; *who is the
+ * token's name, valid while a lives), 401 or 403. A route admitting
+ * RB_ROLE_OPEN is allowed with *who "anonymous". */
 int rb_auth_check(const rb_auth_t *a, const char *header, size_t header_len, unsigned roles,
-                  const char **who);
+                  int basic, const char **who);
 
 /* "hook", "operator", "viewer" → the bit; 0 for anything else. */
 unsigned rb_auth_role(const char *name);

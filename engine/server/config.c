@@ -35,6 +35,7 @@ rb_srv_config_t *rb_srv_config_new(void)
     c->request_ms = 10000;
     c->active_runs = 1000;
     c->grace_ms = 30000;
+    c->sign_interval_ms = 5 * 60 * 1000;
     c->env = json_object();
     c->secret_env = json_object();
     c->generic_hooks = json_object();
@@ -66,6 +67,7 @@ void rb_srv_config_free(rb_srv_config_t *c)
     json_decref(c->generic_hooks); /* secrets: strings jansson frees */
     json_decref(c->env_tokens);
     json_decref(c->marks);
+    free(c->signing_key);
     free(c->tls_cert);
     free(c->tls_key);
     json_decref(c->params);
@@ -452,7 +454,8 @@ int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
     static const char *const top[] = {"listen", "database", "runbooks", "plugins", "inventory", "tokens",
                                       "log_format", "limits", "shutdown_grace", "env",
                                       "secret_env", "metrics", "generic_hooks", "tls", "env_tokens",
-                                      "params", "external_url", NULL};
+                                      "params", "external_url", "signing_key", "sign_interval",
+                                      NULL};
     static const char *const lim[] = {"body_size", "header_size", "request_time", "active_runs",
                                       NULL};
     ld_t l = {.d = d, .file = path};
@@ -485,6 +488,8 @@ int rb_srv_config_load(rb_srv_config_t *c, const char *path, rb_diags_t *d)
     get_path(&l, c, root, "plugins", "plugins", &c->plugins);
     get_path(&l, c, root, "inventory", "inventory", &c->inventory);
     get_path(&l, c, root, "tokens", "tokens", &c->tokens);
+    get_path(&l, c, root, "signing_key", "signing_key", &c->signing_key);
+    get_duration_min(&l, root, "sign_interval", 1000, &c->sign_interval_ms);
     get_tls(&l, root, c);
     get_env_tokens(&l, root, c);
     const json_t *lf = json_object_get(root, "log_format");

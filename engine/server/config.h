@@ -46,6 +46,10 @@ typedef struct rb_srv_config {
     /* env_tokens: token name → {role, secret_env (the variable's name),
      * line, col (where the config names it)}; auth.c reads the secrets. */
     json_t *env_tokens;
+    char *signing_key;     /* signing_key: the Ed25519 private key (PEM) that signs the
+                            * journal's head (docs/journal.md), or NULL: none;
+                            * $RUNBOOK_SIGNING_KEY when the file names none */
+    uint64_t sign_interval_ms; /* sign_interval: how often the head is signed (5m) */
     char *tls_cert;        /* tls: {cert, key}: PEM files; both or neither */
     char *tls_key;
     /* Where the config file set each path key (database, runbooks,

@@ -3,7 +3,7 @@
  * by the same code for `runbook validate --config`: the tokens (the file's
  * mode and lines, the env_tokens' variables), the runbooks and plugins
  * folders, the journal's folder, the inventory, the TLS certificate and
- * key. A problem in a file named by the config is said at the config's
+ * key, the journal's signing key. A problem in a file named by the config is said at the config's
  * file:line:col of that key (a flag's value has no position: the path
  * alone); a problem inside a named file (a token line, an inventory key)
  * at that file's own line:col.
@@ -42,6 +42,7 @@ say(const rb_srv_config_t *c, rb_diags_t *d, const char *key, const char *fmt, .
                         : !strcmp(key, "inventory") ? c->inventory
                         : !strcmp(key, "tokens")    ? c->tokens
                         : !strcmp(key, "tls.cert")  ? c->tls_cert
+                        : !strcmp(key, "signing_key") ? c->signing_key
                                                     : c->tls_key;
     const char *file = value;
     rb_mark_t at = {0};
@@ -126,6 +127,23 @@ static void check_tls(const rb_srv_config_t *c, rb_diags_t *d, rb_srv_checked_t 
         rb_tls_free(t);
 }
 
+/* The signing key: a private Ed25519 key only its owner may read. */
+static void check_signing_key(const rb_srv_config_t *c, rb_diags_t *d, rb_srv_checked_t *out)
+{
+    rb_journal_key_t *k = NULL;
+    char err[1024];
+    if (!c->signing_key)
+        return;
+    if (rb_journal_key_load_private(c->signing_key, &k, err, sizeof err) < 0) {
+        say(c, d, "signing_key", "%s", err);
+        return;
+    }
+    if (out)
+        out->sign_key = k;
+    else
+        rb_journal_key_free(k);
+}
+
 int rb_srv_config_check(const rb_srv_config_t *c, rb_diags_t *d, rb_srv_checked_t *out)
 {
     if (out)
@@ -152,6 +170,7 @@ int rb_srv_config_check(const rb_srv_config_t *c, rb_diags_t *d, rb_srv_checked_
         take(c, d, "inventory", td);
     }
     check_tls(c, d, out);
+    check_signing_key(c, d, out);
     int bad = rb_diags_errors(d) > before;
     if (out && !bad) {
         out->auth = auth;
@@ -162,6 +181,8 @@ int rb_srv_config_check(const rb_srv_config_t *c, rb_diags_t *d, rb_srv_checked_
         if (out) {
             rb_tls_free(out->tls);
             out->tls = NULL;
+            rb_journal_key_free(out->sign_key);
+            out->sign_key = NULL;
         }
     }
     return bad ? RB_EINVAL : 0;
@@ -172,5 +193,6 @@ void rb_srv_checked_free(rb_srv_checked_t *k)
     rb_auth_free(k->auth);
     json_decref(k->inventory);
     rb_tls_free(k->tls);
+    rb_journal_key_free(k->sign_key);
     memset(k, 0, sizeof *k);
 }

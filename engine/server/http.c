@@ -67,6 +67,7 @@ static const char *reason(int status)
     switch (status) {
     case 200: return "OK";
     case 202: return "Accepted";
+    case 302: return "Found";
     case 400: return "Bad Request";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
@@ -127,9 +128,14 @@ void rb_http_reply(rb_http_req_t *r, int status, const char *ct, const char *bod
     const char *type = ct ? ct : "text/plain; charset=utf-8";
     h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_CONTENT_TYPE, NULL, type,
                    strlen(type));
-    if (status == 401)
+    if (status == 401) {
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
                        H2O_STRLIT("Bearer realm=\"runbook\""));
+        /* a browser asks its user for a name and password (the token) */
+        if (rb_http_req_readonly(r))
+            h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_WWW_AUTHENTICATE, NULL,
+                           H2O_STRLIT("Basic realm=\"runbook\""));
+    }
     if (status == 503)
         h2o_add_header(&req->pool, &req->res.headers, H2O_TOKEN_RETRY_AFTER, NULL,
                        H2O_STRLIT(RB_HTTP_RETRY_AFTER));
@@ -171,6 +177,12 @@ const char *rb_http_req_method(const rb_http_req_t *r)
         if (h2o_memis(m.base, m.len, known[i], strlen(known[i])))
             return known[i];
     return "OTHER";
+}
+
+int rb_http_req_readonly(const rb_http_req_t *r)
+{
+    const char *m = rb_http_req_method(r);
+    return !strcmp(m, "GET") || !strcmp(m, "HEAD");
 }
 
 const char *rb_http_req_path(const rb_http_req_t *r)
@@ -275,7 +287,7 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
                                      : RB_ROLE_HOOK | RB_ROLE_OPERATOR | RB_ROLE_VIEWER;
     size_t alen = 0;
     const char *auth = rb_http_req_header(r, "authorization", &alen);
-    int ok = rb_auth_check(h->o.auth, auth, alen, roles, &r->who);
+    int ok = rb_auth_check(h->o.auth, auth, alen, roles, rb_http_req_readonly(r), &r->who);
     if (!r->who)
         r->who = "-";
     if (ok == 200 && !hit) {
@@ -283,9 +295,13 @@ static int on_req(h2o_handler_t *self, h2o_req_t *req)
         return 0;
     }
     if (ok != 200) {
-        rb_http_reply_error(r, ok, ok == 401 ? "a valid bearer token is needed "
-                                               "(Authorization: Bearer SECRET)"
-                                             : "this token's role may not call this endpoint");
+        int basic = auth && alen >= 6 && !strncasecmp(auth, "Basic ", 6);
+        rb_http_reply_error(r, ok, ok == 403 ? "this token's role may not call this endpoint"
+                                   : basic && !rb_http_req_readonly(r)
+                                       ? "Basic credentials are taken for GET and HEAD only "
+                                         "(what a browser reads); send Authorization: Bearer SECRET"
+                                       : "a valid bearer token is needed (Authorization: Bearer "
+                                         "SECRET; a browser: any user name, the token as password)");
         return 0;
     }
     hit->fn(r, h->o.arg);

@@ -1,8 +1,9 @@
 /*
  * http.h — the server's HTTP glue on libh2o (the libuv build), on the
- * engine's own uv loop: a listener, one route table, bearer auth before any
- * handler runs, the limits (body size, header size, request time), one log
- * line per request, and a counters hook told of every answer.
+ * engine's own uv loop: a listener, one route table, bearer auth (or a
+ * browser's Basic credentials, for GET and HEAD) before any handler runs,
+ * the limits (body size, header size, request time), one log line per
+ * request, and a counters hook told of every answer.
  *
  * A route is one line of a table (routes.c): method, path, the roles it
  * admits, its handler. A new endpoint is a handler in its own file and one
@@ -80,6 +81,9 @@ void rb_http_free(rb_http_t *h);
 /* ---- a request, inside a handler ---- */
 
 const char *rb_http_req_method(const rb_http_req_t *r);
+/* 1 for GET and HEAD: what only reads, and may carry a browser's Basic
+ * credentials (auth.h). */
+int rb_http_req_readonly(const rb_http_req_t *r);
 /* The normalized path, NUL-terminated. */
 const char *rb_http_req_path(const rb_http_req_t *r);
 /* The body as received (may hold NUL bytes); len 0 when none. */

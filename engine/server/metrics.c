@@ -277,7 +277,7 @@ void rb__metrics_handler(rb_http_req_t *r, void *arg)
         size_t alen = 0;
         const char *who = NULL;
         const char *auth = rb_http_req_header(r, "authorization", &alen);
-        int ok = rb_auth_check(s->auth, auth, alen, RB_ROLE_VIEWER | RB_ROLE_OPERATOR, &who);
+        int ok = rb_auth_check(s->auth, auth, alen, RB_ROLE_VIEWER | RB_ROLE_OPERATOR, 1, &who);
         if (ok != 200) {
             rb_http_reply_error(r, ok, ok == 401 ? "a valid bearer token is needed (or "
                                                    "metrics: {open: true} in the config)"

@@ -37,6 +37,8 @@ const rb_http_route_t rb__srv_routes[] = {
     {"GET", "/api/v1/runs/", 1, RB_ROLE_VIEWER | RB_ROLE_OPERATOR, "runs", rb__api_runs_get},
     {"POST", "/api/v1/runs/", 1, RB_ROLE_OPERATOR, "runs", rb__api_runs_post},
     {"GET", "/api/v1/approvals", 0, RB_ROLE_VIEWER | RB_ROLE_OPERATOR, "approvals", rb__api_approvals},
+    {"GET", "/runs", 0, RB_ROLE_VIEWER | RB_ROLE_OPERATOR, "pages", rb__page_runs},
+    {"GET", "/", 0, RB_ROLE_VIEWER | RB_ROLE_OPERATOR, "pages", rb__page_root},
     {NULL, NULL, 0, 0, NULL, NULL},
 };
 

@@ -131,6 +131,16 @@ static void close_handles(rb_srv_t *s)
     uv_close((uv_handle_t *)&s->sigint, NULL);
     uv_close((uv_handle_t *)&s->sighup, NULL);
     uv_close((uv_handle_t *)&s->stop_timer, NULL);
+    uv_close((uv_handle_t *)&s->sign_timer, NULL);
+}
+
+/* sign_interval: a signed checkpoint of the head (nothing when it has not
+ * moved since the last one, or with no key). */
+static void on_sign(uv_timer_t *t)
+{
+    rb_srv_t *s = t->data;
+    if (rb_journal_seal(s->j) < 0 && !s->journal_failed)
+        rb__srv_journal_failed(s, "signing the chain head");
 }
 
 /* The HTTP state of connections left open at the end: kept reachable. */
@@ -161,6 +171,8 @@ static void on_stop_poll(uv_timer_t *t)
     rb__books_free(s->books);
     s->books = NULL;
     close_handles(s);
+    if (rb_journal_seal(s->j) < 0 && !s->journal_failed) /* the last head, signed */
+        rb__srv_journal_failed(s, "signing the chain head");
     int rc = rb_journal_detach_loop(s->j);
     if (rc < 0 && !s->journal_failed)
         rb__srv_journal_failed(s, "committing the last records");
@@ -276,6 +288,9 @@ int rb_server_main(rb_srv_config_t *cfg, int no_config)
     uv_loop_init(&loop);
     s.loop = &loop;
     int code = 2;
+    int signing = k.sign_key != NULL;
+    rb_journal_set_signing_key(s.j, k.sign_key); /* the journal owns it */
+    k.sign_key = NULL;
     if (rb_journal_attach_loop(s.j, &loop) < 0) {
         rb_slog("error", "start_failed", "why", rb_journal_errmsg(s.j), (char *)NULL);
         goto out_journal;
@@ -308,6 +323,10 @@ int rb_server_main(rb_srv_config_t *cfg, int no_config)
     uv_signal_start(&s.sighup, on_signal, SIGHUP);
     uv_timer_init(&loop, &s.stop_timer);
     s.stop_timer.data = &s;
+    uv_timer_init(&loop, &s.sign_timer);
+    s.sign_timer.data = &s;
+    if (signing)
+        uv_timer_start(&s.sign_timer, on_sign, cfg->sign_interval_ms, cfg->sign_interval_ms);
     char port[16], ntok[16];
     snprintf(port, sizeof port, "%d", rb_http_port(s.http));
     snprintf(ntok, sizeof ntok, "%zu", rb_auth_count(s.auth));

@@ -12,6 +12,7 @@
 #include "auth.h"
 #include "config.h"
 #include "load/diag.h"
+#include "journal/journal.h"
 #include "tls.h"
 
 #include <jansson.h>
@@ -21,6 +22,7 @@ typedef struct rb_srv_checked {
     rb_auth_t *auth;   /* the tokens (file and env_tokens) */
     json_t *inventory; /* the inventory, or NULL */
     rb_tls_t *tls;     /* the TLS context, or NULL (plain HTTP) */
+    rb_journal_key_t *sign_key; /* signing_key's private key, or NULL */
 } rb_srv_checked_t;
 
 /* Checks the tokens, folders, journal's place, inventory and TLS files of

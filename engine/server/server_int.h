@@ -153,6 +153,7 @@ struct rb_srv {
     void *count_arg;
     uv_signal_t sigterm, sigint, sighup;
     uv_timer_t stop_timer;
+    uv_timer_t sign_timer;  /* signing_key: signs the head every sign_interval */
     uint64_t stop_deadline; /* uv_now: stop waiting for clients to close */
     size_t abandoned;       /* runs left with an action in flight at the end */
 };

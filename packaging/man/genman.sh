@@ -26,7 +26,7 @@
 # Owns: OUTDIR (emptied and rewritten). Must never: run a command other than
 # --help, or read the user's environment into a page (RUNBOOK_* are unset).
 set -eu
-unset RUNBOOK_DB RUNBOOK_PLUGINS RUNBOOK_JOURNAL_SYNC RUNBOOK_NO_LIVE NO_COLOR
+unset RUNBOOK_DB RUNBOOK_PLUGINS RUNBOOK_JOURNAL_SYNC RUNBOOK_NO_LIVE RUNBOOK_SIGNING_KEY NO_COLOR
 export LC_ALL=C.UTF-8
 
 # Prints `runbook CMD --help` (CMD may be empty) in help2man's form: "usage:"

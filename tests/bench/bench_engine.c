@@ -11,10 +11,16 @@
  *           (spawn cost must not grow with the engine: posix_spawn, vfork);
  *   idle    R concurrent runs each waiting in a sleep step: RSS per run and
  *           the loop's worst lag while they wait;
- *   load    load + validate + compile of 1,000 runbooks of about 60 lines.
+ *   load    load + validate + compile of 1,000 runbooks of about 60 lines;
+ *   sign    N one-step runs in one journal, without and with a signing key
+ *           (a signed checkpoint at each run's end), in alternating rounds:
+ *           what a signature costs a run;
+ *   parse   FILE: jansson's parse and free of the file's JSON, N times (the
+ *           serve bench gives it the ingest benchmark's body: the share of
+ *           an alert's cost that is the JSON library's alone).
  *
  * Prints figures; never fails on timing. Usage:
- *   bench_engine [steps N | flat N | idle R | load N | all]
+ *   bench_engine [steps N | flat N | idle R | load N | sign N | parse FILE [N] | all]
  */
 #define _GNU_SOURCE
 #include "load/diag.h"
@@ -22,6 +28,7 @@
 #include "run/run.h"
 #include "load/runbook.h"
 
+#include <jansson.h>
 #include <spawn.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -386,12 +393,112 @@ static void bench_load(int n)
            "%.0f runbooks/s (%d valid)\n", n, t, n / (t / 1000.0), ok);
 }
 
+/* n runs of rb one after the other in one journal (writer thread), signed
+ * with the private key at key or not: ms per run. */
+static double runs_in_one_journal(rb_runbook_t *rb, const char *name, const char *key, int n)
+{
+    rb_journal_t *j = journal(name, 0);
+    char err[512];
+    if (key) {
+        rb_journal_key_t *k = NULL;
+        if (rb_journal_key_load_private(key, &k, err, sizeof err) < 0 ||
+            rb_journal_set_signing_key(j, k) < 0) {
+            fprintf(stderr, "%s\n", err);
+            exit(1);
+        }
+    }
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    rb_journal_attach_loop(j, &loop);
+    rb_run_opts_t o = {.trigger = "bench"};
+    double t0 = now_ms();
+    for (int i = 0; i < n; i++) {
+        rb_run_t *r;
+        if (rb_run_new(&loop, rb, j, &o, &r, err, sizeof(err)) < 0) {
+            fprintf(stderr, "%s\n", err);
+            exit(1);
+        }
+        rb_run_start(r, NULL, on_done, NULL);
+        uv_run(&loop, UV_RUN_DEFAULT);
+        rb_run_free(r);
+    }
+    double t = now_ms() - t0;
+    rb_journal_detach_loop(j);
+    uv_run(&loop, UV_RUN_DEFAULT);
+    uv_loop_close(&loop);
+    rb_journal_close(j);
+    return t / n;
+}
+
+static void bench_sign(int n)
+{
+    char prefix[128], key[160], err[512];
+    snprintf(prefix, sizeof prefix, "%s/sign", tmpdir);
+    snprintf(key, sizeof key, "%s.key", prefix);
+    if (rb_journal_key_generate(prefix, NULL, err, sizeof err) < 0) {
+        fprintf(stderr, "%s\n", err);
+        exit(1);
+    }
+    rb_runbook_t *rb = steps_runbook(1);
+    const char *env = getenv("RB_BENCH_ROUNDS");
+    int rounds = env ? atoi(env) : 5;
+    if (rounds < 1 || rounds > RB_BENCH_ROUNDS_MAX)
+        rounds = 5;
+    double plain[RB_BENCH_ROUNDS_MAX], sig[RB_BENCH_ROUNDS_MAX];
+    /* RB_BENCH_AA=1: the "signed" side without a key, a control of what
+     * the order and the load alone make of the difference */
+    const char *skey = getenv("RB_BENCH_AA") ? NULL : key;
+    for (int i = 0; i < rounds; i++) {
+        /* which goes first alternates: the second of a pair pays for the
+         * first's writeback */
+        if (i % 2 == 0) {
+            plain[i] = runs_in_one_journal(rb, "plain.db", NULL, n);
+            sig[i] = runs_in_one_journal(rb, "signed.db", skey, n);
+        } else {
+            sig[i] = runs_in_one_journal(rb, "signed.db", skey, n);
+            plain[i] = runs_in_one_journal(rb, "plain.db", NULL, n);
+        }
+    }
+    double p = median(plain, rounds), q = median(sig, rounds);
+    printf("sign: %d one-step runs per journal, %d rounds, medians: %.3f ms per run unsigned,"
+           " %.3f ms signed: a signed checkpoint costs %.3f ms per run end (%+.1f%%)\n", n,
+           rounds, p, q, q - p, 100.0 * (q - p) / p);
+    rb_runbook_free(rb);
+}
+
+static void bench_parse(const char *path, int n)
+{
+    FILE *f = fopen(path, "rb");
+    static char buf[1 << 20];
+    size_t len = f ? fread(buf, 1, sizeof buf, f) : 0;
+    if (f)
+        fclose(f);
+    json_error_t err;
+    json_t *probe = json_loadb(buf, len, 0, &err);
+    if (!probe) {
+        printf("parse: %s: not JSON (%s)\n", path, err.text);
+        return;
+    }
+    json_decref(probe);
+    double t0 = now_ms();
+    for (int i = 0; i < n; i++)
+        json_decref(json_loadb(buf, len, 0, &err));
+    double t = now_ms() - t0;
+    printf("parse: jansson parse + free of %zu bytes: %.1f us each (%d times)\n", len,
+           1000.0 * t / n, n);
+}
+
 int main(int argc, char **argv)
 {
     strcpy(tmpdir, "/tmp/rb-bench-XXXXXX");
     if (!mkdtemp(tmpdir))
         return 1;
     const char *what = argc > 1 ? argv[1] : "all";
+    if (!strcmp(what, "parse") && argc > 2) {
+        bench_parse(argv[2], argc > 3 ? atoi(argv[3]) : 20000);
+        rmdir(tmpdir);
+        return 0;
+    }
     int n = argc > 2 ? atoi(argv[2]) : 0;
     if (!strcmp(what, "steps") || !strcmp(what, "all"))
         bench_steps(n ? n : 1000);
@@ -399,6 +506,8 @@ int main(int argc, char **argv)
         bench_flat(n ? n : 1000);
     if (!strcmp(what, "load") || !strcmp(what, "all"))
         bench_load(n ? n : 1000);
+    if (!strcmp(what, "sign") || !strcmp(what, "all"))
+        bench_sign(n ? n : 200);
     if (!strcmp(what, "idle") || !strcmp(what, "all"))
         bench_idle(n ? n : 100000);
     char cmd[128];

@@ -125,6 +125,9 @@ tokens: $tmp/tokens
 limits: { active_runs: $((nwait + 1000)), body_size: 8MiB }
 metrics: { open: true }
 YAML
+# 10,000 runs waiting: the server budgets 4 open files a run (their
+# actions' pipes and pidfd), so it needs more than the usual 20,000.
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || :
 "$build/runbook" serve --config server.yaml --listen 127.0.0.1:0 2>serve.log &
 srv_pid=$!
 i=0
@@ -192,6 +195,19 @@ awk -v a="$srv_rps" -v b="$ngx_rps" -v p="$srv_p99" 'BEGIN { if (b > 0) printf "
 echo "$m0 $m1 $claimed $(getconf CLK_TCK)" | awk '{ c = $5 - $1; r = $6 - $2; s = $7 - $3; t = $8 - $4
     if (c > 0 && $9 > 0) printf "     journal: %d commits, %.1f records per commit, mean commit %.3f ms; server CPU %.0f us per alert\n", c, r / c, 1000 * s / c, 1e6 * t / $10 / $9 }'
 echo "     server RSS after ingest: $(rss)"
+# The JSON library's share: the benchmark's body parsed and freed by jansson
+# alone, beside nginx's whole request (one worker, saturated by -c32), and
+# the most alerts/s both cores could take at the server's CPU per alert.
+pad=$(printf '%560s' '' | tr ' ' x)
+printf '{"version":"4","groupKey":"{}:{alertname=\\"BenchIngest\\"}","truncatedAlerts":0,"status":"firing","receiver":"runbook","groupLabels":{"alertname":"BenchIngest"},"commonLabels":{"alertname":"BenchIngest"},"commonAnnotations":{},"externalURL":"http://alertmanager:9093","alerts":[{"status":"firing","labels":{"alertname":"BenchIngest","instance":"p-1","severity":"warning"},"annotations":{"summary":"%s"},"startsAt":"2026-01-01T00:00:00Z","endsAt":"0001-01-01T00:00:00Z","generatorURL":"http://prometheus:9090/graph","fingerprint":"p-1"}]}' "$pad" >body.json
+if [ -x "$build/bench_engine" ]; then
+    parse_us=$("$build/bench_engine" parse body.json 20000 | sed -n 's/.*: \([0-9.]*\) us each.*/\1/p')
+    echo "$m0 $m1 $claimed $(getconf CLK_TCK) $ngx_rps $parse_us $(nproc)" | awk '{ t = $8 - $4
+        if ($9 > 0 && $11 > 0 && $12 != "") {
+            cpu = 1e6 * t / $10 / $9
+            printf "     jansson alone, parse + free of this body: %.1f us; nginx: 1 / its rate = %.1f us a request\n", $12, 1e6 / $11
+            printf "     ceiling at %.0f us of CPU per alert on %d cores: %.0f alerts/s (%.1f%% of nginx), wrk not counted\n", cpu, $13, $13 * 1e6 / cpu, 100 * $13 * 1e6 / cpu / $11 } }'
+fi
 
 # ---- 2. webhook end → first action start ----
 python3 - "$port" "$TOKEN" "$nlat" <<'PY' >lat.txt

@@ -12,6 +12,23 @@ pass=0 fail=0
 ok() { pass=$((pass + 1)); }
 bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 
+# run_is DB FILTER: true when run 1 of DB (`runbook show --format json`)
+# passes the jq FILTER. False when show fails: jq -e over no input would
+# say true.
+run_is() {
+    "$RUNBOOK" show --db "$1" --format json 1 >run_is.json 2>/dev/null && jq -e "$2" run_is.json >/dev/null
+}
+
+# says FILE PATTERN…: ok for each grep PATTERN that FILE holds, else bad
+# (and FILE shown)
+says() {
+    _f=$1
+    shift
+    for _w in "$@"; do
+        grep -q -- "$_w" "$_f" && ok || { bad "$_f does not say: $_w"; cat "$_f"; }
+    done
+}
+
 # serve_start LOG ARGS…: starts `runbook serve --listen 127.0.0.1:0 ARGS…`
 # in the background, its stderr in LOG; sets srv_pid and srv_port (the OS
 # picks the port; the server logs it). Waits for the "listening" line, at

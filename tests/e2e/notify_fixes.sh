@@ -14,8 +14,7 @@
 #    the outcome stays resolved, and notify_failed is not raised.
 # 4. Two runs whose concurrency key is 400 characters long get different
 #    PagerDuty dedup_keys of at most 255 bytes, each ending in its run id.
-# 5. A run killed (SIGKILL) during a step and resumed still escalates: the
-#    escalation timer counts from the original start.
+# (5. An escalation after a resume: tests/e2e/resume_timers.sh.)
 # 16. The mail has a Message-ID, and its text part's lines are CRLF lines,
 #    not "=0A".
 # 7. An SMTP 451 is reported in the server's words (not "Weird server
@@ -202,37 +201,6 @@ check "two runs, two dedup_keys of at most 255 bytes ending in the run id" '[.[]
     and (.[0] | endswith("/1")) and (.[1] | endswith("/2")) and .[0] != .[1]
     and (.[0] | startswith("runbook/kkkk"))' $req
 
-# ---- 5. escalation after a resume ----
-cat >esc.yaml <<EOF
-apiVersion: runbook/v1
-name: esc
-title: esc
-steps:
-  - name: slow
-    idempotent: true
-    run: [sh, -c, "touch $tmp/slow.started; sleep 6"]
-escalate:
-  - after: 3s
-    action: notify
-    with: { channel: webhook, url: "http://127.0.0.1:$hp/esc/level1" }
-EOF
-"$RUNBOOK" run --db e.db --yes esc.yaml >esc.out 2>&1 &
-run_pid=$!
-i=0
-while [ ! -e slow.started ] && [ $i -lt 600 ]; do i=$((i + 1)); sleep 0.1; done
-if [ -e slow.started ]; then
-    kill -9 $run_pid
-    wait $run_pid 2>/dev/null
-    run_pid=
-    grep -q '"/esc/level1"' $req && bad "escalated before the kill (the machine is too slow for this case)" || ok
-    timeout 120 "$RUNBOOK" resume --db e.db 1 >resume.out 2>&1 || { bad "resume"; cat resume.out; }
-    "$RUNBOOK" show --db e.db --format json 1 >esc.json 2>&1
-    check "the resumed run escalated" '[.[0].events[] | select(.type == "escalated") | .data.level] == [1]' esc.json
-    check "and sent the escalation" '[.[] | select(.path == "/esc/level1")] | length == 1' $req
-else
-    bad "the slow step never started"
-fi
-
 # ---- 8, 15, 17. Unicode breaks, a big answer, a json webhook's result ----
 cat >uni.yaml <<EOF
 apiVersion: runbook/v1
@@ -334,9 +302,9 @@ EOF
 check "a 451 says the server's words" '[.[0].events[] | select(.type == "notification_sent") | .data.result
     | select(.target == "tempfail@example.org") | [.status, .error]] == [[451, "451 4.3.0 try again later"]]' smtperr.json
 check "a TLS failure after the greeting has no SMTP status" '[.[0].events[] | select(.type == "notification_sent") | .data.result
-    | select(.target == "b@example.org" and .status != null) | .status] == [0]' smtperr.json
+    | select(.target == "b@example.org" and (.error | test("certificate"))) | .status] == [0]' smtperr.json
 "$RUNBOOK" show --db se.db 1 >smtperr-show.out 2>&1
-grep -q 'notify resolved: failed (status 500, 2 attempts' smtperr-show.out && ok || { bad "show does not count a notification's tries"; grep notify smtperr-show.out; }
+grep -q 'notify resolved: webhook to http://127.0.0.1:[0-9]*: failed (status 500, 2 attempts' smtperr-show.out && ok || { bad "show does not count a notification's tries"; grep notify smtperr-show.out; }
 grep -q "ca_file: $tmp/no-such.pem: No such file" smtperr.out && ok || { bad "a missing ca_file is not named"; cat smtperr.out; }
 
 # ---- 10. a drill says what a real run would refuse ----

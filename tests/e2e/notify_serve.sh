@@ -132,6 +132,14 @@ serve_start log1 --config server.yaml || { bad "the server did not start"; cat l
 alert fp-1 >a.json
 [ "$(http POST /hooks/alertmanager $T a.json)" = 200 ] && ok || { bad "alert: not 200"; cat body; }
 wait_for test -e hold.started || bad "the step did not start"
+# the declared notifications recorded sent before the kill: one in flight
+# would be sent again on the restart (at least once, docs/notifications.md)
+declared_sent() {
+    run_is j.db '[.events[] | select(.step == "declared")] |
+        ([.[] | select(.type == "attempt_started")] | length) as $n | $n > 0 and
+        ([.[] | select(.type == "notification_sent")] | length) == $n' >/dev/null
+}
+wait_for declared_sent || bad "the declared notifications were not recorded"
 kill -9 "$srv_pid"
 wait "$srv_pid" 2>/dev/null
 touch hold.go
@@ -205,12 +213,10 @@ YAML
 "$RUNBOOK" serve --listen 127.0.0.1:0 --config bad.yaml >bad.out 2>&1
 rc=$?
 [ $rc -eq 2 ] && ok || bad "a bad config: exit $rc"
-for w in 'bad.yaml:4:[0-9]*: error: params: a: the variable RB_TEST_NOT_SET_EVER is not set' \
+says bad.out 'bad.yaml:4:[0-9]*: error: params: a: the variable RB_TEST_NOT_SET_EVER is not set' \
     'bad.yaml:5:[0-9]*: error: params: b: a secret shorter than' \
     'bad.yaml:6:[0-9]*: error: params: c: a value that is a mapping is {env: VARIABLE} or {secret: VALUE}' \
-    'bad.yaml:7:[0-9]*: error: external_url: must be an http:// or https:// URL'; do
-    grep -q -- "$w" bad.out && ok || { bad "not said: $w"; cat bad.out; }
-done
+    'bad.yaml:7:[0-9]*: error: external_url: must be an http:// or https:// URL'
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]

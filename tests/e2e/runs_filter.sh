@@ -1,5 +1,6 @@
 #!/bin/sh
-# `runbook runs` filters (--runbook --status --since --severity --trigger),
+# `runbook runs` filters (--runbook --status --since --severity --trigger
+# --drill --no-drill; --severity p1 finds P1),
 # alone and combined, in text and JSON; and what a run records for a replay
 # (run.started_at, env values, every now() value, escalation_held).
 # Env: RUNBOOK (the binary).
@@ -46,6 +47,12 @@ n=$("$RUNBOOK" runs --db j.db --format json | jq length)
 ids "4 2 1" "--runbook" --runbook sev
 ids "2" "--status failed" --status failed
 ids "4 1" "--severity P1" --severity P1
+ids "4 1" "--severity p1 (case does not count)" --severity p1
+ids "3 2 1" "--no-drill" --no-drill
+ids "4" "--drill" --drill
+ids "1" "--no-drill combined" --no-drill --severity P1
+"$RUNBOOK" runs --db j.db --drill --no-drill >/dev/null 2>err.txt
+[ $? -eq 2 ] && grep -q 'exclude each other' err.txt && ok || bad "--drill --no-drill: $(cat err.txt)"
 ids "3" "--runbook other" --runbook other
 ids "4 3 2 1" "--trigger cli lists drills too" --trigger cli
 ids "4" "--trigger 'cli (drill)'" --trigger "cli (drill)"

@@ -11,7 +11,7 @@ command -v python3 >/dev/null 2>&1 || { echo "SKIP: no python3"; exit 0; }
 
 mkdir runbooks
 hook_token
-RUNBOOK_JOURNAL_MAX_PAGES=40 serve_start log --tokens tokens --dir runbooks --db j.db ||
+RUNBOOK_JOURNAL_MAX_PAGES=48 serve_start log --tokens tokens --dir runbooks --db j.db ||
     { bad "start"; cat log; exit 1; }
 codes=
 i=0

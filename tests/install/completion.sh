@@ -97,7 +97,7 @@ offers "runbook run --for" --force --format
 offers "runbook run --format " json text
 offers "runbook run --sync " full normal
 offers "runbook runs --format " json text
-offers "runbook audit " verify
+offers "runbook audit " anchor key verify
 offers "runbook journal " prune
 includes "runbook journal prune --" --before --db --dry-run --format --help
 offers "runbook run " alpha beta gamma
@@ -154,7 +154,7 @@ if command -v zsh >/dev/null 2>&1; then
     bin=$(dirname "$RUNBOOK")
     zsh_offers "runbook ru" run runs
     zsh_offers "runbook run --format " json text
-    zsh_offers "runbook audit " verify
+    zsh_offers "runbook audit " anchor key verify
     zsh_offers "runbook run " alpha beta gamma
     zsh_offers "runbook show --db j.db " 1 2 3
     zsh_offers "runbook journal prune --d" --db --dry-run

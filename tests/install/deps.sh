@@ -38,6 +38,12 @@ case " $fuzzl " in *" libcmocka-dev "*) bad "make deps-fuzz installs the test to
 *) ok "make deps-fuzz leaves out the test toolchain" ;; esac
 make -n -C "$RB_SOURCE_DIR" fuzz FUZZ_BUILD="$tmp/f" 2>/dev/null | grep -q " clang-14" &&
     ok "make fuzz installs clang-14 first" || bad "make fuzz does not install clang-14"
+# make coverage: gcovr on top of the tests' packages; never in make deps.
+covl=$(list deps-coverage)
+case " $covl " in *" gcovr "*) ok "make deps-coverage installs gcovr" ;; *) bad "make deps-coverage lacks gcovr" ;; esac
+case " $build " in *" gcovr "*) bad "make deps installs gcovr (coverage only)" ;; *) ok "make deps leaves out gcovr" ;; esac
+make -n -C "$RB_SOURCE_DIR" coverage COV_BUILD="$tmp/c" 2>/dev/null | grep -q " gcovr" &&
+    ok "make coverage installs gcovr first" || bad "make coverage does not install gcovr"
 demo=$(list deps-demo)
 case " $demo " in *" curl "*) ok "make deps-demo installs curl" ;; *) bad "make deps-demo lacks curl" ;; esac
 # Which list each target installs before it builds.

@@ -29,7 +29,7 @@ static void test_open_creates_schema(void **state)
     rb_journal_close(j);
 
     assert_int_equal(access(fx->db, F_OK), 0);
-    assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 4);
+    assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 6);
     assert_int_equal(sql_int(fx->db, "PRAGMA application_id"), 0x52554e42);
     assert_int_equal(sql_int(fx->db,
                              "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN"
@@ -52,7 +52,7 @@ static void test_open_creates_schema(void **state)
     /* Reopening an existing journal changes nothing. */
     j = open_ok(fx->db, 0);
     rb_journal_close(j);
-    assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 4);
+    assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 6);
     rb_journal_close(NULL);
 }
 

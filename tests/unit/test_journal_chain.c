@@ -563,7 +563,7 @@ static void test_migrate_from_v1(void **state)
     assert_int_equal(rb_journal_event(j, 1, "run_finished", NULL, 0, NULL), 0);
     assert_int_equal(rb_journal_sync(j), 0);
     rb_journal_close(j);
-    assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 4);
+    assert_int_equal(sql_int(fx->db, "PRAGMA user_version"), 6);
     /* Insertion order, and the v1 text kept byte for byte. */
     assert_int_equal(sql_int(fx->db, "SELECT run_id FROM events WHERE id = 1"), 2);
     assert_int_equal(sql_int(fx->db, "SELECT data = '{\"b\":1,\"a\":2}' FROM events WHERE id = 1"),
