@@ -10,7 +10,7 @@ WORLD_JOBS ?= 8
 # CI builds treat warnings as errors.
 CMAKE_FLAGS ?= $(if $(CI),-DRB_WERROR=ON,)
 
-.PHONY: all deps build build-asan build-fuzz demo test test-normal test-asan test-fuzz fuzz bench compare mutation coverage clean
+.PHONY: all deps build build-asan build-fuzz demo test test-normal test-asan test-fuzz fuzz bench compare mutation coverage clean lint valgrind
 
 all: build
 
@@ -74,6 +74,10 @@ DEB_TEST_PKGS += groff-base man-db bash-completion zsh
 DEB_FUZZ_PKGS = clang-14 libclang-rt-14-dev llvm-14
 DEB_TEST_PKGS += $(DEB_FUZZ_PKGS)
 FUZZ_CC ?= clang-14
+# `make lint` (clang-tidy, cppcheck; jq filters the compile commands) and
+# `make valgrind` (the unit tests under valgrind): docs/development.md.
+DEB_LINT_PKGS = clang-tidy cppcheck jq
+DEB_TEST_PKGS += $(DEB_LINT_PKGS) valgrind
 
 build: deps
 	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
@@ -88,7 +92,7 @@ demo: deps-demo build
 
 test-normal: deps-test
 	$(MAKE) build
-	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE world && \
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'world|valgrind' && \
 	  ctest --output-on-failure -j $(WORLD_JOBS) -L world
 
 test-asan: deps-test
@@ -109,7 +113,23 @@ test-fuzz: deps-test
 	$(MAKE) build-fuzz
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
-test: test-normal test-asan test-fuzz
+test: test-normal test-asan test-fuzz valgrind lint
+
+# Static analysis: clang-tidy and cppcheck with the checked-in configurations
+# (.clang-tidy, tests/.clang-tidy, tests/lint/); fails on any finding
+# (docs/development.md). Needs only a configured build: compile_commands.json.
+.PHONY: deps-lint
+deps-lint:
+	$(call rb_deps,$(DEB_PKGS) $(DEB_LINT_PKGS))
+lint: deps-lint
+	cmake -S . -B $(BUILD) $(CMAKE_FLAGS) >/dev/null
+	LINT_JOBS=$(JOBS) sh tests/lint/run.sh $(BUILD)
+
+# The unit tests (unit.*) once under valgrind --leak-check=full: the ctest
+# label `valgrind` (tests/tests.cmake), in the normal build.
+valgrind: deps-test
+	$(MAKE) build
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L valgrind
 
 # Fuzzing for long (not part of `make test`): each target in turn for
 # FUZZ_SECONDS (default 600), one at a time, under nice; prints executions,

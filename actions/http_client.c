@@ -687,7 +687,7 @@ int rb__http_start(uv_loop_t *loop, const rb__http_opts_t *o, rb__http_done_cb d
     http_loop_t *L = rc ? NULL : loop_get(loop);
     if (!rc && !L)
         rc = RB_ENOMEM;
-    if (rc < 0) {
+    if (rc != 0) {
         if (rc == RB_ENOMEM)
             snprintf(msg, msglen, "out of memory");
         curl_easy_cleanup(req->easy);

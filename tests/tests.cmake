@@ -44,6 +44,26 @@ foreach(script ${RB_WORLD_TESTS})
 endforeach()
 
 include(${CMAKE_CURRENT_LIST_DIR}/plugins/plugins.cmake)
+
+# Every unit test again under valgrind (`make valgrind`, label `valgrind`,
+# docs/development.md): a leak, an invalid read or write or a jump on an
+# uninitialised value fails it. With the unit test's environment (set above
+# and by plugins.cmake) and RB_VALGRIND=1. Not in the sanitizer build, whose
+# runtime valgrind cannot run.
+find_program(RB_VALGRIND valgrind)
+if(CMOCKA_FOUND AND RB_VALGRIND AND NOT RB_SANITIZE)
+  foreach(src ${RB_UNIT_TESTS})
+    get_filename_component(stem ${src} NAME_WE)
+    string(REGEX REPLACE "^test_" "" name ${stem})
+    get_test_property(unit.${name} ENVIRONMENT env)
+    add_test(NAME valgrind.${name} COMMAND ${RB_VALGRIND} --quiet --leak-check=full
+      --errors-for-leak-kinds=definite,possible --show-leak-kinds=definite,possible
+      --error-exitcode=1 --suppressions=${CMAKE_CURRENT_SOURCE_DIR}/tests/lint/valgrind.supp
+      $<TARGET_FILE:${stem}>)
+    set_tests_properties(valgrind.${name} PROPERTIES LABELS valgrind TIMEOUT 600
+      ENVIRONMENT "${env};RB_VALGRIND=1")
+  endforeach()
+endif()
 include(${CMAKE_CURRENT_LIST_DIR}/install/install.cmake)
 
 include(${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz.cmake) # libFuzzer targets, -DRB_FUZZ=ON

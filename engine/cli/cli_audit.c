@@ -454,6 +454,9 @@ static int parse_before(const char *s, int64_t *out)
     struct tm tm;
     memset(&tm, 0, sizeof tm);
     int n = 0, y, mo, d, h = 0, mi = 0, sec = 0;
+    /* sscanf reads at most 4 digits into an int, no overflow; the lengths
+     * and ranges are checked after each. */
+    // NOLINTBEGIN(cert-err34-c)
     if (sscanf(s, "%4d-%2d-%2d%n", &y, &mo, &d, &n) != 3 || n != 10)
         return -1;
     const char *p = s + 10;
@@ -491,6 +494,7 @@ static int parse_before(const char *s, int64_t *out)
             int oh, om, m = 0;
             if (sscanf(p + 1, "%2d:%2d%n", &oh, &om, &m) != 2 || m != 5 || oh > 23 || om > 59)
                 return -1;
+            // NOLINTEND(cert-err34-c)
             off = (oh * 3600L + om * 60L) * (*p == '-' ? -1 : 1);
             p += 1 + m;
         } else {

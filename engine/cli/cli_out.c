@@ -417,8 +417,8 @@ int rb__cli_usage(const char *cmd, const char *fmt, ...)
 
 void rb__cli_opts_defaults(opts_t *o)
 {
-    o->server = getenv("RUNBOOK_SERVER") && *getenv("RUNBOOK_SERVER") ? getenv("RUNBOOK_SERVER")
-                                                                        : NULL;
+    const char *server = getenv("RUNBOOK_SERVER");
+    o->server = server && *server ? server : NULL;
     o->token_file = NULL;
     o->limit = RB__RUNS_DEFAULT_LIMIT;
 }

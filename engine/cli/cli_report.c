@@ -190,6 +190,7 @@ int rb_cli_report(int argc, char **argv)
     } else
         rb_review_report_text(rep, f, !output && rb_cli_color(1));
     json_decref(rep);
+    // cppcheck-suppress useClosedFile -- fflush only where f was not closed (stdout)
     int bad = output ? fclose(f) != 0 : fflush(f) != 0;
     if (!bad && output && rename(tmp, output) != 0)
         bad = 1;

@@ -122,8 +122,9 @@ int rb_cli_serve(int argc, char **argv)
         goto out;
     if (logf)
         c->log_json = !strcmp(logf, "json");
-    if (!c->plugins && getenv("RUNBOOK_PLUGINS") && *getenv("RUNBOOK_PLUGINS") &&
-        rb_srv_config_set(&c->plugins, getenv("RUNBOOK_PLUGINS")) < 0)
+    const char *env_plugins = getenv("RUNBOOK_PLUGINS");
+    if (!c->plugins && env_plugins && *env_plugins &&
+        rb_srv_config_set(&c->plugins, env_plugins) < 0)
         goto out;
     if (!c->signing_key && getenv("RUNBOOK_SIGNING_KEY") && *getenv("RUNBOOK_SIGNING_KEY") &&
         rb_srv_config_set(&c->signing_key, getenv("RUNBOOK_SIGNING_KEY")) < 0)

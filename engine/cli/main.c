@@ -68,7 +68,7 @@ int main(int argc, char **argv)
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "help") && argc > 2 &&
-        (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h") || !strcmp(argv[2], "help"))) {
+        (!strcmp(argv[2], "--help") || !strcmp(argv[2], "-h") || !strcmp(argv[2], "help"))) { // NOLINT(bugprone-branch-clone): before `help CMD` below
         usage(stdout); /* `runbook help --help`: help answers --help as every command does */
         return RB_EXIT_OK;
     } else if (!strcmp(cmd, "help") && argc > 2) {

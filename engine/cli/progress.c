@@ -9,7 +9,6 @@
  */
 #include "progress.h"
 #include "cli_out.h"
-#include "cli_out.h"
 
 #include "host/action_host.h"
 
@@ -468,7 +467,7 @@ void rb_progress_event(rb_progress_t *c, rb_run_t *run, const char *type, const 
             snprintf(it, sizeof(it), "item %lld ", (long long)json_integer_value(json_object_get(data, "item")));
         fprintf(stderr, "    %s%s%s %d%s%s %s%s", C(c, ok ? "\033[32m" : "\033[31m"), it,
                 phase && !strcmp(phase, "verify") ? "verify attempt" : "attempt", attempt,
-                ok ? ": " : ": ", rb__result_outcome(res),
+                ": ", rb__result_outcome(res),
                 C(c, "\033[0m"), "");
         if (!ok)
             print_result_line(c, res);

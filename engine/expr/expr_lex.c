@@ -247,7 +247,7 @@ int rb__expr_lex(parser *p)
         p->pos = i;
         return 0;
     }
-    char c = s[i], d = i + 1 < p->len ? s[i + 1] : '\0';
+    char c = s[i], d = i + 1 < p->len ? s[i + 1] : '\0'; // NOLINT(bugprone-narrowing-conversions): a char or '\0'
     int k = -1, w = 1;
     switch (c) {
     case '(': k = T_LPAREN; break;

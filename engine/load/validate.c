@@ -172,8 +172,7 @@ const char *rb__json_type_name(const json_t *v)
 static const char *type_want(vtype_t t)
 {
     switch (t) {
-    case T_STRING: case T_NAME: case T_ACTION: case T_ONFAIL: return "a string";
-    case T_TMPL: return "a string";
+    case T_STRING: case T_NAME: case T_ACTION: case T_ONFAIL: case T_TMPL: return "a string";
     case T_EXPR: return "an expression (a string)";
     case T_BOOL: return "a boolean (true or false)";
     case T_INT: return "an integer";
@@ -379,7 +378,7 @@ static void check_object(walk_t *w, const json_t *obj, rb_mark_t m, const shape_
         return;
     }
     const rb_action_t *a = NULL;
-    if (act && json_is_string(act)) {
+    if (json_is_string(act)) {
         a = rb__action_find(json_string_value(act));
         if (!a) {
             const char *sug = rb__action_suggest(json_string_value(act));

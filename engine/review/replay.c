@@ -68,7 +68,8 @@ static void on_tick(uv_timer_t *t)
     while (json_array_size(rp->pending)) {
         json_t *p = json_incref(json_array_get(rp->pending, 0));
         json_array_remove(rp->pending, 0);
-        rv_rec_t *rec = (rv_rec_t *)(intptr_t)json_integer_value(json_object_get(p, "rec"));
+        /* the record's address, kept in the JSON it travels with (set above) */
+        rv_rec_t *rec = (rv_rec_t *)(intptr_t)json_integer_value(json_object_get(p, "rec")); // NOLINT(performance-no-int-to-ptr)
         const json_t *ev = json_object_get(p, "event"), *data = json_object_get(ev, "data");
         const char *type = jstr(ev, "type"), *step = jstr(ev, "step");
         rb_run_t *run = rec->live;

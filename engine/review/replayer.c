@@ -493,7 +493,8 @@ void rv_rec_saw(rv_rec_t *rec, const char *type, const char *step, int attempt, 
      * there) comes now */
     for (i = 0; i < json_array_size(rp->deferred);) {
         json_t *d = json_array_get(rp->deferred, i);
-        if ((rv_rec_t *)(intptr_t)json_integer_value(json_object_get(d, "rec")) == rec &&
+        /* "rec" holds a record's address (replay.c), compared, never read */
+        if ((rv_rec_t *)(intptr_t)json_integer_value(json_object_get(d, "rec")) == rec && // NOLINT(performance-no-int-to-ptr)
             (!step || strcmp(step, jstr(d, "step")))) {
             json_array_append_new(rp->pending, json_pack("{s:O,s:O}", "rec", json_object_get(d, "rec"), "event",
                                                          json_object_get(d, "event")));

@@ -88,6 +88,8 @@ static json_t *command_of(const char *action, const json_t *with)
         size_t cap = 64, len = 0, i;
         char *buf = malloc(cap);
         json_t *a;
+        if (!buf)
+            return json_string("");
         buf[len++] = '$';
         json_array_foreach(argv, i, a) {
             /* quoted as a shell would need it (a string with a NUL cannot be) */
@@ -97,8 +99,16 @@ static json_t *command_of(const char *action, const json_t *with)
             int plain = tl0 && strspn(txt, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == tl0;
             char *t = plain ? strdup(txt) : rb_shell_quote(txt, tl0);
             size_t tl = t ? strlen(t) : 0;
-            while (len + tl + 8 > cap)
-                buf = realloc(buf, cap *= 2);
+            while (len + tl + 8 > cap) {
+                char *nb = realloc(buf, cap *= 2);
+                if (!nb) { /* out of memory: as asprintf's failure below */
+                    free(t);
+                    free(raw);
+                    free(buf);
+                    return json_string("");
+                }
+                buf = nb;
+            }
             buf[len++] = ' ';
             if (t)
                 memcpy(buf + len, t, tl), len += tl;

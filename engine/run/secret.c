@@ -395,7 +395,7 @@ json_t *rb_secrets_mask(const rb_secrets_t *s, const json_t *v)
 json_t *rb_secrets_mask_params(const rb_secrets_t *s, const rb_runbook_t *rb, const json_t *params)
 {
     json_t *m = rb_secrets_mask(s, params);
-    for (size_t i = 0; m && json_is_object(m) && i < rb_runbook_nparams(rb); i++) {
+    for (size_t i = 0; json_is_object(m) && i < rb_runbook_nparams(rb); i++) {
         const rb_param_t *p = rb_runbook_param(rb, i);
         const json_t *v = json_object_get(m, p->name);
         if (!p->secret || !v || json_is_null(v) || json_is_string(v))

@@ -208,8 +208,13 @@ static int visit(const char *path, void *arg)
         }
         return 0;
     }
-    if (push(w->now, k) < 0)
+    if (push(w->now, k) < 0) {
         w->oom = 1;
+        if (k != prev) { /* nobody holds it: freed as the duplicate above */
+            k->refs = 1;
+            rb__book_unref(k);
+        }
+    }
     return 0;
 }
 

@@ -39,7 +39,6 @@
 #include <time.h>
 #include <unistd.h>
 
-extern char **environ;
 
 static char tmpdir[64];
 
@@ -182,6 +181,7 @@ static int cmp_double(const void *a, const void *b)
 
 static double median(double *v, int n)
 {
+    // cppcheck-suppress uninitvar -- the callers filled v[0..n), one value a round
     qsort(v, (size_t)n, sizeof(*v), cmp_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }

@@ -260,7 +260,8 @@ static void test_env_map(void **state)
 static void test_path_is_the_childs(void **state)
 {
     /* The engine's PATH finds rbhello; the child's must decide. */
-    char *old = strdup(getenv("PATH") ? getenv("PATH") : "");
+    const char *path = getenv("PATH");
+    char *old = strdup(path ? path : "");
     char p[PATH_MAX * 2];
     snprintf(p, sizeof(p), "%s/bin:%s", g_dir, old);
     setenv("PATH", p, 1);
@@ -281,6 +282,10 @@ static void test_path_is_the_childs(void **state)
 
 /* ---------- cwd and relative commands ---------- */
 
+/* Under valgrind (valgrind.exec: RB_VALGRIND is set) a child's failed chdir
+ * or exec never reaches the engine: valgrind runs glibc's posix_spawn child,
+ * which reports that error through the memory it shares with the parent
+ * (CLONE_VFORK), as a plain fork. Those cases are unit.exec's alone. */
 static void test_cwd(void **state)
 {
     char want[PATH_MAX + 8];
@@ -298,6 +303,8 @@ static void test_cwd(void **state)
     assert_string_equal(str(r, "stdout"), "/\n");
     json_decref(r);
 
+    if (getenv("RB_VALGRIND"))
+        return; /* above test_cwd: why */
     r = run_exec(NULL, 0, json_pack("{s:[s],s:s}", "argv", "pwd", "cwd", "missing"));
     assert_string_equal(str(r, "status"), "error");
     assert_false(flag(r, "ok"));
@@ -350,6 +357,8 @@ static void test_stdin(void **state)
 
 static void test_not_found(void **state)
 {
+    if (getenv("RB_VALGRIND"))
+        skip(); /* above test_cwd: why */
     json_t *r = run_exec(NULL, 0, json_pack("{s:[s,s]}", "argv", "rb-no-such-command-xyz", "arg"));
     assert_false(flag(r, "ok"));
     assert_string_equal(str(r, "status"), "error");
