@@ -53,17 +53,43 @@ static void usage_report(FILE *f)
             rb_cli_default_db());
 }
 
-/* 1 when path is a file that holds an SQLite database (a journal, most
- * likely the one being read: `-o runbook.db` for `-o review.html`). */
-static int is_database(const char *path)
+/* 1 when the file at path starts with the n bytes of head. */
+static int starts_with(const char *path, const void *head, size_t n)
 {
-    char head[16];
+    char got[16];
     FILE *f = fopen(path, "rb");
     if (!f)
         return 0;
-    size_t n = fread(head, 1, sizeof head, f);
+    size_t r = fread(got, 1, n, f);
     fclose(f);
-    return n == sizeof head && !memcmp(head, "SQLite format 3", sizeof head);
+    return r == n && !memcmp(got, head, n);
+}
+
+/* 1 when path is a file SQLite owns: a database (a journal, most likely the
+ * one being read: `-o runbook.db` for `-o review.html`), a write-ahead log,
+ * or the -wal, -shm or -journal name beside a database, whether that file
+ * exists now or not (replacing a live journal's WAL loses what the server
+ * answered as durable). A symlink is judged by the file it names. */
+static int is_database(const char *path)
+{
+    static const unsigned char wal1[4] = {0x37, 0x7f, 0x06, 0x82}, wal2[4] = {0x37, 0x7f, 0x06, 0x83};
+    if (starts_with(path, "SQLite format 3", 16) || starts_with(path, wal1, 4) || starts_with(path, wal2, 4))
+        return 1;
+    char *real = realpath(path, NULL);
+    const char *name = real ? real : path;
+    static const char *const beside[] = {"-wal", "-shm", "-journal"};
+    int owned = 0;
+    size_t n = strlen(name);
+    for (size_t i = 0; i < sizeof beside / sizeof *beside && !owned; i++) {
+        size_t k = strlen(beside[i]);
+        if (n > k && !strcmp(name + n - k, beside[i])) {
+            char *db = strndup(name, n - k);
+            owned = db && starts_with(db, "SQLite format 3", 16);
+            free(db);
+        }
+    }
+    free(real);
+    return owned;
 }
 
 /* A new file beside path (path.XXXXXX, mode 0666 less the umask) that
@@ -148,8 +174,8 @@ int rb_cli_report(int argc, char **argv)
         output = NULL; /* -o -: standard output, as the usual tools take it */
     if (output && is_database(output)) {
         fprintf(stderr,
-                "runbook report: %s is a database (a journal?): a report never writes over one; "
-                "give -o another file (review.html)\n",
+                "runbook report: %s is a database (a journal?) or a file SQLite keeps beside one "
+                "(-wal, -shm, -journal): a report never writes over one; give -o another file (review.html)\n",
                 output);
         return RB_EXIT_USAGE;
     }

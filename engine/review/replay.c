@@ -83,8 +83,15 @@ static void on_tick(uv_timer_t *t)
             rb_run_escalate(run, (size_t)json_integer_value(json_object_get(data, "level")) - 1);
         else if (!strcmp(type, "expression_error")) /* an escalation whose unless failed */
             rb_run_escalate(run, (size_t)json_integer_value(json_object_get(data, "index")));
-        else if (!strcmp(type, "cancel_requested"))
-            rb_run_cancel(run);
+        else if (!strcmp(type, "cancel_requested")) {
+            /* who cancelled is in the record ("cancelled by alice" through
+             * the API, "cancelled by the operator" at the terminal) */
+            const char *why = jstr(data, "reason");
+            if (why && !strncmp(why, "cancelled by ", 13) && why[13])
+                rb_run_cancel_by(run, why + 13);
+            else
+                rb_run_cancel(run);
+        }
         else if (!strcmp(type, "alert_resolved"))
             rb_run_alert_resolved(run, json_object_get(data, "alert"));
         json_decref(p);

@@ -10,6 +10,7 @@
  */
 #define _GNU_SOURCE
 #include "api.h"
+#include "base/text.h"
 
 #include <runbook/runbook.h>
 
@@ -74,7 +75,7 @@ int64_t rb__api_path_id(rb_http_req_t *r, const char *prefix, const char **rest)
     return (int64_t)id;
 }
 
-json_t *rb__api_body(rb_http_req_t *r)
+json_t *rb__api_body(rb_http_req_t *r, const char *const *keys)
 {
     size_t len;
     const char *b = rb_http_req_body(r, &len);
@@ -92,6 +93,25 @@ json_t *rb__api_body(rb_http_req_t *r)
     if (!json_is_object(v)) {
         json_decref(v);
         rb_http_reply_error(r, 400, "the body must be a JSON object");
+        return NULL;
+    }
+    const char *key;
+    json_t *val;
+    json_object_foreach(v, key, val) {
+        size_t i = 0;
+        while (keys[i] && strcmp(keys[i], key))
+            i++;
+        if (keys[i])
+            continue;
+        char why[400], known[120] = "";
+        for (i = 0; keys[i]; i++)
+            snprintf(known + strlen(known), sizeof known - strlen(known), "%s%s", i ? ", " : "", keys[i]);
+        char *k = rb_text_one_line(key, strlen(key), 64, NULL); /* one line, cut */
+        snprintf(why, sizeof why, "unknown key \"%s\" in the body (%s%s)", k ? k : "?",
+                 *known ? "it holds " : "it holds nothing", known);
+        free(k);
+        json_decref(v);
+        rb_http_reply_error(r, 400, why);
         return NULL;
     }
     return v;

@@ -21,8 +21,10 @@ char *rb__api_query(rb_http_req_t *r, const char *key);
 /* The path's part after prefix up to the next '/' as a run id (> 0), and
  * in *rest what follows it ("" or "/events"…). 0 when it is not an id. */
 int64_t rb__api_path_id(rb_http_req_t *r, const char *prefix, const char **rest);
-/* The body as a JSON object (an empty body is {}). NULL with a 400 sent. */
-json_t *rb__api_body(rb_http_req_t *r);
+/* The body as a JSON object (an empty body is {}) whose keys are all in
+ * keys (NULL-terminated; a typo never falls back to a default silently).
+ * NULL with a 400 sent (naming an unknown key). */
+json_t *rb__api_body(rb_http_req_t *r, const char *const *keys);
 /* Answers status with v (taken) once everything appended so far is
  * durable; 503 when the journal could not take it. */
 void rb__api_reply_durable(rb_srv_t *s, rb_http_req_t *r, int status, json_t *v);

@@ -129,7 +129,7 @@ void rb__api_runs_get(rb_http_req_t *r, void *arg)
 void rb__api_runs_start(rb_http_req_t *r, void *arg)
 {
     rb_srv_t *s = arg;
-    json_t *body = rb__api_body(r);
+    json_t *body = rb__api_body(r, (const char *const[]){"runbook", "params", NULL});
     if (!body)
         return;
     const char *name = json_string_value(json_object_get(body, "runbook"));
@@ -170,6 +170,10 @@ void rb__api_runs_start(rb_http_req_t *r, void *arg)
 
 static void cancel(rb_srv_t *s, rb_http_req_t *r, int64_t id)
 {
+    json_t *body = rb__api_body(r, (const char *const[]){NULL}); /* {} or nothing */
+    if (!body)
+        return;
+    json_decref(body);
     rb_run_t *run = rb__runs_find(s, id);
     if (!run) {
         rb__api_not_in_flight(s, r, id);

@@ -13,6 +13,7 @@
  */
 #define _GNU_SOURCE
 #include "api.h"
+#include "base/text.h"
 
 #include "log.h"
 
@@ -81,7 +82,7 @@ void rb__api_approvals(rb_http_req_t *r, void *arg)
 
 void rb__approvals_answer(rb_srv_t *s, rb_http_req_t *r, int64_t id, int approved)
 {
-    json_t *body = rb__api_body(r);
+    json_t *body = rb__api_body(r, (const char *const[]){"step", "comment", NULL});
     if (!body)
         return;
     const json_t *jstep = json_object_get(body, "step"), *jc = json_object_get(body, "comment");
@@ -95,8 +96,14 @@ void rb__approvals_answer(rb_srv_t *s, rb_http_req_t *r, int64_t id, int approve
     } else if (!run) {
         rb__api_not_in_flight(s, r, id);
     } else if (!waiting || (step && strcmp(step, waiting))) {
-        rb_http_reply_error(r, 409, waiting ? "the run waits for another step's approval"
-                                            : "the run waits for no approval");
+        char why[400] = "the run waits for no approval";
+        if (waiting) { /* the step asked for, one line and cut: it is the caller's */
+            char *asked = rb_text_one_line(step, strlen(step), 80, NULL);
+            snprintf(why, sizeof why, "the run waits for the approval of step %s, not \"%s\"", waiting,
+                     asked ? asked : "?");
+            free(asked);
+        }
+        rb_http_reply_error(r, 409, why);
     } else {
         char *st = strdup(waiting); /* the run moves on inside the call */
         const char *who = rb_http_req_who(r);
