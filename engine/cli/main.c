@@ -9,6 +9,7 @@
 #include <runbook/action.h>
 #include <runbook/runbook.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,6 +63,11 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    /* A file-size limit (ulimit -f, systemd's LimitFSIZE=) must end in an
+     * error the journal reports ("File too large"), not in SIGXFSZ killing
+     * the engine mid-run with nothing said. Steps get the default back
+     * (actions/exec.c resets every signal in the child). */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         usage(stderr);
         return RB_EXIT_USAGE;

@@ -145,7 +145,10 @@ static int rb__j_reason(sqlite3 *db, const char *path, int rc, const char *what,
         /* SQLite's text alone ("disk I/O error") hides the cause the
          * operator can fix; the errno says it (permissions, a directory,
          * no space). */
+        int kept = rb__j_sys_errno();
         int e = db && !injected ? sqlite3_system_errno(db) : 0;
+        if (!e && !injected)
+            e = kept;
         const char *base = (rc & 0xff) == SQLITE_CANTOPEN ? "unable to open database file"
                                                            : "disk I/O error";
         if (e)

@@ -1,12 +1,13 @@
 /*
- * journal_fault.c — the journal's test-only fault knob: every SQLite call
- * of the journal that can fail (open, prepare, step, exec) goes through the
- * rb__j_* wrappers here, which call SQLite unchanged unless
- * RUNBOOK_JOURNAL_FAULT is set. With RUNBOOK_JOURNAL_FAULT=N[:KIND], read
+ * journal_fault.c — the wrappers every SQLite call of the journal that can
+ * fail (open, prepare, step, exec) goes through: they keep the errno behind
+ * a failure (rb__j_sys_errno), and hold the test-only fault knob. They call
+ * SQLite unchanged unless RUNBOOK_JOURNAL_FAULT is set. With RUNBOOK_JOURNAL_FAULT=N[:KIND], read
  * once at the process's first rb_journal_open, the Nth such call of the
  * process (counted from 1, over all threads) does not reach SQLite and
  * fails instead with KIND: ioerr (default, SQLITE_IOERR), full
- * (SQLITE_FULL), busy (SQLITE_BUSY) or corrupt (SQLITE_CORRUPT); every
+ * (SQLITE_FULL), busy (SQLITE_BUSY), readonly (SQLITE_READONLY) or
+ * corrupt (SQLITE_CORRUPT); every
  * other call goes through. The failing call prints one line on stderr
  * ("runbook: RUNBOOK_JOURNAL_FAULT: SQLite call N (step) fails: ioerr"),
  * so that a test sweeping N knows the fault fired and when N has passed
@@ -18,12 +19,13 @@
  * the real ones — full disk, read-only file, lock, corruption — are tested
  * for real (tests/e2e/journal_faults.sh).
  *
- * Owns: the knob's counter. Must never: change what a call does when the
+ * Owns: the knob's counter, the kept errno. Must never: change what a call does when the
  * variable is unset (one relaxed atomic load per call), or fail more than
  * the one call.
  */
 #include "journal_int.h"
 
+#include <errno.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +36,31 @@ static long rb__fault_calls;
 static int rb__fault_rc = SQLITE_IOERR;
 static const char *rb__fault_kind = "ioerr";
 static _Thread_local int rb__fault_fired; /* the reason of this thread's next error */
+static _Thread_local int rb__sys_errno;   /* the errno of this thread's last failed call */
+
+/* The errno behind a failed call, kept right after it: a reset, a
+ * rollback or a later call replaces SQLite's before the error is
+ * described, and for a failed write (SQLITE_IOERR_WRITE: a file-size
+ * limit, EIO) SQLite keeps none at all. */
+static int rb__keep_errno(sqlite3 *db, int rc)
+{
+    int now = errno; /* the failed system call's, for a write SQLite does not keep */
+    if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE && db) {
+        int e = sqlite3_system_errno(db);
+        if (!e && (rc & 0xff) == SQLITE_IOERR)
+            e = now; /* a failed write (EFBIG, EIO …): SQLite kept no errno */
+        if (e)
+            rb__sys_errno = e;
+    }
+    return rc;
+}
+
+int rb__j_sys_errno(void)
+{
+    int e = rb__sys_errno;
+    rb__sys_errno = 0;
+    return e;
+}
 
 void rb__j_fault_arm(void)
 {
@@ -51,6 +78,7 @@ void rb__j_fault_arm(void)
     static const struct { const char *name; int rc; } kinds[] = {
         { "ioerr", SQLITE_IOERR }, { "full", SQLITE_FULL },
         { "busy", SQLITE_BUSY },   { "corrupt", SQLITE_CORRUPT },
+        { "readonly", SQLITE_READONLY },
     };
     if (*end == ':')
         for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
@@ -117,7 +145,7 @@ int rb__j_prepare_v3(sqlite3 *db, const char *sql, int n, unsigned flags, sqlite
 int rb__j_step(sqlite3_stmt *st)
 {
     int rc = rb__fault("step");
-    return rc ? rc : sqlite3_step(st);
+    return rc ? rc : rb__keep_errno(sqlite3_db_handle(st), sqlite3_step(st));
 }
 
 int rb__j_exec(sqlite3 *db, const char *sql, int (*cb)(void *, int, char **, char **), void *arg,
@@ -129,5 +157,5 @@ int rb__j_exec(sqlite3 *db, const char *sql, int (*cb)(void *, int, char **, cha
             *errmsg = NULL;
         return rc;
     }
-    return sqlite3_exec(db, sql, cb, arg, errmsg);
+    return rb__keep_errno(db, sqlite3_exec(db, sql, cb, arg, errmsg));
 }

@@ -330,6 +330,10 @@ struct sqlite3;
 struct sqlite3_stmt;
 void rb__j_fault_arm(void);
 int rb__j_fault_fired(void);
+/* The errno SQLite saw when this thread's last failed step or exec failed
+ * (0: none), once: what rb__j_reason says when the connection no longer
+ * holds it. */
+int rb__j_sys_errno(void);
 int rb__j_open_v2(const char *path, struct sqlite3 **db, int flags, const char *vfs);
 int rb__j_prepare_v2(struct sqlite3 *db, const char *sql, int n, struct sqlite3_stmt **st,
                      const char **tail);

@@ -131,7 +131,8 @@ sweep() {
 }
 
 sweep run none - "$RUNBOOK" run --quiet --db j.db two.yaml
-sweep run runs.db - "$RUNBOOK" run --quiet --db j.db two.yaml
+# (with the page cap set, so that setting it can fail too)
+sweep run runs.db - env RUNBOOK_JOURNAL_MAX_PAGES=100000 "$RUNBOOK" run --quiet --db j.db two.yaml
 sweep migrate v1.db - "$RUNBOOK" run --quiet --db j.db two.yaml
 sweep run crashed.db - "$RUNBOOK" resume --quiet --rerun-started --db j.db 3
 for c in "runs" "runs --format json --status resolved" "show 2" "show 2 --format json" \
@@ -154,6 +155,12 @@ RUNBOOK_JOURNAL_FAULT=3:busy "$RUNBOOK" runs --db j.db >out.log 2>err.log
 RUNBOOK_JOURNAL_FAULT=3:full "$RUNBOOK" runs --db j.db >out.log 2>err.log
 [ $? = 2 ] && grep -q "j.db: database or disk is full (RUNBOOK_JOURNAL_FAULT)" err.log &&
     ok || bad "RUNBOOK_JOURNAL_FAULT=3:full: $(cat err.log)"
+RUNBOOK_JOURNAL_FAULT=3:readonly "$RUNBOOK" runs --db j.db >out.log 2>err.log
+[ $? = 2 ] && grep -q "j.db: attempt to write a readonly database (RUNBOOK_JOURNAL_FAULT)" err.log &&
+    ok || bad "RUNBOOK_JOURNAL_FAULT=3:readonly: $(cat err.log)"
+RUNBOOK_JOURNAL_FAULT=3:corrupt "$RUNBOOK" runs --db j.db >out.log 2>err.log
+[ $? = 2 ] && grep -q "j.db: database disk image is malformed (RUNBOOK_JOURNAL_FAULT)" err.log &&
+    ok || bad "RUNBOOK_JOURNAL_FAULT=3:corrupt: $(cat err.log)"
 
 echo "$pass passed, $fail failed ($faults faults injected)"
 [ "$fail" -eq 0 ]
