@@ -259,7 +259,7 @@ static int rb__j_verify_head_read(rb__jconn_t *c, rb__jverify_t *v, int64_t *id,
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, "reading the chain head");
     *id = -1;
-    if (rb__j_step(st) == SQLITE_ROW) {
+    if ((rc = rb__j_step(st)) == SQLITE_ROW) {
         const unsigned char *h = rb__j_col_hash(st, 1);
         *id = sqlite3_column_int64(st, 0);
         if (h)
