@@ -69,6 +69,17 @@ include(${CMAKE_CURRENT_LIST_DIR}/install/install.cmake)
 include(${CMAKE_CURRENT_LIST_DIR}/fuzz/fuzz.cmake) # libFuzzer targets, -DRB_FUZZ=ON
 include(${CMAKE_CURRENT_SOURCE_DIR}/tests/bench/bench.cmake) # benchmark programs, and the serve bench smoke
 
+# The fault sweep samples the journal's SQLite calls in `make test`
+# (tests/e2e/journal_fault_sweep.sh): the odd ones in the normal build,
+# every 8th from the 2nd under the sanitizers, where each call costs more.
+if(TEST e2e.journal_fault_sweep)
+  if(RB_SANITIZE)
+    set(rb_sweep "RB_FAULT_SWEEP_FROM=2;RB_FAULT_SWEEP_STEP=8")
+  else()
+    set(rb_sweep "RB_FAULT_SWEEP_FROM=1;RB_FAULT_SWEEP_STEP=2")
+  endif()
+  set_property(TEST e2e.journal_fault_sweep APPEND PROPERTY ENVIRONMENT ${rb_sweep})
+endif()
 # The crash test kills and restarts the engine a hundred times; run it alone
 # so that its load does not skew the timing-sensitive fault tests beside it.
 if(TEST e2e.crash)
