@@ -39,9 +39,10 @@ int rb__with_check_all(const json_t *with, rb__with_check_fn check, const char *
         if (!key || (stop_key && !strcmp(key, stop_key)) || (again && !json_object_get(w, key)))
             break;
         const char *v = json_string_value(json_object_get(w, key));
-        if (!json_object_get(w, key)) /* a required one: as if it were there */
-            json_object_set_new(w, key, json_string(WITH_PLACEHOLDER));
-        else if (again || (v && !strcmp(v, WITH_PLACEHOLDER)))
+        /* A value found wrong again, or a placeholder, goes; anything else
+         * (a required one that is missing included: as if it were there)
+         * becomes the placeholder. */
+        if (json_object_get(w, key) && (again || (v && !strcmp(v, WITH_PLACEHOLDER))))
             json_object_del(w, key);
         else
             json_object_set_new(w, key, json_string(WITH_PLACEHOLDER));

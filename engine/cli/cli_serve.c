@@ -126,8 +126,8 @@ int rb_cli_serve(int argc, char **argv)
     if (!c->plugins && env_plugins && *env_plugins &&
         rb_srv_config_set(&c->plugins, env_plugins) < 0)
         goto out;
-    if (!c->signing_key && getenv("RUNBOOK_SIGNING_KEY") && *getenv("RUNBOOK_SIGNING_KEY") &&
-        rb_srv_config_set(&c->signing_key, getenv("RUNBOOK_SIGNING_KEY")) < 0)
+    const char *env_key = getenv("RUNBOOK_SIGNING_KEY");
+    if (!c->signing_key && env_key && *env_key && rb_srv_config_set(&c->signing_key, env_key) < 0)
         goto out;
     rc = rb_server_main(c, !config && !c->tokens);
 out:

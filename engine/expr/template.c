@@ -671,10 +671,11 @@ int rb_tmpl_missing(const rb_tmpl_t *t, const json_t *ctx, char *out, size_t len
         return 0;
     char msg[200], miss[200];
     json_t *v = rb__expr_eval_miss(t->parts[0].e->root, ctx, msg, sizeof msg, miss, sizeof miss);
-    int said = v && json_is_null(v) && miss[0];
-    if (said)
-        snprintf(out, len, "%.*s gave nothing: %s", (int)(t->parts[0].len < 80 ? t->parts[0].len : 80),
-                 t->src + t->parts[0].off, miss);
+    int said = json_is_null(v) && miss[0]; /* json_is_null is false for NULL */
+    if (said) {
+        int shown = t->parts[0].len < 80 ? (int)t->parts[0].len : 80;
+        snprintf(out, len, "%.*s gave nothing: %s", shown, t->src + t->parts[0].off, miss);
+    }
     json_decref(v);
     return said;
 }

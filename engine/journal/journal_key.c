@@ -171,7 +171,7 @@ int rb_journal_key_generate(const char *prefix, char key_id[65], char *err, size
     }
     if (key_id) {
         EVP_PKEY_up_ref(pkey);
-        if ((ret = key_wrap(pkey, 1, &k, err, errlen, kpath)) == 0)
+        if (key_wrap(pkey, 1, &k, err, errlen, kpath) == 0)
             memcpy(key_id, k->id_hex, sizeof k->id_hex);
     }
     ret = 0;
