@@ -95,10 +95,12 @@ test-normal: deps-test
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'world|valgrind' && \
 	  ctest --output-on-failure -j $(WORLD_JOBS) -L world
 
+# The sanitizers' settings for every ctest of the ASan/UBSan build.
+SAN_ENV = ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+
 test-asan: deps-test
 	$(MAKE) build-asan
-	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	cd $(ASAN_BUILD) && $(SAN_ENV) \
 	  sh -c 'ctest --output-on-failure -j $(JOBS) -LE world && ctest --output-on-failure -j $(WORLD_JOBS) -L world'
 
 # The fuzz targets with clang + ASan + UBSan (libFuzzer), in their own
@@ -113,7 +115,20 @@ test-fuzz: deps-test
 	$(MAKE) build-fuzz
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
-test: test-normal test-asan test-fuzz valgrind lint
+# make test: everything the targets above and below run, ordered so that
+# the CPU-only checks run beside the world tests, which mostly wait on
+# sockets (tests/beside.sh): lint beside the normal build's world tests,
+# valgrind beside the sanitizer build's. Each suite's output is printed
+# whole; the first failure fails the target.
+test: deps-test
+	$(MAKE) build build-asan
+	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'world|valgrind'
+	sh tests/beside.sh "cd $(BUILD) && ctest --output-on-failure -j $(WORLD_JOBS) -L world" \
+	  "LINT_JOBS=$(JOBS) sh tests/lint/run.sh $(BUILD)"
+	cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE world
+	sh tests/beside.sh "cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(WORLD_JOBS) -L world" \
+	  "cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L valgrind"
+	$(MAKE) test-fuzz
 
 # Static analysis: clang-tidy and cppcheck with the checked-in configurations
 # (.clang-tidy, tests/.clang-tidy, tests/lint/); fails on any finding
