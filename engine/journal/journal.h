@@ -243,6 +243,9 @@ int rb_journal_versions(rb_journal_t *j, const char *name, json_t **out);
  * RB_ENOTFOUND when there is no such run. */
 int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out);
 
+/* The run's row alone: rb_journal_run_get without "events". */
+int rb_journal_run_row(rb_journal_t *j, int64_t run_id, json_t **out);
+
 /* rb_journal_run_get for a reader that needs the data of some events only:
  * an event's data is parsed when its type is one of types (NULL-terminated)
  * or, with except, when it is none of them; the other events have data
@@ -266,6 +269,10 @@ int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *
  * return ends the walk and is returned. outline may read j (the events'
  * statement is not yet running), event must not use it.
  * RB_ENOTFOUND when there is no such run (outline is not called).
+ * outline NULL: events only, for a reader that has the run's row
+ * (rb_journal_run_row) and needs nothing ahead; neither the row nor the
+ * outline is read (the outline costs a pass over the run's events), and a
+ * run that is not there has no events.
  */
 typedef int (*rb_journal_outline_fn)(json_t *run, void *arg);
 typedef int (*rb_journal_event_fn)(json_t *ev, void *arg);

@@ -206,6 +206,11 @@ static int rb__j_run_row_get(rb_journal_t *j, int64_t run_id, json_t **out)
     return *out ? 0 : RB_ENOMEM;
 }
 
+int rb_journal_run_row(rb_journal_t *j, int64_t run_id, json_t **out)
+{
+    return rb__j_run_row_get(j, run_id, out);
+}
+
 int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *types,
                             int except, json_t **out)
 {
@@ -324,10 +329,10 @@ int rb_journal_run_walk(rb_journal_t *j, int64_t run_id, const char *const *type
         return rb__j_failc(c, rc, "reading a run");
     json_t *r = NULL;
     sqlite3_stmt *st = NULL;
-    int ret = rb__j_run_row_get(j, run_id, &r);
-    if (!ret)
+    int ret = outline ? rb__j_run_row_get(j, run_id, &r) : 0;
+    if (!ret && outline)
         ret = rb__j_outline(c, run_id, r);
-    if (!ret)
+    if (!ret && outline)
         ret = outline(r, arg);
     json_decref(r);
     if (!ret && (ret = rb__j_stmt(c, RB__JST_RUN_EVENTS, &st)) == 0) {

@@ -37,8 +37,8 @@ static json_t *pick(const json_t *src, const char *const *keys)
     json_t *o = json_object();
     for (size_t i = 0; keys[i]; i++) {
         json_t *v = json_object_get(src, keys[i]);
-        if (v)
-            json_object_set(o, keys[i], v);
+        if (v) /* keys[i]: this file's ASCII */
+            json_object_set_nocheck(o, keys[i], v);
     }
     return o;
 }
@@ -55,10 +55,10 @@ static json_t *decision_of(const char *type, const json_t *data)
         !strcmp(type, "notification_sent")) {
         const json_t *res = json_object_get(data, "result");
         json_t *d = PICK("item");
-        json_object_set_new(d, "ok", json_boolean(json_is_true(json_object_get(res, "ok"))));
-        json_object_set_new(d, "status", json_string(outcome(res)));
+        json_object_set_new_nocheck(d, "ok", json_boolean(json_is_true(json_object_get(res, "ok"))));
+        json_object_set_new_nocheck(d, "status", json_string(outcome(res)));
         if (json_object_get(res, "replay_assumed")) /* a what-if's step that would run */
-            json_object_set(d, "would_run", json_object_get(res, "would_run"));
+            json_object_set_nocheck(d, "would_run", json_object_get(res, "would_run"));
         return d;
     }
     if (!strcmp(type, "confirm"))
@@ -121,8 +121,23 @@ json_t *rv_decision(const char *type, const char *step, json_int_t attempt, cons
         return NULL;
     char lane[300];
     lane_of(type, step, data, lane, sizeof lane);
-    return json_pack("{s:s,s:s?,s:I,s:s,s:o}", "type", type, "step", step, "attempt", attempt, "lane", lane,
-                     "decision", d);
+    /* {type, step (null when there is none), attempt, lane, decision}: built
+     * as json_pack("{s:s,s:s?,s:I,s:s,s:o}") would, without parsing its
+     * format once per event (a run of 10,000 events has as many) */
+    json_t *out = json_object();
+    if (!out || json_object_set_new_nocheck(out, "type", json_string(type)) != 0 ||
+        json_object_set_new_nocheck(out, "step", step ? json_string(step) : json_null()) != 0 ||
+        json_object_set_new_nocheck(out, "attempt", json_integer(attempt)) != 0 ||
+        json_object_set_new_nocheck(out, "lane", json_string(lane)) != 0) {
+        json_decref(d); /* a value set_new did not take is let go by it */
+        json_decref(out);
+        return NULL;
+    }
+    if (json_object_set_new_nocheck(out, "decision", d) != 0) {
+        json_decref(out);
+        return NULL;
+    }
+    return out;
 }
 
 json_t *rv_decisions(const json_t *events)

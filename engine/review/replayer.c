@@ -121,101 +121,123 @@ static json_int_t cancelled_child(const rv_rec_t *rec, const char *step)
     return id;
 }
 
-/* Indexes what the recorded run answers: each attempt's result with the
- * parameters it ran with, the approvals, the stimuli. */
-static void index_record(rv_rec_t *rec)
+/* What indexing a recorded run carries from one event to the next. */
+typedef struct {
+    json_t *with, *items, *undo_with; /* step → what its step_started/undo_started ran with */
+    json_t *seen;                     /* anchor → how many so far */
+    json_t *prev;                     /* the event of the last anchor */
+    char prev_anchor[512];
+    long prev_n;
+    json_t *in_flight; /* the main step running (its name) */
+} rv_index_t;
+
+static void index_init(rv_index_t *ix)
 {
-    json_t *with = json_object(), *items = json_object(), *undo_with = json_object();
-    json_t *seen = json_object();
-    const char *prev_type = NULL;
-    const json_t *prev_data = NULL;
-    char prev_anchor[512] = "";
-    long prev_n = 0;
-    const char *in_flight = NULL; /* the main step running */
-    size_t i;
-    json_t *ev;
-    json_array_foreach(rec->events, i, ev) {
-        const char *type = jstr(ev, "type"), *step = jstr(ev, "step");
-        const json_t *data = json_object_get(ev, "data");
-        int attempt = (int)json_integer_value(json_object_get(ev, "attempt"));
-        if (!type)
-            continue;
-        if (step && !strcmp(type, "step_started"))
-            in_flight = step;
-        else if (step && !strcmp(type, "step_finished"))
-            in_flight = NULL;
-        if (step && !strcmp(type, "step_started")) {
-            json_object_set(with, step, json_object_get(data, "with"));
-            json_object_set(items, step, json_object_get(data, "items"));
-        } else if (step && !strcmp(type, "step_finished")) {
-            json_t *q = json_object_get(rec->durations, step);
+    memset(ix, 0, sizeof *ix);
+    ix->with = json_object();
+    ix->items = json_object();
+    ix->undo_with = json_object();
+    ix->seen = json_object();
+}
+
+static void index_free(rv_index_t *ix)
+{
+    json_decref(ix->with);
+    json_decref(ix->items);
+    json_decref(ix->undo_with);
+    json_decref(ix->seen);
+    json_decref(ix->prev);
+    json_decref(ix->in_flight);
+    memset(ix, 0, sizeof *ix);
+}
+
+/* Indexes what one event of the recorded run answers (in the order of
+ * its effective events): an attempt's result with the parameters it ran
+ * with, an approval, a stimulus. */
+static void index_event(rv_rec_t *rec, rv_index_t *ix, json_t *ev)
+{
+    const char *type = jstr(ev, "type"), *step = jstr(ev, "step");
+    const json_t *data = json_object_get(ev, "data");
+    int attempt = (int)json_integer_value(json_object_get(ev, "attempt"));
+    if (!type)
+        return;
+    if (step && !strcmp(type, "step_started")) {
+        json_decref(ix->in_flight);
+        ix->in_flight = json_incref(json_object_get(ev, "step"));
+    } else if (step && !strcmp(type, "step_finished")) {
+        json_decref(ix->in_flight);
+        ix->in_flight = NULL;
+    }
+    if (step && !strcmp(type, "step_started")) {
+        json_object_set(ix->with, step, json_object_get(data, "with"));
+        json_object_set(ix->items, step, json_object_get(data, "items"));
+    } else if (step && !strcmp(type, "step_finished")) {
+        json_t *q = json_object_get(rec->durations, step);
+        if (!q) {
+            q = json_array();
+            json_object_set_new(rec->durations, step, q);
+        }
+        json_array_append(q, json_object_get(data, "duration_ms"));
+    } else if (step && !strcmp(type, "undo_started")) {
+        json_object_set(ix->undo_with, step, json_object_get(data, "with"));
+    } else if (!strcmp(type, "attempt_finished")) {
+        const char *phase = jstr(data, "phase");
+        const json_t *item = json_object_get(data, "item");
+        int k = json_is_integer(item) ? (int)json_integer_value(item) : -1;
+        const json_t *res = json_object_get(data, "raw");
+        if (!json_is_object(res))
+            res = json_object_get(data, "result");
+        const json_t *w = NULL;
+        if (phase && !strcmp(phase, "main"))
+            w = k >= 0 ? json_object_get(json_array_get(json_object_get(ix->items, step ? step : ""), (size_t)k), "with")
+                       : json_object_get(ix->with, step ? step : "");
+        else if (phase && !strcmp(phase, "undo"))
+            w = json_object_get(ix->undo_with, step ? step : "");
+        char key[512];
+        answer_key(key, sizeof key, phase, step, k, attempt);
+        json_t *q = json_object_get(rec->answers, key);
+        if (!q) {
+            q = json_array();
+            json_object_set_new(rec->answers, key, q);
+        }
+        json_t *a = json_object();
+        json_object_set_nocheck(a, "result", res ? (json_t *)res : json_null());
+        json_object_set_nocheck(a, "with", w ? (json_t *)w : json_null());
+        json_array_append_new(q, a);
+    } else if (step && (!strcmp(type, "approval_granted") || !strcmp(type, "approval_denied") ||
+                        !strcmp(type, "approval_timeout"))) {
+        const char *by = jstr(data, "by");
+        if (!(by && !strcmp(by, "drill"))) { /* a drill asks nobody: it answers itself */
+            json_t *q = json_object_get(rec->approvals, step);
             if (!q) {
                 q = json_array();
-                json_object_set_new(rec->durations, step, q);
+                json_object_set_new(rec->approvals, step, q);
             }
-            json_array_append(q, json_object_get(data, "duration_ms"));
-        } else if (step && !strcmp(type, "undo_started")) {
-            json_object_set(undo_with, step, json_object_get(data, "with"));
-        } else if (!strcmp(type, "attempt_finished")) {
-            const char *phase = jstr(data, "phase");
-            const json_t *item = json_object_get(data, "item");
-            int k = json_is_integer(item) ? (int)json_integer_value(item) : -1;
-            const json_t *res = json_object_get(data, "raw");
-            if (!json_is_object(res))
-                res = json_object_get(data, "result");
-            const json_t *w = NULL;
-            if (phase && !strcmp(phase, "main"))
-                w = k >= 0 ? json_object_get(json_array_get(json_object_get(items, step ? step : ""), (size_t)k), "with")
-                           : json_object_get(with, step ? step : "");
-            else if (phase && !strcmp(phase, "undo"))
-                w = json_object_get(undo_with, step ? step : "");
-            char key[512];
-            answer_key(key, sizeof key, phase, step, k, attempt);
-            json_t *q = json_object_get(rec->answers, key);
-            if (!q) {
-                q = json_array();
-                json_object_set_new(rec->answers, key, q);
-            }
-            json_array_append_new(q, json_pack("{s:O,s:O}", "result", res ? (json_t *)res : json_null(),
-                                               "with", w ? (json_t *)w : json_null()));
-        } else if (step && (!strcmp(type, "approval_granted") || !strcmp(type, "approval_denied") ||
-                            !strcmp(type, "approval_timeout"))) {
-            const char *by = jstr(data, "by");
-            if (!(by && !strcmp(by, "drill"))) { /* a drill asks nobody: it answers itself */
-                json_t *q = json_object_get(rec->approvals, step);
-                if (!q) {
-                    q = json_array();
-                    json_object_set_new(rec->approvals, step, q);
-                }
-                json_array_append(q, ev);
-            }
-        }
-        if (is_stimulus(type, data, prev_type, prev_data)) {
-            json_t *s = json_pack("{s:s,s:I,s:O,s:b}", "anchor", prev_anchor, "n", (json_int_t)prev_n,
-                                  "event", ev, "fired", 0);
-            /* a cancel while a step's sub-run ran reached the sub-run: it
-             * came when the sub-run was where its own cancel is recorded */
-            json_int_t child = !strcmp(type, "cancel_requested") ? cancelled_child(rec, in_flight) : 0;
-            if (child) {
-                json_object_set_new(s, "via_child", json_integer(child));
-                json_object_set_new(s, "via_step", json_string(in_flight));
-            }
-            json_array_append_new(rec->stimuli, s);
-        }
-        char a[512];
-        if (anchor_of(type, step, attempt, data, a, sizeof a)) {
-            json_int_t n = json_integer_value(json_object_get(seen, a)) + 1;
-            json_object_set_new(seen, a, json_integer(n));
-            snprintf(prev_anchor, sizeof prev_anchor, "%s", a);
-            prev_n = (long)n;
-            prev_type = type;
-            prev_data = data;
+            json_array_append(q, ev);
         }
     }
-    json_decref(with);
-    json_decref(items);
-    json_decref(undo_with);
-    json_decref(seen);
+    if (is_stimulus(type, data, ix->prev ? jstr(ix->prev, "type") : NULL, json_object_get(ix->prev, "data"))) {
+        json_t *s = json_pack("{s:s,s:I,s:O,s:b}", "anchor", ix->prev_anchor, "n", (json_int_t)ix->prev_n,
+                              "event", ev, "fired", 0);
+        /* a cancel while a step's sub-run ran reached the sub-run: it
+         * came when the sub-run was where its own cancel is recorded */
+        const char *in_flight = json_string_value(ix->in_flight);
+        json_int_t child = !strcmp(type, "cancel_requested") ? cancelled_child(rec, in_flight) : 0;
+        if (child) {
+            json_object_set_new(s, "via_child", json_integer(child));
+            json_object_set_new(s, "via_step", json_string(in_flight));
+        }
+        json_array_append_new(rec->stimuli, s);
+    }
+    char a[512];
+    if (anchor_of(type, step, attempt, data, a, sizeof a)) {
+        json_int_t n = json_integer_value(json_object_get(ix->seen, a)) + 1;
+        json_object_set_new(ix->seen, a, json_integer(n));
+        snprintf(ix->prev_anchor, sizeof ix->prev_anchor, "%s", a);
+        ix->prev_n = (long)n;
+        json_decref(ix->prev);
+        ix->prev = json_incref(ev);
+    }
 }
 
 static json_t *host_answer(void *arg, const char *phase, const char *name, int item, int attempt,
@@ -238,13 +260,96 @@ static uint64_t host_duration(void *arg, const char *step, uint64_t measured)
     return (uint64_t)json_integer_value(v);
 }
 
-rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id)
+/* What a record's load carries from one event to the next. */
+typedef struct {
+    rv_rec_t *rec;
+    rv_index_t ix;
+    json_t *clock; /* its clock_read events (replay.c's collect_clock reads them) */
+} rv_load_t;
+
+/* One event of a run that was never interrupted: its effective events
+ * are all of its events, indexed as they are read (rb_journal_run_walk)
+ * rather than held all at once (most of a replay's memory, and the page
+ * faults of touching it most of its time). 1 (the walk ends) at the first
+ * sign of an interruption: the run is read whole (effective_events). */
+static int load_event(json_t *ev, void *arg)
 {
-    json_t *run = NULL, *children = NULL;
+    rv_load_t *ld = arg;
+    rv_rec_t *rec = ld->rec;
+    const char *type = jstr(ev, "type");
+    if (type && (!strcmp(type, "run_interrupted") || !strcmp(type, "run_resumed")))
+        return 1;
+    if (!rec->first)
+        rec->first = json_incref(ev);
+    if (type && !strcmp(type, "clock_read"))
+        json_array_append(ld->clock, ev);
+    index_event(rec, &ld->ix, ev);
+    json_t *d = rv_decision(type, jstr(ev, "step"), json_integer_value(json_object_get(ev, "attempt")),
+                            json_object_get(ev, "data"));
+    if (d)
+        json_array_append_new(rec->recorded, d);
+    return 0;
+}
+
+/* What indexing makes, empty (again, after a walk that ended at an
+ * interruption). */
+static void rec_index_reset(rv_rec_t *rec)
+{
+    json_t **all[] = {&rec->answers, &rec->approvals, &rec->durations, &rec->recorded, &rec->stimuli};
+    for (size_t i = 0; i < sizeof all / sizeof *all; i++)
+        json_decref(*all[i]);
+    rec->answers = json_object();
+    rec->approvals = json_object();
+    rec->durations = json_object();
+    rec->recorded = json_array();
+    rec->stimuli = json_array();
+    json_decref(rec->first);
+    rec->first = NULL;
+}
+
+/* rec's events: streamed (load_event), or, for a run that was
+ * interrupted, read whole and cut to the effective ones. 0, or the
+ * journal's error. */
+static int rec_read(rv_rec_t *rec)
+{
+    rv_replay_t *rp = rec->rp;
     /* log lines are the one kind of event a replay never reads: nothing
      * runs, so none is answered or emitted */
     static const char *const unread[] = {"log", NULL};
-    int rc = rb_journal_run_get_some(rp->src, id, unread, 1, &run);
+    rv_load_t ld = {.rec = rec, .clock = json_array()};
+    index_init(&ld.ix);
+    int rc = rb_journal_run_walk(rp->src, rec->id, unread, 1, NULL, load_event, &ld);
+    index_free(&ld.ix);
+    if (rc == 0) {
+        json_object_set_new(rec->run, "events", ld.clock);
+        return 0;
+    }
+    json_decref(ld.clock);
+    if (rc < 0)
+        return rc;
+    rec_index_reset(rec);
+    json_t *run = NULL;
+    if ((rc = rb_journal_run_get_some(rp->src, rec->id, unread, 1, &run)) < 0)
+        return rc;
+    json_object_set(rec->run, "events", json_object_get(run, "events"));
+    json_decref(run);
+    rec->events = effective_events(json_object_get(rec->run, "events"));
+    rec->first = json_incref(json_array_get(rec->events, 0));
+    index_init(&ld.ix);
+    size_t i;
+    json_t *ev;
+    json_array_foreach(rec->events, i, ev)
+        index_event(rec, &ld.ix, ev);
+    index_free(&ld.ix);
+    json_decref(rec->recorded);
+    rec->recorded = rv_decisions(rec->events);
+    return 0;
+}
+
+rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id)
+{
+    json_t *run = NULL, *children = NULL;
+    int rc = rb_journal_run_row(rp->src, id, &run);
     if (rc < 0) {
         if (rc == RB_ENOTFOUND)
             snprintf(rp->err, rp->errlen, "no run %lld in the journal", (long long)id);
@@ -261,22 +366,20 @@ rv_rec_t *rv_rec_load(rv_replay_t *rp, int64_t id)
     rec->rp = rp;
     rec->id = id;
     rec->run = run;
-    rec->events = effective_events(json_object_get(run, "events"));
-    rec->answers = json_object();
     rec->cursor = json_object();
-    rec->approvals = json_object();
-    rec->durations = json_object();
-    rec->stimuli = json_array();
     rec->counts = json_object();
     rec->children = children;
     rec->used = json_object();
     rec->replayed = json_array();
-    rec->first = json_incref(json_array_get(rec->events, 0));
+    rec_index_reset(rec);
+    if (rec_read(rec) < 0) {
+        snprintf(rp->err, rp->errlen, "%s", rb_journal_errmsg(rp->src));
+        rv_rec_free(rec);
+        return NULL;
+    }
     const json_t *st = json_object_get(rec->first, "data");
     rec->host = (rb_replay_host_t){.answer = host_answer, .subrun = host_subrun, .duration = host_duration,
                                    .started_at = json_integer_value(json_object_get(st, "started_at")), .arg = rec};
-    index_record(rec);
-    rec->recorded = rv_decisions(rec->events);
     /* appended, so that the list keeps the order runs were replayed in */
     rv_rec_t **p = &rp->recs;
     while (*p)

@@ -243,49 +243,37 @@ static char *summary_of(const json_t *rep, const json_t *steps, size_t nskipped,
     return out;
 }
 
-int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, size_t errlen)
+/* The report as its events are read (rb_journal_run_walk, one event at a
+ * time: a run's events parsed whole would be most of the report's memory,
+ * and its page faults most of its time): what the events add up to. */
+typedef struct {
+    json_t *rep, *timeline, *steps, *approvals, *notes, *escal, *skipped, *people, *severity;
+    json_t *open;    /* step → its entry in steps, while it runs */
+    json_t *last;    /* step → its newest entry in steps */
+    json_t *missing; /* [{what, detail}] the journal did not record */
+    json_t *undone;  /* the steps a rollback undid (or simulated undoing) */
+    json_int_t t0, last_wall, first_action, end_t, run_dur;
+    size_t nevents, unsent;
+    const char *final_error; /* held by rep ("error") */
+    char rollback_why[400], rollback_failed[200]; /* the run's end in the report's words, after a rollback */
+} report_walk_t;
+
+static int report_event(json_t *ev, void *arg)
 {
-    *out = NULL;
-    json_t *run = NULL;
-    int rc = rb_journal_run_get_some(j, run_id, report_skips, 1, &run);
-    if (rc < 0) {
-        /* a run that is not there, or a journal that cannot be read: a
-         * review never goes on with part of what the journal holds */
-        if (rc == RB_ENOTFOUND)
-            snprintf(err, errlen, "no run %lld in the journal", (long long)run_id);
-        else
-            snprintf(err, errlen, "%s", rb_journal_errmsg(j));
-        return rc;
-    }
-    const json_t *events = json_object_get(run, "events");
-    const json_t *first = json_array_get(events, 0);
-    json_int_t t0 = jint(first, "wall_ms");
-    json_t *rep = json_pack("{s:I,s:O,s:O,s:O,s:O,s:O,s:O}", "run", (json_int_t)run_id, "runbook",
-                            json_object_get(run, "runbook"), "status", json_object_get(run, "status"), "trigger",
-                            json_object_get(run, "trigger"), "params", json_object_get(run, "params"), "started_at",
-                            json_object_get(run, "started_at"), "ended_at", json_object_get(run, "ended_at"));
-    json_object_set(rep, "sha256", json_object_get(run, "sha256"));
-    /* what the journal could not read: the report fails with it (jrc) */
-    int jrc = version_facts(j, jstr(run, "sha256"), rep);
-    json_t *timeline = json_array(), *steps = json_array(), *approvals = json_array(), *notes = json_array();
-    json_t *escal = json_array(), *skipped = json_array(), *people = json_object(), *severity = json_null();
-    json_t *open = json_object(); /* step → its entry in steps, while it runs */
-    json_t *last = json_object(); /* step → its newest entry in steps */
-    json_t *missing = json_array(); /* [{what, detail}] the journal did not record */
-    json_t *undone = json_object(); /* the steps a rollback undid (or simulated undoing) */
-    json_int_t first_action = -1, end_t = -1, run_dur = -1;
-    size_t unsent = 0;
-    const char *final_error = NULL;
-    char rollback_why[400] = "", rollback_failed[200] = ""; /* the run's end in the report's words, after a rollback */
-    size_t i;
-    json_t *ev;
-    json_array_foreach(events, i, ev) {
+    report_walk_t *w = arg;
+    json_t *rep = w->rep, *timeline = w->timeline, *steps = w->steps, *approvals = w->approvals;
+    json_t *notes = w->notes, *escal = w->escal, *skipped = w->skipped, *people = w->people;
+    json_t *open = w->open, *last = w->last, *missing = w->missing, *undone = w->undone;
+    if (w->nevents++ == 0)
+        w->t0 = jint(ev, "wall_ms");
+    w->last_wall = jint(ev, "wall_ms");
+    json_int_t t0 = w->t0;
         const char *type = jstr(ev, "type"), *step = jstr(ev, "step");
         const json_t *data = json_object_get(ev, "data");
         json_int_t t = jint(ev, "wall_ms") - t0;
         char what[400];
         if (!type)
-            continue;
+            return 0;
         if (!strcmp(type, "run_started")) {
             json_object_set_new(rep, "dry_run", json_boolean(json_is_true(json_object_get(data, "dry_run"))));
             if (json_object_get(data, "alert"))
@@ -304,16 +292,16 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
                                                                      : "not confirmed: nothing to do",
                NULL, NULL);
         } else if (!strcmp(type, "severity_assigned")) {
-            json_decref(severity);
-            severity = json_deep_copy(data);
+            json_decref(w->severity);
+            w->severity = json_deep_copy(data);
             snprintf(what, sizeof what, "severity %s%s", jstr(data, "level") ? jstr(data, "level") : "?",
                      json_is_integer(json_object_get(data, "rule")) ? " (its rule matched)" : "");
             tl(timeline, t, "response", what, NULL, NULL);
         } else if (!strcmp(type, "declared")) {
             tl(timeline, t, "response", "declared: recovery starts", NULL, NULL);
         } else if (!strcmp(type, "step_started") && step) {
-            if (first_action < 0)
-                first_action = t;
+            if (w->first_action < 0)
+                w->first_action = t;
             /* started again after an interruption (resume): one step, the
              * one that went on */
             json_t *stale = json_object_get(open, step);
@@ -477,11 +465,11 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
             if (*detail)
                 json_object_set_new(n, "detail", json_string(detail));
             if (!json_is_true(json_object_get(res, "ok")))
-                unsent++;
+                w->unsent++;
             json_array_append_new(notes, n);
         } else if (!strcmp(type, "rollback_started")) {
             /* undo_steps counts undos (a foreach step has one per item) */
-            snprintf(rollback_failed, sizeof rollback_failed, "step %s failed",
+            snprintf(w->rollback_failed, sizeof w->rollback_failed, "step %s failed",
                      jstr(data, "failed_step") ? jstr(data, "failed_step") : "?");
             snprintf(what, sizeof what, "rollback after %s failed: %lld undo%s to run",
                      jstr(data, "failed_step") ? jstr(data, "failed_step") : "?", (long long)jint(data, "undo_steps"),
@@ -521,12 +509,12 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
                         }
                     }
                 tl(timeline, t, "mitigation", what, NULL, "cancelled");
-                continue;
+                return 0;
             }
             tl(timeline, t, "mitigation", what, NULL, jint(data, "failed") ? "failed" : "rollback");
             /* R-rollback-count: how many undos ran (the recorded error counts them as "steps") */
-            snprintf(rollback_why, sizeof rollback_why, "%s; rollback: %lld undo%s %s for %zu step%s, %lld failed.",
-                     rollback_failed[0] ? rollback_failed : "a step failed", (long long)jint(data, "undos"),
+            snprintf(w->rollback_why, sizeof w->rollback_why, "%s; rollback: %lld undo%s %s for %zu step%s, %lld failed.",
+                     w->rollback_failed[0] ? w->rollback_failed : "a step failed", (long long)jint(data, "undos"),
                      jint(data, "undos") == 1 ? "" : "s", drill ? "simulated" : "ran", json_object_size(undone),
                      json_object_size(undone) == 1 ? "" : "s", (long long)jint(data, "failed"));
         } else if (!strcmp(type, "phase_started") && jstr(data, "phase") && !strcmp(jstr(data, "phase"), "validate")) {
@@ -539,24 +527,68 @@ int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, s
                : !strcmp(type, "run_interrupted") ? "the engine stopped (interrupted)" : "resumed",
                NULL, NULL);
         } else if (!strcmp(type, "run_finished")) {
-            end_t = t;
+            w->end_t = t;
             if (json_is_integer(json_object_get(data, "duration_ms"))) /* what the engine measured and said */
-                run_dur = jint(data, "duration_ms");
-            final_error = jstr(data, "error");
-            if (final_error)
+                w->run_dur = jint(data, "duration_ms");
+            w->final_error = jstr(data, "error");
+            if (w->final_error)
                 json_object_set(rep, "error", json_object_get(data, "error"));
             const char *st = jstr(data, "status") ? jstr(data, "status") : "?";
             snprintf(what, sizeof what, "run finished: %s", st);
             tl(timeline, t, !strcmp(st, "resolved") ? "all clear" : "resolution", what, NULL, st);
         }
+    return 0;
+}
+
+int rb_review_report(rb_journal_t *j, int64_t run_id, json_t **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    json_t *run = NULL;
+    int rc = rb_journal_run_row(j, run_id, &run);
+    if (rc < 0) {
+        /* a run that is not there, or a journal that cannot be read: a
+         * review never goes on with part of what the journal holds */
+        if (rc == RB_ENOTFOUND)
+            snprintf(err, errlen, "no run %lld in the journal", (long long)run_id);
+        else
+            snprintf(err, errlen, "%s", rb_journal_errmsg(j));
+        return rc;
     }
+    json_t *rep = json_pack("{s:I,s:O,s:O,s:O,s:O,s:O,s:O}", "run", (json_int_t)run_id, "runbook",
+                            json_object_get(run, "runbook"), "status", json_object_get(run, "status"), "trigger",
+                            json_object_get(run, "trigger"), "params", json_object_get(run, "params"), "started_at",
+                            json_object_get(run, "started_at"), "ended_at", json_object_get(run, "ended_at"));
+    json_object_set(rep, "sha256", json_object_get(run, "sha256"));
+    /* what the journal could not read: the report fails with it (jrc) */
+    int jrc = version_facts(j, jstr(run, "sha256"), rep);
+    report_walk_t w = {.rep = rep, .timeline = json_array(), .steps = json_array(), .approvals = json_array(),
+                       .notes = json_array(), .escal = json_array(), .skipped = json_array(),
+                       .people = json_object(), .severity = json_null(), .open = json_object(),
+                       .last = json_object(), .missing = json_array(), .undone = json_object(),
+                       .first_action = -1, .end_t = -1, .run_dur = -1};
+    rc = rb_journal_run_walk(j, run_id, report_skips, 1, NULL, report_event, &w);
+    json_t *timeline = w.timeline, *steps = w.steps, *approvals = w.approvals, *notes = w.notes;
+    json_t *escal = w.escal, *skipped = w.skipped, *people = w.people, *severity = w.severity;
+    json_t *open = w.open, *last = w.last, *missing = w.missing, *undone = w.undone;
+    if (rc < 0) {
+        snprintf(err, errlen, "%s", rb_journal_errmsg(j));
+        json_t *all[] = {timeline, steps, approvals, notes, escal, skipped, people, severity,
+                         open, last, missing, undone, rep, run};
+        for (size_t k = 0; k < sizeof all / sizeof *all; k++)
+            json_decref(all[k]);
+        return rc;
+    }
+    json_int_t t0 = w.t0, first_action = w.first_action, end_t = w.end_t, run_dur = w.run_dur;
+    size_t unsent = w.unsent, i;
+    const char *final_error = w.final_error;
+    const char *rollback_why = w.rollback_why, *rollback_failed = w.rollback_failed;
     /* One duration for the run, the one its end recorded (the live summary's
      * and `show`'s); an older journal's: from its start to its end as the
      * runs table has them */
     json_int_t dur = run_dur >= 0 ? run_dur
                      : json_is_integer(json_object_get(run, "ended_at"))
                          ? jint(run, "ended_at") - jint(run, "started_at")
-                         : jint(json_array_get(events, json_array_size(events) - 1), "wall_ms") - t0;
+                         : w.last_wall - t0;
     json_object_set_new(rep, "duration_ms", json_integer(dur));
     /* what this journal did not record, that a newer one does (the report
      * says so rather than guess) */

@@ -21,10 +21,12 @@ typedef struct rv_rec rv_rec_t;
 struct rv_rec {
     rv_replay_t *rp;
     int64_t id;        /* the recorded run's id */
-    json_t *run;       /* rb_journal_run_get's object (its events let go once the
-                          replay is set up: rv_rec_release) */
-    json_t *events;    /* its effective events: a resumed run's unfinished part left out;
-                          NULL after rv_rec_release */
+    json_t *run;       /* the run's row (rb_journal_run_row) with "events": its
+                          clock_read events, or, for a run that was interrupted, all
+                          of them (let go once the replay is set up: rv_rec_release) */
+    json_t *events;    /* a run that was interrupted: its effective events (its
+                          unfinished part left out); NULL otherwise (a run that never
+                          was is indexed as it is read) and after rv_rec_release */
     json_t *first;     /* its first event (run_started): what the run was started with */
     json_t *recorded;  /* the decision path of events (rv_decisions), taken at load */
     json_t *answers;   /* "phase\x1fname\x1fitem\x1fattempt" → [{result, with}] in order */
