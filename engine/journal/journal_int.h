@@ -20,14 +20,37 @@
  *                       signatures and anchors for audit verify.
  *   journal_fault.c     the wrappers every SQLite call that can fail goes
  *                       through, and the test-only fault knob in them.
+ *   journal_export.c    reading every row of a file, table by table, for
+ *                       journal copy.
+ * The files that touch PostgreSQL (the only ones that may include
+ * <libpq-fe.h>, through journal_pg_int.h):
+ *   journal_pg.c        the connection: URL, open, close, errors, queries.
+ *   journal_pg_schema.c creating the schema (schemas/journal_pg.sql),
+ *                       checking its version, migrations.
+ *   journal_pg_audit.c  audit verify, with journal_chain.c's rules.
+ *   journal_pg_copy.c   journal copy: a file's rows into an empty database.
  * The files that do not:
- *   journal_chain.c     the canonical encoding, SHA-256, the verify rules.
+ *   journal_chain.c     the canonical encoding, SHA-256, the verify rules
+ *                       (the events' and the records' around them: both
+ *                       backends' verify feed them, so findings match).
  *   journal_key.c       Ed25519 key files, signing and checking (libcrypto).
  *   journal_writer.c    the writer thread, its queue, flush callbacks.
  *   journal_recover.c   who owns a run, whether it is alive, resume points.
  *
+ * Two backends, one API (journal.h): the path picks one (see "the
+ * backends" below). The seam is the public function: each either serves
+ * both (rb_journal_open, close, verify) or refuses a PostgreSQL handle
+ * with RB__J_SQLITE_ONLY. What the PostgreSQL side still lacks (appends,
+ * reads of runs, claims, leases and fencing, takeover) comes file by file:
+ * journal_pg_append.c for the write transaction with the epoch check,
+ * journal_pg_read.c for the reads, journal_pg_claims.c for the alerts and
+ * keys, each replacing guards with dispatches. Both backends share the
+ * chain's encoding and the verify rules (journal_chain.c), so a chain is
+ * byte-identical on either.
+ *
  * Must never: be included outside engine/journal*.c; include <sqlite3.h>
- * (the files that touch SQLite include it themselves).
+ * or <libpq-fe.h> (the files that touch a database include them
+ * themselves).
  */
 #ifndef RB_JOURNAL_INT_H
 #define RB_JOURNAL_INT_H
