@@ -4,9 +4,9 @@
  * are the only code in the project that touches either (engine/journal/
  * journal_int.h says what each does and how the two backends are chosen).
  * A PostgreSQL journal is, for now, filled by rb_journal_copy and read by
- * rb_journal_verify(_with) (no --pubkey, --anchor yet); every other
- * function answers it with RB_EJOURNAL and "not supported on a PostgreSQL
- * journal yet: …" in rb_journal_errmsg.
+ * rb_journal_verify and rb_journal_verify_with; every other function
+ * answers it with RB_EJOURNAL and "not supported on a PostgreSQL journal
+ * yet: …" in rb_journal_errmsg.
  *
  * Two write modes:
  *

@@ -16,8 +16,8 @@
  *   journal_interrupt.c on open, marking dead processes' runs interrupted.
  *   journal_read.c      runs, a run with its events, runbook versions.
  *   journal_audit.c     audit verify, prune and the checkpoints.
- *   journal_seal.c      signed checkpoints: signing the head, checking the
- *                       signatures and anchors for audit verify.
+ *   journal_seal.c      signed checkpoints: signing the head; the file's
+ *                       signature rows for journal_seal_check.c.
  *   journal_fault.c     the wrappers every SQLite call that can fail goes
  *                       through, and the test-only fault knob in them.
  *   journal_export.c    reading every row of a file, table by table, for
@@ -34,6 +34,8 @@
  *                       (the events' and the records' around them: both
  *                       backends' verify feed them, so findings match).
  *   journal_key.c       Ed25519 key files, signing and checking (libcrypto).
+ *   journal_seal_check.c  audit verify --pubkey/--anchor: the signatures and
+ *                       anchors against the chain, rows from either backend.
  *   journal_writer.c    the writer thread, its queue, flush callbacks.
  *   journal_recover.c   who owns a run, whether it is alive, resume points.
  *
@@ -365,6 +367,39 @@ void rb__jv_run_status(rb__jverify_t *v, int64_t run_id, const char *have, const
 json_t *rb__jv_report(const rb__jverify_t *v, const char *path, int64_t runs, int64_t versions,
                       int64_t first_id, const json_t *cps, int64_t head_id,
                       const unsigned char head_hash[RB__J_HASH_LEN], int64_t head_wall_ms);
+/* journal_seal_check.c: the checks of rb_journal_verify_with o (signatures,
+ * anchors), after the chain walk, on rows a backend reads through io (in
+ * the walk's snapshot): cut is the newest checkpoint's cut, end the newest
+ * event (cut when none is left). Findings go to v; out gets "signatures"
+ * and "anchors". io's functions return 0 or the backend's failure
+ * (described in its journal's message). */
+typedef struct {
+    int64_t id, event_id, signed_at;
+    const unsigned char *hash;   /* RB__J_HASH_LEN bytes, or NULL: not a hash */
+    const unsigned char *key_id; /* RB__J_HASH_LEN bytes, or NULL */
+    const void *sig;
+    size_t sig_len;
+} rb__jsigrow_t;
+typedef struct {
+    int found;
+    int64_t event_id, checkpoint;    /* cut_at: the cut and its checkpoint's id */
+    const unsigned char *hash;       /* NULL: not a 32-byte hash */
+    unsigned char buf[RB__J_HASH_LEN];
+} rb__jseal_at_t;
+typedef struct {
+    void *ctx;
+    /* every signature row in id order; row's nonzero return ends it */
+    int (*signatures)(void *ctx, int (*row)(void *arg, const rb__jsigrow_t *r), void *arg);
+    /* the event id as stored now */
+    int (*event_hash)(void *ctx, int64_t id, rb__jseal_at_t *at);
+    /* the first checkpoint whose cut is at or after id */
+    int (*cut_at)(void *ctx, int64_t id, rb__jseal_at_t *at);
+    /* how many run_finished events have an id above from */
+    int (*ended_after)(void *ctx, int64_t from, int64_t *n);
+} rb__jseal_io_t;
+int rb__jv_seals(rb__jverify_t *v, const rb__jseal_io_t *io, const rb_journal_verify_opts_t *o,
+                 int64_t cut, int64_t end, json_t *out);
+
 /* 64 hex digits + NUL of the SHA-256 of len bytes of s (journal.c). */
 int rb__j_sha256_hex(const char *s, size_t len, char hex[65]);
 

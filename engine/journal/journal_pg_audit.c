@@ -92,11 +92,85 @@ static int rb__pg_int(rb_journal_t *j, const char *sql, const char *param, int64
     return 0;
 }
 
+/* ---- the rows of the signed checkpoints, for journal_seal_check.c ---------------- */
+
+typedef struct {
+    int (*row)(void *arg, const rb__jsigrow_t *r);
+    void *arg;
+} rb__pgsig_t;
+
+static int rb__pgs_row(const PGresult *r, void *arg)
+{
+    rb__pgsig_t *w = arg;
+    size_t len;
+    rb__jsigrow_t row = {
+        .id = rb__pg_i64(r, 0, 0), .event_id = rb__pg_i64(r, 0, 1), .hash = rb__pg_hash(r, 0, 2),
+        .signed_at = rb__pg_i64(r, 0, 3), .key_id = rb__pg_hash(r, 0, 4),
+    };
+    row.sig = rb__pg_bytes(r, 0, 5, &len);
+    row.sig_len = len;
+    if (!row.sig)
+        row.sig = "";
+    return w->row(w->arg, &row);
+}
+
+static int rb__pgs_signatures(void *ctx, int (*row)(void *arg, const rb__jsigrow_t *r), void *arg)
+{
+    rb__pgsig_t w = {row, arg};
+    return rb__pg_each(ctx, "reading signatures",
+                       "SELECT id, event_id, hash, signed_at, key_id, signature FROM signatures"
+                       " ORDER BY id", 0, NULL, rb__pgs_row, &w);
+}
+
+/* One row of sql with $1 = id into at (event_id, hash, checkpoint from
+ * cols; a negative col: none). */
+static int rb__pgs_at(rb_journal_t *j, const char *sql, int64_t id, int ev_col, int hash_col,
+                      int cp_col, rb__jseal_at_t *at)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)id);
+    const char *vals[1] = { num };
+    memset(at, 0, sizeof *at);
+    PGresult *res = rb__pg_query(j, "verify", sql, 1, vals, NULL, NULL);
+    if (!res)
+        return RB_EJOURNAL;
+    if (PQntuples(res) == 1) {
+        const unsigned char *h = rb__pg_hash(res, 0, hash_col);
+        at->found = 1;
+        at->event_id = ev_col >= 0 ? rb__pg_i64(res, 0, ev_col) : id;
+        at->checkpoint = cp_col >= 0 ? rb__pg_i64(res, 0, cp_col) : 0;
+        if (h) {
+            memcpy(at->buf, h, RB__J_HASH_LEN);
+            at->hash = at->buf;
+        }
+    }
+    PQclear(res);
+    return 0;
+}
+
+static int rb__pgs_event_hash(void *ctx, int64_t id, rb__jseal_at_t *at)
+{
+    return rb__pgs_at(ctx, "SELECT hash FROM events WHERE id = $1::bigint", id, -1, 0, -1, at);
+}
+
+static int rb__pgs_cut_at(void *ctx, int64_t id, rb__jseal_at_t *at)
+{
+    return rb__pgs_at(ctx, "SELECT cut_event_id, cut_hash, id FROM checkpoints"
+                           " WHERE cut_event_id >= $1::bigint ORDER BY cut_event_id LIMIT 1",
+                      id, 0, 1, 2, at);
+}
+
+static int rb__pgs_ended_after(void *ctx, int64_t from, int64_t *n)
+{
+    char num[24];
+    snprintf(num, sizeof num, "%lld", (long long)from);
+    return rb__pg_int(ctx, "SELECT count(*) FROM events WHERE id > $1::bigint"
+                           " AND type = 'run_finished'", num, n);
+}
+
 int rb__pg_verify_in_txn(rb_journal_t *j, const rb_journal_verify_opts_t *o, json_t **out)
 {
     *out = NULL;
-    if (o && (o->nkeys || o->nanchors))
-        return rb__pg_unsupported(j, "audit verify --pubkey and --anchor");
     rb__jverify_t v;
     if (rb__jv_init(&v, 1, rb__pg_zero) != 0)
         return RB_ENOMEM;
@@ -164,14 +238,26 @@ int rb__pg_verify_in_txn(rb_journal_t *j, const rb_journal_verify_opts_t *o, jso
         snprintf(id, sizeof id, "%lld", (long long)head_id);
         ret = rb__pg_int(j, "SELECT wall_ms FROM events WHERE id = $1::bigint", id, &wall);
     }
+    json_t *seals = json_object();
+    if (!ret && !seals)
+        ret = RB_ENOMEM;
+    if (!ret && o && (o->nkeys || o->nanchors)) {
+        const rb__jseal_io_t io = {.ctx = j, .signatures = rb__pgs_signatures,
+                                   .event_hash = rb__pgs_event_hash, .cut_at = rb__pgs_cut_at,
+                                   .ended_after = rb__pgs_ended_after};
+        ret = rb__jv_seals(&v, &io, o, cut, v.events ? v.last_id : cut, seals);
+    }
     if (!ret && v.oom)
         ret = RB_ENOMEM;
     if (!ret) {
         *out = rb__jv_report(&v, j->path, runs, versions, first_id, cs.list, head_id, head_hash,
                              wall);
-        if (!*out)
+        if (*out)
+            json_object_update(*out, seals);
+        else
             ret = RB_ENOMEM;
     }
+    json_decref(seals);
     json_decref(cs.list);
     rb__jv_free(&v);
     return ret;

@@ -13,6 +13,8 @@
 #   - a row changed with the triggers disabled (as the superuser) makes
 #     `audit verify` say TAMPERED and name that event, with the same
 #     findings as the same change in the file;
+#   - --pubkey and --anchor check the copied signatures and an anchor with
+#     the file's findings, a forged signature row included;
 #   - what is not supported on PostgreSQL yet says so, exit 2.
 # Skips (exit 77) only when PostgreSQL is not installed.
 # Env: RUNBOOK (the binary), RB_SOURCE_DIR.
@@ -118,6 +120,18 @@ jq 'del(.path)' pg.json | cmp -s - sqlite.json && ok ||
 head -1 pg.txt | grep -q "journal: ok, the hash chain is intact" && sed 1d pg.txt | cmp -s - sqlite.txt &&
     ok || { bad "text reports differ"; cat pg.txt; }
 
+# the signed checkpoints and an anchor: the same report on both
+"$RUNBOOK" audit anchor --db j.db >anchor.txt 2>/dev/null || bad "audit anchor"
+"$RUNBOOK" audit anchor --db "$OWNER" | cmp -s - anchor.txt && ok || bad "audit anchor on PostgreSQL"
+"$RUNBOOK" audit verify --db j.db --pubkey k.pub --anchor anchor.txt --format json |
+    jq 'del(.path)' >sqlite.json
+"$RUNBOOK" audit verify --db "$OWNER" --pubkey k.pub --anchor anchor.txt --format json |
+    jq 'del(.path)' >pg.json
+jq -e '.ok and .signatures.valid == 2 and (.anchors | length) == 1' pg.json >/dev/null &&
+    cmp -s pg.json sqlite.json && ok || { bad "verify --pubkey --anchor differ"; diff pg.json sqlite.json | head; }
+"$RUNBOOK" audit verify --db "$OWNER" --pubkey k.pub >out.log 2>&1 &&
+    grep -q "signed       up to event #" out.log && ok || { bad "verify --pubkey text"; cat out.log; }
+
 # ---- a target that is not empty ------------------------------------------------------
 "$RUNBOOK" journal copy --from j.db --to "$OWNER" >out.log 2>&1
 [ $? -eq 2 ] && grep -q "the journal is not empty (6 runs, .* events, 3 runbook versions, 2 alerts" out.log &&
@@ -175,6 +189,13 @@ sqlite3 t.db "DROP TRIGGER events_no_update; UPDATE events SET data = '{\"result
 "$RUNBOOK" audit verify --db t.db --format json | jq '.problems' >sqlite.json
 "$RUNBOOK" audit verify --db "$OWNER" --format json | jq '.problems' >pg.json
 cmp -s pg.json sqlite.json && ok || { bad "the findings differ"; diff pg.json sqlite.json; }
+# a forged signature row: --pubkey names it, on both
+pg_sql "$SUPER" "ALTER TABLE signatures DISABLE TRIGGER USER; UPDATE signatures SET signed_at = signed_at + 1 WHERE id = 1; ALTER TABLE signatures ENABLE TRIGGER USER" >/dev/null
+sqlite3 t.db "DROP TRIGGER signatures_no_update; UPDATE signatures SET signed_at = signed_at + 1 WHERE id = 1"
+"$RUNBOOK" audit verify --db t.db --pubkey k.pub --format json | jq '.problems' >sqlite.json
+"$RUNBOOK" audit verify --db "$OWNER" --pubkey k.pub --format json | jq '.problems' >pg.json
+grep -q "signed checkpoint #1 .* is not a valid signature" pg.json && cmp -s pg.json sqlite.json && ok ||
+    { bad "a forged signature"; diff pg.json sqlite.json; }
 
 # ---- a source whose chain is broken copies nothing ------------------------------------------
 "$RUNBOOK" journal copy --from t.db --to "$(pg_url runbook_owner broken)" >out.log 2>&1
@@ -204,7 +225,6 @@ unsupported() { # WHAT ARGS…
     [ $_rc -eq 2 ] && grep -q "not supported on a PostgreSQL journal yet: $_w" out.log && ok ||
         { bad "$* on PostgreSQL: exit $_rc"; cat out.log; }
 }
-unsupported "audit verify --pubkey" audit verify --db "$OWNER" --pubkey k.pub
 unsupported "reading runs" runs --db "$OWNER"
 unsupported "reading runs" show 1 --db "$OWNER"
 unsupported "running runbooks" run --db "$OWNER" two.yaml
