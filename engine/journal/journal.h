@@ -4,7 +4,8 @@
  * are the only code in the project that touches either (engine/journal/
  * journal_int.h says what each does and how the two backends are chosen).
  * A PostgreSQL journal is, for now, filled by rb_journal_copy and read by
- * rb_journal_verify and rb_journal_verify_with; every other function
+ * rb_journal_verify, rb_journal_verify_with, rb_journal_runs_find and
+ * rb_journal_runs_orphaned (none there); every other function
  * answers it with RB_EJOURNAL and "not supported on a PostgreSQL journal
  * yet: …" in rb_journal_errmsg.
  *

@@ -29,6 +29,7 @@
  *                       checking its version, migrations.
  *   journal_pg_audit.c  audit verify, with journal_chain.c's rules.
  *   journal_pg_copy.c   journal copy: a file's rows into an empty database.
+ *   journal_pg_read.c   the listing of runs.
  * The files that do not:
  *   journal_chain.c     the canonical encoding, SHA-256, the verify rules
  *                       (the events' and the records' around them: both
@@ -122,6 +123,10 @@ int rb__pg_unsupported(rb_journal_t *j, const char *what);
     } while (0)
 /* journal_pg_audit.c: rb_journal_verify_with on PostgreSQL, in one snapshot. */
 int rb__pg_verify_with(rb_journal_t *j, const rb_journal_verify_opts_t *o, json_t **out);
+/* journal_pg_read.c: rb_journal_runs_find and rb_journal_runs_orphaned on
+ * PostgreSQL (no run is orphaned by a process there: none). */
+int rb__pg_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out);
+int rb__pg_runs_orphaned(rb_journal_t *j, json_t **out);
 
 /* ---- copying a journal: journal_export.c reads the file's rows, journal_pg_copy.c
  * writes them into PostgreSQL ---------------------------------------------------- */
