@@ -30,8 +30,57 @@ typedef struct {
     json_t *cplist;
     json_t *counts;   /* table → rows */
     const rb__jtable_t *prepared; /* the table whose insert is prepared as "ins" */
+    int pending;      /* rows sent in the pipeline, not yet answered */
     char ebuf[RB__J_ERRLEN];
 } rb__pgc_t;
+
+/* Rows go over in libpq's pipeline mode, RB__PGC_BATCH at a time: one
+ * round trip per batch instead of one per row (a copy of 50,000 events
+ * took 4 s row by row). The answers of a batch are small (a command tag
+ * each), so a batch never fills the socket's buffers both ways. */
+#define RB__PGC_BATCH 256
+
+/* Waits for the answers of the rows sent; 0, or the first failure. */
+static int rb__pgc_drain(rb__pgc_t *x)
+{
+    PGconn *conn = x->dst->pg->conn;
+    if (!x->pending)
+        return 0;
+    x->pending = 0;
+    if (!PQpipelineSync(conn))
+        return rb__pg_fail(x->dst, NULL, "copying");
+    int ret = 0;
+    for (;;) {
+        PGresult *res = PQgetResult(conn);
+        if (!res) {
+            if (PQstatus(conn) != CONNECTION_OK)
+                return ret ? ret : rb__pg_fail(x->dst, NULL, "copying");
+            continue; /* the end of one query's results */
+        }
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            return ret;
+        }
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED &&
+            !ret) {
+            char what[80];
+            snprintf(what, sizeof what, "copying %s", x->prepared ? x->prepared->name : "rows");
+            ret = rb__pg_fail(x->dst, res, what);
+        }
+        PQclear(res);
+    }
+}
+
+/* Leaves pipeline mode, everything sent answered. */
+static int rb__pgc_pipeline_end(rb__pgc_t *x)
+{
+    int ret = rb__pgc_drain(x);
+    if (PQpipelineStatus(x->dst->pg->conn) != PQ_PIPELINE_OFF &&
+        !PQexitPipelineMode(x->dst->pg->conn) && !ret)
+        ret = rb__pg_fail(x->dst, NULL, "copying");
+    return ret;
+}
 
 static int rb__pgc_prepare(rb__pgc_t *x, const rb__jtable_t *t)
 {
@@ -49,6 +98,9 @@ static int rb__pgc_prepare(rb__pgc_t *x, const rb__jtable_t *t)
         if (n > 0 && (size_t)n < sizeof sql)
             snprintf(sql + n, sizeof sql - (size_t)n, ")");
     }
+    int ret = rb__pgc_pipeline_end(x);
+    if (ret != 0)
+        return ret;
     PQclear(PQexec(x->dst->pg->conn, "DEALLOCATE ALL"));
     PGresult *res = PQprepare(x->dst->pg->conn, "ins", sql, t->ncols, NULL);
     int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -59,6 +111,8 @@ static int rb__pgc_prepare(rb__pgc_t *x, const rb__jtable_t *t)
     }
     PQclear(res);
     x->prepared = t;
+    if (ok && !PQenterPipelineMode(x->dst->pg->conn))
+        return rb__pg_fail(x->dst, NULL, "copying");
     return ok ? 0 : RB_EJOURNAL;
 }
 
@@ -161,16 +215,10 @@ static int rb__pgc_row(const rb__jtable_t *t, const rb__jval_t *c, void *arg)
             break;
         }
     }
-    PGresult *res = PQexecPrepared(x->dst->pg->conn, "ins", t->ncols, vals, lens, fmts, 1);
-    ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        char what[80];
-        snprintf(what, sizeof what, "copying %s", t->name);
-        rb__pg_fail(x->dst, res, what);
-        PQclear(res);
-        return RB_EJOURNAL;
-    }
-    PQclear(res);
+    if (!PQsendQueryPrepared(x->dst->pg->conn, "ins", t->ncols, vals, lens, fmts, 1))
+        return rb__pg_fail(x->dst, NULL, "copying");
+    if (++x->pending >= RB__PGC_BATCH && (ret = rb__pgc_drain(x)) != 0)
+        return ret;
     json_t *n = json_object_get(x->counts, t->name);
     if (json_object_set_new(x->counts, t->name,
                             json_integer(n ? json_integer_value(n) + 1 : 1)) != 0)
@@ -253,6 +301,9 @@ int rb_journal_copy(const char *from, const char *to, json_t **out, char *err, s
         (ret = rb__pgc_empty(&dst)) != 0)
         goto fail;
     ret = rb__j_export(src, rb__pgc_row, &x);
+    int end = rb__pgc_pipeline_end(&x);
+    if (ret == 0)
+        ret = end;
     if (ret != 0) {
         if (x.ebuf[0]) {
             ret = rb__pgc_refused(out, from, dst.path, x.ebuf);
