@@ -242,6 +242,12 @@ unsupported() { # WHAT ARGS…
 }
 unsupported "reading runs" show 1 --db "$OWNER"
 unsupported "running runbooks" run --db "$OWNER" two.yaml
+printf 'database: %s\nrunbooks: %s/runbooks\n' "$OWNER" "$tmp" >pg-server.yaml
+unsupported "runbook serve" validate --config pg-server.yaml
+unsupported "runbook serve" serve --config pg-server.yaml --listen 127.0.0.1:0
+unsupported "runbook serve" serve --db "postgresql://runbook_owner:s3cret@127.0.0.1:$PG_PORT/journal" \
+    --dir runbooks --listen 127.0.0.1:0
+grep -q s3cret out.log && bad "serve showed the password" || ok
 
 echo "$pass passed, $fail failed"
 [ "$fail" -eq 0 ]
