@@ -65,6 +65,11 @@ typedef struct rb_journal rb_journal_t;
  * RB_E* with a one-line reason for the user in err ("not a runbook
  * journal", "database is locked", "read-only file system" …).
  *
+ * path may be a PostgreSQL URL (rb_journal_is_url): then the journal
+ * must exist in that database (rb_journal_copy makes one) and, for now,
+ * opens with RB_JOURNAL_READONLY only (else RB_EJOURNAL, "not supported
+ * on a PostgreSQL journal yet: …"); the other flags do not apply to it.
+ *
  * The environment variable RUNBOOK_JOURNAL_MAX_PAGES (a test and
  * operations knob, read only when set) caps the file at that many pages
  * (PRAGMA max_page_count): writes beyond it fail with "database or disk is
