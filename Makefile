@@ -22,12 +22,12 @@ all: build
 #   DEB_TEST_PKGS  what `make test` runs besides: cmocka, the servers and
 #                  clients the tests start, the tools that read the pages
 DEB_PKGS = build-essential cmake pkg-config libyaml-dev libjansson-dev \
-           libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libh2o-dev
+           libuv1-dev libcurl4-openssl-dev libsqlite3-dev libssl-dev libh2o-dev libpq-dev
 DEB_DEMO_PKGS = curl jq python3
 DEB_TEST_PKGS = libcmocka-dev sqlite3 curl jq python3 nodejs npm \
                 python3-aiosmtpd openssl openssh-client openssh-server patch \
                 prometheus-alertmanager python3-prometheus-client wrk nginx-light \
-                chromium rocksdb-tools
+                chromium rocksdb-tools postgresql-15
 
 # rb_deps: installs the missing packages of the list $(1).
 define rb_deps

@@ -28,6 +28,17 @@ foreach(script ${RB_E2E_TESTS})
     TIMEOUT 600)
 endforeach()
 
+# The e2e tests of the journal on PostgreSQL (tests/e2e/pg_*.sh) start a
+# real PostgreSQL 15 (tests/e2e/lib_pg.sh): label `postgres`, and exit 77
+# (a skip, never a pass) only when it is not installed (`make deps-test`
+# installs it).
+foreach(script ${RB_E2E_TESTS})
+  get_filename_component(name ${script} NAME_WE)
+  if(name MATCHES "^pg_")
+    set_tests_properties(e2e.${name} PROPERTIES LABELS "e2e;postgres" SKIP_RETURN_CODE 77)
+  endif()
+endforeach()
+
 # World tests: every tests/world/t_<name>.sh runs runbooks from runbooks/
 # end to end against the simulated deployment of tests/world/world.py
 # (tests/world/README.md), registered as `world.<name>` with the label

@@ -1,12 +1,13 @@
 /*
- * cli_audit.c — `runbook audit verify` and `runbook journal prune` (DESIGN
- * §5, §8): check the journal's hash chain and say where it was tampered
- * with; remove old finished runs behind a checkpoint.
+ * cli_audit.c — `runbook audit verify`, `runbook journal prune` and
+ * `runbook journal copy` (DESIGN §5, §8, §11): check the journal's hash
+ * chain and say where it was tampered with; remove old finished runs
+ * behind a checkpoint; move a journal file into PostgreSQL.
  *
- * Owns: the words and exit codes of these two commands, and the parsing of
+ * Owns: the words and exit codes of these commands, and the parsing of
  * --before. Works only through engine/journal/journal.h.
  *
- * Must never: touch SQLite, create a journal file, or say "ok" about a
+ * Must never: touch a database, create a journal file, or say "ok" about a
  * journal it could not read to the end.
  */
 #ifndef _GNU_SOURCE
@@ -132,7 +133,7 @@ static long long jint(const json_t *o, const char *k)
 
 static rb_journal_t *open_journal(const char *cmd, const char *db, int flags)
 {
-    if (access(db, F_OK) != 0 && errno == ENOENT) {
+    if (!rb_journal_is_url(db) && access(db, F_OK) != 0 && errno == ENOENT) {
         fprintf(stderr,
                 "runbook %s: no journal at %s (nothing has run here yet? pass --db FILE or"
                 " set RUNBOOK_DB)\n", cmd, db);
@@ -316,7 +317,7 @@ static int audit_verify(int argc, char **argv)
         print_json(r);
     } else if (ok) {
         const json_t *head = json_object_get(r, "head");
-        printf("%s: ok, the hash chain is intact\n", o.db);
+        printf("%s: ok, the hash chain is intact\n", jstr(r, "path"));
         if (jint(r, "events"))
             printf("  events       %lld in %lld runs (#%lld to #%lld)\n", jint(r, "events"),
                    jint(r, "runs"), jint(r, "first_event_id"),
@@ -346,9 +347,10 @@ static int audit_verify(int argc, char **argv)
             unproven &= !strcmp(jstr(p, "kind") ? jstr(p, "kind") : "", "unproven");
         if (unproven)
             printf("%s: NOT PROVEN: the hash chain is intact, but what was asked cannot be"
-                   " proven\n", o.db);
+                   " proven\n", jstr(r, "path"));
         else
-            printf("%s: TAMPERED: %lld problem%s found; the first bad record first\n", o.db, n,
+            printf("%s: TAMPERED: %lld problem%s found; the first bad record first\n",
+                   jstr(r, "path"), n,
                    n == 1 ? "" : "s");
         out_t out = {stdout, 0};
         json_array_foreach(json_object_get(r, "problems"), i, p)
@@ -367,8 +369,9 @@ static int audit_verify(int argc, char **argv)
  * (`runbook audit --db F verify`). */
 static int subcommand_at(int argc, char **argv)
 {
-    static const char *const with_value[] = {"--db",     "--format", "--before",
-                                             "--pubkey", "--anchor", "--out",    NULL};
+    static const char *const with_value[] = {"--db",     "--format", "--before", "--pubkey",
+                                             "--anchor", "--out",    "--from",   "--to",
+                                             NULL};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--"))
             return i + 1 < argc ? i + 1 : argc;
@@ -561,13 +564,130 @@ static int journal_prune(int argc, char **argv)
     return RB_EXIT_OK;
 }
 
+/* ---- runbook journal copy ---------------------------------------------------------- */
+
+static void usage_copy(FILE *f)
+{
+    fputs("usage: runbook journal copy --from FILE --to URL [--format text|json]\n"
+          "\n"
+          "Copies the journal file FILE into the PostgreSQL journal URL\n"
+          "(postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB), in one transaction: every\n"
+          "runbook version, run, event, checkpoint, signature and alert, with the stored\n"
+          "hashes as they are, so that `runbook audit verify --db URL` checks the same\n"
+          "chain. The journal's tables are made in a database that has none; a target\n"
+          "that already holds runs, events, versions, alerts, checkpoints or signatures\n"
+          "is refused. Each event is checked against its hash as it is copied and the\n"
+          "copy is verified before it commits: a source whose chain is broken copies\n"
+          "nothing. The file is only read.\n"
+          "\n"
+          "Options:\n"
+          "      --from FILE      the journal file to copy\n"
+          "      --to URL         the PostgreSQL journal to fill (libpq's URL; PGPASSWORD\n"
+          "                       and ~/.pgpass are read as by psql)\n"
+          "      --format FORMAT  text (default) or json\n"
+          "  -h, --help           this help\n"
+          "\n"
+          "Exit status: 0 copied; 1 the source's hash chain does not verify (nothing\n"
+          "copied); 2 bad usage, a file or database that cannot be opened or written,\n"
+          "or a target that is not empty.\n",
+          f);
+}
+
+enum { OPT_FROM = OPT_ANCHOR + 1, OPT_TO };
+
+static int journal_copy(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        { "from", required_argument, NULL, OPT_FROM },
+        { "to", required_argument, NULL, OPT_TO },
+        { "format", required_argument, NULL, RB__OPT_FORMAT },
+        { "help", no_argument, NULL, 'h' },
+        { NULL, 0, NULL, 0 },
+    };
+    const char *cmd = "journal copy", *from = NULL, *to = NULL, *unused = NULL;
+    int json = 0, c;
+    optind = 0;
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'h':
+            usage_copy(stdout);
+            return RB_EXIT_OK;
+        case OPT_FROM:
+            from = optarg;
+            break;
+        case OPT_TO:
+            to = optarg;
+            break;
+        case RB__OPT_FORMAT: {
+            int rc = rb__cli_journal_opt(c, cmd, &unused, &json);
+            if (rc >= 0)
+                return rc;
+            break;
+        }
+        default:
+            return rb__cli_bad_option(cmd, c, argv);
+        }
+    }
+    if (optind < argc)
+        return rb__cli_usage(cmd, "unexpected argument '%s'", argv[optind]);
+    if (!from || !*from)
+        return rb__cli_usage(cmd, "--from FILE is required");
+    if (!to || !*to)
+        return rb__cli_usage(cmd, "--to URL is required");
+    if (!rb_journal_is_url(to))
+        return rb__cli_usage(cmd, "--to must be a postgresql:// URL, not '%s'", to);
+    if (access(from, F_OK) != 0 && errno == ENOENT) {
+        fprintf(stderr, "runbook %s: no journal at %s\n", cmd, from);
+        return RB_EXIT_USAGE;
+    }
+    json_t *r = NULL;
+    char err[1024];
+    int rc = rb_journal_copy(from, to, &r, err, sizeof err);
+    if (rc != 0) {
+        fprintf(stderr, "runbook %s: %s\n", cmd, err[0] ? err : rb_strerror(rc));
+        return RB_EXIT_USAGE;
+    }
+    if (!json_is_true(json_object_get(r, "copied"))) {
+        /* a broken chain is a finding, as audit verify's exit 1 */
+        if (json)
+            print_json(r);
+        fprintf(stderr, "runbook %s: %s: the source's hash chain does not verify (see `runbook"
+                        " audit verify --db %s`): nothing was copied\n", cmd,
+                jstr(r, "problem"), from);
+        json_decref(r);
+        return RB_EXIT_FAILED;
+    }
+    if (json) {
+        print_json(r);
+    } else {
+        const json_t *head = json_object_get(r, "head");
+        printf("copied %s to %s\n", from, jstr(r, "to"));
+        printf("  runs         %lld (%lld events, %lld runbook versions)\n", jint(r, "runs"),
+               jint(r, "events"), jint(r, "versions"));
+        printf("  alerts       %lld (%lld run links)\n", jint(r, "alerts"), jint(r, "alert_runs"));
+        printf("  checkpoints  %lld, signatures %lld\n", jint(r, "checkpoints"),
+               jint(r, "signatures"));
+        if (json_is_object(head))
+            printf("  head         #%lld %s, verified\n", jint(head, "event_id"),
+                   jstr(head, "hash"));
+    }
+    json_decref(r);
+    return RB_EXIT_OK;
+}
+
 int rb_cli_journal(int argc, char **argv)
 {
     subcommand_first(argc, argv);
     if (argc >= 2 && !strcmp(argv[1], "prune"))
         return journal_prune(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "copy"))
+        return journal_copy(argc - 1, argv + 1);
     return no_subcommand("journal", "prune", argc, argv,
                          "usage: runbook journal prune --before DATE [--db FILE] [--dry-run]\n"
+                         "       runbook journal copy --from FILE --to URL\n"
                          "  prune    remove old finished runs, leaving a checkpoint"
-                         " (runbook journal prune --help)\n");
+                         " (runbook journal prune --help)\n"
+                         "  copy     copy a journal file into PostgreSQL"
+                         " (runbook journal copy --help)\n");
 }

@@ -487,7 +487,7 @@ int rb__cli_parse_opts(int argc, char **argv, const char *cmd, int with_limit, o
  * file gets its own message: it almost always means "wrong directory". */
 rb_journal_t *rb__cli_open_journal(const char *cmd, const char *db)
 {
-    if (access(db, F_OK) != 0 && errno == ENOENT) {
+    if (!rb_journal_is_url(db) && access(db, F_OK) != 0 && errno == ENOENT) {
         fprintf(stderr,
                 "runbook %s: no journal at %s (nothing has run here yet? pass --db FILE or"
                 " set RUNBOOK_DB)\n",

@@ -31,7 +31,7 @@ static const command_t commands[] = {
     {"report", rb_cli_report, "the post-incident review of a run: text, Markdown, HTML or JSON"},
     {"replay", rb_cli_replay, "run a recorded run again from the journal and compare every decision"},
     {"audit", rb_cli_audit, "audit verify: check the journal's hash chain for tampering"},
-    {"journal", rb_cli_journal, "journal prune: remove old finished runs behind a checkpoint"},
+    {"journal", rb_cli_journal, "journal prune: remove old finished runs behind a checkpoint; journal copy: a journal file into PostgreSQL"},
     {"serve", rb_cli_serve, "serve alert webhooks over HTTP: Alertmanager starts runbooks"},
     {"actions", rb_cli_actions, "list the actions (built in and plugins) and their parameters"},
     {NULL, NULL, NULL},

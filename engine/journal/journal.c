@@ -581,10 +581,18 @@ int rb_journal_open(const char *path, int flags, rb_journal_t **out, char *err, 
     }
     j->flags = flags;
     j->lock_fd = -1;
-    rb__j_fault_arm();
     const int ro = flags & RB_JOURNAL_READONLY;
-    int ret = ro || !strcmp(path, ":memory:") ? 0
-                                              : rb__j_create_private(path, j->err, sizeof j->err);
+    int ret = 0;
+    if (rb_journal_is_url(path)) {
+        /* PostgreSQL (journal_pg.c): read-only for now; journal copy fills one */
+        ret = ro ? rb__pg_open(j, path, 0)
+                 : rb__pg_unsupported(j, "running runbooks (runbook run, resume, serve): a"
+                                         " PostgreSQL journal is read by audit verify and filled"
+                                         " by journal copy");
+        goto opened;
+    }
+    rb__j_fault_arm();
+    ret = ro || !strcmp(path, ":memory:") ? 0 : rb__j_create_private(path, j->err, sizeof j->err);
     if (ret == 0 && (flags & RB_JOURNAL_EXCLUSIVE))
         ret = rb__j_lock(j, j->err, sizeof j->err);
     if (ret == 0)
@@ -593,9 +601,11 @@ int rb_journal_open(const char *path, int flags, rb_journal_t **out, char *err, 
         ret = rb__j_migrate(j);
     if (ret == 0 && !ro && !(flags & RB_JOURNAL_NO_RECOVER))
         ret = rb__j_recover(j);
+opened:
     if (ret != 0) {
         if (err && errlen)
             snprintf(err, errlen, "%s", j->err[0] ? j->err : rb_strerror(ret));
+        rb__pg_close(j);
         rb__j_conn_free(j->c);
         if (j->lock_fd >= 0)
             close(j->lock_fd);
@@ -615,8 +625,9 @@ void rb_journal_close(rb_journal_t *j)
         return;
     if (j->w)
         rb_journal_detach_loop(j); /* nobody to tell if it fails: the caller chose not to */
-    if (j->c->in_txn)
+    if (j->c && j->c->in_txn)
         rb_journal_sync(j);
+    rb__pg_close(j);
     rb__j_conn_free(j->c);
     if (j->lock_fd >= 0)
         close(j->lock_fd); /* after the connections: see lock_fd */

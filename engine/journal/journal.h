@@ -1,8 +1,13 @@
 /*
- * journal.h — the SQLite journal (DESIGN §5). The engine/journal*.c files are
- * the only code in the project that touches SQLite (engine/journal/journal_int.h
- * says what each does; journal_chain.c, journal_writer.c and
- * journal_recover.c are parts of the journal that do not).
+ * journal.h — the journal (DESIGN §5, §11): an SQLite file, or a PostgreSQL
+ * database named by a postgresql:// URL (libpq). The engine/journal*.c files
+ * are the only code in the project that touches either (engine/journal/
+ * journal_int.h says what each does and how the two backends are chosen).
+ * A PostgreSQL journal is, for now, filled by rb_journal_copy and read by
+ * rb_journal_verify, rb_journal_verify_with, rb_journal_runs_find and
+ * rb_journal_runs_orphaned (none there); every other function
+ * answers it with RB_EJOURNAL and "not supported on a PostgreSQL journal
+ * yet: …" in rb_journal_errmsg.
  *
  * Two write modes:
  *
@@ -60,12 +65,39 @@ typedef struct rb_journal rb_journal_t;
  * RB_E* with a one-line reason for the user in err ("not a runbook
  * journal", "database is locked", "read-only file system" …).
  *
+ * path may be a PostgreSQL URL (rb_journal_is_url): then the journal
+ * must exist in that database (rb_journal_copy makes one) and, for now,
+ * opens with RB_JOURNAL_READONLY only (else RB_EJOURNAL, "not supported
+ * on a PostgreSQL journal yet: …"); the other flags do not apply to it.
+ *
  * The environment variable RUNBOOK_JOURNAL_MAX_PAGES (a test and
  * operations knob, read only when set) caps the file at that many pages
  * (PRAGMA max_page_count): writes beyond it fail with "database or disk is
  * full" as on a full disk.
  */
 int rb_journal_open(const char *path, int flags, rb_journal_t **out, char *err, size_t errlen);
+
+/* 1 when path names a PostgreSQL journal: a postgresql:// or postgres:// URL
+ * (libpq's: postgresql://[USER[:PASSWORD]@]HOST[:PORT]/DB[?PARAM=VALUE…]). */
+int rb_journal_is_url(const char *path);
+
+/*
+ * Copies the SQLite journal at from into the PostgreSQL journal at to (a
+ * URL), in one transaction: every runbook version, run, event, checkpoint,
+ * signature, alert and alert link, the chain head and the id sequences,
+ * with their stored hashes verbatim. The target's schema is made when the
+ * database has none; a target holding any run, event, version, alert,
+ * checkpoint or signature is refused (RB_EINVAL). Each event is checked
+ * against its hash and the one before it as it is copied, and the copy is
+ * verified as a whole (rb_journal_verify's rules) before it commits.
+ * Returns 0 when the copy ran to its end: *out {copied: true, from, to
+ * (without a password), versions, runs, events, checkpoints, signatures,
+ * alerts, alert_runs, head: {event_id, hash, wall_ms}}, or, for a source
+ * whose chain does not verify, {copied: false, from, to, problem (the
+ * first finding)} and nothing written. Else a negative RB_E* with why, one
+ * line, in err.
+ */
+int rb_journal_copy(const char *from, const char *to, json_t **out, char *err, size_t errlen);
 
 /* The journal schema version this program writes (PRAGMA user_version of a
  * new or migrated file), for `runbook --version`. Any thread. */

@@ -75,6 +75,7 @@ static int bad_key(rb_journal_t *j, const char *fp, const char *sa)
 int rb_journal_alert_claim(rb_journal_t *j, const char *fingerprint, const char *starts_at,
                            const json_t *alert, const json_t *runbooks, int resolved)
 {
+    RB__J_SQLITE_ONLY(j, "the server's alert claims (runbook serve)");
     if (bad_key(j, fingerprint, starts_at))
         return RB_EINVAL;
     char *a = rb__j_dumps(alert);
@@ -99,6 +100,7 @@ int rb_journal_alert_claim(rb_journal_t *j, const char *fingerprint, const char 
 int rb_journal_alert_outcome(rb_journal_t *j, const char *fingerprint, const char *starts_at,
                              const char *runbook, const char *outcome)
 {
+    RB__J_SQLITE_ONLY(j, "the server's alert claims (runbook serve)");
     if (bad_key(j, fingerprint, starts_at))
         return RB_EINVAL;
     rb__jrec_t r = {
@@ -112,6 +114,7 @@ int rb_journal_alert_outcome(rb_journal_t *j, const char *fingerprint, const cha
 int rb_journal_alert_resolved(rb_journal_t *j, const char *fingerprint, const char *starts_at,
                               const json_t *notice)
 {
+    RB__J_SQLITE_ONLY(j, "the server's alert claims (runbook serve)");
     if (bad_key(j, fingerprint, starts_at))
         return RB_EINVAL;
     char *d = rb__j_dumps(notice);
@@ -165,6 +168,7 @@ static int runs_of(rb__jconn_t *c, const char *fp, const char *sa, json_t *runs)
 int rb_journal_alert_get(rb_journal_t *j, const char *fingerprint, const char *starts_at,
                          json_t **out)
 {
+    RB__J_SQLITE_ONLY(j, "the server's alert claims (runbook serve)");
     *out = NULL;
     if (bad_key(j, fingerprint, starts_at))
         return RB_EINVAL;
@@ -203,6 +207,7 @@ int rb_journal_alert_get(rb_journal_t *j, const char *fingerprint, const char *s
 
 int rb_journal_alert_open(rb_journal_t *j, const char *fingerprint, json_t **out)
 {
+    RB__J_SQLITE_ONLY(j, "the server's alert claims (runbook serve)");
     *out = NULL;
     if (bad_key(j, fingerprint, "-"))
         return RB_EINVAL;
@@ -231,6 +236,7 @@ int rb_journal_alert_open(rb_journal_t *j, const char *fingerprint, json_t **out
 
 int rb_journal_alerts_unstarted(rb_journal_t *j, int limit, json_t **out)
 {
+    RB__J_SQLITE_ONLY(j, "the server's alert claims (runbook serve)");
     *out = NULL;
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;

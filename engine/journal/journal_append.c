@@ -427,6 +427,7 @@ int rb__j_write(rb_journal_t *j, const rb__jrec_t *r, int64_t *run_id)
 
 int rb_journal_sync(rb_journal_t *j)
 {
+    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     if (j->w)
         return rb__jw_sync(j);
     rb__jconn_t *c = j->c;
@@ -443,6 +444,7 @@ int rb_journal_sync(rb_journal_t *j)
 int rb_journal_put_version(rb_journal_t *j, const char *name, const char *path,
                            const char *source, size_t len, char sha256_hex[65])
 {
+    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     if (rb__j_sha256_hex(source, len, sha256_hex) != 0) {
         snprintf(j->err, sizeof j->err, "%s: SHA-256 failed", j->path);
         return RB_EJOURNAL;
@@ -461,6 +463,7 @@ int rb_journal_put_version(rb_journal_t *j, const char *name, const char *path,
 int rb_journal_run_create(rb_journal_t *j, const char *runbook, const char *sha256,
                           const json_t *params, const char *trigger, int64_t *run_id)
 {
+    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     return rb_journal_run_create_claimed(j, runbook, sha256, params, trigger, NULL, NULL, run_id);
 }
 
@@ -468,6 +471,7 @@ int rb_journal_run_create_claimed(rb_journal_t *j, const char *runbook, const ch
                                   const json_t *params, const char *trigger,
                                   const char *fingerprint, const char *starts_at, int64_t *run_id)
 {
+    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     char *p = rb__j_dumps(params);
     if (!p) {
         snprintf(j->err, sizeof j->err, "%s: creating a run: params are not JSON", j->path);
@@ -498,6 +502,7 @@ int rb_journal_run_create_claimed(rb_journal_t *j, const char *runbook, const ch
 int rb_journal_event(rb_journal_t *j, int64_t run_id, const char *type, const char *step,
                      int attempt, const json_t *data)
 {
+    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     if (!type || !*type) {
         snprintf(j->err, sizeof j->err, "%s: appending an event: no type", j->path);
         return RB_EINVAL;
@@ -524,12 +529,14 @@ int rb_journal_event(rb_journal_t *j, int64_t run_id, const char *type, const ch
 
 int rb_journal_run_status(rb_journal_t *j, int64_t run_id, const char *status, int final)
 {
+    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     return rb_journal_run_status_at(j, run_id, status, final, 0, 0);
 }
 
 int rb_journal_run_status_at(rb_journal_t *j, int64_t run_id, const char *status, int final,
                              int64_t started_ms, int64_t at_ms)
 {
+    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     rb__jrec_t r = {
         .kind = RB__REC_STATUS, .run_id = run_id, .status = status ? status : "",
         .final = final, .wall_ms = at_ms > 0 ? at_ms : rb__j_wall_ms(), .started_ms = started_ms,

@@ -37,47 +37,20 @@ static int rb__j_verify_checkpoints(rb__jconn_t *c, rb__jverify_t *v, json_t *li
                                 " FROM checkpoints ORDER BY id", -1, &st, NULL);
     if (rc != SQLITE_OK)
         return rb__j_failc(c, rc, "reading checkpoints");
-    unsigned char prev[RB__J_HASH_LEN] = { 0 }, h[RB__J_HASH_LEN];
-    int64_t prev_cut = 0;
-    *cut = 0;
-    memset(cut_hash, 0, RB__J_HASH_LEN);
+    rb__jvcp_t s = { .cut = 0 };
     while ((rc = rb__j_step(st)) == SQLITE_ROW) {
-        const unsigned char *ch = rb__j_col_hash(st, 4), *ph = rb__j_col_hash(st, 7),
-                            *hh = rb__j_col_hash(st, 8);
         rb__jcp_t cp = {
             .id = sqlite3_column_int64(st, 0), .created_at = sqlite3_column_int64(st, 1),
             .before_ms = sqlite3_column_int64(st, 2), .cut_event_id = sqlite3_column_int64(st, 3),
             .pruned_runs = sqlite3_column_int64(st, 5),
             .pruned_events = sqlite3_column_int64(st, 6),
-            .cut_hash = ch ? ch : rb__j_zero, .prev_hash = ph ? ph : rb__j_zero,
+            .cut_hash = rb__j_col_hash(st, 4), .prev_hash = rb__j_col_hash(st, 7),
         };
-        if (!ch || !ph || !hh || rb__chain_checkpoint_hash(&v->h, &cp, h) != 0 ||
-            memcmp(h, hh, RB__J_HASH_LEN) != 0)
-            rb__jv_problem(v, NULL, 0, "checkpoint %lld: its content does not match its hash"
-                                       " (edited)", (long long)cp.id);
-        else if (memcmp(cp.prev_hash, prev, RB__J_HASH_LEN) != 0)
-            rb__jv_problem(v, NULL, 0, "checkpoint %lld does not follow the checkpoint before it"
-                                       " (a checkpoint was deleted or inserted)",
-                           (long long)cp.id);
-        else if (cp.cut_event_id <= prev_cut)
-            rb__jv_problem(v, NULL, 0, "checkpoint %lld cuts at event #%lld, not after the"
-                                       " previous cut #%lld", (long long)cp.id,
-                           (long long)cp.cut_event_id, (long long)prev_cut);
-        memcpy(prev, hh ? hh : rb__j_zero, RB__J_HASH_LEN);
-        prev_cut = cp.cut_event_id;
-        *cut = cp.cut_event_id;
-        memcpy(cut_hash, cp.cut_hash, RB__J_HASH_LEN);
-        char hex[2 * RB__J_HASH_LEN + 1];
-        rb__hex(cp.cut_hash, RB__J_HASH_LEN, hex);
-        json_array_append_new(list, json_pack("{s:I,s:I,s:I,s:I,s:s,s:I,s:I}", "id",
-                                              (json_int_t)cp.id, "created_at",
-                                              (json_int_t)cp.created_at, "before_ms",
-                                              (json_int_t)cp.before_ms, "cut_event_id",
-                                              (json_int_t)cp.cut_event_id, "cut_hash", hex,
-                                              "pruned_runs", (json_int_t)cp.pruned_runs,
-                                              "pruned_events", (json_int_t)cp.pruned_events));
+        rb__jv_checkpoint(v, &s, &cp, rb__j_col_hash(st, 8), list);
     }
     sqlite3_finalize(st);
+    *cut = s.cut;
+    memcpy(cut_hash, s.cut_hash, RB__J_HASH_LEN);
     return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, "reading checkpoints");
 }
 
@@ -157,15 +130,8 @@ static int rb__j_verify_events(rb__jconn_t *c, rb__jverify_t *v, int64_t run, in
             (ret = rb__j_verify_resync(c, v, before, e.id, cut, cut_hash)) != 0)
             break;
         if (!prev) {
-            /* Not 32 bytes: no hash could have been computed over it. */
-            rb__jv_problem(v, &e, 0, "its prev_hash is not a 32-byte hash: a column was edited");
-            v->events++;
-            v->expect_id = e.id + 1;
-            v->last_id = e.id;
-            const unsigned char *h = rb__j_col_hash(st, 10);
-            memcpy(v->last_hash, h ? h : rb__j_zero, RB__J_HASH_LEN);
-            memcpy(v->expect_prev, v->last_hash, RB__J_HASH_LEN);
-            rb__map_put(&v->seqs, e.run_id, e.seq);
+            rb__jv_event_bad_prev(v, &e, sqlite3_column_blob(st, 10),
+                                  (size_t)sqlite3_column_bytes(st, 10));
             continue;
         }
         rb__jv_event(v, &e, sqlite3_column_blob(st, 10), (size_t)sqlite3_column_bytes(st, 10),
@@ -199,16 +165,11 @@ static void rb__j_verify_versions(rb__jconn_t *c, rb__jverify_t *v, int64_t run,
     if (run > 0)
         sqlite3_bind_int64(st, 1, run);
     while ((rc = rb__j_step(st)) == SQLITE_ROW) {
-        const char *sha = (const char *)sqlite3_column_text(st, 0);
-        const char *src = (const char *)sqlite3_column_text(st, 2);
-        char hex[65];
         (*count)++;
-        if (rb__j_sha256_hex(src ? src : "", (size_t)sqlite3_column_bytes(st, 2), hex) != 0 ||
-            !sha || strcmp(sha, hex) != 0)
-            rb__jv_problem(v, NULL, 0, "runbook version %.64s (%s): its text does not match its"
-                                       " SHA-256 (edited)", sha ? sha : "?",
-                           sqlite3_column_text(st, 1) ? (const char *)sqlite3_column_text(st, 1)
-                                                      : "?");
+        rb__jv_version(v, (const char *)sqlite3_column_text(st, 0),
+                       (const char *)sqlite3_column_text(st, 1),
+                       (const char *)sqlite3_column_text(st, 2),
+                       (size_t)sqlite3_column_bytes(st, 2));
     }
     sqlite3_finalize(st);
     *rcp = rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -238,13 +199,9 @@ static void rb__j_verify_runs(rb__jconn_t *c, rb__jverify_t *v, int64_t run, int
     }
     sqlite3_bind_int64(st, 1, run);
     while ((rc = rb__j_step(st)) == SQLITE_ROW) {
-        const char *have = (const char *)sqlite3_column_text(st, 1);
-        const char *want = (const char *)sqlite3_column_text(st, 2);
-        rb__jv_problem(v, NULL, 0,
-                       "run %lld: the runs table says \"%.32s\" but its events end \"%.32s\""
-                       " (the runs table was edited)",
-                       (long long)sqlite3_column_int64(st, 0), have ? have : "null",
-                       want ? want : "null");
+        rb__jv_run_status(v, sqlite3_column_int64(st, 0),
+                          (const char *)sqlite3_column_text(st, 1),
+                          (const char *)sqlite3_column_text(st, 2));
     }
     sqlite3_finalize(st);
     *rcp = rc == SQLITE_DONE ? SQLITE_OK : rc;
@@ -276,33 +233,6 @@ static int rb__j_verify_head_read(rb__jconn_t *c, rb__jverify_t *v, int64_t *id,
     return 0;
 }
 
-/* The chain head (head_id >= 0) against the newest event, last (the cut
- * when there is none), whose stored hash is last_hash. */
-static void rb__j_verify_head(rb__jverify_t *v, int64_t head_id,
-                              const unsigned char head_hash[RB__J_HASH_LEN], int64_t last,
-                              const unsigned char last_hash[RB__J_HASH_LEN])
-{
-    if (head_id == last + 1)
-        rb__jv_problem(v, NULL, head_id,
-                       "the chain head records event #%lld but the newest event is #%lld:"
-                       " the newest event was deleted", (long long)head_id, (long long)last);
-    else if (head_id > last)
-        rb__jv_problem(v, NULL, last + 1,
-                       "the chain head records event #%lld but the newest event is #%lld:"
-                       " the newest events (#%lld to #%lld) were deleted",
-                       (long long)head_id, (long long)last, (long long)(last + 1),
-                       (long long)head_id);
-    else if (head_id < last)
-        rb__jv_problem(v, NULL, head_id + 1,
-                       "events #%lld to #%lld are newer than the chain head (#%lld): added"
-                       " outside the journal", (long long)(head_id + 1), (long long)last,
-                       (long long)head_id);
-    else if (memcmp(head_hash, last_hash, RB__J_HASH_LEN) != 0)
-        rb__jv_problem(v, NULL, last,
-                       "the chain head's hash is not event #%lld's: the newest event or the"
-                       " head was edited", (long long)last);
-}
-
 int rb_journal_verify(rb_journal_t *j, json_t **out)
 {
     return rb_journal_verify_with(j, NULL, out);
@@ -325,6 +255,8 @@ static int64_t rb__j_head_wall_ms(rb__jconn_t *c, int64_t head_id)
 
 int rb_journal_verify_with(rb_journal_t *j, const rb_journal_verify_opts_t *o, json_t **out)
 {
+    if (j->pg)
+        return rb__pg_verify_with(j, o, out);
     rb__jconn_t *c = j->c;
     *out = NULL;
     if (c->in_txn) {
@@ -338,7 +270,6 @@ int rb_journal_verify_with(rb_journal_t *j, const rb_journal_verify_opts_t *o, j
     int ret = 0, rc;
     int64_t head_id = -1, cut = 0, runs = 0, versions = 0;
     unsigned char head_hash[RB__J_HASH_LEN] = { 0 }, cut_hash[RB__J_HASH_LEN];
-    char hex[2 * RB__J_HASH_LEN + 1];
 
     /* One snapshot for everything: a writer committing meanwhile must not
      * make the head and the events disagree. */
@@ -358,7 +289,7 @@ int rb_journal_verify_with(rb_journal_t *j, const rb_journal_verify_opts_t *o, j
         goto end;
 
     if (head_id >= 0)
-        rb__j_verify_head(&v, head_id, head_hash, v.events ? v.last_id : cut,
+        rb__jv_head(&v, head_id, head_hash, v.events ? v.last_id : cut,
                           v.events ? v.last_hash : cut_hash);
     rb__j_verify_versions(c, &v, 0, &versions, &rc);
     if (rc == SQLITE_OK)
@@ -384,22 +315,12 @@ int rb_journal_verify_with(rb_journal_t *j, const rb_journal_verify_opts_t *o, j
         ret = RB_ENOMEM;
         goto end;
     }
-    rb__hex(head_hash, RB__J_HASH_LEN, hex);
-    *out = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:O,s:I}", "ok", v.nproblems == 0, "path",
-                     j->path, "events", (json_int_t)v.events, "runs", (json_int_t)runs,
-                     "versions", (json_int_t)versions, "first_event_id", (json_int_t)first_id,
-                     "checkpoints", cps, "problems_total", (json_int_t)v.nproblems);
-    if (*out) {
-        json_object_set_new(*out, "head",
-                            head_id < 0 ? json_null()
-                                        : json_pack("{s:I,s:s,s:I}", "event_id",
-                                                    (json_int_t)head_id, "hash", hex, "wall_ms",
-                                                    (json_int_t)rb__j_head_wall_ms(c, head_id)));
-        json_object_set(*out, "problems", v.problems);
+    *out = rb__jv_report(&v, j->path, runs, versions, first_id, cps, head_id, head_hash,
+                         rb__j_head_wall_ms(c, head_id));
+    if (*out)
         json_object_update(*out, seals);
-    } else {
+    else
         ret = RB_ENOMEM;
-    }
     json_decref(seals);
 end:
     rb__j_exec(c->db, "COMMIT", NULL, NULL, NULL);
@@ -436,7 +357,7 @@ static int rb__j_verify_run_pass(rb__jconn_t *c, int64_t run_id, int by_id, json
         sqlite3_finalize(before);
         if (ret != 0)
             goto done;
-        rb__j_verify_head(&v, head_id, head_hash, v.last_id ? v.last_id : cut,
+        rb__jv_head(&v, head_id, head_hash, v.last_id ? v.last_id : cut,
                           v.last_id ? v.last_hash : cut_hash);
     }
     rb__j_verify_versions(c, &v, run_id, &versions, &rc);
@@ -463,6 +384,7 @@ done:
 
 int rb_journal_verify_run(rb_journal_t *j, int64_t run_id, json_t **out)
 {
+    RB__J_SQLITE_ONLY(j, "verifying one run (report, show --verify)");
     rb__jconn_t *c = j->c;
     *out = NULL;
     if (c->in_txn) {
@@ -488,6 +410,7 @@ typedef struct {
 
 int rb_journal_prune(rb_journal_t *j, int64_t before_ms, int dry_run, json_t **out)
 {
+    RB__J_SQLITE_ONLY(j, "journal prune");
     rb__jconn_t *c = j->c;
     *out = NULL;
     if (j->w || (j->flags & RB_JOURNAL_READONLY)) {

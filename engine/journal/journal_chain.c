@@ -640,3 +640,123 @@ void rb__jv_event(rb__jverify_t *v, const rb__jev_t *e, const void *hash, size_t
         memset(v->last_hash, 0, RB__J_HASH_LEN);
     memcpy(v->expect_prev, v->last_hash, RB__J_HASH_LEN);
 }
+
+/* The rules of `audit verify` on the records around the events, whichever
+ * backend read them (journal_audit.c, journal_pg_audit.c): the same
+ * findings, in the same words. */
+
+void rb__jv_event_bad_prev(rb__jverify_t *v, const rb__jev_t *e, const void *hash,
+                           size_t hash_len)
+{
+    /* Not 32 bytes: no hash could have been computed over it. */
+    rb__jv_problem(v, e, 0, "its prev_hash is not a 32-byte hash: a column was edited");
+    v->events++;
+    v->expect_id = e->id + 1;
+    v->last_id = e->id;
+    if (hash && hash_len == RB__J_HASH_LEN)
+        memcpy(v->last_hash, hash, RB__J_HASH_LEN);
+    else
+        memset(v->last_hash, 0, RB__J_HASH_LEN);
+    memcpy(v->expect_prev, v->last_hash, RB__J_HASH_LEN);
+    if (rb__map_put(&v->seqs, e->run_id, e->seq) != 0)
+        v->oom = 1;
+}
+
+static const unsigned char rb__jv_zero[RB__J_HASH_LEN];
+
+void rb__jv_checkpoint(rb__jverify_t *v, rb__jvcp_t *s, const rb__jcp_t *cp,
+                       const unsigned char *stored, json_t *list)
+{
+    unsigned char h[RB__J_HASH_LEN];
+    const unsigned char *ch = cp->cut_hash, *ph = cp->prev_hash;
+    rb__jcp_t c = *cp;
+    c.cut_hash = ch ? ch : rb__jv_zero;
+    c.prev_hash = ph ? ph : rb__jv_zero;
+    if (!ch || !ph || !stored || rb__chain_checkpoint_hash(&v->h, &c, h) != 0 ||
+        memcmp(h, stored, RB__J_HASH_LEN) != 0)
+        rb__jv_problem(v, NULL, 0, "checkpoint %lld: its content does not match its hash"
+                                   " (edited)", (long long)c.id);
+    else if (memcmp(c.prev_hash, s->prev, RB__J_HASH_LEN) != 0)
+        rb__jv_problem(v, NULL, 0, "checkpoint %lld does not follow the checkpoint before it"
+                                   " (a checkpoint was deleted or inserted)", (long long)c.id);
+    else if (c.cut_event_id <= s->cut)
+        rb__jv_problem(v, NULL, 0, "checkpoint %lld cuts at event #%lld, not after the"
+                                   " previous cut #%lld", (long long)c.id,
+                       (long long)c.cut_event_id, (long long)s->cut);
+    memcpy(s->prev, stored ? stored : rb__jv_zero, RB__J_HASH_LEN);
+    s->cut = c.cut_event_id;
+    memcpy(s->cut_hash, c.cut_hash, RB__J_HASH_LEN);
+    char hex[2 * RB__J_HASH_LEN + 1];
+    rb__hex(c.cut_hash, RB__J_HASH_LEN, hex);
+    if (json_array_append_new(list, json_pack("{s:I,s:I,s:I,s:I,s:s,s:I,s:I}", "id",
+                                              (json_int_t)c.id, "created_at",
+                                              (json_int_t)c.created_at, "before_ms",
+                                              (json_int_t)c.before_ms, "cut_event_id",
+                                              (json_int_t)c.cut_event_id, "cut_hash", hex,
+                                              "pruned_runs", (json_int_t)c.pruned_runs,
+                                              "pruned_events", (json_int_t)c.pruned_events)) != 0)
+        v->oom = 1;
+}
+
+void rb__jv_head(rb__jverify_t *v, int64_t head_id, const unsigned char head_hash[RB__J_HASH_LEN],
+                 int64_t last, const unsigned char last_hash[RB__J_HASH_LEN])
+{
+    if (head_id == last + 1)
+        rb__jv_problem(v, NULL, head_id,
+                       "the chain head records event #%lld but the newest event is #%lld:"
+                       " the newest event was deleted", (long long)head_id, (long long)last);
+    else if (head_id > last)
+        rb__jv_problem(v, NULL, last + 1,
+                       "the chain head records event #%lld but the newest event is #%lld:"
+                       " the newest events (#%lld to #%lld) were deleted",
+                       (long long)head_id, (long long)last, (long long)(last + 1),
+                       (long long)head_id);
+    else if (head_id < last)
+        rb__jv_problem(v, NULL, head_id + 1,
+                       "events #%lld to #%lld are newer than the chain head (#%lld): added"
+                       " outside the journal", (long long)(head_id + 1), (long long)last,
+                       (long long)head_id);
+    else if (memcmp(head_hash, last_hash, RB__J_HASH_LEN) != 0)
+        rb__jv_problem(v, NULL, last,
+                       "the chain head's hash is not event #%lld's: the newest event or the"
+                       " head was edited", (long long)last);
+}
+
+void rb__jv_version(rb__jverify_t *v, const char *sha, const char *name, const char *src,
+                    size_t len)
+{
+    char hex[65];
+    if (rb__j_sha256_hex(src ? src : "", src ? len : 0, hex) != 0 || !sha || strcmp(sha, hex) != 0)
+        rb__jv_problem(v, NULL, 0, "runbook version %.64s (%s): its text does not match its"
+                                   " SHA-256 (edited)", sha ? sha : "?", name ? name : "?");
+}
+
+void rb__jv_run_status(rb__jverify_t *v, int64_t run_id, const char *have, const char *want)
+{
+    rb__jv_problem(v, NULL, 0,
+                   "run %lld: the runs table says \"%.32s\" but its events end \"%.32s\""
+                   " (the runs table was edited)", (long long)run_id, have ? have : "null",
+                   want ? want : "null");
+}
+
+json_t *rb__jv_report(const rb__jverify_t *v, const char *path, int64_t runs, int64_t versions,
+                      int64_t first_id, const json_t *cps, int64_t head_id,
+                      const unsigned char head_hash[RB__J_HASH_LEN], int64_t head_wall_ms)
+{
+    char hex[2 * RB__J_HASH_LEN + 1];
+    rb__hex(head_hash, RB__J_HASH_LEN, hex);
+    json_t *out = json_pack("{s:b,s:s,s:I,s:I,s:I,s:I,s:O,s:I}", "ok", v->nproblems == 0, "path",
+                            path, "events", (json_int_t)v->events, "runs", (json_int_t)runs,
+                            "versions", (json_int_t)versions, "first_event_id",
+                            (json_int_t)first_id, "checkpoints", cps, "problems_total",
+                            (json_int_t)v->nproblems);
+    if (out) {
+        json_object_set_new(out, "head",
+                            head_id < 0 ? json_null()
+                                        : json_pack("{s:I,s:s,s:I}", "event_id",
+                                                    (json_int_t)head_id, "hash", hex, "wall_ms",
+                                                    (json_int_t)head_wall_ms));
+        json_object_set(out, "problems", v->problems);
+    }
+    return out;
+}

@@ -16,18 +16,44 @@
  *   journal_interrupt.c on open, marking dead processes' runs interrupted.
  *   journal_read.c      runs, a run with its events, runbook versions.
  *   journal_audit.c     audit verify, prune and the checkpoints.
- *   journal_seal.c      signed checkpoints: signing the head, checking the
- *                       signatures and anchors for audit verify.
+ *   journal_seal.c      signed checkpoints: signing the head; the file's
+ *                       signature rows for journal_seal_check.c.
  *   journal_fault.c     the wrappers every SQLite call that can fail goes
  *                       through, and the test-only fault knob in them.
+ *   journal_export.c    reading every row of a file, table by table, for
+ *                       journal copy.
+ * The files that touch PostgreSQL (the only ones that may include
+ * <libpq-fe.h>, through journal_pg_int.h):
+ *   journal_pg.c        the connection: URL, open, close, errors, queries.
+ *   journal_pg_schema.c creating the schema (schemas/journal_pg.sql),
+ *                       checking its version, migrations.
+ *   journal_pg_audit.c  audit verify, with journal_chain.c's rules.
+ *   journal_pg_copy.c   journal copy: a file's rows into an empty database.
+ *   journal_pg_read.c   the listing of runs.
  * The files that do not:
- *   journal_chain.c     the canonical encoding, SHA-256, the verify rules.
+ *   journal_chain.c     the canonical encoding, SHA-256, the verify rules
+ *                       (the events' and the records' around them: both
+ *                       backends' verify feed them, so findings match).
  *   journal_key.c       Ed25519 key files, signing and checking (libcrypto).
+ *   journal_seal_check.c  audit verify --pubkey/--anchor: the signatures and
+ *                       anchors against the chain, rows from either backend.
  *   journal_writer.c    the writer thread, its queue, flush callbacks.
  *   journal_recover.c   who owns a run, whether it is alive, resume points.
  *
+ * Two backends, one API (journal.h): the path picks one (see "the
+ * backends" below). The seam is the public function: each either serves
+ * both (rb_journal_open, close, verify) or refuses a PostgreSQL handle
+ * with RB__J_SQLITE_ONLY. What the PostgreSQL side still lacks (appends,
+ * reads of runs, claims, leases and fencing, takeover) comes file by file:
+ * journal_pg_append.c for the write transaction with the epoch check,
+ * journal_pg_read.c for the reads, journal_pg_claims.c for the alerts and
+ * keys, each replacing guards with dispatches. Both backends share the
+ * chain's encoding and the verify rules (journal_chain.c), so a chain is
+ * byte-identical on either.
+ *
  * Must never: be included outside engine/journal*.c; include <sqlite3.h>
- * (the files that touch SQLite include it themselves).
+ * or <libpq-fe.h> (the files that touch a database include them
+ * themselves).
  */
 #ifndef RB_JOURNAL_INT_H
 #define RB_JOURNAL_INT_H
@@ -48,12 +74,15 @@ typedef struct {
 } rb__buf_t;
 
 typedef struct rb__jconn rb__jconn_t;     /* one sqlite3 connection (journal.c) */
+struct rb__jpg;                           /* one PostgreSQL connection (journal_pg_int.h) */
 typedef struct rb__jwriter rb__jwriter_t; /* writer-thread state (journal_writer.c) */
 
 struct rb_journal {
     char *path;
     int flags;
-    rb__jconn_t *c;       /* the caller's connection: direct writes, every read */
+    rb__jconn_t *c;       /* the caller's connection: direct writes, every read; NULL
+                           * on PostgreSQL */
+    struct rb__jpg *pg;   /* the PostgreSQL backend's connection, or NULL: the SQLite file */
     char err[RB__J_ERRLEN];
     json_t *recovered;    /* runs open() marked interrupted: [{id, …}] */
     uv_mutex_t mu;        /* guards stats, and the writer's shared state */
@@ -66,6 +95,71 @@ struct rb_journal {
                            * after every connection (closing a descriptor of the file
                            * drops the process's POSIX locks, SQLite's included) */
 };
+
+/* ---- the backends ------------------------------------------------------------
+ * rb_journal_open picks one by the path: a postgresql:// or postgres:// URL
+ * is PostgreSQL (j->pg; the journal_pg*.c files), anything else the SQLite
+ * file (j->c; today's files, which never see a PostgreSQL handle). Each
+ * public function of journal.h either serves both or begins with
+ * RB__J_SQLITE_ONLY, which answers a PostgreSQL handle with one message
+ * ("not supported on a PostgreSQL journal yet: …") before any SQLite code
+ * runs. Porting a function means giving it its journal_pg*.c twin and
+ * replacing the guard with a dispatch. The SQLite path pays one pointer
+ * test per call. */
+
+/* journal_pg.c: connects j to the PostgreSQL journal at url (j->path
+ * becomes the URL without its password) and checks its schema; create:
+ * makes the schema in a database with none, and the connection may write
+ * (else it is read-only). On failure j->err says why; rb__pg_close frees
+ * what was made. */
+int rb__pg_open(rb_journal_t *j, const char *url, int create);
+void rb__pg_close(rb_journal_t *j);
+/* Says in j->err that what is not supported on PostgreSQL yet; RB_EJOURNAL. */
+int rb__pg_unsupported(rb_journal_t *j, const char *what);
+#define RB__J_SQLITE_ONLY(j, what)                                                            \
+    do {                                                                                      \
+        if ((j)->pg)                                                                          \
+            return rb__pg_unsupported((j), (what));                                           \
+    } while (0)
+/* journal_pg_audit.c: rb_journal_verify_with on PostgreSQL, in one snapshot. */
+int rb__pg_verify_with(rb_journal_t *j, const rb_journal_verify_opts_t *o, json_t **out);
+/* journal_pg_read.c: rb_journal_runs_find and rb_journal_runs_orphaned on
+ * PostgreSQL (no run is orphaned by a process there: none). */
+int rb__pg_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out);
+int rb__pg_runs_orphaned(rb_journal_t *j, json_t **out);
+
+/* ---- copying a journal: journal_export.c reads the file's rows, journal_pg_copy.c
+ * writes them into PostgreSQL ---------------------------------------------------- */
+
+typedef enum { RB__JVAL_NULL, RB__JVAL_INT, RB__JVAL_TEXT, RB__JVAL_BLOB } rb__jval_kind_t;
+typedef struct {
+    rb__jval_kind_t kind;
+    int64_t i;     /* RB__JVAL_INT */
+    const char *p; /* TEXT (NUL-terminated), BLOB */
+    size_t len;
+} rb__jval_t;
+
+typedef struct {
+    const char *name;  /* the table, the same on both backends */
+    const char *cols;  /* its columns, in the order of the values */
+    int ncols;
+    const char *order; /* the order rows are read in */
+} rb__jtable_t;
+
+#define RB__J_COPY_MAXCOLS 11
+/* The tables a copy carries, in the order it writes them (a row refers
+ * only to rows of the tables before it; the checkpoints come before the
+ * events, whose chain resumes at the newest cut); {NULL} ends it.
+ * "chain_head" is the one row the target's is set to; "sqlite_sequence"
+ * (name, seq) the ids runs and alerts have handed out. */
+extern const rb__jtable_t rb__j_copy_tables[];
+
+/* journal_export.c: calls row(t, vals, arg) for every row of the file's
+ * tables, in rb__j_copy_tables' order, in one read snapshot; vals hold
+ * t->ncols values, valid during the call. A nonzero return of row ends
+ * the walk and is returned. */
+int rb__j_export(rb_journal_t *j,
+                 int (*row)(const rb__jtable_t *t, const rb__jval_t *vals, void *arg), void *arg);
 
 /* ---- records ---------------------------------------------------------------
  * Every append becomes one record. Direct mode applies it at once, with the
@@ -249,6 +343,71 @@ void rb__jv_event(rb__jverify_t *v, const rb__jev_t *e, const void *hash, size_t
 void rb__jv_problem(rb__jverify_t *v, const rb__jev_t *e, int64_t event_id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* The event whose prev_hash is not 32 bytes (no hash could have been
+ * computed over it): a finding, and the walk goes on from it. */
+void rb__jv_event_bad_prev(rb__jverify_t *v, const rb__jev_t *e, const void *hash,
+                           size_t hash_len);
+
+/* The checkpoints' own chain, fed in id order: cp's hash pointers may be
+ * NULL (a column that is not 32 bytes), stored is its hash column (NULL:
+ * not 32 bytes). Appends the checkpoint to list as audit verify reports it. */
+typedef struct {
+    unsigned char prev[RB__J_HASH_LEN]; /* the previous checkpoint's hash */
+    int64_t cut;                        /* the newest cut so far (0: none) */
+    unsigned char cut_hash[RB__J_HASH_LEN];
+} rb__jvcp_t;
+void rb__jv_checkpoint(rb__jverify_t *v, rb__jvcp_t *s, const rb__jcp_t *cp,
+                       const unsigned char *stored, json_t *list);
+/* The chain head record (head_id >= 0) against the newest event, last
+ * (the cut when there is none), whose stored hash is last_hash. */
+void rb__jv_head(rb__jverify_t *v, int64_t head_id, const unsigned char head_hash[RB__J_HASH_LEN],
+                 int64_t last, const unsigned char last_hash[RB__J_HASH_LEN]);
+/* A runbook version's text (len bytes; src NULL: none) against its SHA-256. */
+void rb__jv_version(rb__jverify_t *v, const char *sha, const char *name, const char *src,
+                    size_t len);
+/* A run whose runs row says have but whose events end want. */
+void rb__jv_run_status(rb__jverify_t *v, int64_t run_id, const char *have, const char *want);
+/* The report of audit verify (rb_journal_verify's *out without the seals):
+ * a new reference, NULL when out of memory. */
+json_t *rb__jv_report(const rb__jverify_t *v, const char *path, int64_t runs, int64_t versions,
+                      int64_t first_id, const json_t *cps, int64_t head_id,
+                      const unsigned char head_hash[RB__J_HASH_LEN], int64_t head_wall_ms);
+/* journal_seal_check.c: the checks of rb_journal_verify_with o (signatures,
+ * anchors), after the chain walk, on rows a backend reads through io (in
+ * the walk's snapshot): cut is the newest checkpoint's cut, end the newest
+ * event (cut when none is left). Findings go to v; out gets "signatures"
+ * and "anchors". io's functions return 0 or the backend's failure
+ * (described in its journal's message). */
+typedef struct {
+    int64_t id, event_id, signed_at;
+    const unsigned char *hash;   /* RB__J_HASH_LEN bytes, or NULL: not a hash */
+    const unsigned char *key_id; /* RB__J_HASH_LEN bytes, or NULL */
+    const void *sig;
+    size_t sig_len;
+} rb__jsigrow_t;
+typedef struct {
+    int found;
+    int64_t event_id, checkpoint;    /* cut_at: the cut and its checkpoint's id */
+    const unsigned char *hash;       /* NULL: not a 32-byte hash */
+    unsigned char buf[RB__J_HASH_LEN];
+} rb__jseal_at_t;
+typedef struct {
+    void *ctx;
+    /* every signature row in id order; row's nonzero return ends it */
+    int (*signatures)(void *ctx, int (*row)(void *arg, const rb__jsigrow_t *r), void *arg);
+    /* the event id as stored now */
+    int (*event_hash)(void *ctx, int64_t id, rb__jseal_at_t *at);
+    /* the first checkpoint whose cut is at or after id */
+    int (*cut_at)(void *ctx, int64_t id, rb__jseal_at_t *at);
+    /* how many run_finished events have an id above from */
+    int (*ended_after)(void *ctx, int64_t from, int64_t *n);
+} rb__jseal_io_t;
+int rb__jv_seals(rb__jverify_t *v, const rb__jseal_io_t *io, const rb_journal_verify_opts_t *o,
+                 int64_t cut, int64_t end, json_t *out);
+
+/* 64 hex digits + NUL of the SHA-256 of len bytes of s (journal.c). */
+int rb__j_sha256_hex(const char *s, size_t len, char hex[65]);
+
 /* ---- the files that touch SQLite --------------------------------------------------
  * What the files of the journal that include <sqlite3.h> (the list at the
  * top) share. This header does not include it: the types are only named here, so
@@ -357,7 +516,6 @@ int rb__j_int(struct sqlite3 *db, const char *sql, int64_t *out);
 char *rb__j_dumps(const json_t *v);
 /* A BLOB column as exactly RB__J_HASH_LEN bytes, or NULL. */
 const unsigned char *rb__j_col_hash(struct sqlite3_stmt *st, int col);
-int rb__j_sha256_hex(const char *s, size_t len, char hex[65]);
 /* Binds e (prev_hash included) and its hash to the RB__JST_EVENT insert. */
 void rb__j_bind_event(struct sqlite3_stmt *st, const rb__jev_t *e,
                       const unsigned char hash[RB__J_HASH_LEN]);

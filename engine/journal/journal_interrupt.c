@@ -179,6 +179,8 @@ int rb__j_recover(rb_journal_t *j)
 
 int rb_journal_runs_orphaned(rb_journal_t *j, json_t **out)
 {
+    if (j->pg)
+        return rb__pg_runs_orphaned(j, out);
     rb__jopen_t *dead = NULL;
     size_t n = 0;
     *out = NULL;
@@ -199,6 +201,7 @@ int rb_journal_runs_orphaned(rb_journal_t *j, json_t **out)
 
 int rb_journal_recovered(rb_journal_t *j, json_t **out)
 {
+    RB__J_SQLITE_ONLY(j, "crash recovery");
     *out = j->recovered ? json_deep_copy(j->recovered) : json_array();
     return *out ? 0 : RB_ENOMEM;
 }

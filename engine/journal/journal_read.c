@@ -155,6 +155,7 @@ static int rb__j_list(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols, 
 
 int rb_journal_runs(rb_journal_t *j, int limit, json_t **out)
 {
+    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     *out = NULL;
@@ -167,6 +168,7 @@ int rb_journal_runs(rb_journal_t *j, int limit, json_t **out)
 
 int rb_journal_versions(rb_journal_t *j, const char *name, json_t **out)
 {
+    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     *out = NULL;
@@ -179,6 +181,7 @@ int rb_journal_versions(rb_journal_t *j, const char *name, json_t **out)
 
 int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
 {
+    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
     return rb_journal_run_get_some(j, run_id, NULL, 0, out);
 }
 
@@ -214,6 +217,7 @@ int rb_journal_run_row(rb_journal_t *j, int64_t run_id, json_t **out)
 int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *types,
                             int except, json_t **out)
 {
+    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     json_t *r = NULL;
@@ -320,6 +324,7 @@ static int rb__j_outline(rb__jconn_t *c, int64_t run_id, json_t *r)
 int rb_journal_run_walk(rb_journal_t *j, int64_t run_id, const char *const *types, int except,
                         rb_journal_outline_fn outline, rb_journal_event_fn event, void *arg)
 {
+    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
     rb__jconn_t *c = j->c;
     /* one snapshot for the outline and the events (unless the caller's
      * own write transaction already is one) */
@@ -354,6 +359,7 @@ int rb_journal_run_walk(rb_journal_t *j, int64_t run_id, const char *const *type
 
 int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, size_t *len)
 {
+    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     int ret;
@@ -392,6 +398,7 @@ int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, s
 int rb_journal_key_state(rb_journal_t *j, const char *runbook, const char *key, int64_t *active_run,
                          char **active_runbook, int64_t *last_end_ms)
 {
+    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     int ret;
@@ -472,6 +479,8 @@ static const rb__jcol_t rb__j_runs_find_row[] = {
 
 int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out)
 {
+    if (j->pg)
+        return rb__pg_runs_find(j, f, out);
     static const rb_journal_runs_filter_t none;
     rb__jconn_t *c = j->c;
     *out = NULL;
@@ -526,6 +535,7 @@ static const rb__jcol_t rb__j_children_row[] = {
 
 int rb_journal_run_children(rb_journal_t *j, int64_t run_id, json_t **out)
 {
+    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
     rb__jconn_t *c = j->c;
     *out = NULL;
     /* a sub-run's trigger is "runbook:<parent id>" (engine/run/step.c); its

@@ -125,6 +125,7 @@ static const char *jstr(const json_t *o, const char *k)
 
 int rb_journal_run_resume_point(rb_journal_t *j, int64_t run_id, json_t **out)
 {
+    RB__J_SQLITE_ONLY(j, "resuming a run (runbook resume)");
     json_t *run = NULL;
     *out = NULL;
     int ret = rb_journal_run_get(j, run_id, &run);

@@ -390,6 +390,7 @@ static void close_handles(rb__jhandles_t *hs)
 
 int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop)
 {
+    RB__J_SQLITE_ONLY(j, "the journal writer (runbook serve)");
     if (!j || !loop || j->w || (j->flags & RB_JOURNAL_READONLY)) {
         if (j)
             snprintf(j->err, sizeof j->err, "%s: attach: %s", j->path,
@@ -461,6 +462,7 @@ int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop)
 
 int rb_journal_detach_loop(rb_journal_t *j)
 {
+    RB__J_SQLITE_ONLY(j, "the journal writer (runbook serve)");
     rb__jwriter_t *w = j ? j->w : NULL;
     if (!w)
         return 0;
@@ -493,6 +495,7 @@ int rb_journal_detach_loop(rb_journal_t *j)
 
 int rb_journal_flush(rb_journal_t *j, rb_journal_flush_cb cb, void *arg)
 {
+    RB__J_SQLITE_ONLY(j, "the journal writer (runbook serve)");
     rb__jwriter_t *w = j ? j->w : NULL;
     if (!w || !cb) {
         if (j)

@@ -98,8 +98,9 @@ offers "runbook run --format " json text
 offers "runbook run --sync " full normal
 offers "runbook runs --format " json text
 offers "runbook audit " anchor key verify
-offers "runbook journal " prune
+offers "runbook journal " copy prune
 includes "runbook journal prune --" --before --db --dry-run --format --help
+includes "runbook journal copy --" --format --from --help --to
 offers "runbook run " alpha beta gamma
 offers "runbook run al" alpha
 offers "runbook run --dir other " delta

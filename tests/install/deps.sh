@@ -16,16 +16,16 @@ list() { # TARGET: the packages its recipe would install
 }
 build=$(list deps)
 echo "    deps: $build"
-for p in cmake libyaml-dev libjansson-dev libuv1-dev libcurl4-openssl-dev libsqlite3-dev help2man lowdown file; do
+for p in cmake libyaml-dev libjansson-dev libuv1-dev libcurl4-openssl-dev libsqlite3-dev libpq-dev help2man lowdown file; do
     case " $build " in *" $p "*) ok "make deps installs $p (the build needs it)" ;;
     *) bad "make deps lacks $p, which the build needs" ;; esac
 done
-for p in libcmocka-dev nodejs npm python3-aiosmtpd jq zsh bash-completion man-db clang-14 libclang-rt-14-dev; do
+for p in libcmocka-dev nodejs npm python3-aiosmtpd jq zsh bash-completion man-db clang-14 libclang-rt-14-dev postgresql-15; do
     case " $build " in *" $p "*) bad "make deps installs $p, which only the tests need" ;;
     *) ok "make deps leaves out $p (tests only)" ;; esac
 done
 testl=$(list deps-test)
-for p in cmake libcmocka-dev nodejs python3-aiosmtpd zsh man-db clang-14 libclang-rt-14-dev; do
+for p in cmake libcmocka-dev nodejs python3-aiosmtpd zsh man-db clang-14 libclang-rt-14-dev postgresql-15; do
     case " $testl " in *" $p "*) ok "make deps-test installs $p" ;;
     *) bad "make deps-test lacks $p" ;; esac
 done
