@@ -211,6 +211,7 @@ static int rb__j_run_row_get(rb_journal_t *j, int64_t run_id, json_t **out)
 
 int rb_journal_run_row(rb_journal_t *j, int64_t run_id, json_t **out)
 {
+    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
     return rb__j_run_row_get(j, run_id, out);
 }
 
