@@ -107,7 +107,10 @@ static int hello_start(rb_action_ctx_t *ctx, const json_t *with)
     snprintf(s->message, sizeof(s->message), "hello, %s", name);
     uv_timer_init(rb_action_loop(ctx), &s->timer);
     s->timer.data = s;
-    /* Even with no delay, report from a callback, never from start(). */
+    /* Even with no delay, report from a callback, never from start(). The
+     * loop's clock is the time its iteration began: brought up to now, so
+     * that the delay is not cut short by however long ago that was. */
+    uv_update_time(rb_action_loop(ctx));
     uv_timer_start(&s->timer, hello_timer_cb, ms, 0);
     rb_action_set_data(ctx, s);
     return 0;

@@ -47,8 +47,12 @@ notify:
 EOF
 hook="http://127.0.0.1:$hp/chat/SECRETPATH-9f1"
 # the four lines, in any order (they go at once)
-lines() { # lines FILE: the notify lines of FILE, colours and CRs taken out, sorted
-    sed 's/\x1b\[[0-9;]*[mK]//g; s/\r//g; s/^ *+[0-9.]*s  //; s/^ *//' "$1" | grep '^notify declared:' | sort
+# lines FILE: the notify lines of FILE, colours taken out, sorted. On a
+# terminal the spinner is drawn between lines and wiped by the next one's
+# "\r\033[K": a CR starts a line as it does on the screen.
+lines() {
+    sed 's/\x1b\[[0-9;]*[mK]//g' "$1" | tr '\r' '\n' | sed 's/^ *+[0-9.]*s  //; s/^ *//' |
+        grep '^notify declared:' | sort
 }
 want=$(printf '%s\n' \
     "notify declared: email to oncall@example.org: sent" \
