@@ -10,7 +10,7 @@ WORLD_JOBS ?= 8
 # CI builds treat warnings as errors.
 CMAKE_FLAGS ?= $(if $(CI),-DRB_WERROR=ON,)
 
-.PHONY: all deps build build-asan build-fuzz demo test test-normal test-asan test-fuzz fuzz bench compare mutation coverage clean lint valgrind
+.PHONY: all deps build build-asan build-fuzz demo test check test-normal test-asan test-fuzz fuzz bench compare mutation coverage clean lint valgrind
 
 all: build
 
@@ -115,20 +115,24 @@ test-fuzz: deps-test
 	$(MAKE) build-fuzz
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz
 
-# make test: everything the targets above and below run, ordered so that
-# the CPU-only checks run beside the world tests, which mostly wait on
-# sockets (tests/beside.sh): lint beside the normal build's world tests,
-# valgrind beside the sanitizer build's. Each suite's output is printed
-# whole; the first failure fails the target.
+# make test (the README's test command; under 20 minutes on two cores): the
+# whole suite in the normal build, and the fuzz smoke beside its world
+# tests, which mostly wait on sockets (tests/beside.sh prints each whole and
+# fails when either failed).
 test: deps-test
-	$(MAKE) build build-asan
+	$(MAKE) build build-fuzz
 	cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -LE 'world|valgrind'
 	sh tests/beside.sh "cd $(BUILD) && ctest --output-on-failure -j $(WORLD_JOBS) -L world" \
-	  "LINT_JOBS=$(JOBS) sh tests/lint/run.sh $(BUILD)"
+	  "cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(JOBS) -L fuzz"
+
+# make check: what CI (.ci/run) runs after make test — the whole suite again
+# in the ASan/UBSan build, with valgrind's leak check of the unit tests and
+# make lint beside its world tests.
+check: deps-test
+	$(MAKE) build build-asan
 	cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE world
 	sh tests/beside.sh "cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(WORLD_JOBS) -L world" \
-	  "cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L valgrind"
-	$(MAKE) test-fuzz
+	  "cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L valgrind && LINT_JOBS=$(JOBS) sh tests/lint/run.sh $(BUILD)"
 
 # Static analysis: clang-tidy and cppcheck with the checked-in configurations
 # (.clang-tidy, tests/.clang-tidy, tests/lint/); fails on any finding

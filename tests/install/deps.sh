@@ -65,10 +65,10 @@ for t in install package build; do
     make -n -C "$RB_SOURCE_DIR" "$t" BUILD="$tmp/b" 2>/dev/null | grep -q 'libcmocka-dev' &&
         bad "make $t installs the test toolchain" || ok "make $t installs the build's packages only"
 done
-for t in test demo; do
+for t in test check demo; do
     want=libcmocka-dev
     [ "$t" = demo ] && want=curl
-    make -n -C "$RB_SOURCE_DIR" "$t" BUILD="$tmp/b" ASAN_BUILD="$tmp/a" 2>/dev/null | grep -q " $want" &&
+    make -n -C "$RB_SOURCE_DIR" "$t" BUILD="$tmp/b" ASAN_BUILD="$tmp/a" FUZZ_BUILD="$tmp/f" 2>/dev/null | grep -q " $want" &&
         ok "make $t installs $want first" || bad "make $t does not install $want"
 done
 summary
