@@ -132,7 +132,7 @@ check: deps-test
 	$(MAKE) build build-asan
 	cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(JOBS) -LE world
 	sh tests/beside.sh "cd $(ASAN_BUILD) && $(SAN_ENV) ctest --output-on-failure -j $(WORLD_JOBS) -L world" \
-	  "cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L valgrind && LINT_JOBS=$(JOBS) sh tests/lint/run.sh $(BUILD)"
+	  "(cd $(BUILD) && ctest --output-on-failure -j $(JOBS) -L valgrind) && LINT_JOBS=$(JOBS) sh tests/lint/run.sh $(BUILD)"
 
 # Static analysis: clang-tidy and cppcheck with the checked-in configurations
 # (.clang-tidy, tests/.clang-tidy, tests/lint/); fails on any finding
