@@ -66,6 +66,7 @@ int rb__hook_sig_check(const char *secret, const char *ts, size_t tl, const char
                        int64_t *t_out)
 {
     *t_out = -1;
+    want[0] = '\0'; /* a string on every path, empty until a MAC is made */
     if (!sig || !ts)
         return RB_HOOK_SIG_MISSING;
     char tsbuf[24];

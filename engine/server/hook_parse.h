@@ -39,7 +39,8 @@ enum {
  * X-Runbook-Signature sig (sl bytes; either NULL when absent) of a request
  * with body against secret (NUL-terminated): the HMAC-SHA256 of
  * TIMESTAMP "." BODY, compared in constant time. want gets the expected
- * MAC's hex (the key of the replay table) and *t the timestamp (-1 when
+ * MAC's hex (the key of the replay table; empty when the headers are missing
+ * or malformed, so no MAC was made) and *t the timestamp (-1 when
  * it is not one). Returns an RB_HOOK_SIG_* value. */
 int rb__hook_sig_check(const char *secret, const char *ts, size_t tl, const char *sig, size_t sl,
                        const char *body, size_t bl, int64_t now, int64_t window_s, char want[65],
