@@ -1,11 +1,12 @@
 -- journal_pg.sql — the PostgreSQL schema of the runbook journal (DESIGN §5,
--- §11), version 6: the same tables and columns as schemas/journal.sql (the
--- SQLite file of the same version), in PostgreSQL's types. Compiled in by
--- CMake (journal_pg_sql.h) and run by engine/journal/journal_pg_schema.c,
--- in one transaction, on a database that has no journal yet; a database
--- with a journal_meta table of an older version is migrated there step by
--- step (none yet: 6 is the first PostgreSQL version), one of a newer
--- version is refused. Never edit a released version of this file in a way
+-- §11), version 7. Version 6 (the first PostgreSQL version) has the same
+-- tables and columns as schemas/journal.sql (the SQLite file of version
+-- 6), in PostgreSQL's types; each later version is a section at the end of
+-- this file ("-- ---- version N"), which is its migration too. Compiled in
+-- by CMake (journal_pg_sql.h) and run by engine/journal/journal_pg_schema.c,
+-- in one transaction, on a database that has no journal yet; a journal of
+-- an older version is migrated there step by step by the sections above
+-- its version, one of a newer version is refused. Never edit a released version of this file in a way
 -- an existing journal would not get through a migration.
 --
 -- Times are bigint ms since the Unix epoch. JSON columns are text, not
@@ -199,3 +200,31 @@ CREATE TRIGGER versions_no_update BEFORE UPDATE ON versions
 
 CREATE TRIGGER journal_meta_no_change BEFORE UPDATE OR DELETE ON journal_meta
     FOR EACH ROW EXECUTE FUNCTION runbook_refuse('the journal''s metadata is changed by migrations only');
+
+-- ---- version 7: run leases --------------------------------------------------------
+-- From here to the next "-- ---- version" line is the step 6 → 7: a new
+-- journal is made as version 6 (above) and then runs it, and
+-- journal_pg_schema.c runs the same text on a journal of version 6, so the
+-- two have the same shape.
+--
+-- Which engine owns each run (docs/high-availability.md): state, not
+-- history. A lease is updated in place as it is taken, renewed and
+-- released (no trigger refuses it); every change of owner is also an event
+-- of the run, appended by the engine that made it. Expiry is judged by the
+-- database's clock (clock_timestamp()), never an engine's.
+-- engine/journal/journal_pg_lease.c owns the table.
+CREATE TABLE run_leases (
+    run_id         bigint PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    owner          text NOT NULL,                  -- the engine's id
+    epoch          bigint NOT NULL CHECK (epoch > 0), -- 1, then + 1 at every take
+    expires_at     timestamptz NOT NULL,           -- the database's clock
+    taken_at       timestamptz NOT NULL,
+    renewed_at     timestamptz NOT NULL,
+    released       boolean NOT NULL DEFAULT false, -- its owner gave it up (expires_at: when)
+    taken_over     boolean NOT NULL DEFAULT false, -- the last take found it expired, not released
+    previous_owner text                            -- the owner before the last take
+);
+
+ALTER TABLE journal_meta DISABLE TRIGGER journal_meta_no_change;
+UPDATE journal_meta SET value = '7' WHERE key = 'schema_version';
+ALTER TABLE journal_meta ENABLE TRIGGER journal_meta_no_change;

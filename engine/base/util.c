@@ -24,6 +24,7 @@ const char *rb_strerror(int err)
     case RB_ETOOBIG: return "input too large";
     case RB_EEXPR: return "expression evaluation failed";
     case RB_EBUSY: return "another run holds the concurrency key";
+    case RB_EFENCED: return "another engine took the run over";
     default:
         if (err < 0 && err > -4096)
             return strerror(-err);

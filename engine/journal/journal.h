@@ -5,7 +5,8 @@
  * journal_int.h says what each does and how the two backends are chosen).
  * A PostgreSQL journal is, for now, filled by rb_journal_copy and read by
  * rb_journal_verify, rb_journal_verify_with, rb_journal_runs_find and
- * rb_journal_runs_orphaned (none there); every other function
+ * rb_journal_runs_orphaned (none there), and its runs' leases are taken,
+ * renewed and released by the rb_journal_lease_* calls; every other function
  * answers it with RB_EJOURNAL and "not supported on a PostgreSQL journal
  * yet: …" in rb_journal_errmsg.
  *
@@ -221,6 +222,12 @@ typedef struct rb_journal_stats {
      * counts only its own range; above the last: commits minus them all). */
     double commit_seconds;
     uint64_t commit_buckets[RB_JOURNAL_COMMIT_BUCKETS];
+    /* Leases (rb_journal_lease_take; always 0 on a file): the runs this
+     * handle holds now, the takes of a run whose owner let its lease
+     * expire (takeovers), and the appends the fence refused. */
+    uint64_t leases_held;
+    uint64_t lease_takeovers;
+    uint64_t fenced_writes;
 } rb_journal_stats_t;
 
 /* The upper bounds (seconds) of the commit latency buckets. */
@@ -228,6 +235,76 @@ extern const double rb_journal_commit_le[RB_JOURNAL_COMMIT_BUCKETS];
 
 /* Counters since open, both modes. Any thread. */
 void rb_journal_stats(rb_journal_t *j, rb_journal_stats_t *out);
+
+/* ---- leases: which engine owns a run (docs/high-availability.md) ----------
+ *
+ * Several engines on one PostgreSQL journal each own the runs they hold a
+ * lease on: (owner, epoch, expiry), the expiry judged by the database's
+ * clock only. An owner renews its leases well within their ttl; one that
+ * does not (dead, paused, cut off) loses the run to the next engine that
+ * takes it after the expiry, at epoch + 1. Every append of a leased run
+ * passes a fence in its own transaction: refused (RB_EFENCED) once another
+ * engine took the run, and that engine must stop the run at once.
+ *
+ * These calls change state, not the history: the engine appends an event
+ * of the run for each change of owner (docs/high-availability.md, "Events":
+ * lease_taken, run_taken_over, lease_released).
+ *
+ * On an SQLite file (one engine, held by the file's flock) they succeed at
+ * once without reading anything: a take gives epoch 1 and never a
+ * takeover, renew and release do nothing, no lease ever expires; so a
+ * server calls them the same way on either backend. The thread that
+ * opened the journal (they are their own transactions on its connection:
+ * not while appends of direct mode are pending on PostgreSQL).
+ */
+
+#define RB_JOURNAL_ENGINE_MAX 128 /* an engine id's bytes, its NUL included */
+
+/* This handle's owner id in the leases (stable for the life of the
+ * process, unique among the engines: "HOST:PID:START", say). 1 to 127
+ * bytes, no control characters (else RB_EINVAL). It cannot change while
+ * the handle holds leases (RB_EINVAL). */
+int rb_journal_set_engine(rb_journal_t *j, const char *engine_id);
+
+/* What a take found and made. */
+typedef struct rb_journal_lease {
+    int64_t epoch;      /* the epoch this engine now holds the run at */
+    int takeover;       /* 1: the previous owner let its lease expire (it did
+                         * not release it): the run is taken over */
+    char previous[RB_JOURNAL_ENGINE_MAX]; /* the owner before this take, "" when none */
+} rb_journal_lease_t;
+
+/*
+ * Takes the run's lease for ttl_ms (1 ms to 1 day) when nobody holds it,
+ * its owner released it or it has expired (the database's clock): one
+ * conditional statement, so among engines racing for one run exactly one
+ * wins. The first take gives epoch 1, every later one the epoch + 1. When
+ * this handle already holds the run, it renews it (same epoch). *out (may
+ * be NULL) says what it took. RB_EBUSY: another engine holds it unexpired
+ * (rb_journal_errmsg: who, at which epoch, for how long); RB_ENOTFOUND: no
+ * such run; RB_EINVAL: no engine id set, a bad ttl or run id.
+ */
+int rb_journal_lease_take(rb_journal_t *j, int64_t run_id, int64_t ttl_ms,
+                          rb_journal_lease_t *out);
+
+/* Pushes the expiry of a lease this handle holds to ttl_ms from now (the
+ * database's clock). RB_EFENCED: it does not hold it any more at its epoch
+ * (another engine took the run over, or it was never taken here): the
+ * handle forgets the run, and the engine must stop it. */
+int rb_journal_lease_renew(rb_journal_t *j, int64_t run_id, int64_t ttl_ms);
+
+/* Gives the lease up (after the run's last append is durable: a write to
+ * a released run is fenced): another engine may take it at once, and that
+ * take is not a takeover. 0 also when this handle holds no lease for the
+ * run; RB_EFENCED when another engine had taken it over meanwhile. */
+int rb_journal_lease_release(rb_journal_t *j, int64_t run_id);
+
+/* The runs not ended (ended_at NULL) whose lease expired or was released:
+ * what an engine may take over, the longest expired first. *out: [{run_id,
+ * runbook, status, owner, epoch, released, expires_at (ms since the epoch,
+ * the database's clock), expired_ms (how long ago, the database's clock)}],
+ * a new reference. A run with no lease (never leased) is not listed. */
+int rb_journal_leases_expired(rb_journal_t *j, json_t **out);
 
 /* ---- reading: each returns a new reference in *out. ---------------------- */
 

@@ -30,6 +30,8 @@
  *   journal_pg_audit.c  audit verify, with journal_chain.c's rules.
  *   journal_pg_copy.c   journal copy: a file's rows into an empty database.
  *   journal_pg_read.c   the listing of runs.
+ *   journal_pg_lease.c  the runs' leases (run_leases): take, renew, release,
+ *                       the expired ones, and the fence of the append path.
  * The files that do not:
  *   journal_chain.c     the canonical encoding, SHA-256, the verify rules
  *                       (the events' and the records' around them: both

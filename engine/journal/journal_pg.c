@@ -130,6 +130,7 @@ void rb__pg_close(rb_journal_t *j)
         PQfinish(j->pg->conn);
     }
     free(j->pg->conninfo);
+    rb__pg_leases_free(j->pg);
     free(j->pg);
     j->pg = NULL;
 }

@@ -2,9 +2,11 @@
  * journal_pg_int.h — what the files of the PostgreSQL backend share
  * (engine/journal/journal_pg*.c, the only files in the project that include
  * <libpq-fe.h>): the connection, the queries in libpq's binary result
- * format, and the reading of their columns.
+ * format, the reading of their columns, and the fence of the append path
+ * (journal_pg_lease.c).
  *
- * Must never: be included outside engine/journal/journal_pg*.c.
+ * Must never: be included outside engine/journal/journal_pg*.c (and the
+ * white-box test of the fence, tests/e2e/pg_lease.c).
  */
 #ifndef RB_JOURNAL_PG_INT_H
 #define RB_JOURNAL_PG_INT_H
@@ -13,10 +15,21 @@
 
 #include <libpq-fe.h>
 
+/* The schema version this program writes on PostgreSQL (journal_pg_schema.c):
+ * the file's 6 plus run_leases. */
+#define RB__PG_SCHEMA_VERSION 7
+
 struct rb__jpg {
     PGconn *conn;
     char *conninfo; /* the URL as given (it may hold a password: never shown) */
     int in_txn;     /* a BEGIN is open */
+    int version;    /* the journal's schema version (older only when opened read-only) */
+    /* journal_pg_lease.c: this engine's id (rb_journal_set_engine) and the
+     * epoch it holds each run at (run → epoch; 0: none any more). Guarded
+     * by j->mu, as the lease counters in j->stats: the fence may run on
+     * another thread than the lease calls. */
+    char *engine;
+    rb__i64map_t epochs;
 };
 
 /* Describes the failure of what (the URL without its password, what was
@@ -59,6 +72,48 @@ const unsigned char *rb__pg_hash(const PGresult *res, int row, int col);
  * journal when create is set (refused when it holds tables of another
  * program's). */
 int rb__pg_schema(rb_journal_t *j, int create);
+/* RB__PG_SCHEMA_VERSION. */
+int rb__pg_schema_version(void);
+
+/*
+ * journal_pg_lease.c: the fence of the append path. Before the first
+ * record of a run that a write transaction writes (an event, a status, a
+ * seal does not belong to a run and needs none), the append path calls
+ *
+ *     ret = rb__pg_fence(j, conn, run_id, err, errlen);
+ *
+ * inside that transaction, on its connection (conn NULL: j->pg->conn; err
+ * NULL: j->err), and, when ret is not 0, rolls the whole transaction back
+ * and fails the append with ret: RB_EFENCED, "X: run 5: fenced: engine-b
+ * holds the run (epoch 3; this engine held epoch 2)", or RB_EJOURNAL
+ * (the query failed; the transaction is aborted either way). Once per run
+ * per transaction is enough (a batch of many records of one run calls it
+ * once): it takes the run's lease row FOR SHARE, held to COMMIT or
+ * ROLLBACK, so a takeover (an UPDATE of that row) waits until the
+ * transaction has ended and then bumps the epoch after it; a write that
+ * committed under the old epoch is thus always before the new owner's
+ * reads. Call it before the transaction locks anything else (the chain
+ * head), so that it never waits on a takeover while holding what other
+ * appends wait for (takeovers hold nothing else: rb_journal_lease_take is
+ * its own transaction).
+ *
+ * It passes (0) when the run's lease is held by this engine (j->pg->engine)
+ * at the epoch this handle took it at and is not released; and when the
+ * run has no lease row and this handle holds no epoch for it (a run nobody
+ * leases: `runbook run` on PostgreSQL, or a run created in this very
+ * transaction before its lease). Anything else is RB_EFENCED: counted in
+ * j->stats.fenced_writes, and the run is forgotten by the handle (the
+ * engine must stop it: it never runs another action for it).
+ * A write whose lease has expired but that nobody took over passes (the
+ * epoch is current: nobody else can have written).
+ *
+ * Any thread (the writer's): it reads j->pg->engine and the epochs under
+ * j->mu.
+ */
+int rb__pg_fence(rb_journal_t *j, PGconn *conn, int64_t run_id, char *err, size_t errlen);
+
+/* journal_pg_lease.c: frees the handle's lease state (rb__pg_close). */
+void rb__pg_leases_free(struct rb__jpg *pg);
 
 /* journal_pg_audit.c: rb_journal_verify_with on j's connection, inside
  * the transaction open there (the caller's; one snapshot). */

@@ -3,14 +3,19 @@
  * schema (schemas/journal_pg.sql, compiled in as rb__journal_pg_sql) in a
  * database that has none, checking that a database holds a runbook journal
  * (journal_meta: application and schema_version) of a version this program
- * knows, and the migrations from older versions (none yet: 6 is the first
- * PostgreSQL version; a new one adds its step here, as journal_schema.c
- * does for the file).
+ * knows, and migrating an older one. 6 is the first PostgreSQL version;
+ * each later one is a section at the end of journal_pg.sql ("-- ---- version
+ * N:"), which a new journal runs after the rest and an older journal runs
+ * as its migration: one text, so both get the same shape. The PostgreSQL
+ * versions go their own way from the file's from 7 on (7: run_leases, which
+ * a file, served by one engine, does not need).
  *
- * Owns: journal_meta. Must never: add tables to a database that holds
- * another program's tables; open a journal newer than it knows; leave a
- * half-created schema (one transaction, under an advisory lock so that
- * two engines creating it at once make it once).
+ * Owns: journal_meta, and RB__PG_SCHEMA_VERSION. Must never: add tables to
+ * a database that holds another program's tables; open a journal newer
+ * than it knows; leave a half-created or half-migrated schema (one
+ * transaction, under an advisory lock so that two engines creating or
+ * migrating it at once do it once); migrate through a read-only
+ * connection (a reader reads an older journal as it is).
  */
 #include "journal_pg_int.h"
 
@@ -23,6 +28,28 @@
 #include "journal_pg_sql.h" /* rb__journal_pg_sql[]: schemas/journal_pg.sql + NUL, generated */
 
 #define RB__PG_SCHEMA_LOCK 1381322306 /* 'RUNB', the advisory lock of creating the schema */
+#define RB__PG_SCHEMA_FIRST 6         /* the first PostgreSQL version */
+
+int rb__pg_schema_version(void)
+{
+    return RB__PG_SCHEMA_VERSION;
+}
+
+/* The step to version v: journal_pg.sql from its "-- ---- version V:"
+ * line to the next such line or the end, malloc'd; NULL when there is none
+ * (or no memory). */
+static char *rb__pg_step_sql(int v)
+{
+    const char *all = (const char *)rb__journal_pg_sql;
+    char mark[40];
+    snprintf(mark, sizeof mark, "\n-- ---- version %d:", v);
+    const char *p = strstr(all, mark);
+    if (!p)
+        return NULL;
+    p++;
+    const char *e = strstr(p, "\n-- ---- version ");
+    return strndup(p, e ? (size_t)(e - p) : strlen(p));
+}
 
 /* The journal's version, 0 when the database has no journal_meta table;
  * -1 (and j->err) when it has one that is not a runbook journal's. */
@@ -72,9 +99,23 @@ static int rb__pg_foreign_tables(rb_journal_t *j, int64_t *n)
     return 0;
 }
 
-static int rb__pg_create(rb_journal_t *j)
+/* Runs sql, a list of statements, inside the open transaction. */
+static int rb__pg_script(rb_journal_t *j, const char *sql, const char *what)
 {
-    int ret = rb__pg_exec(j, "creating the journal", "BEGIN");
+    PGresult *res = PQexec(j->pg->conn, sql);
+    int ret = PQresultStatus(res) == PGRES_COMMAND_OK ? 0 : rb__pg_fail(j, res, what);
+    PQclear(res);
+    return ret;
+}
+
+/* Creates the schema in a database with no journal, or migrates an older
+ * journal to RB__PG_SCHEMA_VERSION: one transaction, under the advisory
+ * lock, the version read again under it (another engine may have done it
+ * meanwhile). */
+static int rb__pg_upgrade(rb_journal_t *j)
+{
+    const char *what = "creating the journal";
+    int ret = rb__pg_exec(j, what, "BEGIN");
     if (ret != 0)
         return ret;
     j->pg->in_txn = 1;
@@ -82,9 +123,8 @@ static int rb__pg_create(rb_journal_t *j)
     snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%d)", RB__PG_SCHEMA_LOCK);
     int version = 0;
     int64_t others = 0;
-    if ((ret = rb__pg_exec(j, "creating the journal", lock)) == 0 &&
-        (ret = rb__pg_version(j, &version)) == 0 && version == 0 &&
-        (ret = rb__pg_foreign_tables(j, &others)) == 0) {
+    if ((ret = rb__pg_exec(j, what, lock)) == 0 && (ret = rb__pg_version(j, &version)) == 0 &&
+        version == 0 && (ret = rb__pg_foreign_tables(j, &others)) == 0) {
         if (others > 0) {
             snprintf(j->err, sizeof j->err, "%s: not a runbook journal: the database has %lld"
                                             " other table%s and no journal_meta; a journal"
@@ -93,14 +133,19 @@ static int rb__pg_create(rb_journal_t *j)
             ret = RB_EJOURNAL;
         } else {
             /* the whole schema, one statement list in one transaction */
-            PGresult *res = PQexec(j->pg->conn, (const char *)rb__journal_pg_sql);
-            if (PQresultStatus(res) != PGRES_COMMAND_OK)
-                ret = rb__pg_fail(j, res, "creating the journal");
-            PQclear(res);
+            ret = rb__pg_script(j, (const char *)rb__journal_pg_sql, what);
+        }
+    } else if (ret == 0 && version >= RB__PG_SCHEMA_FIRST) {
+        char step[64];
+        for (int v = version + 1; ret == 0 && v <= RB__PG_SCHEMA_VERSION; v++) {
+            char *sql = rb__pg_step_sql(v);
+            snprintf(step, sizeof step, "migrating the journal to version %d", v);
+            ret = sql ? rb__pg_script(j, sql, step) : rb__pg_unsupported(j, step);
+            free(sql);
         }
     }
     if (ret == 0)
-        ret = rb__pg_exec(j, "creating the journal", "COMMIT");
+        ret = rb__pg_exec(j, what, "COMMIT");
     else
         PQclear(PQexec(j->pg->conn, "ROLLBACK"));
     j->pg->in_txn = 0;
@@ -111,8 +156,9 @@ int rb__pg_schema(rb_journal_t *j, int create)
 {
     int version;
     int ret = rb__pg_version(j, &version);
-    if (ret == 0 && version == 0 && create) {
-        if ((ret = rb__pg_create(j)) == 0)
+    if (ret == 0 && create &&
+        (version == 0 || (version >= RB__PG_SCHEMA_FIRST && version < RB__PG_SCHEMA_VERSION))) {
+        if ((ret = rb__pg_upgrade(j)) == 0)
             ret = rb__pg_version(j, &version);
     }
     if (ret != 0)
@@ -122,17 +168,18 @@ int rb__pg_schema(rb_journal_t *j, int create)
                                         " `runbook journal copy --from FILE --to URL`)", j->path);
         return RB_EJOURNAL;
     }
-    if (version > rb_journal_schema_version()) {
+    if (version > RB__PG_SCHEMA_VERSION) {
         snprintf(j->err, sizeof j->err, "%s: the journal's schema is version %d, newer than this"
                                         " runbook knows (%d): upgrade runbook", j->path, version,
-                 rb_journal_schema_version());
+                 RB__PG_SCHEMA_VERSION);
         return RB_EJOURNAL;
     }
-    if (version < rb_journal_schema_version()) {
-        /* 6 is the first PostgreSQL version: nothing older exists */
+    if (version < RB__PG_SCHEMA_FIRST) {
         snprintf(j->err, sizeof j->err, "%s: the journal's schema is version %d, which no"
                                         " runbook wrote", j->path, version);
         return RB_EJOURNAL;
     }
+    /* older, read-only: read as it is (what a reader reads is in every version) */
+    j->pg->version = version;
     return 0;
 }

@@ -23,7 +23,10 @@
 #define RB_ECANCELED (-5007) /* cancelled by the operator or a timeout */
 #define RB_ETOOBIG   (-5008) /* input larger than its limit */
 #define RB_EEXPR     (-5009) /* an expression failed to evaluate */
-#define RB_EBUSY     (-5010) /* another run holds the concurrency key, or it cools down */
+#define RB_EBUSY     (-5010) /* another run holds the concurrency key, or it cools down;
+                                * another engine holds the run's lease */
+#define RB_EFENCED   (-5011) /* another engine took the run over: this engine's write or
+                                * renewal was refused, and it must stop the run */
 
 /* Text for an RB_E* code or a -errno. Never NULL; static storage. Any thread. */
 const char *rb_strerror(int err);
