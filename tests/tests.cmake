@@ -39,6 +39,15 @@ foreach(script ${RB_E2E_TESTS})
   endif()
 endforeach()
 
+# e2e.pg_lease runs pg_lease_check (tests/e2e/pg_lease.c), a white-box cmocka
+# program of the journal's leases and fence, against the PostgreSQL it starts.
+if(CMOCKA_FOUND AND TEST e2e.pg_lease)
+  add_executable(pg_lease_check tests/e2e/pg_lease.c)
+  target_link_libraries(pg_lease_check PRIVATE runbook_core PkgConfig::CMOCKA)
+  set_property(TEST e2e.pg_lease APPEND PROPERTY ENVIRONMENT
+    "PG_LEASE_CHECK=$<TARGET_FILE:pg_lease_check>")
+endif()
+
 # World tests: every tests/world/t_<name>.sh runs runbooks from runbooks/
 # end to end against the simulated deployment of tests/world/world.py
 # (tests/world/README.md), registered as `world.<name>` with the label

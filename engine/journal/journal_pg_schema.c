@@ -179,7 +179,8 @@ int rb__pg_schema(rb_journal_t *j, int create)
                                         " runbook wrote", j->path, version);
         return RB_EJOURNAL;
     }
-    /* older, read-only: read as it is (what a reader reads is in every version) */
+    /* an older one opened read-only is read as it is: what a reader reads
+     * is in every version */
     j->pg->version = version;
     return 0;
 }
