@@ -6,7 +6,7 @@
  * runs in flight (by action and outcome, their duration, and the engine's
  * own time per step apart from its action's), and what is read at the
  * scrape: runs active, approvals pending, runbooks in force, the
- * journal's commits and commit latency (rb_journal_stats). Open, or
+ * journal's commits, commit latency and leases (rb_journal_stats). Open, or
  * wanting a viewer/operator token, as the config's metrics.open says.
  *
  * Owns: the series (name → label set → value or histogram). Must never:
@@ -268,6 +268,18 @@ static void journal_stats(FILE *f, rb_journal_t *j)
     fprintf(f, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9g\n%s_count %llu\n", n,
             (unsigned long long)st.commits, n, st.commit_seconds, n,
             (unsigned long long)st.commits);
+    /* the journal's leases (docs/high-availability.md): 0 on a file */
+    gauge(f, "runbook_journal_leases_held", "Runs whose journal lease this engine holds.",
+          (double)st.leases_held);
+    fprintf(f, "# HELP runbook_journal_lease_takeovers_total Runs taken over from an engine"
+               " whose lease expired.\n"
+               "# TYPE runbook_journal_lease_takeovers_total counter\n"
+               "runbook_journal_lease_takeovers_total %llu\n"
+               "# HELP runbook_journal_fenced_writes_total Journal writes refused because"
+               " another engine took the run over.\n"
+               "# TYPE runbook_journal_fenced_writes_total counter\n"
+               "runbook_journal_fenced_writes_total %llu\n",
+            (unsigned long long)st.lease_takeovers, (unsigned long long)st.fenced_writes);
 }
 
 void rb__metrics_handler(rb_http_req_t *r, void *arg)

@@ -165,6 +165,10 @@ assert len(fams) >= 12, len(fams)' && ok || { bad "the scrape parses"; cat scrap
     c=$(metric runbook_journal_commits_total "{}")
     h=$(metric runbook_journal_commit_seconds_count "{}")
     [ "$c" = "$h" ] && [ "$c" -gt 0 ] && ok || bad "journal commits $c, commit latency count $h"
+    # a file: one engine, no leases to lose (docs/high-availability.md)
+    check runbook_journal_leases_held "{}" 0
+    check runbook_journal_lease_takeovers_total "{}" 0
+    check runbook_journal_fenced_writes_total "{}" 0
     serve_stop
     srv_pid=
     [ "$srv_rc" = 0 ] && ok || { bad "the server exits 0 (got $srv_rc)"; tail -20 log*; }
