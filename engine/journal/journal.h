@@ -281,8 +281,11 @@ typedef struct rb_journal_lease {
  * wins. The first take gives epoch 1, every later one the epoch + 1. When
  * this handle already holds the run, it renews it (same epoch). *out (may
  * be NULL) says what it took. RB_EBUSY: another engine holds it unexpired
- * (rb_journal_errmsg: who, at which epoch, for how long); RB_ENOTFOUND: no
- * such run; RB_EINVAL: no engine id set, a bad ttl or run id.
+ * (rb_journal_errmsg: who, at which epoch, for how long), or its row stayed
+ * locked for a second by a write in progress (its owner's append, which
+ * may yet commit under the old epoch: try again later; a take never hangs
+ * on an owner paused inside a transaction); RB_ENOTFOUND: no such run;
+ * RB_EINVAL: no engine id set, a bad ttl or run id.
  */
 int rb_journal_lease_take(rb_journal_t *j, int64_t run_id, int64_t ttl_ms,
                           rb_journal_lease_t *out);

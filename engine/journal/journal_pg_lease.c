@@ -28,6 +28,7 @@
 #include <string.h>
 
 #define RB__LEASE_TTL_MAX 86400000 /* 1 day */
+#define RB__LEASE_WAIT    "1s"     /* the longest a take waits for a lease row's lock */
 
 void rb__pg_leases_free(struct rb__jpg *pg)
 {
@@ -189,6 +190,65 @@ static int rb__lease_extend(rb_journal_t *j, const char *runs, int64_t epoch, in
     return n < 0 ? n : n == 1;
 }
 
+/*
+ * The take itself, in a transaction of its own that waits at most
+ * RB__LEASE_WAIT for the row (an owner paused inside an append holds it
+ * with the fence's lock: the engine taking over must not hang on it).
+ * New, released or expired: the row is locked and the condition checked
+ * again on its newest version (READ COMMITTED's ON CONFLICT), so of
+ * several engines racing one wins and the others find it held. 1 taken
+ * (*l filled), 0 held by another (or no such run), RB_EBUSY the row is
+ * locked, or the failure.
+ */
+static int rb__lease_claim(rb_journal_t *j, const char *runs, const char *ttl,
+                           rb_journal_lease_t *l)
+{
+    static const char what[] = "taking a lease";
+    int ret = rb__pg_exec(j, what, "BEGIN");
+    if (ret != 0)
+        return ret;
+    j->pg->in_txn = 1;
+    ret = rb__pg_exec(j, what, "SET LOCAL lock_timeout = '" RB__LEASE_WAIT "'");
+    if (ret == 0) {
+        const char *v[3] = { runs, j->pg->engine, ttl };
+        PGresult *res = PQexecParams(
+            j->pg->conn,
+            "INSERT INTO run_leases AS l (run_id, owner, epoch, expires_at, taken_at, renewed_at)"
+            " SELECT id, $2, 1, clock_timestamp() + $3::bigint * interval '1 ms',"
+            " clock_timestamp(), clock_timestamp() FROM runs WHERE id = $1::bigint"
+            " ON CONFLICT (run_id) DO UPDATE SET owner = $2, epoch = l.epoch + 1,"
+            " expires_at = clock_timestamp() + $3::bigint * interval '1 ms',"
+            " taken_at = clock_timestamp(), renewed_at = clock_timestamp(), released = false,"
+            " taken_over = NOT l.released, previous_owner = l.owner"
+            " WHERE l.released OR l.expires_at <= clock_timestamp()"
+            " RETURNING epoch, taken_over, previous_owner",
+            3, NULL, v, NULL, NULL, 1);
+        if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+            if (PQntuples(res) == 1) {
+                l->epoch = rb__pg_i64(res, 0, 0);
+                l->takeover = (int)rb__pg_i64(res, 0, 1);
+                const char *prev = rb__pg_text(res, 0, 2);
+                snprintf(l->previous, sizeof l->previous, "%s", prev ? prev : "");
+                ret = 1;
+            }
+        } else {
+            const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+            ret = state && !strcmp(state, "55P03") /* lock_not_available */
+                      ? RB_EBUSY
+                      : rb__pg_fail(j, res, what);
+        }
+        PQclear(res);
+    }
+    if (ret >= 0) {
+        int c = rb__pg_exec(j, what, "COMMIT");
+        ret = c != 0 ? c : ret;
+    } else {
+        PQclear(PQexec(j->pg->conn, "ROLLBACK"));
+    }
+    j->pg->in_txn = 0;
+    return ret;
+}
+
 int rb_journal_lease_take(rb_journal_t *j, int64_t run_id, int64_t ttl_ms,
                           rb_journal_lease_t *out)
 {
@@ -217,30 +277,7 @@ int rb_journal_lease_take(rb_journal_t *j, int64_t run_id, int64_t ttl_ms,
         }
         rb__lease_hold(j, run_id, 0, 0); /* lost meanwhile: take it like anyone */
     }
-    /* New, released or expired: the row is locked and the condition
-     * checked again on its newest version (READ COMMITTED's ON CONFLICT),
-     * so one of several engines racing wins and the others find it held. */
-    const char *v[3] = { runs, j->pg->engine, t };
-    PGresult *res = rb__pg_query(
-        j, "taking a lease",
-        "INSERT INTO run_leases AS l (run_id, owner, epoch, expires_at, taken_at, renewed_at)"
-        " SELECT id, $2, 1, clock_timestamp() + $3::bigint * interval '1 ms', clock_timestamp(),"
-        " clock_timestamp() FROM runs WHERE id = $1::bigint"
-        " ON CONFLICT (run_id) DO UPDATE SET owner = $2, epoch = l.epoch + 1,"
-        " expires_at = clock_timestamp() + $3::bigint * interval '1 ms',"
-        " taken_at = clock_timestamp(), renewed_at = clock_timestamp(), released = false,"
-        " taken_over = NOT l.released, previous_owner = l.owner"
-        " WHERE l.released OR l.expires_at <= clock_timestamp()"
-        " RETURNING epoch, taken_over, previous_owner",
-        3, v, NULL, NULL);
-    if (!res)
-        return RB_EJOURNAL;
-    if (PQntuples(res) == 1) {
-        l.epoch = rb__pg_i64(res, 0, 0);
-        l.takeover = (int)rb__pg_i64(res, 0, 1);
-        const char *prev = rb__pg_text(res, 0, 2);
-        snprintf(l.previous, sizeof l.previous, "%s", prev ? prev : "");
-        PQclear(res);
+    if ((ret = rb__lease_claim(j, runs, t, &l)) == 1) {
         if ((ret = rb__lease_hold(j, run_id, l.epoch, l.takeover)) != 0) {
             snprintf(j->err, sizeof j->err, "%s: out of memory", j->path);
             return ret;
@@ -249,7 +286,12 @@ int rb_journal_lease_take(rb_journal_t *j, int64_t run_id, int64_t ttl_ms,
             *out = l;
         return 0;
     }
-    PQclear(res);
+    if (ret == RB_EBUSY)
+        snprintf(j->err, sizeof j->err, "%s: run %" PRId64 ": its lease is locked by a write in"
+                                        " progress (its owner's): try again later", j->path,
+                 run_id);
+    if (ret != 0)
+        return ret;
     char who[RB_JOURNAL_ENGINE_MAX + 80];
     int exists = 0;
     if ((ret = rb__lease_who(j, runs, who, sizeof who, &exists)) != 0)
