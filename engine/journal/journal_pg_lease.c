@@ -195,7 +195,8 @@ static int rb__lease_extend(rb_journal_t *j, const char *runs, int64_t epoch, in
  * RB__LEASE_WAIT for the row (an owner paused inside an append holds it
  * with the fence's lock: the engine taking over must not hang on it).
  * New, released or expired: the row is locked and the condition checked
- * again on its newest version (READ COMMITTED's ON CONFLICT), so of
+ * again on its newest version (ON CONFLICT under READ COMMITTED, set here
+ * whatever the database's default), so of
  * several engines racing one wins and the others find it held. 1 taken
  * (*l filled), 0 held by another (or no such run), RB_EBUSY the row is
  * locked, or the failure.
@@ -204,7 +205,7 @@ static int rb__lease_claim(rb_journal_t *j, const char *runs, const char *ttl,
                            rb_journal_lease_t *l)
 {
     static const char what[] = "taking a lease";
-    int ret = rb__pg_exec(j, what, "BEGIN");
+    int ret = rb__pg_exec(j, what, "BEGIN ISOLATION LEVEL READ COMMITTED");
     if (ret != 0)
         return ret;
     j->pg->in_txn = 1;
