@@ -46,8 +46,9 @@
  * backends" below). The seam is the public function: each either serves
  * both (rb_journal_open, close, verify) or refuses a PostgreSQL handle
  * with RB__J_SQLITE_ONLY. What the PostgreSQL side still lacks (appends,
- * reads of runs, claims, leases and fencing, takeover) comes file by file:
- * journal_pg_append.c for the write transaction with the epoch check,
+ * reads of runs, claims, takeover) comes file by file:
+ * journal_pg_append.c for the write transaction with the epoch check
+ * (rb__pg_fence, journal_pg_lease.c: journal_pg_int.h says how),
  * journal_pg_read.c for the reads, journal_pg_claims.c for the alerts and
  * keys, each replacing guards with dispatches. Both backends share the
  * chain's encoding and the verify rules (journal_chain.c), so a chain is
