@@ -72,8 +72,6 @@ const unsigned char *rb__pg_hash(const PGresult *res, int row, int col);
  * journal when create is set (refused when it holds tables of another
  * program's). */
 int rb__pg_schema(rb_journal_t *j, int create);
-/* RB__PG_SCHEMA_VERSION. */
-int rb__pg_schema_version(void);
 
 /*
  * journal_pg_lease.c: the fence of the append path. Before the first

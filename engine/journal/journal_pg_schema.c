@@ -30,11 +30,6 @@
 #define RB__PG_SCHEMA_LOCK 1381322306 /* 'RUNB', the advisory lock of creating the schema */
 #define RB__PG_SCHEMA_FIRST 6         /* the first PostgreSQL version */
 
-int rb__pg_schema_version(void)
-{
-    return RB__PG_SCHEMA_VERSION;
-}
-
 /* The step to version v: journal_pg.sql from its "-- ---- version V:"
  * line to the next such line or the end, malloc'd; NULL when there is none
  * (or no memory). */
