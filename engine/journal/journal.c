@@ -201,6 +201,11 @@ const char *rb_journal_errmsg(const rb_journal_t *j)
     return j ? j->err : "";
 }
 
+const char *rb_journal_name(const rb_journal_t *j)
+{
+    return j && j->path ? j->path : "";
+}
+
 const char *rb__j_conn_err(const rb__jconn_t *c)
 {
     return c->err;

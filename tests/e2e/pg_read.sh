@@ -17,6 +17,7 @@
 #   - a run whose records were changed (an event edited, one deleted, as
 #     the superuser with the triggers off on PostgreSQL, with them dropped
 #     in the file): `show` and `report` say so with the same findings;
+#   - a password in the URL is never shown (`no run 99 in …`);
 #   - a run's walk reads its events one at a time: `show` of the big run
 #     on PostgreSQL stays within a bound of memory.
 # Skips (exit 77) only when PostgreSQL is not installed.
@@ -264,6 +265,15 @@ if [ -x /usr/bin/time ]; then
     large=$(kb "$RUNBOOK" show "$big" --db "$PG")
     [ "$large" -lt $((small + 8192)) ] && ok || bad "show of the big run took ${large} kB (run 1: ${small} kB)"
 fi
+
+# a password in the URL is never shown, in a message or an answer
+pw="postgresql://runbook_owner:s3cret@127.0.0.1:$PG_PORT/journal"
+for args in "show 99" "show 99 --format json" "report 99" "replay 99" "runs --runbook nothing"; do
+    # shellcheck disable=SC2086
+    "$RUNBOOK" $args --db "$pw" >out.log 2>&1
+    grep -q "127.0.0.1:$PG_PORT/journal\|no run 99" out.log && ! grep -q s3cret out.log && ok ||
+        { bad "$args showed the password"; cat out.log; }
+done
 
 # ---- a run whose records were changed --------------------------------------------------
 "$RUNBOOK" journal copy --from t.db --to "$(pg_url runbook_owner tampered)" >/dev/null 2>&1 ||
