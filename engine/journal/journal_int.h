@@ -29,8 +29,12 @@
  *                       checking its version, migrations.
  *   journal_pg_audit.c  audit verify, with journal_chain.c's rules.
  *   journal_pg_copy.c   journal copy: a file's rows into an empty database.
- *   journal_pg_read.c   the listing of runs.
+ *   journal_pg_read.c   the listings: runs, runbook versions, sub-runs,
+ *                       a version's text, a concurrency key's runs.
+ *   journal_pg_run.c    one run: its row, its events, its walk.
+ *   journal_pg_alerts.c the reads of the alert claims.
  * The files that do not:
+ *   journal_rows.c      the JSON every read returns, from either backend's rows.
  *   journal_chain.c     the canonical encoding, SHA-256, the verify rules
  *                       (the events' and the records' around them: both
  *                       backends' verify feed them, so findings match).
@@ -43,11 +47,12 @@
  * Two backends, one API (journal.h): the path picks one (see "the
  * backends" below). The seam is the public function: each either serves
  * both (rb_journal_open, close, verify) or refuses a PostgreSQL handle
- * with RB__J_SQLITE_ONLY. What the PostgreSQL side still lacks (appends,
- * reads of runs, claims, leases and fencing, takeover) comes file by file:
- * journal_pg_append.c for the write transaction with the epoch check,
- * journal_pg_read.c for the reads, journal_pg_claims.c for the alerts and
- * keys, each replacing guards with dispatches. Both backends share the
+ * with RB__J_SQLITE_ONLY. Every read is served on both (journal_pg_read.c,
+ * journal_pg_run.c, journal_pg_alerts.c; the JSON built once, in
+ * journal_rows.c). What the PostgreSQL side still lacks (appends, claims,
+ * leases and fencing, takeover) comes file by file: journal_pg_append.c for
+ * the write transaction with the epoch check, journal_pg_claims.c for the
+ * claims, each replacing guards with dispatches. Both backends share the
  * chain's encoding and the verify rules (journal_chain.c), so a chain is
  * byte-identical on either.
  *

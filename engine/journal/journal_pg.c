@@ -2,8 +2,10 @@
  * journal_pg.c — the PostgreSQL backend's connection (libpq): telling a
  * PostgreSQL URL from a file path, connecting and checking the schema,
  * closing, the name a journal is shown by (its URL without the password),
- * errors, queries in the binary result format and reading their columns,
- * and the one message of what the backend cannot do yet.
+ * errors, queries in the binary result format and reading their columns
+ * (and their rows, as journal_rows.c reads them), the read snapshot of a
+ * read of several statements, and the one message of what the backend
+ * cannot do yet.
  *
  * Owns: the PGconn of a journal handle (j->pg). Must never: show a
  * password (in an error, a report or a path); leave a transaction open on

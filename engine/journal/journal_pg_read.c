@@ -1,9 +1,12 @@
 /*
- * journal_pg_read.c — reading a PostgreSQL journal back: the filtered
- * listing of runs (`runbook runs`), as journal_read.c's rb_journal_runs_find
- * reads the file, in the same order and with the same fields; and the runs
- * orphaned by a dead process, which on PostgreSQL are none to find by pid
- * (an engine's runs will be held under leases: DESIGN §11).
+ * journal_pg_read.c — the listings of a PostgreSQL journal, as
+ * journal_read.c reads them from the file, in the same order and with the
+ * same fields (journal_rows.c): the filtered listing of runs (`runbook
+ * runs`) and the newest runs; a runbook's versions and a version's text; a
+ * run's sub-runs; the runs of a concurrency key; and the runs orphaned by a
+ * dead process, which on PostgreSQL are none to find by pid (an engine's
+ * runs will be held under leases: DESIGN §11). One run with its events:
+ * journal_pg_run.c.
  *
  * Owns: nothing written. Must never: write; paste a filter's value into SQL
  * (every value is a parameter).
@@ -17,7 +20,7 @@
 #include <string.h>
 
 #define RB__PG_SEVERITY_SQL                                                                       \
-    "(SELECT CASE e.type WHEN 'severity_assigned' THEN e.data::json ->> 'level' END"            \
+    "(SELECT CASE e.type WHEN 'severity_assigned' THEN e.data::json ->> 'level' END"             \
     " FROM events e WHERE e.run_id = runs.id"                                                     \
     " AND e.type IN ('severity_assigned', 'declared') ORDER BY e.seq LIMIT 1)"
 
