@@ -19,7 +19,7 @@
 #     in the file): `show` and `report` say so with the same findings;
 #   - a password in the URL is never shown (`no run 99 in …`);
 #   - a run's walk reads its events one at a time: `show` of the big run
-#     on PostgreSQL stays within a bound of memory.
+#     takes no more memory on PostgreSQL than from the file.
 # Skips (exit 77) only when PostgreSQL is not installed.
 # Env: RUNBOOK (the binary), RB_SOURCE_DIR, RB_BUILD_DIR (journal_read).
 set -u
@@ -257,13 +257,15 @@ jr unstarted 1
     and ([.[1:][].seq] == [range(1; .[0].events + 1)])' >/dev/null && ok ||
     bad "run 1's walk: its outline, its events in seq order"
 
-# the big run's events are read one at a time: show's memory does not grow
-# with the run (the whole run at once would be its JSON many times over)
+# the big run's events are read one at a time, as from the file: show's
+# peak memory is the file's (holding the run's events at once adds 9 MB);
+# not under AddressSanitizer, whose quarantine keeps what was freed
 kb() { /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1; }
-if [ -x /usr/bin/time ]; then
-    small=$(kb "$RUNBOOK" show 1 --db "$PG")
-    large=$(kb "$RUNBOOK" show "$big" --db "$PG")
-    [ "$large" -lt $((small + 8192)) ] && ok || bad "show of the big run took ${large} kB (run 1: ${small} kB)"
+if [ -x /usr/bin/time ] && ! ldd "$RUNBOOK" 2>/dev/null | grep -q libasan; then
+    file_kb=$(kb "$RUNBOOK" show "$big" --db j.db)
+    pg_kb=$(kb "$RUNBOOK" show "$big" --db "$PG")
+    [ "$pg_kb" -lt $((file_kb + 4096)) ] && ok ||
+        bad "show of the big run took ${pg_kb} kB on PostgreSQL, ${file_kb} kB from the file"
 fi
 
 # a password in the URL is never shown, in a message or an answer
