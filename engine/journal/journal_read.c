@@ -1,8 +1,11 @@
 /*
- * journal_read.c — reading the journal back: the list of runs, one run with
- * its events, the source of a runbook version, each row turned into the
- * JSON that `runbook runs`, `runbook show` and the server's API print;
- * the filtered listing and a run's sub-runs (for replay and reports).
+ * journal_read.c — reading the journal file back: the list of runs, one run
+ * with its events, the source of a runbook version, each row turned into
+ * the JSON that `runbook runs`, `runbook show` and the server's API print
+ * (journal_rows.c, which the PostgreSQL twins use too); the filtered
+ * listing and a run's sub-runs (for replay and reports). On a PostgreSQL
+ * journal each function hands over to its twin (journal_pg_read.c,
+ * journal_pg_run.c) before any SQLite code runs.
  *
  * Owns: nothing but the statements' rows while it reads them; every read
  * goes through the caller's connection (j->c) and its cached statements
