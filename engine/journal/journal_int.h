@@ -209,6 +209,11 @@ int rb__j_skip_json(const rb__jrow_t *row, const rb__jpick_t *pick);
 json_t *rb__j_outline_end(const char *type, int64_t wall_ms, const json_t *duration,
                           const json_t *labels);
 
+/* rb_journal_get_version's answer: n bytes of s (a column's, may be NULL
+ * when n is 0) copied into *out, NUL-terminated, *len (may be NULL) n.
+ * 0 or RB_ENOMEM. */
+int rb__j_text_copy(const char *s, size_t n, char **out, size_t *len);
+
 /* ---- copying a journal: journal_export.c reads the file's rows, journal_pg_copy.c
  * writes them into PostgreSQL ---------------------------------------------------- */
 

@@ -202,19 +202,9 @@ int rb__pg_get_version(rb_journal_t *j, const char *sha256, char **source, size_
     }
     size_t n = 0;
     const char *s = rb__pg_bytes(res, 0, 0, &n);
-    char *copy = malloc(n + 1);
-    if (!copy) {
-        PQclear(res);
-        return RB_ENOMEM;
-    }
-    if (n)
-        memcpy(copy, s, n);
-    copy[n] = '\0';
+    int ret = rb__j_text_copy(s, n, source, len);
     PQclear(res);
-    *source = copy;
-    if (len)
-        *len = n;
-    return 0;
+    return ret;
 }
 
 int rb__pg_key_state(rb_journal_t *j, const char *runbook, const char *key, int64_t *active_run,

@@ -312,20 +312,9 @@ int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, s
         return rb__j_failc(c, rc, "reading a runbook version");
     }
     const char *s = (const char *)sqlite3_column_text(st, 0);
-    size_t n = (size_t)sqlite3_column_bytes(st, 0);
-    char *copy = malloc(n + 1);
-    if (!copy) {
-        rb__j_release(st);
-        return RB_ENOMEM;
-    }
-    if (n)
-        memcpy(copy, s, n);
-    copy[n] = '\0';
+    ret = rb__j_text_copy(s, (size_t)sqlite3_column_bytes(st, 0), source, len);
     rb__j_release(st);
-    *source = copy;
-    if (len)
-        *len = n;
-    return 0;
+    return ret;
 }
 
 int rb_journal_key_state(rb_journal_t *j, const char *runbook, const char *key, int64_t *active_run,

@@ -2,10 +2,11 @@
  * journal_rows.c — the JSON the reads of the journal return, whichever
  * backend read the row: the shapes of the rows (the key and kind of each
  * column a read's SELECT names), a column's value as JSON, which events
- * have their data parsed, and the first and last event of a run's outline.
- * journal_read.c (SQLite) and journal_pg_read*.c (PostgreSQL) both build
- * their answers here, so `runbook show`, `report`, `replay` and the
- * server's API print the same bytes from a file and from its copy.
+ * have their data parsed, the first and last event of a run's outline, and
+ * a runbook version's text as it is handed over. journal_read.c (SQLite),
+ * journal_pg_read.c and journal_pg_run.c (PostgreSQL) all build their
+ * answers here, so `runbook show`, `report`, `replay` and the server's API
+ * print the same bytes from a file and from its copy.
  *
  * Owns: nothing. Must never: touch a database; fail a row over a column
  * that a hand-edited journal made unparsable (it reads as the string it is).
@@ -14,6 +15,7 @@
 
 #include <runbook/runbook.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 const rb__jcol_t rb__j_runs_row[] = {
@@ -110,4 +112,18 @@ json_t *rb__j_outline_end(const char *type, int64_t wall_ms, const json_t *durat
     if (data && json_is_object(labels))
         json_object_set_new(data, "alert", json_pack("{s:O}", "labels", (json_t *)labels));
     return json_pack("{s:s?,s:I,s:o}", "type", type, "wall_ms", (json_int_t)wall_ms, "data", data);
+}
+
+int rb__j_text_copy(const char *s, size_t n, char **out, size_t *len)
+{
+    char *copy = malloc(n + 1);
+    if (!copy)
+        return RB_ENOMEM;
+    if (n)
+        memcpy(copy, s, n);
+    copy[n] = '\0';
+    *out = copy;
+    if (len)
+        *len = n;
+    return 0;
 }
