@@ -66,6 +66,11 @@ CREATE TABLE events (
     hash      bytea NOT NULL,
     UNIQUE (run_id, seq)
 );
+-- The runs of a concurrency key (rb_journal_key_state, as every run starts),
+-- as the file's events_concurrency: json, not jsonb (a "\u0000" elsewhere in
+-- the data must not fail the insert).
+CREATE INDEX events_concurrency ON events ((data::json ->> 'concurrency_key'))
+    WHERE type = 'run_started';
 
 CREATE TABLE chain_head (
     one      integer PRIMARY KEY CHECK (one = 1),

@@ -188,6 +188,7 @@ int rb_cli_runs(int argc, char **argv)
         return RB_EXIT_USAGE;
     }
     json_t *runs = NULL;
+    char shown[512] = "";
     /* One more than asked, to know whether to say that there are more. */
     filter.limit = opt.limit > 0 ? (int)opt.limit + 1 : 0;
     int filtered = filter.runbook || filter.status || filter.trigger || filter.severity ||
@@ -223,6 +224,8 @@ int rb_cli_runs(int argc, char **argv)
             return RB_EXIT_USAGE;
         }
         mark_orphaned(j, runs);
+        /* the name a message gives it: never a URL's password */
+        snprintf(shown, sizeof shown, "%s", rb_journal_name(j));
         rb_journal_close(j);
     }
     int more = opt.limit > 0 && json_array_size(runs) > (size_t)opt.limit;
@@ -237,7 +240,7 @@ int rb_cli_runs(int argc, char **argv)
 
     out_t o = { stdout, rb_cli_color(1) };
     if (json_array_size(runs) == 0) {
-        printf("no runs%s in %s\n", filtered ? " match" : "", opt.server ? opt.server : opt.db);
+        printf("no runs%s in %s\n", filtered ? " match" : "", opt.server ? opt.server : shown);
         json_decref(runs);
         return RB_EXIT_OK;
     }

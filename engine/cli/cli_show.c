@@ -806,7 +806,7 @@ int rb_cli_show(int argc, char **argv)
         json_decref(st.last_seq);
         free(st.out_step);
         if (rc == RB_ENOTFOUND)
-            fprintf(stderr, "runbook show: no run %lld in %s\n", id, opt.db);
+            fprintf(stderr, "runbook show: no run %lld in %s\n", id, rb_journal_name(j));
         else if (rc != 0)
             fprintf(stderr, "runbook show: %s\n", rb_journal_errmsg(j));
         int ex = rc == 0 ? check_chain(j, id) : RB_EXIT_USAGE;
@@ -815,7 +815,7 @@ int rb_cli_show(int argc, char **argv)
     }
     rc = rb_journal_run_get(j, id, &run);
     if (rc == RB_ENOTFOUND) {
-        fprintf(stderr, "runbook show: no run %lld in %s\n", id, opt.db);
+        fprintf(stderr, "runbook show: no run %lld in %s\n", id, rb_journal_name(j));
         rb_journal_close(j);
         return RB_EXIT_USAGE;
     }

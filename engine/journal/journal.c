@@ -201,6 +201,11 @@ const char *rb_journal_errmsg(const rb_journal_t *j)
     return j ? j->err : "";
 }
 
+const char *rb_journal_name(const rb_journal_t *j)
+{
+    return j && j->path ? j->path : "";
+}
+
 const char *rb__j_conn_err(const rb__jconn_t *c)
 {
     return c->err;
@@ -587,8 +592,8 @@ int rb_journal_open(const char *path, int flags, rb_journal_t **out, char *err, 
         /* PostgreSQL (journal_pg.c): read-only for now; journal copy fills one */
         ret = ro ? rb__pg_open(j, path, 0)
                  : rb__pg_unsupported(j, "running runbooks (runbook run, resume, serve): a"
-                                         " PostgreSQL journal is read by audit verify and filled"
-                                         " by journal copy");
+                                         " PostgreSQL journal is read (runs, show, report,"
+                                         " replay, audit verify) and filled by journal copy");
         goto opened;
     }
     rb__j_fault_arm();

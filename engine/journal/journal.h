@@ -167,6 +167,11 @@ int rb_journal_sync(rb_journal_t *j);
  * nothing has failed. Valid until the next call on j. */
 const char *rb_journal_errmsg(const rb_journal_t *j);
 
+/* The journal's name as messages show it: the file's path, or a
+ * PostgreSQL URL without its password (postgresql://USER@HOST:PORT/DB).
+ * Valid until rb_journal_close. */
+const char *rb_journal_name(const rb_journal_t *j);
+
 /* ---- writer mode ----------------------------------------------------------- */
 
 /*

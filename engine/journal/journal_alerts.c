@@ -168,10 +168,11 @@ static int runs_of(rb__jconn_t *c, const char *fp, const char *sa, json_t *runs)
 int rb_journal_alert_get(rb_journal_t *j, const char *fingerprint, const char *starts_at,
                          json_t **out)
 {
-    RB__J_SQLITE_ONLY(j, "the server's alert claims (runbook serve)");
     *out = NULL;
     if (bad_key(j, fingerprint, starts_at))
         return RB_EINVAL;
+    if (j->pg)
+        return rb__pg_alert_get(j, fingerprint, starts_at, out);
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     int ret = rb__j_stmt(c, RB__JST_ALERT_GET, &st);
@@ -207,10 +208,11 @@ int rb_journal_alert_get(rb_journal_t *j, const char *fingerprint, const char *s
 
 int rb_journal_alert_open(rb_journal_t *j, const char *fingerprint, json_t **out)
 {
-    RB__J_SQLITE_ONLY(j, "the server's alert claims (runbook serve)");
     *out = NULL;
     if (bad_key(j, fingerprint, "-"))
         return RB_EINVAL;
+    if (j->pg)
+        return rb__pg_alert_open(j, fingerprint, out);
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     int rc = rb__j_prepare_v2(c->db,
@@ -236,7 +238,8 @@ int rb_journal_alert_open(rb_journal_t *j, const char *fingerprint, json_t **out
 
 int rb_journal_alerts_unstarted(rb_journal_t *j, int limit, json_t **out)
 {
-    RB__J_SQLITE_ONLY(j, "the server's alert claims (runbook serve)");
+    if (j->pg)
+        return rb__pg_alerts_unstarted(j, limit, out);
     *out = NULL;
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;

@@ -384,7 +384,8 @@ done:
 
 int rb_journal_verify_run(rb_journal_t *j, int64_t run_id, json_t **out)
 {
-    RB__J_SQLITE_ONLY(j, "verifying one run (report, show --verify)");
+    if (j->pg)
+        return rb__pg_verify_run(j, run_id, out);
     rb__jconn_t *c = j->c;
     *out = NULL;
     if (c->in_txn) {

@@ -29,10 +29,14 @@
  *                       checking its version, migrations.
  *   journal_pg_audit.c  audit verify, with journal_chain.c's rules.
  *   journal_pg_copy.c   journal copy: a file's rows into an empty database.
- *   journal_pg_read.c   the listing of runs.
+ *   journal_pg_read.c   the listings: runs, runbook versions, sub-runs,
+ *                       a version's text, a concurrency key's runs.
+ *   journal_pg_run.c    one run: its row, its events, its walk.
+ *   journal_pg_alerts.c the reads of the alert claims.
  *   journal_pg_lease.c  the runs' leases (run_leases): take, renew, release,
  *                       the expired ones, and the fence of the append path.
  * The files that do not:
+ *   journal_rows.c      the JSON every read returns, from either backend's rows.
  *   journal_chain.c     the canonical encoding, SHA-256, the verify rules
  *                       (the events' and the records' around them: both
  *                       backends' verify feed them, so findings match).
@@ -45,12 +49,13 @@
  * Two backends, one API (journal.h): the path picks one (see "the
  * backends" below). The seam is the public function: each either serves
  * both (rb_journal_open, close, verify) or refuses a PostgreSQL handle
- * with RB__J_SQLITE_ONLY. What the PostgreSQL side still lacks (appends,
- * reads of runs, claims, takeover) comes file by file:
- * journal_pg_append.c for the write transaction with the epoch check
- * (rb__pg_fence, journal_pg_lease.c: journal_pg_int.h says how),
- * journal_pg_read.c for the reads, journal_pg_claims.c for the alerts and
- * keys, each replacing guards with dispatches. Both backends share the
+ * with RB__J_SQLITE_ONLY. Every read is served on both (journal_pg_read.c,
+ * journal_pg_run.c, journal_pg_alerts.c; the JSON built once, in
+ * journal_rows.c). What the PostgreSQL side still lacks (appends, claims,
+ * takeover) comes file by file: journal_pg_append.c for the write
+ * transaction with the epoch check (rb__pg_fence, journal_pg_lease.c:
+ * journal_pg_int.h says how), journal_pg_claims.c for the claims, each
+ * replacing guards with dispatches. Both backends share the
  * chain's encoding and the verify rules (journal_chain.c), so a chain is
  * byte-identical on either.
  *
@@ -126,10 +131,91 @@ int rb__pg_unsupported(rb_journal_t *j, const char *what);
     } while (0)
 /* journal_pg_audit.c: rb_journal_verify_with on PostgreSQL, in one snapshot. */
 int rb__pg_verify_with(rb_journal_t *j, const rb_journal_verify_opts_t *o, json_t **out);
-/* journal_pg_read.c: rb_journal_runs_find and rb_journal_runs_orphaned on
- * PostgreSQL (no run is orphaned by a process there: none). */
+/* journal_pg_read.c: the listings on PostgreSQL, as journal_read.c's
+ * functions of the same names (no run is orphaned by a process there:
+ * none). */
 int rb__pg_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out);
 int rb__pg_runs_orphaned(rb_journal_t *j, json_t **out);
+int rb__pg_runs(rb_journal_t *j, int limit, json_t **out);
+int rb__pg_versions(rb_journal_t *j, const char *name, json_t **out);
+int rb__pg_run_children(rb_journal_t *j, int64_t run_id, json_t **out);
+int rb__pg_get_version(rb_journal_t *j, const char *sha256, char **source, size_t *len);
+int rb__pg_key_state(rb_journal_t *j, const char *runbook, const char *key, int64_t *active_run,
+                     char **active_runbook, int64_t *last_end_ms);
+/* journal_pg_run.c: one run, as journal_read.c's rb_journal_run_row,
+ * run_get_some and run_walk. */
+int rb__pg_run_row(rb_journal_t *j, int64_t run_id, json_t **out);
+int rb__pg_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *types, int except,
+                        json_t **out);
+int rb__pg_run_walk(rb_journal_t *j, int64_t run_id, const char *const *types, int except,
+                    rb_journal_outline_fn outline, rb_journal_event_fn event, void *arg);
+/* journal_pg_audit.c: rb_journal_verify_run on PostgreSQL, in one snapshot. */
+int rb__pg_verify_run(rb_journal_t *j, int64_t run_id, json_t **out);
+/* journal_pg_alerts.c: the reads of the alert claims, as journal_alerts.c's. */
+int rb__pg_alert_get(rb_journal_t *j, const char *fingerprint, const char *starts_at,
+                     json_t **out);
+int rb__pg_alert_open(rb_journal_t *j, const char *fingerprint, json_t **out);
+int rb__pg_alerts_unstarted(rb_journal_t *j, int limit, json_t **out);
+
+/* ---- the rows the reads return (journal_rows.c) -------------------------------
+ * Both backends turn their rows into JSON here, so that a read answers the
+ * same bytes from a file and from its PostgreSQL copy. */
+
+/* How a column reads as JSON. */
+typedef enum { RB__JCOL_INT, RB__JCOL_TEXT, RB__JCOL_JSON } rb__jcol_kind_t;
+
+/* The shape of a row: the key and kind of columns 0, 1, … of a SELECT, in
+ * the order it names them; a NULL key ends it. */
+typedef struct {
+    const char *key;
+    rb__jcol_kind_t kind;
+} rb__jcol_t;
+
+/* rb_journal_runs; rb_journal_run_row (and run_get's, before "events");
+ * an event of run_get and run_walk (seq, wall_ms, mono_ns, type, step,
+ * attempt, data); rb_journal_versions; rb_journal_runs_find;
+ * rb_journal_run_children. */
+extern const rb__jcol_t rb__j_runs_row[], rb__j_run_row[], rb__j_event_row[],
+    rb__j_version_row[], rb__j_runs_find_row[], rb__j_children_row[];
+
+/* A row as a backend reads it: whether column col is SQL NULL, it as an
+ * integer, its bytes (*len their count; NULL for SQL NULL, valid until the
+ * row moves on). */
+typedef struct {
+    void *ctx;
+    int (*is_null)(void *ctx, int col);
+    int64_t (*i64)(void *ctx, int col);
+    const char *(*text)(void *ctx, int col, size_t *len);
+} rb__jrow_t;
+
+/* The row as an object of the shape cols; with skip_json its JSON columns
+ * are null, unparsed. SQL NULL is null; a JSON column whose text does not
+ * parse is the string it is. New reference; NULL when out of memory (a
+ * missing key would be a wrong answer). */
+json_t *rb__j_row(const rb__jrow_t *row, const rb__jcol_t *cols, int skip_json);
+
+/* Which rows' JSON columns are parsed: those whose column col (a text) is
+ * one of names (NULL-terminated), or, with except, is none of them. NULL
+ * names: every row's. */
+typedef struct {
+    int col;
+    const char *const *names;
+    int except;
+} rb__jpick_t;
+/* 1 when pick (may be NULL) leaves row's JSON columns unparsed. */
+int rb__j_skip_json(const rb__jrow_t *row, const rb__jpick_t *pick);
+
+/* The first or last event of rb_journal_run_walk's outline: {type, wall_ms,
+ * data: {duration_ms, alert: {labels}}}, duration_ms only when duration is
+ * an integer, alert.labels only when labels is an object (both borrowed,
+ * may be NULL). New reference; NULL when out of memory. */
+json_t *rb__j_outline_end(const char *type, int64_t wall_ms, const json_t *duration,
+                          const json_t *labels);
+
+/* rb_journal_get_version's answer: n bytes of s (a column's, may be NULL
+ * when n is 0) copied into *out, NUL-terminated, *len (may be NULL) n.
+ * 0 or RB_ENOMEM. */
+int rb__j_text_copy(const char *s, size_t n, char **out, size_t *len);
 
 /* ---- copying a journal: journal_export.c reads the file's rows, journal_pg_copy.c
  * writes them into PostgreSQL ---------------------------------------------------- */

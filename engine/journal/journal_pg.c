@@ -2,8 +2,10 @@
  * journal_pg.c — the PostgreSQL backend's connection (libpq): telling a
  * PostgreSQL URL from a file path, connecting and checking the schema,
  * closing, the name a journal is shown by (its URL without the password),
- * errors, queries in the binary result format and reading their columns,
- * and the one message of what the backend cannot do yet.
+ * errors, queries in the binary result format and reading their columns
+ * (and their rows, as journal_rows.c reads them), the read snapshot of a
+ * read of several statements, and the one message of what the backend
+ * cannot do yet.
  *
  * Owns: the PGconn of a journal handle (j->pg). Must never: show a
  * password (in an error, a report or a path); leave a transaction open on
@@ -224,4 +226,59 @@ const unsigned char *rb__pg_hash(const PGresult *res, int row, int col)
     size_t n;
     const char *p = rb__pg_bytes(res, row, col, &n);
     return p && n == RB__J_HASH_LEN ? (const unsigned char *)p : NULL;
+}
+
+const char *rb__pg_num(rb__pgnum_t *n, int64_t v)
+{
+    snprintf(n->s, sizeof n->s, "%lld", (long long)v);
+    return n->s;
+}
+
+/* ---- rows as journal_rows.c reads them ------------------------------------------ */
+
+static int rb__pg_row_null(void *ctx, int col)
+{
+    const rb__pgrow_t *at = ctx;
+    return PQgetisnull(at->res, at->row, col);
+}
+
+static int64_t rb__pg_row_i64(void *ctx, int col)
+{
+    const rb__pgrow_t *at = ctx;
+    return rb__pg_i64(at->res, at->row, col);
+}
+
+static const char *rb__pg_row_text(void *ctx, int col, size_t *len)
+{
+    const rb__pgrow_t *at = ctx;
+    return rb__pg_bytes(at->res, at->row, col, len);
+}
+
+rb__jrow_t rb__pg_row(rb__pgrow_t *at, const PGresult *res, int row)
+{
+    at->res = res;
+    at->row = row;
+    return (rb__jrow_t){at, rb__pg_row_null, rb__pg_row_i64, rb__pg_row_text};
+}
+
+/* ---- one snapshot for a read of several statements -------------------------------- */
+
+int rb__pg_read_begin(rb_journal_t *j, const char *what, int *opened)
+{
+    *opened = 0;
+    if (j->pg->in_txn)
+        return 0;
+    int ret = rb__pg_exec(j, what, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
+    if (ret == 0)
+        *opened = j->pg->in_txn = 1;
+    return ret;
+}
+
+int rb__pg_read_end(rb_journal_t *j, const char *what, int opened)
+{
+    if (!opened)
+        return 0;
+    int ret = rb__pg_exec(j, what, "COMMIT");
+    j->pg->in_txn = 0;
+    return ret;
 }

@@ -67,6 +67,27 @@ const char *rb__pg_text(const PGresult *res, int row, int col);
 /* A bytea column of exactly RB__J_HASH_LEN bytes, or NULL. */
 const unsigned char *rb__pg_hash(const PGresult *res, int row, int col);
 
+/* An integer parameter: v in decimal, in n's buffer (returned). */
+typedef struct {
+    char s[24];
+} rb__pgnum_t;
+const char *rb__pg_num(rb__pgnum_t *n, int64_t v);
+
+/* Row row of res as journal_rows.c reads it (at holds where; it must
+ * outlive the returned reader). */
+typedef struct {
+    const PGresult *res;
+    int row;
+} rb__pgrow_t;
+rb__jrow_t rb__pg_row(rb__pgrow_t *at, const PGresult *res, int row);
+
+/* A read of several statements in one snapshot (REPEATABLE READ, READ
+ * ONLY): rb__pg_read_begin opens the transaction unless one is open on the
+ * connection already (*opened 0: the caller's, left alone);
+ * rb__pg_read_end commits what begin opened. 0 or RB_EJOURNAL (j->err). */
+int rb__pg_read_begin(rb_journal_t *j, const char *what, int *opened);
+int rb__pg_read_end(rb_journal_t *j, const char *what, int opened);
+
 /* journal_pg_schema.c: checks that the database holds a runbook journal of
  * a version this program knows; creates the schema in a database with no
  * journal when create is set (refused when it holds tables of another

@@ -1,9 +1,12 @@
 /*
- * journal_pg_read.c — reading a PostgreSQL journal back: the filtered
- * listing of runs (`runbook runs`), as journal_read.c's rb_journal_runs_find
- * reads the file, in the same order and with the same fields; and the runs
- * orphaned by a dead process, which on PostgreSQL are none to find by pid
- * (an engine's runs will be held under leases: DESIGN §11).
+ * journal_pg_read.c — the listings of a PostgreSQL journal, as
+ * journal_read.c reads them from the file, in the same order and with the
+ * same fields (journal_rows.c): the filtered listing of runs (`runbook
+ * runs`) and the newest runs; a runbook's versions and a version's text; a
+ * run's sub-runs; the runs of a concurrency key; and the runs orphaned by a
+ * dead process, which on PostgreSQL are none to find by pid (an engine's
+ * runs will be held under leases: DESIGN §11). One run with its events:
+ * journal_pg_run.c.
  *
  * Owns: nothing written. Must never: write; paste a filter's value into SQL
  * (every value is a parameter).
@@ -17,7 +20,7 @@
 #include <string.h>
 
 #define RB__PG_SEVERITY_SQL                                                                       \
-    "(SELECT CASE e.type WHEN 'severity_assigned' THEN e.data::jsonb ->> 'level' END"            \
+    "(SELECT CASE e.type WHEN 'severity_assigned' THEN e.data::json ->> 'level' END"             \
     " FROM events e WHERE e.run_id = runs.id"                                                     \
     " AND e.type IN ('severity_assigned', 'declared') ORDER BY e.seq LIMIT 1)"
 
@@ -70,15 +73,35 @@ static const char *rb__pgq_num(rb__pgq_t *q, int64_t v)
     return q->nums[q->n];
 }
 
-static json_t *rb__pg_json_text(const PGresult *r, int row, int col)
+/* Every row of res appended to a new array in *out as rows of the shape
+ * cols; clears res. 0 or RB_ENOMEM. */
+static int rb__pg_rows(PGresult *res, const rb__jcol_t *cols, json_t **out)
 {
-    const char *s = rb__pg_text(r, row, col);
-    return s ? json_string(s) : json_null();
+    json_t *arr = json_array();
+    int ret = arr ? 0 : RB_ENOMEM;
+    rb__pgrow_t at;
+    for (int i = 0; !ret && i < PQntuples(res); i++) {
+        const rb__jrow_t src = rb__pg_row(&at, res, i);
+        json_t *row = rb__j_row(&src, cols, 0);
+        if (!row || json_array_append_new(arr, row) != 0)
+            ret = RB_ENOMEM;
+    }
+    PQclear(res);
+    if (ret) {
+        json_decref(arr);
+        return ret;
+    }
+    *out = arr;
+    return 0;
 }
 
-static json_t *rb__pg_json_int(const PGresult *r, int row, int col)
+/* rb__pg_rows of sql with its n parameters, or RB_EJOURNAL (j->err). */
+static int rb__pg_list(rb_journal_t *j, const char *what, const char *sql, int n,
+                       const char *const *vals, const rb__jcol_t *cols, json_t **out)
 {
-    return PQgetisnull(r, row, col) ? json_null() : json_integer(rb__pg_i64(r, row, col));
+    *out = NULL;
+    PGresult *res = rb__pg_query(j, what, sql, n, vals, NULL, NULL);
+    return res ? rb__pg_rows(res, cols, out) : RB_EJOURNAL;
 }
 
 int rb__pg_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t **out)
@@ -119,34 +142,103 @@ int rb__pg_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, json_t 
         snprintf(j->err, sizeof j->err, "%s: listing runs: the filter is too long", j->path);
         return RB_EINVAL;
     }
-    PGresult *res = rb__pg_query(j, "listing runs", q.sql, q.n, q.vals, NULL, NULL);
+    return rb__pg_list(j, "listing runs", q.sql, q.n, q.vals, rb__j_runs_find_row, out);
+}
+
+int rb__pg_runs(rb_journal_t *j, int limit, json_t **out)
+{
+    rb__pgnum_t num;
+    const char *vals[1] = {limit > 0 ? rb__pg_num(&num, limit) : NULL}; /* LIMIT NULL: all */
+    return rb__pg_list(j, "listing runs",
+                       "SELECT id, runbook, sha256, status, trigger, started_at, ended_at"
+                       " FROM runs ORDER BY id DESC LIMIT $1::bigint",
+                       1, vals, rb__j_runs_row, out);
+}
+
+int rb__pg_versions(rb_journal_t *j, const char *name, json_t **out)
+{
+    /* the file breaks a tie of recorded_at by the newer row; PostgreSQL
+     * keeps no insertion order, so by the hash */
+    const char *vals[1] = {name};
+    return rb__pg_list(j, "listing runbook versions",
+                       "SELECT v.sha256, v.path, v.recorded_at,"
+                       " (SELECT count(*) FROM runs r WHERE r.sha256 = v.sha256),"
+                       " (SELECT max(started_at) FROM runs r WHERE r.sha256 = v.sha256)"
+                       " FROM versions v WHERE v.name = $1::text"
+                       " ORDER BY v.recorded_at DESC, v.sha256 DESC",
+                       1, vals, rb__j_version_row, out);
+}
+
+int rb__pg_run_children(rb_journal_t *j, int64_t run_id, json_t **out)
+{
+    rb__pgnum_t num;
+    const char *vals[1] = {rb__pg_num(&num, run_id)};
+    /* a sub-run's trigger is "runbook:<parent id>" (engine/run/step.c); its
+     * run_started (seq 1) names the parent's step. json, not jsonb: the
+     * data may hold a "\u0000" jsonb refuses. */
+    return rb__pg_list(j, "listing sub-runs",
+                       "SELECT id, runbook, sha256, status,"
+                       " (SELECT e.data::json ->> 'parent_step' FROM events e"
+                       " WHERE e.run_id = runs.id AND e.seq = 1)"
+                       " FROM runs WHERE trigger = 'runbook:' || $1::text ORDER BY id",
+                       1, vals, rb__j_children_row, out);
+}
+
+int rb__pg_get_version(rb_journal_t *j, const char *sha256, char **source, size_t *len)
+{
+    const char *vals[1] = {sha256};
+    *source = NULL;
+    if (len)
+        *len = 0;
+    PGresult *res = rb__pg_query(j, "reading a runbook version",
+                                 "SELECT source FROM versions WHERE sha256 = $1::text", 1, vals,
+                                 NULL, NULL);
     if (!res)
         return RB_EJOURNAL;
-    json_t *arr = json_array();
-    int ret = arr ? 0 : RB_ENOMEM;
+    if (PQntuples(res) != 1) {
+        PQclear(res);
+        snprintf(j->err, sizeof j->err, "%s: no runbook version %s", j->path, sha256);
+        return RB_ENOTFOUND;
+    }
+    size_t n = 0;
+    const char *s = rb__pg_bytes(res, 0, 0, &n);
+    int ret = rb__j_text_copy(s, n, source, len);
+    PQclear(res);
+    return ret;
+}
+
+int rb__pg_key_state(rb_journal_t *j, const char *runbook, const char *key, int64_t *active_run,
+                     char **active_runbook, int64_t *last_end_ms)
+{
+    const char *vals[1] = {key};
+    *active_run = 0;
+    *last_end_ms = 0;
+    if (active_runbook)
+        *active_runbook = NULL;
+    /* the newest runs, of any runbook, with the concurrency key (as the
+     * file's RB__JST_KEY_RUNS) */
+    PGresult *res = rb__pg_query(j, "reading runs by concurrency key",
+                                 "SELECT r.id, r.ended_at, r.runbook FROM events e"
+                                 " JOIN runs r ON r.id = e.run_id WHERE e.type = 'run_started'"
+                                 " AND e.data::json ->> 'concurrency_key' = $1::text"
+                                 " ORDER BY r.id DESC LIMIT 64", 1, vals, NULL, NULL);
+    if (!res)
+        return RB_EJOURNAL;
+    int ret = 0;
     for (int i = 0; !ret && i < PQntuples(res); i++) {
-        json_t *row = json_object();
-        if (!row || json_array_append_new(arr, row) != 0) {
-            ret = RB_ENOMEM;
-            break;
+        const char *name = rb__pg_text(res, i, 2);
+        if (PQgetisnull(res, i, 1)) {
+            if (!*active_run) {
+                *active_run = rb__pg_i64(res, i, 0);
+                if (active_runbook && name && !(*active_runbook = strdup(name)))
+                    ret = RB_ENOMEM;
+            }
+        } else if (name && strcmp(name, runbook) == 0 && rb__pg_i64(res, i, 1) > *last_end_ms) {
+            *last_end_ms = rb__pg_i64(res, i, 1);
         }
-        json_object_set_new(row, "id", rb__pg_json_int(res, i, 0));
-        json_object_set_new(row, "runbook", rb__pg_json_text(res, i, 1));
-        json_object_set_new(row, "sha256", rb__pg_json_text(res, i, 2));
-        json_object_set_new(row, "status", rb__pg_json_text(res, i, 3));
-        json_object_set_new(row, "trigger", rb__pg_json_text(res, i, 4));
-        json_object_set_new(row, "started_at", rb__pg_json_int(res, i, 5));
-        json_object_set_new(row, "ended_at", rb__pg_json_int(res, i, 6));
-        if (json_object_set_new(row, "severity", rb__pg_json_text(res, i, 7)) != 0)
-            ret = RB_ENOMEM;
     }
     PQclear(res);
-    if (ret) {
-        json_decref(arr);
-        return ret;
-    }
-    *out = arr;
-    return 0;
+    return ret;
 }
 
 int rb__pg_runs_orphaned(rb_journal_t *j, json_t **out)

@@ -1,8 +1,11 @@
 /*
- * journal_read.c — reading the journal back: the list of runs, one run with
- * its events, the source of a runbook version, each row turned into the
- * JSON that `runbook runs`, `runbook show` and the server's API print;
- * the filtered listing and a run's sub-runs (for replay and reports).
+ * journal_read.c — reading the journal file back: the list of runs, one run
+ * with its events, the source of a runbook version, each row turned into
+ * the JSON that `runbook runs`, `runbook show` and the server's API print
+ * (journal_rows.c, which the PostgreSQL twins use too); the filtered
+ * listing and a run's sub-runs (for replay and reports). On a PostgreSQL
+ * journal each function hands over to its twin (journal_pg_read.c,
+ * journal_pg_run.c) before any SQLite code runs.
  *
  * Owns: nothing but the statements' rows while it reads them; every read
  * goes through the caller's connection (j->c) and its cached statements
@@ -19,97 +22,25 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* How a column reads as JSON. */
-typedef enum { RB__JCOL_INT, RB__JCOL_TEXT, RB__JCOL_JSON } rb__jcol_kind_t;
-
-/* The shape of a row: the key and kind of columns 0, 1, … of a statement,
- * in the order its SELECT names them (rb__j_sql, journal.c); a NULL key
- * ends it. */
-typedef struct {
-    const char *key;
-    rb__jcol_kind_t kind;
-} rb__jcol_t;
-
-/* RB__JST_RUNS */
-static const rb__jcol_t rb__j_runs_row[] = {
-    {"id", RB__JCOL_INT},       {"runbook", RB__JCOL_TEXT},
-    {"sha256", RB__JCOL_TEXT},  {"status", RB__JCOL_TEXT},
-    {"trigger", RB__JCOL_TEXT}, {"started_at", RB__JCOL_INT},
-    {"ended_at", RB__JCOL_INT}, {NULL, 0},
-};
-
-/* RB__JST_RUN_GET */
-static const rb__jcol_t rb__j_run_row[] = {
-    {"id", RB__JCOL_INT},         {"runbook", RB__JCOL_TEXT}, {"sha256", RB__JCOL_TEXT},
-    {"status", RB__JCOL_TEXT},    {"trigger", RB__JCOL_TEXT}, {"params", RB__JCOL_JSON},
-    {"started_at", RB__JCOL_INT}, {"ended_at", RB__JCOL_INT}, {NULL, 0},
-};
-
-/* RB__JST_RUN_EVENTS */
-static const rb__jcol_t rb__j_event_row[] = {
-    {"seq", RB__JCOL_INT},     {"wall_ms", RB__JCOL_INT},
-    {"mono_ns", RB__JCOL_INT}, {"type", RB__JCOL_TEXT},
-    {"step", RB__JCOL_TEXT},   {"attempt", RB__JCOL_INT},
-    {"data", RB__JCOL_JSON},   {NULL, 0},
-};
-
-/* Column col of st's current row: SQL NULL is null; a JSON column whose
- * text does not parse (a hand-edited file) is returned as the string it is
- * rather than lost. JSON_ALLOW_NUL: a string may hold U+0000 (a command's
- * output can), and the journal wrote it as "\u0000"; without the flag
- * jansson refuses the whole text, and the event would read back as a
- * string. New reference; NULL when out of memory. */
-static json_t *rb__j_col(sqlite3_stmt *st, int col, rb__jcol_kind_t kind)
+/* A statement's current row, as journal_rows.c reads it. */
+static int rb__j_sq_null(void *ctx, int col)
 {
-    if (sqlite3_column_type(st, col) == SQLITE_NULL)
-        return json_null();
-    if (kind == RB__JCOL_INT)
-        return json_integer(sqlite3_column_int64(st, col));
-    const char *s = (const char *)sqlite3_column_text(st, col);
-    size_t n = (size_t)sqlite3_column_bytes(st, col);
-    json_t *v = kind == RB__JCOL_JSON
-                    ? json_loadb(s ? s : "", n, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL)
-                    : NULL;
-    return v ? v : json_stringn(s ? s : "", n);
+    return sqlite3_column_type(ctx, col) == SQLITE_NULL;
 }
 
-/* st's current row as an object of the shape cols; with skip_json, its
- * JSON columns are null, unparsed. New reference; NULL when out of memory
- * (a missing key would be a wrong answer). The keys are the fixed ASCII of
- * cols: set without jansson's UTF-8 check. */
-static json_t *rb__j_row(sqlite3_stmt *st, const rb__jcol_t *cols, int skip_json)
+static int64_t rb__j_sq_i64(void *ctx, int col)
 {
-    json_t *obj = json_object();
-    for (int i = 0; obj && cols[i].key; i++) {
-        json_t *v = skip_json && cols[i].kind == RB__JCOL_JSON ? json_null()
-                                                               : rb__j_col(st, i, cols[i].kind);
-        if (!v || json_object_set_new_nocheck(obj, cols[i].key, v) != 0) {
-            json_decref(obj);
-            obj = NULL;
-        }
-    }
-    return obj;
+    return sqlite3_column_int64(ctx, col);
 }
 
-/* Which rows' JSON columns rb__j_rows parses: those whose column col (a
- * text) is one of names (NULL-terminated), or, with except, is none of
- * them. NULL: every row's. */
-typedef struct {
-    int col;
-    const char *const *names;
-    int except;
-} rb__jpick_t;
-
-static int rb__j_skip_json(sqlite3_stmt *st, const rb__jpick_t *pick)
+static const char *rb__j_sq_text(void *ctx, int col, size_t *len)
 {
-    if (!pick || !pick->names)
-        return 0;
-    const char *v = (const char *)sqlite3_column_text(st, pick->col);
-    int listed = 0;
-    for (size_t i = 0; v && !listed && pick->names[i]; i++)
-        listed = strcmp(v, pick->names[i]) == 0;
-    return listed == pick->except;
+    const char *s = (const char *)sqlite3_column_text(ctx, col);
+    *len = (size_t)sqlite3_column_bytes(ctx, col);
+    return s;
 }
+
+#define RB__J_ROW(st) {(st), rb__j_sq_null, rb__j_sq_i64, rb__j_sq_text}
 
 /* Appends each remaining row of st to arr as rb__j_row(st, cols), then
  * releases st. Returns 0, RB_ENOMEM, or SQLite's failure described as
@@ -118,8 +49,9 @@ static int rb__j_rows(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols,
                       const rb__jpick_t *pick, json_t *arr, const char *what)
 {
     int rc;
+    const rb__jrow_t src = RB__J_ROW(st);
     while ((rc = rb__j_step(st)) == SQLITE_ROW) {
-        json_t *row = rb__j_row(st, cols, rb__j_skip_json(st, pick));
+        json_t *row = rb__j_row(&src, cols, rb__j_skip_json(&src, pick));
         if (!row || json_array_append_new(arr, row) != 0) {
             rb__j_release(st);
             return RB_ENOMEM;
@@ -128,12 +60,6 @@ static int rb__j_rows(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols,
     rb__j_release(st);
     return rc == SQLITE_DONE ? 0 : rb__j_failc(c, rc, what);
 }
-
-/* RB__JST_VERSIONS */
-static const rb__jcol_t rb__j_version_row[] = {
-    {"sha256", RB__JCOL_TEXT},     {"path", RB__JCOL_TEXT}, {"recorded_at", RB__JCOL_INT},
-    {"runs", RB__JCOL_INT},        {"last_run_at", RB__JCOL_INT}, {NULL, 0},
-};
 
 /* Runs st (bound) into a new array of rows of shape cols in *out. */
 static int rb__j_list(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols, const char *what,
@@ -155,7 +81,8 @@ static int rb__j_list(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *cols, 
 
 int rb_journal_runs(rb_journal_t *j, int limit, json_t **out)
 {
-    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
+    if (j->pg)
+        return rb__pg_runs(j, limit, out);
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     *out = NULL;
@@ -168,7 +95,8 @@ int rb_journal_runs(rb_journal_t *j, int limit, json_t **out)
 
 int rb_journal_versions(rb_journal_t *j, const char *name, json_t **out)
 {
-    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
+    if (j->pg)
+        return rb__pg_versions(j, name, out);
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     *out = NULL;
@@ -181,7 +109,8 @@ int rb_journal_versions(rb_journal_t *j, const char *name, json_t **out)
 
 int rb_journal_run_get(rb_journal_t *j, int64_t run_id, json_t **out)
 {
-    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
+    if (j->pg)
+        return rb__pg_run_get_some(j, run_id, NULL, 0, out);
     return rb_journal_run_get_some(j, run_id, NULL, 0, out);
 }
 
@@ -204,21 +133,24 @@ static int rb__j_run_row_get(rb_journal_t *j, int64_t run_id, json_t **out)
         }
         return rb__j_failc(c, rc, "reading a run");
     }
-    *out = rb__j_row(st, rb__j_run_row, 0);
+    const rb__jrow_t src = RB__J_ROW(st);
+    *out = rb__j_row(&src, rb__j_run_row, 0);
     rb__j_release(st);
     return *out ? 0 : RB_ENOMEM;
 }
 
 int rb_journal_run_row(rb_journal_t *j, int64_t run_id, json_t **out)
 {
-    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
+    if (j->pg)
+        return rb__pg_run_row(j, run_id, out);
     return rb__j_run_row_get(j, run_id, out);
 }
 
 int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *types,
                             int except, json_t **out)
 {
-    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
+    if (j->pg)
+        return rb__pg_run_get_some(j, run_id, types, except, out);
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     json_t *r = NULL;
@@ -250,25 +182,22 @@ int rb_journal_run_get_some(rb_journal_t *j, int64_t run_id, const char *const *
     return 0;
 }
 
-/* The first and the last event of a run for its outline: {type, wall_ms,
- * data: {duration_ms, alert: {labels}}} (data holds duration_ms only when
- * it is an integer, alert.labels only when they are an object: what a
- * header says of the run's zero, its duration and the alert that started
- * it). */
-static json_t *rb__j_outline_end(sqlite3_stmt *st)
+/* The first and the last event of a run for its outline (rb__j_outline_end)
+ * from a row of type, wall_ms, the data's duration_ms and alert.labels. */
+static json_t *rb__j_outline_row(sqlite3_stmt *st)
 {
-    json_t *data = json_object();
-    if (sqlite3_column_type(st, 2) == SQLITE_INTEGER)
-        json_object_set_new(data, "duration_ms", json_integer(sqlite3_column_int64(st, 2)));
-    if (sqlite3_column_type(st, 3) == SQLITE_TEXT) {
-        json_t *labels = json_loadb((const char *)sqlite3_column_text(st, 3), (size_t)sqlite3_column_bytes(st, 3), 0, NULL);
-        if (json_is_object(labels))
-            json_object_set_new(data, "alert", json_pack("{s:o}", "labels", labels));
-        else
-            json_decref(labels);
-    }
-    return json_pack("{s:s?,s:I,s:o}", "type", (const char *)sqlite3_column_text(st, 0), "wall_ms",
-                     (json_int_t)sqlite3_column_int64(st, 1), "data", data);
+    json_t *dur = sqlite3_column_type(st, 2) == SQLITE_INTEGER
+                      ? json_integer(sqlite3_column_int64(st, 2))
+                      : NULL;
+    json_t *labels = sqlite3_column_type(st, 3) == SQLITE_TEXT
+                         ? json_loadb((const char *)sqlite3_column_text(st, 3),
+                                      (size_t)sqlite3_column_bytes(st, 3), 0, NULL)
+                         : NULL;
+    json_t *end = rb__j_outline_end((const char *)sqlite3_column_text(st, 0),
+                                    sqlite3_column_int64(st, 1), dur, labels);
+    json_decref(dur);
+    json_decref(labels);
+    return end;
 }
 
 /* What rb_journal_run_walk's outline adds to the run's row: how many
@@ -305,7 +234,7 @@ static int rb__j_outline(rb__jconn_t *c, int64_t run_id, json_t *r)
     else if (!ret) {
         sqlite3_bind_int64(st, 1, run_id);
         while (!ret && (rc = rb__j_step(st)) == SQLITE_ROW)
-            if (json_array_append_new(ends, rb__j_outline_end(st)) != 0)
+            if (json_array_append_new(ends, rb__j_outline_row(st)) != 0)
                 ret = RB_ENOMEM;
         sqlite3_finalize(st);
         if (!ret && rc != SQLITE_DONE)
@@ -325,7 +254,8 @@ static int rb__j_outline(rb__jconn_t *c, int64_t run_id, json_t *r)
 int rb_journal_run_walk(rb_journal_t *j, int64_t run_id, const char *const *types, int except,
                         rb_journal_outline_fn outline, rb_journal_event_fn event, void *arg)
 {
-    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
+    if (j->pg)
+        return rb__pg_run_walk(j, run_id, types, except, outline, event, arg);
     rb__jconn_t *c = j->c;
     /* one snapshot for the outline and the events (unless the caller's
      * own write transaction already is one) */
@@ -344,8 +274,9 @@ int rb_journal_run_walk(rb_journal_t *j, int64_t run_id, const char *const *type
     if (!ret && (ret = rb__j_stmt(c, RB__JST_RUN_EVENTS, &st)) == 0) {
         sqlite3_bind_int64(st, 1, run_id);
         const rb__jpick_t pick = {3, types, except};
+        const rb__jrow_t src = RB__J_ROW(st);
         while (!ret && (rc = rb__j_step(st)) == SQLITE_ROW) {
-            json_t *ev = rb__j_row(st, rb__j_event_row, rb__j_skip_json(st, &pick));
+            json_t *ev = rb__j_row(&src, rb__j_event_row, rb__j_skip_json(&src, &pick));
             ret = ev ? event(ev, arg) : RB_ENOMEM;
             json_decref(ev);
         }
@@ -360,7 +291,8 @@ int rb_journal_run_walk(rb_journal_t *j, int64_t run_id, const char *const *type
 
 int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, size_t *len)
 {
-    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
+    if (j->pg)
+        return rb__pg_get_version(j, sha256, source, len);
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     int ret;
@@ -380,26 +312,16 @@ int rb_journal_get_version(rb_journal_t *j, const char *sha256, char **source, s
         return rb__j_failc(c, rc, "reading a runbook version");
     }
     const char *s = (const char *)sqlite3_column_text(st, 0);
-    size_t n = (size_t)sqlite3_column_bytes(st, 0);
-    char *copy = malloc(n + 1);
-    if (!copy) {
-        rb__j_release(st);
-        return RB_ENOMEM;
-    }
-    if (n)
-        memcpy(copy, s, n);
-    copy[n] = '\0';
+    ret = rb__j_text_copy(s, (size_t)sqlite3_column_bytes(st, 0), source, len);
     rb__j_release(st);
-    *source = copy;
-    if (len)
-        *len = n;
-    return 0;
+    return ret;
 }
 
 int rb_journal_key_state(rb_journal_t *j, const char *runbook, const char *key, int64_t *active_run,
                          char **active_runbook, int64_t *last_end_ms)
 {
-    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
+    if (j->pg)
+        return rb__pg_key_state(j, runbook, key, active_run, active_runbook, last_end_ms);
     rb__jconn_t *c = j->c;
     sqlite3_stmt *st;
     int ret;
@@ -437,8 +359,9 @@ static int rb__j_rows_once(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *c
 {
     json_t *arr = json_array();
     int ret = arr ? 0 : RB_ENOMEM, rc = SQLITE_DONE;
+    const rb__jrow_t src = RB__J_ROW(st);
     while (!ret && (rc = rb__j_step(st)) == SQLITE_ROW) {
-        json_t *row = rb__j_row(st, cols, 0);
+        json_t *row = rb__j_row(&src, cols, 0);
         if (!row || json_array_append_new(arr, row) != 0)
             ret = RB_ENOMEM;
     }
@@ -456,14 +379,6 @@ static int rb__j_rows_once(rb__jconn_t *c, sqlite3_stmt *st, const rb__jcol_t *c
 const char *const rb_journal_run_statuses[] = {"resolved", "failed", "cancelled", "not_confirmed",
                                                "inconclusive", "interrupted", "running",
                                                "waiting_approval", NULL};
-
-/* rb_journal_runs_find's row: the listing's columns and the severity. */
-static const rb__jcol_t rb__j_runs_find_row[] = {
-    {"id", RB__JCOL_INT},       {"runbook", RB__JCOL_TEXT},
-    {"sha256", RB__JCOL_TEXT},  {"status", RB__JCOL_TEXT},
-    {"trigger", RB__JCOL_TEXT}, {"started_at", RB__JCOL_INT},
-    {"ended_at", RB__JCOL_INT}, {"severity", RB__JCOL_TEXT}, {NULL, 0},
-};
 
 /* The level a run's first severity_assigned recorded. The engine emits it
  * only right before the run's declared (engine/run/confirm.c), and never
@@ -529,14 +444,10 @@ int rb_journal_runs_find(rb_journal_t *j, const rb_journal_runs_filter_t *f, jso
     return rb__j_rows_once(c, st, rb__j_runs_find_row, "listing runs", out);
 }
 
-static const rb__jcol_t rb__j_children_row[] = {
-    {"id", RB__JCOL_INT},     {"runbook", RB__JCOL_TEXT},     {"sha256", RB__JCOL_TEXT},
-    {"status", RB__JCOL_TEXT}, {"parent_step", RB__JCOL_TEXT}, {NULL, 0},
-};
-
 int rb_journal_run_children(rb_journal_t *j, int64_t run_id, json_t **out)
 {
-    RB__J_SQLITE_ONLY(j, "reading runs (show, replay, report)");
+    if (j->pg)
+        return rb__pg_run_children(j, run_id, out);
     rb__jconn_t *c = j->c;
     *out = NULL;
     /* a sub-run's trigger is "runbook:<parent id>" (engine/run/step.c); its

@@ -125,7 +125,7 @@ static const char *jstr(const json_t *o, const char *k)
 
 int rb_journal_run_resume_point(rb_journal_t *j, int64_t run_id, json_t **out)
 {
-    RB__J_SQLITE_ONLY(j, "resuming a run (runbook resume)");
+    /* both backends: it reads through rb_journal_run_get and get_version */
     json_t *run = NULL;
     *out = NULL;
     int ret = rb_journal_run_get(j, run_id, &run);

@@ -97,8 +97,8 @@ static void check_database(const rb_srv_config_t *c, rb_diags_t *d)
         /* said before anything starts, at the key's line or as --db's:
          * never the URL itself, which may hold a password */
         static const char msg[] = "not supported on a PostgreSQL journal yet: runbook serve (a"
-                                  " PostgreSQL journal is read by audit verify and runs, and"
-                                  " filled by journal copy)";
+                                  " PostgreSQL journal is read by runs, show, report, replay"
+                                  " and audit verify, and filled by journal copy)";
         const char *file = NULL;
         rb_mark_t at = {0};
         if (rb_srv_config_where(c, "database", c->db, &file, &at))

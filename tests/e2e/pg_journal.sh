@@ -240,7 +240,6 @@ unsupported() { # WHAT ARGS…
     [ $_rc -eq 2 ] && grep -q "not supported on a PostgreSQL journal yet: $_w" out.log && ok ||
         { bad "$* on PostgreSQL: exit $_rc"; cat out.log; }
 }
-unsupported "reading runs" show 1 --db "$OWNER"
 unsupported "running runbooks" run --db "$OWNER" two.yaml
 printf 'database: %s\nrunbooks: %s/runbooks\n' "$OWNER" "$tmp" >pg-server.yaml
 unsupported "runbook serve" validate --config pg-server.yaml
