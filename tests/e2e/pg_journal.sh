@@ -241,7 +241,6 @@ unsupported() { # WHAT ARGS…
         { bad "$* on PostgreSQL: exit $_rc"; cat out.log; }
 }
 unsupported "reading runs" show 1 --db "$OWNER"
-unsupported "running runbooks" run --db "$OWNER" two.yaml
 printf 'database: %s\nrunbooks: %s/runbooks\n' "$OWNER" "$tmp" >pg-server.yaml
 unsupported "runbook serve" validate --config pg-server.yaml
 unsupported "runbook serve" serve --config pg-server.yaml --listen 127.0.0.1:0
