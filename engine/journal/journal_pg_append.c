@@ -141,6 +141,8 @@ struct rb__jpgw {
     unsigned char seqs_head_hash[RB__J_HASH_LEN];
     rb__hasher_t hasher;
     unsigned prepared;     /* bit i: rb__pgw_sql[i] is prepared on the connection */
+    int piped;             /* a batch's statements are sent in pipeline mode, their
+                            * answers read at the commit (rb__pg_batch) */
 };
 
 /* ---- statements ------------------------------------------------------------------ */
@@ -209,13 +211,11 @@ void rb__pg_append_free(rb_journal_t *j)
     j->pg->w = NULL;
 }
 
-/* Runs statement id (prepared on first use) with p; the result, or NULL
- * with the failure in j->err. */
-static PGresult *rb__pgw_run(rb_journal_t *j, int id, const char *what, const rb__pgp_t *p)
+/* Prepares statement id on the connection, once: 0 or RB_EJOURNAL. */
+static int rb__pgw_prepare(rb_journal_t *j, int id, const char *what, char name[16])
 {
     rb__jpgw_t *w = j->pg->w;
-    char name[16];
-    snprintf(name, sizeof name, "rb_w%d", id);
+    snprintf(name, 16, "rb_w%d", id);
     if (!(w->prepared & (1u << id))) {
         PGresult *res = PQprepare(j->pg->conn, name, rb__pgw_sql[id], 0, NULL);
         int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK;
@@ -223,9 +223,19 @@ static PGresult *rb__pgw_run(rb_journal_t *j, int id, const char *what, const rb
             rb__pg_fail(j, res, what);
         PQclear(res);
         if (!ok)
-            return NULL;
+            return RB_EJOURNAL;
         w->prepared |= 1u << id;
     }
+    return 0;
+}
+
+/* Runs statement id (prepared on first use) with p; the result, or NULL
+ * with the failure in j->err. Not in pipeline mode. */
+static PGresult *rb__pgw_run(rb_journal_t *j, int id, const char *what, const rb__pgp_t *p)
+{
+    char name[16];
+    if (rb__pgw_prepare(j, id, what, name) != 0)
+        return NULL;
     return rb__pg_result(j,
                          PQexecPrepared(j->pg->conn, name, p ? p->n : 0, p ? p->v : NULL,
                                         p ? p->len : NULL, p ? p->fmt : NULL, 1),
@@ -233,10 +243,21 @@ static PGresult *rb__pgw_run(rb_journal_t *j, int id, const char *what, const rb
 }
 
 /* rb__pgw_run for a statement whose result is not wanted: 0 or RB_EJOURNAL;
- * *changed (may be NULL): the rows it changed. */
+ * *changed (may be NULL): the rows it changed. In pipeline mode it is only
+ * sent (its failure is the commit's), and *changed says 1. */
 static int rb__pgw_do(rb_journal_t *j, int id, const char *what, const rb__pgp_t *p,
                       int64_t *changed)
 {
+    if (j->pg->w->piped) {
+        char name[16];
+        snprintf(name, sizeof name, "rb_w%d", id);
+        if (!PQsendQueryPrepared(j->pg->conn, name, p ? p->n : 0, p ? p->v : NULL,
+                                 p ? p->len : NULL, p ? p->fmt : NULL, 1))
+            return rb__pg_fail(j, NULL, what);
+        if (changed)
+            *changed = 1;
+        return 0;
+    }
     PGresult *res = rb__pgw_run(j, id, what, p);
     if (!res)
         return RB_EJOURNAL;
@@ -248,9 +269,26 @@ static int rb__pgw_do(rb_journal_t *j, int id, const char *what, const rb__pgp_t
 
 /* ---- the write transaction ---------------------------------------------------------- */
 
+/* Leaves pipeline mode after reading every answer: 0 or the first failure. */
+static int rb__pgw_unpipe(rb_journal_t *j, const char *what)
+{
+    rb__jpgw_t *w = j->pg->w;
+    if (!w->piped)
+        return 0;
+    w->piped = 0;
+    int ret = rb__pg_pipeline_sync(j, what);
+    if (!PQexitPipelineMode(j->pg->conn) && ret == 0)
+        ret = rb__pg_fail(j, NULL, what);
+    return ret;
+}
+
 static void rb__pgw_rollback(rb_journal_t *j)
 {
     rb__jpgw_t *w = j->pg->w;
+    char keep[RB__J_ERRLEN];
+    memcpy(keep, j->err, sizeof keep); /* the failure that got us here */
+    rb__pgw_unpipe(j, "rolling back");
+    memcpy(j->err, keep, sizeof keep);
     if (PQtransactionStatus(j->pg->conn) != PQTRANS_IDLE)
         PQclear(PQexec(j->pg->conn, "ROLLBACK"));
     j->pg->in_txn = 0;
@@ -292,6 +330,20 @@ static int rb__pgw_begin(rb_journal_t *j, const char *what)
     return 0;
 }
 
+/* After a commit that began at t0. */
+static int rb__pgw_committed(rb_journal_t *j, int64_t t0)
+{
+    rb__jpgw_t *w = j->pg->w;
+    j->pg->in_txn = 0;
+    w->in_txn = 0;
+    w->pending = 0;
+    w->head_dirty = 0;
+    w->seqs_head_id = w->head_id;
+    memcpy(w->seqs_head_hash, w->head_hash, RB__J_HASH_LEN);
+    rb__j_stats_commit(w->stats, rb__j_mono_ns() - t0, w->txn_records, w->txn_events);
+    return 0;
+}
+
 /* Moves the chain head to the newest event in the same commit as the events. */
 static int rb__pgw_commit(rb_journal_t *j, const char *what)
 {
@@ -306,6 +358,23 @@ static int rb__pgw_commit(rb_journal_t *j, const char *what)
         }
     }
     int64_t t0 = rb__j_mono_ns();
+    if (w->piped) {
+        /* Every statement sent, and the COMMIT after them: one round trip.
+         * Not idle after it: something failed, nothing was committed. */
+        int ret = PQsendQueryParams(j->pg->conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 1)
+                      ? rb__pgw_unpipe(j, what)
+                      : rb__pg_fail(j, NULL, what);
+        if (ret == 0 && PQtransactionStatus(j->pg->conn) != PQTRANS_IDLE) {
+            snprintf(j->err, sizeof j->err, "%s: %s: the transaction was rolled back", j->path,
+                     what);
+            ret = RB_EJOURNAL;
+        }
+        if (ret != 0) {
+            rb__pgw_rollback(j);
+            return ret;
+        }
+        return rb__pgw_committed(j, t0);
+    }
     PGresult *res = PQexec(j->pg->conn, "COMMIT");
     /* A COMMIT of an aborted transaction answers ROLLBACK: not committed. */
     int ok = res && PQresultStatus(res) == PGRES_COMMAND_OK &&
@@ -321,14 +390,7 @@ static int rb__pgw_commit(rb_journal_t *j, const char *what)
         return RB_EJOURNAL;
     }
     PQclear(res);
-    j->pg->in_txn = 0;
-    w->in_txn = 0;
-    w->pending = 0;
-    w->head_dirty = 0;
-    w->seqs_head_id = w->head_id;
-    memcpy(w->seqs_head_hash, w->head_hash, RB__J_HASH_LEN);
-    rb__j_stats_commit(w->stats, rb__j_mono_ns() - t0, w->txn_records, w->txn_events);
-    return 0;
+    return rb__pgw_committed(j, t0);
 }
 
 /* ---- applying records --------------------------------------------------------------- */
@@ -491,14 +553,21 @@ static int rb__pgw_run_create(rb_journal_t *j, const rb__jrec_t *r, int64_t *run
     p_text(&p, r->params);
     p_i64(&p, r->wall_ms);
     p_owner(&p);
-    if (r->run_id > 0)
-        p_i64(&p, r->run_id);
-    PGresult *res = rb__pgw_run(j, r->run_id > 0 ? RB__PGW_RUN_CREATE_ID : RB__PGW_RUN_CREATE,
-                                "creating a run", &p);
-    if (!res)
-        return RB_EJOURNAL;
-    int64_t id = rb__pg_i64(res, 0, 0);
-    PQclear(res);
+    int64_t id = r->run_id;
+    if (id > 0)
+        p_i64(&p, id);
+    if (w->piped) { /* the id is known (rb__pgw_can_pipe) */
+        int ret = rb__pgw_do(j, RB__PGW_RUN_CREATE_ID, "creating a run", &p, NULL);
+        if (ret != 0)
+            return ret;
+    } else {
+        PGresult *res = rb__pgw_run(j, id > 0 ? RB__PGW_RUN_CREATE_ID : RB__PGW_RUN_CREATE,
+                                    "creating a run", &p);
+        if (!res)
+            return RB_EJOURNAL;
+        id = rb__pg_i64(res, 0, 0);
+        PQclear(res);
+    }
     rb__map_put(&w->seqs, id, 0);
     if (run_id)
         *run_id = id;
@@ -656,6 +725,35 @@ void rb__pg_writer_close(rb_journal_t *c)
     free(c);
 }
 
+/*
+ * Whether a batch's statements can all be sent before any answer is read
+ * (pipeline mode): none needs an answer to go on — every run's id is known
+ * (the writer's are), no signed checkpoint (it reads the last signature),
+ * and the last seq of every run an event is appended to is known: looked up
+ * here, in the open transaction, when it is not. Prepares every statement
+ * first (pipeline mode cannot). 1: pipe it; 0: one statement at a time.
+ */
+static int rb__pgw_can_pipe(rb_journal_t *c, const rb__jrec_t *recs)
+{
+    rb__jpgw_t *w = c->pg->w;
+    char name[16];
+    for (int id = 0; id < RB__PGW_COUNT; id++)
+        if (rb__pgw_prepare(c, id, "writing", name) != 0)
+            return 0;
+    for (const rb__jrec_t *r = recs; r; r = r->next) {
+        int64_t last;
+        if (r->kind == RB__REC_SEAL || (r->kind == RB__REC_RUN && r->run_id <= 0))
+            return 0;
+        if (r->kind == RB__REC_RUN && rb__map_put(&w->seqs, r->run_id, 0) != 0)
+            return 0;
+        if (r->kind == RB__REC_EVENT && !rb__map_get(&w->seqs, r->run_id, &last) &&
+            (rb__pgw_next_seq(c, r->run_id, &last) != 0 ||
+             rb__map_put(&w->seqs, r->run_id, last - 1) != 0))
+            return 0;
+    }
+    return 1;
+}
+
 int rb__pg_batch(rb_journal_t *c, const rb__jrec_t *recs, rb__jbatch_t *out)
 {
     rb__jpgw_t *w = c->pg->w;
@@ -665,6 +763,14 @@ int rb__pg_batch(rb_journal_t *c, const rb__jrec_t *recs, rb__jbatch_t *out)
     int ret = rb__pgw_begin(c, "writing");
     if (ret != 0)
         return ret;
+    if (rb__pgw_can_pipe(c, recs)) {
+        w->piped = PQenterPipelineMode(c->pg->conn);
+    } else if (PQtransactionStatus(c->pg->conn) != PQTRANS_INTRANS) {
+        /* a failed lookup aborted the transaction: again, one at a time */
+        rb__pgw_rollback(c);
+        if ((ret = rb__pgw_begin(c, "writing")) != 0)
+            return ret;
+    }
     for (const rb__jrec_t *r = recs; r; r = r->next) {
         ret = rb__pgw_apply(c, r, NULL);
         /* A status for a run that is not there changes nothing: no reason

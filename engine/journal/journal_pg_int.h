@@ -39,6 +39,9 @@ PGresult *rb__pg_query(rb_journal_t *j, const char *what, const char *sql, int n
 /* res when it is PGRES_COMMAND_OK or PGRES_TUPLES_OK; else clears it and
  * returns NULL with the failure in j->err (res NULL: the connection's). */
 PGresult *rb__pg_result(rb_journal_t *j, PGresult *res, const char *what);
+/* In pipeline mode: sends a sync and reads every answer up to it. 0, or
+ * the first failure (described as what's, in j->err). */
+int rb__pg_pipeline_sync(rb_journal_t *j, const char *what);
 /* rb__pg_query without parameters or rows wanted: 0 or RB_EJOURNAL. */
 int rb__pg_exec(rb_journal_t *j, const char *what, const char *sql);
 

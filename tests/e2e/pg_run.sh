@@ -11,6 +11,8 @@
 #     verifies with --pubkey;
 #   - two `runbook run` processes appending to one database at once:
 #     verify passes, every run's seqs are 1, 2, 3 … without a gap;
+#   - a group the database refuses (no INSERT on events) is rolled back
+#     whole: the run fails, its step never runs, the head stays;
 #   - `runbook serve --db URL` takes an Alertmanager webhook, claims the
 #     alert, runs its runbook and journals it; verify passes.
 # Skips (exit 77) only when PostgreSQL is not installed.
@@ -157,6 +159,26 @@ gaps=$(pg_sql "$BUSY" "SELECT count(*) FROM (SELECT run_id FROM events GROUP BY 
 [ "$gaps" = 0 ] && ok || bad "$gaps runs with gaps in their seqs"
 # the two engines' runs interleave in the chain (they did append at once)
 "$RUNBOOK" audit verify --db "$BUSY" >out.log 2>&1 && ok || { bad "verify of busy"; cat out.log; }
+
+# ---- a batch the database refuses: nothing of it stays, nothing runs --------------------------
+pg_sql "$BUSY_OWNER" "REVOKE INSERT ON events FROM runbook_engine" >/dev/null || bad "revoke"
+before=$(head_id "$BUSY")
+runs_before=$(pg_sql "$BUSY" "SELECT count(*) FROM runs")
+rm -f marks.refused
+cat >refused.yaml <<YAML
+apiVersion: runbook/v1
+name: refused
+steps:
+  - { name: touch, run: [touch, "$tmp/marks.refused"] }
+YAML
+"$RUNBOOK" run --db "$BUSY" refused.yaml >out.log 2>&1
+rc=$?
+[ $rc != 0 ] && grep -q "permission denied for table events" out.log && ok ||
+    { bad "a refused write: exit $rc"; cat out.log; }
+[ ! -e marks.refused ] && ok || bad "the step ran though its intent was not durable"
+[ "$(head_id "$BUSY")" = "$before" ] && [ "$(pg_sql "$BUSY" "SELECT count(*) FROM runs")" = "$runs_before" ] &&
+    ok || bad "the refused batch left rows"
+"$RUNBOOK" audit verify --db "$BUSY" >out.log 2>&1 && ok || { bad "verify after the refusal"; cat out.log; }
 
 # ---- runbook serve -------------------------------------------------------------------------
 SERVED_OWNER=$(pg_url runbook_owner served)
