@@ -16,6 +16,15 @@ else()
   endforeach()
 endif()
 
+# Helper programs the e2e tests run (tests/helpers/*.c), built beside the
+# runbook binary (RB_BUILD_DIR): journal_read prints a read of the journal API.
+file(GLOB RB_TEST_HELPERS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/helpers/*.c)
+foreach(src ${RB_TEST_HELPERS})
+  get_filename_component(stem ${src} NAME_WE)
+  add_executable(${stem} ${src})
+  target_link_libraries(${stem} PRIVATE runbook_core)
+endforeach()
+
 file(GLOB RB_E2E_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/tests/e2e/*.sh)
 foreach(script ${RB_E2E_TESTS})
   get_filename_component(name ${script} NAME_WE)

@@ -11,12 +11,17 @@
 #     verifies with --pubkey;
 #   - two `runbook run` processes appending to one database at once:
 #     verify passes, every run's seqs are 1, 2, 3 … without a gap;
+#   - direct mode (tests/helpers/journal_write.c): appends stay in one
+#     transaction until the sync, another handle's append waits for the
+#     head's lock and gives up, a failed append takes the ones before it
+#     and the next sync says so; a writer that finds the head locked waits
+#     and then appends; two claims of one alert: the first stands;
 #   - a group the database refuses (no INSERT on events) is rolled back
 #     whole: the run fails, its step never runs, the head stays;
 #   - `runbook serve --db URL` takes an Alertmanager webhook, claims the
 #     alert, runs its runbook and journals it; verify passes.
 # Skips (exit 77) only when PostgreSQL is not installed.
-# Env: RUNBOOK (the binary), RB_SOURCE_DIR.
+# Env: RUNBOOK (the binary), RB_SOURCE_DIR, RB_BUILD_DIR.
 set -u
 . "$RB_SOURCE_DIR/tests/e2e/lib_pg.sh"
 pg_available || { echo "SKIP: PostgreSQL 15 is not installed (make deps-test)"; exit 77; }
@@ -159,6 +164,31 @@ gaps=$(pg_sql "$BUSY" "SELECT count(*) FROM (SELECT run_id FROM events GROUP BY 
 [ "$gaps" = 0 ] && ok || bad "$gaps runs with gaps in their seqs"
 # the two engines' runs interleave in the chain (they did append at once)
 "$RUNBOOK" audit verify --db "$BUSY" >out.log 2>&1 && ok || { bad "verify of busy"; cat out.log; }
+
+# ---- direct mode, the head's lock, claims ------------------------------------------------------
+# (RB_BUILD_DIR/journal_write: tests/helpers/journal_write.c)
+"$RB_BUILD_DIR/journal_write" "$BUSY" direct >direct.log 2>&1 && ok ||
+    { bad "direct mode"; cat direct.log; }
+# an engine whose writer finds the head locked waits for it, then appends
+rm -f held
+"$RB_BUILD_DIR/journal_write" "$BUSY" hold held >hold.log 2>&1 &
+holder=$!
+wait_for test -e held && ok || bad "the holder did not append"
+"$RUNBOOK" run --quiet --db "$BUSY" two.yaml >out.log 2>&1 &
+runner=$!
+# the run is waiting for the lock: its run_started is not in the journal
+waits_for_lock() { pg_sql "$BUSY" "SELECT 1 FROM pg_locks WHERE NOT granted LIMIT 1" | grep -q 1; }
+wait_for waits_for_lock && ok || bad "the run did not wait for the head's lock"
+rm -f held
+wait $holder && ok || { bad "the holder"; cat hold.log; }
+wait $runner && ok || { bad "the run after the holder"; cat out.log; }
+"$RUNBOOK" audit verify --db "$BUSY" >out.log 2>&1 && ok || { bad "verify after the lock"; cat out.log; }
+# two engines claim one alert: one claim stands, the first
+"$RB_BUILD_DIR/journal_write" "$BUSY" claim fp-x 2026-11-21T23:46:58Z first >/dev/null 2>&1 &&
+    "$RB_BUILD_DIR/journal_write" "$BUSY" claim fp-x 2026-11-21T23:46:58Z second >/dev/null 2>&1 &&
+    ok || bad "claiming twice"
+[ "$(pg_sql "$BUSY" "SELECT count(*) || ' ' || min(runbooks) FROM alerts WHERE fingerprint = 'fp-x'")" = '1 ["first"]' ] &&
+    ok || bad "the claims: $(pg_sql "$BUSY" "SELECT * FROM alerts WHERE fingerprint = 'fp-x'")"
 
 # ---- a batch the database refuses: nothing of it stays, nothing runs --------------------------
 pg_sql "$BUSY_OWNER" "REVOKE INSERT ON events FROM runbook_engine" >/dev/null || bad "revoke"
