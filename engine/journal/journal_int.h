@@ -250,6 +250,8 @@ void rb__j_release_ids(rb__jconn_t *c, int64_t top, int64_t new_seq);
  * to reserve: the sequence hands them out). */
 int rb__pg_write(rb_journal_t *j, const rb__jrec_t *r, int64_t *run_id);
 int rb__pg_sync(rb_journal_t *j);
+/* 1 when direct-mode appends of j are pending (a write transaction is open). */
+int rb__pg_pending(const rb_journal_t *j);
 int rb__pg_run_id(rb_journal_t *j, int64_t *id);
 int rb__pg_writer_open(rb_journal_t *j, rb_journal_t **out);
 void rb__pg_writer_close(rb_journal_t *c);

@@ -674,6 +674,11 @@ int rb__pg_sync(rb_journal_t *j)
     return w->in_txn ? rb__pgw_commit(j, "commit") : 0;
 }
 
+int rb__pg_pending(const rb_journal_t *j)
+{
+    return j->pg->w && j->pg->w->in_txn;
+}
+
 int rb__pg_run_id(rb_journal_t *j, int64_t *id)
 {
     if (!rb__pgw(j))

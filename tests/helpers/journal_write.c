@@ -6,7 +6,8 @@
  * directly.
  *
  *   journal_write URL direct
- *       a run of three events appended and not synced: a second handle
+ *       a run of three events appended and not synced: verify on that
+ *       handle is refused (it would end the transaction), a second handle
  *       sees none of it (verify) and its own append waits for the chain
  *       head's lock, then gives up (lock_timeout); synced, they are there
  *       and the second handle appends after them; an append that fails
@@ -87,6 +88,8 @@ static int direct(const char *url)
     expect(before >= 0, "verify before", b);
     int64_t id = 0, id2 = 0;
     expect(run_of(a, 3, &id) == 0, "three appends in direct mode", a);
+    json_t *v = NULL;
+    expect(rb_journal_verify(a, &v) == RB_EINVAL && !v, "no verify while they are pending", a);
     expect(events(b) == before, "not visible before the sync", b);
     time_t t0 = time(NULL);
     int rc = rb_journal_event(b, id, "step_started", "x", 0, NULL);
