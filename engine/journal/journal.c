@@ -589,11 +589,11 @@ int rb_journal_open(const char *path, int flags, rb_journal_t **out, char *err, 
     const int ro = flags & RB_JOURNAL_READONLY;
     int ret = 0;
     if (rb_journal_is_url(path)) {
-        /* PostgreSQL (journal_pg.c): read-only for now; journal copy fills one */
-        ret = ro ? rb__pg_open(j, path, 0)
-                 : rb__pg_unsupported(j, "running runbooks (runbook run, resume, serve): a"
-                                         " PostgreSQL journal is read (runs, show, report,"
-                                         " replay, audit verify) and filled by journal copy");
+        /* PostgreSQL (journal_pg.c): a writable open makes the schema in a
+         * database that has none, as a new file gets it. No file lock
+         * (RB_JOURNAL_EXCLUSIVE) and no crash recovery here: engines share
+         * the database. */
+        ret = rb__pg_open(j, path, !ro);
         goto opened;
     }
     rb__j_fault_arm();
@@ -630,8 +630,8 @@ void rb_journal_close(rb_journal_t *j)
         return;
     if (j->w)
         rb_journal_detach_loop(j); /* nobody to tell if it fails: the caller chose not to */
-    if (j->c && j->c->in_txn)
-        rb_journal_sync(j);
+    if ((j->c && j->c->in_txn) || j->pg)
+        rb_journal_sync(j); /* PostgreSQL: commits an open write transaction, if any */
     rb__pg_close(j);
     rb__j_conn_free(j->c);
     if (j->lock_fd >= 0)

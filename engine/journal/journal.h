@@ -3,11 +3,13 @@
  * database named by a postgresql:// URL (libpq). The engine/journal*.c files
  * are the only code in the project that touches either (engine/journal/
  * journal_int.h says what each does and how the two backends are chosen).
- * A PostgreSQL journal is, for now, filled by rb_journal_copy and read by
+ * A PostgreSQL journal takes every write, in both modes below (several
+ * engines may append to one database at once: they take turns on the
+ * chain head's row lock), is filled by rb_journal_copy and read by
  * rb_journal_verify, rb_journal_verify_with, rb_journal_runs_find and
  * rb_journal_runs_orphaned (none there), and its runs' leases are taken,
- * renewed and released by the rb_journal_lease_* calls; every other function
- * answers it with RB_EJOURNAL and "not supported on a PostgreSQL journal
+ * renewed and released by the rb_journal_lease_* calls; a function that
+ * does not serve it yet answers RB_EJOURNAL and "not supported on a PostgreSQL journal
  * yet: …" in rb_journal_errmsg.
  *
  * Two write modes:
@@ -66,10 +68,10 @@ typedef struct rb_journal rb_journal_t;
  * RB_E* with a one-line reason for the user in err ("not a runbook
  * journal", "database is locked", "read-only file system" …).
  *
- * path may be a PostgreSQL URL (rb_journal_is_url): then the journal
- * must exist in that database (rb_journal_copy makes one) and, for now,
- * opens with RB_JOURNAL_READONLY only (else RB_EJOURNAL, "not supported
- * on a PostgreSQL journal yet: …"); the other flags do not apply to it.
+ * path may be a PostgreSQL URL (rb_journal_is_url): opened for writing,
+ * the schema is made in a database that has none (as a new file is);
+ * RB_JOURNAL_READONLY opens it read-only; the other flags do not apply to
+ * it (no file lock, no crash recovery on open).
  *
  * The environment variable RUNBOOK_JOURNAL_MAX_PAGES (a test and
  * operations knob, read only when set) caps the file at that many pages

@@ -3,8 +3,10 @@
  * alerts table (one row per alert, fingerprint + startsAt, its UNIQUE
  * insert the claim) and alert_runs (what each matched runbook did with it:
  * the run it started, or why none). Writes are records like every append
- * (direct mode or the writer's queue, in order); reads go through the
- * caller's connection and see what is committed.
+ * (direct mode or the writer's queue, in order; on PostgreSQL
+ * journal_pg_append.c writes the same rows, ON CONFLICT DO NOTHING for
+ * INSERT OR IGNORE); reads go through the caller's connection and see what
+ * is committed.
  *
  * Owns: the SQL of both tables. Must never: delete a claim (only `journal
  * prune` removes the rows of pruned runs); turn a repeated claim into an
@@ -75,7 +77,6 @@ static int bad_key(rb_journal_t *j, const char *fp, const char *sa)
 int rb_journal_alert_claim(rb_journal_t *j, const char *fingerprint, const char *starts_at,
                            const json_t *alert, const json_t *runbooks, int resolved)
 {
-    RB__J_SQLITE_ONLY(j, "the server's alert claims (runbook serve)");
     if (bad_key(j, fingerprint, starts_at))
         return RB_EINVAL;
     char *a = rb__j_dumps(alert);
@@ -100,7 +101,6 @@ int rb_journal_alert_claim(rb_journal_t *j, const char *fingerprint, const char 
 int rb_journal_alert_outcome(rb_journal_t *j, const char *fingerprint, const char *starts_at,
                              const char *runbook, const char *outcome)
 {
-    RB__J_SQLITE_ONLY(j, "the server's alert claims (runbook serve)");
     if (bad_key(j, fingerprint, starts_at))
         return RB_EINVAL;
     rb__jrec_t r = {
@@ -114,7 +114,6 @@ int rb_journal_alert_outcome(rb_journal_t *j, const char *fingerprint, const cha
 int rb_journal_alert_resolved(rb_journal_t *j, const char *fingerprint, const char *starts_at,
                               const json_t *notice)
 {
-    RB__J_SQLITE_ONLY(j, "the server's alert claims (runbook serve)");
     if (bad_key(j, fingerprint, starts_at))
         return RB_EINVAL;
     char *d = rb__j_dumps(notice);

@@ -98,9 +98,8 @@ const double rb_journal_commit_le[RB_JOURNAL_COMMIT_BUCKETS] = {
     0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0,
 };
 
-static void rb__j_count(rb__jconn_t *c, int64_t commit_ns)
+void rb__j_stats_commit(rb_journal_t *j, int64_t commit_ns, uint64_t records, uint64_t events)
 {
-    rb_journal_t *j = c->j;
     double sec = (double)commit_ns / 1e9;
     uv_mutex_lock(&j->mu);
     j->stats.commit_seconds += sec;
@@ -110,10 +109,10 @@ static void rb__j_count(rb__jconn_t *c, int64_t commit_ns)
             break;
         }
     j->stats.commits++;
-    j->stats.records += c->txn_records;
-    j->stats.events += c->txn_events;
-    if (c->txn_records > j->stats.max_batch)
-        j->stats.max_batch = c->txn_records;
+    j->stats.records += records;
+    j->stats.events += events;
+    if (records > j->stats.max_batch)
+        j->stats.max_batch = records;
     uv_mutex_unlock(&j->mu);
 }
 
@@ -155,7 +154,7 @@ int rb__j_txn_commit(rb__jconn_t *c, const char *what)
     c->head_dirty = 0;
     c->seqs_head_id = c->head_id;
     memcpy(c->seqs_head_hash, c->head_hash, RB__J_HASH_LEN);
-    rb__j_count(c, rb__j_mono_ns() - t0);
+    rb__j_stats_commit(c->j, rb__j_mono_ns() - t0, c->txn_records, c->txn_events);
     return 0;
 }
 
@@ -414,6 +413,8 @@ int rb__j_write(rb_journal_t *j, const rb__jrec_t *r, int64_t *run_id)
     }
     if (j->w)
         return rb__jw_submit(j, r);
+    if (j->pg)
+        return rb__pg_write(j, r, run_id);
     int ret;
     if (!c->in_txn && (ret = rb__j_txn_begin(c, what)) != 0)
         return ret;
@@ -427,9 +428,10 @@ int rb__j_write(rb_journal_t *j, const rb__jrec_t *r, int64_t *run_id)
 
 int rb_journal_sync(rb_journal_t *j)
 {
-    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     if (j->w)
         return rb__jw_sync(j);
+    if (j->pg)
+        return rb__pg_sync(j);
     rb__jconn_t *c = j->c;
     if (c->lost) {
         /* j->err still says what was lost and why (rb__j_after_failure). */
@@ -444,7 +446,6 @@ int rb_journal_sync(rb_journal_t *j)
 int rb_journal_put_version(rb_journal_t *j, const char *name, const char *path,
                            const char *source, size_t len, char sha256_hex[65])
 {
-    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     if (rb__j_sha256_hex(source, len, sha256_hex) != 0) {
         snprintf(j->err, sizeof j->err, "%s: SHA-256 failed", j->path);
         return RB_EJOURNAL;
@@ -463,7 +464,6 @@ int rb_journal_put_version(rb_journal_t *j, const char *name, const char *path,
 int rb_journal_run_create(rb_journal_t *j, const char *runbook, const char *sha256,
                           const json_t *params, const char *trigger, int64_t *run_id)
 {
-    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     return rb_journal_run_create_claimed(j, runbook, sha256, params, trigger, NULL, NULL, run_id);
 }
 
@@ -471,7 +471,6 @@ int rb_journal_run_create_claimed(rb_journal_t *j, const char *runbook, const ch
                                   const json_t *params, const char *trigger,
                                   const char *fingerprint, const char *starts_at, int64_t *run_id)
 {
-    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     char *p = rb__j_dumps(params);
     if (!p) {
         snprintf(j->err, sizeof j->err, "%s: creating a run: params are not JSON", j->path);
@@ -486,7 +485,8 @@ int rb_journal_run_create_claimed(rb_journal_t *j, const char *runbook, const ch
     int64_t id = 0;
     int ret;
     if (j->w && !(j->flags & RB_JOURNAL_READONLY)) {
-        if ((ret = rb__jw_run_id(j, &id)) == 0) {
+        /* PostgreSQL: the sequence hands out ids to every engine at once */
+        if ((ret = j->pg ? rb__pg_run_id(j, &id) : rb__jw_run_id(j, &id)) == 0) {
             r.run_id = id;
             ret = rb__j_write(j, &r, NULL);
         }
@@ -502,7 +502,6 @@ int rb_journal_run_create_claimed(rb_journal_t *j, const char *runbook, const ch
 int rb_journal_event(rb_journal_t *j, int64_t run_id, const char *type, const char *step,
                      int attempt, const json_t *data)
 {
-    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     if (!type || !*type) {
         snprintf(j->err, sizeof j->err, "%s: appending an event: no type", j->path);
         return RB_EINVAL;
@@ -529,14 +528,12 @@ int rb_journal_event(rb_journal_t *j, int64_t run_id, const char *type, const ch
 
 int rb_journal_run_status(rb_journal_t *j, int64_t run_id, const char *status, int final)
 {
-    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     return rb_journal_run_status_at(j, run_id, status, final, 0, 0);
 }
 
 int rb_journal_run_status_at(rb_journal_t *j, int64_t run_id, const char *status, int final,
                              int64_t started_ms, int64_t at_ms)
 {
-    RB__J_SQLITE_ONLY(j, "running runbooks (runbook run, resume, serve)");
     rb__jrec_t r = {
         .kind = RB__REC_STATUS, .run_id = run_id, .status = status ? status : "",
         .final = final, .wall_ms = at_ms > 0 ? at_ms : rb__j_wall_ms(), .started_ms = started_ms,

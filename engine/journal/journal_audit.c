@@ -255,14 +255,15 @@ static int64_t rb__j_head_wall_ms(rb__jconn_t *c, int64_t head_id)
 
 int rb_journal_verify_with(rb_journal_t *j, const rb_journal_verify_opts_t *o, json_t **out)
 {
-    if (j->pg)
-        return rb__pg_verify_with(j, o, out);
-    rb__jconn_t *c = j->c;
     *out = NULL;
-    if (c->in_txn) {
+    /* on PostgreSQL too: verify's snapshot would end the open transaction */
+    if (j->pg ? rb__pg_pending(j) : j->c->in_txn) {
         snprintf(j->err, sizeof j->err, "%s: verify: commit the pending appends first", j->path);
         return RB_EINVAL;
     }
+    if (j->pg)
+        return rb__pg_verify_with(j, o, out);
+    rb__jconn_t *c = j->c;
     rb__jverify_t v;
     if (rb__jv_init(&v, 1, rb__j_zero) != 0)
         return RB_ENOMEM;

@@ -29,6 +29,9 @@
  *                       checking its version, migrations.
  *   journal_pg_audit.c  audit verify, with journal_chain.c's rules.
  *   journal_pg_copy.c   journal copy: a file's rows into an empty database.
+ *   journal_pg_append.c the write transaction (the chain head's row lock),
+ *                       records into rows: direct mode, sync, the writer's
+ *                       batches on a connection of their own.
  *   journal_pg_read.c   the listings: runs, runbook versions, sub-runs,
  *                       a version's text, a concurrency key's runs.
  *   journal_pg_run.c    one run: its row, its events, its walk.
@@ -51,11 +54,11 @@
  * both (rb_journal_open, close, verify) or refuses a PostgreSQL handle
  * with RB__J_SQLITE_ONLY. Every read is served on both (journal_pg_read.c,
  * journal_pg_run.c, journal_pg_alerts.c; the JSON built once, in
- * journal_rows.c). What the PostgreSQL side still lacks (appends, claims,
- * takeover) comes file by file: journal_pg_append.c for the write
- * transaction with the epoch check (rb__pg_fence, journal_pg_lease.c:
- * journal_pg_int.h says how), journal_pg_claims.c for the claims, each
- * replacing guards with dispatches. Both backends share the
+ * journal_rows.c), and every write (rb__j_write and rb_journal_sync
+ * dispatch to journal_pg_append.c; the writer thread runs on either), the
+ * append checking the run's lease epoch (rb__pg_fence, journal_pg_lease.c:
+ * journal_pg_int.h says how). What the PostgreSQL side still lacks is the
+ * server's use of leases: takeover. Both backends share the
  * chain's encoding and the verify rules (journal_chain.c), so a chain is
  * byte-identical on either.
  *
@@ -303,6 +306,10 @@ typedef struct {
     int64_t ids_lo, ids_hi; /* the run ids reserved, when asked */
 } rb__jbatch_t;
 
+/* journal_append.c: counts one commit of records (events among them) that
+ * took commit_ns in j's rb_journal_stats. Any thread. */
+void rb__j_stats_commit(rb_journal_t *j, int64_t commit_ns, uint64_t records, uint64_t events);
+
 /*
  * Applies recs (a list, may be NULL) in one IMMEDIATE transaction and
  * commits it; with reserve > 0 also reserves that many run ids (moves
@@ -319,6 +326,24 @@ void rb__j_idle(rb__jconn_t *c);
  * never used, when no other writer reserved or took one since (the
  * sequence still stands at top). Best effort. */
 void rb__j_release_ids(rb__jconn_t *c, int64_t top, int64_t new_seq);
+
+/* journal_pg_append.c: the writes (see journal_append.c's twins).
+ * rb__pg_write: one record into the open transaction of the caller's
+ * connection (direct mode; begun by the first, with the chain head's row
+ * lock); rb__pg_sync commits it. rb__pg_run_id: the next run id
+ * (nextval, on the caller's connection) for a run the writer will insert.
+ * rb__pg_writer_open: the writer thread's own connection, a handle of its
+ * own (its err is the writer's; its commits count in j's stats);
+ * rb__pg_batch: recs in one transaction on it, as rb__j_batch (no run ids
+ * to reserve: the sequence hands them out). */
+int rb__pg_write(rb_journal_t *j, const rb__jrec_t *r, int64_t *run_id);
+int rb__pg_sync(rb_journal_t *j);
+/* 1 when direct-mode appends of j are pending (a write transaction is open). */
+int rb__pg_pending(const rb_journal_t *j);
+int rb__pg_run_id(rb_journal_t *j, int64_t *id);
+int rb__pg_writer_open(rb_journal_t *j, rb_journal_t **out);
+void rb__pg_writer_close(rb_journal_t *c);
+int rb__pg_batch(rb_journal_t *c, const rb__jrec_t *recs, rb__jbatch_t *out);
 
 /* ---- journal_writer.c, for journal_append.c --------------------------------- */
 

@@ -131,22 +131,52 @@ void rb__pg_close(rb_journal_t *j)
             PQclear(PQexec(j->pg->conn, "ROLLBACK"));
         PQfinish(j->pg->conn);
     }
+    rb__pg_append_free(j);
     free(j->pg->conninfo);
     rb__pg_leases_free(j->pg);
     free(j->pg);
     j->pg = NULL;
 }
 
-PGresult *rb__pg_query(rb_journal_t *j, const char *what, const char *sql, int n,
-                       const char *const *vals, const int *lens, const int *fmts)
+PGresult *rb__pg_result(rb_journal_t *j, PGresult *res, const char *what)
 {
-    PGresult *res = PQexecParams(j->pg->conn, sql, n, NULL, vals, lens, fmts, 1);
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
         return res;
     rb__pg_fail(j, res, what);
     PQclear(res);
     return NULL;
+}
+
+PGresult *rb__pg_query(rb_journal_t *j, const char *what, const char *sql, int n,
+                       const char *const *vals, const int *lens, const int *fmts)
+{
+    return rb__pg_result(j, PQexecParams(j->pg->conn, sql, n, NULL, vals, lens, fmts, 1), what);
+}
+
+int rb__pg_pipeline_sync(rb_journal_t *j, const char *what)
+{
+    PGconn *conn = j->pg->conn;
+    if (!PQpipelineSync(conn))
+        return rb__pg_fail(j, NULL, what);
+    int ret = 0;
+    for (;;) {
+        PGresult *res = PQgetResult(conn);
+        if (!res) {
+            if (PQstatus(conn) != CONNECTION_OK)
+                return ret ? ret : rb__pg_fail(j, NULL, what);
+            continue; /* the end of one query's results */
+        }
+        ExecStatusType st = PQresultStatus(res);
+        if (st == PGRES_PIPELINE_SYNC) {
+            PQclear(res);
+            return ret;
+        }
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED &&
+            !ret)
+            ret = rb__pg_fail(j, res, what);
+        PQclear(res);
+    }
 }
 
 int rb__pg_exec(rb_journal_t *j, const char *what, const char *sql)

@@ -43,33 +43,12 @@ typedef struct {
 /* Waits for the answers of the rows sent; 0, or the first failure. */
 static int rb__pgc_drain(rb__pgc_t *x)
 {
-    PGconn *conn = x->dst->pg->conn;
     if (!x->pending)
         return 0;
     x->pending = 0;
-    if (!PQpipelineSync(conn))
-        return rb__pg_fail(x->dst, NULL, "copying");
-    int ret = 0;
-    for (;;) {
-        PGresult *res = PQgetResult(conn);
-        if (!res) {
-            if (PQstatus(conn) != CONNECTION_OK)
-                return ret ? ret : rb__pg_fail(x->dst, NULL, "copying");
-            continue; /* the end of one query's results */
-        }
-        ExecStatusType st = PQresultStatus(res);
-        if (st == PGRES_PIPELINE_SYNC) {
-            PQclear(res);
-            return ret;
-        }
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED &&
-            !ret) {
-            char what[80];
-            snprintf(what, sizeof what, "copying %s", x->prepared ? x->prepared->name : "rows");
-            ret = rb__pg_fail(x->dst, res, what);
-        }
-        PQclear(res);
-    }
+    char what[80];
+    snprintf(what, sizeof what, "copying %s", x->prepared ? x->prepared->name : "rows");
+    return rb__pg_pipeline_sync(x->dst, what);
 }
 
 /* Leaves pipeline mode, everything sent answered. */

@@ -18,6 +18,7 @@
 /* The schema version this program writes on PostgreSQL (journal_pg_schema.c):
  * the file's 6 plus run_leases. */
 #define RB__PG_SCHEMA_VERSION 7
+typedef struct rb__jpgw rb__jpgw_t; /* a connection's write state (journal_pg_append.c) */
 
 struct rb__jpg {
     PGconn *conn;
@@ -30,6 +31,7 @@ struct rb__jpg {
      * another thread than the lease calls. */
     char *engine;
     rb__i64map_t epochs;
+    rb__jpgw_t *w;  /* made by the first write; NULL until then */
 };
 
 /* Describes the failure of what (the URL without its password, what was
@@ -46,6 +48,12 @@ int rb__pg_fail(rb_journal_t *j, const PGresult *res, const char *what);
  */
 PGresult *rb__pg_query(rb_journal_t *j, const char *what, const char *sql, int n,
                        const char *const *vals, const int *lens, const int *fmts);
+/* res when it is PGRES_COMMAND_OK or PGRES_TUPLES_OK; else clears it and
+ * returns NULL with the failure in j->err (res NULL: the connection's). */
+PGresult *rb__pg_result(rb_journal_t *j, PGresult *res, const char *what);
+/* In pipeline mode: sends a sync and reads every answer up to it. 0, or
+ * the first failure (described as what's, in j->err). */
+int rb__pg_pipeline_sync(rb_journal_t *j, const char *what);
 /* rb__pg_query without parameters or rows wanted: 0 or RB_EJOURNAL. */
 int rb__pg_exec(rb_journal_t *j, const char *what, const char *sql);
 
@@ -137,5 +145,8 @@ void rb__pg_leases_free(struct rb__jpg *pg);
 /* journal_pg_audit.c: rb_journal_verify_with on j's connection, inside
  * the transaction open there (the caller's; one snapshot). */
 int rb__pg_verify_in_txn(rb_journal_t *j, const rb_journal_verify_opts_t *o, json_t **out);
+
+/* journal_pg_append.c: frees the write state of j's connection (rb__pg_close). */
+void rb__pg_append_free(rb_journal_t *j);
 
 #endif

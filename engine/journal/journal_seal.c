@@ -27,7 +27,6 @@
 
 int rb_journal_set_signing_key(rb_journal_t *j, rb_journal_key_t *k)
 {
-    RB__J_SQLITE_ONLY(j, "signed checkpoints (RUNBOOK_SIGNING_KEY)");
     if (k && (!rb__key_is_private(k) || (j->flags & RB_JOURNAL_READONLY) || j->w)) {
         snprintf(j->err, sizeof j->err, "%s: a signing key needs a private key and a journal"
                                         " open for writing, before the writer starts", j->path);
@@ -41,7 +40,6 @@ int rb_journal_set_signing_key(rb_journal_t *j, rb_journal_key_t *k)
 
 int rb_journal_seal(rb_journal_t *j)
 {
-    RB__J_SQLITE_ONLY(j, "signed checkpoints (RUNBOOK_SIGNING_KEY)");
     if (!j->sign_key || (j->flags & RB_JOURNAL_SCRATCH))
         return 0;
     rb__jrec_t r = {.kind = RB__REC_SEAL, .wall_ms = rb__j_wall_ms()};

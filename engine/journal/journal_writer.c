@@ -5,7 +5,9 @@
  * The loop thread turns each append into a record and queues it (a mutex
  * held for a pointer swap, never across I/O). The writer thread takes the
  * whole queue at each wake-up and writes it in one transaction through its
- * own connection (journal_append.c's rb__j_batch), so the more the loop
+ * own connection (journal_append.c's rb__j_batch; on PostgreSQL a
+ * connection of its own too, journal_pg_append.c's rb__pg_batch), so the
+ * more the loop
  * appends while a commit is on its way to the disk, the bigger the next
  * group. Records carry
  * tickets 1, 2, 3 … in append order; after each commit the writer
@@ -36,7 +38,9 @@
  * commit) and the loop hands them out; the writer reserves the next block
  * when the current one runs low. Seqs and the hash chain are assigned by
  * the writer inside each transaction, from the file, so they are right
- * whoever else writes the journal.
+ * whoever else writes the journal. On PostgreSQL no block is reserved: the
+ * loop takes each run's id from the sequence (rb__pg_run_id), which no two
+ * engines share.
  *
  * RUNBOOK_JOURNAL_COMMIT_DELAY_MS=N (a test knob, read at attach): the
  * writer waits N ms after taking each group and before writing it, as a
@@ -47,7 +51,7 @@
  * tickets, the flush requests, and the loop handles (uv_async_t,
  * uv_prepare_t, uv_idle_t: one allocation, freed by the last close
  * callback, after the journal may be gone). Must never: touch SQLite or jansson
- * (except through journal_append.c's rb__j_batch) on the writer thread;
+ * (except through rb__j_batch or rb__pg_batch) on the writer thread;
  * hold the mutex across I/O; call a flush callback from inside
  * rb_journal_flush; report a ticket durable before its commit returned.
  */
@@ -99,7 +103,8 @@ struct rb__jwriter {
     rb__jhandles_t *h;
     uv_async_t *async; /* &h->async */
     uv_thread_t thread;
-    rb__jconn_t *conn;
+    rb__jconn_t *conn; /* the writer's connection: the file's, or */
+    rb_journal_t *pg;  /* PostgreSQL's (journal_pg_append.c): one of the two */
 
     /* Guarded by j->mu. */
     uv_cond_t work; /* the writer waits here for records */
@@ -201,6 +206,27 @@ static int failed_locked(rb_journal_t *j)
     return j->w->failed;
 }
 
+/* ---- the writer's connection: the file's or PostgreSQL's ------------------------- */
+
+static int conn_batch(rb__jwriter_t *w, const rb__jrec_t *recs, int64_t reserve,
+                      rb__jbatch_t *out)
+{
+    return w->pg ? rb__pg_batch(w->pg, recs, out) : rb__j_batch(w->conn, recs, reserve, out);
+}
+
+static const char *conn_err(const rb__jwriter_t *w)
+{
+    return w->pg ? w->pg->err : rb__j_conn_err(w->conn);
+}
+
+static void conn_close(rb__jwriter_t *w)
+{
+    if (w->pg)
+        rb__pg_writer_close(w->pg);
+    else
+        rb__j_conn_close(w->conn);
+}
+
 /* ---- the writer thread ---------------------------------------------------------- */
 
 static void writer_main(void *arg)
@@ -253,13 +279,13 @@ static void writer_main(void *arg)
         rb__jbatch_t out;
         if (w->delay_ms)
             uv_sleep(w->delay_ms); /* the group is taken: what comes now waits for the next */
-        int rc = rb__j_batch(w->conn, batch, nres, &out);
+        int rc = conn_batch(w, batch, nres, &out);
         free_chunks(chunks);
 
         uv_mutex_lock(&j->mu);
         if (rc != 0) {
             w->failed = rc;
-            memcpy(w->werr, rb__j_conn_err(w->conn), sizeof w->werr);
+            memcpy(w->werr, conn_err(w), sizeof w->werr);
         } else {
             w->durable = last;
             if (nres) {
@@ -281,7 +307,7 @@ static void writer_main(void *arg)
         /* Poke the loop with the mutex let go: its on_async takes it. */
         uv_mutex_unlock(&j->mu);
         uv_async_send(w->async);
-        if (idle)
+        if (idle && w->conn)
             rb__j_idle(w->conn); /* nothing waiting: checkpoint now, not inside a commit */
         uv_mutex_lock(&j->mu);
     }
@@ -292,7 +318,7 @@ static void writer_main(void *arg)
         keep = w->id_top;
     int failed = w->failed;
     uv_mutex_unlock(&j->mu);
-    if (top && !failed)
+    if (top && !failed && w->conn)
         rb__j_release_ids(w->conn, top, keep);
 }
 
@@ -390,7 +416,6 @@ static void close_handles(rb__jhandles_t *hs)
 
 int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop)
 {
-    RB__J_SQLITE_ONLY(j, "the journal writer (runbook serve)");
     if (!j || !loop || j->w || (j->flags & RB_JOURNAL_READONLY)) {
         if (j)
             snprintf(j->err, sizeof j->err, "%s: attach: %s", j->path,
@@ -411,30 +436,38 @@ int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop)
         w->delay_ms = (unsigned)strtoul(delay, NULL, 10) % 10000;
     w->id_next = 1; /* empty: next > end */
     w->spare_next = 1;
-    if ((ret = rb__j_conn_open(j, &w->conn, j->err, sizeof j->err)) != 0) {
+    if (j->pg) {
+        /* PostgreSQL: run ids come from the sequence (rb__pg_run_id), no
+         * block to reserve */
+        if ((ret = rb__pg_writer_open(j, &w->pg)) != 0) {
+            free(w);
+            return ret;
+        }
+    } else if ((ret = rb__j_conn_open(j, &w->conn, j->err, sizeof j->err)) != 0) {
         free(w);
         return ret;
+    } else {
+        /* The first block of run ids now, while the caller is setting up (and
+         * waiting: a locked file is said to be locked as soon as on open). */
+        rb__jbatch_t out;
+        rb__j_conn_patience(w->conn, 1);
+        ret = rb__j_batch(w->conn, NULL, w->block, &out);
+        rb__j_conn_patience(w->conn, 0);
+        if (ret != 0) {
+            memcpy(j->err, rb__j_conn_err(w->conn), sizeof j->err);
+            rb__j_conn_close(w->conn);
+            free(w);
+            return ret;
+        }
+        w->id_next = out.ids_lo;
+        w->id_end = out.ids_hi;
+        w->last_lo = out.ids_lo;
+        w->last_hi = out.ids_hi;
     }
-    /* The first block of run ids now, while the caller is setting up (and
-     * waiting: a locked file is said to be locked as soon as on open). */
-    rb__jbatch_t out;
-    rb__j_conn_patience(w->conn, 1);
-    ret = rb__j_batch(w->conn, NULL, w->block, &out);
-    rb__j_conn_patience(w->conn, 0);
-    if (ret != 0) {
-        memcpy(j->err, rb__j_conn_err(w->conn), sizeof j->err);
-        rb__j_conn_close(w->conn);
-        free(w);
-        return ret;
-    }
-    w->id_next = out.ids_lo;
-    w->id_end = out.ids_hi;
-    w->last_lo = out.ids_lo;
-    w->last_hi = out.ids_hi;
     w->h = calloc(1, sizeof *w->h);
     if (!w->h || uv_async_init(loop, &w->h->async, on_async) != 0) {
         free(w->h);
-        rb__j_conn_close(w->conn);
+        conn_close(w);
         free(w);
         return RB_ENOMEM;
     }
@@ -452,7 +485,7 @@ int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop)
         uv_cond_destroy(&w->work);
         uv_cond_destroy(&w->done);
         close_handles(w->h);
-        rb__j_conn_close(w->conn);
+        conn_close(w);
         free(w);
         snprintf(j->err, sizeof j->err, "%s: cannot start the writer thread", j->path);
         return RB_ENOMEM;
@@ -462,7 +495,6 @@ int rb_journal_attach_loop(rb_journal_t *j, uv_loop_t *loop)
 
 int rb_journal_detach_loop(rb_journal_t *j)
 {
-    RB__J_SQLITE_ONLY(j, "the journal writer (runbook serve)");
     rb__jwriter_t *w = j ? j->w : NULL;
     if (!w)
         return 0;
@@ -479,7 +511,7 @@ int rb_journal_detach_loop(rb_journal_t *j)
         failed_locked(j);
     rb__jflush_t *f = w->f_head;
     j->w = NULL;
-    rb__j_conn_close(w->conn);
+    conn_close(w);
     uv_cond_destroy(&w->work);
     uv_cond_destroy(&w->done);
     close_handles(w->h);
@@ -495,7 +527,6 @@ int rb_journal_detach_loop(rb_journal_t *j)
 
 int rb_journal_flush(rb_journal_t *j, rb_journal_flush_cb cb, void *arg)
 {
-    RB__J_SQLITE_ONLY(j, "the journal writer (runbook serve)");
     rb__jwriter_t *w = j ? j->w : NULL;
     if (!w || !cb) {
         if (j)

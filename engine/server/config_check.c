@@ -89,24 +89,12 @@ static void check_folder(const rb_srv_config_t *c, rb_diags_t *d, const char *ke
 }
 
 /* The journal: an existing one is a regular file the server may write; a
- * new one can be made in its folder. */
+ * new one can be made in its folder. A PostgreSQL URL is not checked here. */
 static void check_database(const rb_srv_config_t *c, rb_diags_t *d)
 {
     struct stat st;
-    if (rb_journal_is_url(c->db)) {
-        /* said before anything starts, at the key's line or as --db's:
-         * never the URL itself, which may hold a password */
-        static const char msg[] = "not supported on a PostgreSQL journal yet: runbook serve (a"
-                                  " PostgreSQL journal is read by runs, show, report, replay"
-                                  " and audit verify, and filled by journal copy)";
-        const char *file = NULL;
-        rb_mark_t at = {0};
-        if (rb_srv_config_where(c, "database", c->db, &file, &at))
-            rb_diag_add(d, RB_DIAG_ERROR, file, at, "database: %s", msg);
-        else
-            rb_diag_add(d, RB_DIAG_ERROR, "--db", at, "%s", msg);
-        return;
-    }
+    if (rb_journal_is_url(c->db))
+        return; /* PostgreSQL: reached when the server opens it (never shown: a password) */
     if (stat(c->db, &st) == 0) {
         if (!S_ISREG(st.st_mode))
             say(c, d, "database", "%s is not a regular file", c->db);

@@ -16,7 +16,8 @@
 #   - `runs` lists the copy as it lists the file, with every filter;
 #   - --pubkey and --anchor check the copied signatures and an anchor with
 #     the file's findings, a forged signature row included;
-#   - what is not supported on PostgreSQL yet says so, exit 2.
+#   - what is not supported on PostgreSQL yet says so, exit 2; a server
+#     whose database is missing says so without its password.
 # Skips (exit 77) only when PostgreSQL is not installed.
 # Env: RUNBOOK (the binary), RB_SOURCE_DIR.
 set -u
@@ -240,12 +241,11 @@ unsupported() { # WHAT ARGS…
     [ $_rc -eq 2 ] && grep -q "not supported on a PostgreSQL journal yet: $_w" out.log && ok ||
         { bad "$* on PostgreSQL: exit $_rc"; cat out.log; }
 }
-unsupported "running runbooks" run --db "$OWNER" two.yaml
-printf 'database: %s\nrunbooks: %s/runbooks\n' "$OWNER" "$tmp" >pg-server.yaml
-unsupported "runbook serve" validate --config pg-server.yaml
-unsupported "runbook serve" serve --config pg-server.yaml --listen 127.0.0.1:0
-unsupported "runbook serve" serve --db "postgresql://runbook_owner:s3cret@127.0.0.1:$PG_PORT/journal" \
-    --dir runbooks --listen 127.0.0.1:0
+# a server whose database cannot be reached says so without the password
+"$RUNBOOK" serve --db "postgresql://runbook_owner:s3cret@127.0.0.1:$PG_PORT/nosuchdb" \
+    --dir runbooks --listen 127.0.0.1:0 >out.log 2>&1
+_rc=$?
+[ $_rc -eq 2 ] && grep -q nosuchdb out.log && ok || { bad "serve on a missing database: exit $_rc"; cat out.log; }
 grep -q s3cret out.log && bad "serve showed the password" || ok
 
 echo "$pass passed, $fail failed"
