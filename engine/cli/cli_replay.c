@@ -43,7 +43,7 @@ static void usage_replay(FILE *f)
             "                       version of the runbook of its name (repeatable)\n"
             "      --assume A       what-if: ok or failed for every step without a recording,\n"
             "                       or STEP=ok|failed for one (repeatable)\n"
-            "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
+            "      --db FILE        the journal, a file or a postgresql:// URL ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
             "      --format FORMAT  text (default) or json\n"
             "  -h, --help           this help\n"
             "\n"

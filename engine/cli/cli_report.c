@@ -41,7 +41,7 @@ static void usage_report(FILE *f)
             "                       print it), json (the data)\n"
             "  -o, --output FILE    write to FILE instead of standard output (- is standard\n"
             "                       output); a database is never written over\n"
-            "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
+            "      --db FILE        the journal, a file or a postgresql:// URL ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
             "      --server URL     ask a running `runbook serve` at URL ($RUNBOOK_SERVER),\n"
             "                       e.g. http://127.0.0.1:9095, instead of reading a journal\n"
             "      --token-file FILE  the token for --server (else $RUNBOOK_TOKEN)\n"

@@ -31,7 +31,7 @@ static void usage_runs(FILE *f)
             "running `runbook serve` (its /api/v1/runs).\n"
             "\n"
             "Options:\n"
-            "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
+            "      --db FILE        the journal, a file or a postgresql:// URL ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
             "      --server URL     ask the server at URL ($RUNBOOK_SERVER), e.g.\n"
             "                       http://127.0.0.1:9095, with the token in $RUNBOOK_TOKEN\n"
             "      --token-file F   the token is the first line of F (not $RUNBOOK_TOKEN)\n"

@@ -205,7 +205,7 @@ static void usage_anchor(FILE *f)
             "event with that hash, so everything up to it is unchanged.\n"
             "\n"
             "Options:\n"
-            "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
+            "      --db FILE        the journal, a file or a postgresql:// URL ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
             "      --format FORMAT  text (default: the line) or json\n"
             "  -h, --help           this help\n"
             "\n"

@@ -30,7 +30,7 @@ static void help(FILE *f)
             "  -c, --config FILE      the server's config (YAML; `runbook validate --config FILE`\n"
             "                         checks it)\n"
             "      --listen ADDR:PORT where to listen (default 127.0.0.1:9095; port 0: any free)\n"
-            "      --db FILE          journal file (default ./runbook.db)\n"
+            "      --db FILE          journal: a file or a postgresql:// URL (default ./runbook.db)\n"
             "      --dir DIR          the runbooks folder (default ./runbooks)\n"
             "      --tokens FILE      bearer tokens, one `NAME ROLE SECRET` a line (ROLE: hook,\n"
             "                         operator or viewer); readable by its owner only\n"

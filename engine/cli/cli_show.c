@@ -39,7 +39,7 @@ static void usage_show(FILE *f)
             "step's output.\n"
             "\n"
             "Options:\n"
-            "      --db FILE        the journal ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
+            "      --db FILE        the journal, a file or a postgresql:// URL ($RUNBOOK_DB, else ./runbook.db; here: %s)\n"
             "      --server URL     ask a running `runbook serve` at URL ($RUNBOOK_SERVER),\n"
             "                       with the token in $RUNBOOK_TOKEN\n"
             "      --token-file F   the token is the first line of F (not $RUNBOOK_TOKEN)\n"
