@@ -24,6 +24,12 @@
 # pg_sql URL SQL: runs SQL through psql (ON_ERROR_STOP, tuples only,
 #   unaligned), prints the result; psql's exit status.
 # pg_url ROLE DB: postgresql://ROLE@127.0.0.1:PORT/DB
+# pg_journal_dbs DB...: makes the roles of docs/journal.md, "Roles"
+#   (runbook_owner and runbook_engine, both LOGIN) and each DB, UTF-8,
+#   owned by runbook_owner; says which statement failed.
+# pg_grant_engine URL: runs, as the owner at URL, the GRANT and REVOKE
+#   lines of docs/journal.md's "Roles" block as written there (so the
+#   tests use the documented grants, not a copy); psql's exit status.
 
 PG_BIN=${PG_BIN:-/usr/lib/postgresql/15/bin}
 
@@ -120,4 +126,21 @@ pg_stop() {
     [ -n "${PG_DIR:-}" ] && rm -rf "$PG_DIR"
     PG_DIR=
     return 0
+}
+
+pg_journal_dbs() {
+    for _pg_sql in "CREATE ROLE runbook_owner LOGIN" "CREATE ROLE runbook_engine LOGIN"; do
+        pg_sql "$PG_URL_SUPER" "$_pg_sql" >/dev/null || { echo "setup: $_pg_sql" >&2; return 1; }
+    done
+    for _pg_db in "$@"; do
+        pg_sql "$PG_URL_SUPER" "CREATE DATABASE $_pg_db OWNER runbook_owner ENCODING 'UTF8'" \
+            >/dev/null || { echo "setup: database $_pg_db" >&2; return 1; }
+    done
+}
+
+pg_grant_engine() {
+    sed -n '/^-- as runbook_owner/,/^```$/p' "$RB_SOURCE_DIR/docs/journal.md" |
+        grep -E '^(GRANT|REVOKE)' >"$PG_DIR/grants.sql"
+    [ "$(wc -l <"$PG_DIR/grants.sql")" -ge 4 ] || { echo "no grants in docs/journal.md" >&2; return 1; }
+    psql -X -q -v ON_ERROR_STOP=1 -d "$1" -f "$PG_DIR/grants.sql" >/dev/null
 }

@@ -33,12 +33,7 @@ export TZ=UTC
 unset RUNBOOK_SIGNING_KEY RUNBOOK_DB
 
 pg_start || { echo "cannot start PostgreSQL"; exit 1; }
-for sql in "CREATE ROLE runbook_owner LOGIN" "CREATE ROLE runbook_engine LOGIN" \
-    "CREATE DATABASE journal OWNER runbook_owner ENCODING 'UTF8'" \
-    "CREATE DATABASE pruned OWNER runbook_owner" "CREATE DATABASE broken OWNER runbook_owner" \
-    "CREATE DATABASE other OWNER runbook_owner"; do
-    pg_sql "$PG_URL_SUPER" "$sql" >/dev/null || { bad "setup: $sql"; exit 1; }
-done
+pg_journal_dbs journal pruned broken other || { bad "setup"; exit 1; }
 OWNER=$(pg_url runbook_owner journal)
 ENGINE=$(pg_url runbook_engine journal)
 SUPER=$(pg_url postgres journal)
@@ -179,9 +174,7 @@ refused "$OWNER" "UPDATE signatures SET signed_at = 0" "signatures are append-on
 refused "$OWNER" "DELETE FROM signatures" "signatures are append-only"
 refused "$OWNER" "UPDATE versions SET name = 'x'" "runbook versions are immutable"
 # the grants of docs/journal.md, "Roles", as written there
-sed -n '/^-- as runbook_owner/,/^```$/p' "$RB_SOURCE_DIR/docs/journal.md" | grep -E '^(GRANT|REVOKE)' >grants.sql
-[ "$(wc -l <grants.sql)" -ge 4 ] && ok || bad "no grants in docs/journal.md"
-psql -X -q -v ON_ERROR_STOP=1 -d "$OWNER" -f grants.sql >out.log 2>&1 && ok || { bad "the grants"; cat out.log; }
+pg_grant_engine "$OWNER" && ok || bad "the grants of docs/journal.md"
 next=$(pg_sql "$OWNER" "SELECT max(id) + 1 FROM events")
 pg_sql "$ENGINE" "BEGIN; INSERT INTO events (id, run_id, seq, wall_ms, mono_ns, type, prev_hash, hash)
     VALUES ($next, 1, 99, 0, 0, 'x', '\\x00', '\\x00'); SELECT count(*) FROM events WHERE id = $next; ROLLBACK" \

@@ -29,11 +29,7 @@ trap 'exit 130' INT TERM HUP PIPE
 unset RUNBOOK_SIGNING_KEY RUNBOOK_DB
 
 pg_start || { echo "cannot start PostgreSQL"; exit 1; }
-for sql in "CREATE ROLE runbook_owner LOGIN" "CREATE ROLE runbook_engine LOGIN" \
-    "CREATE DATABASE journal OWNER runbook_owner ENCODING 'UTF8'" \
-    "CREATE DATABASE old OWNER runbook_owner ENCODING 'UTF8'"; do
-    pg_sql "$PG_URL_SUPER" "$sql" >/dev/null || { bad "setup: $sql"; exit 1; }
-done
+pg_journal_dbs journal old || { bad "setup"; exit 1; }
 OWNER=$(pg_url runbook_owner journal)
 ENGINE=$(pg_url runbook_engine journal)
 OLD=$(pg_url runbook_owner old)
@@ -53,13 +49,7 @@ done
 pg_sql "$OWNER" "UPDATE runs SET ended_at = NULL, status = 'running' WHERE id <= 7" >/dev/null &&
     ok || bad "opening runs 1-7"
 # the engine's role, as docs/journal.md grants it
-for sql in "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC" \
-    "GRANT USAGE ON SCHEMA public TO runbook_engine" \
-    "GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO runbook_engine" \
-    "GRANT UPDATE ON runs, alerts, chain_head, run_leases TO runbook_engine" \
-    "GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO runbook_engine"; do
-    pg_sql "$OWNER" "$sql" >/dev/null || bad "grant: $sql"
-done
+pg_grant_engine "$OWNER" || bad "the grants of docs/journal.md"
 [ "$(pg_sql "$OWNER" "SELECT value FROM journal_meta WHERE key = 'schema_version'")" = 7 ] && ok ||
     bad "a new journal is not of version 7"
 

@@ -41,10 +41,7 @@ export TZ=UTC RUNBOOK_NO_LIVE=1 NO_COLOR=1
 unset RUNBOOK_SIGNING_KEY RUNBOOK_DB
 
 pg_start || { echo "cannot start PostgreSQL"; exit 1; }
-for sql in "CREATE ROLE runbook_owner LOGIN" "CREATE DATABASE journal OWNER runbook_owner" \
-    "CREATE DATABASE tampered OWNER runbook_owner"; do
-    pg_sql "$PG_URL_SUPER" "$sql" >/dev/null || { bad "setup: $sql"; exit 1; }
-done
+pg_journal_dbs journal tampered || { bad "setup"; exit 1; }
 PG=$(pg_url runbook_owner journal)
 
 # ---- a journal made by real runs ------------------------------------------------------

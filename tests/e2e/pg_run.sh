@@ -35,22 +35,10 @@ export TZ=UTC
 unset RUNBOOK_SIGNING_KEY RUNBOOK_DB
 
 pg_start || { echo "cannot start PostgreSQL"; exit 1; }
-for sql in "CREATE ROLE runbook_owner LOGIN" "CREATE ROLE runbook_engine LOGIN" \
-    "CREATE DATABASE journal OWNER runbook_owner ENCODING 'UTF8'" \
-    "CREATE DATABASE busy OWNER runbook_owner" "CREATE DATABASE served OWNER runbook_owner"; do
-    pg_sql "$PG_URL_SUPER" "$sql" >/dev/null || { bad "setup: $sql"; exit 1; }
-done
+pg_journal_dbs journal busy served || { bad "setup"; exit 1; }
 OWNER=$(pg_url runbook_owner journal)
 ENGINE=$(pg_url runbook_engine journal)
 
-# grant URL: the engine's role gets what docs/journal.md, "Roles", grants
-grant() {
-    pg_sql "$1" "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM PUBLIC;
-        GRANT USAGE ON SCHEMA public TO runbook_engine;
-        GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO runbook_engine;
-        GRANT UPDATE ON runs, alerts, chain_head, run_leases TO runbook_engine;
-        GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO runbook_engine" >/dev/null
-}
 head_id() { # URL: the chain head's event id
     pg_sql "$1" "SELECT event_id FROM chain_head"
 }
@@ -89,7 +77,7 @@ YAML
 "$RUNBOOK" run --quiet --db "$OWNER" two.yaml >out.log 2>&1 && ok ||
     { bad "the first run on an empty database"; cat out.log; }
 "$RUNBOOK" run --quiet --db j.db two.yaml >/dev/null 2>&1 || bad "the first run into the file"
-grant "$OWNER" || bad "granting the engine's role"
+pg_grant_engine "$OWNER" || bad "granting the engine's role"
 [ "$(head_id "$OWNER")" = "$(sqlite3 j.db 'SELECT event_id FROM chain_head')" ] && ok ||
     bad "the head after one run: $(head_id "$OWNER")"
 
@@ -138,7 +126,7 @@ jq -e '.ok and (.signatures | length) >= 1' v.json >/dev/null && ok || { bad "th
 BUSY_OWNER=$(pg_url runbook_owner busy)
 BUSY=$(pg_url runbook_engine busy)
 "$RUNBOOK" run --quiet --db "$BUSY_OWNER" two.yaml >/dev/null 2>&1 || bad "the busy journal's first run"
-grant "$BUSY_OWNER" || bad "granting on busy"
+pg_grant_engine "$BUSY_OWNER" || bad "granting on busy"
 # one runbook per engine: a runbook's name is its default concurrency key, and
 # one key's runs never overlap (R-key-global), on any backend
 for e in 1 2; do
@@ -218,7 +206,7 @@ rc=$?
 SERVED_OWNER=$(pg_url runbook_owner served)
 SERVED=$(pg_url runbook_engine served)
 "$RUNBOOK" run --quiet --db "$SERVED_OWNER" two.yaml >/dev/null 2>&1 || bad "served's first run"
-grant "$SERVED_OWNER" || bad "granting on served"
+pg_grant_engine "$SERVED_OWNER" || bad "granting on served"
 mkdir runbooks marks
 export MARKS=$tmp/marks
 node_down_runbook runbooks/node-down.yaml
